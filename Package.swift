@@ -1,0 +1,54 @@
+// swift-tools-version:6.0
+// PAIS: Partial-Attribution Instance Segmentation, trained data-parallel over MPI.
+//
+// Targets point one way: C shims -> one Swift owner each -> libraries -> the `pais` executable.
+// Each C module has exactly one Swift importer (see README.md, "Modules").
+import PackageDescription
+
+let package = Package(
+    name: "PAIS",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "pais", targets: ["pais"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    ],
+    targets: [
+        // MARK: C shims (not API): a module map and one header each.
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c",
+                       providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
+        .systemLibrary(name: "CFITSIO", pkgConfig: "cfitsio", providers: [.apt(["libcfitsio-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
+
+        // MARK: Libraries, in dependency order.
+        .target(name: "FITSIO", dependencies: ["CFITSIO"]),
+        .target(name: "Tensors", dependencies: ["COpenBLAS"]),
+        .target(name: "Layers", dependencies: ["Tensors"]),
+        .target(name: "Network", dependencies: ["Tensors", "Layers"]),
+        .target(name: "Optimizers", dependencies: ["Tensors"]),
+        .target(name: "SkySim", dependencies: ["CFFTW"]),
+        .target(name: "PCR", dependencies: []),
+        .target(name: "Datasets", dependencies: ["FITSIO", "PCR", "SkySim"]),
+        .target(name: "Distributed", dependencies: []),
+        .target(name: "DistributedMPI", dependencies: ["Distributed", "CMPI"]),
+        .target(name: "Training",
+                dependencies: ["Tensors", "Layers", "Network", "Optimizers", "Datasets", "PCR", "Distributed"]),
+
+        // MARK: The command-line tool: the only place that picks a communicator.
+        .executableTarget(
+            name: "pais",
+            dependencies: [
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "FITSIO", "Tensors", "Network", "Optimizers", "SkySim", "PCR", "Datasets",
+                "Distributed", "DistributedMPI", "Training",
+            ]),
+
+        // MARK: Tests, one bundle per library.
+        .testTarget(name: "FITSIOTests", dependencies: ["FITSIO"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
+        .testTarget(name: "PaisCLITests", dependencies: ["pais"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

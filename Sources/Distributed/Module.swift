@@ -1,0 +1,1 @@
+// Distributed: placeholder until its issue lands.

@@ -1,0 +1,1 @@
+// FITSIO: placeholder until its issue lands.

@@ -1,0 +1,1 @@
+// Layers: placeholder until its issue lands.

@@ -1,0 +1,1 @@
+// Network: placeholder until its issue lands.

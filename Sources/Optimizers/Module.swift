@@ -1,0 +1,1 @@
+// Optimizers: placeholder until its issue lands.

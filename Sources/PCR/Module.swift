@@ -1,0 +1,1 @@
+// PCR: placeholder until its issue lands.

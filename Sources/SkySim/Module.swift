@@ -1,0 +1,1 @@
+// SkySim: placeholder until its issue lands.

@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// The `pais` command: simulate, build datasets, train, evaluate and deblend.
+@main
+struct Pais: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pais",
+        abstract: "Partial-Attribution Instance Segmentation for astronomical images.",
+        version: "0.1.0",
+        subcommands: [])
+}
