@@ -49,6 +49,9 @@ let package = Package(
         .testTarget(name: "FITSIOTests", dependencies: ["FITSIO"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
         .testTarget(name: "PaisCLITests", dependencies: ["pais"]),
+        .testTarget(name: "SkySimTests", dependencies: ["SkySim"]),
+        .testTarget(name: "PCRTests", dependencies: ["PCR"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "FITSIO", "PCR", "SkySim"]),
     ],
     swiftLanguageModes: [.v6]
 )
