@@ -173,6 +173,11 @@ public final class FITSFile {
             throw FITSError(path: path, call: "checkNotTruncated",
                             message: "truncated: \(size - lastEnd) bytes after HDU \(count - 1) do not form a complete HDU")
         }
+        if size < lastEnd {
+            // FITS files are whole 2880-byte blocks; cfitsio reads data a block at a time.
+            throw FITSError(path: path, call: "checkNotTruncated",
+                            message: "truncated: HDU \(count - 1) ends at byte \(lastEnd) but the file has only \(size)")
+        }
     }
 
     /// The number of data bytes the current HDU declares (without block padding).
