@@ -20,10 +20,13 @@ let package = Package(
                        providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
         .systemLibrary(name: "CFITSIO", pkgConfig: "cfitsio", providers: [.apt(["libcfitsio-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CWCS", pkgConfig: "wcslib", providers: [.apt(["wcslib-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
 
         // MARK: Libraries, in dependency order.
-        .target(name: "FITSIO", dependencies: ["CFITSIO"]),
+        .target(name: "Checksums", dependencies: ["CCrypto"]),
+        .target(name: "FITSIO", dependencies: ["CFITSIO", "CWCS"]),
         .target(name: "Tensors", dependencies: ["COpenBLAS"]),
         .target(name: "Layers", dependencies: ["Tensors"]),
         .target(name: "Network", dependencies: ["Tensors", "Layers"]),
@@ -46,7 +49,8 @@ let package = Package(
             ]),
 
         // MARK: Tests, one bundle per library.
-        .testTarget(name: "FITSIOTests", dependencies: ["FITSIO"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "FITSIOTests", dependencies: ["FITSIO"], exclude: ["Fixtures"]),
+        .testTarget(name: "ChecksumsTests", dependencies: ["Checksums"]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
         .testTarget(name: "PaisCLITests", dependencies: ["pais"]),
         .testTarget(name: "SkySimTests", dependencies: ["SkySim"]),
