@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "Optimizers", dependencies: ["Tensors"]),
         .target(name: "SkySim", dependencies: ["CFFTW"]),
         .target(name: "PCR", dependencies: []),
-        .target(name: "Datasets", dependencies: ["FITSIO", "PCR", "SkySim"]),
+        .target(name: "Datasets", dependencies: ["FITSIO", "PCR", "SkySim", "Checksums"]),
         .target(name: "Distributed", dependencies: []),
         .target(name: "DistributedMPI", dependencies: ["Distributed", "CMPI"]),
         .target(name: "Training",

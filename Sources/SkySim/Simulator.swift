@@ -61,7 +61,7 @@ public struct SimulatedField: Sendable {
     /// Truth rows and their stamps (clipped to the field), index-aligned.
     public var sources: [TruthSource]
     public var stamps: [SourceStamp]
-    public var wcs: TanWCS
+    public var pointing: FieldPointing
     public var psf: PSF
 }
 
@@ -120,7 +120,7 @@ public final class Simulator: @unchecked Sendable {
                                      blendedness: sb > 0 ? 1 - ss / sb : .nan))
         }
         return SimulatedField(config: config, pixelSigma: sigma, noisy: noisy, noiseless: noiseless, sources: truth,
-                              stamps: stamps, wcs: TanWCS(height: h, width: w), psf: renderer.psf)
+                              stamps: stamps, pointing: FieldPointing(height: h, width: w), psf: renderer.psf)
     }
 
     /// Adds a stamp (already clipped) into a row-major image.
