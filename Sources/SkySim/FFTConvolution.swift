@@ -5,15 +5,16 @@ import Foundation
 ///
 /// Why FFTW: a galaxy box convolved with the 101 x 101 PSF at 3x oversampling is a 300+ tap
 /// kernel in each axis; direct summation would cost ~10^10 multiply-adds per large source.
-/// FFTW's planner is not thread-safe, so plan creation and destruction are serialised by a lock,
-/// while `fftwf_execute` runs concurrently on separate plans (FFTW documents this as safe).
-/// Plans use FFTW_ESTIMATE: results are deterministic and planning costs microseconds.
+/// FFTW's planner is not thread-safe, so plan creation is serialised by a lock, while execution
+/// with the new-array interface runs concurrently on shared plans (FFTW documents this as safe).
+/// Plans use FFTW_ESTIMATE (deterministic results, cheap planning) and are cached per size.
 /// Kernel spectra are cached per transform size because every source reuses the same PSF.
 public final class FFTConvolver: @unchecked Sendable {
     private let kernel: [Float]
     private let kernelHeight: Int, kernelWidth: Int
     private let lock = NSLock()
     private var spectra: [Int: [Float]] = [:]       // key: fftHeight << 32 | fftWidth
+    private var plans: [Int: PlanPair] = [:]         // guarded by plannerLock
 
     /// Creates a convolver for a fixed row-major kernel `[kernelHeight, kernelWidth]`.
     public init(kernel: [Float], height: Int, width: Int) {
@@ -45,12 +46,13 @@ public final class FFTConvolver: @unchecked Sendable {
         let real = fftwf_alloc_real(fh * fw)!
         let spec = fftwf_alloc_complex(complexCount)!
         defer { fftwf_free(real); fftwf_free(spec) }
-        let (forward, backward) = makePlans(fh, fw, real, spec)
+        let plans = planPair(fh, fw)
         real.initialize(repeating: 0, count: fh * fw)
         for y in 0..<height {
             for x in 0..<width { real[y * fw + x] = image[y * width + x] }
         }
-        fftwf_execute(forward)
+        // New-array execution of a shared plan is thread-safe; fftwf_alloc_* gives the alignment it needs.
+        fftwf_execute_dft_r2c(plans.forward, real, spec)
         spec.withMemoryRebound(to: Float.self, capacity: 2 * complexCount) { s in
             let scale = 1 / Float(fh * fw)
             for i in 0..<complexCount {
@@ -60,29 +62,29 @@ public final class FFTConvolver: @unchecked Sendable {
                 s[2 * i + 1] = (ar * bi + ai * br) * scale
             }
         }
-        fftwf_execute(backward)
+        fftwf_execute_dft_c2r(plans.backward, spec, real)
         var out = [Float](repeating: 0, count: outH * outW)
         for y in 0..<outH {
             for x in 0..<outW { out[y * outW + x] = real[y * fw + x] }
         }
-        destroy(forward, backward)
         return out
     }
 
-    private func makePlans(_ fh: Int, _ fw: Int, _ real: UnsafeMutablePointer<Float>,
-                           _ spec: UnsafeMutablePointer<fftwf_complex>) -> (fftwf_plan, fftwf_plan) {
+    /// The forward and backward plans for one transform size, created once (under the planner
+    /// lock, on scratch buffers) and reused by every thread through the new-array interface.
+    private func planPair(_ fh: Int, _ fw: Int) -> PlanPair {
         FFTConvolver.plannerLock.lock()
         defer { FFTConvolver.plannerLock.unlock() }
+        let key = fh << 32 | fw
+        if let p = plans[key] { return p }
+        let real = fftwf_alloc_real(fh * fw)!
+        let spec = fftwf_alloc_complex(fh * (fw / 2 + 1))!
+        defer { fftwf_free(real); fftwf_free(spec) }
         let flags = cfftw_estimate()
-        let f = fftwf_plan_dft_r2c_2d(Int32(fh), Int32(fw), real, spec, flags)!
-        let b = fftwf_plan_dft_c2r_2d(Int32(fh), Int32(fw), spec, real, flags)!
-        return (f, b)
-    }
-
-    private func destroy(_ plans: fftwf_plan...) {
-        FFTConvolver.plannerLock.lock()
-        defer { FFTConvolver.plannerLock.unlock() }
-        for p in plans { fftwf_destroy_plan(p) }
+        let pair = PlanPair(forward: fftwf_plan_dft_r2c_2d(Int32(fh), Int32(fw), real, spec, flags)!,
+                            backward: fftwf_plan_dft_c2r_2d(Int32(fh), Int32(fw), spec, real, flags)!)
+        plans[key] = pair
+        return pair
     }
 
     /// Interleaved (re, im) spectrum of the zero-padded kernel, cached per transform size.
@@ -95,16 +97,15 @@ public final class FFTConvolver: @unchecked Sendable {
         let real = fftwf_alloc_real(fh * fw)!
         let spec = fftwf_alloc_complex(complexCount)!
         defer { fftwf_free(real); fftwf_free(spec) }
-        let (forward, backward) = makePlans(fh, fw, real, spec)
+        let plans = planPair(fh, fw)
         real.initialize(repeating: 0, count: fh * fw)
         for y in 0..<kernelHeight {
             for x in 0..<kernelWidth { real[y * fw + x] = kernel[y * kernelWidth + x] }
         }
-        fftwf_execute(forward)
+        fftwf_execute_dft_r2c(plans.forward, real, spec)
         let result = spec.withMemoryRebound(to: Float.self, capacity: 2 * complexCount) {
             Array(UnsafeBufferPointer(start: $0, count: 2 * complexCount))
         }
-        destroy(forward, backward)
         lock.lock()
         spectra[key] = result
         lock.unlock()
@@ -112,4 +113,11 @@ public final class FFTConvolver: @unchecked Sendable {
     }
 
     private static let plannerLock = NSLock()
+}
+
+/// A forward/backward plan pair for one transform size. Plans live as long as the convolver's
+/// process (a few hundred sizes at most), so they are never destroyed.
+struct PlanPair: @unchecked Sendable {
+    let forward: fftwf_plan
+    let backward: fftwf_plan
 }
