@@ -78,3 +78,37 @@ import Testing
     for c in source.corners["train"] ?? [] { #expect(c.y + 32 <= source.testRegionStartRow) }
     for c in source.corners["test"] ?? [] { #expect(c.y >= source.testRegionStartRow) }
 }
+
+/// User-supplied fields: models as a FITS cube [S, H, W] and a CSV catalog with x, y.
+@Test func cubeModelsAndCSVCatalogBuildLabels() throws {
+    let dir = temporaryDirectory("cube")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let h = 40, w = 50
+    var cube = [Float](repeating: 0, count: 2 * h * w)
+    var image = [Float](repeating: 0, count: h * w)
+    for (k, (cy, cx)) in [(10, 12), (30, 35)].enumerated() {
+        for y in 0..<h { for x in 0..<w {
+            let v = Float(exp(-Double((y - cy) * (y - cy) + (x - cx) * (x - cx)) / 8))
+            cube[k * h * w + y * w + x] = v
+            image[y * w + x] += v
+        } }
+    }
+    let img = try FITSFile.create(dir + "/img.fits")
+    try img.writeImage(FITSImage(width: w, height: h, pixels: image))
+    try img.commit()
+    let models = try FITSFile.create(dir + "/models.fits")
+    try models.writeImage(FITSImage(shape: [w, h, 2], pixels: cube))
+    try models.commit()
+    try "id,x,y\n5,12,10\n6,35,30\n".write(toFile: dir + "/cat.csv", atomically: true, encoding: .utf8)
+    let field = try FieldLoader.load(imagePath: dir + "/img.fits", catalogPath: dir + "/cat.csv", modelsPath: dir + "/models.fits")
+    #expect(field.sources.map(\.id) == [5, 6])
+    let (crop, sources) = field.crop(y0: 0, x0: 0, height: h, width: w)
+    #expect(crop == image)
+    let labels = try PCREncoder(n: 3).encode(height: h, width: w, sources: sources)
+    #expect(labels.heatmap[10 * w + 12] == 1 && labels.heatmap[30 * w + 35] == 1)
+    // A crop that holds only the second source shifts its centre and model into crop coordinates.
+    let (_, shifted) = field.crop(y0: 20, x0: 25, height: 20, width: 25)
+    let inside = PCREncoder.labelSet(shifted, height: 20, width: 25)
+    #expect(inside.map(\.id) == [6] && inside[0].labelCentre == (10, 10))
+    #expect(inside[0].model.value(y: 10, x: 10) == 1)
+}
