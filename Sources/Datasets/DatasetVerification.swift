@@ -43,8 +43,7 @@ public struct DatasetVerifier {
                     for (u, v) in zip(a, b) { diff = max(diff, Double(abs(u - v))) }
                 }
                 if truth.image != stored[i].flux { diff = .infinity }
-                var perN: [[VerificationRecord]] = []
-                for k in ns { perN.append(try EncodingVerification.verify(height: h, width: w, sources: truth.sources, n: k)) }
+                let perN = try EncodingVerification.verify(height: h, width: w, sources: truth.sources, ns: ns)
                 collected.store(i, perN, difference: diff)
                 progress?(counter.increment(), count)
             } catch { failure.set(error) }
