@@ -76,7 +76,7 @@ public enum DatasetOrigin {
         let o = manifest.origin
         switch o.kind {
         case "synthetic":
-            var psf = PSFParameters()
+            var psf = o.psf ?? PSFParameters()
             psf.stampSize = o.psfStampSize ?? psf.stampSize
             guard let seed = o.seed, let mode = NoiseMode(rawValue: o.noiseMode ?? "white") else {
                 throw DatasetError("manifest origin lacks the simulation seed or noise mode")
@@ -86,7 +86,8 @@ public enum DatasetOrigin {
                                          labelDetectableOnly: manifest.labelDetectableOnly)
         case "field":
             guard let image = o.image else { throw DatasetError("manifest origin lacks the field image path") }
-            let field = try FieldLoader.load(imagePath: image, catalogPath: o.catalog, modelsPath: o.models)
+            var field = try FieldLoader.load(imagePath: image, catalogPath: o.catalog, modelsPath: o.models)
+            if !manifest.labelDetectableOnly { for k in field.sources.indices { field.sources[k].isDetectable = true } }
             return try FieldSampleSource(field: field, sampleHeight: manifest.sampleHeight, sampleWidth: manifest.sampleWidth,
                                          trainCount: 0, testCount: 0, seed: manifest.seed)
         default:

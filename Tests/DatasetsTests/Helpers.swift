@@ -23,5 +23,5 @@ func smallField(height: Int = 96, width: Int = 96, seed: UInt64 = 5, fieldID: UI
 func syntheticManifest(seed: UInt64) -> DatasetManifest {
     DatasetManifest(generator: Instrument.generatorVersion, command: "test", sampleHeight: 0, sampleWidth: 0, n: 3,
                     heatmapSigma: 8, heatmapWindowRadius: 25, labelDetectableOnly: true, seed: seed,
-                    origin: .init(kind: "synthetic", seed: seed, noiseMode: "white", psfStampSize: smallPSF.stampSize), splits: [:])
+                    origin: .init(kind: "synthetic", seed: seed, noiseMode: "white", psf: smallPSF), splits: [:])
 }
