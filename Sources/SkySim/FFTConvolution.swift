@@ -43,8 +43,8 @@ public final class FFTConvolver: @unchecked Sendable {
         let fh = FFTConvolver.fastSize(outH), fw = FFTConvolver.fastSize(outW)
         let kSpectrum = spectrum(fftHeight: fh, fftWidth: fw)
         let complexCount = fh * (fw / 2 + 1)
-        let real = fftwf_alloc_real(fh * fw)!
-        let spec = fftwf_alloc_complex(complexCount)!
+        let real = FFTConvolver.allocateReal(fh * fw)
+        let spec = FFTConvolver.allocateComplex(complexCount)
         defer { fftwf_free(real); fftwf_free(spec) }
         let plans = planPair(fh, fw)
         real.initialize(repeating: 0, count: fh * fw)
@@ -77,12 +77,15 @@ public final class FFTConvolver: @unchecked Sendable {
         defer { FFTConvolver.plannerLock.unlock() }
         let key = fh << 32 | fw
         if let p = plans[key] { return p }
-        let real = fftwf_alloc_real(fh * fw)!
-        let spec = fftwf_alloc_complex(fh * (fw / 2 + 1))!
+        let real = FFTConvolver.allocateReal(fh * fw)
+        let spec = FFTConvolver.allocateComplex(fh * (fw / 2 + 1))
         defer { fftwf_free(real); fftwf_free(spec) }
         let flags = cfftw_estimate()
-        let pair = PlanPair(forward: fftwf_plan_dft_r2c_2d(Int32(fh), Int32(fw), real, spec, flags)!,
-                            backward: fftwf_plan_dft_c2r_2d(Int32(fh), Int32(fw), spec, real, flags)!)
+        guard let forward = fftwf_plan_dft_r2c_2d(Int32(fh), Int32(fw), real, spec, flags),
+              let backward = fftwf_plan_dft_c2r_2d(Int32(fh), Int32(fw), spec, real, flags) else {
+            fatalError("FFTW could not plan a \(fh)x\(fw) transform")
+        }
+        let pair = PlanPair(forward: forward, backward: backward)
         plans[key] = pair
         return pair
     }
@@ -94,8 +97,8 @@ public final class FFTConvolver: @unchecked Sendable {
         if let cached = spectra[key] { lock.unlock(); return cached }
         lock.unlock()
         let complexCount = fh * (fw / 2 + 1)
-        let real = fftwf_alloc_real(fh * fw)!
-        let spec = fftwf_alloc_complex(complexCount)!
+        let real = FFTConvolver.allocateReal(fh * fw)
+        let spec = FFTConvolver.allocateComplex(complexCount)
         defer { fftwf_free(real); fftwf_free(spec) }
         let plans = planPair(fh, fw)
         real.initialize(repeating: 0, count: fh * fw)
@@ -113,6 +116,17 @@ public final class FFTConvolver: @unchecked Sendable {
     }
 
     private static let plannerLock = NSLock()
+
+    /// SIMD-aligned FFTW buffers; running out of memory here is not recoverable.
+    static func allocateReal(_ count: Int) -> UnsafeMutablePointer<Float> {
+        guard let p = fftwf_alloc_real(count) else { fatalError("FFTW could not allocate \(count) floats") }
+        return p
+    }
+
+    static func allocateComplex(_ count: Int) -> UnsafeMutablePointer<fftwf_complex> {
+        guard let p = fftwf_alloc_complex(count) else { fatalError("FFTW could not allocate \(count) complex values") }
+        return p
+    }
 }
 
 /// A forward/backward plan pair for one transform size. Plans live as long as the convolver's
