@@ -105,10 +105,13 @@ final class InProcessRendezvous: @unchecked Sendable {
         return combine(payloads)
     }
 
+    /// One wait step of a loop whose condition the caller re-checks after every wake-up.
+    ///
+    /// A broken group or an expired deadline throws only while the awaited state is still
+    /// absent, so a rank whose outcome has already arrived always takes it.
     private func waitOrFail(rank: Int, signature: CollectiveSignature, deadline: Date) throws {
         try throwIfBroken()
-        if !condition.wait(until: deadline) {
-            try throwIfBroken()
+        guard Date() < deadline else {
             let present = (0..<size).filter { signatures[$0] != nil }
             let missing = (0..<size).filter { signatures[$0] == nil }
             let reason = "rank \(rank) waited \(timeoutSeconds) s in \(signature); "
@@ -117,7 +120,7 @@ final class InProcessRendezvous: @unchecked Sendable {
             condition.broadcast()
             throw DistributedError.timedOut(reason)
         }
-        try throwIfBroken()
+        _ = condition.wait(until: deadline)
     }
 
     private func throwIfBroken() throws {

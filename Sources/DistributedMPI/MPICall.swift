@@ -28,11 +28,21 @@ func mpiCall(_ name: String, _ body: () -> Int32) throws -> Int32 {
     return code
 }
 
-/// MPI's description of an error code (valid before initialisation too).
+/// MPI's description of an error code.
+///
+/// Open MPI aborts the process if MPI_Error_string is called before MPI_Init, so outside the
+/// initialised window only the number is reported.
 func mpiErrorString(_ code: Int32) -> String {
+    var initialized: Int32 = 0
+    var finalized: Int32 = 0
+    _ = MPI_Initialized(&initialized)  // both are legal at any time
+    _ = MPI_Finalized(&finalized)
+    guard initialized != 0, finalized == 0 else {
+        return "MPI error code \(code) (no message: MPI is not initialised)"
+    }
     var buffer = [CChar](repeating: 0, count: Int(cmpi_max_error_string()) + 1)
     var length: Int32 = 0
-    guard MPI_Error_string(code, &buffer, &length) == cmpi_success() else { return "unknown MPI error" }
+    guard MPI_Error_string(code, &buffer, &length) == cmpi_success() else { return "unknown MPI error \(code)" }
     return decodeCString(buffer, length: Int(length))
 }
 

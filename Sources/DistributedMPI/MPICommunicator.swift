@@ -136,6 +136,21 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         exit(code)  // MPI_Abort does not return; this satisfies the type checker and is a fallback.
     }
 
+    /// Provokes a local MPI argument error (MPI_Bcast with an out-of-range root, detected before
+    /// any communication) and returns the error MPI returned: proof that MPI_ERRORS_RETURN is in
+    /// effect and that `mpiCall` carries MPI's message. Safe on all ranks at once.
+    public func provokeArgumentError() throws -> MPIError? {
+        var byte: UInt8 = 0
+        do {
+            try serialized {
+                try mpiCall("MPI_Bcast") { MPI_Bcast(&byte, 1, cmpi_uint8(), Int32(size), comm) }
+            }
+        } catch let error as MPIError {
+            return error
+        }
+        return nil
+    }
+
     /// Runs `body` holding the lock that serialises this process's MPI calls.
     @discardableResult
     func serialized<R>(_ body: () throws -> R) throws -> R {
