@@ -27,7 +27,7 @@ struct SelftestCommand: ParsableCommand {
         let tested: any Communicator = corruptRank.map { CorruptingCommunicator(comm, faultyRank: $0) } ?? comm
         let report: SelfTestReport
         do {
-            report = try SelfTest.run(SelfTest.collectiveCases + Self.mpiCases(comm), on: tested)
+            report = try SelfTest.run(SelfTest.collectiveCases + SelfTest.guardCases + Self.mpiCases(comm), on: tested)
         } catch {
             // A failure outside any case (e.g. in the verdict's own collectives) leaves ranks out
             // of step; ending the job is the only way not to hang the others.
