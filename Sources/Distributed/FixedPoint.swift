@@ -93,16 +93,28 @@ public struct FixedPointAccumulator: Sendable {
         guard unit.count == sums.count else {
             throw DistributedError.invalidBuffer("unit has \(unit.count) values, accumulator holds \(sums.count)")
         }
-        for i in 0..<unit.count {
-            guard let q = format.encode(unit[i]) else {
-                problem = problem ?? "value \(unit[i]) at index \(i) is not representable in \(format)"
-                continue
+        let scale = Double(sign: .plus, exponent: format.fractionBits, significand: 1)
+        let limit = Double(FixedPointFormat.integerLimit)
+        var firstBad = -1
+        sums.withUnsafeMutableBufferPointer { sums in
+            for i in 0..<unit.count {
+                // Same arithmetic as `FixedPointFormat.encode`, inlined for speed: this loop
+                // touches every gradient element of every unit.
+                let scaled = (Double(unit[i]) * scale).rounded(.toNearestOrEven)
+                guard abs(scaled) < limit else {  // also false for NaN and infinities
+                    if firstBad < 0 { firstBad = i }
+                    continue
+                }
+                let (sum, overflow) = sums[i].addingReportingOverflow(Int64(scaled))
+                if overflow || sum >= FixedPointFormat.integerLimit || sum <= -FixedPointFormat.integerLimit {
+                    if firstBad < 0 { firstBad = i }
+                }
+                sums[i] = sum
             }
-            let (sum, overflow) = sums[i].addingReportingOverflow(q)
-            if overflow || abs(sum) >= FixedPointFormat.integerLimit {
-                problem = problem ?? "local sum at index \(i) exceeds \(format.maxMagnitude)"
-            }
-            sums[i] = sum
+        }
+        if firstBad >= 0, problem == nil {
+            problem = "value \(unit[firstBad]) at index \(firstBad) is not representable in \(format), "
+                + "or the local sum there exceeds \(format.maxMagnitude)"
         }
     }
 
@@ -111,16 +123,26 @@ public struct FixedPointAccumulator: Sendable {
         try unit.withUnsafeBufferPointer { try add($0) }
     }
 
-    /// Sums the accumulators of all ranks and writes the decoded totals to `output`.
+    /// Clears the sums and any recorded problem, keeping the storage (no page faults per step).
+    public mutating func reset() {
+        problem = nil
+        sums.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+    }
+
+    /// Sums the accumulators of all ranks in place and writes the decoded totals to `output`.
     ///
+    /// Afterwards `sums` holds the global integer sums (call `reset()` before the next step).
     /// One small MAX allreduce first agrees on whether any rank saw a problem or whether the
     /// cross-rank sum could overflow; if so every rank throws the same error, and the integer
     /// allreduce is never issued.
-    public func reduce(on comm: any Communicator, into output: UnsafeMutableBufferPointer<Float>) throws {
+    public mutating func reduce(on comm: any Communicator, into output: UnsafeMutableBufferPointer<Float>) throws {
         guard output.count == sums.count else {
             throw DistributedError.invalidBuffer("output has \(output.count) values, accumulator holds \(sums.count)")
         }
-        let localMax = sums.reduce(Int64(0)) { Swift.max($0, $1 == .min ? .max : abs($1)) }
+        var localMax: Int64 = 0
+        sums.withUnsafeBufferPointer { sums in
+            for q in sums { localMax = Swift.max(localMax, q == .min ? .max : abs(q)) }
+        }
         var guardVector: [Int64] = [problem == nil ? 0 : 1, localMax]
         try comm.allreduce(&guardVector, op: .max)
         if guardVector[0] != 0 {
@@ -133,13 +155,15 @@ public struct FixedPointAccumulator: Sendable {
                 "\(comm.size) ranks × partial sum \(Double(guardVector[1]) / pow(2, Double(format.fractionBits))) "
                     + "could exceed \(format.maxMagnitude) in \(format)")
         }
-        var total = sums
-        try comm.allreduce(&total, op: .sum)
-        for i in 0..<total.count { output[i] = format.decode(total[i]) }
+        try comm.allreduce(&sums, op: .sum)
+        let scaleDown = Double(sign: .plus, exponent: -format.fractionBits, significand: 1)
+        sums.withUnsafeBufferPointer { total in
+            for i in 0..<total.count { output[i] = Float(Double(total[i]) * scaleDown) }  // = format.decode
+        }
     }
 
     /// Array form of `reduce(on:into:)`.
-    public func reduce(on comm: any Communicator) throws -> [Float] {
+    public mutating func reduce(on comm: any Communicator) throws -> [Float] {
         var output = [Float](repeating: 0, count: sums.count)
         try output.withUnsafeMutableBufferPointer { try reduce(on: comm, into: $0) }
         return output

@@ -38,7 +38,7 @@ public final class GradientReducer {
     private var parameterReady: [Bool] = []
     private var nextBucketToStart = 0
     private var outstanding: [(bucket: Int, request: any CollectiveRequest)] = []
-    private var accumulator: FixedPointAccumulator?
+    private var accumulator: FixedPointAccumulator?  // reproducible mode: kept across steps
 
     /// Creates a reducer for parameters laid out at `parameterRanges` of the flat buffer.
     public init(communicator: any Communicator, parameterRanges: [Range<Int>], mode: GradientReductionMode) throws {
@@ -68,7 +68,8 @@ public final class GradientReducer {
         parameterReady = Array(repeating: false, count: plan.bucketOfParameter.count)
         nextBucketToStart = 0
         if case .reproducible(let format) = mode {
-            accumulator = FixedPointAccumulator(count: plan.elementCount, format: format)
+            if accumulator == nil { accumulator = FixedPointAccumulator(count: plan.elementCount, format: format) }
+            accumulator?.reset()  // reuse the storage: a fresh 8-byte-per-element array each step page-faults
         }
     }
 
@@ -88,7 +89,7 @@ public final class GradientReducer {
 
     /// Adds one unit's gradient to this rank's fixed-point sum (reproducible mode only).
     public func addUnit(_ unit: UnsafeBufferPointer<Float>) throws {
-        guard gradient != nil, accumulator != nil else {
+        guard gradient != nil, case .reproducible = mode else {
             throw DistributedError.usage("addUnit needs reproducible mode and beginStep first")
         }
         try accumulator?.add(unit)
@@ -105,10 +106,7 @@ public final class GradientReducer {
     /// the blocking / fixed-point reduction), and leaves the summed gradient in place.
     public func finish() throws {
         guard let gradient else { throw DistributedError.usage("finish before beginStep") }
-        defer {
-            self.gradient = nil
-            accumulator = nil
-        }
+        defer { self.gradient = nil }
         switch mode {
         case .blocking:
             try communicator.allreduce(gradient, op: .sum)
@@ -117,8 +115,8 @@ public final class GradientReducer {
             for entry in outstanding { try entry.request.wait() }
             outstanding.removeAll()
         case .reproducible:
-            guard let accumulator else { throw DistributedError.usage("missing accumulator") }
-            try accumulator.reduce(on: communicator, into: gradient)
+            guard accumulator != nil else { throw DistributedError.usage("missing accumulator") }
+            try accumulator?.reduce(on: communicator, into: gradient)
         }
     }
 

@@ -22,12 +22,54 @@ struct SelftestCommand: ParsableCommand {
         valueName: "rank"))
     var corruptRank: Int?
 
+    @Option(help: "Watchdog deadline per collective, in seconds; a rank stuck longer exits with code 124.")
+    var watchdogSeconds: Double = 60
+
+    @Option(help: ArgumentHelp(
+        "Fault injection: this rank sleeps 3 × the watchdog deadline before a barrier; the other ranks' watchdogs must end the job.",
+        valueName: "rank"))
+    var injectStallRank: Int?
+
+    @Option(help: ArgumentHelp(
+        "Fault injection: this rank allreduces one element more; the fingerprint guard must fail that case on every rank without hanging.",
+        valueName: "rank"))
+    var injectMismatchRank: Int?
+
+    @Option(help: ArgumentHelp(
+        "After the checks, measure allreduce bus bandwidth at these buffer sizes (comma-separated MB).",
+        valueName: "MB,MB,..."))
+    var benchmarkMegabytes: String?
+
+    @Option(help: "Timed repetitions per benchmark variant.")
+    var benchmarkIterations: Int = 20
+
+    func validate() throws {
+        guard watchdogSeconds > 0 else { throw ValidationError("--watchdog-seconds must be positive, got \(watchdogSeconds)") }
+        guard benchmarkIterations >= 1 else { throw ValidationError("--benchmark-iterations must be at least 1") }
+        if let list = benchmarkMegabytes, benchmarkSizes(list) == nil {
+            throw ValidationError("--benchmark-megabytes expects positive numbers separated by commas, got '\(list)'")
+        }
+    }
+
     func run() throws {
         let comm = try MPICommunicator()
-        let tested: any Communicator = corruptRank.map { CorruptingCommunicator(comm, faultyRank: $0) } ?? comm
+        for (flag, rank) in [("--corrupt-rank", corruptRank), ("--inject-stall-rank", injectStallRank),
+                             ("--inject-mismatch-rank", injectMismatchRank)] {
+            if let rank, !(0..<comm.size).contains(rank) {
+                if comm.isRoot { writeToStandardError("error: \(flag) \(rank) is outside 0..<\(comm.size)\n") }
+                try comm.finalize()
+                throw ExitCode.validationFailure
+            }
+        }
+        let watchdog = CollectiveWatchdog(rank: comm.rank, deadline: .milliseconds(Int64(watchdogSeconds * 1000)))
+        defer { watchdog.stop() }
+        let base: any Communicator = corruptRank.map { CorruptingCommunicator(comm, faultyRank: $0) } ?? comm
+        // Every collective of the self-test is fingerprinted and watched, exercising the guards too.
+        let tested = GuardedCommunicator(base, policy: .always, watchdog: watchdog)
+        let cases = SelfTest.collectiveCases + SelfTest.guardCases + Self.mpiCases(comm) + injectedCases()
         let report: SelfTestReport
         do {
-            report = try SelfTest.run(SelfTest.collectiveCases + SelfTest.guardCases + Self.mpiCases(comm), on: tested)
+            report = try SelfTest.run(cases, on: tested)
         } catch {
             // A failure outside any case (e.g. in the verdict's own collectives) leaves ranks out
             // of step; ending the job is the only way not to hang the others.
@@ -50,12 +92,41 @@ struct SelftestCommand: ParsableCommand {
             }
             print(report.summaryLine)
         }
+        if let list = benchmarkMegabytes, let sizes = benchmarkSizes(list) {
+            do {
+                try runBenchmark(sizes: sizes, iterations: benchmarkIterations, on: comm)
+            } catch {
+                writeToStandardError("rank \(comm.rank): benchmark failed: \(error)\n")
+                comm.abort(code: 2)
+            }
+        }
         try comm.finalize()
         if !report.allPassed { throw ExitCode(1) }
     }
 }
 
 extension SelftestCommand {
+    /// Cases added by the fault-injection options (none by default).
+    func injectedCases() -> [SelfTestCase] {
+        var cases: [SelfTestCase] = []
+        if let stalled = injectStallRank {
+            let sleep = watchdogSeconds * 3
+            cases.append(SelfTestCase("injected stall on rank \(stalled)") { comm in
+                if comm.rank == stalled { Thread.sleep(forTimeInterval: sleep) }
+                try comm.barrier()
+                return nil
+            })
+        }
+        if let odd = injectMismatchRank {
+            cases.append(SelfTestCase("injected count mismatch on rank \(odd)") { comm in
+                var buffer = [Float](repeating: 1, count: comm.rank == odd ? 1001 : 1000)
+                try comm.allreduce(&buffer, op: .sum)
+                return nil
+            })
+        }
+        return cases
+    }
+
     /// Checks that only make sense for the MPI backend.
     static func mpiCases(_ mpi: MPICommunicator) -> [SelfTestCase] {
         [
@@ -72,6 +143,36 @@ extension SelftestCommand {
             },
         ]
     }
+}
+
+/// Measures allreduce variants at each size; rank 0 prints one table row per variant.
+func runBenchmark(sizes: [Int], iterations: Int, on comm: any Communicator) throws {
+    if comm.isRoot {
+        print("allreduce benchmark: \(comm.size) rank(s), median of \(iterations) (slowest rank per iteration)")
+        print("size MB  variant                                    median ms    min ms   bus GB/s  vs plain")
+    }
+    for bytes in sizes {
+        let timings = try AllreduceBenchmark.run(bytes: bytes, iterations: iterations, on: comm)
+        guard comm.isRoot, let plain = timings.first else { continue }
+        for timing in timings {
+            let columns = [
+                String(format: "%7.2f", Double(timing.bytes) / 1e6),
+                timing.variant.padding(toLength: 42, withPad: " ", startingAt: 0),
+                String(format: "%9.3f", timing.medianSeconds * 1e3),
+                String(format: "%9.3f", timing.minSeconds * 1e3),
+                String(format: "%9.3f", timing.busBytesPerSecond / 1e9),
+                String(format: "%8.2fx", timing.medianSeconds / plain.medianSeconds),
+            ]
+            print(columns.joined(separator: "  "))
+        }
+    }
+}
+
+/// Parses "1.2,10.4" into byte counts, or nil if any entry is not a positive number.
+func benchmarkSizes(_ list: String) -> [Int]? {
+    let values = list.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+    guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) > 0 }) else { return nil }
+    return values.map { Int(($0 ?? 0) * 1_000_000) }
 }
 
 /// Writes diagnostics to stderr (non-root ranks never use stdout).
