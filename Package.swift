@@ -12,7 +12,8 @@ let package = Package(
         .executable(name: "pais", targets: ["pais"])
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // MARK: C shims (not API): a module map and one header each.
@@ -37,7 +38,8 @@ let package = Package(
         .target(name: "Distributed", dependencies: []),
         .target(name: "DistributedMPI", dependencies: ["Distributed", "CMPI"]),
         .target(name: "Training",
-                dependencies: ["Tensors", "Layers", "Network", "Optimizers", "Datasets", "PCR", "Distributed"]),
+                dependencies: ["Tensors", "Layers", "Network", "Optimizers", "Datasets", "PCR", "Distributed", "Checksums",
+                               .product(name: "Yams", package: "Yams")]),
 
         // MARK: The command-line tool: the only place that picks a communicator.
         .executableTarget(
@@ -52,6 +54,7 @@ let package = Package(
         .testTarget(name: "FITSIOTests", dependencies: ["FITSIO"], exclude: ["Fixtures"]),
         .testTarget(name: "ChecksumsTests", dependencies: ["Checksums"]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training"]),
         .testTarget(name: "PaisCLITests", dependencies: ["pais"]),
     ],
     swiftLanguageModes: [.v6]
