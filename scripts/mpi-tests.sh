@@ -13,10 +13,12 @@ check() {  # check NAME COMMAND...: run with a time limit, count the outcome
   local name=$1; shift
   local log
   log=$(mktemp)
-  if timeout --kill-after=10 180 "$@" >"$log" 2>&1; then
+  timeout --kill-after=10 180 "$@" >"$log" 2>&1
+  local status=$?
+  if [ "$status" -eq 0 ]; then
     passed=$((passed + 1)); echo "PASS  $name"
   else
-    failed=$((failed + 1)); echo "FAIL  $name (exit $?)"; sed 's/^/      /' "$log"
+    failed=$((failed + 1)); echo "FAIL  $name (exit $status)"; sed 's/^/      /' "$log"
   fi
   rm -f "$log"
 }
@@ -26,7 +28,7 @@ for ranks in 1 2 3; do
   check "selftest, mpirun -np $ranks" mpirun -np "$ranks" "$pais" selftest
 done
 check "env shows both ranks under mpirun -np 2" bash -c \
-  "out=\$(mpirun -np 2 $pais env) && echo \"\$out\" && echo \"\$out\" | grep -q 'rank 0 of 2' && echo \"\$out\" | grep -q 'rank 1 of 2'"
+  "out=\$(mpirun -np 2 $pais env) && echo \"\$out\" && echo \"\$out\" | grep -q 'rank 0/2' && echo \"\$out\" | grep -q 'rank 1/2'"
 
 echo "mpi-tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
