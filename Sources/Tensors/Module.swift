@@ -1,1 +1,0 @@
-// Tensors: placeholder until its issue lands.
