@@ -10,6 +10,9 @@ public struct ModelOutputs {
     public let mapLogits: Tensor
     /// Centre heatmap `[B, H, W, 1]`, after the sigmoid.
     public let heatmap: Tensor
+    public init(vectors: Tensor, mapLogits: Tensor, heatmap: Tensor) {
+        self.vectors = vectors; self.mapLogits = mapLogits; self.heatmap = heatmap
+    }
 }
 
 /// Gradients of the loss with respect to the three outputs (same shapes as `ModelOutputs`;

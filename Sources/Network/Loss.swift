@@ -44,6 +44,9 @@ public struct DeblendLoss {
               o.heatmap.shape == y.heatmap.shape, o.heatmap.shape == flux.shape else {
             throw ModelError.shapeMismatch("loss: outputs \(o.vectors.shape) \(o.mapLogits.shape) \(o.heatmap.shape), labels \(y.vectors.shape) \(y.maps.shape) \(y.heatmap.shape), flux \(flux.shape)")
         }
+        guard o.vectors.channels == 2 * n, flux.channels == 1 else {
+            throw ModelError.shapeMismatch("loss: vectors need 2n = \(2 * n) channels (got \(o.vectors.channels)); flux needs 1 band (got \(flux.channels))")
+        }
         let gb = globalBatch ?? s.b
         guard gb >= 1 else { throw ModelError.invalidConfig("global batch size must be ≥ 1, got \(gb)") }
         let norm = 1.0 / Double(s.h * s.w * gb)
