@@ -57,6 +57,13 @@ let package = Package(
         .testTarget(name: "DistributedMPITests", dependencies: ["DistributedMPI"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training"]),
         .testTarget(name: "PaisCLITests", dependencies: ["pais"]),
+        // Engine tests (issue 4): shared helpers, then one bundle per engine module.
+        .target(name: "TestSupport", dependencies: ["Tensors"], path: "Tests/TestSupport"),
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),
+        .testTarget(name: "LayersTests", dependencies: ["Layers", "Tensors", "TestSupport"]),
+        .testTarget(name: "NetworkTests", dependencies: ["Network", "Layers", "Tensors", "Optimizers", "TestSupport"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "OptimizersTests", dependencies: ["Optimizers", "Tensors", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
