@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "Optimizers", dependencies: ["Tensors"]),
         .target(name: "SkySim", dependencies: ["CFFTW"]),
         .target(name: "PCR", dependencies: []),
-        .target(name: "Datasets", dependencies: ["FITSIO", "PCR", "SkySim"]),
+        .target(name: "Datasets", dependencies: ["FITSIO", "PCR", "SkySim", "Checksums"]),
         .target(name: "Distributed", dependencies: []),
         .target(name: "DistributedMPI", dependencies: ["Distributed", "CMPI"]),
         .target(name: "Training",
@@ -64,6 +64,9 @@ let package = Package(
         .testTarget(name: "NetworkTests", dependencies: ["Network", "Layers", "Tensors", "Optimizers", "TestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "OptimizersTests", dependencies: ["Optimizers", "Tensors", "TestSupport"]),
+        .testTarget(name: "SkySimTests", dependencies: ["SkySim"]),
+        .testTarget(name: "PCRTests", dependencies: ["PCR"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "FITSIO", "PCR", "SkySim"]),
     ],
     swiftLanguageModes: [.v6]
 )
