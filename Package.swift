@@ -66,7 +66,6 @@ let package = Package(
         .testTarget(name: "OptimizersTests", dependencies: ["Optimizers", "Tensors", "TestSupport"]),
         .testTarget(name: "SkySimTests", dependencies: ["SkySim"]),
         .testTarget(name: "PCRTests", dependencies: ["PCR"]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "FITSIO", "PCR", "SkySim"]),
     ],
     swiftLanguageModes: [.v6]
 )
