@@ -36,8 +36,8 @@ extension FITSFile {
         case .int(let number):
             try fitsCall("ffukyj", path: path) { ffukyj(file, name, Int64(number), comment, &$0) }
         case .double(let number):
-            // -15 keeps full double precision in E format, so values survive a round trip.
-            try fitsCall("ffukyd", path: path) { ffukyd(file, name, number, -15, comment, &$0) }
+            // A negative count asks cfitsio for %G with 17 significant digits: enough for an exact round trip.
+            try fitsCall("ffukyd", path: path) { ffukyd(file, name, number, -17, comment, &$0) }
         case .bool(let flag):
             try fitsCall("ffukyl", path: path) { ffukyl(file, name, flag ? 1 : 0, comment, &$0) }
         }

@@ -47,7 +47,15 @@ public final class FITSFile {
         try checkFITSSignature(path)
         var pointer: UnsafeMutablePointer<fitsfile>?
         // "file://" keeps cfitsio's extended-filename syntax ([ext], [filter]) away from user paths.
-        try fitsCall("ffopen", path: path) { cfitsio_open(&pointer, "file://" + path, cfitsio_readonly(), &$0) }
+        var status: Int32 = 0
+        cfitsio_open(&pointer, "file://" + path, cfitsio_readonly(), &status)
+        if status == END_OF_FILE || status == READ_ERROR {
+            throw FITSError(path: path, call: "ffopen", status: status,
+                            message: "truncated: the file ends inside its first header (\(cfitsioMessage(status: status)))")
+        }
+        if status != 0 {
+            throw FITSError(path: path, call: "ffopen", status: status, message: cfitsioMessage(status: status))
+        }
         guard let pointer else { throw FITSError(path: path, call: "ffopen", message: "cfitsio returned no file") }
         return FITSFile(path: path, handle: pointer)
     }
@@ -143,20 +151,32 @@ public final class FITSFile {
     /// Fails with a clear message when the file on disk is shorter than its headers promise.
     ///
     /// cfitsio opens a truncated file happily and only fails when the missing bytes are read;
-    /// this finds the problem up front by comparing each HDU's declared end with the file size.
+    /// this finds the problem up front: every HDU's declared data must be present, and bytes after
+    /// the last complete HDU mean a following HDU was cut inside its header.
     public func checkNotTruncated() throws {
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
         let here = try currentHDUIndex()
         defer { _ = try? moveToHDU(here) }
-        for index in 0..<(try hduCount()) {
+        let count = try hduCount()
+        var lastEnd = 0
+        for index in 0..<count {
             try moveToHDU(index)
             let range = try currentHDUByteRange()
-            // The last HDU may lack the padding to a 2880-byte block; missing data bytes are fatal.
-            if range.data + dataBytes() > size {
-                throw FITSError(
-                    path: path, call: "checkNotTruncated",
-                    message: "truncated: HDU \(index) needs \(range.data + dataBytes()) bytes but the file has \(size)")
+            let needed = range.data + dataBytes()
+            if needed > size {
+                throw FITSError(path: path, call: "checkNotTruncated",
+                                message: "truncated: HDU \(index) needs \(needed) bytes but the file has only \(size)")
             }
+            lastEnd = range.end
+        }
+        if size > lastEnd {
+            throw FITSError(path: path, call: "checkNotTruncated",
+                            message: "truncated: \(size - lastEnd) bytes after HDU \(count - 1) do not form a complete HDU")
+        }
+        if size < lastEnd {
+            // FITS files are whole 2880-byte blocks; cfitsio reads data a block at a time.
+            throw FITSError(path: path, call: "checkNotTruncated",
+                            message: "truncated: HDU \(count - 1) ends at byte \(lastEnd) but the file has only \(size)")
         }
     }
 

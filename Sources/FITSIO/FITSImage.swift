@@ -71,7 +71,7 @@ public struct FITSImage<Pixel: FITSPixel>: Sendable {
     public var planeSize: Int { width * height }
 
     /// The pixel at 0-based column `x`, row `y` of `plane`.
-    public subscript(x: Int, y: Int, plane: Int = 0) -> Pixel {
+    public subscript(x x: Int, y y: Int, plane plane: Int = 0) -> Pixel {
         pixels[(plane * height + y) * width + x]
     }
 }
@@ -82,6 +82,11 @@ public struct ImageGeometry: Sendable, Equatable {
     public var bitpix: Int
     /// Axis lengths in FITS order; empty for a data-less HDU.
     public var shape: [Int]
+
+    public init(bitpix: Int, shape: [Int]) {
+        self.bitpix = bitpix
+        self.shape = shape
+    }
 }
 
 extension FITSFile {
@@ -108,7 +113,7 @@ extension FITSFile {
             throw FITSError(path: path, call: "readImage", message: "HDU \(try currentHDUIndex()) has no image data (NAXIS = 0)")
         }
         let count = geometry.shape.reduce(1, *)
-        let pixels = try readPixels(Pixel.self, firstElement: 0, count: count)
+        let pixels = try readPixels(Pixel.self, firstElement: 0, count: count, storedAsIntegers: geometry.bitpix > 0)
         return FITSImage(shape: geometry.shape, pixels: pixels)
     }
 
@@ -126,16 +131,20 @@ extension FITSFile {
                             message: "planes \(first)..<\(first + count) are out of range (HDU \(try currentHDUIndex()) has \(planes))")
         }
         let planeSize = planeShape.reduce(1, *)
-        let pixels = try readPixels(Pixel.self, firstElement: first * planeSize, count: count * planeSize)
+        let pixels = try readPixels(Pixel.self, firstElement: first * planeSize, count: count * planeSize,
+                                    storedAsIntegers: geometry.bitpix > 0)
         return FITSImage(shape: planeShape + [count], pixels: pixels)
     }
 
-    private func readPixels<Pixel: FITSPixel>(_ type: Pixel.Type, firstElement: Int, count: Int) throws -> [Pixel] {
+    /// Reads pixels; integer images map their BLANK value to NaN when read as floats, while
+    /// float images keep their IEEE values (cfitsio would otherwise turn Inf into the null value).
+    private func readPixels<Pixel: FITSPixel>(_ type: Pixel.Type, firstElement: Int, count: Int,
+                                              storedAsIntegers: Bool) throws -> [Pixel] {
         let file = try requireOpen()
         var pixels = [Pixel](repeating: .zero, count: count)
         var anyNull: Int32 = 0
         _ = try pixels.withUnsafeMutableBytes { buffer in
-            if var blank = Pixel.blankValue {
+            if storedAsIntegers, var blank = Pixel.blankValue {
                 try withUnsafeMutableBytes(of: &blank) { blankBytes in
                     try fitsCall("ffgpv", path: path) {
                         ffgpv(file, Pixel.cfitsioDatatype, Int64(firstElement + 1), Int64(count),

@@ -7,5 +7,7 @@ struct Pais: ParsableCommand {
         commandName: "pais",
         abstract: "Partial-Attribution Instance Segmentation for astronomical images.",
         version: "0.1.0",
-        subcommands: [EnvCommand.self, SelftestCommand.self])
+        subcommands: [
+            EnvCommand.self, Fits.self, Simulate.self, SimulateDataset.self, DatasetCommand.self, SelftestCommand.self,
+        ])
 }

@@ -1,0 +1,129 @@
+import Tensors
+
+/// Combines per-channel sums across ranks or groups before BN uses them.
+///
+/// Forward passes `[Σx (C), Σx² (C), N]`; backward passes `[Σdy (C), Σdy·x̂ (C)]`. The default
+/// (nil) is local statistics. A distributed `sync` mode installs an allreduce here.
+public typealias BatchStatisticsReducer = (_ sums: inout [Double], _ phase: BatchNorm.Phase) -> Void
+
+/// Batch normalisation over (B, H, W) per channel, Keras conventions.
+///
+/// Training: normalise with the batch mean and the biased variance; update the moving mean and
+/// the moving variance (with the unbiased variance, ×N/(N−1)) as `0.99·old + 0.01·batch`.
+/// Inference: use the moving statistics. ε = 1e-3. Parameters `<name>/gamma`, `<name>/beta`
+/// (trainable) and `<name>/moving_mean`, `<name>/moving_variance` (state arena).
+public final class BatchNorm {
+    public enum Phase: Sendable { case forward, backward }
+    public let name: String
+    public let channels: Int
+    public let momentum: Double = 0.99
+    public let epsilon: Double = 1e-3
+    public let gamma, beta, movingMean, movingVariance: ParameterArena.View
+    /// Hook for cross-rank statistics; nil means this process's batch only.
+    public var reducer: BatchStatisticsReducer?
+    private let arena, state: ParameterArena
+    private var output, normalized, inputGradient: Tensor?
+    private var invStd: [Float] = []
+    private var count = 0
+    private var trainingForward = false
+
+    public init(_ name: String, channels: Int, arena: ParameterArena, state: ParameterArena) {
+        self.name = name; self.channels = channels; self.arena = arena; self.state = state
+        gamma = arena.register(name + "/gamma", shape: [channels])
+        beta = arena.register(name + "/beta", shape: [channels])
+        movingMean = state.register(name + "/moving_mean", shape: [channels])
+        movingVariance = state.register(name + "/moving_variance", shape: [channels])
+    }
+
+    /// γ = 1, β = 0, moving mean 0, moving variance 1.
+    public func initialize() {
+        arena.pointer(gamma).update(repeating: 1, count: channels)
+        arena.pointer(beta).update(repeating: 0, count: channels)
+        state.pointer(movingMean).update(repeating: 0, count: channels)
+        state.pointer(movingVariance).update(repeating: 1, count: channels)
+    }
+
+    // x: [B, H, W, C] -> y: [B, H, W, C]; caches x̂ [B, H, W, C] and 1/σ [C]
+    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        let c = channels, p = x.count / c
+        precondition(x.channels == c, "\(name): input has \(x.channels) channels, expected \(c)")
+        let y = Tensor.reusing(output, shape: x.shape); output = y
+        let xh = Tensor.reusing(normalized, shape: x.shape); normalized = xh
+        let g = arena.pointer(gamma), bt = arena.pointer(beta)
+        var mean = [Float](repeating: 0, count: c), inv = [Float](repeating: 0, count: c)
+        trainingForward = training
+        if training {
+            // Per-channel Σx and Σx², accumulated in double so large batches stay exact enough.
+            var sums = [Double](repeating: 0, count: 2 * c + 1)
+            sums.withUnsafeMutableBufferPointer { s in
+                for i in 0..<p {
+                    let row = x.data + i * c
+                    for ch in 0..<c { let v = Double(row[ch]); s[ch] += v; s[c + ch] += v * v }
+                }
+            }
+            sums[2 * c] = Double(p)
+            reducer?(&sums, .forward)
+            let n = sums[2 * c]
+            count = Int(n)
+            let mm = state.pointer(movingMean), mv = state.pointer(movingVariance)
+            for ch in 0..<c {
+                let mu = sums[ch] / n
+                let variance = max(sums[c + ch] / n - mu * mu, 0)          // biased
+                mean[ch] = Float(mu)
+                inv[ch] = Float(1 / (variance + epsilon).squareRoot())
+                let unbiased = n > 1 ? variance * n / (n - 1) : variance
+                mm[ch] = Float(momentum * Double(mm[ch]) + (1 - momentum) * mu)
+                mv[ch] = Float(momentum * Double(mv[ch]) + (1 - momentum) * unbiased)
+            }
+        } else {
+            let mm = state.pointer(movingMean), mv = state.pointer(movingVariance)
+            for ch in 0..<c {
+                mean[ch] = mm[ch]
+                inv[ch] = Float(1 / (Double(mv[ch]) + epsilon).squareRoot())
+            }
+        }
+        invStd = inv
+        for i in 0..<p {
+            let xr = x.data + i * c, hr = xh.data + i * c, yr = y.data + i * c
+            for ch in 0..<c {
+                let v = (xr[ch] - mean[ch]) * inv[ch]
+                hr[ch] = v
+                yr[ch] = g[ch] * v + bt[ch]
+            }
+        }
+        return y
+    }
+
+    // dy: [B, H, W, C] -> dx: [B, H, W, C]; accumulates dγ [C], dβ [C].
+    // Training: dx = γ/σ · (dy − Σdy/N − x̂ · Σ(dy·x̂)/N). Inference: dx = γ/σ · dy.
+    public func backward(_ dy: Tensor) -> Tensor {
+        guard let xh = normalized else { preconditionFailure("\(name): backward before forward") }
+        let c = channels, p = dy.count / c
+        let dx = Tensor.reusing(inputGradient, shape: dy.shape); inputGradient = dx
+        var sums = [Double](repeating: 0, count: 2 * c)
+        sums.withUnsafeMutableBufferPointer { s in
+            for i in 0..<p {
+                let d = dy.data + i * c, h = xh.data + i * c
+                for ch in 0..<c { let v = Double(d[ch]); s[ch] += v; s[c + ch] += v * Double(h[ch]) }
+            }
+        }
+        let dg = arena.gradient(gamma), dbt = arena.gradient(beta)
+        for ch in 0..<c { dbt[ch] += Float(sums[ch]); dg[ch] += Float(sums[c + ch]) }
+        let g = arena.pointer(gamma)
+        var scale = [Float](repeating: 0, count: c)
+        for ch in 0..<c { scale[ch] = g[ch] * invStd[ch] }
+        if !trainingForward {
+            for i in 0..<p { for ch in 0..<c { dx.data[i * c + ch] = scale[ch] * dy.data[i * c + ch] } }
+            return dx
+        }
+        reducer?(&sums, .backward)
+        let n = Double(count)
+        var meanDy = [Float](repeating: 0, count: c), meanDyXh = [Float](repeating: 0, count: c)
+        for ch in 0..<c { meanDy[ch] = Float(sums[ch] / n); meanDyXh[ch] = Float(sums[c + ch] / n) }
+        for i in 0..<p {
+            let d = dy.data + i * c, h = xh.data + i * c, o = dx.data + i * c
+            for ch in 0..<c { o[ch] = scale[ch] * (d[ch] - meanDy[ch] - h[ch] * meanDyXh[ch]) }
+        }
+        return dx
+    }
+}
