@@ -51,6 +51,10 @@ public struct RunSummary: Sendable {
     public var firstLoss: Double?
     public var lastLoss: Double?
     public var parametersSHA256: String
+    /// The final trainable parameters (flat, arena order).
+    public var parameters: [Float] = []
+    /// Steps whose update was skipped because of a non-finite loss or gradient.
+    public var skippedSteps = 0
 }
 
 /// Data-parallel training with a rank-0 coordinator (distributed.md): every rank holds the whole
@@ -65,7 +69,9 @@ public final class Coordinator {
     let totalSteps: Int
     private var isCoordinator: Bool { communicator.rank == 0 }
 
-    public init(config: TrainingConfig, communicator: any Communicator, options: RunOptions) throws {
+    /// `data` replaces the source the config names (tests inject sources with known defects).
+    public init(config: TrainingConfig, communicator: any Communicator, options: RunOptions,
+                data injected: TrainingDataSource? = nil) throws {
         var config = config
         try config.validate()
         let ranks = communicator.size
@@ -78,10 +84,10 @@ public final class Coordinator {
         if config.reduction == "reproducible" && config.bnGroups == nil {
             throw ConfigError("reduction: reproducible needs bn_mode groups=G (sync statistics are summed in float order, which depends on the rank count)")
         }
-        let data: TrainingDataSource = config.dataset.isEmpty
+        let data: TrainingDataSource = try injected ?? (config.dataset.isEmpty
             ? SyntheticDataSource(sampleSize: config.imageSize, slots: 3, trainCount: config.syntheticTrain,
                                   testCount: config.syntheticTest, seed: config.seed)
-            : try DirectoryDataSource(directory: config.dataset)
+            : DirectoryDataSource(directory: config.dataset))
         config.imageSize = data.sampleSize  // a dataset's samples decide the size
         guard var modelConfig = ModelConfig.preset(config.preset) else { throw ConfigError("unknown preset \(config.preset)") }
         modelConfig.dropout = Float(config.dropout)
@@ -137,6 +143,7 @@ public final class Coordinator {
                     throw TrainingError(message + "; the last checkpoint is intact. Lower learning_rate, check the data, or set on_non_finite: skip")
                 }
                 say("warning: " + message + ", step skipped")
+                summary.skippedSteps += 1
             }
             progress.step = step + 1
             summary.firstLoss = summary.firstLoss ?? result.terms.total
@@ -182,7 +189,8 @@ public final class Coordinator {
             _ = try saveCheckpoint(store, runner: runner, progress: progress, best: false)
         }
         summary.steps = progress.step
-        summary.parametersSHA256 = SHA256.hex(of: model.parameters.allValues)
+        summary.parameters = model.parameters.allValues
+        summary.parametersSHA256 = SHA256.hex(of: summary.parameters)
         if isCoordinator { try exportModel() }
         return summary
     }
