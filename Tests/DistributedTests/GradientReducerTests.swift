@@ -41,10 +41,14 @@ struct GradientReducerTests {
             try GradientBucketPlan(parameterRanges: [0..<4, 5..<9], capacity: 8)
         }
         do {
-            _ = try GradientBucketPlan(parameterRanges: [0..<4, 4..<4], capacity: 8)
+            _ = try GradientBucketPlan(parameterRanges: [0..<4, 4..<6, 5..<9], capacity: 8)
+            Issue.record("an overlap must be rejected")
         } catch {
-            #expect("\(error)".contains("parameter 1"))
+            #expect("\(error)".contains("parameter 2 occupies 5..<9"), "\(error)")
         }
+        // A zero-size tensor is allowed and belongs to a bucket.
+        let withEmpty = try? GradientBucketPlan(parameterRanges: [0..<4, 4..<4, 4..<9], capacity: 8)
+        #expect(withEmpty?.bucketOfParameter.count == 3 && withEmpty?.elementCount == 9)
         #expect(throws: DistributedError.self) { try GradientBucketPlan(parameterRanges: [0..<4], capacity: 0) }
     }
 
