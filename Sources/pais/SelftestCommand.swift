@@ -12,10 +12,13 @@ struct SelftestCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "selftest",
         abstract: "Check MPI collectives (allreduce, broadcast, allgather, fixed point, guards) on every rank.",
-        discussion: """
-            Launch under mpirun or srun to test P ranks; without a launcher it runs as rank 0 of 1.
-            Other ranks write to stderr only when a case fails on them.
-            """)
+        discussion: [
+            "Launch under mpirun or srun to test P ranks; without a launcher it runs as rank 0 of 1. "
+                + "Every collective runs through the fingerprint guard and the watchdog. "
+                + "Other ranks write to stderr only when a case fails on them.",
+            "Exit status: 0 all cases passed on all ranks; 1 a case failed somewhere; "
+                + "2 the run could not complete (the job is aborted); 124 a watchdog ended a stuck rank.",
+        ].joined(separator: "\n\n"))
 
     @Option(help: ArgumentHelp(
         "Negative control: corrupt float32 allreduce results on this rank; the run must then fail.",
