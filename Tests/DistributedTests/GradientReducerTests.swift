@@ -83,6 +83,16 @@ struct GradientReducerTests {
         }
     }
 
+    @Test("parameter sizes give the same plan as explicit ranges")
+    func sizesInit() throws {
+        let reducer = try GradientReducer(
+            communicator: LocalCommunicator(), parameterSizes: Self.sizes, mode: .bucketed(capacity: 500, firstCapacity: 100))
+        #expect(reducer.plan == (try GradientBucketPlan(parameterRanges: Self.ranges, capacity: 500, firstCapacity: 100)))
+        #expect(throws: DistributedError.self) {
+            try GradientReducer(communicator: LocalCommunicator(), parameterSizes: [3, -1], mode: .blocking)
+        }
+    }
+
     @Test("misuse of the step protocol is reported")
     func misuse() throws {
         let reducer = try GradientReducer(
