@@ -98,7 +98,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
 }
 
 /// A config problem, naming the key and what is allowed.
-public struct ConfigError: Error, CustomStringConvertible, Sendable {
+public struct ConfigError: AgreedFailure, CustomStringConvertible, Sendable {
     public let description: String
     public init(_ description: String) { self.description = description }
 }
