@@ -39,6 +39,11 @@ public final class CollectiveWatchdog: @unchecked Sendable {
         _exit(timeoutExitCode)
     }
 
+    /// The deadline rule of distributed.md R2: max(60 s, 5 × the median step time).
+    public static func recommendedDeadline(medianStepSeconds: Double) -> Duration {
+        .milliseconds(Int64((Swift.max(60, 5 * medianStepSeconds) * 1000).rounded(.up)))
+    }
+
     public let rank: Int
     private let onTimeout: @Sendable (WatchdogReport) -> Void
 

@@ -20,16 +20,17 @@ public struct GradientBucketPlan: Sendable, Equatable {
     /// Groups parameters into buckets of at most `capacity` elements (the first: `firstCapacity`).
     ///
     /// A parameter larger than the capacity gets a bucket of its own. `parameterRanges` must be
-    /// consecutive, non-empty ranges starting at 0, in parameter order.
+    /// consecutive ranges starting at 0, in parameter order (as `ParameterArena` lays out its
+    /// views); an empty range (a zero-size tensor) joins whichever bucket is open.
     public init(parameterRanges: [Range<Int>], capacity: Int, firstCapacity: Int? = nil) throws {
         guard capacity > 0, (firstCapacity ?? capacity) > 0 else {
             throw DistributedError.usage("bucket capacities must be positive (capacity \(capacity), first \(firstCapacity ?? capacity))")
         }
         var expectedStart = 0
         for (index, range) in parameterRanges.enumerated() {
-            guard range.lowerBound == expectedStart, !range.isEmpty else {
+            guard range.lowerBound == expectedStart else {
                 throw DistributedError.usage(
-                    "parameter \(index) occupies \(range), expected a non-empty range starting at \(expectedStart)")
+                    "parameter \(index) occupies \(range), expected a range starting at \(expectedStart) (no gaps or overlaps)")
             }
             expectedStart = range.upperBound
         }

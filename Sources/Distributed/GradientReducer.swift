@@ -53,6 +53,19 @@ public final class GradientReducer {
         }
     }
 
+    /// Creates a reducer for parameters of the given element counts, laid out back to back from
+    /// offset 0 in this order (the layout of `ParameterArena`'s views).
+    public convenience init(communicator: any Communicator, parameterSizes: [Int], mode: GradientReductionMode) throws {
+        var start = 0
+        var ranges: [Range<Int>] = []
+        for size in parameterSizes {
+            guard size >= 0 else { throw DistributedError.usage("parameter \(ranges.count) has negative size \(size)") }
+            ranges.append(start..<(start + size))
+            start += size
+        }
+        try self.init(communicator: communicator, parameterRanges: ranges, mode: mode)
+    }
+
     /// Number of buckets whose reduction has started but not yet been seen to complete.
     public var outstandingBuckets: Int { outstanding.count }
 

@@ -100,6 +100,24 @@ extension SelfTest {
                 let ok = ranges[0] == (100, Int64(100 + comm.size - 1)) && ranges[1] == (5, 5)
                 return ok ? nil : "ranges \(ranges)"
             },
+            SelfTestCase("one control-vector allreduce agrees on flags, step and fingerprint") { comm in
+                let plan = [CollectiveFingerprint(kind: .allreduce, count: 2000, dataType: .float32, sequence: 1)]
+                let hash = CollectiveFingerprint.combinedHash(plan)
+                let agreed = try ConsistencyChecks.agreeOnStep(
+                    flags: comm.rank == comm.size - 1 ? [.nonFiniteSeen] : [], step: 41, stepFingerprint: hash, on: comm)
+                guard agreed.flags == [.nonFiniteSeen], agreed.stepsAgree, agreed.stepRange == 41...41,
+                    agreed.fingerprintsAgree
+                else { return "agreement \(agreed)" }
+                guard comm.size > 1 else { return nil }
+                // The last rank is one step ahead and plans a different collective.
+                let odd = comm.rank == comm.size - 1
+                var otherPlan = plan
+                if odd { otherPlan[0].count = 2001 }
+                let split = try ConsistencyChecks.agreeOnStep(
+                    flags: [], step: odd ? 42 : 41, stepFingerprint: CollectiveFingerprint.combinedHash(otherPlan), on: comm)
+                return !split.stepsAgree && split.stepRange == 41...42 && !split.fingerprintsAgree && split.flags.isEmpty
+                    ? nil : "disagreement not seen: \(split)"
+            },
             SelfTestCase("verifyIdentical passes equal bytes and names a divergent rank") { comm in
                 let weights = (0..<1000).map { Float(seededUnit(rank: 0, index: $0)) }
                 try ConsistencyChecks.verifyIdentical(weights, what: "weights", on: comm)

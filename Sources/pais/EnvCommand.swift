@@ -11,7 +11,9 @@ struct EnvCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "env",
         abstract: "Print Swift, MPI, OpenBLAS and cfitsio versions and the rank → host map.",
-        discussion: "Run under mpirun or srun to see every rank; exits non-zero if a capability is missing.")
+        discussion: "Run under mpirun or srun to see every rank. Exits non-zero if a library or MPI is "
+            + "missing or a rank disagrees with its launcher; an oversubscribed host (ranks × BLAS threads "
+            + "> cores) is marked ✗ as advice only.")
 
     /// Bytes per rank line in the allgather (lines are padded or cut to this length).
     static let rankLineBytes = 256

@@ -83,6 +83,32 @@ struct CommunicatorTests {
         }
     }
 
+    @Test("many back-to-back mixed collectives stay in step (rendezvous reuse under contention)")
+    func stressMixedCollectives() throws {
+        let rounds = 200
+        let checks = try InProcessGroup.run(size: 4) { comm in
+            var wrong = 0
+            for round in 0..<rounds {
+                switch round % 4 {
+                case 0:
+                    var values = [Int64(comm.rank + round), 1]
+                    try comm.allreduce(&values, op: .sum)
+                    if values != [Int64(6 + 4 * round), 4] { wrong += 1 }
+                case 1:
+                    var bytes = [UInt8](repeating: UInt8(truncatingIfNeeded: comm.rank), count: round % 17)
+                    try comm.broadcast(&bytes, root: round % 4)
+                    if bytes.contains(where: { $0 != UInt8(round % 4) }) { wrong += 1 }
+                case 2:
+                    if try comm.allgather(Int64(comm.rank * round)) != (0..<4).map({ Int64($0 * round) }) { wrong += 1 }
+                default:
+                    try comm.barrier()
+                }
+            }
+            return wrong
+        }
+        #expect(checks == [0, 0, 0, 0])
+    }
+
     @Test("bad arguments are rejected with a clear error")
     func badArguments() throws {
         let local = LocalCommunicator()

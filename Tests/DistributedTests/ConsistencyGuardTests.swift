@@ -95,6 +95,12 @@ struct ConsistencyGuardTests {
         #expect(reports.first.map { "\($0)".contains("ending the job") } == true)
     }
 
+    @Test("the recommended deadline is max(60 s, 5 × median step)")
+    func recommendedDeadline() {
+        #expect(CollectiveWatchdog.recommendedDeadline(medianStepSeconds: 2) == .seconds(60))
+        #expect(CollectiveWatchdog.recommendedDeadline(medianStepSeconds: 30) == .seconds(150))
+    }
+
     @Test("the watchdog deadline can be changed while armed")
     func deadlineChange() {
         let fired = FiredReports()

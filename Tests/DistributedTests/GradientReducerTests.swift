@@ -41,10 +41,14 @@ struct GradientReducerTests {
             try GradientBucketPlan(parameterRanges: [0..<4, 5..<9], capacity: 8)
         }
         do {
-            _ = try GradientBucketPlan(parameterRanges: [0..<4, 4..<4], capacity: 8)
+            _ = try GradientBucketPlan(parameterRanges: [0..<4, 4..<6, 5..<9], capacity: 8)
+            Issue.record("an overlap must be rejected")
         } catch {
-            #expect("\(error)".contains("parameter 1"))
+            #expect("\(error)".contains("parameter 2 occupies 5..<9"), "\(error)")
         }
+        // A zero-size tensor is allowed and belongs to a bucket.
+        let withEmpty = try? GradientBucketPlan(parameterRanges: [0..<4, 4..<4, 4..<9], capacity: 8)
+        #expect(withEmpty?.bucketOfParameter.count == 3 && withEmpty?.elementCount == 9)
         #expect(throws: DistributedError.self) { try GradientBucketPlan(parameterRanges: [0..<4], capacity: 0) }
     }
 
@@ -76,6 +80,16 @@ struct GradientReducerTests {
         for (blocking, bucketed) in results {
             #expect(blocking.map(\.bitPattern) == bucketed.map(\.bitPattern))
             #expect(blocking.map(\.bitPattern) == results[0].0.map(\.bitPattern))
+        }
+    }
+
+    @Test("parameter sizes give the same plan as explicit ranges")
+    func sizesInit() throws {
+        let reducer = try GradientReducer(
+            communicator: LocalCommunicator(), parameterSizes: Self.sizes, mode: .bucketed(capacity: 500, firstCapacity: 100))
+        #expect(reducer.plan == (try GradientBucketPlan(parameterRanges: Self.ranges, capacity: 500, firstCapacity: 100)))
+        #expect(throws: DistributedError.self) {
+            try GradientReducer(communicator: LocalCommunicator(), parameterSizes: [3, -1], mode: .blocking)
         }
     }
 
