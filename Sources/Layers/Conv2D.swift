@@ -44,30 +44,20 @@ public final class Conv2D {
     public func forward(_ x: Tensor) -> Tensor {
         let s = NHWC(x)
         precondition(s.c == inChannels, "\(name): input has \(s.c) channels, expected \(inChannels)")
-        let py = SamePadding(input: s.h, kernel: kernelSize, stride: stride)
-        let px = SamePadding(input: s.w, kernel: kernelSize, stride: stride)
-        let y = Tensor.reusing(output, shape: [s.b, py.output, px.output, outChannels])
+        let g = ConvGeometry(batch: s.b, h: s.h, w: s.w, c: s.c, k: kernelSize, stride: stride)
+        let y = Tensor.reusing(output, shape: [s.b, g.py.output, g.px.output, outChannels])
         output = y; input = x
-        let kdim = kernelSize * kernelSize * inChannels
-        let w = arena.pointer(kernel), bsrc = arena.pointer(bias)
-        let rows = py.output * px.output
+        let w = arena.pointer(kernel), bsrc = arena.pointer(bias), cout = outChannels
         // Fill y with the bias, then accumulate the GEMM into it (beta = 1).
-        for p in 0..<(s.b * rows) { (y.data + p * outChannels).update(from: bsrc, count: outChannels) }
-        if isPointwise {
-            BLAS.sgemm(m: s.pixels, n: outChannels, k: kdim, a: x.data, lda: kdim, b: w,
-                       ldb: outChannels, beta: 1, c: y.data, ldc: outChannels)
-            return y
+        Parallel.forRanges(g.rows, grain: 8192) { lo, hi in
+            for p in lo..<hi { (y.data + p * cout).update(from: bsrc, count: cout) }
         }
-        let chunk = Im2Col.samplesPerChunk(rowsPerSample: rows, rowLength: kdim, batch: s.b)
-        let cols = workspace.scratch(0, count: chunk * rows * kdim)
-        var b0 = 0
-        while b0 < s.b {
-            let nb = min(chunk, s.b - b0)
-            Im2Col.gather(x.data, h: s.h, w: s.w, c: s.c, b0: b0, nb: nb, k: kernelSize,
-                          stride: stride, py: py, px: px, into: cols)
-            BLAS.sgemm(m: nb * rows, n: outChannels, k: kdim, a: cols, lda: kdim, b: w,
-                       ldb: outChannels, beta: 1, c: y.data + b0 * rows * outChannels, ldc: outChannels)
-            b0 += nb
+        if isPointwise {
+            BLAS.sgemm(m: s.pixels, n: cout, k: inChannels, a: x.data, lda: inChannels, b: w,
+                       ldb: cout, beta: 1, c: y.data, ldc: cout)
+        } else {
+            ConvKernels.forward(x.data, g, kernel: w, outChannels: cout, beta: 1, into: y.data,
+                                scratch: workspace.scratch(0, count: g.chunkRows * g.rowLength))
         }
         return y
     }
@@ -76,16 +66,15 @@ public final class Conv2D {
     @discardableResult
     public func backward(_ dy: Tensor) -> Tensor? {
         guard let x = input else { preconditionFailure("\(name): backward before forward") }
-        let s = NHWC(x)
-        let py = SamePadding(input: s.h, kernel: kernelSize, stride: stride)
-        let px = SamePadding(input: s.w, kernel: kernelSize, stride: stride)
-        let rows = py.output * px.output
-        let kdim = kernelSize * kernelSize * inChannels
+        let s = NHWC(x), cout = outChannels
+        let g = ConvGeometry(batch: s.b, h: s.h, w: s.w, c: s.c, k: kernelSize, stride: stride)
         let w = arena.pointer(kernel), dw = arena.gradient(kernel), db = arena.gradient(bias)
-        for p in 0..<(s.b * rows) {
-            let g = dy.data + p * outChannels
-            for o in 0..<outChannels { db[o] += g[o] }
+        var sums = [Double](repeating: 0, count: cout)
+        for p in 0..<g.rows {
+            let r = dy.data + p * cout
+            for o in 0..<cout { sums[o] += Double(r[o]) }
         }
+        for o in 0..<cout { db[o] += Float(sums[o]) }
         var dx: Tensor? = nil
         if needsInputGradient {
             let t = Tensor.reusing(inputGradient, shape: x.shape)
@@ -93,34 +82,25 @@ public final class Conv2D {
             dx = t
         }
         if isPointwise {
-            BLAS.sgemm(transA: true, m: kdim, n: outChannels, k: s.pixels, a: x.data, lda: kdim,
-                       b: dy.data, ldb: outChannels, beta: 1, c: dw, ldc: outChannels)
+            // dkernel [Cin, Cout] += xᵀ [Cin, P] · dy [P, Cout];  dx [P, Cin] = dy · kernelᵀ
+            BLAS.sgemm(transA: true, m: inChannels, n: cout, k: s.pixels, a: x.data, lda: inChannels,
+                       b: dy.data, ldb: cout, beta: 1, c: dw, ldc: cout)
             if let dx {
-                BLAS.sgemm(transB: true, m: s.pixels, n: kdim, k: outChannels, a: dy.data,
-                           lda: outChannels, b: w, ldb: outChannels, c: dx.data, ldc: kdim)
+                BLAS.sgemm(transB: true, m: s.pixels, n: inChannels, k: cout, a: dy.data,
+                           lda: cout, b: w, ldb: cout, c: dx.data, ldc: inChannels)
             }
             return dx
         }
-        dx?.fill(0)
-        let chunk = Im2Col.samplesPerChunk(rowsPerSample: rows, rowLength: kdim, batch: s.b)
-        let cols = workspace.scratch(0, count: chunk * rows * kdim)
-        var b0 = 0
-        while b0 < s.b {
-            let nb = min(chunk, s.b - b0)
-            let dyc = dy.data + b0 * rows * outChannels
-            Im2Col.gather(x.data, h: s.h, w: s.w, c: s.c, b0: b0, nb: nb, k: kernelSize,
-                          stride: stride, py: py, px: px, into: cols)
-            // dkernel [kdim, Cout] += cols^T [kdim, M] · dy [M, Cout]
-            BLAS.sgemm(transA: true, m: kdim, n: outChannels, k: nb * rows, a: cols, lda: kdim,
-                       b: dyc, ldb: outChannels, beta: 1, c: dw, ldc: outChannels)
-            if let dx {
-                // dcols [M, kdim] = dy [M, Cout] · kernel^T [Cout, kdim]  (reuses the cols buffer)
-                BLAS.sgemm(transB: true, m: nb * rows, n: kdim, k: outChannels, a: dyc,
-                           lda: outChannels, b: w, ldb: outChannels, c: cols, ldc: kdim)
-                Im2Col.scatterAdd(cols, h: s.h, w: s.w, c: s.c, b0: b0, nb: nb, k: kernelSize,
-                                  stride: stride, py: py, px: px, into: dx.data)
+        let scratch = workspace.scratch(0, count: max(g.chunkRows * g.rowLength, 1 << 21))
+        ConvKernels.kernelGradient(x.data, g, dy: dy.data, outChannels: cout, into: dw, scratch: scratch)
+        if let dx {
+            if stride == 1 {
+                ConvKernels.inputGradientStride1(dy: dy.data, g, kernel: w, outChannels: cout, into: dx.data,
+                                                 flipped: workspace.scratch(5, count: kernelSize * kernelSize * inChannels * cout),
+                                                 scratch: scratch)
+            } else {
+                ConvKernels.inputGradientStrided(dy: dy.data, g, kernel: w, outChannels: cout, into: dx.data, scratch: scratch)
             }
-            b0 += nb
         }
         return dx
     }

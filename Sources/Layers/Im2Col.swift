@@ -14,68 +14,146 @@ public struct SamePadding: Equatable, Sendable {
     }
 }
 
-/// Patch extraction (im2col) and its adjoint (col2im) for NHWC tensors.
+/// Geometry of one SAME convolution over an NHWC batch.
+struct ConvGeometry {
+    let batch, h, w, c, k, stride: Int
+    let py, px: SamePadding
+    init(batch: Int, h: Int, w: Int, c: Int, k: Int, stride: Int) {
+        self.batch = batch; self.h = h; self.w = w; self.c = c; self.k = k; self.stride = stride
+        py = SamePadding(input: h, kernel: k, stride: stride)
+        px = SamePadding(input: w, kernel: k, stride: stride)
+    }
+    /// Output pixels over the whole batch (rows of the patch matrix).
+    var rows: Int { batch * py.output * px.output }
+    /// Length of one patch-matrix row, `k·k·C`.
+    var rowLength: Int { k * k * c }
+    /// Patch-matrix rows per chunk: about 1M floats (4 MB), so a chunk stays in cache between
+    /// the gather and the GEMM that consumes it.
+    var chunkRows: Int { max(64, (1 << 20) / max(1, rowLength)) }
+}
+
+/// Patch extraction (im2col) and its adjoint (col2im) for NHWC tensors, by ranges of output
+/// pixels.
 ///
-/// The patch matrix for samples `[b0, b0 + nb)` has one row per output pixel and one column per
+/// The patch matrix has one row per output pixel (over the whole batch) and one column per
 /// `(ky, kx, ci)`, matching an HWIO kernel flattened to `[k·k·Cin, Cout]`; each tap copies a run
 /// of `Cin` contiguous floats.
 enum Im2Col {
-    /// cols: [nb·Ho·Wo, k·k·Cin]  ←  x: [B, H, W, Cin]
-    static func gather(_ x: UnsafePointer<Float>, h: Int, w: Int, c: Int, b0: Int, nb: Int,
-                       k: Int, stride: Int, py: SamePadding, px: SamePadding,
+    /// cols: [count, k·k·Cin] ← x: [B, H, W, Cin], patch rows `start ..< start + count`
+    static func gather(_ x: UnsafePointer<Float>, _ g: ConvGeometry, rows start: Int, count: Int,
                        into cols: UnsafeMutablePointer<Float>) {
-        let rowLen = k * k * c
-        for b in 0..<nb {
-            let xb = x + (b0 + b) * h * w * c
-            for oy in 0..<py.output {
-                for ox in 0..<px.output {
-                    var dst = cols + ((b * py.output + oy) * px.output + ox) * rowLen
-                    for ky in 0..<k {
-                        let iy = oy * stride + ky - py.before
-                        for kx in 0..<k {
-                            let ix = ox * stride + kx - px.before
-                            if iy >= 0, iy < h, ix >= 0, ix < w {
-                                dst.update(from: xb + (iy * w + ix) * c, count: c)
-                            } else {
-                                dst.update(repeating: 0, count: c)
-                            }
-                            dst += c
+        let c = g.c, rowLen = g.rowLength, perImage = g.py.output * g.px.output
+        Parallel.forRanges(count, grain: max(16, 65_536 / max(1, rowLen))) { lo, hi in
+            for r in lo..<hi {
+                let p = start + r, b = p / perImage, rem = p % perImage
+                let oy = rem / g.px.output, ox = rem % g.px.output
+                let xb = x + b * g.h * g.w * c
+                var dst = cols + r * rowLen
+                for ky in 0..<g.k {
+                    let iy = oy * g.stride + ky - g.py.before
+                    if iy < 0 || iy >= g.h { dst.update(repeating: 0, count: g.k * c); dst += g.k * c; continue }
+                    for kx in 0..<g.k {
+                        let ix = ox * g.stride + kx - g.px.before
+                        if ix >= 0, ix < g.w {
+                            dst.update(from: xb + (iy * g.w + ix) * c, count: c)
+                        } else {
+                            dst.update(repeating: 0, count: c)
                         }
+                        dst += c
                     }
                 }
             }
         }
     }
 
-    /// dx: [B, H, W, Cin] (rows b0..<b0+nb, accumulated)  +=  col2im(dcols: [nb·Ho·Wo, k·k·Cin])
-    static func scatterAdd(_ dcols: UnsafePointer<Float>, h: Int, w: Int, c: Int, b0: Int, nb: Int,
-                           k: Int, stride: Int, py: SamePadding, px: SamePadding,
+    /// dx: [B, H, W, Cin] += col2im(dcols: [count, k·k·Cin]) for patch rows `start ..< start + count`.
+    /// Serial: neighbouring rows write to overlapping input pixels. Used only for strided
+    /// convolutions; stride-1 input gradients are computed as a flipped-kernel convolution.
+    static func scatterAdd(_ dcols: UnsafePointer<Float>, _ g: ConvGeometry, rows start: Int, count: Int,
                            into dx: UnsafeMutablePointer<Float>) {
-        let rowLen = k * k * c
-        for b in 0..<nb {
-            let db = dx + (b0 + b) * h * w * c
-            for oy in 0..<py.output {
-                for ox in 0..<px.output {
-                    var src = dcols + ((b * py.output + oy) * px.output + ox) * rowLen
-                    for ky in 0..<k {
-                        let iy = oy * stride + ky - py.before
-                        for kx in 0..<k {
-                            let ix = ox * stride + kx - px.before
-                            if iy >= 0, iy < h, ix >= 0, ix < w {
-                                let d = db + (iy * w + ix) * c
-                                for ci in 0..<c { d[ci] += src[ci] }
-                            }
-                            src += c
-                        }
+        let c = g.c, rowLen = g.rowLength, perImage = g.py.output * g.px.output
+        for r in 0..<count {
+            let p = start + r, b = p / perImage, rem = p % perImage
+            let oy = rem / g.px.output, ox = rem % g.px.output
+            let db = dx + b * g.h * g.w * c
+            var src = dcols + r * rowLen
+            for ky in 0..<g.k {
+                let iy = oy * g.stride + ky - g.py.before
+                for kx in 0..<g.k {
+                    let ix = ox * g.stride + kx - g.px.before
+                    if iy >= 0, iy < g.h, ix >= 0, ix < g.w {
+                        let d = db + (iy * g.w + ix) * c
+                        for ci in 0..<c { d[ci] += src[ci] }
                     }
+                    src += c
                 }
             }
         }
     }
+}
 
-    /// Samples per chunk so that one chunk's patch matrix stays within `budget` floats.
-    static func samplesPerChunk(rowsPerSample: Int, rowLength: Int, batch: Int,
-                                budget: Int = 16 << 20) -> Int {
-        max(1, min(batch, budget / max(1, rowsPerSample * rowLength)))
+/// Convolution drivers shared by `Conv2D` and `UpsampledHeads`: chunked im2col + GEMM.
+enum ConvKernels {
+    /// y [rows, Cout] (= beta·y +) conv(x) with a `[k·k·Cin, Cout]` kernel matrix.
+    static func forward(_ x: UnsafePointer<Float>, _ g: ConvGeometry, kernel: UnsafePointer<Float>, outChannels: Int,
+                        beta: Float, into y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+        let kdim = g.rowLength, step = g.chunkRows
+        var r0 = 0
+        while r0 < g.rows {
+            let n = min(step, g.rows - r0)
+            Im2Col.gather(x, g, rows: r0, count: n, into: scratch)
+            BLAS.sgemm(m: n, n: outChannels, k: kdim, a: scratch, lda: kdim, b: kernel, ldb: outChannels,
+                       beta: beta, c: y + r0 * outChannels, ldc: outChannels)
+            r0 += n
+        }
+    }
+
+    /// dkernel [k·k·Cin, Cout] += patchesᵀ · dy.
+    static func kernelGradient(_ x: UnsafePointer<Float>, _ g: ConvGeometry, dy: UnsafePointer<Float>, outChannels: Int,
+                               into dk: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+        let kdim = g.rowLength, step = g.chunkRows
+        var r0 = 0
+        while r0 < g.rows {
+            let n = min(step, g.rows - r0)
+            Im2Col.gather(x, g, rows: r0, count: n, into: scratch)
+            BLAS.sgemm(transA: true, m: kdim, n: outChannels, k: n, a: scratch, lda: kdim, b: dy + r0 * outChannels,
+                       ldb: outChannels, beta: 1, c: dk, ldc: outChannels)
+            r0 += n
+        }
+    }
+
+    /// The stride-1 SAME-conv adjoint as a convolution: `[k, k, Cout, Cin]` kernel with the taps
+    /// reversed, from an HWIO `[k, k, Cin, Cout]` kernel.
+    static func flippedKernel(_ w: UnsafePointer<Float>, k: Int, cin: Int, cout: Int, into f: UnsafeMutablePointer<Float>) {
+        for ky in 0..<k { for kx in 0..<k {
+            let src = ((k - 1 - ky) * k + (k - 1 - kx)) * cin * cout, dst = (ky * k + kx) * cout * cin
+            for ci in 0..<cin { for co in 0..<cout { f[dst + co * cin + ci] = w[src + ci * cout + co] } }
+        }}
+    }
+
+    /// dx [B, H, W, Cin] for a stride-1 odd-k SAME conv: the SAME conv of dy with the flipped
+    /// kernel (race-free, so the patch gather runs in parallel).
+    static func inputGradientStride1(dy: UnsafePointer<Float>, _ g: ConvGeometry, kernel: UnsafePointer<Float>,
+                                     outChannels cout: Int, into dx: UnsafeMutablePointer<Float>,
+                                     flipped: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+        flippedKernel(kernel, k: g.k, cin: g.c, cout: cout, into: flipped)
+        let gd = ConvGeometry(batch: g.batch, h: g.h, w: g.w, c: cout, k: g.k, stride: 1)
+        forward(dy, gd, kernel: flipped, outChannels: g.c, beta: 0, into: dx, scratch: scratch)
+    }
+
+    /// dx for a strided conv: chunked `dy · Wᵀ` then col2im.
+    static func inputGradientStrided(dy: UnsafePointer<Float>, _ g: ConvGeometry, kernel: UnsafePointer<Float>,
+                                     outChannels cout: Int, into dx: UnsafeMutablePointer<Float>,
+                                     scratch: UnsafeMutablePointer<Float>) {
+        let kdim = g.rowLength, step = g.chunkRows
+        dx.update(repeating: 0, count: g.batch * g.h * g.w * g.c)
+        var r0 = 0
+        while r0 < g.rows {
+            let n = min(step, g.rows - r0)
+            BLAS.sgemm(transB: true, m: n, n: kdim, k: cout, a: dy + r0 * cout, lda: cout, b: kernel, ldb: cout,
+                       c: scratch, ldc: kdim)
+            Im2Col.scatterAdd(scratch, g, rows: r0, count: n, into: dx)
+            r0 += n
+        }
     }
 }
