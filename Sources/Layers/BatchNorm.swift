@@ -54,14 +54,8 @@ public final class BatchNorm {
         trainingForward = training
         if training {
             // Per-channel Σx and Σx², accumulated in double so large batches stay exact enough.
-            var sums = [Double](repeating: 0, count: 2 * c + 1)
-            sums.withUnsafeMutableBufferPointer { s in
-                for i in 0..<p {
-                    let row = x.data + i * c
-                    for ch in 0..<c { let v = Double(row[ch]); s[ch] += v; s[c + ch] += v * v }
-                }
-            }
-            sums[2 * c] = Double(p)
+            var sums = Self.channelSums(p: p, c: c, x: x.data)
+            sums.append(Double(p))
             reducer?(&sums, .forward)
             let n = sums[2 * c]
             count = Int(n)
@@ -83,14 +77,18 @@ public final class BatchNorm {
             }
         }
         invStd = inv
-        for i in 0..<p {
-            let xr = x.data + i * c, hr = xh.data + i * c, yr = y.data + i * c
-            for ch in 0..<c {
-                let v = (xr[ch] - mean[ch]) * inv[ch]
-                hr[ch] = v
-                yr[ch] = g[ch] * v + bt[ch]
+        mean.withUnsafeBufferPointer { mu in inv.withUnsafeBufferPointer { iv in
+            Parallel.forRanges(p, grain: max(1, 65_536 / c)) { lo, hi in
+                for i in lo..<hi {
+                    let xr = x.data + i * c, hr = xh.data + i * c, yr = y.data + i * c
+                    for ch in 0..<c {
+                        let v = (xr[ch] - mu[ch]) * iv[ch]
+                        hr[ch] = v
+                        yr[ch] = g[ch] * v + bt[ch]
+                    }
+                }
             }
-        }
+        }}
         return y
     }
 
@@ -100,30 +98,62 @@ public final class BatchNorm {
         guard let xh = normalized else { preconditionFailure("\(name): backward before forward") }
         let c = channels, p = dy.count / c
         let dx = Tensor.reusing(inputGradient, shape: dy.shape); inputGradient = dx
-        var sums = [Double](repeating: 0, count: 2 * c)
-        sums.withUnsafeMutableBufferPointer { s in
-            for i in 0..<p {
-                let d = dy.data + i * c, h = xh.data + i * c
-                for ch in 0..<c { let v = Double(d[ch]); s[ch] += v; s[c + ch] += v * Double(h[ch]) }
-            }
-        }
+        var sums = Self.channelSums(p: p, c: c, xhat: xh.data, dy: dy.data)
         let dg = arena.gradient(gamma), dbt = arena.gradient(beta)
         for ch in 0..<c { dbt[ch] += Float(sums[ch]); dg[ch] += Float(sums[c + ch]) }
         let g = arena.pointer(gamma)
         var scale = [Float](repeating: 0, count: c)
         for ch in 0..<c { scale[ch] = g[ch] * invStd[ch] }
-        if !trainingForward {
-            for i in 0..<p { for ch in 0..<c { dx.data[i * c + ch] = scale[ch] * dy.data[i * c + ch] } }
-            return dx
-        }
-        reducer?(&sums, .backward)
-        let n = Double(count)
         var meanDy = [Float](repeating: 0, count: c), meanDyXh = [Float](repeating: 0, count: c)
-        for ch in 0..<c { meanDy[ch] = Float(sums[ch] / n); meanDyXh[ch] = Float(sums[c + ch] / n) }
-        for i in 0..<p {
-            let d = dy.data + i * c, h = xh.data + i * c, o = dx.data + i * c
-            for ch in 0..<c { o[ch] = scale[ch] * (d[ch] - meanDy[ch] - h[ch] * meanDyXh[ch]) }
+        if trainingForward {
+            reducer?(&sums, .backward)
+            let n = Double(count)
+            for ch in 0..<c { meanDy[ch] = Float(sums[ch] / n); meanDyXh[ch] = Float(sums[c + ch] / n) }
         }
+        // Inference: the statistics are constants, so dx = γ/σ · dy (the means above stay 0).
+        scale.withUnsafeBufferPointer { sc in meanDy.withUnsafeBufferPointer { md in meanDyXh.withUnsafeBufferPointer { mh in
+            Parallel.forRanges(p, grain: max(1, 65_536 / c)) { lo, hi in
+                for i in lo..<hi {
+                    let d = dy.data + i * c, h = xh.data + i * c, o = dx.data + i * c
+                    for ch in 0..<c { o[ch] = sc[ch] * (d[ch] - md[ch] - h[ch] * mh[ch]) }
+                }
+            }
+        }}}
         return dx
+    }
+
+    /// Per-channel [Σx (C), Σx² (C)] over `p` rows, in double, split across workers with the
+    /// partial sums added in worker order (deterministic for a fixed worker count).
+    static func channelSums(p: Int, c: Int, x: UnsafePointer<Float>) -> [Double] {
+        reduceChannels(p: p, c: c) { lo, hi, s in
+            for i in lo..<hi {
+                let r = x + i * c
+                for ch in 0..<c { let v = Double(r[ch]); s[ch] += v; s[c + ch] += v * v }
+            }
+        }
+    }
+
+    /// Per-channel [Σdy (C), Σdy·x̂ (C)].
+    static func channelSums(p: Int, c: Int, xhat: UnsafePointer<Float>, dy: UnsafePointer<Float>) -> [Double] {
+        reduceChannels(p: p, c: c) { lo, hi, s in
+            for i in lo..<hi {
+                let d = dy + i * c, h = xhat + i * c
+                for ch in 0..<c { let v = Double(d[ch]); s[ch] += v; s[c + ch] += v * Double(h[ch]) }
+            }
+        }
+    }
+
+    private static func reduceChannels(p: Int, c: Int, _ body: (Int, Int, UnsafeMutablePointer<Double>) -> Void) -> [Double] {
+        let workers = max(1, min(Parallel.workers, p / 4096))
+        var partial = [Double](repeating: 0, count: workers * 2 * c)
+        partial.withUnsafeMutableBufferPointer { buf in
+            let base = buf.baseAddress!
+            Parallel.forRanges(workers, grain: 1) { w0, w1 in
+                for w in w0..<w1 { body(p * w / workers, p * (w + 1) / workers, base + w * 2 * c) }
+            }
+        }
+        var out = [Double](repeating: 0, count: 2 * c)
+        for w in 0..<workers { for i in 0..<(2 * c) { out[i] += partial[w * 2 * c + i] } }
+        return out
     }
 }

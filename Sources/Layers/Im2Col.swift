@@ -51,13 +51,26 @@ enum Im2Col {
                 var dst = cols + r * rowLen
                 for ky in 0..<g.k {
                     let iy = oy * g.stride + ky - g.py.before
-                    if iy < 0 || iy >= g.h { dst.update(repeating: 0, count: g.k * c); dst += g.k * c; continue }
+                    if iy < 0 || iy >= g.h {
+                        for i in 0..<(g.k * c) { dst[i] = 0 }
+                        dst += g.k * c
+                        continue
+                    }
+                    let ix0 = ox * g.stride - g.px.before
+                    if ix0 >= 0, ix0 + g.k <= g.w {
+                        // Interior: the k taps of this kernel row are one contiguous run of k·C.
+                        let src = xb + (iy * g.w + ix0) * c
+                        for i in 0..<(g.k * c) { dst[i] = src[i] }
+                        dst += g.k * c
+                        continue
+                    }
                     for kx in 0..<g.k {
-                        let ix = ox * g.stride + kx - g.px.before
+                        let ix = ix0 + kx
                         if ix >= 0, ix < g.w {
-                            dst.update(from: xb + (iy * g.w + ix) * c, count: c)
+                            let src = xb + (iy * g.w + ix) * c
+                            for i in 0..<c { dst[i] = src[i] }
                         } else {
-                            dst.update(repeating: 0, count: c)
+                            for i in 0..<c { dst[i] = 0 }
                         }
                         dst += c
                     }

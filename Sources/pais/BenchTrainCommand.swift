@@ -30,6 +30,8 @@ struct BenchTrainCommand: ParsableCommand {
     var seed: UInt64 = 1234
     @Flag(help: "Print the per-block time profile.")
     var profile = false
+    @Flag(help: "Profile with thread CPU time (meaningful with --threads 1 on a busy machine).")
+    var cpuTime = false
 
     func validate() throws {
         guard ModelConfig.preset(preset) != nil else { throw ValidationError("unknown preset '\(preset)' (small, paper, tiny)") }
@@ -38,6 +40,7 @@ struct BenchTrainCommand: ParsableCommand {
 
     func run() throws {
         BLASInfo.setThreadCount(threads)
+        Parallel.workers = threads
         var config = ModelConfig.preset(preset)!
         config.dropout = dropout
         try config.validate(size: size)
@@ -52,14 +55,14 @@ struct BenchTrainCommand: ParsableCommand {
         func step(_ i: Int) throws -> Double {
             let ctx = ForwardContext(training: true, dropoutSeed: seed, sampleIndices: Array((i * batch)..<((i + 1) * batch)))
             let t = try model.computeGradients(flux: data.flux, labels: data.labels, context: ctx)
-            adam.update(model.parameters)
+            if let p = model.profiler { p.measure("adam") { adam.update(model.parameters) } } else { adam.update(model.parameters) }
             return t.total
         }
         let t0 = Date()
         var loss = try step(0)
         print(String(format: "first step: %.2f s, loss %.4f", Date().timeIntervalSince(t0), loss))
         for i in 0..<warmup { loss = try step(1 + i) }
-        let profiler = StepProfiler()
+        let profiler = StepProfiler(threadCPUTime: cpuTime)
         if profile { model.profiler = profiler }
         var times: [Double] = []
         let cpu0 = CPULoad.sample()
@@ -81,9 +84,9 @@ struct BenchTrainCommand: ParsableCommand {
             let total = profiler.seconds.values.reduce(0, +)
             for name in profiler.order {
                 let s = profiler.seconds[name]!
-                print(String(format: "  %-22@ %8.1f  %5.1f%%", name as NSString, s / Double(steps) * 1000, 100 * s / total))
+                print("  " + name.padding(toLength: 20, withPad: " ", startingAt: 0) + String(format: " %8.1f  %5.1f%%", s / Double(steps) * 1000, 100 * s / total))
             }
-            print(String(format: "  %-22@ %8.1f  (rest of step: loss, Adam, glue)", "(profiled total)" as NSString, total / Double(steps) * 1000))
+            print("  (profiled total)    " + String(format: " %8.1f  (the rest of a step is loss, Adam and glue)", total / Double(steps) * 1000))
         }
         print(String(format: "RESULT engine=pais preset=%@ size=%d batch=%d threads=%d ms/step=%.1f (mean %.1f, min %.1f) samples/s=%.3f nominalGFLOP/s=%.1f executedGFLOP/s=%.1f params=%d fwdGFLOP/sample=%.3f other_load=%.2f peakRSS_MB=%.0f",
                      preset, size, batch, threads, median * 1000, mean * 1000, sorted[0] * 1000, sps,

@@ -43,6 +43,7 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         BLASInfo.setThreadCount(threads)
+        Parallel.workers = threads
         var config = ModelConfig.preset(preset)!
         config.dropout = dropout
         try config.validate(size: size)
