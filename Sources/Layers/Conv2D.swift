@@ -53,11 +53,9 @@ public final class Conv2D {
             for p in lo..<hi { (y.data + p * cout).update(from: bsrc, count: cout) }
         }
         if isPointwise {
-            BLAS.sgemm(m: s.pixels, n: cout, k: inChannels, a: x.data, lda: inChannels, b: w,
-                       ldb: cout, beta: 1, c: y.data, ldc: cout)
+            ConvKernels.rowParallelGEMM(rows: s.pixels, n: cout, k: inChannels, a: x.data, b: w, beta: 1, c: y.data)
         } else {
-            ConvKernels.forward(x.data, g, kernel: w, outChannels: cout, beta: 1, into: y.data,
-                                scratch: workspace.scratch(0, count: g.chunkRows * g.rowLength))
+            ConvKernels.forward(x.data, g, kernel: w, outChannels: cout, beta: 1, into: y.data, workspace: workspace)
         }
         return y
     }
@@ -83,23 +81,20 @@ public final class Conv2D {
         }
         if isPointwise {
             // dkernel [Cin, Cout] += xᵀ [Cin, P] · dy [P, Cout];  dx [P, Cin] = dy · kernelᵀ
-            BLAS.sgemm(transA: true, m: inChannels, n: cout, k: s.pixels, a: x.data, lda: inChannels,
-                       b: dy.data, ldb: cout, beta: 1, c: dw, ldc: cout)
+            ConvKernels.rowParallelGradient(rows: s.pixels, n: cout, k: inChannels, a: x.data, dy: dy.data,
+                                            into: dw, workspace: workspace)
             if let dx {
-                BLAS.sgemm(transB: true, m: s.pixels, n: inChannels, k: cout, a: dy.data,
-                           lda: cout, b: w, ldb: cout, c: dx.data, ldc: inChannels)
+                ConvKernels.rowParallelGEMM(rows: s.pixels, n: inChannels, k: cout, a: dy.data, b: w, transB: true,
+                                            beta: 0, c: dx.data)
             }
             return dx
         }
-        let scratch = workspace.scratch(0, count: max(g.chunkRows * g.rowLength, 1 << 21))
-        ConvKernels.kernelGradient(x.data, g, dy: dy.data, outChannels: cout, into: dw, scratch: scratch)
+        ConvKernels.kernelGradient(x.data, g, dy: dy.data, outChannels: cout, into: dw, workspace: workspace)
         if let dx {
             if stride == 1 {
-                ConvKernels.inputGradientStride1(dy: dy.data, g, kernel: w, outChannels: cout, into: dx.data,
-                                                 flipped: workspace.scratch(5, count: kernelSize * kernelSize * inChannels * cout),
-                                                 scratch: scratch)
+                ConvKernels.inputGradientStride1(dy: dy.data, g, kernel: w, outChannels: cout, into: dx.data, workspace: workspace)
             } else {
-                ConvKernels.inputGradientStrided(dy: dy.data, g, kernel: w, outChannels: cout, into: dx.data, scratch: scratch)
+                ConvKernels.inputGradientStrided(dy: dy.data, g, kernel: w, outChannels: cout, into: dx.data, workspace: workspace)
             }
         }
         return dx

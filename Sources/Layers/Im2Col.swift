@@ -43,7 +43,8 @@ enum Im2Col {
     static func gather(_ x: UnsafePointer<Float>, _ g: ConvGeometry, rows start: Int, count: Int,
                        into cols: UnsafeMutablePointer<Float>) {
         let c = g.c, rowLen = g.rowLength, perImage = g.py.output * g.px.output
-        Parallel.forRanges(count, grain: max(16, 65_536 / max(1, rowLen))) { lo, hi in
+        do {
+            let lo = 0, hi = count
             for r in lo..<hi {
                 let p = start + r, b = p / perImage, rem = p % perImage
                 let oy = rem / g.px.output, ox = rem % g.px.output
@@ -106,33 +107,55 @@ enum Im2Col {
 }
 
 /// Convolution drivers shared by `Conv2D` and `UpsampledHeads`: chunked im2col + GEMM.
+///
+/// Threading: the output rows are split into one contiguous range per worker; each worker
+/// gathers and multiplies its own cache-sized chunks with single-threaded BLAS. Weight gradients
+/// are summed per worker into private buffers and then added in worker order, so results are
+/// deterministic for a given worker count.
 enum ConvKernels {
+    /// Scratch slots used by the drivers: `scratchBase + worker` holds one worker's patch chunk,
+    /// `partialBase + worker` its private weight-gradient sum.
+    static let scratchBase = 10, partialBase = 20
+
+    /// Per-worker patch buffers, allocated on the calling thread before going parallel.
+    static func patchBuffers(_ g: ConvGeometry, _ ws: Workspace) -> [UnsafeMutablePointer<Float>] {
+        (0..<Parallel.workers).map { ws.scratch(scratchBase + $0, count: g.chunkRows * g.rowLength) }
+    }
+
     /// y [rows, Cout] (= beta·y +) conv(x) with a `[k·k·Cin, Cout]` kernel matrix.
     static func forward(_ x: UnsafePointer<Float>, _ g: ConvGeometry, kernel: UnsafePointer<Float>, outChannels: Int,
-                        beta: Float, into y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
-        let kdim = g.rowLength, step = g.chunkRows
-        var r0 = 0
-        while r0 < g.rows {
-            let n = min(step, g.rows - r0)
-            Im2Col.gather(x, g, rows: r0, count: n, into: scratch)
-            BLAS.sgemm(m: n, n: outChannels, k: kdim, a: scratch, lda: kdim, b: kernel, ldb: outChannels,
-                       beta: beta, c: y + r0 * outChannels, ldc: outChannels)
-            r0 += n
+                        beta: Float, into y: UnsafeMutablePointer<Float>, workspace: Workspace) {
+        let kdim = g.rowLength, step = g.chunkRows, bufs = patchBuffers(g, workspace)
+        Parallel.forWorkers(g.rows, grain: 1024) { worker, lo, hi in
+            var r0 = lo
+            while r0 < hi {
+                let n = min(step, hi - r0)
+                Im2Col.gather(x, g, rows: r0, count: n, into: bufs[worker])
+                BLAS.sgemm(m: n, n: outChannels, k: kdim, a: bufs[worker], lda: kdim, b: kernel, ldb: outChannels,
+                           beta: beta, c: y + r0 * outChannels, ldc: outChannels)
+                r0 += n
+            }
         }
     }
 
     /// dkernel [k·k·Cin, Cout] += patchesᵀ · dy.
     static func kernelGradient(_ x: UnsafePointer<Float>, _ g: ConvGeometry, dy: UnsafePointer<Float>, outChannels: Int,
-                               into dk: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
-        let kdim = g.rowLength, step = g.chunkRows
-        var r0 = 0
-        while r0 < g.rows {
-            let n = min(step, g.rows - r0)
-            Im2Col.gather(x, g, rows: r0, count: n, into: scratch)
-            BLAS.sgemm(transA: true, m: kdim, n: outChannels, k: n, a: scratch, lda: kdim, b: dy + r0 * outChannels,
-                       ldb: outChannels, beta: 1, c: dk, ldc: outChannels)
-            r0 += n
+                               into dk: UnsafeMutablePointer<Float>, workspace: Workspace) {
+        let kdim = g.rowLength, step = g.chunkRows, bufs = patchBuffers(g, workspace)
+        let size = kdim * outChannels
+        let partials = (0..<Parallel.workers).map { workspace.scratch(partialBase + $0, count: size) }
+        let used = Parallel.forWorkers(g.rows, grain: 1024) { worker, lo, hi in
+            partials[worker].update(repeating: 0, count: size)
+            var r0 = lo
+            while r0 < hi {
+                let n = min(step, hi - r0)
+                Im2Col.gather(x, g, rows: r0, count: n, into: bufs[worker])
+                BLAS.sgemm(transA: true, m: kdim, n: outChannels, k: n, a: bufs[worker], lda: kdim, b: dy + r0 * outChannels,
+                           ldb: outChannels, beta: 1, c: partials[worker], ldc: outChannels)
+                r0 += n
+            }
         }
+        for w in 0..<used { let p = partials[w]; for i in 0..<size { dk[i] += p[i] } }
     }
 
     /// The stride-1 SAME-conv adjoint as a convolution: `[k, k, Cout, Cin]` kernel with the taps
@@ -145,28 +168,53 @@ enum ConvKernels {
     }
 
     /// dx [B, H, W, Cin] for a stride-1 odd-k SAME conv: the SAME conv of dy with the flipped
-    /// kernel (race-free, so the patch gather runs in parallel).
+    /// kernel (race-free, so it parallelises like the forward pass).
     static func inputGradientStride1(dy: UnsafePointer<Float>, _ g: ConvGeometry, kernel: UnsafePointer<Float>,
-                                     outChannels cout: Int, into dx: UnsafeMutablePointer<Float>,
-                                     flipped: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+                                     outChannels cout: Int, into dx: UnsafeMutablePointer<Float>, workspace: Workspace) {
+        let flipped = workspace.scratch(5, count: g.k * g.k * g.c * cout)
         flippedKernel(kernel, k: g.k, cin: g.c, cout: cout, into: flipped)
         let gd = ConvGeometry(batch: g.batch, h: g.h, w: g.w, c: cout, k: g.k, stride: 1)
-        forward(dy, gd, kernel: flipped, outChannels: g.c, beta: 0, into: dx, scratch: scratch)
+        forward(dy, gd, kernel: flipped, outChannels: g.c, beta: 0, into: dx, workspace: workspace)
     }
 
-    /// dx for a strided conv: chunked `dy · Wᵀ` then col2im.
+    /// dx for a strided conv: chunked `dy · Wᵀ` then col2im; workers take whole images so their
+    /// scatter targets never overlap.
     static func inputGradientStrided(dy: UnsafePointer<Float>, _ g: ConvGeometry, kernel: UnsafePointer<Float>,
-                                     outChannels cout: Int, into dx: UnsafeMutablePointer<Float>,
-                                     scratch: UnsafeMutablePointer<Float>) {
-        let kdim = g.rowLength, step = g.chunkRows
+                                     outChannels cout: Int, into dx: UnsafeMutablePointer<Float>, workspace: Workspace) {
+        let kdim = g.rowLength, step = g.chunkRows, bufs = patchBuffers(g, workspace)
+        let perImage = g.py.output * g.px.output
         dx.update(repeating: 0, count: g.batch * g.h * g.w * g.c)
-        var r0 = 0
-        while r0 < g.rows {
-            let n = min(step, g.rows - r0)
-            BLAS.sgemm(transB: true, m: n, n: kdim, k: cout, a: dy + r0 * cout, lda: cout, b: kernel, ldb: cout,
-                       c: scratch, ldc: kdim)
-            Im2Col.scatterAdd(scratch, g, rows: r0, count: n, into: dx)
-            r0 += n
+        Parallel.forWorkers(g.batch, grain: 1) { worker, b0, b1 in
+            var r0 = b0 * perImage
+            let end = b1 * perImage
+            while r0 < end {
+                let n = min(step, end - r0)
+                BLAS.sgemm(transB: true, m: n, n: kdim, k: cout, a: dy + r0 * cout, lda: cout, b: kernel, ldb: cout,
+                           c: bufs[worker], ldc: kdim)
+                Im2Col.scatterAdd(bufs[worker], g, rows: r0, count: n, into: dx)
+                r0 += n
+            }
         }
+    }
+
+    /// y [rows, n] (= beta·y +) a [rows, k] · b [k, n], rows split across workers.
+    static func rowParallelGEMM(rows: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                                transB: Bool = false, beta: Float, c: UnsafeMutablePointer<Float>) {
+        Parallel.forWorkers(rows, grain: 2048) { _, lo, hi in
+            BLAS.sgemm(transB: transB, m: hi - lo, n: n, k: k, a: a + lo * k, lda: k, b: b, ldb: transB ? k : n,
+                       beta: beta, c: c + lo * n, ldc: n)
+        }
+    }
+
+    /// dk [k, n] += a [rows, k]ᵀ · dy [rows, n], with per-worker partial sums.
+    static func rowParallelGradient(rows: Int, n: Int, k: Int, a: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+                                    into dk: UnsafeMutablePointer<Float>, workspace: Workspace) {
+        let size = k * n
+        let partials = (0..<Parallel.workers).map { workspace.scratch(partialBase + $0, count: size) }
+        let used = Parallel.forWorkers(rows, grain: 2048) { worker, lo, hi in
+            BLAS.sgemm(transA: true, m: k, n: n, k: hi - lo, a: a + lo * k, lda: k, b: dy + lo * n, ldb: n,
+                       beta: 0, c: partials[worker], ldc: n)
+        }
+        for w in 0..<used { let p = partials[w]; for i in 0..<size { dk[i] += p[i] } }
     }
 }

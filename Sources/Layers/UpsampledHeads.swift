@@ -131,8 +131,7 @@ public final class UpsampledHeads {
         // phases [B·H·W, 4M] = patches3x3(s) [B·H·W, 9C] · bigKernel [9C, 4M]
         let phases = workspace.scratch(4, count: g.rows * m4)
         bigKernel.withUnsafeBufferPointer { k in
-            ConvKernels.forward(s.data, g, kernel: k.baseAddress!, outChannels: m4, beta: 0, into: phases,
-                                scratch: workspace.scratch(0, count: g.chunkRows * g.rowLength))
+            ConvKernels.forward(s.data, g, kernel: k.baseAddress!, outChannels: m4, beta: 0, into: phases, workspace: workspace)
         }
         // Interleave the four parities into the full-resolution outputs and add the fused bias.
         let h = sh.h, w = sh.w
@@ -182,16 +181,15 @@ public final class UpsampledHeads {
             let r = dphases + p * m4
             for q in 0..<4 { for j in 0..<m { colSums[j] += Double(r[q * m + j]) } }
         }
-        let scratch = workspace.scratch(0, count: max(g.chunkRows * g.rowLength, g.chunkRows * 9 * m4))
         var dBig = [Float](repeating: 0, count: 9 * c * m4)
         // dBig [9C, 4M] += patches3x3(s)ᵀ · dphases
         dBig.withUnsafeMutableBufferPointer { d in
-            ConvKernels.kernelGradient(s.data, g, dy: dphases, outChannels: m4, into: d.baseAddress!, scratch: scratch)
+            ConvKernels.kernelGradient(s.data, g, dy: dphases, outChannels: m4, into: d.baseAddress!, workspace: workspace)
         }
         // ds = 3×3 SAME conv of dphases with the flipped polyphase kernel
         bigKernel.withUnsafeBufferPointer { k in
             ConvKernels.inputGradientStride1(dy: dphases, g, kernel: k.baseAddress!, outChannels: m4, into: ds.data,
-                                             flipped: workspace.scratch(5, count: 9 * c * m4), scratch: scratch)
+                                             workspace: workspace)
         }
         for head in heads { accumulateParameterGradients(head, dBig: dBig, colSums: colSums) }
         return ds

@@ -20,4 +20,19 @@ public enum Parallel {
             }
         }
     }
+
+    /// Like `forRanges`, but also passes the worker index (for per-worker scratch) and returns
+    /// the number of workers used.
+    @discardableResult @inline(__always)
+    public static func forWorkers(_ count: Int, grain: Int, _ body: (Int, Int, Int) -> Void) -> Int {
+        let parts = min(workers, max(1, count / max(1, grain)))
+        if parts <= 1 { body(0, 0, count); return 1 }
+        withoutActuallyEscaping(body) { b in
+            let shared = unsafeBitCast(b, to: (@Sendable (Int, Int, Int) -> Void).self)
+            DispatchQueue.concurrentPerform(iterations: parts) { i in
+                shared(i, count * i / parts, count * (i + 1) / parts)
+            }
+        }
+        return parts
+    }
 }

@@ -18,7 +18,7 @@ struct BenchTrainCommand: ParsableCommand {
     var size = 256
     @Option(help: "Batch size.")
     var batch = 8
-    @Option(help: "OpenBLAS threads.")
+    @Option(help: "Worker threads (BLAS runs single-threaded inside each).")
     var threads = 2
     @Option(help: "Timed steps.")
     var steps = 10
@@ -39,7 +39,9 @@ struct BenchTrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        BLASInfo.setThreadCount(threads)
+        // Workers split every kernel themselves; BLAS runs single-threaded inside each worker,
+        // so no OpenBLAS thread pool competes with them for the cores.
+        BLASInfo.setThreadCount(1)
         Parallel.workers = threads
         var config = ModelConfig.preset(preset)!
         config.dropout = dropout

@@ -28,7 +28,7 @@ struct TrainCommand: ParsableCommand {
     var dropout: Float = 0.1
     @Option(help: "Distinct synthetic batches, cycled.")
     var batches = 4
-    @Option(help: "OpenBLAS threads.")
+    @Option(help: "Worker threads (BLAS runs single-threaded inside each).")
     var threads = 2
     @Option(help: "Write the final weights (and BN statistics) to this safetensors file.")
     var save: String?
@@ -42,7 +42,9 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        BLASInfo.setThreadCount(threads)
+        // Workers split every kernel themselves; BLAS runs single-threaded inside each worker,
+        // so no OpenBLAS thread pool competes with them for the cores.
+        BLASInfo.setThreadCount(1)
         Parallel.workers = threads
         var config = ModelConfig.preset(preset)!
         config.dropout = dropout
