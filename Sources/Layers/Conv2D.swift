@@ -11,6 +11,10 @@ public final class Conv2D {
     public let kernel, bias: ParameterArena.View
     /// Whether `backward` must produce the input gradient (false for the first layer).
     public var needsInputGradient = true
+    /// Input channels below this index receive no gradient (a stop-gradient on the first part of
+    /// a concatenated input); `backward` then returns `[B, H, W, Cin − start]`, which skips most
+    /// of the input-gradient work when the stopped part is wide.
+    public var inputGradientStartChannel = 0
     private let arena: ParameterArena
     private let workspace: Workspace
     private var input: Tensor?
@@ -73,29 +77,40 @@ public final class Conv2D {
             for o in 0..<cout { sums[o] += Double(r[o]) }
         }
         for o in 0..<cout { db[o] += Float(sums[o]) }
+        let start = inputGradientStartChannel, csel = inChannels - start
         var dx: Tensor? = nil
         if needsInputGradient {
-            let t = Tensor.reusing(inputGradient, shape: x.shape)
+            let t = Tensor.reusing(inputGradient, shape: [s.b, s.h, s.w, csel])
             inputGradient = t
             dx = t
         }
         if isPointwise {
-            // dkernel [Cin, Cout] += xᵀ [Cin, P] · dy [P, Cout];  dx [P, Cin] = dy · kernelᵀ
+            // dkernel [Cin, Cout] += xᵀ [Cin, P] · dy [P, Cout];  dx [P, Csel] = dy · kernel[start...]ᵀ
             ConvKernels.rowParallelGradient(rows: s.pixels, n: cout, k: inChannels, a: x.data, dy: dy.data,
                                             into: dw, workspace: workspace)
             if let dx {
-                ConvKernels.rowParallelGEMM(rows: s.pixels, n: inChannels, k: cout, a: dy.data, b: w, transB: true,
+                ConvKernels.rowParallelGEMM(rows: s.pixels, n: csel, k: cout, a: dy.data, b: w + start * cout, transB: true,
                                             beta: 0, c: dx.data)
             }
             return dx
         }
         ConvKernels.kernelGradient(x.data, g, dy: dy.data, outChannels: cout, into: dw, workspace: workspace)
-        if let dx {
-            if stride == 1 {
-                ConvKernels.inputGradientStride1(dy: dy.data, g, kernel: w, outChannels: cout, into: dx.data, workspace: workspace)
-            } else {
-                ConvKernels.inputGradientStrided(dy: dy.data, g, kernel: w, outChannels: cout, into: dx.data, workspace: workspace)
-            }
+        guard let dx else { return nil }
+        // The kernel rows of the channels that receive a gradient: [k·k·Csel, Cout].
+        let kk = kernelSize * kernelSize
+        var wsel = w
+        if start > 0 {
+            let buf = workspace.scratch(6, count: kk * csel * cout)
+            for t in 0..<kk { (buf + t * csel * cout).update(from: w + (t * inChannels + start) * cout, count: csel * cout) }
+            wsel = buf
+        }
+        let gsel = ConvGeometry(batch: s.b, h: s.h, w: s.w, c: csel, k: kernelSize, stride: stride)
+        if stride == 1 && csel >= cout {
+            // As a convolution of dy with the flipped kernel: GEMM width Csel.
+            ConvKernels.inputGradientStride1(dy: dy.data, gsel, kernel: wsel, outChannels: cout, into: dx.data, workspace: workspace)
+        } else {
+            // As dy · Wᵀ then col2im: GEMM width k·k·Csel, better when Csel is small.
+            ConvKernels.inputGradientScatter(dy: dy.data, gsel, kernel: wsel, outChannels: cout, into: dx.data, workspace: workspace)
         }
         return dx
     }

@@ -81,8 +81,7 @@ enum Im2Col {
     }
 
     /// dx: [B, H, W, Cin] += col2im(dcols: [count, k·k·Cin]) for patch rows `start ..< start + count`.
-    /// Serial: neighbouring rows write to overlapping input pixels. Used only for strided
-    /// convolutions; stride-1 input gradients are computed as a flipped-kernel convolution.
+    /// Neighbouring rows write to overlapping input pixels, so callers split work by image.
     static func scatterAdd(_ dcols: UnsafePointer<Float>, _ g: ConvGeometry, rows start: Int, count: Int,
                            into dx: UnsafeMutablePointer<Float>) {
         let c = g.c, rowLen = g.rowLength, perImage = g.py.output * g.px.output
@@ -177,9 +176,9 @@ enum ConvKernels {
         forward(dy, gd, kernel: flipped, outChannels: g.c, beta: 0, into: dx, workspace: workspace)
     }
 
-    /// dx for a strided conv: chunked `dy · Wᵀ` then col2im; workers take whole images so their
+    /// dx by chunked `dy · Wᵀ` then col2im (any stride); workers take whole images so their
     /// scatter targets never overlap.
-    static func inputGradientStrided(dy: UnsafePointer<Float>, _ g: ConvGeometry, kernel: UnsafePointer<Float>,
+    static func inputGradientScatter(dy: UnsafePointer<Float>, _ g: ConvGeometry, kernel: UnsafePointer<Float>,
                                      outChannels cout: Int, into dx: UnsafeMutablePointer<Float>, workspace: Workspace) {
         let kdim = g.rowLength, step = g.chunkRows, bufs = patchBuffers(g, workspace)
         let perImage = g.py.output * g.px.output

@@ -91,8 +91,12 @@ public final class DualDecoderModel {
         var cat: [ChannelConcat] = [], emb: [Conv2D] = [], atA: [FastAttention] = [], atF: [FuseUp] = []
         for l in 0..<levels {
             cat.append(ChannelConcat(stopGradientFirst: true))
-            emb.append(Conv2D("at\(l + 1)_embed", kernel: 3, in: fw[l] + skipWidths[l], out: skipWidths[l],
-                              arena: parameters, workspace: workspace))
+            let embed = Conv2D("at\(l + 1)_embed", kernel: 3, in: fw[l] + skipWidths[l], out: skipWidths[l],
+                               arena: parameters, workspace: workspace)
+            // stop_gradient(S) occupies the first fw[l] input channels: the embed conv computes
+            // the input gradient of the skip channels only (the concat's backward is folded in).
+            embed.inputGradientStartChannel = fw[l]
+            emb.append(embed)
             atA.append(FastAttention(prefix: "at\(l + 1)_fa_", channels: skipWidths[l], arena: parameters,
                                      state: state, workspace: workspace))
             atF.append(FuseUp(prefix: "at\(l + 1)_fuse_", in: skipWidths[l], out: fw[l], dropout: config.dropout,
@@ -181,7 +185,7 @@ public final class DualDecoderModel {
         for l in stride(from: levels - 1, through: 0, by: -1) {
             let (dPrev, dA) = timed("at\(l + 1)_fuse bwd") { attributionFuse[l].backward(dT, hasPrevious: hadPrevious[l]) }
             let dM = timed("at\(l + 1)_fa bwd") { attributionAttention[l].backward(dA) }
-            let (_, dSkip) = timed("at\(l + 1)_embed bwd") { attributionConcat[l].backward(attributionEmbed[l].backward(dM)!) }
+            let dSkip = timed("at\(l + 1)_embed bwd") { attributionEmbed[l].backward(dM)! }
             let acc = Tensor.reusing(skipGradients[l], shape: dSkip.shape)
             acc.copy(from: dSkip)
             skipGradients[l] = acc
