@@ -71,12 +71,29 @@ public final class Conv2D {
         let s = NHWC(x), cout = outChannels
         let g = ConvGeometry(batch: s.b, h: s.h, w: s.w, c: s.c, k: kernelSize, stride: stride)
         let w = arena.pointer(kernel), dw = arena.gradient(kernel), db = arena.gradient(bias)
-        var sums = [Double](repeating: 0, count: cout)
-        for p in 0..<g.rows {
-            let r = dy.data + p * cout
-            for o in 0..<cout { sums[o] += Double(r[o]) }
+        // dbias = Σ dy over all pixels: per-worker float partials (short runs), added in double.
+        let workers = Parallel.workers
+        var partial = [Float](repeating: 0, count: workers * cout)
+        partial.withUnsafeMutableBufferPointer { buf in
+            let base = buf.baseAddress!
+            Parallel.forWorkers(g.rows, grain: 4096) { worker, lo, hi in
+                let acc = base + worker * cout
+                var block = [Float](repeating: 0, count: cout)
+                var p = lo
+                while p < hi {                                   // blocks of 256 rows keep float error small
+                    let end = min(hi, p + 256)
+                    for o in 0..<cout { block[o] = 0 }
+                    for q in p..<end { let r = dy.data + q * cout; for o in 0..<cout { block[o] += r[o] } }
+                    for o in 0..<cout { acc[o] += block[o] }
+                    p = end
+                }
+            }
         }
-        for o in 0..<cout { db[o] += Float(sums[o]) }
+        for o in 0..<cout {
+            var s = 0.0
+            for w in 0..<workers { s += Double(partial[w * cout + o]) }
+            db[o] += Float(s)
+        }
         let start = inputGradientStartChannel, csel = inChannels - start
         var dx: Tensor? = nil
         if needsInputGradient {
