@@ -37,6 +37,8 @@ public final class Conv2D {
     }
 
     private var isPointwise: Bool { kernelSize == 1 && stride == 1 }
+    /// Narrowing stride-1 convs use the GEMM-then-shift formulation (see `ShiftedConv`).
+    private var isShifted: Bool { stride == 1 && kernelSize > 1 && kernelSize % 2 == 1 && outChannels < inChannels }
 
     /// Forward FLOPs (2 × multiply-adds) for one sample with an `h × w` input.
     public func flopsPerSample(h: Int, w: Int) -> Double {
@@ -58,6 +60,8 @@ public final class Conv2D {
         }
         if isPointwise {
             ConvKernels.rowParallelGEMM(rows: s.pixels, n: cout, k: inChannels, a: x.data, b: w, beta: 1, c: y.data)
+        } else if isShifted {
+            ShiftedConv.forward(x.data, g, kernel: w, cout: cout, into: y.data, workspace: workspace)
         } else {
             ConvKernels.forward(x.data, g, kernel: w, outChannels: cout, beta: 1, into: y.data, workspace: workspace)
         }
@@ -109,6 +113,11 @@ public final class Conv2D {
                 ConvKernels.rowParallelGEMM(rows: s.pixels, n: csel, k: cout, a: dy.data, b: w + start * cout, transB: true,
                                             beta: 0, c: dx.data)
             }
+            return dx
+        }
+        if isShifted {
+            ShiftedConv.backward(x.data, g, dy: dy.data, kernel: w, cout: cout, dkernel: dw, dx: dx?.data, start: start,
+                                 workspace: workspace)
             return dx
         }
         ConvKernels.kernelGradient(x.data, g, dy: dy.data, outChannels: cout, into: dw, workspace: workspace)
