@@ -71,6 +71,10 @@ public final class UpsampledHeads {
         }
     }
 
+    /// With fewer polyphase outputs (4·M) than input channels, the low-resolution 3×3 conv is a
+    /// narrowing conv and runs as GEMM-then-shift (`ShiftedConv`) instead of im2col.
+    private var useShifted: Bool { 4 * totalOutputs < inChannels }
+
     /// Low-resolution 3-tap offset of full-resolution 5-tap index `d` for output parity `p`.
     @inline(__always) static func phaseTap(_ p: Int, _ d: Int) -> Int { (p + d + 2) / 2 - 1 }
 
@@ -131,7 +135,12 @@ public final class UpsampledHeads {
         // phases [B·H·W, 4M] = patches3x3(s) [B·H·W, 9C] · bigKernel [9C, 4M]
         let phases = workspace.scratch(4, count: g.rows * m4)
         bigKernel.withUnsafeBufferPointer { k in
-            ConvKernels.forward(s.data, g, kernel: k.baseAddress!, outChannels: m4, beta: 0, into: phases, workspace: workspace)
+            if useShifted {
+                phases.update(repeating: 0, count: g.rows * m4)
+                ShiftedConv.forward(s.data, g, kernel: k.baseAddress!, cout: m4, into: phases, workspace: workspace)
+            } else {
+                ConvKernels.forward(s.data, g, kernel: k.baseAddress!, outChannels: m4, beta: 0, into: phases, workspace: workspace)
+            }
         }
         // Interleave the four parities into the full-resolution outputs and add the fused bias.
         let h = sh.h, w = sh.w
@@ -182,14 +191,18 @@ public final class UpsampledHeads {
             for q in 0..<4 { for j in 0..<m { colSums[j] += Double(r[q * m + j]) } }
         }
         var dBig = [Float](repeating: 0, count: 9 * c * m4)
-        // dBig [9C, 4M] += patches3x3(s)ᵀ · dphases
         dBig.withUnsafeMutableBufferPointer { d in
-            ConvKernels.kernelGradient(s.data, g, dy: dphases, outChannels: m4, into: d.baseAddress!, workspace: workspace)
-        }
-        // ds = 3×3 SAME conv of dphases with the flipped polyphase kernel
-        bigKernel.withUnsafeBufferPointer { k in
-            ConvKernels.inputGradientStride1(dy: dphases, g, kernel: k.baseAddress!, outChannels: m4, into: ds.data,
-                                             workspace: workspace)
+            bigKernel.withUnsafeBufferPointer { k in
+                if useShifted {
+                    ShiftedConv.backward(s.data, g, dy: dphases, kernel: k.baseAddress!, cout: m4, dkernel: d.baseAddress!,
+                                         dx: ds.data, start: 0, workspace: workspace)
+                } else {
+                    // dBig [9C, 4M] += patches3x3(s)ᵀ · dphases; ds = SAME conv of dphases with the flipped kernel
+                    ConvKernels.kernelGradient(s.data, g, dy: dphases, outChannels: m4, into: d.baseAddress!, workspace: workspace)
+                    ConvKernels.inputGradientStride1(dy: dphases, g, kernel: k.baseAddress!, outChannels: m4, into: ds.data,
+                                                     workspace: workspace)
+                }
+            }
         }
         for head in heads { accumulateParameterGradients(head, dBig: dBig, colSums: colSums) }
         return ds
