@@ -21,6 +21,7 @@ unit-tests: deps
 
 mpi-tests: build-release
 	@bash scripts/mpi-tests.sh
+	@bash scripts/train-tests.sh
 
 test: unit-tests mpi-tests
 

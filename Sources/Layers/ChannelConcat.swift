@@ -18,9 +18,12 @@ public final class ChannelConcat {
         ca = sa.c; cb = sb.c
         let c = ca + cb
         let y = Tensor.reusing(output, shape: [sa.b, sa.h, sa.w, c]); output = y
-        for p in 0..<sa.pixels {
-            (y.data + p * c).update(from: a.data + p * ca, count: ca)
-            (y.data + p * c + ca).update(from: b.data + p * cb, count: cb)
+        let (ca, cb) = (self.ca, self.cb)
+        Parallel.forRanges(sa.pixels, grain: 4096) { lo, hi in
+            for p in lo..<hi {
+                (y.data + p * c).update(from: a.data + p * ca, count: ca)
+                (y.data + p * c + ca).update(from: b.data + p * cb, count: cb)
+            }
         }
         return y
     }

@@ -11,6 +11,10 @@ public final class Conv2D {
     public let kernel, bias: ParameterArena.View
     /// Whether `backward` must produce the input gradient (false for the first layer).
     public var needsInputGradient = true
+    /// Input channels below this index receive no gradient (a stop-gradient on the first part of
+    /// a concatenated input); `backward` then returns `[B, H, W, Cin − start]`, which skips most
+    /// of the input-gradient work when the stopped part is wide.
+    public var inputGradientStartChannel = 0
     private let arena: ParameterArena
     private let workspace: Workspace
     private var input: Tensor?
@@ -33,6 +37,8 @@ public final class Conv2D {
     }
 
     private var isPointwise: Bool { kernelSize == 1 && stride == 1 }
+    /// Narrowing stride-1 convs use the GEMM-then-shift formulation (see `ShiftedConv`).
+    private var isShifted: Bool { stride == 1 && kernelSize > 1 && kernelSize % 2 == 1 && outChannels < inChannels }
 
     /// Forward FLOPs (2 × multiply-adds) for one sample with an `h × w` input.
     public func flopsPerSample(h: Int, w: Int) -> Double {
@@ -44,30 +50,20 @@ public final class Conv2D {
     public func forward(_ x: Tensor) -> Tensor {
         let s = NHWC(x)
         precondition(s.c == inChannels, "\(name): input has \(s.c) channels, expected \(inChannels)")
-        let py = SamePadding(input: s.h, kernel: kernelSize, stride: stride)
-        let px = SamePadding(input: s.w, kernel: kernelSize, stride: stride)
-        let y = Tensor.reusing(output, shape: [s.b, py.output, px.output, outChannels])
+        let g = ConvGeometry(batch: s.b, h: s.h, w: s.w, c: s.c, k: kernelSize, stride: stride)
+        let y = Tensor.reusing(output, shape: [s.b, g.py.output, g.px.output, outChannels])
         output = y; input = x
-        let kdim = kernelSize * kernelSize * inChannels
-        let w = arena.pointer(kernel), bsrc = arena.pointer(bias)
-        let rows = py.output * px.output
+        let w = arena.pointer(kernel), bsrc = arena.pointer(bias), cout = outChannels
         // Fill y with the bias, then accumulate the GEMM into it (beta = 1).
-        for p in 0..<(s.b * rows) { (y.data + p * outChannels).update(from: bsrc, count: outChannels) }
-        if isPointwise {
-            BLAS.sgemm(m: s.pixels, n: outChannels, k: kdim, a: x.data, lda: kdim, b: w,
-                       ldb: outChannels, beta: 1, c: y.data, ldc: outChannels)
-            return y
+        Parallel.forRanges(g.rows, grain: 8192) { lo, hi in
+            for p in lo..<hi { (y.data + p * cout).update(from: bsrc, count: cout) }
         }
-        let chunk = Im2Col.samplesPerChunk(rowsPerSample: rows, rowLength: kdim, batch: s.b)
-        let cols = workspace.scratch(0, count: chunk * rows * kdim)
-        var b0 = 0
-        while b0 < s.b {
-            let nb = min(chunk, s.b - b0)
-            Im2Col.gather(x.data, h: s.h, w: s.w, c: s.c, b0: b0, nb: nb, k: kernelSize,
-                          stride: stride, py: py, px: px, into: cols)
-            BLAS.sgemm(m: nb * rows, n: outChannels, k: kdim, a: cols, lda: kdim, b: w,
-                       ldb: outChannels, beta: 1, c: y.data + b0 * rows * outChannels, ldc: outChannels)
-            b0 += nb
+        if isPointwise {
+            ConvKernels.rowParallelGEMM(rows: s.pixels, n: cout, k: inChannels, a: x.data, b: w, beta: 1, c: y.data)
+        } else if isShifted {
+            ShiftedConv.forward(x.data, g, kernel: w, cout: cout, into: y.data, workspace: workspace)
+        } else {
+            ConvKernels.forward(x.data, g, kernel: w, outChannels: cout, beta: 1, into: y.data, workspace: workspace)
         }
         return y
     }
@@ -76,51 +72,71 @@ public final class Conv2D {
     @discardableResult
     public func backward(_ dy: Tensor) -> Tensor? {
         guard let x = input else { preconditionFailure("\(name): backward before forward") }
-        let s = NHWC(x)
-        let py = SamePadding(input: s.h, kernel: kernelSize, stride: stride)
-        let px = SamePadding(input: s.w, kernel: kernelSize, stride: stride)
-        let rows = py.output * px.output
-        let kdim = kernelSize * kernelSize * inChannels
+        let s = NHWC(x), cout = outChannels
+        let g = ConvGeometry(batch: s.b, h: s.h, w: s.w, c: s.c, k: kernelSize, stride: stride)
         let w = arena.pointer(kernel), dw = arena.gradient(kernel), db = arena.gradient(bias)
-        for p in 0..<(s.b * rows) {
-            let g = dy.data + p * outChannels
-            for o in 0..<outChannels { db[o] += g[o] }
+        // dbias = Σ dy over all pixels: per-worker float partials (short runs), added in double.
+        let workers = Parallel.workers
+        var partial = [Float](repeating: 0, count: workers * cout)
+        partial.withUnsafeMutableBufferPointer { buf in
+            let base = buf.baseAddress!
+            Parallel.forWorkers(g.rows, grain: 4096) { worker, lo, hi in
+                let acc = base + worker * cout
+                var block = [Float](repeating: 0, count: cout)
+                var p = lo
+                while p < hi {                                   // blocks of 256 rows keep float error small
+                    let end = min(hi, p + 256)
+                    for o in 0..<cout { block[o] = 0 }
+                    for q in p..<end { let r = dy.data + q * cout; for o in 0..<cout { block[o] += r[o] } }
+                    for o in 0..<cout { acc[o] += block[o] }
+                    p = end
+                }
+            }
         }
+        for o in 0..<cout {
+            var s = 0.0
+            for w in 0..<workers { s += Double(partial[w * cout + o]) }
+            db[o] += Float(s)
+        }
+        let start = inputGradientStartChannel, csel = inChannels - start
         var dx: Tensor? = nil
         if needsInputGradient {
-            let t = Tensor.reusing(inputGradient, shape: x.shape)
+            let t = Tensor.reusing(inputGradient, shape: [s.b, s.h, s.w, csel])
             inputGradient = t
             dx = t
         }
         if isPointwise {
-            BLAS.sgemm(transA: true, m: kdim, n: outChannels, k: s.pixels, a: x.data, lda: kdim,
-                       b: dy.data, ldb: outChannels, beta: 1, c: dw, ldc: outChannels)
+            // dkernel [Cin, Cout] += xᵀ [Cin, P] · dy [P, Cout];  dx [P, Csel] = dy · kernel[start...]ᵀ
+            ConvKernels.rowParallelGradient(rows: s.pixels, n: cout, k: inChannels, a: x.data, dy: dy.data,
+                                            into: dw, workspace: workspace)
             if let dx {
-                BLAS.sgemm(transB: true, m: s.pixels, n: kdim, k: outChannels, a: dy.data,
-                           lda: outChannels, b: w, ldb: outChannels, c: dx.data, ldc: kdim)
+                ConvKernels.rowParallelGEMM(rows: s.pixels, n: csel, k: cout, a: dy.data, b: w + start * cout, transB: true,
+                                            beta: 0, c: dx.data)
             }
             return dx
         }
-        dx?.fill(0)
-        let chunk = Im2Col.samplesPerChunk(rowsPerSample: rows, rowLength: kdim, batch: s.b)
-        let cols = workspace.scratch(0, count: chunk * rows * kdim)
-        var b0 = 0
-        while b0 < s.b {
-            let nb = min(chunk, s.b - b0)
-            let dyc = dy.data + b0 * rows * outChannels
-            Im2Col.gather(x.data, h: s.h, w: s.w, c: s.c, b0: b0, nb: nb, k: kernelSize,
-                          stride: stride, py: py, px: px, into: cols)
-            // dkernel [kdim, Cout] += cols^T [kdim, M] · dy [M, Cout]
-            BLAS.sgemm(transA: true, m: kdim, n: outChannels, k: nb * rows, a: cols, lda: kdim,
-                       b: dyc, ldb: outChannels, beta: 1, c: dw, ldc: outChannels)
-            if let dx {
-                // dcols [M, kdim] = dy [M, Cout] · kernel^T [Cout, kdim]  (reuses the cols buffer)
-                BLAS.sgemm(transB: true, m: nb * rows, n: kdim, k: outChannels, a: dyc,
-                           lda: outChannels, b: w, ldb: outChannels, c: cols, ldc: kdim)
-                Im2Col.scatterAdd(cols, h: s.h, w: s.w, c: s.c, b0: b0, nb: nb, k: kernelSize,
-                                  stride: stride, py: py, px: px, into: dx.data)
-            }
-            b0 += nb
+        if isShifted {
+            ShiftedConv.backward(x.data, g, dy: dy.data, kernel: w, cout: cout, dkernel: dw, dx: dx?.data, start: start,
+                                 workspace: workspace)
+            return dx
+        }
+        ConvKernels.kernelGradient(x.data, g, dy: dy.data, outChannels: cout, into: dw, workspace: workspace)
+        guard let dx else { return nil }
+        // The kernel rows of the channels that receive a gradient: [k·k·Csel, Cout].
+        let kk = kernelSize * kernelSize
+        var wsel = w
+        if start > 0 {
+            let buf = workspace.scratch(6, count: kk * csel * cout)
+            for t in 0..<kk { (buf + t * csel * cout).update(from: w + (t * inChannels + start) * cout, count: csel * cout) }
+            wsel = buf
+        }
+        let gsel = ConvGeometry(batch: s.b, h: s.h, w: s.w, c: csel, k: kernelSize, stride: stride)
+        if stride == 1 && csel >= cout {
+            // As a convolution of dy with the flipped kernel: GEMM width Csel.
+            ConvKernels.inputGradientStride1(dy: dy.data, gsel, kernel: wsel, outChannels: cout, into: dx.data, workspace: workspace)
+        } else {
+            // As dy · Wᵀ then col2im: GEMM width k·k·Csel, better when Csel is small.
+            ConvKernels.inputGradientScatter(dy: dy.data, gsel, kernel: wsel, outChannels: cout, into: dx.data, workspace: workspace)
         }
         return dx
     }

@@ -20,27 +20,35 @@ public final class CosineAttention {
     // rows: [P, c] -> out: [P, c] normalised; inv[p] = 1/r, floored[p] = Σx² < 1e-12
     private static func l2Normalize(_ x: Tensor, into out: Tensor, inv: inout [Float], floored: inout [Bool]) {
         let c = x.channels, p = x.count / c
-        inv = [Float](repeating: 0, count: p); floored = [Bool](repeating: false, count: p)
-        for i in 0..<p {
-            let r = x.data + i * c
-            var s: Float = 0
-            for ch in 0..<c { s += r[ch] * r[ch] }
-            floored[i] = s < floor
-            let f = 1 / max(s, floor).squareRoot()
-            inv[i] = f
-            for ch in 0..<c { out.data[i * c + ch] = r[ch] * f }
-        }
+        if inv.count != p { inv = [Float](repeating: 0, count: p); floored = [Bool](repeating: false, count: p) }
+        inv.withUnsafeMutableBufferPointer { invp in floored.withUnsafeMutableBufferPointer { flp in
+            Parallel.forRanges(p, grain: 8192) { lo, hi in
+                for i in lo..<hi {
+                    let r = x.data + i * c
+                    var s: Float = 0
+                    for ch in 0..<c { s += r[ch] * r[ch] }
+                    flp[i] = s < floor
+                    let f = 1 / max(s, floor).squareRoot()
+                    invp[i] = f
+                    for ch in 0..<c { out.data[i * c + ch] = r[ch] * f }
+                }
+            }
+        }}
     }
 
     // dy: [P, c] with y = l2n(x) -> dx: [P, c];  dx = (dy − y·(y·dy))/r, or dy/r when floored
     private static func l2NormalizeBackward(_ dy: UnsafePointer<Float>, y: Tensor, inv: [Float], floored: [Bool], into dx: Tensor) {
         let c = y.channels, p = y.count / c
-        for i in 0..<p {
-            let g = dy + i * c, yr = y.data + i * c, o = dx.data + i * c
-            var dot: Float = 0
-            if !floored[i] { for ch in 0..<c { dot += yr[ch] * g[ch] } }
-            for ch in 0..<c { o[ch] = (g[ch] - yr[ch] * dot) * inv[i] }
-        }
+        inv.withUnsafeBufferPointer { invp in floored.withUnsafeBufferPointer { flp in
+            Parallel.forRanges(p, grain: 8192) { lo, hi in
+                for i in lo..<hi {
+                    let g = dy + i * c, yr = y.data + i * c, o = dx.data + i * c
+                    var dot: Float = 0
+                    if !flp[i] { for ch in 0..<c { dot += yr[ch] * g[ch] } }
+                    for ch in 0..<c { o[ch] = (g[ch] - yr[ch] * dot) * invp[i] }
+                }
+            }
+        }}
     }
 
     // q, k, vp: [B, H, W, c] -> a: [B, H, W, c]; caches l2n(q), l2n(k), relu(vp) and KᵀV [B, c, c]
@@ -54,14 +62,16 @@ public final class CosineAttention {
         Self.l2Normalize(q, into: qn, inv: &qInv, floored: &qFloored)
         Self.l2Normalize(k, into: kn, inv: &kInv, floored: &kFloored)
         for i in 0..<vp.count { v.data[i] = max(vp.data[i], 0) }
-        for b in 0..<s.b {
-            let off = b * n * c
-            // KᵀV [c, c] = Knᵀ [c, N] · V [N, c]
-            BLAS.sgemm(transA: true, m: c, n: c, k: n, a: kn.data + off, lda: c, b: v.data + off,
-                       ldb: c, c: kv.data + b * c * c, ldc: c)
-            // A [N, c] = (1/N) Qn [N, c] · KᵀV [c, c]
-            BLAS.sgemm(m: n, n: c, k: c, alpha: 1 / Float(n), a: qn.data + off, lda: c,
-                       b: kv.data + b * c * c, ldb: c, c: a.data + off, ldc: c)
+        Parallel.forWorkers(s.b, grain: 1) { _, b0, b1 in
+            for b in b0..<b1 {
+                let off = b * n * c
+                // KᵀV [c, c] = Knᵀ [c, N] · V [N, c]
+                BLAS.sgemm(transA: true, m: c, n: c, k: n, a: kn.data + off, lda: c, b: v.data + off,
+                           ldb: c, c: kv.data + b * c * c, ldc: c)
+                // A [N, c] = (1/N) Qn [N, c] · KᵀV [c, c]
+                BLAS.sgemm(m: n, n: c, k: c, alpha: 1 / Float(n), a: qn.data + off, lda: c,
+                           b: kv.data + b * c * c, ldb: c, c: a.data + off, ldc: c)
+            }
         }
         return a
     }
@@ -74,22 +84,25 @@ public final class CosineAttention {
         let dk = Tensor.reusing(self.dk, shape: da.shape); self.dk = dk
         let dv = Tensor.reusing(self.dv, shape: da.shape); self.dv = dv
         let dqn = workspace.scratch(1, count: da.count), dkn = workspace.scratch(2, count: da.count)
-        let dkv = workspace.scratch(3, count: c * c)
+        let dkvs = (0..<Parallel.workers).map { workspace.scratch(30 + $0, count: c * c) }
         let inv = 1 / Float(n)
-        for b in 0..<s.b {
-            let off = b * n * c, kvb = kv.data + b * c * c
-            // dQn [N, c] = (1/N) dA [N, c] · (KᵀV)ᵀ
-            BLAS.sgemm(transB: true, m: n, n: c, k: c, alpha: inv, a: da.data + off, lda: c,
-                       b: kvb, ldb: c, c: dqn + off, ldc: c)
-            // d(KᵀV) [c, c] = (1/N) Qnᵀ [c, N] · dA [N, c]
-            BLAS.sgemm(transA: true, m: c, n: c, k: n, alpha: inv, a: qn.data + off, lda: c,
-                       b: da.data + off, ldb: c, c: dkv, ldc: c)
-            // dKn [N, c] = V [N, c] · d(KᵀV)ᵀ
-            BLAS.sgemm(transB: true, m: n, n: c, k: c, a: v.data + off, lda: c, b: dkv, ldb: c,
-                       c: dkn + off, ldc: c)
-            // dV [N, c] = Kn [N, c] · d(KᵀV)
-            BLAS.sgemm(m: n, n: c, k: c, a: kn.data + off, lda: c, b: dkv, ldb: c,
-                       c: dv.data + off, ldc: c)
+        Parallel.forWorkers(s.b, grain: 1) { worker, b0, b1 in
+            let dkv = dkvs[worker]
+            for b in b0..<b1 {
+                let off = b * n * c, kvb = kv.data + b * c * c
+                // dQn [N, c] = (1/N) dA [N, c] · (KᵀV)ᵀ
+                BLAS.sgemm(transB: true, m: n, n: c, k: c, alpha: inv, a: da.data + off, lda: c,
+                           b: kvb, ldb: c, c: dqn + off, ldc: c)
+                // d(KᵀV) [c, c] = (1/N) Qnᵀ [c, N] · dA [N, c]
+                BLAS.sgemm(transA: true, m: c, n: c, k: n, alpha: inv, a: qn.data + off, lda: c,
+                           b: da.data + off, ldb: c, c: dkv, ldc: c)
+                // dKn [N, c] = V [N, c] · d(KᵀV)ᵀ
+                BLAS.sgemm(transB: true, m: n, n: c, k: c, a: v.data + off, lda: c, b: dkv, ldb: c,
+                           c: dkn + off, ldc: c)
+                // dV [N, c] = Kn [N, c] · d(KᵀV)
+                BLAS.sgemm(m: n, n: c, k: c, a: kn.data + off, lda: c, b: dkv, ldb: c,
+                           c: dv.data + off, ldc: c)
+            }
         }
         for i in 0..<dv.count where v.data[i] <= 0 { dv.data[i] = 0 }
         Self.l2NormalizeBackward(dqn, y: qn, inv: qInv, floored: qFloored, into: dq)

@@ -25,13 +25,14 @@ public final class Dropout {
         let m = Tensor.reusing(scale, shape: x.shape); scale = m
         let y = Tensor.reusing(output, shape: x.shape); output = y
         let keep = 1 / (1 - rate)
-        for s in 0..<b {
-            let sample = UInt64(context.sampleIndices[s])
-            for e in 0..<per {
-                let u = CounterHash.uniform(context.dropoutSeed, sample, layerID, UInt64(e))
+        let seed = context.dropoutSeed, indices = context.sampleIndices, rate = self.rate, layerID = self.layerID
+        Parallel.forRanges(b * per) { lo, hi in
+            for i in lo..<hi {
+                let s = i / per, e = i % per
+                let u = CounterHash.uniform(seed, UInt64(indices[s]), layerID, UInt64(e))
                 let f: Float = u >= rate ? keep : 0
-                m.data[s * per + e] = f
-                y.data[s * per + e] = x.data[s * per + e] * f
+                m.data[i] = f
+                y.data[i] = x.data[i] * f
             }
         }
         return y
@@ -41,7 +42,7 @@ public final class Dropout {
     public func backward(_ dy: Tensor) -> Tensor {
         guard let m = scale else { return dy }
         let dx = Tensor.reusing(inputGradient, shape: dy.shape); inputGradient = dx
-        for i in 0..<dy.count { dx.data[i] = dy.data[i] * m.data[i] }
+        Parallel.forRanges(dy.count) { lo, hi in for i in lo..<hi { dx.data[i] = dy.data[i] * m.data[i] } }
         return dx
     }
 }

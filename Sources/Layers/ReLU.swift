@@ -8,7 +8,7 @@ public final class ReLU {
     // x: [any] -> y: [same]
     public func forward(_ x: Tensor) -> Tensor {
         let y = Tensor.reusing(output, shape: x.shape); output = y
-        for i in 0..<x.count { y.data[i] = max(x.data[i], 0) }
+        Parallel.forRanges(x.count) { lo, hi in for i in lo..<hi { y.data[i] = max(x.data[i], 0) } }
         return y
     }
 
@@ -16,7 +16,7 @@ public final class ReLU {
     public func backward(_ dy: Tensor) -> Tensor {
         guard let y = output else { preconditionFailure("ReLU backward before forward") }
         let dx = Tensor.reusing(inputGradient, shape: dy.shape); inputGradient = dx
-        for i in 0..<dy.count { dx.data[i] = y.data[i] > 0 ? dy.data[i] : 0 }
+        Parallel.forRanges(dy.count) { lo, hi in for i in lo..<hi { dx.data[i] = y.data[i] > 0 ? dy.data[i] : 0 } }
         return dx
     }
 }

@@ -9,10 +9,12 @@ public final class Sigmoid {
     // x: [any] -> y: [same]
     public func forward(_ x: Tensor) -> Tensor {
         let y = Tensor.reusing(output, shape: x.shape); output = y
-        for i in 0..<x.count {
-            let v = x.data[i]
-            // Two branches so that exp never overflows.
-            if v >= 0 { y.data[i] = 1 / (1 + exp(-v)) } else { let e = exp(v); y.data[i] = e / (1 + e) }
+        Parallel.forRanges(x.count) { lo, hi in
+            for i in lo..<hi {
+                let v = x.data[i]
+                // Two branches so that exp never overflows.
+                if v >= 0 { y.data[i] = 1 / (1 + exp(-v)) } else { let e = exp(v); y.data[i] = e / (1 + e) }
+            }
         }
         return y
     }

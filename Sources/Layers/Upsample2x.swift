@@ -9,8 +9,9 @@ public final class Upsample2x {
     public func forward(_ x: Tensor) -> Tensor {
         let s = NHWC(x)
         let y = Tensor.reusing(output, shape: [s.b, 2 * s.h, 2 * s.w, s.c]); output = y
-        for b in 0..<s.b {
-            for iy in 0..<s.h {
+        Parallel.forRanges(s.b * s.h, grain: 16) { lo, hi in
+            for row in lo..<hi {
+                let b = row / s.h, iy = row % s.h
                 for ix in 0..<s.w {
                     let src = x.data + ((b * s.h + iy) * s.w + ix) * s.c
                     for dy in 0..<2 {
@@ -29,8 +30,9 @@ public final class Upsample2x {
     public func backward(_ dy: Tensor) -> Tensor {
         let b = dy.shape[0], h = dy.shape[1] / 2, w = dy.shape[2] / 2, c = dy.shape[3]
         let dx = Tensor.reusing(inputGradient, shape: [b, h, w, c]); inputGradient = dx
-        for n in 0..<b {
-            for iy in 0..<h {
+        Parallel.forRanges(b * h, grain: 16) { lo, hi in
+            for row in lo..<hi {
+                let n = row / h, iy = row % h
                 for ix in 0..<w {
                     let d = dx.data + ((n * h + iy) * w + ix) * c
                     let r0 = dy.data + ((n * 2 * h + 2 * iy) * 2 * w + 2 * ix) * c

@@ -71,6 +71,10 @@ public final class UpsampledHeads {
         }
     }
 
+    /// With fewer polyphase outputs (4·M) than input channels, the low-resolution 3×3 conv is a
+    /// narrowing conv and runs as GEMM-then-shift (`ShiftedConv`) instead of im2col.
+    private var useShifted: Bool { 4 * totalOutputs < inChannels }
+
     /// Low-resolution 3-tap offset of full-resolution 5-tap index `d` for output parity `p`.
     @inline(__always) static func phaseTap(_ p: Int, _ d: Int) -> Int { (p + d + 2) / 2 - 1 }
 
@@ -127,33 +131,33 @@ public final class UpsampledHeads {
             Tensor.reusing(outputs[i], shape: [sh.b, 2 * sh.h, 2 * sh.w, heads[i].spec.outputs])
         }
         outputs = outs
-        let rows = sh.h * sh.w, kdim = 9 * c
-        let pad = SamePadding(input: sh.h, kernel: 3, stride: 1), padx = SamePadding(input: sh.w, kernel: 3, stride: 1)
-        let chunk = Im2Col.samplesPerChunk(rowsPerSample: rows, rowLength: kdim + m4, batch: sh.b)
-        let cols = workspace.scratch(0, count: chunk * rows * kdim)
-        let phases = workspace.scratch(4, count: chunk * rows * m4)
-        var b0 = 0
-        while b0 < sh.b {
-            let nb = min(chunk, sh.b - b0)
-            Im2Col.gather(s.data, h: sh.h, w: sh.w, c: c, b0: b0, nb: nb, k: 3, stride: 1,
-                          py: pad, px: padx, into: cols)
-            // phases [nb·H·W, 4M] = cols [nb·H·W, 9C] · bigKernel [9C, 4M]
-            bigKernel.withUnsafeBufferPointer { k in
-                BLAS.sgemm(m: nb * rows, n: m4, k: kdim, a: cols, lda: kdim, b: k.baseAddress!,
-                           ldb: m4, c: phases, ldc: m4)
+        let g = ConvGeometry(batch: sh.b, h: sh.h, w: sh.w, c: c, k: 3, stride: 1)
+        // phases [B·H·W, 4M] = patches3x3(s) [B·H·W, 9C] · bigKernel [9C, 4M]
+        let phases = workspace.scratch(4, count: g.rows * m4)
+        bigKernel.withUnsafeBufferPointer { k in
+            if useShifted {
+                phases.update(repeating: 0, count: g.rows * m4)
+                ShiftedConv.forward(s.data, g, kernel: k.baseAddress!, cout: m4, into: phases, workspace: workspace)
+            } else {
+                ConvKernels.forward(s.data, g, kernel: k.baseAddress!, outChannels: m4, beta: 0, into: phases, workspace: workspace)
             }
-            for (hi, h) in heads.enumerated() {
-                let o = outs[hi], mh = h.spec.outputs
-                for b in 0..<nb { for y in 0..<sh.h { for x in 0..<sh.w {
-                    let src = phases + ((b * sh.h + y) * sh.w + x) * m4
-                    for py in 0..<2 { for px in 0..<2 {
-                        let dst = o.data + (((b0 + b) * 2 * sh.h + 2 * y + py) * 2 * sh.w + 2 * x + px) * mh
-                        let ps = src + (py * 2 + px) * m + h.column
-                        for j in 0..<mh { dst[j] = ps[j] + fusedBias[h.column + j] }
-                    }}
-                }}}
+        }
+        // Interleave the four parities into the full-resolution outputs and add the fused bias.
+        let h = sh.h, w = sh.w
+        for (hi, head) in heads.enumerated() {
+            let o = outs[hi].data, mh = head.spec.outputs, col = head.column
+            fusedBias.withUnsafeBufferPointer { fb in
+                Parallel.forRanges(g.rows, grain: 4096) { lo, hi2 in
+                    for p in lo..<hi2 {
+                        let b = p / (h * w), y = (p / w) % h, x = p % w
+                        for py in 0..<2 { for px in 0..<2 {
+                            let dst = o + ((b * 2 * h + 2 * y + py) * 2 * w + 2 * x + px) * mh
+                            let src = phases + p * m4 + (py * 2 + px) * m + col
+                            for j in 0..<mh { dst[j] = src[j] + fb[col + j] }
+                        }}
+                    }
+                }
             }
-            b0 += nb
         }
         return outs
     }
@@ -163,44 +167,44 @@ public final class UpsampledHeads {
         guard let s = input else { preconditionFailure("heads: backward before forward") }
         let sh = NHWC(s), c = inChannels, m = totalOutputs, m4 = 4 * m
         let ds = Tensor.reusing(inputGradient, shape: s.shape); inputGradient = ds
-        ds.fill(0)
-        let rows = sh.h * sh.w, kdim = 9 * c
-        let pad = SamePadding(input: sh.h, kernel: 3, stride: 1), padx = SamePadding(input: sh.w, kernel: 3, stride: 1)
-        let chunk = Im2Col.samplesPerChunk(rowsPerSample: rows, rowLength: kdim + m4, batch: sh.b)
-        let cols = workspace.scratch(0, count: chunk * rows * kdim)
-        let dphases = workspace.scratch(4, count: chunk * rows * m4)
-        var dBig = [Float](repeating: 0, count: kdim * m4)
-        var colSums = [Double](repeating: 0, count: m)
-        var b0 = 0
-        while b0 < sh.b {
-            let nb = min(chunk, sh.b - b0)
-            // dphases [nb·H·W, 4M] gathered from the full-resolution output gradients
-            for (hi, h) in heads.enumerated() {
-                let g = dys[hi], mh = h.spec.outputs
-                for b in 0..<nb { for y in 0..<sh.h { for x in 0..<sh.w {
-                    let dst = dphases + ((b * sh.h + y) * sh.w + x) * m4
+        let g = ConvGeometry(batch: sh.b, h: sh.h, w: sh.w, c: c, k: 3, stride: 1)
+        let h = sh.h, w = sh.w
+        // dphases [B·H·W, 4M] gathered from the full-resolution output gradients
+        let dphases = workspace.scratch(4, count: g.rows * m4)
+        for (hi, head) in heads.enumerated() {
+            let src0 = dys[hi].data, mh = head.spec.outputs, col = head.column
+            Parallel.forRanges(g.rows, grain: 4096) { lo, hi2 in
+                for p in lo..<hi2 {
+                    let b = p / (h * w), y = (p / w) % h, x = p % w
                     for py in 0..<2 { for px in 0..<2 {
-                        let src = g.data + (((b0 + b) * 2 * sh.h + 2 * y + py) * 2 * sh.w + 2 * x + px) * mh
-                        let pd = dst + (py * 2 + px) * m + h.column
-                        for j in 0..<mh { pd[j] = src[j]; colSums[h.column + j] += Double(src[j]) }
+                        let src = src0 + ((b * 2 * h + 2 * y + py) * 2 * w + 2 * x + px) * mh
+                        let dst = dphases + p * m4 + (py * 2 + px) * m + col
+                        for j in 0..<mh { dst[j] = src[j] }
                     }}
-                }}}
+                }
             }
-            Im2Col.gather(s.data, h: sh.h, w: sh.w, c: c, b0: b0, nb: nb, k: 3, stride: 1,
-                          py: pad, px: padx, into: cols)
-            // dBig [9C, 4M] += colsᵀ · dphases
-            BLAS.sgemm(transA: true, m: kdim, n: m4, k: nb * rows, a: cols, lda: kdim, b: dphases,
-                       ldb: m4, beta: 1, c: &dBig, ldc: m4)
-            // dcols [nb·H·W, 9C] = dphases · bigKernelᵀ, then col2im into ds
-            bigKernel.withUnsafeBufferPointer { k in
-                BLAS.sgemm(transB: true, m: nb * rows, n: kdim, k: m4, a: dphases, lda: m4,
-                           b: k.baseAddress!, ldb: m4, c: cols, ldc: kdim)
-            }
-            Im2Col.scatterAdd(cols, h: sh.h, w: sh.w, c: c, b0: b0, nb: nb, k: 3, stride: 1,
-                              py: pad, px: padx, into: ds.data)
-            b0 += nb
         }
-        for h in heads { accumulateParameterGradients(h, dBig: dBig, colSums: colSums) }
+        // Σdy per head output (all parities).
+        var colSums = [Double](repeating: 0, count: m)
+        for p in 0..<g.rows {
+            let r = dphases + p * m4
+            for q in 0..<4 { for j in 0..<m { colSums[j] += Double(r[q * m + j]) } }
+        }
+        var dBig = [Float](repeating: 0, count: 9 * c * m4)
+        dBig.withUnsafeMutableBufferPointer { d in
+            bigKernel.withUnsafeBufferPointer { k in
+                if useShifted {
+                    ShiftedConv.backward(s.data, g, dy: dphases, kernel: k.baseAddress!, cout: m4, dkernel: d.baseAddress!,
+                                         dx: ds.data, start: 0, workspace: workspace)
+                } else {
+                    // dBig [9C, 4M] += patches3x3(s)ᵀ · dphases; ds = SAME conv of dphases with the flipped kernel
+                    ConvKernels.kernelGradient(s.data, g, dy: dphases, outChannels: m4, into: d.baseAddress!, workspace: workspace)
+                    ConvKernels.inputGradientStride1(dy: dphases, g, kernel: k.baseAddress!, outChannels: m4, into: ds.data,
+                                                     workspace: workspace)
+                }
+            }
+        }
+        for head in heads { accumulateParameterGradients(head, dBig: dBig, colSums: colSums) }
         return ds
     }
 

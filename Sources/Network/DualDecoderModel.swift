@@ -53,6 +53,8 @@ public final class DualDecoderModel {
     public private(set) var encoderFeatures: [Tensor] = []
     public private(set) var spatialFeatures: [Tensor] = []
     public private(set) var attributionFeatures: [Tensor] = []
+    /// When set, forward and backward time each block into it.
+    public var profiler: StepProfiler?
     private var skipGradients: [Tensor?]
     private var hadPrevious: [Bool] = []
 
@@ -89,8 +91,12 @@ public final class DualDecoderModel {
         var cat: [ChannelConcat] = [], emb: [Conv2D] = [], atA: [FastAttention] = [], atF: [FuseUp] = []
         for l in 0..<levels {
             cat.append(ChannelConcat(stopGradientFirst: true))
-            emb.append(Conv2D("at\(l + 1)_embed", kernel: 3, in: fw[l] + skipWidths[l], out: skipWidths[l],
-                              arena: parameters, workspace: workspace))
+            let embed = Conv2D("at\(l + 1)_embed", kernel: 3, in: fw[l] + skipWidths[l], out: skipWidths[l],
+                               arena: parameters, workspace: workspace)
+            // stop_gradient(S) occupies the first fw[l] input channels: the embed conv computes
+            // the input gradient of the skip channels only (the concat's backward is folded in).
+            embed.inputGradientStartChannel = fw[l]
+            emb.append(embed)
             atA.append(FastAttention(prefix: "at\(l + 1)_fa_", channels: skipWidths[l], arena: parameters,
                                      state: state, workspace: workspace))
             atF.append(FuseUp(prefix: "at\(l + 1)_fuse_", in: skipWidths[l], out: fw[l], dropout: config.dropout,
@@ -140,27 +146,33 @@ public final class DualDecoderModel {
             throw ModelError.shapeMismatch("\(ctx.sampleIndices.count) sample indices for a batch of \(s.b)")
         }
         var h = flux
-        encoderFeatures = encoder.map { h = $0.forward(h, ctx); return h }
+        encoderFeatures = encoder.enumerated().map { i, block in
+            h = timed("enc\(i + 1) fwd") { block.forward(h, ctx) }
+            return h
+        }
         let skips = Array(encoderFeatures.reversed())
         var sPrev: Tensor? = nil
         hadPrevious = []
         spatialFeatures = zip(spatialAttention, spatialFuse).enumerated().map { l, pair in
             hadPrevious.append(sPrev != nil)
-            let out = pair.1.forward(sPrev, pair.0.forward(skips[l], training: ctx.training), ctx)
+            let a = timed("sp\(l + 1)_fa fwd") { pair.0.forward(skips[l], training: ctx.training) }
+            let out = timed("sp\(l + 1)_fuse fwd") { pair.1.forward(sPrev, a, ctx) }
             sPrev = out
             return out
         }
-        let sh = spatialHeads.forward(spatialFeatures[spatialFeatures.count - 1])
+        let sh = timed("cv+com heads fwd") { spatialHeads.forward(spatialFeatures[spatialFeatures.count - 1]) }
         let heat = heatmapSigmoid.forward(sh[1])
         var tPrev: Tensor? = nil
         attributionFeatures = (0..<config.stages).map { l in
-            let c = attributionConcat[l].forward(spatialFeatures[l], skips[l])
-            let m = attributionEmbed[l].forward(c)
-            let out = attributionFuse[l].forward(tPrev, attributionAttention[l].forward(m, training: ctx.training), ctx)
+            let m = timed("at\(l + 1)_embed fwd") {
+                attributionEmbed[l].forward(attributionConcat[l].forward(spatialFeatures[l], skips[l]))
+            }
+            let a = timed("at\(l + 1)_fa fwd") { attributionAttention[l].forward(m, training: ctx.training) }
+            let out = timed("at\(l + 1)_fuse fwd") { attributionFuse[l].forward(tPrev, a, ctx) }
             tPrev = out
             return out
         }
-        let cm = mapHead.forward(attributionFeatures[attributionFeatures.count - 1])
+        let cm = timed("cm head fwd") { mapHead.forward(attributionFeatures[attributionFeatures.count - 1]) }
         return ModelOutputs(vectors: sh[0], mapLogits: cm[0], heatmap: heat)
     }
 
@@ -169,21 +181,22 @@ public final class DualDecoderModel {
     public func backward(_ g: OutputGradients) {
         let levels = config.stages
         // Attribution decoder: its gradient reaches the encoder through the skips only.
-        var dT = mapHead.backward([g.mapLogits])
+        var dT = timed("cm head bwd") { mapHead.backward([g.mapLogits]) }
         for l in stride(from: levels - 1, through: 0, by: -1) {
-            let (dPrev, dA) = attributionFuse[l].backward(dT, hasPrevious: hadPrevious[l])
-            let dM = attributionAttention[l].backward(dA)
-            let (_, dSkip) = attributionConcat[l].backward(attributionEmbed[l].backward(dM)!)
+            let (dPrev, dA) = timed("at\(l + 1)_fuse bwd") { attributionFuse[l].backward(dT, hasPrevious: hadPrevious[l]) }
+            let dM = timed("at\(l + 1)_fa bwd") { attributionAttention[l].backward(dA) }
+            let dSkip = timed("at\(l + 1)_embed bwd") { attributionEmbed[l].backward(dM)! }
             let acc = Tensor.reusing(skipGradients[l], shape: dSkip.shape)
             acc.copy(from: dSkip)
             skipGradients[l] = acc
             if let dPrev { dT = dPrev }
         }
         // Spatial decoder.
-        var dS = spatialHeads.backward([g.vectors, heatmapSigmoid.backward(g.heatmap)])
+        var dS = timed("cv+com heads bwd") { spatialHeads.backward([g.vectors, heatmapSigmoid.backward(g.heatmap)]) }
         for l in stride(from: levels - 1, through: 0, by: -1) {
-            let (dPrev, dA) = spatialFuse[l].backward(dS, hasPrevious: hadPrevious[l])
-            TensorOps.accumulate(spatialAttention[l].backward(dA), into: skipGradients[l]!)
+            let (dPrev, dA) = timed("sp\(l + 1)_fuse bwd") { spatialFuse[l].backward(dS, hasPrevious: hadPrevious[l]) }
+            let dSkip = timed("sp\(l + 1)_fa bwd") { spatialAttention[l].backward(dA) }
+            TensorOps.accumulate(dSkip, into: skipGradients[l]!)
             if let dPrev { dS = dPrev }
         }
         // Encoder, deepest stage first: stage i feeds skip level L−1−i and stage i+1.
@@ -191,7 +204,12 @@ public final class DualDecoderModel {
         for i in stride(from: levels - 1, through: 0, by: -1) {
             let d = skipGradients[levels - 1 - i]!
             if let fromDeeper { TensorOps.accumulate(fromDeeper, into: d) }
-            fromDeeper = encoder[i].backward(d)
+            fromDeeper = timed("enc\(i + 1) bwd") { encoder[i].backward(d) }
         }
+    }
+
+    @inline(__always) private func timed<T>(_ name: @autoclosure () -> String, _ body: () -> T) -> T {
+        guard let profiler else { return body() }
+        return profiler.measure(name(), body)
     }
 }

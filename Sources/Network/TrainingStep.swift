@@ -9,7 +9,8 @@ extension DualDecoderModel {
     public func computeGradients(flux: Tensor, labels: Labels, context: ForwardContext,
                                  globalBatch: Int? = nil, loss: DeblendLoss = DeblendLoss()) throws -> LossTerms {
         let outputs = try forward(flux, context: context)
-        let (terms, grads) = try loss.evaluate(outputs: outputs, labels: labels, flux: flux, globalBatch: globalBatch)
+        let evaluate = { try loss.evaluate(outputs: outputs, labels: labels, flux: flux, globalBatch: globalBatch) }
+        let (terms, grads) = try profiler.map { try $0.measure("loss", evaluate) } ?? evaluate()
         parameters.zeroGradients()
         backward(grads)
         return terms

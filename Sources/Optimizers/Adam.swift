@@ -52,11 +52,14 @@ public struct Adam: Optimizer {
         let b1 = 1 - beta1, b2 = 1 - beta2, eps = epsilon, decay = learningRate * weightDecay
         m.withUnsafeMutableBufferPointer { mp in
             v.withUnsafeMutableBufferPointer { vp in
-                for i in 0..<n {
-                    let gi = g[i] * scale
-                    mp[i] += (gi - mp[i]) * b1
-                    vp[i] += (gi * gi - vp[i]) * b2
-                    w[i] -= mp[i] * alpha / (vp[i].squareRoot() + eps) + decay * w[i]
+                // Elementwise, so splitting the range across workers changes no result.
+                Parallel.forRanges(n, grain: 65_536) { lo, hi in
+                    for i in lo..<hi {
+                        let gi = g[i] * scale
+                        mp[i] += (gi - mp[i]) * b1
+                        vp[i] += (gi * gi - vp[i]) * b2
+                        w[i] -= mp[i] * alpha / (vp[i].squareRoot() + eps) + decay * w[i]
+                    }
                 }
             }
         }

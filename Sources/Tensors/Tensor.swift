@@ -75,13 +75,13 @@ public enum TensorOps {
     /// `out = a + b` elementwise.
     public static func add(_ a: Tensor, _ b: Tensor, into out: Tensor) {
         precondition(a.count == b.count && a.count == out.count, "add: \(a.shape) + \(b.shape)")
-        for i in 0..<a.count { out.data[i] = a.data[i] + b.data[i] }
+        Parallel.forRanges(a.count) { lo, hi in for i in lo..<hi { out.data[i] = a.data[i] + b.data[i] } }
     }
 
     /// `acc += x` elementwise.
     public static func accumulate(_ x: Tensor, into acc: Tensor) {
         precondition(x.count == acc.count, "accumulate: \(x.shape) into \(acc.shape)")
-        for i in 0..<x.count { acc.data[i] += x.data[i] }
+        Parallel.forRanges(x.count) { lo, hi in for i in lo..<hi { acc.data[i] += x.data[i] } }
     }
 
     /// Largest absolute value.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Distributed
 import DistributedMPI
 import Foundation
+import Layers
 import Tensors
 import Training
 
@@ -46,7 +47,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("set"), help: ArgumentHelp("Override any setting, e.g. --set dropout=0 (repeatable).", valueName: "key=value"))
     var overrides: [String] = []
 
-    @Option(help: "BLAS threads per rank (default: OPENBLAS_NUM_THREADS, or 1 under a launcher).")
+    @Option(help: "Compute threads per rank (default: PAIS_THREADS, else all cores alone or 1 per rank under a launcher).")
     var threads: Int?
 
     @Option(help: ArgumentHelp("Testing: stop as if signalled before this global step.", visibility: .hidden))
@@ -88,7 +89,11 @@ struct TrainCommand: ParsableCommand {
         let launch = LaunchMode.detect(environment: ProcessInfo.processInfo.environment)
         let mpi: MPICommunicator? = launch == .singleton ? nil : try MPICommunicator()
         let base: any Communicator = mpi ?? LocalCommunicator()
-        BLASInfo.setThreadCount(threads ?? ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"].flatMap { Int($0) } ?? (mpi == nil ? 2 : 1))
+        // The engine's worker pool splits every kernel; BLAS runs single-threaded inside each worker.
+        let workers = threads ?? ProcessInfo.processInfo.environment["PAIS_THREADS"].flatMap { Int($0) }
+            ?? (mpi == nil ? ProcessInfo.processInfo.activeProcessorCount : 1)
+        BLASInfo.setThreadCount(1)
+        Parallel.workers = max(1, workers)
         let watchdog = CollectiveWatchdog(rank: base.rank, deadline: .milliseconds(Int64(resolved.watchdogSeconds * 1000)))
         let communicator = GuardedCommunicator(base, policy: .never, watchdog: watchdog)
         StopSignals.install()
@@ -96,7 +101,7 @@ struct TrainCommand: ParsableCommand {
         var options = RunOptions(runDirectory: runDir)
         options.resume = resume
         options.stopBeforeStep = stopBeforeStep
-        options.launch = ["launcher": launch.description, "blas_threads": String(BLASInfo.threadCount),
+        options.launch = ["launcher": launch.description, "threads_per_rank": String(Parallel.workers),
                           "mpi_library": (try? MPIEnvironment.libraryVersion())?.split(separator: ",").first.map(String.init) ?? "none"]
         let exit: Int32
         do {

@@ -48,35 +48,40 @@ import TestSupport
     }
 
     /// The fused polyphase heads equal Conv1x1(Conv5x5(Upsample2x(S))) computed with the plain
-    /// layers, in value and in every gradient.
-    @Test func fusedHeadsEqualUnfusedComposition() {
+    /// layers, in value and in every gradient. With 2 input channels the low-resolution conv runs
+    /// through im2col; with 9 channels and one 1-output head (4·1 < 9) through GEMM-then-shift.
+    @Test(arguments: [(2, [3, 1]), (9, [1])])
+    func fusedHeadsEqualUnfusedComposition(channels: Int, outputs: [Int]) {
         let a = ParameterArena(hasGradients: true), ws = Workspace()
-        let heads = UpsampledHeads([.init(conv5: "h_conv5", conv1: "h_conv1", outputs: 3),
-                                    .init(conv5: "g_conv5", conv1: "g_conv1", outputs: 1)],
-                                   inChannels: 2, width: 4, arena: a, workspace: ws)
+        let specs = outputs.enumerated().map { UpsampledHeads.Spec(conv5: "h\($0)_conv5", conv1: "h\($0)_conv1", outputs: $1) }
+        let heads = UpsampledHeads(specs, inChannels: channels, width: 4, arena: a, workspace: ws)
         a.finalize()
         LayerHarness.randomize(a, seed: 13)
         // The same weights in plain layers.
         let b = ParameterArena(hasGradients: true)
         let up = Upsample2x()
-        let c5 = Conv2D("h_conv5", kernel: 5, in: 2, out: 4, arena: b, workspace: ws)
-        let c1 = Conv2D("h_conv1", kernel: 1, in: 4, out: 3, arena: b, workspace: ws)
-        let g5 = Conv2D("g_conv5", kernel: 5, in: 2, out: 4, arena: b, workspace: ws)
-        let g1 = Conv2D("g_conv1", kernel: 1, in: 4, out: 1, arena: b, workspace: ws)
+        let plain = outputs.enumerated().map { i, m in
+            (Conv2D("h\(i)_conv5", kernel: 5, in: channels, out: 4, arena: b, workspace: ws),
+             Conv2D("h\(i)_conv1", kernel: 1, in: 4, out: m, arena: b, workspace: ws))
+        }
         b.finalize()
         for v in b.views { b.pointer(v).update(from: a.pointer(a.view(named: v.name)!), count: v.count) }
-        let x = LayerHarness.random([2, 3, 4, 2], seed: 14)
-        let fused = heads.forward(x)
+        let x = LayerHarness.random([2, 3, 4, channels], seed: 14)
+        let fused = heads.forward(x).map(\.values)
         let u = up.forward(x)
-        let h1 = c1.forward(c5.forward(u)), h2 = g1.forward(g5.forward(u))
-        expectClose(fused[0].values, h1.values, tolerance: 1e-5, "head 1")
-        expectClose(fused[1].values, h2.values, tolerance: 1e-5, "head 2")
-        let d1 = LayerHarness.random(h1.shape, seed: 15), d2 = LayerHarness.random(h2.shape, seed: 16)
         a.zeroGradients(); b.zeroGradients()
-        let dxFused = heads.backward([d1, d2])
-        let du = c5.backward(c1.backward(d1)!)!.values
-        let du2 = g5.backward(g1.backward(d2)!)!.values
-        let dxPlain = up.backward(Tensor(shape: u.shape, values: zip(du, du2).map { $0 + $1 }))
+        var du = [Float](repeating: 0, count: u.count)
+        var dys: [Tensor] = []
+        for (i, (c5, c1)) in plain.enumerated() {
+            let y = c1.forward(c5.forward(u))
+            expectClose(fused[i], y.values, tolerance: 1e-5, "head \(i)")
+            let d = LayerHarness.random(y.shape, seed: 15 + UInt64(i))
+            dys.append(d)
+            let g = c5.backward(c1.backward(d)!)!.values
+            for j in du.indices { du[j] += g[j] }
+        }
+        let dxFused = heads.backward(dys)
+        let dxPlain = up.backward(Tensor(shape: u.shape, values: du))
         expectClose(dxFused.values, dxPlain.values, tolerance: 1e-5, "input gradient")
         for v in b.views {
             let ref = Array(UnsafeBufferPointer(start: b.gradient(v), count: v.count))

@@ -59,9 +59,10 @@ import TestSupport
         }
     }
 
-    /// Conv layers whose output goes straight into a BN.
+    /// Conv layers whose bias has an exactly zero gradient: their output goes straight into a BN,
+    /// or (the attribution embed convs) only into 1×1 convs that are each followed by a BN.
     private func isBeforeBN(_ name: String) -> Bool {
-        !(name.contains("_short/") || name.contains("_embed/") || name.hasPrefix("cv_") || name.hasPrefix("cm_")
+        !(name.contains("_short/") || name.hasPrefix("cv_") || name.hasPrefix("cm_")
           || name.hasPrefix("com_") || name.hasPrefix("center_of_mass"))
     }
 

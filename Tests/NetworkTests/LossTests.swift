@@ -40,7 +40,11 @@ import TestSupport
     @Test func gradientsMatchCentralDifferences() throws {
         let (out, lab, flux) = sample(seed: 21)
         let loss = DeblendLoss()
-        let (_, g) = try loss.evaluate(outputs: out, labels: lab, flux: flux)
+        // Copy the gradients: the loss reuses its buffers on the next call.
+        let (_, g0) = try loss.evaluate(outputs: out, labels: lab, flux: flux)
+        let g = OutputGradients(vectors: Tensor(shape: g0.vectors.shape, values: g0.vectors.values),
+                                mapLogits: Tensor(shape: g0.mapLogits.shape, values: g0.mapLogits.values),
+                                heatmap: Tensor(shape: g0.heatmap.shape, values: g0.heatmap.values))
         let total = { (try? loss.evaluate(outputs: out, labels: lab, flux: flux).0.total) ?? .nan }
         let check = GradientCheck(step: 1e-3, probes: 40)
         for (name, t, gt) in [("vectors", out.vectors, g.vectors), ("maps", out.mapLogits, g.mapLogits), ("heatmap", out.heatmap, g.heatmap)] {
