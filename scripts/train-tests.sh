@@ -20,9 +20,10 @@ wait_for() {  # wait_for SECONDS COMMAND...: poll until the command succeeds
   until "$@"; do [ $SECONDS -ge $deadline ] && return 1; sleep 0.2; done
 }
 
-# 1. Reproducible mode: the same bits at 1 (no mpirun), 2 and 4 (oversubscribed) ranks.
+# 1. Reproducible mode: the same bits at 1 (no mpirun), 2 and 4 (oversubscribed) ranks, with
+#    one compute thread per rank (the engine's per-thread partial sums depend on the thread count).
 repro=(--tiny --set reduction=reproducible --set bn_mode=groups=4 --set epochs=2)
-timeout 120 "$pais" train "${repro[@]}" --run-dir "$work/r1" >"$work/r1.log" 2>&1
+timeout 120 "$pais" train "${repro[@]}" --threads 1 --run-dir "$work/r1" >"$work/r1.log" 2>&1
 timeout 120 mpirun -np 2 "$pais" train "${repro[@]}" --run-dir "$work/r2" >"$work/r2.log" 2>&1
 timeout 180 mpirun -np 4 "$pais" train "${repro[@]}" --run-dir "$work/r4" >"$work/r4.log" 2>&1
 if [ -n "$(weights "$work/r1")" ] && [ "$(weights "$work/r1")" = "$(weights "$work/r2")" ] && [ "$(weights "$work/r2")" = "$(weights "$work/r4")" ]; then

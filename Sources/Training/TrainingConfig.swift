@@ -54,7 +54,8 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     // Distributed
     /// BatchNorm statistics across ranks: `sync`, or `groups=G`.
     public var bnMode: String = "sync"
-    /// Gradient reduction: `float` (fast) or `reproducible` (int64 fixed point, rank-count invariant).
+    /// Gradient reduction: `float` (fast) or `reproducible` (int64 fixed point: bit-identical
+    /// weights for any rank count, given `bn_mode: groups=G` and the same threads per rank).
     public var reduction: String = "float"
     /// Overlap the gradient allreduce with the backward pass.
     public var overlap: Bool = true
