@@ -49,6 +49,7 @@ let package = Package(
         // MARK: Tests, one bundle per library.
         .testTarget(name: "FITSIOTests", dependencies: ["FITSIO"], exclude: ["Fixtures"]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
+        .testTarget(name: "DistributedMPITests", dependencies: ["DistributedMPI"]),
         .testTarget(name: "PaisCLITests", dependencies: ["pais"]),
     ],
     swiftLanguageModes: [.v6]

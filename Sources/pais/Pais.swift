@@ -7,5 +7,5 @@ struct Pais: ParsableCommand {
         commandName: "pais",
         abstract: "Partial-Attribution Instance Segmentation for astronomical images.",
         version: "0.1.0",
-        subcommands: [Fits.self])
+        subcommands: [Fits.self, EnvCommand.self, SelftestCommand.self])
 }
