@@ -174,23 +174,29 @@ start_daemon() {
   wait_for 15 "$name's pid file" pid_alive "$run/$name.pid" "$name" || die "$name did not start; see $logs/$name.log"
 }
 
-# stop_pid PID NAME: TERM, wait up to 10 s, then KILL.
-stop_pid() {
-  local pid=$1 name=$2
-  kill -TERM "$pid" 2>/dev/null || return 0
-  local deadline=$((SECONDS + 10))
-  while [ -d "/proc/$pid" ] && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.2; done
-  if [ -d "/proc/$pid" ]; then
-    say "$name ($pid) ignored SIGTERM; sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
+# stop_pids NAME=PID...: SIGTERM to all at once (each daemon takes 1-2 s to exit), wait up to
+# 10 s, then SIGKILL whatever is still there.
+stop_pids() {
+  local pair pid deadline=$((SECONDS + 10)) alive
+  for pair in "$@"; do kill -TERM "${pair#*=}" 2>/dev/null || true; done
+  while :; do
+    alive=""
+    for pair in "$@"; do [ -d "/proc/${pair#*=}" ] && alive+=" $pair"; done
+    [ -n "$alive" ] && [ "$SECONDS" -lt "$deadline" ] || break
+    sleep 0.2
+  done
+  for pair in $alive; do
+    say "${pair%=*} (${pair#*=}) ignored SIGTERM; sending SIGKILL"
+    kill -KILL "${pair#*=}" 2>/dev/null || true
+  done
 }
 
 stop_slurm_daemons() {
-  local name pid
+  local name pid pairs=()
   for name in slurmd slurmctld; do
-    if pid=$(pid_alive "$run/$name.pid" "$name"); then stop_pid "$pid" "$name"; fi
+    if pid=$(pid_alive "$run/$name.pid" "$name"); then pairs+=("$name=$pid"); fi
   done
+  [ ${#pairs[@]} -eq 0 ] || stop_pids "${pairs[@]}"
 }
 
 start() {
@@ -226,7 +232,7 @@ leaked_job_pids() {
   for environ in /proc/[0-9]*/environ; do
     pid=${environ#/proc/}; pid=${pid%/environ}
     [ "$pid" = "$$" ] && continue
-    tr '\0' '\n' <"$environ" 2>/dev/null | grep -qx "SLURM_CLUSTER_NAME=$cluster_name" && echo "$pid"
+    tr '\0' '\n' 2>/dev/null <"$environ" | grep -qx "SLURM_CLUSTER_NAME=$cluster_name" && echo "$pid"
   done
   return 0
 }
@@ -261,7 +267,7 @@ stop() {
     kill -KILL "$pid" 2>/dev/null || true
   done
   if [ -e "$run/munged.ours" ] && pid=$(pid_alive "$munge_pid_file" munged); then
-    stop_pid "$pid" munged
+    stop_pids "munged=$pid"
   fi
   rm -f "$run/munged.ours"
   sleep 0.2
