@@ -13,7 +13,8 @@
 #
 #   PAIS_SKIP_SLURM=1        skip everything (also skipped automatically when not root)
 #   PAIS_BIN=PATH            the pais binary (default .build/release/pais)
-#   PAIS_TEST_CONFIG=FILE    training config for the real-trainer checks (default configs/tiny.yaml)
+#   PAIS_TEST_CONFIG=FILE    training config for the real-trainer checks (default: configs/tiny.yaml,
+#                            else the first configs/*tiny*.yaml)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -235,10 +236,11 @@ else
   run_test "train.sbatch (stand-in): preempted by the urgent partition, resumes, same bytes" test_train_preemption
   run_test "scaling.sbatch (stand-in): array 1-3 -> CSV table and summary" test_scaling_array
 
-  if "$pais" train --help >/dev/null 2>&1; then
-    TRAIN_CONFIG=${PAIS_TEST_CONFIG:-$repo/configs/tiny.yaml}
+  # (An unknown subcommand with --help prints the root help and exits 0, so look for its usage line.)
+  if "$pais" train --help 2>/dev/null | grep -q '^USAGE: pais train'; then
+    TRAIN_CONFIG=${PAIS_TEST_CONFIG:-$(ls "$repo"/configs/tiny.yaml "$repo"/configs/*tiny*.yaml 2>/dev/null | head -1)}
     if [ ! -f "$TRAIN_CONFIG" ]; then
-      fail "real trainer: no config at $TRAIN_CONFIG (set PAIS_TEST_CONFIG)"
+      fail "real trainer: no tiny training config (configs/tiny.yaml or configs/*tiny*.yaml; or set PAIS_TEST_CONFIG)"
     else
       echo "slurm-tests: the same checks with the real pais train ($TRAIN_CONFIG)"
       TRAIN_BIN=$pais TRAIN_TAG=pais TRAIN_PRESET=${PAIS_TEST_PRESET:-tiny} TRAIN_EPOCHS=${PAIS_TEST_EPOCHS:-2}
