@@ -209,7 +209,7 @@ start() {
   else
     mv "$conf.new" "$conf"
     if pid_alive "$run/slurmctld.pid" slurmctld >/dev/null || pid_alive "$run/slurmd.pid" slurmd >/dev/null; then
-      say "configuration changed: restarting slurmctld and slurmd (running jobs survive)"
+      say "configuration changed: restarting slurmctld and slurmd (a changed CPU count requeues running jobs)"
       stop_slurm_daemons
     fi
   fi
