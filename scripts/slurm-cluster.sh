@@ -53,12 +53,12 @@ install_packages() {
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
-  [ "$(id -u)" -eq 0 ] || die "need root to install ${missing[*]}"
   say "installing ${missing[*]}"
   # Package scripts must not start untracked daemons through sysvinit: refuse service starts
   # during the install with a temporary policy-rc.d (only if the image has none of its own).
   local own_policy=""
   if [ ! -e /usr/sbin/policy-rc.d ]; then
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT   # removed even if the install is interrupted
     printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
     own_policy=1
   fi
@@ -68,7 +68,7 @@ install_packages() {
   if ! "${apt_install[@]}" >"$logs/apt.log" 2>&1; then   # stale package lists: refresh once, retry
     apt-get update -qq >>"$logs/apt.log" 2>&1 && "${apt_install[@]}" >>"$logs/apt.log" 2>&1 || status=$?
   fi
-  [ -n "$own_policy" ] && rm -f /usr/sbin/policy-rc.d
+  if [ -n "$own_policy" ]; then rm -f /usr/sbin/policy-rc.d; trap - EXIT; fi
   [ "$status" -eq 0 ] || { tail -20 "$logs/apt.log" >&2; die "apt-get install failed (log: $logs/apt.log)"; }
 }
 
@@ -200,6 +200,7 @@ stop_slurm_daemons() {
 }
 
 start() {
+  [ "$(id -u)" -eq 0 ] || die "start needs root: munged and the Slurm daemons run as root"
   mkdir -p "$state_dir/etc" "$state_dir/ctld" "$state_dir/slurmd" "$run" "$logs"
   install_packages
   ensure_munge_key
@@ -249,6 +250,7 @@ slurm_binaries_running() {
 }
 
 stop() {
+  [ "$(id -u)" -eq 0 ] || die "stop needs root"
   export SLURM_CONF=$conf
   if pid_alive "$run/slurmctld.pid" slurmctld >/dev/null; then
     local jobs
