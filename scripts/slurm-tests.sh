@@ -14,7 +14,8 @@
 #   PAIS_SKIP_SLURM=1        skip everything (also skipped automatically when not root)
 #   PAIS_BIN=PATH            the pais binary (default .build/release/pais)
 #   PAIS_TEST_CONFIG=FILE    training config for the real-trainer checks (default: configs/tiny.yaml,
-#                            else the first configs/*tiny*.yaml)
+#                            else the first configs/*tiny*.yaml); PAIS_TEST_PRESET (tiny),
+#                            PAIS_TEST_EPOCHS (2), PAIS_TEST_STEPS_PER_EPOCH (20), PAIS_TEST_GLOBAL_BATCH (4)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -244,7 +245,8 @@ else
     else
       echo "slurm-tests: the same checks with the real pais train ($TRAIN_CONFIG)"
       TRAIN_BIN=$pais TRAIN_TAG=pais TRAIN_PRESET=${PAIS_TEST_PRESET:-tiny} TRAIN_EPOCHS=${PAIS_TEST_EPOCHS:-2}
-      TRAIN_STEPS=${PAIS_TEST_STEPS_PER_EPOCH:-6} TRAIN_BATCH=${PAIS_TEST_GLOBAL_BATCH:-4} TRAIN_SIGNAL_AFTER=2
+      # Enough steps that the stop signal (sent after the second metrics line) lands mid-run.
+      TRAIN_STEPS=${PAIS_TEST_STEPS_PER_EPOCH:-20} TRAIN_BATCH=${PAIS_TEST_GLOBAL_BATCH:-4} TRAIN_SIGNAL_AFTER=2
       run_test "train.sbatch (pais): tiny 2-rank run writes model, metrics, config, checkpoints" test_train_reference
       run_test "train.sbatch (pais): USR1 -> checkpoint -> requeue -> resume, identical model.safetensors" test_train_signal_srun
       run_test "train.sbatch (pais): preempted by the urgent partition, identical model.safetensors" test_train_preemption
