@@ -182,7 +182,7 @@ stop_pids() {
   while :; do
     alive=""
     for pair in "$@"; do [ -d "/proc/${pair#*=}" ] && alive+=" $pair"; done
-    [ -n "$alive" ] && [ "$SECONDS" -lt "$deadline" ] || break
+    if [ -z "$alive" ] || [ "$SECONDS" -ge "$deadline" ]; then break; fi
     sleep 0.2
   done
   for pair in $alive; do
@@ -259,6 +259,7 @@ stop() {
       say "cancelling jobs: $jobs"
       # shellcheck disable=SC2086  # job ids are plain numbers/underscores from squeue
       scancel $jobs 2>/dev/null || true
+      # shellcheck disable=SC2016  # the inner shell expands it, on every poll
       wait_for 20 "cancelled jobs to leave the node" bash -c '[ -z "$(squeue -h -t R,CG -o %i)" ]' || true
     fi
   fi
@@ -273,11 +274,11 @@ stop() {
   fi
   rm -f "$run/munged.ours"
   sleep 0.2
-  local left
-  left=$(echo $(slurm_binaries_running) $(leaked_job_pids))
-  if [ -n "$left" ]; then
-    echo "slurm-cluster: error: still running after stop: $left" >&2
-    ps -o pid,ppid,comm,args -p "${left// /,}" >&2 || true
+  local left=()
+  mapfile -t left < <(slurm_binaries_running; leaked_job_pids)
+  if [ ${#left[@]} -gt 0 ]; then
+    echo "slurm-cluster: error: still running after stop: ${left[*]}" >&2
+    ps -o pid,ppid,comm,args -p "$(IFS=,; echo "${left[*]}")" >&2 || true
     exit 1
   fi
   say "stopped; no Slurm daemon or job process left"

@@ -17,7 +17,7 @@
 #                            else the first configs/*tiny*.yaml); PAIS_TEST_PRESET (tiny),
 #                            PAIS_TEST_EPOCHS (2), PAIS_TEST_STEPS_PER_EPOCH (20), PAIS_TEST_GLOBAL_BATCH (4)
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 repo=$PWD
 
 if [ "${PAIS_SKIP_SLURM:-0}" = 1 ]; then
@@ -239,7 +239,12 @@ else
 
   # (An unknown subcommand with --help prints the root help and exits 0, so look for its usage line.)
   if "$pais" train --help 2>/dev/null | grep -q '^USAGE: pais train'; then
-    TRAIN_CONFIG=${PAIS_TEST_CONFIG:-$(ls "$repo"/configs/tiny.yaml "$repo"/configs/*tiny*.yaml 2>/dev/null | head -1)}
+    TRAIN_CONFIG=${PAIS_TEST_CONFIG:-}
+    if [ -z "$TRAIN_CONFIG" ]; then
+      for candidate in "$repo"/configs/tiny.yaml "$repo"/configs/*tiny*.yaml; do
+        [ -f "$candidate" ] && { TRAIN_CONFIG=$candidate; break; }
+      done
+    fi
     if [ ! -f "$TRAIN_CONFIG" ]; then
       fail "real trainer: no tiny training config (configs/tiny.yaml or configs/*tiny*.yaml; or set PAIS_TEST_CONFIG)"
     else

@@ -35,7 +35,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ -f "$config" ] || { echo "stand-in train: --config: no such file: $config" >&2; exit 2; }
-[ -n "$run_dir" ] && [ -n "$resume" ] || { echo "stand-in train: --run-dir and --resume are required" >&2; exit 2; }
+if [ -z "$run_dir" ] || [ -z "$resume" ]; then echo "stand-in train: --run-dir and --resume are required" >&2; exit 2; fi
 
 # Under mpirun inside a batch job every rank inherits SLURM_PROCID=0, so the MPI variable comes first.
 rank=${OMPI_COMM_WORLD_RANK:-${SLURM_PROCID:-0}}
