@@ -251,7 +251,7 @@ else
       echo "slurm-tests: the same checks with the real pais train ($TRAIN_CONFIG)"
       TRAIN_BIN=$pais TRAIN_TAG=pais TRAIN_PRESET=${PAIS_TEST_PRESET:-tiny} TRAIN_EPOCHS=${PAIS_TEST_EPOCHS:-2}
       # Enough steps that the stop signal (sent after the second metrics line) lands mid-run.
-      TRAIN_STEPS=${PAIS_TEST_STEPS_PER_EPOCH:-20} TRAIN_BATCH=${PAIS_TEST_GLOBAL_BATCH:-4} TRAIN_SIGNAL_AFTER=2
+      TRAIN_STEPS=${PAIS_TEST_STEPS_PER_EPOCH:-150} TRAIN_BATCH=${PAIS_TEST_GLOBAL_BATCH:-16} TRAIN_SIGNAL_AFTER=2
       run_test "train.sbatch (pais): tiny 2-rank run writes model, metrics, config, checkpoints" test_train_reference
       run_test "train.sbatch (pais): USR1 -> checkpoint -> requeue -> resume, identical model.safetensors" test_train_signal_srun
       run_test "train.sbatch (pais): preempted by the urgent partition, identical model.safetensors" test_train_preemption
