@@ -12,7 +12,8 @@ let package = Package(
         .executable(name: "pais", targets: ["pais"])
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // MARK: C shims (not API): a module map and one header each.
@@ -37,7 +38,8 @@ let package = Package(
         .target(name: "Distributed", dependencies: []),
         .target(name: "DistributedMPI", dependencies: ["Distributed", "CMPI"]),
         .target(name: "Training",
-                dependencies: ["Tensors", "Layers", "Network", "Optimizers", "Datasets", "PCR", "Distributed"]),
+                dependencies: ["Tensors", "Layers", "Network", "Optimizers", "Datasets", "PCR", "Distributed", "Checksums",
+                               .product(name: "Yams", package: "Yams")]),
 
         // MARK: The command-line tool: the only place that picks a communicator.
         .executableTarget(
@@ -52,10 +54,18 @@ let package = Package(
         .testTarget(name: "FITSIOTests", dependencies: ["FITSIO"], exclude: ["Fixtures"]),
         .testTarget(name: "ChecksumsTests", dependencies: ["Checksums"]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
+        .testTarget(name: "DistributedMPITests", dependencies: ["DistributedMPI"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Distributed", "Datasets"]),
         .testTarget(name: "PaisCLITests", dependencies: ["pais"]),
+        // Engine tests (issue 4): shared helpers, then one bundle per engine module.
+        .target(name: "TestSupport", dependencies: ["Tensors"], path: "Tests/TestSupport"),
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),
+        .testTarget(name: "LayersTests", dependencies: ["Layers", "Tensors", "TestSupport"]),
+        .testTarget(name: "NetworkTests", dependencies: ["Network", "Layers", "Tensors", "Optimizers", "TestSupport"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "OptimizersTests", dependencies: ["Optimizers", "Tensors", "TestSupport"]),
         .testTarget(name: "SkySimTests", dependencies: ["SkySim"]),
         .testTarget(name: "PCRTests", dependencies: ["PCR"]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "FITSIO", "PCR", "SkySim"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,143 @@
+import Tensors
+
+/// A 2-D convolution with TF `SAME` padding and a bias, via im2col + GEMM.
+///
+/// Parameters (registered as `<name>/kernel` HWIO `[k, k, Cin, Cout]` and `<name>/bias`
+/// `[Cout]`). A 1×1 stride-1 convolution skips im2col: the NHWC input already is the patch
+/// matrix.
+public final class Conv2D {
+    public let name: String
+    public let kernelSize, stride, inChannels, outChannels: Int
+    public let kernel, bias: ParameterArena.View
+    /// Whether `backward` must produce the input gradient (false for the first layer).
+    public var needsInputGradient = true
+    /// Input channels below this index receive no gradient (a stop-gradient on the first part of
+    /// a concatenated input); `backward` then returns `[B, H, W, Cin − start]`, which skips most
+    /// of the input-gradient work when the stopped part is wide.
+    public var inputGradientStartChannel = 0
+    private let arena: ParameterArena
+    private let workspace: Workspace
+    private var input: Tensor?
+    private var output: Tensor?
+    private var inputGradient: Tensor?
+
+    public init(_ name: String, kernel k: Int, stride: Int = 1, in cin: Int, out cout: Int,
+                arena: ParameterArena, workspace: Workspace) {
+        self.name = name
+        kernelSize = k; self.stride = stride; inChannels = cin; outChannels = cout
+        self.arena = arena; self.workspace = workspace
+        kernel = arena.register(name + "/kernel", shape: [k, k, cin, cout])
+        bias = arena.register(name + "/bias", shape: [cout])
+    }
+
+    /// Glorot-uniform kernel, zero bias (Keras defaults).
+    public func initialize(_ g: inout SeededGenerator) {
+        Initializers.glorotUniform(shape: kernel.shape, into: arena.pointer(kernel), generator: &g)
+        arena.pointer(bias).update(repeating: 0, count: outChannels)
+    }
+
+    private var isPointwise: Bool { kernelSize == 1 && stride == 1 }
+    /// Narrowing stride-1 convs use the GEMM-then-shift formulation (see `ShiftedConv`).
+    private var isShifted: Bool { stride == 1 && kernelSize > 1 && kernelSize % 2 == 1 && outChannels < inChannels }
+
+    /// Forward FLOPs (2 × multiply-adds) for one sample with an `h × w` input.
+    public func flopsPerSample(h: Int, w: Int) -> Double {
+        let ho = (h + stride - 1) / stride, wo = (w + stride - 1) / stride
+        return 2.0 * Double(ho * wo * kernelSize * kernelSize * inChannels * outChannels)
+    }
+
+    // x: [B, H, W, Cin] -> y: [B, Ho, Wo, Cout]
+    public func forward(_ x: Tensor) -> Tensor {
+        let s = NHWC(x)
+        precondition(s.c == inChannels, "\(name): input has \(s.c) channels, expected \(inChannels)")
+        let g = ConvGeometry(batch: s.b, h: s.h, w: s.w, c: s.c, k: kernelSize, stride: stride)
+        let y = Tensor.reusing(output, shape: [s.b, g.py.output, g.px.output, outChannels])
+        output = y; input = x
+        let w = arena.pointer(kernel), bsrc = arena.pointer(bias), cout = outChannels
+        // Fill y with the bias, then accumulate the GEMM into it (beta = 1).
+        Parallel.forRanges(g.rows, grain: 8192) { lo, hi in
+            for p in lo..<hi { (y.data + p * cout).update(from: bsrc, count: cout) }
+        }
+        if isPointwise {
+            ConvKernels.rowParallelGEMM(rows: s.pixels, n: cout, k: inChannels, a: x.data, b: w, beta: 1, c: y.data)
+        } else if isShifted {
+            ShiftedConv.forward(x.data, g, kernel: w, cout: cout, into: y.data, workspace: workspace)
+        } else {
+            ConvKernels.forward(x.data, g, kernel: w, outChannels: cout, beta: 1, into: y.data, workspace: workspace)
+        }
+        return y
+    }
+
+    // dy: [B, Ho, Wo, Cout] -> dx: [B, H, W, Cin]; accumulates dkernel [k·k·Cin, Cout] and dbias [Cout].
+    @discardableResult
+    public func backward(_ dy: Tensor) -> Tensor? {
+        guard let x = input else { preconditionFailure("\(name): backward before forward") }
+        let s = NHWC(x), cout = outChannels
+        let g = ConvGeometry(batch: s.b, h: s.h, w: s.w, c: s.c, k: kernelSize, stride: stride)
+        let w = arena.pointer(kernel), dw = arena.gradient(kernel), db = arena.gradient(bias)
+        // dbias = Σ dy over all pixels: per-worker float partials (short runs), added in double.
+        let workers = Parallel.workers
+        var partial = [Float](repeating: 0, count: workers * cout)
+        partial.withUnsafeMutableBufferPointer { buf in
+            let base = buf.baseAddress!
+            Parallel.forWorkers(g.rows, grain: 4096) { worker, lo, hi in
+                let acc = base + worker * cout
+                var block = [Float](repeating: 0, count: cout)
+                var p = lo
+                while p < hi {                                   // blocks of 256 rows keep float error small
+                    let end = min(hi, p + 256)
+                    for o in 0..<cout { block[o] = 0 }
+                    for q in p..<end { let r = dy.data + q * cout; for o in 0..<cout { block[o] += r[o] } }
+                    for o in 0..<cout { acc[o] += block[o] }
+                    p = end
+                }
+            }
+        }
+        for o in 0..<cout {
+            var s = 0.0
+            for w in 0..<workers { s += Double(partial[w * cout + o]) }
+            db[o] += Float(s)
+        }
+        let start = inputGradientStartChannel, csel = inChannels - start
+        var dx: Tensor? = nil
+        if needsInputGradient {
+            let t = Tensor.reusing(inputGradient, shape: [s.b, s.h, s.w, csel])
+            inputGradient = t
+            dx = t
+        }
+        if isPointwise {
+            // dkernel [Cin, Cout] += xᵀ [Cin, P] · dy [P, Cout];  dx [P, Csel] = dy · kernel[start...]ᵀ
+            ConvKernels.rowParallelGradient(rows: s.pixels, n: cout, k: inChannels, a: x.data, dy: dy.data,
+                                            into: dw, workspace: workspace)
+            if let dx {
+                ConvKernels.rowParallelGEMM(rows: s.pixels, n: csel, k: cout, a: dy.data, b: w + start * cout, transB: true,
+                                            beta: 0, c: dx.data)
+            }
+            return dx
+        }
+        if isShifted {
+            ShiftedConv.backward(x.data, g, dy: dy.data, kernel: w, cout: cout, dkernel: dw, dx: dx?.data, start: start,
+                                 workspace: workspace)
+            return dx
+        }
+        ConvKernels.kernelGradient(x.data, g, dy: dy.data, outChannels: cout, into: dw, workspace: workspace)
+        guard let dx else { return nil }
+        // The kernel rows of the channels that receive a gradient: [k·k·Csel, Cout].
+        let kk = kernelSize * kernelSize
+        var wsel = w
+        if start > 0 {
+            let buf = workspace.scratch(6, count: kk * csel * cout)
+            for t in 0..<kk { (buf + t * csel * cout).update(from: w + (t * inChannels + start) * cout, count: csel * cout) }
+            wsel = buf
+        }
+        let gsel = ConvGeometry(batch: s.b, h: s.h, w: s.w, c: csel, k: kernelSize, stride: stride)
+        if stride == 1 && csel >= cout {
+            // As a convolution of dy with the flipped kernel: GEMM width Csel.
+            ConvKernels.inputGradientStride1(dy: dy.data, gsel, kernel: wsel, outChannels: cout, into: dx.data, workspace: workspace)
+        } else {
+            // As dy · Wᵀ then col2im: GEMM width k·k·Csel, better when Csel is small.
+            ConvKernels.inputGradientScatter(dy: dy.data, gsel, kernel: wsel, outChannels: cout, into: dx.data, workspace: workspace)
+        }
+        return dx
+    }
+}

@@ -1,0 +1,219 @@
+import Tensors
+
+/// TF `SAME` padding geometry for one spatial axis.
+///
+/// `out = ceil(in / stride)`, total padding `max((out − 1)·stride + k − in, 0)`, with the smaller
+/// half before. For stride 2 on an even size with k = 3 that is 0 before and 1 after.
+public struct SamePadding: Equatable, Sendable {
+    public let input, output, before: Int
+    public init(input: Int, kernel: Int, stride: Int) {
+        self.input = input
+        output = (input + stride - 1) / stride
+        let total = max((output - 1) * stride + kernel - input, 0)
+        before = total / 2
+    }
+}
+
+/// Geometry of one SAME convolution over an NHWC batch.
+struct ConvGeometry {
+    let batch, h, w, c, k, stride: Int
+    let py, px: SamePadding
+    init(batch: Int, h: Int, w: Int, c: Int, k: Int, stride: Int) {
+        self.batch = batch; self.h = h; self.w = w; self.c = c; self.k = k; self.stride = stride
+        py = SamePadding(input: h, kernel: k, stride: stride)
+        px = SamePadding(input: w, kernel: k, stride: stride)
+    }
+    /// Output pixels over the whole batch (rows of the patch matrix).
+    var rows: Int { batch * py.output * px.output }
+    /// Length of one patch-matrix row, `k·k·C`.
+    var rowLength: Int { k * k * c }
+    /// Patch-matrix rows per chunk: about 1M floats (4 MB), so a chunk stays in cache between
+    /// the gather and the GEMM that consumes it.
+    var chunkRows: Int { max(64, (1 << 20) / max(1, rowLength)) }
+}
+
+/// Patch extraction (im2col) and its adjoint (col2im) for NHWC tensors, by ranges of output
+/// pixels.
+///
+/// The patch matrix has one row per output pixel (over the whole batch) and one column per
+/// `(ky, kx, ci)`, matching an HWIO kernel flattened to `[k·k·Cin, Cout]`; each tap copies a run
+/// of `Cin` contiguous floats.
+enum Im2Col {
+    /// cols: [count, k·k·Cin] ← x: [B, H, W, Cin], patch rows `start ..< start + count`
+    static func gather(_ x: UnsafePointer<Float>, _ g: ConvGeometry, rows start: Int, count: Int,
+                       into cols: UnsafeMutablePointer<Float>) {
+        let c = g.c, rowLen = g.rowLength, perImage = g.py.output * g.px.output
+        do {
+            let lo = 0, hi = count
+            for r in lo..<hi {
+                let p = start + r, b = p / perImage, rem = p % perImage
+                let oy = rem / g.px.output, ox = rem % g.px.output
+                let xb = x + b * g.h * g.w * c
+                var dst = cols + r * rowLen
+                for ky in 0..<g.k {
+                    let iy = oy * g.stride + ky - g.py.before
+                    if iy < 0 || iy >= g.h {
+                        for i in 0..<(g.k * c) { dst[i] = 0 }
+                        dst += g.k * c
+                        continue
+                    }
+                    let ix0 = ox * g.stride - g.px.before
+                    if ix0 >= 0, ix0 + g.k <= g.w {
+                        // Interior: the k taps of this kernel row are one contiguous run of k·C.
+                        let src = xb + (iy * g.w + ix0) * c
+                        for i in 0..<(g.k * c) { dst[i] = src[i] }
+                        dst += g.k * c
+                        continue
+                    }
+                    for kx in 0..<g.k {
+                        let ix = ix0 + kx
+                        if ix >= 0, ix < g.w {
+                            let src = xb + (iy * g.w + ix) * c
+                            for i in 0..<c { dst[i] = src[i] }
+                        } else {
+                            for i in 0..<c { dst[i] = 0 }
+                        }
+                        dst += c
+                    }
+                }
+            }
+        }
+    }
+
+    /// dx: [B, H, W, Cin] += col2im(dcols: [count, k·k·Cin]) for patch rows `start ..< start + count`.
+    /// Neighbouring rows write to overlapping input pixels, so callers split work by image.
+    static func scatterAdd(_ dcols: UnsafePointer<Float>, _ g: ConvGeometry, rows start: Int, count: Int,
+                           into dx: UnsafeMutablePointer<Float>) {
+        let c = g.c, rowLen = g.rowLength, perImage = g.py.output * g.px.output
+        for r in 0..<count {
+            let p = start + r, b = p / perImage, rem = p % perImage
+            let oy = rem / g.px.output, ox = rem % g.px.output
+            let db = dx + b * g.h * g.w * c
+            var src = dcols + r * rowLen
+            for ky in 0..<g.k {
+                let iy = oy * g.stride + ky - g.py.before
+                for kx in 0..<g.k {
+                    let ix = ox * g.stride + kx - g.px.before
+                    if iy >= 0, iy < g.h, ix >= 0, ix < g.w {
+                        let d = db + (iy * g.w + ix) * c
+                        for ci in 0..<c { d[ci] += src[ci] }
+                    }
+                    src += c
+                }
+            }
+        }
+    }
+}
+
+/// Convolution drivers shared by `Conv2D` and `UpsampledHeads`: chunked im2col + GEMM.
+///
+/// Threading: the output rows are split into one contiguous range per worker; each worker
+/// gathers and multiplies its own cache-sized chunks with single-threaded BLAS. Weight gradients
+/// are summed per worker into private buffers and then added in worker order, so results are
+/// deterministic for a given worker count.
+enum ConvKernels {
+    /// Scratch slots used by the drivers: `scratchBase + worker` holds one worker's patch chunk,
+    /// `partialBase + worker` its private weight-gradient sum.
+    static let scratchBase = 10, partialBase = 20
+
+    /// Per-worker patch buffers, allocated on the calling thread before going parallel.
+    static func patchBuffers(_ g: ConvGeometry, _ ws: Workspace) -> [UnsafeMutablePointer<Float>] {
+        (0..<Parallel.workers).map { ws.scratch(scratchBase + $0, count: g.chunkRows * g.rowLength) }
+    }
+
+    /// y [rows, Cout] (= beta·y +) conv(x) with a `[k·k·Cin, Cout]` kernel matrix.
+    static func forward(_ x: UnsafePointer<Float>, _ g: ConvGeometry, kernel: UnsafePointer<Float>, outChannels: Int,
+                        beta: Float, into y: UnsafeMutablePointer<Float>, workspace: Workspace) {
+        let kdim = g.rowLength, step = g.chunkRows, bufs = patchBuffers(g, workspace)
+        Parallel.forWorkers(g.rows, grain: 1024) { worker, lo, hi in
+            var r0 = lo
+            while r0 < hi {
+                let n = min(step, hi - r0)
+                Im2Col.gather(x, g, rows: r0, count: n, into: bufs[worker])
+                BLAS.sgemm(m: n, n: outChannels, k: kdim, a: bufs[worker], lda: kdim, b: kernel, ldb: outChannels,
+                           beta: beta, c: y + r0 * outChannels, ldc: outChannels)
+                r0 += n
+            }
+        }
+    }
+
+    /// dkernel [k·k·Cin, Cout] += patchesᵀ · dy.
+    static func kernelGradient(_ x: UnsafePointer<Float>, _ g: ConvGeometry, dy: UnsafePointer<Float>, outChannels: Int,
+                               into dk: UnsafeMutablePointer<Float>, workspace: Workspace) {
+        let kdim = g.rowLength, step = g.chunkRows, bufs = patchBuffers(g, workspace)
+        let size = kdim * outChannels
+        let partials = (0..<Parallel.workers).map { workspace.scratch(partialBase + $0, count: size) }
+        let used = Parallel.forWorkers(g.rows, grain: 1024) { worker, lo, hi in
+            partials[worker].update(repeating: 0, count: size)
+            var r0 = lo
+            while r0 < hi {
+                let n = min(step, hi - r0)
+                Im2Col.gather(x, g, rows: r0, count: n, into: bufs[worker])
+                BLAS.sgemm(transA: true, m: kdim, n: outChannels, k: n, a: bufs[worker], lda: kdim, b: dy + r0 * outChannels,
+                           ldb: outChannels, beta: 1, c: partials[worker], ldc: outChannels)
+                r0 += n
+            }
+        }
+        for w in 0..<used { let p = partials[w]; for i in 0..<size { dk[i] += p[i] } }
+    }
+
+    /// The stride-1 SAME-conv adjoint as a convolution: `[k, k, Cout, Cin]` kernel with the taps
+    /// reversed, from an HWIO `[k, k, Cin, Cout]` kernel.
+    static func flippedKernel(_ w: UnsafePointer<Float>, k: Int, cin: Int, cout: Int, into f: UnsafeMutablePointer<Float>) {
+        for ky in 0..<k { for kx in 0..<k {
+            let src = ((k - 1 - ky) * k + (k - 1 - kx)) * cin * cout, dst = (ky * k + kx) * cout * cin
+            for ci in 0..<cin { for co in 0..<cout { f[dst + co * cin + ci] = w[src + ci * cout + co] } }
+        }}
+    }
+
+    /// dx [B, H, W, Cin] for a stride-1 odd-k SAME conv: the SAME conv of dy with the flipped
+    /// kernel (race-free, so it parallelises like the forward pass).
+    static func inputGradientStride1(dy: UnsafePointer<Float>, _ g: ConvGeometry, kernel: UnsafePointer<Float>,
+                                     outChannels cout: Int, into dx: UnsafeMutablePointer<Float>, workspace: Workspace) {
+        let flipped = workspace.scratch(5, count: g.k * g.k * g.c * cout)
+        flippedKernel(kernel, k: g.k, cin: g.c, cout: cout, into: flipped)
+        let gd = ConvGeometry(batch: g.batch, h: g.h, w: g.w, c: cout, k: g.k, stride: 1)
+        forward(dy, gd, kernel: flipped, outChannels: g.c, beta: 0, into: dx, workspace: workspace)
+    }
+
+    /// dx by chunked `dy · Wᵀ` then col2im (any stride); workers take whole images so their
+    /// scatter targets never overlap.
+    static func inputGradientScatter(dy: UnsafePointer<Float>, _ g: ConvGeometry, kernel: UnsafePointer<Float>,
+                                     outChannels cout: Int, into dx: UnsafeMutablePointer<Float>, workspace: Workspace) {
+        let kdim = g.rowLength, step = g.chunkRows, bufs = patchBuffers(g, workspace)
+        let perImage = g.py.output * g.px.output
+        dx.update(repeating: 0, count: g.batch * g.h * g.w * g.c)
+        Parallel.forWorkers(g.batch, grain: 1) { worker, b0, b1 in
+            var r0 = b0 * perImage
+            let end = b1 * perImage
+            while r0 < end {
+                let n = min(step, end - r0)
+                BLAS.sgemm(transB: true, m: n, n: kdim, k: cout, a: dy + r0 * cout, lda: cout, b: kernel, ldb: cout,
+                           c: bufs[worker], ldc: kdim)
+                Im2Col.scatterAdd(bufs[worker], g, rows: r0, count: n, into: dx)
+                r0 += n
+            }
+        }
+    }
+
+    /// y [rows, n] (= beta·y +) a [rows, k] · b [k, n], rows split across workers.
+    static func rowParallelGEMM(rows: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                                transB: Bool = false, beta: Float, c: UnsafeMutablePointer<Float>) {
+        Parallel.forWorkers(rows, grain: 2048) { _, lo, hi in
+            BLAS.sgemm(transB: transB, m: hi - lo, n: n, k: k, a: a + lo * k, lda: k, b: b, ldb: transB ? k : n,
+                       beta: beta, c: c + lo * n, ldc: n)
+        }
+    }
+
+    /// dk [k, n] += a [rows, k]ᵀ · dy [rows, n], with per-worker partial sums.
+    static func rowParallelGradient(rows: Int, n: Int, k: Int, a: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+                                    into dk: UnsafeMutablePointer<Float>, workspace: Workspace) {
+        let size = k * n
+        let partials = (0..<Parallel.workers).map { workspace.scratch(partialBase + $0, count: size) }
+        let used = Parallel.forWorkers(rows, grain: 2048) { worker, lo, hi in
+            BLAS.sgemm(transA: true, m: k, n: n, k: hi - lo, a: a + lo * k, lda: k, b: dy + lo * n, ldb: n,
+                       beta: 0, c: partials[worker], ldc: n)
+        }
+        for w in 0..<used { let p = partials[w]; for i in 0..<size { dk[i] += p[i] } }
+    }
+}

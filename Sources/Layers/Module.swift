@@ -1,1 +1,0 @@
-// Layers: placeholder until its issue lands.

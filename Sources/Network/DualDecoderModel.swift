@@ -1,0 +1,236 @@
+import Layers
+import Tensors
+
+/// The network's three outputs for a batch (channels-last; memory layout equals the reference's
+/// `[B,H,W,n,2]`, `[B,H,W,1,n]` and `[B,H,W,1]`).
+public struct ModelOutputs {
+    /// Contribution vectors `[B, H, W, 2n]`, channel 2k + c = (slot k, coordinate c: dy, dx).
+    public let vectors: Tensor
+    /// Contribution-map logits `[B, H, W, n]` (one band), softmax over n gives the maps.
+    public let mapLogits: Tensor
+    /// Centre heatmap `[B, H, W, 1]`, after the sigmoid.
+    public let heatmap: Tensor
+    public init(vectors: Tensor, mapLogits: Tensor, heatmap: Tensor) {
+        self.vectors = vectors; self.mapLogits = mapLogits; self.heatmap = heatmap
+    }
+}
+
+/// Gradients of the loss with respect to the three outputs (same shapes as `ModelOutputs`;
+/// `heatmap` is with respect to the post-sigmoid value).
+public struct OutputGradients {
+    public let vectors, mapLogits, heatmap: Tensor
+    public init(vectors: Tensor, mapLogits: Tensor, heatmap: Tensor) {
+        self.vectors = vectors; self.mapLogits = mapLogits; self.heatmap = heatmap
+    }
+}
+
+/// The v9 dual-decoder network (method §6): a ResDown encoder, a spatial decoder for the centre
+/// heatmap and the vectors, and an attribution decoder for the maps whose skips are
+/// `concat(stop_gradient(S_ℓ), E)`.
+///
+/// Training-step API: `forward` → loss → `backward` (which accumulates into `parameters.gradients`
+/// after `parameters.zeroGradients()`); the optimiser then updates `parameters.values`.
+public final class DualDecoderModel {
+    public let config: ModelConfig
+    /// Trainable parameters and their gradients, one flat buffer each.
+    public let parameters = ParameterArena(hasGradients: true)
+    /// BN moving statistics.
+    public let state = ParameterArena(hasGradients: false)
+    let workspace = Workspace()
+    let encoder: [ResDown]
+    let spatialAttention: [FastAttention]
+    let spatialFuse: [FuseUp]
+    let spatialHeads: UpsampledHeads
+    let heatmapSigmoid = Sigmoid()
+    let attributionConcat: [ChannelConcat]
+    let attributionEmbed: [Conv2D]
+    let attributionAttention: [FastAttention]
+    let attributionFuse: [FuseUp]
+    let mapHead: UpsampledHeads
+
+    /// Intermediate features of the last forward pass (E: encoder, shallowest first; S and T:
+    /// spatial and attribution FuseUp outputs, deepest first), for tests and diagnostics.
+    public private(set) var encoderFeatures: [Tensor] = []
+    public private(set) var spatialFeatures: [Tensor] = []
+    public private(set) var attributionFeatures: [Tensor] = []
+    /// When set, forward and backward time each block into it.
+    public var profiler: StepProfiler?
+    private var skipGradients: [Tensor?]
+    private var hadPrevious: [Bool] = []
+
+    /// Builds the network and initialises it (Glorot-uniform kernels, zero biases, BN defaults)
+    /// from `seed`.
+    public init(config: ModelConfig, seed: UInt64 = 0) throws {
+        try config.validate()
+        self.config = config
+        let f = config.widths, fw = config.fuseWidths, levels = config.stages
+        var dropID: UInt64 = 0
+        var enc: [ResDown] = []
+        var cin = 1
+        for (i, w) in f.enumerated() {
+            enc.append(ResDown(prefix: "enc\(i + 1)_", in: cin, out: w, dropout: config.dropout,
+                               dropoutID: &dropID, arena: parameters, state: state, workspace: workspace))
+            cin = w
+        }
+        enc[0].conv1.needsInputGradient = false
+        enc[0].short.needsInputGradient = false
+        encoder = enc
+        let skipWidths = Array(f.reversed())                        // deepest first
+        var spA: [FastAttention] = [], spF: [FuseUp] = []
+        for l in 0..<levels {
+            spA.append(FastAttention(prefix: "sp\(l + 1)_fa_", channels: skipWidths[l], arena: parameters,
+                                     state: state, workspace: workspace))
+            spF.append(FuseUp(prefix: "sp\(l + 1)_fuse_", in: skipWidths[l], out: fw[l], dropout: config.dropout,
+                              dropoutID: &dropID, arena: parameters, state: state, workspace: workspace))
+        }
+        spatialAttention = spA; spatialFuse = spF
+        spatialHeads = UpsampledHeads([
+            .init(conv5: "cv_conv5", conv1: "cv_conv1", outputs: 2 * config.slots * config.bands),
+            .init(conv5: "com_conv5", conv1: "center_of_mass", outputs: 1),
+        ], inChannels: fw[levels - 1], width: config.headWidth, arena: parameters, workspace: workspace)
+        var cat: [ChannelConcat] = [], emb: [Conv2D] = [], atA: [FastAttention] = [], atF: [FuseUp] = []
+        for l in 0..<levels {
+            cat.append(ChannelConcat(stopGradientFirst: true))
+            let embed = Conv2D("at\(l + 1)_embed", kernel: 3, in: fw[l] + skipWidths[l], out: skipWidths[l],
+                               arena: parameters, workspace: workspace)
+            // stop_gradient(S) occupies the first fw[l] input channels: the embed conv computes
+            // the input gradient of the skip channels only (the concat's backward is folded in).
+            embed.inputGradientStartChannel = fw[l]
+            emb.append(embed)
+            atA.append(FastAttention(prefix: "at\(l + 1)_fa_", channels: skipWidths[l], arena: parameters,
+                                     state: state, workspace: workspace))
+            atF.append(FuseUp(prefix: "at\(l + 1)_fuse_", in: skipWidths[l], out: fw[l], dropout: config.dropout,
+                              dropoutID: &dropID, arena: parameters, state: state, workspace: workspace))
+        }
+        attributionConcat = cat; attributionEmbed = emb; attributionAttention = atA; attributionFuse = atF
+        mapHead = UpsampledHeads([.init(conv5: "cm_conv5", conv1: "cm_conv1", outputs: config.slots * config.bands)],
+                                 inChannels: fw[levels - 1], width: config.headWidth, arena: parameters,
+                                 workspace: workspace)
+        skipGradients = Array(repeating: nil, count: levels)
+        parameters.finalize()
+        state.finalize()
+        initialize(seed: seed)
+    }
+
+    /// Every conv layer (heads excluded) in construction order.
+    var convs: [Conv2D] {
+        encoder.flatMap(\.convs) + spatialAttention.flatMap(\.convs) + spatialFuse.map(\.conv)
+            + attributionEmbed + attributionAttention.flatMap(\.convs) + attributionFuse.map(\.conv)
+    }
+
+    /// Every BN layer; a distributed mode installs its reducer on each.
+    public var batchNorms: [BatchNorm] {
+        encoder.flatMap(\.norms) + spatialAttention.flatMap(\.norms) + spatialFuse.map(\.bn)
+            + attributionAttention.flatMap(\.norms) + attributionFuse.map(\.bn)
+    }
+
+    /// Re-initialises every parameter from `seed` (Keras defaults).
+    public func initialize(seed: UInt64) {
+        var g = SeededGenerator(seed: seed)
+        for c in convs { c.initialize(&g) }
+        spatialHeads.initialize(&g)
+        mapHead.initialize(&g)
+        for b in batchNorms { b.initialize() }
+    }
+
+    /// Number of trainable parameters.
+    public var parameterCount: Int { parameters.count }
+
+    // flux: [B, H, W, 1] -> outputs (see ModelOutputs)
+    public func forward(_ flux: Tensor, context ctx: ForwardContext) throws -> ModelOutputs {
+        let s = NHWC(flux)
+        guard s.c == 1 else { throw ModelError.shapeMismatch("input must have 1 band, got \(s.c) channels") }
+        guard s.h == s.w else { throw ModelError.shapeMismatch("input must be square, got \(s.h)×\(s.w)") }
+        try config.validate(size: s.h)
+        guard ctx.sampleIndices.count == s.b else {
+            throw ModelError.shapeMismatch("\(ctx.sampleIndices.count) sample indices for a batch of \(s.b)")
+        }
+        var h = flux
+        encoderFeatures = encoder.enumerated().map { i, block in
+            h = timed("enc\(i + 1) fwd") { block.forward(h, ctx) }
+            return h
+        }
+        let skips = Array(encoderFeatures.reversed())
+        var sPrev: Tensor? = nil
+        hadPrevious = []
+        spatialFeatures = zip(spatialAttention, spatialFuse).enumerated().map { l, pair in
+            hadPrevious.append(sPrev != nil)
+            let a = timed("sp\(l + 1)_fa fwd") { pair.0.forward(skips[l], training: ctx.training) }
+            let out = timed("sp\(l + 1)_fuse fwd") { pair.1.forward(sPrev, a, ctx) }
+            sPrev = out
+            return out
+        }
+        let sh = timed("cv+com heads fwd") { spatialHeads.forward(spatialFeatures[spatialFeatures.count - 1]) }
+        let heat = heatmapSigmoid.forward(sh[1])
+        var tPrev: Tensor? = nil
+        attributionFeatures = (0..<config.stages).map { l in
+            let m = timed("at\(l + 1)_embed fwd") {
+                attributionEmbed[l].forward(attributionConcat[l].forward(spatialFeatures[l], skips[l]))
+            }
+            let a = timed("at\(l + 1)_fa fwd") { attributionAttention[l].forward(m, training: ctx.training) }
+            let out = timed("at\(l + 1)_fuse fwd") { attributionFuse[l].forward(tPrev, a, ctx) }
+            tPrev = out
+            return out
+        }
+        let cm = timed("cm head fwd") { mapHead.forward(attributionFeatures[attributionFeatures.count - 1]) }
+        return ModelOutputs(vectors: sh[0], mapLogits: cm[0], heatmap: heat)
+    }
+
+    /// The three parts of the network in the order backward finishes their gradients.
+    public enum BackwardPhase: Sendable, CaseIterable {
+        case attributionDecoder, spatialDecoder, encoder
+
+        /// Whether a parameter (by name) belongs to this part.
+        public func owns(_ name: String) -> Bool {
+            switch self {
+            case .attributionDecoder: return name.hasPrefix("at") || name.hasPrefix("cm_")
+            case .spatialDecoder:
+                return name.hasPrefix("sp") || name.hasPrefix("cv_") || name.hasPrefix("com_") || name.hasPrefix("center_of_mass")
+            case .encoder: return name.hasPrefix("enc")
+            }
+        }
+    }
+
+    /// Called by `backward` when a part's parameter gradients are final, so a data-parallel
+    /// trainer can start reducing them while the rest of backward runs.
+    public var onBackwardPhaseComplete: ((BackwardPhase) -> Void)?
+
+    /// Back-propagates output gradients through the last forward pass, ACCUMULATING into
+    /// `parameters.gradients` (call `parameters.zeroGradients()` first for a fresh step).
+    public func backward(_ g: OutputGradients) {
+        let levels = config.stages
+        // Attribution decoder: its gradient reaches the encoder through the skips only.
+        var dT = timed("cm head bwd") { mapHead.backward([g.mapLogits]) }
+        for l in stride(from: levels - 1, through: 0, by: -1) {
+            let (dPrev, dA) = timed("at\(l + 1)_fuse bwd") { attributionFuse[l].backward(dT, hasPrevious: hadPrevious[l]) }
+            let dM = timed("at\(l + 1)_fa bwd") { attributionAttention[l].backward(dA) }
+            let dSkip = timed("at\(l + 1)_embed bwd") { attributionEmbed[l].backward(dM)! }
+            let acc = Tensor.reusing(skipGradients[l], shape: dSkip.shape)
+            acc.copy(from: dSkip)
+            skipGradients[l] = acc
+            if let dPrev { dT = dPrev }
+        }
+        onBackwardPhaseComplete?(.attributionDecoder)
+        // Spatial decoder.
+        var dS = timed("cv+com heads bwd") { spatialHeads.backward([g.vectors, heatmapSigmoid.backward(g.heatmap)]) }
+        for l in stride(from: levels - 1, through: 0, by: -1) {
+            let (dPrev, dA) = timed("sp\(l + 1)_fuse bwd") { spatialFuse[l].backward(dS, hasPrevious: hadPrevious[l]) }
+            let dSkip = timed("sp\(l + 1)_fa bwd") { spatialAttention[l].backward(dA) }
+            TensorOps.accumulate(dSkip, into: skipGradients[l]!)
+            if let dPrev { dS = dPrev }
+        }
+        onBackwardPhaseComplete?(.spatialDecoder)
+        // Encoder, deepest stage first: stage i feeds skip level L−1−i and stage i+1.
+        var fromDeeper: Tensor? = nil
+        for i in stride(from: levels - 1, through: 0, by: -1) {
+            let d = skipGradients[levels - 1 - i]!
+            if let fromDeeper { TensorOps.accumulate(fromDeeper, into: d) }
+            fromDeeper = timed("enc\(i + 1) bwd") { encoder[i].backward(d) }
+        }
+    }
+
+    @inline(__always) private func timed<T>(_ name: @autoclosure () -> String, _ body: () -> T) -> T {
+        guard let profiler else { return body() }
+        return profiler.measure(name(), body)
+    }
+}

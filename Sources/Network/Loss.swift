@@ -1,0 +1,141 @@
+import Foundation
+import Layers
+import Tensors
+
+/// Targets for one batch, in the model's output layouts.
+public struct Labels {
+    /// `[B, H, W, 2n]`: (dy, dx) to the n nearest sources, channel 2k + c.
+    public let vectors: Tensor
+    /// `[B, H, W, n]`: flux fractions, summing to 1 over n.
+    public let maps: Tensor
+    /// `[B, H, W, 1]`: centre heatmap in [0, 1].
+    public let heatmap: Tensor
+    public init(vectors: Tensor, maps: Tensor, heatmap: Tensor) {
+        self.vectors = vectors; self.maps = maps; self.heatmap = heatmap
+    }
+}
+
+/// The four loss terms and their weighted total (method §7).
+public struct LossTerms: Equatable, Sendable {
+    public var vectors = 0.0      // L_cv, MAE
+    public var maps = 0.0         // L_cm, cross-entropy from logits
+    public var heatmap = 0.0      // L_com, MSE after the sigmoid
+    public var entropy = 0.0      // L_ent
+    public var total = 0.0
+
+    public init(vectors: Double = 0, maps: Double = 0, heatmap: Double = 0, entropy: Double = 0, total: Double = 0) {
+        self.vectors = vectors; self.maps = maps; self.heatmap = heatmap; self.entropy = entropy; self.total = total
+    }
+}
+
+/// `L = 0.06·L_cv + 4·L_cm + 15·L_com + 1.0·L_ent`, masked where the flux is 0.
+///
+/// Reduction: each example's per-pixel term is averaged over all H·W pixels (masked ones count
+/// as zeros); examples are summed and divided by the GLOBAL batch size, so in data parallel every
+/// rank divides its local sum by the same number and gradients are simply summed.
+public struct DeblendLoss {
+    public var weightVectors = 0.06, weightMaps = 4.0, weightHeatmap = 15.0, weightEntropy = 1.0
+    /// Gradient buffers reused from call to call (allocated once per batch shape).
+    private let buffers = GradientBuffers()
+
+    public init() {}
+
+    final class GradientBuffers: @unchecked Sendable {
+        var vectors, maps, heatmap: Tensor?
+    }
+
+    /// The loss terms and the gradients of the weighted total with respect to the outputs.
+    /// `globalBatch` defaults to the local batch size. The returned gradient tensors are reused
+    /// by the next call.
+    public func evaluate(outputs o: ModelOutputs, labels y: Labels, flux: Tensor,
+                         globalBatch: Int? = nil) throws -> (LossTerms, OutputGradients) {
+        let s = NHWC(flux)
+        let n = o.mapLogits.channels
+        guard o.vectors.shape == y.vectors.shape, o.mapLogits.shape == y.maps.shape,
+              o.heatmap.shape == y.heatmap.shape, o.heatmap.shape == flux.shape else {
+            throw ModelError.shapeMismatch("loss: outputs \(o.vectors.shape) \(o.mapLogits.shape) \(o.heatmap.shape), labels \(y.vectors.shape) \(y.maps.shape) \(y.heatmap.shape), flux \(flux.shape)")
+        }
+        guard o.vectors.channels == 2 * n, flux.channels == 1, n <= 64 else {
+            throw ModelError.shapeMismatch("loss: vectors need 2n = \(2 * n) channels (got \(o.vectors.channels)); flux needs 1 band (got \(flux.channels)); n ≤ 64")
+        }
+        let gb = globalBatch ?? s.b
+        guard gb >= 1 else { throw ModelError.invalidConfig("global batch size must be ≥ 1, got \(gb)") }
+        let norm = 1.0 / Double(s.h * s.w * gb)
+        let dv = Tensor.reusing(buffers.vectors, shape: o.vectors.shape); buffers.vectors = dv
+        let dm = Tensor.reusing(buffers.maps, shape: o.mapLogits.shape); buffers.maps = dm
+        let dh = Tensor.reusing(buffers.heatmap, shape: o.heatmap.shape); buffers.heatmap = dh
+        let cvScale = weightVectors * norm / Double(2 * n)
+        let (wm, we, wh) = (weightMaps, weightEntropy, weightHeatmap)
+        // Per-worker partial sums [L_com, L_cv, L_cm, L_ent], added in worker order afterwards.
+        let workers = max(1, Parallel.workers)
+        var partial = [Double](repeating: 0, count: 4 * workers)
+        let chunk = (s.pixels + workers - 1) / workers
+        partial.withUnsafeMutableBufferPointer { part in
+            let partBase = part.baseAddress!
+            Parallel.forRanges(workers, grain: 1) { w0, w1 in
+                for worker in w0..<w1 {
+                    let lo = worker * chunk, hi = min(s.pixels, lo + chunk)
+                    var com = 0.0, cv = 0.0, cm = 0.0, ent = 0.0
+                    let logp = UnsafeMutablePointer<Float>.allocate(capacity: 2 * n)
+                    defer { logp.deallocate() }
+                    let prob = logp + n
+                    let invN = 1 / Float(n), inv2N = 1 / Float(2 * n)
+                    let cvStep = Float(cvScale), mapW = Float(norm * wm), entW = Float(norm * we), heatW = Float(wh * norm * 2)
+                    for p in lo..<max(lo, hi) {
+                        let vo = o.vectors.data + p * 2 * n, vy = y.vectors.data + p * 2 * n, gv = dv.data + p * 2 * n
+                        let z = o.mapLogits.data + p * n, ym = y.maps.data + p * n, gm = dm.data + p * n
+                        if flux.data[p] == 0 {
+                            dh.data[p] = 0
+                            for j in 0..<(2 * n) { gv[j] = 0 }
+                            for k in 0..<n { gm[k] = 0 }
+                            continue
+                        }
+                        // Centre heatmap: (h − ĥ)², d/dĥ = 2(ĥ − h).
+                        let diff = o.heatmap.data[p] - y.heatmap.data[p]
+                        com += Double(diff * diff)
+                        dh.data[p] = heatW * diff
+                        // Vectors: (1/2n) Σ|v̂ − v|, d/dv̂ = sign(v̂ − v)/(2n), sign(0) = 0.
+                        var l1: Float = 0
+                        for j in 0..<(2 * n) {
+                            let d = vo[j] - vy[j]
+                            l1 += abs(d)
+                            gv[j] = d > 0 ? cvStep : (d < 0 ? -cvStep : 0)
+                        }
+                        cv += Double(l1 * inv2N)
+                        // Maps: a stable log-softmax over n; CE = −Σ y_k log p_k; entropy
+                        // H = −Σ p_k log p_k, averaged over n.
+                        var zmax = z[0]
+                        for k in 1..<n { zmax = max(zmax, z[k]) }
+                        var se: Float = 0
+                        for k in 0..<n { prob[k] = expf(z[k] - zmax); se += prob[k] }
+                        let lse = logf(se), inv = 1 / se
+                        var ce: Float = 0, h: Float = 0, ysum: Float = 0
+                        for k in 0..<n {
+                            logp[k] = z[k] - zmax - lse
+                            prob[k] *= inv
+                            ce -= ym[k] * logp[k]; ysum += ym[k]
+                            h -= prob[k] * logp[k]
+                        }
+                        cm += Double(ce)
+                        ent += Double(h * invN)
+                        for k in 0..<n {
+                            let gce = prob[k] * ysum - ym[k]                    // (p_k Σy − y_k)
+                            let gent = -prob[k] * (logp[k] + h) * invN          // −p_k(log p_k + H)/n
+                            gm[k] = mapW * gce + entW * gent
+                        }
+                    }
+                    partBase[4 * worker] = com; partBase[4 * worker + 1] = cv
+                    partBase[4 * worker + 2] = cm; partBase[4 * worker + 3] = ent
+                }
+            }
+        }
+        var t = LossTerms()
+        for w in 0..<workers {
+            t.heatmap += partial[4 * w]; t.vectors += partial[4 * w + 1]
+            t.maps += partial[4 * w + 2]; t.entropy += partial[4 * w + 3]
+        }
+        t.heatmap *= norm; t.vectors *= norm; t.maps *= norm; t.entropy *= norm
+        t.total = weightVectors * t.vectors + weightMaps * t.maps + weightHeatmap * t.heatmap + weightEntropy * t.entropy
+        return (t, OutputGradients(vectors: dv, mapLogits: dm, heatmap: dh))
+    }
+}

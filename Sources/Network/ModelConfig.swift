@@ -1,0 +1,67 @@
+/// Architecture settings of the v9 dual-decoder network.
+public struct ModelConfig: Equatable, Sendable, Codable {
+    /// Encoder widths F, one per ResDown stage.
+    public var widths: [Int]
+    /// Sources per pixel (n).
+    public var slots: Int = 3
+    /// Bands (b); the model and loss support one band, as the method does.
+    public var bands: Int = 1
+    /// Dropout rate in training (0.1 in the method; 0 disables dropout).
+    public var dropout: Float = 0.1
+    /// Width of the 5×5 conv in every output head.
+    public var headWidth: Int = 32
+
+    public init(widths: [Int], slots: Int = 3, dropout: Float = 0.1) {
+        self.widths = widths; self.slots = slots; self.dropout = dropout
+    }
+
+    /// The committed original configuration, F = [8, 16, 32, 32]: 305,114 trainable parameters.
+    public static let small = ModelConfig(widths: [8, 16, 32, 32])
+    /// The paper-figure widths, F = [16, 32, 64, 64, 128]: 2,596,106 trainable parameters.
+    public static let paper = ModelConfig(widths: [16, 32, 64, 64, 128])
+    /// The TF fixture configuration, F = [4, 8] at 32×32, dropout off: 27,330 parameters.
+    public static let tiny = ModelConfig(widths: [4, 8], dropout: 0)
+
+    /// Looks up a preset by name (`small`, `paper`, `tiny`).
+    public static func preset(_ name: String) -> ModelConfig? {
+        switch name {
+        case "small": return .small
+        case "paper": return .paper
+        case "tiny": return .tiny
+        default: return nil
+        }
+    }
+
+    /// Number of ResDown stages L.
+    public var stages: Int { widths.count }
+    /// FuseUp widths `reversed(F[0..L−2]) + [F[L−1]]`, deepest level first.
+    public var fuseWidths: [Int] { Array(widths.dropLast().reversed()) + [widths[widths.count - 1]] }
+
+    /// Checks the settings and an input size; the message names the problem.
+    public func validate(size: Int? = nil) throws {
+        guard !widths.isEmpty, widths.allSatisfy({ $0 > 0 }) else {
+            throw ModelError.invalidConfig("widths must be a non-empty list of positive integers, got \(widths)")
+        }
+        guard slots >= 1 else { throw ModelError.invalidConfig("slots n must be ≥ 1, got \(slots)") }
+        guard bands == 1 else { throw ModelError.invalidConfig("only one band is supported, got \(bands)") }
+        guard dropout >= 0, dropout < 1 else { throw ModelError.invalidConfig("dropout must be in [0, 1), got \(dropout)") }
+        if let size {
+            let m = 1 << stages
+            guard size > 0, size % m == 0 else {
+                throw ModelError.invalidConfig("input size \(size) must be a positive multiple of 2^\(stages) = \(m)")
+            }
+        }
+    }
+}
+
+/// Errors raised by the network module.
+public enum ModelError: Error, CustomStringConvertible {
+    case invalidConfig(String)
+    case shapeMismatch(String)
+    public var description: String {
+        switch self {
+        case let .invalidConfig(m): return "invalid model configuration: \(m)"
+        case let .shapeMismatch(m): return "shape mismatch: \(m)"
+        }
+    }
+}

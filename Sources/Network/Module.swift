@@ -1,1 +1,0 @@
-// Network: placeholder until its issue lands.

@@ -1,1 +1,0 @@
-// Optimizers: placeholder until its issue lands.

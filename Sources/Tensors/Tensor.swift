@@ -1,0 +1,93 @@
+/// A contiguous float32 tensor in row-major order.
+///
+/// Layout: activations are NHWC `[B, H, W, C]`, as in the TensorFlow reference. Channels-last
+/// makes every 3×3 im2col row a run of `C` contiguous floats (one `memcpy` per tap), makes a
+/// 1×1 convolution a plain GEMM on the tensor itself, and lets fixture tensors be compared
+/// byte for byte without transposes.
+///
+/// A `Tensor` is a reference type so that layers can own their output buffers and reuse them
+/// from step to step (`Tensor.reusing`), which keeps allocations out of the training loop.
+public final class Tensor: @unchecked Sendable {
+    /// The shape, outermost axis first.
+    public private(set) var shape: [Int]
+    /// Number of elements, the product of `shape`.
+    public private(set) var count: Int
+    /// The storage; valid for `count` floats until the tensor is reshaped to a larger size.
+    public private(set) var data: UnsafeMutablePointer<Float>
+    private var capacity: Int
+
+    /// Creates a zero-filled tensor.
+    public init(shape: [Int]) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
+        self.shape = shape
+        self.count = shape.reduce(1, *)
+        self.capacity = max(count, 1)
+        self.data = .allocate(capacity: capacity)
+        data.initialize(repeating: 0, count: capacity)
+    }
+
+    /// Creates a tensor holding a copy of `values`.
+    public convenience init(shape: [Int], values: [Float]) {
+        self.init(shape: shape)
+        precondition(values.count == count, "\(values.count) values for shape \(shape)")
+        values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: count) }
+    }
+
+    deinit { data.deallocate() }
+
+    /// Returns `existing` if it already has `shape`, otherwise a fresh zeroed tensor. Contents of
+    /// a reused tensor are left as they were; callers overwrite them.
+    public static func reusing(_ existing: Tensor?, shape: [Int]) -> Tensor {
+        if let t = existing, t.shape == shape { return t }
+        return Tensor(shape: shape)
+    }
+
+    /// The elements as an array (copy).
+    public var values: [Float] { Array(UnsafeBufferPointer(start: data, count: count)) }
+
+    /// Element access by flat index.
+    public subscript(i: Int) -> Float {
+        get { data[i] }
+        set { data[i] = newValue }
+    }
+
+    /// Sets every element to `value`.
+    public func fill(_ value: Float) { data.update(repeating: value, count: count) }
+
+    /// Copies all elements from `other`, which must have the same element count.
+    public func copy(from other: Tensor) {
+        precondition(other.count == count, "copy: \(other.shape) into \(shape)")
+        data.update(from: other.data, count: count)
+    }
+
+    /// Reinterprets the shape without moving data; the element count must not change.
+    public func reshape(_ newShape: [Int]) {
+        precondition(newShape.reduce(1, *) == count, "reshape \(shape) -> \(newShape)")
+        shape = newShape
+    }
+
+    /// The size of the last axis (channels for NHWC tensors).
+    public var channels: Int { shape.last ?? 1 }
+}
+
+/// Elementwise helpers used by the composite blocks.
+public enum TensorOps {
+    /// `out = a + b` elementwise.
+    public static func add(_ a: Tensor, _ b: Tensor, into out: Tensor) {
+        precondition(a.count == b.count && a.count == out.count, "add: \(a.shape) + \(b.shape)")
+        Parallel.forRanges(a.count) { lo, hi in for i in lo..<hi { out.data[i] = a.data[i] + b.data[i] } }
+    }
+
+    /// `acc += x` elementwise.
+    public static func accumulate(_ x: Tensor, into acc: Tensor) {
+        precondition(x.count == acc.count, "accumulate: \(x.shape) into \(acc.shape)")
+        Parallel.forRanges(x.count) { lo, hi in for i in lo..<hi { acc.data[i] += x.data[i] } }
+    }
+
+    /// Largest absolute value.
+    public static func maxAbs(_ a: Tensor) -> Float {
+        var m: Float = 0
+        for i in 0..<a.count { m = max(m, abs(a.data[i])) }
+        return m
+    }
+}

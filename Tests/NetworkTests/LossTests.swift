@@ -1,0 +1,65 @@
+import Foundation
+import Layers
+import Network
+import Tensors
+import Testing
+import TestSupport
+
+@Suite struct LossTests {
+    func sample(seed: UInt64) -> (ModelOutputs, Labels, Tensor) {
+        let b = SyntheticBatch.make(batch: 2, size: 8, slots: 3, seed: seed)
+        var g = SeededGenerator(seed: seed + 1)
+        func rnd(_ t: Tensor, _ lo: Double, _ hi: Double) -> Tensor {
+            let o = Tensor(shape: t.shape); for i in 0..<o.count { o.data[i] = Float(g.uniform(lo, hi)) }; return o
+        }
+        let out = ModelOutputs(vectors: rnd(b.labels.vectors, -5, 5), mapLogits: rnd(b.labels.maps, -2, 2),
+                               heatmap: rnd(b.labels.heatmap, 0.05, 0.95))
+        return (out, b.labels, b.flux)
+    }
+
+    /// One pixel by hand: all four terms and the global-batch reduction.
+    @Test func singlePixelByHand() throws {
+        let flux = Tensor(shape: [1, 1, 1, 1], values: [1])
+        let out = ModelOutputs(vectors: Tensor(shape: [1, 1, 1, 4], values: [1, -1, 0, 0]),
+                               mapLogits: Tensor(shape: [1, 1, 1, 2], values: [0, 0]),
+                               heatmap: Tensor(shape: [1, 1, 1, 1], values: [0.25]))
+        let lab = Labels(vectors: Tensor(shape: [1, 1, 1, 4], values: [0, 0, 0, 0]), maps: Tensor(shape: [1, 1, 1, 2], values: [1, 0]),
+                         heatmap: Tensor(shape: [1, 1, 1, 1], values: [0.75]))
+        let (t, _) = try DeblendLoss().evaluate(outputs: out, labels: lab, flux: flux, globalBatch: 4)
+        expectClose(t.vectors, 2.0 / 4 / 4, relative: 1e-12, "L_cv = (1/2n)Σ|Δ| / B_global")
+        expectClose(t.heatmap, 0.25 / 4, relative: 1e-7, "L_com")
+        expectClose(t.maps, log(2.0) / 4, relative: 1e-7, "L_cm")
+        expectClose(t.entropy, log(2.0) / 2 / 4, relative: 1e-7, "L_ent")
+        expectClose(t.total, 0.06 * t.vectors + 4 * t.maps + 15 * t.heatmap + t.entropy, relative: 1e-12)
+        // A masked (zero-flux) pixel contributes nothing.
+        flux[0] = 0
+        let (z, _) = try DeblendLoss().evaluate(outputs: out, labels: lab, flux: flux)
+        #expect(z.total == 0)
+    }
+
+    @Test func gradientsMatchCentralDifferences() throws {
+        let (out, lab, flux) = sample(seed: 21)
+        let loss = DeblendLoss()
+        // Copy the gradients: the loss reuses its buffers on the next call.
+        let (_, g0) = try loss.evaluate(outputs: out, labels: lab, flux: flux)
+        let g = OutputGradients(vectors: Tensor(shape: g0.vectors.shape, values: g0.vectors.values),
+                                mapLogits: Tensor(shape: g0.mapLogits.shape, values: g0.mapLogits.values),
+                                heatmap: Tensor(shape: g0.heatmap.shape, values: g0.heatmap.values))
+        let total = { (try? loss.evaluate(outputs: out, labels: lab, flux: flux).0.total) ?? .nan }
+        let check = GradientCheck(step: 1e-3, probes: 40)
+        for (name, t, gt) in [("vectors", out.vectors, g.vectors), ("maps", out.mapLogits, g.mapLogits), ("heatmap", out.heatmap, g.heatmap)] {
+            let e = check.worstError(values: t.data, count: t.count, analytic: gt.values, floorScale: 1e-6, lossAt: total)
+            #expect(e < 1e-2, "\(name): \(e)")
+            var bad = gt.values; corrupt(&bad)
+            let eb = check.worstError(values: t.data, count: t.count, analytic: bad, floorScale: 1e-6, lossAt: total)
+            #expect(eb > 1e-1, "negative control missed for \(name): \(eb)")
+        }
+    }
+
+    func corrupt(_ g: inout [Float]) { for i in stride(from: 0, to: g.count, by: 3) { g[i] *= 1.5 } }
+
+    @Test func mismatchedShapesAreRejected() {
+        let (out, lab, _) = sample(seed: 3)
+        #expect(throws: ModelError.self) { try DeblendLoss().evaluate(outputs: out, labels: lab, flux: Tensor(shape: [1, 8, 8, 1])) }
+    }
+}
