@@ -121,8 +121,8 @@ public final class SourceRenderer: @unchecked Sendable {
         let compact = p.halfLightRadius < 2 || p.index > 3
         if d < 1 { return compact ? 24 : 12 }
         if d < 3 { return compact ? 8 : 4 }
-        if d < 8 && compact { return 4 }
-        return 2
+        if d < 8 { return compact ? 4 : 2 }
+        return 1        // 8+ px out the profile is smooth on the 1/3 px cell scale: midpoint suffices
     }
 
     /// Integrates the smooth profile over every cell of a box; returns the cells and their raw sum.
