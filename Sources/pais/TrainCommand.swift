@@ -51,7 +51,7 @@ struct TrainCommand: ParsableCommand {
         try config.validate(size: size)
         let model = try DualDecoderModel(config: config, seed: seed)
         print("pais train: preset \(preset) widths \(config.widths) size \(size) batch \(batch) steps \(steps) lr \(lr) dropout \(dropout)")
-        print("  \(model.parameterCount) trainable parameters; OpenBLAS \(BLASInfo.threadCount) threads (\(BLASInfo.config))")
+        print("  \(model.parameterCount) trainable parameters; \(threads) worker threads, BLAS single-threaded per worker (\(BLASInfo.config))")
         let data = (0..<batches).map { SyntheticBatch.make(batch: batch, size: size, slots: config.slots, seed: seed &+ 1000 &+ UInt64($0)) }
         var adam = Adam(learningRate: lr)
         print("  step      total        L_cv       L_cm      L_com      L_ent    ms")
