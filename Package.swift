@@ -12,7 +12,8 @@ let package = Package(
         .executable(name: "pais", targets: ["pais"])
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // MARK: C shims (not API): a module map and one header each.
@@ -20,21 +21,25 @@ let package = Package(
                        providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
         .systemLibrary(name: "CFITSIO", pkgConfig: "cfitsio", providers: [.apt(["libcfitsio-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CWCS", pkgConfig: "wcslib", providers: [.apt(["wcslib-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
 
         // MARK: Libraries, in dependency order.
-        .target(name: "FITSIO", dependencies: ["CFITSIO"]),
+        .target(name: "Checksums", dependencies: ["CCrypto"]),
+        .target(name: "FITSIO", dependencies: ["CFITSIO", "CWCS"]),
         .target(name: "Tensors", dependencies: ["COpenBLAS"]),
         .target(name: "Layers", dependencies: ["Tensors"]),
         .target(name: "Network", dependencies: ["Tensors", "Layers"]),
         .target(name: "Optimizers", dependencies: ["Tensors"]),
         .target(name: "SkySim", dependencies: ["CFFTW"]),
         .target(name: "PCR", dependencies: []),
-        .target(name: "Datasets", dependencies: ["FITSIO", "PCR", "SkySim"]),
+        .target(name: "Datasets", dependencies: ["FITSIO", "PCR", "SkySim", "Checksums"]),
         .target(name: "Distributed", dependencies: []),
         .target(name: "DistributedMPI", dependencies: ["Distributed", "CMPI"]),
         .target(name: "Training",
-                dependencies: ["Tensors", "Layers", "Network", "Optimizers", "Datasets", "PCR", "Distributed"]),
+                dependencies: ["Tensors", "Layers", "Network", "Optimizers", "Datasets", "PCR", "Distributed", "Checksums",
+                               .product(name: "Yams", package: "Yams")]),
 
         // MARK: The command-line tool: the only place that picks a communicator.
         .executableTarget(
@@ -46,8 +51,11 @@ let package = Package(
             ]),
 
         // MARK: Tests, one bundle per library.
-        .testTarget(name: "FITSIOTests", dependencies: ["FITSIO"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "FITSIOTests", dependencies: ["FITSIO"], exclude: ["Fixtures"]),
+        .testTarget(name: "ChecksumsTests", dependencies: ["Checksums"]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
+        .testTarget(name: "DistributedMPITests", dependencies: ["DistributedMPI"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Distributed", "Datasets"]),
         .testTarget(name: "PaisCLITests", dependencies: ["pais"]),
         // Engine tests (issue 4): shared helpers, then one bundle per engine module.
         .target(name: "TestSupport", dependencies: ["Tensors"], path: "Tests/TestSupport"),
@@ -56,6 +64,8 @@ let package = Package(
         .testTarget(name: "NetworkTests", dependencies: ["Network", "Layers", "Tensors", "Optimizers", "TestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "OptimizersTests", dependencies: ["Optimizers", "Tensors", "TestSupport"]),
+        .testTarget(name: "SkySimTests", dependencies: ["SkySim"]),
+        .testTarget(name: "PCRTests", dependencies: ["PCR"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -22,6 +22,10 @@ public struct LossTerms: Equatable, Sendable {
     public var heatmap = 0.0      // L_com, MSE after the sigmoid
     public var entropy = 0.0      // L_ent
     public var total = 0.0
+
+    public init(vectors: Double = 0, maps: Double = 0, heatmap: Double = 0, entropy: Double = 0, total: Double = 0) {
+        self.vectors = vectors; self.maps = maps; self.heatmap = heatmap; self.entropy = entropy; self.total = total
+    }
 }
 
 /// `L = 0.06·L_cv + 4·L_cm + 15·L_com + 1.0·L_ent`, masked where the flux is 0.

@@ -23,18 +23,3 @@ public enum BLAS {
                     beta, c, Int32(ldc))
     }
 }
-
-/// OpenBLAS build and threading information, for the CLI and benchmarks.
-public enum BLASInfo {
-    /// The OpenBLAS build configuration string (core, threading model, version).
-    public static var config: String {
-        guard let p = openblas_get_config() else { return "unknown" }
-        return String(cString: p)
-    }
-
-    /// Number of threads OpenBLAS will use.
-    public static var threadCount: Int { Int(openblas_get_num_threads()) }
-
-    /// Sets the number of OpenBLAS threads.
-    public static func setThreadCount(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
-}

@@ -35,6 +35,6 @@ struct BenchSgemmCommand: ParsableCommand {
         }
         let gflops = 2 * Double(n) * Double(n) * Double(n) / best / 1e9
         print(String(format: "RESULT sgemm n=%d threads=%d best=%.1f ms GFLOP/s=%.1f (%@, OPENBLAS_CORETYPE=%@)", n, threads, best * 1000,
-                     gflops, BLASInfo.config, ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "<unset>"))
+                     gflops, BLASInfo.configString, ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "<unset>"))
     }
 }

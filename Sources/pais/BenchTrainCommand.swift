@@ -51,7 +51,7 @@ struct BenchTrainCommand: ParsableCommand {
         var adam = Adam()
         let flops = model.flopsPerSample(size: size)
         print("config: preset=\(preset) widths=\(config.widths) size=\(size) batch=\(batch) threads=\(threads) dropout=\(dropout)")
-        print("OpenBLAS: \(BLASInfo.config), \(BLASInfo.threadCount) thread per worker, \(threads) workers, OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "<unset>")")
+        print("OpenBLAS: \(BLASInfo.configString), \(BLASInfo.threadCount) thread per worker, \(threads) workers, OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "<unset>")")
         print("trainable params: \(model.parameterCount)")
         print(String(format: "forward GFLOP/sample: nominal %.3f (train 3x %.3f), executed %.3f", flops.nominal / 1e9, 3 * flops.nominal / 1e9, flops.executed / 1e9))
         func step(_ i: Int) throws -> Double {

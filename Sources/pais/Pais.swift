@@ -7,5 +7,8 @@ struct Pais: ParsableCommand {
         commandName: "pais",
         abstract: "Partial-Attribution Instance Segmentation for astronomical images.",
         version: "0.1.0",
-        subcommands: [TrainCommand.self, BenchCommand.self])
+        subcommands: [
+            EnvCommand.self, Fits.self, Simulate.self, SimulateDataset.self, DatasetCommand.self, TrainCommand.self,
+            BenchCommand.self, SelftestCommand.self,
+        ])
 }

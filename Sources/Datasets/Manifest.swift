@@ -1,0 +1,113 @@
+import Foundation
+
+/// The JSON manifest at the root of a dataset directory (`manifest.json`); see docs/dataset-format.md.
+public struct DatasetManifest: Codable, Sendable, Equatable {
+    public static let formatName = "pais-pcr-dataset"
+    public static let formatVersion = 1
+
+    /// One shard file of a split.
+    public struct Shard: Codable, Sendable, Equatable {
+        /// File name relative to the dataset directory.
+        public var file: String
+        /// Global index (within the split) of the shard's first sample, and how many it holds.
+        public var first: Int, count: Int
+        /// SHA-256 of the whole file, hex.
+        public var sha256: String
+        public var bytes: Int
+    }
+
+    /// One split (train or test).
+    public struct Split: Codable, Sendable, Equatable {
+        public var count: Int
+        public var shards: [Shard]
+    }
+
+    /// Where the samples came from, so truth can be regenerated (verification) and audited.
+    public struct Origin: Codable, Sendable, Equatable {
+        /// "synthetic" (one simulated field per sample) or "field" (crops of one field).
+        public var kind: String
+        /// Synthetic: simulation seed, noise mode, PSF; field ids are stored per sample.
+        public var seed: UInt64?
+        public var noiseMode: String?
+        public var psfStampSize: Int?
+        /// Field: the input files and the first row of the test region.
+        public var image: String?, catalog: String?, models: String?
+        public var testRegionStartRow: Int?
+
+        public init(kind: String, seed: UInt64? = nil, noiseMode: String? = nil, psfStampSize: Int? = nil,
+                    image: String? = nil, catalog: String? = nil, models: String? = nil, testRegionStartRow: Int? = nil) {
+            self.kind = kind; self.seed = seed; self.noiseMode = noiseMode; self.psfStampSize = psfStampSize
+            self.image = image; self.catalog = catalog; self.models = models; self.testRegionStartRow = testRegionStartRow
+        }
+    }
+
+    public var format = DatasetManifest.formatName
+    public var version = DatasetManifest.formatVersion
+    public var generator: String
+    /// The command line that built the dataset.
+    public var command: String
+    public var sampleHeight: Int, sampleWidth: Int
+    /// Nearest sources per pixel in VECTORS and MAPS.
+    public var n: Int
+    public var heatmapSigma: Double, heatmapWindowRadius: Int
+    public var labelDetectableOnly: Bool
+    /// Seed for crop positions (field datasets) and depths (synthetic).
+    public var seed: UInt64
+    public var origin: Origin
+    public var splits: [String: Split]
+
+    /// Describes a dataset; `DatasetWriter.build` fills in shapes, n and the shard list.
+    public init(generator: String, command: String, sampleHeight: Int, sampleWidth: Int, n: Int, heatmapSigma: Double,
+                heatmapWindowRadius: Int, labelDetectableOnly: Bool, seed: UInt64, origin: Origin, splits: [String: Split]) {
+        self.generator = generator; self.command = command; self.sampleHeight = sampleHeight; self.sampleWidth = sampleWidth
+        self.n = n; self.heatmapSigma = heatmapSigma; self.heatmapWindowRadius = heatmapWindowRadius
+        self.labelDetectableOnly = labelDetectableOnly; self.seed = seed; self.origin = origin; self.splits = splits
+    }
+
+    /// Everything except checksums and the command: two builds with equal configs compare equal.
+    public var configurationFingerprint: String {
+        "\(format)/\(version)/\(generator)/\(sampleHeight)x\(sampleWidth)/n\(n)/\(heatmapSigma)/\(heatmapWindowRadius)/\(labelDetectableOnly)/\(seed)/\(origin)/" +
+            splits.keys.sorted().map { "\($0)=\(splits[$0]?.count ?? 0)" }.joined(separator: ",")
+    }
+
+    /// Reads and validates `manifest.json` in `directory`.
+    public static func read(directory: String) throws -> DatasetManifest {
+        let path = (directory as NSString).appendingPathComponent("manifest.json")
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw DatasetError("\(directory): no manifest.json (not a PAIS dataset directory?)")
+        }
+        let m: DatasetManifest
+        do { m = try JSONDecoder().decode(DatasetManifest.self, from: data) } catch {
+            throw DatasetError("\(path): not a valid dataset manifest (\(error))")
+        }
+        guard m.format == formatName, m.version == formatVersion else {
+            throw DatasetError("\(path): format \(m.format) v\(m.version) is not \(formatName) v\(formatVersion)")
+        }
+        guard m.sampleHeight > 0, m.sampleWidth > 0, m.n >= 1 else { throw DatasetError("\(path): bad sample shape or n") }
+        for (name, split) in m.splits where split.shards.reduce(0, { $0 + $1.count }) != split.count {
+            throw DatasetError("\(path): split \(name) lists \(split.count) samples but its shards hold a different number")
+        }
+        return m
+    }
+
+    /// The manifest as pretty, key-sorted JSON.
+    public func encoded() throws -> Data {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try e.encode(self)
+    }
+}
+
+/// Per-sample provenance stored in each shard's `SAMPLES` table.
+public struct SampleRecord: Sendable, Equatable {
+    /// Index within the split.
+    public var index: Int
+    /// Synthetic: the simulated field id. Field datasets: 0.
+    public var fieldID: UInt64
+    /// Top-left corner of the crop in the field.
+    public var y0: Int, x0: Int
+    /// 5-sigma depth of the sample's noise (NaN when unknown).
+    public var depth: Double
+    /// How many sources are labelled (heatmap peaks) in the sample.
+    public var labelledCount: Int
+}

@@ -1,1 +1,0 @@
-// Distributed: placeholder until its issue lands.

@@ -1,1 +1,0 @@
-// DistributedMPI: placeholder until its issue lands.

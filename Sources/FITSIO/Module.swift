@@ -1,1 +1,0 @@
-// FITSIO: placeholder until its issue lands.

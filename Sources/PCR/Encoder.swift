@@ -1,0 +1,129 @@
+import Foundation
+
+/// Encodes sources into PCR labels: centre heatmap, contribution vectors and contribution maps
+/// (method.md §3).
+public struct PCREncoder: Sendable {
+    /// Nearest sources per pixel (3 in the method; 1, 2, 5 for the §5 study).
+    public var n: Int
+    /// Heatmap Gaussian sigma, pixels.
+    public var sigma: Double = 8
+    /// Heatmap window half-size per axis, pixels (symmetric: -25...+25).
+    public var windowRadius: Int = 25
+
+    public init(n: Int = 3) { self.n = n }
+
+    /// The labelled subset of `sources`: label centre inside the `height x width` crop, sorted by
+    /// ascending id (stable). Detectability is the caller's filter.
+    public static func labelSet(_ sources: [LabelSource], height: Int, width: Int) -> [LabelSource] {
+        sources.enumerated()
+            .filter { let c = $0.element.labelCentre; return c.y >= 0 && c.y < height && c.x >= 0 && c.x < width }
+            .sorted { ($0.element.id, $0.offset) < ($1.element.id, $1.offset) }
+            .map(\.element)
+    }
+
+    /// Encodes the labels of one crop. Sources whose label centre falls outside the crop are
+    /// dropped (they still light the image but get no label). Throws on NaN/Inf model pixels.
+    public func encode(height: Int, width: Int, sources: [LabelSource]) throws -> PCRLabels {
+        guard n >= 1 else { throw PCRError.badParameter("n must be >= 1, got \(n)") }
+        guard height > 0, width > 0 else { throw PCRError.badParameter("crop size must be positive, got \(height)x\(width)") }
+        let labelled = PCREncoder.labelSet(sources, height: height, width: width)
+        for s in labelled {
+            for (k, v) in s.model.pixels.enumerated() where !v.isFinite {
+                throw PCRError.nonFinite(what: "model of source \(s.id)", y: s.model.y0 + k / max(s.model.width, 1),
+                                         x: s.model.x0 + k % max(s.model.width, 1))
+            }
+        }
+        let centres = labelled.map(\.labelCentre)
+        let heatmap = makeHeatmap(height: height, width: width, centres: centres)
+        var vectors = [Float](repeating: 0, count: height * width * n * 2)
+        var maps = [Float](repeating: 1 / Float(n), count: height * width * n)
+        if !labelled.isEmpty {
+            let nn = n
+            vectors.withUnsafeMutableBufferPointer { vbuf in
+                maps.withUnsafeMutableBufferPointer { mbuf in
+                    let v = SendablePointer(vbuf.baseAddress!), m = SendablePointer(mbuf.baseAddress!)
+                    DispatchQueue.concurrentPerform(iterations: height) { y in
+                        var order = [Int](repeating: 0, count: nn)
+                        var weights = [Double](repeating: 0, count: nn)
+                        for x in 0..<width {
+                            let p = y * width + x
+                            let rawCount = PCREncoder.nearest(centres, y: y, x: x, into: &order)
+                            PCREncoder.contributions(labelled, order: order, rawCount: rawCount, y: y, x: x, into: &weights)
+                            for k in 0..<nn {
+                                let c = centres[order[k]]
+                                v.pointer[(p * nn + k) * 2] = Float(c.y - y)
+                                v.pointer[(p * nn + k) * 2 + 1] = Float(c.x - x)
+                                m.pointer[p * nn + k] = Float(weights[k])
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return try PCRLabels(height: height, width: width, n: n, heatmap: heatmap, vectors: vectors, maps: maps)
+    }
+
+    /// Max-combined, unnormalised Gaussians (peak exactly 1) in a symmetric ±windowRadius window.
+    public func makeHeatmap(height: Int, width: Int, centres: [(y: Int, x: Int)]) -> [Float] {
+        var h = [Float](repeating: 0, count: height * width)
+        let r = windowRadius
+        let table = (0...r).map { exp(-Double($0 * $0) / (2 * sigma * sigma)) }
+        for c in centres {
+            for dy in -r...r {
+                let y = c.y + dy
+                guard y >= 0 && y < height else { continue }
+                for dx in -r...r {
+                    let x = c.x + dx
+                    guard x >= 0 && x < width else { continue }
+                    let g = Float(table[abs(dy)] * table[abs(dx)])
+                    if g > h[y * width + x] { h[y * width + x] = g }
+                }
+            }
+        }
+        return h
+    }
+
+    /// Fills `order` with the indices of the n nearest centres to (y, x): ascending squared
+    /// distance, ties by ascending index (stable), padded by repeating the last. Returns N_raw.
+    @inline(__always)
+    static func nearest(_ centres: [(y: Int, x: Int)], y: Int, x: Int, into order: inout [Int]) -> Int {
+        let n = order.count
+        var dist = [Int](repeating: Int.max, count: n)
+        var count = 0
+        for (j, c) in centres.enumerated() {
+            let d = (c.y - y) * (c.y - y) + (c.x - x) * (c.x - x)
+            // Strict "<" keeps earlier (lower) indices ahead on ties.
+            if count == n && d >= dist[n - 1] { continue }
+            var k = min(count, n - 1)
+            while k > 0 && dist[k - 1] > d { dist[k] = dist[k - 1]; order[k] = order[k - 1]; k -= 1 }
+            dist[k] = d; order[k] = j
+            if count < n { count += 1 }
+        }
+        for k in count..<n { order[k] = order[count - 1] }
+        return count
+    }
+
+    /// Contribution fractions for the padded index list (method.md §3.5).
+    @inline(__always)
+    static func contributions(_ sources: [LabelSource], order: [Int], rawCount: Int, y: Int, x: Int,
+                              into weights: inout [Double]) {
+        let n = order.count
+        var total = 0.0
+        for k in 0..<rawCount {
+            let f = max(Double(sources[order[k]].model.value(y: y, x: x)), 0)
+            weights[k] = f
+            total += f
+        }
+        for k in 0..<rawCount { weights[k] = total > 0 ? weights[k] / total : 1 / Double(rawCount) }
+        for k in rawCount..<n { weights[k] = weights[rawCount - 1] }
+        // Padding repeats only the last index, so it alone can be duplicated: share its weight.
+        let duplicates = Double(n - rawCount + 1)
+        for k in (rawCount - 1)..<n { weights[k] /= duplicates }
+    }
+}
+
+/// A raw pointer that may cross into `concurrentPerform` closures writing disjoint ranges.
+struct SendablePointer<T>: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<T>
+    init(_ p: UnsafeMutablePointer<T>) { pointer = p }
+}

@@ -1,1 +1,0 @@
-// PCR: placeholder until its issue lands.

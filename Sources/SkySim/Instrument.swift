@@ -1,0 +1,77 @@
+import Foundation
+
+/// HST WFC3/IR F160W as drizzled into the Hubble Legacy Field mosaics (sky.md §1).
+public enum Instrument {
+    /// Pixel scale of the HLF IR mosaics, arcsec per pixel.
+    public static let pixelScale = 0.06
+    /// AB zeropoint for flux in e-/s.
+    public static let zeropoint = 25.94
+    /// Version string written as `GENVER` into every simulated product.
+    public static let generatorVersion = "pais-skysim-1"
+
+    /// Flux in e-/s of an AB magnitude.
+    public static func flux(magnitude: Double) -> Double {
+        pow(10, -0.4 * (magnitude - zeropoint))
+    }
+
+    /// AB magnitude of a flux in e-/s.
+    public static func magnitude(flux: Double) -> Double {
+        zeropoint - 2.5 * log10(flux)
+    }
+
+    /// Converts arcseconds to pixels.
+    public static func pixels(arcsec: Double) -> Double { arcsec / pixelScale }
+}
+
+/// Parameters of the PSF recipe in sky.md §1 (obscured Airy, native-pixel box, Gaussian jitter).
+public struct PSFParameters: Sendable, Equatable, Codable {
+    /// lambda/D in arcsec (1.545 um / 2.4 m).
+    public var lambdaOverDiameter = 0.1328
+    /// Central obscuration as a fraction of the aperture radius.
+    public var obscuration = 0.33
+    /// Width of the native WFC3/IR pixel box, arcsec.
+    public var nativePixel = 0.13
+    /// Sigma of the Gaussian jitter-plus-drizzle kernel, arcsec.
+    public var jitterSigma = 0.035
+    /// Side of the stored stamp in output pixels (odd); the PSF is normalised to sum 1 inside it.
+    public var stampSize = 101
+
+    /// The default HLF-like recipe.
+    public init() {}
+}
+
+/// The per-pixel noise model of sky.md §2.
+public enum NoiseMode: String, Sendable, Codable, CaseIterable {
+    /// Independent Gaussian noise of sigma_pix.
+    case white
+    /// White noise smoothed by a 3x3 bilinear kernel, rescaled so the 0.17" aperture noise matches m5.
+    case correlated
+}
+
+/// Converts a 5-sigma point-source depth into a per-pixel noise sigma (sky.md §2).
+public enum Depth {
+    /// Aperture radius used to define m5, arcsec.
+    public static let apertureRadiusArcsec = 0.17
+    /// CANDELS wide 5-sigma depth.
+    public static let wide = 27.4
+    /// CANDELS deep 5-sigma depth.
+    public static let deep = 28.2
+    /// Hubble Ultra Deep Field depth.
+    public static let hudf = 29.7
+
+    /// Aperture area in pixels, pi (0.17/0.06)^2 = 25.2.
+    public static var apertureArea: Double {
+        Double.pi * pow(apertureRadiusArcsec / Instrument.pixelScale, 2)
+    }
+
+    /// White-noise sigma per pixel for a 5-sigma point-source depth m5.
+    public static func pixelSigma(m5: Double) -> Double {
+        Instrument.flux(magnitude: m5) / (5 * apertureArea.squareRoot())
+    }
+
+    /// Draws a depth from the per-image mixture (50 % wide, 40 % deep, 10 % HUDF).
+    public static func drawMixture(_ rng: inout RandomStream) -> Double {
+        let u = rng.uniform()
+        return u < 0.5 ? wide : (u < 0.9 ? deep : hudf)
+    }
+}

@@ -1,1 +1,0 @@
-// SkySim: placeholder until its issue lands.

@@ -1,0 +1,198 @@
+import Checksums
+import Foundation
+
+/// Everything needed to continue a run exactly where it stopped (distributed.md R4).
+public struct TrainingState: Sendable, Equatable {
+    /// Optimiser steps completed.
+    public var step: Int
+    /// The global sample cursor: stream positions consumed so far (step × global batch).
+    public var cursor: Int
+    /// Ranks at save time (a resume may use another count).
+    public var worldSize: Int
+    /// SHA-256 of the resolved config at save time.
+    public var configHash: String
+    /// Named flat float buffers, in a fixed order: parameters, Adam moments, BN statistics.
+    public var buffers: [NamedBuffer]
+    /// Named scalars: Adam's step count, the best test loss so far, evaluations without progress.
+    public var scalars: [String: Double]
+
+    public init(step: Int, cursor: Int, worldSize: Int, configHash: String, buffers: [NamedBuffer], scalars: [String: Double]) {
+        self.step = step
+        self.cursor = cursor
+        self.worldSize = worldSize
+        self.configHash = configHash
+        self.buffers = buffers
+        self.scalars = scalars
+    }
+
+    public func buffer(_ name: String) -> [Float]? { buffers.first { $0.name == name }?.values }
+}
+
+/// A named float buffer of a checkpoint.
+public struct NamedBuffer: Sendable, Equatable {
+    public var name: String
+    public var values: [Float]
+    public init(_ name: String, _ values: [Float]) {
+        self.name = name
+        self.values = values
+    }
+}
+
+/// A checkpoint that failed verification, and why.
+public struct CheckpointError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Crash-safe checkpoints in `runDirectory/checkpoints` (distributed.md R3).
+///
+/// Each checkpoint is a directory `step-NNNNNNNN` with `state.bin` (the buffers, raw
+/// little-endian float32, back to back) and `manifest.json` (format, metadata, buffer table,
+/// the file's SHA-256, and `"complete": true`). It is written under a temporary name, each file
+/// and the directory are fsynced, and the directory is renamed into place, so a kill at any
+/// moment leaves either the whole checkpoint or none. The newest `keep` are kept, plus `best`.
+public struct CheckpointStore: Sendable {
+    public static let format = "pais-checkpoint"
+    public static let version = 1
+    public let directory: String
+    public let keep: Int
+
+    public init(runDirectory: String, keep: Int) throws {
+        directory = runDirectory + "/checkpoints"
+        self.keep = keep
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    /// Writes `state` as the checkpoint of its step (and as `best` when asked); returns its path.
+    @discardableResult
+    public func save(_ state: TrainingState, asBest: Bool = false) throws -> String {
+        let name = String(format: "step-%08d", state.step)
+        let path = try write(state, named: name)
+        if asBest { _ = try write(state, named: "best") }
+        try prune()
+        return path
+    }
+
+    private func write(_ state: TrainingState, named name: String) throws -> String {
+        let final = directory + "/" + name
+        let temporary = directory + "/.\(name).partial-\(getpid())"
+        let manager = FileManager.default
+        try? manager.removeItem(atPath: temporary)
+        try manager.createDirectory(atPath: temporary, withIntermediateDirectories: false)
+        do {
+            var blob = Data()
+            var table: [[String: Any]] = []
+            for buffer in state.buffers {
+                table.append(["name": buffer.name, "count": buffer.values.count, "offset_bytes": blob.count])
+                buffer.values.withUnsafeBytes { blob.append(contentsOf: $0) }
+            }
+            try writeSynced(blob, to: temporary + "/state.bin")
+            let manifest: [String: Any] = [
+                "format": CheckpointStore.format, "version": CheckpointStore.version,
+                "step": state.step, "cursor": state.cursor, "world_size": state.worldSize,
+                "config_hash": state.configHash, "buffers": table, "scalars": state.scalars,
+                "files": ["state.bin": SHA256.hex(of: [UInt8](blob))],
+                "saved_at": ISO8601DateFormatter().string(from: Date()),
+            ]
+            var text = String(decoding: try JSONSerialization.data(withJSONObject: manifest, options: [.sortedKeys, .prettyPrinted]), as: UTF8.self)
+            // "complete" is written last: a manifest without it was cut short.
+            text.removeLast()  // the closing brace
+            text += ",\n  \"complete\" : true\n}\n"
+            try writeSynced(Data(text.utf8), to: temporary + "/manifest.json")
+            syncDirectory(temporary)
+            if manager.fileExists(atPath: final) {
+                // Replacing (e.g. `best`): move the old one aside first so a crash keeps one of them.
+                let old = directory + "/.\(name).old-\(getpid())"
+                try? manager.removeItem(atPath: old)
+                try manager.moveItem(atPath: final, toPath: old)
+                try manager.moveItem(atPath: temporary, toPath: final)
+                try? manager.removeItem(atPath: old)
+            } else {
+                try manager.moveItem(atPath: temporary, toPath: final)
+            }
+            syncDirectory(directory)
+        } catch {
+            try? manager.removeItem(atPath: temporary)
+            throw CheckpointError("\(final): could not write the checkpoint: \(error)")
+        }
+        return final
+    }
+
+    /// Step checkpoints, newest first.
+    public func stepCheckpoints() -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.filter { $0.hasPrefix("step-") }.sorted(by: >).map { directory + "/" + $0 }
+    }
+
+    private func prune() throws {
+        for stale in stepCheckpoints().dropFirst(keep) {
+            try FileManager.default.removeItem(atPath: stale)
+        }
+    }
+
+    /// Reads and fully verifies one checkpoint directory.
+    public static func load(_ path: String) throws -> TrainingState {
+        guard let manifestData = FileManager.default.contents(atPath: path + "/manifest.json") else {
+            throw CheckpointError("\(path): no manifest.json")
+        }
+        guard let manifest = try? JSONSerialization.jsonObject(with: manifestData) as? [String: Any] else {
+            throw CheckpointError("\(path): manifest.json is not valid JSON (cut short?)")
+        }
+        guard manifest["complete"] as? Bool == true else { throw CheckpointError("\(path): manifest is incomplete") }
+        guard manifest["format"] as? String == format else { throw CheckpointError("\(path): not a PAIS checkpoint") }
+        guard let version = manifest["version"] as? Int, version == CheckpointStore.version else {
+            throw CheckpointError("\(path): checkpoint format version \(manifest["version"] ?? "?") is not \(CheckpointStore.version); resume with the PAIS version that wrote it")
+        }
+        guard let blob = FileManager.default.contents(atPath: path + "/state.bin") else {
+            throw CheckpointError("\(path): state.bin is missing")
+        }
+        let expected = (manifest["files"] as? [String: String])?["state.bin"]
+        guard expected == SHA256.hex(of: [UInt8](blob)) else {
+            throw CheckpointError("\(path): state.bin fails its SHA-256 check (corrupt or truncated)")
+        }
+        guard let step = manifest["step"] as? Int, let cursor = manifest["cursor"] as? Int,
+              let worldSize = manifest["world_size"] as? Int, let configHash = manifest["config_hash"] as? String,
+              let table = manifest["buffers"] as? [[String: Any]], let scalars = manifest["scalars"] as? [String: Double]
+        else { throw CheckpointError("\(path): manifest lacks required fields") }
+        var buffers: [NamedBuffer] = []
+        for entry in table {
+            guard let name = entry["name"] as? String, let count = entry["count"] as? Int, let offset = entry["offset_bytes"] as? Int,
+                  offset >= 0, count >= 0, offset + count * 4 <= blob.count
+            else { throw CheckpointError("\(path): buffer table entry \(entry) is out of range") }
+            let values = blob.subdata(in: offset..<(offset + count * 4)).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+            buffers.append(NamedBuffer(name, values))
+        }
+        return TrainingState(step: step, cursor: cursor, worldSize: worldSize, configHash: configHash, buffers: buffers, scalars: scalars)
+    }
+
+    /// The newest checkpoint that verifies, with a note for each newer one that did not.
+    public func newestValid() -> (state: TrainingState, path: String, skipped: [String])? {
+        var skipped: [String] = []
+        for path in stepCheckpoints() {
+            do {
+                return (try CheckpointStore.load(path), path, skipped)
+            } catch {
+                skipped.append("\(error)")
+            }
+        }
+        return nil
+    }
+}
+
+/// Writes `data` to `path` and flushes it to the device before returning.
+func writeSynced(_ data: Data, to path: String) throws {
+    guard FileManager.default.createFile(atPath: path, contents: nil),
+          let handle = FileHandle(forWritingAtPath: path)
+    else { throw CheckpointError("\(path): cannot create") }
+    defer { try? handle.close() }
+    try handle.write(contentsOf: data)
+    try handle.synchronize()
+}
+
+/// Flushes a directory's entries (new names, renames) to the device.
+func syncDirectory(_ path: String) {
+    let descriptor = open(path, O_RDONLY)
+    guard descriptor >= 0 else { return }
+    fsync(descriptor)
+    close(descriptor)
+}

@@ -1,0 +1,223 @@
+import Foundation
+import Checksums
+import Yams
+
+/// Every setting of a training run, with the paper's values as defaults (method.md §6-§10).
+///
+/// Read from a flat YAML file whose keys are the snake_case names below; any key can be
+/// overridden on the command line. The resolved config is printed at start, saved in the run
+/// directory, and its hash is compared across ranks and stored in checkpoints.
+public struct TrainingConfig: Codable, Equatable, Sendable {
+    // Model
+    /// Width preset: `tiny` (4,8 @ 32²), `small` (8,16,32,32), `paper` (16,32,64,64,128).
+    public var preset: String = "small"
+    /// Sample side length in pixels; a multiple of 2^stages.
+    public var imageSize: Int = 256
+    /// Dropout rate during training (0.1 in the paper).
+    public var dropout: Double = 0.1
+
+    // Data
+    /// A dataset directory made by `pais dataset build`; empty means built-in synthetic data.
+    public var dataset: String = ""
+    /// Synthetic data only: training and test sample counts.
+    public var syntheticTrain: Int = 2000
+    public var syntheticTest: Int = 500
+    /// Augmentation: `none`, `full` (flips, shift, rotation) or `dihedral` (flips and 90° turns).
+    public var augmentation: String = "full"
+
+    // Optimisation
+    public var globalBatch: Int = 64
+    public var learningRate: Double = 1e-4
+    public var beta1: Double = 0.9
+    public var beta2: Double = 0.999
+    public var epsilon: Double = 1e-7
+    public var weightDecay: Double = 0
+    /// Global gradient-norm clip; 0 disables.
+    public var clipNorm: Double = 0
+    /// `constant`, `linear-warmup` (linear scaling with rank count plus warmup) or `cosine`.
+    public var lrSchedule: String = "constant"
+    public var warmupSteps: Int = 0
+
+    // Schedule
+    public var epochs: Int = 2000
+    /// Optimiser steps per epoch; 0 means ceil(training samples / global batch).
+    public var stepsPerEpoch: Int = 0
+    public var evalEveryEpochs: Int = 1
+    /// Stop after this many evaluations without a better test loss; 0 disables early stopping.
+    public var earlyStopPatience: Int = 0
+    public var seed: UInt64 = 12_171_988
+
+    // Checkpoints
+    public var checkpointEverySteps: Int = 16
+    public var keepCheckpoints: Int = 3
+
+    // Distributed
+    /// BatchNorm statistics across ranks: `sync`, or `groups=G`.
+    public var bnMode: String = "sync"
+    /// Gradient reduction: `float` (fast) or `reproducible` (int64 fixed point: bit-identical
+    /// weights for any rank count, given `bn_mode: groups=G` and the same threads per rank).
+    public var reduction: String = "float"
+    /// Overlap the gradient allreduce with the backward pass.
+    public var overlap: Bool = true
+    /// Seconds a collective may take before the watchdog aborts the job.
+    public var watchdogSeconds: Double = 120
+    /// Check that all ranks hold identical parameters every this many steps; 0 disables.
+    public var hashCheckEverySteps: Int = 100
+    /// What to do with a non-finite loss or gradient: `stop` or `skip` (the step).
+    public var onNonFinite: String = "stop"
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case preset, imageSize = "image_size", dropout
+        case dataset, syntheticTrain = "synthetic_train", syntheticTest = "synthetic_test", augmentation
+        case globalBatch = "global_batch", learningRate = "learning_rate", beta1, beta2, epsilon
+        case weightDecay = "weight_decay", clipNorm = "clip_norm", lrSchedule = "lr_schedule", warmupSteps = "warmup_steps"
+        case epochs, stepsPerEpoch = "steps_per_epoch", evalEveryEpochs = "eval_every_epochs"
+        case earlyStopPatience = "early_stop_patience", seed
+        case checkpointEverySteps = "checkpoint_every_steps", keepCheckpoints = "keep_checkpoints"
+        case bnMode = "bn_mode", reduction, overlap, watchdogSeconds = "watchdog_seconds"
+        case hashCheckEverySteps = "hash_check_every_steps", onNonFinite = "on_non_finite"
+    }
+
+    /// The `tiny` preset's run: trains in about a minute on 2 cores.
+    public static var tiny: TrainingConfig {
+        var config = TrainingConfig()
+        config.preset = "tiny"
+        config.imageSize = 32
+        config.dropout = 0
+        config.syntheticTrain = 128
+        config.syntheticTest = 32
+        config.globalBatch = 16
+        config.learningRate = 3e-3
+        config.epochs = 4
+        config.checkpointEverySteps = 8
+        config.hashCheckEverySteps = 8
+        config.watchdogSeconds = 60
+        return config
+    }
+}
+
+/// A config problem, naming the key and what is allowed.
+public struct ConfigError: AgreedFailure, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+extension TrainingConfig {
+    /// Decodes a flat YAML mapping; unknown keys and wrong types are errors that name the key.
+    public init(yaml text: String, base: TrainingConfig = TrainingConfig(), source: String = "config") throws {
+        let loaded: Any?
+        do {
+            loaded = try Yams.load(yaml: text)
+        } catch {
+            throw ConfigError("\(source): not valid YAML: \(error)")
+        }
+        guard let mapping = (loaded ?? [String: Any]()) as? [String: Any] else {
+            throw ConfigError("\(source): expected a mapping of settings (key: value per line)")
+        }
+        let known = Set(CodingKeys.allCases.map(\.rawValue))
+        if let unknown = mapping.keys.sorted().first(where: { !known.contains($0) }) {
+            throw ConfigError("\(source): unknown setting '\(unknown)' (known: \(known.sorted().joined(separator: ", ")))")
+        }
+        // Start from `base` and let the file override the keys it names.
+        var merged = try YAMLDecoder().decode([String: AnyCodableScalar].self, from: try YAMLEncoder().encode(base))
+        for (key, value) in mapping { merged[key] = AnyCodableScalar(value) }
+        do {
+            self = try YAMLDecoder().decode(TrainingConfig.self, from: try YAMLEncoder().encode(merged))
+        } catch let DecodingError.typeMismatch(type, context) {
+            throw ConfigError("\(source): setting '\(context.codingPath.last?.stringValue ?? "?")' must be \(type)")
+        } catch let DecodingError.dataCorrupted(context) {
+            throw ConfigError("\(source): setting '\(context.codingPath.last?.stringValue ?? "?")' has an invalid value")
+        }
+    }
+
+    /// Reads a YAML config file.
+    public init(contentsOf path: String, base: TrainingConfig = TrainingConfig()) throws {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigError("\(path): config file not found or not readable")
+        }
+        try self.init(yaml: String(decoding: data, as: UTF8.self), base: base, source: path)
+    }
+
+    /// The config as YAML, keys in a fixed order, for the run directory and the start banner.
+    public func yamlText() -> String {
+        let encoder = YAMLEncoder()
+        encoder.options.sortKeys = true
+        return (try? encoder.encode(self)) ?? ""
+    }
+
+    /// Checks every value; the error names the setting and what is allowed.
+    public func validate() throws {
+        func require(_ condition: Bool, _ message: @autoclosure () -> String) throws {
+            if !condition { throw ConfigError(message()) }
+        }
+        try require(["tiny", "small", "paper"].contains(preset), "preset must be tiny, small or paper, got '\(preset)'")
+        try require(imageSize > 0 && imageSize % 32 == 0 || (preset == "tiny" && imageSize % 4 == 0 && imageSize > 0),
+                    "image_size must be a positive multiple of 2^stages (32 for small/paper), got \(imageSize)")
+        try require((0..<1).contains(dropout), "dropout must be in [0, 1), got \(dropout)")
+        try require(["none", "full", "dihedral"].contains(augmentation), "augmentation must be none, full or dihedral, got '\(augmentation)'")
+        try require(globalBatch >= 1, "global_batch must be at least 1, got \(globalBatch)")
+        try require(learningRate > 0 && learningRate.isFinite, "learning_rate must be positive, got \(learningRate)")
+        try require((0..<1).contains(beta1) && (0..<1).contains(beta2), "beta1 and beta2 must be in [0, 1)")
+        try require(epsilon > 0, "epsilon must be positive, got \(epsilon)")
+        try require(weightDecay >= 0, "weight_decay must be >= 0, got \(weightDecay)")
+        try require(clipNorm >= 0, "clip_norm must be >= 0 (0 disables), got \(clipNorm)")
+        try require(["constant", "linear-warmup", "cosine"].contains(lrSchedule),
+                    "lr_schedule must be constant, linear-warmup or cosine, got '\(lrSchedule)'")
+        try require(warmupSteps >= 0, "warmup_steps must be >= 0, got \(warmupSteps)")
+        try require(epochs >= 1, "epochs must be at least 1, got \(epochs)")
+        try require(stepsPerEpoch >= 0, "steps_per_epoch must be >= 0 (0 = one pass over the data), got \(stepsPerEpoch)")
+        try require(evalEveryEpochs >= 1, "eval_every_epochs must be at least 1, got \(evalEveryEpochs)")
+        try require(earlyStopPatience >= 0, "early_stop_patience must be >= 0, got \(earlyStopPatience)")
+        try require(checkpointEverySteps >= 0, "checkpoint_every_steps must be >= 0 (0 = only at epoch ends), got \(checkpointEverySteps)")
+        try require(keepCheckpoints >= 1, "keep_checkpoints must be at least 1, got \(keepCheckpoints)")
+        try require(bnMode == "sync" || bnGroups != nil, "bn_mode must be sync or groups=G with G >= 1, got '\(bnMode)'")
+        if let groups = bnGroups {
+            try require(globalBatch % groups == 0, "bn_mode groups=\(groups) must divide global_batch \(globalBatch)")
+        }
+        try require(["float", "reproducible"].contains(reduction), "reduction must be float or reproducible, got '\(reduction)'")
+        try require(watchdogSeconds > 0, "watchdog_seconds must be positive, got \(watchdogSeconds)")
+        try require(hashCheckEverySteps >= 0, "hash_check_every_steps must be >= 0, got \(hashCheckEverySteps)")
+        try require(["stop", "skip"].contains(onNonFinite), "on_non_finite must be stop or skip, got '\(onNonFinite)'")
+        try require(dataset.isEmpty ? syntheticTrain >= 1 && syntheticTest >= 1 : true,
+                    "synthetic_train and synthetic_test must be at least 1")
+    }
+
+    /// G for `bn_mode: groups=G`, nil for `sync`.
+    public var bnGroups: Int? {
+        guard bnMode.hasPrefix("groups="), let groups = Int(bnMode.dropFirst("groups=".count)), groups >= 1 else { return nil }
+        return groups
+    }
+
+    /// SHA-256 of the resolved YAML: equal on every rank of a consistent job.
+    public var hash: String {
+        Checksums.SHA256.hex(of: Array(yamlText().utf8))
+    }
+}
+
+/// A YAML scalar of any type, to merge a file's values over defaults before typed decoding.
+struct AnyCodableScalar: Codable {
+    let value: Any
+
+    init(_ value: Any) { self.value = value }
+
+    init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let flag = try? container.decode(Bool.self) { value = flag }
+        else if let number = try? container.decode(Int.self) { value = number }
+        else if let number = try? container.decode(Double.self) { value = number }
+        else { value = try container.decode(String.self) }
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch value {
+        case let flag as Bool: try container.encode(flag)
+        case let number as Int: try container.encode(number)
+        case let number as Double: try container.encode(number)
+        case let number as UInt64: try container.encode(number)
+        default: try container.encode("\(value)")
+        }
+    }
+}

@@ -1,0 +1,157 @@
+import ArgumentParser
+import Datasets
+import FITSIO
+import Foundation
+import PCR
+import SkySim
+
+/// `pais dataset`: build, decode and verify PCR datasets.
+struct DatasetCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dataset",
+        abstract: "Build PCR-labelled datasets from a field, decode a sample, verify the encoding.",
+        subcommands: [Build.self, Decode.self, Verify.self])
+
+    /// `pais dataset build`: cut train/test crops from a field and write PCR labels.
+    struct Build: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Cut N train and M test crops from disjoint regions of a field and write PCR labels.")
+
+        @Option(help: "Field image FITS (e.g. from `pais simulate`).") var image: String
+        @Option(help: "Catalog (FITS table or CSV) with x,y (0-based) or ra,dec; default: the image file's CATALOG HDU.") var catalog: String?
+        @Option(help: "Per-source models: FITS with STAMPS+STAMPPIX or a cube [S,H,W]; default: the image file.") var models: String?
+        @Option(help: "Output dataset directory.") var output: String
+        @Option(help: "Training samples.") var train = 100
+        @Option(help: "Test samples.") var test = 20
+        @Option(help: "Sample side in pixels.") var sampleSize = 256
+        @Option(help: "Nearest sources per pixel.") var n = 3
+        @Option(help: "Seed for crop positions.") var seed: UInt64 = 12171988
+        @Option(help: "Samples per shard file.") var shardSize = 200
+        @Flag(help: "Label every catalog source, not only is_detectable ones.") var allSources = false
+        @Flag(help: "Replace an existing dataset directory.") var overwrite = false
+
+        func validate() throws {
+            guard train >= 0, test >= 0, train + test > 0 else { throw ValidationError("--train and --test must be >= 0 and not both 0") }
+            guard sampleSize > 0, n >= 1, shardSize > 0 else { throw ValidationError("--sample-size, --n and --shard-size must be positive") }
+        }
+
+        func run() throws {
+            do {
+                var field = try FieldLoader.load(imagePath: image, catalogPath: catalog, modelsPath: models)
+                if allSources { for k in field.sources.indices { field.sources[k].isDetectable = true } }
+                let source = try FieldSampleSource(field: field, sampleHeight: sampleSize, sampleWidth: sampleSize,
+                                                   trainCount: train, testCount: test, seed: seed)
+                var writer = DatasetWriter(directory: output, n: n)
+                writer.shardSize = shardSize
+                writer.overwrite = overwrite
+                let manifest = DatasetManifest(
+                    generator: Instrument.generatorVersion, command: CommandLine.arguments.joined(separator: " "),
+                    sampleHeight: sampleSize, sampleWidth: sampleSize, n: n, heatmapSigma: 8, heatmapWindowRadius: 25,
+                    labelDetectableOnly: !allSources, seed: seed,
+                    origin: .init(kind: "field", image: absolute(image), catalog: catalog.map(absolute), models: models.map(absolute),
+                                  testRegionStartRow: source.testRegionStartRow),
+                    splits: [:])
+                let start = Date()
+                _ = try writer.build(source: source, splits: [("train", train), ("test", test)], manifest: manifest,
+                                     progress: DatasetProgress.printer())
+                DatasetProgress.finish()
+                print("built \(output): \(train) train (rows < \(source.testRegionStartRow)) + \(test) test crops of \(sampleSize)x\(sampleSize), n=\(n), in \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
+            } catch let e as DatasetError { throw CommandError(e.description) }
+        }
+
+        func absolute(_ p: String) -> String { URL(fileURLWithPath: p).standardizedFileURL.path }
+    }
+
+    /// `pais dataset decode`: decode one labelled sample back into sources.
+    struct Decode: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Decode a labelled sample: NMS peaks of its heatmap, then flux split by its vectors and maps.")
+
+        @Argument(help: "Dataset directory.") var directory: String
+        @Option(help: "Split: train or test.") var split = "test"
+        @Option(help: "Sample index within the split.") var index = 0
+        @Option(help: "Write the decoded catalog (id, y, x, peak, flux) as CSV here.") var catalog: String?
+        @Option(help: "Write the per-source flux images (STAMPS + STAMPPIX) as FITS here.") var images: String?
+        @Flag(help: "Replace existing output files.") var overwrite = false
+
+        func run() throws {
+            do {
+                let dataset = try Dataset(directory: directory, split: split)
+                let s = try dataset.sample(at: index)
+                let centres = PeakFinder().peaks(s.heatmap, height: s.height, width: s.width)
+                let decoded = try PCRDecoder(n: s.n).decode(flux: s.flux, height: s.height, width: s.width, vectors: s.vectors,
+                                                            weights: .fractions(s.maps), centres: centres, heatmap: s.heatmap)
+                let record = try dataset.record(at: index)
+                print("sample \(index) of \(split): \(decoded.count) sources decoded (\(record.labelledCount) labelled)")
+                print("   id      y      x    peak          flux")
+                for (k, d) in decoded.enumerated() {
+                    print(String(format: "%5d  %5d  %5d  %6.3f  %12.5f", k, d.y, d.x, d.peak, d.flux))
+                }
+                let table = try FITSTable(columns: [
+                    TableColumn("id", .int64(decoded.indices.map(Int64.init))),
+                    TableColumn("y", unit: "pix", .int64(decoded.map { Int64($0.y) })),
+                    TableColumn("x", unit: "pix", .int64(decoded.map { Int64($0.x) })),
+                    TableColumn("peak", .double(decoded.map { Double($0.peak) })),
+                    TableColumn("flux", unit: "electron/s", .double(decoded.map(\.flux))),
+                ])
+                if let catalog { try table.writeCSV(to: catalog, overwrite: overwrite) }
+                if let images {
+                    let (stamps, pixels) = try SimulatedFieldFile.stampTable(decoded.indices.map(Int64.init), decoded.map(\.image))
+                    let file = try FITSFile.create(images, overwrite: overwrite)
+                    try file.writeImage(FITSImage(width: s.width, height: s.height, pixels: s.flux))
+                    try file.writeKey("CONTENT", .string("decoded sample \(index) of \(split) in \(directory)"))
+                    try file.writeTable(table, extname: "CATALOG")
+                    try file.writeTable(stamps, extname: "STAMPS")
+                    try file.writeImage(FITSImage(shape: [max(1, pixels.count)], pixels: pixels.isEmpty ? [0] : pixels), extname: "STAMPPIX")
+                    try file.commit()
+                }
+            } catch let e as DatasetError { throw CommandError(e.description) }
+        }
+    }
+
+    /// `pais dataset verify`: the encoding verification of method.md §5 (paper Table 2).
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Encode true labels, decode the noiseless blend with true centres, and report flux MAE, R90 and curve-of-growth KS for several n.")
+
+        @Argument(help: "Dataset directory.") var directory: String
+        @Option(help: "Split: train or test.") var split = "test"
+        @Option(help: "Verify only the first K samples.") var limit: Int?
+        @Option(help: "Comma-separated values of n.") var n = "1,2,3,5"
+        @Option(help: "Write the report as JSON here.") var report: String?
+        @Flag(help: "Also recompute every shard's SHA-256 against the manifest.") var checksums = false
+
+        func run() throws {
+            let ns = n.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !ns.isEmpty, ns.allSatisfy({ $0 >= 1 }) else { throw ValidationError("--n must list positive integers, got \(n)") }
+            do {
+                let dataset = try Dataset(directory: directory, split: split)
+                if checksums { try dataset.verifyChecksums(); print("checksums: all \(split) shards match the manifest") }
+                let source = try DatasetOrigin.truthSource(for: dataset.manifest)
+                let start = Date()
+                let r = try DatasetVerifier(dataset: dataset, source: source).run(ns: ns, limit: limit) { done, total in
+                    if done % 10 == 0 || done == total {
+                        FileHandle.standardError.write("\rverified \(done)/\(total) samples".data(using: .utf8) ?? Data())
+                    }
+                }
+                DatasetProgress.finish()
+                print("encoding verification (method.md §5) on \(r.samples) \(split) samples of \(directory), \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
+                print("stored labels vs fresh encoding: max |difference| = \(r.storedLabelMaxDifference)")
+                print("   n  sources   MAE(e-/s)   relMAE   exact   medR90   medD_KS   medP   frac p>=0.05")
+                for s in r.summaries {
+                    print(String(format: "%4d  %7d  %10.5f  %7.4f  %6.3f  %7.1f  %8.4f  %6.3f  %6.3f",
+                                 s.n, s.sourceCount, s.mae, s.relativeMAE, s.fractionExact, s.medianR90, s.medianDKS, s.medianPValue, s.fractionPreserved))
+                }
+                if let s = r.summaries.first(where: { $0.n == 3 }) ?? r.summaries.first {
+                    print("relative MAE by 0.5-mag bin (n=\(s.n)):")
+                    for b in s.bins { print(String(format: "  H %5.1f-%4.1f  N=%5d  MAE %9.5f  rel %7.4f", b.magnitudeLow, b.magnitudeLow + 0.5, b.count, b.mae, b.relativeMAE)) }
+                }
+                if let report {
+                    let e = JSONEncoder(); e.outputFormatting = [.prettyPrinted, .sortedKeys]
+                    e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+                    try AtomicOutput.write(try e.encode(r), to: report, overwrite: true)
+                }
+            } catch let e as DatasetError { throw CommandError(e.description) }
+        }
+    }
+}

@@ -1,0 +1,45 @@
+import Foundation
+
+/// The result of running the built `pais` binary.
+struct PaisRun {
+    var status: Int32
+    var standardOutput: String
+    var standardError: String
+}
+
+/// The `pais` executable SwiftPM built beside this test bundle.
+let paisExecutable: URL = {
+    let bundleDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    let candidates = [bundleDirectory, bundleDirectory.deletingLastPathComponent()].map { $0.appendingPathComponent("pais") }
+    return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
+}()
+
+/// Runs `pais` with `arguments` and collects its exit status and output.
+func runPais(_ arguments: [String], environment: [String: String] = [:]) throws -> PaisRun {
+    let process = Process()
+    process.executableURL = paisExecutable
+    process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    let output = Pipe()
+    let error = Pipe()
+    process.standardOutput = output
+    process.standardError = error
+    try process.run()
+    // Read before waiting, so a chatty child cannot fill the pipe and block.
+    let outData = output.fileHandleForReading.readDataToEndOfFile()
+    let errData = error.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return PaisRun(status: process.terminationStatus,
+                   standardOutput: String(decoding: outData, as: UTF8.self),
+                   standardError: String(decoding: errData, as: UTF8.self))
+}
+
+/// FITS files committed for the FITSIO tests, reused here.
+let fitsFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("FITSIOTests/Fixtures")
+
+func makeScratchDirectory() throws -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("pais-cli-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}

@@ -1,0 +1,271 @@
+import Datasets
+import Distributed
+import Foundation
+import Testing
+import Training
+
+/// A tiny run that takes a second or two in a debug build.
+func tinyConfig(steps: Int = 6, globalBatch: Int = 8) -> TrainingConfig {
+    var config = TrainingConfig.tiny
+    config.globalBatch = globalBatch
+    config.syntheticTrain = 24
+    config.syntheticTest = 6
+    config.stepsPerEpoch = steps / 2
+    config.epochs = 2
+    config.checkpointEverySteps = 2
+    config.hashCheckEverySteps = 2
+    config.dropout = 0.1  // exercise the sample-keyed dropout stream too
+    return config
+}
+
+func scratchRun() -> String {
+    FileManager.default.temporaryDirectory.appendingPathComponent("pais-run-\(UUID().uuidString)").path
+}
+
+/// Trains on `ranks` in-process ranks; returns every rank's summary (or throws the first error).
+func train(_ config: TrainingConfig, ranks: Int, runDirectory: String, resume: String = "auto", stopBeforeStep: Int? = nil,
+           data: (@Sendable () -> TrainingDataSource)? = nil) throws -> [RunSummary] {
+    try InProcessGroup.run(size: ranks, timeout: .seconds(120)) { comm in
+        var options = RunOptions(runDirectory: runDirectory)
+        options.resume = resume
+        options.stopBeforeStep = stopBeforeStep
+        options.log = { _ in }
+        return try Coordinator(config: config, communicator: comm, options: options, data: data?()).run()
+    }
+}
+
+extension RunSummary: @unchecked @retroactive Sendable {}
+
+@Suite("Coordinator", .serialized)
+struct CoordinatorTests {
+    /// Fixed-point gradients and fixed BN groups: 1, 2 and 4 ranks give the same bits.
+    @Test func reproducibleModeIsBitIdenticalAcrossRankCounts() throws {
+        var config = tinyConfig()
+        config.reduction = "reproducible"
+        config.bnMode = "groups=4"
+        var hashes: [String] = []
+        for ranks in [1, 2, 4] {
+            let run = scratchRun()
+            defer { try? FileManager.default.removeItem(atPath: run) }
+            let summaries = try train(config, ranks: ranks, runDirectory: run)
+            #expect(Set(summaries.map(\.parametersSHA256)).count == 1, "all ranks agree at \(ranks) ranks")
+            hashes.append(summaries[0].parametersSHA256)
+            #expect(summaries[0].test != nil)
+        }
+        #expect(Set(hashes).count == 1, "weights differ between rank counts: \(hashes)")
+    }
+
+    /// Float mode with synchronised BN: 2 ranks × 4 samples behave as 1 rank × 8 samples.
+    ///
+    /// Compared through the losses and test metrics, not raw weights: Adam turns the rounding
+    /// noise of gradients that are zero in exact arithmetic (conv biases followed by BN, which
+    /// BN cancels) into ±lr steps, so those weights differ while the function does not.
+    @Test func floatModeTwoRanksMatchOneRank() throws {
+        let config = tinyConfig()
+        let one = scratchRun(), two = scratchRun()
+        defer { [one, two].forEach { try? FileManager.default.removeItem(atPath: $0) } }
+        let single = try train(config, ranks: 1, runDirectory: one)[0]
+        let pair = try train(config, ranks: 2, runDirectory: two)[0]
+        let (lossesOne, lossesTwo) = (try stepLosses(one), try stepLosses(two))
+        #expect(lossesOne.count == 6 && lossesTwo.count == 6)
+        for (a, b) in zip(lossesOne, lossesTwo) {
+            #expect(abs(a - b) <= 1e-4 * abs(a), "step losses \(lossesOne) vs \(lossesTwo)")
+        }
+        let (testOne, testTwo) = (try #require(single.test), try #require(pair.test))
+        #expect(abs(testOne.totalLoss - testTwo.totalLoss) <= 1e-4 * testOne.totalLoss)
+        #expect(abs(lossesOne[5] - lossesOne[4]) > 1e-3 * lossesOne[4], "the loss moves between steps")
+    }
+
+    /// Negative control for the reduction: a rank whose gradient allreduce is corrupted drifts
+    /// from the others, and the periodic parameter-hash check stops the job naming it.
+    @Test func corruptedReductionIsCaughtAndNamed() throws {
+        let run = scratchRun()
+        defer { try? FileManager.default.removeItem(atPath: run) }
+        let outcomes = InProcessGroup.runEach(size: 2, timeout: .seconds(60)) { comm in
+            var options = RunOptions(runDirectory: run)
+            options.log = { _ in }
+            let faulty = GradientSkewingCommunicator(comm, faultyRank: 1)
+            return try Coordinator(config: tinyConfig(), communicator: faulty, options: options).run().steps
+        }
+        for outcome in outcomes {
+            guard case .failure(let error) = outcome else {
+                Issue.record("training finished despite diverging ranks")
+                continue
+            }
+            #expect("\(error)".contains("parameters after step 2") && "\(error)".contains("rank 1"), "\(error)")
+        }
+    }
+
+    /// Train to step 3, stop (as on SIGUSR1), resume to the end: the same bytes as a run that was
+    /// never interrupted. Dropping the Adam moments from the checkpoint must break this.
+    @Test(arguments: [false, true])
+    func resumeIsBitExact(dropAdamMoments: Bool) throws {
+        let config = tinyConfig()
+        let whole = scratchRun(), split = scratchRun()
+        defer { [whole, split].forEach { try? FileManager.default.removeItem(atPath: $0) } }
+        let reference = try train(config, ranks: 2, runDirectory: whole)[0]
+        #expect(throws: TrainingInterrupted.self) { try train(config, ranks: 2, runDirectory: split, stopBeforeStep: 3) }
+        if dropAdamMoments {
+            let store = try CheckpointStore(runDirectory: split, keep: 10)
+            let path = try #require(store.stepCheckpoints().first)
+            var state = try CheckpointStore.load(path)
+            state.buffers = state.buffers.map { $0.name.hasPrefix("adam.") ? NamedBuffer($0.name, [Float](repeating: 0, count: $0.values.count)) : $0 }
+            try FileManager.default.removeItem(atPath: path)
+            try store.save(state)
+        }
+        let resumed = try train(config, ranks: 2, runDirectory: split)[0]
+        #expect(resumed.steps == reference.steps)
+        if dropAdamMoments {
+            #expect(resumed.parametersSHA256 != reference.parametersSHA256, "negative control: an incomplete restore must show")
+        } else {
+            #expect(resumed.parametersSHA256 == reference.parametersSHA256)
+        }
+    }
+
+    /// Resuming on another rank count continues from the same global cursor (reproducible mode).
+    @Test func resumeOnADifferentRankCount() throws {
+        var config = tinyConfig()
+        config.reduction = "reproducible"
+        config.bnMode = "groups=4"
+        let whole = scratchRun(), split = scratchRun()
+        defer { [whole, split].forEach { try? FileManager.default.removeItem(atPath: $0) } }
+        let reference = try train(config, ranks: 1, runDirectory: whole)[0]
+        #expect(throws: TrainingInterrupted.self) { try train(config, ranks: 4, runDirectory: split, stopBeforeStep: 4) }
+        let resumed = try train(config, ranks: 2, runDirectory: split)[0]
+        #expect(resumed.parametersSHA256 == reference.parametersSHA256)
+    }
+
+    /// Evaluation shards the test set exactly: 1, 2 and 3 ranks report identical metrics.
+    @Test func evaluationIsIdenticalForAnyRankCount() throws {
+        var config = tinyConfig(steps: 2, globalBatch: 12)
+        config.reduction = "reproducible"
+        config.bnMode = "groups=6"
+        config.syntheticTest = 7  // not a multiple of any rank count
+        var metrics: [EvaluationMetrics] = []
+        for ranks in [1, 2, 3] {
+            let run = scratchRun()
+            defer { try? FileManager.default.removeItem(atPath: run) }
+            metrics.append(try #require(try train(config, ranks: ranks, runDirectory: run)[0].test))
+        }
+        #expect(metrics[0].samples == 7)
+        #expect(metrics[0] == metrics[1] && metrics[1] == metrics[2])
+    }
+
+    /// A rank with a different config stops the job with a message naming it.
+    @Test func disagreeingRanksAreNamed() throws {
+        let run = scratchRun()
+        defer { try? FileManager.default.removeItem(atPath: run) }
+        let outcomes = InProcessGroup.runEach(size: 3, timeout: .seconds(60)) { comm in
+            var config = tinyConfig()
+            if comm.rank == 2 { config.learningRate = 1e-3 }
+            var options = RunOptions(runDirectory: run)
+            options.log = { _ in }
+            return try Coordinator(config: config, communicator: comm, options: options).run().steps
+        }
+        for outcome in outcomes {
+            guard case .failure(let error) = outcome else {
+                Issue.record("a rank trained despite the mismatch")
+                continue
+            }
+            #expect("\(error)".contains("rank 2") && "\(error)".contains("config"), "\(error)")
+        }
+    }
+
+    /// NaN in the data: `stop` ends the run with a clear error and writes no bad checkpoint;
+    /// `skip` leaves the weights untouched for that step and continues.
+    @Test(arguments: ["stop", "skip"])
+    func nonFiniteLossIsHandled(policy: String) throws {
+        var config = tinyConfig()
+        config.onNonFinite = policy
+        config.augmentation = "none"
+        let run = scratchRun()
+        defer { try? FileManager.default.removeItem(atPath: run) }
+        let poisoned: @Sendable () -> TrainingDataSource = { PoisonedSource(poisonedSample: 5) }
+        if policy == "stop" {
+            #expect {
+                try train(config, ranks: 2, runDirectory: run, data: poisoned)
+            } throws: { "\($0)".contains("non-finite loss") }
+            let store = try CheckpointStore(runDirectory: run, keep: 10)
+            for path in store.stepCheckpoints() {
+                #expect(try CheckpointStore.load(path).buffer("parameters")!.allSatisfy(\.isFinite))
+            }
+        } else {
+            let summary = try train(config, ranks: 2, runDirectory: run, data: poisoned)[0]
+            #expect(summary.skippedSteps >= 1)
+            let finite = summary.parameters.allSatisfy { $0.isFinite }
+            #expect(finite)
+        }
+    }
+
+    @Test func refusesToOverwriteARunWithResumeNone() throws {
+        let run = scratchRun()
+        defer { try? FileManager.default.removeItem(atPath: run) }
+        _ = try train(tinyConfig(steps: 2), ranks: 1, runDirectory: run)
+        #expect {
+            try train(tinyConfig(steps: 2), ranks: 2, runDirectory: run, resume: "none")
+        } throws: { "\($0)".contains("already holds checkpoints") }
+    }
+}
+
+/// Synthetic data with a NaN pixel in one training sample.
+final class PoisonedSource: TrainingDataSource {
+    let base = SyntheticDataSource(sampleSize: 32, slots: 3, trainCount: 24, testCount: 6, seed: 5)
+    let poisonedSample: Int
+    init(poisonedSample: Int) { self.poisonedSample = poisonedSample }
+    var sampleSize: Int { base.sampleSize }
+    var slots: Int { base.slots }
+    var fingerprint: String { "poisoned " + base.fingerprint }
+    func count(_ split: Split) -> Int { base.count(split) }
+    func sample(_ split: Split, index: Int) throws -> PCRSample {
+        var sample = try base.sample(split, index: index)
+        if split == .train && index == poisonedSample { sample.flux[17] = .nan }
+        return sample
+    }
+}
+
+/// The total loss of every step in a run's metrics log.
+func stepLosses(_ runDirectory: String) throws -> [Double] {
+    let text = try String(contentsOfFile: runDirectory + "/metrics.jsonl", encoding: .utf8)
+    return try text.split(separator: "\n").compactMap { line in
+        let record = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        return (record?["loss"] as? [String: Any])?["total"] as? Double
+    }
+}
+
+/// A fault for the negative control: on `faultyRank`, every bulk float32 allreduce result (the
+/// gradients) gets 1e-3 added, as a rank that mis-sums its share would.
+final class GradientSkewingCommunicator: Communicator, @unchecked Sendable {
+    let base: any Communicator
+    let faultyRank: Int
+    var rank: Int { base.rank }
+    var size: Int { base.size }
+
+    init(_ base: any Communicator, faultyRank: Int) {
+        self.base = base
+        self.faultyRank = faultyRank
+    }
+
+    func allreduce<T: CollectiveElement>(_ buffer: UnsafeMutableBufferPointer<T>, op: ReduceOp) throws {
+        try base.allreduce(buffer, op: op)
+        if rank == faultyRank, let floats = buffer as? UnsafeMutableBufferPointer<Float>, floats.count > 16 {
+            for index in floats.indices { floats[index] += 1e-3 }
+        }
+    }
+
+    func startAllreduce<T: CollectiveElement>(_ buffer: UnsafeMutableBufferPointer<T>, op: ReduceOp) throws -> any CollectiveRequest {
+        try allreduce(buffer, op: op)
+        return Completed()
+    }
+
+    func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws { try base.broadcast(bytes, root: root) }
+    func allgather(_ record: UnsafeRawBufferPointer, into gathered: UnsafeMutableRawBufferPointer) throws {
+        try base.allgather(record, into: gathered)
+    }
+    func barrier() throws { try base.barrier() }
+    func abort(code: Int32) -> Never { base.abort(code: code) }
+
+    final class Completed: CollectiveRequest {
+        func test() throws -> Bool { true }
+        func wait() throws {}
+    }
+}

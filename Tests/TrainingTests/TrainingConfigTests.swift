@@ -1,0 +1,50 @@
+import Testing
+import Training
+
+@Suite("Training config")
+struct TrainingConfigTests {
+    @Test func defaultsAreThePapers() throws {
+        let config = TrainingConfig()
+        #expect(config.globalBatch == 64 && config.learningRate == 1e-4 && config.epsilon == 1e-7)
+        #expect(config.preset == "small" && config.imageSize == 256 && config.dropout == 0.1)
+        try config.validate()
+        try TrainingConfig.tiny.validate()
+    }
+
+    @Test func yamlOverridesTheKeysItNamesAndRoundTrips() throws {
+        let config = try TrainingConfig(yaml: "global_batch: 32\nlearning_rate: 3.0e-4\nbn_mode: groups=4\noverlap: false\n")
+        #expect(config.globalBatch == 32 && config.learningRate == 3e-4 && config.bnGroups == 4 && !config.overlap)
+        #expect(config.epochs == TrainingConfig().epochs, "keys not named keep their defaults")
+        let again = try TrainingConfig(yaml: config.yamlText())
+        #expect(again == config)
+        #expect(again.hash == config.hash)
+        var other = config
+        other.seed += 1
+        #expect(other.hash != config.hash)
+    }
+
+    @Test func badKeysAndValuesNameTheSetting() {
+        #expect(throws: ConfigError.self) { try TrainingConfig(yaml: "global_bacth: 8") }
+        let unknown = message { try TrainingConfig(yaml: "global_bacth: 8") }
+        #expect(unknown.contains("unknown setting 'global_bacth'"))
+        #expect(message { try TrainingConfig(yaml: "epochs: many") }.contains("'epochs'"))
+        var config = TrainingConfig()
+        config.bnMode = "groups=5"
+        #expect(message { try config.validate() }.contains("groups=5 must divide global_batch 64"))
+        config = TrainingConfig()
+        config.preset = "huge"
+        #expect(message { try config.validate() }.contains("preset must be tiny, small or paper"))
+        config = TrainingConfig()
+        config.globalBatch = 0
+        #expect(message { try config.validate() }.contains("global_batch must be at least 1"))
+    }
+}
+
+func message(_ body: () throws -> Any) -> String {
+    do {
+        _ = try body()
+        return ""
+    } catch {
+        return "\(error)"
+    }
+}
