@@ -27,9 +27,9 @@ struct ConvGeometry {
     var rows: Int { batch * py.output * px.output }
     /// Length of one patch-matrix row, `k·k·C`.
     var rowLength: Int { k * k * c }
-    /// Patch-matrix rows per chunk: about 1M floats (4 MB), so a chunk stays in cache between
+    /// Patch-matrix rows per chunk: about 256K floats (1 MB, the L2 size), so a chunk stays in cache between
     /// the gather and the GEMM that consumes it.
-    var chunkRows: Int { max(64, (1 << 20) / max(1, rowLength)) }
+    var chunkRows: Int { max(64, (1 << 18) / max(1, rowLength)) }
 }
 
 /// Patch extraction (im2col) and its adjoint (col2im) for NHWC tensors, by ranges of output
