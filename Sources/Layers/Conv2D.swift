@@ -54,16 +54,15 @@ public final class Conv2D {
         let y = Tensor.reusing(output, shape: [s.b, g.py.output, g.px.output, outChannels])
         output = y; input = x
         let w = arena.pointer(kernel), bsrc = arena.pointer(bias), cout = outChannels
-        // Fill y with the bias, then accumulate the GEMM into it (beta = 1).
-        Parallel.forRanges(g.rows, grain: 8192) { lo, hi in
-            for p in lo..<hi { (y.data + p * cout).update(from: bsrc, count: cout) }
-        }
         if isPointwise {
-            ConvKernels.rowParallelGEMM(rows: s.pixels, n: cout, k: inChannels, a: x.data, b: w, beta: 1, c: y.data)
+            ConvKernels.rowParallelGEMM(rows: s.pixels, n: cout, k: inChannels, a: x.data, b: w, bias: bsrc, c: y.data)
         } else if isShifted {
+            Parallel.forRanges(g.rows, grain: 8192) { lo, hi in       // the shifted sum adds onto the bias
+                for p in lo..<hi { (y.data + p * cout).update(from: bsrc, count: cout) }
+            }
             ShiftedConv.forward(x.data, g, kernel: w, cout: cout, into: y.data, workspace: workspace)
         } else {
-            ConvKernels.forward(x.data, g, kernel: w, outChannels: cout, beta: 1, into: y.data, workspace: workspace)
+            ConvKernels.forward(x.data, g, kernel: w, outChannels: cout, bias: bsrc, into: y.data, workspace: workspace)
         }
         return y
     }
@@ -111,7 +110,7 @@ public final class Conv2D {
                                             into: dw, workspace: workspace)
             if let dx {
                 ConvKernels.rowParallelGEMM(rows: s.pixels, n: csel, k: cout, a: dy.data, b: w + start * cout, transB: true,
-                                            beta: 0, c: dx.data)
+                                            c: dx.data)
             }
             return dx
         }

@@ -121,17 +121,20 @@ enum ConvKernels {
         (0..<Parallel.workers).map { ws.scratch(scratchBase + $0, count: g.chunkRows * g.rowLength) }
     }
 
-    /// y [rows, Cout] (= beta·y +) conv(x) with a `[k·k·Cin, Cout]` kernel matrix.
+    /// y [rows, Cout] = conv(x) with a `[k·k·Cin, Cout]` kernel matrix, plus `bias` [Cout] if given
+    /// (written into each chunk's rows just before its GEMM, while they are in cache).
     static func forward(_ x: UnsafePointer<Float>, _ g: ConvGeometry, kernel: UnsafePointer<Float>, outChannels: Int,
-                        beta: Float, into y: UnsafeMutablePointer<Float>, workspace: Workspace) {
+                        bias: UnsafePointer<Float>? = nil, into y: UnsafeMutablePointer<Float>, workspace: Workspace) {
         let kdim = g.rowLength, step = g.chunkRows, bufs = patchBuffers(g, workspace)
         Parallel.forWorkers(g.rows, grain: 1024) { worker, lo, hi in
             var r0 = lo
             while r0 < hi {
                 let n = min(step, hi - r0)
+                let yc = y + r0 * outChannels
+                if let bias { for r in 0..<n { (yc + r * outChannels).update(from: bias, count: outChannels) } }
                 Im2Col.gather(x, g, rows: r0, count: n, into: bufs[worker])
                 BLAS.sgemm(m: n, n: outChannels, k: kdim, a: bufs[worker], lda: kdim, b: kernel, ldb: outChannels,
-                           beta: beta, c: y + r0 * outChannels, ldc: outChannels)
+                           beta: bias == nil ? 0 : 1, c: yc, ldc: outChannels)
                 r0 += n
             }
         }
@@ -173,7 +176,7 @@ enum ConvKernels {
         let flipped = workspace.scratch(5, count: g.k * g.k * g.c * cout)
         flippedKernel(kernel, k: g.k, cin: g.c, cout: cout, into: flipped)
         let gd = ConvGeometry(batch: g.batch, h: g.h, w: g.w, c: cout, k: g.k, stride: 1)
-        forward(dy, gd, kernel: flipped, outChannels: g.c, beta: 0, into: dx, workspace: workspace)
+        forward(dy, gd, kernel: flipped, outChannels: g.c, into: dx, workspace: workspace)
     }
 
     /// dx by chunked `dy · Wᵀ` then col2im (any stride); workers take whole images so their
@@ -196,12 +199,20 @@ enum ConvKernels {
         }
     }
 
-    /// y [rows, n] (= beta·y +) a [rows, k] · b [k, n], rows split across workers.
+    /// y [rows, n] = a [rows, k] · b [k, n] (+ `bias` [n] if given), rows split across workers and
+    /// processed in cache-sized blocks (the bias is written just before each block's GEMM).
     static func rowParallelGEMM(rows: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
-                                transB: Bool = false, beta: Float, c: UnsafeMutablePointer<Float>) {
+                                transB: Bool = false, bias: UnsafePointer<Float>? = nil, c: UnsafeMutablePointer<Float>) {
+        let block = max(256, (1 << 18) / max(1, n + k))
         Parallel.forWorkers(rows, grain: 2048) { _, lo, hi in
-            BLAS.sgemm(transB: transB, m: hi - lo, n: n, k: k, a: a + lo * k, lda: k, b: b, ldb: transB ? k : n,
-                       beta: beta, c: c + lo * n, ldc: n)
+            var r0 = lo
+            while r0 < hi {
+                let m = min(block, hi - r0), yc = c + r0 * n
+                if let bias { for r in 0..<m { (yc + r * n).update(from: bias, count: n) } }
+                BLAS.sgemm(transB: transB, m: m, n: n, k: k, a: a + r0 * k, lda: k, b: b, ldb: transB ? k : n,
+                           beta: bias == nil ? 0 : 1, c: yc, ldc: n)
+                r0 += m
+            }
         }
     }
 

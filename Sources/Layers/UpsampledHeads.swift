@@ -139,7 +139,7 @@ public final class UpsampledHeads {
                 phases.update(repeating: 0, count: g.rows * m4)
                 ShiftedConv.forward(s.data, g, kernel: k.baseAddress!, cout: m4, into: phases, workspace: workspace)
             } else {
-                ConvKernels.forward(s.data, g, kernel: k.baseAddress!, outChannels: m4, beta: 0, into: phases, workspace: workspace)
+                ConvKernels.forward(s.data, g, kernel: k.baseAddress!, outChannels: m4, into: phases, workspace: workspace)
             }
         }
         // Interleave the four parities into the full-resolution outputs and add the fused bias.
