@@ -136,7 +136,7 @@ public final class UpsampledHeads {
         let phases = workspace.scratch(4, count: g.rows * m4)
         bigKernel.withUnsafeBufferPointer { k in
             if useShifted {
-                phases.update(repeating: 0, count: g.rows * m4)
+                Parallel.forRanges(g.rows * m4, grain: 1 << 18) { lo, hi in (phases + lo).update(repeating: 0, count: hi - lo) }
                 ShiftedConv.forward(s.data, g, kernel: k.baseAddress!, cout: m4, into: phases, workspace: workspace)
             } else {
                 ConvKernels.forward(s.data, g, kernel: k.baseAddress!, outChannels: m4, into: phases, workspace: workspace)
@@ -185,11 +185,20 @@ public final class UpsampledHeads {
             }
         }
         // Σdy per head output (all parities).
-        var colSums = [Double](repeating: 0, count: m)
-        for p in 0..<g.rows {
-            let r = dphases + p * m4
-            for q in 0..<4 { for j in 0..<m { colSums[j] += Double(r[q * m + j]) } }
+        let workers = Parallel.workers
+        var partial = [Double](repeating: 0, count: workers * m)
+        partial.withUnsafeMutableBufferPointer { buf in
+            let base = buf.baseAddress!
+            Parallel.forWorkers(g.rows, grain: 4096) { worker, lo, hi in
+                let acc = base + worker * m
+                for p in lo..<hi {
+                    let r = dphases + p * m4
+                    for q in 0..<4 { for j in 0..<m { acc[j] += Double(r[q * m + j]) } }
+                }
+            }
         }
+        var colSums = [Double](repeating: 0, count: m)
+        for w in 0..<workers { for j in 0..<m { colSums[j] += partial[w * m + j] } }
         var dBig = [Float](repeating: 0, count: 9 * c * m4)
         dBig.withUnsafeMutableBufferPointer { d in
             bigKernel.withUnsafeBufferPointer { k in
