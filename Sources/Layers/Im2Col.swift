@@ -42,41 +42,39 @@ enum Im2Col {
     /// cols: [count, k·k·Cin] ← x: [B, H, W, Cin], patch rows `start ..< start + count`
     static func gather(_ x: UnsafePointer<Float>, _ g: ConvGeometry, rows start: Int, count: Int,
                        into cols: UnsafeMutablePointer<Float>) {
-        let c = g.c, rowLen = g.rowLength, perImage = g.py.output * g.px.output
-        do {
-            let lo = 0, hi = count
-            for r in lo..<hi {
-                let p = start + r, b = p / perImage, rem = p % perImage
-                let oy = rem / g.px.output, ox = rem % g.px.output
-                let xb = x + b * g.h * g.w * c
-                var dst = cols + r * rowLen
-                for ky in 0..<g.k {
-                    let iy = oy * g.stride + ky - g.py.before
-                    if iy < 0 || iy >= g.h {
-                        for i in 0..<(g.k * c) { dst[i] = 0 }
-                        dst += g.k * c
-                        continue
-                    }
-                    let ix0 = ox * g.stride - g.px.before
-                    if ix0 >= 0, ix0 + g.k <= g.w {
-                        // Interior: the k taps of this kernel row are one contiguous run of k·C.
-                        let src = xb + (iy * g.w + ix0) * c
-                        for i in 0..<(g.k * c) { dst[i] = src[i] }
-                        dst += g.k * c
-                        continue
-                    }
-                    for kx in 0..<g.k {
-                        let ix = ix0 + kx
-                        if ix >= 0, ix < g.w {
-                            let src = xb + (iy * g.w + ix) * c
-                            for i in 0..<c { dst[i] = src[i] }
+        let c = g.c, k = g.k, kc = k * c, perImage = g.py.output * g.px.output
+        let h = g.h, w = g.w, stride = g.stride, ho = g.py.output, wo = g.px.output
+        let padY = g.py.before, padX = g.px.before
+        // Output coordinates of the first row; afterwards they are stepped, not divided.
+        var b = start / perImage, oy = (start % perImage) / wo, ox = start % wo
+        var dst = cols
+        for _ in 0..<count {
+            let xb = x + b * h * w * c
+            let ix0 = ox * stride - padX
+            let interiorX = ix0 >= 0 && ix0 + k <= w
+            for ky in 0..<k {
+                let iy = oy * stride + ky - padY
+                if iy < 0 || iy >= h {
+                    for i in 0..<kc { dst[i] = 0 }
+                } else if interiorX {
+                    // The k taps of this kernel row are one contiguous run of k·C floats.
+                    let src = xb + (iy * w + ix0) * c
+                    for i in 0..<kc { dst[i] = src[i] }
+                } else {
+                    for kx in 0..<k {
+                        let ix = ix0 + kx, d = dst + kx * c
+                        if ix >= 0, ix < w {
+                            let src = xb + (iy * w + ix) * c
+                            for i in 0..<c { d[i] = src[i] }
                         } else {
-                            for i in 0..<c { dst[i] = 0 }
+                            for i in 0..<c { d[i] = 0 }
                         }
-                        dst += c
                     }
                 }
+                dst += kc
             }
+            ox += 1
+            if ox == wo { ox = 0; oy += 1; if oy == ho { oy = 0; b += 1 } }
         }
     }
 
