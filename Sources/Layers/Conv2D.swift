@@ -46,8 +46,16 @@ public final class Conv2D {
         return 2.0 * Double(ho * wo * kernelSize * kernelSize * inChannels * outChannels)
     }
 
+    private func opName(_ pass: String, _ h: Int) -> String {
+        "conv\(kernelSize)x\(kernelSize)\(stride == 2 ? "s2" : "") \(inChannels)->\(outChannels) @\(h) \(pass)"
+    }
+
     // x: [B, H, W, Cin] -> y: [B, Ho, Wo, Cout]
     public func forward(_ x: Tensor) -> Tensor {
+        OpProfile.time(opName("fwd", x.shape[1])) { forwardBody(x) }
+    }
+
+    private func forwardBody(_ x: Tensor) -> Tensor {
         let s = NHWC(x)
         precondition(s.c == inChannels, "\(name): input has \(s.c) channels, expected \(inChannels)")
         let g = ConvGeometry(batch: s.b, h: s.h, w: s.w, c: s.c, k: kernelSize, stride: stride)
@@ -70,6 +78,10 @@ public final class Conv2D {
     // dy: [B, Ho, Wo, Cout] -> dx: [B, H, W, Cin]; accumulates dkernel [k·k·Cin, Cout] and dbias [Cout].
     @discardableResult
     public func backward(_ dy: Tensor) -> Tensor? {
+        OpProfile.time(opName("bwd", input?.shape[1] ?? 0)) { backwardBody(dy) }
+    }
+
+    private func backwardBody(_ dy: Tensor) -> Tensor? {
         guard let x = input else { preconditionFailure("\(name): backward before forward") }
         let s = NHWC(x), cout = outChannels
         let g = ConvGeometry(batch: s.b, h: s.h, w: s.w, c: s.c, k: kernelSize, stride: stride)
