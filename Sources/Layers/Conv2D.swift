@@ -37,13 +37,8 @@ public final class Conv2D {
     }
 
     private var isPointwise: Bool { kernelSize == 1 && stride == 1 }
-    /// Narrow stride-1 outputs (8, 16, 32 channels) use the direct SIMD kernel (`DirectConv`).
-    private var isDirect: Bool {
-        stride == 1 && kernelSize > 1 && kernelSize % 2 == 1 && DirectConv.supports(outChannels: outChannels, inChannels: inChannels)
-    }
-    /// Narrowing stride-1 convs (Cout < Cin) use the GEMM-then-shift formulation (`ShiftedConv`)
-    /// for their backward pass, and for the forward pass when there is no direct kernel.
-    private var isNarrowing: Bool { stride == 1 && kernelSize > 1 && kernelSize % 2 == 1 && outChannels < inChannels }
+    /// Narrowing stride-1 convs use the GEMM-then-shift formulation (see `ShiftedConv`).
+    private var isShifted: Bool { stride == 1 && kernelSize > 1 && kernelSize % 2 == 1 && outChannels < inChannels }
 
     /// Forward FLOPs (2 × multiply-adds) for one sample with an `h × w` input.
     public func flopsPerSample(h: Int, w: Int) -> Double {
@@ -69,9 +64,7 @@ public final class Conv2D {
         let w = arena.pointer(kernel), bsrc = arena.pointer(bias), cout = outChannels
         if isPointwise {
             ConvKernels.rowParallelGEMM(rows: s.pixels, n: cout, k: inChannels, a: x.data, b: w, bias: bsrc, c: y.data)
-        } else if isDirect {
-            DirectConv.forward(x.data, g, kernel: w, outChannels: cout, bias: bsrc, into: y.data)
-        } else if isNarrowing {
+        } else if isShifted {
             Parallel.forRanges(g.rows, grain: 8192) { lo, hi in       // the shifted sum adds onto the bias
                 for p in lo..<hi { (y.data + p * cout).update(from: bsrc, count: cout) }
             }
@@ -133,7 +126,7 @@ public final class Conv2D {
             }
             return dx
         }
-        if isNarrowing {
+        if isShifted {
             ShiftedConv.backward(x.data, g, dy: dy.data, kernel: w, cout: cout, dkernel: dw, dx: dx?.data, start: start,
                                  workspace: workspace)
             return dx
@@ -149,13 +142,7 @@ public final class Conv2D {
             wsel = buf
         }
         let gsel = ConvGeometry(batch: s.b, h: s.h, w: s.w, c: csel, k: kernelSize, stride: stride)
-        if stride == 1 && DirectConv.supports(outChannels: csel, inChannels: cout) {
-            // As a direct convolution of dy with the flipped kernel [k, k, Cout, Csel].
-            let flipped = workspace.scratch(5, count: kk * csel * cout)
-            ConvKernels.flippedKernel(wsel, k: kernelSize, cin: csel, cout: cout, into: flipped)
-            let gd = ConvGeometry(batch: s.b, h: s.h, w: s.w, c: cout, k: kernelSize, stride: 1)
-            DirectConv.forward(dy.data, gd, kernel: flipped, outChannels: csel, bias: nil, into: dx.data)
-        } else if stride == 1 && csel >= cout {
+        if stride == 1 && csel >= cout {
             // As a convolution of dy with the flipped kernel: GEMM width Csel.
             ConvKernels.inputGradientStride1(dy: dy.data, gsel, kernel: wsel, outChannels: cout, into: dx.data, workspace: workspace)
         } else {
