@@ -82,23 +82,35 @@ enum Im2Col {
     /// Neighbouring rows write to overlapping input pixels, so callers split work by image.
     static func scatterAdd(_ dcols: UnsafePointer<Float>, _ g: ConvGeometry, rows start: Int, count: Int,
                            into dx: UnsafeMutablePointer<Float>) {
-        let c = g.c, rowLen = g.rowLength, perImage = g.py.output * g.px.output
-        for r in 0..<count {
-            let p = start + r, b = p / perImage, rem = p % perImage
-            let oy = rem / g.px.output, ox = rem % g.px.output
-            let db = dx + b * g.h * g.w * c
-            var src = dcols + r * rowLen
-            for ky in 0..<g.k {
-                let iy = oy * g.stride + ky - g.py.before
-                for kx in 0..<g.k {
-                    let ix = ox * g.stride + kx - g.px.before
-                    if iy >= 0, iy < g.h, ix >= 0, ix < g.w {
-                        let d = db + (iy * g.w + ix) * c
-                        for ci in 0..<c { d[ci] += src[ci] }
+        let c = g.c, k = g.k, kc = k * c, perImage = g.py.output * g.px.output
+        let h = g.h, w = g.w, stride = g.stride, ho = g.py.output, wo = g.px.output
+        let padY = g.py.before, padX = g.px.before
+        var b = start / perImage, oy = (start % perImage) / wo, ox = start % wo
+        var src = dcols
+        for _ in 0..<count {
+            let db = dx + b * h * w * c
+            let ix0 = ox * stride - padX
+            let interiorX = ix0 >= 0 && ix0 + k <= w
+            for ky in 0..<k {
+                let iy = oy * stride + ky - padY
+                if iy >= 0, iy < h {
+                    if interiorX {
+                        let d = db + (iy * w + ix0) * c
+                        for i in 0..<kc { d[i] += src[i] }
+                    } else {
+                        for kx in 0..<k {
+                            let ix = ix0 + kx
+                            if ix >= 0, ix < w {
+                                let d = db + (iy * w + ix) * c, s = src + kx * c
+                                for i in 0..<c { d[i] += s[i] }
+                            }
+                        }
                     }
-                    src += c
                 }
+                src += kc
             }
+            ox += 1
+            if ox == wo { ox = 0; oy += 1; if oy == ho { oy = 0; b += 1 } }
         }
     }
 }
