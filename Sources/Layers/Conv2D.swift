@@ -1,10 +1,14 @@
 import Tensors
 
-/// A 2-D convolution with TF `SAME` padding and a bias, via im2col + GEMM.
+/// A 2-D convolution with TF `SAME` padding and a bias.
 ///
 /// Parameters (registered as `<name>/kernel` HWIO `[k, k, Cin, Cout]` and `<name>/bias`
-/// `[Cout]`). A 1×1 stride-1 convolution skips im2col: the NHWC input already is the patch
-/// matrix.
+/// `[Cout]`). The same function is computed along one of several paths, chosen by shape:
+///
+/// * 1×1 stride 1: one GEMM on the NHWC input itself (it already is the patch matrix);
+/// * narrowing stride-1 convs (Cout < Cin): GEMM-then-shift (`ShiftedConv`), forward and backward;
+/// * otherwise im2col + GEMM in cache-sized chunks (`ConvKernels`). The input gradient is a
+///   flipped-kernel convolution when Cin ≥ Cout (stride 1), else `dy·Wᵀ` followed by col2im.
 public final class Conv2D {
     public let name: String
     public let kernelSize, stride, inChannels, outChannels: Int
