@@ -19,6 +19,11 @@ public final class Conv2D {
     /// a concatenated input); `backward` then returns `[B, H, W, Cin − start]`, which skips most
     /// of the input-gradient work when the stopped part is wide.
     public var inputGradientStartChannel = 0
+    /// Set by the owner for the current step when ∂L/∂bias is exactly zero: every path from this
+    /// conv's output goes through a per-channel mean subtraction of a training-mode BN, which
+    /// cancels any bias. `backward` then adds nothing to the bias gradient instead of float
+    /// rounding noise (which Adam would turn into ±lr steps of a weight that has no effect).
+    public var biasGradientIsZero = false
     private let arena: ParameterArena
     private let workspace: Workspace
     private var input: Tensor?
@@ -90,29 +95,7 @@ public final class Conv2D {
         let s = NHWC(x), cout = outChannels
         let g = ConvGeometry(batch: s.b, h: s.h, w: s.w, c: s.c, k: kernelSize, stride: stride)
         let w = arena.pointer(kernel), dw = arena.gradient(kernel), db = arena.gradient(bias)
-        // dbias = Σ dy over all pixels: per-worker float partials (short runs), added in double.
-        let workers = Parallel.workers
-        var partial = [Float](repeating: 0, count: workers * cout)
-        partial.withUnsafeMutableBufferPointer { buf in
-            let base = buf.baseAddress!
-            Parallel.forWorkers(g.rows, grain: 4096) { worker, lo, hi in
-                let acc = base + worker * cout
-                var block = [Float](repeating: 0, count: cout)
-                var p = lo
-                while p < hi {                                   // blocks of 256 rows keep float error small
-                    let end = min(hi, p + 256)
-                    for o in 0..<cout { block[o] = 0 }
-                    for q in p..<end { let r = dy.data + q * cout; for o in 0..<cout { block[o] += r[o] } }
-                    for o in 0..<cout { acc[o] += block[o] }
-                    p = end
-                }
-            }
-        }
-        for o in 0..<cout {
-            var s = 0.0
-            for w in 0..<workers { s += Double(partial[w * cout + o]) }
-            db[o] += Float(s)
-        }
+        if !biasGradientIsZero { accumulateBiasGradient(dy, rows: g.rows, into: db) }
         let start = inputGradientStartChannel, csel = inChannels - start
         var dx: Tensor? = nil
         if needsInputGradient {
@@ -154,5 +137,32 @@ public final class Conv2D {
             ConvKernels.inputGradientScatter(dy: dy.data, gsel, kernel: wsel, outChannels: cout, into: dx.data, workspace: workspace)
         }
         return dx
+    }
+
+    // dbias [Cout] += Σ dy over all pixels: per-worker float partials (short runs), added in double.
+    private func accumulateBiasGradient(_ dy: Tensor, rows: Int, into db: UnsafeMutablePointer<Float>) {
+        let cout = outChannels
+        let workers = Parallel.workers
+        var partial = [Float](repeating: 0, count: workers * cout)
+        partial.withUnsafeMutableBufferPointer { buf in
+            let base = buf.baseAddress!
+            Parallel.forWorkers(rows, grain: 4096) { worker, lo, hi in
+                let acc = base + worker * cout
+                var block = [Float](repeating: 0, count: cout)
+                var p = lo
+                while p < hi {                                   // blocks of 256 rows keep float error small
+                    let end = min(hi, p + 256)
+                    for o in 0..<cout { block[o] = 0 }
+                    for q in p..<end { let r = dy.data + q * cout; for o in 0..<cout { block[o] += r[o] } }
+                    for o in 0..<cout { acc[o] += block[o] }
+                    p = end
+                }
+            }
+        }
+        for o in 0..<cout {
+            var s = 0.0
+            for w in 0..<workers { s += Double(partial[w * cout + o]) }
+            db[o] += Float(s)
+        }
     }
 }
