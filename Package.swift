@@ -66,6 +66,7 @@ let package = Package(
         .testTarget(name: "OptimizersTests", dependencies: ["Optimizers", "Tensors", "TestSupport"]),
         .testTarget(name: "SkySimTests", dependencies: ["SkySim"]),
         .testTarget(name: "PCRTests", dependencies: ["PCR"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "FITSIO", "PCR", "SkySim"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -29,6 +29,12 @@ public struct Augmenter: Sendable {
         public var shift: (y: Int, x: Int)?
         /// Rotation angle in degrees, nil for none.
         public var rotationDegrees: Double?
+
+        public init(flipVertical: Bool = false, flipHorizontal: Bool = false, shift: (y: Int, x: Int)? = nil, rotationDegrees: Double? = nil) {
+            self.flipVertical = flipVertical; self.flipHorizontal = flipHorizontal
+            self.shift = shift; self.rotationDegrees = rotationDegrees
+        }
+
         public static func == (a: Choice, b: Choice) -> Bool {
             a.flipVertical == b.flipVertical && a.flipHorizontal == b.flipHorizontal &&
                 a.shift?.y == b.shift?.y && a.shift?.x == b.shift?.x && a.rotationDegrees == b.rotationDegrees

@@ -17,8 +17,11 @@ public struct DatasetVerifier {
         public var split: String
         public var samples: Int
         public var summaries: [VerificationSummary]
-        /// Largest |stored - re-encoded| over heatmap, vectors and maps (should be 0).
+        /// Largest |stored - re-encoded| over heatmap, vectors and maps (0 for a dataset built by
+        /// this generator version).
         public var storedLabelMaxDifference: Double
+        /// Largest |stored - regenerated| input pixel (0 for the same generator version).
+        public var storedFluxMaxDifference: Double
     }
 
     /// Verifies the first `limit` samples (all if nil) for each n in `ns`, in parallel over samples.
@@ -42,28 +45,30 @@ public struct DatasetVerifier {
                 for (a, b) in [(labels.heatmap, stored[i].heatmap), (labels.vectors, stored[i].vectors), (labels.maps, stored[i].maps)] {
                     for (u, v) in zip(a, b) { diff = max(diff, Double(abs(u - v))) }
                 }
-                if truth.image != stored[i].flux { diff = .infinity }
-                var perN: [[VerificationRecord]] = []
-                for k in ns { perN.append(try EncodingVerification.verify(height: h, width: w, sources: truth.sources, n: k)) }
-                collected.store(i, perN, difference: diff)
+                var fluxDiff = 0.0
+                for (u, v) in zip(truth.image, stored[i].flux) { fluxDiff = max(fluxDiff, Double(abs(u - v))) }
+                let perN = try EncodingVerification.verify(height: h, width: w, sources: truth.sources, ns: ns)
+                collected.store(i, perN, difference: diff, fluxDifference: fluxDiff)
                 progress?(counter.increment(), count)
             } catch { failure.set(error) }
         }
         if let error = failure.error { throw error }
         let summaries = ns.indices.map { k in VerificationSummary(n: ns[k], records: collected.records(for: k)) }
-        return Report(split: split, samples: count, summaries: summaries, storedLabelMaxDifference: collected.maxDifference)
+        return Report(split: split, samples: count, summaries: summaries, storedLabelMaxDifference: collected.maxDifference,
+                      storedFluxMaxDifference: collected.maxFluxDifference)
     }
 }
 
 final class RecordCollector: @unchecked Sendable {
     private let lock = NSLock()
     private var perSample: [[[VerificationRecord]]]
-    private(set) var maxDifference = 0.0
+    private(set) var maxDifference = 0.0, maxFluxDifference = 0.0
     init(ns: [Int], count: Int) { perSample = [[[VerificationRecord]]](repeating: [], count: count) }
-    func store(_ i: Int, _ r: [[VerificationRecord]], difference: Double) {
+    func store(_ i: Int, _ r: [[VerificationRecord]], difference: Double, fluxDifference: Double) {
         lock.lock(); defer { lock.unlock() }
         perSample[i] = r
         maxDifference = max(maxDifference, difference)
+        maxFluxDifference = max(maxFluxDifference, fluxDifference)
     }
     /// Records for the k-th n, in sample order (deterministic regardless of thread timing).
     func records(for k: Int) -> [VerificationRecord] { perSample.flatMap { $0.isEmpty ? [] : $0[k] } }
@@ -77,7 +82,7 @@ public enum DatasetOrigin {
         let o = manifest.origin
         switch o.kind {
         case "synthetic":
-            var psf = PSFParameters()
+            var psf = o.psf ?? PSFParameters()
             psf.stampSize = o.psfStampSize ?? psf.stampSize
             guard let seed = o.seed, let mode = NoiseMode(rawValue: o.noiseMode ?? "white") else {
                 throw DatasetError("manifest origin lacks the simulation seed or noise mode")
@@ -87,7 +92,8 @@ public enum DatasetOrigin {
                                          labelDetectableOnly: manifest.labelDetectableOnly)
         case "field":
             guard let image = o.image else { throw DatasetError("manifest origin lacks the field image path") }
-            let field = try FieldLoader.load(imagePath: image, catalogPath: o.catalog, modelsPath: o.models)
+            var field = try FieldLoader.load(imagePath: image, catalogPath: o.catalog, modelsPath: o.models)
+            if !manifest.labelDetectableOnly { for k in field.sources.indices { field.sources[k].isDetectable = true } }
             return try FieldSampleSource(field: field, sampleHeight: manifest.sampleHeight, sampleWidth: manifest.sampleWidth,
                                          trainCount: 0, testCount: 0, seed: manifest.seed)
         default:

@@ -43,17 +43,22 @@ public struct DatasetWriter: Sendable {
         do {
             for s in splits {
                 var shards: [DatasetManifest.Shard] = []
+                var records: [SampleRecord] = []
                 var first = 0, number = 0
                 while first < s.count {
                     let count = min(shardSize, s.count - first)
                     let name = String(format: "%@-%05d.fits", s.name, number)
                     let path = (temporary as NSString).appendingPathComponent(name)
-                    try writeShard(path: path, split: s.name, first: first, count: count, total: s.count, source: source, progress: progress)
+                    records += try writeShard(path: path, split: s.name, first: first, count: count, total: s.count, source: source, progress: progress)
                     let (digest, bytes) = try DatasetWriter.sha256(ofFile: path)
                     shards.append(DatasetManifest.Shard(file: name, first: first, count: count, sha256: digest, bytes: bytes))
                     first += count; number += 1
                 }
-                manifest.splits[s.name] = DatasetManifest.Split(count: s.count, shards: shards)
+                var depths: [String: Int] = [:]
+                for r in records { depths[r.depth.isNaN ? "unknown" : String(format: "%.2f", r.depth), default: 0] += 1 }
+                let ids = records.map(\.fieldID)
+                manifest.splits[s.name] = DatasetManifest.Split(count: s.count, shards: shards, depthCounts: depths,
+                                                                fieldIDRange: ids.isEmpty ? nil : [ids.min() ?? 0, ids.max() ?? 0])
             }
             try manifest.encoded().write(to: URL(fileURLWithPath: (temporary as NSString).appendingPathComponent("manifest.json")))
             if fm.fileExists(atPath: directory) { try fm.removeItem(atPath: directory) }
@@ -83,8 +88,9 @@ public struct DatasetWriter: Sendable {
         throw DatasetError("\(directory) exists and is not empty (and is not a PAIS dataset); choose another directory")
     }
 
+    /// Produces, encodes and writes one shard; returns its samples' provenance.
     func writeShard(path: String, split: String, first: Int, count: Int, total: Int, source: SampleTruthSource,
-                    progress: (@Sendable (String, Int, Int) -> Void)?) throws {
+                    progress: (@Sendable (String, Int, Int) -> Void)?) throws -> [SampleRecord] {
         let h = source.sampleHeight, w = source.sampleWidth, n = encoder.n, hw = h * w
         let buffers = ShardBuffers(count: count, planeSize: hw, n: n)
         let failure = FirstError()
@@ -131,6 +137,7 @@ public struct DatasetWriter: Sendable {
             TableColumn("n_labelled", .int64(r.map { Int64($0.labelledCount) })),
         ]), extname: "SAMPLES")
         try file.commit()
+        return r
     }
 
     /// SHA-256 (hex) and size of a file, read in 4 MiB chunks.

@@ -43,9 +43,9 @@ public struct Field: Sendable {
     public func crop(y0: Int, x0: Int, height h: Int, width w: Int) -> (image: [Float], sources: [LabelSource]) {
         var out = [Float](repeating: 0, count: h * w)
         for y in 0..<h { for x in 0..<w { out[y * w + x] = image[(y0 + y) * width + x0 + x] } }
-        let labels = sources.filter(\.isDetectable).compactMap { s -> LabelSource? in
-            let m = s.model.shifted(dy: -y0, dx: -x0, clippedTo: h, w)
-            return LabelSource(id: s.id, centreY: s.y - Double(y0), centreX: s.x - Double(x0), model: m)
+        let labels = sources.filter(\.isDetectable).map { s in
+            LabelSource(id: s.id, centreY: s.y - Double(y0), centreX: s.x - Double(x0),
+                        model: s.model.shifted(dy: -y0, dx: -x0, clippedTo: h, w))
         }
         return (out, labels)
     }

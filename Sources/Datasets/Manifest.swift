@@ -1,4 +1,5 @@
 import Foundation
+import SkySim
 
 /// The JSON manifest at the root of a dataset directory (`manifest.json`); see docs/dataset-format.md.
 public struct DatasetManifest: Codable, Sendable, Equatable {
@@ -20,6 +21,10 @@ public struct DatasetManifest: Codable, Sendable, Equatable {
     public struct Split: Codable, Sendable, Equatable {
         public var count: Int
         public var shards: [Shard]
+        /// Samples per noise depth m5 (keys like "27.40"; "unknown" for fields without DEPTH).
+        public var depthCounts: [String: Int]? = nil
+        /// Smallest and largest field id of the split (synthetic: the seed range, disjoint between splits).
+        public var fieldIDRange: [UInt64]? = nil
     }
 
     /// Where the samples came from, so truth can be regenerated (verification) and audited.
@@ -30,13 +35,15 @@ public struct DatasetManifest: Codable, Sendable, Equatable {
         public var seed: UInt64?
         public var noiseMode: String?
         public var psfStampSize: Int?
+        /// Synthetic: the full PSF recipe.
+        public var psf: PSFParameters? = nil
         /// Field: the input files and the first row of the test region.
         public var image: String?, catalog: String?, models: String?
         public var testRegionStartRow: Int?
 
-        public init(kind: String, seed: UInt64? = nil, noiseMode: String? = nil, psfStampSize: Int? = nil,
+        public init(kind: String, seed: UInt64? = nil, noiseMode: String? = nil, psf: PSFParameters? = nil,
                     image: String? = nil, catalog: String? = nil, models: String? = nil, testRegionStartRow: Int? = nil) {
-            self.kind = kind; self.seed = seed; self.noiseMode = noiseMode; self.psfStampSize = psfStampSize
+            self.kind = kind; self.seed = seed; self.noiseMode = noiseMode; self.psf = psf; self.psfStampSize = psf?.stampSize
             self.image = image; self.catalog = catalog; self.models = models; self.testRegionStartRow = testRegionStartRow
         }
     }

@@ -13,6 +13,9 @@ public enum SimulatedFieldFile {
     /// Writes `field` to `path` (atomically; refuses to replace a file unless `overwrite`), and the
     /// catalog as CSV to `csvPath` if given.
     public static func write(_ field: SimulatedField, to path: String, csvPath: String?, overwrite: Bool) throws {
+        if let csvPath, !overwrite, FileManager.default.fileExists(atPath: csvPath) {
+            throw DatasetError("\(csvPath) already exists; pass --overwrite to replace it")   // checked first: no half-written pair
+        }
         let wcs = try wcsOf(field)
         let catalog = try truthTable(field, wcs: wcs)
         let file = try FITSFile.create(path, overwrite: overwrite)

@@ -86,7 +86,7 @@ public struct PCREncoder: Sendable {
     /// Fills `order` with the indices of the n nearest centres to (y, x): ascending squared
     /// distance, ties by ascending index (stable), padded by repeating the last. Returns N_raw.
     @inline(__always)
-    static func nearest(_ centres: [(y: Int, x: Int)], y: Int, x: Int, into order: inout [Int]) -> Int {
+    public static func nearest(_ centres: [(y: Int, x: Int)], y: Int, x: Int, into order: inout [Int]) -> Int {
         let n = order.count
         var dist = [Int](repeating: Int.max, count: n)
         var count = 0

@@ -17,56 +17,73 @@ public struct VerificationRecord: Sendable {
 /// The encoding verification of method.md §5: encode the true labels, decode the noiseless blend
 /// with the true label centres, and compare each decoded source with its model.
 public enum EncodingVerification {
-    /// Runs the protocol on one crop. `sources` are the candidate labelled sources (the caller has
-    /// already applied the detectability filter); those whose label centre is outside the crop are
-    /// dropped as in encoding. Only sources with positive model flux whose R90 circle lies inside
-    /// the crop are reported.
+    /// Runs the protocol on one crop for one n; see `verify(height:width:sources:ns:zeropoint:)`.
     public static func verify(height: Int, width: Int, sources: [LabelSource], n: Int,
                               zeropoint: Double = 25.94) throws -> [VerificationRecord] {
+        try verify(height: height, width: width, sources: sources, ns: [n], zeropoint: zeropoint)[0]
+    }
+
+    /// Runs the protocol on one crop for several n (the model-side quantities, R90 and G_S, are
+    /// computed once). `sources` are the candidate labelled sources (the caller has already applied
+    /// the detectability filter); those whose label centre is outside the crop are dropped as in
+    /// encoding. Only sources with positive model flux whose R90 circle lies inside the crop are
+    /// reported. Returns one record list per n, in the order of `ns`.
+    public static func verify(height: Int, width: Int, sources: [LabelSource], ns: [Int],
+                              zeropoint: Double = 25.94) throws -> [[VerificationRecord]] {
         let labelled = PCREncoder.labelSet(sources, height: height, width: width)
-        let labels = try PCREncoder(n: n).encode(height: height, width: width, sources: labelled)
         var blend = [Float](repeating: 0, count: height * width)
         for s in labelled { s.model.add(into: &blend, height: height, width: width) }
         let centres = labelled.map(\.labelCentre)
-        let decoded = try PCRDecoder(n: n).decode(flux: blend, height: height, width: width, vectors: labels.vectors,
-                                                  weights: .fractions(labels.maps), centres: centres)
-        var records: [VerificationRecord] = []
+        // Model side, once per source.
+        struct Reference { let j: Int; let total: Double; let r90: Double; let radii: [Double]; let gS: [Double] }
+        var references: [Reference] = []
         for (j, s) in labelled.enumerated() {
+            let c = centres[j]
             let model = s.model.dense(height: height, width: width).map(Double.init)
             let total = model.reduce(0, +)
-            guard total > 0 else { continue }
-            let c = centres[j]
-            guard let r90 = radius90(model, height: height, width: width, centre: c),
+            guard total > 0, let r90 = radius90(s.model.shifted(dy: 0, dx: 0, clippedTo: height, width), centre: c),
                   Double(c.y) - r90 >= 0, Double(c.y) + r90 <= Double(height - 1),
                   Double(c.x) - r90 >= 0, Double(c.x) + r90 <= Double(width - 1) else { continue }
-            let recovered = decoded[j].image.dense(height: height, width: width).map(Double.init)
             let radii = (1...Int(r90.rounded(.up))).map(Double.init)
-            let gS = curveOfGrowth(model, height: height, width: width, centre: c, radii: radii, normalisingRadius: r90)
-            let gD = curveOfGrowth(recovered, height: height, width: width, centre: c, radii: radii, normalisingRadius: r90)
-            let dKS: Double, p: Double
-            if let gS, let gD {
-                dKS = zip(gS, gD).map { abs($0 - $1) }.max() ?? 0
-                p = KolmogorovSmirnov.twoSample(gS, gD).pValue
-            } else {
-                dKS = 1; p = 0       // nothing recovered inside R90: the profile is lost
-            }
-            records.append(VerificationRecord(sourceID: s.id, modelFlux: total, decodedFlux: recovered.reduce(0, +),
-                                              magnitude: zeropoint - 2.5 * log10(total), r90: r90, dKS: dKS, pValue: p))
+            guard let gS = curveOfGrowth(model, height: height, width: width, centre: c, radii: radii, normalisingRadius: r90) else { continue }
+            references.append(Reference(j: j, total: total, r90: r90, radii: radii, gS: gS))
         }
-        return records
+        return try ns.map { n in
+            let labels = try PCREncoder(n: n).encode(height: height, width: width, sources: labelled)
+            let decoded = try PCRDecoder(n: n).decode(flux: blend, height: height, width: width, vectors: labels.vectors,
+                                                      weights: .fractions(labels.maps), centres: centres)
+            return references.map { ref in
+                let c = centres[ref.j]
+                let recovered = decoded[ref.j].image.dense(height: height, width: width).map(Double.init)
+                let gD = curveOfGrowth(recovered, height: height, width: width, centre: c, radii: ref.radii, normalisingRadius: ref.r90)
+                let dKS: Double, p: Double
+                if let gD {
+                    dKS = zip(ref.gS, gD).map { abs($0 - $1) }.max() ?? 0
+                    p = KolmogorovSmirnov.twoSample(ref.gS, gD).pValue
+                } else {
+                    dKS = 1; p = 0       // nothing recovered inside R90: the profile is lost
+                }
+                return VerificationRecord(sourceID: labelled[ref.j].id, modelFlux: ref.total, decodedFlux: recovered.reduce(0, +),
+                                          magnitude: zeropoint - 2.5 * log10(ref.total), r90: ref.r90, dKS: dKS, pValue: p)
+            }
+        }
     }
 
     /// Smallest r in 0.5 px steps (at least 1 px) such that pixels whose centre is within r of the
-    /// centre hold >= 90 % of the image's total; nil if the total is not positive.
-    public static func radius90(_ image: [Double], height: Int, width: Int, centre: (y: Int, x: Int)) -> Double? {
-        let total = image.reduce(0, +)
+    /// centre hold >= 90 % of the model's total; nil if the total is not positive. Only the model's
+    /// box is scanned: pixels outside it are 0 and change no enclosed sum.
+    public static func radius90(_ model: SparseImage, centre: (y: Int, x: Int)) -> Double? {
+        let total = model.total
         guard total > 0 else { return nil }
-        // Sort pixels by distance once, then walk the radii.
         var byDistance: [(Int, Double)] = []
-        byDistance.reserveCapacity(image.count)
-        for y in 0..<height { for x in 0..<width {
-            byDistance.append(((y - centre.y) * (y - centre.y) + (x - centre.x) * (x - centre.x), image[y * width + x]))
-        } }
+        byDistance.reserveCapacity(model.pixels.count)
+        for a in 0..<model.height {
+            let dy = model.y0 + a - centre.y
+            for b in 0..<model.width {
+                let dx = model.x0 + b - centre.x
+                byDistance.append((dy * dy + dx * dx, Double(model.pixels[a * model.width + b])))
+            }
+        }
         byDistance.sort { $0.0 < $1.0 }
         var r = 1.0, k = 0, enclosed = 0.0
         while true {

@@ -1,24 +1,36 @@
 import CFFTW
 import Foundation
 
-/// Linear 2-D convolution by FFT (single-precision FFTW3, real-to-complex transforms).
+/// Sums of linear 2-D convolutions by FFT (single-precision FFTW3, real-to-complex transforms):
+/// `out = sum_i image_i * kernel_i` for a fixed list of same-sized kernels.
 ///
-/// Why FFTW: a galaxy box convolved with the 101 x 101 PSF at 3x oversampling is a 300+ tap
-/// kernel in each axis; direct summation would cost ~10^10 multiply-adds per large source.
-/// FFTW's planner is not thread-safe, so plan creation and destruction are serialised by a lock,
-/// while `fftwf_execute` runs concurrently on separate plans (FFTW documents this as safe).
-/// Plans use FFTW_ESTIMATE: results are deterministic and planning costs microseconds.
-/// Kernel spectra are cached per transform size because every source reuses the same PSF.
+/// One kernel gives an ordinary convolution. Several kernels serve the renderer's polyphase
+/// decimation: convolving a 3x-oversampled image with a 3x-oversampled PSF and keeping every third
+/// sample equals the sum of 9 pixel-scale convolutions of the image's phases with the kernel's
+/// phases, which needs transforms of ~1/3 the side (see `SourceRenderer`).
+///
+/// Why FFTW: the PSF is 101 x 101 pixels; direct summation would cost ~10^8 multiply-adds per
+/// source. FFTW's planner is not thread-safe, so plan creation is serialised by a lock, while
+/// execution with the new-array interface runs concurrently on shared plans (FFTW documents this
+/// as safe). Plans use FFTW_ESTIMATE (deterministic results, cheap planning) and are cached per
+/// transform size, as are the kernel spectra (every source reuses the same PSF).
 public final class FFTConvolver: @unchecked Sendable {
-    private let kernel: [Float]
+    private let kernels: [[Float]]
     private let kernelHeight: Int, kernelWidth: Int
     private let lock = NSLock()
-    private var spectra: [Int: [Float]] = [:]       // key: fftHeight << 32 | fftWidth
+    private var spectra: [Int: [[Float]]] = [:]     // key: fftHeight << 32 | fftWidth
+    private var plans: [Int: PlanPair] = [:]         // guarded by plannerLock
 
-    /// Creates a convolver for a fixed row-major kernel `[kernelHeight, kernelWidth]`.
-    public init(kernel: [Float], height: Int, width: Int) {
-        precondition(kernel.count == height * width, "kernel has \(kernel.count) values, expected \(height)x\(width)")
-        self.kernel = kernel
+    /// Creates a convolver for one row-major kernel `[height, width]`.
+    public convenience init(kernel: [Float], height: Int, width: Int) {
+        self.init(kernels: [kernel], height: height, width: width)
+    }
+
+    /// Creates a convolver for several row-major kernels, all `[height, width]`.
+    public init(kernels: [[Float]], height: Int, width: Int) {
+        precondition(!kernels.isEmpty && kernels.allSatisfy { $0.count == height * width },
+                     "every kernel must have \(height)x\(width) values")
+        self.kernels = kernels
         kernelHeight = height
         kernelWidth = width
     }
@@ -34,77 +46,96 @@ public final class FFTConvolver: @unchecked Sendable {
         }
     }
 
-    /// Full linear convolution of `image [height, width]` with the kernel.
+    /// Full linear convolution of one image `[height, width]` with the (single) kernel.
     /// Returns `[height + kh - 1, width + kw - 1]`, row-major.
     public func convolve(_ image: [Float], height: Int, width: Int) -> [Float] {
-        precondition(image.count == height * width, "image has \(image.count) values, expected \(height)x\(width)")
+        precondition(kernels.count == 1, "convolve(_:) needs exactly one kernel; use convolveSum")
+        return convolveSum([image], height: height, width: width)
+    }
+
+    /// `sum_i images[i] * kernels[i]`, each image `[height, width]`; returns the full linear
+    /// convolution `[height + kh - 1, width + kw - 1]`, row-major.
+    public func convolveSum(_ images: [[Float]], height: Int, width: Int) -> [Float] {
+        precondition(images.count == kernels.count && images.allSatisfy { $0.count == height * width },
+                     "need \(kernels.count) images of \(height)x\(width)")
         let outH = height + kernelHeight - 1, outW = width + kernelWidth - 1
         let fh = FFTConvolver.fastSize(outH), fw = FFTConvolver.fastSize(outW)
-        let kSpectrum = spectrum(fftHeight: fh, fftWidth: fw)
+        let kSpectra = spectra(fftHeight: fh, fftWidth: fw)
         let complexCount = fh * (fw / 2 + 1)
-        let real = fftwf_alloc_real(fh * fw)!
-        let spec = fftwf_alloc_complex(complexCount)!
+        let real = FFTConvolver.allocateReal(fh * fw)
+        let spec = FFTConvolver.allocateComplex(complexCount)
         defer { fftwf_free(real); fftwf_free(spec) }
-        let (forward, backward) = makePlans(fh, fw, real, spec)
-        real.initialize(repeating: 0, count: fh * fw)
-        for y in 0..<height {
-            for x in 0..<width { real[y * fw + x] = image[y * width + x] }
-        }
-        fftwf_execute(forward)
-        spec.withMemoryRebound(to: Float.self, capacity: 2 * complexCount) { s in
-            let scale = 1 / Float(fh * fw)
-            for i in 0..<complexCount {
-                let ar = s[2 * i], ai = s[2 * i + 1]
-                let br = kSpectrum[2 * i], bi = kSpectrum[2 * i + 1]
-                s[2 * i] = (ar * br - ai * bi) * scale
-                s[2 * i + 1] = (ar * bi + ai * br) * scale
+        let plans = planPair(fh, fw)
+        var sum = [Float](repeating: 0, count: 2 * complexCount)
+        let scale = 1 / Float(fh * fw)
+        for (image, kSpectrum) in zip(images, kSpectra) {
+            real.initialize(repeating: 0, count: fh * fw)
+            for y in 0..<height {
+                for x in 0..<width { real[y * fw + x] = image[y * width + x] }
+            }
+            // New-array execution of a shared plan is thread-safe; fftwf_alloc_* gives the alignment it needs.
+            fftwf_execute_dft_r2c(plans.forward, real, spec)
+            spec.withMemoryRebound(to: Float.self, capacity: 2 * complexCount) { s in
+                for i in 0..<complexCount {
+                    let ar = s[2 * i], ai = s[2 * i + 1]
+                    let br = kSpectrum[2 * i], bi = kSpectrum[2 * i + 1]
+                    sum[2 * i] += (ar * br - ai * bi) * scale
+                    sum[2 * i + 1] += (ar * bi + ai * br) * scale
+                }
             }
         }
-        fftwf_execute(backward)
+        spec.withMemoryRebound(to: Float.self, capacity: 2 * complexCount) { s in
+            for i in 0..<(2 * complexCount) { s[i] = sum[i] }
+        }
+        fftwf_execute_dft_c2r(plans.backward, spec, real)
         var out = [Float](repeating: 0, count: outH * outW)
         for y in 0..<outH {
             for x in 0..<outW { out[y * outW + x] = real[y * fw + x] }
         }
-        destroy(forward, backward)
         return out
     }
 
-    private func makePlans(_ fh: Int, _ fw: Int, _ real: UnsafeMutablePointer<Float>,
-                           _ spec: UnsafeMutablePointer<fftwf_complex>) -> (fftwf_plan, fftwf_plan) {
+    /// The forward and backward plans for one transform size, created once (under the planner
+    /// lock, on scratch buffers) and reused by every thread through the new-array interface.
+    private func planPair(_ fh: Int, _ fw: Int) -> PlanPair {
         FFTConvolver.plannerLock.lock()
         defer { FFTConvolver.plannerLock.unlock() }
+        let key = fh << 32 | fw
+        if let p = plans[key] { return p }
+        let real = FFTConvolver.allocateReal(fh * fw)
+        let spec = FFTConvolver.allocateComplex(fh * (fw / 2 + 1))
+        defer { fftwf_free(real); fftwf_free(spec) }
         let flags = cfftw_estimate()
-        let f = fftwf_plan_dft_r2c_2d(Int32(fh), Int32(fw), real, spec, flags)!
-        let b = fftwf_plan_dft_c2r_2d(Int32(fh), Int32(fw), spec, real, flags)!
-        return (f, b)
+        guard let forward = fftwf_plan_dft_r2c_2d(Int32(fh), Int32(fw), real, spec, flags),
+              let backward = fftwf_plan_dft_c2r_2d(Int32(fh), Int32(fw), spec, real, flags) else {
+            fatalError("FFTW could not plan a \(fh)x\(fw) transform")
+        }
+        let pair = PlanPair(forward: forward, backward: backward)
+        plans[key] = pair
+        return pair
     }
 
-    private func destroy(_ plans: fftwf_plan...) {
-        FFTConvolver.plannerLock.lock()
-        defer { FFTConvolver.plannerLock.unlock() }
-        for p in plans { fftwf_destroy_plan(p) }
-    }
-
-    /// Interleaved (re, im) spectrum of the zero-padded kernel, cached per transform size.
-    private func spectrum(fftHeight fh: Int, fftWidth fw: Int) -> [Float] {
+    /// Interleaved (re, im) spectra of the zero-padded kernels, cached per transform size.
+    private func spectra(fftHeight fh: Int, fftWidth fw: Int) -> [[Float]] {
         let key = fh << 32 | fw
         lock.lock()
         if let cached = spectra[key] { lock.unlock(); return cached }
         lock.unlock()
         let complexCount = fh * (fw / 2 + 1)
-        let real = fftwf_alloc_real(fh * fw)!
-        let spec = fftwf_alloc_complex(complexCount)!
+        let real = FFTConvolver.allocateReal(fh * fw)
+        let spec = FFTConvolver.allocateComplex(complexCount)
         defer { fftwf_free(real); fftwf_free(spec) }
-        let (forward, backward) = makePlans(fh, fw, real, spec)
-        real.initialize(repeating: 0, count: fh * fw)
-        for y in 0..<kernelHeight {
-            for x in 0..<kernelWidth { real[y * fw + x] = kernel[y * kernelWidth + x] }
+        let plans = planPair(fh, fw)
+        let result = kernels.map { kernel -> [Float] in
+            real.initialize(repeating: 0, count: fh * fw)
+            for y in 0..<kernelHeight {
+                for x in 0..<kernelWidth { real[y * fw + x] = kernel[y * kernelWidth + x] }
+            }
+            fftwf_execute_dft_r2c(plans.forward, real, spec)
+            return spec.withMemoryRebound(to: Float.self, capacity: 2 * complexCount) {
+                Array(UnsafeBufferPointer(start: $0, count: 2 * complexCount))
+            }
         }
-        fftwf_execute(forward)
-        let result = spec.withMemoryRebound(to: Float.self, capacity: 2 * complexCount) {
-            Array(UnsafeBufferPointer(start: $0, count: 2 * complexCount))
-        }
-        destroy(forward, backward)
         lock.lock()
         spectra[key] = result
         lock.unlock()
@@ -112,4 +143,22 @@ public final class FFTConvolver: @unchecked Sendable {
     }
 
     private static let plannerLock = NSLock()
+
+    /// SIMD-aligned FFTW buffers; running out of memory here is not recoverable.
+    static func allocateReal(_ count: Int) -> UnsafeMutablePointer<Float> {
+        guard let p = fftwf_alloc_real(count) else { fatalError("FFTW could not allocate \(count) floats") }
+        return p
+    }
+
+    static func allocateComplex(_ count: Int) -> UnsafeMutablePointer<fftwf_complex> {
+        guard let p = fftwf_alloc_complex(count) else { fatalError("FFTW could not allocate \(count) complex values") }
+        return p
+    }
+}
+
+/// A forward/backward plan pair for one transform size. Plans live as long as the convolver's
+/// process (a few hundred sizes at most), so they are never destroyed.
+struct PlanPair: @unchecked Sendable {
+    let forward: fftwf_plan
+    let backward: fftwf_plan
 }

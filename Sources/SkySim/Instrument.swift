@@ -7,7 +7,7 @@ public enum Instrument {
     /// AB zeropoint for flux in e-/s.
     public static let zeropoint = 25.94
     /// Version string written as `GENVER` into every simulated product.
-    public static let generatorVersion = "pais-skysim-1"
+    public static let generatorVersion = "pais-skysim-2"
 
     /// Flux in e-/s of an AB magnitude.
     public static func flux(magnitude: Double) -> Double {

@@ -47,12 +47,37 @@ public final class SourceRenderer: @unchecked Sendable {
     public let psf: PSF
     private let convolver: FFTConvolver
 
-    /// Prepares the PSF kernel and its FFT cache.
+    /// Prepares the PSF's polyphase kernels and their FFT cache.
+    ///
+    /// Convolving the cell image (s cells per pixel) with the PSF sampled at the cell spacing
+    /// (`fine`, side 2·s·R + 1) and reading the output pixel centres is, for output pixel A,
+    /// `sum_a cells[a] fine[s·A + (s-1)/2 - a]` (one axis shown). Writing a = s·m + alpha splits it
+    /// into s² pixel-scale convolutions, `sum_alpha (cells_alpha * kernel_alpha)[A]` with
+    /// `cells_alpha[m] = cells[s·m + alpha]` and `kernel_alpha[j] = fine[s·j + (s-1)/2 - alpha]`
+    /// (0 where that index is outside the fine kernel), each kernel 2R + 1 wide. Same numbers as the
+    /// oversampled convolution, with transforms a third of the side.
     public init(psf: PSF) {
         self.psf = psf
-        let s = SourceRenderer.oversampling
-        let side = 2 * psf.stampRadius * s + 1
-        convolver = FFTConvolver(kernel: psf.kernel(oversampling: s), height: side, width: side)
+        let s = SourceRenderer.oversampling, r = psf.stampRadius
+        let fineSide = 2 * r * s + 1, side = 2 * r + 1
+        let fine = psf.kernel(oversampling: s)
+        var kernels: [[Float]] = []
+        for alpha in 0..<s {
+            for beta in 0..<s {
+                var k = [Float](repeating: 0, count: side * side)
+                for j in 0..<side {
+                    let fy = s * j + (s - 1) / 2 - alpha
+                    guard fy >= 0 && fy < fineSide else { continue }
+                    for i in 0..<side {
+                        let fx = s * i + (s - 1) / 2 - beta
+                        guard fx >= 0 && fx < fineSide else { continue }
+                        k[j * side + i] = fine[fy * fineSide + fx]
+                    }
+                }
+                kernels.append(k)
+            }
+        }
+        convolver = FFTConvolver(kernels: kernels, height: side, width: side)
     }
 
     /// Round-half-up, the pixel convention of method.md §3.2.
@@ -96,8 +121,8 @@ public final class SourceRenderer: @unchecked Sendable {
         let compact = p.halfLightRadius < 2 || p.index > 3
         if d < 1 { return compact ? 24 : 12 }
         if d < 3 { return compact ? 8 : 4 }
-        if d < 8 && compact { return 4 }
-        return 2
+        if d < 8 { return compact ? 4 : 2 }
+        return 1        // 8+ px out the profile is smooth on the 1/3 px cell scale: midpoint suffices
     }
 
     /// Integrates the smooth profile over every cell of a box; returns the cells and their raw sum.
@@ -133,7 +158,16 @@ public final class SourceRenderer: @unchecked Sendable {
         }
     }
 
-    func renderGalaxy(_ s: SourceDescription) -> SourceStamp {
+    /// The intrinsic light of a galaxy integrated over cells of 1/s pixel, scaled to its flux.
+    /// The box is centred on the nearest pixel (iy, ix) with half-sizes (hy, hx) in pixels, so it has
+    /// `s (2 hy + 1)` rows; cell (a, b) covers y in [iy - hy - 1/2 + a/s, iy - hy - 1/2 + (a+1)/s).
+    struct GalaxyCells {
+        var cells: [Double]
+        var rows: Int, cols: Int
+        var iy: Int, ix: Int, hy: Int, hx: Int
+    }
+
+    static func galaxyCells(_ s: SourceDescription) -> GalaxyCells {
         let sCells = SourceRenderer.oversampling
         let cellSize = 1 / Double(sCells)
         let p = SourceRenderer.profile(of: s)
@@ -161,23 +195,30 @@ public final class SourceRenderer: @unchecked Sendable {
                 for b in 0..<cols { cells[a * cols + b] += scale * gy[a] * gx[b] }
             }
         }
-        let convolved = convolver.convolve(cells.map { Float($0) }, height: rows, width: cols)
-        let k = psf.stampRadius * sCells
-        let fullCols = cols + 2 * k
-        let r = psf.stampRadius
-        let outH = 2 * (hy + r) + 1, outW = 2 * (hx + r) + 1
-        var pixels = [Float](repeating: 0, count: outH * outW)
-        var sum = 0.0
-        // Output pixel (P, Q) = (iy - hy - r + a, ix - hx - r + b) sits at full-convolution index
-        // s*(P - iy + hy) + (s-1)/2 + k, see the derivation in docs/simulation.md.
-        for a in 0..<outH {
-            let o = sCells * (a - r) + (sCells - 1) / 2 + k
-            for b in 0..<outW {
-                let v = convolved[o * fullCols + sCells * (b - r) + (sCells - 1) / 2 + k]
-                pixels[a * outW + b] = v
-                sum += Double(v)
+        return GalaxyCells(cells: cells, rows: rows, cols: cols, iy: iy, ix: ix, hy: hy, hx: hx)
+    }
+
+    func renderGalaxy(_ s: SourceDescription) -> SourceStamp {
+        let g = SourceRenderer.galaxyCells(s)
+        let sCells = SourceRenderer.oversampling
+        let (cells, cols, iy, ix, hy, hx) = (g.cells, g.cols, g.iy, g.ix, g.hy, g.hx)
+        // Split the cells into their s x s phases (see init) and convolve at pixel scale.
+        let ph = 2 * hy + 1, pw = 2 * hx + 1
+        var phases: [[Float]] = []
+        for alpha in 0..<sCells {
+            for beta in 0..<sCells {
+                var phase = [Float](repeating: 0, count: ph * pw)
+                for m in 0..<ph {
+                    for l in 0..<pw { phase[m * pw + l] = Float(cells[(sCells * m + alpha) * cols + sCells * l + beta]) }
+                }
+                phases.append(phase)
             }
         }
+        // Output pixel (a, b) of the box is field pixel (iy - hy - r + a, ix - hx - r + b).
+        let pixels = convolver.convolveSum(phases, height: ph, width: pw)
+        let r = psf.stampRadius
+        let outH = ph + 2 * r, outW = pw + 2 * r
+        let sum = pixels.reduce(0.0) { $0 + Double($1) }
         let scale = sum > 0 ? Float(s.flux / sum) : 0
         return SourceStamp(y0: iy - hy - r, x0: ix - hx - r, height: outH, width: outW, pixels: pixels.map { $0 * scale })
     }

@@ -18,6 +18,8 @@ public struct SersicProfile: Sendable {
     public let truncation: Double
     /// b_n of Ciotti & Bertin (1999).
     public let bn: Double
+    /// 1/(2n) and 1/r_e^2, so that (R/r_e)^(1/n) = exp(log(R^2/r_e^2) / (2n)) costs one log and one exp.
+    private let halfInverseIndex: Double, inverseRe2: Double
 
     /// Creates a profile; radii in pixels.
     public init(index: Double, halfLightRadius: Double, axisRatio: Double, positionAngle: Double, truncation: Double) {
@@ -27,6 +29,8 @@ public struct SersicProfile: Sendable {
         self.positionAngle = positionAngle
         self.truncation = truncation
         bn = SersicProfile.bn(index)
+        halfInverseIndex = 0.5 / index
+        inverseRe2 = 1 / (halfLightRadius * halfLightRadius)
     }
 
     /// Ciotti & Bertin's asymptotic b_n.
@@ -41,8 +45,8 @@ public struct SersicProfile: Sendable {
         let v = -dx * sinPA + dy * cosPA
         let r2 = axisRatio * u * u + v * v / axisRatio
         if r2 > truncation * truncation { return 0 }
-        let x = (r2.squareRoot() / halfLightRadius)
-        return exp(-bn * (pow(x, 1 / index) - 1))
+        // At R = 0, log gives -inf and exp(-inf) = 0, so the centre value exp(b_n) comes out exactly.
+        return exp(-bn * (exp(log(r2 * inverseRe2) * halfInverseIndex) - 1))
     }
 
     /// Half-extents (dy, dx) in pixels of the truncation ellipse's bounding box.

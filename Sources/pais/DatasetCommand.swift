@@ -128,6 +128,9 @@ struct DatasetCommand: ParsableCommand {
                 let dataset = try Dataset(directory: directory, split: split)
                 if checksums { try dataset.verifyChecksums(); print("checksums: all \(split) shards match the manifest") }
                 let source = try DatasetOrigin.truthSource(for: dataset.manifest)
+                if dataset.manifest.generator != Instrument.generatorVersion {
+                    print("note: built by \(dataset.manifest.generator), regenerating with \(Instrument.generatorVersion); stored and regenerated truth may differ")
+                }
                 let start = Date()
                 let r = try DatasetVerifier(dataset: dataset, source: source).run(ns: ns, limit: limit) { done, total in
                     if done % 10 == 0 || done == total {
@@ -136,7 +139,7 @@ struct DatasetCommand: ParsableCommand {
                 }
                 DatasetProgress.finish()
                 print("encoding verification (method.md §5) on \(r.samples) \(split) samples of \(directory), \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
-                print("stored labels vs fresh encoding: max |difference| = \(r.storedLabelMaxDifference)")
+                print("stored labels vs fresh encoding: max |difference| = \(r.storedLabelMaxDifference); stored vs regenerated flux: \(r.storedFluxMaxDifference)")
                 print("   n  sources   MAE(e-/s)   relMAE   exact   medR90   medD_KS   medP   frac p>=0.05")
                 for s in r.summaries {
                     print(String(format: "%4d  %7d  %10.5f  %7.4f  %6.3f  %7.1f  %8.4f  %6.3f  %6.3f",

@@ -41,7 +41,7 @@ struct SimulateDataset: ParsableCommand {
             generator: Instrument.generatorVersion, command: CommandLine.arguments.joined(separator: " "),
             sampleHeight: sampleSize, sampleWidth: sampleSize, n: n, heatmapSigma: 8, heatmapWindowRadius: 25,
             labelDetectableOnly: true, seed: seed,
-            origin: .init(kind: "synthetic", seed: seed, noiseMode: mode.rawValue, psfStampSize: psfSize),
+            origin: .init(kind: "synthetic", seed: seed, noiseMode: mode.rawValue, psf: psf),
             splits: [:])
         let start = Date()
         let built = try writer.build(source: source, splits: [("train", trainCount), ("test", testCount)], manifest: manifest,

@@ -104,6 +104,10 @@ import Testing
         if s.height > 0 { #expect(t.blendedness >= -1e-6 && t.blendedness < 1) }
         #expect(t.isDetectable == (t.snrIso >= 5))
     }
+    // The noise actually in the image is sigma_pix (7,680 pixels: 0.8 % standard error).
+    let residual = zip(a.noisy, a.noiseless).map { Double($0 - $1) }
+    let sd = (residual.reduce(0) { $0 + $1 * $1 } / Double(residual.count)).squareRoot()
+    #expect(abs(sd / a.pixelSigma - 1) < 0.04)
     config.height = 0
     #expect(throws: SimulationError.self) { try sim.simulate(config) }
 }

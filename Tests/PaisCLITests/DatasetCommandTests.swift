@@ -1,0 +1,43 @@
+import Foundation
+import Testing
+
+@Suite("pais simulate / dataset")
+struct DatasetCommandTests {
+    /// simulate -> dataset build -> decode -> verify, end to end on a tiny field.
+    @Test func simulateBuildDecodeVerify() throws {
+        let dir = try makeScratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var run = try runPais(["simulate", "--height", "160", "--width", "96", "--seed", "2", "--psf-size", "31", "--output", dir + "/f.fits"])
+        #expect(run.status == 0, "\(run.standardError)")
+        #expect(run.standardOutput.contains("simulated 160x96 field"))
+        #expect(FileManager.default.fileExists(atPath: dir + "/f.catalog.csv"))
+        run = try runPais(["simulate", "--height", "16", "--width", "16", "--psf-size", "31", "--output", dir + "/f.fits"])
+        #expect(run.status != 0 && run.standardError.contains("exists"), "refuses to clobber: \(run.standardError)")
+        run = try runPais(["dataset", "build", "--image", dir + "/f.fits", "--output", dir + "/ds", "--train", "3", "--test", "2", "--sample-size", "64"])
+        #expect(run.status == 0, "\(run.standardError)")
+        run = try runPais(["dataset", "decode", dir + "/ds", "--split", "train", "--index", "2", "--catalog", dir + "/dec.csv"])
+        #expect(run.status == 0 && run.standardOutput.contains("sources decoded"), "\(run.standardError)")
+        run = try runPais(["dataset", "verify", dir + "/ds", "--n", "1,3", "--checksums", "--report", dir + "/r.json"])
+        #expect(run.status == 0, "\(run.standardError)")
+        #expect(run.standardOutput.contains("max |difference| = 0.0"))
+        #expect(run.standardOutput.contains("checksums: all test shards match"))
+        // Same output directory, different request: refused with a clear message.
+        run = try runPais(["dataset", "build", "--image", dir + "/f.fits", "--output", dir + "/ds", "--train", "2", "--test", "2", "--sample-size", "64"])
+        #expect(run.status != 0 && run.standardError.contains("different dataset"), "\(run.standardError)")
+        // A sample larger than the field.
+        run = try runPais(["dataset", "build", "--image", dir + "/f.fits", "--output", dir + "/ds2", "--train", "2", "--test", "1", "--sample-size", "128"])
+        #expect(run.status != 0 && run.standardError.contains("larger than"), "\(run.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/ds2"))
+    }
+
+    @Test func simulateDatasetSmall() throws {
+        let dir = try makeScratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = try runPais(["simulate-dataset", "--output", dir + "/syn", "--train", "2", "--test", "1", "--sample-size", "48",
+                               "--psf-size", "31", "--shard-size", "1"])
+        #expect(run.status == 0, "\(run.standardError)")
+        #expect(run.standardOutput.contains("2 train + 1 test samples of 48x48"))
+        let manifest = try String(contentsOfFile: dir + "/syn/manifest.json", encoding: .utf8)
+        #expect(manifest.contains("train-00001.fits") && manifest.contains("\"kind\" : \"synthetic\""))
+    }
+}
