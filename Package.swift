@@ -37,6 +37,8 @@ let package = Package(
         .target(name: "Datasets", dependencies: ["FITSIO", "PCR", "SkySim", "Checksums"]),
         .target(name: "Distributed", dependencies: []),
         .target(name: "DistributedMPI", dependencies: ["Distributed", "CMPI"]),
+        .target(name: "Inference", dependencies: ["Tensors", "Layers", "Network", "PCR", "Distributed", "FITSIO"]),
+        .target(name: "Evaluation", dependencies: ["PCR", "FITSIO"]),
         .target(name: "Training",
                 dependencies: ["Tensors", "Layers", "Network", "Optimizers", "Datasets", "PCR", "Distributed", "Checksums",
                                .product(name: "Yams", package: "Yams")]),
@@ -47,7 +49,7 @@ let package = Package(
             dependencies: [
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 "FITSIO", "Tensors", "Network", "Optimizers", "SkySim", "PCR", "Datasets",
-                "Distributed", "DistributedMPI", "Training",
+                "Distributed", "DistributedMPI", "Training", "Inference", "Evaluation",
             ]),
 
         // MARK: Tests, one bundle per library.
@@ -66,6 +68,9 @@ let package = Package(
         .testTarget(name: "OptimizersTests", dependencies: ["Optimizers", "Tensors", "TestSupport"]),
         .testTarget(name: "SkySimTests", dependencies: ["SkySim"]),
         .testTarget(name: "PCRTests", dependencies: ["PCR"]),
+        // Deblending and evaluation (issue 7).
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "Distributed", "FITSIO", "PCR"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "PCR", "FITSIO"]),
     ],
     swiftLanguageModes: [.v6]
 )
