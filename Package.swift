@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "Datasets", dependencies: ["FITSIO", "PCR", "SkySim", "Checksums"]),
         .target(name: "Distributed", dependencies: []),
         .target(name: "DistributedMPI", dependencies: ["Distributed", "CMPI"]),
-        .target(name: "Inference", dependencies: ["Tensors", "Layers", "Network", "PCR", "Distributed", "FITSIO"]),
+        .target(name: "Inference", dependencies: ["Tensors", "Layers", "Network", "PCR", "Distributed", "FITSIO", "Datasets"]),
         .target(name: "Evaluation", dependencies: ["PCR", "FITSIO"]),
         .target(name: "Training",
                 dependencies: ["Tensors", "Layers", "Network", "Optimizers", "Datasets", "PCR", "Distributed", "Checksums",
@@ -58,7 +58,7 @@ let package = Package(
         .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
         .testTarget(name: "DistributedMPITests", dependencies: ["DistributedMPI"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Distributed", "Datasets"]),
-        .testTarget(name: "PaisCLITests", dependencies: ["pais"]),
+        .testTarget(name: "PaisCLITests", dependencies: ["pais", "Network", "Tensors", "FITSIO"]),
         // Engine tests (issue 4): shared helpers, then one bundle per engine module.
         .target(name: "TestSupport", dependencies: ["Tensors"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),

@@ -69,15 +69,22 @@ public struct FieldScorer: Sendable {
                                                            meanNRMSE: sorted.reduce(0, +) / Double(sorted.count),
                                                            p16NRMSE: percentile(sorted, 16), p84NRMSE: percentile(sorted, 84))
         var notes: [String] = []
+        var attributionSummary: AttributionSummary? = nil
         if predictions.contains(where: { $0.contribution == nil }) {
-            notes.append("no contribution maps: attribution error and image fidelity not computed")
+            notes.append("no contribution maps: attribution error, image fidelity, IoU and SSIM not computed")
+        } else {
+            attributionSummary = AttributionScorer(truth: truth, predictions: predictions,
+                                                   pairs: primary.filter { truth.sources[$0.truth].isDetectable },
+                                                   allPairs: primary).summary()
         }
+        if !truth.sigma.isFinite { notes.append("the field has no SIGMA keyword: IoU thresholds use sigma = 0") }
         return EvaluationReport(
             method: method, field: field, imageSize: [truth.height, truth.width], truths: truth.sources.count,
             detectableTruths: truth.sources.filter(\.isDetectable).count, predictions: predictions.count,
             detection: detection, completenessByMagnitude: byMagnitude, recallByBlendedness: byBlendedness,
             flux: flux, noisyFluxSource: noisySource,
-            fluxReference: "truth flux_in_image (Σ_p S_i,p); whole-map sums", imageFidelity: fidelity, notes: notes)
+            fluxReference: "truth flux_in_image (Σ_p S_i,p); whole-map sums", imageFidelity: fidelity,
+            attribution: attributionSummary, notes: notes)
     }
 
     func summarise(_ truth: TruthField, _ predicted: [PixelPosition], _ pairs: [MatchedPair], radius: Double) -> DetectionSummary {

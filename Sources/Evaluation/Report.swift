@@ -54,5 +54,7 @@ public struct EvaluationReport: Sendable, Codable {
     /// Truth flux reference and summation region.
     public var fluxReference: String
     public var imageFidelity: ImageFidelity?
+    /// Segmentation/attribution agreement, SSIM and profile KS (needs contribution maps).
+    public var attribution: AttributionSummary?
     public var notes: [String]
 }

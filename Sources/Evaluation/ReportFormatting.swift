@@ -49,6 +49,11 @@ extension EvaluationReport {
         lines.append(row("noisy-flux sigma_MAD") { all($0)?.noisy?.sigmaMAD })
         lines.append(row("noisy-flux |err|>10% fraction") { all($0)?.noisy?.outlierFraction })
         lines.append(row("median NRMSE (noiseless)") { $0.imageFidelity?.medianNRMSE })
+        lines.append(row("median SSIM") { $0.attribution?.medianSSIM })
+        lines.append(row("median profile KS") { $0.attribution?.medianProfileKS })
+        lines.append(row("hard IoU mean") { $0.attribution?.meanHardIoU })
+        lines.append(row("soft IoU mean") { $0.attribution?.meanSoftIoU })
+        lines.append(row("attribution accuracy A") { $0.attribution?.attributionAccuracy })
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -89,6 +94,11 @@ extension EvaluationReport {
             lines.append("")
             lines.append(String(format: "per-source images (noiseless M̂∘B vs S_i): N %d, NRMSE median %.4f, mean %.4f, p16 %.4f, p84 %.4f",
                                 f.n, f.medianNRMSE, f.meanNRMSE, f.p16NRMSE, f.p84NRMSE))
+        }
+        if let a = attribution {
+            lines.append(String(format: "segmentation: hard IoU mean %.4f (%.3f with IoU >= 0.5), soft IoU mean %.4f, attribution accuracy A %.4f",
+                                a.meanHardIoU, a.fractionHardIoUAbove05, a.meanSoftIoU, a.attributionAccuracy))
+            lines.append(String(format: "stamps: SSIM median %.4f, profile KS median %.4f (N %d)", a.medianSSIM, a.medianProfileKS, a.pairs))
         }
         for note in notes { lines.append("note: \(note)") }
         return lines.joined(separator: "\n") + "\n"

@@ -64,6 +64,17 @@ func loadTileNetwork(preset: String, weights: String, tile: Int) throws -> Model
     }
 }
 
+/// Loads `preset`'s network with weights, for whole-sample evaluation (any sample size).
+func loadModel(preset: String, weights: String) throws -> ModelTileNetwork {
+    guard var config = ModelConfig.preset(preset) else {
+        throw CommandError("--preset must be tiny, small or paper, got \(preset)")
+    }
+    config.dropout = 0
+    do { return try ModelTileNetwork(config: config, weightsPath: weights, presetName: preset) } catch let e as InferenceError {
+        throw CommandError(e.description)
+    }
+}
+
 /// The default margin: 32 px (method.md §11) for tiles of 128 px or more, else an eighth of the tile.
 func defaultMargin(tile: Int) -> Int { tile >= 128 ? 32 : tile / 8 }
 

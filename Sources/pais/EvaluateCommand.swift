@@ -17,6 +17,9 @@ struct EvaluateCommand: ParsableCommand {
             With --compare A.json B.json ... it prints reports side by side instead (and plots them together).
             """)
 
+    @Option(help: "Labelled dataset directory: report the Table 3 metrics of --model on its test split instead.") var dataset: String?
+    @Option(help: "Dataset split for --dataset.") var split = "test"
+    @Option(help: "Evaluate at most this many samples of --dataset.") var limit: Int?
     @Option(help: "Simulated field from `pais simulate` (truth: NOISELESS, CATALOG, STAMPS).") var truth: String?
     @Option(help: "A `pais deblend` output directory for this field.") var deblend: String?
     @Option(help: "External catalog: CSV, FITS table, or SExtractor ASCII_HEAD.") var catalog: String?
@@ -37,6 +40,7 @@ struct EvaluateCommand: ParsableCommand {
 
     func run() throws {
         if !compare.isEmpty { return try runComparison() }
+        if let dataset { return try runTestSet(dataset) }
         guard let truth else { throw ValidationError("--truth FIELD.fits is required (or use --compare)") }
         guard deblend == nil || catalog == nil else { throw ValidationError("give --deblend or --catalog, not both") }
         let field = try wrap { try TruthField.load(truth) }
@@ -93,6 +97,28 @@ struct EvaluateCommand: ParsableCommand {
         return PredictionLoader.deblended(positions: result.sources.map { PixelPosition(x: Double($0.x), y: Double($0.y)) },
                                           fluxes: result.sources.map(\.flux), images: result.sources.map(\.image),
                                           image: result.image, height: result.height, width: result.width)
+    }
+
+    /// Table 3 metrics (metrics.md §7) of the model on a labelled dataset split.
+    func runTestSet(_ directory: String) throws {
+        let weights = try resolveModelPath(model)
+        let network = try loadModel(preset: preset, weights: weights)
+        BLASInfo.setThreadCount(1)
+        Parallel.workers = ProcessInfo.processInfo.activeProcessorCount
+        let metrics: TestSetMetrics
+        do { metrics = try TestSetMetrics.evaluate(model: network.model, directory: directory, split: split, limit: limit) } catch let e as InferenceError {
+            throw CommandError(e.description)
+        }
+        print("Table 3 metrics of \(weights) (\(preset)) on \(directory) split \(split), \(metrics.samples) samples, inference mode:")
+        print(String(format: "  cv_mae %.5f px   com_mse %.6f   cm_ce %.5f nats   cm_entropy %.5f nats   loss %.5f",
+                     metrics.cvMAE, metrics.comMSE, metrics.cmCE, metrics.cmEntropy, metrics.loss))
+        if let output {
+            try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try AtomicOutput.write(try encoder.encode(metrics), to: output + "/table3.json", overwrite: true)
+            print("wrote \(output)/table3.json")
+        }
     }
 
     func runComparison() throws {

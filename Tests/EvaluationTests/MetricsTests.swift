@@ -7,12 +7,12 @@ import Testing
 func handMadeField() -> TruthField {
     let h = 20, w = 30
     func blob(_ cy: Int, _ cx: Int, _ amplitude: Float) -> SparseImage {
-        var pix = [Float](repeating: 0, count: 25)
-        for a in 0..<5 { for b in 0..<5 {
-            let r2 = Float((a - 2) * (a - 2) + (b - 2) * (b - 2))
-            pix[a * 5 + b] = amplitude * exp(-r2 / 2)
+        var pix = [Float](repeating: 0, count: 81)
+        for a in 0..<9 { for b in 0..<9 {
+            let r2 = Float((a - 4) * (a - 4) + (b - 4) * (b - 4))
+            pix[a * 9 + b] = amplitude * exp(-r2 / 2)
         } }
-        return SparseImage(y0: cy - 2, x0: cx - 2, height: 5, width: 5, pixels: pix)
+        return SparseImage(y0: cy - 4, x0: cx - 4, height: 9, width: 9, pixels: pix)
     }
     let models = [blob(5, 5, 10), blob(6, 8, 5), blob(14, 22, 8), blob(15, 10, 0.2)]
     var noiseless = [Float](repeating: 0, count: h * w)
@@ -74,6 +74,10 @@ struct MetricsTests {
         #expect(attribution.mape < 1e-6 && abs(attribution.bias) < 1e-6)
         let fidelity = try #require(report.imageFidelity)
         #expect(fidelity.medianNRMSE < 1e-6)
+        let a = try #require(report.attribution)
+        #expect(abs(a.attributionAccuracy - 1) < 1e-6 && abs(a.meanSoftIoU - 1) < 1e-6)
+        #expect(a.meanHardIoU == 1 && a.fractionHardIoUAbove05 == 1)
+        #expect(abs(a.medianSSIM - 1) < 1e-6 && a.medianProfileKS < 1e-6)
         // The noisy variant sees the added pattern: δ = Σ M·ε / F, computed independently here.
         let expected = f.sources.prefix(3).enumerated().map { k, s -> Double in
             var error = 0.0
@@ -103,6 +107,20 @@ struct MetricsTests {
         #expect(abs(stats.bias - expected[1]) < 1e-5)
         #expect(abs(stats.mape - expected.map(abs).reduce(0, +) / 3) < 1e-5)
         #expect(abs(stats.outlierFraction - 2.0 / 3) < 1e-12)
+        // A = 1 − ½ Σ_p B·(|M0 − M1| + |M1 − M0|) / Σ B = 1 − Σ_p |S0 − S1| / Σ B, dense here.
+        var s0 = [Double](repeating: 0, count: f.height * f.width), s1 = s0
+        for (k, target) in [(0, 0), (1, 1)] {
+            let m = f.sources[k].model
+            for a in 0..<m.height { for b in 0..<m.width {
+                let p = (m.y0 + a) * f.width + m.x0 + b
+                if target == 0 { s0[p] = Double(m.pixels[a * m.width + b]) } else { s1[p] = Double(m.pixels[a * m.width + b]) }
+            } }
+        }
+        let expectedA = 1 - zip(s0, s1).reduce(0) { $0 + abs($1.0 - $1.1) } / f.noiseless.reduce(0) { $0 + Double($1) }
+        let a = try #require(report.attribution)
+        #expect(abs(a.attributionAccuracy - expectedA) < 1e-5)
+        #expect(a.attributionAccuracy < 0.99)
+        #expect(a.medianSSIM < 1)
     }
 
     @Test func fluxStatisticsByHand() {
