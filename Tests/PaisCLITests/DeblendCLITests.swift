@@ -57,6 +57,32 @@ struct DeblendCLITests {
         #expect(evaluation.standardOutput.contains("detection  r px"))
         let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: f.directory + "/eval/report.json"))) as? [String: Any]
         #expect((report?["predictions"] as? Int) == catalog.rowCount)
+
+        // Deblending inside `evaluate` gives the same report as scoring the written directory.
+        let inside = try runPais(["evaluate", "--truth", f.field, "--model", f.weights, "--preset", "tiny", "--tile", "32",
+                                  "--output", f.directory + "/eval2", "--no-plots"])
+        #expect(inside.status == 0, "\(inside.standardError)")
+        #expect(inside.standardOutput.split(separator: "\n").dropLast() == evaluation.standardOutput.split(separator: "\n").dropLast())
+        let side = try runPais(["evaluate", "--compare", f.directory + "/eval/report.json", f.directory + "/eval2/report.json"])
+        #expect(side.status == 0 && side.standardOutput.contains("F1 (r=5 px)"))
+    }
+
+    /// Table 3 metrics on a labelled split: finite terms whose weighted sum is the loss.
+    @Test func tableThreeMetricsOnALabelledSplit() throws {
+        let f = try Self.fixture()
+        defer { try? FileManager.default.removeItem(atPath: f.directory) }
+        let data = f.directory + "/ds"
+        let made = try runPais(["simulate-dataset", "--output", data, "--sample-size", "32", "--train", "1", "--test", "2", "--psf-size", "31"])
+        #expect(made.status == 0, "\(made.standardError)")
+        let run = try runPais(["evaluate", "--dataset", data, "--model", f.weights, "--preset", "tiny", "--output", f.directory + "/t3"])
+        #expect(run.status == 0, "\(run.standardError)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: f.directory + "/t3/table3.json"))) as? [String: Any])
+        let v = { (k: String) in (json[k] as? Double) ?? .nan }
+        #expect((json["n_samples"] as? Int) == 2)
+        #expect(v("cv_mae").isFinite && v("com_mse") >= 0 && v("cm_ce") > 0)
+        #expect(abs(v("loss") - (0.06 * v("cv_mae") + 4 * v("cm_ce") + 15 * v("com_mse") + v("cm_entropy"))) < 1e-6 * max(1, v("loss")))
+        let wrong = try runPais(["evaluate", "--dataset", data, "--model", f.weights, "--preset", "small"])
+        #expect(wrong.status != 0 && wrong.standardError.contains("does not fit preset small"))
     }
 
     @Test(arguments: ["wrong preset", "all NaN", "truncated", "missing model", "existing output"])
