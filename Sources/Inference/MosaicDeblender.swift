@@ -49,6 +49,8 @@ public struct DeblendResult: Sendable {
     /// `[H, W]` int32: the id of the source owning the largest share of each pixel, 0 for none.
     public var segmentation: [Int32]
     public var sources: [DeblendedSource]
+    /// Wall seconds of the tile network pass (including the gather over ranks) and of NMS + decoding.
+    public var networkSeconds: Double = 0, decodeSeconds: Double = 0
 }
 
 /// Runs a tile network over an image of any size and decodes the stitched outputs globally.
@@ -175,15 +177,19 @@ public struct MosaicDeblender {
                         communicator: (any Communicator)? = nil,
                         progress: (Int, Int) -> Void = { _, _ in }) throws -> DeblendResult {
         let (image, replaced) = try Self.sanitise(raw, height: height, width: width)
+        let started = Date()
         let stitched = try stitch(image, height: height, width: width, network: network,
                                   communicator: communicator, progress: progress)
+        let networkSeconds = Date().timeIntervalSince(started)
         let tiles = try TileGrid(height: height, width: width, tile: settings.tile, margin: settings.margin).count
         guard (communicator?.rank ?? 0) == 0 else {
             return DeblendResult(height: height, width: width, image: image, replacedPixels: replaced, tiles: tiles,
-                                 heatmap: stitched.heatmap, segmentation: [], sources: [])
+                                 heatmap: stitched.heatmap, segmentation: [], sources: [], networkSeconds: networkSeconds)
         }
+        let decodeStart = Date()
         let (sources, segmentation) = try decode(image, stitched: stitched)
         return DeblendResult(height: height, width: width, image: image, replacedPixels: replaced, tiles: tiles,
-                             heatmap: stitched.heatmap, segmentation: segmentation, sources: sources)
+                             heatmap: stitched.heatmap, segmentation: segmentation, sources: sources,
+                             networkSeconds: networkSeconds, decodeSeconds: Date().timeIntervalSince(decodeStart))
     }
 }

@@ -84,7 +84,8 @@ struct DeblendCommand: ParsableCommand {
         } catch let e as InferenceError { throw CommandError(e.description) }
         let blended = result.sources.filter(\.blended).count
         print("deblended \(input.width)x\(input.height) image \(image) with \(weights) (\(preset), tile \(tile), margin \(settings.margin))")
-        print("  \(result.tiles) tiles on \(communicator.size) rank(s) in " + String(format: "%.2f s (%.2f tiles/s)", seconds, Double(result.tiles) / max(seconds, 1e-9)))
+        print("  \(result.tiles) tiles on \(communicator.size) rank(s): network " + String(format: "%.2f s (%.2f tiles/s), NMS + decode %.2f s, total %.2f s",
+              result.networkSeconds, Double(result.tiles) / max(result.networkSeconds, 1e-9), result.decodeSeconds, seconds))
         print("  \(result.sources.count) sources (\(blended) flagged blended), \(result.replacedPixels) NaN/Inf pixels replaced")
         print("  wrote \(output)/{catalog.fits,catalog.csv,sources.fits,segmentation.fits,heatmap.fits}")
     }
