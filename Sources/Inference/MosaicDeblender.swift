@@ -63,8 +63,9 @@ public struct DeblendResult: Sendable {
 ///
 /// Peak memory per rank ≈ `4·(1+3n)` bytes/px for the stitched outputs, `4` for the image,
 /// `4n` for the decoder's slot owners and `4n` for its softmax weights, `4` for the segmentation,
-/// plus the per-source boxes (about the image area again, 4 bytes/px): ≈ 72 bytes per pixel for
-/// n = 3 (1.2 GB for 4096²), plus one tile's input and outputs. Only rank 0 decodes.
+/// plus the per-source boxes (their bounding boxes overlap: 1–2× the image area, 4–8 bytes/px):
+/// ≈ 80 bytes per pixel for n = 3 (1.3 GB for 4096²), plus one tile's input and outputs, plus
+/// the raw input (4 bytes/px). Only rank 0 decodes; other ranks need the first 48 bytes/px.
 public struct MosaicDeblender {
     public var settings: DeblendSettings
     public init(settings: DeblendSettings = DeblendSettings()) { self.settings = settings }

@@ -15,7 +15,7 @@ struct DeblendCommand: ParsableCommand {
         discussion: """
             Writes DIR/catalog.fits + catalog.csv, sources.fits (per-source images as boxes), segmentation.fits
             and heatmap.fits, all with the input's WCS. Under mpirun the tiles are split over the ranks and
-            rank 0 decodes and writes. Memory on each rank is about 72 bytes per pixel (1.2 GB for 4096²).
+            rank 0 decodes and writes. Memory on each rank is about 80 bytes per pixel (1.3 GB for 4096²).
             """)
 
     @Argument(help: "Input FITS image (the first 2-D image HDU is used).") var image: String
