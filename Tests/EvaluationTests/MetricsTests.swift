@@ -167,3 +167,24 @@ struct MetricsTests {
         #expect(throws: EvaluationError.self) { try PredictionLoader.externalCatalog(path, columns: columns, segmentation: nil, height: 20, width: 30) }
     }
 }
+
+@Suite("Completeness plots")
+struct PlotTests {
+    @Test func plotsAreWrittenOrSkippedWithAWarning() throws {
+        let f = handMadeField()
+        let report = FieldScorer().score(f, f.sources.map { PredictedSource(position: $0.position, flux: nil, contribution: nil) },
+                                         method: "truth", field: "hand")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pais-plots-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        if case .success = CompletenessPlots.write([report], to: dir, gnuplot: "/nonexistent/gnuplot") {
+            Issue.record("a missing gnuplot must be reported")
+        }
+        guard CompletenessPlots.findExecutable("gnuplot") != nil else { return }   // plotting itself needs gnuplot
+        let files = try CompletenessPlots.write([report, report], to: dir).get()
+        for file in files {
+            let data = try Data(contentsOf: URL(fileURLWithPath: file))
+            #expect(data.starts(with: [0x89, 0x50, 0x4E, 0x47]), "\(file) is not a PNG")
+        }
+    }
+}
