@@ -5,6 +5,8 @@ import PCR
 public struct FieldScorer: Sendable {
     /// Matching radii in pixels; the first is primary (bins and flux use it).
     public var radii: [Double] = [5, 3]
+    /// AB zeropoint of fluxes in e-/s (HST WFC3/IR F160W, sky.md), for predicted magnitudes.
+    public var zeropoint = 25.94
     /// Use the method's own catalog flux (e.g. FLUX_AUTO) for the noisy-image flux error instead
     /// of Σ M̂·I. Attribution on the noiseless blend always uses M̂.
     public var preferCatalogFlux = false
@@ -64,6 +66,17 @@ public struct FieldScorer: Sendable {
             let e = magnitudeBins.edges
             flux.append(bin(String(format: "H %.1f-%.1f", e[b], e[b + 1])) { magnitudeBins.index(of: $0.magnitude) == b })
         }
+        // H × β cells (only the non-empty ones), for the JSON report.
+        for m in 0..<magnitudeBins.count {
+            for b in 0..<Bins.blendedness.count {
+                let e = magnitudeBins.edges, be = Bins.blendedness.edges
+                let cell = bin(String(format: "H %.1f-%.1f, beta %.2f-%.2f", e[m], e[m + 1], be[b], be[b + 1])) {
+                    magnitudeBins.index(of: $0.magnitude) == m && Bins.blendedness.index(of: $0.blendedness) == b
+                }
+                if (cell.attribution?.n ?? 0) + (cell.noisy?.n ?? 0) > 0 { flux.append(cell) }
+            }
+        }
+        let purity = purityByPredictedMagnitude(truth, predictions, primary)
         let sorted = nrmse.sorted()
         let fidelity = sorted.isEmpty ? nil : ImageFidelity(n: sorted.count, medianNRMSE: percentile(sorted, 50),
                                                            meanNRMSE: sorted.reduce(0, +) / Double(sorted.count),
@@ -82,6 +95,7 @@ public struct FieldScorer: Sendable {
             method: method, field: field, imageSize: [truth.height, truth.width], truths: truth.sources.count,
             detectableTruths: truth.sources.filter(\.isDetectable).count, predictions: predictions.count,
             detection: detection, completenessByMagnitude: byMagnitude, recallByBlendedness: byBlendedness,
+            purityByMagnitude: purity,
             flux: flux, noisyFluxSource: noisySource,
             fluxReference: "truth flux_in_image (Σ_p S_i,p); whole-map sums", imageFidelity: fidelity,
             attribution: attributionSummary, notes: notes)
@@ -116,6 +130,28 @@ public struct FieldScorer: Sendable {
                                 medianCentroidError: percentile(tpPairs.map(\.distance).sorted(), 50),
                                 unrecognisedBlendRate: blended.isEmpty ? .nan : Double(unrecognised) / Double(blended.count),
                                 blendedTruths: blended.count)
+    }
+
+    /// Precision in 0.5-mag bins of the predicted magnitude `zeropoint − 2.5·log10(flux)`
+    /// (metrics.md §2 "purity"); predictions without a positive flux are left out, and faint
+    /// matches count as neither TP nor FP.
+    func purityByPredictedMagnitude(_ truth: TruthField, _ predictions: [PredictedSource], _ pairs: [MatchedPair]) -> [PurityBin] {
+        var truthOf = [Int?](repeating: nil, count: predictions.count)
+        for p in pairs { truthOf[p.prediction] = p.truth }
+        let magnitudes = predictions.map { p -> Double in
+            guard let f = p.flux, f > 0 else { return .nan }
+            return zeropoint - 2.5 * log10(f)
+        }
+        let bins = Bins.halfMagnitudes(covering: magnitudes)
+        return (0..<bins.count).compactMap { b in
+            let members = predictions.indices.filter { bins.index(of: magnitudes[$0]) == b }
+            let faint = members.filter { truthOf[$0].map { !truth.sources[$0].isDetectable } ?? false }.count
+            let tp = members.filter { truthOf[$0].map { truth.sources[$0].isDetectable } ?? false }.count
+            let counted = members.count - faint
+            guard !members.isEmpty else { return nil }
+            return PurityBin(low: bins.edges[b], high: bins.edges[b + 1], predictions: members.count, truePositives: tp,
+                             faintMatches: faint, purity: counted > 0 ? Double(tp) / Double(counted) : .nan)
+        }
     }
 
     func completeness(_ truth: TruthField, _ matchOfTruth: [Int?], bins: Bins, value: KeyPath<TruthSource, Double>) -> [CompletenessBin] {

@@ -23,6 +23,13 @@ public struct CompletenessBin: Sendable, Codable {
     public var completeness: Double
 }
 
+/// Precision in one bin of predicted magnitude.
+public struct PurityBin: Sendable, Codable {
+    public var low: Double, high: Double
+    public var predictions: Int, truePositives: Int, faintMatches: Int
+    public var purity: Double
+}
+
 /// Flux-error statistics of one bin (or overall).
 public struct FluxBin: Sendable, Codable {
     public var label: String
@@ -47,7 +54,10 @@ public struct EvaluationReport: Sendable, Codable {
     public var detection: [DetectionSummary]
     public var completenessByMagnitude: [CompletenessBin]
     public var recallByBlendedness: [CompletenessBin]
-    /// Flux errors of TP pairs at the primary radius: overall first, then β bins, then H bins.
+    /// Purity (precision) in 0.5-mag bins of the predicted magnitude.
+    public var purityByMagnitude: [PurityBin]
+    /// Flux errors of TP pairs at the primary radius: overall first, then β bins, then H bins,
+    /// then the non-empty H × β cells.
     public var flux: [FluxBin]
     /// Where the noisy-image flux came from ("sum of M̂·I" or a catalog column).
     public var noisyFluxSource: String

@@ -80,9 +80,14 @@ extension EvaluationReport {
             lines.append(String(format: "  H [%.1f, %.1f)               %6d  %8.3f  %6d  %6.3f", b.low, b.high, b.all, b.completeness, b.detectable, b.recall))
         }
         lines.append("")
+        lines.append("purity by predicted magnitude    N pred      TP  faint  purity")
+        for b in purityByMagnitude {
+            lines.append(String(format: "  m [%.1f, %.1f)               %6d  %6d %6d  %6.3f", b.low, b.high, b.predictions, b.truePositives, b.faintMatches, b.purity))
+        }
+        lines.append("")
         lines.append("flux errors of TP pairs (reference: \(fluxReference); noisy flux from \(noisyFluxSource))")
         lines.append("  bin                 variant         N    bias  sigmaMAD    MAPE  >10%     p16     p84")
-        for bin in flux {
+        for bin in flux where !bin.label.contains(",") {          // H × β cells are in the JSON only
             for (name, stats) in [("attribution", bin.attribution), ("noisy", bin.noisy)] {
                 guard let s = stats, s.n > 0 else { continue }
                 lines.append("  " + bin.label.padding(toLength: 18, withPad: " ", startingAt: 0) + "  "

@@ -188,3 +188,26 @@ struct PlotTests {
         }
     }
 }
+
+@Suite("Purity and 2-D flux bins")
+struct PurityTests {
+    @Test func purityCountsByPredictedMagnitude() {
+        let f = handMadeField()
+        // Fluxes chosen so magnitudes are 25.94 − 2.5·log10(F): F = 1 → 25.94, F = 10 → 23.44.
+        let predictions = [
+            PredictedSource(position: PixelPosition(x: 5, y: 5), flux: 1, contribution: nil),      // TP, m 25.94
+            PredictedSource(position: PixelPosition(x: 28, y: 1), flux: 1.05, contribution: nil),  // FP, m 25.89
+            PredictedSource(position: PixelPosition(x: 10, y: 15), flux: 1.02, contribution: nil), // faint match
+            PredictedSource(position: PixelPosition(x: 22, y: 14), flux: 10, contribution: nil),   // TP, m 23.44
+            PredictedSource(position: PixelPosition(x: 0, y: 19), flux: -3, contribution: nil),    // no magnitude
+        ]
+        let report = FieldScorer().score(f, predictions, method: "t", field: "hand")
+        let bright = report.purityByMagnitude.first { $0.low == 23.0 }, faint = report.purityByMagnitude.first { $0.low == 25.5 }
+        #expect(bright?.predictions == 1 && bright?.purity == 1)
+        #expect(faint?.predictions == 3 && faint?.truePositives == 1 && faint?.faintMatches == 1 && faint?.purity == 0.5)
+        #expect(report.purityByMagnitude.reduce(0) { $0 + $1.predictions } == 4)
+        // H × β cells add up to the overall count.
+        let cells = report.flux.filter { $0.label.contains(",") }
+        #expect(cells.reduce(0) { $0 + ($1.noisy?.n ?? 0) } == report.flux[0].noisy?.n)
+    }
+}
