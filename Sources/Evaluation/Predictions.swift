@@ -25,6 +25,11 @@ public enum PredictionLoader {
         for p in [catalogPath, sourcesPath] where !FileManager.default.fileExists(atPath: p) {
             throw EvaluationError("\(p): no such file (is \(directory) a `pais deblend` output directory?)")
         }
+        let sources = try FITSFile.open(sourcesPath)
+        if let w = try sources.readKey("IMWIDTH")?.doubleValue, let h = try sources.readKey("IMHEIGHT")?.doubleValue,
+           Int(w) != width || Int(h) != height {
+            throw EvaluationError("\(directory) deblended a \(Int(w))x\(Int(h)) image but the truth field is \(width)x\(height)")
+        }
         let table = try FITSTable.read(from: catalogPath)
         let ids = try table.doubles("id", source: catalogPath).map { Int64($0) }
         let xs = try table.doubles("x", source: catalogPath), ys = try table.doubles("y", source: catalogPath)

@@ -23,6 +23,7 @@ struct DeblendCommand: ParsableCommand {
     @Option(help: "Width preset the model was trained with: tiny, small or paper.") var preset = "small"
     @Option(help: "Tile side: the model's training sample size (a multiple of 2^stages).") var tile = 256
     @Option(help: "Margin discarded on inner tile edges (default 32, or tile/8 for tiles under 128).") var margin: Int?
+    @Option(help: "NMS threshold on the heatmap (method.md §4.1).") var peakThreshold: Float = 0.1
     @Option(help: "Output directory (created; must not exist unless --overwrite).") var output: String
     @Option(help: "Compute threads per rank (default: all cores alone, 1 per rank under a launcher).") var threads: Int?
     @Flag(help: "Replace an existing output directory.") var overwrite = false
@@ -54,6 +55,8 @@ struct DeblendCommand: ParsableCommand {
         var settings = DeblendSettings()
         settings.tile = tile
         settings.margin = margin ?? defaultMargin(tile: tile)
+        guard peakThreshold > 0, peakThreshold < 1 else { throw CommandError("--peak-threshold must be in (0, 1), got \(peakThreshold)") }
+        settings.peakThreshold = peakThreshold
         let start = Date()
         let result: DeblendResult
         do {

@@ -58,6 +58,12 @@ struct DeblendCLITests {
         let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: f.directory + "/eval/report.json"))) as? [String: Any]
         #expect((report?["predictions"] as? Int) == catalog.rowCount)
 
+        // A deblend of another image is refused by name.
+        let other = f.directory + "/other.fits"
+        #expect(try runPais(["simulate", "--height", "36", "--width", "72", "--psf-size", "31", "--output", other]).status == 0)
+        let mismatch = try runPais(["evaluate", "--truth", other, "--deblend", out])
+        #expect(mismatch.status != 0 && mismatch.standardError.contains("deblended a 72x40 image but the truth field is 72x36"), "\(mismatch.standardError)")
+
         // Deblending inside `evaluate` gives the same report as scoring the written directory.
         let inside = try runPais(["evaluate", "--truth", f.field, "--model", f.weights, "--preset", "tiny", "--tile", "32",
                                   "--output", f.directory + "/eval2", "--no-plots"])
