@@ -1,11 +1,12 @@
 # PAIS: two commands on a fresh machine.
 #   make demo   the main job: a small distributed run on built-in synthetic data
-#   make test   every test: unit tests (swift test), then multi-rank checks under real mpirun
+#   make test   every test: unit tests (swift test), multi-rank checks under real mpirun, then the
+#               Slurm checks on a local single-node cluster (root only; PAIS_SKIP_SLURM=1 skips them)
 SHELL := /bin/bash
 SWIFT ?= swift
 RELEASE_BIN := .build/release/pais
 
-.PHONY: demo test deps build build-release unit-tests mpi-tests clean
+.PHONY: demo test deps build build-release unit-tests mpi-tests slurm-tests clean
 
 deps:
 	@bash .ci/install-deps
@@ -23,7 +24,10 @@ mpi-tests: build-release
 	@bash scripts/mpi-tests.sh
 	@bash scripts/train-tests.sh
 
-test: unit-tests mpi-tests
+slurm-tests: build-release
+	@bash scripts/slurm-tests.sh
+
+test: unit-tests mpi-tests slurm-tests
 
 clean:
 	rm -rf .build

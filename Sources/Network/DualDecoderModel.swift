@@ -176,6 +176,25 @@ public final class DualDecoderModel {
         return ModelOutputs(vectors: sh[0], mapLogits: cm[0], heatmap: heat)
     }
 
+    /// The three parts of the network in the order backward finishes their gradients.
+    public enum BackwardPhase: Sendable, CaseIterable {
+        case attributionDecoder, spatialDecoder, encoder
+
+        /// Whether a parameter (by name) belongs to this part.
+        public func owns(_ name: String) -> Bool {
+            switch self {
+            case .attributionDecoder: return name.hasPrefix("at") || name.hasPrefix("cm_")
+            case .spatialDecoder:
+                return name.hasPrefix("sp") || name.hasPrefix("cv_") || name.hasPrefix("com_") || name.hasPrefix("center_of_mass")
+            case .encoder: return name.hasPrefix("enc")
+            }
+        }
+    }
+
+    /// Called by `backward` when a part's parameter gradients are final, so a data-parallel
+    /// trainer can start reducing them while the rest of backward runs.
+    public var onBackwardPhaseComplete: ((BackwardPhase) -> Void)?
+
     /// Back-propagates output gradients through the last forward pass, ACCUMULATING into
     /// `parameters.gradients` (call `parameters.zeroGradients()` first for a fresh step).
     public func backward(_ g: OutputGradients) {
@@ -191,6 +210,7 @@ public final class DualDecoderModel {
             skipGradients[l] = acc
             if let dPrev { dT = dPrev }
         }
+        onBackwardPhaseComplete?(.attributionDecoder)
         // Spatial decoder.
         var dS = timed("cv+com heads bwd") { spatialHeads.backward([g.vectors, heatmapSigmoid.backward(g.heatmap)]) }
         for l in stride(from: levels - 1, through: 0, by: -1) {
@@ -199,6 +219,7 @@ public final class DualDecoderModel {
             TensorOps.accumulate(dSkip, into: skipGradients[l]!)
             if let dPrev { dS = dPrev }
         }
+        onBackwardPhaseComplete?(.spatialDecoder)
         // Encoder, deepest stage first: stage i feeds skip level L−1−i and stage i+1.
         var fromDeeper: Tensor? = nil
         for i in stride(from: levels - 1, through: 0, by: -1) {

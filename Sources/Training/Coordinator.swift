@@ -132,6 +132,8 @@ public final class Coordinator {
             flags = try ConsistencyChecks.agreeOnFlags(flags, on: communicator)
             if flags.contains(.stopRequested) {
                 let path = try saveCheckpoint(store, runner: runner, progress: progress, best: false)
+                // No rank may exit before the checkpoint is on disk: mpirun ends the job at the first exit.
+                try communicator.barrier()
                 say("stop requested: checkpoint at step \(step) written to \(path ?? "(rank 0)")")
                 throw TrainingInterrupted(completedSteps: step, checkpoint: path ?? "")
             }
@@ -192,6 +194,7 @@ public final class Coordinator {
         summary.parameters = model.parameters.allValues
         summary.parametersSHA256 = SHA256.hex(of: summary.parameters)
         if isCoordinator { try exportModel() }
+        try communicator.barrier()
         return summary
     }
 

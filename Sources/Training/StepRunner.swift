@@ -38,6 +38,8 @@ final class StepRunner {
     private let augmenter: Augmenter?
     private let loss = DeblendLoss()
     private let dropoutSeed: UInt64
+    /// Parameter (view) indices of each part of the network, last registered first.
+    private let phaseViews: [DualDecoderModel.BackwardPhase: [Int]]
 
     init(model: DualDecoderModel, communicator: any Communicator, config: TrainingConfig, data: TrainingDataSource,
          optimizer: Adam) throws {
@@ -66,6 +68,14 @@ final class StepRunner {
         default: augmenter = nil
         }
         dropoutSeed = CounterRandom.mix(config.seed ^ 0x44524F50)  // "DROP"
+        var views: [DualDecoderModel.BackwardPhase: [Int]] = [:]
+        for (index, view) in model.parameters.views.enumerated().reversed() {
+            guard let phase = DualDecoderModel.BackwardPhase.allCases.first(where: { $0.owns(view.name) }) else {
+                throw TrainingError("parameter \(view.name) belongs to no part of the network; the overlap plan needs it")
+            }
+            views[phase, default: []].append(index)
+        }
+        phaseViews = views
     }
 
     /// The BN units of this rank's slice: one per fixed group (groups mode) or the whole slice (sync).
@@ -101,7 +111,22 @@ final class StepRunner {
         // [L_cv, L_cm, L_com, L_ent, total] summed over this rank's units, plus a non-finite flag.
         var sums = [Double](repeating: 0, count: 6)
         var unitGradient = reproducible ? [Float](repeating: 0, count: model.parameters.count) : []
-        for unit in units(entries, step: step) {
+        let stepUnits = units(entries, step: step)
+        for (unitIndex, unit) in stepUnits.enumerated() {
+            // Overlap: once the last unit's backward has finished a part of the network, its
+            // buckets start reducing while backward continues with the next part.
+            var hookError: Error?
+            if !reproducible && unitIndex == stepUnits.count - 1 {
+                model.onBackwardPhaseComplete = { [reducer, phaseViews] phase in
+                    do {
+                        for index in phaseViews[phase, default: []] { try reducer.markReady(parameter: index) }
+                        try reducer.progress()
+                    } catch {
+                        hookError = hookError ?? error
+                    }
+                }
+            }
+            defer { model.onBackwardPhaseComplete = nil }
             batchNorm.enterGroup(unit.group)
             let batch = assembleBatch(unit.entries.map { byPosition[$0.position]! }, keys: unit.entries.map(\.position))
             let context = ForwardContext(training: true, dropoutSeed: dropoutSeed, sampleIndices: batch.keys)
@@ -111,6 +136,7 @@ final class StepRunner {
                                                              globalBatch: config.globalBatch)
             model.backward(outputGradients)
             try batchNorm.checkHooks()
+            if let hookError { throw hookError }
             for (index, value) in [terms.vectors, terms.maps, terms.heatmap, terms.entropy, terms.total].enumerated() {
                 sums[index] += value
             }
@@ -125,9 +151,6 @@ final class StepRunner {
         if !sums[4].isFinite { sums[5] = 1 }
         timing.compute = clock.lap()
 
-        if !reproducible {
-            for index in model.parameters.views.indices.reversed() { try reducer.markReady(parameter: index) }
-        }
         try reducer.finish()
         try batchNorm.finishStep()
         try communicator.allreduce(&sums, op: .sum)

@@ -140,11 +140,19 @@ extension TrainingConfig {
         try self.init(yaml: String(decoding: data, as: UTF8.self), base: base, source: path)
     }
 
-    /// The config as YAML, keys in a fixed order, for the run directory and the start banner.
+    /// The config as YAML, keys sorted, numbers in their shortest exact form, for the run
+    /// directory and the start banner. (Each line is a JSON key and value, which YAML reads.)
     public func yamlText() -> String {
-        let encoder = YAMLEncoder()
-        encoder.options.sortKeys = true
-        return (try? encoder.encode(self)) ?? ""
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        guard let json = try? encoder.encode(self) else { return "" }
+        return String(decoding: json, as: UTF8.self).split(separator: "\n").compactMap { line -> String? in
+            var text = line.trimmingCharacters(in: .whitespaces)
+            guard text.hasPrefix("\"") else { return nil }  // the braces
+            if text.hasSuffix(",") { text.removeLast() }
+            guard let separator = text.range(of: "\" : ") else { return nil }
+            return String(text[text.index(after: text.startIndex)..<separator.lowerBound]) + ": " + text[separator.upperBound...]
+        }.joined(separator: "\n") + "\n"
     }
 
     /// Checks every value; the error names the setting and what is allowed.

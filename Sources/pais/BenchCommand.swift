@@ -5,5 +5,5 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks.",
-        subcommands: [BenchTrainCommand.self, BenchSgemmCommand.self])
+        subcommands: [BenchTrainCommand.self, BenchSgemmCommand.self, BenchScalingCommand.self])
 }

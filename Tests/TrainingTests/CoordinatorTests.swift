@@ -96,6 +96,19 @@ struct CoordinatorTests {
         }
     }
 
+    /// Buckets reduced during backward (overlap) give the same bits as one blocking allreduce.
+    @Test func overlappedReductionMatchesBlocking() throws {
+        var overlapped = tinyConfig()
+        overlapped.overlap = true
+        var blocking = overlapped
+        blocking.overlap = false
+        let a = scratchRun(), b = scratchRun()
+        defer { [a, b].forEach { try? FileManager.default.removeItem(atPath: $0) } }
+        let withOverlap = try train(overlapped, ranks: 3, runDirectory: a)[0]
+        let withoutOverlap = try train(blocking, ranks: 3, runDirectory: b)[0]
+        #expect(withOverlap.parametersSHA256 == withoutOverlap.parametersSHA256)
+    }
+
     /// Train to step 3, stop (as on SIGUSR1), resume to the end: the same bytes as a run that was
     /// never interrupted. Dropping the Adam moments from the checkpoint must break this.
     @Test(arguments: [false, true])
