@@ -2,7 +2,7 @@
 # Compare PAIS with SExtractor on simulated fields, scored by the same `pais evaluate` suite.
 #
 #   tools/sextractor-compare.sh [--size 1024] [--seed 1] [--fields 1] [--model models/pais-small-sim.safetensors]
-#                               [--preset small] [--tile 256] [--field FILE.fits ...] [--out DIR] [--pais PATH]
+#                               [--preset small] [--tile 256] [--field FILE.fits ...] [--out DIR] [--pais PATH] [--hot]
 #
 # For each field (simulated with `pais simulate`, or given with --field) it runs
 #   1. pais deblend, then pais evaluate --deblend              -> DIR/fieldK/pais/report.json
@@ -11,11 +11,13 @@
 #      ASCII_HEAD catalog and a segmentation check image, then pais evaluate --catalog
 #      (X_IMAGE/Y_IMAGE are 1-based: --one-based; noisy flux = FLUX_AUTO, attribution on the
 #      noiseless blend = its segmentation as binary maps)       -> DIR/fieldK/sextractor/report.json
+#   3. with --hot, SExtractor again in "hot" mode (DEBLEND_NTHRESH 64, DEBLEND_MINCONT 1e-4)
+#                                                                 -> DIR/fieldK/sextractor-hot/report.json
 # and prints `pais evaluate --compare` tables (PAIS vs SExtractor) with wall times of both.
 # Needs: source-extractor (apt-get install source-extractor), a built pais, gnuplot for plots.
 set -euo pipefail
 
-size=1024 seed=1 fields=1 preset=small tile=256 out=sextractor-compare model="" pais=""
+size=1024 seed=1 fields=1 preset=small tile=256 out=sextractor-compare model="" pais="" hot=0
 given=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -28,7 +30,8 @@ while [[ $# -gt 0 ]]; do
         --field) given+=("$2"); shift 2 ;;
         --out) out=$2; shift 2 ;;
         --pais) pais=$2; shift 2 ;;
-        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        --hot) hot=1; shift ;;
+        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
         *) echo "error: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -60,6 +63,20 @@ if [[ ${#given[@]} -eq 0 ]]; then
 fi
 
 now() { date +%s.%N; }
+run_sextractor() {  # run_sextractor NAME NTHRESH MINCONT: catalog + segmentation of $field into $dir
+    local name=$1
+    source-extractor "$field[0]" -c "$out/default.sex" -PARAMETERS_NAME "$out/pais.param" \
+        -FILTER_NAME "$sexdir/default.conv" -STARNNW_NAME "$sexdir/default.nnw" \
+        -DETECT_THRESH 1.5 -ANALYSIS_THRESH 1.5 -DETECT_MINAREA 5 -DEBLEND_NTHRESH "$2" -DEBLEND_MINCONT "$3" \
+        -MAG_ZEROPOINT 25.94 -PIXEL_SCALE 0.06 -SEEING_FWHM 0.18 -BACK_SIZE 64 -BACK_FILTERSIZE 3 \
+        -CHECKIMAGE_TYPE SEGMENTATION -CHECKIMAGE_NAME "$dir/$name-seg.fits" \
+        -CATALOG_NAME "$dir/$name.cat" -CATALOG_TYPE ASCII_HEAD -VERBOSE_TYPE QUIET
+}
+score() {  # score NAME METHOD REPORTDIR: pais evaluate on $dir/NAME.cat and its segmentation
+    "$pais" evaluate --truth "$field" --catalog "$dir/$1.cat" --x-column X_IMAGE --y-column Y_IMAGE \
+        --flux-column FLUX_AUTO --number-column NUMBER --one-based --segmentation "$dir/$1-seg.fits" \
+        --prefer-catalog-flux --method "$2" --output "$dir/$3" --no-plots > /dev/null
+}
 k=0
 for field in "${given[@]}"; do
     dir="$out/field$k"; mkdir -p "$dir"
@@ -69,19 +86,18 @@ for field in "${given[@]}"; do
     t1=$(now)
     "$pais" evaluate --truth "$field" --deblend "$dir/pais-deblend" --method PAIS --output "$dir/pais" --no-plots > /dev/null
     t2=$(now)
-    source-extractor "$field[0]" -c "$out/default.sex" -PARAMETERS_NAME "$out/pais.param" \
-        -FILTER_NAME "$sexdir/default.conv" -STARNNW_NAME "$sexdir/default.nnw" \
-        -DETECT_THRESH 1.5 -ANALYSIS_THRESH 1.5 -DETECT_MINAREA 5 -DEBLEND_NTHRESH 32 -DEBLEND_MINCONT 0.005 \
-        -MAG_ZEROPOINT 25.94 -PIXEL_SCALE 0.06 -SEEING_FWHM 0.18 -BACK_SIZE 64 -BACK_FILTERSIZE 3 \
-        -CHECKIMAGE_TYPE SEGMENTATION -CHECKIMAGE_NAME "$dir/sex-seg.fits" \
-        -CATALOG_NAME "$dir/sex.cat" -CATALOG_TYPE ASCII_HEAD -VERBOSE_TYPE QUIET
+    run_sextractor sex 32 0.005
     t3=$(now)
-    "$pais" evaluate --truth "$field" --catalog "$dir/sex.cat" --x-column X_IMAGE --y-column Y_IMAGE \
-        --flux-column FLUX_AUTO --number-column NUMBER --one-based --segmentation "$dir/sex-seg.fits" \
-        --prefer-catalog-flux --method SExtractor --output "$dir/sextractor" --no-plots > /dev/null
+    score sex SExtractor sextractor
+    reports=("$dir/pais/report.json" "$dir/sextractor/report.json")
+    if [[ $hot -eq 1 ]]; then
+        run_sextractor sex-hot 64 0.0001
+        score sex-hot SExtractor-hot sextractor-hot
+        reports+=("$dir/sextractor-hot/report.json")
+    fi
     printf '   wall time: pais deblend %.2f s, source-extractor %.2f s\n' \
         "$(echo "$t1 - $t0" | bc)" "$(echo "$t3 - $t2" | bc)"
-    "$pais" evaluate --compare "$dir/pais/report.json" "$dir/sextractor/report.json" --output "$dir" | sed 's/^/   /'
+    "$pais" evaluate --compare "${reports[@]}" --output "$dir" | sed 's/^/   /'
     k=$((k + 1))
 done
 echo "reports and plots under $out"

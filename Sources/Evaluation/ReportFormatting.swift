@@ -23,10 +23,10 @@ extension EvaluationReport {
     public static func comparisonTable(_ reports: [EvaluationReport]) -> String {
         func row(_ name: String, _ value: (EvaluationReport) -> Double?) -> String {
             name.padding(toLength: 34, withPad: " ", startingAt: 0)
-                + reports.map { r in value(r).map { String(format: "%14.4f", $0) } ?? String(repeating: " ", count: 11) + "n/a" }.joined()
+                + reports.map { r in value(r).map { String(format: "%16.4f", $0) } ?? String(repeating: " ", count: 13) + "n/a" }.joined()
         }
         var lines = ["metric".padding(toLength: 34, withPad: " ", startingAt: 0)
-                     + reports.map { r in let name = String(r.method.prefix(13)); return String(repeating: " ", count: 14 - name.count) + name }.joined()]
+                     + reports.map { r in let name = String(r.method.prefix(15)); return String(repeating: " ", count: 16 - name.count) + name }.joined()]
         for r in [0, 1] {
             func d(_ rep: EvaluationReport) -> DetectionSummary? { rep.detection.count > r ? rep.detection[r] : nil }
             let radius = reports.first.flatMap { d($0)?.radius } ?? 0
