@@ -9,6 +9,6 @@ struct Pais: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             EnvCommand.self, Fits.self, Simulate.self, SimulateDataset.self, DatasetCommand.self, TrainCommand.self,
-            BenchCommand.self, SelftestCommand.self,
+            BenchCommand.self, SelftestCommand.self, DeblendCommand.self, EvaluateCommand.self,
         ])
 }
