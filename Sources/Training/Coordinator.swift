@@ -346,12 +346,8 @@ public final class Coordinator {
     /// Writes the trained weights and BN statistics as `model.safetensors`, named as the
     /// TensorFlow reference names its layers.
     private func exportModel() throws {
-        let entries = model.parameters.safetensorsEntries() + model.state.safetensorsEntries()
-        let data = try Safetensors.encode(entries, metadata: ["format": "pt", "pais_preset": config.preset,
-                                                              "pais_config_hash": config.hash])
-        let path = options.runDirectory + "/model.safetensors"
-        try writeSynced(data, to: path + ".partial")
-        guard rename(path + ".partial", path) == 0 else { throw TrainingError("\(path): could not move the exported model into place") }
+        try writeModel(model, to: options.runDirectory + "/model.safetensors", overwrite: true,
+                       metadata: ["pais_preset": config.preset, "pais_config_hash": config.hash])
     }
 
     // MARK: Reporting
