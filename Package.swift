@@ -37,6 +37,8 @@ let package = Package(
         .target(name: "Datasets", dependencies: ["FITSIO", "PCR", "SkySim", "Checksums"]),
         .target(name: "Distributed", dependencies: []),
         .target(name: "DistributedMPI", dependencies: ["Distributed", "CMPI"]),
+        .target(name: "Inference", dependencies: ["Tensors", "Layers", "Network", "PCR", "Distributed", "FITSIO", "Datasets"]),
+        .target(name: "Evaluation", dependencies: ["PCR", "FITSIO"]),
         .target(name: "Training",
                 dependencies: ["Tensors", "Layers", "Network", "Optimizers", "Datasets", "PCR", "Distributed", "Checksums",
                                .product(name: "Yams", package: "Yams")]),
@@ -47,7 +49,7 @@ let package = Package(
             dependencies: [
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 "FITSIO", "Tensors", "Network", "Optimizers", "SkySim", "PCR", "Datasets",
-                "Distributed", "DistributedMPI", "Training",
+                "Distributed", "DistributedMPI", "Training", "Inference", "Evaluation",
             ]),
 
         // MARK: Tests, one bundle per library.
@@ -55,8 +57,8 @@ let package = Package(
         .testTarget(name: "ChecksumsTests", dependencies: ["Checksums"]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
         .testTarget(name: "DistributedMPITests", dependencies: ["DistributedMPI"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Distributed", "Datasets"]),
-        .testTarget(name: "PaisCLITests", dependencies: ["pais"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Distributed", "Datasets", "Tensors"]),
+        .testTarget(name: "PaisCLITests", dependencies: ["pais", "Network", "Tensors", "FITSIO"]),
         // Engine tests (issue 4): shared helpers, then one bundle per engine module.
         .target(name: "TestSupport", dependencies: ["Tensors"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),
@@ -67,6 +69,9 @@ let package = Package(
         .testTarget(name: "SkySimTests", dependencies: ["SkySim"]),
         .testTarget(name: "PCRTests", dependencies: ["PCR"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "FITSIO", "PCR", "SkySim"]),
+        // Deblending and evaluation (issue 7).
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "Distributed", "FITSIO", "PCR"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "PCR", "FITSIO"]),
     ],
     swiftLanguageModes: [.v6]
 )

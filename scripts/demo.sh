@@ -17,7 +17,7 @@ echo "== 2. simulate a labelled dataset: 256 train + 64 test crops of 32x32 from
 "$pais" simulate-dataset --output "$out/dataset" --train 256 --test 64 --sample-size 32 --overwrite 2>/dev/null
 
 echo
-echo "== 3. train the tiny preset on 2 ranks (mpirun -np 2), evaluating every epoch"
+echo "== 3. train (tiny run settings, small widths) on 2 ranks with mpirun -np 2, evaluating every epoch"
 rm -rf "$out/run"
 mpirun -np 2 "$pais" train --tiny --preset small --dataset "$out/dataset" --run-dir "$out/run" \
   --epochs 12 --learning-rate 1e-3 | grep -v '^  '

@@ -46,6 +46,10 @@ public final class BatchNorm {
     // x: [B, H, W, C] -> y: [B, H, W, C]; keeps a reference to x and μ, 1/σ [C]. x̂ is
     // recomputed in the backward pass instead of stored: one fewer full-size write per BN.
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        OpProfile.time("batchnorm \(channels) @\(x.shape.count > 1 ? x.shape[1] : 0) fwd") { forwardBody(x, training: training) }
+    }
+
+    private func forwardBody(_ x: Tensor, training: Bool) -> Tensor {
         let c = channels, p = x.count / c
         precondition(x.channels == c, "\(name): input has \(x.channels) channels, expected \(c)")
         let y = Tensor.reusing(output, shape: x.shape); output = y
@@ -92,6 +96,10 @@ public final class BatchNorm {
     // dy: [B, H, W, C] -> dx: [B, H, W, C]; accumulates dγ [C], dβ [C].
     // Training: dx = γ/σ · (dy − Σdy/N − x̂ · Σ(dy·x̂)/N). Inference: dx = γ/σ · dy.
     public func backward(_ dy: Tensor) -> Tensor {
+        OpProfile.time("batchnorm \(channels) @\(dy.shape.count > 1 ? dy.shape[1] : 0) bwd") { backwardBody(dy) }
+    }
+
+    private func backwardBody(_ dy: Tensor) -> Tensor {
         guard let x = input else { preconditionFailure("\(name): backward before forward") }
         let c = channels, p = dy.count / c
         let dx = Tensor.reusing(inputGradient, shape: dy.shape); inputGradient = dx

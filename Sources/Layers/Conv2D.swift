@@ -1,10 +1,14 @@
 import Tensors
 
-/// A 2-D convolution with TF `SAME` padding and a bias, via im2col + GEMM.
+/// A 2-D convolution with TF `SAME` padding and a bias.
 ///
 /// Parameters (registered as `<name>/kernel` HWIO `[k, k, Cin, Cout]` and `<name>/bias`
-/// `[Cout]`). A 1×1 stride-1 convolution skips im2col: the NHWC input already is the patch
-/// matrix.
+/// `[Cout]`). The same function is computed along one of several paths, chosen by shape:
+///
+/// * 1×1 stride 1: one GEMM on the NHWC input itself (it already is the patch matrix);
+/// * narrowing stride-1 convs (Cout < Cin): GEMM-then-shift (`ShiftedConv`), forward and backward;
+/// * otherwise im2col + GEMM in cache-sized chunks (`ConvKernels`). The input gradient is a
+///   flipped-kernel convolution when Cin ≥ Cout (stride 1), else `dy·Wᵀ` followed by col2im.
 public final class Conv2D {
     public let name: String
     public let kernelSize, stride, inChannels, outChannels: Int
@@ -15,6 +19,11 @@ public final class Conv2D {
     /// a concatenated input); `backward` then returns `[B, H, W, Cin − start]`, which skips most
     /// of the input-gradient work when the stopped part is wide.
     public var inputGradientStartChannel = 0
+    /// Set by the owner for the current step when ∂L/∂bias is exactly zero: every path from this
+    /// conv's output goes through a per-channel mean subtraction of a training-mode BN, which
+    /// cancels any bias. `backward` then adds nothing to the bias gradient instead of float
+    /// rounding noise (which Adam would turn into ±lr steps of a weight that has no effect).
+    public var biasGradientIsZero = false
     private let arena: ParameterArena
     private let workspace: Workspace
     private var input: Tensor?
@@ -46,24 +55,31 @@ public final class Conv2D {
         return 2.0 * Double(ho * wo * kernelSize * kernelSize * inChannels * outChannels)
     }
 
+    private func opName(_ pass: String, _ h: Int) -> String {
+        "conv\(kernelSize)x\(kernelSize)\(stride == 2 ? "s2" : "") \(inChannels)->\(outChannels) @\(h) \(pass)"
+    }
+
     // x: [B, H, W, Cin] -> y: [B, Ho, Wo, Cout]
     public func forward(_ x: Tensor) -> Tensor {
+        OpProfile.time(opName("fwd", x.shape[1])) { forwardBody(x) }
+    }
+
+    private func forwardBody(_ x: Tensor) -> Tensor {
         let s = NHWC(x)
         precondition(s.c == inChannels, "\(name): input has \(s.c) channels, expected \(inChannels)")
         let g = ConvGeometry(batch: s.b, h: s.h, w: s.w, c: s.c, k: kernelSize, stride: stride)
         let y = Tensor.reusing(output, shape: [s.b, g.py.output, g.px.output, outChannels])
         output = y; input = x
         let w = arena.pointer(kernel), bsrc = arena.pointer(bias), cout = outChannels
-        // Fill y with the bias, then accumulate the GEMM into it (beta = 1).
-        Parallel.forRanges(g.rows, grain: 8192) { lo, hi in
-            for p in lo..<hi { (y.data + p * cout).update(from: bsrc, count: cout) }
-        }
         if isPointwise {
-            ConvKernels.rowParallelGEMM(rows: s.pixels, n: cout, k: inChannels, a: x.data, b: w, beta: 1, c: y.data)
+            ConvKernels.rowParallelGEMM(rows: s.pixels, n: cout, k: inChannels, a: x.data, b: w, bias: bsrc, c: y.data)
         } else if isShifted {
+            Parallel.forRanges(g.rows, grain: 8192) { lo, hi in       // the shifted sum adds onto the bias
+                for p in lo..<hi { (y.data + p * cout).update(from: bsrc, count: cout) }
+            }
             ShiftedConv.forward(x.data, g, kernel: w, cout: cout, into: y.data, workspace: workspace)
         } else {
-            ConvKernels.forward(x.data, g, kernel: w, outChannels: cout, beta: 1, into: y.data, workspace: workspace)
+            ConvKernels.forward(x.data, g, kernel: w, outChannels: cout, bias: bsrc, into: y.data, workspace: workspace)
         }
         return y
     }
@@ -71,33 +87,15 @@ public final class Conv2D {
     // dy: [B, Ho, Wo, Cout] -> dx: [B, H, W, Cin]; accumulates dkernel [k·k·Cin, Cout] and dbias [Cout].
     @discardableResult
     public func backward(_ dy: Tensor) -> Tensor? {
+        OpProfile.time(opName("bwd", input?.shape[1] ?? 0)) { backwardBody(dy) }
+    }
+
+    private func backwardBody(_ dy: Tensor) -> Tensor? {
         guard let x = input else { preconditionFailure("\(name): backward before forward") }
         let s = NHWC(x), cout = outChannels
         let g = ConvGeometry(batch: s.b, h: s.h, w: s.w, c: s.c, k: kernelSize, stride: stride)
         let w = arena.pointer(kernel), dw = arena.gradient(kernel), db = arena.gradient(bias)
-        // dbias = Σ dy over all pixels: per-worker float partials (short runs), added in double.
-        let workers = Parallel.workers
-        var partial = [Float](repeating: 0, count: workers * cout)
-        partial.withUnsafeMutableBufferPointer { buf in
-            let base = buf.baseAddress!
-            Parallel.forWorkers(g.rows, grain: 4096) { worker, lo, hi in
-                let acc = base + worker * cout
-                var block = [Float](repeating: 0, count: cout)
-                var p = lo
-                while p < hi {                                   // blocks of 256 rows keep float error small
-                    let end = min(hi, p + 256)
-                    for o in 0..<cout { block[o] = 0 }
-                    for q in p..<end { let r = dy.data + q * cout; for o in 0..<cout { block[o] += r[o] } }
-                    for o in 0..<cout { acc[o] += block[o] }
-                    p = end
-                }
-            }
-        }
-        for o in 0..<cout {
-            var s = 0.0
-            for w in 0..<workers { s += Double(partial[w * cout + o]) }
-            db[o] += Float(s)
-        }
+        if !biasGradientIsZero { accumulateBiasGradient(dy, rows: g.rows, into: db) }
         let start = inputGradientStartChannel, csel = inChannels - start
         var dx: Tensor? = nil
         if needsInputGradient {
@@ -111,7 +109,7 @@ public final class Conv2D {
                                             into: dw, workspace: workspace)
             if let dx {
                 ConvKernels.rowParallelGEMM(rows: s.pixels, n: csel, k: cout, a: dy.data, b: w + start * cout, transB: true,
-                                            beta: 0, c: dx.data)
+                                            c: dx.data)
             }
             return dx
         }
@@ -139,5 +137,32 @@ public final class Conv2D {
             ConvKernels.inputGradientScatter(dy: dy.data, gsel, kernel: wsel, outChannels: cout, into: dx.data, workspace: workspace)
         }
         return dx
+    }
+
+    // dbias [Cout] += Σ dy over all pixels: per-worker float partials (short runs), added in double.
+    private func accumulateBiasGradient(_ dy: Tensor, rows: Int, into db: UnsafeMutablePointer<Float>) {
+        let cout = outChannels
+        let workers = Parallel.workers
+        var partial = [Float](repeating: 0, count: workers * cout)
+        partial.withUnsafeMutableBufferPointer { buf in
+            let base = buf.baseAddress!
+            Parallel.forWorkers(rows, grain: 4096) { worker, lo, hi in
+                let acc = base + worker * cout
+                var block = [Float](repeating: 0, count: cout)
+                var p = lo
+                while p < hi {                                   // blocks of 256 rows keep float error small
+                    let end = min(hi, p + 256)
+                    for o in 0..<cout { block[o] = 0 }
+                    for q in p..<end { let r = dy.data + q * cout; for o in 0..<cout { block[o] += r[o] } }
+                    for o in 0..<cout { acc[o] += block[o] }
+                    p = end
+                }
+            }
+        }
+        for o in 0..<cout {
+            var s = 0.0
+            for w in 0..<workers { s += Double(partial[w * cout + o]) }
+            db[o] += Float(s)
+        }
     }
 }

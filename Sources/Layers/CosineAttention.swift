@@ -61,7 +61,7 @@ public final class CosineAttention {
         let a = Tensor.reusing(output, shape: vp.shape); output = a
         Self.l2Normalize(q, into: qn, inv: &qInv, floored: &qFloored)
         Self.l2Normalize(k, into: kn, inv: &kInv, floored: &kFloored)
-        for i in 0..<vp.count { v.data[i] = max(vp.data[i], 0) }
+        Parallel.forRanges(vp.count) { lo, hi in for i in lo..<hi { v.data[i] = max(vp.data[i], 0) } }
         Parallel.forWorkers(s.b, grain: 1) { _, b0, b1 in
             for b in b0..<b1 {
                 let off = b * n * c
@@ -104,7 +104,7 @@ public final class CosineAttention {
                            c: dv.data + off, ldc: c)
             }
         }
-        for i in 0..<dv.count where v.data[i] <= 0 { dv.data[i] = 0 }
+        Parallel.forRanges(dv.count) { lo, hi in for i in lo..<hi where v.data[i] <= 0 { dv.data[i] = 0 } }
         Self.l2NormalizeBackward(dqn, y: qn, inv: qInv, floored: qFloored, into: dq)
         Self.l2NormalizeBackward(dkn, y: kn, inv: kInv, floored: kFloored, into: dk)
         return (dq, dk, dv)

@@ -27,9 +27,9 @@ struct ConvGeometry {
     var rows: Int { batch * py.output * px.output }
     /// Length of one patch-matrix row, `k·k·C`.
     var rowLength: Int { k * k * c }
-    /// Patch-matrix rows per chunk: about 1M floats (4 MB), so a chunk stays in cache between
+    /// Patch-matrix rows per chunk: about 256K floats (1 MB, the L2 size), so a chunk stays in cache between
     /// the gather and the GEMM that consumes it.
-    var chunkRows: Int { max(64, (1 << 20) / max(1, rowLength)) }
+    var chunkRows: Int { max(64, (1 << 18) / max(1, rowLength)) }
 }
 
 /// Patch extraction (im2col) and its adjoint (col2im) for NHWC tensors, by ranges of output
@@ -42,41 +42,39 @@ enum Im2Col {
     /// cols: [count, k·k·Cin] ← x: [B, H, W, Cin], patch rows `start ..< start + count`
     static func gather(_ x: UnsafePointer<Float>, _ g: ConvGeometry, rows start: Int, count: Int,
                        into cols: UnsafeMutablePointer<Float>) {
-        let c = g.c, rowLen = g.rowLength, perImage = g.py.output * g.px.output
-        do {
-            let lo = 0, hi = count
-            for r in lo..<hi {
-                let p = start + r, b = p / perImage, rem = p % perImage
-                let oy = rem / g.px.output, ox = rem % g.px.output
-                let xb = x + b * g.h * g.w * c
-                var dst = cols + r * rowLen
-                for ky in 0..<g.k {
-                    let iy = oy * g.stride + ky - g.py.before
-                    if iy < 0 || iy >= g.h {
-                        for i in 0..<(g.k * c) { dst[i] = 0 }
-                        dst += g.k * c
-                        continue
-                    }
-                    let ix0 = ox * g.stride - g.px.before
-                    if ix0 >= 0, ix0 + g.k <= g.w {
-                        // Interior: the k taps of this kernel row are one contiguous run of k·C.
-                        let src = xb + (iy * g.w + ix0) * c
-                        for i in 0..<(g.k * c) { dst[i] = src[i] }
-                        dst += g.k * c
-                        continue
-                    }
-                    for kx in 0..<g.k {
-                        let ix = ix0 + kx
-                        if ix >= 0, ix < g.w {
-                            let src = xb + (iy * g.w + ix) * c
-                            for i in 0..<c { dst[i] = src[i] }
+        let c = g.c, k = g.k, kc = k * c, perImage = g.py.output * g.px.output
+        let h = g.h, w = g.w, stride = g.stride, ho = g.py.output, wo = g.px.output
+        let padY = g.py.before, padX = g.px.before
+        // Output coordinates of the first row; afterwards they are stepped, not divided.
+        var b = start / perImage, oy = (start % perImage) / wo, ox = start % wo
+        var dst = cols
+        for _ in 0..<count {
+            let xb = x + b * h * w * c
+            let ix0 = ox * stride - padX
+            let interiorX = ix0 >= 0 && ix0 + k <= w
+            for ky in 0..<k {
+                let iy = oy * stride + ky - padY
+                if iy < 0 || iy >= h {
+                    for i in 0..<kc { dst[i] = 0 }
+                } else if interiorX {
+                    // The k taps of this kernel row are one contiguous run of k·C floats.
+                    let src = xb + (iy * w + ix0) * c
+                    for i in 0..<kc { dst[i] = src[i] }
+                } else {
+                    for kx in 0..<k {
+                        let ix = ix0 + kx, d = dst + kx * c
+                        if ix >= 0, ix < w {
+                            let src = xb + (iy * w + ix) * c
+                            for i in 0..<c { d[i] = src[i] }
                         } else {
-                            for i in 0..<c { dst[i] = 0 }
+                            for i in 0..<c { d[i] = 0 }
                         }
-                        dst += c
                     }
                 }
+                dst += kc
             }
+            ox += 1
+            if ox == wo { ox = 0; oy += 1; if oy == ho { oy = 0; b += 1 } }
         }
     }
 
@@ -84,23 +82,35 @@ enum Im2Col {
     /// Neighbouring rows write to overlapping input pixels, so callers split work by image.
     static func scatterAdd(_ dcols: UnsafePointer<Float>, _ g: ConvGeometry, rows start: Int, count: Int,
                            into dx: UnsafeMutablePointer<Float>) {
-        let c = g.c, rowLen = g.rowLength, perImage = g.py.output * g.px.output
-        for r in 0..<count {
-            let p = start + r, b = p / perImage, rem = p % perImage
-            let oy = rem / g.px.output, ox = rem % g.px.output
-            let db = dx + b * g.h * g.w * c
-            var src = dcols + r * rowLen
-            for ky in 0..<g.k {
-                let iy = oy * g.stride + ky - g.py.before
-                for kx in 0..<g.k {
-                    let ix = ox * g.stride + kx - g.px.before
-                    if iy >= 0, iy < g.h, ix >= 0, ix < g.w {
-                        let d = db + (iy * g.w + ix) * c
-                        for ci in 0..<c { d[ci] += src[ci] }
+        let c = g.c, k = g.k, kc = k * c, perImage = g.py.output * g.px.output
+        let h = g.h, w = g.w, stride = g.stride, ho = g.py.output, wo = g.px.output
+        let padY = g.py.before, padX = g.px.before
+        var b = start / perImage, oy = (start % perImage) / wo, ox = start % wo
+        var src = dcols
+        for _ in 0..<count {
+            let db = dx + b * h * w * c
+            let ix0 = ox * stride - padX
+            let interiorX = ix0 >= 0 && ix0 + k <= w
+            for ky in 0..<k {
+                let iy = oy * stride + ky - padY
+                if iy >= 0, iy < h {
+                    if interiorX {
+                        let d = db + (iy * w + ix0) * c
+                        for i in 0..<kc { d[i] += src[i] }
+                    } else {
+                        for kx in 0..<k {
+                            let ix = ix0 + kx
+                            if ix >= 0, ix < w {
+                                let d = db + (iy * w + ix) * c, s = src + kx * c
+                                for i in 0..<c { d[i] += s[i] }
+                            }
+                        }
                     }
-                    src += c
                 }
+                src += kc
             }
+            ox += 1
+            if ox == wo { ox = 0; oy += 1; if oy == ho { oy = 0; b += 1 } }
         }
     }
 }
@@ -121,17 +131,20 @@ enum ConvKernels {
         (0..<Parallel.workers).map { ws.scratch(scratchBase + $0, count: g.chunkRows * g.rowLength) }
     }
 
-    /// y [rows, Cout] (= beta·y +) conv(x) with a `[k·k·Cin, Cout]` kernel matrix.
+    /// y [rows, Cout] = conv(x) with a `[k·k·Cin, Cout]` kernel matrix, plus `bias` [Cout] if given
+    /// (written into each chunk's rows just before its GEMM, while they are in cache).
     static func forward(_ x: UnsafePointer<Float>, _ g: ConvGeometry, kernel: UnsafePointer<Float>, outChannels: Int,
-                        beta: Float, into y: UnsafeMutablePointer<Float>, workspace: Workspace) {
+                        bias: UnsafePointer<Float>? = nil, into y: UnsafeMutablePointer<Float>, workspace: Workspace) {
         let kdim = g.rowLength, step = g.chunkRows, bufs = patchBuffers(g, workspace)
         Parallel.forWorkers(g.rows, grain: 1024) { worker, lo, hi in
             var r0 = lo
             while r0 < hi {
                 let n = min(step, hi - r0)
+                let yc = y + r0 * outChannels
+                if let bias { for r in 0..<n { (yc + r * outChannels).update(from: bias, count: outChannels) } }
                 Im2Col.gather(x, g, rows: r0, count: n, into: bufs[worker])
                 BLAS.sgemm(m: n, n: outChannels, k: kdim, a: bufs[worker], lda: kdim, b: kernel, ldb: outChannels,
-                           beta: beta, c: y + r0 * outChannels, ldc: outChannels)
+                           beta: bias == nil ? 0 : 1, c: yc, ldc: outChannels)
                 r0 += n
             }
         }
@@ -173,7 +186,7 @@ enum ConvKernels {
         let flipped = workspace.scratch(5, count: g.k * g.k * g.c * cout)
         flippedKernel(kernel, k: g.k, cin: g.c, cout: cout, into: flipped)
         let gd = ConvGeometry(batch: g.batch, h: g.h, w: g.w, c: cout, k: g.k, stride: 1)
-        forward(dy, gd, kernel: flipped, outChannels: g.c, beta: 0, into: dx, workspace: workspace)
+        forward(dy, gd, kernel: flipped, outChannels: g.c, into: dx, workspace: workspace)
     }
 
     /// dx by chunked `dy · Wᵀ` then col2im (any stride); workers take whole images so their
@@ -196,12 +209,20 @@ enum ConvKernels {
         }
     }
 
-    /// y [rows, n] (= beta·y +) a [rows, k] · b [k, n], rows split across workers.
+    /// y [rows, n] = a [rows, k] · b [k, n] (+ `bias` [n] if given), rows split across workers and
+    /// processed in cache-sized blocks (the bias is written just before each block's GEMM).
     static func rowParallelGEMM(rows: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
-                                transB: Bool = false, beta: Float, c: UnsafeMutablePointer<Float>) {
+                                transB: Bool = false, bias: UnsafePointer<Float>? = nil, c: UnsafeMutablePointer<Float>) {
+        let block = max(256, (1 << 18) / max(1, n + k))
         Parallel.forWorkers(rows, grain: 2048) { _, lo, hi in
-            BLAS.sgemm(transB: transB, m: hi - lo, n: n, k: k, a: a + lo * k, lda: k, b: b, ldb: transB ? k : n,
-                       beta: beta, c: c + lo * n, ldc: n)
+            var r0 = lo
+            while r0 < hi {
+                let m = min(block, hi - r0), yc = c + r0 * n
+                if let bias { for r in 0..<m { (yc + r * n).update(from: bias, count: n) } }
+                BLAS.sgemm(transB: transB, m: m, n: n, k: k, a: a + r0 * k, lda: k, b: b, ldb: transB ? k : n,
+                           beta: bias == nil ? 0 : 1, c: yc, ldc: n)
+                r0 += m
+            }
         }
     }
 

@@ -72,8 +72,11 @@ public final class UpsampledHeads {
     }
 
     /// With fewer polyphase outputs (4·M) than input channels, the low-resolution 3×3 conv is a
-    /// narrowing conv and runs as GEMM-then-shift (`ShiftedConv`) instead of im2col.
-    private var useShifted: Bool { 4 * totalOutputs < inChannels }
+    /// narrowing conv and its backward pass runs as GEMM-then-shift (`ShiftedConv`) instead of
+    /// im2col; the forward pass only from 8·M < C on (measured: at C = 32, M = 7 im2col's forward
+    /// is faster, the shifted backward is).
+    private var useShiftedForward: Bool { 8 * totalOutputs < inChannels }
+    private var useShiftedBackward: Bool { 4 * totalOutputs < inChannels }
 
     /// Low-resolution 3-tap offset of full-resolution 5-tap index `d` for output parity `p`.
     @inline(__always) static func phaseTap(_ p: Int, _ d: Int) -> Int { (p + d + 2) / 2 - 1 }
@@ -135,11 +138,11 @@ public final class UpsampledHeads {
         // phases [B·H·W, 4M] = patches3x3(s) [B·H·W, 9C] · bigKernel [9C, 4M]
         let phases = workspace.scratch(4, count: g.rows * m4)
         bigKernel.withUnsafeBufferPointer { k in
-            if useShifted {
-                phases.update(repeating: 0, count: g.rows * m4)
+            if useShiftedForward {
+                Parallel.forRanges(g.rows * m4, grain: 1 << 18) { lo, hi in (phases + lo).update(repeating: 0, count: hi - lo) }
                 ShiftedConv.forward(s.data, g, kernel: k.baseAddress!, cout: m4, into: phases, workspace: workspace)
             } else {
-                ConvKernels.forward(s.data, g, kernel: k.baseAddress!, outChannels: m4, beta: 0, into: phases, workspace: workspace)
+                ConvKernels.forward(s.data, g, kernel: k.baseAddress!, outChannels: m4, into: phases, workspace: workspace)
             }
         }
         // Interleave the four parities into the full-resolution outputs and add the fused bias.
@@ -185,15 +188,24 @@ public final class UpsampledHeads {
             }
         }
         // Σdy per head output (all parities).
-        var colSums = [Double](repeating: 0, count: m)
-        for p in 0..<g.rows {
-            let r = dphases + p * m4
-            for q in 0..<4 { for j in 0..<m { colSums[j] += Double(r[q * m + j]) } }
+        let workers = Parallel.workers
+        var partial = [Double](repeating: 0, count: workers * m)
+        partial.withUnsafeMutableBufferPointer { buf in
+            let base = buf.baseAddress!
+            Parallel.forWorkers(g.rows, grain: 4096) { worker, lo, hi in
+                let acc = base + worker * m
+                for p in lo..<hi {
+                    let r = dphases + p * m4
+                    for q in 0..<4 { for j in 0..<m { acc[j] += Double(r[q * m + j]) } }
+                }
+            }
         }
+        var colSums = [Double](repeating: 0, count: m)
+        for w in 0..<workers { for j in 0..<m { colSums[j] += partial[w * m + j] } }
         var dBig = [Float](repeating: 0, count: 9 * c * m4)
         dBig.withUnsafeMutableBufferPointer { d in
             bigKernel.withUnsafeBufferPointer { k in
-                if useShifted {
+                if useShiftedBackward {
                     ShiftedConv.backward(s.data, g, dy: dphases, kernel: k.baseAddress!, cout: m4, dkernel: d.baseAddress!,
                                          dx: ds.data, start: 0, workspace: workspace)
                 } else {

@@ -118,6 +118,16 @@ public final class DualDecoderModel {
             + attributionEmbed + attributionAttention.flatMap(\.convs) + attributionFuse.map(\.conv)
     }
 
+    /// Convs whose bias has an exactly zero gradient in training mode: their output reaches the
+    /// loss only through training-mode BNs (ResDown convs except the shortcut, every attention
+    /// and FuseUp conv, and the attribution embed convs, which feed only the attention's
+    /// Q/K/V convs, each followed by a BN).
+    var biasCancellingConvs: [Conv2D] {
+        encoder.flatMap { [$0.conv1, $0.conv2, $0.conv3, $0.conv4] } + spatialAttention.flatMap(\.convs)
+            + spatialFuse.map(\.conv) + attributionEmbed + attributionAttention.flatMap(\.convs)
+            + attributionFuse.map(\.conv)
+    }
+
     /// Every BN layer; a distributed mode installs its reducer on each.
     public var batchNorms: [BatchNorm] {
         encoder.flatMap(\.norms) + spatialAttention.flatMap(\.norms) + spatialFuse.map(\.bn)
@@ -145,6 +155,7 @@ public final class DualDecoderModel {
         guard ctx.sampleIndices.count == s.b else {
             throw ModelError.shapeMismatch("\(ctx.sampleIndices.count) sample indices for a batch of \(s.b)")
         }
+        for conv in biasCancellingConvs { conv.biasGradientIsZero = ctx.training }
         var h = flux
         encoderFeatures = encoder.enumerated().map { i, block in
             h = timed("enc\(i + 1) fwd") { block.forward(h, ctx) }

@@ -104,15 +104,9 @@ public struct DeblendLoss {
                         cv += Double(l1 * inv2N)
                         // Maps: a stable log-softmax over n; CE = −Σ y_k log p_k; entropy
                         // H = −Σ p_k log p_k, averaged over n.
-                        var zmax = z[0]
-                        for k in 1..<n { zmax = max(zmax, z[k]) }
-                        var se: Float = 0
-                        for k in 0..<n { prob[k] = expf(z[k] - zmax); se += prob[k] }
-                        let lse = logf(se), inv = 1 / se
+                        Softmax.logSoftmax(z, n: n, logp: logp, prob: prob)
                         var ce: Float = 0, h: Float = 0, ysum: Float = 0
                         for k in 0..<n {
-                            logp[k] = z[k] - zmax - lse
-                            prob[k] *= inv
                             ce -= ym[k] * logp[k]; ysum += ym[k]
                             h -= prob[k] * logp[k]
                         }

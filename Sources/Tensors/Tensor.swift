@@ -52,12 +52,16 @@ public final class Tensor: @unchecked Sendable {
     }
 
     /// Sets every element to `value`.
-    public func fill(_ value: Float) { data.update(repeating: value, count: count) }
+    public func fill(_ value: Float) {
+        let dst = data
+        Parallel.forRanges(count, grain: 1 << 18) { lo, hi in (dst + lo).update(repeating: value, count: hi - lo) }
+    }
 
     /// Copies all elements from `other`, which must have the same element count.
     public func copy(from other: Tensor) {
         precondition(other.count == count, "copy: \(other.shape) into \(shape)")
-        data.update(from: other.data, count: count)
+        let dst = data, src = other.data
+        Parallel.forRanges(count, grain: 1 << 18) { lo, hi in (dst + lo).update(from: src + lo, count: hi - lo) }
     }
 
     /// Reinterprets the shape without moving data; the element count must not change.

@@ -165,17 +165,20 @@ public struct CheckpointStore: Sendable {
         return TrainingState(step: step, cursor: cursor, worldSize: worldSize, configHash: configHash, buffers: buffers, scalars: scalars)
     }
 
-    /// The newest checkpoint that verifies, with a note for each newer one that did not.
-    public func newestValid() -> (state: TrainingState, path: String, skipped: [String])? {
+    /// The newest checkpoint that verifies (step checkpoints newest first, then `best`), and a
+    /// note for each newer one that did not; `chosen` is nil when none verifies.
+    public func newestValid() -> (chosen: (state: TrainingState, path: String)?, skipped: [String]) {
         var skipped: [String] = []
-        for path in stepCheckpoints() {
+        var candidates = stepCheckpoints()
+        if FileManager.default.fileExists(atPath: directory + "/best") { candidates.append(directory + "/best") }
+        for path in candidates {
             do {
-                return (try CheckpointStore.load(path), path, skipped)
+                return ((try CheckpointStore.load(path), path), skipped)
             } catch {
                 skipped.append("\(error)")
             }
         }
-        return nil
+        return (nil, skipped)
     }
 }
 

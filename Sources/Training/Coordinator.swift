@@ -140,7 +140,7 @@ public final class Coordinator {
             let rate = schedule.rate(step: step)
             let result = try runner.run(step: step, learningRate: rate)
             if result.nonFinite {
-                let message = "non-finite loss or gradient at step \(step) (loss \(result.terms.total)); no update was applied"
+                let message = "non-finite loss or gradient at step \(step + 1) (loss \(result.terms.total)); no update was applied"
                 guard config.onNonFinite == "skip" else {
                     throw TrainingError(message + "; the last checkpoint is intact. Lower learning_rate, check the data, or set on_non_finite: skip")
                 }
@@ -210,13 +210,19 @@ public final class Coordinator {
                                               on: communicator)
     }
 
-    private func prepareRunDirectory() throws -> CheckpointStore {
+    private func openRunDirectory() throws -> CheckpointStore {
         let directory = options.runDirectory
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let store = try CheckpointStore(runDirectory: directory, keep: config.keepCheckpoints)
         if options.resume == "none" && !store.stepCheckpoints().isEmpty {
             throw TrainingError("\(directory) already holds checkpoints; continue it with --resume auto, or choose a new --run-dir")
         }
+        return store
+    }
+
+    /// Writes the resolved config and the run manifest (launch, world size, data) into the run directory.
+    private func writeRunDescription() throws {
+        let directory = options.runDirectory
         let temporary = directory + "/.config.yaml.partial"
         try writeSynced(Data(config.yamlText().utf8), to: temporary)
         _ = rename(temporary, directory + "/config.yaml")
@@ -230,7 +236,6 @@ public final class Coordinator {
         try writeSynced(json, to: directory + "/.run.json.partial")
         _ = rename(directory + "/.run.json.partial", directory + "/run.json")
         say("resolved config (\(directory)/config.yaml):\n" + config.yamlText().split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
-        return store
     }
 
     /// Where the run stands; part of every checkpoint.
@@ -249,10 +254,12 @@ public final class Coordinator {
         if isCoordinator {
             // Rank 0's file errors travel in the broadcast header, so every rank stops together.
             do {
-                let opened = try prepareRunDirectory()
+                let opened = try openRunDirectory()
                 store = opened
                 loaded = try chooseCheckpoint(opened)
                 if let state = loaded { try validateShapes(state) }
+                // Only a run that will go ahead replaces the directory's config and manifest.
+                try writeRunDescription()
             } catch {
                 failure = "\(error)"
             }
@@ -293,15 +300,16 @@ public final class Coordinator {
         case "none":
             return nil
         case "auto":
-            guard let newest = store.newestValid() else {
-                if !store.stepCheckpoints().isEmpty {
-                    throw TrainingError("\(store.directory): no checkpoint verifies; see the messages above, or start afresh with a new --run-dir")
+            let (chosen, skipped) = store.newestValid()
+            for note in skipped { say("skipping checkpoint: \(note)") }
+            guard let chosen else {
+                if !skipped.isEmpty {
+                    throw TrainingError("\(store.directory): no checkpoint verifies (\(skipped.joined(separator: "; "))); start afresh with a new --run-dir")
                 }
                 return nil
             }
-            for note in newest.skipped { say("skipping checkpoint: \(note)") }
-            say("resuming from \(newest.path)")
-            return newest.state
+            say("resuming from \(chosen.path)")
+            return chosen.state
         default:
             say("resuming from \(options.resume)")
             return try CheckpointStore.load(options.resume)
@@ -338,12 +346,8 @@ public final class Coordinator {
     /// Writes the trained weights and BN statistics as `model.safetensors`, named as the
     /// TensorFlow reference names its layers.
     private func exportModel() throws {
-        let entries = model.parameters.safetensorsEntries() + model.state.safetensorsEntries()
-        let data = try Safetensors.encode(entries, metadata: ["format": "pt", "pais_preset": config.preset,
-                                                              "pais_config_hash": config.hash])
-        let path = options.runDirectory + "/model.safetensors"
-        try writeSynced(data, to: path + ".partial")
-        guard rename(path + ".partial", path) == 0 else { throw TrainingError("\(path): could not move the exported model into place") }
+        try writeModel(model, to: options.runDirectory + "/model.safetensors", overwrite: true,
+                       metadata: ["pais_preset": config.preset, "pais_config_hash": config.hash])
     }
 
     // MARK: Reporting

@@ -2,7 +2,7 @@ import Foundation
 
 /// The learning rate at each optimiser step.
 ///
-/// - `constant`: the paper's schedule (method.md §8).
+/// - `constant`: the paper's schedule (method.md §8), after an optional linear warmup.
 /// - `linear-warmup`: Goyal et al. (2017) for weak scaling: the base rate times the rank count,
 ///   reached linearly over `warmupSteps`.
 /// - `cosine`: from the base rate down to 0 at `totalSteps`, after an optional linear warmup.
@@ -28,7 +28,7 @@ public struct LearningRateSchedule: Sendable, Equatable {
         let warm = warmupSteps > 0 ? min(1, Double(step + 1) / Double(warmupSteps)) : 1
         switch kind {
         case .constant:
-            return baseRate
+            return baseRate * warm
         case .linearWarmup:
             let peak = baseRate * Double(worldSize)
             return baseRate + (peak - baseRate) * warm

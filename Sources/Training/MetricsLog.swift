@@ -25,12 +25,23 @@ public final class MetricsLog {
 
     deinit { try? handle?.close() }
 
-    /// Appends one record; keys are sorted so lines diff cleanly.
+    /// Appends one record; keys are sorted so lines diff cleanly. NaN and ±Inf, which JSON
+    /// cannot hold, are written as null (a skipped step's loss, for example).
     public func write(_ record: [String: Any]) {
         guard let handle,
-              let data = try? JSONSerialization.data(withJSONObject: record, options: [.sortedKeys])
+              let data = try? JSONSerialization.data(withJSONObject: jsonSafe(record), options: [.sortedKeys])
         else { return }
         handle.write(data + Data("\n".utf8))
+    }
+
+    private func jsonSafe(_ value: Any) -> Any {
+        switch value {
+        case let number as Double: return number.isFinite ? number : NSNull()
+        case let number as Float: return number.isFinite ? Double(number) : NSNull()
+        case let record as [String: Any]: return record.mapValues(jsonSafe)
+        case let list as [Any]: return list.map(jsonSafe)
+        default: return value
+        }
     }
 }
 

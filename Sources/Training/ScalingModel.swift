@@ -51,6 +51,11 @@ public struct RingAllreduceModel: Sendable, Equatable {
         return RingAllreduceModel(latency: alpha, bandwidthBytesPerSecond: 1 / perByte)
     }
 
+    /// A small allreduce (a few KB, latency-bound): MPI uses recursive doubling, ⌈log2 P⌉ latencies.
+    public func smallMessageSeconds(ranks: Int) -> Double {
+        ranks > 1 ? (log2(Double(ranks))).rounded(.up) * latency : 0
+    }
+
     public func seconds(bytes: Double, ranks: Int) -> Double {
         guard ranks > 1 else { return 0 }
         let p = Double(ranks)
@@ -71,13 +76,16 @@ public struct ScalingProjection: Sendable {
 ///
 /// Strong scaling divides the measured per-sample compute over the ranks (global batch fixed);
 /// weak scaling keeps the per-rank batch. Communication is the ring allreduce of the gradient,
-/// assumed not overlapped (a conservative bound: overlap can only hide part of it).
+/// assumed not overlapped (a conservative bound: overlap can only hide part of it), plus
+/// `smallAllreduces` latency-bound allreduces per step (sync BatchNorm: two per BN layer).
 public func projectScaling(mode: String, computePerSample: Double, globalBatch: Int, gradientBytes: Double,
-                           interconnect: String, model: RingAllreduceModel, nodes: [Int]) -> [ScalingProjection] {
+                           smallAllreduces: Int = 0, interconnect: String, model: RingAllreduceModel,
+                           nodes: [Int]) -> [ScalingProjection] {
     nodes.map { count in
         let perRank = mode == "strong" ? Double(globalBatch) / Double(count) : Double(globalBatch)
         let compute = computePerSample * max(perRank, 1)
         let communication = model.seconds(bytes: gradientBytes, ranks: count)
+            + Double(smallAllreduces) * model.smallMessageSeconds(ranks: count)
         let step = compute + communication
         let ideal = computePerSample * max(perRank, 1)
         return ScalingProjection(interconnect: interconnect, nodes: count, step: step, communication: communication,

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Network
 import Training
 
 /// `pais bench scaling`: strong and weak scaling runs over rank counts, a CSV, plots, a summary,
@@ -49,17 +50,21 @@ struct BenchScalingCommand: ParsableCommand {
         }
         let csvPath = output + "/scaling.csv"
         var rows = append ? ((try? String(contentsOfFile: csvPath, encoding: .utf8)) ?? "") : ""
+        // Appended points (one rank count per Slurm array task) are compared with the 1-rank
+        // point measured earlier, read back from the table.
+        let earlier = rows.split(separator: "\n").dropFirst().compactMap(parseMeasurement)
+        let baselines = earlier + measurements
         if rows.isEmpty {
             rows = "mode,ranks,threads_per_rank,global_batch,samples_per_s,step_s,compute_s,communication_s,data_s,efficiency,oversubscribed,kind\n"
         }
         for run in measurements {
-            let baseline = measurements.first { $0.mode == run.mode && $0.ranks == 1 } ?? run
+            let baseline = baselines.first { $0.mode == run.mode && $0.ranks == 1 } ?? run
             rows += String(format: "%@,%d,%d,%d,%.4f,%.5f,%.5f,%.5f,%.5f,%.4f,%@,measured\n", run.mode, run.ranks, run.threadsPerRank,
                            run.globalBatch, run.samplesPerSecond, run.step, run.compute, run.communication, run.data,
                            scalingEfficiency(run, baseline: baseline), run.oversubscribed ? "yes" : "no")
         }
         try rows.write(toFile: csvPath, atomically: true, encoding: .utf8)
-        try project(measurements, executable: executable)
+        try project(baselines, executable: executable)
         try plot()
         print("wrote \(csvPath), \(output)/projection.csv, \(output)/summary.txt and plots in \(output)/")
     }
@@ -106,7 +111,10 @@ struct BenchScalingCommand: ParsableCommand {
     /// Projects to many nodes on each interconnect, from the 1-rank strong point (or the first).
     private func project(_ measurements: [ScalingMeasurement], executable: String) throws {
         guard let base = measurements.first(where: { $0.ranks == 1 }) ?? measurements.first else { return }
-        let gradientBytes = Double(presetParameters[preset] ?? 305_114) * 4
+        guard let modelConfig = ModelConfig.preset(preset) else { throw ValidationError("unknown preset \(preset)") }
+        let network = try DualDecoderModel(config: modelConfig)
+        let gradientBytes = Double(network.parameterCount) * 4
+        let bnAllreduces = 2 * network.batchNorms.count  // sync BN: forward and backward sums per layer
         let computePerSample = base.compute / Double(base.globalBatch)
         let measuredModel = try? calibrate(executable: executable)
         var rows = "interconnect,mode,nodes,step_s,communication_s,efficiency,kind\n"
@@ -131,16 +139,17 @@ struct BenchScalingCommand: ParsableCommand {
             }
             networks.append((String(parts[0]), RingAllreduceModel(latency: latency, bandwidthBytesPerSecond: bandwidth)))
         }
-        summary += "\nPROJECTED (alpha-beta ring allreduce, no overlap, compute \(String(format: "%.4f", computePerSample)) s/sample measured at 1 rank, gradient \(Int(gradientBytes)) bytes):\n"
+        summary += "\nPROJECTED (alpha-beta ring allreduce, no overlap, compute \(String(format: "%.4f", computePerSample)) s/sample measured at 1 rank, gradient \(Int(gradientBytes)) bytes, \(bnAllreduces) small BN allreduces per step):\n"
         if let measuredModel {
             summary += String(format: "  calibrated from this machine's allreduce: latency %.2e s, bandwidth %.2e B/s\n",
                               measuredModel.latency, 1 / measuredModel.secondsPerByte)
         }
-        for (name, network) in networks {
+        for (name, interconnect) in networks {
             for mode in ["strong", "weak"] {
                 let points = projectScaling(mode: mode, computePerSample: computePerSample,
                                             globalBatch: mode == "strong" ? max(globalBatch, 64) : perRankBatch,
-                                            gradientBytes: gradientBytes, interconnect: name, model: network,
+                                            gradientBytes: gradientBytes, smallAllreduces: bnAllreduces,
+                                            interconnect: name, model: interconnect,
                                             nodes: try integers(nodes, "--nodes"))
                 for point in points {
                     rows += String(format: "%@,%@,%d,%.6f,%.6f,%.4f,projected\n", name, mode, point.nodes, point.step,
@@ -185,6 +194,7 @@ struct BenchScalingCommand: ParsableCommand {
             set terminal pngcairo size 900,600
             set key left top
             set xlabel 'ranks'
+            set xtics 1
             set output '\(output)/throughput.png'
             set ylabel 'samples/s'
             set title 'PAIS throughput (measured)'
@@ -198,6 +208,7 @@ struct BenchScalingCommand: ParsableCommand {
                  '' using (strcol(1) eq 'weak' ? $2 : 1/0):10 with linespoints title 'weak'
             set output '\(output)/projection.png'
             set logscale x 2
+            set xtics auto
             set xlabel 'nodes'
             set title 'Projected efficiency (alpha-beta ring allreduce, no overlap)'
             plot for [net in "this-machine ib-100G 25GbE"] '\(output)/projection.csv' using (strcol(1) eq net && strcol(2) eq 'strong' ? $3 : 1/0):6 with linespoints title net.' strong'
@@ -216,5 +227,14 @@ struct BenchScalingCommand: ParsableCommand {
     }
 }
 
-/// Trainable parameters per preset (the gradient that is reduced every step).
-private let presetParameters = ["tiny": 27_330, "small": 305_114, "paper": 2_596_106]
+/// A measured row of scaling.csv, or nil for a projected or malformed one.
+private func parseMeasurement(_ line: Substring) -> ScalingMeasurement? {
+    let fields = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+    guard fields.count >= 12, fields[11] == "measured", let ranks = Int(fields[1]), let threads = Int(fields[2]),
+          let batch = Int(fields[3]), let step = Double(fields[5]), let compute = Double(fields[6]),
+          let communication = Double(fields[7]), let data = Double(fields[8])
+    else { return nil }
+    return ScalingMeasurement(mode: fields[0], ranks: ranks, threadsPerRank: threads, globalBatch: batch,
+                              oversubscribed: fields[10] == "yes", step: step, compute: compute,
+                              communication: communication, data: data)
+}

@@ -51,7 +51,7 @@ struct BenchTrainCommand: ParsableCommand {
         var adam = Adam()
         let flops = model.flopsPerSample(size: size)
         print("config: preset=\(preset) widths=\(config.widths) size=\(size) batch=\(batch) threads=\(threads) dropout=\(dropout)")
-        print("OpenBLAS: \(BLASInfo.configString), threads \(BLASInfo.threadCount), OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "<unset>")")
+        print("OpenBLAS: \(BLASInfo.configString), \(BLASInfo.threadCount) thread per worker, \(threads) workers, OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "<unset>")")
         print("trainable params: \(model.parameterCount)")
         print(String(format: "forward GFLOP/sample: nominal %.3f (train 3x %.3f), executed %.3f", flops.nominal / 1e9, 3 * flops.nominal / 1e9, flops.executed / 1e9))
         func step(_ i: Int) throws -> Double {
@@ -65,7 +65,8 @@ struct BenchTrainCommand: ParsableCommand {
         print(String(format: "first step: %.2f s, loss %.4f", Date().timeIntervalSince(t0), loss))
         for i in 0..<warmup { loss = try step(1 + i) }
         let profiler = StepProfiler(threadCPUTime: cpuTime)
-        if profile { model.profiler = profiler }
+        let ops = StepProfiler(threadCPUTime: cpuTime)
+        if profile { model.profiler = profiler; OpProfile.active = ops }
         var times: [Double] = []
         let cpu0 = CPULoad.sample()
         let wall0 = Date()
@@ -76,6 +77,7 @@ struct BenchTrainCommand: ParsableCommand {
         }
         let other = CPULoad.otherLoad(since: cpu0, wall: Date().timeIntervalSince(wall0))
         model.profiler = nil
+        OpProfile.active = nil
         let sorted = times.sorted()
         let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
         let mean = times.reduce(0, +) / Double(times.count)
@@ -89,6 +91,10 @@ struct BenchTrainCommand: ParsableCommand {
                 print("  " + name.padding(toLength: 20, withPad: " ", startingAt: 0) + String(format: " %8.1f  %5.1f%%", s / Double(steps) * 1000, 100 * s / total))
             }
             print("  (profiled total)    " + String(format: " %8.1f  (the rest of a step is loss, Adam and glue)", total / Double(steps) * 1000))
+            print("per-operation profile, largest first (conv and BN by shape; the rest of each block is ReLU, add, attention core, heads):")
+            for name in ops.order.sorted(by: { ops.seconds[$0]! > ops.seconds[$1]! }).prefix(25) {
+                print("  " + name.padding(toLength: 34, withPad: " ", startingAt: 0) + String(format: " %8.1f", ops.seconds[name]! / Double(steps) * 1000))
+            }
         }
         print(String(format: "RESULT engine=pais preset=%@ size=%d batch=%d threads=%d ms/step=%.1f (mean %.1f, min %.1f) samples/s=%.3f nominalGFLOP/s=%.1f executedGFLOP/s=%.1f params=%d fwdGFLOP/sample=%.3f other_load=%.2f peakRSS_MB=%.0f",
                      preset, size, batch, threads, median * 1000, mean * 1000, sorted[0] * 1000, sps,

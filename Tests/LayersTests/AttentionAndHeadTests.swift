@@ -49,8 +49,9 @@ import TestSupport
 
     /// The fused polyphase heads equal Conv1x1(Conv5x5(Upsample2x(S))) computed with the plain
     /// layers, in value and in every gradient. With 2 input channels the low-resolution conv runs
-    /// through im2col; with 9 channels and one 1-output head (4·1 < 9) through GEMM-then-shift.
-    @Test(arguments: [(2, [3, 1]), (9, [1])])
+    /// through im2col; with 9 channels and one 1-output head through GEMM-then-shift; with 6
+    /// channels im2col forward and GEMM-then-shift backward.
+    @Test(arguments: [(2, [3, 1]), (9, [1]), (6, [1])])
     func fusedHeadsEqualUnfusedComposition(channels: Int, outputs: [Int]) {
         let a = ParameterArena(hasGradients: true), ws = Workspace()
         let specs = outputs.enumerated().map { UpsampledHeads.Spec(conv5: "h\($0)_conv5", conv1: "h\($0)_conv1", outputs: $1) }

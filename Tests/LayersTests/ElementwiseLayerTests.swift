@@ -84,5 +84,14 @@ import TestSupport
         z.withUnsafeBufferPointer { zp in out.withUnsafeMutableBufferPointer { Softmax.logSoftmax(zp.baseAddress!, n: 3, into: $0.baseAddress!) } }
         let ls = log(exp(-1.0) + 1 + exp(-2.0))
         for (o, e) in zip(out, [-1 - ls, -ls, -2 - ls]) { #expect(abs(o - e) < 1e-12) }
+        // The float version (used by the loss) agrees and also returns the probabilities.
+        var lp = [Float](repeating: 0, count: 3), p = lp
+        z.withUnsafeBufferPointer { zp in lp.withUnsafeMutableBufferPointer { l in p.withUnsafeMutableBufferPointer { q in
+            Softmax.logSoftmax(zp.baseAddress!, n: 3, logp: l.baseAddress!, prob: q.baseAddress!)
+        }}}
+        for k in 0..<3 {
+            #expect(abs(Double(lp[k]) - out[k]) < 1e-6)
+            #expect(abs(Double(p[k]) - exp(out[k])) < 1e-6)
+        }
     }
 }

@@ -66,6 +66,11 @@ import TestSupport
             let err = relativeToMaxAbs(mine, ref.values, floor: floor)
             #expect(err <= tolerance, "grad \(v.name): relative error \(err)")
         }
+        // Biases that BN cancels get an exactly zero gradient; others (the shortcut) do not.
+        #expect(model.parameters.array("enc1_b1_conv1/bias")! == [Float](repeating: 0, count: 4))
+        #expect(model.parameters.array("at1_embed/bias")! == [Float](repeating: 0, count: 8))
+        let shortBias = UnsafeBufferPointer(start: model.parameters.gradient(model.parameters.view(named: "enc1_b1_short/bias")!), count: 4)
+        #expect(shortBias.contains { $0 != 0 })
         for v in model.state.views {
             let ref = try #require(r.tensor("bn_stats_after", v.name))
             expectClose(model.state.array(v.name)!, ref.values, tolerance: 1e-5, "state \(v.name)")

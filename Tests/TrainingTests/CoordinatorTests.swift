@@ -1,6 +1,7 @@
 import Datasets
 import Distributed
 import Foundation
+import Tensors
 import Testing
 import Training
 
@@ -208,6 +209,23 @@ struct CoordinatorTests {
             let finite = summary.parameters.allSatisfy { $0.isFinite }
             #expect(finite)
         }
+    }
+
+    /// `pais export` of the final checkpoint gives the same tensors as the run's exported model.
+    @Test func exportingACheckpointMatchesTheRunsModel() throws {
+        let run = scratchRun()
+        defer { try? FileManager.default.removeItem(atPath: run) }
+        _ = try train(tinyConfig(steps: 2), ranks: 1, runDirectory: run)
+        let store = try CheckpointStore(runDirectory: run, keep: 10)
+        let newest = try #require(store.stepCheckpoints().first)
+        try exportCheckpoint(newest, preset: "tiny", to: run + "/exported.safetensors", overwrite: false)
+        let exported = try Safetensors.read(from: URL(fileURLWithPath: run + "/exported.safetensors"))
+        let model = try Safetensors.read(from: URL(fileURLWithPath: run + "/model.safetensors"))
+        #expect(exported == model)
+        #expect(throws: TrainingError.self) {
+            try exportCheckpoint(newest, preset: "tiny", to: run + "/exported.safetensors", overwrite: false)
+        }
+        #expect(throws: TrainingError.self) { try exportCheckpoint(newest, preset: "small", to: run + "/x.safetensors", overwrite: false) }
     }
 
     @Test func refusesToOverwriteARunWithResumeNone() throws {

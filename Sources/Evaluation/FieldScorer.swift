@@ -1,0 +1,197 @@
+import Foundation
+import PCR
+
+/// Scores one method's predictions on a simulated field against its truth (metrics.md §1–4).
+public struct FieldScorer: Sendable {
+    /// Matching radii in pixels; the first is primary (bins and flux use it).
+    public var radii: [Double] = [5, 3]
+    /// AB zeropoint of fluxes in e-/s (HST WFC3/IR F160W, sky.md), for predicted magnitudes.
+    public var zeropoint = 25.94
+    /// Use the method's own catalog flux (e.g. FLUX_AUTO) for the noisy-image flux error instead
+    /// of Σ M̂·I. Attribution on the noiseless blend always uses M̂.
+    public var preferCatalogFlux = false
+
+    public init() {}
+
+    public func score(_ truth: TruthField, _ predictions: [PredictedSource], method: String, field: String) -> EvaluationReport {
+        let truthPositions = truth.sources.map(\.position), predicted = predictions.map(\.position)
+        var detection: [DetectionSummary] = []
+        var primary: [MatchedPair] = []
+        for (r, radius) in radii.enumerated() {
+            let pairs = PositionMatcher(radius: radius).match(truth: truthPositions, predictions: predicted)
+            if r == 0 { primary = pairs }
+            detection.append(summarise(truth, predicted, pairs, radius: radius))
+        }
+        var matchOfTruth = [Int?](repeating: nil, count: truth.sources.count)
+        for p in primary { matchOfTruth[p.truth] = p.prediction }
+
+        let magnitudeBins = Bins.halfMagnitudes(covering: truth.sources.map(\.magnitude))
+        let byMagnitude = completeness(truth, matchOfTruth, bins: magnitudeBins, value: \.magnitude)
+        let byBlendedness = completeness(truth, matchOfTruth, bins: .blendedness, value: \.blendedness)
+
+        // Flux errors and image fidelity over TP pairs.
+        var attribution: [Double?] = [], noisy: [Double?] = [], nrmse: [Double] = []
+        var usedTruths: [TruthSource] = []
+        var noisySource = "none"
+        for p in primary where truth.sources[p.truth].isDetectable {
+            let t = truth.sources[p.truth], k = predictions[p.prediction]
+            guard t.flux > 0 else { continue }
+            usedTruths.append(t)
+            var attr: Double? = nil, noisyFlux: Double? = nil
+            if let m = k.contribution {
+                attr = weightedSum(m, truth.noiseless, truth.height, truth.width)
+                noisyFlux = weightedSum(m, truth.noisy, truth.height, truth.width)
+                noisySource = "sum of M̂·I over the whole map"
+                if t.model.height > 0 { nrmse.append(noiselessNRMSE(m, t.model, truth)) }
+            }
+            if let f = k.flux, preferCatalogFlux || noisyFlux == nil {
+                noisyFlux = f
+                noisySource = "the catalog's flux column"
+            }
+            attribution.append(attr.map { ($0 - t.flux) / t.flux })
+            noisy.append(noisyFlux.map { ($0 - t.flux) / t.flux })
+        }
+        func bin(_ label: String, _ keep: (TruthSource) -> Bool) -> FluxBin {
+            let idx = usedTruths.indices.filter { keep(usedTruths[$0]) }
+            let a = idx.compactMap { attribution[$0] }, n = idx.compactMap { noisy[$0] }
+            return FluxBin(label: label, attribution: a.isEmpty ? nil : FluxErrorStatistics(a),
+                           noisy: n.isEmpty ? nil : FluxErrorStatistics(n))
+        }
+        var flux = [bin("all") { _ in true }]
+        for b in 0..<Bins.blendedness.count {
+            let e = Bins.blendedness.edges
+            flux.append(bin(String(format: "beta %.2f-%.2f", e[b], e[b + 1])) { Bins.blendedness.index(of: $0.blendedness) == b })
+        }
+        for b in 0..<magnitudeBins.count {
+            let e = magnitudeBins.edges
+            flux.append(bin(String(format: "H %.1f-%.1f", e[b], e[b + 1])) { magnitudeBins.index(of: $0.magnitude) == b })
+        }
+        // H × β cells (only the non-empty ones), for the JSON report.
+        for m in 0..<magnitudeBins.count {
+            for b in 0..<Bins.blendedness.count {
+                let e = magnitudeBins.edges, be = Bins.blendedness.edges
+                let cell = bin(String(format: "H %.1f-%.1f, beta %.2f-%.2f", e[m], e[m + 1], be[b], be[b + 1])) {
+                    magnitudeBins.index(of: $0.magnitude) == m && Bins.blendedness.index(of: $0.blendedness) == b
+                }
+                if (cell.attribution?.n ?? 0) + (cell.noisy?.n ?? 0) > 0 { flux.append(cell) }
+            }
+        }
+        let purity = purityByPredictedMagnitude(truth, predictions, primary)
+        let sorted = nrmse.sorted()
+        let fidelity = sorted.isEmpty ? nil : ImageFidelity(n: sorted.count, medianNRMSE: percentile(sorted, 50),
+                                                           meanNRMSE: sorted.reduce(0, +) / Double(sorted.count),
+                                                           p16NRMSE: percentile(sorted, 16), p84NRMSE: percentile(sorted, 84))
+        var notes: [String] = []
+        var attributionSummary: AttributionSummary? = nil
+        if predictions.contains(where: { $0.contribution == nil }) {
+            notes.append("no contribution maps: attribution error, image fidelity, IoU and SSIM not computed")
+        } else {
+            attributionSummary = AttributionScorer(truth: truth, predictions: predictions,
+                                                   pairs: primary.filter { truth.sources[$0.truth].isDetectable },
+                                                   allPairs: primary).summary()
+        }
+        if !truth.sigma.isFinite { notes.append("the field has no SIGMA keyword: IoU thresholds use sigma = 0") }
+        return EvaluationReport(
+            method: method, field: field, imageSize: [truth.height, truth.width], truths: truth.sources.count,
+            detectableTruths: truth.sources.filter(\.isDetectable).count, predictions: predictions.count,
+            detection: detection, completenessByMagnitude: byMagnitude, recallByBlendedness: byBlendedness,
+            purityByMagnitude: purity,
+            flux: flux, noisyFluxSource: noisySource,
+            fluxReference: "truth flux_in_image (Σ_p S_i,p); whole-map sums", imageFidelity: fidelity,
+            attribution: attributionSummary, notes: notes)
+    }
+
+    func summarise(_ truth: TruthField, _ predicted: [PixelPosition], _ pairs: [MatchedPair], radius: Double) -> DetectionSummary {
+        var matchOfTruth = [Int?](repeating: nil, count: truth.sources.count)
+        var truthOfPrediction = [Int?](repeating: nil, count: predicted.count)
+        for p in pairs { matchOfTruth[p.truth] = p.prediction; truthOfPrediction[p.prediction] = p.truth }
+        let tpPairs = pairs.filter { truth.sources[$0.truth].isDetectable }
+        let tp = tpPairs.count, faint = pairs.count - tp
+        let fp = predicted.count - pairs.count
+        let fn = truth.sources.filter(\.isDetectable).count - tp
+        let precision = tp + fp > 0 ? Double(tp) / Double(tp + fp) : .nan
+        let recall = tp + fn > 0 ? Double(tp) / Double(tp + fn) : .nan
+        let f1 = precision + recall > 0 ? 2 * precision * recall / (precision + recall) : .nan
+        // Unrecognised blends: unmatched, or the nearest prediction belongs to another truth.
+        let blended = truth.sources.indices.filter { truth.sources[$0].isDetectable && truth.sources[$0].blendedness > 0.1 }
+        var unrecognised = 0
+        for i in blended {
+            guard let own = matchOfTruth[i] else { unrecognised += 1; continue }
+            let t = truth.sources[i].position
+            var nearest = own, best = Double.infinity
+            for (k, p) in predicted.enumerated() {
+                let d = (p.x - t.x) * (p.x - t.x) + (p.y - t.y) * (p.y - t.y)
+                if d < best { best = d; nearest = k }
+            }
+            if let other = truthOfPrediction[nearest], other != i { unrecognised += 1 }
+        }
+        return DetectionSummary(radius: radius, truePositives: tp, falsePositives: fp, falseNegatives: fn, faintMatches: faint,
+                                precision: precision, recall: recall, f1: f1,
+                                medianCentroidError: percentile(tpPairs.map(\.distance).sorted(), 50),
+                                unrecognisedBlendRate: blended.isEmpty ? .nan : Double(unrecognised) / Double(blended.count),
+                                blendedTruths: blended.count)
+    }
+
+    /// Precision in 0.5-mag bins of the predicted magnitude `zeropoint − 2.5·log10(flux)`
+    /// (metrics.md §2 "purity"); predictions without a positive flux are left out, and faint
+    /// matches count as neither TP nor FP.
+    func purityByPredictedMagnitude(_ truth: TruthField, _ predictions: [PredictedSource], _ pairs: [MatchedPair]) -> [PurityBin] {
+        var truthOf = [Int?](repeating: nil, count: predictions.count)
+        for p in pairs { truthOf[p.prediction] = p.truth }
+        let magnitudes = predictions.map { p -> Double in
+            guard let f = p.flux, f > 0 else { return .nan }
+            return zeropoint - 2.5 * log10(f)
+        }
+        let bins = Bins.halfMagnitudes(covering: magnitudes)
+        return (0..<bins.count).compactMap { b in
+            let members = predictions.indices.filter { bins.index(of: magnitudes[$0]) == b }
+            let faint = members.filter { truthOf[$0].map { !truth.sources[$0].isDetectable } ?? false }.count
+            let tp = members.filter { truthOf[$0].map { truth.sources[$0].isDetectable } ?? false }.count
+            let counted = members.count - faint
+            guard !members.isEmpty else { return nil }
+            return PurityBin(low: bins.edges[b], high: bins.edges[b + 1], predictions: members.count, truePositives: tp,
+                             faintMatches: faint, purity: counted > 0 ? Double(tp) / Double(counted) : .nan)
+        }
+    }
+
+    func completeness(_ truth: TruthField, _ matchOfTruth: [Int?], bins: Bins, value: KeyPath<TruthSource, Double>) -> [CompletenessBin] {
+        (0..<bins.count).map { b in
+            let members = truth.sources.indices.filter { bins.index(of: truth.sources[$0][keyPath: value]) == b }
+            let detectable = members.filter { truth.sources[$0].isDetectable }
+            let detected = detectable.filter { matchOfTruth[$0] != nil }.count
+            let matched = members.filter { matchOfTruth[$0] != nil }.count
+            return CompletenessBin(low: bins.edges[b], high: bins.edges[b + 1], detectable: detectable.count, detected: detected,
+                                   recall: detectable.isEmpty ? .nan : Double(detected) / Double(detectable.count),
+                                   all: members.count, matched: matched,
+                                   completeness: members.isEmpty ? .nan : Double(matched) / Double(members.count))
+        }
+    }
+}
+
+/// Σ_p M(p)·image(p) over the box of M (parts outside the image ignored), in double precision.
+func weightedSum(_ m: SparseImage, _ image: [Float], _ height: Int, _ width: Int) -> Double {
+    var s = 0.0
+    for a in 0..<m.height {
+        let y = m.y0 + a; guard y >= 0, y < height else { continue }
+        for b in 0..<m.width {
+            let x = m.x0 + b; guard x >= 0, x < width else { continue }
+            s += Double(m.pixels[a * m.width + b]) * Double(image[y * width + x])
+        }
+    }
+    return s
+}
+
+/// ‖M̂∘B − S‖₂ / ‖S‖₂ over the union of both boxes (metrics.md §4, noiseless version).
+func noiselessNRMSE(_ m: SparseImage, _ s: SparseImage, _ truth: TruthField) -> Double {
+    let y0 = min(m.y0, s.y0), x0 = min(m.x0, s.x0)
+    let y1 = max(m.y0 + m.height, s.y0 + s.height), x1 = max(m.x0 + m.width, s.x0 + s.width)
+    var diff = 0.0, norm = 0.0
+    for y in max(0, y0)..<min(truth.height, y1) {
+        for x in max(0, x0)..<min(truth.width, x1) {
+            let sv = Double(s.value(y: y, x: x))
+            let predicted = Double(m.value(y: y, x: x)) * Double(truth.noiseless[y * truth.width + x])
+            diff += (predicted - sv) * (predicted - sv); norm += sv * sv
+        }
+    }
+    return norm > 0 ? (diff / norm).squareRoot() : .nan
+}

@@ -1,0 +1,149 @@
+import FITSIO
+import Foundation
+import PCR
+
+/// One predicted source, in the form every method (PAIS or an external catalog) is scored in.
+public struct PredictedSource: Sendable {
+    public var position: PixelPosition
+    /// The method's own flux estimate on the noisy image (e.g. PAIS Σ D_k, SExtractor FLUX_AUTO).
+    public var flux: Double?
+    /// The predicted contribution map M̂_k (fractions in [0, 1]) as a box, if the method has one.
+    /// Binary (0/1) for methods that output a disjoint segmentation.
+    public var contribution: SparseImage?
+
+    public init(position: PixelPosition, flux: Double?, contribution: SparseImage?) {
+        self.position = position; self.flux = flux; self.contribution = contribution
+    }
+}
+
+/// Loaders that turn method outputs into `PredictedSource`s.
+public enum PredictionLoader {
+    /// A `pais deblend` output directory. Its per-source images are D_k = M̂_k ∘ I, so the
+    /// contribution map is recovered as D_k / I on pixels where the deblended image I is non-zero.
+    public static func deblendDirectory(_ directory: String, image: [Float], height: Int, width: Int) throws -> [PredictedSource] {
+        let catalogPath = directory + "/catalog.fits", sourcesPath = directory + "/sources.fits"
+        for p in [catalogPath, sourcesPath] where !FileManager.default.fileExists(atPath: p) {
+            throw EvaluationError("\(p): no such file (is \(directory) a `pais deblend` output directory?)")
+        }
+        let sources = try FITSFile.open(sourcesPath)
+        if let w = try sources.readKey("IMWIDTH")?.doubleValue, let h = try sources.readKey("IMHEIGHT")?.doubleValue,
+           Int(w) != width || Int(h) != height {
+            throw EvaluationError("\(directory) deblended a \(Int(w))x\(Int(h)) image but the truth field is \(width)x\(height)")
+        }
+        let table = try FITSTable.read(from: catalogPath)
+        let ids = try table.doubles("id", source: catalogPath).map { Int64($0) }
+        let xs = try table.doubles("x", source: catalogPath), ys = try table.doubles("y", source: catalogPath)
+        let fluxes = try table.doubles("flux", source: catalogPath)
+        let boxes = try StampFile.read(sourcesPath, ids: ids)
+        return deblended(positions: zip(xs, ys).map { PixelPosition(x: $0, y: $1) }, fluxes: fluxes, images: boxes,
+                         image: image, height: height, width: width)
+    }
+
+    /// Predictions from per-source deblended images D_k (boxes in image coordinates) of `image`:
+    /// M̂_k = D_k / I where I is non-zero, else 0.
+    public static func deblended(positions: [PixelPosition], fluxes: [Double], images: [SparseImage],
+                                 image: [Float], height: Int, width: Int) -> [PredictedSource] {
+        positions.indices.map { k in
+            let d = images[k]
+            var fractions = [Float](repeating: 0, count: d.pixels.count)
+            for a in 0..<d.height {
+                for b in 0..<d.width {
+                    let y = d.y0 + a, x = d.x0 + b
+                    guard y >= 0, y < height, x >= 0, x < width else { continue }
+                    let i = image[y * width + x]
+                    if i != 0 && i.isFinite { fractions[a * d.width + b] = d.pixels[a * d.width + b] / i }
+                }
+            }
+            return PredictedSource(position: positions[k], flux: fluxes[k],
+                                   contribution: SparseImage(y0: d.y0, x0: d.x0, height: d.height, width: d.width, pixels: fractions))
+        }
+    }
+
+    /// How to read an external catalog (e.g. SExtractor's).
+    public struct ExternalColumns: Sendable {
+        public var x = "x", y = "y"
+        public var flux: String? = "flux"
+        /// Column with the object number used in the segmentation map (SExtractor: NUMBER).
+        public var number: String? = nil
+        /// Positions are 1-based FITS pixels (SExtractor's X_IMAGE/Y_IMAGE): subtract 1.
+        public var oneBased = false
+        public init() {}
+    }
+
+    /// An external catalog (CSV, FITS table, or SExtractor ASCII_HEAD), with an optional
+    /// segmentation map (int, object number per pixel, 0 for none) giving binary contribution maps.
+    public static func externalCatalog(_ path: String, columns: ExternalColumns, segmentation: [Int32]?,
+                                       height: Int, width: Int) throws -> [PredictedSource] {
+        guard FileManager.default.fileExists(atPath: path) else { throw EvaluationError("\(path): no such file") }
+        let lower = path.lowercased()
+        let table = lower.hasSuffix(".csv") || lower.hasSuffix(".fits") || lower.hasSuffix(".fit")
+            ? try FITSTable.read(from: path) : try AsciiHeadCatalog.read(path)
+        for c in [columns.x, columns.y] + [columns.flux, columns.number].compactMap({ $0 }) where table[c] == nil {
+            throw EvaluationError("\(path): no column \(c) (columns: \(table.columns.map(\.name).joined(separator: ", ")))")
+        }
+        let shift = columns.oneBased ? 1.0 : 0.0
+        let xs = try table.doubles(columns.x, source: path).map { $0 - shift }
+        let ys = try table.doubles(columns.y, source: path).map { $0 - shift }
+        let fluxes = try columns.flux.map { try table.doubles($0, source: path) }
+        var maps: [Int: SparseImage] = [:]
+        if let segmentation {
+            guard segmentation.count == height * width else {
+                throw EvaluationError("segmentation has \(segmentation.count) pixels, expected \(width)x\(height)")
+            }
+            maps = binaryMaps(segmentation, height: height, width: width)
+        }
+        let numbers = try columns.number.map { try table.doubles($0, source: path).map { Int($0) } }
+        return (0..<table.rowCount).map { k in
+            let number = numbers?[k] ?? (k + 1)
+            return PredictedSource(position: PixelPosition(x: xs[k], y: ys[k]), flux: fluxes?[k],
+                                   contribution: segmentation == nil ? nil : (maps[number] ?? .empty))
+        }
+    }
+
+    /// One binary box per label of an integer segmentation map.
+    static func binaryMaps(_ seg: [Int32], height: Int, width: Int) -> [Int: SparseImage] {
+        var box: [Int: (y0: Int, y1: Int, x0: Int, x1: Int)] = [:]
+        for y in 0..<height { for x in 0..<width {
+            let l = Int(seg[y * width + x]); guard l > 0 else { continue }
+            let b = box[l] ?? (y, y, x, x)
+            box[l] = (min(b.y0, y), max(b.y1, y), min(b.x0, x), max(b.x1, x))
+        } }
+        var out: [Int: SparseImage] = [:]
+        for (l, b) in box {
+            let h = b.y1 - b.y0 + 1, w = b.x1 - b.x0 + 1
+            var pix = [Float](repeating: 0, count: h * w)
+            for y in b.y0...b.y1 { for x in b.x0...b.x1 where seg[y * width + x] == Int32(l) { pix[(y - b.y0) * w + x - b.x0] = 1 } }
+            out[l] = SparseImage(y0: b.y0, x0: b.x0, height: h, width: w, pixels: pix)
+        }
+        return out
+    }
+}
+
+/// SExtractor's `ASCII_HEAD` catalog: header lines `#   n NAME  description [unit]`, then rows of
+/// whitespace-separated numbers (vector columns span several numbers; only their first is named).
+public enum AsciiHeadCatalog {
+    public static func read(_ path: String) throws -> FITSTable {
+        guard let data = FileManager.default.contents(atPath: path) else { throw EvaluationError("\(path): no such file or not readable") }
+        var names: [(index: Int, name: String)] = []
+        var rows: [[Double]] = []
+        for (lineNumber, line) in String(decoding: data, as: UTF8.self).split(separator: "\n").enumerated() {
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard let first = fields.first else { continue }
+            if first == "#" {
+                guard fields.count >= 3, let index = Int(fields[1]) else { continue }
+                names.append((index - 1, String(fields[2])))
+                continue
+            }
+            let values = fields.map { Double($0) }
+            guard values.allSatisfy({ $0 != nil }) else {
+                throw EvaluationError("\(path): line \(lineNumber + 1) has a non-numeric field")
+            }
+            rows.append(values.map { $0! })
+        }
+        guard !names.isEmpty else { throw EvaluationError("\(path): no `# n NAME` header lines; expected an ASCII_HEAD catalog, CSV or FITS table") }
+        for (k, row) in rows.enumerated() where row.count <= names.map(\.index).max()! {
+            throw EvaluationError("\(path): data row \(k + 1) has \(row.count) values, fewer than the header declares")
+        }
+        return try FITSTable(columns: names.map { column in TableColumn(column.name, .double(rows.map { $0[column.index] })) })
+    }
+}

@@ -1,0 +1,70 @@
+/// Detection counts and rates at one matching radius (metrics.md §2).
+public struct DetectionSummary: Sendable, Codable {
+    public var radius: Double
+    public var truePositives: Int, falsePositives: Int, falseNegatives: Int
+    /// Predictions matched to undetectable truths: neither TP nor FP.
+    public var faintMatches: Int
+    public var precision: Double, recall: Double, f1: Double
+    /// Median distance of TP pairs, pixels.
+    public var medianCentroidError: Double
+    /// Detectable truths with β > 0.1 that are unmatched or whose nearest prediction is matched elsewhere.
+    public var unrecognisedBlendRate: Double
+    public var blendedTruths: Int
+}
+
+/// One bin of a completeness curve.
+public struct CompletenessBin: Sendable, Codable {
+    public var low: Double, high: Double
+    /// Detectable truths in the bin and how many were matched (recall).
+    public var detectable: Int, detected: Int
+    public var recall: Double
+    /// All truths in the bin and how many were matched (completeness in the usual survey sense).
+    public var all: Int, matched: Int
+    public var completeness: Double
+}
+
+/// Precision in one bin of predicted magnitude.
+public struct PurityBin: Sendable, Codable {
+    public var low: Double, high: Double
+    public var predictions: Int, truePositives: Int, faintMatches: Int
+    public var purity: Double
+}
+
+/// Flux-error statistics of one bin (or overall).
+public struct FluxBin: Sendable, Codable {
+    public var label: String
+    public var attribution: FluxErrorStatistics?
+    public var noisy: FluxErrorStatistics?
+}
+
+/// Per-source image fidelity on matched pairs (metrics.md §4), noiseless version X̂ = M̂ ∘ B.
+public struct ImageFidelity: Sendable, Codable {
+    public var n: Int
+    public var medianNRMSE: Double, meanNRMSE: Double
+    public var p16NRMSE: Double, p84NRMSE: Double
+}
+
+/// Everything `pais evaluate` reports for one method on one field.
+public struct EvaluationReport: Sendable, Codable {
+    public var method: String
+    public var field: String
+    public var imageSize: [Int]
+    public var truths: Int, detectableTruths: Int, predictions: Int
+    /// Primary radius first (5 px), then 3 px.
+    public var detection: [DetectionSummary]
+    public var completenessByMagnitude: [CompletenessBin]
+    public var recallByBlendedness: [CompletenessBin]
+    /// Purity (precision) in 0.5-mag bins of the predicted magnitude.
+    public var purityByMagnitude: [PurityBin]
+    /// Flux errors of TP pairs at the primary radius: overall first, then β bins, then H bins,
+    /// then the non-empty H × β cells.
+    public var flux: [FluxBin]
+    /// Where the noisy-image flux came from ("sum of M̂·I" or a catalog column).
+    public var noisyFluxSource: String
+    /// Truth flux reference and summation region.
+    public var fluxReference: String
+    public var imageFidelity: ImageFidelity?
+    /// Segmentation/attribution agreement, SSIM and profile KS (needs contribution maps).
+    public var attribution: AttributionSummary?
+    public var notes: [String]
+}

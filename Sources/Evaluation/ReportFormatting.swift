@@ -1,0 +1,113 @@
+import Foundation
+
+extension EvaluationReport {
+    /// The report as pretty-printed JSON (NaN written as null).
+    public func jsonData() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return try encoder.encode(self)
+    }
+
+    /// Reads a report written by `jsonData()`.
+    public static func read(_ path: String) throws -> EvaluationReport {
+        guard let data = FileManager.default.contents(atPath: path) else { throw EvaluationError("\(path): no such file") }
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        do { return try decoder.decode(EvaluationReport.self, from: data) } catch {
+            throw EvaluationError("\(path): not an evaluation report (\(error))")
+        }
+    }
+
+    /// Key numbers of several reports side by side (one column per method).
+    public static func comparisonTable(_ reports: [EvaluationReport]) -> String {
+        func row(_ name: String, _ value: (EvaluationReport) -> Double?) -> String {
+            name.padding(toLength: 34, withPad: " ", startingAt: 0)
+                + reports.map { r in value(r).map { String(format: "%16.4f", $0) } ?? String(repeating: " ", count: 13) + "n/a" }.joined()
+        }
+        var lines = ["metric".padding(toLength: 34, withPad: " ", startingAt: 0)
+                     + reports.map { r in let name = String(r.method.prefix(15)); return String(repeating: " ", count: 16 - name.count) + name }.joined()]
+        for r in [0, 1] {
+            func d(_ rep: EvaluationReport) -> DetectionSummary? { rep.detection.count > r ? rep.detection[r] : nil }
+            let radius = reports.first.flatMap { d($0)?.radius } ?? 0
+            lines.append(row("precision (r=\(Int(radius)) px)") { d($0)?.precision })
+            lines.append(row("recall (r=\(Int(radius)) px)") { d($0)?.recall })
+            lines.append(row("F1 (r=\(Int(radius)) px)") { d($0)?.f1 })
+        }
+        lines.append(row("median centroid error (px)") { $0.detection.first?.medianCentroidError })
+        lines.append(row("unrecognised-blend rate") { $0.detection.first?.unrecognisedBlendRate })
+        for (k, b) in Bins.blendedness.edges.dropLast().enumerated() {
+            lines.append(row(String(format: "recall beta >= %.2f bin", b)) { $0.recallByBlendedness.count > k ? $0.recallByBlendedness[k].recall : nil })
+        }
+        let all = { (r: EvaluationReport) in r.flux.first }
+        lines.append(row("attribution MAPE (noiseless)") { all($0)?.attribution?.mape })
+        lines.append(row("attribution bias") { all($0)?.attribution?.bias })
+        lines.append(row("attribution sigma_MAD") { all($0)?.attribution?.sigmaMAD })
+        lines.append(row("attribution |err|>10% fraction") { all($0)?.attribution?.outlierFraction })
+        lines.append(row("noisy-flux MAPE") { all($0)?.noisy?.mape })
+        lines.append(row("noisy-flux bias") { all($0)?.noisy?.bias })
+        lines.append(row("noisy-flux sigma_MAD") { all($0)?.noisy?.sigmaMAD })
+        lines.append(row("noisy-flux |err|>10% fraction") { all($0)?.noisy?.outlierFraction })
+        lines.append(row("median NRMSE (noiseless)") { $0.imageFidelity?.medianNRMSE })
+        lines.append(row("median SSIM") { $0.attribution?.medianSSIM })
+        lines.append(row("median profile KS") { $0.attribution?.medianProfileKS })
+        lines.append(row("hard IoU mean") { $0.attribution?.meanHardIoU })
+        lines.append(row("soft IoU mean") { $0.attribution?.meanSoftIoU })
+        lines.append(row("attribution accuracy A") { $0.attribution?.attributionAccuracy })
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// A readable plain-text summary: detection, completeness, flux errors, fidelity.
+    public func text() -> String {
+        var lines: [String] = []
+        lines.append("\(method) on \(field) (\(imageSize[1])x\(imageSize[0])): \(truths) truths, \(detectableTruths) detectable (snr_iso >= 5), \(predictions) predictions")
+        lines.append("")
+        lines.append("detection  r px     TP     FP     FN  faint  precision  recall     F1  centroid px  unrecognised blends")
+        for d in detection {
+            lines.append(String(format: "        %6.1f %6d %6d %6d %6d %10.4f %7.4f %6.4f %12.3f %9.3f (of %d)",
+                                d.radius, d.truePositives, d.falsePositives, d.falseNegatives, d.faintMatches,
+                                d.precision, d.recall, d.f1, d.medianCentroidError, d.unrecognisedBlendRate, d.blendedTruths))
+        }
+        lines.append("")
+        lines.append("recall by blendedness (r = \(format(detection.first?.radius ?? 5)) px)   N det  recall")
+        for b in recallByBlendedness {
+            lines.append(String(format: "  beta [%.2f, %.2f", b.low, b.high) + (b.high == 1 ? "]" : ")")
+                         + String(format: "                     %6d  %6.3f", b.detectable, b.recall))
+        }
+        lines.append("")
+        lines.append("completeness by magnitude        N all  complete   N det  recall")
+        for b in completenessByMagnitude where b.all > 0 {
+            lines.append(String(format: "  H [%.1f, %.1f)               %6d  %8.3f  %6d  %6.3f", b.low, b.high, b.all, b.completeness, b.detectable, b.recall))
+        }
+        lines.append("")
+        lines.append("purity by predicted magnitude    N pred      TP  faint  purity")
+        for b in purityByMagnitude {
+            lines.append(String(format: "  m [%.1f, %.1f)               %6d  %6d %6d  %6.3f", b.low, b.high, b.predictions, b.truePositives, b.faintMatches, b.purity))
+        }
+        lines.append("")
+        lines.append("flux errors of TP pairs (reference: \(fluxReference); noisy flux from \(noisyFluxSource))")
+        lines.append("  bin                 variant         N    bias  sigmaMAD    MAPE  >10%     p16     p84")
+        for bin in flux where !bin.label.contains(",") {          // H × β cells are in the JSON only
+            for (name, stats) in [("attribution", bin.attribution), ("noisy", bin.noisy)] {
+                guard let s = stats, s.n > 0 else { continue }
+                lines.append("  " + bin.label.padding(toLength: 18, withPad: " ", startingAt: 0) + "  "
+                             + name.padding(toLength: 11, withPad: " ", startingAt: 0)
+                             + String(format: " %5d %7.4f %9.4f %7.4f %5.3f %7.4f %7.4f", s.n, s.bias, s.sigmaMAD, s.mape, s.outlierFraction, s.p16, s.p84))
+            }
+        }
+        if let f = imageFidelity {
+            lines.append("")
+            lines.append(String(format: "per-source images (noiseless M̂∘B vs S_i): N %d, NRMSE median %.4f, mean %.4f, p16 %.4f, p84 %.4f",
+                                f.n, f.medianNRMSE, f.meanNRMSE, f.p16NRMSE, f.p84NRMSE))
+        }
+        if let a = attribution {
+            lines.append(String(format: "segmentation: hard IoU mean %.4f (%.3f with IoU >= 0.5), soft IoU mean %.4f, attribution accuracy A %.4f",
+                                a.meanHardIoU, a.fractionHardIoUAbove05, a.meanSoftIoU, a.attributionAccuracy))
+            lines.append(String(format: "stamps: SSIM median %.4f, profile KS median %.4f (N %d)", a.medianSSIM, a.medianProfileKS, a.pairs))
+        }
+        for note in notes { lines.append("note: \(note)") }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    private func format(_ v: Double) -> String { String(format: "%g", v) }
+}

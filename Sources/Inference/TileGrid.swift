@@ -1,0 +1,78 @@
+/// Where the overlapping tiles of a mosaic go and which part of each tile is kept (method.md §11).
+///
+/// Tiles of side `tile` start at multiples of the stride `tile − 2·margin`, so tile i covers
+/// `[i·s, i·s + tile)` along each axis. Each tile keeps its central region `[i·s + m, i·s + tile − m)`,
+/// except that the first tile also keeps its leading margin and the last tile everything up to the
+/// mosaic edge. The kept regions therefore partition the mosaic exactly: every pixel is written by
+/// one tile, and every kept pixel lies at least `margin` pixels from any tile edge that is not also
+/// a mosaic edge. The part of the last tile beyond the mosaic is zero padding.
+public struct TileGrid: Sendable, Equatable {
+    /// Mosaic size.
+    public let height: Int, width: Int
+    /// Tile side and margin, in pixels.
+    public let tile: Int, margin: Int
+
+    /// One tile: its origin in the mosaic and the kept half-open ranges, in mosaic coordinates.
+    public struct Tile: Sendable, Equatable {
+        public var index: Int
+        public var y0: Int, x0: Int
+        public var keepY: Range<Int>, keepX: Range<Int>
+    }
+
+    /// Checks `2·margin < tile` and a non-empty mosaic; the error names the bad value.
+    public init(height: Int, width: Int, tile: Int, margin: Int) throws {
+        guard height > 0, width > 0 else { throw InferenceError.emptyImage("image is \(width)x\(height) pixels") }
+        guard tile > 0 else { throw InferenceError.badParameter("tile size must be positive, got \(tile)") }
+        guard margin >= 0, 2 * margin < tile else {
+            throw InferenceError.badParameter("margin must satisfy 0 <= 2*margin < tile (\(tile)), got \(margin)")
+        }
+        self.height = height; self.width = width; self.tile = tile; self.margin = margin
+    }
+
+    /// Distance between consecutive tile origins.
+    public var stride: Int { tile - 2 * margin }
+    /// Tiles along y and x.
+    public var rows: Int { Self.count(height, tile: tile, stride: stride) }
+    public var columns: Int { Self.count(width, tile: tile, stride: stride) }
+    /// Number of tiles.
+    public var count: Int { rows * columns }
+
+    /// Tile `index` in raster order (row-major over the tile grid).
+    public func tile(_ index: Int) -> Tile {
+        let r = index / columns, c = index % columns
+        let y = axis(r, of: rows, length: height), x = axis(c, of: columns, length: width)
+        return Tile(index: index, y0: y.origin, x0: x.origin, keepY: y.keep, keepX: x.keep)
+    }
+
+    /// All tiles in raster order.
+    public var tiles: [Tile] { (0..<count).map(tile) }
+
+    private func axis(_ i: Int, of n: Int, length: Int) -> (origin: Int, keep: Range<Int>) {
+        let origin = i * stride
+        let start = i == 0 ? 0 : origin + margin
+        let end = i == n - 1 ? length : origin + tile - margin
+        return (origin, start..<end)
+    }
+
+    /// Fewest tiles whose last one reaches the end: 1 + ceil((length − tile) / stride).
+    private static func count(_ length: Int, tile: Int, stride: Int) -> Int {
+        length <= tile ? 1 : 1 + (length - tile + stride - 1) / stride
+    }
+}
+
+/// Errors from tiled inference; each description is one line naming the problem.
+public enum InferenceError: Error, CustomStringConvertible, Equatable {
+    case emptyImage(String)
+    case badParameter(String)
+    case badModel(String)
+    case network(String)
+
+    public var description: String {
+        switch self {
+        case let .emptyImage(m): return "nothing to deblend: \(m)"
+        case let .badParameter(m): return "bad parameter: \(m)"
+        case let .badModel(m): return "bad model: \(m)"
+        case let .network(m): return "network failed: \(m)"
+        }
+    }
+}

@@ -1,0 +1,38 @@
+import Foundation
+import Network
+import Tensors
+
+/// Writes a model's weights and BN statistics as safetensors, named as the TensorFlow reference
+/// names its layers; atomically, and never over an existing file unless `overwrite`.
+public func writeModel(_ model: DualDecoderModel, to path: String, overwrite: Bool, metadata: [String: String]) throws {
+    if !overwrite && FileManager.default.fileExists(atPath: path) {
+        throw TrainingError("\(path) already exists (pass --overwrite to replace it)")
+    }
+    let entries = model.parameters.safetensorsEntries() + model.state.safetensorsEntries()
+    let data = try Safetensors.encode(entries, metadata: metadata.merging(["format": "pt"]) { a, _ in a })
+    let temporary = path + ".partial-\(getpid())"
+    try writeSynced(data, to: temporary)
+    guard rename(temporary, path) == 0 else {
+        unlink(temporary)
+        throw TrainingError("\(path): could not move the exported model into place")
+    }
+}
+
+/// Exports the weights of a training checkpoint (e.g. `run/checkpoints/best`) as safetensors.
+///
+/// `preset` must be the one the checkpoint was trained with; the buffer sizes are checked.
+public func exportCheckpoint(_ checkpoint: String, preset: String, slots: Int = 3, to path: String, overwrite: Bool) throws {
+    let state = try CheckpointStore.load(checkpoint)
+    guard var config = ModelConfig.preset(preset) else { throw ConfigError("unknown preset '\(preset)' (tiny, small, paper)") }
+    config.slots = slots
+    let model = try DualDecoderModel(config: config)
+    guard let parameters = state.buffer("parameters"), parameters.count == model.parameters.count,
+          let statistics = state.buffer("batchnorm_state"), statistics.count == model.state.count
+    else {
+        throw TrainingError("\(checkpoint) holds a model of another shape than preset \(preset) (\(model.parameters.count) parameters)")
+    }
+    model.parameters.values.update(from: parameters, count: parameters.count)
+    model.state.values.update(from: statistics, count: statistics.count)
+    try writeModel(model, to: path, overwrite: overwrite,
+                   metadata: ["pais_preset": preset, "pais_step": String(state.step), "pais_config_hash": state.configHash])
+}

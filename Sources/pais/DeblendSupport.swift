@@ -1,0 +1,83 @@
+import FITSIO
+import Foundation
+import Inference
+import Network
+
+/// An input image for deblending: the first 2-D image HDU of a FITS file and its WCS.
+struct DeblendInput {
+    var height: Int, width: Int
+    var pixels: [Float]
+    /// WCS header cards of that HDU, copied verbatim onto every output.
+    var wcsCards: [String]
+    var wcs: CelestialWCS?
+
+    /// Reads `path`; missing, non-FITS, truncated or image-less files give one clear line.
+    init(path: String) throws {
+        guard FileManager.default.fileExists(atPath: path) else { throw CommandError("\(path): no such file") }
+        let file = try FITSFile.open(path)
+        try file.checkNotTruncated()
+        var chosen: Int?
+        for index in 0..<(try file.hduCount()) where try file.moveToHDU(index) == .image {
+            if try file.imageGeometry().shape.count == 2 { chosen = index; break }
+        }
+        guard let chosen else { throw CommandError("\(path): has no 2-D image HDU to deblend") }
+        _ = try file.moveToHDU(chosen)
+        let image = try file.readImage(as: Float.self)
+        height = image.height; width = image.width; pixels = image.pixels
+        wcsCards = try file.wcsCards()
+        wcs = try? file.readCelestialWCS()
+    }
+}
+
+/// Finds the model weights: an explicit path as given, else the default path relative to the
+/// current directory, then to the package root above the `pais` executable.
+func resolveModelPath(_ given: String?) throws -> String {
+    let fallback = "models/pais-small-sim.safetensors"
+    if let given {
+        guard FileManager.default.fileExists(atPath: given) else { throw CommandError("\(given): no such model file") }
+        return given
+    }
+    if FileManager.default.fileExists(atPath: fallback) { return fallback }
+    var directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+    while directory.path != "/" {
+        if FileManager.default.fileExists(atPath: directory.appendingPathComponent("Package.swift").path) {
+            let candidate = directory.appendingPathComponent(fallback).path
+            if FileManager.default.fileExists(atPath: candidate) { return candidate }
+            break
+        }
+        directory = directory.deletingLastPathComponent()
+    }
+    throw CommandError("no model given and the default \(fallback) was not found (in the current directory or the package root); pass --model WEIGHTS.safetensors")
+}
+
+/// Builds the tile network for `preset` from `weights`, checking the tile size against the model.
+func loadTileNetwork(preset: String, weights: String, tile: Int) throws -> ModelTileNetwork {
+    guard var config = ModelConfig.preset(preset) else {
+        throw CommandError("--preset must be tiny, small or paper, got \(preset)")
+    }
+    config.dropout = 0
+    do { try config.validate(size: tile) } catch {
+        throw CommandError("--tile \(tile) does not fit preset \(preset): \(error)")
+    }
+    do { return try ModelTileNetwork(config: config, weightsPath: weights, presetName: preset) } catch let e as InferenceError {
+        throw CommandError(e.description)
+    }
+}
+
+/// Loads `preset`'s network with weights, for whole-sample evaluation (any sample size).
+func loadModel(preset: String, weights: String) throws -> ModelTileNetwork {
+    guard var config = ModelConfig.preset(preset) else {
+        throw CommandError("--preset must be tiny, small or paper, got \(preset)")
+    }
+    config.dropout = 0
+    do { return try ModelTileNetwork(config: config, weightsPath: weights, presetName: preset) } catch let e as InferenceError {
+        throw CommandError(e.description)
+    }
+}
+
+/// The default margin: 32 px (method.md §11) for tiles of 128 px or more, else an eighth of the tile.
+func defaultMargin(tile: Int) -> Int { tile >= 128 ? 32 : tile / 8 }
+
+func writeProgress(_ text: String) {
+    FileHandle.standardError.write(Data(text.utf8))
+}

@@ -1,0 +1,143 @@
+import ArgumentParser
+import Evaluation
+import FITSIO
+import Foundation
+import Inference
+import Tensors
+
+/// `pais evaluate`: the metrics.md suite on a simulated field, for PAIS or an external catalog.
+struct EvaluateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evaluate",
+        abstract: "Score a deblend (or an external catalog such as SExtractor's) against a simulated field's truth.",
+        discussion: """
+            Predictions come from one of: --deblend DIR (a `pais deblend` output), --catalog FILE (CSV, FITS table or
+            SExtractor ASCII_HEAD; optional --segmentation map), or, when neither is given, a deblend run here with
+            --model. Writes report.json, report.txt and completeness plots (gnuplot) to --output, and prints the table.
+            With --compare A.json B.json ... it prints reports side by side instead (and plots them together).
+            """)
+
+    @Option(help: "Labelled dataset directory: report the Table 3 metrics of --model on its test split instead.") var dataset: String?
+    @Option(help: "Dataset split for --dataset.") var split = "test"
+    @Option(help: "Evaluate at most this many samples of --dataset.") var limit: Int?
+    @Option(help: "Simulated field from `pais simulate` (truth: NOISELESS, CATALOG, STAMPS).") var truth: String?
+    @Option(help: "A `pais deblend` output directory for this field.") var deblend: String?
+    @Option(help: "External catalog: CSV, FITS table, or SExtractor ASCII_HEAD.") var catalog: String?
+    @Option(help: "External catalog x column.") var xColumn = "x"
+    @Option(help: "External catalog y column.") var yColumn = "y"
+    @Option(help: "External catalog flux column ('none' for no flux).") var fluxColumn = "flux"
+    @Option(help: "External catalog column with the segmentation label (SExtractor: NUMBER).") var numberColumn: String?
+    @Flag(help: "External positions are 1-based FITS pixels (SExtractor X_IMAGE/Y_IMAGE).") var oneBased = false
+    @Option(help: "Integer segmentation map of the external method (object number per pixel, 0 none).") var segmentation: String?
+    @Flag(help: "Use the catalog flux column for the noisy-image flux error instead of the sum of M̂·I.") var preferCatalogFlux = false
+    @Option(help: "Model weights when deblending here (default: models/pais-small-sim.safetensors).") var model: String?
+    @Option(help: "Preset of --model.") var preset = "small"
+    @Option(help: "Tile side when deblending here.") var tile = 256
+    @Option(help: "Name of the method in the report.") var method: String?
+    @Option(help: "Directory for report.json, report.txt and plots (created if missing).") var output: String?
+    @Option(parsing: .upToNextOption, help: "Report JSON files to print side by side.") var compare: [String] = []
+    @Flag(help: "Skip the gnuplot plots.") var noPlots = false
+
+    func run() throws {
+        if !compare.isEmpty { return try runComparison() }
+        if let dataset { return try runTestSet(dataset) }
+        guard let truth else { throw ValidationError("--truth FIELD.fits is required (or use --compare)") }
+        guard deblend == nil || catalog == nil else { throw ValidationError("give --deblend or --catalog, not both") }
+        let field = try wrap { try TruthField.load(truth) }
+        let predictions: [PredictedSource]
+        let name: String
+        if let deblend {
+            predictions = try wrap { try PredictionLoader.deblendDirectory(deblend, image: field.noisy.map { $0.isFinite ? $0 : 0 },
+                                                                           height: field.height, width: field.width) }
+            name = method ?? "PAIS"
+        } else if let catalog {
+            var columns = PredictionLoader.ExternalColumns()
+            columns.x = xColumn; columns.y = yColumn; columns.flux = fluxColumn == "none" ? nil : fluxColumn
+            columns.number = numberColumn; columns.oneBased = oneBased
+            let seg = try segmentation.map { path -> [Int32] in
+                let image = try FITSFile.open(path).readImage(as: Int32.self)
+                guard image.width == field.width, image.height == field.height else {
+                    throw CommandError("\(path): segmentation is \(image.width)x\(image.height) but the field is \(field.width)x\(field.height)")
+                }
+                return image.pixels
+            }
+            predictions = try wrap { try PredictionLoader.externalCatalog(catalog, columns: columns, segmentation: seg,
+                                                                          height: field.height, width: field.width) }
+            name = method ?? URL(fileURLWithPath: catalog).deletingPathExtension().lastPathComponent
+        } else {
+            predictions = try deblendHere(field, truthPath: truth)
+            name = method ?? "PAIS"
+        }
+        var scorer = FieldScorer()
+        scorer.preferCatalogFlux = preferCatalogFlux
+        let report = scorer.score(field, predictions, method: name, field: URL(fileURLWithPath: truth).lastPathComponent)
+        print(report.text(), terminator: "")
+        if let output {
+            try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+            try AtomicOutput.write(try report.jsonData(), to: output + "/report.json", overwrite: true)
+            try AtomicOutput.write(Data(report.text().utf8), to: output + "/report.txt", overwrite: true)
+            print("wrote \(output)/report.json and report.txt")
+            if !noPlots { plot([report], into: output) }
+        }
+    }
+
+    /// Runs the model on the field's noisy image in this process (one rank).
+    func deblendHere(_ field: TruthField, truthPath: String) throws -> [PredictedSource] {
+        let weights = try resolveModelPath(model)
+        let network = try loadTileNetwork(preset: preset, weights: weights, tile: tile)
+        BLASInfo.setThreadCount(1)
+        Parallel.workers = ProcessInfo.processInfo.activeProcessorCount
+        var settings = DeblendSettings()
+        settings.tile = tile; settings.margin = defaultMargin(tile: tile)
+        let result: DeblendResult
+        do {
+            result = try MosaicDeblender(settings: settings).deblend(field.noisy, height: field.height, width: field.width, network: network)
+        } catch let e as InferenceError { throw CommandError("\(truthPath): \(e.description)") }
+        writeToStandardError("deblended \(truthPath) with \(weights): \(result.sources.count) sources\n")
+        return PredictionLoader.deblended(positions: result.sources.map { PixelPosition(x: Double($0.x), y: Double($0.y)) },
+                                          fluxes: result.sources.map(\.flux), images: result.sources.map(\.image),
+                                          image: result.image, height: result.height, width: result.width)
+    }
+
+    /// Table 3 metrics (metrics.md §7) of the model on a labelled dataset split.
+    func runTestSet(_ directory: String) throws {
+        let weights = try resolveModelPath(model)
+        let network = try loadModel(preset: preset, weights: weights)
+        BLASInfo.setThreadCount(1)
+        Parallel.workers = ProcessInfo.processInfo.activeProcessorCount
+        let metrics: TestSetMetrics
+        do { metrics = try TestSetMetrics.evaluate(model: network.model, directory: directory, split: split, limit: limit) } catch let e as InferenceError {
+            throw CommandError(e.description)
+        }
+        print("Table 3 metrics of \(weights) (\(preset)) on \(directory) split \(split), \(metrics.samples) samples, inference mode:")
+        print(String(format: "  cv_mae %.5f px   com_mse %.6f   cm_ce %.5f nats   cm_entropy %.5f nats   loss %.5f",
+                     metrics.cvMAE, metrics.comMSE, metrics.cmCE, metrics.cmEntropy, metrics.loss))
+        if let output {
+            try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try AtomicOutput.write(try encoder.encode(metrics), to: output + "/table3.json", overwrite: true)
+            print("wrote \(output)/table3.json")
+        }
+    }
+
+    func runComparison() throws {
+        let reports = try compare.map { path in try wrap { try EvaluationReport.read(path) } }
+        print(EvaluationReport.comparisonTable(reports), terminator: "")
+        if let output, !noPlots {
+            try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+            plot(reports, into: output)
+        }
+    }
+
+    func plot(_ reports: [EvaluationReport], into directory: String) {
+        switch CompletenessPlots.write(reports, to: directory) {
+        case .success(let files): print("plots: " + files.joined(separator: ", "))
+        case .failure(let warning): writeToStandardError("warning: \(warning)\n")
+        }
+    }
+
+    private func wrap<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let e as EvaluationError { throw CommandError(e.description) }
+    }
+}

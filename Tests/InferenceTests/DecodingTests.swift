@@ -1,0 +1,69 @@
+import FITSIO
+import Foundation
+import PCR
+import Testing
+@testable import Inference
+
+@Suite("Global decoding and outputs")
+struct DecodingTests {
+    static func result() throws -> DeblendResult {
+        var settings = DeblendSettings(); settings.tile = 32; settings.margin = 4
+        var image = syntheticImage(height: 50, width: 70, sources: [(12, 15, 40), (15, 22, 30), (35, 50, 35)])
+        image[3] = .nan; image[100] = .infinity
+        return try MosaicDeblender(settings: settings).deblend(image, height: 50, width: 70, network: FakeNetwork.network)
+    }
+
+    @Test func perSourceImagesSumToTheInput() throws {
+        let r = try Self.result()
+        #expect(r.replacedPixels == 2)
+        #expect(r.image[3] == 0 && r.image[100] == 0)
+        #expect(r.sources.count >= 2)
+        var sum = [Double](repeating: 0, count: r.height * r.width)
+        for s in r.sources {
+            for a in 0..<s.image.height { for b in 0..<s.image.width {
+                sum[(s.image.y0 + a) * r.width + s.image.x0 + b] += Double(s.image.pixels[a * s.image.width + b])
+            } }
+            #expect(abs(s.image.total - s.flux) <= 1e-6 * max(1, abs(s.flux)))
+        }
+        for p in sum.indices { #expect(abs(sum[p] - Double(r.image[p])) < 1e-5, "pixel \(p)") }
+        // The segmentation names every pixel with a valid id, and npix counts them.
+        #expect(r.segmentation.allSatisfy { $0 >= 1 && Int($0) <= r.sources.count })
+        for s in r.sources { #expect(s.ownedPixels == r.segmentation.filter { $0 == Int32(s.id) }.count) }
+    }
+
+    @Test func sanitiseRejectsEmptyImages() {
+        #expect(throws: InferenceError.self) { try MosaicDeblender.sanitise([.nan, .nan], height: 1, width: 2) }
+        #expect(throws: InferenceError.self) { try MosaicDeblender.sanitise([0, 0, .nan], height: 1, width: 3) }
+        #expect(throws: InferenceError.self) { try MosaicDeblender.sanitise([], height: 0, width: 0) }
+    }
+
+    @Test func outputsCarryTheWCSAndAreAllOrNothing() throws {
+        let r = try Self.result()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pais-deblend-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let wcs = try CelestialWCS.tan(ra: 53.1, dec: -27.8, atPixel: 30, 20, pixelScaleArcsec: 0.06)
+        try DeblendOutput.write(r, to: dir, wcsCards: wcs.cards, wcs: wcs, overwrite: false)
+        for name in [DeblendOutput.segmentationFITS, DeblendOutput.heatmapFITS] {
+            let f = try FITSFile.open(dir + "/" + name)
+            let back = try #require(try f.readCelestialWCS())
+            let a = try back.world(x: 5, y: 7), b = try wcs.world(x: 5, y: 7)
+            #expect(abs(a.ra - b.ra) < 1e-12 && abs(a.dec - b.dec) < 1e-12)
+        }
+        let seg = try FITSFile.open(dir + "/" + DeblendOutput.segmentationFITS).readImage(as: Int32.self)
+        #expect(seg.pixels == r.segmentation)
+        let table = try FITSTable.read(from: dir + "/" + DeblendOutput.catalogFITS)
+        #expect(table.rowCount == r.sources.count)
+        let ra = try table.doubles("ra"), expectedRA = try wcs.world(r.sources.map { (x: Double($0.x), y: Double($0.y)) }).map(\.ra)
+        #expect(zip(ra, expectedRA).allSatisfy { abs($0 - $1) < 1e-12 })
+        let csv = try FITSTable.read(from: dir + "/" + DeblendOutput.catalogCSV)
+        #expect(try csv.doubles("flux") == r.sources.map(\.flux))
+        // Refuses to replace an existing directory, and leaves nothing behind when it fails.
+        #expect(throws: InferenceError.self) { try DeblendOutput.write(r, to: dir, wcsCards: [], wcs: nil, overwrite: false) }
+        #expect(throws: (any Error).self) {
+            try DeblendOutput.write(r, to: dir + "/missing/out", wcsCards: [], wcs: nil, overwrite: false)
+        }
+        let parent = URL(fileURLWithPath: dir).deletingLastPathComponent().path
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: parent).filter { $0.contains(".partial-") && $0.contains("pais-deblend") }
+        #expect(leftovers.isEmpty)
+    }
+}

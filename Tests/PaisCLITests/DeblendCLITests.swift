@@ -1,0 +1,128 @@
+import FITSIO
+import Foundation
+import Network
+import Tensors
+import Testing
+
+/// End-to-end `pais deblend` and `pais evaluate` on a tiny simulated field with a randomly
+/// initialised tiny model (the mechanics, not the science, are under test).
+@Suite("pais deblend and evaluate", .serialized)
+struct DeblendCLITests {
+    /// A scratch directory with a 40x72 simulated field and random tiny-preset weights.
+    static func fixture() throws -> (directory: String, field: String, weights: String) {
+        let directory = try makeScratchDirectory()
+        let field = directory + "/field.fits"
+        let sim = try runPais(["simulate", "--height", "40", "--width", "72", "--psf-size", "31", "--seed", "3", "--output", field])
+        #expect(sim.status == 0, "\(sim.standardError)")
+        let model = try DualDecoderModel(config: .tiny, seed: 5)
+        let weights = directory + "/tiny.safetensors"
+        try Safetensors.write(model.parameters.safetensorsEntries() + model.state.safetensorsEntries(),
+                              to: URL(fileURLWithPath: weights))
+        return (directory, field, weights)
+    }
+
+    @Test func deblendWritesConsistentOutputsAndEvaluateScoresThem() throws {
+        let f = try Self.fixture()
+        defer { try? FileManager.default.removeItem(atPath: f.directory) }
+        let out = f.directory + "/out"
+        let run = try runPais(["deblend", f.field, "--model", f.weights, "--preset", "tiny", "--tile", "32", "--output", out])
+        #expect(run.status == 0, "\(run.standardError)")
+        #expect(run.standardOutput.contains("tiles on 1 rank"))
+        let catalog = try FITSTable.read(from: out + "/catalog.csv")
+        let stamps = try FITSFile.open(out + "/sources.fits")
+        _ = try stamps.moveToHDU(named: "STAMPS")
+        let boxes = try stamps.readTable()
+        #expect(boxes.rowCount == catalog.rowCount && catalog.rowCount > 0)
+        // Σ_j D_j reproduces the input image.
+        let input = try FITSFile.open(f.field).readImage(as: Float.self)
+        _ = try stamps.moveToHDU(named: "STAMPPIX")
+        let pixels = try stamps.readImage(as: Float.self).pixels
+        var sum = [Double](repeating: 0, count: 40 * 72)
+        let y0 = try boxes.doubles("y0"), x0 = try boxes.doubles("x0"), hs = try boxes.doubles("height"),
+            ws = try boxes.doubles("width"), off = try boxes.doubles("offset")
+        for k in 0..<boxes.rowCount {
+            for a in 0..<Int(hs[k]) { for b in 0..<Int(ws[k]) {
+                sum[(Int(y0[k]) + a) * 72 + Int(x0[k]) + b] += Double(pixels[Int(off[k]) + a * Int(ws[k]) + b])
+            } }
+        }
+        for p in sum.indices { #expect(abs(sum[p] - Double(input.pixels[p])) < 1e-4 * max(1, abs(Double(input.pixels[p])))) }
+        // The input's WCS is on the segmentation map.
+        let seg = try FITSFile.open(out + "/segmentation.fits")
+        let inputWCS = try #require(try FITSFile.open(f.field).readCelestialWCS())
+        let segWCS = try #require(try seg.readCelestialWCS())
+        #expect(abs(try segWCS.world(x: 3, y: 4).ra - inputWCS.world(x: 3, y: 4).ra) < 1e-12)
+
+        let evaluation = try runPais(["evaluate", "--truth", f.field, "--deblend", out, "--output", f.directory + "/eval", "--no-plots"])
+        #expect(evaluation.status == 0, "\(evaluation.standardError)")
+        #expect(evaluation.standardOutput.contains("detection  r px"))
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: f.directory + "/eval/report.json"))) as? [String: Any]
+        #expect((report?["predictions"] as? Int) == catalog.rowCount)
+
+        // A deblend of another image is refused by name.
+        let other = f.directory + "/other.fits"
+        #expect(try runPais(["simulate", "--height", "36", "--width", "72", "--psf-size", "31", "--output", other]).status == 0)
+        let mismatch = try runPais(["evaluate", "--truth", other, "--deblend", out])
+        #expect(mismatch.status != 0 && mismatch.standardError.contains("deblended a 72x40 image but the truth field is 72x36"), "\(mismatch.standardError)")
+
+        // Deblending inside `evaluate` gives the same report as scoring the written directory.
+        let inside = try runPais(["evaluate", "--truth", f.field, "--model", f.weights, "--preset", "tiny", "--tile", "32",
+                                  "--output", f.directory + "/eval2", "--no-plots"])
+        #expect(inside.status == 0, "\(inside.standardError)")
+        #expect(inside.standardOutput.split(separator: "\n").dropLast() == evaluation.standardOutput.split(separator: "\n").dropLast())
+        let side = try runPais(["evaluate", "--compare", f.directory + "/eval/report.json", f.directory + "/eval2/report.json"])
+        #expect(side.status == 0 && side.standardOutput.contains("F1 (r=5 px)"))
+    }
+
+    /// Table 3 metrics on a labelled split: finite terms whose weighted sum is the loss.
+    @Test func tableThreeMetricsOnALabelledSplit() throws {
+        let f = try Self.fixture()
+        defer { try? FileManager.default.removeItem(atPath: f.directory) }
+        let data = f.directory + "/ds"
+        let made = try runPais(["simulate-dataset", "--output", data, "--sample-size", "32", "--train", "1", "--test", "2", "--psf-size", "31"])
+        #expect(made.status == 0, "\(made.standardError)")
+        let run = try runPais(["evaluate", "--dataset", data, "--model", f.weights, "--preset", "tiny", "--output", f.directory + "/t3"])
+        #expect(run.status == 0, "\(run.standardError)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: f.directory + "/t3/table3.json"))) as? [String: Any])
+        let v = { (k: String) in (json[k] as? Double) ?? .nan }
+        #expect((json["n_samples"] as? Int) == 2)
+        #expect(v("cv_mae").isFinite && v("com_mse") >= 0 && v("cm_ce") > 0)
+        #expect(abs(v("loss") - (0.06 * v("cv_mae") + 4 * v("cm_ce") + 15 * v("com_mse") + v("cm_entropy"))) < 1e-6 * max(1, v("loss")))
+        let wrong = try runPais(["evaluate", "--dataset", data, "--model", f.weights, "--preset", "small"])
+        #expect(wrong.status != 0 && wrong.standardError.contains("does not fit preset small"))
+    }
+
+    @Test(arguments: ["wrong preset", "all NaN", "truncated", "missing model", "existing output"])
+    func badInputGetsOneLineAndNoOutput(_ problem: String) throws {
+        let f = try Self.fixture()
+        defer { try? FileManager.default.removeItem(atPath: f.directory) }
+        var image = f.field, preset = "tiny", weights = f.weights
+        let out = f.directory + "/out"
+        let expected: String
+        switch problem {
+        case "wrong preset":
+            preset = "small"; expected = "does not fit preset small"
+        case "all NaN":
+            image = f.directory + "/nan.fits"
+            let file = try FITSFile.create(image)
+            try file.writeImage(FITSImage(width: 64, height: 32, pixels: [Float](repeating: .nan, count: 64 * 32)))
+            try file.commit()
+            expected = "every pixel is NaN"
+        case "truncated":
+            image = f.directory + "/cut.fits"
+            try Data(contentsOf: URL(fileURLWithPath: f.field)).prefix(6000).write(to: URL(fileURLWithPath: image))
+            expected = "truncated"
+        case "missing model":
+            weights = f.directory + "/absent.safetensors"; expected = "no such model file"
+        default:
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: false)
+            expected = "already exists"
+        }
+        let run = try runPais(["deblend", image, "--model", weights, "--preset", preset, "--tile", "32", "--output", out])
+        #expect(run.status != 0)
+        let errorLines = run.standardError.split(separator: "\n").filter { $0.hasPrefix("Error") }
+        #expect(errorLines.count == 1 && errorLines[0].contains(expected), "\(run.standardError)")
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: f.directory).filter { $0.contains("out") && $0 != "out" }
+        #expect(leftovers.isEmpty)
+        if problem != "existing output" { #expect(!FileManager.default.fileExists(atPath: out)) }
+    }
+}

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Deblending speed: `pais deblend` wall time on one field at 1 and 2 MPI ranks (tiles/s from its
+# own report) next to source-extractor on the same field, in the same run.
+#
+#   tools/deblend-bench.sh [--size 4096] [--field FILE.fits] [--model W] [--preset small] [--tile 256] [--out DIR]
+#
+# Needs a release build (.build/release/pais, or --pais PATH), mpirun and source-extractor.
+set -euo pipefail
+size=4096 field="" model="" preset=small tile=256 out=deblend-bench pais=""
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --size) size=$2; shift 2 ;;
+        --field) field=$2; shift 2 ;;
+        --model) model=$2; shift 2 ;;
+        --preset) preset=$2; shift 2 ;;
+        --tile) tile=$2; shift 2 ;;
+        --out) out=$2; shift 2 ;;
+        --pais) pais=$2; shift 2 ;;
+        -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+        *) echo "error: unknown option $1" >&2; exit 2 ;;
+    esac
+done
+root=$(cd "$(dirname "$0")/.." && pwd)
+pais=${pais:-$root/.build/release/pais}
+[[ -x "$pais" ]] || { echo "error: $pais not built (swift build -c release)" >&2; exit 1; }
+source "$root/.ci/env.openmpi"
+mkdir -p "$out"
+if [[ -z "$field" ]]; then
+    field="$out/field$size.fits"
+    [[ -f "$field" ]] || "$pais" simulate --height "$size" --width "$size" --seed 7 --output "$field" > /dev/null 2>&1
+fi
+args=(--preset "$preset" --tile "$tile" --overwrite)
+[[ -n "$model" ]] && args+=(--model "$model")
+sexdir=/usr/share/source-extractor
+printf '%s\n' NUMBER X_IMAGE Y_IMAGE FLUX_AUTO > "$out/bench.param"
+now() { date +%s.%N; }
+
+echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+t0=$(now)
+source-extractor "$field[0]" -c "$sexdir/default.sex" -PARAMETERS_NAME "$out/bench.param" \
+    -FILTER_NAME "$sexdir/default.conv" -STARNNW_NAME "$sexdir/default.nnw" -DETECT_MINAREA 5 \
+    -CHECKIMAGE_TYPE SEGMENTATION -CHECKIMAGE_NAME "$out/sex-seg.fits" \
+    -CATALOG_NAME "$out/sex.cat" -CATALOG_TYPE ASCII_HEAD -VERBOSE_TYPE QUIET
+t1=$(now)
+printf 'source-extractor: %.2f s wall, %d objects\n' "$(echo "$t1 - $t0" | bc)" "$(grep -vc '^#' "$out/sex.cat")"
+for ranks in 1 2; do
+    t0=$(now)
+    report=$(OPENBLAS_NUM_THREADS=1 mpirun -np "$ranks" "$pais" deblend "$field" "${args[@]}" --threads 1 --output "$out/pais-$ranks" 2>/dev/null)
+    t1=$(now)
+    printf 'pais deblend, %d rank(s) x 1 thread: %.2f s wall (process start to exit); %s\n' "$ranks" "$(echo "$t1 - $t0" | bc)" \
+        "$(echo "$report" | grep 'tiles on' | sed 's/^ *//')"
+done
+t0=$(now)
+report=$("$pais" deblend "$field" "${args[@]}" --output "$out/pais-threads" 2>/dev/null)
+t1=$(now)
+printf 'pais deblend, 1 process x %d threads: %.2f s wall; %s\n' "$(nproc)" "$(echo "$t1 - $t0" | bc)" \
+    "$(echo "$report" | grep 'tiles on' | sed 's/^ *//')"

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Compare PAIS with SExtractor on simulated fields, scored by the same `pais evaluate` suite.
+#
+#   tools/sextractor-compare.sh [--size 1024] [--seed 1] [--fields 1] [--model models/pais-small-sim.safetensors]
+#                               [--preset small] [--tile 256] [--field FILE.fits ...] [--out DIR] [--pais PATH] [--hot]
+#
+# For each field (simulated with `pais simulate`, or given with --field) it runs
+#   1. pais deblend, then pais evaluate --deblend              -> DIR/fieldK/pais/report.json
+#   2. source-extractor with the metrics.md §10.1 baseline settings (SExtractor defaults from
+#      `source-extractor -d`, DETECT_MINAREA 5, HST zeropoint/pixel scale/seeing), writing an
+#      ASCII_HEAD catalog and a segmentation check image, then pais evaluate --catalog
+#      (X_IMAGE/Y_IMAGE are 1-based: --one-based; noisy flux = FLUX_AUTO, attribution on the
+#      noiseless blend = its segmentation as binary maps)       -> DIR/fieldK/sextractor/report.json
+#   3. with --hot, SExtractor again in "hot" mode (DEBLEND_NTHRESH 64, DEBLEND_MINCONT 1e-4)
+#                                                                 -> DIR/fieldK/sextractor-hot/report.json
+# and prints `pais evaluate --compare` tables (PAIS vs SExtractor) with wall times of both.
+# Needs: source-extractor (apt-get install source-extractor), a built pais, gnuplot for plots.
+set -euo pipefail
+
+size=1024 seed=1 fields=1 preset=small tile=256 out=sextractor-compare model="" pais="" hot=0
+given=()
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --size) size=$2; shift 2 ;;
+        --seed) seed=$2; shift 2 ;;
+        --fields) fields=$2; shift 2 ;;
+        --model) model=$2; shift 2 ;;
+        --preset) preset=$2; shift 2 ;;
+        --tile) tile=$2; shift 2 ;;
+        --field) given+=("$2"); shift 2 ;;
+        --out) out=$2; shift 2 ;;
+        --pais) pais=$2; shift 2 ;;
+        --hot) hot=1; shift ;;
+        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+        *) echo "error: unknown option $1 (see --help)" >&2; exit 2 ;;
+    esac
+done
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+if [[ -z "$pais" ]]; then
+    for candidate in "$root/.build/release/pais" "$root/.build/debug/pais"; do
+        [[ -x "$candidate" ]] && { pais=$candidate; break; }
+    done
+fi
+[[ -n "$pais" && -x "$pais" ]] || { echo "error: no pais binary; run 'swift build -c release' or pass --pais" >&2; exit 1; }
+command -v source-extractor >/dev/null || { echo "error: source-extractor not found; apt-get install -y source-extractor" >&2; exit 1; }
+model_args=(--preset "$preset" --tile "$tile")
+[[ -n "$model" ]] && model_args+=(--model "$model")
+
+sexdir=/usr/share/source-extractor
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+# SExtractor's own defaults, then the catalog columns PAIS scores.
+source-extractor -d > "$out/default.sex"
+printf '%s\n' NUMBER X_IMAGE Y_IMAGE FLUX_ISO FLUX_AUTO MAG_AUTO ISOAREA_IMAGE A_IMAGE B_IMAGE THETA_IMAGE FLAGS CLASS_STAR > "$out/pais.param"
+
+if [[ ${#given[@]} -eq 0 ]]; then
+    for ((k = 0; k < fields; k++)); do
+        f="$out/field$k.fits"
+        [[ -f "$f" ]] || "$pais" simulate --height "$size" --width "$size" --seed "$seed" --field-id "$k" --output "$f" > /dev/null 2>&1
+        given+=("$f")
+    done
+fi
+
+now() { date +%s.%N; }
+run_sextractor() {  # run_sextractor NAME NTHRESH MINCONT: catalog + segmentation of $field into $dir
+    local name=$1
+    source-extractor "$field[0]" -c "$out/default.sex" -PARAMETERS_NAME "$out/pais.param" \
+        -FILTER_NAME "$sexdir/default.conv" -STARNNW_NAME "$sexdir/default.nnw" \
+        -DETECT_THRESH 1.5 -ANALYSIS_THRESH 1.5 -DETECT_MINAREA 5 -DEBLEND_NTHRESH "$2" -DEBLEND_MINCONT "$3" \
+        -MAG_ZEROPOINT 25.94 -PIXEL_SCALE 0.06 -SEEING_FWHM 0.18 -BACK_SIZE 64 -BACK_FILTERSIZE 3 \
+        -CHECKIMAGE_TYPE SEGMENTATION -CHECKIMAGE_NAME "$dir/$name-seg.fits" \
+        -CATALOG_NAME "$dir/$name.cat" -CATALOG_TYPE ASCII_HEAD -VERBOSE_TYPE QUIET
+}
+score() {  # score NAME METHOD REPORTDIR: pais evaluate on $dir/NAME.cat and its segmentation
+    "$pais" evaluate --truth "$field" --catalog "$dir/$1.cat" --x-column X_IMAGE --y-column Y_IMAGE \
+        --flux-column FLUX_AUTO --number-column NUMBER --one-based --segmentation "$dir/$1-seg.fits" \
+        --prefer-catalog-flux --method "$2" --output "$dir/$3" --no-plots > /dev/null
+}
+k=0
+for field in "${given[@]}"; do
+    dir="$out/field$k"; mkdir -p "$dir"
+    echo "== $field"
+    t0=$(now)
+    "$pais" deblend "$field" "${model_args[@]}" --output "$dir/pais-deblend" --overwrite 2>/dev/null | sed 's/^/   /'
+    t1=$(now)
+    "$pais" evaluate --truth "$field" --deblend "$dir/pais-deblend" --method PAIS --output "$dir/pais" --no-plots > /dev/null
+    t2=$(now)
+    run_sextractor sex 32 0.005
+    t3=$(now)
+    score sex SExtractor sextractor
+    reports=("$dir/pais/report.json" "$dir/sextractor/report.json")
+    if [[ $hot -eq 1 ]]; then
+        run_sextractor sex-hot 64 0.0001
+        score sex-hot SExtractor-hot sextractor-hot
+        reports+=("$dir/sextractor-hot/report.json")
+    fi
+    printf '   wall time: pais deblend %.2f s, source-extractor %.2f s\n' \
+        "$(echo "$t1 - $t0" | bc)" "$(echo "$t3 - $t2" | bc)"
+    "$pais" evaluate --compare "${reports[@]}" --output "$dir" | sed 's/^/   /'
+    k=$((k + 1))
+done
+echo "reports and plots under $out"
