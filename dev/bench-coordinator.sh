@@ -36,7 +36,7 @@ echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "| preset | run | ranks | step s | compute s | communication s |"
 echo "|---|---|---|---|---|---|"
-for preset in small paper; do
+for preset in ${PRESETS:-small paper}; do
   run "1rank" 1 "$preset"
   run "2ranks-overlap" 2 "$preset" --set overlap=true
   run "2ranks-blocking" 2 "$preset" --set overlap=false

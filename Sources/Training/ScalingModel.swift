@@ -23,11 +23,15 @@ public struct ScalingMeasurement: Sendable {
     public var samplesPerSecond: Double { Double(globalBatch) / step }
 }
 
-/// Scaling efficiency relative to the 1-rank run of the same mode: strong scaling compares
-/// throughput with P times the 1-rank throughput; weak scaling compares step times.
-public func scalingEfficiency(_ run: ScalingMeasurement, baseline: ScalingMeasurement) -> Double {
-    let ideal = baseline.samplesPerSecond * Double(run.ranks) / Double(baseline.ranks)
-    return run.samplesPerSecond / ideal
+/// Scaling efficiency: throughput per core used, relative to the 1-rank run of the same mode.
+///
+/// A point uses `ranks × threadsPerRank` cores, at most the machine's `cores` (oversubscribed
+/// ranks share them). On a fixed machine where 1 rank × T threads and T ranks × 1 thread use the
+/// same cores, 100% means ranks are as good as threads; on a cluster adding nodes, it is the usual
+/// "P times the 1-node throughput" efficiency.
+public func scalingEfficiency(_ run: ScalingMeasurement, baseline: ScalingMeasurement, cores: Int = .max) -> Double {
+    func coresUsed(_ m: ScalingMeasurement) -> Double { Double(min(m.ranks * m.threadsPerRank, cores)) }
+    return (run.samplesPerSecond / coresUsed(run)) / (baseline.samplesPerSecond / coresUsed(baseline))
 }
 
 /// The alpha-beta (Hockney) cost of a ring allreduce: `2(P−1)·α + 2(P−1)/P · n·β` for n bytes

@@ -55,13 +55,13 @@ struct BenchScalingCommand: ParsableCommand {
         let earlier = rows.split(separator: "\n").dropFirst().compactMap(parseMeasurement)
         let baselines = earlier + measurements
         if rows.isEmpty {
-            rows = "mode,ranks,threads_per_rank,global_batch,samples_per_s,step_s,compute_s,communication_s,data_s,efficiency,oversubscribed,kind\n"
+            rows = "mode,ranks,threads_per_rank,global_batch,samples_per_s,step_s,compute_s,communication_s,data_s,efficiency_per_core,oversubscribed,kind\n"
         }
         for run in measurements {
             let baseline = baselines.first { $0.mode == run.mode && $0.ranks == 1 } ?? run
             rows += String(format: "%@,%d,%d,%d,%.4f,%.5f,%.5f,%.5f,%.5f,%.4f,%@,measured\n", run.mode, run.ranks, run.threadsPerRank,
                            run.globalBatch, run.samplesPerSecond, run.step, run.compute, run.communication, run.data,
-                           scalingEfficiency(run, baseline: baseline), run.oversubscribed ? "yes" : "no")
+                           scalingEfficiency(run, baseline: baseline, cores: ProcessInfo.processInfo.activeProcessorCount), run.oversubscribed ? "yes" : "no")
         }
         try rows.write(toFile: csvPath, atomically: true, encoding: .utf8)
         try project(baselines, executable: executable)
@@ -126,9 +126,9 @@ struct BenchScalingCommand: ParsableCommand {
             """
         for run in measurements {
             let baseline = measurements.first { $0.mode == run.mode && $0.ranks == 1 } ?? run
-            summary += String(format: "  %@ %d rank(s): %.2f samples/s, comm %.1f%% of the step, efficiency %.0f%%%@\n",
+            summary += String(format: "  %@ %d rank(s): %.2f samples/s, comm %.1f%% of the step, per-core efficiency %.0f%%%@\n",
                               run.mode, run.ranks, run.samplesPerSecond, 100 * run.communication / run.step,
-                              100 * scalingEfficiency(run, baseline: baseline), run.oversubscribed ? " (oversubscribed)" : "")
+                              100 * scalingEfficiency(run, baseline: baseline, cores: ProcessInfo.processInfo.activeProcessorCount), run.oversubscribed ? " (oversubscribed)" : "")
         }
         var networks: [(String, RingAllreduceModel)] = []
         if let measuredModel { networks.append(("this-machine", measuredModel)) }
@@ -201,8 +201,8 @@ struct BenchScalingCommand: ParsableCommand {
             plot '\(output)/scaling.csv' using (strcol(1) eq 'strong' ? $2 : 1/0):5 with linespoints title 'strong', \\
                  '' using (strcol(1) eq 'weak' ? $2 : 1/0):5 with linespoints title 'weak'
             set output '\(output)/efficiency.png'
-            set ylabel 'efficiency vs 1 rank'
-            set yrange [0:1.2]
+            set ylabel 'throughput per core vs 1 rank'
+            set yrange [0:2]
             set title 'PAIS scaling efficiency (measured; projected in projection.csv)'
             plot '\(output)/scaling.csv' using (strcol(1) eq 'strong' ? $2 : 1/0):10 with linespoints title 'strong', \\
                  '' using (strcol(1) eq 'weak' ? $2 : 1/0):10 with linespoints title 'weak'
@@ -210,6 +210,8 @@ struct BenchScalingCommand: ParsableCommand {
             set logscale x 2
             set xtics auto
             set xlabel 'nodes'
+            set ylabel 'projected efficiency (vs ideal)'
+            set yrange [0:1.1]
             set title 'Projected efficiency (alpha-beta ring allreduce, no overlap)'
             plot for [net in "this-machine ib-100G 25GbE"] '\(output)/projection.csv' using (strcol(1) eq net && strcol(2) eq 'strong' ? $3 : 1/0):6 with linespoints title net.' strong'
             """
