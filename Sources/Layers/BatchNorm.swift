@@ -158,7 +158,7 @@ public final class BatchNorm {
     }
 
     private static func reduceChannels(p: Int, c: Int, _ body: (Int, Int, UnsafeMutablePointer<Double>) -> Void) -> [Double] {
-        let workers = max(1, min(Parallel.workers, p / 4096))
+        let workers = max(1, min(Parallel.parts, p / 4096))
         var partial = [Double](repeating: 0, count: workers * 2 * c)
         partial.withUnsafeMutableBufferPointer { buf in
             let base = buf.baseAddress!

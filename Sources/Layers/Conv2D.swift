@@ -142,7 +142,7 @@ public final class Conv2D {
     // dbias [Cout] += Σ dy over all pixels: per-worker float partials (short runs), added in double.
     private func accumulateBiasGradient(_ dy: Tensor, rows: Int, into db: UnsafeMutablePointer<Float>) {
         let cout = outChannels
-        let workers = Parallel.workers
+        let workers = Parallel.parts
         var partial = [Float](repeating: 0, count: workers * cout)
         partial.withUnsafeMutableBufferPointer { buf in
             let base = buf.baseAddress!

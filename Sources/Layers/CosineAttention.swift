@@ -84,7 +84,7 @@ public final class CosineAttention {
         let dk = Tensor.reusing(self.dk, shape: da.shape); self.dk = dk
         let dv = Tensor.reusing(self.dv, shape: da.shape); self.dv = dv
         let dqn = workspace.scratch(1, count: da.count), dkn = workspace.scratch(2, count: da.count)
-        let dkvs = (0..<Parallel.workers).map { workspace.scratch(30 + $0, count: c * c) }
+        let dkvs = (0..<Parallel.parts).map { workspace.scratch(300 + $0, count: c * c) }
         let inv = 1 / Float(n)
         Parallel.forWorkers(s.b, grain: 1) { worker, b0, b1 in
             let dkv = dkvs[worker]

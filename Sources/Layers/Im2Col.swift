@@ -124,11 +124,11 @@ enum Im2Col {
 enum ConvKernels {
     /// Scratch slots used by the drivers: `scratchBase + worker` holds one worker's patch chunk,
     /// `partialBase + worker` its private weight-gradient sum.
-    static let scratchBase = 10, partialBase = 20
+    static let scratchBase = 100, partialBase = 200
 
     /// Per-worker patch buffers, allocated on the calling thread before going parallel.
     static func patchBuffers(_ g: ConvGeometry, _ ws: Workspace) -> [UnsafeMutablePointer<Float>] {
-        (0..<Parallel.workers).map { ws.scratch(scratchBase + $0, count: g.chunkRows * g.rowLength) }
+        (0..<Parallel.parts).map { ws.scratch(scratchBase + $0, count: g.chunkRows * g.rowLength) }
     }
 
     /// y [rows, Cout] = conv(x) with a `[k·k·Cin, Cout]` kernel matrix, plus `bias` [Cout] if given
@@ -155,7 +155,7 @@ enum ConvKernels {
                                into dk: UnsafeMutablePointer<Float>, workspace: Workspace) {
         let kdim = g.rowLength, step = g.chunkRows, bufs = patchBuffers(g, workspace)
         let size = kdim * outChannels
-        let partials = (0..<Parallel.workers).map { workspace.scratch(partialBase + $0, count: size) }
+        let partials = (0..<Parallel.parts).map { workspace.scratch(partialBase + $0, count: size) }
         let used = Parallel.forWorkers(g.rows, grain: 1024) { worker, lo, hi in
             partials[worker].update(repeating: 0, count: size)
             var r0 = lo
@@ -230,7 +230,7 @@ enum ConvKernels {
     static func rowParallelGradient(rows: Int, n: Int, k: Int, a: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                                     into dk: UnsafeMutablePointer<Float>, workspace: Workspace) {
         let size = k * n
-        let partials = (0..<Parallel.workers).map { workspace.scratch(partialBase + $0, count: size) }
+        let partials = (0..<Parallel.parts).map { workspace.scratch(partialBase + $0, count: size) }
         let used = Parallel.forWorkers(rows, grain: 2048) { worker, lo, hi in
             BLAS.sgemm(transA: true, m: k, n: n, k: hi - lo, a: a + lo * k, lda: k, b: dy + lo * n, ldb: n,
                        beta: 0, c: partials[worker], ldc: n)

@@ -28,7 +28,7 @@ enum ShiftedConv {
         let wall = workspace.scratch(7, count: cin * n)
         tapMajor(kernel, taps: taps, cin: cin, cout: cout, into: wall)
         let block = rowsPerBlock(g, n: n), blocksPerImage = (h + block - 1) / block
-        let zs = (0..<Parallel.workers).map { workspace.scratch(40 + $0, count: (block + 2 * pad) * w * n) }
+        let zs = (0..<Parallel.parts).map { workspace.scratch(400 + $0, count: (block + 2 * pad) * w * n) }
         Parallel.forWorkers(g.batch * blocksPerImage, grain: 1) { worker, u0, u1 in
             let z = zs[worker]
             for unit in u0..<u1 {
@@ -63,8 +63,8 @@ enum ShiftedConv {
         let wall = workspace.scratch(7, count: cin * n)
         tapMajor(kernel, taps: taps, cin: cin, cout: cout, into: wall)
         let block = rowsPerBlock(g, n: n), blocksPerImage = (h + block - 1) / block
-        let dzs = (0..<Parallel.workers).map { workspace.scratch(40 + $0, count: block * w * n) }
-        let partials = (0..<Parallel.workers).map { workspace.scratch(ConvKernels.partialBase + $0, count: cin * n) }
+        let dzs = (0..<Parallel.parts).map { workspace.scratch(400 + $0, count: block * w * n) }
+        let partials = (0..<Parallel.parts).map { workspace.scratch(ConvKernels.partialBase + $0, count: cin * n) }
         let used = Parallel.forWorkers(g.batch * blocksPerImage, grain: 1) { worker, u0, u1 in
             let dz = dzs[worker], dwall = partials[worker]
             dwall.update(repeating: 0, count: cin * n)

@@ -188,7 +188,7 @@ public final class UpsampledHeads {
             }
         }
         // Σdy per head output (all parities).
-        let workers = Parallel.workers
+        let workers = Parallel.parts
         var partial = [Double](repeating: 0, count: workers * m)
         partial.withUnsafeMutableBufferPointer { buf in
             let base = buf.baseAddress!

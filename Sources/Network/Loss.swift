@@ -67,7 +67,7 @@ public struct DeblendLoss {
         let cvScale = weightVectors * norm / Double(2 * n)
         let (wm, we, wh) = (weightMaps, weightEntropy, weightHeatmap)
         // Per-worker partial sums [L_com, L_cv, L_cm, L_ent], added in worker order afterwards.
-        let workers = max(1, Parallel.workers)
+        let workers = max(1, Parallel.parts)
         var partial = [Double](repeating: 0, count: 4 * workers)
         let chunk = (s.pixels + workers - 1) / workers
         partial.withUnsafeMutableBufferPointer { part in

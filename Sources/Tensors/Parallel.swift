@@ -2,14 +2,21 @@ import Dispatch
 
 /// Splits loops over many elements across cores for memory-bound kernels (im2col, BN, ReLU).
 public enum Parallel {
-    /// Number of worker chunks; set once at start-up (e.g. to the BLAS thread count).
+    /// Number of worker threads; set once at start-up (e.g. to the BLAS thread count).
     nonisolated(unsafe) public static var workers = 2
+    /// Work items per worker when splitting: more than one lets a thread that was delayed (a
+    /// shared machine) hand items to the others instead of stalling the whole operation.
+    nonisolated(unsafe) public static var partsPerWorker = 2
 
-    /// Calls `body(start, end)` on `workers` disjoint contiguous ranges covering `0..<count`;
-    /// runs inline when the work is small (below `grain` elements) or there is one worker.
+    /// Maximum number of parts a loop is split into (per-part scratch needs this many slots).
+    public static var parts: Int { workers <= 1 ? 1 : min(99, workers * partsPerWorker) }
+
+    /// Calls `body(start, end)` on up to `parts` disjoint contiguous ranges covering `0..<count`,
+    /// run by the worker threads; inline when the work is small (below `grain` elements per
+    /// part) or there is one worker.
     @inline(__always)
     public static func forRanges(_ count: Int, grain: Int = 32_768, _ body: (Int, Int) -> Void) {
-        let parts = min(workers, max(1, count / grain))
+        let parts = min(Self.parts, max(1, count / grain))
         if parts <= 1 { body(0, count); return }
         // The ranges are disjoint and concurrentPerform returns only when all are done, so the
         // non-Sendable body (which captures raw buffers) is safe to share across the workers.
@@ -21,11 +28,12 @@ public enum Parallel {
         }
     }
 
-    /// Like `forRanges`, but also passes the worker index (for per-worker scratch) and returns
-    /// the number of workers used.
+    /// Like `forRanges`, but also passes the part index (for per-part scratch, `0..<parts`) and
+    /// returns the number of parts used. Results combined in part order do not depend on which
+    /// thread ran which part.
     @discardableResult @inline(__always)
     public static func forWorkers(_ count: Int, grain: Int, _ body: (Int, Int, Int) -> Void) -> Int {
-        let parts = min(workers, max(1, count / max(1, grain)))
+        let parts = min(Self.parts, max(1, count / max(1, grain)))
         if parts <= 1 { body(0, 0, count); return 1 }
         withoutActuallyEscaping(body) { b in
             let shared = unsafeBitCast(b, to: (@Sendable (Int, Int, Int) -> Void).self)

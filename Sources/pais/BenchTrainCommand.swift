@@ -28,6 +28,8 @@ struct BenchTrainCommand: ParsableCommand {
     var dropout: Float = 0
     @Option(help: "Seed.")
     var seed: UInt64 = 1234
+    @Option(help: "Work items per worker thread when a kernel is split (more balance load on a shared machine).")
+    var partsPerWorker = 2
     @Flag(help: "Print the per-block time profile.")
     var profile = false
     @Flag(help: "Profile with thread CPU time (meaningful with --threads 1 on a busy machine).")
@@ -43,6 +45,7 @@ struct BenchTrainCommand: ParsableCommand {
         // so no OpenBLAS thread pool competes with them for the cores.
         BLASInfo.setThreadCount(1)
         Parallel.workers = threads
+        Parallel.partsPerWorker = max(1, partsPerWorker)
         var config = ModelConfig.preset(preset)!
         config.dropout = dropout
         try config.validate(size: size)
