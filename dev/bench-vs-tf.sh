@@ -11,8 +11,8 @@ cd "$(dirname "$0")/.."
 which=${1:-both}; size=${2:-256}; batch=${3:-8}; threads=${4:-2}; steps=${5:-10}; warmup=${6:-2}
 PY=${PY:-/work/tfenv/bin/python}
 REF=${REF:-/work/shared/reference/tf_reference.py}
-swift build -c release --scratch-path .build-engine >/dev/null
-PAIS=.build-engine/release/pais
+swift build -c release --product pais >/dev/null
+PAIS=${PAIS:-.build/release/pais}
 date -u +"date: %Y-%m-%dT%H:%M:%SZ"
 echo "host: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
