@@ -57,13 +57,6 @@ public struct SHA256: ~Copyable {
     public static func hex<Element: BitwiseCopyable>(of values: [Element]) -> String {
         values.withUnsafeBytes { hex(of: $0) }
     }
-
-    /// The first 8 bytes of the digest as an integer: a compact fingerprint to compare across ranks.
-    public static func fingerprint<Element: BitwiseCopyable>(of values: [Element]) -> UInt64 {
-        var hasher = SHA256()
-        hasher.update(values)
-        return hasher.finalize().prefix(8).reduce(0) { $0 << 8 | UInt64($1) }
-    }
 }
 
 /// Lowercase hex of bytes.

@@ -192,6 +192,17 @@ func writeSynced(_ data: Data, to path: String) throws {
     try handle.synchronize()
 }
 
+/// Replaces (or creates) the file at `path` with `data`: written and flushed under a temporary
+/// name, then renamed, so readers see the old file or the new one, never a partial one.
+func replaceFile(at path: String, with data: Data) throws {
+    let temporary = path + ".partial-\(getpid())"
+    try writeSynced(data, to: temporary)
+    guard rename(temporary, path) == 0 else {
+        unlink(temporary)
+        throw CheckpointError("\(path): could not move the new file into place")
+    }
+}
+
 /// Flushes a directory's entries (new names, renames) to the device.
 func syncDirectory(_ path: String) {
     let descriptor = open(path, O_RDONLY)

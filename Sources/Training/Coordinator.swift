@@ -223,9 +223,7 @@ public final class Coordinator {
     /// Writes the resolved config and the run manifest (launch, world size, data) into the run directory.
     private func writeRunDescription() throws {
         let directory = options.runDirectory
-        let temporary = directory + "/.config.yaml.partial"
-        try writeSynced(Data(config.yamlText().utf8), to: temporary)
-        _ = rename(temporary, directory + "/config.yaml")
+        try replaceFile(at: directory + "/config.yaml", with: Data(config.yamlText().utf8))
         var manifest = options.launch
         manifest["world_size"] = String(communicator.size)
         manifest["config_hash"] = config.hash
@@ -233,8 +231,7 @@ public final class Coordinator {
         manifest["parameters"] = String(model.parameters.count)
         manifest["started"] = ISO8601DateFormatter().string(from: Date())
         let json = try JSONSerialization.data(withJSONObject: manifest, options: [.sortedKeys, .prettyPrinted])
-        try writeSynced(json, to: directory + "/.run.json.partial")
-        _ = rename(directory + "/.run.json.partial", directory + "/run.json")
+        try replaceFile(at: directory + "/run.json", with: json)
         say("resolved config (\(directory)/config.yaml):\n" + config.yamlText().split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
     }
 

@@ -74,7 +74,7 @@ public final class SyntheticDataSource: TrainingDataSource {
         guard (0..<count(split)).contains(index) else {
             throw DatasetError("synthetic \(split.rawValue) sample \(index) is out of range (\(count(split)))")
         }
-        var random = CounterRandom(seed: seed, stream: split == .train ? 1 : 2, counter: UInt64(index))
+        var random = keyedGenerator(seed: seed, stream: split == .train ? 1 : 2, counter: UInt64(index))
         let key = random.next() >> 1
         let batch = SyntheticBatch.make(batch: 1, size: sampleSize, slots: slots, seed: key)
         return PCRSample(height: sampleSize, width: sampleSize, n: slots, flux: batch.flux.values,

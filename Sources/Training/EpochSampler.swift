@@ -1,3 +1,5 @@
+import Tensors
+
 /// The global sample order: one seeded permutation of the training set per epoch, concatenated
 /// into one stream (method.md §9). Step s uses stream positions `[B·s, B·s + B)`; rank r takes a
 /// contiguous slice of that global batch. Nothing depends on the number of ranks.
@@ -17,9 +19,9 @@ public struct EpochSampler: Sendable {
     /// The order of the training samples in `epoch` (a Fisher-Yates shuffle keyed by seed and epoch).
     public func permutation(epoch: Int) -> [Int] {
         var order = Array(0..<sampleCount)
-        var random = CounterRandom(seed: seed, stream: 0x5045524d /* "PERM" */, counter: UInt64(epoch))
+        var random = keyedGenerator(seed: seed, stream: 0x5045524d /* "PERM" */, counter: UInt64(epoch))
         for index in stride(from: sampleCount - 1, to: 0, by: -1) {
-            order.swapAt(index, random.nextInt(below: index + 1))
+            order.swapAt(index, Int(random.next(upperBound: UInt64(index + 1))))
         }
         return order
     }
@@ -59,30 +61,8 @@ public struct EpochSampler: Sendable {
     }
 }
 
-/// A counter-based random generator: the values are a pure function of (seed, stream, counter),
-/// so any draw can be reproduced from its key alone, after a resume or on another rank count.
-public struct CounterRandom: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    public init(seed: UInt64, stream: UInt64, counter: UInt64) {
-        state = CounterRandom.mix(seed ^ CounterRandom.mix(stream &+ 0x9E37_79B9_7F4A_7C15) ^ CounterRandom.mix(counter &* 0xD1B5_4A32_D192_ED03))
-    }
-
-    /// SplitMix64's finaliser: a bijective 64-bit mix with good avalanche.
-    public static func mix(_ value: UInt64) -> UInt64 {
-        var z = value &+ 0x9E37_79B9_7F4A_7C15
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        return CounterRandom.mix(state)
-    }
-
-    /// A uniform integer in `0..<bound` without modulo bias.
-    public mutating func nextInt(below bound: Int) -> Int {
-        Int(truncatingIfNeeded: next(upperBound: UInt64(bound)))
-    }
+/// A generator whose draws are a pure function of (seed, stream, counter), so any draw can be
+/// reproduced from its key alone, after a resume or on another rank count.
+func keyedGenerator(seed: UInt64, stream: UInt64, counter: UInt64) -> SeededGenerator {
+    SeededGenerator(seed: CounterHash.mix(CounterHash.mix(seed ^ stream) ^ counter))
 }

@@ -10,12 +10,7 @@ public func writeModel(_ model: DualDecoderModel, to path: String, overwrite: Bo
     }
     let entries = model.parameters.safetensorsEntries() + model.state.safetensorsEntries()
     let data = try Safetensors.encode(entries, metadata: metadata.merging(["format": "pt"]) { a, _ in a })
-    let temporary = path + ".partial-\(getpid())"
-    try writeSynced(data, to: temporary)
-    guard rename(temporary, path) == 0 else {
-        unlink(temporary)
-        throw TrainingError("\(path): could not move the exported model into place")
-    }
+    try replaceFile(at: path, with: data)
 }
 
 /// Exports the weights of a training checkpoint (e.g. `run/checkpoints/best`) as safetensors.

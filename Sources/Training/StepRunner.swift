@@ -67,7 +67,7 @@ final class StepRunner {
         case "dihedral": augmenter = Augmenter(seed: config.seed, dihedral: true)
         default: augmenter = nil
         }
-        dropoutSeed = CounterRandom.mix(config.seed ^ 0x44524F50)  // "DROP"
+        dropoutSeed = CounterHash.mix(config.seed ^ 0x44524F50)  // "DROP"
         var views: [DualDecoderModel.BackwardPhase: [Int]] = [:]
         for (index, view) in model.parameters.views.enumerated().reversed() {
             guard let phase = DualDecoderModel.BackwardPhase.allCases.first(where: { $0.owns(view.name) }) else {

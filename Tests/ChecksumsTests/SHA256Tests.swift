@@ -19,6 +19,6 @@ import Testing
         #expect(hasher.finalizeHex() == SHA256.hex(of: values))
         var flipped = values
         flipped[3] = -flipped[3]
-        #expect(SHA256.fingerprint(of: flipped) != SHA256.fingerprint(of: values))
+        #expect(SHA256.hex(of: flipped) != SHA256.hex(of: values))
     }
 }

@@ -51,9 +51,23 @@ struct CheckpointStoreTests {
         }
         if damage != "manifest cut" && damage != "state missing" { try bytes.write(to: URL(fileURLWithPath: blob)) }
         #expect(throws: CheckpointError.self) { try CheckpointStore.load(newestPath) }
-        // When no step checkpoint verifies, the reasons are all reported and `best` is the last resort.
         let result = store.newestValid()
         #expect(result.chosen?.state.step == 8)
         #expect(result.skipped.count == 1 && result.skipped[0].contains("step-00000016"))
+    }
+
+    /// When no step checkpoint verifies, every reason is reported and `best` is the last resort.
+    @Test func bestIsTheLastResort() throws {
+        let run = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: run) }
+        let store = try CheckpointStore(runDirectory: run, keep: 3)
+        try store.save(state(step: 8), asBest: true)
+        try store.save(state(step: 16))
+        for path in store.stepCheckpoints() { try Data("x".utf8).write(to: URL(fileURLWithPath: path + "/state.bin")) }
+        let result = store.newestValid()
+        #expect(result.chosen?.path.hasSuffix("/best") == true && result.chosen?.state.step == 8)
+        #expect(result.skipped.count == 2)
+        try FileManager.default.removeItem(atPath: run + "/checkpoints/best")
+        #expect(store.newestValid().chosen == nil && store.newestValid().skipped.count == 2)
     }
 }
