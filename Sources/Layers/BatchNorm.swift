@@ -22,7 +22,7 @@ public final class BatchNorm {
     /// Hook for cross-rank statistics; nil means this process's batch only.
     public var reducer: BatchStatisticsReducer?
     private let arena, state: ParameterArena
-    private var output, input, inputGradient: Tensor?
+    private var input: Tensor?
     private var invStd: [Float] = [], batchMean: [Float] = []
     private var count = 0
     private var trainingForward = false
@@ -43,8 +43,8 @@ public final class BatchNorm {
         state.pointer(movingVariance).update(repeating: 1, count: channels)
     }
 
-    // x: [B, H, W, C] -> y: [B, H, W, C]; keeps a reference to x and μ, 1/σ [C]. x̂ is
-    // recomputed in the backward pass instead of stored: one fewer full-size write per BN.
+    // x: [B, H, W, C] -> y: [B, H, W, C]; keeps a reference to x and μ, 1/σ [C], not to y. x̂ is
+    // recomputed in the backward pass instead of stored: one fewer full-size buffer per BN.
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         OpProfile.time("batchnorm \(channels) @\(x.shape.count > 1 ? x.shape[1] : 0) fwd") { forwardBody(x, training: training) }
     }
@@ -52,7 +52,7 @@ public final class BatchNorm {
     private func forwardBody(_ x: Tensor, training: Bool) -> Tensor {
         let c = channels, p = x.count / c
         precondition(x.channels == c, "\(name): input has \(x.channels) channels, expected \(c)")
-        let y = Tensor.reusing(output, shape: x.shape); output = y
+        let y = Tensor(uninitializedShape: x.shape)
         input = x
         let g = arena.pointer(gamma), bt = arena.pointer(beta)
         var mean = [Float](repeating: 0, count: c), inv = [Float](repeating: 0, count: c)
@@ -101,8 +101,9 @@ public final class BatchNorm {
 
     private func backwardBody(_ dy: Tensor) -> Tensor {
         guard let x = input else { preconditionFailure("\(name): backward before forward") }
+        input = nil                                // released once backward has used it
         let c = channels, p = dy.count / c
-        let dx = Tensor.reusing(inputGradient, shape: dy.shape); inputGradient = dx
+        let dx = Tensor(uninitializedShape: dy.shape)
         var sums = Self.channelSums(p: p, c: c, x: x.data, mean: batchMean, invStd: invStd, dy: dy.data)
         let dg = arena.gradient(gamma), dbt = arena.gradient(beta)
         for ch in 0..<c { dbt[ch] += Float(sums[ch]); dg[ch] += Float(sums[c + ch]) }

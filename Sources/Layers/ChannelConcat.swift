@@ -6,7 +6,6 @@ import Tensors
 /// concatenates `stop_gradient(S)` with the skip, so its loss never reaches the spatial decoder.
 public final class ChannelConcat {
     public let stopGradientFirst: Bool
-    private var output, gradA, gradB: Tensor?
     private var ca = 0, cb = 0
 
     public init(stopGradientFirst: Bool = false) { self.stopGradientFirst = stopGradientFirst }
@@ -17,7 +16,7 @@ public final class ChannelConcat {
         precondition(sa.b == sb.b && sa.h == sb.h && sa.w == sb.w, "concat: \(a.shape) with \(b.shape)")
         ca = sa.c; cb = sb.c
         let c = ca + cb
-        let y = Tensor.reusing(output, shape: [sa.b, sa.h, sa.w, c]); output = y
+        let y = Tensor(uninitializedShape: [sa.b, sa.h, sa.w, c])
         let (ca, cb) = (self.ca, self.cb)
         Parallel.forRanges(sa.pixels, grain: 4096) { lo, hi in
             for p in lo..<hi {
@@ -31,10 +30,10 @@ public final class ChannelConcat {
     // dy: [B, H, W, Ca + Cb] -> (da: [B, H, W, Ca] or nil if stopped, db: [B, H, W, Cb])
     public func backward(_ dy: Tensor) -> (Tensor?, Tensor) {
         let b = dy.shape[0], h = dy.shape[1], w = dy.shape[2], c = ca + cb, p = b * h * w
-        let db = Tensor.reusing(gradB, shape: [b, h, w, cb]); gradB = db
+        let db = Tensor(uninitializedShape: [b, h, w, cb])
         for i in 0..<p { (db.data + i * cb).update(from: dy.data + i * c + ca, count: cb) }
         if stopGradientFirst { return (nil, db) }
-        let da = Tensor.reusing(gradA, shape: [b, h, w, ca]); gradA = da
+        let da = Tensor(uninitializedShape: [b, h, w, ca])
         for i in 0..<p { (da.data + i * ca).update(from: dy.data + i * c, count: ca) }
         return (da, db)
     }

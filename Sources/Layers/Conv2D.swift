@@ -26,9 +26,7 @@ public final class Conv2D {
     public var biasGradientIsZero = false
     private let arena: ParameterArena
     private let workspace: Workspace
-    private var input: Tensor?
-    private var output: Tensor?
-    private var inputGradient: Tensor?
+    private var input: Tensor?                 // the only activation backward needs
 
     public init(_ name: String, kernel k: Int, stride: Int = 1, in cin: Int, out cout: Int,
                 arena: ParameterArena, workspace: Workspace) {
@@ -68,8 +66,8 @@ public final class Conv2D {
         let s = NHWC(x)
         precondition(s.c == inChannels, "\(name): input has \(s.c) channels, expected \(inChannels)")
         let g = ConvGeometry(batch: s.b, h: s.h, w: s.w, c: s.c, k: kernelSize, stride: stride)
-        let y = Tensor.reusing(output, shape: [s.b, g.py.output, g.px.output, outChannels])
-        output = y; input = x
+        let y = Tensor(uninitializedShape: [s.b, g.py.output, g.px.output, outChannels])
+        input = x
         let w = arena.pointer(kernel), bsrc = arena.pointer(bias), cout = outChannels
         if isPointwise {
             ConvKernels.rowParallelGEMM(rows: s.pixels, n: cout, k: inChannels, a: x.data, b: w, bias: bsrc, c: y.data)
@@ -92,17 +90,13 @@ public final class Conv2D {
 
     private func backwardBody(_ dy: Tensor) -> Tensor? {
         guard let x = input else { preconditionFailure("\(name): backward before forward") }
+        input = nil                                // released once backward has used it
         let s = NHWC(x), cout = outChannels
         let g = ConvGeometry(batch: s.b, h: s.h, w: s.w, c: s.c, k: kernelSize, stride: stride)
         let w = arena.pointer(kernel), dw = arena.gradient(kernel), db = arena.gradient(bias)
         if !biasGradientIsZero { accumulateBiasGradient(dy, rows: g.rows, into: db) }
         let start = inputGradientStartChannel, csel = inChannels - start
-        var dx: Tensor? = nil
-        if needsInputGradient {
-            let t = Tensor.reusing(inputGradient, shape: [s.b, s.h, s.w, csel])
-            inputGradient = t
-            dx = t
-        }
+        let dx = needsInputGradient ? Tensor(uninitializedShape: [s.b, s.h, s.w, csel]) : nil
         if isPointwise {
             // dkernel [Cin, Cout] += xᵀ [Cin, P] · dy [P, Cout];  dx [P, Csel] = dy · kernel[start...]ᵀ
             ConvKernels.rowParallelGradient(rows: s.pixels, n: cout, k: inChannels, a: x.data, dy: dy.data,

@@ -7,7 +7,7 @@ import Tensors
 /// follows that branch.
 public final class CosineAttention {
     public static let floor: Float = 1e-12
-    private var qn, kn, v, kv, output, dq, dk, dv: Tensor?
+    private var qn, kn, v, kv: Tensor?                // what the backward pass needs
     private var qInv: [Float] = [], kInv: [Float] = []
     private var qFloored: [Bool] = [], kFloored: [Bool] = []
     private let workspace: Workspace
@@ -54,11 +54,11 @@ public final class CosineAttention {
     // q, k, vp: [B, H, W, c] -> a: [B, H, W, c]; caches l2n(q), l2n(k), relu(vp) and KᵀV [B, c, c]
     public func forward(q: Tensor, k: Tensor, v vp: Tensor) -> Tensor {
         let s = NHWC(vp), n = s.h * s.w, c = s.c
-        let qn = Tensor.reusing(self.qn, shape: q.shape); self.qn = qn
-        let kn = Tensor.reusing(self.kn, shape: k.shape); self.kn = kn
-        let v = Tensor.reusing(self.v, shape: vp.shape); self.v = v
-        let kv = Tensor.reusing(self.kv, shape: [s.b, c, c]); self.kv = kv
-        let a = Tensor.reusing(output, shape: vp.shape); output = a
+        let qn = Tensor(uninitializedShape: q.shape); self.qn = qn
+        let kn = Tensor(uninitializedShape: k.shape); self.kn = kn
+        let v = Tensor(uninitializedShape: vp.shape); self.v = v
+        let kv = Tensor(uninitializedShape: [s.b, c, c]); self.kv = kv
+        let a = Tensor(uninitializedShape: vp.shape)
         Self.l2Normalize(q, into: qn, inv: &qInv, floored: &qFloored)
         Self.l2Normalize(k, into: kn, inv: &kInv, floored: &kFloored)
         Parallel.forRanges(vp.count) { lo, hi in for i in lo..<hi { v.data[i] = max(vp.data[i], 0) } }
@@ -79,10 +79,11 @@ public final class CosineAttention {
     // da: [B, H, W, c] -> (dq, dk, dvp): [B, H, W, c] each (dvp includes the ReLU mask)
     public func backward(_ da: Tensor) -> (dq: Tensor, dk: Tensor, dv: Tensor) {
         guard let qn, let kn, let v, let kv else { preconditionFailure("attention backward before forward") }
+        (self.qn, self.kn, self.v, self.kv) = (nil, nil, nil, nil)   // released once backward has used them
         let s = NHWC(da), n = s.h * s.w, c = s.c
-        let dq = Tensor.reusing(self.dq, shape: da.shape); self.dq = dq
-        let dk = Tensor.reusing(self.dk, shape: da.shape); self.dk = dk
-        let dv = Tensor.reusing(self.dv, shape: da.shape); self.dv = dv
+        let dq = Tensor(uninitializedShape: da.shape)
+        let dk = Tensor(uninitializedShape: da.shape)
+        let dv = Tensor(uninitializedShape: da.shape)
         let dqn = workspace.scratch(1, count: da.count), dkn = workspace.scratch(2, count: da.count)
         let dkvs = (0..<Parallel.parts).map { workspace.scratch(300 + $0, count: c * c) }
         let inv = 1 / Float(n)

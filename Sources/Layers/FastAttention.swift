@@ -12,9 +12,7 @@ public final class FastAttention {
     public let qConv, kConv, vConv, outConv: Conv2D
     public let qBN, kBN, vBN, outBN: BatchNorm
     private let attention: CosineAttention
-    private let relu = ReLU()
-    private var output, inputGradient, dvTotal: Tensor?
-    private var vp: Tensor?
+    private let relu = ReLU(inPlace: true)        // its input, the out BN's output, is read by nothing else
 
     public init(prefix p: String, channels c: Int, arena: ParameterArena, state: ParameterArena,
                 workspace: Workspace) {
@@ -43,10 +41,9 @@ public final class FastAttention {
         let q = qBN.forward(qConv.forward(x), training: training)
         let k = kBN.forward(kConv.forward(x), training: training)
         let vp = vBN.forward(vConv.forward(x), training: training)
-        self.vp = vp
         let a = attention.forward(q: q, k: k, v: vp)
         let r = relu.forward(outBN.forward(outConv.forward(a), training: training))
-        let y = Tensor.reusing(output, shape: x.shape); output = y
+        let y = Tensor(uninitializedShape: x.shape)
         TensorOps.add(r, vp, into: y)
         return y
     }
@@ -55,12 +52,10 @@ public final class FastAttention {
     public func backward(_ dy: Tensor) -> Tensor {
         let da = outConv.backward(outBN.backward(relu.backward(dy)))!
         let (dq, dk, dvAttn) = attention.backward(da)
-        let dv = Tensor.reusing(dvTotal, shape: dy.shape); dvTotal = dv
-        TensorOps.add(dvAttn, dy, into: dv)                       // residual path into Vp
-        let dx = Tensor.reusing(inputGradient, shape: dy.shape); inputGradient = dx
-        dx.copy(from: qConv.backward(qBN.backward(dq))!)
+        TensorOps.accumulate(dy, into: dvAttn)                   // residual path into Vp
+        let dx = qConv.backward(qBN.backward(dq))!
         TensorOps.accumulate(kConv.backward(kBN.backward(dk))!, into: dx)
-        TensorOps.accumulate(vConv.backward(vBN.backward(dv))!, into: dx)
+        TensorOps.accumulate(vConv.backward(vBN.backward(dvAttn))!, into: dx)
         return dx
     }
 }

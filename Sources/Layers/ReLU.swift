@@ -1,13 +1,19 @@
 import Tensors
 
 /// `max(0, x)`; the gradient at 0 is 0.
+///
+/// The output is the only thing the backward pass needs. `inPlace` overwrites the input instead
+/// of allocating: for inputs nothing else reads afterwards (a BN output, a residual sum), which
+/// saves one activation-sized buffer per use.
 public final class ReLU {
-    private var output, inputGradient: Tensor?
-    public init() {}
+    public let inPlace: Bool
+    private var output: Tensor?
+    public init(inPlace: Bool = false) { self.inPlace = inPlace }
 
-    // x: [any] -> y: [same]
+    // x: [any] -> y: [same] (y === x when in place)
     public func forward(_ x: Tensor) -> Tensor {
-        let y = Tensor.reusing(output, shape: x.shape); output = y
+        let y = inPlace ? x : Tensor(uninitializedShape: x.shape)
+        output = y
         Parallel.forRanges(x.count) { lo, hi in for i in lo..<hi { y.data[i] = max(x.data[i], 0) } }
         return y
     }
@@ -15,7 +21,8 @@ public final class ReLU {
     // dy: [same] -> dx: [same]; passes where the output was positive.
     public func backward(_ dy: Tensor) -> Tensor {
         guard let y = output else { preconditionFailure("ReLU backward before forward") }
-        let dx = Tensor.reusing(inputGradient, shape: dy.shape); inputGradient = dx
+        output = nil                               // released once backward has used it
+        let dx = Tensor(uninitializedShape: dy.shape)
         Parallel.forRanges(dy.count) { lo, hi in for i in lo..<hi { dx.data[i] = y.data[i] > 0 ? dy.data[i] : 0 } }
         return dx
     }

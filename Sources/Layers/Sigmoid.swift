@@ -3,12 +3,12 @@ import Tensors
 
 /// The logistic function `1/(1 + e^−x)`, used for the centre heatmap.
 public final class Sigmoid {
-    private var output, inputGradient: Tensor?
+    private var output: Tensor?
     public init() {}
 
-    // x: [any] -> y: [same]
+    // x: [any] -> y: [same]; keeps y for the backward pass
     public func forward(_ x: Tensor) -> Tensor {
-        let y = Tensor.reusing(output, shape: x.shape); output = y
+        let y = Tensor(uninitializedShape: x.shape); output = y
         Parallel.forRanges(x.count) { lo, hi in
             for i in lo..<hi {
                 let v = x.data[i]
@@ -22,7 +22,8 @@ public final class Sigmoid {
     // dy: [same] -> dx = dy · y(1 − y)
     public func backward(_ dy: Tensor) -> Tensor {
         guard let y = output else { preconditionFailure("Sigmoid backward before forward") }
-        let dx = Tensor.reusing(inputGradient, shape: dy.shape); inputGradient = dx
+        output = nil                               // released once backward has used it
+        let dx = Tensor(uninitializedShape: dy.shape)
         for i in 0..<dy.count { let s = y.data[i]; dx.data[i] = dy.data[i] * s * (1 - s) }
         return dx
     }

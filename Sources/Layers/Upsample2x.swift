@@ -2,13 +2,12 @@ import Tensors
 
 /// Nearest-neighbour ×2 upsampling: `out[y][x] = in[y/2][x/2]`; the backward sums 2×2 blocks.
 public final class Upsample2x {
-    private var output, inputGradient: Tensor?
     public init() {}
 
     // x: [B, H, W, C] -> y: [B, 2H, 2W, C]
     public func forward(_ x: Tensor) -> Tensor {
         let s = NHWC(x)
-        let y = Tensor.reusing(output, shape: [s.b, 2 * s.h, 2 * s.w, s.c]); output = y
+        let y = Tensor(uninitializedShape: [s.b, 2 * s.h, 2 * s.w, s.c])
         Parallel.forRanges(s.b * s.h, grain: 16) { lo, hi in
             for row in lo..<hi {
                 let b = row / s.h, iy = row % s.h
@@ -29,7 +28,7 @@ public final class Upsample2x {
     // dy: [B, 2H, 2W, C] -> dx: [B, H, W, C]
     public func backward(_ dy: Tensor) -> Tensor {
         let b = dy.shape[0], h = dy.shape[1] / 2, w = dy.shape[2] / 2, c = dy.shape[3]
-        let dx = Tensor.reusing(inputGradient, shape: [b, h, w, c]); inputGradient = dx
+        let dx = Tensor(uninitializedShape: [b, h, w, c])
         Parallel.forRanges(b * h, grain: 16) { lo, hi in
             for row in lo..<hi {
                 let n = row / h, iy = row % h

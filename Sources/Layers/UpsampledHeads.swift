@@ -38,8 +38,6 @@ public final class UpsampledHeads {
     private let arena: ParameterArena
     private let workspace: Workspace
     private var input: Tensor?
-    private var outputs: [Tensor?]
-    private var inputGradient: Tensor?
     private var bigKernel: [Float] = []      // [9·C, 4·M]
     private var fusedKernels: [[Float]] = [] // per head [25·C, m]
     private var fusedBias: [Float] = []      // [M]
@@ -58,7 +56,6 @@ public final class UpsampledHeads {
             column += s.outputs
         }
         heads = hs; totalOutputs = column
-        outputs = Array(repeating: nil, count: specs.count)
     }
 
     /// Glorot-uniform kernels and zero biases, conv5 then conv1 for each head.
@@ -131,9 +128,8 @@ public final class UpsampledHeads {
         input = s
         buildKernels()
         let outs = heads.indices.map { i in
-            Tensor.reusing(outputs[i], shape: [sh.b, 2 * sh.h, 2 * sh.w, heads[i].spec.outputs])
+            Tensor(uninitializedShape: [sh.b, 2 * sh.h, 2 * sh.w, heads[i].spec.outputs])
         }
-        outputs = outs
         let g = ConvGeometry(batch: sh.b, h: sh.h, w: sh.w, c: c, k: 3, stride: 1)
         // phases [B·H·W, 4M] = patches3x3(s) [B·H·W, 9C] · bigKernel [9C, 4M]
         let phases = workspace.scratch(4, count: g.rows * m4)
@@ -168,8 +164,9 @@ public final class UpsampledHeads {
     // dys: one [B, 2H, 2W, m] per head -> ds: [B, H, W, C]; accumulates all eight parameter grads.
     public func backward(_ dys: [Tensor]) -> Tensor {
         guard let s = input else { preconditionFailure("heads: backward before forward") }
+        input = nil                                // released once backward has used it
         let sh = NHWC(s), c = inChannels, m = totalOutputs, m4 = 4 * m
-        let ds = Tensor.reusing(inputGradient, shape: s.shape); inputGradient = ds
+        let ds = Tensor(uninitializedShape: s.shape)
         let g = ConvGeometry(batch: sh.b, h: sh.h, w: sh.w, c: c, k: 3, stride: 1)
         let h = sh.h, w = sh.w
         // dphases [B·H·W, 4M] gathered from the full-resolution output gradients

@@ -48,8 +48,11 @@ public final class DualDecoderModel {
     let attributionFuse: [FuseUp]
     let mapHead: UpsampledHeads
 
+    /// When set, the next forward passes keep their intermediate features below (tests and
+    /// diagnostics); off by default because holding them defeats the storage pool's reuse.
+    public var recordsFeatures = false
     /// Intermediate features of the last forward pass (E: encoder, shallowest first; S and T:
-    /// spatial and attribution FuseUp outputs, deepest first), for tests and diagnostics.
+    /// spatial and attribution FuseUp outputs, deepest first), if `recordsFeatures` is set.
     public private(set) var encoderFeatures: [Tensor] = []
     public private(set) var spatialFeatures: [Tensor] = []
     public private(set) var attributionFeatures: [Tensor] = []
@@ -157,33 +160,34 @@ public final class DualDecoderModel {
         }
         for conv in biasCancellingConvs { conv.biasGradientIsZero = ctx.training }
         var h = flux
-        encoderFeatures = encoder.enumerated().map { i, block in
+        let encoded = encoder.enumerated().map { i, block in
             h = timed("enc\(i + 1) fwd") { block.forward(h, ctx) }
             return h
         }
-        let skips = Array(encoderFeatures.reversed())
+        let skips = Array(encoded.reversed())
         var sPrev: Tensor? = nil
         hadPrevious = []
-        spatialFeatures = zip(spatialAttention, spatialFuse).enumerated().map { l, pair in
+        let spatial = zip(spatialAttention, spatialFuse).enumerated().map { l, pair in
             hadPrevious.append(sPrev != nil)
             let a = timed("sp\(l + 1)_fa fwd") { pair.0.forward(skips[l], training: ctx.training) }
             let out = timed("sp\(l + 1)_fuse fwd") { pair.1.forward(sPrev, a, ctx) }
             sPrev = out
             return out
         }
-        let sh = timed("cv+com heads fwd") { spatialHeads.forward(spatialFeatures[spatialFeatures.count - 1]) }
+        let sh = timed("cv+com heads fwd") { spatialHeads.forward(spatial[spatial.count - 1]) }
         let heat = heatmapSigmoid.forward(sh[1])
         var tPrev: Tensor? = nil
-        attributionFeatures = (0..<config.stages).map { l in
+        let attribution = (0..<config.stages).map { l in
             let m = timed("at\(l + 1)_embed fwd") {
-                attributionEmbed[l].forward(attributionConcat[l].forward(spatialFeatures[l], skips[l]))
+                attributionEmbed[l].forward(attributionConcat[l].forward(spatial[l], skips[l]))
             }
             let a = timed("at\(l + 1)_fa fwd") { attributionAttention[l].forward(m, training: ctx.training) }
             let out = timed("at\(l + 1)_fuse fwd") { attributionFuse[l].forward(tPrev, a, ctx) }
             tPrev = out
             return out
         }
-        let cm = timed("cm head fwd") { mapHead.forward(attributionFeatures[attributionFeatures.count - 1]) }
+        let cm = timed("cm head fwd") { mapHead.forward(attribution[attribution.count - 1]) }
+        if recordsFeatures { (encoderFeatures, spatialFeatures, attributionFeatures) = (encoded, spatial, attribution) }
         return ModelOutputs(vectors: sh[0], mapLogits: cm[0], heatmap: heat)
     }
 
@@ -215,10 +219,7 @@ public final class DualDecoderModel {
         for l in stride(from: levels - 1, through: 0, by: -1) {
             let (dPrev, dA) = timed("at\(l + 1)_fuse bwd") { attributionFuse[l].backward(dT, hasPrevious: hadPrevious[l]) }
             let dM = timed("at\(l + 1)_fa bwd") { attributionAttention[l].backward(dA) }
-            let dSkip = timed("at\(l + 1)_embed bwd") { attributionEmbed[l].backward(dM)! }
-            let acc = Tensor.reusing(skipGradients[l], shape: dSkip.shape)
-            acc.copy(from: dSkip)
-            skipGradients[l] = acc
+            skipGradients[l] = timed("at\(l + 1)_embed bwd") { attributionEmbed[l].backward(dM)! }
             if let dPrev { dT = dPrev }
         }
         onBackwardPhaseComplete?(.attributionDecoder)
@@ -237,6 +238,7 @@ public final class DualDecoderModel {
             let d = skipGradients[levels - 1 - i]!
             if let fromDeeper { TensorOps.accumulate(fromDeeper, into: d) }
             fromDeeper = timed("enc\(i + 1) bwd") { encoder[i].backward(d) }
+            skipGradients[levels - 1 - i] = nil
         }
     }
 

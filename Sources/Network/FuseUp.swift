@@ -7,8 +7,7 @@ final class FuseUp {
     let conv: Conv2D
     let bn: BatchNorm
     let drop: Dropout
-    private let up = Upsample2x(), relu = ReLU()
-    private var sum: Tensor?
+    private let up = Upsample2x(), relu = ReLU(inPlace: true)     // the upsampled map is read by nothing else
 
     init(prefix p: String, in cin: Int, out f: Int, dropout: Float, dropoutID: inout UInt64,
          arena: ParameterArena, state: ParameterArena, workspace: Workspace) {
@@ -26,7 +25,7 @@ final class FuseUp {
             guard u.shape == skip.shape else {
                 preconditionFailure("\(conv.name): upsampled \(u.shape) does not match skip \(skip.shape)")
             }
-            let s = Tensor.reusing(sum, shape: skip.shape); sum = s
+            let s = Tensor(uninitializedShape: skip.shape)
             TensorOps.add(u, skip, into: s)
             z = s
         }

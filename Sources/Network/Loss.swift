@@ -35,18 +35,11 @@ public struct LossTerms: Equatable, Sendable {
 /// rank divides its local sum by the same number and gradients are simply summed.
 public struct DeblendLoss {
     public var weightVectors = 0.06, weightMaps = 4.0, weightHeatmap = 15.0, weightEntropy = 1.0
-    /// Gradient buffers reused from call to call (allocated once per batch shape).
-    private let buffers = GradientBuffers()
 
     public init() {}
 
-    final class GradientBuffers: @unchecked Sendable {
-        var vectors, maps, heatmap: Tensor?
-    }
-
     /// The loss terms and the gradients of the weighted total with respect to the outputs.
-    /// `globalBatch` defaults to the local batch size. The returned gradient tensors are reused
-    /// by the next call.
+    /// `globalBatch` defaults to the local batch size.
     public func evaluate(outputs o: ModelOutputs, labels y: Labels, flux: Tensor,
                          globalBatch: Int? = nil) throws -> (LossTerms, OutputGradients) {
         let s = NHWC(flux)
@@ -61,9 +54,9 @@ public struct DeblendLoss {
         let gb = globalBatch ?? s.b
         guard gb >= 1 else { throw ModelError.invalidConfig("global batch size must be ≥ 1, got \(gb)") }
         let norm = 1.0 / Double(s.h * s.w * gb)
-        let dv = Tensor.reusing(buffers.vectors, shape: o.vectors.shape); buffers.vectors = dv
-        let dm = Tensor.reusing(buffers.maps, shape: o.mapLogits.shape); buffers.maps = dm
-        let dh = Tensor.reusing(buffers.heatmap, shape: o.heatmap.shape); buffers.heatmap = dh
+        let dv = Tensor(uninitializedShape: o.vectors.shape)
+        let dm = Tensor(uninitializedShape: o.mapLogits.shape)
+        let dh = Tensor(uninitializedShape: o.heatmap.shape)
         let cvScale = weightVectors * norm / Double(2 * n)
         let (wm, we, wh) = (weightMaps, weightEntropy, weightHeatmap)
         // Per-worker partial sums [L_com, L_cv, L_cm, L_ent], added in worker order afterwards.

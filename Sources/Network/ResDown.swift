@@ -12,8 +12,9 @@ final class ResDown {
     let conv1, conv2, short, conv3, conv4: Conv2D
     let bn1, bn2, bn3, bn4: BatchNorm
     let drop1, drop2, drop3, drop4: Dropout
-    private let relu1 = ReLU(), reluH = ReLU(), relu3 = ReLU(), reluOut = ReLU()
-    private var sum1, sum2, gradH, gradX: Tensor?
+    // In place: each ReLU's input (a BN or dropout output, a residual sum) is read by nothing else.
+    private let relu1 = ReLU(inPlace: true), reluH = ReLU(inPlace: true)
+    private let relu3 = ReLU(inPlace: true), reluOut = ReLU(inPlace: true)
 
     init(prefix p: String, in cin: Int, out f: Int, dropout: Float, dropoutID: inout UInt64,
          arena: ParameterArena, state: ParameterArena, workspace: Workspace) {
@@ -39,14 +40,12 @@ final class ResDown {
         var a = relu1.forward(drop1.forward(bn1.forward(conv1.forward(x), training: t), context: ctx))
         a = drop2.forward(bn2.forward(conv2.forward(a), training: t), context: ctx)
         let s = short.forward(x)
-        let hs = Tensor.reusing(sum1, shape: a.shape); sum1 = hs
-        TensorOps.add(a, s, into: hs)
-        let h = reluH.forward(hs)
+        TensorOps.accumulate(s, into: a)
+        let h = reluH.forward(a)
         var b = relu3.forward(drop3.forward(bn3.forward(conv3.forward(h), training: t), context: ctx))
         b = drop4.forward(bn4.forward(conv4.forward(b), training: t), context: ctx)
-        let os = Tensor.reusing(sum2, shape: b.shape); sum2 = os
-        TensorOps.add(b, h, into: os)
-        return reluOut.forward(os)
+        TensorOps.accumulate(h, into: b)
+        return reluOut.forward(b)
     }
 
     // dout: [B, H/2, W/2, f] -> dx: [B, H, W, Cin] (nil for the network input)
@@ -54,16 +53,14 @@ final class ResDown {
         let d = reluOut.backward(dout)
         var g = conv4.backward(bn4.backward(drop4.backward(d)))!
         g = conv3.backward(bn3.backward(drop3.backward(relu3.backward(g))))!
-        let dh = Tensor.reusing(gradH, shape: d.shape); gradH = dh
-        TensorOps.add(d, g, into: dh)
-        let dhs = reluH.backward(dh)
+        TensorOps.accumulate(g, into: d)                           // d is now ∂L/∂h
+        let dhs = reluH.backward(d)
         let viaShort = short.backward(dhs)
         var ga = conv2.backward(bn2.backward(drop2.backward(dhs)))!
         ga = relu1.backward(ga)
         let viaMain = conv1.backward(bn1.backward(drop1.backward(ga)))
         guard let viaMain, let viaShort else { return nil }
-        let dx = Tensor.reusing(gradX, shape: viaMain.shape); gradX = dx
-        TensorOps.add(viaMain, viaShort, into: dx)
-        return dx
+        TensorOps.accumulate(viaShort, into: viaMain)
+        return viaMain
     }
 }

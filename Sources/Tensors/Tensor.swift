@@ -5,8 +5,9 @@
 /// 1×1 convolution a plain GEMM on the tensor itself, and lets fixture tensors be compared
 /// byte for byte without transposes.
 ///
-/// A `Tensor` is a reference type so that layers can own their output buffers and reuse them
-/// from step to step (`Tensor.reusing`), which keeps allocations out of the training loop.
+/// A `Tensor` is a reference type whose storage comes from `StoragePool`: a layer keeps a
+/// reference only to what its backward pass needs, everything else returns to the pool as soon
+/// as it is dropped, and the next step reuses it, so the training loop does not call `malloc`.
 public final class Tensor: @unchecked Sendable {
     /// The shape, outermost axis first.
     public private(set) var shape: [Int]
@@ -17,13 +18,19 @@ public final class Tensor: @unchecked Sendable {
     private var capacity: Int
 
     /// Creates a zero-filled tensor.
-    public init(shape: [Int]) {
+    public convenience init(shape: [Int]) {
+        self.init(uninitializedShape: shape)
+        fill(0)
+    }
+
+    /// Creates a tensor whose contents are undefined, for outputs a kernel overwrites entirely.
+    /// Its storage comes from (and returns to) `StoragePool`.
+    public init(uninitializedShape shape: [Int]) {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
         self.shape = shape
         self.count = shape.reduce(1, *)
         self.capacity = max(count, 1)
-        self.data = .allocate(capacity: capacity)
-        data.initialize(repeating: 0, count: capacity)
+        self.data = StoragePool.take(capacity)
     }
 
     /// Creates a tensor holding a copy of `values`.
@@ -33,10 +40,11 @@ public final class Tensor: @unchecked Sendable {
         values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: count) }
     }
 
-    deinit { data.deallocate() }
+    deinit { StoragePool.give(data, count: capacity) }
 
     /// Returns `existing` if it already has `shape`, otherwise a fresh zeroed tensor. Contents of
-    /// a reused tensor are left as they were; callers overwrite them.
+    /// a reused tensor are left as they were. For buffers kept across steps; per-step outputs use
+    /// `Tensor(uninitializedShape:)` and let `StoragePool` recycle them.
     public static func reusing(_ existing: Tensor?, shape: [Int]) -> Tensor {
         if let t = existing, t.shape == shape { return t }
         return Tensor(shape: shape)

@@ -71,6 +71,7 @@ struct BenchTrainCommand: ParsableCommand {
         let ops = StepProfiler(threadCPUTime: cpuTime)
         if profile { model.profiler = profiler; OpProfile.active = ops }
         var times: [Double] = []
+        StoragePool.resetPeak()
         let cpu0 = CPULoad.sample()
         let wall0 = Date()
         for i in 0..<steps {
@@ -81,6 +82,7 @@ struct BenchTrainCommand: ParsableCommand {
         let other = CPULoad.otherLoad(since: cpu0, wall: Date().timeIntervalSince(wall0))
         model.profiler = nil
         OpProfile.active = nil
+        let storage = try measureTensorStorage(model, data, step: 1 + warmup + steps)
         let sorted = times.sorted()
         let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
         let mean = times.reduce(0, +) / Double(times.count)
@@ -99,10 +101,29 @@ struct BenchTrainCommand: ParsableCommand {
                 print("  " + name.padding(toLength: 34, withPad: " ", startingAt: 0) + String(format: " %8.1f", ops.seconds[name]! / Double(steps) * 1000))
             }
         }
-        print(String(format: "RESULT engine=pais preset=%@ size=%d batch=%d threads=%d ms/step=%.1f (mean %.1f, min %.1f) samples/s=%.3f nominalGFLOP/s=%.1f executedGFLOP/s=%.1f params=%d fwdGFLOP/sample=%.3f other_load=%.2f peakRSS_MB=%.0f",
+        print(String(format: "tensor storage: peak %.3f MB live in a step, %.3f MB of it kept from forward for backward; %d allocations in the %d timed steps",
+                     storage.peakMB, storage.keptMB, storage.timedAllocations, steps))
+        print(String(format: "RESULT engine=pais preset=%@ size=%d batch=%d threads=%d ms/step=%.1f (mean %.1f, min %.1f) samples/s=%.3f nominalGFLOP/s=%.1f executedGFLOP/s=%.1f params=%d fwdGFLOP/sample=%.3f other_load=%.2f peakRSS_MB=%.0f peakTensor_MB=%.1f",
                      preset, size, batch, threads, median * 1000, mean * 1000, sorted[0] * 1000, sps,
                      3 * flops.nominal * sps / 1e9, 3 * flops.executed * sps / 1e9, model.parameterCount,
-                     flops.nominal / 1e9, other, peakResidentMegabytes()))
+                     flops.nominal / 1e9, other, peakResidentMegabytes(), storage.peakMB))
+    }
+
+    /// One more step, split so the tensors alive after forward (what backward needs) can be
+    /// told apart from the step's peak; also reports the allocations of the timed steps.
+    private func measureTensorStorage(_ model: DualDecoderModel, _ data: SyntheticBatch, step: Int) throws
+        -> (peakMB: Double, keptMB: Double, timedAllocations: Int) {
+        let timedAllocations = StoragePool.statistics.allocations
+        StoragePool.resetPeak()
+        let before = StoragePool.statistics.liveBytes
+        let ctx = ForwardContext(training: true, dropoutSeed: seed, sampleIndices: Array((step * batch)..<((step + 1) * batch)))
+        let outputs = try model.forward(data.flux, context: ctx)
+        let kept = StoragePool.statistics.liveBytes - before
+        let (_, grads) = try DeblendLoss().evaluate(outputs: outputs, labels: data.labels, flux: data.flux)
+        model.parameters.zeroGradients()
+        model.backward(grads)
+        let peak = StoragePool.statistics.peakLiveBytes - before
+        return (Double(peak) / 1e6, Double(kept) / 1e6, timedAllocations)
     }
 }
 

@@ -19,6 +19,19 @@ import TestSupport
         #expect(bad["input"]! > 1e-1)
     }
 
+    @Test func inPlaceReLUOverwritesItsInputAndMatchesTheCopyingOne() {
+        let x = LayerHarness.random([2, 3, 3, 2], seed: 17)
+        let copy = Tensor(shape: x.shape, values: x.values)
+        let plain = ReLU(), inPlace = ReLU(inPlace: true)
+        let expected = plain.forward(copy)
+        let y = inPlace.forward(x)
+        #expect(y === x)
+        #expect(y.values == expected.values)
+        let dy = LayerHarness.random(x.shape, seed: 18)
+        #expect(inPlace.backward(dy).values == plain.backward(dy).values)
+        #expect(plain.forward(copy) !== copy)
+    }
+
     @Test func sigmoidForwardAndGradient() {
         let s = Sigmoid()
         let y = s.forward(Tensor(shape: [3], values: [0, 100, -100])).values

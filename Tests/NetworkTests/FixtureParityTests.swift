@@ -29,8 +29,10 @@ import TestSupport
         let names = Set(model.parameters.views.map(\.name) + model.state.views.map(\.name))
         #expect(names == Set(fx.reader.names(in: "weights")))
 
+        model.recordsFeatures = true
         let out = try model.forward(fx.flux, context: fx.trainingContext)
         let r = fx.reader
+        #expect(model.encoderFeatures.count == 2 && model.spatialFeatures.count == 2 && model.attributionFeatures.count == 2)
         expectClose(out.vectors.values, r.tensor("forward", "claim_vectors")!.values, tolerance: 1e-5, "vectors")
         expectClose(out.mapLogits.values, r.tensor("forward", "claim_map_logits")!.values, tolerance: 1e-5, "map logits")
         expectClose(out.heatmap.values, r.tensor("forward", "center_of_mass")!.values, tolerance: 1e-5, "heatmap")
