@@ -36,6 +36,7 @@ struct EnvCommand: ParsableCommand {
         }
         let blasThreads = BLASInfo.threadCount
         report(true, "OpenBLAS: \(BLASInfo.configString), core \(BLASInfo.coreName), \(blasThreads) thread(s)")
+        if let note = BLASKernelStartup.note { report(true, note) }
         report(true, "cfitsio \(cfitsioVersion())")
 
         // MPI last: a failed initialisation falls back to one local rank and is reported.

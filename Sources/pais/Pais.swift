@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// The `pais` command: simulate, build datasets, train, evaluate and deblend.
 @main
@@ -11,4 +12,14 @@ struct Pais: ParsableCommand {
             EnvCommand.self, Fits.self, Simulate.self, SimulateDataset.self, DatasetCommand.self, TrainCommand.self, ExportCommand.self,
             BenchCommand.self, SelftestCommand.self, DeblendCommand.self, EvaluateCommand.self,
         ])
+
+    static func main() {
+        BLASKernelStartup.restartIfMisdetected()
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

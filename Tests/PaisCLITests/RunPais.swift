@@ -14,12 +14,13 @@ let paisExecutable: URL = {
     return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
 }()
 
-/// Runs `pais` with `arguments` and collects its exit status and output.
-func runPais(_ arguments: [String], environment: [String: String] = [:]) throws -> PaisRun {
+/// Runs `pais` with `arguments` (and `environment` added, `removing` taken out of this process's
+/// environment) and collects its exit status and output.
+func runPais(_ arguments: [String], environment: [String: String] = [:], removing: [String] = []) throws -> PaisRun {
     let process = Process()
     process.executableURL = paisExecutable
     process.arguments = arguments
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }.filter { !removing.contains($0.key) }
     let output = Pipe()
     let error = Pipe()
     process.standardOutput = output

@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 import Testing
 
 // Singleton runs only (rank 0 of 1, no mpirun); the multi-rank runs are in scripts/mpi-tests.sh.
@@ -51,5 +52,31 @@ struct SelftestEnvTests {
         }
         #expect(run.standardOutput.contains("rank 0/1 host "))
         #expect(!run.standardOutput.contains("✗"))
+    }
+
+    /// The core named on the `OpenBLAS:` line of `pais env`.
+    private static func core(in output: String) -> String? {
+        guard let line = output.split(separator: "\n").first(where: { $0.contains("OpenBLAS:") }),
+              let range = line.range(of: ", core ") else { return nil }
+        return line[range.upperBound...].split(separator: ",").first.map(String.init)
+    }
+
+    @Test func blasKernelsFollowTheCPUWhenOpenBLASFallsBackAndTheUserOtherwise() throws {
+        let cpuInfo = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
+        let flags = BLASKernelChoice.cpuFlags(fromCPUInfo: cpuInfo)
+        try #require(flags.contains("avx2") && flags.contains("fma"), "needs an AVX2 CPU")
+        // An explicit choice is kept and nothing is restarted.
+        let chosen = try runPais(["env"], environment: Self.mpiEnvironment.merging(["OPENBLAS_CORETYPE": "Haswell"]) { $1 },
+                                 removing: ["PAIS_BLAS_FALLBACK"])
+        #expect(Self.core(in: chosen.standardOutput) == "Haswell", "\(chosen.standardOutput)")
+        #expect(!chosen.standardOutput.contains("pais selected"))
+        // Without one, pais never ends up on the generic SSE kernels of a misdetected CPU.
+        let automatic = try runPais(["env"], environment: Self.mpiEnvironment, removing: ["OPENBLAS_CORETYPE", "PAIS_BLAS_FALLBACK"])
+        #expect(automatic.status == 0, "\(automatic.standardError)")
+        let core = try #require(Self.core(in: automatic.standardOutput), "\(automatic.standardOutput)")
+        #expect(BLASKernelChoice.override(detectedCore: core, cpuFlags: flags, userSetting: nil) == nil, "still on \(core)")
+        if automatic.standardOutput.contains("pais selected") {
+            #expect(automatic.standardOutput.contains("OpenBLAS detected "))
+        }
     }
 }
