@@ -59,7 +59,9 @@ public final class Conv2D {
 
     // x: [B, H, W, Cin] -> y: [B, Ho, Wo, Cout]
     public func forward(_ x: Tensor) -> Tensor {
-        OpProfile.time(opName("fwd", x.shape[1])) { forwardBody(x) }
+        OpProfile.time(opName("fwd", x.shape[1]), flops: Double(x.shape[0]) * flopsPerSample(h: x.shape[1], w: x.shape[2])) {
+            forwardBody(x)
+        }
     }
 
     private func forwardBody(_ x: Tensor) -> Tensor {
@@ -85,7 +87,16 @@ public final class Conv2D {
     // dy: [B, Ho, Wo, Cout] -> dx: [B, H, W, Cin]; accumulates dkernel [k·k·Cin, Cout] and dbias [Cout].
     @discardableResult
     public func backward(_ dy: Tensor) -> Tensor? {
-        OpProfile.time(opName("bwd", input?.shape[1] ?? 0)) { backwardBody(dy) }
+        OpProfile.time(opName("bwd", input?.shape[1] ?? 0), flops: backwardFlops) { backwardBody(dy) }
+    }
+
+    /// FLOPs of the next backward pass: the kernel gradient, plus the input gradient of the
+    /// channels that receive one.
+    private var backwardFlops: Double {
+        guard let x = input else { return 0 }
+        let forward = Double(x.shape[0]) * flopsPerSample(h: x.shape[1], w: x.shape[2])
+        let inputShare = needsInputGradient ? Double(inChannels - inputGradientStartChannel) / Double(inChannels) : 0
+        return forward * (1 + inputShare)
     }
 
     private func backwardBody(_ dy: Tensor) -> Tensor? {

@@ -5,6 +5,8 @@ import Foundation
 /// block), for `pais bench train`'s per-layer profile.
 public final class StepProfiler {
     public private(set) var seconds: [String: Double] = [:]
+    /// Floating-point operations done under each name, where the caller counted them.
+    public private(set) var flops: [String: Double] = [:]
     public private(set) var order: [String] = []
     /// Measure this thread's CPU time instead of wall time: with one thread, a profile that is
     /// insensitive to other processes on a shared machine.
@@ -20,16 +22,17 @@ public final class StepProfiler {
 
     /// Runs `body` and adds its wall time to `name`.
     @inline(__always)
-    public func measure<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
+    public func measure<T>(_ name: String, flops count: Double = 0, _ body: () throws -> T) rethrows -> T {
         let t0 = now()
         let r = try body()
         let dt = Double(now() - t0) * 1e-9
         if seconds[name] == nil { order.append(name) }
         seconds[name, default: 0] += dt
+        if count > 0 { flops[name, default: 0] += count }
         return r
     }
 
-    public func reset() { seconds = [:]; order = [] }
+    public func reset() { seconds = [:]; flops = [:]; order = [] }
 }
 
 /// The per-operation profile (conv, BN, attention core, heads by shape), filled while
@@ -37,10 +40,10 @@ public final class StepProfiler {
 public enum OpProfile {
     nonisolated(unsafe) public static var active: StepProfiler?
 
-    /// Times `body` under `name` when a profile is active.
+    /// Times `body` under `name` when a profile is active, crediting it with `flops` operations.
     @inline(__always)
-    static func time<T>(_ name: @autoclosure () -> String, _ body: () -> T) -> T {
+    static func time<T>(_ name: @autoclosure () -> String, flops: @autoclosure () -> Double = 0, _ body: () -> T) -> T {
         guard let p = active else { return body() }
-        return p.measure(name(), body)
+        return p.measure(name(), flops: flops(), body)
     }
 }

@@ -123,6 +123,11 @@ public final class UpsampledHeads {
 
     // s: [B, H, W, C] -> one output per head: [B, 2H, 2W, m]
     public func forward(_ s: Tensor) -> [Tensor] {
+        OpProfile.time("heads polyphase conv3x3 \(inChannels)->\(4 * totalOutputs) fwd",
+                       flops: Double(s.shape[0]) * executedFlopsPerSample(h: s.shape[1], w: s.shape[2])) { forwardBody(s) }
+    }
+
+    private func forwardBody(_ s: Tensor) -> [Tensor] {
         let sh = NHWC(s), c = inChannels, m = totalOutputs, m4 = 4 * m
         precondition(sh.c == c, "heads: input has \(sh.c) channels, expected \(c)")
         input = s
@@ -163,6 +168,11 @@ public final class UpsampledHeads {
 
     // dys: one [B, 2H, 2W, m] per head -> ds: [B, H, W, C]; accumulates all eight parameter grads.
     public func backward(_ dys: [Tensor]) -> Tensor {
+        let flops = input.map { 2 * Double($0.shape[0]) * executedFlopsPerSample(h: $0.shape[1], w: $0.shape[2]) } ?? 0
+        return OpProfile.time("heads polyphase conv3x3 \(inChannels)->\(4 * totalOutputs) bwd", flops: flops) { backwardBody(dys) }
+    }
+
+    private func backwardBody(_ dys: [Tensor]) -> Tensor {
         guard let s = input else { preconditionFailure("heads: backward before forward") }
         input = nil                                // released once backward has used it
         let sh = NHWC(s), c = inChannels, m = totalOutputs, m4 = 4 * m

@@ -100,6 +100,11 @@ struct BenchTrainCommand: ParsableCommand {
             for name in ops.order.sorted(by: { ops.seconds[$0]! > ops.seconds[$1]! }).prefix(25) {
                 print("  " + name.padding(toLength: 34, withPad: " ", startingAt: 0) + String(format: " %8.1f", ops.seconds[name]! / Double(steps) * 1000))
             }
+            let convs = ops.order.filter { ops.flops[$0] != nil }
+            let convSeconds = convs.reduce(0) { $0 + ops.seconds[$1]! }, convFlops = convs.reduce(0) { $0 + ops.flops[$1]! }
+            print(String(format: "convolutions (incl. heads, forward + backward): %.2f GFLOP executed in %.1f ms per step = %.1f GFLOP/s; %.0f%% of the profiled time",
+                         convFlops / Double(steps) / 1e9, convSeconds / Double(steps) * 1000, convFlops / max(convSeconds, 1e-12) / 1e9,
+                         100 * convSeconds / max(profiler.seconds.values.reduce(0, +), 1e-12)))
         }
         print(String(format: "tensor storage: peak %.3f MB live in a step, %.3f MB of it kept from forward for backward; %d allocations in the %d timed steps",
                      storage.peakMB, storage.keptMB, storage.timedAllocations, steps))
