@@ -254,7 +254,7 @@ public final class Coordinator {
                 let opened = try openRunDirectory()
                 store = opened
                 loaded = try chooseCheckpoint(opened)
-                if let state = loaded { try validateShapes(state) }
+                if let state = loaded { try validateShapes(state) } else if !config.initWeights.isEmpty { try loadInitialWeights() }
                 // Only a run that will go ahead replaces the directory's config and manifest.
                 try writeRunDescription()
             } catch {
@@ -311,6 +311,23 @@ public final class Coordinator {
             say("resuming from \(options.resume)")
             return try CheckpointStore.load(options.resume)
         }
+    }
+
+    /// Rank 0 replaces the random initialisation by `init_weights` (broadcast to all ranks next).
+    private func loadInitialWeights() throws {
+        let path = config.initWeights
+        guard FileManager.default.fileExists(atPath: path) else { throw TrainingError("init_weights \(path): no such file") }
+        let entries: [String: Safetensors.Entry]
+        do { entries = try Safetensors.read(from: URL(fileURLWithPath: path)) } catch {
+            throw TrainingError("init_weights \(path): \(error)")
+        }
+        do {
+            try model.parameters.load(entries)
+            try model.state.load(entries)
+        } catch {
+            throw TrainingError("init_weights \(path) does not fit preset \(config.preset): \(error)")
+        }
+        say("starting from the weights in \(path)")
     }
 
     private func validateShapes(_ state: TrainingState) throws {

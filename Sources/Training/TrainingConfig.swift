@@ -15,6 +15,10 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public var imageSize: Int = 256
     /// Dropout rate during training (0.1 in the paper).
     public var dropout: Double = 0.1
+    /// A safetensors model (e.g. a shipped one, or another run's `model.safetensors`) to start
+    /// from instead of random weights; empty for random. A checkpoint being resumed takes
+    /// precedence. Adam's moments start from zero.
+    public var initWeights: String = ""
 
     // Data
     /// A dataset directory made by `pais dataset build`; empty means built-in synthetic data.
@@ -69,7 +73,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case preset, imageSize = "image_size", dropout
+        case preset, imageSize = "image_size", dropout, initWeights = "init_weights"
         case dataset, syntheticTrain = "synthetic_train", syntheticTest = "synthetic_test", augmentation
         case globalBatch = "global_batch", learningRate = "learning_rate", beta1, beta2, epsilon
         case weightDecay = "weight_decay", clipNorm = "clip_norm", lrSchedule = "lr_schedule", warmupSteps = "warmup_steps"

@@ -96,9 +96,11 @@ struct BenchTrainCommand: ParsableCommand {
                 print("  " + name.padding(toLength: 20, withPad: " ", startingAt: 0) + String(format: " %8.1f  %5.1f%%", s / Double(steps) * 1000, 100 * s / total))
             }
             print("  (profiled total)    " + String(format: " %8.1f  (the rest of a step is loss, Adam and glue)", total / Double(steps) * 1000))
-            print("per-operation profile, largest first (conv and BN by shape; the rest of each block is ReLU, add, attention core, heads):")
+            print("per-operation profile, ms per step, largest first (conv and BN by shape; the rest of each block is ReLU, add, attention core):")
             for name in ops.order.sorted(by: { ops.seconds[$0]! > ops.seconds[$1]! }).prefix(25) {
-                print("  " + name.padding(toLength: 34, withPad: " ", startingAt: 0) + String(format: " %8.1f", ops.seconds[name]! / Double(steps) * 1000))
+                let seconds = ops.seconds[name]!
+                let rate = ops.flops[name].map { String(format: "  %6.1f GFLOP/s", $0 / seconds / 1e9) } ?? ""
+                print("  " + name.padding(toLength: 40, withPad: " ", startingAt: 0) + String(format: " %8.1f", seconds / Double(steps) * 1000) + rate)
             }
             let convs = ops.order.filter { ops.flops[$0] != nil }
             let convSeconds = convs.reduce(0) { $0 + ops.seconds[$1]! }, convFlops = convs.reduce(0) { $0 + ops.flops[$1]! }

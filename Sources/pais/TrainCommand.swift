@@ -43,6 +43,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Gradient reduction: float or reproducible.") var reduction: String?
     @Option(help: "Random seed.") var seed: UInt64?
     @Option(help: "Checkpoint every this many steps.") var checkpointEverySteps: Int?
+    @Option(help: "Start from these weights (a model.safetensors) instead of random ones; a resumed checkpoint wins.")
+    var initWeights: String?
 
     @Option(name: .customLong("set"), help: ArgumentHelp("Override any setting, e.g. --set dropout=0 (repeatable).", valueName: "key=value"))
     var overrides: [String] = []
@@ -64,6 +66,7 @@ struct TrainCommand: ParsableCommand {
         add("preset", preset); add("dataset", dataset.map { "'\($0)'" }); add("epochs", epochs)
         add("steps_per_epoch", stepsPerEpoch); add("global_batch", globalBatch); add("learning_rate", learningRate)
         add("bn_mode", bnMode); add("reduction", reduction); add("seed", seed); add("checkpoint_every_steps", checkpointEverySteps)
+        add("init_weights", initWeights.map { "'\($0)'" })
         for override in overrides {
             guard let equals = override.firstIndex(of: "=") else {
                 throw ValidationError("--set expects key=value, got '\(override)'")

@@ -231,6 +231,31 @@ struct CoordinatorTests {
         #expect(throws: TrainingError.self) { try exportCheckpoint(newest, preset: "small", to: run + "/x.safetensors", overwrite: false) }
     }
 
+    @Test func startsFromInitWeightsAndRejectsOnesThatDoNotFit() throws {
+        let first = scratchRun(), second = scratchRun(), fresh = scratchRun()
+        defer { for run in [first, second, fresh] { try? FileManager.default.removeItem(atPath: run) } }
+        let trained = try train(tinyConfig(steps: 2), ranks: 1, runDirectory: first)[0].parameters
+        // A learning rate too small to move any weight: the second run ends where it started.
+        var config = tinyConfig(steps: 2)
+        config.learningRate = 1e-30
+        config.initWeights = first + "/model.safetensors"
+        let continued = try train(config, ranks: 2, runDirectory: second)[0].parameters
+        let scale = trained.map(abs).max()!
+        #expect(zip(trained, continued).map { abs($0 - $1) }.max()! <= 1e-6 * scale)
+        // Negative control: without init_weights the same run stays at its random start (the first
+        // run's start too: same seed), which two steps of training already left.
+        config.initWeights = ""
+        let random = try train(config, ranks: 2, runDirectory: fresh)[0].parameters
+        #expect(zip(trained, random).map { abs($0 - $1) }.max()! > 1e-3 * scale)
+        // A missing file and another preset's weights are named.
+        config.initWeights = first + "/missing.safetensors"
+        #expect { try train(config, ranks: 1, runDirectory: scratchRun()) } throws: { "\($0)".contains("missing.safetensors: no such file") }
+        config.initWeights = first + "/model.safetensors"
+        config.preset = "small"
+        config.imageSize = 32
+        #expect { try train(config, ranks: 1, runDirectory: scratchRun()) } throws: { "\($0)".contains("does not fit preset small") }
+    }
+
     @Test func refusesToOverwriteARunWithResumeNone() throws {
         let run = scratchRun()
         defer { try? FileManager.default.removeItem(atPath: run) }
