@@ -16,9 +16,11 @@ enum BLASKernelStartup {
                                                    cpuFlags: BLASKernelChoice.cpuFlags(fromCPUInfo: cpuInfo),
                                                    userSetting: environment["OPENBLAS_CORETYPE"])
         else { return }
+        // The binary's own path, not the /proc/self/exe link, so `ps` and `top` still say "pais".
+        guard let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else { return }
         setenv("OPENBLAS_CORETYPE", core, 1)
         setenv(markerVariable, BLASInfo.coreName, 1)
-        execv("/proc/self/exe", CommandLine.unsafeArgv)
+        execv(executable, CommandLine.unsafeArgv)
         // Only reached if the exec failed: carry on with OpenBLAS's own choice.
         unsetenv("OPENBLAS_CORETYPE")
     }
