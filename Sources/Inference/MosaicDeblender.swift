@@ -19,6 +19,9 @@ public struct DeblendSettings: Sendable {
     public var blockRows: Int?
     /// NMS and slot matching over the `Parallel` workers (the result does not depend on it).
     public var parallelDecode = true
+    /// Pixels per attribution chunk: fixed, not per thread, so the blend sums (added chunk by
+    /// chunk) do not depend on the thread count. Internal: tests use small chunks.
+    var attributionChunkPixels = 1 << 16
     /// Test hooks for negative controls: a smaller NMS halo, or matching without deferral.
     var nmsHaloForTesting: Int?
     var deferUncertainPixels = true

@@ -1,36 +1,78 @@
 import PCR
+import Tensors
+
+/// What attributing one chunk of pixels produced, merged in chunk order afterwards.
+struct AttributedChunk {
+    /// One piece per touched source, and its owned pixels and blend sums, in first-touch order.
+    var sources: [Int] = [], boxes: [StampStore.Box] = [], pieces: [[Float]] = []
+    var owned: [Int] = [], positive: [Double] = [], shared: [Double] = []
+    /// Segmentation id of each pixel of the chunk (0 for a skipped pixel).
+    var ids: [Int32] = []
+}
 
 extension StreamingDecoder {
-    /// Attributes a batch of pixels whose matches are final, in batch order: their flux goes into
-    /// one new piece per touched source, and each pixel's owner (largest merged share) into the
-    /// segmentation via `setOwner(position, id)`. Pixels with owner −1 in slot 0 are skipped.
-    /// The float operations are those of `PCRDecoder.decode` and the whole-image segmentation.
+    /// Attributes a batch of pixels whose matches are final: their flux goes into one new piece
+    /// per touched source and chunk, and each pixel's owner (largest merged share) into the
+    /// segmentation via `setOwner(batchIndex, id)`. Pixels with owner −1 in slot 0 are skipped.
+    /// Chunks run in parallel and merge in order; the float operations on pixels are those of
+    /// `PCRDecoder.decode` and the whole-image segmentation.
     func attribute(count: Int, position: (Int) -> Int, flux: [Float], owners: [Int32], shares: [Float],
                    setOwner: (Int, Int32) throws -> Void) throws {
-        // Pass 1: each touched source's box within this batch (`batchSlot[j]`: its piece, −1 none).
-        var geometry: [StampStore.Box] = []
-        var touched: [Int] = []
-        for i in 0..<count where owners[i * n] >= 0 {
+        let chunkPixels = settings.attributionChunkPixels
+        let chunks = (count + chunkPixels - 1) / chunkPixels
+        var results = [AttributedChunk](repeating: AttributedChunk(), count: chunks)
+        let workers = settings.parallelDecode ? Parallel.parts : 1
+        var scratch = [[Int]](repeating: [Int](repeating: -1, count: centres.count), count: workers)
+        withoutActuallyEscaping(position) { position in
+        results.withUnsafeMutableBufferPointer { resultBuffer in scratch.withUnsafeMutableBufferPointer { scratchBuffer in
+            // Each chunk writes only its own result, and each worker only its own scratch.
+            let out = resultBuffer, slots = scratchBuffer
+            let work: (Int, Int, Int) -> Void = { worker, first, last in
+                for c in first..<last {
+                    let range = (c * chunkPixels)..<min(count, (c + 1) * chunkPixels)
+                    out[c] = self.attributeChunk(range, position: position, flux: flux, owners: owners, shares: shares,
+                                                 slotOf: &slots[worker])
+                }
+            }
+            if workers > 1 { Parallel.forWorkers(chunks, grain: 1, work) } else { work(0, 0, chunks) }
+        } }
+        }
+        for (c, chunk) in results.enumerated() {
+            for (s, j) in chunk.sources.enumerated() {
+                owned[j] += chunk.owned[s]; positiveFlux[j] += chunk.positive[s]; sharedFlux[j] += chunk.shared[s]
+                try timed { try stamps.add(source: j, box: chunk.boxes[s], pixels: chunk.pieces[s]) }
+            }
+            for (i, id) in chunk.ids.enumerated() where id > 0 { try setOwner(c * chunkPixels + i, id) }
+        }
+    }
+
+    /// One chunk: boxes of the touched sources (pass 1), then pieces, owners and sums (pass 2).
+    /// `slotOf` maps a source to its entry in this chunk (−1: none) and is reset on return.
+    private func attributeChunk(_ range: Range<Int>, position: (Int) -> Int, flux: [Float], owners: [Int32], shares: [Float],
+                                slotOf: inout [Int]) -> AttributedChunk {
+        var r = AttributedChunk()
+        r.ids = [Int32](repeating: 0, count: range.count)
+        for i in range where owners[i * n] >= 0 {
             let p = position(i), y = p / width, x = p % width
             for k in 0..<n {
-                let j = Int(owners[i * n + k]), s = batchSlot[j]
+                let j = Int(owners[i * n + k]), s = slotOf[j]
                 if s < 0 {
-                    batchSlot[j] = geometry.count; touched.append(j)
-                    geometry.append(StampStore.Box(y0: y, y1: y, x0: x, x1: x))
+                    slotOf[j] = r.sources.count; r.sources.append(j)
+                    r.boxes.append(StampStore.Box(y0: y, y1: y, x0: x, x1: x))
                 } else {
-                    let b = geometry[s]
-                    geometry[s] = StampStore.Box(y0: min(b.y0, y), y1: max(b.y1, y), x0: min(b.x0, x), x1: max(b.x1, x))
+                    let b = r.boxes[s]
+                    r.boxes[s] = StampStore.Box(y0: min(b.y0, y), y1: max(b.y1, y), x0: min(b.x0, x), x1: max(b.x1, x))
                 }
             }
         }
-        // Pass 2: fill the pieces; segmentation, owned pixels and the blend sums.
-        var pieces = geometry.map { b in [Float](repeating: 0, count: (b.y1 - b.y0 + 1) * (b.x1 - b.x0 + 1)) }
-        for i in 0..<count where owners[i * n] >= 0 {
+        r.pieces = r.boxes.map { b in [Float](repeating: 0, count: (b.y1 - b.y0 + 1) * (b.x1 - b.x0 + 1)) }
+        r.owned = [Int](repeating: 0, count: r.sources.count)
+        r.positive = [Double](repeating: 0, count: r.sources.count); r.shared = r.positive
+        for i in range where owners[i * n] >= 0 {
             let p = position(i), y = p / width, x = p % width, f = flux[i]
             for k in 0..<n {
-                let s = batchSlot[Int(owners[i * n + k])]
-                let b = geometry[s]
-                pieces[s][(y - b.y0) * (b.x1 - b.x0 + 1) + (x - b.x0)] += f * shares[i * n + k]
+                let s = slotOf[Int(owners[i * n + k])], b = r.boxes[s]
+                r.pieces[s][(y - b.y0) * (b.x1 - b.x0 + 1) + (x - b.x0)] += f * shares[i * n + k]
             }
             // Merge slots pointing to the same centre; the largest merged share owns the pixel.
             var best = -1
@@ -41,17 +83,15 @@ extension StreamingDecoder {
                 var merged: Float = 0
                 for q in k..<n where Int(owners[i * n + q]) == owner { merged += shares[i * n + q] }
                 if merged > bestShare || (merged == bestShare && owner < best) { bestShare = merged; best = owner }
-                let positive = Double(max(f, 0) * merged)
-                positiveFlux[owner] += positive
-                if merged < settings.ownershipForSole { sharedFlux[owner] += positive }
+                let positive = Double(max(f, 0) * merged), s = slotOf[owner]
+                r.positive[s] += positive
+                if merged < settings.ownershipForSole { r.shared[s] += positive }
             }
-            owned[best] += 1
-            try setOwner(p, Int32(best + 1))
+            r.owned[slotOf[best]] += 1
+            r.ids[i - range.lowerBound] = Int32(best + 1)
         }
-        for (s, j) in touched.enumerated() {
-            batchSlot[j] = -1
-            try timed { try stamps.add(source: j, box: geometry[s], pixels: pieces[s]) }
-        }
+        for j in r.sources { slotOf[j] = -1 }
+        return r
     }
 
     /// After the last block: assembles every source's image (its flux is the image's sum) and

@@ -28,14 +28,12 @@ final class StreamingDecoder {
 
     var centres: [(y: Int, x: Int)] = []
     var peakValues: [Float] = []
-    var index = CentreIndex(centres: [])
+    var index = CentreGrid(centres: [])
     /// Every centre at a row < known has been found.
     var known = 0
     /// Heatmap rows `carryStart...` kept for NMS across the next seam.
     var carry: [Float] = [], carryStart = 0
     var deferred = DeferredPixels()
-    /// Per source: its piece in the batch being attributed (−1: none).
-    var batchSlot: [Int] = []
     var owned: [Int] = [], positiveFlux: [Double] = [], sharedFlux: [Double] = []
     let stamps: StampStore
     /// Largest number of pixels waiting for a final match at once, and seconds spent in the sink.
@@ -75,12 +73,11 @@ final class StreamingDecoder {
         known = newKnown
         let keepFrom = max(carryStart, known - settings.peakWindow / 2)
         carry = Array(band[((keepFrom - carryStart) * width)...]); carryStart = keepFrom
-        index = CentreIndex(centres: centres)
+        index = CentreGrid(centres: centres)
         let k = centres.count
         owned += [Int](repeating: 0, count: k - owned.count)
         positiveFlux += [Double](repeating: 0, count: k - positiveFlux.count)
         sharedFlux += [Double](repeating: 0, count: k - sharedFlux.count)
-        batchSlot += [Int](repeating: -1, count: k - batchSlot.count)
         stamps.grow(to: k)
     }
 
@@ -88,15 +85,13 @@ final class StreamingDecoder {
     /// match could still change once more centres are known (only when not `final`).
     @inline(__always)
     static func matchSlots(y: Int, x: Int, v: UnsafePointer<Float>, owners: UnsafeMutablePointer<Int32>, n: Int,
-                           index: CentreIndex, known: Int, final: Bool) -> Bool {
+                           index: CentreGrid, known: Int, final: Bool) -> Bool {
         for k in 0..<n {
             let ty = Double(y) + Double(v[2 * k]), tx = Double(x) + Double(v[2 * k + 1])
-            guard let j = index.nearest(ty: ty, tx: tx) else { return final }
+            guard let (j, distance2) = index.nearest(ty: ty, tx: tx) else { return final }
             if !final {
-                let c = index.centres[j]
-                let dy = Double(c.y) - ty, dx = Double(c.x) - tx
                 let room = Double(known) - ty
-                guard room >= 0, dy * dy + dx * dx <= room * room else { return false }
+                guard room >= 0, distance2 <= room * room else { return false }
             }
             owners[k] = Int32(j)
         }
@@ -143,8 +138,8 @@ final class StreamingDecoder {
                             shares: shares[(i * n)..<((i + 1) * n)])
         }
         if !centres.isEmpty || !final {
-            try attribute(count: rows * w, position: { first * w + $0 }, flux: flux, owners: owners, shares: shares) { p, id in
-                segmentation[p - first * w] = id
+            try attribute(count: rows * w, position: { first * w + $0 }, flux: flux, owners: owners, shares: shares) { i, id in
+                segmentation[i] = id
             }
         }
         try timed { try sink.segmentationRows(firstRow: first, segmentation) }
@@ -166,8 +161,9 @@ final class StreamingDecoder {
         }
         deferred = still
         guard done.count > 0, !centres.isEmpty else { return }
-        try attribute(count: done.count, position: { done.positions[$0] }, flux: done.flux, owners: owners, shares: done.shares) { p, id in
-            try timed { try sink.setSegmentation(index: p, id: id) }
+        let positions = done.positions
+        try attribute(count: done.count, position: { positions[$0] }, flux: done.flux, owners: owners, shares: done.shares) { i, id in
+            try timed { try sink.setSegmentation(index: positions[i], id: id) }
         }
     }
 

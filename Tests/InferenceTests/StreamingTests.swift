@@ -92,10 +92,12 @@ struct StreamingTests {
 
     @Test func parallelDecodeEqualsSerialDecode() throws {
         #expect(Parallel.parts > 1, "the parallel path must really split the rows")
-        var serial = StreamingFixture.settings(blockRows: 24)
+        var parallel = StreamingFixture.settings(blockRows: 24)
+        parallel.attributionChunkPixels = 256         // several chunks per block, attributed in parallel
+        var serial = parallel
         serial.parallelDecode = false
         let (a, _) = try StreamingFixture.run(serial)
-        let (b, _) = try StreamingFixture.run(StreamingFixture.settings(blockRows: 24))
+        let (b, _) = try StreamingFixture.run(parallel)
         #expect(Fingerprint(a) == Fingerprint(b))
         // Band NMS over threads equals the whole-image peak finder.
         let heat = FakeNetwork.outputs(StreamingFixture.image.map { $0.isFinite ? $0 : 0 },
