@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Deblending speed: `pais deblend` wall time on one field at 1 and 2 MPI ranks (tiles/s from its
-# own report) next to source-extractor on the same field, in the same run.
+# own report) next to source-extractor on the same field, in the same run, and the peak resident
+# memory of the one-process run (/usr/bin/time).
 #
-#   tools/deblend-bench.sh [--size 4096] [--field FILE.fits] [--model W] [--preset small] [--tile 256] [--out DIR]
+#   tools/deblend-bench.sh [--size 4096] [--field FILE.fits] [--model W] [--preset small] [--tile 256]
+#                          [--max-memory MB] [--block-rows N] [--out DIR]
 #
-# Needs a release build (.build/release/pais, or --pais PATH), mpirun and source-extractor.
+# Needs a release build (.build/release/pais, or --pais PATH), mpirun, source-extractor and GNU time.
 set -euo pipefail
-size=4096 field="" model="" preset=small tile=256 out=deblend-bench pais=""
+size=4096 field="" model="" preset=small tile=256 out=deblend-bench pais="" maxmem="" blockrows=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --size) size=$2; shift 2 ;;
@@ -15,8 +17,10 @@ while [[ $# -gt 0 ]]; do
         --preset) preset=$2; shift 2 ;;
         --tile) tile=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
+        --max-memory) maxmem=$2; shift 2 ;;
+        --block-rows) blockrows=$2; shift 2 ;;
         --pais) pais=$2; shift 2 ;;
-        -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
         *) echo "error: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -31,6 +35,8 @@ if [[ -z "$field" ]]; then
 fi
 args=(--preset "$preset" --tile "$tile" --overwrite)
 [[ -n "$model" ]] && args+=(--model "$model")
+[[ -n "$maxmem" ]] && args+=(--max-memory "$maxmem")
+[[ -n "$blockrows" ]] && args+=(--block-rows "$blockrows")
 sexdir=/usr/share/source-extractor
 printf '%s\n' NUMBER X_IMAGE Y_IMAGE FLUX_AUTO > "$out/bench.param"
 now() { date +%s.%N; }
@@ -51,7 +57,14 @@ for ranks in 1 2; do
         "$(echo "$report" | grep 'tiles on' | sed 's/^ *//')"
 done
 t0=$(now)
-report=$("$pais" deblend "$field" "${args[@]}" --output "$out/pais-threads" 2>/dev/null)
+report=$(/usr/bin/time -f 'peak RSS %M kB' -o "$out/time.txt" "$pais" deblend "$field" "${args[@]}" --output "$out/pais-threads" 2>/dev/null)
 t1=$(now)
-printf 'pais deblend, 1 process x %d threads: %.2f s wall; %s\n' "$(nproc)" "$(echo "$t1 - $t0" | bc)" \
-    "$(echo "$report" | grep 'tiles on' | sed 's/^ *//')"
+printf 'pais deblend, 1 process x %d threads: %.2f s wall, %s; %s\n' "$(nproc)" "$(echo "$t1 - $t0" | bc)" \
+    "$(tail -1 "$out/time.txt")" "$(echo "$report" | grep 'tiles on' | sed 's/^ *//')"
+echo "$report" | grep '^plan:'
+echo "$report" | grep 'waited across'
+if cmp -s "$out/pais-1/catalog.csv" "$out/pais-2/catalog.csv" && cmp -s "$out/pais-1/catalog.csv" "$out/pais-threads/catalog.csv"; then
+    echo "catalogs of 1 rank, 2 ranks and 1 process x $(nproc) threads are identical"
+else
+    echo "WARNING: the catalogs differ between runs"
+fi
