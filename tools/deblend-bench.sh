@@ -42,13 +42,17 @@ printf '%s\n' NUMBER X_IMAGE Y_IMAGE FLUX_AUTO > "$out/bench.param"
 now() { date +%s.%N; }
 
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-t0=$(now)
-source-extractor "$field[0]" -c "$sexdir/default.sex" -PARAMETERS_NAME "$out/bench.param" \
-    -FILTER_NAME "$sexdir/default.conv" -STARNNW_NAME "$sexdir/default.nnw" -DETECT_MINAREA 5 \
-    -CHECKIMAGE_TYPE SEGMENTATION -CHECKIMAGE_NAME "$out/sex-seg.fits" \
-    -CATALOG_NAME "$out/sex.cat" -CATALOG_TYPE ASCII_HEAD -VERBOSE_TYPE QUIET
-t1=$(now)
-printf 'source-extractor: %.2f s wall, %d objects\n' "$(echo "$t1 - $t0" | bc)" "$(grep -vc '^#' "$out/sex.cat")"
+if command -v source-extractor > /dev/null; then
+    t0=$(now)
+    source-extractor "$field[0]" -c "$sexdir/default.sex" -PARAMETERS_NAME "$out/bench.param" \
+        -FILTER_NAME "$sexdir/default.conv" -STARNNW_NAME "$sexdir/default.nnw" -DETECT_MINAREA 5 \
+        -CHECKIMAGE_TYPE SEGMENTATION -CHECKIMAGE_NAME "$out/sex-seg.fits" \
+        -CATALOG_NAME "$out/sex.cat" -CATALOG_TYPE ASCII_HEAD -VERBOSE_TYPE QUIET
+    t1=$(now)
+    printf 'source-extractor: %.2f s wall, %d objects\n' "$(echo "$t1 - $t0" | bc)" "$(grep -vc '^#' "$out/sex.cat")"
+else
+    echo "source-extractor: not installed (apt-get install source-extractor), skipped"
+fi
 for ranks in 1 2; do
     t0=$(now)
     report=$(OPENBLAS_NUM_THREADS=1 mpirun -np "$ranks" "$pais" deblend "$field" "${args[@]}" --threads 1 --output "$out/pais-$ranks" 2>/dev/null)
