@@ -61,6 +61,8 @@ public struct InputScan: Sendable, Equatable {
         return InputScan(replacedPixels: replaced)
     }
 
-    /// `pixels` with NaN/Inf replaced by 0 (no flux).
-    static func sanitised(_ pixels: [Float]) -> [Float] { pixels.map { $0.isFinite ? $0 : 0 } }
+    /// Replaces NaN/Inf by 0 (no flux), in place (no second copy of a block).
+    static func sanitise(_ pixels: inout [Float]) {
+        for i in pixels.indices where !pixels[i].isFinite { pixels[i] = 0 }
+    }
 }

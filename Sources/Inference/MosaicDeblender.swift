@@ -94,7 +94,9 @@ public struct MosaicDeblender {
             throw InferenceError.emptyImage("image is \(width)x\(height) pixels with \(image.count) values")
         }
         let scan = try InputScan.scan(ArrayImageRows(image, height: height, width: width))
-        return (InputScan.sanitised(image), scan.replacedPixels)
+        var clean = image
+        InputScan.sanitise(&clean)
+        return (clean, scan.replacedPixels)
     }
 
     /// The plan `settings.blockRows` gives for a `height x width` image.
@@ -166,7 +168,8 @@ public struct MosaicDeblender {
         let mine = (0..<plan.grid.count).filter { $0 % size == rank }.count
         var done = 0
         for block in plan.blocks {
-            let input = InputScan.sanitised(try image.read(rows: block.inputRows))
+            var input = try image.read(rows: block.inputRows)
+            InputScan.sanitise(&input)
             let networkStart = Date()
             let outputs = try stitch(block, of: plan.grid, input: input, network: network, communicator: communicator) {
                 done += 1; progress(done, mine)

@@ -45,7 +45,7 @@ final class StampStore {
     func grow(to count: Int) { if bounds.count < count { bounds += [Box?](repeating: nil, count: count - bounds.count) } }
 
     /// Adds one piece of `source`: `pixels` row-major over `box`.
-    func add(source: Int, box: Box, pixels: [Float]) throws {
+    func add(source: Int, box: Box, pixels: ArraySlice<Float>) throws {
         precondition(pixels.count == (box.y1 - box.y0 + 1) * (box.x1 - box.x0 + 1), "stamp piece size mismatch")
         pieces.append(Piece(source: source, box: box, offset: written))
         if let spill {

@@ -3,8 +3,9 @@ import Tensors
 
 /// What attributing one chunk of pixels produced, merged in chunk order afterwards.
 struct AttributedChunk {
-    /// One piece per touched source, and its owned pixels and blend sums, in first-touch order.
-    var sources: [Int] = [], boxes: [StampStore.Box] = [], pieces: [[Float]] = []
+    /// One piece per touched source, and its owned pixels and blend sums, in first-touch order;
+    /// the pieces' pixels are concatenated, piece s starting at `pieceStart[s]`.
+    var sources: [Int] = [], boxes: [StampStore.Box] = [], pieceStart: [Int] = [], pixels: [Float] = []
     var owned: [Int] = [], positive: [Double] = [], shared: [Double] = []
     /// Segmentation id of each pixel of the chunk (0 for a skipped pixel).
     var ids: [Int32] = []
@@ -40,7 +41,8 @@ extension StreamingDecoder {
         for (c, chunk) in results.enumerated() {
             for (s, j) in chunk.sources.enumerated() {
                 owned[j] += chunk.owned[s]; positiveFlux[j] += chunk.positive[s]; sharedFlux[j] += chunk.shared[s]
-                try timed { try stamps.add(source: j, box: chunk.boxes[s], pixels: chunk.pieces[s]) }
+                let end = s + 1 < chunk.pieceStart.count ? chunk.pieceStart[s + 1] : chunk.pixels.count
+                try timed { try stamps.add(source: j, box: chunk.boxes[s], pixels: chunk.pixels[chunk.pieceStart[s]..<end]) }
             }
             for (i, id) in chunk.ids.enumerated() where id > 0 { try setOwner(c * chunkPixels + i, id) }
         }
@@ -65,31 +67,43 @@ extension StreamingDecoder {
                 }
             }
         }
-        r.pieces = r.boxes.map { b in [Float](repeating: 0, count: (b.y1 - b.y0 + 1) * (b.x1 - b.x0 + 1)) }
+        // Piece s's pixel (y, x) is at base[s] + y * boxWidth[s] + x in the concatenated pixels.
+        var base = [Int](), boxWidth = [Int](), total = 0
+        for b in r.boxes {
+            let w = b.x1 - b.x0 + 1
+            r.pieceStart.append(total); base.append(total - b.y0 * w - b.x0); boxWidth.append(w)
+            total += (b.y1 - b.y0 + 1) * w
+        }
+        r.pixels = [Float](repeating: 0, count: total)
         r.owned = [Int](repeating: 0, count: r.sources.count)
         r.positive = [Double](repeating: 0, count: r.sources.count); r.shared = r.positive
-        for i in range where owners[i * n] >= 0 {
-            let p = position(i), y = p / width, x = p % width, f = flux[i]
-            for k in 0..<n {
-                let s = slotOf[Int(owners[i * n + k])], b = r.boxes[s]
-                r.pieces[s][(y - b.y0) * (b.x1 - b.x0 + 1) + (x - b.x0)] += f * shares[i * n + k]
+        let n = self.n, width = self.width, sole = settings.ownershipForSole
+        owners.withUnsafeBufferPointer { o in shares.withUnsafeBufferPointer { w in r.pixels.withUnsafeMutableBufferPointer { pixels in
+            for i in range where o[i * n] >= 0 {
+                let p = position(i), y = p / width, x = p % width, f = flux[i]
+                for k in 0..<n {
+                    let s = slotOf[Int(o[i * n + k])]
+                    pixels[base[s] + y * boxWidth[s] + x] += f * w[i * n + k]
+                }
+                // Merge slots pointing to the same centre; the largest merged share owns the pixel.
+                var best = -1
+                var bestShare: Float = -1
+                for k in 0..<n {
+                    let owner = Int(o[i * n + k])
+                    var seen = false
+                    for q in 0..<k where Int(o[i * n + q]) == owner { seen = true }
+                    if seen { continue }
+                    var merged: Float = 0
+                    for q in k..<n where Int(o[i * n + q]) == owner { merged += w[i * n + q] }
+                    if merged > bestShare || (merged == bestShare && owner < best) { bestShare = merged; best = owner }
+                    let positive = Double(max(f, 0) * merged), s = slotOf[owner]
+                    r.positive[s] += positive
+                    if merged < sole { r.shared[s] += positive }
+                }
+                r.owned[slotOf[best]] += 1
+                r.ids[i - range.lowerBound] = Int32(best + 1)
             }
-            // Merge slots pointing to the same centre; the largest merged share owns the pixel.
-            var best = -1
-            var bestShare: Float = -1
-            for k in 0..<n {
-                let owner = Int(owners[i * n + k])
-                guard !(0..<k).contains(where: { Int(owners[i * n + $0]) == owner }) else { continue }
-                var merged: Float = 0
-                for q in k..<n where Int(owners[i * n + q]) == owner { merged += shares[i * n + q] }
-                if merged > bestShare || (merged == bestShare && owner < best) { bestShare = merged; best = owner }
-                let positive = Double(max(f, 0) * merged), s = slotOf[owner]
-                r.positive[s] += positive
-                if merged < settings.ownershipForSole { r.shared[s] += positive }
-            }
-            r.owned[slotOf[best]] += 1
-            r.ids[i - range.lowerBound] = Int32(best + 1)
-        }
+        } } }
         for j in r.sources { slotOf[j] = -1 }
         return r
     }

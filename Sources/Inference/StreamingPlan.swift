@@ -61,10 +61,12 @@ public struct StreamingPlan: Sendable, Equatable {
         return best
     }
 
-    /// Bytes rank 0 holds per pixel of a block's core: stitched outputs `4·(1 + 3n)`, per-slot
-    /// owners and shares `8n`, the block's partial per-source boxes (about `4n`: a pixel lands in
-    /// at most n boxes), segmentation rows 4 and the sanitised core 4 — 84 bytes for n = 3.
-    public static func bytesPerCorePixel(slots n: Int) -> Int { 4 * (1 + 3 * n) + 8 * n + 4 * n + 4 + 4 }
+    /// Bytes rank 0 holds at once per pixel of a block's core: stitched outputs `4·(1 + 3n)`,
+    /// per-slot owners and shares `8n`, the block's per-source pieces (about `4n`: a pixel lands
+    /// in at most n boxes), segmentation rows, their copy for the FITS write and the per-chunk
+    /// owner ids (4 each), the sanitised core (4) and the heatmap band NMS reads (4): 96 bytes
+    /// for n = 3.
+    public static func bytesPerCorePixel(slots n: Int) -> Int { 4 * (1 + 3 * n) + 8 * n + 4 * n + 3 * 4 + 4 + 4 }
 
     /// Estimated peak bytes of one block on rank 0: its core at `bytesPerCorePixel`, its input
     /// rows (float32) and the heatmap rows carried over for NMS across the seam.
