@@ -77,6 +77,7 @@ public final class DeblendFileSink: DeblendSink {
     let heatmap: FITSFile, segmentation: FITSFile
     var sources: FITSFile?
     var stampOffsets: [Int] = []
+    var segmentationRowsWritten = 0
 
     public init(directory: String, height: Int, width: Int, wcsCards: [String], wcs: CelestialWCS?,
                 keywords: [(String, HeaderValue, String)] = [], overwrite: Bool) throws {
@@ -121,9 +122,24 @@ public final class DeblendFileSink: DeblendSink {
     }
     public func segmentationRows(firstRow: Int, _ ids: [Int32]) throws {
         try segmentation.writePixels(ids[...], firstElement: firstRow * width)
+        segmentationRowsWritten = max(segmentationRowsWritten, firstRow + ids.count / width)
     }
-    public func setSegmentation(index: Int, id: Int32) throws {
-        try segmentation.writePixels([id][...], firstElement: index)
+    /// Read-modify-write of the rows the patches fall on, a band of at most 256 rows at a time
+    /// (one cfitsio call per band, not per pixel).
+    public func patchSegmentation(_ unsorted: [(index: Int, id: Int32)]) throws {
+        let patches = unsorted.sorted { $0.index < $1.index }
+        var next = 0
+        while next < patches.count {
+            // Only rows already written can be read back (the rest of the file does not exist yet).
+            let firstRow = patches[next].index / width, rows = firstRow..<min(segmentationRowsWritten, firstRow + 256)
+            guard !rows.isEmpty else { throw InferenceError.badParameter("segmentation row \(firstRow) patched before it was written") }
+            var band = try segmentation.readPlanes(first: rows.lowerBound, count: rows.count, as: Int32.self).pixels
+            while next < patches.count, patches[next].index < rows.upperBound * width {
+                band[patches[next].index - firstRow * width] = patches[next].id
+                next += 1
+            }
+            try segmentation.writePixels(band[...], firstElement: firstRow * width)
+        }
     }
 
     public func beginStamps(_ boxes: [(y0: Int, x0: Int, height: Int, width: Int)]) throws {

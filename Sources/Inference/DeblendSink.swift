@@ -3,7 +3,7 @@ import PCR
 /// Where a streamed deblend puts its outputs, in the order they become final.
 ///
 /// Rows arrive top to bottom, one super-block at a time. Segmentation pixels whose owner was not
-/// yet certain when their rows were sent arrive as 0 and are set later by `setSegmentation`.
+/// yet certain when their rows were sent arrive as 0 and are set later by `patchSegmentation`.
 /// Per-source values are final only at the end: stamp geometry first, then each stamp's pixels
 /// in id order, then the catalog.
 public protocol DeblendSink: AnyObject {
@@ -11,8 +11,8 @@ public protocol DeblendSink: AnyObject {
     func imageRows(firstRow: Int, _ pixels: ArraySlice<Float>) throws
     func heatmapRows(firstRow: Int, _ values: ArraySlice<Float>) throws
     func segmentationRows(firstRow: Int, _ ids: [Int32]) throws
-    /// Sets segmentation pixel `index` (row-major in the mosaic) to `id`.
-    func setSegmentation(index: Int, id: Int32) throws
+    /// Sets segmentation pixels (`index` row-major in the mosaic, increasing) to their ids.
+    func patchSegmentation(_ patches: [(index: Int, id: Int32)]) throws
     /// The boxes of all per-source images in id order (`.empty` images for sources without flux).
     func beginStamps(_ boxes: [(y0: Int, x0: Int, height: Int, width: Int)]) throws
     /// Source `id`'s deblended image (ids arrive in increasing order).
@@ -45,7 +45,9 @@ final class InMemorySink: DeblendSink {
         let start = firstRow * result.width
         result.segmentation.replaceSubrange(start..<(start + ids.count), with: ids)
     }
-    func setSegmentation(index: Int, id: Int32) throws { result.segmentation[index] = id }
+    func patchSegmentation(_ patches: [(index: Int, id: Int32)]) throws {
+        for patch in patches { result.segmentation[patch.index] = patch.id }
+    }
     func beginStamps(_ boxes: [(y0: Int, x0: Int, height: Int, width: Int)]) throws { images.reserveCapacity(boxes.count) }
     func stamp(id: Int, _ image: SparseImage) throws { images.append(image) }
     func finish(sources: [DeblendedSource]) throws {

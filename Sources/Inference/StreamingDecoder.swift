@@ -162,9 +162,11 @@ final class StreamingDecoder {
         deferred = still
         guard done.count > 0, !centres.isEmpty else { return }
         let positions = done.positions
+        var patches: [(index: Int, id: Int32)] = []
         try attribute(count: done.count, position: { positions[$0] }, flux: done.flux, owners: owners, shares: done.shares) { i, id in
-            try timed { try sink.setSegmentation(index: positions[i], id: id) }
+            patches.append((positions[i], id))
         }
+        try timed { try sink.patchSegmentation(patches) }
     }
 
     func timed(_ body: () throws -> Void) rethrows {
