@@ -65,8 +65,8 @@ report=$(/usr/bin/time -f 'peak RSS %M kB' -o "$out/time.txt" "$pais" deblend "$
 t1=$(now)
 printf 'pais deblend, 1 process x %d threads: %.2f s wall, %s; %s\n' "$(nproc)" "$(echo "$t1 - $t0" | bc)" \
     "$(tail -1 "$out/time.txt")" "$(echo "$report" | grep 'tiles on' | sed 's/^ *//')"
-echo "$report" | grep '^plan:'
-echo "$report" | grep 'waited across'
+echo "$report" | grep '^plan:' || true          # older builds print no plan
+echo "$report" | grep 'waited across' || true
 if cmp -s "$out/pais-1/catalog.csv" "$out/pais-2/catalog.csv" && cmp -s "$out/pais-1/catalog.csv" "$out/pais-threads/catalog.csv"; then
     echo "catalogs of 1 rank, 2 ranks and 1 process x $(nproc) threads are identical"
 else
