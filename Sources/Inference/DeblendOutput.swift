@@ -1,7 +1,8 @@
 import FITSIO
 import Foundation
+import PCR
 
-/// Writes a deblend result as a directory of FITS and CSV files, all carrying the input's WCS.
+/// Writes a deblend as a directory of FITS and CSV files, all carrying the input's WCS.
 ///
 /// Layout of `DIR`:
 /// * `catalog.fits` (table `CATALOG`) and `catalog.csv`: id, x, y (0-based peak pixel), ra, dec
@@ -13,16 +14,16 @@ import Foundation
 /// * `segmentation.fits`: int32 `[H, W]`, the id owning the largest share of each pixel, 0 none;
 /// * `heatmap.fits`: the stitched centre heatmap `[H, W]`.
 ///
-/// Everything is written into a hidden sibling directory that is renamed to `DIR` at the end,
-/// so a failure never leaves a partial output directory.
+/// `DeblendFileSink` writes these as a streamed deblend produces them, into a hidden sibling
+/// directory that is renamed to `DIR` at the end, so a failure never leaves a partial output.
 public enum DeblendOutput {
     /// File names inside the output directory.
     public static let catalogFITS = "catalog.fits", catalogCSV = "catalog.csv", sourcesFITS = "sources.fits",
                       segmentationFITS = "segmentation.fits", heatmapFITS = "heatmap.fits"
 
-    /// The catalog table of `result`; `wcs` converts peak pixels to RA/Dec.
-    public static func catalog(_ result: DeblendResult, wcs: CelestialWCS?) throws -> FITSTable {
-        let s = result.sources
+    /// The catalog table of `sources` (only their scalar fields are used); `wcs` converts peak
+    /// pixels to RA/Dec.
+    public static func catalog(_ s: [DeblendedSource], wcs: CelestialWCS?) throws -> FITSTable {
         let sky = try wcs?.world(s.map { (x: Double($0.x), y: Double($0.y)) })
         return try FITSTable(columns: [
             TableColumn("id", .int64(s.map { Int64($0.id) })),
@@ -37,10 +38,49 @@ public enum DeblendOutput {
         ])
     }
 
-    /// Writes `result` to `directory`. `wcsCards` are copied verbatim into every HDU that has
-    /// pixel coordinates; `keywords` (e.g. the model and tiling settings) go into every primary header.
+    /// The catalog table of an in-memory result.
+    public static func catalog(_ result: DeblendResult, wcs: CelestialWCS?) throws -> FITSTable {
+        try catalog(result.sources, wcs: wcs)
+    }
+
+    /// Writes an in-memory `result` to `directory` through the same sink a streamed deblend uses.
+    /// `wcsCards` are copied verbatim into every HDU that has pixel coordinates; `keywords` go
+    /// into every primary header.
     public static func write(_ result: DeblendResult, to directory: String, wcsCards: [String], wcs: CelestialWCS?,
                              keywords: [(String, HeaderValue, String)] = [], overwrite: Bool) throws {
+        let sink = try DeblendFileSink(directory: directory, height: result.height, width: result.width, wcsCards: wcsCards,
+                                       wcs: wcs, keywords: keywords, overwrite: overwrite)
+        do {
+            try sink.heatmapRows(firstRow: 0, result.heatmap[...])
+            try sink.segmentationRows(firstRow: 0, result.segmentation)
+            try sink.beginStamps(result.sources.map { (y0: $0.image.y0, x0: $0.image.x0, height: $0.image.height, width: $0.image.width) })
+            for s in result.sources { try sink.stamp(id: s.id, s.image) }
+            try sink.finish(sources: result.sources)
+        } catch {
+            sink.discard()
+            throw error
+        }
+    }
+}
+
+/// A `DeblendSink` that writes the output directory incrementally (see `DeblendOutput`).
+///
+/// Heatmap and segmentation rows go straight into their FITS images; stamps into `STAMPPIX` at
+/// their offsets; the catalog at the end. Nothing appears under the final name before `finish`
+/// renames the staging directory; `discard` removes it after a failure.
+public final class DeblendFileSink: DeblendSink {
+    public let stagingDirectory: String
+    let finalPath: String
+    let width: Int, height: Int
+    let wcsCards: [String], wcs: CelestialWCS?
+    let keywords: [(String, HeaderValue, String)]
+    let heatmap: FITSFile, segmentation: FITSFile
+    var sources: FITSFile?
+    var stampOffsets: [Int] = []
+    var segmentationRowsWritten = 0
+
+    public init(directory: String, height: Int, width: Int, wcsCards: [String], wcs: CelestialWCS?,
+                keywords: [(String, HeaderValue, String)] = [], overwrite: Bool) throws {
         let fm = FileManager.default
         let final = URL(fileURLWithPath: directory).standardizedFileURL
         if fm.fileExists(atPath: final.path) && !overwrite {
@@ -48,59 +88,103 @@ public enum DeblendOutput {
         }
         let parent = final.deletingLastPathComponent().path
         guard fm.fileExists(atPath: parent) else { throw InferenceError.badParameter("directory \(parent) does not exist") }
-        let staging = parent + "/." + final.lastPathComponent + ".partial-\(getpid())"
-        try? fm.removeItem(atPath: staging)
-        try fm.createDirectory(atPath: staging, withIntermediateDirectories: false)
+        finalPath = final.path
+        stagingDirectory = parent + "/." + final.lastPathComponent + ".partial-\(getpid())"
+        try? fm.removeItem(atPath: stagingDirectory)
+        try fm.createDirectory(atPath: stagingDirectory, withIntermediateDirectories: false)
+        self.height = height; self.width = width; self.wcsCards = wcsCards; self.wcs = wcs; self.keywords = keywords
         do {
-            try writeFiles(result, into: staging, wcsCards: wcsCards, wcs: wcs, keywords: keywords)
-            if fm.fileExists(atPath: final.path) { try fm.removeItem(at: final) }
-            try fm.moveItem(atPath: staging, toPath: final.path)
+            heatmap = try FITSFile.create(stagingDirectory + "/" + DeblendOutput.heatmapFITS)
+            try heatmap.createImage(of: Float.self, shape: [width, height])
+            try Self.header(heatmap, wcsCards, keywords)
+            try heatmap.writeKey("CONTENT", .string("stitched centre heatmap"))
+            segmentation = try FITSFile.create(stagingDirectory + "/" + DeblendOutput.segmentationFITS)
+            try segmentation.createImage(of: Int32.self, shape: [width, height])
+            try Self.header(segmentation, wcsCards, keywords)
+            try segmentation.writeKey("CONTENT", .string("id of the source owning the largest share; 0 none"))
         } catch {
-            try? fm.removeItem(atPath: staging)
+            try? fm.removeItem(atPath: stagingDirectory)
             throw error
         }
     }
 
-    private static func writeFiles(_ r: DeblendResult, into dir: String, wcsCards: [String], wcs: CelestialWCS?,
-                                   keywords: [(String, HeaderValue, String)]) throws {
-        func header(_ file: FITSFile) throws {
-            try file.writeCards(wcsCards)
-            for (k, v, c) in keywords { try file.writeKey(k, v, comment: c) }
+    static func header(_ file: FITSFile, _ wcsCards: [String], _ keywords: [(String, HeaderValue, String)]) throws {
+        try file.writeCards(wcsCards)
+        for (k, v, c) in keywords { try file.writeKey(k, v, comment: c) }
+    }
+
+    /// Removes the staging directory (after a failure).
+    public func discard() { try? FileManager.default.removeItem(atPath: stagingDirectory) }
+
+    public func imageRows(firstRow: Int, _ pixels: ArraySlice<Float>) throws {}
+    public func heatmapRows(firstRow: Int, _ values: ArraySlice<Float>) throws {
+        try heatmap.writePixels(values, firstElement: firstRow * width)
+    }
+    public func segmentationRows(firstRow: Int, _ ids: [Int32]) throws {
+        try segmentation.writePixels(ids[...], firstElement: firstRow * width)
+        segmentationRowsWritten = max(segmentationRowsWritten, firstRow + ids.count / width)
+    }
+    /// Read-modify-write of the rows the patches fall on, a band of at most 256 rows at a time
+    /// (one cfitsio call per band, not per pixel).
+    public func patchSegmentation(_ unsorted: [(index: Int, id: Int32)]) throws {
+        let patches = unsorted.sorted { $0.index < $1.index }
+        var next = 0
+        while next < patches.count {
+            // Only rows already written can be read back (the rest of the file does not exist yet).
+            let firstRow = patches[next].index / width, rows = firstRow..<min(segmentationRowsWritten, firstRow + 256)
+            guard !rows.isEmpty else { throw InferenceError.badParameter("segmentation row \(firstRow) patched before it was written") }
+            var band = try segmentation.readPlanes(first: rows.lowerBound, count: rows.count, as: Int32.self).pixels
+            while next < patches.count, patches[next].index < rows.upperBound * width {
+                band[patches[next].index - firstRow * width] = patches[next].id
+                next += 1
+            }
+            try segmentation.writePixels(band[...], firstElement: firstRow * width)
         }
-        let table = try catalog(r, wcs: wcs)
-        let cat = try FITSFile.create(dir + "/" + catalogFITS)
-        try cat.writeEmptyPrimary(); try header(cat)
-        try cat.writeTable(table, extname: "CATALOG")
-        try cat.commit()
-        try table.writeCSV(to: dir + "/" + catalogCSV)
+    }
 
-        var offsets: [Int64] = [], pixels: [Float] = []
-        for s in r.sources { offsets.append(Int64(pixels.count)); pixels.append(contentsOf: s.image.pixels) }
-        let stamps = try FITSTable(columns: [
-            TableColumn("id", .int64(r.sources.map { Int64($0.id) })),
-            TableColumn("y0", .int64(r.sources.map { Int64($0.image.y0) })),
-            TableColumn("x0", .int64(r.sources.map { Int64($0.image.x0) })),
-            TableColumn("height", .int64(r.sources.map { Int64($0.image.height) })),
-            TableColumn("width", .int64(r.sources.map { Int64($0.image.width) })),
-            TableColumn("offset", .int64(offsets)),
+    public func beginStamps(_ boxes: [(y0: Int, x0: Int, height: Int, width: Int)]) throws {
+        var offset = 0
+        stampOffsets = boxes.map { box in defer { offset += box.height * box.width }; return offset }
+        let table = try FITSTable(columns: [
+            TableColumn("id", .int64(boxes.indices.map { Int64($0 + 1) })),
+            TableColumn("y0", .int64(boxes.map { Int64($0.y0) })),
+            TableColumn("x0", .int64(boxes.map { Int64($0.x0) })),
+            TableColumn("height", .int64(boxes.map { Int64($0.height) })),
+            TableColumn("width", .int64(boxes.map { Int64($0.width) })),
+            TableColumn("offset", .int64(stampOffsets.map { Int64($0) })),
         ])
-        let src = try FITSFile.create(dir + "/" + sourcesFITS)
-        try src.writeEmptyPrimary(); try header(src)
-        try src.writeKey("IMWIDTH", .int(r.width), comment: "[px] width of the deblended image")
-        try src.writeKey("IMHEIGHT", .int(r.height), comment: "[px] height of the deblended image")
-        try src.writeTable(stamps, extname: "STAMPS")
-        try src.writeImage(FITSImage(shape: [max(pixels.count, 1)], pixels: pixels.isEmpty ? [0] : pixels), extname: "STAMPPIX")
-        try src.writeKey("BUNIT", .string("electron/s"), comment: "deblended flux D_j")
-        try src.commit()
+        let file = try FITSFile.create(stagingDirectory + "/" + DeblendOutput.sourcesFITS)
+        try file.writeEmptyPrimary(); try Self.header(file, wcsCards, keywords)
+        try file.writeKey("IMWIDTH", .int(width), comment: "[px] width of the deblended image")
+        try file.writeKey("IMHEIGHT", .int(height), comment: "[px] height of the deblended image")
+        try file.writeTable(table, extname: "STAMPS")
+        try file.createImage(of: Float.self, shape: [max(offset, 1)], extname: "STAMPPIX")
+        try file.writeKey("BUNIT", .string("electron/s"), comment: "deblended flux D_j")
+        sources = file
+    }
 
-        let seg = try FITSFile.create(dir + "/" + segmentationFITS)
-        try seg.writeImage(FITSImage(width: r.width, height: r.height, pixels: r.segmentation)); try header(seg)
-        try seg.writeKey("CONTENT", .string("id of the source owning the largest share; 0 none"))
-        try seg.commit()
+    public func stamp(id: Int, _ image: SparseImage) throws {
+        guard let sources else { throw InferenceError.badParameter("stamp \(id) written before beginStamps") }
+        try sources.writePixels(image.pixels[...], firstElement: stampOffsets[id - 1])
+    }
 
-        let heat = try FITSFile.create(dir + "/" + heatmapFITS)
-        try heat.writeImage(FITSImage(width: r.width, height: r.height, pixels: r.heatmap)); try header(heat)
-        try heat.writeKey("CONTENT", .string("stitched centre heatmap"))
-        try heat.commit()
+    /// Writes the catalog, closes every file and renames the staging directory to its final name.
+    public func finish(sources catalogSources: [DeblendedSource]) throws {
+        let fm = FileManager.default
+        do {
+            guard let sources else { throw InferenceError.badParameter("finish before beginStamps") }
+            try sources.commit(); try heatmap.commit(); try segmentation.commit()
+            let table = try DeblendOutput.catalog(catalogSources, wcs: wcs)
+            let cat = try FITSFile.create(stagingDirectory + "/" + DeblendOutput.catalogFITS)
+            try cat.writeEmptyPrimary(); try Self.header(cat, wcsCards, keywords)
+            try cat.writeTable(table, extname: "CATALOG")
+            try cat.commit()
+            try table.writeCSV(to: stagingDirectory + "/" + DeblendOutput.catalogCSV)
+            if fm.fileExists(atPath: finalPath) { try fm.removeItem(atPath: finalPath) }
+            try fm.moveItem(atPath: stagingDirectory, toPath: finalPath)
+        } catch {
+            discard()
+            throw error
+        }
     }
 }

@@ -15,6 +15,16 @@ public struct DeblendSettings: Sendable {
     /// flux comes from pixels it shares (holds less than `ownershipForSole` of).
     public var blendFluxFraction = 0.1
     public var ownershipForSole: Float = 0.9
+    /// Core rows per super-block (rounded down to whole tile rows); nil: the whole mosaic at once.
+    public var blockRows: Int?
+    /// NMS and slot matching over the `Parallel` workers (the result does not depend on it).
+    public var parallelDecode = true
+    /// Pixels per attribution chunk: fixed, not per thread, so the blend sums (added chunk by
+    /// chunk) do not depend on the thread count. Internal: tests use small chunks.
+    var attributionChunkPixels = 1 << 16
+    /// Test hooks for negative controls: a smaller NMS halo, or matching without deferral.
+    var nmsHaloForTesting: Int?
+    var deferUncertainPixels = true
 
     public init() {}
 }
@@ -27,7 +37,7 @@ public struct DeblendedSource: Sendable {
     public var y: Int, x: Int
     /// Stitched heatmap value at the centre.
     public var peak: Float
-    /// Attributed flux Σ_p D_j(p), e-/s.
+    /// Attributed flux Σ_p D_j(p), e-/s (the sum of `image`).
     public var flux: Double
     /// Pixels whose largest share belongs to this source.
     public var ownedPixels: Int
@@ -37,7 +47,20 @@ public struct DeblendedSource: Sendable {
     public var image: SparseImage
 }
 
-/// Everything `pais deblend` writes.
+/// What a streamed deblend did (every rank), for the report.
+public struct DeblendRun: Sendable {
+    public var plan: StreamingPlan
+    public var replacedPixels = 0
+    public var sources = 0, blendedSources = 0
+    /// Wall seconds: the tile network pass (including the gathers over ranks), NMS + decoding on
+    /// rank 0 (including output writing), and the output writing alone.
+    public var networkSeconds = 0.0, decodeSeconds = 0.0, outputSeconds = 0.0
+    /// Most pixels that waited at once for a final match across a block seam.
+    public var peakDeferredPixels = 0
+    public var tiles: Int { plan.grid.count }
+}
+
+/// Everything `pais deblend` writes, in memory (small images, tests, `pais evaluate`).
 public struct DeblendResult: Sendable {
     public var height: Int, width: Int
     /// The image as deblended: NaN/Inf pixels replaced by 0.
@@ -53,19 +76,14 @@ public struct DeblendResult: Sendable {
     public var networkSeconds: Double = 0, decodeSeconds: Double = 0
 }
 
-/// Runs a tile network over an image of any size and decodes the stitched outputs globally.
+/// Runs a tile network over an image of any size and decodes the stitched outputs globally,
+/// one super-block of tile rows at a time (`StreamingPlan`).
 ///
-/// Pipeline: sanitise the image → run every tile (split round-robin over the ranks of
-/// `communicator`) and write each tile's kept region into mosaic arrays → sum the arrays over the
-/// ranks (the regions are disjoint, so the sum is an exact gather) → NMS once on the stitched
-/// heatmap → match every pixel's slots against the global centre list (grid index) → per-source
-/// images, segmentation and catalog values.
-///
-/// Peak memory per rank ≈ `4·(1+3n)` bytes/px for the stitched outputs, `4` for the image,
-/// `4n` for the decoder's slot owners and `4n` for its softmax weights, `4` for the segmentation,
-/// plus the per-source boxes (their bounding boxes overlap: 1–2× the image area, 4–8 bytes/px):
-/// ≈ 80 bytes per pixel for n = 3 (1.3 GB for 4096²), plus one tile's input and outputs, plus
-/// the raw input (4 bytes/px). Only rank 0 decodes; other ranks need the first 48 bytes/px.
+/// Per block: read and sanitise its input rows → run its tiles (split round-robin over the ranks
+/// of `communicator` by global tile index) and write each tile's kept region into the block's
+/// arrays → sum the arrays over the ranks (the regions are disjoint, so the sum is an exact
+/// gather) → on rank 0, `StreamingDecoder` runs NMS and slot matching and hands rows, stamps and
+/// catalog to a `DeblendSink`. The result is identical to one block holding the whole mosaic.
 public struct MosaicDeblender {
     public var settings: DeblendSettings
     public init(settings: DeblendSettings = DeblendSettings()) { self.settings = settings }
@@ -75,42 +93,40 @@ public struct MosaicDeblender {
         guard height > 0, width > 0, image.count == height * width else {
             throw InferenceError.emptyImage("image is \(width)x\(height) pixels with \(image.count) values")
         }
+        let scan = try InputScan.scan(ArrayImageRows(image, height: height, width: width))
         var clean = image
-        var replaced = 0
-        var anyData = false
-        for i in clean.indices {
-            if !clean[i].isFinite { clean[i] = 0; replaced += 1 } else if clean[i] != 0 { anyData = true }
-        }
-        guard anyData else {
-            throw InferenceError.emptyImage(replaced == image.count ? "every pixel is NaN or blank" : "every pixel is zero, NaN or blank")
-        }
-        return (clean, replaced)
+        InputScan.sanitise(&clean)
+        return (clean, scan.replacedPixels)
     }
 
-    /// Runs `network` on every tile this rank owns and returns the stitched outputs, summed over
-    /// all ranks of `communicator` (every rank receives them). `progress(done, total)` is called
-    /// after each local tile.
-    public func stitch(_ image: [Float], height: Int, width: Int, network: any TileNetwork,
-                       communicator: (any Communicator)? = nil,
-                       progress: (Int, Int) -> Void = { _, _ in }) throws -> StitchedOutputs {
+    /// The plan `settings.blockRows` gives for a `height x width` image.
+    public func plan(height: Int, width: Int, slots: Int) throws -> StreamingPlan {
         let grid = try TileGrid(height: height, width: width, tile: settings.tile, margin: settings.margin)
-        var stitched = StitchedOutputs(height: height, width: width, slots: network.slots)
+        return try StreamingPlan(grid: grid, slots: slots, blockRows: settings.blockRows)
+    }
+
+    /// Runs `network` on the tiles of `block` this rank owns and returns the block's stitched
+    /// outputs, summed over all ranks. `input` holds the sanitised rows `block.inputRows`.
+    func stitch(_ block: StreamingPlan.Block, of grid: TileGrid, input: [Float], network: any TileNetwork,
+                communicator: (any Communicator)?, tileDone: () -> Void) throws -> StitchedOutputs {
         let rank = communicator?.rank ?? 0, size = communicator?.size ?? 1
-        let mine = Swift.stride(from: rank, to: grid.count, by: size).map { grid.tile($0) }
-        let t = settings.tile
-        var input = [Float](repeating: 0, count: t * t)
-        for (done, tile) in mine.enumerated() {
+        let width = grid.width, t = grid.tile
+        var stitched = StitchedOutputs(height: block.rows.count, width: width, slots: network.slots, firstRow: block.rows.lowerBound)
+        let tiles = (block.tileRows.lowerBound * grid.columns)..<(block.tileRows.upperBound * grid.columns)
+        var tileInput = [Float](repeating: 0, count: t * t)
+        for index in tiles where index % size == rank {
+            let tile = grid.tile(index)
             // Zero padding beyond the mosaic edge: pixels outside carry no flux.
             for ty in 0..<t {
-                let y = tile.y0 + ty
-                let row = ty * t
-                guard y < height else { input.replaceSubrange(row..<(row + t), with: repeatElement(0, count: t)); continue }
+                let y = tile.y0 + ty, row = ty * t
+                guard y < grid.height else { tileInput.replaceSubrange(row..<(row + t), with: repeatElement(0, count: t)); continue }
                 let columns = max(0, min(t, width - tile.x0))
-                input.replaceSubrange(row..<(row + columns), with: image[(y * width + tile.x0)..<(y * width + tile.x0 + columns)])
-                if columns < t { input.replaceSubrange((row + columns)..<(row + t), with: repeatElement(0, count: t - columns)) }
+                let src = (y - block.inputRows.lowerBound) * width + tile.x0
+                tileInput.replaceSubrange(row..<(row + columns), with: input[src..<(src + columns)])
+                if columns < t { tileInput.replaceSubrange((row + columns)..<(row + t), with: repeatElement(0, count: t - columns)) }
             }
-            try stitched.insert(try network.run(tile: input, size: t), of: tile, size: t)
-            progress(done + 1, mine.count)
+            try stitched.insert(try network.run(tile: tileInput, size: t), of: tile, size: t)
+            tileDone()
         }
         if let communicator, communicator.size > 1 {
             // Every pixel was written by exactly one rank and is zero elsewhere: the sum gathers.
@@ -121,76 +137,79 @@ public struct MosaicDeblender {
         return stitched
     }
 
-    /// Global NMS and decoding of stitched outputs against the (sanitised) image.
-    public func decode(_ image: [Float], stitched s: StitchedOutputs) throws -> (sources: [DeblendedSource], segmentation: [Int32]) {
-        let h = s.height, w = s.width, n = s.slots
-        let centres = PeakFinder(threshold: settings.peakThreshold, window: settings.peakWindow)
-            .peaks(s.heatmap, height: h, width: w)
-        let decoded = try PCRDecoder(n: n).decode(flux: image, height: h, width: w, vectors: s.vectors,
-                                                  weights: .logits(s.mapLogits), centres: centres, heatmap: s.heatmap)
-        var segmentation = [Int32](repeating: 0, count: h * w)
-        var owned = [Int](repeating: 0, count: centres.count)
-        var sharedFlux = [Double](repeating: 0, count: centres.count)
-        var positiveFlux = [Double](repeating: 0, count: centres.count)
-        if !centres.isEmpty {
-            let index = CentreIndex(centres: centres)
-            var share = [Float](repeating: 0, count: n), owner = [Int](repeating: 0, count: n)
-            for y in 0..<h {
-                for x in 0..<w {
-                    let p = y * w + x
-                    // Softmax of the n logits, then the centre each slot points to.
-                    var m = -Float.infinity
-                    for k in 0..<n { m = max(m, s.mapLogits[p * n + k]) }
-                    var total: Float = 0
-                    for k in 0..<n { share[k] = exp(s.mapLogits[p * n + k] - m); total += share[k] }
-                    for k in 0..<n {
-                        share[k] /= total
-                        owner[k] = index.nearest(ty: Double(y) + Double(s.vectors[(p * n + k) * 2]),
-                                                 tx: Double(x) + Double(s.vectors[(p * n + k) * 2 + 1])) ?? 0
-                    }
-                    // Merge slots pointing to the same centre; the largest merged share owns p.
-                    var best = -1
-                    var bestShare: Float = -1
-                    for k in 0..<n {
-                        guard !owner[0..<k].contains(owner[k]) else { continue }
-                        var merged: Float = 0
-                        for q in k..<n where owner[q] == owner[k] { merged += share[q] }
-                        if merged > bestShare || (merged == bestShare && owner[k] < best) { bestShare = merged; best = owner[k] }
-                        let positive = Double(max(image[p], 0) * merged)
-                        positiveFlux[owner[k]] += positive
-                        if merged < settings.ownershipForSole { sharedFlux[owner[k]] += positive }
-                    }
-                    segmentation[p] = Int32(best + 1)
-                    owned[best] += 1
-                }
-            }
+    /// The whole image's stitched outputs (every rank receives them); `image` must be sanitised.
+    public func stitch(_ image: [Float], height: Int, width: Int, network: any TileNetwork,
+                       communicator: (any Communicator)? = nil,
+                       progress: (Int, Int) -> Void = { _, _ in }) throws -> StitchedOutputs {
+        let grid = try TileGrid(height: height, width: width, tile: settings.tile, margin: settings.margin)
+        let plan = try StreamingPlan(grid: grid, slots: network.slots, blockRows: nil)
+        let mine = (0..<grid.count).filter { $0 % (communicator?.size ?? 1) == (communicator?.rank ?? 0) }.count
+        var done = 0
+        return try stitch(plan.blocks[0], of: grid, input: image, network: network, communicator: communicator) {
+            done += 1; progress(done, mine)
         }
-        let sources = decoded.enumerated().map { j, d in
-            DeblendedSource(id: j + 1, y: d.y, x: d.x, peak: d.peak, flux: d.flux, ownedPixels: owned[j],
-                            blended: positiveFlux[j] > 0 && sharedFlux[j] > settings.blendFluxFraction * positiveFlux[j],
-                            image: d.image)
-        }
-        return (sources, segmentation)
     }
 
-    /// Sanitises, stitches and (on rank 0) decodes. Other ranks return a result without sources.
+    /// Deblends `image` block by block. Rank 0 decodes into `sink` (required there; other ranks
+    /// only run their tiles). Per-source image pieces are spilled to `spillDirectory` (nil: memory).
+    /// `progress(done, total)` counts this rank's tiles.
+    public func deblend(rows image: any ImageRows, network: any TileNetwork, communicator: (any Communicator)? = nil,
+                        plan given: StreamingPlan? = nil, sink: (any DeblendSink)?, spillDirectory: String? = nil,
+                        progress: (Int, Int) -> Void = { _, _ in }) throws -> DeblendRun {
+        let plan = try given ?? self.plan(height: image.height, width: image.width, slots: network.slots)
+        var run = DeblendRun(plan: plan)
+        run.replacedPixels = try InputScan.scan(image).replacedPixels
+        let rank = communicator?.rank ?? 0, size = communicator?.size ?? 1
+        let decoder = try rank == 0 ? sink.map {
+            try StreamingDecoder(settings: settings, height: image.height, width: image.width, slots: network.slots,
+                                 sink: $0, spillDirectory: spillDirectory)
+        } : nil
+        guard rank != 0 || decoder != nil else { throw InferenceError.badParameter("rank 0 needs a sink for the outputs") }
+        let mine = (0..<plan.grid.count).filter { $0 % size == rank }.count
+        var done = 0
+        for block in plan.blocks {
+            var input = try image.read(rows: block.inputRows)
+            InputScan.sanitise(&input)
+            let networkStart = Date()
+            let outputs = try stitch(block, of: plan.grid, input: input, network: network, communicator: communicator) {
+                done += 1; progress(done, mine)
+            }
+            run.networkSeconds += Date().timeIntervalSince(networkStart)
+            guard let decoder else { continue }
+            let decodeStart = Date()
+            let core = (block.rows.lowerBound - block.inputRows.lowerBound) * image.width
+            try decoder.consume(outputs, flux: Array(input[core..<(core + block.rows.count * image.width)]),
+                                isLast: block.index == plan.blocks.count - 1)
+            run.decodeSeconds += Date().timeIntervalSince(decodeStart)
+        }
+        if let decoder {
+            let finishStart = Date()
+            let catalog = try decoder.finish()
+            run.decodeSeconds += Date().timeIntervalSince(finishStart)
+            run.sources = catalog.count
+            run.blendedSources = catalog.filter(\.blended).count
+            run.peakDeferredPixels = decoder.peakDeferred
+            run.outputSeconds = decoder.outputSeconds
+        }
+        return run
+    }
+
+    /// Deblends an in-memory image into an in-memory result, streamed by `settings.blockRows`.
+    /// Other ranks than 0 return a result without sources.
     public func deblend(_ raw: [Float], height: Int, width: Int, network: any TileNetwork,
                         communicator: (any Communicator)? = nil,
                         progress: (Int, Int) -> Void = { _, _ in }) throws -> DeblendResult {
-        let (image, replaced) = try Self.sanitise(raw, height: height, width: width)
-        let started = Date()
-        let stitched = try stitch(image, height: height, width: width, network: network,
-                                  communicator: communicator, progress: progress)
-        let networkSeconds = Date().timeIntervalSince(started)
-        let tiles = try TileGrid(height: height, width: width, tile: settings.tile, margin: settings.margin).count
-        guard (communicator?.rank ?? 0) == 0 else {
-            return DeblendResult(height: height, width: width, image: image, replacedPixels: replaced, tiles: tiles,
-                                 heatmap: stitched.heatmap, segmentation: [], sources: [], networkSeconds: networkSeconds)
+        guard height > 0, width > 0, raw.count == height * width else {
+            throw InferenceError.emptyImage("image is \(width)x\(height) pixels with \(raw.count) values")
         }
-        let decodeStart = Date()
-        let (sources, segmentation) = try decode(image, stitched: stitched)
-        return DeblendResult(height: height, width: width, image: image, replacedPixels: replaced, tiles: tiles,
-                             heatmap: stitched.heatmap, segmentation: segmentation, sources: sources,
-                             networkSeconds: networkSeconds, decodeSeconds: Date().timeIntervalSince(decodeStart))
+        let rows = ArrayImageRows(raw, height: height, width: width)
+        let plan = try self.plan(height: height, width: width, slots: network.slots)
+        let sink = InMemorySink(height: height, width: width, replacedPixels: 0, tiles: plan.grid.count)
+        let run = try deblend(rows: rows, network: network, communicator: communicator, plan: plan, sink: sink, progress: progress)
+        var result = sink.result
+        result.replacedPixels = run.replacedPixels
+        result.networkSeconds = run.networkSeconds
+        result.decodeSeconds = run.decodeSeconds
+        return result
     }
 }

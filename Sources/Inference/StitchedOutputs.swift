@@ -1,25 +1,31 @@
-/// Network outputs for a whole mosaic, assembled from the kept regions of its tiles.
+/// Network outputs for a horizontal band of mosaic rows (the whole mosaic when the band starts at
+/// row 0 and holds every row), assembled from the kept regions of its tiles.
 ///
-/// Memory: `4·(1 + 3n)·H·W` bytes (heatmap, vectors and map logits in float32), i.e. 40 bytes
-/// per pixel for n = 3.
+/// Memory: `4·(1 + 3n)` bytes per pixel of the band (heatmap, vectors and map logits in float32),
+/// i.e. 40 bytes per pixel for n = 3.
 public struct StitchedOutputs: Sendable {
+    /// Rows held (`height`), their first mosaic row, the mosaic width and the slots per pixel.
     public let height: Int, width: Int, slots: Int
-    /// `[H, W]` centre heatmap.
+    public let firstRow: Int
+    /// `[height, W]` centre heatmap.
     public var heatmap: [Float]
-    /// `[H, W, n, 2]` contribution vectors (relative offsets, so they stitch unchanged).
+    /// `[height, W, n, 2]` contribution vectors (relative offsets, so they stitch unchanged).
     public var vectors: [Float]
-    /// `[H, W, n]` contribution-map logits.
+    /// `[height, W, n]` contribution-map logits.
     public var mapLogits: [Float]
 
-    /// Zero-filled arrays for an `height x width` mosaic.
-    public init(height: Int, width: Int, slots: Int) {
-        self.height = height; self.width = width; self.slots = slots
+    /// Zero-filled arrays for mosaic rows `firstRow..<firstRow + height` of a `width`-wide mosaic.
+    public init(height: Int, width: Int, slots: Int, firstRow: Int = 0) {
+        self.height = height; self.width = width; self.slots = slots; self.firstRow = firstRow
         heatmap = [Float](repeating: 0, count: height * width)
         vectors = [Float](repeating: 0, count: height * width * slots * 2)
         mapLogits = [Float](repeating: 0, count: height * width * slots)
     }
 
-    /// Copies the kept region of `tile`'s outputs (side `size`) into the mosaic arrays.
+    /// The mosaic rows this band holds.
+    public var rows: Range<Int> { firstRow..<(firstRow + height) }
+
+    /// Copies the kept region of `tile`'s outputs (side `size`) that falls inside the band.
     mutating func insert(_ out: TileOutputs, of tile: TileGrid.Tile, size: Int) throws {
         let n = slots
         guard out.heatmap.count == size * size, out.vectors.count == size * size * n * 2,
@@ -27,9 +33,9 @@ public struct StitchedOutputs: Sendable {
             throw InferenceError.network("tile outputs have \(out.heatmap.count)/\(out.vectors.count)/\(out.mapLogits.count) values, expected \(size)x\(size) with n = \(n)")
         }
         let columns = tile.keepX.count
-        for y in tile.keepY {
+        for y in tile.keepY.clamped(to: rows) {
             let ty = y - tile.y0, tx0 = tile.keepX.lowerBound - tile.x0
-            let src = ty * size + tx0, dst = y * width + tile.keepX.lowerBound
+            let src = ty * size + tx0, dst = (y - firstRow) * width + tile.keepX.lowerBound
             heatmap.replaceSubrange(dst..<(dst + columns), with: out.heatmap[src..<(src + columns)])
             vectors.replaceSubrange((dst * 2 * n)..<((dst + columns) * 2 * n), with: out.vectors[(src * 2 * n)..<((src + columns) * 2 * n)])
             mapLogits.replaceSubrange((dst * n)..<((dst + columns) * n), with: out.mapLogits[(src * n)..<((src + columns) * n)])

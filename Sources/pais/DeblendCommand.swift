@@ -14,8 +14,9 @@ struct DeblendCommand: ParsableCommand {
         abstract: "Deblend an image of any size with a trained model (overlapping tiles, global NMS and decode).",
         discussion: """
             Writes DIR/catalog.fits + catalog.csv, sources.fits (per-source images as boxes), segmentation.fits
-            and heatmap.fits, all with the input's WCS. Under mpirun the tiles are split over the ranks and
-            rank 0 decodes and writes. Memory on each rank is about 80 bytes per pixel (1.3 GB for 4096²).
+            and heatmap.fits, all with the input's WCS. The image is streamed in super-blocks of tile rows: memory
+            is bounded by --max-memory (or --block-rows), not by the image size, and the outputs are identical to
+            a single-block run. Under mpirun each block's tiles are split over the ranks and rank 0 decodes and writes.
             """)
 
     @Argument(help: "Input FITS image (the first 2-D image HDU is used).") var image: String
@@ -25,6 +26,8 @@ struct DeblendCommand: ParsableCommand {
     @Option(help: "Margin discarded on inner tile edges (default 32, or tile/8 for tiles under 128).") var margin: Int?
     @Option(help: "NMS threshold on the heatmap (method.md §4.1).") var peakThreshold: Float = 0.1
     @Option(help: "Output directory (created; must not exist unless --overwrite).") var output: String
+    @Option(help: "Memory budget in MB for a super-block's outputs and decoding on rank 0; sets the block size.") var maxMemory = 512
+    @Option(help: "Rows per super-block (rounded down to whole tile rows); overrides --max-memory.") var blockRows: Int?
     @Option(help: "Compute threads per rank (default: all cores alone, 1 per rank under a launcher).") var threads: Int?
     @Flag(help: "Replace an existing output directory.") var overwrite = false
 
@@ -57,23 +60,14 @@ struct DeblendCommand: ParsableCommand {
         settings.margin = margin ?? defaultMargin(tile: tile)
         guard peakThreshold > 0, peakThreshold < 1 else { throw CommandError("--peak-threshold must be in (0, 1), got \(peakThreshold)") }
         settings.peakThreshold = peakThreshold
-        let start = Date()
-        let result: DeblendResult
-        do {
-            result = try MosaicDeblender(settings: settings).deblend(
-                input.pixels, height: input.height, width: input.width, network: network, communicator: communicator
-            ) { done, total in
-                if root && (done == total || done % max(1, total / 100) == 0) {
-                    writeProgress("\rtiles \(done)/\(total) on rank 0 of \(communicator.size)")
-                }
-            }
-        } catch let e as InferenceError { throw CommandError("\(image): \(e.description)") }
-        if root { writeProgress("\n") }
-        let seconds = Date().timeIntervalSince(start)
-        guard root else { return }
-        if result.replacedPixels > 0 {
-            writeToStandardError("warning: \(image): \(result.replacedPixels) NaN/Inf pixels were replaced by 0\n")
+        guard maxMemory > 0 else { throw CommandError("--max-memory must be a positive number of MB, got \(maxMemory)") }
+        if let blockRows, blockRows <= 0 { throw CommandError("--block-rows must be positive, got \(blockRows)") }
+        let plan = try inferenceCall {
+            let grid = try TileGrid(height: input.height, width: input.width, tile: settings.tile, margin: settings.margin)
+            return try blockRows.map { try StreamingPlan(grid: grid, slots: network.slots, blockRows: $0) }
+                ?? StreamingPlan.fitting(grid: grid, slots: network.slots, maxBytes: maxMemory << 20)
         }
+        if root { print("plan: \(input.width)x\(input.height) image, \(plan.grid.count) tiles; \(plan.summary)") }
         let keywords: [(String, HeaderValue, String)] = [
             ("PAISIMG", .string(URL(fileURLWithPath: image).lastPathComponent), "deblended input image"),
             ("PAISMOD", .string(URL(fileURLWithPath: weights).lastPathComponent), "model weights"),
@@ -82,14 +76,44 @@ struct DeblendCommand: ParsableCommand {
             ("PAISMARG", .int(settings.margin), "[px] tile margin"),
             ("PAISNMS", .double(Double(settings.peakThreshold)), "NMS threshold (window 7)"),
         ]
+        let start = Date()
+        // Only rank 0 writes; its outputs go to a staging directory renamed at the end.
+        let sink = root ? try inferenceCall {
+            try DeblendFileSink(directory: output, height: input.height, width: input.width, wcsCards: input.wcsCards,
+                                wcs: input.wcs, keywords: keywords, overwrite: overwrite)
+        } : nil
+        let run: DeblendRun
         do {
-            try DeblendOutput.write(result, to: output, wcsCards: input.wcsCards, wcs: input.wcs, keywords: keywords, overwrite: overwrite)
-        } catch let e as InferenceError { throw CommandError(e.description) }
-        let blended = result.sources.filter(\.blended).count
+            run = try MosaicDeblender(settings: settings).deblend(
+                rows: input.rows, network: network, communicator: communicator, plan: plan, sink: sink,
+                spillDirectory: sink?.stagingDirectory
+            ) { done, total in
+                if root && (done == total || done % max(1, total / 100) == 0) {
+                    writeProgress("\rtiles \(done)/\(total) on rank 0 of \(communicator.size)")
+                }
+            }
+        } catch let e as InferenceError {
+            sink?.discard()
+            throw CommandError("\(image): \(e.description)")
+        } catch {
+            sink?.discard()
+            throw error
+        }
+        if root { writeProgress("\n") }
+        let seconds = Date().timeIntervalSince(start)
+        guard root else { return }
+        if run.replacedPixels > 0 {
+            writeToStandardError("warning: \(image): \(run.replacedPixels) NaN/Inf pixels were replaced by 0\n")
+        }
         print("deblended \(input.width)x\(input.height) image \(image) with \(weights) (\(preset), tile \(tile), margin \(settings.margin))")
-        print("  \(result.tiles) tiles on \(communicator.size) rank(s): network " + String(format: "%.2f s (%.2f tiles/s), NMS + decode %.2f s, total %.2f s",
-              result.networkSeconds, Double(result.tiles) / max(result.networkSeconds, 1e-9), result.decodeSeconds, seconds))
-        print("  \(result.sources.count) sources (\(blended) flagged blended), \(result.replacedPixels) NaN/Inf pixels replaced")
+        print("  \(run.tiles) tiles on \(communicator.size) rank(s) in \(plan.blocks.count) block(s): network " + String(format: "%.2f s (%.2f tiles/s), NMS + decode %.2f s (of which writing %.2f s), total %.2f s",
+              run.networkSeconds, Double(run.tiles) / max(run.networkSeconds, 1e-9), run.decodeSeconds, run.outputSeconds, seconds))
+        print("  \(run.sources) sources (\(run.blendedSources) flagged blended), \(run.replacedPixels) NaN/Inf pixels replaced, at most \(run.peakDeferredPixels) pixels waited across a block seam")
         print("  wrote \(output)/{catalog.fits,catalog.csv,sources.fits,segmentation.fits,heatmap.fits}")
+    }
+
+    /// Runs `body`, turning inference errors into one-line command errors.
+    func inferenceCall<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let e as InferenceError { throw CommandError(e.description) }
     }
 }

@@ -3,15 +3,17 @@ import Foundation
 import Inference
 import Network
 
-/// An input image for deblending: the first 2-D image HDU of a FITS file and its WCS.
+/// An input image for deblending: the first 2-D image HDU of a FITS file, read by rows, and its WCS.
 struct DeblendInput {
-    var height: Int, width: Int
-    var pixels: [Float]
+    var height: Int { rows.height }
+    var width: Int { rows.width }
+    /// The image, read a band of rows at a time (never whole).
+    var rows: FITSImageRows
     /// WCS header cards of that HDU, copied verbatim onto every output.
     var wcsCards: [String]
     var wcs: CelestialWCS?
 
-    /// Reads `path`; missing, non-FITS, truncated or image-less files give one clear line.
+    /// Opens `path`; missing, non-FITS, truncated or image-less files give one clear line.
     init(path: String) throws {
         guard FileManager.default.fileExists(atPath: path) else { throw CommandError("\(path): no such file") }
         let file = try FITSFile.open(path)
@@ -22,10 +24,9 @@ struct DeblendInput {
         }
         guard let chosen else { throw CommandError("\(path): has no 2-D image HDU to deblend") }
         _ = try file.moveToHDU(chosen)
-        let image = try file.readImage(as: Float.self)
-        height = image.height; width = image.width; pixels = image.pixels
         wcsCards = try file.wcsCards()
         wcs = try? file.readCelestialWCS()
+        rows = try FITSImageRows(file: file, hdu: chosen)
     }
 }
 

@@ -1,0 +1,75 @@
+/// Nearest-centre queries for slot matching (method.md §4.2): the same answer as
+/// `PCR.CentreIndex` — the exact nearest centre, ties to the lowest index, distances computed
+/// with the same floating-point operations — from a flat bucket grid that is faster to search.
+///
+/// Why faster: buckets are contiguous (centre coordinates stored by cell), the cell size follows
+/// the density of centres (about one per cell), and the search stops as soon as the nearest
+/// centre found is closer than the actual distance from the query to any unscanned cell, not
+/// after whole rings of cells.
+struct CentreGrid: Sendable {
+    let count: Int
+    private let cell: Int, originY: Int, originX: Int, rows: Int, cols: Int
+    /// Cell c holds entries `start[c]..<start[c + 1]` of `ids`, `ys`, `xs`, in increasing id.
+    private let start: [Int32], ids: [Int32], ys: [Double], xs: [Double]
+
+    init(centres: [(y: Int, x: Int)]) {
+        count = centres.count
+        let minY = centres.map(\.y).min() ?? 0, maxY = centres.map(\.y).max() ?? 0
+        let minX = centres.map(\.x).min() ?? 0, maxX = centres.map(\.x).max() ?? 0
+        let area = Double((maxY - minY + 1) * (maxX - minX + 1))
+        let side = max(4, Int((area / Double(max(1, centres.count))).squareRoot()))
+        let gridRows = (maxY - minY) / side + 1, gridCols = (maxX - minX) / side + 1
+        cell = side; originY = minY; originX = minX; rows = gridRows; cols = gridCols
+        var counts = [Int32](repeating: 0, count: gridRows * gridCols + 1)
+        let cellOf = centres.map { (($0.y - minY) / side) * gridCols + ($0.x - minX) / side }
+        for c in cellOf { counts[c + 1] += 1 }
+        for c in 0..<(gridRows * gridCols) { counts[c + 1] += counts[c] }
+        var fill = counts
+        var ids = [Int32](repeating: 0, count: centres.count)
+        var ys = [Double](repeating: 0, count: centres.count), xs = ys
+        for (j, c) in cellOf.enumerated() {
+            let slot = Int(fill[c]); fill[c] += 1
+            ids[slot] = Int32(j); ys[slot] = Double(centres[j].y); xs[slot] = Double(centres[j].x)
+        }
+        start = counts; self.ids = ids; self.ys = ys; self.xs = xs
+    }
+
+    /// The nearest centre to (ty, tx) and its squared distance; nil when there are no centres.
+    @inline(__always)
+    func nearest(ty: Double, tx: Double) -> (index: Int, distance2: Double)? {
+        guard count > 0 else { return nil }
+        let cy = min(max(Int(((ty - Double(originY)) / Double(cell)).rounded(.down)), 0), rows - 1)
+        let cx = min(max(Int(((tx - Double(originX)) / Double(cell)).rounded(.down)), 0), cols - 1)
+        var best = -1
+        var bestD = Double.infinity
+        var ring = 0
+        while true {
+            let y0 = cy - ring, y1 = cy + ring, x0 = cx - ring, x1 = cx + ring
+            for by in max(0, y0)...min(rows - 1, y1) {
+                let edgeRow = by == y0 || by == y1
+                var bx = max(0, x0)
+                while bx <= min(cols - 1, x1) {
+                    let c = by * cols + bx
+                    for e in Int(start[c])..<Int(start[c + 1]) {
+                        let dy = ys[e] - ty, dx = xs[e] - tx
+                        let d = dy * dy + dx * dx
+                        let j = Int(ids[e])
+                        if d < bestD || (d == bestD && j < best) { bestD = d; best = j }
+                    }
+                    // Inner rows of the ring: only its first and last columns.
+                    bx = edgeRow || bx == x1 ? bx + 1 : x1
+                }
+            }
+            // Any centre not scanned lies in a cell outside rows y0...y1 or columns x0...x1: at
+            // least this far from the query (sides at the grid's edge hold no more centres).
+            var outside = Double.infinity
+            if y0 > 0 { outside = min(outside, ty - Double(originY + y0 * cell - 1)) }
+            if y1 < rows - 1 { outside = min(outside, Double(originY + (y1 + 1) * cell) - ty) }
+            if x0 > 0 { outside = min(outside, tx - Double(originX + x0 * cell - 1)) }
+            if x1 < cols - 1 { outside = min(outside, Double(originX + (x1 + 1) * cell) - tx) }
+            if outside == .infinity { return (best, bestD) }
+            if best >= 0 && outside > 0 && bestD < outside * outside { return (best, bestD) }
+            ring += 1
+        }
+    }
+}

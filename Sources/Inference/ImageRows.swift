@@ -1,0 +1,68 @@
+import FITSIO
+
+/// An image read by rows, so a mosaic never has to be in memory at once.
+public protocol ImageRows {
+    var height: Int { get }
+    var width: Int { get }
+    /// The raw pixels of mosaic rows `rows`, row-major (NaN/Inf not yet replaced).
+    func read(rows: Range<Int>) throws -> [Float]
+}
+
+/// An image already in memory.
+public struct ArrayImageRows: ImageRows {
+    public let height: Int, width: Int
+    let pixels: [Float]
+    public init(_ pixels: [Float], height: Int, width: Int) {
+        self.pixels = pixels; self.height = height; self.width = width
+    }
+    public func read(rows: Range<Int>) throws -> [Float] { Array(pixels[(rows.lowerBound * width)..<(rows.upperBound * width)]) }
+}
+
+/// A 2-D image HDU of a FITS file, read a band of rows at a time (cfitsio reads only those rows).
+public final class FITSImageRows: ImageRows {
+    public let height: Int, width: Int
+    let file: FITSFile
+    let hdu: Int
+
+    /// Reads rows of image HDU `hdu` of an open file.
+    public init(file: FITSFile, hdu: Int) throws {
+        _ = try file.moveToHDU(hdu)
+        let shape = try file.imageGeometry().shape
+        guard shape.count == 2 else { throw InferenceError.badParameter("\(file.path): HDU \(hdu) is not a 2-D image") }
+        self.file = file; self.hdu = hdu; width = shape[0]; height = shape[1]
+    }
+
+    public func read(rows: Range<Int>) throws -> [Float] {
+        guard !rows.isEmpty else { return [] }
+        _ = try file.moveToHDU(hdu)
+        // Along the last axis of a 2-D image, "planes" are rows.
+        return try file.readPlanes(first: rows.lowerBound, count: rows.count, as: Float.self).pixels
+    }
+}
+
+/// What a first pass over the input found: NaN/Inf pixels to be replaced by 0.
+public struct InputScan: Sendable, Equatable {
+    public var replacedPixels: Int
+
+    /// Reads `image` in bands of `rowsPerRead` rows; fails if it has no pixels or no finite
+    /// non-zero one, so an empty input is refused before any network pass.
+    public static func scan(_ image: any ImageRows, rowsPerRead: Int = 256) throws -> InputScan {
+        let h = image.height, w = image.width
+        guard h > 0, w > 0 else { throw InferenceError.emptyImage("image is \(w)x\(h) pixels") }
+        var replaced = 0, anyData = false
+        for start in Swift.stride(from: 0, to: h, by: max(1, rowsPerRead)) {
+            for v in try image.read(rows: start..<min(h, start + rowsPerRead)) {
+                if !v.isFinite { replaced += 1 } else if v != 0 { anyData = true }
+            }
+        }
+        guard anyData else {
+            throw InferenceError.emptyImage(replaced == h * w ? "every pixel is NaN or blank" : "every pixel is zero, NaN or blank")
+        }
+        return InputScan(replacedPixels: replaced)
+    }
+
+    /// Replaces NaN/Inf by 0 (no flux), in place (no second copy of a block).
+    static func sanitise(_ pixels: inout [Float]) {
+        for i in pixels.indices where !pixels[i].isFinite { pixels[i] = 0 }
+    }
+}

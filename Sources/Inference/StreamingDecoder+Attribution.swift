@@ -1,0 +1,134 @@
+import PCR
+import Tensors
+
+/// What attributing one chunk of pixels produced, merged in chunk order afterwards.
+struct AttributedChunk {
+    /// One piece per touched source, and its owned pixels and blend sums, in first-touch order;
+    /// the pieces' pixels are concatenated, piece s starting at `pieceStart[s]`.
+    var sources: [Int] = [], boxes: [StampStore.Box] = [], pieceStart: [Int] = [], pixels: [Float] = []
+    var owned: [Int] = [], positive: [Double] = [], shared: [Double] = []
+    /// Segmentation id of each pixel of the chunk (0 for a skipped pixel).
+    var ids: [Int32] = []
+}
+
+extension StreamingDecoder {
+    /// Attributes a batch of pixels whose matches are final: their flux goes into one new piece
+    /// per touched source and chunk, and each pixel's owner (largest merged share) into the
+    /// segmentation via `setOwner(batchIndex, id)`. Pixels with owner −1 in slot 0 are skipped.
+    /// Chunks run in parallel and merge in order; the float operations on pixels are those of
+    /// `PCRDecoder.decode` and the whole-image segmentation.
+    func attribute(count: Int, position: (Int) -> Int, flux: [Float], owners: [Int32], shares: [Float],
+                   setOwner: (Int, Int32) throws -> Void) throws {
+        let chunkPixels = settings.attributionChunkPixels
+        let chunks = (count + chunkPixels - 1) / chunkPixels
+        var results = [AttributedChunk](repeating: AttributedChunk(), count: chunks)
+        let workers = settings.parallelDecode ? Parallel.parts : 1
+        var scratch = [[Int]](repeating: [Int](repeating: -1, count: centres.count), count: workers)
+        withoutActuallyEscaping(position) { position in
+        results.withUnsafeMutableBufferPointer { resultBuffer in scratch.withUnsafeMutableBufferPointer { scratchBuffer in
+            // Each chunk writes only its own result, and each worker only its own scratch.
+            let out = resultBuffer, slots = scratchBuffer
+            let work: (Int, Int, Int) -> Void = { worker, first, last in
+                for c in first..<last {
+                    let range = (c * chunkPixels)..<min(count, (c + 1) * chunkPixels)
+                    out[c] = self.attributeChunk(range, position: position, flux: flux, owners: owners, shares: shares,
+                                                 slotOf: &slots[worker])
+                }
+            }
+            if workers > 1 { Parallel.forWorkers(chunks, grain: 1, work) } else { work(0, 0, chunks) }
+        } }
+        }
+        for (c, chunk) in results.enumerated() {
+            for (s, j) in chunk.sources.enumerated() {
+                owned[j] += chunk.owned[s]; positiveFlux[j] += chunk.positive[s]; sharedFlux[j] += chunk.shared[s]
+                let end = s + 1 < chunk.pieceStart.count ? chunk.pieceStart[s + 1] : chunk.pixels.count
+                try timed { try stamps.add(source: j, box: chunk.boxes[s], pixels: chunk.pixels[chunk.pieceStart[s]..<end]) }
+            }
+            for (i, id) in chunk.ids.enumerated() where id > 0 { try setOwner(c * chunkPixels + i, id) }
+        }
+    }
+
+    /// One chunk: boxes of the touched sources (pass 1), then pieces, owners and sums (pass 2).
+    /// `slotOf` maps a source to its entry in this chunk (−1: none) and is reset on return.
+    private func attributeChunk(_ range: Range<Int>, position: (Int) -> Int, flux: [Float], owners: [Int32], shares: [Float],
+                                slotOf: inout [Int]) -> AttributedChunk {
+        var r = AttributedChunk()
+        r.ids = [Int32](repeating: 0, count: range.count)
+        for i in range where owners[i * n] >= 0 {
+            let p = position(i), y = p / width, x = p % width
+            for k in 0..<n {
+                let j = Int(owners[i * n + k]), s = slotOf[j]
+                if s < 0 {
+                    slotOf[j] = r.sources.count; r.sources.append(j)
+                    r.boxes.append(StampStore.Box(y0: y, y1: y, x0: x, x1: x))
+                } else {
+                    let b = r.boxes[s]
+                    r.boxes[s] = StampStore.Box(y0: min(b.y0, y), y1: max(b.y1, y), x0: min(b.x0, x), x1: max(b.x1, x))
+                }
+            }
+        }
+        // Piece s's pixel (y, x) is at base[s] + y * boxWidth[s] + x in the concatenated pixels.
+        var base = [Int](), boxWidth = [Int](), total = 0
+        for b in r.boxes {
+            let w = b.x1 - b.x0 + 1
+            r.pieceStart.append(total); base.append(total - b.y0 * w - b.x0); boxWidth.append(w)
+            total += (b.y1 - b.y0 + 1) * w
+        }
+        r.pixels = [Float](repeating: 0, count: total)
+        r.owned = [Int](repeating: 0, count: r.sources.count)
+        r.positive = [Double](repeating: 0, count: r.sources.count); r.shared = r.positive
+        let n = self.n, width = self.width, sole = settings.ownershipForSole
+        owners.withUnsafeBufferPointer { o in shares.withUnsafeBufferPointer { w in r.pixels.withUnsafeMutableBufferPointer { pixels in
+            for i in range where o[i * n] >= 0 {
+                let p = position(i), y = p / width, x = p % width, f = flux[i]
+                for k in 0..<n {
+                    let s = slotOf[Int(o[i * n + k])]
+                    pixels[base[s] + y * boxWidth[s] + x] += f * w[i * n + k]
+                }
+                // Merge slots pointing to the same centre; the largest merged share owns the pixel.
+                var best = -1
+                var bestShare: Float = -1
+                for k in 0..<n {
+                    let owner = Int(o[i * n + k])
+                    var seen = false
+                    for q in 0..<k where Int(o[i * n + q]) == owner { seen = true }
+                    if seen { continue }
+                    var merged: Float = 0
+                    for q in k..<n where Int(o[i * n + q]) == owner { merged += w[i * n + q] }
+                    if merged > bestShare || (merged == bestShare && owner < best) { bestShare = merged; best = owner }
+                    let positive = Double(max(f, 0) * merged), s = slotOf[owner]
+                    r.positive[s] += positive
+                    if merged < sole { r.shared[s] += positive }
+                }
+                r.owned[slotOf[best]] += 1
+                r.ids[i - range.lowerBound] = Int32(best + 1)
+            }
+        } } }
+        for j in r.sources { slotOf[j] = -1 }
+        return r
+    }
+
+    /// After the last block: assembles every source's image (its flux is the image's sum) and
+    /// hands stamps and catalog to the sink; returns the catalog (images left `.empty`).
+    @discardableResult
+    func finish() throws -> [DeblendedSource] {
+        precondition(deferred.count == 0, "pixels still waiting after the last block")
+        stamps.finishAdding()
+        let boxes = stamps.bounds.map { b in
+            b.map { (y0: $0.y0, x0: $0.x0, height: $0.y1 - $0.y0 + 1, width: $0.x1 - $0.x0 + 1) } ?? (y0: 0, x0: 0, height: 0, width: 0)
+        }
+        try timed { try sink.beginStamps(boxes) }
+        var cursor = 0
+        var sources: [DeblendedSource] = []
+        for j in centres.indices {
+            let image = try stamps.assemble(j, cursor: &cursor)
+            try timed { try sink.stamp(id: j + 1, image) }
+            sources.append(DeblendedSource(
+                id: j + 1, y: centres[j].y, x: centres[j].x, peak: peakValues[j], flux: image.total, ownedPixels: owned[j],
+                blended: positiveFlux[j] > 0 && sharedFlux[j] > settings.blendFluxFraction * positiveFlux[j], image: .empty))
+        }
+        stamps.close()                       // the spill may live in the directory the sink renames
+        try timed { try sink.finish(sources: sources) }
+        return sources
+    }
+}

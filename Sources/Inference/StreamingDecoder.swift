@@ -1,0 +1,192 @@
+import Foundation
+import PCR
+import Tensors
+
+/// Global NMS and decoding (method.md §4.1–4.2) fed one super-block at a time, top to bottom,
+/// giving exactly what decoding the whole stitched mosaic at once gives.
+///
+/// Why it is exact:
+/// * NMS at a row needs the heatmap `window / 2` rows below it, so after a block the rows up to
+///   `block end − window/2` are searched and the last few wait for the next block (their heatmap
+///   rows are carried over). Then every centre above row `known` has been found, in raster order:
+///   the known centres are a prefix of the whole-mosaic list, with the same ids.
+/// * A pixel's slot points at t = p + v and belongs to the nearest centre (ties: lowest id). If
+///   the nearest known centre is at distance d ≤ known − t.y, no centre still to be found (all at
+///   rows ≥ known) can be nearer, and an equally near one has a higher id: the match is final.
+///   Otherwise the pixel is deferred and retried after the next block; after the last block every
+///   match is final. The claim vectors are not bounded, so no fixed halo would be exact; in dense
+///   fields few pixels wait (their number is reported).
+/// * Per-source images are built from non-overlapping pieces (`StampStore`) and a source's flux is
+///   the sum of its assembled image, so neither depends on the order pixels were resolved in.
+///   The blend flag's sums are in resolution order (last-bit differences only).
+final class StreamingDecoder {
+    let settings: DeblendSettings
+    let height: Int, width: Int, n: Int
+    let sink: any DeblendSink
+    /// Heatmap rows below an NMS row that must be present (window / 2; smaller only in tests).
+    let nmsHalo: Int
+
+    var centres: [(y: Int, x: Int)] = []
+    var peakValues: [Float] = []
+    var index = CentreGrid(centres: [])
+    /// Every centre at a row < known has been found.
+    var known = 0
+    /// Heatmap rows `carryStart...` kept for NMS across the next seam.
+    var carry: [Float] = [], carryStart = 0
+    var deferred = DeferredPixels()
+    var owned: [Int] = [], positiveFlux: [Double] = [], sharedFlux: [Double] = []
+    let stamps: StampStore
+    /// Largest number of pixels waiting for a final match at once, and seconds spent in the sink.
+    var peakDeferred = 0
+    var outputSeconds = 0.0
+
+    init(settings: DeblendSettings, height: Int, width: Int, slots: Int, sink: any DeblendSink, spillDirectory: String?) throws {
+        self.settings = settings; self.height = height; self.width = width; n = slots; self.sink = sink
+        nmsHalo = settings.nmsHaloForTesting ?? settings.peakWindow / 2
+        stamps = try StampStore(spillDirectory: spillDirectory)
+    }
+
+    /// Decodes block `outputs` (stitched rows) against `flux`, the sanitised image on the same rows.
+    func consume(_ outputs: StitchedOutputs, flux: [Float], isLast: Bool) throws {
+        precondition(outputs.firstRow == carryStart + carry.count / width, "blocks must arrive top to bottom")
+        try timed {
+            try sink.imageRows(firstRow: outputs.firstRow, flux[...])
+            try sink.heatmapRows(firstRow: outputs.firstRow, outputs.heatmap[...])
+        }
+        findCentres(after: outputs, isLast: isLast)
+        let final = isLast || !settings.deferUncertainPixels
+        try resolveDeferred(final: final)
+        try attributeBlock(outputs, flux: flux, final: final)
+        peakDeferred = max(peakDeferred, deferred.count)
+    }
+
+    /// NMS on the rows whose window is now complete; carries the heatmap rows the next block needs.
+    private func findCentres(after outputs: StitchedOutputs, isLast: Bool) {
+        let end = outputs.rows.upperBound
+        let band = carry + outputs.heatmap
+        let newKnown = isLast ? height : max(known, end - nmsHalo)
+        let finder = BandPeakFinder(threshold: settings.peakThreshold, window: settings.peakWindow,
+                                    parallel: settings.parallelDecode)
+        for peak in finder.peaks(band: band, bandStart: carryStart, width: width, rows: known..<newKnown) {
+            centres.append((peak.y, peak.x)); peakValues.append(peak.value)
+        }
+        known = newKnown
+        let keepFrom = max(carryStart, known - settings.peakWindow / 2)
+        carry = Array(band[((keepFrom - carryStart) * width)...]); carryStart = keepFrom
+        index = CentreGrid(centres: centres)
+        let k = centres.count
+        owned += [Int](repeating: 0, count: k - owned.count)
+        positiveFlux += [Double](repeating: 0, count: k - positiveFlux.count)
+        sharedFlux += [Double](repeating: 0, count: k - sharedFlux.count)
+        stamps.grow(to: k)
+    }
+
+    /// Matches the n slots of pixel (y, x) (vectors at `v`) to centres into `owners`; false when a
+    /// match could still change once more centres are known (only when not `final`).
+    @inline(__always)
+    static func matchSlots(y: Int, x: Int, v: UnsafePointer<Float>, owners: UnsafeMutablePointer<Int32>, n: Int,
+                           index: CentreGrid, known: Int, final: Bool) -> Bool {
+        for k in 0..<n {
+            let ty = Double(y) + Double(v[2 * k]), tx = Double(x) + Double(v[2 * k + 1])
+            guard let (j, distance2) = index.nearest(ty: ty, tx: tx) else { return final }
+            if !final {
+                let room = Double(known) - ty
+                guard room >= 0, distance2 <= room * room else { return false }
+            }
+            owners[k] = Int32(j)
+        }
+        return true
+    }
+
+    /// Softmax of n logits at `z` into `out`, computed exactly as `PCRDecoder.softmax`.
+    @inline(__always)
+    static func softmax(_ z: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, n: Int) {
+        var m = -Float.infinity
+        for k in 0..<n { m = max(m, z[k]) }
+        var s: Float = 0
+        for k in 0..<n { let e = exp(z[k] - m); out[k] = e; s += e }
+        for k in 0..<n { out[k] /= s }
+    }
+
+    /// Shares and owners of every pixel of the block, in parallel over rows; owner −1 in slot 0
+    /// marks a pixel that must wait. Then attributes them in raster order.
+    private func attributeBlock(_ s: StitchedOutputs, flux: [Float], final: Bool) throws {
+        let rows = s.height, w = width, n = self.n, first = s.firstRow
+        let index = self.index, known = self.known
+        var owners = [Int32](repeating: 0, count: rows * w * n), shares = [Float](repeating: 0, count: rows * w * n)
+        owners.withUnsafeMutableBufferPointer { ownersBuffer in shares.withUnsafeMutableBufferPointer { sharesBuffer in
+            let o = ownersBuffer, sh = sharesBuffer
+            s.vectors.withUnsafeBufferPointer { v in s.mapLogits.withUnsafeBufferPointer { z in
+                let decideRows: (Int, Int) -> Void = { start, end in
+                    for row in start..<end {
+                        for x in 0..<w {
+                            let i = row * w + x
+                            Self.softmax(z.baseAddress! + i * n, into: sh.baseAddress! + i * n, n: n)
+                            if !Self.matchSlots(y: first + row, x: x, v: v.baseAddress! + i * 2 * n, owners: o.baseAddress! + i * n,
+                                                n: n, index: index, known: known, final: final) {
+                                o[i * n] = -1
+                            }
+                        }
+                    }
+                }
+                if settings.parallelDecode { Parallel.forRanges(rows, grain: 1, decideRows) } else { decideRows(0, rows) }
+            } }
+        } }
+        var segmentation = [Int32](repeating: 0, count: rows * w)
+        for i in 0..<(rows * w) where owners[i * n] < 0 {
+            deferred.append(position: first * w + i, flux: flux[i], vectors: s.vectors[(i * 2 * n)..<((i + 1) * 2 * n)],
+                            shares: shares[(i * n)..<((i + 1) * n)])
+        }
+        if !centres.isEmpty || !final {
+            try attribute(count: rows * w, position: { first * w + $0 }, flux: flux, owners: owners, shares: shares) { i, id in
+                segmentation[i] = id
+            }
+        }
+        try timed { try sink.segmentationRows(firstRow: first, segmentation) }
+    }
+
+    /// Retries the waiting pixels with the centres known now and attributes those that are final.
+    private func resolveDeferred(final: Bool) throws {
+        guard deferred.count > 0 else { return }
+        var still = DeferredPixels(), done = DeferredPixels()
+        var owners: [Int32] = []
+        var slotOwners = [Int32](repeating: 0, count: n)
+        for i in 0..<deferred.count {
+            let p = deferred.positions[i]
+            let certain = deferred.vectors.withUnsafeBufferPointer { v in slotOwners.withUnsafeMutableBufferPointer { o in
+                Self.matchSlots(y: p / width, x: p % width, v: v.baseAddress! + i * 2 * n, owners: o.baseAddress!, n: n,
+                                index: index, known: known, final: final)
+            } }
+            if certain { done.append(from: deferred, at: i, n: n); owners += slotOwners } else { still.append(from: deferred, at: i, n: n) }
+        }
+        deferred = still
+        guard done.count > 0, !centres.isEmpty else { return }
+        let positions = done.positions
+        var patches: [(index: Int, id: Int32)] = []
+        try attribute(count: done.count, position: { positions[$0] }, flux: done.flux, owners: owners, shares: done.shares) { i, id in
+            patches.append((positions[i], id))
+        }
+        try timed { try sink.patchSegmentation(patches) }
+    }
+
+    func timed(_ body: () throws -> Void) rethrows {
+        let start = Date()
+        try body()
+        outputSeconds += Date().timeIntervalSince(start)
+    }
+}
+
+/// Pixels whose slot matches are not final yet, with what is needed to finish them later.
+struct DeferredPixels {
+    var positions: [Int] = [], flux: [Float] = [], vectors: [Float] = [], shares: [Float] = []
+    var count: Int { positions.count }
+
+    mutating func append(position: Int, flux f: Float, vectors v: ArraySlice<Float>, shares s: ArraySlice<Float>) {
+        positions.append(position); flux.append(f); vectors += v; shares += s
+    }
+
+    mutating func append(from other: DeferredPixels, at i: Int, n: Int) {
+        append(position: other.positions[i], flux: other.flux[i], vectors: other.vectors[(i * 2 * n)..<((i + 1) * 2 * n)],
+               shares: other.shares[(i * n)..<((i + 1) * n)])
+    }
+}

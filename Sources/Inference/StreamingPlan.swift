@@ -1,0 +1,89 @@
+/// How a mosaic is cut into super-blocks for bounded-memory deblending.
+///
+/// A super-block is a run of whole rows of the global `TileGrid`: its tiles are exactly the tiles
+/// the whole-mosaic run would use, so its stitched outputs are bit-identical to the whole-mosaic
+/// ones on the rows it keeps (its core). The cores partition the mosaic rows. Each block reads the
+/// input rows its tiles cover (the core plus the tile margins above and below).
+///
+/// Memory is bounded by the largest block: the planner's arithmetic (`bytesPerCorePixel`, in
+/// float32/int32 words) counts what rank 0 holds per pixel of a block's core, and the input rows.
+/// Not counted, because they depend on the data and not on the mosaic size: per-source scalars
+/// (~100 bytes per detected source), deferred pixels (see `StreamingDecoder`), and the network's
+/// own working memory for one tile.
+public struct StreamingPlan: Sendable, Equatable {
+    public struct Block: Sendable, Equatable {
+        public var index: Int
+        /// Rows of the tile grid this block runs.
+        public var tileRows: Range<Int>
+        /// Mosaic rows whose outputs this block keeps (its core).
+        public var rows: Range<Int>
+        /// Mosaic rows of input the block's tiles read.
+        public var inputRows: Range<Int>
+    }
+
+    public let grid: TileGrid
+    public let slots: Int
+    public let blocks: [Block]
+
+    /// A plan of blocks of `tileRowsPerBlock` tile rows each (the last may be shorter).
+    public init(grid: TileGrid, slots: Int, tileRowsPerBlock: Int) throws {
+        guard tileRowsPerBlock > 0 else { throw InferenceError.badParameter("a block needs at least one row of tiles, got \(tileRowsPerBlock)") }
+        self.grid = grid; self.slots = slots
+        blocks = Swift.stride(from: 0, to: grid.rows, by: tileRowsPerBlock).enumerated().map { index, first in
+            let last = min(first + tileRowsPerBlock, grid.rows) - 1
+            let top = grid.tile(first * grid.columns), bottom = grid.tile(last * grid.columns)
+            return Block(index: index, tileRows: first..<(last + 1), rows: top.keepY.lowerBound..<bottom.keepY.upperBound,
+                         inputRows: top.y0..<min(grid.height, bottom.y0 + grid.tile))
+        }
+    }
+
+    /// A plan whose cores hold about `blockRows` rows (rounded down to whole tile rows, at least
+    /// one); nil means one block for the whole mosaic.
+    public init(grid: TileGrid, slots: Int, blockRows: Int?) throws {
+        let tileRows = blockRows.map { max(1, $0 / grid.stride) } ?? grid.rows
+        try self.init(grid: grid, slots: slots, tileRowsPerBlock: tileRows)
+    }
+
+    /// The plan with the largest blocks whose estimated peak memory (`peakBytes`) is at most
+    /// `maxBytes`; fails when not even one row of tiles fits.
+    public static func fitting(grid: TileGrid, slots: Int, maxBytes: Int) throws -> StreamingPlan {
+        var best: StreamingPlan?
+        var low = 1, high = grid.rows
+        while low <= high {                      // peakBytes grows with the block size
+            let mid = (low + high) / 2
+            let plan = try StreamingPlan(grid: grid, slots: slots, tileRowsPerBlock: mid)
+            if plan.peakBytes <= maxBytes { best = plan; low = mid + 1 } else { high = mid - 1 }
+        }
+        guard let best else {
+            let one = try StreamingPlan(grid: grid, slots: slots, tileRowsPerBlock: 1)
+            throw InferenceError.badParameter("memory limit \(megabytes(maxBytes)) MB is below the \(megabytes(one.peakBytes)) MB one row of tiles needs")
+        }
+        return best
+    }
+
+    /// Bytes rank 0 holds at once per pixel of a block's core: stitched outputs `4·(1 + 3n)`,
+    /// per-slot owners and shares `8n`, the block's per-source pieces (about `4n`: a pixel lands
+    /// in at most n boxes), segmentation rows, their copy for the FITS write and the per-chunk
+    /// owner ids (4 each), the sanitised core (4) and the heatmap band NMS reads (4): 96 bytes
+    /// for n = 3.
+    public static func bytesPerCorePixel(slots n: Int) -> Int { 4 * (1 + 3 * n) + 8 * n + 4 * n + 3 * 4 + 4 + 4 }
+
+    /// Estimated peak bytes of one block on rank 0: its core at `bytesPerCorePixel`, its input
+    /// rows (float32) and the heatmap rows carried over for NMS across the seam.
+    public func peakBytes(of block: Block) -> Int {
+        let w = grid.width
+        return block.rows.count * w * Self.bytesPerCorePixel(slots: slots) + block.inputRows.count * w * 4 + 8 * w * 4
+    }
+
+    /// The largest block's estimate.
+    public var peakBytes: Int { blocks.map(peakBytes(of:)).max() ?? 0 }
+
+    /// One line for the user: blocks, rows per block, expected peak memory.
+    public var summary: String {
+        let rows = blocks.map(\.rows.count)
+        return "\(blocks.count) block(s) of \(rows.max() ?? 0) rows (\(blocks.first?.tileRows.count ?? 0) tile rows) x \(grid.width) px, "
+            + "expected peak \(Self.megabytes(peakBytes)) MB for outputs and decoding (plus the network's working memory)"
+    }
+
+    static func megabytes(_ bytes: Int) -> Int { (bytes + (1 << 20) - 1) >> 20 }
+}

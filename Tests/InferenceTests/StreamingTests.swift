@@ -1,0 +1,145 @@
+import Distributed
+import FITSIO
+import Foundation
+import PCR
+import Tensors
+import Testing
+@testable import Inference
+
+/// A 100 x 90 test image, tiles of 32 with margin 4 (stride 24): block cores start at rows 28,
+/// 52 and 76 with one tile row per block. Sources sit on and next to those seams.
+enum StreamingFixture {
+    static let height = 100, width = 90
+    static let image: [Float] = {
+        var image = syntheticImage(height: height, width: width, sources: [
+            (28, 20, 50), (27, 26, 30), (51.5, 60, 45), (53, 64, 25), (76, 10, 40), (74, 15, 35), (12, 80, 30), (95, 45, 30),
+        ])
+        image[5 * width + 7] = .nan
+        return image
+    }()
+
+    static func settings(blockRows: Int?) -> DeblendSettings {
+        var s = DeblendSettings(); s.tile = 32; s.margin = 4; s.blockRows = blockRows
+        return s
+    }
+
+    /// The in-memory result and the run report of a streamed deblend.
+    static func run(_ settings: DeblendSettings, communicator: (any Communicator)? = nil) throws -> (DeblendResult, DeblendRun) {
+        let deblender = MosaicDeblender(settings: settings)
+        let plan = try deblender.plan(height: height, width: width, slots: FakeNetwork.slots)
+        let sink = InMemorySink(height: height, width: width, replacedPixels: 0, tiles: plan.grid.count)
+        let run = try deblender.deblend(rows: ArrayImageRows(image, height: height, width: width), network: FakeNetwork.network,
+                                        communicator: communicator, plan: plan, sink: sink)
+        return (sink.result, run)
+    }
+}
+
+/// Everything a result holds, for exact comparison.
+struct Fingerprint: Equatable {
+    var catalog: [[Double]]
+    var stamps: [SparseImage]
+    var segmentation: [Int32]
+    var heatmap: [Float]
+    var image: [Float]
+
+    init(_ r: DeblendResult) {
+        catalog = r.sources.map { [Double($0.id), Double($0.y), Double($0.x), Double($0.peak), $0.flux, Double($0.ownedPixels), $0.blended ? 1 : 0] }
+        stamps = r.sources.map(\.image); segmentation = r.segmentation; heatmap = r.heatmap; image = r.image
+    }
+}
+
+@Suite("Streaming by super-blocks")
+struct StreamingTests {
+    @Test(arguments: [24, 48, 60])
+    func streamedOutputEqualsTheOneBlockOutput(_ blockRows: Int) throws {
+        let (whole, wholeRun) = try StreamingFixture.run(StreamingFixture.settings(blockRows: nil))
+        let (streamed, run) = try StreamingFixture.run(StreamingFixture.settings(blockRows: blockRows))
+        #expect(wholeRun.plan.blocks.count == 1 && run.plan.blocks.count >= 2)
+        #expect(run.peakDeferredPixels > 0, "some pixels must wait across a seam, or the test proves little")
+        #expect(whole.sources.count >= 5)
+        #expect(Fingerprint(streamed) == Fingerprint(whole))
+        // Per-source flux sums equal the sum of their images, and all sources' images sum to the input.
+        for s in streamed.sources { #expect(s.flux == s.image.total) }
+        var sum = [Double](repeating: 0, count: streamed.height * streamed.width)
+        for s in streamed.sources {
+            for a in 0..<s.image.height { for b in 0..<s.image.width {
+                sum[(s.image.y0 + a) * streamed.width + s.image.x0 + b] += Double(s.image.pixels[a * s.image.width + b])
+            } }
+        }
+        #expect(zip(sum, streamed.image).allSatisfy { abs($0 - Double($1)) < 1e-5 })
+        // Seam sources are found once each: peaks equal whole-image NMS of the whole-image outputs.
+        let sanitised = StreamingFixture.image.map { $0.isFinite ? $0 : 0 }
+        let outputs = FakeNetwork.outputs(sanitised, height: StreamingFixture.height, width: StreamingFixture.width)
+        let peaks = PeakFinder().peaks(outputs.heatmap, height: StreamingFixture.height, width: StreamingFixture.width)
+        #expect(streamed.sources.map { [$0.y, $0.x] } == peaks.map { [$0.y, $0.x] })
+        #expect(streamed.sources.contains { $0.y == 28 && $0.x == 20 })
+    }
+
+    /// Negative controls: an NMS halo too small for the window, or matching slots without
+    /// waiting for centres below the seam, must change the result.
+    @Test func tooSmallHaloOrNoDeferralDiffers() throws {
+        let (whole, _) = try StreamingFixture.run(StreamingFixture.settings(blockRows: nil))
+        var noHalo = StreamingFixture.settings(blockRows: 24)
+        noHalo.nmsHaloForTesting = 0
+        let (badPeaks, _) = try StreamingFixture.run(noHalo)
+        #expect(Fingerprint(badPeaks).catalog != Fingerprint(whole).catalog)
+        var noDeferral = StreamingFixture.settings(blockRows: 24)
+        noDeferral.deferUncertainPixels = false
+        let (badMatches, run) = try StreamingFixture.run(noDeferral)
+        #expect(run.peakDeferredPixels == 0)
+        #expect(badMatches.segmentation != whole.segmentation)
+    }
+
+    @Test func parallelDecodeEqualsSerialDecode() throws {
+        #expect(Parallel.parts > 1, "the parallel path must really split the rows")
+        var parallel = StreamingFixture.settings(blockRows: 24)
+        parallel.attributionChunkPixels = 256         // several chunks per block, attributed in parallel
+        var serial = parallel
+        serial.parallelDecode = false
+        let (a, _) = try StreamingFixture.run(serial)
+        let (b, _) = try StreamingFixture.run(parallel)
+        #expect(Fingerprint(a) == Fingerprint(b))
+        // Band NMS over threads equals the whole-image peak finder.
+        let heat = FakeNetwork.outputs(StreamingFixture.image.map { $0.isFinite ? $0 : 0 },
+                                       height: StreamingFixture.height, width: StreamingFixture.width).heatmap
+        let band = BandPeakFinder(threshold: 0.1, window: 7, parallel: true)
+            .peaks(band: heat, bandStart: 0, width: StreamingFixture.width, rows: 0..<StreamingFixture.height)
+        #expect(band.map { [$0.y, $0.x] } == PeakFinder().peaks(heat, height: StreamingFixture.height, width: StreamingFixture.width).map { [$0.y, $0.x] })
+    }
+
+    /// Two ranks splitting each block's tiles give the same bits as one rank.
+    @Test func ranksSplitTilesWithinBlocks() throws {
+        let (single, _) = try StreamingFixture.run(StreamingFixture.settings(blockRows: 24))
+        let settings = StreamingFixture.settings(blockRows: 24)
+        let results = try InProcessGroup.run(size: 2) { comm in
+            try StreamingFixture.run(settings, communicator: comm).0.sources.count
+        }
+        #expect(results == [single.sources.count, 0])
+        let rank0 = try InProcessGroup.run(size: 2) { comm in
+            Fingerprint(try StreamingFixture.run(settings, communicator: comm).0)
+        }
+        #expect(rank0[0] == Fingerprint(single))
+    }
+
+    /// The streamed file outputs are byte-identical to writing the one-block result.
+    @Test func streamedFilesEqualOneBlockFiles() throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("pais-stream-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let wcs = try CelestialWCS.tan(ra: 53.1, dec: -27.8, atPixel: 30, 20, pixelScaleArcsec: 0.06)
+        let (whole, _) = try StreamingFixture.run(StreamingFixture.settings(blockRows: nil))
+        try DeblendOutput.write(whole, to: base + "/whole", wcsCards: wcs.cards, wcs: wcs, overwrite: false)
+        let sink = try DeblendFileSink(directory: base + "/streamed", height: StreamingFixture.height, width: StreamingFixture.width,
+                                       wcsCards: wcs.cards, wcs: wcs, overwrite: false)
+        let run = try MosaicDeblender(settings: StreamingFixture.settings(blockRows: 24)).deblend(
+            rows: ArrayImageRows(StreamingFixture.image, height: StreamingFixture.height, width: StreamingFixture.width),
+            network: FakeNetwork.network, sink: sink, spillDirectory: sink.stagingDirectory)
+        #expect(run.plan.blocks.count == 4)
+        let names = [DeblendOutput.catalogFITS, DeblendOutput.catalogCSV, DeblendOutput.sourcesFITS,
+                     DeblendOutput.segmentationFITS, DeblendOutput.heatmapFITS]
+        #expect(try FileManager.default.contentsOfDirectory(atPath: base + "/streamed").sorted() == names.sorted(), "no spill file left")
+        for name in names {
+            #expect(FileManager.default.contentsEqual(atPath: base + "/whole/" + name, andPath: base + "/streamed/" + name), "\(name)")
+        }
+    }
+}
