@@ -53,6 +53,10 @@ public final class CosineAttention {
 
     // q, k, vp: [B, H, W, c] -> a: [B, H, W, c]; caches l2n(q), l2n(k), relu(vp) and KᵀV [B, c, c]
     public func forward(q: Tensor, k: Tensor, v vp: Tensor) -> Tensor {
+        OpProfile.time("attention core \(vp.channels) @\(vp.shape[1]) fwd") { forwardBody(q: q, k: k, v: vp) }
+    }
+
+    private func forwardBody(q: Tensor, k: Tensor, v vp: Tensor) -> Tensor {
         let s = NHWC(vp), n = s.h * s.w, c = s.c
         let qn = Tensor(uninitializedShape: q.shape); self.qn = qn
         let kn = Tensor(uninitializedShape: k.shape); self.kn = kn
@@ -61,7 +65,8 @@ public final class CosineAttention {
         let a = Tensor(uninitializedShape: vp.shape)
         Self.l2Normalize(q, into: qn, inv: &qInv, floored: &qFloored)
         Self.l2Normalize(k, into: kn, inv: &kInv, floored: &kFloored)
-        Parallel.forRanges(vp.count) { lo, hi in for i in lo..<hi { v.data[i] = max(vp.data[i], 0) } }
+        let vpData = vp.data, vData = v.data
+        Parallel.forRanges(vp.count) { lo, hi in for i in lo..<hi { vData[i] = max(vpData[i], 0) } }
         Parallel.forWorkers(s.b, grain: 1) { _, b0, b1 in
             for b in b0..<b1 {
                 let off = b * n * c
@@ -78,6 +83,10 @@ public final class CosineAttention {
 
     // da: [B, H, W, c] -> (dq, dk, dvp): [B, H, W, c] each (dvp includes the ReLU mask)
     public func backward(_ da: Tensor) -> (dq: Tensor, dk: Tensor, dv: Tensor) {
+        OpProfile.time("attention core \(da.channels) @\(da.shape[1]) bwd") { backwardBody(da) }
+    }
+
+    private func backwardBody(_ da: Tensor) -> (dq: Tensor, dk: Tensor, dv: Tensor) {
         guard let qn, let kn, let v, let kv else { preconditionFailure("attention backward before forward") }
         (self.qn, self.kn, self.v, self.kv) = (nil, nil, nil, nil)   // released once backward has used them
         let s = NHWC(da), n = s.h * s.w, c = s.c
@@ -105,7 +114,8 @@ public final class CosineAttention {
                            c: dv.data + off, ldc: c)
             }
         }
-        Parallel.forRanges(dv.count) { lo, hi in for i in lo..<hi where v.data[i] <= 0 { dv.data[i] = 0 } }
+        let vData = v.data, dvData = dv.data
+        Parallel.forRanges(dv.count) { lo, hi in for i in lo..<hi where vData[i] <= 0 { dvData[i] = 0 } }
         Self.l2NormalizeBackward(dqn, y: qn, inv: qInv, floored: qFloored, into: dq)
         Self.l2NormalizeBackward(dkn, y: kn, inv: kInv, floored: kFloored, into: dk)
         return (dq, dk, dv)

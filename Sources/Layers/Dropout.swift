@@ -40,10 +40,11 @@ public final class Dropout {
     private func applyMask(_ input: Tensor, into out: Tensor) {
         guard let (seed, indices) = maskKey else { preconditionFailure("dropout mask used while inactive") }
         let per = input.count / input.shape[0], keep = 1 / (1 - rate), rate = self.rate, layerID = self.layerID
+        let src = input.data, dst = out.data
         Parallel.forRanges(input.count) { lo, hi in
             for i in lo..<hi {
                 let u = CounterHash.uniform(seed, UInt64(indices[i / per]), layerID, UInt64(i % per))
-                out.data[i] = u >= rate ? input.data[i] * keep : 0
+                dst[i] = u >= rate ? src[i] * keep : 0
             }
         }
     }

@@ -14,7 +14,10 @@ public final class ReLU {
     public func forward(_ x: Tensor) -> Tensor {
         let y = inPlace ? x : Tensor(uninitializedShape: x.shape)
         output = y
-        Parallel.forRanges(x.count) { lo, hi in for i in lo..<hi { y.data[i] = max(x.data[i], 0) } }
+        OpProfile.time("relu fwd") {
+            let src = x.data, dst = y.data            // locals: `Tensor.data` is a class property the loop would reload
+            Parallel.forRanges(x.count) { lo, hi in for i in lo..<hi { dst[i] = max(src[i], 0) } }
+        }
         return y
     }
 
@@ -23,7 +26,10 @@ public final class ReLU {
         guard let y = output else { preconditionFailure("ReLU backward before forward") }
         output = nil                               // released once backward has used it
         let dx = Tensor(uninitializedShape: dy.shape)
-        Parallel.forRanges(dy.count) { lo, hi in for i in lo..<hi { dx.data[i] = y.data[i] > 0 ? dy.data[i] : 0 } }
+        OpProfile.time("relu bwd") {
+            let out = y.data, grad = dy.data, dst = dx.data
+            Parallel.forRanges(dy.count) { lo, hi in for i in lo..<hi { dst[i] = out[i] > 0 ? grad[i] : 0 } }
+        }
         return dx
     }
 }

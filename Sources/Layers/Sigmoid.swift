@@ -9,11 +9,12 @@ public final class Sigmoid {
     // x: [any] -> y: [same]; keeps y for the backward pass
     public func forward(_ x: Tensor) -> Tensor {
         let y = Tensor(uninitializedShape: x.shape); output = y
+        let src = x.data, dst = y.data
         Parallel.forRanges(x.count) { lo, hi in
             for i in lo..<hi {
-                let v = x.data[i]
+                let v = src[i]
                 // Two branches so that exp never overflows.
-                if v >= 0 { y.data[i] = 1 / (1 + exp(-v)) } else { let e = exp(v); y.data[i] = e / (1 + e) }
+                if v >= 0 { dst[i] = 1 / (1 + exp(-v)) } else { let e = exp(v); dst[i] = e / (1 + e) }
             }
         }
         return y
@@ -24,7 +25,8 @@ public final class Sigmoid {
         guard let y = output else { preconditionFailure("Sigmoid backward before forward") }
         output = nil                               // released once backward has used it
         let dx = Tensor(uninitializedShape: dy.shape)
-        for i in 0..<dy.count { let s = y.data[i]; dx.data[i] = dy.data[i] * s * (1 - s) }
+        let out = y.data, grad = dy.data, dst = dx.data
+        Parallel.forRanges(dy.count) { lo, hi in for i in lo..<hi { let s = out[i]; dst[i] = grad[i] * s * (1 - s) } }
         return dx
     }
 }

@@ -195,20 +195,12 @@ public final class UpsampledHeads {
             }
         }
         // Σdy per head output (all parities).
-        let workers = Parallel.parts
-        var partial = [Double](repeating: 0, count: workers * m)
-        partial.withUnsafeMutableBufferPointer { buf in
-            let base = buf.baseAddress!
-            Parallel.forWorkers(g.rows, grain: 4096) { worker, lo, hi in
-                let acc = base + worker * m
-                for p in lo..<hi {
-                    let r = dphases + p * m4
-                    for q in 0..<4 { for j in 0..<m { acc[j] += Double(r[q * m + j]) } }
-                }
+        let colSums = Parallel.sumByParts(g.rows, width: m, grain: 4096) { lo, hi, acc in
+            for p in lo..<hi {
+                let r = dphases + p * m4
+                for q in 0..<4 { for j in 0..<m { acc[j] += Double(r[q * m + j]) } }
             }
         }
-        var colSums = [Double](repeating: 0, count: m)
-        for w in 0..<workers { for j in 0..<m { colSums[j] += partial[w * m + j] } }
         var dBig = [Float](repeating: 0, count: 9 * c * m4)
         dBig.withUnsafeMutableBufferPointer { d in
             bigKernel.withUnsafeBufferPointer { k in

@@ -87,13 +87,16 @@ public enum TensorOps {
     /// `out = a + b` elementwise.
     public static func add(_ a: Tensor, _ b: Tensor, into out: Tensor) {
         precondition(a.count == b.count && a.count == out.count, "add: \(a.shape) + \(b.shape)")
-        Parallel.forRanges(a.count) { lo, hi in for i in lo..<hi { out.data[i] = a.data[i] + b.data[i] } }
+        // Local pointers: `data` is a class property, which the loop would otherwise reload per element.
+        let x = a.data, y = b.data, z = out.data
+        Parallel.forRanges(a.count) { lo, hi in for i in lo..<hi { z[i] = x[i] + y[i] } }
     }
 
     /// `acc += x` elementwise.
     public static func accumulate(_ x: Tensor, into acc: Tensor) {
         precondition(x.count == acc.count, "accumulate: \(x.shape) into \(acc.shape)")
-        Parallel.forRanges(x.count) { lo, hi in for i in lo..<hi { acc.data[i] += x.data[i] } }
+        let src = x.data, dst = acc.data
+        Parallel.forRanges(x.count) { lo, hi in for i in lo..<hi { dst[i] += src[i] } }
     }
 
     /// Largest absolute value.
