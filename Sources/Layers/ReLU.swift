@@ -4,11 +4,14 @@ import Tensors
 ///
 /// The output is the only thing the backward pass needs. `inPlace` overwrites the input instead
 /// of allocating: for inputs nothing else reads afterwards (a BN output, a residual sum), which
-/// saves one activation-sized buffer per use.
+/// saves one activation-sized buffer per use. `gradientInPlace` does the same for the incoming
+/// gradient in the backward pass, where the caller does not read it again.
 public final class ReLU {
-    public let inPlace: Bool
+    public let inPlace, gradientInPlace: Bool
     private var output: Tensor?
-    public init(inPlace: Bool = false) { self.inPlace = inPlace }
+    public init(inPlace: Bool = false, gradientInPlace: Bool = false) {
+        self.inPlace = inPlace; self.gradientInPlace = gradientInPlace
+    }
 
     // x: [any] -> y: [same] (y === x when in place)
     public func forward(_ x: Tensor) -> Tensor {
@@ -21,11 +24,12 @@ public final class ReLU {
         return y
     }
 
-    // dy: [same] -> dx: [same]; passes where the output was positive.
+    // dy: [same] -> dx: [same] (dx === dy when the gradient is updated in place); passes where
+    // the output was positive.
     public func backward(_ dy: Tensor) -> Tensor {
         guard let y = output else { preconditionFailure("ReLU backward before forward") }
         output = nil                               // released once backward has used it
-        let dx = Tensor(uninitializedShape: dy.shape)
+        let dx = gradientInPlace ? dy : Tensor(uninitializedShape: dy.shape)
         OpProfile.time("relu bwd") {
             let out = y.data, grad = dy.data, dst = dx.data
             Parallel.forRanges(dy.count) { lo, hi in for i in lo..<hi { dst[i] = out[i] > 0 ? grad[i] : 0 } }

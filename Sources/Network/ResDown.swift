@@ -12,9 +12,10 @@ final class ResDown {
     let conv1, conv2, short, conv3, conv4: Conv2D
     let bn1, bn2, bn3, bn4: BatchNorm
     let drop1, drop2, drop3, drop4: Dropout
-    // In place: each ReLU's input (a BN or dropout output, a residual sum) is read by nothing else.
-    private let relu1 = ReLU(inPlace: true), reluH = ReLU(inPlace: true)
-    private let relu3 = ReLU(inPlace: true), reluOut = ReLU(inPlace: true)
+    // In place both ways: each ReLU's input (a BN or dropout output, a residual sum) is read by
+    // nothing else, and neither is each incoming gradient after its ReLU (see `backward`).
+    private let relu1 = ReLU(inPlace: true, gradientInPlace: true), reluH = ReLU(inPlace: true, gradientInPlace: true)
+    private let relu3 = ReLU(inPlace: true, gradientInPlace: true), reluOut = ReLU(inPlace: true, gradientInPlace: true)
 
     init(prefix p: String, in cin: Int, out f: Int, dropout: Float, dropoutID: inout UInt64,
          arena: ParameterArena, state: ParameterArena, workspace: Workspace) {
@@ -48,7 +49,7 @@ final class ResDown {
         return reluOut.forward(b)
     }
 
-    // dout: [B, H/2, W/2, f] -> dx: [B, H, W, Cin] (nil for the network input)
+    // dout: [B, H/2, W/2, f] -> dx: [B, H, W, Cin] (nil for the network input); dout is overwritten
     func backward(_ dout: Tensor) -> Tensor? {
         let d = reluOut.backward(dout)
         var g = conv4.backward(bn4.backward(drop4.backward(d)))!

@@ -19,7 +19,7 @@ import TestSupport
         #expect(bad["input"]! > 1e-1)
     }
 
-    @Test func inPlaceReLUOverwritesItsInputAndMatchesTheCopyingOne() {
+    @Test func inPlaceReLUOverwritesItsInputOrGradientAndMatchesTheCopyingOne() {
         let x = LayerHarness.random([2, 3, 3, 2], seed: 17)
         let copy = Tensor(shape: x.shape, values: x.values)
         let plain = ReLU(), inPlace = ReLU(inPlace: true)
@@ -28,8 +28,14 @@ import TestSupport
         #expect(y === x)
         #expect(y.values == expected.values)
         let dy = LayerHarness.random(x.shape, seed: 18)
-        #expect(inPlace.backward(dy).values == plain.backward(dy).values)
+        let expectedGradient = plain.backward(dy).values
+        #expect(inPlace.backward(dy).values == expectedGradient)
         #expect(plain.forward(copy) !== copy)
+        // In place in the backward pass too: the incoming gradient becomes the outgoing one.
+        let bothWays = ReLU(inPlace: true, gradientInPlace: true)
+        _ = bothWays.forward(Tensor(shape: copy.shape, values: copy.values))
+        let dx = bothWays.backward(dy)
+        #expect(dx === dy && dx.values == expectedGradient)
     }
 
     @Test func sigmoidForwardAndGradient() {
