@@ -20,21 +20,27 @@ struct BenchSgemmCommand: ParsableCommand {
     }
 
     func run() throws {
-        BLASInfo.setThreadCount(threads)
+        let (best, gflops) = measureSgemm(size: size, threads: threads, repeats: repeats)
         let n = size
-        var g = SeededGenerator(seed: 1)
-        let a = (0..<(n * n)).map { _ in Float(g.uniform(-1, 1)) }
-        let b = (0..<(n * n)).map { _ in Float(g.uniform(-1, 1)) }
-        var c = [Float](repeating: 0, count: n * n)
-        BLAS.sgemm(m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: &c, ldc: n)       // warm-up
-        var best = Double.infinity
-        for _ in 0..<repeats {
-            let t0 = Date()
-            BLAS.sgemm(m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: &c, ldc: n)
-            best = min(best, Date().timeIntervalSince(t0))
-        }
-        let gflops = 2 * Double(n) * Double(n) * Double(n) / best / 1e9
         print(String(format: "RESULT sgemm n=%d threads=%d best=%.1f ms GFLOP/s=%.1f (%@, OPENBLAS_CORETYPE=%@)", n, threads, best * 1000,
                      gflops, BLASInfo.configString, ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "<unset>"))
     }
+}
+
+/// The best time of `repeats` n×n×n sgemm calls with `threads` OpenBLAS threads, and its
+/// GFLOP/s. Leaves OpenBLAS at `threads` threads.
+func measureSgemm(size n: Int, threads: Int, repeats: Int) -> (seconds: Double, gflops: Double) {
+    BLASInfo.setThreadCount(threads)
+    var g = SeededGenerator(seed: 1)
+    let a = (0..<(n * n)).map { _ in Float(g.uniform(-1, 1)) }
+    let b = (0..<(n * n)).map { _ in Float(g.uniform(-1, 1)) }
+    var c = [Float](repeating: 0, count: n * n)
+    BLAS.sgemm(m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: &c, ldc: n)       // warm-up
+    var best = Double.infinity
+    for _ in 0..<repeats {
+        let t0 = Date()
+        BLAS.sgemm(m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: &c, ldc: n)
+        best = min(best, Date().timeIntervalSince(t0))
+    }
+    return (best, 2 * Double(n) * Double(n) * Double(n) / best / 1e9)
 }

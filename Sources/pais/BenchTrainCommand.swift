@@ -69,6 +69,9 @@ struct BenchTrainCommand: ParsableCommand {
         for i in 0..<warmup { loss = try step(1 + i) }
         let profiler = StepProfiler(threadCPUTime: cpuTime)
         let ops = StepProfiler(threadCPUTime: cpuTime)
+        // The sgemm roofline of this process, just before and just after the profiled steps.
+        let sgemmBefore = profile ? measureSgemm(size: 2048, threads: threads, repeats: 3).gflops : 0
+        BLASInfo.setThreadCount(1)
         if profile { model.profiler = profiler; OpProfile.active = ops }
         var times: [Double] = []
         StoragePool.resetPeak()
@@ -82,6 +85,8 @@ struct BenchTrainCommand: ParsableCommand {
         let other = CPULoad.otherLoad(since: cpu0, wall: Date().timeIntervalSince(wall0))
         model.profiler = nil
         OpProfile.active = nil
+        let sgemmAfter = profile ? measureSgemm(size: 2048, threads: threads, repeats: 3).gflops : 0
+        BLASInfo.setThreadCount(1)
         let storage = try measureTensorStorage(model, data, step: 1 + warmup + steps)
         let sorted = times.sorted()
         let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
@@ -104,9 +109,12 @@ struct BenchTrainCommand: ParsableCommand {
             }
             let convs = ops.order.filter { ops.flops[$0] != nil }
             let convSeconds = convs.reduce(0) { $0 + ops.seconds[$1]! }, convFlops = convs.reduce(0) { $0 + ops.flops[$1]! }
+            let convRate = convFlops / max(convSeconds, 1e-12) / 1e9, sgemm = (sgemmBefore + sgemmAfter) / 2
             print(String(format: "convolutions (incl. heads, forward + backward): %.2f GFLOP executed in %.1f ms per step = %.1f GFLOP/s; %.0f%% of the profiled time",
-                         convFlops / Double(steps) / 1e9, convSeconds / Double(steps) * 1000, convFlops / max(convSeconds, 1e-12) / 1e9,
+                         convFlops / Double(steps) / 1e9, convSeconds / Double(steps) * 1000, convRate,
                          100 * convSeconds / max(profiler.seconds.values.reduce(0, +), 1e-12)))
+            print(String(format: "sgemm 2048³ on %d thread(s) in this process: %.1f GFLOP/s before and %.1f after the profiled steps; convolutions at %.0f%% of their mean",
+                         threads, sgemmBefore, sgemmAfter, 100 * convRate / max(sgemm, 1e-12)))
         }
         print(String(format: "tensor storage: peak %.3f MB live in a step, %.3f MB of it kept from forward for backward; %d allocations in the %d timed steps",
                      storage.peakMB, storage.keptMB, storage.timedAllocations, steps))
