@@ -28,7 +28,7 @@ final class StreamingDecoder {
 
     var centres: [(y: Int, x: Int)] = []
     var peakValues: [Float] = []
-    var index = CentreGrid(centres: [])
+    var index = CentreIndex(centres: [])
     /// Every centre at a row < known has been found.
     var known = 0
     /// Heatmap rows `carryStart...` kept for NMS across the next seam.
@@ -73,7 +73,7 @@ final class StreamingDecoder {
         known = newKnown
         let keepFrom = max(carryStart, known - settings.peakWindow / 2)
         carry = Array(band[((keepFrom - carryStart) * width)...]); carryStart = keepFrom
-        index = CentreGrid(centres: centres)
+        index = CentreIndex(centres: centres)
         let k = centres.count
         owned += [Int](repeating: 0, count: k - owned.count)
         positiveFlux += [Double](repeating: 0, count: k - positiveFlux.count)
@@ -85,7 +85,7 @@ final class StreamingDecoder {
     /// match could still change once more centres are known (only when not `final`).
     @inline(__always)
     static func matchSlots(y: Int, x: Int, v: UnsafePointer<Float>, owners: UnsafeMutablePointer<Int32>, n: Int,
-                           index: CentreGrid, known: Int, final: Bool) -> Bool {
+                           index: CentreIndex, known: Int, final: Bool) -> Bool {
         for k in 0..<n {
             let ty = Double(y) + Double(v[2 * k]), tx = Double(x) + Double(v[2 * k + 1])
             guard let (j, distance2) = index.nearest(ty: ty, tx: tx) else { return final }
@@ -96,16 +96,6 @@ final class StreamingDecoder {
             owners[k] = Int32(j)
         }
         return true
-    }
-
-    /// Softmax of n logits at `z` into `out`, computed exactly as `PCRDecoder.softmax`.
-    @inline(__always)
-    static func softmax(_ z: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, n: Int) {
-        var m = -Float.infinity
-        for k in 0..<n { m = max(m, z[k]) }
-        var s: Float = 0
-        for k in 0..<n { let e = exp(z[k] - m); out[k] = e; s += e }
-        for k in 0..<n { out[k] /= s }
     }
 
     /// Shares and owners of every pixel of the block, in parallel over rows; owner −1 in slot 0
@@ -121,7 +111,7 @@ final class StreamingDecoder {
                     for row in start..<end {
                         for x in 0..<w {
                             let i = row * w + x
-                            Self.softmax(z.baseAddress! + i * n, into: sh.baseAddress! + i * n, n: n)
+                            PCRDecoder.softmax(z.baseAddress! + i * n, into: sh.baseAddress! + i * n, n: n)
                             if !Self.matchSlots(y: first + row, x: x, v: v.baseAddress! + i * 2 * n, owners: o.baseAddress! + i * n,
                                                 n: n, index: index, known: known, final: final) {
                                 o[i * n] = -1

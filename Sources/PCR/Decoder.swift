@@ -53,7 +53,7 @@ public struct PCRDecoder: Sendable {
                 let p = y * width + x
                 for k in 0..<n {
                     let ty = Double(y) + Double(vectors[(p * n + k) * 2]), tx = Double(x) + Double(vectors[(p * n + k) * 2 + 1])
-                    guard let j = index.nearest(ty: ty, tx: tx) else { continue }
+                    guard let (j, _) = index.nearest(ty: ty, tx: tx) else { continue }
                     owner[p * n + k] = Int32(j)
                     box[j] = (min(box[j].y0, y), max(box[j].y1, y), min(box[j].x0, x), max(box[j].x1, x))
                 }
@@ -87,13 +87,20 @@ public struct PCRDecoder: Sendable {
     /// Numerically stable softmax over the last axis of size n.
     public static func softmax(_ z: [Float], n: Int) -> [Float] {
         var out = [Float](repeating: 0, count: z.count)
-        for base in stride(from: 0, to: z.count, by: n) {
-            var m = -Float.infinity
-            for k in 0..<n { m = max(m, z[base + k]) }
-            var s: Float = 0
-            for k in 0..<n { let e = exp(z[base + k] - m); out[base + k] = e; s += e }
-            for k in 0..<n { out[base + k] /= s }
-        }
+        z.withUnsafeBufferPointer { zp in out.withUnsafeMutableBufferPointer { op in
+            for base in stride(from: 0, to: z.count, by: n) { softmax(zp.baseAddress! + base, into: op.baseAddress! + base, n: n) }
+        }}
         return out
+    }
+
+    /// Softmax of the n logits of one pixel at `z` into `out` (max subtracted first); inlinable,
+    /// since the streaming decoder calls it once per pixel.
+    @inlinable
+    public static func softmax(_ z: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, n: Int) {
+        var m = -Float.infinity
+        for k in 0..<n { m = max(m, z[k]) }
+        var s: Float = 0
+        for k in 0..<n { let e = exp(z[k] - m); out[k] = e; s += e }
+        for k in 0..<n { out[k] /= s }
     }
 }

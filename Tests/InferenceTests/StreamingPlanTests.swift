@@ -48,27 +48,3 @@ struct StreamingPlanTests {
         }
     }
 }
-
-@Suite("Nearest-centre search")
-struct CentreGridTests {
-    /// The flat grid answers exactly as PCR's CentreIndex (same centre, ties to the lowest index),
-    /// for points inside, between and far outside the centres, with duplicate centres.
-    @Test func gridAgreesWithCentreIndex() throws {
-        var state: UInt64 = 12345
-        func next(_ n: Int) -> Int { state = state &* 6364136223846793005 &+ 1442695040888963407; return Int((state >> 33) % UInt64(n)) }
-        for count in [1, 2, 7, 60, 400] {
-            var centres = (0..<count).map { _ in (y: next(300), x: next(500)) }
-            if count > 2 { centres[count - 1] = centres[0] }          // a shared centre: ties
-            let grid = CentreGrid(centres: centres), index = CentreIndex(centres: centres)
-            for _ in 0..<2000 {
-                let ty = Double(next(1600)) / 2 - 400, tx = Double(next(2400)) / 2 - 400
-                let expected = index.nearest(ty: ty, tx: tx)!
-                let got = try #require(grid.nearest(ty: ty, tx: tx))
-                #expect(got.index == expected, "\(count) centres, query (\(ty), \(tx))")
-                let c = centres[expected]
-                #expect(got.distance2 == (Double(c.y) - ty) * (Double(c.y) - ty) + (Double(c.x) - tx) * (Double(c.x) - tx))
-            }
-        }
-        #expect(CentreGrid(centres: []).nearest(ty: 0, tx: 0) == nil)
-    }
-}

@@ -16,22 +16,27 @@ import Testing
     #expect(peaks.map { [$0.y, $0.x] } == [[2, 2], [2, 9], [9, 4], [11, 15]])
 }
 
-@Test func centreIndexMatchesBruteForce() {
-    var g = SystemRandomNumberGenerator()
-    let centres = (0..<300).map { _ in (y: Int.random(in: 0..<500, using: &g), x: Int.random(in: 0..<400, using: &g)) }
-    // Duplicate centres exercise the lowest-index tie rule.
-    let all = centres + centres.prefix(20)
-    let index = CentreIndex(centres: all, cellSize: 16)
-    for _ in 0..<2000 {
-        let ty = Double.random(in: -100..<600, using: &g), tx = Double.random(in: -100..<500, using: &g)
-        var best = 0, bestD = Double.infinity
-        for (j, c) in all.enumerated() {
-            let d = (Double(c.y) - ty) * (Double(c.y) - ty) + (Double(c.x) - tx) * (Double(c.x) - tx)
-            if d < bestD { bestD = d; best = j }
+/// The index against a brute-force scan: 1 to 400 centres with a duplicated one (lowest-index
+/// ties), queries inside, between and far outside them, the density-sized and a fixed cell size.
+@Test(arguments: [nil, 16] as [Int?])
+func centreIndexMatchesBruteForce(cellSize: Int?) {
+    var state: UInt64 = 12345
+    func next(_ n: Int) -> Int { state = state &* 6364136223846793005 &+ 1442695040888963407; return Int((state >> 33) % UInt64(n)) }
+    for count in [1, 2, 7, 60, 400] {
+        var centres = (0..<count).map { _ in (y: next(500), x: next(400)) }
+        if count > 2 { centres[count - 1] = centres[0] }
+        let index = CentreIndex(centres: centres, cellSize: cellSize)
+        for _ in 0..<2000 {
+            let ty = Double(next(1600)) / 2 - 150, tx = Double(next(1400)) / 2 - 150
+            var best = 0, bestD = Double.infinity
+            for (j, c) in centres.enumerated() {
+                let d = (Double(c.y) - ty) * (Double(c.y) - ty) + (Double(c.x) - tx) * (Double(c.x) - tx)
+                if d < bestD { bestD = d; best = j }
+            }
+            let found = index.nearest(ty: ty, tx: tx)
+            #expect(found?.index == best && found?.distance2 == bestD, "\(count) centres, query (\(ty), \(tx))")
         }
-        #expect(index.nearest(ty: ty, tx: tx) == best)
     }
-    #expect(index.nearest(ty: 3, tx: 3) != nil)
     #expect(CentreIndex(centres: []).nearest(ty: 0, tx: 0) == nil)
 }
 

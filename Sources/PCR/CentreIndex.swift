@@ -1,23 +1,23 @@
-/// Nearest-centre queries for slot matching (method.md §4.2): the same answer as
-/// `PCR.CentreIndex` — the exact nearest centre, ties to the lowest index, distances computed
-/// with the same floating-point operations — from a flat bucket grid that is faster to search.
+/// Nearest-centre queries for slot matching (method.md §4.2): the exact nearest centre, ties to
+/// the lowest index, without scanning all K centres.
 ///
-/// Why faster: buckets are contiguous (centre coordinates stored by cell), the cell size follows
-/// the density of centres (about one per cell), and the search stops as soon as the nearest
-/// centre found is closer than the actual distance from the query to any unscanned cell, not
-/// after whole rings of cells.
-struct CentreGrid: Sendable {
-    let count: Int
+/// Centres are bucketed in a grid whose buckets are contiguous arrays (coordinates stored by
+/// cell), with cells sized to the density of centres. A search scans rings of cells around the
+/// query and stops as soon as the nearest centre found is closer than the true distance from the
+/// query to any unscanned cell.
+public struct CentreIndex: Sendable {
+    public let count: Int
     private let cell: Int, originY: Int, originX: Int, rows: Int, cols: Int
     /// Cell c holds entries `start[c]..<start[c + 1]` of `ids`, `ys`, `xs`, in increasing id.
     private let start: [Int32], ids: [Int32], ys: [Double], xs: [Double]
 
-    init(centres: [(y: Int, x: Int)]) {
+    /// Builds the index. `cellSize` in pixels; by default about one centre per cell on average.
+    public init(centres: [(y: Int, x: Int)], cellSize: Int? = nil) {
         count = centres.count
         let minY = centres.map(\.y).min() ?? 0, maxY = centres.map(\.y).max() ?? 0
         let minX = centres.map(\.x).min() ?? 0, maxX = centres.map(\.x).max() ?? 0
         let area = Double((maxY - minY + 1) * (maxX - minX + 1))
-        let side = max(4, Int((area / Double(max(1, centres.count))).squareRoot()))
+        let side = cellSize.map { max(1, $0) } ?? max(4, Int((area / Double(max(1, centres.count))).squareRoot()))
         let gridRows = (maxY - minY) / side + 1, gridCols = (maxX - minX) / side + 1
         cell = side; originY = minY; originX = minX; rows = gridRows; cols = gridCols
         var counts = [Int32](repeating: 0, count: gridRows * gridCols + 1)
@@ -34,9 +34,10 @@ struct CentreGrid: Sendable {
         start = counts; self.ids = ids; self.ys = ys; self.xs = xs
     }
 
-    /// The nearest centre to (ty, tx) and its squared distance; nil when there are no centres.
+    /// The centre nearest to the continuous point (ty, tx), ties to the lowest index, and its
+    /// squared distance; nil only when there are no centres.
     @inline(__always)
-    func nearest(ty: Double, tx: Double) -> (index: Int, distance2: Double)? {
+    public func nearest(ty: Double, tx: Double) -> (index: Int, distance2: Double)? {
         guard count > 0 else { return nil }
         let cy = min(max(Int(((ty - Double(originY)) / Double(cell)).rounded(.down)), 0), rows - 1)
         let cx = min(max(Int(((tx - Double(originX)) / Double(cell)).rounded(.down)), 0), cols - 1)
