@@ -39,7 +39,6 @@ public struct FunctionTileNetwork: TileNetwork {
 /// The trained dual-decoder network in inference mode (BN moving statistics, no dropout).
 public final class ModelTileNetwork: TileNetwork {
     public let model: DualDecoderModel
-    private var input: Tensor?
 
     public init(model: DualDecoderModel) { self.model = model }
 
@@ -47,19 +46,9 @@ public final class ModelTileNetwork: TileNetwork {
     /// written by `pais train`. A missing file, a file that is not safetensors, or one trained
     /// with another preset is reported as one line naming the file and the problem.
     public convenience init(config: ModelConfig, weightsPath: String, presetName: String) throws {
-        guard FileManager.default.fileExists(atPath: weightsPath) else {
-            throw InferenceError.badModel("\(weightsPath): no such model file")
-        }
-        let entries: [String: Safetensors.Entry]
-        do { entries = try Safetensors.read(from: URL(fileURLWithPath: weightsPath)) } catch {
-            throw InferenceError.badModel("\(weightsPath): not a readable safetensors file (\(error))")
-        }
         let model = try DualDecoderModel(config: config)
-        do {
-            try model.parameters.load(entries)
-            try model.state.load(entries)
-        } catch {
-            throw InferenceError.badModel("\(weightsPath) does not fit preset \(presetName): \(error)")
+        do { try model.loadWeights(from: weightsPath, preset: presetName) } catch {
+            throw InferenceError.badModel("\(error)")
         }
         self.init(model: model)
     }
@@ -67,8 +56,7 @@ public final class ModelTileNetwork: TileNetwork {
     public var slots: Int { model.config.slots }
 
     public func run(tile: [Float], size: Int) throws -> TileOutputs {
-        let x = Tensor.reusing(input, shape: [1, size, size, 1])
-        input = x
+        let x = Tensor(uninitializedShape: [1, size, size, 1])
         tile.withUnsafeBufferPointer { x.data.update(from: $0.baseAddress!, count: size * size) }
         let out: ModelOutputs
         do { out = try model.forward(x, context: .inference(batch: 1)) } catch {

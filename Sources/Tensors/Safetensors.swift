@@ -134,14 +134,19 @@ extension ParameterArena {
     /// Loads every view from `entries`; all names must be present with the right shapes. The
     /// arena is only modified once every tensor has been validated.
     public func load(_ entries: [String: Safetensors.Entry]) throws {
+        try check(entries)
+        for v in views {
+            entries[v.name]!.values.withUnsafeBufferPointer { (values + v.offset).update(from: $0.baseAddress!, count: v.count) }
+        }
+    }
+
+    /// Throws unless every view has an entry of its shape (what `load` requires).
+    public func check(_ entries: [String: Safetensors.Entry]) throws {
         for v in views {
             guard let e = entries[v.name] else { throw SafetensorsError.missingTensor(name: v.name) }
             guard e.shape == v.shape else {
                 throw SafetensorsError.wrongShape(name: v.name, expected: v.shape, found: e.shape)
             }
-        }
-        for v in views {
-            entries[v.name]!.values.withUnsafeBufferPointer { (values + v.offset).update(from: $0.baseAddress!, count: v.count) }
         }
     }
 }

@@ -315,19 +315,10 @@ public final class Coordinator {
 
     /// Rank 0 replaces the random initialisation by `init_weights` (broadcast to all ranks next).
     private func loadInitialWeights() throws {
-        let path = config.initWeights
-        guard FileManager.default.fileExists(atPath: path) else { throw TrainingError("init_weights \(path): no such file") }
-        let entries: [String: Safetensors.Entry]
-        do { entries = try Safetensors.read(from: URL(fileURLWithPath: path)) } catch {
-            throw TrainingError("init_weights \(path): \(error)")
+        do { try model.loadWeights(from: config.initWeights, preset: config.preset) } catch {
+            throw TrainingError("init_weights \(error)")
         }
-        do {
-            try model.parameters.load(entries)
-            try model.state.load(entries)
-        } catch {
-            throw TrainingError("init_weights \(path) does not fit preset \(config.preset): \(error)")
-        }
-        say("starting from the weights in \(path)")
+        say("starting from the weights in \(config.initWeights)")
     }
 
     private func validateShapes(_ state: TrainingState) throws {

@@ -249,7 +249,7 @@ struct CoordinatorTests {
         #expect(zip(trained, random).map { abs($0 - $1) }.max()! > 1e-3 * scale)
         // A missing file and another preset's weights are named.
         config.initWeights = first + "/missing.safetensors"
-        #expect { try train(config, ranks: 1, runDirectory: scratchRun()) } throws: { "\($0)".contains("missing.safetensors: no such file") }
+        #expect { try train(config, ranks: 1, runDirectory: scratchRun()) } throws: { "\($0)".contains("missing.safetensors: no such model file") }
         config.initWeights = first + "/model.safetensors"
         config.preset = "small"
         config.imageSize = 32

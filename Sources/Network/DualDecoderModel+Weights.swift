@@ -1,0 +1,28 @@
+import Foundation
+import Tensors
+
+/// Why a weights file could not be loaded; the message names the file.
+public struct WeightsFileError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+extension DualDecoderModel {
+    /// Replaces the weights and BN statistics by those of a safetensors file (a run's
+    /// `model.safetensors`, `pais export`, the shipped model). Nothing changes unless every tensor
+    /// of the model is present with its shape; `preset` only names the model in the message.
+    public func loadWeights(from path: String, preset: String) throws {
+        guard FileManager.default.fileExists(atPath: path) else { throw WeightsFileError(description: "\(path): no such model file") }
+        let entries: [String: Safetensors.Entry]
+        do { entries = try Safetensors.read(from: URL(fileURLWithPath: path)) } catch {
+            throw WeightsFileError(description: "\(path): not a readable safetensors file (\(error))")
+        }
+        do {
+            try parameters.check(entries)
+            try state.check(entries)
+        } catch {
+            throw WeightsFileError(description: "\(path) does not fit preset \(preset): \(error)")
+        }
+        try parameters.load(entries)
+        try state.load(entries)
+    }
+}
