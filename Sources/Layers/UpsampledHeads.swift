@@ -168,8 +168,10 @@ public final class UpsampledHeads {
 
     // dys: one [B, 2H, 2W, m] per head -> ds: [B, H, W, C]; accumulates all eight parameter grads.
     public func backward(_ dys: [Tensor]) -> Tensor {
-        let flops = input.map { 2 * Double($0.shape[0]) * executedFlopsPerSample(h: $0.shape[1], w: $0.shape[2]) } ?? 0
-        return OpProfile.time("heads polyphase conv3x3 \(inChannels)->\(4 * totalOutputs) bwd", flops: flops) { backwardBody(dys) }
+        OpProfile.time("heads polyphase conv3x3 \(inChannels)->\(4 * totalOutputs) bwd",
+                       flops: input.map { 2 * Double($0.shape[0]) * executedFlopsPerSample(h: $0.shape[1], w: $0.shape[2]) } ?? 0) {
+            backwardBody(dys)
+        }
     }
 
     private func backwardBody(_ dys: [Tensor]) -> Tensor {

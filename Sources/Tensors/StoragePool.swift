@@ -9,9 +9,12 @@ import Synchronization
 /// tensors that are alive together (activations saved for backward plus the few gradients in
 /// flight), not the sum of every buffer any layer ever used.
 ///
-/// The cache holds at most as much as the high-water mark of live storage; beyond that the
-/// buffers returned longest ago are freed first, so a change of batch shape (evaluation, a last
-/// partial batch) does not pile up stale buffers while a repeating step keeps all it needs.
+/// The cache holds at most twice the high-water mark of live storage; beyond that the buffers
+/// returned longest ago are freed first, so a change of batch shape (evaluation, a last partial
+/// batch) does not pile up stale buffers while a repeating step keeps all it needs. (A bound of
+/// once the high-water mark was too tight: the buffers of different sizes a `paper` step uses one
+/// after another add up to more than the peak, and 5 of them were freed and allocated again every
+/// step; peak RSS is the same with either bound.)
 public enum StoragePool {
     /// A cached buffer, stamped with when it was returned; only the pool touches it meanwhile.
     private struct Block: @unchecked Sendable {
@@ -23,7 +26,7 @@ public enum StoragePool {
         var free: [Int: [Block]] = [:]           // by element count, most recently returned last
         var liveFloats = 0
         var cachedFloats = 0
-        var peakLiveFloats = 0                   // ever: bounds the cache
+        var peakLiveFloats = 0                   // ever: twice this bounds the cache
         var measuredPeakFloats = 0               // since `resetPeak`
         var allocations = 0
         var returns = 0
@@ -61,22 +64,13 @@ public enum StoragePool {
     }
 
     private static func evictOldest(_ s: inout State) {
-        while s.cachedFloats > s.peakLiveFloats {
+        while s.cachedFloats > 2 * s.peakLiveFloats {
             // Each list's oldest block is its first; take the oldest of those.
             guard let (count, _) = s.free.min(by: { $0.value[0].returned < $1.value[0].returned }) else { return }
             let block = s.free[count]!.removeFirst()
             if s.free[count]!.isEmpty { s.free[count] = nil }
             s.cachedFloats -= count
             block.pointer.deallocate()
-        }
-    }
-
-    /// Frees every cached buffer (tensors in use are unaffected).
-    public static func releaseCached() {
-        state.withLock { s in
-            for (_, list) in s.free { for block in list { block.pointer.deallocate() } }
-            s.free = [:]
-            s.cachedFloats = 0
         }
     }
 

@@ -42,14 +42,6 @@ public final class Tensor: @unchecked Sendable {
 
     deinit { StoragePool.give(data, count: capacity) }
 
-    /// Returns `existing` if it already has `shape`, otherwise a fresh zeroed tensor. Contents of
-    /// a reused tensor are left as they were. For buffers kept across steps; per-step outputs use
-    /// `Tensor(uninitializedShape:)` and let `StoragePool` recycle them.
-    public static func reusing(_ existing: Tensor?, shape: [Int]) -> Tensor {
-        if let t = existing, t.shape == shape { return t }
-        return Tensor(shape: shape)
-    }
-
     /// The elements as an array (copy).
     public var values: [Float] { Array(UnsafeBufferPointer(start: data, count: count)) }
 

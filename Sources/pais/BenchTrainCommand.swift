@@ -116,7 +116,7 @@ struct BenchTrainCommand: ParsableCommand {
             print(String(format: "sgemm 2048³ on %d thread(s) in this process: %.1f GFLOP/s before and %.1f after the profiled steps; convolutions at %.0f%% of their mean",
                          threads, sgemmBefore, sgemmAfter, 100 * convRate / max(sgemm, 1e-12)))
         }
-        print(String(format: "tensor storage: peak %.3f MB live in a step, %.3f MB of it kept from forward for backward; %d allocations in the %d timed steps",
+        print(String(format: "tensor storage: peak %.3f MB live in a step (batch included), %.3f MB kept from forward for backward; %d allocations in the %d timed steps",
                      storage.peakMB, storage.keptMB, storage.timedAllocations, steps))
         print(String(format: "RESULT engine=pais preset=%@ size=%d batch=%d threads=%d ms/step=%.1f (mean %.1f, min %.1f) samples/s=%.3f nominalGFLOP/s=%.1f executedGFLOP/s=%.1f params=%d fwdGFLOP/sample=%.3f other_load=%.2f peakRSS_MB=%.0f peakTensor_MB=%.1f",
                      preset, size, batch, threads, median * 1000, mean * 1000, sorted[0] * 1000, sps,
@@ -137,7 +137,9 @@ struct BenchTrainCommand: ParsableCommand {
         let (_, grads) = try DeblendLoss().evaluate(outputs: outputs, labels: data.labels, flux: data.flux)
         model.parameters.zeroGradients()
         model.backward(grads)
-        let peak = StoragePool.statistics.peakLiveBytes - before
+        // The whole live storage, not the growth: what a layer still holds from the previous
+        // step (a buffer it owns) counts too.
+        let peak = StoragePool.statistics.peakLiveBytes
         return (Double(peak) / 1e6, Double(kept) / 1e6, timedAllocations)
     }
 }
