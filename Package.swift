@@ -24,12 +24,15 @@ let package = Package(
         .systemLibrary(name: "CWCS", pkgConfig: "wcslib", providers: [.apt(["wcslib-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
+        // Hand-written AVX2 conv kernels (not a library): optimised in debug builds too, so the
+        // tests exercise the same code the benchmarks time.
+        .target(name: "CDirectConv", cSettings: [.unsafeFlags(["-O2"])]),
 
         // MARK: Libraries, in dependency order.
         .target(name: "Checksums", dependencies: ["CCrypto"]),
         .target(name: "FITSIO", dependencies: ["CFITSIO", "CWCS"]),
         .target(name: "Tensors", dependencies: ["COpenBLAS"]),
-        .target(name: "Layers", dependencies: ["Tensors"]),
+        .target(name: "Layers", dependencies: ["Tensors", "CDirectConv"]),
         .target(name: "Network", dependencies: ["Tensors", "Layers"]),
         .target(name: "Optimizers", dependencies: ["Tensors"]),
         .target(name: "SkySim", dependencies: ["CFFTW"]),

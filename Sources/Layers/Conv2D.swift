@@ -5,6 +5,8 @@ import Tensors
 /// Parameters (registered as `<name>/kernel` HWIO `[k, k, Cin, Cout]` and `<name>/bias`
 /// `[Cout]`). The same function is computed along one of several paths, chosen by shape:
 ///
+/// * on AVX2 CPUs: the direct kernels (`DirectConv`) for the forward pass and the kernel gradient,
+///   and for the input gradient at stride 1;
 /// * 1×1 stride 1: one GEMM on the NHWC input itself (it already is the patch matrix);
 /// * narrowing stride-1 convs (Cout < Cin): GEMM-then-shift (`ShiftedConv`), forward and backward;
 /// * otherwise im2col + GEMM in cache-sized chunks (`ConvKernels`). The input gradient is a
@@ -24,6 +26,11 @@ public final class Conv2D {
     /// cancels any bias. `backward` then adds nothing to the bias gradient instead of float
     /// rounding noise (which Adam would turn into ±lr steps of a weight that has no effect).
     public var biasGradientIsZero = false
+    /// Whether the direct kernels may be used where they apply; false forces the GEMM paths (the
+    /// tests compare both; `bench train --conv-kernels gemm` times the difference).
+    public var allowsDirectKernels = Conv2D.directKernelsByDefault
+    /// The value new convs start with (set once at start-up, before models are built).
+    nonisolated(unsafe) public static var directKernelsByDefault = true
     private let arena: ParameterArena
     private let workspace: Workspace
     private var input: Tensor?                 // the only activation backward needs
@@ -43,6 +50,9 @@ public final class Conv2D {
         arena.pointer(bias).update(repeating: 0, count: outChannels)
     }
 
+    private var isDirect: Bool { allowsDirectKernels && DirectConv.isAvailable }
+    /// Whether this conv runs on the direct kernels (allowed, and the CPU has AVX2 + FMA).
+    public var usesDirectKernels: Bool { isDirect }
     private var isPointwise: Bool { kernelSize == 1 && stride == 1 }
     /// Narrowing stride-1 convs use the GEMM-then-shift formulation (see `ShiftedConv`).
     private var isShifted: Bool { stride == 1 && kernelSize > 1 && kernelSize % 2 == 1 && outChannels < inChannels }
@@ -71,7 +81,9 @@ public final class Conv2D {
         let y = Tensor(uninitializedShape: [s.b, g.py.output, g.px.output, outChannels])
         input = x
         let w = arena.pointer(kernel), bsrc = arena.pointer(bias), cout = outChannels
-        if isPointwise {
+        if isDirect {
+            DirectConv.forward(x.data, g, kernel: w, outChannels: cout, bias: bsrc, into: y.data, workspace: workspace)
+        } else if isPointwise {
             ConvKernels.rowParallelGEMM(rows: s.pixels, n: cout, k: inChannels, a: x.data, b: w, bias: bsrc, c: y.data)
         } else if isShifted {
             Parallel.forRanges(g.rows, grain: 8192) { lo, hi in       // the shifted sum adds onto the bias
@@ -108,6 +120,15 @@ public final class Conv2D {
         if !biasGradientIsZero { accumulateBiasGradient(dy, rows: g.rows, into: db) }
         let start = inputGradientStartChannel, csel = inChannels - start
         let dx = needsInputGradient ? Tensor(uninitializedShape: [s.b, s.h, s.w, csel]) : nil
+        let gsel = ConvGeometry(batch: s.b, h: s.h, w: s.w, c: csel, k: kernelSize, stride: stride)
+        if isDirect && (dx == nil || (stride == 1 && kernelSize % 2 == 1)) {
+            DirectConv.kernelGradient(x.data, g, dy: dy.data, outChannels: cout, into: dw, workspace: workspace)
+            if let dx {
+                DirectConv.inputGradientStride1(dy: dy.data, gsel, kernel: selectedKernelRows(w, start: start),
+                                                outChannels: cout, into: dx.data, workspace: workspace)
+            }
+            return dx
+        }
         if isPointwise {
             // dkernel [Cin, Cout] += xᵀ [Cin, P] · dy [P, Cout];  dx [P, Csel] = dy · kernel[start...]ᵀ
             ConvKernels.rowParallelGradient(rows: s.pixels, n: cout, k: inChannels, a: x.data, dy: dy.data,
@@ -125,15 +146,7 @@ public final class Conv2D {
         }
         ConvKernels.kernelGradient(x.data, g, dy: dy.data, outChannels: cout, into: dw, workspace: workspace)
         guard let dx else { return nil }
-        // The kernel rows of the channels that receive a gradient: [k·k·Csel, Cout].
-        let kk = kernelSize * kernelSize
-        var wsel = w
-        if start > 0 {
-            let buf = workspace.scratch(6, count: kk * csel * cout)
-            for t in 0..<kk { (buf + t * csel * cout).update(from: w + (t * inChannels + start) * cout, count: csel * cout) }
-            wsel = buf
-        }
-        let gsel = ConvGeometry(batch: s.b, h: s.h, w: s.w, c: csel, k: kernelSize, stride: stride)
+        let wsel = selectedKernelRows(w, start: start)
         if stride == 1 && csel >= cout {
             // As a convolution of dy with the flipped kernel: GEMM width Csel.
             ConvKernels.inputGradientStride1(dy: dy.data, gsel, kernel: wsel, outChannels: cout, into: dx.data, workspace: workspace)
@@ -142,6 +155,15 @@ public final class Conv2D {
             ConvKernels.inputGradientScatter(dy: dy.data, gsel, kernel: wsel, outChannels: cout, into: dx.data, workspace: workspace)
         }
         return dx
+    }
+
+    /// The kernel rows of the input channels `start..<Cin` that receive a gradient: `[k·k·Csel, Cout]`.
+    private func selectedKernelRows(_ w: UnsafeMutablePointer<Float>, start: Int) -> UnsafePointer<Float> {
+        if start == 0 { return UnsafePointer(w) }
+        let kk = kernelSize * kernelSize, csel = inChannels - start, cout = outChannels
+        let buf = workspace.scratch(6, count: kk * csel * cout)
+        for t in 0..<kk { (buf + t * csel * cout).update(from: w + (t * inChannels + start) * cout, count: csel * cout) }
+        return UnsafePointer(buf)
     }
 
     // dbias [Cout] += Σ dy over all pixels: per-worker float partials (short runs), added in double.

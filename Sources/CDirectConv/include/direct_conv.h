@@ -1,0 +1,32 @@
+// Direct (no im2col) NHWC convolution kernels with AVX2 + FMA, for the narrow layers where a GEMM
+// with 8-32 output columns runs far below the BLAS peak. Imported only by the Layers module.
+//
+// Layouts: x [batch, h, w, cin], y/dy [batch, ho, wo, cout], kernel HWIO [k, k, cin, kernel_stride]
+// (kernel_stride = cout rounded up to a multiple of 8; the padding columns hold zeros), bias
+// [kernel_stride].
+// Output pixel (oy, ox) reads input (oy*stride + ky - pad_y, ox*stride + kx - pad_x); taps outside
+// the image read zero (TF SAME padding when pad_y/pad_x are SAME's "before" halves).
+// Work is split by output rows: `row0..<row1` index the flattened (batch, oy) rows, so callers can
+// run disjoint row ranges on different threads.
+#ifndef PAIS_DIRECT_CONV_H
+#define PAIS_DIRECT_CONV_H
+
+typedef struct {
+    int h, w, cin;          // input image
+    int ho, wo, cout;       // output image
+    int k, stride, pad_y, pad_x;
+    int kernel_stride;      // floats per kernel row: cout rounded up to a multiple of 8
+} pais_conv_shape;
+
+/// 1 when this CPU runs the kernels (AVX2 and FMA), else 0: callers then use im2col + GEMM.
+int pais_direct_conv_available(void);
+
+/// y rows row0..<row1 = bias (or 0 when bias is NULL) + conv(x, kernel).
+void pais_direct_conv_forward(const pais_conv_shape *shape, const float *x, const float *kernel,
+                              const float *bias, float *y, int row0, int row1);
+
+/// dkernel [k, k, cin, kernel_stride] += the kernel gradient contributed by output rows row0..<row1.
+void pais_direct_conv_kernel_gradient(const pais_conv_shape *shape, const float *x, const float *dy,
+                                      float *dkernel, int row0, int row1);
+
+#endif

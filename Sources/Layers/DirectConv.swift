@@ -1,0 +1,76 @@
+import CDirectConv
+import Tensors
+
+/// Direct AVX2 convolution (the `CDirectConv` kernels): no patch matrix, eight output channels per
+/// register. Output widths that are not a multiple of 8 run on a zero-padded copy of the kernel. Rows of the output are split across
+/// workers; kernel gradients are summed per worker and added in worker order, so results depend
+/// only on the worker count, as on the im2col path.
+enum DirectConv {
+    /// The CPU has AVX2 and FMA.
+    static let isAvailable = pais_direct_conv_available() != 0
+
+    /// Floats per kernel row in the C kernels: `Cout` rounded up to a multiple of 8.
+    static func kernelStride(_ cout: Int) -> Int { (cout + 7) / 8 * 8 }
+
+    private static func shape(_ g: ConvGeometry, outChannels: Int) -> pais_conv_shape {
+        pais_conv_shape(h: Int32(g.h), w: Int32(g.w), cin: Int32(g.c), ho: Int32(g.py.output), wo: Int32(g.px.output),
+                        cout: Int32(outChannels), k: Int32(g.k), stride: Int32(g.stride),
+                        pad_y: Int32(g.py.before), pad_x: Int32(g.px.before),
+                        kernel_stride: Int32(kernelStride(outChannels)))
+    }
+
+    /// Output rows per work item: enough multiply-adds (≈ 2^18) to amortise the dispatch.
+    private static func rowGrain(_ g: ConvGeometry, outChannels: Int) -> Int {
+        max(1, (1 << 18) / max(1, g.px.output * g.rowLength * outChannels))
+    }
+
+    /// y [B, Ho, Wo, Cout] = conv(x [B, H, W, Cin], kernel HWIO) + bias (or + 0).
+    static func forward(_ x: UnsafePointer<Float>, _ g: ConvGeometry, kernel: UnsafePointer<Float>, outChannels: Int,
+                        bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>, workspace: Workspace) {
+        let s = shape(g, outChannels: outChannels), stride = kernelStride(outChannels)
+        var k = kernel, b = bias
+        if stride != outChannels {                          // zero-pad the kernel rows and bias to 8k columns
+            let rows = g.rowLength, padded = workspace.scratch(8, count: rows * stride)
+            padded.update(repeating: 0, count: rows * stride)
+            for r in 0..<rows { (padded + r * stride).update(from: kernel + r * outChannels, count: outChannels) }
+            k = UnsafePointer(padded)
+            if let bias {
+                let pb = workspace.scratch(9, count: stride)
+                pb.update(repeating: 0, count: stride)
+                pb.update(from: bias, count: outChannels)
+                b = UnsafePointer(pb)
+            }
+        }
+        Parallel.forWorkers(g.batch * g.py.output, grain: rowGrain(g, outChannels: outChannels)) { _, lo, hi in
+            var local = s                 // each worker passes its own copy
+            pais_direct_conv_forward(&local, x, k, b, y, Int32(lo), Int32(hi))
+        }
+    }
+
+    /// dkernel [k, k, Cin, Cout] += ∂L/∂kernel for dy [B, Ho, Wo, Cout].
+    static func kernelGradient(_ x: UnsafePointer<Float>, _ g: ConvGeometry, dy: UnsafePointer<Float>, outChannels: Int,
+                               into dk: UnsafeMutablePointer<Float>, workspace: Workspace) {
+        let s = shape(g, outChannels: outChannels), stride = kernelStride(outChannels)
+        let size = g.rowLength * stride                     // partial rows padded like the kernel's
+        let partials = (0..<Parallel.parts).map { workspace.scratch(ConvKernels.partialBase + $0, count: size) }
+        let used = Parallel.forWorkers(g.batch * g.py.output, grain: rowGrain(g, outChannels: outChannels)) { worker, lo, hi in
+            partials[worker].update(repeating: 0, count: size)
+            var local = s
+            pais_direct_conv_kernel_gradient(&local, x, dy, partials[worker], Int32(lo), Int32(hi))
+        }
+        for w in 0..<used {
+            let p = partials[w]
+            for r in 0..<g.rowLength { for o in 0..<outChannels { dk[r * outChannels + o] += p[r * stride + o] } }
+        }
+    }
+
+    /// dx [B, H, W, Cin] of a stride-1 SAME conv with an odd kernel: the same direct conv applied
+    /// to dy with the flipped kernel `[k, k, Cout, Cin]`.
+    static func inputGradientStride1(dy: UnsafePointer<Float>, _ g: ConvGeometry, kernel: UnsafePointer<Float>,
+                                     outChannels cout: Int, into dx: UnsafeMutablePointer<Float>, workspace: Workspace) {
+        let flipped = workspace.scratch(5, count: g.k * g.k * g.c * cout)
+        ConvKernels.flippedKernel(kernel, k: g.k, cin: g.c, cout: cout, into: flipped)
+        let gd = ConvGeometry(batch: g.batch, h: g.h, w: g.w, c: cout, k: g.k, stride: 1)
+        forward(dy, gd, kernel: flipped, outChannels: g.c, bias: nil, into: dx, workspace: workspace)
+    }
+}
