@@ -5,8 +5,8 @@ import Tensors
 /// Parameters (registered as `<name>/kernel` HWIO `[k, k, Cin, Cout]` and `<name>/bias`
 /// `[Cout]`). The same function is computed along one of several paths, chosen by shape:
 ///
-/// * on AVX2 CPUs: the direct kernels (`DirectConv`) for the forward pass and the kernel gradient,
-///   and for the input gradient at stride 1;
+/// * on AVX2 or AVX-512 CPUs: the direct kernels (`DirectConv`) for the forward pass and the kernel
+///   gradient, and for the input gradient at stride 1;
 /// * 1×1 stride 1: one GEMM on the NHWC input itself (it already is the patch matrix);
 /// * narrowing stride-1 convs (Cout < Cin): GEMM-then-shift (`ShiftedConv`), forward and backward;
 /// * otherwise im2col + GEMM in cache-sized chunks (`ConvKernels`). The input gradient is a
@@ -26,11 +26,11 @@ public final class Conv2D {
     /// cancels any bias. `backward` then adds nothing to the bias gradient instead of float
     /// rounding noise (which Adam would turn into ±lr steps of a weight that has no effect).
     public var biasGradientIsZero = false
-    /// Whether the direct kernels may be used where they apply; false forces the GEMM paths (the
-    /// tests compare both; `bench train --conv-kernels gemm` times the difference).
-    public var allowsDirectKernels = Conv2D.directKernelsByDefault
-    /// The value new convs start with (set once at start-up, before models are built).
-    nonisolated(unsafe) public static var directKernelsByDefault = true
+    /// The kernels this conv asks for; it runs on `path.effective` (the tests compare the paths;
+    /// `bench train --conv-kernels` times them).
+    public var path = Conv2D.defaultPath
+    /// The path new convs and heads start with (set once at start-up, before models are built).
+    nonisolated(unsafe) public static var defaultPath = ConvPath.best
     private let arena: ParameterArena
     private let workspace: Workspace
     private var input: Tensor?                 // the only activation backward needs
@@ -50,9 +50,8 @@ public final class Conv2D {
         arena.pointer(bias).update(repeating: 0, count: outChannels)
     }
 
-    private var isDirect: Bool { allowsDirectKernels && DirectConv.isAvailable }
-    /// Whether this conv runs on the direct kernels (allowed, and the CPU has AVX2 + FMA).
-    public var usesDirectKernels: Bool { isDirect }
+    /// The direct kernels this conv runs on, if any.
+    private var direct: DirectConv? { path.effective == .gemm ? nil : DirectConv(widest: path.effective) }
     private var isPointwise: Bool { kernelSize == 1 && stride == 1 }
     /// Narrowing stride-1 convs use the GEMM-then-shift formulation (see `ShiftedConv`).
     private var isShifted: Bool { stride == 1 && kernelSize > 1 && kernelSize % 2 == 1 && outChannels < inChannels }
@@ -81,8 +80,8 @@ public final class Conv2D {
         let y = Tensor(uninitializedShape: [s.b, g.py.output, g.px.output, outChannels])
         input = x
         let w = arena.pointer(kernel), bsrc = arena.pointer(bias), cout = outChannels
-        if isDirect {
-            DirectConv.forward(x.data, g, kernel: w, outChannels: cout, bias: bsrc, into: y.data, workspace: workspace)
+        if let direct {
+            direct.forward(x.data, g, kernel: w, outChannels: cout, bias: bsrc, into: y.data, workspace: workspace)
         } else if isPointwise {
             ConvKernels.rowParallelGEMM(rows: s.pixels, n: cout, k: inChannels, a: x.data, b: w, bias: bsrc, c: y.data)
         } else if isShifted {
@@ -121,10 +120,10 @@ public final class Conv2D {
         let start = inputGradientStartChannel, csel = inChannels - start
         let dx = needsInputGradient ? Tensor(uninitializedShape: [s.b, s.h, s.w, csel]) : nil
         let gsel = ConvGeometry(batch: s.b, h: s.h, w: s.w, c: csel, k: kernelSize, stride: stride)
-        if isDirect && (dx == nil || (stride == 1 && kernelSize % 2 == 1)) {
-            DirectConv.kernelGradient(x.data, g, dy: dy.data, outChannels: cout, into: dw, workspace: workspace)
+        if let direct, dx == nil || (stride == 1 && kernelSize % 2 == 1) {
+            direct.kernelGradient(x.data, g, dy: dy.data, outChannels: cout, into: dw, workspace: workspace)
             if let dx {
-                DirectConv.inputGradientStride1(dy: dy.data, gsel, kernel: selectedKernelRows(w, start: start),
+                direct.inputGradientStride1(dy: dy.data, gsel, kernel: selectedKernelRows(w, start: start),
                                                 outChannels: cout, into: dx.data, workspace: workspace)
             }
             return dx

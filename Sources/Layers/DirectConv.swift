@@ -1,35 +1,73 @@
 import CDirectConv
 import Tensors
 
-/// Direct AVX2 convolution (the `CDirectConv` kernels): no patch matrix, eight output channels per
-/// register. Output widths that are not a multiple of 8 run on a zero-padded copy of the kernel. Rows of the output are split across
-/// workers; kernel gradients are summed per worker and added in worker order, so results depend
-/// only on the worker count, as on the im2col path.
-enum DirectConv {
-    /// The CPU has AVX2 and FMA.
-    static let isAvailable = pais_direct_conv_available() != 0
+/// How convolutions are computed: im2col/GEMM on OpenBLAS, or the direct kernels (`CDirectConv`)
+/// with AVX2 + FMA or AVX-512. Ordered by register width; a layer uses the narrower of the path it
+/// asks for and the widest this CPU has (`best`).
+public enum ConvPath: Int, Comparable, CaseIterable, Sendable {
+    case gemm = 0, avx2 = 256, avx512 = 512
 
-    /// Floats per kernel row in the C kernels: `Cout` rounded up to a multiple of 8.
-    static func kernelStride(_ cout: Int) -> Int { (cout + 7) / 8 * 8 }
+    /// The widest path this CPU runs.
+    public static let best = ConvPath(rawValue: Int(pais_direct_conv_best_isa())) ?? .gemm
 
-    private static func shape(_ g: ConvGeometry, outChannels: Int) -> pais_conv_shape {
+    /// The paths this CPU runs, GEMM first.
+    public static var available: [ConvPath] { allCases.filter { $0 <= best } }
+
+    public static func < (a: ConvPath, b: ConvPath) -> Bool { a.rawValue < b.rawValue }
+
+    /// `auto` (= `best`), `gemm`, `avx2` or `avx512`.
+    public init?(name: String) {
+        switch name {
+        case "auto": self = Self.best
+        case "gemm": self = .gemm
+        case "avx2": self = .avx2
+        case "avx512": self = .avx512
+        default: return nil
+        }
+    }
+
+    public var name: String { self == .gemm ? "gemm" : self == .avx2 ? "avx2" : "avx512" }
+
+    /// The path actually taken when `self` is requested on this CPU.
+    public var effective: ConvPath { min(self, Self.best) }
+}
+
+/// The direct kernels: no patch matrix, 8 (AVX2) or 16 (AVX-512) output channels per register.
+/// Output widths that are not a whole number of registers run on a zero-padded copy of the
+/// kernel. Rows of the output are split across workers; kernel gradients are summed per worker
+/// and added in worker order, so results depend only on the worker count, as on the GEMM path.
+struct DirectConv {
+    let widest: ConvPath                                // .avx2 or .avx512
+
+    /// The instruction set for an output width: AVX-512 registers hold 16 channels, so at 8 or
+    /// fewer half of each would idle and the AVX2 kernels are faster (measured: 8->8 at 128²
+    /// 59 vs 30 GFLOP/s per core).
+    func isa(_ cout: Int) -> ConvPath { widest == .avx512 && cout <= 8 ? .avx2 : widest }
+
+    /// Floats per kernel row in the C kernels: `Cout` rounded up to whole registers.
+    func kernelStride(_ cout: Int) -> Int {
+        let lanes = isa(cout) == .avx512 ? 16 : 8
+        return (cout + lanes - 1) / lanes * lanes
+    }
+
+    private func shape(_ g: ConvGeometry, outChannels: Int) -> pais_conv_shape {
         pais_conv_shape(h: Int32(g.h), w: Int32(g.w), cin: Int32(g.c), ho: Int32(g.py.output), wo: Int32(g.px.output),
                         cout: Int32(outChannels), k: Int32(g.k), stride: Int32(g.stride),
                         pad_y: Int32(g.py.before), pad_x: Int32(g.px.before),
-                        kernel_stride: Int32(kernelStride(outChannels)))
+                        kernel_stride: Int32(kernelStride(outChannels)), isa: Int32(isa(outChannels).rawValue))
     }
 
     /// Output rows per work item: enough multiply-adds (≈ 2^18) to amortise the dispatch.
-    private static func rowGrain(_ g: ConvGeometry, outChannels: Int) -> Int {
+    private func rowGrain(_ g: ConvGeometry, outChannels: Int) -> Int {
         max(1, (1 << 18) / max(1, g.px.output * g.rowLength * outChannels))
     }
 
     /// y [B, Ho, Wo, Cout] = conv(x [B, H, W, Cin], kernel HWIO) + bias (or + 0).
-    static func forward(_ x: UnsafePointer<Float>, _ g: ConvGeometry, kernel: UnsafePointer<Float>, outChannels: Int,
-                        bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>, workspace: Workspace) {
+    func forward(_ x: UnsafePointer<Float>, _ g: ConvGeometry, kernel: UnsafePointer<Float>, outChannels: Int,
+                 bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>, workspace: Workspace) {
         let s = shape(g, outChannels: outChannels), stride = kernelStride(outChannels)
         var k = kernel, b = bias
-        if stride != outChannels {                          // zero-pad the kernel rows and bias to 8k columns
+        if stride != outChannels {                          // zero-pad the kernel rows and bias to whole registers
             let rows = g.rowLength, padded = workspace.scratch(8, count: rows * stride)
             padded.update(repeating: 0, count: rows * stride)
             for r in 0..<rows { (padded + r * stride).update(from: kernel + r * outChannels, count: outChannels) }
@@ -48,8 +86,8 @@ enum DirectConv {
     }
 
     /// dkernel [k, k, Cin, Cout] += ∂L/∂kernel for dy [B, Ho, Wo, Cout].
-    static func kernelGradient(_ x: UnsafePointer<Float>, _ g: ConvGeometry, dy: UnsafePointer<Float>, outChannels: Int,
-                               into dk: UnsafeMutablePointer<Float>, workspace: Workspace) {
+    func kernelGradient(_ x: UnsafePointer<Float>, _ g: ConvGeometry, dy: UnsafePointer<Float>, outChannels: Int,
+                        into dk: UnsafeMutablePointer<Float>, workspace: Workspace) {
         let s = shape(g, outChannels: outChannels), stride = kernelStride(outChannels)
         let size = g.rowLength * stride                     // partial rows padded like the kernel's
         let partials = (0..<Parallel.parts).map { workspace.scratch(ConvKernels.partialBase + $0, count: size) }
@@ -66,8 +104,8 @@ enum DirectConv {
 
     /// dx [B, H, W, Cin] of a stride-1 SAME conv with an odd kernel: the same direct conv applied
     /// to dy with the flipped kernel `[k, k, Cout, Cin]`.
-    static func inputGradientStride1(dy: UnsafePointer<Float>, _ g: ConvGeometry, kernel: UnsafePointer<Float>,
-                                     outChannels cout: Int, into dx: UnsafeMutablePointer<Float>, workspace: Workspace) {
+    func inputGradientStride1(dy: UnsafePointer<Float>, _ g: ConvGeometry, kernel: UnsafePointer<Float>,
+                              outChannels cout: Int, into dx: UnsafeMutablePointer<Float>, workspace: Workspace) {
         let flipped = workspace.scratch(5, count: g.k * g.k * g.c * cout)
         ConvKernels.flippedKernel(kernel, k: g.k, cin: g.c, cout: cout, into: flipped)
         let gd = ConvGeometry(batch: g.batch, h: g.h, w: g.w, c: cout, k: g.k, stride: 1)

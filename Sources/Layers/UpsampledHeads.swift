@@ -74,10 +74,10 @@ public final class UpsampledHeads {
     /// is faster, the shifted backward is).
     private var useShiftedForward: Bool { 8 * totalOutputs < inChannels }
     private var useShiftedBackward: Bool { 4 * totalOutputs < inChannels }
-    /// On AVX2 CPUs the low-resolution conv runs on the direct kernels (`DirectConv`), which beat
-    /// both GEMM formulations at these widths; false forces the GEMM paths (as for `Conv2D`).
-    public var allowsDirectKernels = Conv2D.directKernelsByDefault
-    private var isDirect: Bool { allowsDirectKernels && DirectConv.isAvailable }
+    /// On AVX2/AVX-512 CPUs the low-resolution conv runs on the direct kernels (`DirectConv`);
+    /// `.gemm` forces the GEMM paths (as for `Conv2D.path`).
+    public var path = Conv2D.defaultPath
+    private var direct: DirectConv? { path.effective == .gemm ? nil : DirectConv(widest: path.effective) }
 
     /// Low-resolution 3-tap offset of full-resolution 5-tap index `d` for output parity `p`.
     @inline(__always) static func phaseTap(_ p: Int, _ d: Int) -> Int { (p + d + 2) / 2 - 1 }
@@ -143,8 +143,8 @@ public final class UpsampledHeads {
         // phases [B·H·W, 4M] = patches3x3(s) [B·H·W, 9C] · bigKernel [9C, 4M]
         let phases = workspace.scratch(4, count: g.rows * m4)
         bigKernel.withUnsafeBufferPointer { k in
-            if isDirect {
-                DirectConv.forward(s.data, g, kernel: k.baseAddress!, outChannels: m4, bias: nil, into: phases,
+            if let direct {
+                direct.forward(s.data, g, kernel: k.baseAddress!, outChannels: m4, bias: nil, into: phases,
                                    workspace: workspace)
             } else if useShiftedForward {
                 Parallel.forRanges(g.rows * m4, grain: 1 << 18) { lo, hi in (phases + lo).update(repeating: 0, count: hi - lo) }
@@ -213,9 +213,9 @@ public final class UpsampledHeads {
         var dBig = [Float](repeating: 0, count: 9 * c * m4)
         dBig.withUnsafeMutableBufferPointer { d in
             bigKernel.withUnsafeBufferPointer { k in
-                if isDirect {
-                    DirectConv.kernelGradient(s.data, g, dy: dphases, outChannels: m4, into: d.baseAddress!, workspace: workspace)
-                    DirectConv.inputGradientStride1(dy: dphases, g, kernel: k.baseAddress!, outChannels: m4, into: ds.data,
+                if let direct {
+                    direct.kernelGradient(s.data, g, dy: dphases, outChannels: m4, into: d.baseAddress!, workspace: workspace)
+                    direct.inputGradientStride1(dy: dphases, g, kernel: k.baseAddress!, outChannels: m4, into: ds.data,
                                                     workspace: workspace)
                 } else if useShiftedBackward {
                     ShiftedConv.backward(s.data, g, dy: dphases, kernel: k.baseAddress!, cout: m4, dkernel: d.baseAddress!,

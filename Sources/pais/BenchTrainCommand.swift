@@ -30,6 +30,8 @@ struct BenchTrainCommand: ParsableCommand {
     var seed: UInt64 = 1234
     @Option(help: "Work items per worker thread when a kernel is split (more balance load on a shared machine).")
     var partsPerWorker = 2
+    @Option(help: "Convolution kernels: auto (the widest direct kernels this CPU runs), avx512, avx2 or gemm (im2col/GEMM only).")
+    var convKernels = "auto"
     @Flag(help: "Print the per-block time profile.")
     var profile = false
     @Flag(help: "Profile with thread CPU time (meaningful with --threads 1 on a busy machine).")
@@ -38,6 +40,9 @@ struct BenchTrainCommand: ParsableCommand {
     func validate() throws {
         guard ModelConfig.preset(preset) != nil else { throw ValidationError("unknown preset '\(preset)' (small, paper, tiny)") }
         guard batch >= 1, steps >= 1, warmup >= 0, threads >= 1 else { throw ValidationError("batch, steps, threads ≥ 1; warmup ≥ 0") }
+        guard ConvPath(name: convKernels) != nil else {
+            throw ValidationError("--conv-kernels must be auto, avx512, avx2 or gemm, not '\(convKernels)'")
+        }
     }
 
     func run() throws {
@@ -46,6 +51,7 @@ struct BenchTrainCommand: ParsableCommand {
         BLASInfo.setThreadCount(1)
         Parallel.workers = threads
         Parallel.partsPerWorker = max(1, partsPerWorker)
+        Conv2D.defaultPath = ConvPath(name: convKernels)!
         var config = ModelConfig.preset(preset)!
         config.dropout = dropout
         try config.validate(size: size)
@@ -53,7 +59,7 @@ struct BenchTrainCommand: ParsableCommand {
         let data = SyntheticBatch.make(batch: batch, size: size, slots: config.slots, seed: seed)
         var adam = Adam()
         let flops = model.flopsPerSample(size: size)
-        print("config: preset=\(preset) widths=\(config.widths) size=\(size) batch=\(batch) threads=\(threads) dropout=\(dropout)")
+        print("config: preset=\(preset) widths=\(config.widths) size=\(size) batch=\(batch) threads=\(threads) dropout=\(dropout) conv-kernels=\(Conv2D.defaultPath.effective.name)")
         print("OpenBLAS: \(BLASInfo.configString), \(BLASInfo.threadCount) thread per worker, \(threads) workers, OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "<unset>")")
         print("trainable params: \(model.parameterCount)")
         print(String(format: "forward GFLOP/sample: nominal %.3f (train 3x %.3f), executed %.3f", flops.nominal / 1e9, 3 * flops.nominal / 1e9, flops.executed / 1e9))

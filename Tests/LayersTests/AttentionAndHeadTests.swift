@@ -51,14 +51,14 @@ import TestSupport
     /// layers, in value and in every gradient. With 2 input channels the low-resolution conv runs
     /// through im2col; with 9 channels and one 1-output head through GEMM-then-shift; with 6
     /// channels im2col forward and GEMM-then-shift backward.
-    /// Fused heads on the direct kernels and on the GEMM paths, against plain GEMM-path layers.
-    @Test(arguments: [(2, [3, 1]), (9, [1]), (6, [1]), (32, [7])], [true, false])
-    func fusedHeadsEqualUnfusedComposition(shape: (Int, [Int]), direct: Bool) {
+    /// Fused heads on every path this CPU has, against plain GEMM-path layers.
+    @Test(arguments: [(2, [3, 1]), (9, [1]), (6, [1]), (32, [7])], ConvPath.available)
+    func fusedHeadsEqualUnfusedComposition(shape: (Int, [Int]), path: ConvPath) {
         let (channels, outputs) = shape
         let a = ParameterArena(hasGradients: true), ws = Workspace()
         let specs = outputs.enumerated().map { UpsampledHeads.Spec(conv5: "h\($0)_conv5", conv1: "h\($0)_conv1", outputs: $1) }
         let heads = UpsampledHeads(specs, inChannels: channels, width: 4, arena: a, workspace: ws)
-        heads.allowsDirectKernels = direct
+        heads.path = path
         a.finalize()
         LayerHarness.randomize(a, seed: 13)
         // The same weights in plain layers.
@@ -68,7 +68,7 @@ import TestSupport
             (Conv2D("h\(i)_conv5", kernel: 5, in: channels, out: 4, arena: b, workspace: ws),
              Conv2D("h\(i)_conv1", kernel: 1, in: 4, out: m, arena: b, workspace: ws))
         }
-        for (c5, c1) in plain { c5.allowsDirectKernels = false; c1.allowsDirectKernels = false }
+        for (c5, c1) in plain { c5.path = .gemm; c1.path = .gemm }
         b.finalize()
         for v in b.views { b.pointer(v).update(from: a.pointer(a.view(named: v.name)!), count: v.count) }
         let x = LayerHarness.random([2, 3, 15, channels], seed: 14)     // 15 wide: whole direct tiles too
@@ -95,12 +95,12 @@ import TestSupport
         }
     }
 
-    @Test(arguments: [true, false])
-    func fusedHeadGradientsMatchCentralDifferences(direct: Bool) {
+    @Test(arguments: ConvPath.available)
+    func fusedHeadGradientsMatchCentralDifferences(path: ConvPath) {
         let a = ParameterArena(hasGradients: true)
         let heads = UpsampledHeads([.init(conv5: "h5", conv1: "h1", outputs: 2)], inChannels: 2, width: 3,
                                    arena: a, workspace: Workspace())
-        heads.allowsDirectKernels = direct
+        heads.path = path
         a.finalize()
         LayerHarness.randomize(a, seed: 17)
         let x = LayerHarness.random([1, 3, 3, 2], seed: 18)

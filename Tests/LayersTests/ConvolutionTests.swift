@@ -47,14 +47,14 @@ import TestSupport
     /// (Cin < Cout, and stride 2) and a partial input gradient (stop-gradient on channel 0).
     /// Narrowing stride-1 convs (Cout < Cin) take the GEMM-then-shift path; (3, 1, 5, 2, 2, 0)
     /// the flipped-kernel one.
-    /// Each case runs on the direct kernels (where the CPU has them) and on the GEMM paths.
+    /// Each case runs on every path this CPU has: GEMM and the direct kernels.
     @Test(arguments: [(1, 1, 6, 3, 2, 0), (3, 1, 6, 3, 2, 0), (3, 2, 8, 3, 2, 0), (5, 1, 6, 3, 2, 0),
-                      (3, 1, 5, 2, 4, 0), (3, 1, 5, 3, 2, 1), (1, 1, 4, 3, 2, 2), (3, 1, 5, 2, 2, 0)], [true, false])
-    func gradientsMatchCentralDifferences(shape: (Int, Int, Int, Int, Int, Int), direct: Bool) {
+                      (3, 1, 5, 2, 4, 0), (3, 1, 5, 3, 2, 1), (1, 1, 4, 3, 2, 2), (3, 1, 5, 2, 2, 0)], ConvPath.available)
+    func gradientsMatchCentralDifferences(shape: (Int, Int, Int, Int, Int, Int), path: ConvPath) {
         let (k, stride, size, cin, cout, start) = shape
         let arena = ParameterArena(hasGradients: true)
         let conv = Conv2D("c", kernel: k, stride: stride, in: cin, out: cout, arena: arena, workspace: Workspace())
-        conv.allowsDirectKernels = direct
+        conv.path = path
         conv.inputGradientStartChannel = start
         arena.finalize()
         LayerHarness.randomize(arena, seed: 1)

@@ -3,9 +3,10 @@ import Tensors
 import Testing
 import TestSupport
 
-/// The direct AVX2 kernels against a naive float64 convolution (an independent reference), at
-/// widths where every code path runs: full 12- and 6-pixel tiles, the shorter last tile, clipped
-/// border pixels, masked output widths (12, 28), and more than one 16-channel chunk (40).
+/// The direct kernels (AVX2 and AVX-512, where the CPU has them) against a naive float64
+/// convolution (an independent reference), at widths where every code path runs: whole tiles
+/// (12/6 pixels with AVX2, 24/12 with AVX-512), the shorter last tile, clipped border pixels,
+/// masked output widths (8, 12, 28 with AVX-512), and more than one chunk of output channels (40).
 @Suite struct DirectConvTests {
     /// Naive float64 SAME convolution and its adjoints, straight from the definition.
     struct Reference {
@@ -49,12 +50,14 @@ import TestSupport
 
     /// (kernel, stride, width, Cin, Cout)
     @Test(arguments: [(3, 1, 29, 8, 8), (3, 1, 29, 3, 16), (3, 1, 17, 40, 8), (3, 1, 23, 8, 28), (3, 1, 19, 5, 12),
-                      (3, 2, 30, 8, 16), (5, 1, 21, 2, 8), (1, 1, 27, 8, 8), (3, 1, 14, 1, 8), (3, 1, 16, 16, 40)])
-    func matchesFloat64Reference(k: Int, stride: Int, width: Int, cin: Int, cout: Int) throws {
-        try #require(Conv2D("probe", kernel: 1, in: 1, out: 1, arena: ParameterArena(hasGradients: false),
-                            workspace: Workspace()).usesDirectKernels, "this CPU has no AVX2+FMA")
+                      (3, 2, 30, 8, 16), (5, 1, 21, 2, 8), (1, 1, 27, 8, 8), (3, 1, 14, 1, 8), (3, 1, 16, 16, 40),
+                      (3, 1, 53, 4, 16), (3, 1, 40, 3, 32)],
+          ConvPath.available.filter { $0 != .gemm })
+    func matchesFloat64Reference(shape: (Int, Int, Int, Int, Int), path: ConvPath) throws {
+        let (k, stride, width, cin, cout) = shape
         let arena = ParameterArena(hasGradients: true)
         let conv = Conv2D("c", kernel: k, stride: stride, in: cin, out: cout, arena: arena, workspace: Workspace())
+        conv.path = path
         arena.finalize()
         LayerHarness.randomize(arena, seed: 5)
         let ref = Reference(b: 2, h: 7, w: width, cin: cin, cout: cout, k: k, stride: stride)
@@ -86,12 +89,13 @@ import TestSupport
     }
 
     /// The direct and GEMM paths of one layer agree on the same weights and data.
-    @Test func directEqualsGEMMPath() {
+    @Test(arguments: ConvPath.available.filter { $0 != .gemm })
+    func directEqualsGEMMPath(path: ConvPath) {
         let arena = ParameterArena(hasGradients: true), ws = Workspace()
         let direct = Conv2D("a", kernel: 3, in: 8, out: 8, arena: arena, workspace: ws)
         let gemm = Conv2D("b", kernel: 3, in: 8, out: 8, arena: arena, workspace: ws)
-        gemm.allowsDirectKernels = false
-        #expect(!gemm.usesDirectKernels)
+        direct.path = path
+        gemm.path = .gemm
         arena.finalize()
         LayerHarness.randomize(arena, seed: 8)
         arena.pointer(gemm.kernel).update(from: arena.pointer(direct.kernel), count: direct.kernel.count)

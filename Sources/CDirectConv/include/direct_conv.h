@@ -1,9 +1,9 @@
-// Direct (no im2col) NHWC convolution kernels with AVX2 + FMA, for the narrow layers where a GEMM
-// with 8-32 output columns runs far below the BLAS peak. Imported only by the Layers module.
+// Direct (no im2col) NHWC convolution kernels with AVX2 + FMA or AVX-512, for the layers where a
+// GEMM with few output columns runs far below the BLAS peak. Imported only by the Layers module.
 //
 // Layouts: x [batch, h, w, cin], y/dy [batch, ho, wo, cout], kernel HWIO [k, k, cin, kernel_stride]
-// (kernel_stride = cout rounded up to a multiple of 8; the padding columns hold zeros), bias
-// [kernel_stride].
+// (kernel_stride = cout rounded up to a whole number of registers: 8 floats for AVX2, 16 for
+// AVX-512; the padding columns hold zeros), bias [kernel_stride].
 // Output pixel (oy, ox) reads input (oy*stride + ky - pad_y, ox*stride + kx - pad_x); taps outside
 // the image read zero (TF SAME padding when pad_y/pad_x are SAME's "before" halves).
 // Work is split by output rows: `row0..<row1` index the flattened (batch, oy) rows, so callers can
@@ -15,11 +15,13 @@ typedef struct {
     int h, w, cin;          // input image
     int ho, wo, cout;       // output image
     int k, stride, pad_y, pad_x;
-    int kernel_stride;      // floats per kernel row: cout rounded up to a multiple of 8
+    int kernel_stride;      // floats per kernel row (see above)
+    int isa;                // 256: AVX2 + FMA, 512: AVX-512F (at most pais_direct_conv_best_isa())
 } pais_conv_shape;
 
-/// 1 when this CPU runs the kernels (AVX2 and FMA), else 0: callers then use im2col + GEMM.
-int pais_direct_conv_available(void);
+/// The widest instruction set this CPU runs the kernels with: 512, 256, or 0 for none (callers
+/// then use im2col + GEMM).
+int pais_direct_conv_best_isa(void);
 
 /// y rows row0..<row1 = bias (or 0 when bias is NULL) + conv(x, kernel).
 void pais_direct_conv_forward(const pais_conv_shape *shape, const float *x, const float *kernel,
