@@ -113,20 +113,16 @@ public struct MosaicDeblender {
         let width = grid.width, t = grid.tile
         var stitched = StitchedOutputs(height: block.rows.count, width: width, slots: network.slots, firstRow: block.rows.lowerBound)
         let tiles = (block.tileRows.lowerBound * grid.columns)..<(block.tileRows.upperBound * grid.columns)
-        var tileInput = [Float](repeating: 0, count: t * t)
-        for index in tiles where index % size == rank {
-            let tile = grid.tile(index)
-            // Zero padding beyond the mosaic edge: pixels outside carry no flux.
-            for ty in 0..<t {
-                let y = tile.y0 + ty, row = ty * t
-                guard y < grid.height else { tileInput.replaceSubrange(row..<(row + t), with: repeatElement(0, count: t)); continue }
-                let columns = max(0, min(t, width - tile.x0))
-                let src = (y - block.inputRows.lowerBound) * width + tile.x0
-                tileInput.replaceSubrange(row..<(row + columns), with: input[src..<(src + columns)])
-                if columns < t { tileInput.replaceSubrange((row + columns)..<(row + t), with: repeatElement(0, count: t - columns)) }
+        let mine = tiles.filter { $0 % size == rank }
+        let group = max(1, network.concurrentTiles)
+        for first in stride(from: 0, to: mine.count, by: group) {
+            let indices = Array(mine[first..<min(mine.count, first + group)])
+            let inputs = indices.map { tileInput(grid.tile($0), grid: grid, block: block, input: input) }
+            let outputs = try network.run(tiles: inputs, size: t)
+            for (index, output) in zip(indices, outputs) {
+                try stitched.insert(output, of: grid.tile(index), size: t)
+                tileDone()
             }
-            try stitched.insert(try network.run(tile: tileInput, size: t), of: tile, size: t)
-            tileDone()
         }
         if let communicator, communicator.size > 1 {
             // Every pixel was written by exactly one rank and is zero elsewhere: the sum gathers.
@@ -135,6 +131,21 @@ public struct MosaicDeblender {
             try communicator.allreduce(&stitched.mapLogits, op: .sum)
         }
         return stitched
+    }
+
+    /// The network input for `tile`: its pixels of the block's input rows, zero beyond the mosaic
+    /// edge (pixels outside carry no flux).
+    private func tileInput(_ tile: TileGrid.Tile, grid: TileGrid, block: StreamingPlan.Block, input: [Float]) -> [Float] {
+        let t = grid.tile, width = grid.width
+        var tileInput = [Float](repeating: 0, count: t * t)
+        for ty in 0..<t {
+            let y = tile.y0 + ty
+            guard y < grid.height else { break }
+            let columns = max(0, min(t, width - tile.x0))
+            let src = (y - block.inputRows.lowerBound) * width + tile.x0
+            tileInput.replaceSubrange((ty * t)..<(ty * t + columns), with: input[src..<(src + columns)])
+        }
+        return tileInput
     }
 
     /// The whole image's stitched outputs (every rank receives them); `image` must be sanitised.

@@ -54,7 +54,7 @@ struct DeblendCommand: ParsableCommand {
         }
         let input = try DeblendInput(path: image)
         let weights = try resolveModelPath(model)
-        let network = try loadTileNetwork(preset: preset, weights: weights, tile: tile)
+        let network = try loadTileNetwork(preset: preset, weights: weights, tile: tile, replicas: Parallel.workers)
         var settings = DeblendSettings()
         settings.tile = tile
         settings.margin = margin ?? defaultMargin(tile: tile)

@@ -52,7 +52,8 @@ func resolveModelPath(_ given: String?) throws -> String {
 }
 
 /// Builds the tile network for `preset` from `weights`, checking the tile size against the model.
-func loadTileNetwork(preset: String, weights: String, tile: Int) throws -> ModelTileNetwork {
+/// `replicas` copies run that many tiles at once (one per compute thread of this process).
+func loadTileNetwork(preset: String, weights: String, tile: Int, replicas: Int) throws -> ModelTileNetwork {
     guard var config = ModelConfig.preset(preset) else {
         throw CommandError("--preset must be tiny, small or paper, got \(preset)")
     }
@@ -60,7 +61,9 @@ func loadTileNetwork(preset: String, weights: String, tile: Int) throws -> Model
     do { try config.validate(size: tile) } catch {
         throw CommandError("--tile \(tile) does not fit preset \(preset): \(error)")
     }
-    do { return try ModelTileNetwork(config: config, weightsPath: weights, presetName: preset) } catch let e as InferenceError {
+    do {
+        return try ModelTileNetwork(config: config, weightsPath: weights, presetName: preset, replicas: replicas)
+    } catch let e as InferenceError {
         throw CommandError(e.description)
     }
 }

@@ -84,9 +84,9 @@ struct EvaluateCommand: ParsableCommand {
     /// Runs the model on the field's noisy image in this process (one rank).
     func deblendHere(_ field: TruthField, truthPath: String) throws -> [PredictedSource] {
         let weights = try resolveModelPath(model)
-        let network = try loadTileNetwork(preset: preset, weights: weights, tile: tile)
         BLASInfo.setThreadCount(1)
         Parallel.workers = ProcessInfo.processInfo.activeProcessorCount
+        let network = try loadTileNetwork(preset: preset, weights: weights, tile: tile, replicas: Parallel.workers)
         var settings = DeblendSettings()
         settings.tile = tile; settings.margin = defaultMargin(tile: tile)
         let result: DeblendResult
