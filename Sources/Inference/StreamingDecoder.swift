@@ -82,13 +82,14 @@ final class StreamingDecoder {
     }
 
     /// Matches the n slots of pixel (y, x) (vectors at `v`) to centres into `owners`; false when a
-    /// match could still change once more centres are known (only when not `final`).
+    /// match could still change once more centres are known (only when not `final`). `hints`: the
+    /// previous pixel's owners (a search shortcut only; the result is the same without).
     @inline(__always)
     static func matchSlots(y: Int, x: Int, v: UnsafePointer<Float>, owners: UnsafeMutablePointer<Int32>, n: Int,
-                           index: CentreIndex, known: Int, final: Bool) -> Bool {
+                           index: CentreIndex, known: Int, final: Bool, hints: UnsafePointer<Int32>?) -> Bool {
         for k in 0..<n {
             let ty = Double(y) + Double(v[2 * k]), tx = Double(x) + Double(v[2 * k + 1])
-            guard let (j, distance2) = index.nearest(ty: ty, tx: tx) else { return final }
+            guard let (j, distance2) = index.nearest(ty: ty, tx: tx, hint: hints.map { Int($0[k]) } ?? -1) else { return final }
             if !final {
                 let room = Double(known) - ty
                 guard room >= 0, distance2 <= room * room else { return false }
@@ -112,8 +113,9 @@ final class StreamingDecoder {
                         for x in 0..<w {
                             let i = row * w + x
                             PCRDecoder.softmax(z.baseAddress! + i * n, into: sh.baseAddress! + i * n, n: n)
+                            let hints = x > 0 ? UnsafePointer(o.baseAddress! + (i - 1) * n) : nil
                             if !Self.matchSlots(y: first + row, x: x, v: v.baseAddress! + i * 2 * n, owners: o.baseAddress! + i * n,
-                                                n: n, index: index, known: known, final: final) {
+                                                n: n, index: index, known: known, final: final, hints: hints) {
                                 o[i * n] = -1
                             }
                         }
@@ -144,8 +146,9 @@ final class StreamingDecoder {
         for i in 0..<deferred.count {
             let p = deferred.positions[i]
             let certain = deferred.vectors.withUnsafeBufferPointer { v in slotOwners.withUnsafeMutableBufferPointer { o in
+                // The previous deferred pixel's owners (still in the buffer) serve as hints.
                 Self.matchSlots(y: p / width, x: p % width, v: v.baseAddress! + i * 2 * n, owners: o.baseAddress!, n: n,
-                                index: index, known: known, final: final)
+                                index: index, known: known, final: final, hints: UnsafePointer(o.baseAddress!))
             } }
             if certain { done.append(from: deferred, at: i, n: n); owners += slotOwners } else { still.append(from: deferred, at: i, n: n) }
         }

@@ -5,11 +5,19 @@
 /// cell), with cells sized to the density of centres. A search scans rings of cells around the
 /// query and stops as soon as the nearest centre found is closer than the true distance from the
 /// query to any unscanned cell.
+///
+/// Neighbouring pixels mostly point at the same centre, so a query may pass the previous answer
+/// as a hint: a point closer to centre j than half the distance from j to its nearest other
+/// centre has j as its unique nearest centre (triangle inequality), with no search at all.
 public struct CentreIndex: Sendable {
     public let count: Int
     private let cell: Int, originY: Int, originX: Int, rows: Int, cols: Int
     /// Cell c holds entries `start[c]..<start[c + 1]` of `ids`, `ys`, `xs`, in increasing id.
     private let start: [Int32], ids: [Int32], ys: [Double], xs: [Double]
+    /// By centre id: its coordinates, and a quarter of the squared distance to its nearest other
+    /// centre (the squared radius within which it is the unique nearest).
+    private let centreY: [Double], centreX: [Double]
+    private var exclusiveRadius2: [Double] = []
 
     /// Builds the index. `cellSize` in pixels; by default about one centre per cell on average.
     public init(centres: [(y: Int, x: Int)], cellSize: Int? = nil) {
@@ -32,13 +40,37 @@ public struct CentreIndex: Sendable {
             ids[slot] = Int32(j); ys[slot] = Double(centres[j].y); xs[slot] = Double(centres[j].x)
         }
         start = counts; self.ids = ids; self.ys = ys; self.xs = xs
+        centreY = centres.map { Double($0.y) }; centreX = centres.map { Double($0.x) }
+        let radii = centres.indices.map { j in
+            search(ty: Double(centres[j].y), tx: Double(centres[j].x), excluding: j).map { $0.distance2 / 4 } ?? .infinity
+        }
+        exclusiveRadius2 = radii
+    }
+
+    /// The nearest centre as `nearest(ty:tx:)`, answered without a search when the point lies
+    /// strictly inside `hint`'s exclusive radius (any valid index; negative: no hint).
+    @inline(__always)
+    public func nearest(ty: Double, tx: Double, hint: Int) -> (index: Int, distance2: Double)? {
+        if hint >= 0 && hint < count {
+            let dy = centreY[hint] - ty, dx = centreX[hint] - tx
+            let d = dy * dy + dx * dx
+            if d < exclusiveRadius2[hint] { return (hint, d) }
+        }
+        return nearest(ty: ty, tx: tx)
     }
 
     /// The centre nearest to the continuous point (ty, tx), ties to the lowest index, and its
     /// squared distance; nil only when there are no centres.
     @inline(__always)
     public func nearest(ty: Double, tx: Double) -> (index: Int, distance2: Double)? {
-        guard count > 0 else { return nil }
+        search(ty: ty, tx: tx, excluding: -1)
+    }
+
+    /// The ring search, skipping centre `excluding` (for the exclusive radii); nil when no other
+    /// centre exists.
+    @inline(__always)
+    private func search(ty: Double, tx: Double, excluding: Int) -> (index: Int, distance2: Double)? {
+        guard count > (excluding >= 0 ? 1 : 0) else { return nil }
         let cy = min(max(Int(((ty - Double(originY)) / Double(cell)).rounded(.down)), 0), rows - 1)
         let cx = min(max(Int(((tx - Double(originX)) / Double(cell)).rounded(.down)), 0), cols - 1)
         var best = -1
@@ -55,6 +87,7 @@ public struct CentreIndex: Sendable {
                         let dy = ys[e] - ty, dx = xs[e] - tx
                         let d = dy * dy + dx * dx
                         let j = Int(ids[e])
+                        if j == excluding { continue }
                         if d < bestD || (d == bestD && j < best) { bestD = d; best = j }
                     }
                     // Inner rows of the ring: only its first and last columns.

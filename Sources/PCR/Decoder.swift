@@ -53,7 +53,8 @@ public struct PCRDecoder: Sendable {
                 let p = y * width + x
                 for k in 0..<n {
                     let ty = Double(y) + Double(vectors[(p * n + k) * 2]), tx = Double(x) + Double(vectors[(p * n + k) * 2 + 1])
-                    guard let (j, _) = index.nearest(ty: ty, tx: tx) else { continue }
+                    let hint = x > 0 ? Int(owner[(p - 1) * n + k]) : -1      // the left neighbour's match: a shortcut
+                    guard let (j, _) = index.nearest(ty: ty, tx: tx, hint: hint) else { continue }
                     owner[p * n + k] = Int32(j)
                     box[j] = (min(box[j].y0, y), max(box[j].y1, y), min(box[j].x0, x), max(box[j].x1, x))
                 }

@@ -17,7 +17,8 @@ import Testing
 }
 
 /// The index against a brute-force scan: 1 to 400 centres with a duplicated one (lowest-index
-/// ties), queries inside, between and far outside them, the density-sized and a fixed cell size.
+/// ties), queries inside, between and far outside them, the density-sized and a fixed cell size;
+/// with and without hints (the right centre, a neighbour, a random one, out of range).
 @Test(arguments: [nil, 16] as [Int?])
 func centreIndexMatchesBruteForce(cellSize: Int?) {
     var state: UInt64 = 12345
@@ -35,6 +36,10 @@ func centreIndexMatchesBruteForce(cellSize: Int?) {
             }
             let found = index.nearest(ty: ty, tx: tx)
             #expect(found?.index == best && found?.distance2 == bestD, "\(count) centres, query (\(ty), \(tx))")
+            for hint in [best, (best + 1) % count, next(count), -1, count] {
+                let hinted = index.nearest(ty: ty, tx: tx, hint: hint)
+                #expect(hinted?.index == best && hinted?.distance2 == bestD, "hint \(hint), query (\(ty), \(tx))")
+            }
         }
     }
     #expect(CentreIndex(centres: []).nearest(ty: 0, tx: 0) == nil)
