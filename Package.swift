@@ -51,7 +51,7 @@ let package = Package(
             name: "pais",
             dependencies: [
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                "FITSIO", "Tensors", "Network", "Optimizers", "SkySim", "PCR", "Datasets",
+                "FITSIO", "Tensors", "Layers", "Network", "Optimizers", "SkySim", "PCR", "Datasets",
                 "Distributed", "DistributedMPI", "Training", "Inference", "Evaluation",
             ]),
 

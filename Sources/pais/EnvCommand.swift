@@ -3,6 +3,7 @@ import Distributed
 import DistributedMPI
 import FITSIO
 import Foundation
+import Layers
 import Tensors
 
 /// `pais env`: prints the toolchain and libraries found, with ✓/✗ per capability, and one line
@@ -37,6 +38,9 @@ struct EnvCommand: ParsableCommand {
         let blasThreads = BLASInfo.threadCount
         report(true, "OpenBLAS: \(BLASInfo.configString), core \(BLASInfo.coreName), \(blasThreads) thread(s)")
         if let note = BLASKernelStartup.note { report(true, note) }
+        let convPath = ConvPath.best
+        report(true, "convolutions: " + (convPath == .gemm ? "im2col + OpenBLAS (no AVX2 on this CPU)"
+                                            : "direct \(convPath.name) kernels (AVX2 for layers with 8 or fewer outputs)"))
         report(true, "cfitsio \(cfitsioVersion())")
 
         // MPI last: a failed initialisation falls back to one local rank and is reported.
