@@ -7,8 +7,10 @@
 // vectors of accumulators in registers. The kernel body is written once (direct_conv_body.inc)
 // and compiled for each instruction set; the widest one the CPU has is used.
 #include "direct_conv.h"
-#include <immintrin.h>
 #include <stddef.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
@@ -80,3 +82,22 @@ void pais_direct_conv_kernel_gradient(const pais_conv_shape *s, const float *x, 
     if (s->isa == 512) kernel_gradient_avx512(s, x, dy, dkernel, row0, row1);
     else kernel_gradient_avx2(s, x, dy, dkernel, row0, row1);
 }
+
+#else  // not x86-64: no direct kernels; best_isa() is 0, so Layers uses im2col + GEMM and
+       // never calls the two below.
+#include <stdlib.h>
+
+int pais_direct_conv_best_isa(void) { return 0; }
+
+void pais_direct_conv_forward(const pais_conv_shape *s, const float *x, const float *kernel,
+                              const float *bias, float *y, int row0, int row1) {
+    (void)s; (void)x; (void)kernel; (void)bias; (void)y; (void)row0; (void)row1;
+    abort();
+}
+
+void pais_direct_conv_kernel_gradient(const pais_conv_shape *s, const float *x, const float *dy,
+                                      float *dkernel, int row0, int row1) {
+    (void)s; (void)x; (void)dy; (void)dkernel; (void)row0; (void)row1;
+    abort();
+}
+#endif
