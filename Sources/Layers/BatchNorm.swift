@@ -82,10 +82,14 @@ public final class BatchNorm {
             }
         }
         invStd = inv; batchMean = mean
-        // y = γ·(x − μ)/σ + β = x·(γ/σ) + (β − μ·γ/σ)
-        let scale = (0..<c).map { g[$0] * inv[$0] }
-        let shift = (0..<c).map { bt[$0] - mean[$0] * scale[$0] }
-        TensorOps.channelAffine(x.data, alpha: scale, beta: shift, rows: p, channels: c, into: y.data)
+        mean.withUnsafeBufferPointer { mu in inv.withUnsafeBufferPointer { iv in
+            Parallel.forRanges(p, grain: max(1, 65_536 / c)) { lo, hi in
+                for i in lo..<hi {
+                    let xr = x.data + i * c, yr = y.data + i * c
+                    for ch in 0..<c { yr[ch] = g[ch] * ((xr[ch] - mu[ch]) * iv[ch]) + bt[ch] }
+                }
+            }
+        }}
         return y
     }
 
@@ -113,24 +117,26 @@ public final class BatchNorm {
             for ch in 0..<c { meanDy[ch] = Float(sums[ch] / n); meanDyXh[ch] = Float(sums[c + ch] / n) }
         }
         // Inference: the statistics are constants, so dx = γ/σ · dy (the means above stay 0).
-        // dx = s·(dy − m_dy − (x − μ)·iσ·m_dyx̂) = dy·s + x·(−s·iσ·m_dyx̂) + s·(μ·iσ·m_dyx̂ − m_dy)
         let mu = batchMean, iv = invStd
-        let xCoefficient = (0..<c).map { -scale[$0] * iv[$0] * meanDyXh[$0] }
-        let constant = (0..<c).map { scale[$0] * (mu[$0] * iv[$0] * meanDyXh[$0] - meanDy[$0]) }
-        TensorOps.channelAffine(dy.data, alpha: scale, x.data, gamma: xCoefficient, beta: constant, rows: p, channels: c,
-                                into: dx.data)
+        scale.withUnsafeBufferPointer { sc in meanDy.withUnsafeBufferPointer { md in meanDyXh.withUnsafeBufferPointer { mh in
+            mu.withUnsafeBufferPointer { mup in iv.withUnsafeBufferPointer { ivp in
+                Parallel.forRanges(p, grain: max(1, 65_536 / c)) { lo, hi in
+                    for i in lo..<hi {
+                        let d = dy.data + i * c, xr = x.data + i * c, o = dx.data + i * c
+                        for ch in 0..<c { o[ch] = sc[ch] * (d[ch] - md[ch] - (xr[ch] - mup[ch]) * ivp[ch] * mh[ch]) }
+                    }
+                }
+            }}
+        }}}
         return dx
     }
 
     /// Per-channel [Σx (C), Σx² (C)] over `p` rows (see `reduceChannels` for the summation).
     static func channelSums(p: Int, c: Int, x: UnsafePointer<Float>) -> [Double] {
-        reduceChannels(p: p, c: c, tiled: []) { first, end, run, _, s in
-            let xs = x + first, n = end - first
-            var o = 0
-            while o < n {                                    // one run of whole rows at a time
-                let r = xs + o
-                for i in 0..<run { let v = r[i]; s[i] += v; s[run + i] += v * v }
-                o += run
+        reduceChannels(p: p, c: c) { lo, hi, s in
+            for i in lo..<hi {
+                let r = x + i * c
+                for ch in 0..<c { let v = r[ch]; s[ch] += v; s[c + ch] += v * v }
             }
         }
     }
@@ -138,58 +144,33 @@ public final class BatchNorm {
     /// Per-channel [Σdy (C), Σdy·x̂ (C)] with x̂ = (x − μ)/σ recomputed on the fly.
     static func channelSums(p: Int, c: Int, x: UnsafePointer<Float>, mean: [Float], invStd: [Float],
                             dy: UnsafePointer<Float>) -> [Double] {
-        reduceChannels(p: p, c: c, tiled: [mean, invStd]) { first, end, run, t, s in
-            let mu = t[0], iv = t[1], n = end - first
-            var o = 0
-            while o < n {
-                let d = dy + first + o, xr = x + first + o
-                for i in 0..<run { let v = d[i]; s[i] += v; s[run + i] += v * ((xr[i] - mu[i]) * iv[i]) }
-                o += run
+        mean.withUnsafeBufferPointer { mu in invStd.withUnsafeBufferPointer { iv in
+            reduceChannels(p: p, c: c) { lo, hi, s in
+                for i in lo..<hi {
+                    let d = dy + i * c, xr = x + i * c
+                    for ch in 0..<c { let v = d[ch]; s[ch] += v; s[c + ch] += v * ((xr[ch] - mu[ch]) * iv[ch]) }
+                }
             }
-        }
+        }}
     }
 
-    /// Per-channel sums of two quantities over `p` rows of `c` channels. Rows are taken in runs of
-    /// `run = reps·c ≥ 64` floats (whole rows), so `body(first, end, run, tiled, s)` is a flat loop
-    /// over elements `first..<end` (whole runs) that vectorises, adding into `s` (2·run floats;
-    /// `tiled` holds the given per-channel vectors repeated to `run`). Blocks of at most 64 rows
-    /// are summed in float, then added into the part's double totals: float sums of 64 terms lose
-    /// no accuracy that matters, the double totals keep large batches exact enough. Parts are
-    /// combined by `Parallel.sumByParts` (deterministic); leftover rows fewer than a run are
-    /// summed one by one.
-    private static func reduceChannels(p: Int, c: Int, tiled perChannel: [[Float]],
-                                       _ body: (Int, Int, Int, [UnsafePointer<Float>], UnsafeMutablePointer<Float>) -> Void) -> [Double] {
-        let reps = max(1, 64 / c), run = reps * c, runs = p / reps
-        let rowsPerBlock = max(reps, 64 / reps * reps)
-        let tileBuffer = UnsafeMutablePointer<Float>.allocate(capacity: max(1, perChannel.count * run))
-        defer { tileBuffer.deallocate() }
-        for (k, v) in perChannel.enumerated() { for i in 0..<run { tileBuffer[k * run + i] = v[i % c] } }
-        let pointers = perChannel.indices.map { UnsafePointer(tileBuffer + $0 * run) }
-        var totals = Parallel.sumByParts(runs, width: 2 * c, grain: max(1, 4096 / reps)) { lo, hi, totals in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * run) { buffer in
+    /// Runs `body` over blocks of at most 64 rows, each summing into a zeroed float block of
+    /// 2C values that is then added to the part's double totals: float sums of 64 terms keep the
+    /// inner loop vectorisable and lose no accuracy that matters, the double totals keep large
+    /// batches exact enough. Parts are combined by `Parallel.sumByParts` (deterministic).
+    private static func reduceChannels(p: Int, c: Int, _ body: (Int, Int, UnsafeMutablePointer<Float>) -> Void) -> [Double] {
+        Parallel.sumByParts(p, width: 2 * c, grain: 4096) { lo, hi, totals in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * c) { buffer in
                 let block = buffer.baseAddress!
-                var start = lo * reps
-                while start < hi * reps {
-                    let end = min(hi * reps, start + rowsPerBlock)
-                    block.initialize(repeating: 0, count: 2 * run)
-                    body(start * c, end * c, run, pointers, block)
-                    for i in 0..<run { totals[i % c] += Double(block[i]); totals[c + i % c] += Double(block[run + i]) }
+                var start = lo
+                while start < hi {
+                    let end = min(hi, start + 64)
+                    block.initialize(repeating: 0, count: 2 * c)
+                    body(start, end, block)
+                    for i in 0..<(2 * c) { totals[i] += Double(block[i]) }
                     start = end
                 }
             }
         }
-        if runs * reps < p {                                 // the last rows, fewer than a run
-            let rest = p - runs * reps
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * c) { buffer in
-                let block = buffer.baseAddress!
-                block.initialize(repeating: 0, count: 2 * c)
-                for r in 0..<rest {
-                    let row = runs * reps + r
-                    body(row * c, row * c + c, c, pointers, block)
-                }
-                for i in 0..<(2 * c) { totals[i] += Double(block[i]) }
-            }
-        }
-        return totals
     }
 }

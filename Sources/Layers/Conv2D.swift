@@ -28,9 +28,7 @@ public final class Conv2D {
     public var biasGradientIsZero = false
     /// The kernels this conv asks for; it runs on `path.effective` (the tests compare the paths;
     /// `bench train --conv-kernels` times them).
-    public var path = Conv2D.defaultPath
-    /// The path new convs and heads start with (set once at start-up, before models are built).
-    nonisolated(unsafe) public static var defaultPath = ConvPath.best
+    public var path = ConvPath.selected
     private let arena: ParameterArena
     private let workspace: Workspace
     private var input: Tensor?                 // the only activation backward needs
@@ -50,8 +48,6 @@ public final class Conv2D {
         arena.pointer(bias).update(repeating: 0, count: outChannels)
     }
 
-    /// The direct kernels this conv runs on, if any.
-    private var direct: DirectConv? { path.effective == .gemm ? nil : DirectConv(widest: path.effective) }
     private var isPointwise: Bool { kernelSize == 1 && stride == 1 }
     /// Narrowing stride-1 convs use the GEMM-then-shift formulation (see `ShiftedConv`).
     private var isShifted: Bool { stride == 1 && kernelSize > 1 && kernelSize % 2 == 1 && outChannels < inChannels }
@@ -80,7 +76,7 @@ public final class Conv2D {
         let y = Tensor(uninitializedShape: [s.b, g.py.output, g.px.output, outChannels])
         input = x
         let w = arena.pointer(kernel), bsrc = arena.pointer(bias), cout = outChannels
-        if let direct {
+        if let direct = path.directKernels {
             direct.forward(x.data, g, kernel: w, outChannels: cout, bias: bsrc, into: y.data, workspace: workspace)
         } else if isPointwise {
             ConvKernels.rowParallelGEMM(rows: s.pixels, n: cout, k: inChannels, a: x.data, b: w, bias: bsrc, c: y.data)
@@ -120,7 +116,7 @@ public final class Conv2D {
         let start = inputGradientStartChannel, csel = inChannels - start
         let dx = needsInputGradient ? Tensor(uninitializedShape: [s.b, s.h, s.w, csel]) : nil
         let gsel = ConvGeometry(batch: s.b, h: s.h, w: s.w, c: csel, k: kernelSize, stride: stride)
-        if let direct, dx == nil || (stride == 1 && kernelSize % 2 == 1) {
+        if let direct = path.directKernels, dx == nil || (stride == 1 && kernelSize % 2 == 1) {
             direct.kernelGradient(x.data, g, dy: dy.data, outChannels: cout, into: dw, workspace: workspace)
             if let dx {
                 direct.inputGradientStride1(dy: dy.data, gsel, kernel: selectedKernelRows(w, start: start),

@@ -10,6 +10,9 @@ public enum ConvPath: Int, Comparable, CaseIterable, Sendable {
     /// The widest path this CPU runs.
     public static let best = ConvPath(rawValue: Int(pais_direct_conv_best_isa())) ?? .gemm
 
+    /// The path new convs and heads start with (set once at start-up, before models are built).
+    nonisolated(unsafe) public static var selected = best
+
     /// The paths this CPU runs, GEMM first.
     public static var available: [ConvPath] { allCases.filter { $0 <= best } }
 
@@ -30,6 +33,9 @@ public enum ConvPath: Int, Comparable, CaseIterable, Sendable {
 
     /// The path actually taken when `self` is requested on this CPU.
     public var effective: ConvPath { min(self, Self.best) }
+
+    /// The direct kernels `effective` runs on, or nil for im2col/GEMM.
+    var directKernels: DirectConv? { effective == .gemm ? nil : DirectConv(widest: effective) }
 }
 
 /// The direct kernels: no patch matrix, 8 (AVX2) or 16 (AVX-512) output channels per register.
@@ -40,8 +46,8 @@ struct DirectConv {
     let widest: ConvPath                                // .avx2 or .avx512
 
     /// The instruction set for an output width: AVX-512 registers hold 16 channels, so at 8 or
-    /// fewer half of each would idle and the AVX2 kernels are faster (measured: 8->8 at 128²
-    /// 59 vs 30 GFLOP/s per core).
+    /// fewer half of each would idle and the AVX2 kernels are faster (`dev/direct-conv-bench.sh`,
+    /// one core: 8->8 at 128² forward 63.5 vs 53.4 GFLOP/s, 40->8 75.7 vs 62.5).
     func isa(_ cout: Int) -> ConvPath { widest == .avx512 && cout <= 8 ? .avx2 : widest }
 
     /// Floats per kernel row in the C kernels: `Cout` rounded up to whole registers.

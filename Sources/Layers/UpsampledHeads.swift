@@ -76,8 +76,7 @@ public final class UpsampledHeads {
     private var useShiftedBackward: Bool { 4 * totalOutputs < inChannels }
     /// On AVX2/AVX-512 CPUs the low-resolution conv runs on the direct kernels (`DirectConv`);
     /// `.gemm` forces the GEMM paths (as for `Conv2D.path`).
-    public var path = Conv2D.defaultPath
-    private var direct: DirectConv? { path.effective == .gemm ? nil : DirectConv(widest: path.effective) }
+    public var path = ConvPath.selected
 
     /// Low-resolution 3-tap offset of full-resolution 5-tap index `d` for output parity `p`.
     @inline(__always) static func phaseTap(_ p: Int, _ d: Int) -> Int { (p + d + 2) / 2 - 1 }
@@ -143,7 +142,7 @@ public final class UpsampledHeads {
         // phases [B·H·W, 4M] = patches3x3(s) [B·H·W, 9C] · bigKernel [9C, 4M]
         let phases = workspace.scratch(4, count: g.rows * m4)
         bigKernel.withUnsafeBufferPointer { k in
-            if let direct {
+            if let direct = path.directKernels {
                 direct.forward(s.data, g, kernel: k.baseAddress!, outChannels: m4, bias: nil, into: phases,
                                    workspace: workspace)
             } else if useShiftedForward {
@@ -213,7 +212,7 @@ public final class UpsampledHeads {
         var dBig = [Float](repeating: 0, count: 9 * c * m4)
         dBig.withUnsafeMutableBufferPointer { d in
             bigKernel.withUnsafeBufferPointer { k in
-                if let direct {
+                if let direct = path.directKernels {
                     direct.kernelGradient(s.data, g, dy: dphases, outChannels: m4, into: d.baseAddress!, workspace: workspace)
                     direct.inputGradientStride1(dy: dphases, g, kernel: k.baseAddress!, outChannels: m4, into: ds.data,
                                                     workspace: workspace)

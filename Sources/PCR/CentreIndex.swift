@@ -14,9 +14,9 @@ public struct CentreIndex: Sendable {
     private let cell: Int, originY: Int, originX: Int, rows: Int, cols: Int
     /// Cell c holds entries `start[c]..<start[c + 1]` of `ids`, `ys`, `xs`, in increasing id.
     private let start: [Int32], ids: [Int32], ys: [Double], xs: [Double]
-    /// By centre id: its coordinates, and a quarter of the squared distance to its nearest other
-    /// centre (the squared radius within which it is the unique nearest).
-    private let centreY: [Double], centreX: [Double]
+    /// By centre id: its entry in `ys`/`xs`, and a quarter of the squared distance to its nearest
+    /// other centre (the squared radius within which it is the unique nearest).
+    private let entry: [Int32]
     private var exclusiveRadius2: [Double] = []
 
     /// Builds the index. `cellSize` in pixels; by default about one centre per cell on average.
@@ -33,14 +33,13 @@ public struct CentreIndex: Sendable {
         for c in cellOf { counts[c + 1] += 1 }
         for c in 0..<(gridRows * gridCols) { counts[c + 1] += counts[c] }
         var fill = counts
-        var ids = [Int32](repeating: 0, count: centres.count)
+        var ids = [Int32](repeating: 0, count: centres.count), entry = ids
         var ys = [Double](repeating: 0, count: centres.count), xs = ys
         for (j, c) in cellOf.enumerated() {
             let slot = Int(fill[c]); fill[c] += 1
-            ids[slot] = Int32(j); ys[slot] = Double(centres[j].y); xs[slot] = Double(centres[j].x)
+            ids[slot] = Int32(j); entry[j] = Int32(slot); ys[slot] = Double(centres[j].y); xs[slot] = Double(centres[j].x)
         }
-        start = counts; self.ids = ids; self.ys = ys; self.xs = xs
-        centreY = centres.map { Double($0.y) }; centreX = centres.map { Double($0.x) }
+        start = counts; self.ids = ids; self.ys = ys; self.xs = xs; self.entry = entry
         let radii = centres.indices.map { j in
             search(ty: Double(centres[j].y), tx: Double(centres[j].x), excluding: j).map { $0.distance2 / 4 } ?? .infinity
         }
@@ -52,7 +51,7 @@ public struct CentreIndex: Sendable {
     @inline(__always)
     public func nearest(ty: Double, tx: Double, hint: Int) -> (index: Int, distance2: Double)? {
         if hint >= 0 && hint < count {
-            let dy = centreY[hint] - ty, dx = centreX[hint] - tx
+            let e = Int(entry[hint]), dy = ys[e] - ty, dx = xs[e] - tx
             let d = dy * dy + dx * dx
             if d < exclusiveRadius2[hint] { return (hint, d) }
         }

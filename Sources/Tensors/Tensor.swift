@@ -91,39 +91,6 @@ public enum TensorOps {
         Parallel.forRanges(x.count) { lo, hi in for i in lo..<hi { dst[i] += src[i] } }
     }
 
-    /// Per-channel affine map over `rows` rows of `channels` values (NHWC):
-    /// `y = a·α[c] + β[c]`, or with a second input `y = a·α[c] + b·γ[c] + β[c]`.
-    ///
-    /// The channel vectors are tiled to a run of at least 64 floats covering whole rows, so the
-    /// inner loop is a long contiguous one the compiler vectorises, whatever the channel count
-    /// (a per-row loop over 8 channels does not vectorise well).
-    public static func channelAffine(_ a: UnsafePointer<Float>, alpha: [Float], _ b: UnsafePointer<Float>? = nil,
-                                     gamma: [Float] = [], beta: [Float], rows: Int, channels c: Int,
-                                     into y: UnsafeMutablePointer<Float>) {
-        precondition(alpha.count == c && beta.count == c && (b == nil || gamma.count == c), "channelAffine: \(c) channels")
-        let reps = max(1, 64 / c), run = reps * c
-        var tiled = [Float](repeating: 0, count: 3 * run)
-        for i in 0..<run { tiled[i] = alpha[i % c]; tiled[run + i] = beta[i % c]; tiled[2 * run + i] = b == nil ? 0 : gamma[i % c] }
-        tiled.withUnsafeBufferPointer { t in
-            let al = t.baseAddress!, be = al + run, ga = al + 2 * run
-            let runs = rows / reps
-            Parallel.forRanges(runs, grain: max(1, 32_768 / run)) { lo, hi in
-                for r in lo..<hi {
-                    let o = r * run, x = a + o, z = y + o
-                    if let b {
-                        let w = b + o
-                        for i in 0..<run { z[i] = x[i] * al[i] + w[i] * ga[i] + be[i] }
-                    } else {
-                        for i in 0..<run { z[i] = x[i] * al[i] + be[i] }
-                    }
-                }
-            }
-            for i in (runs * run)..<(rows * c) {                  // rows beyond whole runs
-                y[i] = a[i] * al[i % c] + (b.map { $0[i] * ga[i % c] } ?? 0) + be[i % c]
-            }
-        }
-    }
-
     /// Largest absolute value.
     public static func maxAbs(_ a: Tensor) -> Float {
         var m: Float = 0

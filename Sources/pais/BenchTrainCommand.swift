@@ -51,7 +51,7 @@ struct BenchTrainCommand: ParsableCommand {
         BLASInfo.setThreadCount(1)
         Parallel.workers = threads
         Parallel.partsPerWorker = max(1, partsPerWorker)
-        Conv2D.defaultPath = ConvPath(name: convKernels)!
+        ConvPath.selected = ConvPath(name: convKernels)!
         var config = ModelConfig.preset(preset)!
         config.dropout = dropout
         try config.validate(size: size)
@@ -59,7 +59,7 @@ struct BenchTrainCommand: ParsableCommand {
         let data = SyntheticBatch.make(batch: batch, size: size, slots: config.slots, seed: seed)
         var adam = Adam()
         let flops = model.flopsPerSample(size: size)
-        print("config: preset=\(preset) widths=\(config.widths) size=\(size) batch=\(batch) threads=\(threads) dropout=\(dropout) conv-kernels=\(Conv2D.defaultPath.effective.name)")
+        print("config: preset=\(preset) widths=\(config.widths) size=\(size) batch=\(batch) threads=\(threads) dropout=\(dropout) conv-kernels=\(ConvPath.selected.effective.name)")
         print("OpenBLAS: \(BLASInfo.configString), \(BLASInfo.threadCount) thread per worker, \(threads) workers, OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "<unset>")")
         print("trainable params: \(model.parameterCount)")
         print(String(format: "forward GFLOP/sample: nominal %.3f (train 3x %.3f), executed %.3f", flops.nominal / 1e9, 3 * flops.nominal / 1e9, flops.executed / 1e9))

@@ -30,8 +30,9 @@ import TestSupport
         expectClose(Double(y[0]), 2 * 2 / (4.001).squareRoot() + 0.5, relative: 1e-6)
     }
 
-    /// Training forward on 130 rows of 3 channels (whole vectorised runs plus leftover rows) against
-    /// float64 statistics: every channel comes out with the float64 mean and variance removed.
+    /// Training forward on 130 rows of 3 channels (two summation blocks of 64 rows and a partial
+    /// one) against float64 statistics: every channel comes out with the float64 mean and variance
+    /// removed, and the moving mean takes 1 % of it.
     @Test func trainingForwardMatchesFloat64Statistics() {
         let (bn, _, s) = make(3)
         let x = LayerHarness.random([2, 5, 13, 3], seed: 21, scale: 3)
@@ -49,8 +50,8 @@ import TestSupport
         }
     }
 
-    /// Shapes: 18 rows of 3 channels (fewer than one 63-float run of the vectorised sums: the
-    /// row-by-row path), and 130 rows (six whole runs plus four rows).
+    /// Shapes: 18 rows of 3 channels (one partial summation block) and 130 rows (two whole
+    /// 64-row blocks and a partial one).
     @Test(arguments: [true, false], [[2, 3, 3, 3], [2, 5, 13, 3]])
     func gradientsMatchCentralDifferences(training: Bool, shape: [Int]) {
         let (bn, a, _) = make(3)
