@@ -2,10 +2,12 @@
 // a 3x3 stride-1 SAME conv over a batch of 8 H x H images, forward and kernel gradient.
 // Build and run with dev/direct-conv-bench.sh.
 //
-//   direct-conv-bench H CIN COUT ISA      (ISA 256 = AVX2 + FMA, 512 = AVX-512F)
+//   direct-conv-bench H CIN COUT ISA [K]  (K: kernel size, 3 by default; ISA 256 = AVX2 + FMA, 512 = AVX-512F,
+//                                          pairs = AVX-512F with input-channel pairs, COUT <= 8)
 #include "direct_conv.h"
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static double now(void) {
@@ -21,26 +23,35 @@ static float *random_floats(long n) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 5) { fprintf(stderr, "usage: %s H CIN COUT ISA\n", argv[0]); return 2; }
-    const int batch = 8, k = 3, h = atoi(argv[1]), cin = atoi(argv[2]), cout = atoi(argv[3]), isa = atoi(argv[4]);
+    if (argc != 5 && argc != 6) { fprintf(stderr, "usage: %s H CIN COUT ISA [K]\n", argv[0]); return 2; }
+    const int batch = 8, k = argc == 6 ? atoi(argv[5]) : 3, h = atoi(argv[1]), cin = atoi(argv[2]), cout = atoi(argv[3]),
+              pairs = strcmp(argv[4], "pairs") == 0;
+    const int isa = pairs ? 512 : atoi(argv[4]);
+    if (pairs && (cout > 8 || cin % 2)) { fprintf(stderr, "pairs needs COUT <= 8 and an even CIN\n"); return 1; }
     if (isa > pais_direct_conv_best_isa()) { fprintf(stderr, "this CPU does not run ISA %d\n", isa); return 1; }
-    const int lanes = isa == 512 ? 16 : 8, kstride = (cout + lanes - 1) / lanes * lanes;
-    const pais_conv_shape s = {h, h, cin, h, h, cout, k, 1, 1, 1, kstride, isa};
+    const int lanes = isa == 512 ? 16 : 8, slots = pairs ? 16 * k * k * cin / 2 : 0, kstride = (cout + lanes - 1) / lanes * lanes;
+    const pais_conv_shape s = {h, h, cin, h, h, cout, k, 1, k / 2, k / 2, kstride, isa};
     float *x = random_floats((long)batch * h * h * cin), *y = random_floats((long)batch * h * h * cout);
-    float *w = random_floats((long)k * k * cin * kstride), *dw = calloc((size_t)k * k * cin * kstride, sizeof(float));
+    float *w = random_floats((long)k * k * cin * kstride + slots), *dw = calloc((size_t)k * k * cin * kstride + slots, sizeof(float));
     const double flops = 2.0 * batch * h * h * k * k * cin * cout;
     double best_forward = 1e30, best_gradient = 1e30;
     for (int rep = 0; rep < 5; rep++) {                 // best of 5, each the mean of 3 calls
         double t = now();
-        for (int i = 0; i < 3; i++) pais_direct_conv_forward(&s, x, w, NULL, y, 0, batch * h);
+        for (int i = 0; i < 3; i++) {
+            if (pairs) pais_direct_conv_forward_pairs(&s, x, w, NULL, y, 0, batch * h);  // w: any floats do
+            else pais_direct_conv_forward(&s, x, w, NULL, y, 0, batch * h);
+        }
         t = (now() - t) / 3;
         if (t < best_forward) best_forward = t;
         t = now();
-        for (int i = 0; i < 3; i++) pais_direct_conv_kernel_gradient(&s, x, y, dw, 0, batch * h);
+        for (int i = 0; i < 3; i++) {
+            if (pairs) pais_direct_conv_kernel_gradient_pairs(&s, x, y, dw, 0, batch * h);
+            else pais_direct_conv_kernel_gradient(&s, x, y, dw, 0, batch * h);
+        }
         t = (now() - t) / 3;
         if (t < best_gradient) best_gradient = t;
     }
-    printf("RESULT %dx%d %d->%d isa=%d forward %.1f GFLOP/s kernel-gradient %.1f GFLOP/s\n", h, h, cin, cout, isa,
+    printf("RESULT %dx%d k=%d %d->%d isa=%s forward %.1f GFLOP/s kernel-gradient %.1f GFLOP/s\n", h, h, k, cin, cout, argv[4],
            flops / best_forward * 1e-9, flops / best_gradient * 1e-9);
     return 0;
 }

@@ -47,8 +47,17 @@ struct DirectConv {
 
     /// The instruction set for an output width: AVX-512 registers hold 16 channels, so at 8 or
     /// fewer half of each would idle and the AVX2 kernels are faster (`dev/direct-conv-bench.sh`,
-    /// one core: 8->8 at 128² forward 63.5 vs 53.4 GFLOP/s, 40->8 75.7 vs 62.5).
+    /// one core: 8->8 at 128² forward 63.5 vs 53.4 GFLOP/s, 40->8 75.7 vs 62.5). The forward pass
+    /// of those layers uses the pair kernels instead when it can (`usesPairs`).
     func isa(_ cout: Int) -> ConvPath { widest == .avx512 && cout <= 8 ? .avx2 : widest }
+
+    /// Whether the layer runs on the AVX-512 kernels that take input channels in pairs: at most 8
+    /// outputs, an even number of inputs, k > 1 (at 1×1 the pair sums cost as much as they save).
+    /// One core (`dev/direct-conv-bench.sh`, best of 4): 8->8 at 128² forward 106-112 vs 69-72
+    /// GFLOP/s for AVX2, kernel gradient 104-106 vs 49-69; 40->8 74-93 vs 56-66 and 69-80 vs 56-61.
+    func usesPairs(_ g: ConvGeometry, outChannels: Int) -> Bool {
+        widest == .avx512 && outChannels <= 8 && g.c % 2 == 0 && g.k > 1 && g.k <= 16
+    }
 
     /// Floats per kernel row in the C kernels: `Cout` rounded up to whole registers.
     func kernelStride(_ cout: Int) -> Int {
@@ -71,6 +80,10 @@ struct DirectConv {
     /// y [B, Ho, Wo, Cout] = conv(x [B, H, W, Cin], kernel HWIO) + bias (or + 0).
     func forward(_ x: UnsafePointer<Float>, _ g: ConvGeometry, kernel: UnsafePointer<Float>, outChannels: Int,
                  bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>, workspace: Workspace) {
+        if usesPairs(g, outChannels: outChannels) {
+            forwardPairs(x, g, kernel: kernel, outChannels: outChannels, bias: bias, into: y, workspace: workspace)
+            return
+        }
         let s = shape(g, outChannels: outChannels), stride = kernelStride(outChannels)
         var k = kernel, b = bias
         if stride != outChannels {                          // zero-pad the kernel rows and bias to whole registers
@@ -91,20 +104,47 @@ struct DirectConv {
         }
     }
 
+    /// `forward` on the pair kernels: the kernel rearranged to `[k·k, Cin/2, 16]`, lane 2o + e of
+    /// row (t, j) holding kernel[t, 2j + e, o] (zero for o ≥ Cout).
+    private func forwardPairs(_ x: UnsafePointer<Float>, _ g: ConvGeometry, kernel: UnsafePointer<Float>, outChannels cout: Int,
+                              bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>, workspace: Workspace) {
+        var s = shape(g, outChannels: cout)
+        s.isa = 512
+        let rows = g.rowLength, pairs = workspace.scratch(8, count: rows / 2 * 16)
+        pairs.update(repeating: 0, count: rows / 2 * 16)
+        for r in 0..<rows {                                  // r = t·Cin + 2j + e
+            for o in 0..<cout { pairs[r / 2 * 16 + 2 * o + r % 2] = kernel[r * cout + o] }
+        }
+        Parallel.forWorkers(g.batch * g.py.output, grain: rowGrain(g, outChannels: cout)) { _, lo, hi in
+            var local = s
+            pais_direct_conv_forward_pairs(&local, x, pairs, bias, y, Int32(lo), Int32(hi))
+        }
+    }
+
     /// dkernel [k, k, Cin, Cout] += ∂L/∂kernel for dy [B, Ho, Wo, Cout].
     func kernelGradient(_ x: UnsafePointer<Float>, _ g: ConvGeometry, dy: UnsafePointer<Float>, outChannels: Int,
                         into dk: UnsafeMutablePointer<Float>, workspace: Workspace) {
-        let s = shape(g, outChannels: outChannels), stride = kernelStride(outChannels)
-        let size = g.rowLength * stride                     // partial rows padded like the kernel's
+        var s = shape(g, outChannels: outChannels)
+        let pairs = usesPairs(g, outChannels: outChannels), stride = kernelStride(outChannels)
+        if pairs { s.isa = 512 }
+        // Per-worker partials in the kernel layout the C code writes: rows padded to `stride`, or pairs.
+        let size = pairs ? g.rowLength / 2 * 16 : g.rowLength * stride
         let partials = (0..<Parallel.parts).map { workspace.scratch(ConvKernels.partialBase + $0, count: size) }
         let used = Parallel.forWorkers(g.batch * g.py.output, grain: rowGrain(g, outChannels: outChannels)) { worker, lo, hi in
             partials[worker].update(repeating: 0, count: size)
             var local = s
-            pais_direct_conv_kernel_gradient(&local, x, dy, partials[worker], Int32(lo), Int32(hi))
+            if pairs {
+                pais_direct_conv_kernel_gradient_pairs(&local, x, dy, partials[worker], Int32(lo), Int32(hi))
+            } else {
+                pais_direct_conv_kernel_gradient(&local, x, dy, partials[worker], Int32(lo), Int32(hi))
+            }
         }
         for w in 0..<used {
             let p = partials[w]
-            for r in 0..<g.rowLength { for o in 0..<outChannels { dk[r * outChannels + o] += p[r * stride + o] } }
+            for r in 0..<g.rowLength {                       // r = t·Cin + ci
+                let base = pairs ? r / 2 * 16 + r % 2 : r * stride, step = pairs ? 2 : 1
+                for o in 0..<outChannels { dk[r * outChannels + o] += p[base + step * o] }
+            }
         }
     }
 

@@ -27,6 +27,18 @@ int pais_direct_conv_best_isa(void);
 void pais_direct_conv_forward(const pais_conv_shape *shape, const float *x, const float *kernel,
                               const float *bias, float *y, int row0, int row1);
 
+/// AVX-512 only (isa 512), for cout <= 8 and an even cin: y rows row0..<row1 = bias (cout floats,
+/// or 0 when NULL) + conv(x, kernel), with the kernel given as `pairs` [k, k, cin/2, 16]: input
+/// channels interleaved in pairs, pairs[t, j, 2o + e] = kernel[t, 2j + e, o], zero for o >= cout.
+/// kernel_stride is not used.
+void pais_direct_conv_forward_pairs(const pais_conv_shape *shape, const float *x, const float *pairs,
+                                    const float *bias, float *y, int row0, int row1);
+
+/// The kernel gradient of forward_pairs: dk_pairs [k, k, cin/2, 16] (the pair layout above) += the
+/// gradient contributed by output rows row0..<row1. k is at most 16.
+void pais_direct_conv_kernel_gradient_pairs(const pais_conv_shape *shape, const float *x, const float *dy,
+                                            float *dk_pairs, int row0, int row1);
+
 /// dkernel [k, k, cin, kernel_stride] += the kernel gradient contributed by output rows row0..<row1.
 void pais_direct_conv_kernel_gradient(const pais_conv_shape *shape, const float *x, const float *dy,
                                       float *dkernel, int row0, int row1);
