@@ -6,7 +6,7 @@ import Tensors
 /// `[Cout]`). The same function is computed along one of several paths, chosen by shape:
 ///
 /// * on AVX2 or AVX-512 CPUs: the direct kernels (`DirectConv`) for the forward pass and the kernel
-///   gradient, and for the input gradient at stride 1;
+///   gradient, and for the input gradient at stride 1 (at stride 2 it is `dy·Wᵀ` and col2im);
 /// * 1×1 stride 1: one GEMM on the NHWC input itself (it already is the patch matrix);
 /// * narrowing stride-1 convs (Cout < Cin): GEMM-then-shift (`ShiftedConv`), forward and backward;
 /// * otherwise im2col + GEMM in cache-sized chunks (`ConvKernels`). The input gradient is a
@@ -116,11 +116,15 @@ public final class Conv2D {
         let start = inputGradientStartChannel, csel = inChannels - start
         let dx = needsInputGradient ? Tensor(uninitializedShape: [s.b, s.h, s.w, csel]) : nil
         let gsel = ConvGeometry(batch: s.b, h: s.h, w: s.w, c: csel, k: kernelSize, stride: stride)
-        if let direct = path.directKernels, dx == nil || (stride == 1 && kernelSize % 2 == 1) {
+        if let direct = path.directKernels {
             direct.kernelGradient(x.data, g, dy: dy.data, outChannels: cout, into: dw, workspace: workspace)
-            if let dx {
-                direct.inputGradientStride1(dy: dy.data, gsel, kernel: selectedKernelRows(w, start: start),
-                                                outChannels: cout, into: dx.data, workspace: workspace)
+            guard let dx else { return nil }
+            let wsel = selectedKernelRows(w, start: start)
+            if stride == 1 && kernelSize % 2 == 1 {
+                direct.inputGradientStride1(dy: dy.data, gsel, kernel: wsel, outChannels: cout, into: dx.data, workspace: workspace)
+            } else {                               // stride 2: dy · Wᵀ then col2im, as on the GEMM path
+                ConvKernels.inputGradientScatter(dy: dy.data, gsel, kernel: wsel, outChannels: cout, into: dx.data,
+                                                 workspace: workspace)
             }
             return dx
         }
