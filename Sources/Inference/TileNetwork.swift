@@ -45,7 +45,10 @@ public struct FunctionTileNetwork: TileNetwork {
     public func run(tile: [Float], size: Int) throws -> TileOutputs { try body(tile, size) }
 }
 
-/// The trained dual-decoder network in inference mode (BN moving statistics, no dropout).
+/// The trained dual-decoder network in inference mode (BN moving statistics, no dropout), run on
+/// copies of the model whose BNs are folded into their convs (`foldBatchNormsForInference`):
+/// at 4096² (1 process × 2 threads, alternating runs) the network pass took 5.1-5.9 s folded
+/// against 6.1-6.6 s unfolded. `model` itself stays as trained.
 ///
 /// With `replicas` > 1 it holds that many copies of the model and runs that many tiles at once,
 /// one per copy. Measured at 4096², one process with 2 threads: splitting each layer of one
@@ -53,18 +56,17 @@ public struct FunctionTileNetwork: TileNetwork {
 /// layers are too small to split), while 2 ranks with a tile each ran 73.8 tiles/s.
 public final class ModelTileNetwork: TileNetwork {
     public let model: DualDecoderModel
-    private let copies: [DualDecoderModel]                // model first
+    private let copies: [DualDecoderModel]                // folded copies of model
 
     public init(model: DualDecoderModel, replicas: Int = 1) throws {
         self.model = model
-        var copies = [model]
-        for _ in 1..<max(1, replicas) {
+        copies = try (0..<max(1, replicas)).map { _ in
             let copy = try DualDecoderModel(config: model.config)
             copy.parameters.values.update(from: model.parameters.values, count: model.parameters.count)
             copy.state.values.update(from: model.state.values, count: model.state.count)
-            copies.append(copy)
+            copy.foldBatchNormsForInference()
+            return copy
         }
-        self.copies = copies
     }
 
     /// Builds the preset's network and loads weights and BN statistics from a safetensors file
@@ -81,13 +83,13 @@ public final class ModelTileNetwork: TileNetwork {
     public var slots: Int { model.config.slots }
     public var concurrentTiles: Int { copies.count }
 
-    public func run(tile: [Float], size: Int) throws -> TileOutputs { try Self.run(tile, size: size, on: model) }
+    public func run(tile: [Float], size: Int) throws -> TileOutputs { try Self.run(tile, size: size, on: copies[0]) }
 
     /// Tile i runs on copy i (at most `concurrentTiles` tiles), all at once; the layers' own
     /// parallel loops nest inside and use whatever cores are idle.
     public func run(tiles: [[Float]], size: Int) throws -> [TileOutputs] {
         precondition(tiles.count <= copies.count, "\(tiles.count) tiles for \(copies.count) model copies")
-        if tiles.count <= 1 { return try tiles.map { try Self.run($0, size: size, on: model) } }
+        if tiles.count <= 1 { return try tiles.map { try Self.run($0, size: size, on: copies[0]) } }
         var results = [Result<TileOutputs, any Error>?](repeating: nil, count: tiles.count)
         results.withUnsafeMutableBufferPointer { slots in
             // Each iteration writes only its own slot and uses only its own model copy.

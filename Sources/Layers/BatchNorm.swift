@@ -26,6 +26,9 @@ public final class BatchNorm {
     private var invStd: [Float] = [], batchMean: [Float] = []
     private var count = 0
     private var trainingForward = false
+    /// Set once the inference map has been folded into the conv before this BN
+    /// (`DualDecoderModel.foldBatchNormsForInference`): forward then passes its input through.
+    public private(set) var isFolded = false
 
     public init(_ name: String, channels: Int, arena: ParameterArena, state: ParameterArena) {
         self.name = name; self.channels = channels; self.arena = arena; self.state = state
@@ -46,7 +49,11 @@ public final class BatchNorm {
     // x: [B, H, W, C] -> y: [B, H, W, C]; keeps a reference to x and μ, 1/σ [C], not to y. x̂ is
     // recomputed in the backward pass instead of stored: one fewer full-size buffer per BN.
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
-        OpProfile.time("batchnorm \(channels) @\(x.shape.count > 1 ? x.shape[1] : 0) fwd") { forwardBody(x, training: training) }
+        if isFolded {
+            precondition(!training, "\(name): folded into its conv for inference; it cannot train")
+            return x
+        }
+        return OpProfile.time("batchnorm \(channels) @\(x.shape.count > 1 ? x.shape[1] : 0) fwd") { forwardBody(x, training: training) }
     }
 
     private func forwardBody(_ x: Tensor, training: Bool) -> Tensor {
@@ -92,6 +99,18 @@ public final class BatchNorm {
         }}
         return y
     }
+
+    /// The inference map y = scale·x + shift per channel: scale = γ/√(moving variance + ε),
+    /// shift = β − moving mean·scale (in double, rounded once).
+    public func inferenceAffine() -> (scale: [Double], shift: [Double]) {
+        let g = arena.pointer(gamma), bt = arena.pointer(beta)
+        let mm = state.pointer(movingMean), mv = state.pointer(movingVariance)
+        let scale = (0..<channels).map { Double(g[$0]) / (Double(mv[$0]) + epsilon).squareRoot() }
+        return (scale, (0..<channels).map { Double(bt[$0]) - Double(mm[$0]) * scale[$0] })
+    }
+
+    /// Marks this BN as folded into the conv before it (see `isFolded`).
+    public func markFolded() { isFolded = true }
 
     // dy: [B, H, W, C] -> dx: [B, H, W, C]; accumulates dγ [C], dβ [C].
     // Training: dx = γ/σ · (dy − Σdy/N − x̂ · Σ(dy·x̂)/N). Inference: dx = γ/σ · dy.

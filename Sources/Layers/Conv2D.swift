@@ -48,6 +48,15 @@ public final class Conv2D {
         arena.pointer(bias).update(repeating: 0, count: outChannels)
     }
 
+    /// Folds a per-output-channel map applied after this conv into its weights (a BN in
+    /// inference mode): kernel[…, o] ·= scale[o], bias[o] = bias[o]·scale[o] + shift[o].
+    public func foldAffine(scale: [Double], shift: [Double]) {
+        precondition(scale.count == outChannels && shift.count == outChannels, "\(name): affine map of the wrong width")
+        let w = arena.pointer(kernel), b = arena.pointer(bias), cout = outChannels
+        for r in 0..<(kernel.count / cout) { for o in 0..<cout { w[r * cout + o] = Float(Double(w[r * cout + o]) * scale[o]) } }
+        for o in 0..<cout { b[o] = Float(Double(b[o]) * scale[o] + shift[o]) }
+    }
+
     private var isPointwise: Bool { kernelSize == 1 && stride == 1 }
     /// Narrowing stride-1 convs use the GEMM-then-shift formulation (see `ShiftedConv`).
     private var isShifted: Bool { stride == 1 && kernelSize > 1 && kernelSize % 2 == 1 && outChannels < inChannels }

@@ -30,6 +30,8 @@ public final class FastAttention {
 
     public var convs: [Conv2D] { [qConv, kConv, vConv, outConv] }
     public var norms: [BatchNorm] { [qBN, kBN, vBN, outBN] }
+    /// Each BN with the conv that feeds it.
+    public var normalizedConvs: [(Conv2D, BatchNorm)] { Array(zip(convs, norms)) }
 
     /// Forward FLOPs for one sample at `h × w`.
     public func flopsPerSample(h: Int, w: Int) -> Double {

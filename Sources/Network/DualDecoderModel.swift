@@ -137,6 +137,27 @@ public final class DualDecoderModel {
             + attributionAttention.flatMap(\.norms) + attributionFuse.map(\.bn)
     }
 
+    /// Whether `foldBatchNormsForInference` has run: the model then only runs inference.
+    public private(set) var batchNormsFolded = false
+
+    /// Folds every BN's inference map into the conv that feeds it (kernel·s, bias·s + β − μ·s with
+    /// s = γ/√(σ²+ε)), so inference skips the BN passes; every BN directly follows a conv. The
+    /// parameters then no longer are the trained ones: training forward passes fail, and only
+    /// copies made for inference (`ModelTileNetwork`) are folded.
+    public func foldBatchNormsForInference() {
+        guard !batchNormsFolded else { return }
+        let pairs = encoder.flatMap(\.normalizedConvs) + spatialAttention.flatMap(\.normalizedConvs)
+            + spatialFuse.map { ($0.conv, $0.bn) } + attributionAttention.flatMap(\.normalizedConvs)
+            + attributionFuse.map { ($0.conv, $0.bn) }
+        precondition(pairs.count == batchNorms.count, "every BN must follow a conv")
+        for (conv, bn) in pairs {
+            let (scale, shift) = bn.inferenceAffine()
+            conv.foldAffine(scale: scale, shift: shift)
+            bn.markFolded()
+        }
+        batchNormsFolded = true
+    }
+
     /// Re-initialises every parameter from `seed` (Keras defaults).
     public func initialize(seed: UInt64) {
         var g = SeededGenerator(seed: seed)
@@ -155,6 +176,9 @@ public final class DualDecoderModel {
         guard s.c == 1 else { throw ModelError.shapeMismatch("input must have 1 band, got \(s.c) channels") }
         guard s.h == s.w else { throw ModelError.shapeMismatch("input must be square, got \(s.h)×\(s.w)") }
         try config.validate(size: s.h)
+        if batchNormsFolded && ctx.training {
+            throw ModelError.invalidConfig("this model's BNs are folded for inference; it cannot train")
+        }
         guard ctx.sampleIndices.count == s.b else {
             throw ModelError.shapeMismatch("\(ctx.sampleIndices.count) sample indices for a batch of \(s.b)")
         }

@@ -34,6 +34,8 @@ final class ResDown {
 
     var convs: [Conv2D] { [conv1, conv2, short, conv3, conv4] }
     var norms: [BatchNorm] { [bn1, bn2, bn3, bn4] }
+    /// Each BN with the conv that feeds it.
+    var normalizedConvs: [(Conv2D, BatchNorm)] { [(conv1, bn1), (conv2, bn2), (conv3, bn3), (conv4, bn4)] }
 
     // x: [B, H, W, Cin] -> out: [B, H/2, W/2, f]
     func forward(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
