@@ -6,6 +6,10 @@
 /// query and stops as soon as the nearest centre found is closer than the true distance from the
 /// query to any unscanned cell.
 ///
+/// Queries inside the centres' bounding box use a finer grid instead, whose cells list every
+/// centre that can be nearest to some point of the cell (`CandidateLists`): a handful of distance
+/// computations and no ring logic.
+///
 /// Neighbouring pixels mostly point at the same centre, so a query may pass the previous answer
 /// as a hint: a point closer to centre j than half the distance from j to its nearest other
 /// centre has j as its unique nearest centre (triangle inequality), with no search at all.
@@ -18,6 +22,7 @@ public struct CentreIndex: Sendable {
     /// other centre (the squared radius within which it is the unique nearest).
     private let entry: [Int32]
     private var exclusiveRadius2: [Double] = []
+    private var candidates = CandidateLists()
 
     /// Builds the index. `cellSize` in pixels; by default about one centre per cell on average.
     public init(centres: [(y: Int, x: Int)], cellSize: Int? = nil) {
@@ -44,6 +49,7 @@ public struct CentreIndex: Sendable {
             search(ty: Double(centres[j].y), tx: Double(centres[j].x), excluding: j).map { $0.distance2 / 4 } ?? .infinity
         }
         exclusiveRadius2 = radii
+        if count > 0 { candidates = CandidateLists(index: self, side: max(2, side / 4)) }
     }
 
     /// The nearest centre as `nearest(ty:tx:)`, answered without a search when the point lies
@@ -62,7 +68,32 @@ public struct CentreIndex: Sendable {
     /// squared distance; nil only when there are no centres.
     @inline(__always)
     public func nearest(ty: Double, tx: Double) -> (index: Int, distance2: Double)? {
-        search(ty: ty, tx: tx, excluding: -1)
+        candidates.nearest(ty: ty, tx: tx) ?? search(ty: ty, tx: tx, excluding: -1)
+    }
+
+    /// The centres within `radius` of (y, x), as (id, y, x) in no particular order.
+    fileprivate func within(_ radius: Double, ofY y: Double, x: Double) -> [(id: Int32, y: Double, x: Double)] {
+        let r2 = radius * radius
+        let cy0 = max(0, Int(((y - radius - Double(originY)) / Double(cell)).rounded(.down)))
+        let cy1 = min(rows - 1, Int(((y + radius - Double(originY)) / Double(cell)).rounded(.down)))
+        let cx0 = max(0, Int(((x - radius - Double(originX)) / Double(cell)).rounded(.down)))
+        let cx1 = min(cols - 1, Int(((x + radius - Double(originX)) / Double(cell)).rounded(.down)))
+        var found: [(id: Int32, y: Double, x: Double)] = []
+        guard cy0 <= cy1, cx0 <= cx1 else { return found }
+        for cy in cy0...cy1 {
+            for cx in cx0...cx1 {
+                let c = cy * cols + cx
+                for e in Int(start[c])..<Int(start[c + 1]) {
+                    let dy = ys[e] - y, dx = xs[e] - x
+                    if dy * dy + dx * dx <= r2 { found.append((ids[e], ys[e], xs[e])) }
+                }
+            }
+        }
+        return found
+    }
+
+    fileprivate var bounds: (y0: Int, x0: Int, y1: Int, x1: Int) {
+        (originY, originX, originY + rows * cell, originX + cols * cell)
     }
 
     /// The ring search, skipping centre `excluding` (for the exclusive radii); nil when no other
@@ -104,5 +135,52 @@ public struct CentreIndex: Sendable {
             if best >= 0 && outside > 0 && bestD < outside * outside { return (best, bestD) }
             ring += 1
         }
+    }
+}
+
+/// A grid over the centres' bounding box whose cell lists every centre that is nearest (or tied
+/// nearest) to some point of the cell. If the cell's midpoint m is at distance d0 from its nearest
+/// centre and the cell's half-diagonal is r, every point p of the cell has a centre within
+/// d0 + r, so only centres within d0 + 2r of m can be nearest to p (triangle inequality). With
+/// cells a quarter of the search grid's, a list holds a few centres.
+private struct CandidateLists: Sendable {
+    private var side = 1, originY = 0, originX = 0, rows = 0, cols = 0
+    /// Cell c lists entries `start[c]..<start[c + 1]` of `ids`, `ys`, `xs`.
+    private var start: [Int32] = [], ids: [Int32] = [], ys: [Double] = [], xs: [Double] = []
+
+    init() {}
+
+    init(index: CentreIndex, side: Int) {
+        let b = index.bounds
+        self.side = side; originY = b.y0; originX = b.x0
+        rows = (b.y1 - b.y0 + side - 1) / side; cols = (b.x1 - b.x0 + side - 1) / side
+        let halfDiagonal = Double(side) * 0.5 * 2.0.squareRoot()
+        start = [0]; start.reserveCapacity(rows * cols + 1)
+        for cy in 0..<rows {
+            for cx in 0..<cols {
+                let my = Double(originY) + (Double(cy) + 0.5) * Double(side), mx = Double(originX) + (Double(cx) + 0.5) * Double(side)
+                let d0 = index.nearest(ty: my, tx: mx, hint: -1)!.distance2.squareRoot()
+                // A hair wider than the bound: rounding may only add a candidate, never lose one.
+                for c in index.within((d0 + 2 * halfDiagonal) * (1 + 1e-9) + 1e-9, ofY: my, x: mx) {
+                    ids.append(c.id); ys.append(c.y); xs.append(c.x)
+                }
+                start.append(Int32(ids.count))
+            }
+        }
+    }
+
+    /// The nearest centre (ties to the lowest id) for a point inside the grid; nil outside it.
+    @inline(__always)
+    func nearest(ty: Double, tx: Double) -> (index: Int, distance2: Double)? {
+        let fy = (ty - Double(originY)) / Double(side), fx = (tx - Double(originX)) / Double(side)
+        guard fy >= 0, fx >= 0, fy < Double(rows), fx < Double(cols) else { return nil }
+        let c = Int(fy) * cols + Int(fx)
+        var best = -1, bestD = Double.infinity
+        for e in Int(start[c])..<Int(start[c + 1]) {
+            let dy = ys[e] - ty, dx = xs[e] - tx
+            let d = dy * dy + dx * dx, j = Int(ids[e])
+            if d < bestD || (d == bestD && j < best) { bestD = d; best = j }
+        }
+        return best >= 0 ? (best, bestD) : nil
     }
 }
