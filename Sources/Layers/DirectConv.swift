@@ -47,8 +47,8 @@ struct DirectConv {
 
     /// The instruction set for an output width: AVX-512 registers hold 16 channels, so at 8 or
     /// fewer half of each would idle and the AVX2 kernels are faster (`dev/direct-conv-bench.sh`,
-    /// one core: 8->8 at 128² forward 63.5 vs 53.4 GFLOP/s, 40->8 75.7 vs 62.5). The forward pass
-    /// of those layers uses the pair kernels instead when it can (`usesPairs`).
+    /// one core: 8->8 at 128² forward 63.5 vs 53.4 GFLOP/s, 40->8 75.7 vs 62.5). Those layers run
+    /// on the AVX-512 pair kernels instead where they can (`usesPairs`).
     func isa(_ cout: Int) -> ConvPath { widest == .avx512 && cout <= 8 ? .avx2 : widest }
 
     /// Whether the layer runs on the AVX-512 kernels that take input channels in pairs: at most 8
