@@ -21,16 +21,17 @@ public final class CosineAttention {
     private static func l2Normalize(_ x: Tensor, into out: Tensor, inv: inout [Float], floored: inout [Bool]) {
         let c = x.channels, p = x.count / c
         if inv.count != p { inv = [Float](repeating: 0, count: p); floored = [Bool](repeating: false, count: p) }
+        let src = x.data, dst = out.data              // locals: `Tensor.data` is a class property the loop would reload
         inv.withUnsafeMutableBufferPointer { invp in floored.withUnsafeMutableBufferPointer { flp in
             Parallel.forRanges(p, grain: 8192) { lo, hi in
                 for i in lo..<hi {
-                    let r = x.data + i * c
+                    let r = src + i * c, o = dst + i * c
                     var s: Float = 0
                     for ch in 0..<c { s += r[ch] * r[ch] }
                     flp[i] = s < floor
                     let f = 1 / max(s, floor).squareRoot()
                     invp[i] = f
-                    for ch in 0..<c { out.data[i * c + ch] = r[ch] * f }
+                    for ch in 0..<c { o[ch] = r[ch] * f }
                 }
             }
         }}

@@ -157,14 +157,16 @@ public final class UpsampledHeads {
         for (hi, head) in heads.enumerated() {
             let o = outs[hi].data, mh = head.spec.outputs, col = head.column
             fusedBias.withUnsafeBufferPointer { fb in
-                Parallel.forRanges(g.rows, grain: 4096) { lo, hi2 in
-                    for p in lo..<hi2 {
-                        let b = p / (h * w), y = (p / w) % h, x = p % w
-                        for py in 0..<2 { for px in 0..<2 {
-                            let dst = o + ((b * 2 * h + 2 * y + py) * 2 * w + 2 * x + px) * mh
-                            let src = phases + p * m4 + (py * 2 + px) * m + col
-                            for j in 0..<mh { dst[j] = src[j] + fb[col + j] }
-                        }}
+                Parallel.forRanges(sh.b * h, grain: max(1, 4096 / w)) { lo, hi2 in
+                    for row in lo..<hi2 {                    // row = b·H + y: output rows 2·row and 2·row + 1
+                        for x in 0..<w {
+                            let p = row * w + x
+                            for py in 0..<2 { for px in 0..<2 {
+                                let dst = o + ((2 * row + py) * 2 * w + 2 * x + px) * mh
+                                let src = phases + p * m4 + (py * 2 + px) * m + col
+                                for j in 0..<mh { dst[j] = src[j] + fb[col + j] }
+                            }}
+                        }
                     }
                 }
             }
@@ -191,14 +193,16 @@ public final class UpsampledHeads {
         let dphases = workspace.scratch(4, count: g.rows * m4)
         for (hi, head) in heads.enumerated() {
             let src0 = dys[hi].data, mh = head.spec.outputs, col = head.column
-            Parallel.forRanges(g.rows, grain: 4096) { lo, hi2 in
-                for p in lo..<hi2 {
-                    let b = p / (h * w), y = (p / w) % h, x = p % w
-                    for py in 0..<2 { for px in 0..<2 {
-                        let src = src0 + ((b * 2 * h + 2 * y + py) * 2 * w + 2 * x + px) * mh
-                        let dst = dphases + p * m4 + (py * 2 + px) * m + col
-                        for j in 0..<mh { dst[j] = src[j] }
-                    }}
+            Parallel.forRanges(sh.b * h, grain: max(1, 4096 / w)) { lo, hi2 in
+                for row in lo..<hi2 {                        // row = b·H + y: output rows 2·row and 2·row + 1
+                    for x in 0..<w {
+                        let p = row * w + x
+                        for py in 0..<2 { for px in 0..<2 {
+                            let src = src0 + ((2 * row + py) * 2 * w + 2 * x + px) * mh
+                            let dst = dphases + p * m4 + (py * 2 + px) * m + col
+                            for j in 0..<mh { dst[j] = src[j] }
+                        }}
+                    }
                 }
             }
         }
