@@ -19,6 +19,11 @@ public struct DeblendSettings: Sendable {
     public var blockRows: Int?
     /// NMS and slot matching over the `Parallel` workers (the result does not depend on it).
     public var parallelDecode = true
+    /// Most pixels that may wait across block seams for a final slot match (`StreamingDecoder`;
+    /// `StreamingPlan.bytesPerWaitingPixel` each). When more wait after a block, all of them
+    /// are matched to the centres known then, which bounds the memory; they are counted in
+    /// `DeblendRun.earlyMatchedPixels`. Trained networks stay far below (≈ 0.1 M at 4096²).
+    public var maxWaitingPixels = 1 << 22
     /// Pixels per attribution chunk: fixed, not per thread, so the blend sums (added chunk by
     /// chunk) do not depend on the thread count. Internal: tests use small chunks.
     var attributionChunkPixels = 1 << 16
@@ -57,6 +62,9 @@ public struct DeblendRun: Sendable {
     public var networkSeconds = 0.0, decodeSeconds = 0.0, outputSeconds = 0.0
     /// Most pixels that waited at once for a final match across a block seam.
     public var peakDeferredPixels = 0
+    /// Pixels matched before every centre below them was known, because more than
+    /// `DeblendSettings.maxWaitingPixels` waited (0 unless the claim vectors are wild).
+    public var earlyMatchedPixels = 0
     public var tiles: Int { plan.grid.count }
 }
 
@@ -200,6 +208,7 @@ public struct MosaicDeblender {
             run.sources = catalog.count
             run.blendedSources = catalog.filter(\.blended).count
             run.peakDeferredPixels = decoder.peakDeferred
+            run.earlyMatchedPixels = decoder.earlyMatched
             run.outputSeconds = decoder.outputSeconds
         }
         return run

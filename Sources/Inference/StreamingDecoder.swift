@@ -15,7 +15,8 @@ import Tensors
 ///   rows ≥ known) can be nearer, and an equally near one has a higher id: the match is final.
 ///   Otherwise the pixel is deferred and retried after the next block; after the last block every
 ///   match is final. The claim vectors are not bounded, so no fixed halo would be exact; in dense
-///   fields few pixels wait (their number is reported).
+///   fields few pixels wait (their number is reported). Past `maxWaitingPixels` the waiting pixels
+///   are matched at once, giving up exactness for them (counted) to keep memory bounded.
 /// * Per-source images are built from non-overlapping pieces (`StampStore`) and a source's flux is
 ///   the sum of its assembled image, so neither depends on the order pixels were resolved in.
 ///   The blend flag's sums are in resolution order (last-bit differences only).
@@ -36,8 +37,9 @@ final class StreamingDecoder {
     var deferred = DeferredPixels()
     var owned: [Int] = [], positiveFlux: [Double] = [], sharedFlux: [Double] = []
     let stamps: StampStore
-    /// Largest number of pixels waiting for a final match at once, and seconds spent in the sink.
-    var peakDeferred = 0
+    /// Largest number of pixels waiting for a final match at once, pixels matched early because too
+    /// many waited, and seconds spent in the sink.
+    var peakDeferred = 0, earlyMatched = 0
     var outputSeconds = 0.0
 
     init(settings: DeblendSettings, height: Int, width: Int, slots: Int, sink: any DeblendSink, spillDirectory: String?) throws {
@@ -58,6 +60,10 @@ final class StreamingDecoder {
         try resolveDeferred(final: final)
         try attributeBlock(outputs, flux: flux, final: final)
         peakDeferred = max(peakDeferred, deferred.count)
+        if deferred.count > settings.maxWaitingPixels {       // bounded memory over exactness
+            earlyMatched += deferred.count
+            try resolveDeferred(final: true)
+        }
     }
 
     /// NMS on the rows whose window is now complete; carries the heatmap rows the next block needs.

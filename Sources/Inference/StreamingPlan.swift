@@ -68,6 +68,10 @@ public struct StreamingPlan: Sendable, Equatable {
     /// for n = 3.
     public static func bytesPerCorePixel(slots n: Int) -> Int { 4 * (1 + 3 * n) + 8 * n + 4 * n + 3 * 4 + 4 + 4 }
 
+    /// Bytes one pixel waiting across a seam holds (`StreamingDecoder`): position, flux, n vectors
+    /// and n shares; 48 for n = 3. Bounded by `DeblendSettings.maxWaitingPixels`.
+    public static func bytesPerWaitingPixel(slots n: Int) -> Int { 8 + 4 + 8 * n + 4 * n }
+
     /// Estimated peak bytes of one block on rank 0: its core at `bytesPerCorePixel`, its input
     /// rows (float32) and the heatmap rows carried over for NMS across the seam.
     public func peakBytes(of block: Block) -> Int {

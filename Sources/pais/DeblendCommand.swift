@@ -26,7 +26,7 @@ struct DeblendCommand: ParsableCommand {
     @Option(help: "Margin discarded on inner tile edges (default 32, or tile/8 for tiles under 128).") var margin: Int?
     @Option(help: "NMS threshold on the heatmap (method.md §4.1).") var peakThreshold: Float = 0.1
     @Option(help: "Output directory (created; must not exist unless --overwrite).") var output: String
-    @Option(help: "Memory budget in MB for a super-block's outputs and decoding on rank 0; sets the block size.") var maxMemory = 512
+    @Option(help: "Memory budget in MB for a super-block's outputs and decoding on rank 0; sets the block size. Pixels waiting across block seams may take up to a quarter more.") var maxMemory = 512
     @Option(help: "Rows per super-block (rounded down to whole tile rows); overrides --max-memory.") var blockRows: Int?
     @Option(help: "Compute threads per rank (default: all cores alone, 1 per rank under a launcher).") var threads: Int?
     @Flag(help: "Replace an existing output directory.") var overwrite = false
@@ -62,6 +62,7 @@ struct DeblendCommand: ParsableCommand {
         settings.peakThreshold = peakThreshold
         guard maxMemory > 0 else { throw CommandError("--max-memory must be a positive number of MB, got \(maxMemory)") }
         if let blockRows, blockRows <= 0 { throw CommandError("--block-rows must be positive, got \(blockRows)") }
+        settings.maxWaitingPixels = max(1 << 16, (maxMemory << 20) / 4 / StreamingPlan.bytesPerWaitingPixel(slots: network.slots))
         let plan = try inferenceCall {
             let grid = try TileGrid(height: input.height, width: input.width, tile: settings.tile, margin: settings.margin)
             return try blockRows.map { try StreamingPlan(grid: grid, slots: network.slots, blockRows: $0) }
@@ -109,6 +110,9 @@ struct DeblendCommand: ParsableCommand {
         print("  \(run.tiles) tiles on \(communicator.size) rank(s) in \(plan.blocks.count) block(s): network " + String(format: "%.2f s (%.2f tiles/s), NMS + decode %.2f s (of which writing %.2f s), total %.2f s",
               run.networkSeconds, Double(run.tiles) / max(run.networkSeconds, 1e-9), run.decodeSeconds, run.outputSeconds, seconds))
         print("  \(run.sources) sources (\(run.blendedSources) flagged blended), \(run.replacedPixels) NaN/Inf pixels replaced, at most \(run.peakDeferredPixels) pixels waited across a block seam")
+        if run.earlyMatchedPixels > 0 {
+            writeToStandardError("warning: \(run.earlyMatchedPixels) pixels were matched before every centre below them was known (more than \(settings.maxWaitingPixels) waited at a block seam; a larger --max-memory raises the limit)\n")
+        }
         print("  wrote \(output)/{catalog.fits,catalog.csv,sources.fits,segmentation.fits,heatmap.fits}")
     }
 

@@ -77,6 +77,20 @@ struct StreamingTests {
 
     /// Negative controls: an NMS halo too small for the window, or matching slots without
     /// waiting for centres below the seam, must change the result.
+    /// Past `maxWaitingPixels` the waiting pixels are matched at once: counted, and every pixel's
+    /// flux is still handed out (the total attributed flux equals the exact run's).
+    @Test func waitingPixelsAreBounded() throws {
+        let (whole, exact) = try StreamingFixture.run(StreamingFixture.settings(blockRows: 24))
+        #expect(exact.earlyMatchedPixels == 0 && exact.peakDeferredPixels > 20)
+        var bounded = StreamingFixture.settings(blockRows: 24)
+        bounded.maxWaitingPixels = 20
+        let (early, run) = try StreamingFixture.run(bounded)
+        #expect(run.earlyMatchedPixels > 20)
+        let total = { (r: DeblendResult) in r.sources.reduce(0.0) { $0 + $1.flux } }
+        #expect(abs(total(early) - total(whole)) <= 1e-6 * abs(total(whole)))
+        #expect(early.sources.count == whole.sources.count)
+    }
+
     @Test func tooSmallHaloOrNoDeferralDiffers() throws {
         let (whole, _) = try StreamingFixture.run(StreamingFixture.settings(blockRows: nil))
         var noHalo = StreamingFixture.settings(blockRows: 24)
