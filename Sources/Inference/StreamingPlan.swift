@@ -8,8 +8,8 @@
 /// Memory is bounded by the largest block: the planner's arithmetic (`bytesPerCorePixel`, in
 /// float32/int32 words) counts what rank 0 holds per pixel of a block's core, and the input rows.
 /// Not counted, because they depend on the data and not on the mosaic size: per-source scalars
-/// (~100 bytes per detected source), deferred pixels (see `StreamingDecoder`), and the network's
-/// own working memory for one tile.
+/// (~100 bytes per detected source), deferred pixels (see `StreamingDecoder`; at most
+/// `DeblendSettings.maxWaitingPixels`), and the network's own working memory for one tile.
 public struct StreamingPlan: Sendable, Equatable {
     public struct Block: Sendable, Equatable {
         public var index: Int
