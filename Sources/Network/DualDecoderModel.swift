@@ -147,8 +147,8 @@ public final class DualDecoderModel {
     public func foldBatchNormsForInference() {
         guard !batchNormsFolded else { return }
         let pairs = encoder.flatMap(\.normalizedConvs) + spatialAttention.flatMap(\.normalizedConvs)
-            + spatialFuse.map { ($0.conv, $0.bn) } + attributionAttention.flatMap(\.normalizedConvs)
-            + attributionFuse.map { ($0.conv, $0.bn) }
+            + spatialFuse.flatMap(\.normalizedConvs) + attributionAttention.flatMap(\.normalizedConvs)
+            + attributionFuse.flatMap(\.normalizedConvs)
         precondition(pairs.count == batchNorms.count, "every BN must follow a conv")
         for (conv, bn) in pairs {
             let (scale, shift) = bn.inferenceAffine()

@@ -17,6 +17,9 @@ final class FuseUp {
         drop = Dropout(rate: dropout, layerID: dropoutID)
     }
 
+    /// The BN with the conv that feeds it.
+    var normalizedConvs: [(Conv2D, BatchNorm)] { [(conv, bn)] }
+
     // prev: [B, H/2, W/2, Cin] or nil, skip: [B, H, W, Cin] -> out: [B, H, W, f]
     func forward(_ prev: Tensor?, _ skip: Tensor, _ ctx: ForwardContext) -> Tensor {
         var z = skip
