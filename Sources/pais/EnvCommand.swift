@@ -39,8 +39,13 @@ struct EnvCommand: ParsableCommand {
         report(true, "OpenBLAS: \(BLASInfo.configString), core \(BLASInfo.coreName), \(blasThreads) thread(s)")
         if let note = BLASKernelStartup.note { report(true, note) }
         let convPath = ConvPath.best
-        report(true, "convolutions: " + (convPath == .gemm ? "im2col + OpenBLAS (no AVX2 on this CPU)"
-                                            : "direct \(convPath.name) kernels (AVX2 for layers with 8 or fewer outputs)"))
+        let convs: String
+        switch convPath {
+        case .gemm: convs = "im2col + OpenBLAS (no AVX2 on this CPU)"
+        case .avx2: convs = "direct avx2 kernels"
+        case .avx512: convs = "direct avx512 kernels (input channels in pairs for layers with 8 or fewer outputs; AVX2 for their 1x1 and odd-input ones)"
+        }
+        report(true, "convolutions: " + convs)
         report(true, "cfitsio \(cfitsioVersion())")
 
         // MPI last: a failed initialisation falls back to one local rank and is reported.
