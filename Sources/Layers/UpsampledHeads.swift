@@ -130,6 +130,18 @@ public final class UpsampledHeads {
                        flops: Double(s.shape[0]) * executedFlopsPerSample(h: s.shape[1], w: s.shape[2])) { forwardBody(s) }
     }
 
+    /// Visits every low-resolution pixel p = row·W + x (row = b·H + y) of `rows` and its four
+    /// parities: `body(p, q, full)` with q = 2·py + px and `full` = (2·row + py)·2W + 2x + px, the
+    /// full-resolution pixel of that parity.
+    @inline(__always)
+    private static func forEachParity(rows: Range<Int>, width w: Int, _ body: (Int, Int, Int) -> Void) {
+        for row in rows {
+            for x in 0..<w {
+                for py in 0..<2 { for px in 0..<2 { body(row * w + x, 2 * py + px, (2 * row + py) * 2 * w + 2 * x + px) } }
+            }
+        }
+    }
+
     private func forwardBody(_ s: Tensor) -> [Tensor] {
         let sh = NHWC(s), c = inChannels, m = totalOutputs, m4 = 4 * m
         precondition(sh.c == c, "heads: input has \(sh.c) channels, expected \(c)")
@@ -158,15 +170,9 @@ public final class UpsampledHeads {
             let o = outs[hi].data, mh = head.spec.outputs, col = head.column
             fusedBias.withUnsafeBufferPointer { fb in
                 Parallel.forRanges(sh.b * h, grain: max(1, 4096 / w)) { lo, hi2 in
-                    for row in lo..<hi2 {                    // row = b·H + y: output rows 2·row and 2·row + 1
-                        for x in 0..<w {
-                            let p = row * w + x
-                            for py in 0..<2 { for px in 0..<2 {
-                                let dst = o + ((2 * row + py) * 2 * w + 2 * x + px) * mh
-                                let src = phases + p * m4 + (py * 2 + px) * m + col
-                                for j in 0..<mh { dst[j] = src[j] + fb[col + j] }
-                            }}
-                        }
+                    Self.forEachParity(rows: lo..<hi2, width: w) { p, q, full in
+                        let dst = o + full * mh, src = phases + p * m4 + q * m + col
+                        for j in 0..<mh { dst[j] = src[j] + fb[col + j] }
                     }
                 }
             }
@@ -194,15 +200,9 @@ public final class UpsampledHeads {
         for (hi, head) in heads.enumerated() {
             let src0 = dys[hi].data, mh = head.spec.outputs, col = head.column
             Parallel.forRanges(sh.b * h, grain: max(1, 4096 / w)) { lo, hi2 in
-                for row in lo..<hi2 {                        // row = b·H + y: output rows 2·row and 2·row + 1
-                    for x in 0..<w {
-                        let p = row * w + x
-                        for py in 0..<2 { for px in 0..<2 {
-                            let src = src0 + ((2 * row + py) * 2 * w + 2 * x + px) * mh
-                            let dst = dphases + p * m4 + (py * 2 + px) * m + col
-                            for j in 0..<mh { dst[j] = src[j] }
-                        }}
-                    }
+                Self.forEachParity(rows: lo..<hi2, width: w) { p, q, full in
+                    let src = src0 + full * mh, dst = dphases + p * m4 + q * m + col
+                    for j in 0..<mh { dst[j] = src[j] }
                 }
             }
         }
