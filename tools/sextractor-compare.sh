@@ -13,6 +13,8 @@
 #      noiseless blend = its segmentation as binary maps)       -> DIR/fieldK/sextractor/report.json
 #   3. with --hot, SExtractor again in "hot" mode (DEBLEND_NTHRESH 64, DEBLEND_MINCONT 1e-4)
 #                                                                 -> DIR/fieldK/sextractor-hot/report.json
+#   4. the PCR oracle (pais evaluate --oracle: the true labels decoded with the true centres), the
+#      ceiling any network reaches with this representation  -> DIR/fieldK/pcr-oracle/report.json
 # and prints `pais evaluate --compare` tables (PAIS vs SExtractor) with wall times of both.
 # Needs: source-extractor (apt-get install source-extractor), a built pais, gnuplot for plots.
 set -euo pipefail
@@ -31,7 +33,7 @@ while [[ $# -gt 0 ]]; do
         --out) out=$2; shift 2 ;;
         --pais) pais=$2; shift 2 ;;
         --hot) hot=1; shift ;;
-        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
         *) echo "error: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -95,6 +97,8 @@ for field in "${given[@]}"; do
         score sex-hot SExtractor-hot sextractor-hot
         reports+=("$dir/sextractor-hot/report.json")
     fi
+    "$pais" evaluate --truth "$field" --oracle --output "$dir/pcr-oracle" --no-plots > /dev/null
+    reports+=("$dir/pcr-oracle/report.json")
     printf '   wall time: pais deblend %.2f s, source-extractor %.2f s\n' \
         "$(echo "$t1 - $t0" | bc)" "$(echo "$t3 - $t2" | bc)"
     "$pais" evaluate --compare "${reports[@]}" --output "$dir" | sed 's/^/   /'

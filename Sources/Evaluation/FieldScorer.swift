@@ -10,6 +10,9 @@ public struct FieldScorer: Sendable {
     /// Use the method's own catalog flux (e.g. FLUX_AUTO) for the noisy-image flux error instead
     /// of Σ M̂·I. Attribution on the noiseless blend always uses M̂.
     public var preferCatalogFlux = false
+    /// Sources brighter than this H magnitude form the "bright" flux bin (issue 7's attribution
+    /// target is the median |δ| of that bin).
+    public var brightLimit = 25.0
 
     public init() {}
 
@@ -58,6 +61,7 @@ public struct FieldScorer: Sendable {
                            noisy: n.isEmpty ? nil : FluxErrorStatistics(n))
         }
         var flux = [bin("all") { _ in true }]
+        flux.append(bin(String(format: "H < %.1f", brightLimit)) { $0.magnitude < brightLimit })
         for b in 0..<Bins.blendedness.count {
             let e = Bins.blendedness.edges
             flux.append(bin(String(format: "beta %.2f-%.2f", e[b], e[b + 1])) { Bins.blendedness.index(of: $0.blendedness) == b })

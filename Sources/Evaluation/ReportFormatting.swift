@@ -44,6 +44,9 @@ extension EvaluationReport {
         lines.append(row("attribution bias") { all($0)?.attribution?.bias })
         lines.append(row("attribution sigma_MAD") { all($0)?.attribution?.sigmaMAD })
         lines.append(row("attribution |err|>10% fraction") { all($0)?.attribution?.outlierFraction })
+        let bright = { (r: EvaluationReport) in r.flux.first { $0.label.hasPrefix("H < ") } }
+        let brightLabel = reports.lazy.compactMap { bright($0)?.label }.first ?? "H < 25.0"
+        lines.append(row("attribution median |err|, \(brightLabel)") { bright($0)?.attribution?.medianAbsolute })
         lines.append(row("noisy-flux MAPE") { all($0)?.noisy?.mape })
         lines.append(row("noisy-flux bias") { all($0)?.noisy?.bias })
         lines.append(row("noisy-flux sigma_MAD") { all($0)?.noisy?.sigmaMAD })
@@ -86,13 +89,14 @@ extension EvaluationReport {
         }
         lines.append("")
         lines.append("flux errors of TP pairs (reference: \(fluxReference); noisy flux from \(noisyFluxSource))")
-        lines.append("  bin                 variant         N    bias  sigmaMAD    MAPE  >10%     p16     p84")
+        lines.append("  bin                 variant         N    bias  sigmaMAD    MAPE  >10%     p16     p84  med|err|")
         for bin in flux where !bin.label.contains(",") {          // H × β cells are in the JSON only
             for (name, stats) in [("attribution", bin.attribution), ("noisy", bin.noisy)] {
                 guard let s = stats, s.n > 0 else { continue }
                 lines.append("  " + bin.label.padding(toLength: 18, withPad: " ", startingAt: 0) + "  "
                              + name.padding(toLength: 11, withPad: " ", startingAt: 0)
-                             + String(format: " %5d %7.4f %9.4f %7.4f %5.3f %7.4f %7.4f", s.n, s.bias, s.sigmaMAD, s.mape, s.outlierFraction, s.p16, s.p84))
+                             + String(format: " %5d %7.4f %9.4f %7.4f %5.3f %7.4f %7.4f %9.4f", s.n, s.bias, s.sigmaMAD, s.mape,
+                                      s.outlierFraction, s.p16, s.p84, s.medianAbsolute ?? .nan))
             }
         }
         if let f = imageFidelity {

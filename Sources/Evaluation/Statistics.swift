@@ -11,6 +11,8 @@ public struct FluxErrorStatistics: Sendable, Codable, Equatable {
     public var mape: Double
     /// fraction with |δ| > 0.1
     public var outlierFraction: Double
+    /// median |δ| (issue 7's attribution target); optional so that older reports still load
+    public var medianAbsolute: Double?
     public var p16: Double, p50: Double, p84: Double
 
     /// Statistics of `errors`; NaN fields when there are none.
@@ -18,7 +20,8 @@ public struct FluxErrorStatistics: Sendable, Codable, Equatable {
         let d = errors.filter(\.isFinite).sorted()
         n = d.count
         guard !d.isEmpty else {
-            bias = .nan; sigmaMAD = .nan; mape = .nan; outlierFraction = .nan; p16 = .nan; p50 = .nan; p84 = .nan
+            bias = .nan; sigmaMAD = .nan; mape = .nan; outlierFraction = .nan; medianAbsolute = .nan
+            p16 = .nan; p50 = .nan; p84 = .nan
             return
         }
         let median = percentile(d, 50)
@@ -26,6 +29,7 @@ public struct FluxErrorStatistics: Sendable, Codable, Equatable {
         sigmaMAD = 1.4826 * percentile(d.map { abs($0 - median) }.sorted(), 50)
         mape = d.reduce(0) { $0 + abs($1) } / Double(d.count)
         outlierFraction = Double(d.filter { abs($0) > 0.1 }.count) / Double(d.count)
+        medianAbsolute = percentile(d.map(abs).sorted(), 50)
         p16 = percentile(d, 16); p50 = median; p84 = percentile(d, 84)
     }
 }

@@ -12,8 +12,9 @@ struct EvaluateCommand: ParsableCommand {
         abstract: "Score a deblend (or an external catalog such as SExtractor's) against a simulated field's truth.",
         discussion: """
             Predictions come from one of: --deblend DIR (a `pais deblend` output), --catalog FILE (CSV, FITS table or
-            SExtractor ASCII_HEAD; optional --segmentation map), or, when neither is given, a deblend run here with
-            --model. Writes report.json, report.txt and completeness plots (gnuplot) to --output, and prints the table.
+            SExtractor ASCII_HEAD; optional --segmentation map), --oracle (the PCR encoding of the field's true
+            labels decoded with the true centres: the representation's own limit, no network), or, when none is
+            given, a deblend run here with --model. Writes report.json, report.txt and completeness plots (gnuplot) to --output, and prints the table.
             With --compare A.json B.json ... it prints reports side by side instead (and plots them together).
             """)
 
@@ -30,6 +31,8 @@ struct EvaluateCommand: ParsableCommand {
     @Flag(help: "External positions are 1-based FITS pixels (SExtractor X_IMAGE/Y_IMAGE).") var oneBased = false
     @Option(help: "Integer segmentation map of the external method (object number per pixel, 0 none).") var segmentation: String?
     @Flag(help: "Use the catalog flux column for the noisy-image flux error instead of the sum of M̂·I.") var preferCatalogFlux = false
+    @Flag(help: "Score the PCR oracle: true labels encoded with n nearest sources and decoded with the true centres.") var oracle = false
+    @Option(help: "Nearest sources per pixel for --oracle (the method's value is 3).") var oracleN = 3
     @Option(help: "Model weights when deblending here (default: models/pais-small-sim.safetensors).") var model: String?
     @Option(help: "Preset of --model.") var preset = "small"
     @Option(help: "Tile side when deblending here.") var tile = 256
@@ -42,7 +45,10 @@ struct EvaluateCommand: ParsableCommand {
         if !compare.isEmpty { return try runComparison() }
         if let dataset { return try runTestSet(dataset) }
         guard let truth else { throw ValidationError("--truth FIELD.fits is required (or use --compare)") }
-        guard deblend == nil || catalog == nil else { throw ValidationError("give --deblend or --catalog, not both") }
+        guard [deblend != nil, catalog != nil, oracle].filter({ $0 }).count <= 1 else {
+            throw ValidationError("give at most one of --deblend, --catalog and --oracle")
+        }
+        guard oracleN >= 1 else { throw ValidationError("--oracle-n must be >= 1, got \(oracleN)") }
         let field = try wrap { try TruthField.load(truth) }
         let predictions: [PredictedSource]
         let name: String
@@ -64,6 +70,9 @@ struct EvaluateCommand: ParsableCommand {
             predictions = try wrap { try PredictionLoader.externalCatalog(catalog, columns: columns, segmentation: seg,
                                                                           height: field.height, width: field.width) }
             name = method ?? URL(fileURLWithPath: catalog).deletingPathExtension().lastPathComponent
+        } else if oracle {
+            predictions = try wrap { try PredictionLoader.pcrOracle(field, n: oracleN) }
+            name = method ?? "PCR oracle n=\(oracleN)"
         } else {
             predictions = try deblendHere(field, truthPath: truth)
             name = method ?? "PAIS"

@@ -131,6 +131,7 @@ struct MetricsTests {
         #expect(abs(s.sigmaMAD - 1.4826 * 0.125) < 1e-12)
         #expect(abs(s.mape - 0.1625) < 1e-12)
         #expect(s.outlierFraction == 0.5)                           // 0.3 and -0.2 exceed 0.1
+        #expect(abs((s.medianAbsolute ?? .nan) - 0.15) < 1e-12)      // median of 0.05, 0.1, 0.2, 0.3
         #expect(FluxErrorStatistics([]).n == 0 && FluxErrorStatistics([]).bias.isNaN)
     }
 
