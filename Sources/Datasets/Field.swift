@@ -81,7 +81,7 @@ public enum FieldLoader {
         let catalogName = catalogPath ?? "\(imagePath)[CATALOG]"
         guard catalog.rowCount > 0 else { throw DatasetError("\(catalogName): the catalog is empty (no sources to label)") }
         let h = image.height, w = image.width
-        let positions = try positionsOf(catalog, name: catalogName, wcs: wcs, imagePath: imagePath)
+        let positions = try catalog.pixelPositions(source: catalogName, wcs: wcs, imagePath: imagePath)
         for (row, p) in positions.enumerated() where !(p.x >= -0.5 - margin && p.x <= Double(w) - 0.5 + margin
                                                        && p.y >= -0.5 - margin && p.y <= Double(h) - 0.5 + margin) {
             throw DatasetError("\(catalogName): row \(row) position (x=\(p.x), y=\(p.y)) is outside the \(w)x\(h) image (allowed margin \(margin) px)")
@@ -99,19 +99,6 @@ public enum FieldLoader {
             FieldSource(id: ids[$0], y: positions[$0].y, x: positions[$0].x, isDetectable: detectable[$0], model: models[$0])
         }
         return try Field(height: h, width: w, image: image.pixels, sources: sources, origin: imagePath)
-    }
-
-    static func positionsOf(_ catalog: FITSTable, name: String, wcs: CelestialWCS?, imagePath: String) throws -> [(x: Double, y: Double)] {
-        if catalog["x"] != nil && catalog["y"] != nil {
-            let x = try catalog.doubles("x", source: name), y = try catalog.doubles("y", source: name)
-            return zip(x, y).map { (x: $0, y: $1) }
-        }
-        guard catalog["ra"] != nil, catalog["dec"] != nil else {
-            throw DatasetError("\(name): needs columns x and y (0-based pixels) or ra and dec (degrees)")
-        }
-        guard let wcs else { throw DatasetError("\(imagePath): catalog gives ra/dec but the image has no WCS") }
-        let ra = try catalog.doubles("ra", source: name), dec = try catalog.doubles("dec", source: name)
-        return try wcs.pixels(zip(ra, dec).map { (ra: $0, dec: $1) })
     }
 
     /// Models from a `STAMPS` table + `STAMPPIX` HDU, or from the first 3-D image HDU.

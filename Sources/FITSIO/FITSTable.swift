@@ -71,6 +71,22 @@ public struct FITSTable: Sendable, Equatable {
     }
 
     /// The numeric column `name` as Doubles, or an error naming the missing or non-numeric column.
+    /// Source positions as 0-based pixels: columns `x`, `y`, or else `ra`, `dec` (degrees)
+    /// through `wcs`, the WCS of the image at `imagePath` (named when it has none).
+    public func pixelPositions(source: String, wcs: CelestialWCS?, imagePath: String) throws -> [(x: Double, y: Double)] {
+        if self["x"] != nil && self["y"] != nil {
+            return zip(try doubles("x", source: source), try doubles("y", source: source)).map { (x: $0, y: $1) }
+        }
+        guard self["ra"] != nil, self["dec"] != nil else {
+            throw FITSError(path: source, call: "column", message: "needs columns x and y (0-based pixels) or ra and dec (degrees)")
+        }
+        guard let wcs else {
+            throw FITSError(path: imagePath, call: "wcs", message: "catalog gives ra/dec but the image has no WCS")
+        }
+        let ra = try doubles("ra", source: source), dec = try doubles("dec", source: source)
+        return try wcs.pixels(zip(ra, dec).map { (ra: $0, dec: $1) })
+    }
+
     public func doubles(_ name: String, source: String = "table") throws -> [Double] {
         guard let column = self[name] else {
             throw FITSError(path: source, call: "column", message: "has no column '\(name)' (columns: \(columns.map(\.name).joined(separator: ", ")))")

@@ -3,6 +3,14 @@ import Foundation
 import PCR
 
 /// Settings of full-mosaic inference (method.md §4 and §11).
+/// An integer pixel position (row y, column x), 0-based.
+public struct PixelCentre: Sendable, Hashable, Comparable {
+    public var y: Int, x: Int
+    public init(y: Int, x: Int) { self.y = y; self.x = x }
+    /// Raster order, the order NMS reports peaks in.
+    public static func < (a: PixelCentre, b: PixelCentre) -> Bool { (a.y, a.x) < (b.y, b.x) }
+}
+
 public struct DeblendSettings: Sendable {
     /// Tile side: the size the model was trained on (a multiple of 2^stages).
     public var tile = 256
@@ -24,6 +32,10 @@ public struct DeblendSettings: Sendable {
     /// are matched to the centres known then, which bounds the memory; they are counted in
     /// `DeblendRun.earlyMatchedPixels`. Trained networks stay far below (≈ 0.1 M at 4096²).
     public var maxWaitingPixels = 1 << 22
+    /// Forced deblending: decode at these centres (0-based pixels, any order, duplicates merged)
+    /// instead of the heatmap's NMS peaks, e.g. the positions of a catalog from a deeper image.
+    /// Every centre must lie inside the image.
+    public var forcedCentres: [PixelCentre]?
     /// Pixels per attribution chunk: fixed, not per thread, so the blend sums (added chunk by
     /// chunk) do not depend on the thread count. Internal: tests use small chunks.
     var attributionChunkPixels = 1 << 16
@@ -177,6 +189,10 @@ public struct MosaicDeblender {
                         progress: (Int, Int) -> Void = { _, _ in }) throws -> DeblendRun {
         let plan = try given ?? self.plan(height: image.height, width: image.width, slots: network.slots)
         var run = DeblendRun(plan: plan)
+        // Checked on every rank before any collective, so all ranks stop together.
+        if let outside = settings.forcedCentres?.first(where: { !(0..<image.height ~= $0.y && 0..<image.width ~= $0.x) }) {
+            throw InferenceError.badParameter("forced centre (y=\(outside.y), x=\(outside.x)) is outside the \(image.width)x\(image.height) image")
+        }
         run.replacedPixels = try InputScan.scan(image).replacedPixels
         let rank = communicator?.rank ?? 0, size = communicator?.size ?? 1
         let decoder = try rank == 0 ? sink.map {

@@ -42,8 +42,13 @@ final class StreamingDecoder {
     var peakDeferred = 0, earlyMatched = 0
     var outputSeconds = 0.0
 
+    /// Forced centres in raster order without duplicates, and how many have been taken.
+    let forced: [PixelCentre]?
+    var forcedTaken = 0
+
     init(settings: DeblendSettings, height: Int, width: Int, slots: Int, sink: any DeblendSink, spillDirectory: String?) throws {
         self.settings = settings; self.height = height; self.width = width; n = slots; self.sink = sink
+        forced = settings.forcedCentres.map { Array(Set($0)).sorted() }
         nmsHalo = settings.nmsHaloForTesting ?? settings.peakWindow / 2
         stamps = try StampStore(spillDirectory: spillDirectory)
     }
@@ -73,8 +78,17 @@ final class StreamingDecoder {
         let newKnown = isLast ? height : max(known, end - nmsHalo)
         let finder = BandPeakFinder(threshold: settings.peakThreshold, window: settings.peakWindow,
                                     parallel: settings.parallelDecode)
-        for peak in finder.peaks(band: band, bandStart: carryStart, width: width, rows: known..<newKnown) {
-            centres.append((peak.y, peak.x)); peakValues.append(peak.value)
+        if let forced {
+            // The same raster-order prefix property as NMS: every centre above newKnown is taken.
+            while forcedTaken < forced.count, forced[forcedTaken].y < newKnown {
+                let c = forced[forcedTaken]
+                centres.append((c.y, c.x)); peakValues.append(band[(c.y - carryStart) * width + c.x])
+                forcedTaken += 1
+            }
+        } else {
+            for peak in finder.peaks(band: band, bandStart: carryStart, width: width, rows: known..<newKnown) {
+                centres.append((peak.y, peak.x)); peakValues.append(peak.value)
+            }
         }
         known = newKnown
         let keepFrom = max(carryStart, known - settings.peakWindow / 2)

@@ -22,6 +22,12 @@ extension DualDecoderModel {
         } catch {
             throw WeightsFileError(description: "\(path) does not fit preset \(preset): \(error)")
         }
+        // A diverged run's weights would only turn into NaN claim vectors deep inside decoding.
+        for entry in entries.values.sorted(by: { $0.name < $1.name }) {
+            if let k = entry.values.firstIndex(where: { !$0.isFinite }) {
+                throw WeightsFileError(description: "\(path): tensor \(entry.name) holds \(entry.values[k]) at flat index \(k); the weights are not usable")
+            }
+        }
         try parameters.load(entries)
         try state.load(entries)
     }

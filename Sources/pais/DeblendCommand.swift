@@ -17,6 +17,8 @@ struct DeblendCommand: ParsableCommand {
             and heatmap.fits, all with the input's WCS. The image is streamed in super-blocks of tile rows: memory
             is bounded by --max-memory (or --block-rows), not by the image size, and the outputs are identical to
             a single-block run. Under mpirun each block's tiles are split over the ranks and rank 0 decodes and writes.
+            With --centres CATALOG the sources are decoded at the catalog's positions instead of the heatmap's peaks
+            (forced deblending, e.g. at the detections of a deeper image).
             """)
 
     @Argument(help: "Input FITS image (the first 2-D image HDU is used).") var image: String
@@ -29,6 +31,7 @@ struct DeblendCommand: ParsableCommand {
     @Option(help: "Memory budget in MB for a super-block's outputs and decoding on rank 0; sets the block size. Pixels waiting across block seams may take up to a quarter more.") var maxMemory = 512
     @Option(help: "Rows per super-block (rounded down to whole tile rows); overrides --max-memory.") var blockRows: Int?
     @Option(help: "Compute threads per rank (default: all cores alone, 1 per rank under a launcher).") var threads: Int?
+    @Option(help: "Forced deblending: a catalog (FITS table or CSV; x, y 0-based pixels or ra, dec degrees) whose positions replace the heatmap's peaks.") var centres: String?
     @Flag(help: "Replace an existing output directory.") var overwrite = false
 
     func run() throws {
@@ -62,6 +65,7 @@ struct DeblendCommand: ParsableCommand {
         settings.peakThreshold = peakThreshold
         guard maxMemory > 0 else { throw CommandError("--max-memory must be a positive number of MB, got \(maxMemory)") }
         if let blockRows, blockRows <= 0 { throw CommandError("--block-rows must be positive, got \(blockRows)") }
+        if let centres { settings.forcedCentres = try input.forcedCentres(from: centres, imagePath: image) }
         settings.maxWaitingPixels = max(1 << 16, (maxMemory << 20) / 4 / StreamingPlan.bytesPerWaitingPixel(slots: network.slots))
         let plan = try inferenceCall {
             let grid = try TileGrid(height: input.height, width: input.width, tile: settings.tile, margin: settings.margin)
@@ -76,7 +80,7 @@ struct DeblendCommand: ParsableCommand {
             ("PAISTILE", .int(tile), "[px] tile side"),
             ("PAISMARG", .int(settings.margin), "[px] tile margin"),
             ("PAISNMS", .double(Double(settings.peakThreshold)), "NMS threshold (window 7)"),
-        ]
+        ] + (centres.map { [("PAISCEN", .string(URL(fileURLWithPath: $0).lastPathComponent), "forced centres: catalog")] } ?? [])
         let start = Date()
         // Only rank 0 writes; its outputs go to a staging directory renamed at the end.
         let sink = root ? try inferenceCall {

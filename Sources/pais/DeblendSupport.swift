@@ -30,6 +30,26 @@ struct DeblendInput {
     }
 }
 
+extension DeblendInput {
+    /// The centres of a forced deblend: a catalog (FITS table or CSV) with columns x, y (0-based
+    /// pixels) or ra, dec (degrees, through this image's WCS), rounded half up to pixels as label
+    /// centres are (method.md §3.2). Every row must be finite and inside the image.
+    func forcedCentres(from path: String, imagePath: String) throws -> [PixelCentre] {
+        guard FileManager.default.fileExists(atPath: path) else { throw CommandError("\(path): no such file") }
+        let table = try FITSTable.read(from: path)
+        guard table.rowCount > 0 else { throw CommandError("\(path): the catalog is empty (no centres to deblend at)") }
+        let positions = try table.pixelPositions(source: path, wcs: wcs, imagePath: imagePath)
+        return try positions.enumerated().map { row, p in
+            guard p.x.isFinite, p.y.isFinite else { throw CommandError("\(path): row \(row) has a non-finite position (x=\(p.x), y=\(p.y))") }
+            let centre = PixelCentre(y: Int((p.y + 0.5).rounded(.down)), x: Int((p.x + 0.5).rounded(.down)))
+            guard 0..<height ~= centre.y, 0..<width ~= centre.x else {
+                throw CommandError("\(path): row \(row) position (x=\(p.x), y=\(p.y)) is outside the \(width)x\(height) image \(imagePath)")
+            }
+            return centre
+        }
+    }
+}
+
 /// Finds the model weights: an explicit path as given, else the default path relative to the
 /// current directory, then to the package root above the `pais` executable.
 func resolveModelPath(_ given: String?) throws -> String {

@@ -91,11 +91,33 @@ struct DeblendCLITests {
         #expect(wrong.status != 0 && wrong.standardError.contains("does not fit preset small"))
     }
 
-    @Test(arguments: ["wrong preset", "all NaN", "truncated", "missing model", "existing output"])
+    /// Forced deblending at catalog positions given as ra/dec, and the PCR oracle of the field.
+    @Test func forcedCentresAndTheOracle() throws {
+        let f = try Self.fixture()
+        defer { try? FileManager.default.removeItem(atPath: f.directory) }
+        let wcs = try #require(try FITSFile.open(f.field).readCelestialWCS())
+        let wanted = [(x: 10.2, y: 20.7), (x: 50.0, y: 5.49), (x: 71.4, y: 39.3)]
+        var csv = "ra,dec\n"
+        for p in wanted { let w = try wcs.world(x: p.x, y: p.y); csv += String(format: "%.12f,%.12f\n", w.ra, w.dec) }
+        let centres = f.directory + "/centres.csv"
+        try csv.write(toFile: centres, atomically: true, encoding: .utf8)
+        let out = f.directory + "/forced"
+        let run = try runPais(["deblend", f.field, "--model", f.weights, "--preset", "tiny", "--tile", "32", "--output", out, "--centres", centres])
+        #expect(run.status == 0, "\(run.standardError)")
+        let catalog = try FITSTable.read(from: out + "/catalog.csv")
+        #expect(try catalog.doubles("x") == [50, 10, 71] && catalog.doubles("y") == [5, 21, 39])   // raster order
+        let oracle = try runPais(["evaluate", "--truth", f.field, "--oracle", "--no-plots"])
+        #expect(oracle.status == 0 && oracle.standardOutput.contains("PCR oracle n=3 on field.fits"), "\(oracle.standardError)")
+        let both = try runPais(["evaluate", "--truth", f.field, "--oracle", "--deblend", out])
+        #expect(both.status != 0 && both.standardError.contains("at most one of"))
+    }
+
+    @Test(arguments: ["wrong preset", "all NaN", "truncated", "missing model", "existing output", "NaN weights",
+                      "centre outside", "empty centres"])
     func badInputGetsOneLineAndNoOutput(_ problem: String) throws {
         let f = try Self.fixture()
         defer { try? FileManager.default.removeItem(atPath: f.directory) }
-        var image = f.field, preset = "tiny", weights = f.weights
+        var image = f.field, preset = "tiny", weights = f.weights, extra: [String] = []
         let out = f.directory + "/out"
         let expected: String
         switch problem {
@@ -113,11 +135,23 @@ struct DeblendCLITests {
             expected = "truncated"
         case "missing model":
             weights = f.directory + "/absent.safetensors"; expected = "no such model file"
+        case "NaN weights":
+            var entries = try Safetensors.read(from: URL(fileURLWithPath: f.weights))
+            let name = try #require(entries.keys.sorted().last)
+            entries[name]!.values[0] = .nan
+            weights = f.directory + "/nan.safetensors"
+            try Safetensors.write(Array(entries.values), to: URL(fileURLWithPath: weights))
+            expected = "tensor \(name) holds nan"
+        case "centre outside", "empty centres":
+            let rows = problem == "empty centres" ? "" : "3,4\n72.6,10\n"
+            try ("x,y\n" + rows).write(toFile: f.directory + "/centres.csv", atomically: true, encoding: .utf8)
+            extra = ["--centres", f.directory + "/centres.csv"]
+            expected = problem == "empty centres" ? "the catalog is empty" : "row 1 position (x=72.6, y=10.0) is outside the 72x40 image"
         default:
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: false)
             expected = "already exists"
         }
-        let run = try runPais(["deblend", image, "--model", weights, "--preset", preset, "--tile", "32", "--output", out])
+        let run = try runPais(["deblend", image, "--model", weights, "--preset", preset, "--tile", "32", "--output", out] + extra)
         #expect(run.status != 0)
         let errorLines = run.standardError.split(separator: "\n").filter { $0.hasPrefix("Error") }
         #expect(errorLines.count == 1 && errorLines[0].contains(expected), "\(run.standardError)")
