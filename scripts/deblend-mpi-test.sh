@@ -15,3 +15,20 @@ for ranks in 1 2; do
 done
 cmp "$work/out1/catalog.csv" "$work/out2/catalog.csv"
 echo "deblend: 1 and 2 ranks give the same catalog ($(($(wc -l < "$work/out1/catalog.csv") - 1)) sources)"
+# Forced centres (every rank reads the catalog) and a bad catalog that must stop both ranks.
+printf 'x,y\n10,20\n100.4,90.6\n60,3\n' > "$work/centres.csv"
+for ranks in 1 2; do
+  mpirun -np "$ranks" "$pais" deblend "$work/field.fits" --model "$work/run/model.safetensors" --preset tiny --tile 32 \
+    --centres "$work/centres.csv" --output "$work/forced$ranks" > /dev/null 2>&1
+done
+cmp "$work/forced1/catalog.csv" "$work/forced2/catalog.csv"
+[[ $(cut -d, -f2,3 "$work/forced1/catalog.csv" | tail -n +2 | tr '\n' ' ') == "60.0,3.0 10.0,20.0 100.0,91.0 " ]] \
+  || { echo "forced catalog has the wrong centres:"; cat "$work/forced1/catalog.csv"; exit 1; }
+printf 'x,y\n10,20\n500,3\n' > "$work/outside.csv"
+if timeout 120 mpirun -np 2 "$pais" deblend "$work/field.fits" --model "$work/run/model.safetensors" --preset tiny --tile 32 \
+    --centres "$work/outside.csv" --output "$work/bad" > "$work/bad.log" 2>&1; then
+  echo "a centre outside the image was accepted"; exit 1
+fi
+grep -q "row 1 position (x=500.0, y=3.0) is outside the 136x96 image" "$work/bad.log" || { cat "$work/bad.log"; exit 1; }
+[[ ! -e "$work/bad" ]] || { echo "a failed forced deblend left $work/bad"; exit 1; }
+echo "deblend --centres: 1 and 2 ranks give the same forced catalog; a centre outside the image stops both ranks"
