@@ -38,22 +38,31 @@ public struct PCREncoder: Sendable {
         var vectors = [Float](repeating: 0, count: height * width * n * 2)
         var maps = [Float](repeating: 1 / Float(n), count: height * width * n)
         if !labelled.isEmpty {
-            let nn = n
+            let nn = n, side = PCREncoder.blockSide
+            let blockRows = (height + side - 1) / side, blockCols = (width + side - 1) / side
             vectors.withUnsafeMutableBufferPointer { vbuf in
                 maps.withUnsafeMutableBufferPointer { mbuf in
                     let v = SendablePointer(vbuf.baseAddress!), m = SendablePointer(mbuf.baseAddress!)
-                    DispatchQueue.concurrentPerform(iterations: height) { y in
+                    DispatchQueue.concurrentPerform(iterations: blockRows * blockCols) { block in
+                        let y0 = (block / blockCols) * side, x0 = (block % blockCols) * side
+                        let y1 = min(y0 + side, height), x1 = min(x0 + side, width)
+                        // Candidates in ascending index, so ties still go to the lowest index.
+                        let candidates = PCREncoder.candidates(centres, n: nn, y0: y0, y1: y1, x0: x0, x1: x1)
+                        let local = candidates.map { centres[$0] }
                         var order = [Int](repeating: 0, count: nn)
                         var weights = [Double](repeating: 0, count: nn)
-                        for x in 0..<width {
-                            let p = y * width + x
-                            let rawCount = PCREncoder.nearest(centres, y: y, x: x, into: &order)
-                            PCREncoder.contributions(labelled, order: order, rawCount: rawCount, y: y, x: x, into: &weights)
-                            for k in 0..<nn {
-                                let c = centres[order[k]]
-                                v.pointer[(p * nn + k) * 2] = Float(c.y - y)
-                                v.pointer[(p * nn + k) * 2 + 1] = Float(c.x - x)
-                                m.pointer[p * nn + k] = Float(weights[k])
+                        for y in y0..<y1 {
+                            for x in x0..<x1 {
+                                let p = y * width + x
+                                let rawCount = PCREncoder.nearest(local, y: y, x: x, into: &order)
+                                for k in 0..<nn { order[k] = candidates[order[k]] }
+                                PCREncoder.contributions(labelled, order: order, rawCount: rawCount, y: y, x: x, into: &weights)
+                                for k in 0..<nn {
+                                    let c = centres[order[k]]
+                                    v.pointer[(p * nn + k) * 2] = Float(c.y - y)
+                                    v.pointer[(p * nn + k) * 2 + 1] = Float(c.x - x)
+                                    m.pointer[p * nn + k] = Float(weights[k])
+                                }
                             }
                         }
                     }
@@ -101,6 +110,30 @@ public struct PCREncoder: Sendable {
         }
         for k in count..<n { order[k] = order[count - 1] }
         return count
+    }
+
+    /// Pixels per side of the blocks that share one candidate list.
+    static let blockSide = 32
+
+    /// Indices (ascending) of every centre that can be among the `n` nearest of some pixel of
+    /// the block `[y0, y1) x [x0, x1)`. If the block's midpoint m has its n-th nearest centre at
+    /// distance D and the block's half-diagonal is r, every pixel p of the block has n centres
+    /// within D + r, so its n nearest all lie within D + 2r of m (triangle inequality). With all
+    /// centres cheaper to list than to bound (few of them), all are returned.
+    static func candidates(_ centres: [(y: Int, x: Int)], n: Int, y0: Int, y1: Int, x0: Int, x1: Int) -> [Int] {
+        guard centres.count > 4 * n else { return Array(centres.indices) }
+        let my = Double(y0 + y1 - 1) / 2, mx = Double(x0 + x1 - 1) / 2
+        let distance2 = centres.map { c in (Double(c.y) - my) * (Double(c.y) - my) + (Double(c.x) - mx) * (Double(c.x) - mx) }
+        var nearestN = [Double](repeating: .infinity, count: n)      // the n smallest, ascending
+        for d in distance2 where d < nearestN[n - 1] {
+            var k = n - 1
+            while k > 0 && nearestN[k - 1] > d { nearestN[k] = nearestN[k - 1]; k -= 1 }
+            nearestN[k] = d
+        }
+        let r = 0.5 * (Double(y1 - y0 - 1) * Double(y1 - y0 - 1) + Double(x1 - x0 - 1) * Double(x1 - x0 - 1)).squareRoot()
+        // A hair wider than the bound: rounding may only add a candidate, never lose one.
+        let reach = (nearestN[n - 1].squareRoot() + 2 * r) * (1 + 1e-9) + 1e-9
+        return distance2.indices.filter { distance2[$0] <= reach * reach }
     }
 
     /// Contribution fractions for the padded index list (method.md §3.5).

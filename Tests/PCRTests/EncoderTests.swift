@@ -134,3 +134,50 @@ func gaussianModel(cy: Double, cx: Double, sigma: Double, flux: Double, radius r
         #expect(abs(sum - 1) < 1e-6)
     } }
 }
+
+/// The block candidate lists must give exactly what a scan over every centre gives, ties and
+/// clusters included, for block sizes that do and do not divide the crop.
+@Test(arguments: [1, 3, 5])
+func blockCandidatesEqualAScanOverEveryCentre(n: Int) throws {
+    var g = SplitMix(seed: UInt64(40 + n))
+    var sources: [LabelSource] = []
+    for id in 0..<60 {
+        // A tight cluster, a row of equidistant centres (ties) and scattered ones.
+        let (cy, cx): (Double, Double) = id < 12 ? (30 + Double(id % 3), 70 + Double(id / 3))
+            : id < 20 ? (5, Double(id - 12) * 10) : (g.uniform(-2, 99), g.uniform(-2, 131))
+        sources.append(LabelSource(id: Int64(id), centreY: cy, centreX: cx,
+                                   model: gaussianModel(cy: cy, cx: cx, sigma: 1 + g.uniform(0, 3), flux: 10, radius: 9)))
+    }
+    let H = 97, W = 130
+    let labels = try PCREncoder(n: n).encode(height: H, width: W, sources: sources)
+    let labelled = PCREncoder.labelSet(sources, height: H, width: W)
+    let centres = labelled.map(\.labelCentre)
+    #expect(centres.count > 4 * n)                   // the candidate path is taken
+    var order = [Int](repeating: 0, count: n), weights = [Double](repeating: 0, count: n)
+    var mismatches = 0
+    for y in 0..<H { for x in 0..<W {
+        let raw = PCREncoder.nearest(centres, y: y, x: x, into: &order)
+        PCREncoder.contributions(labelled, order: order, rawCount: raw, y: y, x: x, into: &weights)
+        let p = y * W + x
+        for k in 0..<n {
+            let c = centres[order[k]]
+            if labels.vectors[(p * n + k) * 2] != Float(c.y - y) || labels.vectors[(p * n + k) * 2 + 1] != Float(c.x - x)
+                || labels.maps[p * n + k] != Float(weights[k]) { mismatches += 1 }
+        }
+    } }
+    #expect(mismatches == 0)
+}
+
+/// A small deterministic generator for test geometry.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func uniform(_ a: Double, _ b: Double) -> Double { a + (b - a) * Double(next() >> 11) / Double(1 << 53) }
+}
