@@ -139,14 +139,15 @@ func gaussianModel(cy: Double, cx: Double, sigma: Double, flux: Double, radius r
 /// clusters included, for block sizes that do and do not divide the crop.
 @Test(arguments: [1, 3, 5])
 func blockCandidatesEqualAScanOverEveryCentre(n: Int) throws {
-    var g = SplitMix(seed: UInt64(40 + n))
+    // Deterministic scatter: Weyl sequences (fractional parts of multiples of irrationals).
+    func weyl(_ k: Int, _ alpha: Double) -> Double { (Double(k) * alpha).truncatingRemainder(dividingBy: 1) }
     var sources: [LabelSource] = []
     for id in 0..<60 {
         // A tight cluster, a row of equidistant centres (ties) and scattered ones.
         let (cy, cx): (Double, Double) = id < 12 ? (30 + Double(id % 3), 70 + Double(id / 3))
-            : id < 20 ? (5, Double(id - 12) * 10) : (g.uniform(-2, 99), g.uniform(-2, 131))
+            : id < 20 ? (5, Double(id - 12) * 10) : (-2 + 101 * weyl(id + n, 0.6180339887), -2 + 133 * weyl(id + n, 0.7548776662))
         sources.append(LabelSource(id: Int64(id), centreY: cy, centreX: cx,
-                                   model: gaussianModel(cy: cy, cx: cx, sigma: 1 + g.uniform(0, 3), flux: 10, radius: 9)))
+                                   model: gaussianModel(cy: cy, cx: cx, sigma: 1 + 3 * weyl(id, 0.5698402910), flux: 10, radius: 9)))
     }
     let H = 97, W = 130
     let labels = try PCREncoder(n: n).encode(height: H, width: W, sources: sources)
@@ -166,18 +167,4 @@ func blockCandidatesEqualAScanOverEveryCentre(n: Int) throws {
         }
     } }
     #expect(mismatches == 0)
-}
-
-/// A small deterministic generator for test geometry.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func uniform(_ a: Double, _ b: Double) -> Double { a + (b - a) * Double(next() >> 11) / Double(1 << 53) }
 }
