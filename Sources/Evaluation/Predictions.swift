@@ -75,9 +75,8 @@ public enum PredictionLoader {
     public static func externalCatalog(_ path: String, columns: ExternalColumns, segmentation: [Int32]?,
                                        height: Int, width: Int) throws -> [PredictedSource] {
         guard FileManager.default.fileExists(atPath: path) else { throw EvaluationError("\(path): no such file") }
-        let lower = path.lowercased()
-        let table = lower.hasSuffix(".csv") || lower.hasSuffix(".fits") || lower.hasSuffix(".fit")
-            ? try FITSTable.read(from: path) : try AsciiHeadCatalog.read(path)
+        let table: FITSTable
+        do { table = try FITSTable.read(from: path) } catch let e as FITSError { throw EvaluationError(e.description) }
         for c in [columns.x, columns.y] + [columns.flux, columns.number].compactMap({ $0 }) where table[c] == nil {
             throw EvaluationError("\(path): no column \(c) (columns: \(table.columns.map(\.name).joined(separator: ", ")))")
         }
@@ -116,34 +115,5 @@ public enum PredictionLoader {
             out[l] = SparseImage(y0: b.y0, x0: b.x0, height: h, width: w, pixels: pix)
         }
         return out
-    }
-}
-
-/// SExtractor's `ASCII_HEAD` catalog: header lines `#   n NAME  description [unit]`, then rows of
-/// whitespace-separated numbers (vector columns span several numbers; only their first is named).
-public enum AsciiHeadCatalog {
-    public static func read(_ path: String) throws -> FITSTable {
-        guard let data = FileManager.default.contents(atPath: path) else { throw EvaluationError("\(path): no such file or not readable") }
-        var names: [(index: Int, name: String)] = []
-        var rows: [[Double]] = []
-        for (lineNumber, line) in String(decoding: data, as: UTF8.self).split(separator: "\n").enumerated() {
-            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
-            guard let first = fields.first else { continue }
-            if first == "#" {
-                guard fields.count >= 3, let index = Int(fields[1]) else { continue }
-                names.append((index - 1, String(fields[2])))
-                continue
-            }
-            let values = fields.map { Double($0) }
-            guard values.allSatisfy({ $0 != nil }) else {
-                throw EvaluationError("\(path): line \(lineNumber + 1) has a non-numeric field")
-            }
-            rows.append(values.map { $0! })
-        }
-        guard !names.isEmpty else { throw EvaluationError("\(path): no `# n NAME` header lines; expected an ASCII_HEAD catalog, CSV or FITS table") }
-        for (k, row) in rows.enumerated() where row.count <= names.map(\.index).max()! {
-            throw EvaluationError("\(path): data row \(k + 1) has \(row.count) values, fewer than the header declares")
-        }
-        return try FITSTable(columns: names.map { column in TableColumn(column.name, .double(rows.map { $0[column.index] })) })
     }
 }

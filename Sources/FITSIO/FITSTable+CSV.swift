@@ -42,17 +42,42 @@ extension FITSTable {
 
     /// Reads a catalog from a FITS table (first table HDU) or CSV file, chosen by the extension.
     public static func read(from path: String) throws -> FITSTable {
-        if path.lowercased().hasSuffix(".csv") {
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw FITSError(path: path, call: "read", message: "no such file or not readable")
-            }
-            return try FITSTable(csv: String(decoding: data, as: UTF8.self), source: path)
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw FITSError(path: path, call: "read", message: "no such file or not readable")
         }
+        if path.lowercased().hasSuffix(".csv") { return try FITSTable(csv: String(decoding: data, as: UTF8.self), source: path) }
+        if data.starts(with: Data("#".utf8)) { return try FITSTable(sextractorAsciiHead: data, source: path) }
         let file = try FITSFile.open(path)
         for index in 0..<(try file.hduCount()) where try file.moveToHDU(index) != .image {
             return try file.readTable()
         }
         throw FITSError(path: path, call: "read", message: "has no table HDU")
+    }
+
+    /// SExtractor's `ASCII_HEAD` catalog: header lines `#   n NAME  description [unit]`, then
+    /// rows of whitespace-separated numbers (vector columns span several numbers; only their
+    /// first is named).
+    public init(sextractorAsciiHead data: Data, source path: String) throws {
+        func fail(_ message: String) -> FITSError { FITSError(path: path, call: "read", message: message) }
+        var names: [(index: Int, name: String)] = []
+        var rows: [[Double]] = []
+        for (lineNumber, line) in String(decoding: data, as: UTF8.self).split(separator: "\n").enumerated() {
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard let first = fields.first else { continue }
+            if first == "#" {
+                guard fields.count >= 3, let index = Int(fields[1]) else { continue }
+                names.append((index - 1, String(fields[2])))
+                continue
+            }
+            let values = fields.map { Double($0) }
+            guard values.allSatisfy({ $0 != nil }) else { throw fail("line \(lineNumber + 1) has a non-numeric field") }
+            rows.append(values.map { $0! })
+        }
+        guard !names.isEmpty else { throw fail("no `# n NAME` header lines; expected an ASCII_HEAD catalog, CSV or FITS table") }
+        for (k, row) in rows.enumerated() where row.count <= names.map(\.index).max()! {
+            throw fail("data row \(k + 1) has \(row.count) values, fewer than the header declares")
+        }
+        try self.init(columns: names.map { column in TableColumn(column.name, .double(rows.map { $0[column.index] })) })
     }
 
     /// Writes the table as CSV to `path` atomically.

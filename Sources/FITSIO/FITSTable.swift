@@ -71,14 +71,18 @@ public struct FITSTable: Sendable, Equatable {
     }
 
     /// The numeric column `name` as Doubles, or an error naming the missing or non-numeric column.
-    /// Source positions as 0-based pixels: columns `x`, `y`, or else `ra`, `dec` (degrees)
-    /// through `wcs`, the WCS of the image at `imagePath` (named when it has none).
+    /// Source positions as 0-based pixels: columns `x`, `y`; else SExtractor's `X_IMAGE`,
+    /// `Y_IMAGE` (1-based FITS pixels); else `ra`, `dec` (degrees) through `wcs`, the WCS of the
+    /// image at `imagePath` (named when it has none).
     public func pixelPositions(source: String, wcs: CelestialWCS?, imagePath: String) throws -> [(x: Double, y: Double)] {
         if self["x"] != nil && self["y"] != nil {
             return zip(try doubles("x", source: source), try doubles("y", source: source)).map { (x: $0, y: $1) }
         }
+        if self["X_IMAGE"] != nil && self["Y_IMAGE"] != nil {
+            return zip(try doubles("X_IMAGE", source: source), try doubles("Y_IMAGE", source: source)).map { (x: $0 - 1, y: $1 - 1) }
+        }
         guard self["ra"] != nil, self["dec"] != nil else {
-            throw FITSError(path: source, call: "column", message: "needs columns x and y (0-based pixels) or ra and dec (degrees)")
+            throw FITSError(path: source, call: "column", message: "needs columns x and y (0-based pixels), X_IMAGE and Y_IMAGE (SExtractor, 1-based) or ra and dec (degrees)")
         }
         guard let wcs else {
             throw FITSError(path: imagePath, call: "wcs", message: "catalog gives ra/dec but the image has no WCS")

@@ -31,7 +31,7 @@ struct DeblendCommand: ParsableCommand {
     @Option(help: "Memory budget in MB for a super-block's outputs and decoding on rank 0; sets the block size. Pixels waiting across block seams may take up to a quarter more.") var maxMemory = 512
     @Option(help: "Rows per super-block (rounded down to whole tile rows); overrides --max-memory.") var blockRows: Int?
     @Option(help: "Compute threads per rank (default: all cores alone, 1 per rank under a launcher).") var threads: Int?
-    @Option(help: "Forced deblending: a catalog (FITS table or CSV; x, y 0-based pixels or ra, dec degrees) whose positions replace the heatmap's peaks.") var centres: String?
+    @Option(help: "Forced deblending: a catalog (CSV, FITS table or SExtractor ASCII_HEAD; columns x, y 0-based, X_IMAGE, Y_IMAGE 1-based, or ra, dec degrees) whose positions replace the heatmap's peaks.") var centres: String?
     @Flag(help: "Replace an existing output directory.") var overwrite = false
 
     func run() throws {
