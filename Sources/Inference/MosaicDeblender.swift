@@ -2,7 +2,6 @@ import Distributed
 import Foundation
 import PCR
 
-/// Settings of full-mosaic inference (method.md §4 and §11).
 /// An integer pixel position (row y, column x), 0-based.
 public struct PixelCentre: Sendable, Hashable, Comparable {
     public var y: Int, x: Int
@@ -11,6 +10,7 @@ public struct PixelCentre: Sendable, Hashable, Comparable {
     public static func < (a: PixelCentre, b: PixelCentre) -> Bool { (a.y, a.x) < (b.y, b.x) }
 }
 
+/// Settings of full-mosaic inference (method.md §4 and §11).
 public struct DeblendSettings: Sendable {
     /// Tile side: the size the model was trained on (a multiple of 2^stages).
     public var tile = 256
