@@ -41,6 +41,9 @@ final class StreamingDecoder {
     /// many waited, and seconds spent in the sink.
     var peakDeferred = 0, earlyMatched = 0
     var outputSeconds = 0.0
+    /// Per-block slot owners and shares, kept between blocks: every entry a block reads is
+    /// written first, and fresh arrays of this size cost more in page clearing than the work.
+    private var ownersBuffer: [Int32] = [], sharesBuffer: [Float] = []
 
     /// Forced centres in raster order without duplicates, and how many have been taken.
     let forced: [PixelCentre]?
@@ -109,7 +112,10 @@ final class StreamingDecoder {
                            index: CentreIndex, known: Int, final: Bool, hints: UnsafePointer<Int32>?) -> Bool {
         for k in 0..<n {
             let ty = Double(y) + Double(v[2 * k]), tx = Double(x) + Double(v[2 * k + 1])
-            guard let (j, distance2) = index.nearest(ty: ty, tx: tx, hint: hints.map { Int($0[k]) } ?? -1) else { return final }
+            guard let (j, distance2) = index.nearest(ty: ty, tx: tx, hint: hints.map { Int($0[k]) } ?? -1) else {
+                owners[k] = 0                                 // no centre at all yet: nothing to own (not -1)
+                return final
+            }
             if !final {
                 let room = Double(known) - ty
                 guard room >= 0, distance2 <= room * room else { return false }
@@ -124,7 +130,12 @@ final class StreamingDecoder {
     private func attributeBlock(_ s: StitchedOutputs, flux: [Float], final: Bool) throws {
         let rows = s.height, w = width, n = self.n, first = s.firstRow
         let index = self.index, known = self.known
-        var owners = [Int32](repeating: 0, count: rows * w * n), shares = [Float](repeating: 0, count: rows * w * n)
+        var owners = ownersBuffer, shares = sharesBuffer
+        ownersBuffer = []; sharesBuffer = []                 // sole owner: no copy on write
+        if owners.count < rows * w * n {
+            owners = [Int32](repeating: 0, count: rows * w * n); shares = [Float](repeating: 0, count: rows * w * n)
+        }
+        defer { ownersBuffer = owners; sharesBuffer = shares }
         owners.withUnsafeMutableBufferPointer { ownersBuffer in shares.withUnsafeMutableBufferPointer { sharesBuffer in
             let o = ownersBuffer, sh = sharesBuffer
             s.vectors.withUnsafeBufferPointer { v in s.mapLogits.withUnsafeBufferPointer { z in
