@@ -40,13 +40,21 @@ extension FITSTable {
         try self.init(columns: columns)
     }
 
-    /// Reads a catalog from a FITS table (first table HDU) or CSV file, chosen by the extension.
+    /// Reads a catalog: CSV (by the extension), SExtractor ASCII_HEAD (the file starts with `#`),
+    /// else the first table HDU of a FITS file (which is not read twice).
     public static func read(from path: String) throws -> FITSTable {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
             throw FITSError(path: path, call: "read", message: "no such file or not readable")
         }
-        if path.lowercased().hasSuffix(".csv") { return try FITSTable(csv: String(decoding: data, as: UTF8.self), source: path) }
-        if data.starts(with: Data("#".utf8)) { return try FITSTable(sextractorAsciiHead: data, source: path) }
+        let isText = path.lowercased().hasSuffix(".csv") || (try? handle.read(upToCount: 1)) == Data("#".utf8)
+        try? handle.close()
+        if isText {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw FITSError(path: path, call: "read", message: "no such file or not readable")
+            }
+            return path.lowercased().hasSuffix(".csv") ? try FITSTable(csv: String(decoding: data, as: UTF8.self), source: path)
+                                                       : try FITSTable(sextractorAsciiHead: data, source: path)
+        }
         let file = try FITSFile.open(path)
         for index in 0..<(try file.hduCount()) where try file.moveToHDU(index) != .image {
             return try file.readTable()

@@ -70,7 +70,6 @@ public struct FITSTable: Sendable, Equatable {
         columns.first { $0.name.lowercased() == name.lowercased() }
     }
 
-    /// The numeric column `name` as Doubles, or an error naming the missing or non-numeric column.
     /// Source positions as 0-based pixels: columns `x`, `y`; else SExtractor's `X_IMAGE`,
     /// `Y_IMAGE` (1-based FITS pixels); else `ra`, `dec` (degrees) through `wcs`, the WCS of the
     /// image at `imagePath` (named when it has none).
@@ -91,6 +90,7 @@ public struct FITSTable: Sendable, Equatable {
         return try wcs.pixels(zip(ra, dec).map { (ra: $0, dec: $1) })
     }
 
+    /// The numeric column `name` as Doubles, or an error naming the missing or non-numeric column.
     public func doubles(_ name: String, source: String = "table") throws -> [Double] {
         guard let column = self[name] else {
             throw FITSError(path: source, call: "column", message: "has no column '\(name)' (columns: \(columns.map(\.name).joined(separator: ", ")))")

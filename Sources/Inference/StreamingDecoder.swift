@@ -79,8 +79,6 @@ final class StreamingDecoder {
         let end = outputs.rows.upperBound
         let band = carry + outputs.heatmap
         let newKnown = isLast ? height : max(known, end - nmsHalo)
-        let finder = BandPeakFinder(threshold: settings.peakThreshold, window: settings.peakWindow,
-                                    parallel: settings.parallelDecode)
         if let forced {
             // The same raster-order prefix property as NMS: every centre above newKnown is taken.
             while forcedTaken < forced.count, forced[forcedTaken].y < newKnown {
@@ -89,6 +87,8 @@ final class StreamingDecoder {
                 forcedTaken += 1
             }
         } else {
+            let finder = BandPeakFinder(threshold: settings.peakThreshold, window: settings.peakWindow,
+                                        parallel: settings.parallelDecode)
             for peak in finder.peaks(band: band, bandStart: carryStart, width: width, rows: known..<newKnown) {
                 centres.append((peak.y, peak.x)); peakValues.append(peak.value)
             }
