@@ -15,11 +15,14 @@
 #                                                                 -> DIR/fieldK/sextractor-hot/report.json
 #   4. the PCR oracle (pais evaluate --oracle: the true labels decoded with the true centres), the
 #      ceiling any network reaches with this representation  -> DIR/fieldK/pcr-oracle/report.json
+#   5. with --forced, PAIS deblended at the true centres (detectable truths inside the image, from
+#      FIELD.catalog.csv) and at SExtractor's centres (pais deblend --centres): the network's
+#      attribution with perfect / SExtractor detections -> DIR/fieldK/{pais-true,pais-sex}-centres/
 # and prints `pais evaluate --compare` tables (PAIS vs SExtractor) with wall times of both.
 # Needs: source-extractor (apt-get install source-extractor), a built pais, gnuplot for plots.
 set -euo pipefail
 
-size=1024 seed=1 fields=1 preset=small tile=256 out=sextractor-compare model="" pais="" hot=0
+size=1024 seed=1 fields=1 preset=small tile=256 out=sextractor-compare model="" pais="" hot=0 forced=0
 given=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -33,7 +36,8 @@ while [[ $# -gt 0 ]]; do
         --out) out=$2; shift 2 ;;
         --pais) pais=$2; shift 2 ;;
         --hot) hot=1; shift ;;
-        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+        --forced) forced=1; shift ;;
+        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
         *) echo "error: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -99,6 +103,21 @@ for field in "${given[@]}"; do
     fi
     "$pais" evaluate --truth "$field" --oracle --output "$dir/pcr-oracle" --no-plots > /dev/null
     reports+=("$dir/pcr-oracle/report.json")
+    if [[ $forced -eq 1 ]]; then
+        truth_csv="${field%.fits}.catalog.csv"
+        [[ -f "$truth_csv" ]] || { echo "error: --forced needs $truth_csv (written by pais simulate)" >&2; exit 1; }
+        # Detectable truths whose label centre lies inside the image, as 0-based x,y.
+        awk -F, -v w="$size" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; print "x,y"; next }
+            $c["is_detectable"] == "true" && $c["x"] >= -0.5 && $c["x"] < w - 0.5 && $c["y"] >= -0.5 && $c["y"] < w - 0.5 \
+            { print $c["x"] "," $c["y"] }' "$truth_csv" > "$dir/true-centres.csv"
+        for which in true sex; do
+            centres="$dir/true-centres.csv"; [[ $which == sex ]] && centres="$dir/sex.cat"
+            "$pais" deblend "$field" "${model_args[@]}" --centres "$centres" --output "$dir/pais-$which-deblend" --overwrite > /dev/null 2>&1
+            "$pais" evaluate --truth "$field" --deblend "$dir/pais-$which-deblend" --method "PAIS@$which" \
+                --output "$dir/pais-$which-centres" --no-plots > /dev/null
+            reports+=("$dir/pais-$which-centres/report.json")
+        done
+    fi
     printf '   wall time: pais deblend %.2f s, source-extractor %.2f s\n' \
         "$(echo "$t1 - $t0" | bc)" "$(echo "$t3 - $t2" | bc)"
     "$pais" evaluate --compare "${reports[@]}" --output "$dir" | sed 's/^/   /'
