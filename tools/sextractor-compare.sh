@@ -15,6 +15,8 @@
 #                                                                 -> DIR/fieldK/sextractor-hot/report.json
 #   4. the PCR oracle (pais evaluate --oracle: the true labels decoded with the true centres), the
 #      ceiling any network reaches with this representation  -> DIR/fieldK/pcr-oracle/report.json
+#      and again detecting by NMS on the true heatmap (--oracle-peaks, method.md §5 variant B):
+#      the ceiling of the detection step                      -> DIR/fieldK/pcr-oracle-peaks/report.json
 #   5. with --forced, PAIS deblended at the true centres (detectable truths inside the image, from
 #      FIELD.catalog.csv) and at SExtractor's centres (pais deblend --centres): the network's
 #      attribution with perfect / SExtractor detections -> DIR/fieldK/{pais-true,pais-sex}-centres/
@@ -102,7 +104,8 @@ for field in "${given[@]}"; do
         reports+=("$dir/sextractor-hot/report.json")
     fi
     "$pais" evaluate --truth "$field" --oracle --output "$dir/pcr-oracle" --no-plots > /dev/null
-    reports+=("$dir/pcr-oracle/report.json")
+    "$pais" evaluate --truth "$field" --oracle --oracle-peaks --output "$dir/pcr-oracle-peaks" --no-plots > /dev/null
+    reports+=("$dir/pcr-oracle/report.json" "$dir/pcr-oracle-peaks/report.json")
     if [[ $forced -eq 1 ]]; then
         truth_csv="${field%.fits}.catalog.csv"
         [[ -f "$truth_csv" ]] || { echo "error: --forced needs $truth_csv (written by pais simulate)" >&2; exit 1; }

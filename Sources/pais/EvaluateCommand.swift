@@ -13,7 +13,8 @@ struct EvaluateCommand: ParsableCommand {
         discussion: """
             Predictions come from one of: --deblend DIR (a `pais deblend` output), --catalog FILE (CSV, FITS table or
             SExtractor ASCII_HEAD; optional --segmentation map), --oracle (the PCR encoding of the field's true
-            labels decoded with the true centres: the representation's own limit, no network), or, when none is
+            labels decoded with the true centres: the representation's own limit, no network; with --oracle-peaks the
+            detections are the NMS peaks of the true heatmap instead), or, when none is
             given, a deblend run here with --model. Writes report.json, report.txt and completeness plots (gnuplot) to --output, and prints the table.
             With --compare A.json B.json ... it prints reports side by side instead (and plots them together).
             """)
@@ -33,6 +34,7 @@ struct EvaluateCommand: ParsableCommand {
     @Flag(help: "Use the catalog flux column for the noisy-image flux error instead of the sum of M̂·I.") var preferCatalogFlux = false
     @Flag(help: "Score the PCR oracle: true labels encoded with n nearest sources and decoded with the true centres.") var oracle = false
     @Option(help: "Nearest sources per pixel for --oracle (the method's value is 3).") var oracleN = 3
+    @Flag(help: "With --oracle, detect by NMS on the true heatmap (method.md §5 variant B) instead of at the true centres.") var oraclePeaks = false
     @Option(help: "Model weights when deblending here (default: models/pais-small-sim.safetensors).") var model: String?
     @Option(help: "Preset of --model.") var preset = "small"
     @Option(help: "Tile side when deblending here.") var tile = 256
@@ -48,6 +50,7 @@ struct EvaluateCommand: ParsableCommand {
         guard [deblend != nil, catalog != nil, oracle].filter({ $0 }).count <= 1 else {
             throw ValidationError("give at most one of --deblend, --catalog and --oracle")
         }
+        if oraclePeaks && !oracle { throw ValidationError("--oracle-peaks needs --oracle") }
         guard oracleN >= 1 else { throw ValidationError("--oracle-n must be >= 1, got \(oracleN)") }
         let field = try wrap { try TruthField.load(truth) }
         let predictions: [PredictedSource]
@@ -71,8 +74,9 @@ struct EvaluateCommand: ParsableCommand {
                                                                           height: field.height, width: field.width) }
             name = method ?? URL(fileURLWithPath: catalog).deletingPathExtension().lastPathComponent
         } else if oracle {
-            predictions = try wrap { try PredictionLoader.pcrOracle(field, n: oracleN) }
-            name = method ?? "PCR oracle n=\(oracleN)"
+            let detections: OracleDetections = oraclePeaks ? .heatmapPeaks() : .labelCentres
+            predictions = try wrap { try PredictionLoader.pcrOracle(field, n: oracleN, detections: detections) }
+            name = method ?? (oraclePeaks ? "oracle NMS n=\(oracleN)" : "PCR oracle n=\(oracleN)")
         } else {
             predictions = try deblendHere(field, truthPath: truth)
             name = method ?? "PAIS"

@@ -78,6 +78,22 @@ struct PCROracleTests {
         #expect(abs(m[5 * f.width + 5] - 1) < 1e-6)
     }
 
+    @Test func heatmapPeaksMergeCentresInsideOneWindow() throws {
+        let f = handMadeField()          // detectable centres (5,5), (6,8), (14,22)
+        // Sources 0 and 1 are 3 px apart, inside one 7 x 7 window: both heatmap values are 1, so
+        // the plateau rule keeps the first in raster order and the pair becomes one detection.
+        let merged = try PredictionLoader.pcrOracle(f, n: 3, detections: .heatmapPeaks())
+        #expect(merged.map(\.position) == [PixelPosition(x: 5, y: 5), PixelPosition(x: 22, y: 14)])
+        let pair = dense(try #require(merged[0].contribution), f.height, f.width)
+        #expect(abs(pair[6 * f.width + 8] - 1) < 1e-6, "source 1's centre pixel belongs wholly to the merged detection")
+        let report = FieldScorer().score(f, merged, method: "oracle B", field: "hand")
+        #expect(report.detection[0].truePositives == 2 && report.detection[0].falseNegatives == 1)
+        // Control: a 5 x 5 window separates them and the peaks are the three label centres.
+        let separate = try PredictionLoader.pcrOracle(f, n: 3, detections: .heatmapPeaks(window: 5))
+        #expect(separate.map(\.position) == (0..<3).map { f.sources[$0].position })
+        #expect(FieldScorer().score(f, separate, method: "oracle B", field: "hand").detection[0].f1 == 1)
+    }
+
     @Test func missingModelsAreNamed() throws {
         var f = handMadeField()
         f.sources[2].model = SparseImage(y0: 0, x0: 0, height: 0, width: 0, pixels: [])

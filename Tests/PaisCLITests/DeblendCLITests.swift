@@ -108,8 +108,12 @@ struct DeblendCLITests {
         #expect(try catalog.doubles("x") == [50, 10, 71] && catalog.doubles("y") == [5, 21, 39])   // raster order
         let oracle = try runPais(["evaluate", "--truth", f.field, "--oracle", "--no-plots"])
         #expect(oracle.status == 0 && oracle.standardOutput.contains("PCR oracle n=3 on field.fits"), "\(oracle.standardError)")
+        let peaks = try runPais(["evaluate", "--truth", f.field, "--oracle", "--oracle-peaks", "--no-plots"])
+        #expect(peaks.status == 0 && peaks.standardOutput.contains("oracle NMS n=3 on field.fits"), "\(peaks.standardError)")
         let both = try runPais(["evaluate", "--truth", f.field, "--oracle", "--deblend", out])
         #expect(both.status != 0 && both.standardError.contains("at most one of"))
+        let stray = try runPais(["evaluate", "--truth", f.field, "--oracle-peaks", "--deblend", out])
+        #expect(stray.status != 0 && stray.standardError.contains("--oracle-peaks needs --oracle"))
     }
 
     @Test(arguments: ["wrong preset", "all NaN", "truncated", "missing model", "existing output", "NaN weights",
