@@ -15,6 +15,14 @@ for ranks in 1 2; do
 done
 cmp "$work/out1/catalog.csv" "$work/out2/catalog.csv"
 echo "deblend: 1 and 2 ranks give the same catalog ($(($(wc -l < "$work/out1/catalog.csv") - 1)) sources)"
+# Test-time augmentation is per tile, so the ranks' split of the tiles must not change it either.
+for ranks in 1 2; do
+  mpirun -np "$ranks" "$pais" deblend "$work/field.fits" --model "$work/run/model.safetensors" --preset tiny --tile 32 \
+    --views 8 --output "$work/views$ranks" > /dev/null 2>&1
+done
+cmp "$work/views1/catalog.csv" "$work/views2/catalog.csv"
+! cmp -s "$work/out1/catalog.csv" "$work/views1/catalog.csv" || { echo "--views 8 changed nothing"; exit 1; }
+echo "deblend --views 8: 1 and 2 ranks give the same catalog, which differs from one view's"
 # Forced centres (every rank reads the catalog) and a bad catalog that must stop both ranks.
 printf 'x,y\n10,20\n100.4,90.6\n60,3\n' > "$work/centres.csv"
 for ranks in 1 2; do

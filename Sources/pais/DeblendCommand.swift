@@ -32,6 +32,7 @@ struct DeblendCommand: ParsableCommand {
     @Option(help: "Rows per super-block (rounded down to whole tile rows); overrides --max-memory.") var blockRows: Int?
     @Option(help: "Compute threads per rank (default: all cores alone, 1 per rank under a launcher).") var threads: Int?
     @Option(help: "Forced deblending: a catalog (CSV, FITS table or SExtractor ASCII_HEAD; columns x, y 0-based, X_IMAGE, Y_IMAGE 1-based, or ra, dec degrees) whose positions replace the heatmap's peaks.") var centres: String?
+    @Option(help: "Test-time augmentation: average the network over 1, 2, 4 or 8 flipped and turned views of each tile (that many times the network time).") var views = 1
     @Flag(help: "Replace an existing output directory.") var overwrite = false
 
     func run() throws {
@@ -57,7 +58,7 @@ struct DeblendCommand: ParsableCommand {
         }
         let input = try DeblendInput(path: image)
         let weights = try resolveModelPath(model)
-        let network = try loadTileNetwork(preset: preset, weights: weights, tile: tile, replicas: Parallel.workers)
+        let network = try loadTileNetwork(preset: preset, weights: weights, tile: tile, replicas: Parallel.workers, views: views)
         var settings = DeblendSettings()
         settings.tile = tile
         settings.margin = margin ?? defaultMargin(tile: tile)
@@ -80,6 +81,7 @@ struct DeblendCommand: ParsableCommand {
             ("PAISTILE", .int(tile), "[px] tile side"),
             ("PAISMARG", .int(settings.margin), "[px] tile margin"),
             ("PAISNMS", .double(Double(settings.peakThreshold)), "NMS threshold (window 7)"),
+            ("PAISVIEW", .int(views), "tile views averaged (test-time augmentation)"),
         ] + (centres.map { [("PAISCEN", .string(URL(fileURLWithPath: $0).lastPathComponent), "forced centres: catalog")] } ?? [])
         let start = Date()
         // Only rank 0 writes; its outputs go to a staging directory renamed at the end.
@@ -110,7 +112,7 @@ struct DeblendCommand: ParsableCommand {
         if run.replacedPixels > 0 {
             writeToStandardError("warning: \(image): \(run.replacedPixels) NaN/Inf pixels were replaced by 0\n")
         }
-        print("deblended \(input.width)x\(input.height) image \(image) with \(weights) (\(preset), tile \(tile), margin \(settings.margin))")
+        print("deblended \(input.width)x\(input.height) image \(image) with \(weights) (\(preset), tile \(tile), margin \(settings.margin)\(views > 1 ? ", \(views) views" : ""))")
         print("  \(run.tiles) tiles on \(communicator.size) rank(s) in \(plan.blocks.count) block(s): network " + String(format: "%.2f s (%.2f tiles/s), NMS + decode %.2f s (of which writing %.2f s), total %.2f s",
               run.networkSeconds, Double(run.tiles) / max(run.networkSeconds, 1e-9), run.decodeSeconds, run.outputSeconds, seconds))
         print("  \(run.sources) sources (\(run.blendedSources) flagged blended), \(run.replacedPixels) NaN/Inf pixels replaced, at most \(run.peakDeferredPixels) pixels waited across a block seam")

@@ -72,8 +72,9 @@ func resolveModelPath(_ given: String?) throws -> String {
 }
 
 /// Builds the tile network for `preset` from `weights`, checking the tile size against the model.
-/// `replicas` copies run that many tiles at once (one per compute thread of this process).
-func loadTileNetwork(preset: String, weights: String, tile: Int, replicas: Int) throws -> ModelTileNetwork {
+/// `replicas` copies run that many tiles at once (one per compute thread of this process); with
+/// `views` > 1 each tile's outputs are the mean over that many flipped and turned views of it.
+func loadTileNetwork(preset: String, weights: String, tile: Int, replicas: Int, views: Int = 1) throws -> any TileNetwork {
     guard var config = ModelConfig.preset(preset) else {
         throw CommandError("--preset must be tiny, small or paper, got \(preset)")
     }
@@ -82,7 +83,9 @@ func loadTileNetwork(preset: String, weights: String, tile: Int, replicas: Int) 
         throw CommandError("--tile \(tile) does not fit preset \(preset): \(error)")
     }
     do {
-        return try ModelTileNetwork(config: config, weightsPath: weights, presetName: preset, replicas: replicas)
+        let symmetries = try TileSymmetry.views(views)
+        let network = try ModelTileNetwork(config: config, weightsPath: weights, presetName: preset, replicas: replicas)
+        return views == 1 ? network : SymmetrizedTileNetwork(base: network, views: symmetries)
     } catch let e as InferenceError {
         throw CommandError(e.description)
     }

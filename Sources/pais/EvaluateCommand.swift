@@ -38,6 +38,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Model weights when deblending here (default: models/pais-small-sim.safetensors).") var model: String?
     @Option(help: "Preset of --model.") var preset = "small"
     @Option(help: "Tile side when deblending here.") var tile = 256
+    @Option(help: "Views per tile when deblending here (test-time augmentation: 1, 2, 4 or 8).") var views = 1
     @Option(help: "Name of the method in the report.") var method: String?
     @Option(help: "Directory for report.json, report.txt and plots (created if missing).") var output: String?
     @Option(parsing: .upToNextOption, help: "Report JSON files to print side by side.") var compare: [String] = []
@@ -99,7 +100,7 @@ struct EvaluateCommand: ParsableCommand {
         let weights = try resolveModelPath(model)
         BLASInfo.setThreadCount(1)
         Parallel.workers = ProcessInfo.processInfo.activeProcessorCount
-        let network = try loadTileNetwork(preset: preset, weights: weights, tile: tile, replicas: Parallel.workers)
+        let network = try loadTileNetwork(preset: preset, weights: weights, tile: tile, replicas: Parallel.workers, views: views)
         var settings = DeblendSettings()
         settings.tile = tile; settings.margin = defaultMargin(tile: tile)
         let result: DeblendResult

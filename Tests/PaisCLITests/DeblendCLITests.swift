@@ -117,7 +117,7 @@ struct DeblendCLITests {
     }
 
     @Test(arguments: ["wrong preset", "all NaN", "truncated", "missing model", "existing output", "NaN weights",
-                      "centre outside", "empty centres"])
+                      "centre outside", "empty centres", "views 3"])
     func badInputGetsOneLineAndNoOutput(_ problem: String) throws {
         let f = try Self.fixture()
         defer { try? FileManager.default.removeItem(atPath: f.directory) }
@@ -151,6 +151,8 @@ struct DeblendCLITests {
             try ("x,y\n" + rows).write(toFile: f.directory + "/centres.csv", atomically: true, encoding: .utf8)
             extra = ["--centres", f.directory + "/centres.csv"]
             expected = problem == "empty centres" ? "the catalog is empty" : "row 1 position (x=72.6, y=10.0) is outside the 72x40 image"
+        case "views 3":
+            extra = ["--views", "3"]; expected = "views must be 1, 2, 4 or 8, got 3"
         default:
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: false)
             expected = "already exists"
