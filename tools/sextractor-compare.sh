@@ -3,6 +3,7 @@
 #
 #   tools/sextractor-compare.sh [--size 1024] [--seed 1] [--fields 1] [--model models/pais-small-sim.safetensors]
 #                               [--preset small] [--tile 256] [--field FILE.fits ...] [--out DIR] [--pais PATH] [--hot]
+#                               [--forced] [--views N]
 #
 # For each field (simulated with `pais simulate`, or given with --field) it runs
 #   1. pais deblend, then pais evaluate --deblend              -> DIR/fieldK/pais/report.json
@@ -11,6 +12,8 @@
 #      ASCII_HEAD catalog and a segmentation check image, then pais evaluate --catalog
 #      (X_IMAGE/Y_IMAGE are 1-based: --one-based; noisy flux = FLUX_AUTO, attribution on the
 #      noiseless blend = its segmentation as binary maps)       -> DIR/fieldK/sextractor/report.json
+#   1b. with --views N (2, 4 or 8), pais deblend --views N as well (test-time augmentation: the
+#      network averaged over N flipped and turned views of each tile) -> DIR/fieldK/pais-views/
 #   3. with --hot, SExtractor again in "hot" mode (DEBLEND_NTHRESH 64, DEBLEND_MINCONT 1e-4)
 #                                                                 -> DIR/fieldK/sextractor-hot/report.json
 #   4. the PCR oracle (pais evaluate --oracle: the true labels decoded with the true centres), the
@@ -24,7 +27,7 @@
 # Needs: source-extractor (apt-get install source-extractor), a built pais, gnuplot for plots.
 set -euo pipefail
 
-size=1024 seed=1 fields=1 preset=small tile=256 out=sextractor-compare model="" pais="" hot=0 forced=0
+size=1024 seed=1 fields=1 preset=small tile=256 out=sextractor-compare model="" pais="" hot=0 forced=0 views=1
 given=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -39,7 +42,8 @@ while [[ $# -gt 0 ]]; do
         --pais) pais=$2; shift 2 ;;
         --hot) hot=1; shift ;;
         --forced) forced=1; shift ;;
-        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+        --views) views=$2; shift 2 ;;
+        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
         *) echo "error: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -98,6 +102,14 @@ for field in "${given[@]}"; do
     t3=$(now)
     score sex SExtractor sextractor
     reports=("$dir/pais/report.json" "$dir/sextractor/report.json")
+    if [[ $views -gt 1 ]]; then
+        t4=$(now)
+        "$pais" deblend "$field" "${model_args[@]}" --views "$views" --output "$dir/pais-views-deblend" --overwrite > /dev/null 2>&1
+        t5=$(now)
+        "$pais" evaluate --truth "$field" --deblend "$dir/pais-views-deblend" --method "PAIS x$views" --output "$dir/pais-views" --no-plots > /dev/null
+        reports=("$dir/pais/report.json" "$dir/pais-views/report.json" "$dir/sextractor/report.json")
+        printf '   wall time: pais deblend --views %s %.2f s\n' "$views" "$(echo "$t5 - $t4" | bc)"
+    fi
     if [[ $hot -eq 1 ]]; then
         run_sextractor sex-hot 64 0.0001
         score sex-hot SExtractor-hot sextractor-hot
