@@ -125,13 +125,14 @@ public struct MosaicDeblender {
         return try StreamingPlan(grid: grid, slots: slots, blockRows: settings.blockRows)
     }
 
-    /// Runs `network` on the tiles of `block` this rank owns and returns the block's stitched
-    /// outputs, summed over all ranks. `input` holds the sanitised rows `block.inputRows`.
+    /// Runs `network` on the tiles of `block` this rank owns and leaves the block's stitched
+    /// outputs, summed over all ranks, in `stitched` (whose memory is reused).
+    /// `input` holds the sanitised rows `block.inputRows`.
     func stitch(_ block: StreamingPlan.Block, of grid: TileGrid, input: [Float], network: any TileNetwork,
-                communicator: (any Communicator)?, tileDone: () -> Void) throws -> StitchedOutputs {
+                communicator: (any Communicator)?, into stitched: inout StitchedOutputs, tileDone: () -> Void) throws {
         let rank = communicator?.rank ?? 0, size = communicator?.size ?? 1
-        let width = grid.width, t = grid.tile
-        var stitched = StitchedOutputs(height: block.rows.count, width: width, slots: network.slots, firstRow: block.rows.lowerBound)
+        let t = grid.tile
+        stitched.reuse(forRows: block.rows)
         let tiles = (block.tileRows.lowerBound * grid.columns)..<(block.tileRows.upperBound * grid.columns)
         let mine = tiles.filter { $0 % size == rank }
         let group = max(1, network.concurrentTiles)
@@ -150,7 +151,6 @@ public struct MosaicDeblender {
             try communicator.allreduce(&stitched.vectors, op: .sum)
             try communicator.allreduce(&stitched.mapLogits, op: .sum)
         }
-        return stitched
     }
 
     /// The network input for `tile`: its pixels of the block's input rows, zero beyond the mosaic
@@ -176,9 +176,11 @@ public struct MosaicDeblender {
         let plan = try StreamingPlan(grid: grid, slots: network.slots, blockRows: nil)
         let mine = (0..<grid.count).filter { $0 % (communicator?.size ?? 1) == (communicator?.rank ?? 0) }.count
         var done = 0
-        return try stitch(plan.blocks[0], of: grid, input: image, network: network, communicator: communicator) {
+        var stitched = StitchedOutputs(height: 0, width: width, slots: network.slots)
+        try stitch(plan.blocks[0], of: grid, input: image, network: network, communicator: communicator, into: &stitched) {
             done += 1; progress(done, mine)
         }
+        return stitched
     }
 
     /// Deblends `image` block by block. Rank 0 decodes into `sink` (required there; other ranks
@@ -202,11 +204,12 @@ public struct MosaicDeblender {
         guard rank != 0 || decoder != nil else { throw InferenceError.badParameter("rank 0 needs a sink for the outputs") }
         let mine = (0..<plan.grid.count).filter { $0 % size == rank }.count
         var done = 0
+        var outputs = StitchedOutputs(height: 0, width: image.width, slots: network.slots)
         for block in plan.blocks {
             var input = try image.read(rows: block.inputRows)
             InputScan.sanitise(&input)
             let networkStart = Date()
-            let outputs = try stitch(block, of: plan.grid, input: input, network: network, communicator: communicator) {
+            try stitch(block, of: plan.grid, input: input, network: network, communicator: communicator, into: &outputs) {
                 done += 1; progress(done, mine)
             }
             run.networkSeconds += Date().timeIntervalSince(networkStart)
