@@ -31,16 +31,18 @@ last=$(grep '"loss"' "$out/run/metrics.jsonl" | tail -1 | sed 's/.*"total":\([0-
 echo "training loss: first step $first, last step $last"
 
 echo
-echo "== 5. deblend a new simulated 512x512 field with the shipped model and score it against its truth"
+echo "== 5. deblend a new simulated 512x512 field with the shipped model (8 flipped/turned views per tile, --views 8) and score it against its truth"
 "$pais" simulate --height 512 --width 512 --seed 2026 --output "$out/field.fits" --overwrite >/dev/null 2>&1
 rm -rf "$out/deblend" "$out/evaluation"
-"$pais" deblend "$out/field.fits" --model models/pais-small-sim.safetensors --output "$out/deblend" 2>/dev/null | tail -3
+"$pais" deblend "$out/field.fits" --model models/pais-small-sim.safetensors --views 8 --output "$out/deblend" 2>/dev/null | tail -3
 "$pais" evaluate --truth "$out/field.fits" --deblend "$out/deblend" --output "$out/evaluation" 2>/dev/null >"$out/evaluation.txt"
 sed -n '1,11p' "$out/evaluation.txt"
 grep -E '^  all |^  H < 25' "$out/evaluation.txt"
 echo "(the whole table: $out/evaluation/report.txt; plots: $out/evaluation/*.png)"
 echo
-echo "== 6. the same field scored for the PCR oracle (true labels decoded at the true centres: the representation's ceiling)"
+echo "== 6. the same field scored for the PCR oracle (true labels decoded at the true centres, or at the true heatmap's"
+echo "   NMS peaks: the representation's ceilings)"
 "$pais" evaluate --truth "$out/field.fits" --oracle --output "$out/oracle" --no-plots >/dev/null 2>&1
-"$pais" evaluate --compare "$out/evaluation/report.json" "$out/oracle/report.json" \
+"$pais" evaluate --truth "$out/field.fits" --oracle --oracle-peaks --output "$out/oracle-peaks" --no-plots >/dev/null 2>&1
+"$pais" evaluate --compare "$out/evaluation/report.json" "$out/oracle/report.json" "$out/oracle-peaks/report.json" \
   | grep -E '^metric|^F1 \(r=5|^recall beta >= 0.50|median \|err\||^attribution MAPE'
