@@ -6,7 +6,8 @@
 #   - jobs/train.sbatch with the real `pais train` (configs/tiny.yaml): a 2-rank run writes its
 #     outputs; signal -> checkpoint -> exit 75 -> requeue -> resume gives the same model.safetensors
 #     as an uninterrupted run, under srun and under mpirun, and after a real preemption by the
-#     urgent partition; jobs/scaling.sbatch's array producing its table and summary.
+#     urgent partition; jobs/scaling.sbatch's array producing its table and summary;
+#   - jobs/deblend.sbatch: 2 ranks write the catalog of one process; a truncated image fails cleanly.
 # Every wait is bounded. Prints PASS/FAIL/SKIP lines and ends with "slurm-tests: N passed, M failed".
 #
 #   PAIS_SKIP_SLURM=1        skip everything (also skipped automatically when not root)
@@ -136,7 +137,7 @@ test_selftest_negative_control() {
 
 test_guard_outside_slurm() {
   local script output status
-  for script in selftest train scaling; do
+  for script in selftest train scaling deblend; do
     output=$(env -u SLURM_JOB_ID -u SLURM_ARRAY_TASK_ID bash "jobs/$script.sbatch" 2>&1); status=$?
     echo "$script.sbatch: exit $status: $output"
     [ "$status" -eq 2 ] && [[ $output == *"not inside a Slurm job"* ]] || return 1
@@ -211,6 +212,28 @@ test_scaling_array() {
     [ "$(grep -c '^| [123] |' "$out/scaling-$job.md")" -eq 3 ]
 }
 
+# jobs/deblend.sbatch with the reference run's tiny model: 2 ranks under srun write the catalog one
+# process writes outside Slurm; a truncated image fails the job, names the problem, leaves no output.
+test_deblend_job() {
+  local model=$work/$TRAIN_TAG-ref/model.safetensors job field=$work/deblend-field.fits
+  [ -s "$model" ] || { echo "no model from the reference training run"; return 1; }
+  "$pais" simulate --height 96 --width 136 --psf-size 31 --seed 5 --output "$field" >/dev/null 2>&1 || return 1
+  "$pais" deblend "$field" --model "$model" --preset tiny --tile 32 --threads 1 --output "$work/deblend-plain" || return 1
+  job=$(PAIS_BIN=$pais IMAGE=$field OUTPUT=$work/deblend-job MODEL=$model PRESET=tiny TILE=32 \
+        sbatch --parsable --ntasks=2 --output="$work/deblend-%j.out" jobs/deblend.sbatch) || return 1
+  expect_job "$job" COMPLETED 0:0 "$work/deblend-$job.out" || return 1
+  grep -q 'tiles on 2 rank(s)' "$work/deblend-$job.out" || return 1
+  cmp "$work/deblend-plain/catalog.csv" "$work/deblend-job/catalog.csv" || return 1
+  head -c 6000 "$field" > "$work/deblend-cut.fits"
+  job=$(PAIS_BIN=$pais IMAGE=$work/deblend-cut.fits OUTPUT=$work/deblend-bad MODEL=$model PRESET=tiny TILE=32 \
+        sbatch --parsable --ntasks=2 --output="$work/deblend-%j.out" jobs/deblend.sbatch) || return 1
+  expect_job "$job" FAILED 1:0 "$work/deblend-$job.out" || return 1
+  grep -q 'truncated' "$work/deblend-$job.out" || { echo "the log does not name the problem"; return 1; }
+  [ ! -e "$work/deblend-bad" ] || { echo "a failed deblend job left $work/deblend-bad"; return 1; }
+  ls -A "$work" | grep -q '^\.deblend-bad' && { echo "a failed deblend job left its staging directory"; return 1; }
+  return 0
+}
+
 # --- run ------------------------------------------------------------------------------------------
 
 echo "slurm-tests: work directory $work"
@@ -243,6 +266,7 @@ else
       run_test "train.sbatch (pais): USR1 -> checkpoint -> requeue -> resume, identical model.safetensors (mpirun)" test_train_signal_mpirun
       run_test "train.sbatch (pais): preempted by the urgent partition, identical model.safetensors" test_train_preemption
       run_test "scaling.sbatch (pais): array 1-3 -> CSV table and summary" test_scaling_array
+      run_test "deblend.sbatch (pais): 2 ranks under srun = one process; a truncated image fails cleanly" test_deblend_job
     fi
   else
     fail "\`pais train --help\` does not work: the job scripts cannot be tested"
