@@ -26,7 +26,10 @@ public struct TestSetMetrics: Sendable, Codable {
 
     /// Evaluates `model` on the first `limit` samples (all when nil) of `split` of the dataset in
     /// `directory`. The loss's own reduction is used (masked pixels count as 0), as in training logs.
-    public static func evaluate(model: DualDecoderModel, directory: String, split: String = "test", limit: Int? = nil) throws -> TestSetMetrics {
+    /// With more than one of `views`, each sample's outputs are the mean over those symmetric views
+    /// (`SymmetrizedTileNetwork`, square samples only), as `pais deblend --views` computes them.
+    public static func evaluate(model: DualDecoderModel, directory: String, split: String = "test", limit: Int? = nil,
+                                views: [TileSymmetry] = [TileSymmetry()]) throws -> TestSetMetrics {
         let data = try Dataset(directory: directory, split: split)
         let count = min(data.count, limit ?? data.count)
         guard count > 0 else { throw InferenceError.emptyImage("\(directory): split \(split) has no samples") }
@@ -34,6 +37,10 @@ public struct TestSetMetrics: Sendable, Codable {
             throw InferenceError.badModel("dataset labels have n = \(data.n) slots but the model has \(model.config.slots)")
         }
         let loss = DeblendLoss()
+        let symmetrized = views.count > 1 ? SymmetrizedTileNetwork(base: FunctionTileNetwork(slots: model.config.slots) { tile, size in
+            let out = try model.forward(Tensor(shape: [1, size, size, 1], values: tile), context: .inference(batch: 1))
+            return TileOutputs(heatmap: out.heatmap.values, vectors: out.vectors.values, mapLogits: out.mapLogits.values)
+        }, views: views) : nil
         var sums = [Double](repeating: 0, count: 5)
         for index in 0..<count {
             let s = try data.sample(at: index)
@@ -43,7 +50,17 @@ public struct TestSetMetrics: Sendable, Codable {
                                 maps: Tensor(shape: [1, h, w, n], values: s.maps),
                                 heatmap: Tensor(shape: [1, h, w, 1], values: s.heatmap))
             let outputs: ModelOutputs
-            do { outputs = try model.forward(flux, context: .inference(batch: 1)) } catch {
+            do {
+                if let symmetrized {
+                    guard h == w else { throw InferenceError.badParameter("views need square samples, got \(w)x\(h)") }
+                    let o = try symmetrized.run(tile: s.flux, size: h)
+                    outputs = ModelOutputs(vectors: Tensor(shape: [1, h, w, 2 * n], values: o.vectors),
+                                           mapLogits: Tensor(shape: [1, h, w, n], values: o.mapLogits),
+                                           heatmap: Tensor(shape: [1, h, w, 1], values: o.heatmap))
+                } else {
+                    outputs = try model.forward(flux, context: .inference(batch: 1))
+                }
+            } catch let e as InferenceError { throw e } catch {
                 throw InferenceError.network("sample \(index): \(error)")
             }
             let (terms, _) = try loss.evaluate(outputs: outputs, labels: labels, flux: flux, globalBatch: 1)

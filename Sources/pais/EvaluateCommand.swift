@@ -38,7 +38,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Model weights when deblending here (default: models/pais-small-sim.safetensors).") var model: String?
     @Option(help: "Preset of --model.") var preset = "small"
     @Option(help: "Tile side when deblending here.") var tile = 256
-    @Option(help: "Views per tile when deblending here (test-time augmentation: 1, 2, 4 or 8).") var views = 1
+    @Option(help: "Views per tile when deblending here, or per sample with --dataset (test-time augmentation: 1, 2, 4 or 8).") var views = 1
     @Option(help: "Name of the method in the report.") var method: String?
     @Option(help: "Directory for report.json, report.txt and plots (created if missing).") var output: String?
     @Option(parsing: .upToNextOption, help: "Report JSON files to print side by side.") var compare: [String] = []
@@ -120,10 +120,14 @@ struct EvaluateCommand: ParsableCommand {
         BLASInfo.setThreadCount(1)
         Parallel.workers = ProcessInfo.processInfo.activeProcessorCount
         let metrics: TestSetMetrics
-        do { metrics = try TestSetMetrics.evaluate(model: network.model, directory: directory, split: split, limit: limit) } catch let e as InferenceError {
+        do {
+            metrics = try TestSetMetrics.evaluate(model: network.model, directory: directory, split: split, limit: limit,
+                                                  views: try TileSymmetry.views(views))
+        } catch let e as InferenceError {
             throw CommandError(e.description)
         }
-        print("Table 3 metrics of \(weights) (\(preset)) on \(directory) split \(split), \(metrics.samples) samples, inference mode:")
+        print("Table 3 metrics of \(weights) (\(preset)) on \(directory) split \(split), \(metrics.samples) samples, inference mode"
+              + (views > 1 ? ", mean of \(views) views:" : ":"))
         print(String(format: "  cv_mae %.5f px   com_mse %.6f   cm_ce %.5f nats   cm_entropy %.5f nats   loss %.5f",
                      metrics.cvMAE, metrics.comMSE, metrics.cmCE, metrics.cmEntropy, metrics.loss))
         if let output {

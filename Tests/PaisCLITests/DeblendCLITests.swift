@@ -87,8 +87,19 @@ struct DeblendCLITests {
         #expect((json["n_samples"] as? Int) == 2)
         #expect(v("cv_mae").isFinite && v("com_mse") >= 0 && v("cm_ce") > 0)
         #expect(abs(v("loss") - (0.06 * v("cv_mae") + 4 * v("cm_ce") + 15 * v("com_mse") + v("cm_entropy"))) < 1e-6 * max(1, v("loss")))
+        // The same split through 8 symmetric views: the loss is still the weighted sum of the terms,
+        // and the terms move (the tiny model is not equivariant, so the mean of its views differs).
+        let viewed = try runPais(["evaluate", "--dataset", data, "--model", f.weights, "--preset", "tiny", "--views", "8",
+                                  "--output", f.directory + "/t3v"])
+        #expect(viewed.status == 0 && viewed.standardOutput.contains("mean of 8 views"), "\(viewed.standardError)")
+        let json8 = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: f.directory + "/t3v/table3.json"))) as? [String: Any])
+        let v8 = { (k: String) in (json8[k] as? Double) ?? .nan }
+        #expect(abs(v8("loss") - (0.06 * v8("cv_mae") + 4 * v8("cm_ce") + 15 * v8("com_mse") + v8("cm_entropy"))) < 1e-6 * max(1, v8("loss")))
+        #expect(v8("cv_mae") != v("cv_mae") && v8("com_mse") != v("com_mse"))
         let wrong = try runPais(["evaluate", "--dataset", data, "--model", f.weights, "--preset", "small"])
         #expect(wrong.status != 0 && wrong.standardError.contains("does not fit preset small"))
+        let badViews = try runPais(["evaluate", "--dataset", data, "--model", f.weights, "--preset", "tiny", "--views", "3"])
+        #expect(badViews.status != 0 && badViews.standardError.contains("views must be 1, 2, 4 or 8, got 3"))
     }
 
     /// Forced deblending at catalog positions given as ra/dec, and the PCR oracle of the field.
