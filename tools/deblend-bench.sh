@@ -4,11 +4,13 @@
 # memory of the one-process run (/usr/bin/time).
 #
 #   tools/deblend-bench.sh [--size 4096] [--field FILE.fits] [--model W] [--preset small] [--tile 256]
-#                          [--max-memory MB] [--block-rows N] [--out DIR]
+#                          [--max-memory MB] [--block-rows N] [--out DIR] [--views N]
+#
+# With --views N it also times one process with N symmetric views per tile (pais deblend --views N).
 #
 # Needs a release build (.build/release/pais, or --pais PATH), mpirun, source-extractor and GNU time.
 set -euo pipefail
-size=4096 field="" model="" preset=small tile=256 out=deblend-bench pais="" maxmem="" blockrows=""
+size=4096 field="" model="" preset=small tile=256 out=deblend-bench pais="" maxmem="" blockrows="" views=1
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --size) size=$2; shift 2 ;;
@@ -20,7 +22,8 @@ while [[ $# -gt 0 ]]; do
         --max-memory) maxmem=$2; shift 2 ;;
         --block-rows) blockrows=$2; shift 2 ;;
         --pais) pais=$2; shift 2 ;;
-        -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+        --views) views=$2; shift 2 ;;
+        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
         *) echo "error: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -71,4 +74,11 @@ if cmp -s "$out/pais-1/catalog.csv" "$out/pais-2/catalog.csv" && cmp -s "$out/pa
     echo "catalogs of 1 rank, 2 ranks and 1 process x $(nproc) threads are identical"
 else
     echo "WARNING: the catalogs differ between runs"
+fi
+if [[ $views -gt 1 ]]; then
+    t0=$(now)
+    report=$("$pais" deblend "$field" "${args[@]}" --views "$views" --output "$out/pais-views" 2>/dev/null)
+    t1=$(now)
+    printf 'pais deblend --views %s, 1 process x %d threads: %.2f s wall; %s\n' "$views" "$(nproc)" "$(echo "$t1 - $t0" | bc)" \
+        "$(echo "$report" | grep 'tiles on' | sed 's/^ *//')"
 fi
