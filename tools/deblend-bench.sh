@@ -23,7 +23,7 @@ while [[ $# -gt 0 ]]; do
         --block-rows) blockrows=$2; shift 2 ;;
         --pais) pais=$2; shift 2 ;;
         --views) views=$2; shift 2 ;;
-        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
         *) echo "error: unknown option $1" >&2; exit 2 ;;
     esac
 done
