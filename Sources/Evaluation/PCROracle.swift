@@ -20,8 +20,9 @@ extension PredictionLoader {
     ///
     /// With `.labelCentres`, label centres shared by several sources yield one prediction, as NMS
     /// on the true heatmap would; `.heatmapPeaks` detects exactly as a network with a perfect
-    /// heatmap would, so its completeness is the ceiling of the detection step. The contribution maps are the decoded images of an all-ones image, so
-    /// M̂_j(p) = Σ_{k: slot k of p is j} w_k(p) exactly.
+    /// heatmap would, so its completeness is the ceiling of the detection step. The contribution
+    /// maps are the decoded images of an all-ones image, so M̂_j(p) = Σ_{k: slot k of p is j} w_k(p)
+    /// exactly.
     public static func pcrOracle(_ truth: TruthField, n: Int,
                                  detections: OracleDetections = .labelCentres) throws -> [PredictedSource] {
         let labelled = truth.sources.filter(\.isDetectable).map {

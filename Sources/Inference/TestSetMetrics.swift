@@ -27,7 +27,7 @@ public struct TestSetMetrics: Sendable, Codable {
     /// Evaluates `model` on the first `limit` samples (all when nil) of `split` of the dataset in
     /// `directory`. The loss's own reduction is used (masked pixels count as 0), as in training logs.
     /// With more than one of `views`, each sample's outputs are the mean over those symmetric views
-    /// (`SymmetrizedTileNetwork`, square samples only), as `pais deblend --views` computes them.
+    /// (`SymmetrizedTileNetwork`), as `pais deblend --views` computes them.
     public static func evaluate(model: DualDecoderModel, directory: String, split: String = "test", limit: Int? = nil,
                                 views: [TileSymmetry] = [TileSymmetry()]) throws -> TestSetMetrics {
         let data = try Dataset(directory: directory, split: split)
@@ -37,32 +37,27 @@ public struct TestSetMetrics: Sendable, Codable {
             throw InferenceError.badModel("dataset labels have n = \(data.n) slots but the model has \(model.config.slots)")
         }
         let loss = DeblendLoss()
-        let symmetrized = views.count > 1 ? SymmetrizedTileNetwork(base: FunctionTileNetwork(slots: model.config.slots) { tile, size in
-            let out = try model.forward(Tensor(shape: [1, size, size, 1], values: tile), context: .inference(batch: 1))
-            return TileOutputs(heatmap: out.heatmap.values, vectors: out.vectors.values, mapLogits: out.mapLogits.values)
-        }, views: views) : nil
+        // The trained (unfolded) model as a tile network, averaged over the views if more than one.
+        let single = FunctionTileNetwork(slots: model.config.slots) { tile, size in
+            try ModelTileNetwork.outputs(of: model, tile: tile, size: size)
+        }
+        let network: any TileNetwork = views.count > 1 ? SymmetrizedTileNetwork(base: single, views: views) : single
         var sums = [Double](repeating: 0, count: 5)
         for index in 0..<count {
             let s = try data.sample(at: index)
             let h = s.height, w = s.width, n = s.n
+            guard h == w else { throw InferenceError.badParameter("sample \(index) is \(w)x\(h); the network takes square samples") }
             let flux = Tensor(shape: [1, h, w, 1], values: s.flux)
             let labels = Labels(vectors: Tensor(shape: [1, h, w, 2 * n], values: s.vectors),
                                 maps: Tensor(shape: [1, h, w, n], values: s.maps),
                                 heatmap: Tensor(shape: [1, h, w, 1], values: s.heatmap))
-            let outputs: ModelOutputs
-            do {
-                if let symmetrized {
-                    guard h == w else { throw InferenceError.badParameter("views need square samples, got \(w)x\(h)") }
-                    let o = try symmetrized.run(tile: s.flux, size: h)
-                    outputs = ModelOutputs(vectors: Tensor(shape: [1, h, w, 2 * n], values: o.vectors),
-                                           mapLogits: Tensor(shape: [1, h, w, n], values: o.mapLogits),
-                                           heatmap: Tensor(shape: [1, h, w, 1], values: o.heatmap))
-                } else {
-                    outputs = try model.forward(flux, context: .inference(batch: 1))
-                }
-            } catch let e as InferenceError { throw e } catch {
-                throw InferenceError.network("sample \(index): \(error)")
+            let o: TileOutputs
+            do { o = try network.run(tile: s.flux, size: h) } catch InferenceError.network(let message) {
+                throw InferenceError.network("sample \(index): \(message)")
             }
+            let outputs = ModelOutputs(vectors: Tensor(shape: [1, h, w, 2 * n], values: o.vectors),
+                                       mapLogits: Tensor(shape: [1, h, w, n], values: o.mapLogits),
+                                       heatmap: Tensor(shape: [1, h, w, 1], values: o.heatmap))
             let (terms, _) = try loss.evaluate(outputs: outputs, labels: labels, flux: flux, globalBatch: 1)
             for (k, v) in [terms.vectors, terms.heatmap, terms.maps, terms.entropy, terms.total].enumerated() { sums[k] += v }
         }

@@ -83,25 +83,26 @@ public final class ModelTileNetwork: TileNetwork {
     public var slots: Int { model.config.slots }
     public var concurrentTiles: Int { copies.count }
 
-    public func run(tile: [Float], size: Int) throws -> TileOutputs { try Self.run(tile, size: size, on: copies[0]) }
+    public func run(tile: [Float], size: Int) throws -> TileOutputs { try Self.outputs(of: copies[0], tile: tile, size: size) }
 
     /// Tile i runs on copy i (at most `concurrentTiles` tiles), all at once; the layers' own
     /// parallel loops nest inside and use whatever cores are idle.
     public func run(tiles: [[Float]], size: Int) throws -> [TileOutputs] {
         precondition(tiles.count <= copies.count, "\(tiles.count) tiles for \(copies.count) model copies")
-        if tiles.count <= 1 { return try tiles.map { try Self.run($0, size: size, on: copies[0]) } }
+        if tiles.count <= 1 { return try tiles.map { try Self.outputs(of: copies[0], tile: $0, size: size) } }
         var results = [Result<TileOutputs, any Error>?](repeating: nil, count: tiles.count)
         results.withUnsafeMutableBufferPointer { slots in
             // Each iteration writes only its own slot and uses only its own model copy.
             nonisolated(unsafe) let out = slots, models = copies
             DispatchQueue.concurrentPerform(iterations: tiles.count) { i in
-                out[i] = Result { try Self.run(tiles[i], size: size, on: models[i]) }
+                out[i] = Result { try Self.outputs(of: models[i], tile: tiles[i], size: size) }
             }
         }
         return try results.map { try $0!.get() }
     }
 
-    private static func run(_ tile: [Float], size: Int, on model: DualDecoderModel) throws -> TileOutputs {
+    /// `model`'s inference outputs for one tile (also used unfolded by `TestSetMetrics`).
+    static func outputs(of model: DualDecoderModel, tile: [Float], size: Int) throws -> TileOutputs {
         let x = Tensor(uninitializedShape: [1, size, size, 1])
         tile.withUnsafeBufferPointer { x.data.update(from: $0.baseAddress!, count: size * size) }
         let out: ModelOutputs
