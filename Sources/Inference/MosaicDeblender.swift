@@ -68,6 +68,8 @@ public struct DeblendedSource: Sendable {
 public struct DeblendRun: Sendable {
     public var plan: StreamingPlan
     public var replacedPixels = 0
+    /// Tiles whose whole input was 0 (outside the footprint), not run through the network.
+    public var blankTiles = 0
     public var sources = 0, blendedSources = 0
     /// Wall seconds: the tile network pass (including the gathers over ranks), NMS + decoding on
     /// rank 0 (including output writing), and the output writing alone.
@@ -127,14 +129,21 @@ public struct MosaicDeblender {
 
     /// Runs `network` on the tiles of `block` this rank owns and leaves the block's stitched
     /// outputs, summed over all ranks, in `stitched` (whose memory is reused).
-    /// `input` holds the sanitised rows `block.inputRows`.
+    /// `input` holds the sanitised rows `block.inputRows`. Returns the number of blank tiles in
+    /// the block (every rank counts all of them; see `isBlank`).
+    @discardableResult
     func stitch(_ block: StreamingPlan.Block, of grid: TileGrid, input: [Float], network: any TileNetwork,
-                communicator: (any Communicator)?, into stitched: inout StitchedOutputs, tileDone: () -> Void) throws {
+                communicator: (any Communicator)?, into stitched: inout StitchedOutputs, tileDone: () -> Void) throws -> Int {
         let rank = communicator?.rank ?? 0, size = communicator?.size ?? 1
         let t = grid.tile
         stitched.reuse(forRows: block.rows)
         let tiles = (block.tileRows.lowerBound * grid.columns)..<(block.tileRows.upperBound * grid.columns)
-        let mine = tiles.filter { $0 % size == rank }
+        // A blank tile (no non-zero input pixel, margins included: outside a mosaic's footprint)
+        // has no flux to hand out and no source to find; its outputs stay 0 and the network is
+        // not run on it. Every rank decides from the same input, so all take the same path.
+        let blank = Set(tiles.filter { isBlank(grid.tile($0), grid: grid, block: block, input: input) })
+        let mine = tiles.filter { $0 % size == rank && !blank.contains($0) }
+        for index in tiles where index % size == rank && blank.contains(index) { tileDone() }
         let group = max(1, network.concurrentTiles)
         for first in stride(from: 0, to: mine.count, by: group) {
             let indices = Array(mine[first..<min(mine.count, first + group)])
@@ -151,6 +160,17 @@ public struct MosaicDeblender {
             try communicator.allreduce(&stitched.vectors, op: .sum)
             try communicator.allreduce(&stitched.mapLogits, op: .sum)
         }
+        return blank.count
+    }
+
+    /// Whether every pixel of `tile`'s input (the part inside the mosaic) is 0.
+    private func isBlank(_ tile: TileGrid.Tile, grid: TileGrid, block: StreamingPlan.Block, input: [Float]) -> Bool {
+        let columns = max(0, min(grid.tile, grid.width - tile.x0))
+        for y in tile.y0..<min(tile.y0 + grid.tile, grid.height) {
+            let src = (y - block.inputRows.lowerBound) * grid.width + tile.x0
+            if input[src..<(src + columns)].contains(where: { $0 != 0 }) { return false }
+        }
+        return true
     }
 
     /// The network input for `tile`: its pixels of the block's input rows, zero beyond the mosaic
@@ -209,7 +229,8 @@ public struct MosaicDeblender {
             var input = try image.read(rows: block.inputRows)
             InputScan.sanitise(&input)
             let networkStart = Date()
-            try stitch(block, of: plan.grid, input: input, network: network, communicator: communicator, into: &outputs) {
+            run.blankTiles += try stitch(block, of: plan.grid, input: input, network: network, communicator: communicator,
+                                         into: &outputs) {
                 done += 1; progress(done, mine)
             }
             run.networkSeconds += Date().timeIntervalSince(networkStart)

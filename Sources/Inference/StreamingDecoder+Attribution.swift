@@ -14,7 +14,8 @@ struct AttributedChunk {
 extension StreamingDecoder {
     /// Attributes a batch of pixels whose matches are final: their flux goes into one new piece
     /// per touched source and chunk, and each pixel's owner (largest merged share) into the
-    /// segmentation via `setOwner(batchIndex, id)`. Pixels with owner −1 in slot 0 are skipped.
+    /// segmentation via `setOwner(batchIndex, id)`. Pixels with a negative slot-0 owner (waiting, or
+    /// without flux) are skipped.
     /// Chunks run in parallel and merge in order; the float operations on pixels are those of
     /// `PCRDecoder.decode` and the whole-image segmentation.
     func attribute(count: Int, position: (Int) -> Int, flux: [Float], owners: [Int32], shares: [Float],

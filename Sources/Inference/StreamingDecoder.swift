@@ -59,11 +59,16 @@ final class StreamingDecoder {
     /// Decodes block `outputs` (stitched rows) against `flux`, the sanitised image on the same rows.
     func consume(_ outputs: StitchedOutputs, flux: [Float], isLast: Bool) throws {
         precondition(outputs.firstRow == carryStart + carry.count / width, "blocks must arrive top to bottom")
+        // A blank pixel (no flux: outside the footprint, or NaN in the input) holds no source,
+        // whatever the network says there; networks trained on noisy sky put spurious peaks in
+        // zero-filled areas next to the data.
+        var heatmap = outputs.heatmap
+        if flux.contains(0) { for i in heatmap.indices where flux[i] == 0 { heatmap[i] = 0 } }
         try timed {
             try sink.imageRows(firstRow: outputs.firstRow, flux[...])
-            try sink.heatmapRows(firstRow: outputs.firstRow, outputs.heatmap[...])
+            try sink.heatmapRows(firstRow: outputs.firstRow, heatmap[...])
         }
-        findCentres(after: outputs, isLast: isLast)
+        findCentres(in: heatmap, rows: outputs.rows, isLast: isLast)
         let final = isLast || !settings.deferUncertainPixels
         try resolveDeferred(final: final)
         try attributeBlock(outputs, flux: flux, final: final)
@@ -75,9 +80,9 @@ final class StreamingDecoder {
     }
 
     /// NMS on the rows whose window is now complete; carries the heatmap rows the next block needs.
-    private func findCentres(after outputs: StitchedOutputs, isLast: Bool) {
-        let end = outputs.rows.upperBound
-        let band = carry + outputs.heatmap
+    private func findCentres(in heatmap: [Float], rows: Range<Int>, isLast: Bool) {
+        let end = rows.upperBound
+        let band = carry + heatmap
         let newKnown = isLast ? height : max(known, end - nmsHalo)
         if let forced {
             // The same raster-order prefix property as NMS: every centre above newKnown is taken.
@@ -104,6 +109,10 @@ final class StreamingDecoder {
         stamps.grow(to: k)
     }
 
+    /// Slot-0 owner markers of `attributeBlock`: the match must wait for more centres; the pixel
+    /// has no flux to attribute.
+    static let waiting: Int32 = -1, noFlux: Int32 = -2
+
     /// Matches the n slots of pixel (y, x) (vectors at `v`) to centres into `owners`; false when a
     /// match could still change once more centres are known (only when not `final`). `hints`: the
     /// previous pixel's owners (a search shortcut only; the result is the same without).
@@ -126,7 +135,8 @@ final class StreamingDecoder {
     }
 
     /// Shares and owners of every pixel of the block, in parallel over rows; owner −1 in slot 0
-    /// marks a pixel that must wait. Then attributes them in raster order.
+    /// marks a pixel that must wait, −2 a pixel without flux (blank: owned by nobody, as in
+    /// `PCRDecoder.decode`). Then attributes them in raster order.
     private func attributeBlock(_ s: StitchedOutputs, flux: [Float], final: Bool) throws {
         let rows = s.height, w = width, n = self.n, first = s.firstRow
         let index = self.index, known = self.known
@@ -138,25 +148,26 @@ final class StreamingDecoder {
         defer { ownersBuffer = owners; sharesBuffer = shares }
         owners.withUnsafeMutableBufferPointer { ownersBuffer in shares.withUnsafeMutableBufferPointer { sharesBuffer in
             let o = ownersBuffer, sh = sharesBuffer
-            s.vectors.withUnsafeBufferPointer { v in s.mapLogits.withUnsafeBufferPointer { z in
+            s.vectors.withUnsafeBufferPointer { v in s.mapLogits.withUnsafeBufferPointer { z in flux.withUnsafeBufferPointer { f in
                 let decideRows: (Int, Int) -> Void = { start, end in
                     for row in start..<end {
                         for x in 0..<w {
                             let i = row * w + x
+                            if f[i] == 0 { o[i * n] = Self.noFlux; continue }
                             PCRDecoder.softmax(z.baseAddress! + i * n, into: sh.baseAddress! + i * n, n: n)
                             let hints = x > 0 ? UnsafePointer(o.baseAddress! + (i - 1) * n) : nil
                             if !Self.matchSlots(y: first + row, x: x, v: v.baseAddress! + i * 2 * n, owners: o.baseAddress! + i * n,
                                                 n: n, index: index, known: known, final: final, hints: hints) {
-                                o[i * n] = -1
+                                o[i * n] = Self.waiting
                             }
                         }
                     }
                 }
                 if settings.parallelDecode { Parallel.forRanges(rows, grain: 1, decideRows) } else { decideRows(0, rows) }
-            } }
+            } } }
         } }
         var segmentation = [Int32](repeating: 0, count: rows * w)
-        for i in 0..<(rows * w) where owners[i * n] < 0 {
+        for i in 0..<(rows * w) where owners[i * n] == Self.waiting {
             deferred.append(position: first * w + i, flux: flux[i], vectors: s.vectors[(i * 2 * n)..<((i + 1) * 2 * n)],
                             shares: shares[(i * n)..<((i + 1) * n)])
         }

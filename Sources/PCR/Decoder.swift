@@ -27,7 +27,9 @@ public struct PCRDecoder: Sendable {
 
     /// Decodes one band. `flux [H, W]`, `vectors [H, W, n, 2]`, weights `[H, W, n]`, centres in
     /// raster order. Every pixel's n slots are matched independently to the nearest centre to
-    /// `p + v`; all flux is handed out (no cutoff). With no centres the result is empty.
+    /// `p + v`; all flux is handed out (no cutoff). Pixels whose flux is exactly 0 (blank regions
+    /// of a mosaic) give nobody anything and are skipped, so they never widen a source's box.
+    /// With no centres the result is empty.
     public func decode(flux: [Float], height: Int, width: Int, vectors: [Float], weights: ClaimWeights,
                        centres: [(y: Int, x: Int)], heatmap: [Float]? = nil) throws -> [DecodedSource] {
         let hw = height * width
@@ -46,11 +48,12 @@ public struct PCRDecoder: Sendable {
         guard !centres.isEmpty else { return [] }
         let index = CentreIndex(centres: centres)
         // Pass 1: owner of every (pixel, slot) and each source's bounding box.
-        var owner = [Int32](repeating: 0, count: hw * n)
+        var owner = [Int32](repeating: -1, count: hw * n)     // −1: a zero-flux pixel, no owner
         var box = [(y0: Int, y1: Int, x0: Int, x1: Int)](repeating: (Int.max, Int.min, Int.max, Int.min), count: centres.count)
         for y in 0..<height {
             for x in 0..<width {
                 let p = y * width + x
+                if flux[p] == 0 { continue }
                 for k in 0..<n {
                     let ty = Double(y) + Double(vectors[(p * n + k) * 2]), tx = Double(x) + Double(vectors[(p * n + k) * 2 + 1])
                     let hint = x > 0 ? Int(owner[(p - 1) * n + k]) : -1      // the left neighbour's match: a shortcut
@@ -66,6 +69,7 @@ public struct PCRDecoder: Sendable {
         for y in 0..<height {
             for x in 0..<width {
                 let p = y * width + x
+                if flux[p] == 0 { continue }
                 for k in 0..<n {
                     let j = Int(owner[p * n + k])
                     let share = flux[p] * w[p * n + k]

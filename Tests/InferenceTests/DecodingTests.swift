@@ -26,8 +26,10 @@ struct DecodingTests {
             #expect(abs(s.image.total - s.flux) <= 1e-6 * max(1, abs(s.flux)))
         }
         for p in sum.indices { #expect(abs(sum[p] - Double(r.image[p])) < 1e-5, "pixel \(p)") }
-        // The segmentation names every pixel with a valid id, and npix counts them.
-        #expect(r.segmentation.allSatisfy { $0 >= 1 && Int($0) <= r.sources.count })
+        // The segmentation names every pixel with flux with a valid id, the blank (replaced) ones
+        // with 0, and npix counts them.
+        #expect(zip(r.segmentation, r.image).allSatisfy { id, flux in flux == 0 ? id == 0 : (id >= 1 && Int(id) <= r.sources.count) })
+        #expect(r.segmentation[3] == 0 && r.segmentation[100] == 0)
         for s in r.sources { #expect(s.ownedPixels == r.segmentation.filter { $0 == Int32(s.id) }.count) }
     }
 

@@ -124,3 +124,17 @@ func centreIndexMatchesBruteForce(cellSize: Int?) {
     let single = try EncodingVerification.verify(height: H, width: W, sources: [sources[0]], n: 3)
     #expect(abs(single[0].r90 - 2.146 * 3) <= 0.75)
 }
+
+/// Pixels without flux (blank regions) hand out nothing and are matched to nobody: a source's box
+/// covers only pixels that gave it flux. One row, two centres, every vector pointing at x = 1.
+@Test func zeroFluxPixelsDoNotWidenBoxes() throws {
+    let W = 10, n = 1
+    let flux: [Float] = [1, 2, 3, 0, 0, 4, 5, 0, 0, 0]
+    let vectors = (0..<W).flatMap { x -> [Float] in [0, Float(1 - x)] }      // (dy, dx) to x = 1
+    let decoded = try PCRDecoder(n: n).decode(flux: flux, height: 1, width: W, vectors: vectors,
+                                              weights: .fractions([Float](repeating: 1, count: W)),
+                                              centres: [(0, 1), (0, 8)])
+    #expect(decoded[0].flux == 15)
+    #expect(decoded[0].image.x0 == 0 && decoded[0].image.width == 7)          // not 10: the zeros at 7-9 are not its
+    #expect(decoded[1].flux == 0 && decoded[1].image.height == 0)
+}

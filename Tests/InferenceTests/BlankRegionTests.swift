@@ -1,0 +1,135 @@
+import Distributed
+import Foundation
+import PCR
+import Synchronization
+import Testing
+@testable import Inference
+
+/// Counts the tiles a network is run on.
+final class TileCounter: Sendable {
+    private let count = Mutex(0)
+    var tiles: Int { count.withLock { $0 } }
+    func network(_ inner: FunctionTileNetwork) -> FunctionTileNetwork {
+        FunctionTileNetwork(slots: inner.slots) { tile, size in
+            self.count.withLock { $0 += 1 }
+            return try inner.run(tile: tile, size: size)
+        }
+    }
+}
+
+/// A mosaic whose footprint does not fill the array: outside it the pixels are 0 (or NaN), as at
+/// the edges of a drizzled HST mosaic.
+@Suite("Blank regions outside a mosaic's footprint")
+struct BlankRegionTests {
+    static let height = 100, width = 90
+    /// Columns left of this are blank (the StreamingFixture image with its left part cut away).
+    static let footprintStart = 60
+
+    static func image(extraPixel: (y: Int, x: Int)? = nil) -> [Float] {
+        var image = syntheticImage(height: height, width: width, sources: [
+            (28, 70, 50), (27, 76, 30), (51.5, 75, 45), (76, 80, 40), (95, 68, 30),
+        ])
+        for y in 0..<height { for x in 0..<footprintStart { image[y * width + x] = y % 7 == 0 ? .nan : 0 } }
+        if let p = extraPixel { image[p.y * width + p.x] = 0.5 }
+        return image
+    }
+
+    /// FakeNetwork, but like a network trained on noisy sky it sees sources in the zero-filled
+    /// part of a tile that holds data: heatmap 0.9 on every zero input pixel of such a tile.
+    static var hallucinating: FunctionTileNetwork { FunctionTileNetwork(slots: FakeNetwork.slots) { tile, size in
+        var outputs = FakeNetwork.outputs(tile, height: size, width: size)
+        for i in tile.indices where tile[i] == 0 { outputs.heatmap[i] = 0.9 }
+        return outputs
+    } }
+
+    static func deblend(_ image: [Float], blockRows: Int?, communicator: (any Communicator)? = nil,
+                        network: FunctionTileNetwork = FakeNetwork.network) throws -> (DeblendResult, DeblendRun, Int) {
+        var settings = DeblendSettings(); settings.tile = 32; settings.margin = 4; settings.blockRows = blockRows
+        let deblender = MosaicDeblender(settings: settings)
+        let plan = try deblender.plan(height: height, width: width, slots: FakeNetwork.slots)
+        let sink = InMemorySink(height: height, width: width, replacedPixels: 0, tiles: plan.grid.count)
+        let counter = TileCounter()
+        let run = try deblender.deblend(rows: ArrayImageRows(image, height: height, width: width),
+                                        network: counter.network(network), communicator: communicator,
+                                        plan: plan, sink: sink)
+        return (sink.result, run, counter.tiles)
+    }
+
+    /// Tiles whose whole 32 x 32 input lies left of `footprintStart`, counted from the grid.
+    static func tilesLeftOfFootprint() throws -> Int {
+        let grid = try TileGrid(height: height, width: width, tile: 32, margin: 4)
+        return (0..<grid.count).filter { grid.tile($0).x0 + 32 <= footprintStart }.count
+    }
+
+    @Test(arguments: [nil, 24] as [Int?])
+    func blankTilesAreNotRunAndItsPixelsBelongToNobody(_ blockRows: Int?) throws {
+        let (result, run, networkTiles) = try Self.deblend(Self.image(), blockRows: blockRows, network: Self.hallucinating)
+        let blank = try Self.tilesLeftOfFootprint()
+        #expect(blank >= 8, "the fixture must have whole blank tiles")
+        #expect(run.blankTiles == blank)
+        #expect(networkTiles == run.tiles - blank)
+        #expect(result.sources.count >= 4)
+        // No source is found in, and no per-source box reaches into, the blank columns.
+        for s in result.sources {
+            #expect(s.x >= Self.footprintStart)
+            #expect(s.image.x0 >= Self.footprintStart, "source \(s.id)'s box starts at x = \(s.image.x0)")
+        }
+        // No centre on a blank pixel, whatever the network says there: the heatmap is 0 there.
+        #expect(zip(result.heatmap, result.image).allSatisfy { $1 != 0 || $0 == 0 })
+        #expect(result.sources.allSatisfy { result.image[$0.y * Self.width + $0.x] != 0 })
+        // Pixels without flux are owned by nobody; every pixel with flux by someone.
+        for (i, flux) in result.image.enumerated() {
+            #expect((result.segmentation[i] == 0) == (flux == 0), "pixel \(i)")
+        }
+        // All the light is still handed out.
+        let total = result.image.reduce(0) { $0 + Double($1) }
+        #expect(abs(result.sources.reduce(0) { $0 + $1.flux } - total) <= 1e-4 * abs(total))
+    }
+
+    /// FakeNetwork gives zero outputs on zero input, so skipping its blank tiles must change
+    /// nothing: the streamed result equals the whole image decoded at once (`PCRDecoder`) from
+    /// outputs computed on every pixel, with NMS on the heatmap zeroed at blank pixels.
+    @Test func skippingEqualsRunningTheNetworkEverywhere() throws {
+        let (result, _, _) = try Self.deblend(Self.image(), blockRows: 24)
+        let outputs = FakeNetwork.outputs(result.image, height: Self.height, width: Self.width)
+        let masked = zip(outputs.heatmap, result.image).map { $1 == 0 ? 0 : $0 }
+        let centres = PeakFinder().peaks(masked, height: Self.height, width: Self.width)
+        #expect(result.sources.map { [$0.y, $0.x] } == centres.map { [$0.y, $0.x] })
+        let reference = try PCRDecoder(n: FakeNetwork.slots).decode(
+            flux: result.image, height: Self.height, width: Self.width, vectors: outputs.vectors,
+            weights: .logits(outputs.mapLogits), centres: centres, heatmap: masked)
+        for (got, want) in zip(result.sources, reference) {
+            #expect(got.image.y0 == want.image.y0 && got.image.x0 == want.image.x0)
+            #expect(got.image.height == want.image.height && got.image.width == want.image.width)
+            #expect(zip(got.image.pixels, want.image.pixels).allSatisfy { abs($0 - $1) <= 1e-5 })
+        }
+    }
+
+    /// Two ranks skip the same tiles (each decides from the same input), run the other tiles
+    /// between them and give rank 0 the one-process result.
+    @Test func ranksSkipTheSameTiles() throws {
+        let (single, singleRun, _) = try Self.deblend(Self.image(), blockRows: 24)
+        let runs = try InProcessGroup.run(size: 2) { comm in
+            let (result, run, tiles) = try Self.deblend(Self.image(), blockRows: 24, communicator: comm)
+            return (Fingerprint(result), run.blankTiles, tiles)
+        }
+        #expect(runs[0].0 == Fingerprint(single))
+        #expect(runs.map(\.1) == [singleRun.blankTiles, singleRun.blankTiles])
+        #expect(runs[0].2 + runs[1].2 == singleRun.tiles - singleRun.blankTiles)
+    }
+
+    /// Control: one non-zero pixel near the footprint's edge makes every tile whose input holds
+    /// it live (whether the pixel falls in the tile's kept region or only in its margin).
+    @Test func aPixelInTheMarginMakesATileLive() throws {
+        let grid = try TileGrid(height: Self.height, width: Self.width, tile: 32, margin: 4)
+        let pixel = (y: 40, x: Self.footprintStart - 5)
+        let holding = (0..<grid.count).filter {
+            let t = grid.tile($0)
+            return t.x0 + 32 <= Self.footprintStart && (t.y0..<(t.y0 + 32)) ~= pixel.y && (t.x0..<(t.x0 + 32)) ~= pixel.x
+        }
+        #expect(!holding.isEmpty)
+        let (_, run, networkTiles) = try Self.deblend(Self.image(extraPixel: pixel), blockRows: nil)
+        #expect(run.blankTiles == (try Self.tilesLeftOfFootprint()) - holding.count)
+        #expect(networkTiles == run.tiles - run.blankTiles)
+    }
+}
