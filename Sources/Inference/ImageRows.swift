@@ -43,22 +43,32 @@ public final class FITSImageRows: ImageRows {
 /// What a first pass over the input found: NaN/Inf pixels to be replaced by 0.
 public struct InputScan: Sendable, Equatable {
     public var replacedPixels: Int
+    /// The sky of the data pixels, for the network's view of blank ones.
+    public var sky: SkyNoiseFill
 
     /// Reads `image` in bands of `rowsPerRead` rows; fails if it has no pixels or no finite
-    /// non-zero one, so an empty input is refused before any network pass.
+    /// non-zero one, so an empty input is refused before any network pass. The sky is estimated
+    /// from evenly spaced pixels in raster order, so it does not depend on `rowsPerRead`.
     public static func scan(_ image: any ImageRows, rowsPerRead: Int = 256) throws -> InputScan {
         let h = image.height, w = image.width
         guard h > 0, w > 0 else { throw InferenceError.emptyImage("image is \(w)x\(h) pixels") }
-        var replaced = 0, anyData = false
+        let every = max(1, h * w / SkyNoiseFill.maxSamples)
+        var replaced = 0, anyData = false, samples: [Float] = []
         for start in Swift.stride(from: 0, to: h, by: max(1, rowsPerRead)) {
-            for v in try image.read(rows: start..<min(h, start + rowsPerRead)) {
-                if !v.isFinite { replaced += 1 } else if v != 0 { anyData = true }
+            for (offset, v) in try image.read(rows: start..<min(h, start + rowsPerRead)).enumerated() {
+                if !v.isFinite {
+                    replaced += 1
+                } else if v != 0 {
+                    anyData = true
+                    if (start * w + offset) % every == 0 { samples.append(v) }
+                }
             }
         }
         guard anyData else {
             throw InferenceError.emptyImage(replaced == h * w ? "every pixel is NaN or blank" : "every pixel is zero, NaN or blank")
         }
-        return InputScan(replacedPixels: replaced)
+        // So few data pixels that none was sampled: nothing to estimate from, blank stays 0.
+        return InputScan(replacedPixels: replaced, sky: SkyNoiseFill.estimate(samples) ?? SkyNoiseFill(level: 0, sigma: 0))
     }
 
     /// Replaces NaN/Inf by 0 (no flux), in place (no second copy of a block).

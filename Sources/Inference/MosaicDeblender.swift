@@ -39,6 +39,9 @@ public struct DeblendSettings: Sendable {
     /// Pixels per attribution chunk: fixed, not per thread, so the blend sums (added chunk by
     /// chunk) do not depend on the thread count. Internal: tests use small chunks.
     var attributionChunkPixels = 1 << 16
+    /// Whether the network sees sky noise (`SkyNoiseFill`) instead of 0 at blank pixels of tiles
+    /// that hold data. Internal: tests turn it off for a negative control.
+    var fillBlankWithSkyNoise = true
     /// Test hooks for negative controls: a smaller NMS halo, or matching without deferral.
     var nmsHaloForTesting: Int?
     var deferUncertainPixels = true
@@ -129,10 +132,10 @@ public struct MosaicDeblender {
 
     /// Runs `network` on the tiles of `block` this rank owns and leaves the block's stitched
     /// outputs, summed over all ranks, in `stitched` (whose memory is reused).
-    /// `input` holds the sanitised rows `block.inputRows`. Returns the number of blank tiles in
-    /// the block (every rank counts all of them; see `isBlank`).
+    /// `input` holds the sanitised rows `block.inputRows`; `sky` is the image's (`InputScan`).
+    /// Returns the number of blank tiles in the block (every rank counts all of them; see `isBlank`).
     @discardableResult
-    func stitch(_ block: StreamingPlan.Block, of grid: TileGrid, input: [Float], network: any TileNetwork,
+    func stitch(_ block: StreamingPlan.Block, of grid: TileGrid, input: [Float], sky: SkyNoiseFill, network: any TileNetwork,
                 communicator: (any Communicator)?, into stitched: inout StitchedOutputs, tileDone: () -> Void) throws -> Int {
         let rank = communicator?.rank ?? 0, size = communicator?.size ?? 1
         let t = grid.tile
@@ -147,7 +150,7 @@ public struct MosaicDeblender {
         let group = max(1, network.concurrentTiles)
         for first in stride(from: 0, to: mine.count, by: group) {
             let indices = Array(mine[first..<min(mine.count, first + group)])
-            let inputs = indices.map { tileInput(grid.tile($0), grid: grid, block: block, input: input) }
+            let inputs = indices.map { tileInput(grid.tile($0), grid: grid, block: block, input: input, sky: sky) }
             let outputs = try network.run(tiles: inputs, size: t)
             for (index, output) in zip(indices, outputs) {
                 try stitched.insert(output, of: grid.tile(index), size: t)
@@ -173,9 +176,10 @@ public struct MosaicDeblender {
         return true
     }
 
-    /// The network input for `tile`: its pixels of the block's input rows, zero beyond the mosaic
-    /// edge (pixels outside carry no flux).
-    private func tileInput(_ tile: TileGrid.Tile, grid: TileGrid, block: StreamingPlan.Block, input: [Float]) -> [Float] {
+    /// The network input for `tile`: its pixels of the block's input rows, blank ones (0) as sky
+    /// noise, zero beyond the mosaic edge (the padding the tiling was validated with).
+    private func tileInput(_ tile: TileGrid.Tile, grid: TileGrid, block: StreamingPlan.Block, input: [Float],
+                           sky: SkyNoiseFill) -> [Float] {
         let t = grid.tile, width = grid.width
         var tileInput = [Float](repeating: 0, count: t * t)
         for ty in 0..<t {
@@ -184,6 +188,10 @@ public struct MosaicDeblender {
             let columns = max(0, min(t, width - tile.x0))
             let src = (y - block.inputRows.lowerBound) * width + tile.x0
             tileInput.replaceSubrange((ty * t)..<(ty * t + columns), with: input[src..<(src + columns)])
+            guard settings.fillBlankWithSkyNoise else { continue }
+            for tx in 0..<columns where tileInput[ty * t + tx] == 0 {
+                tileInput[ty * t + tx] = sky.value(atPixel: y * width + tile.x0 + tx)
+            }
         }
         return tileInput
     }
@@ -195,9 +203,11 @@ public struct MosaicDeblender {
         let grid = try TileGrid(height: height, width: width, tile: settings.tile, margin: settings.margin)
         let plan = try StreamingPlan(grid: grid, slots: network.slots, blockRows: nil)
         let mine = (0..<grid.count).filter { $0 % (communicator?.size ?? 1) == (communicator?.rank ?? 0) }.count
+        let sky = try InputScan.scan(ArrayImageRows(image, height: height, width: width)).sky
         var done = 0
         var stitched = StitchedOutputs(height: 0, width: width, slots: network.slots)
-        try stitch(plan.blocks[0], of: grid, input: image, network: network, communicator: communicator, into: &stitched) {
+        try stitch(plan.blocks[0], of: grid, input: image, sky: sky, network: network, communicator: communicator,
+                   into: &stitched) {
             done += 1; progress(done, mine)
         }
         return stitched
@@ -215,7 +225,8 @@ public struct MosaicDeblender {
         if let outside = settings.forcedCentres?.first(where: { !(0..<image.height ~= $0.y && 0..<image.width ~= $0.x) }) {
             throw InferenceError.badParameter("forced centre (y=\(outside.y), x=\(outside.x)) is outside the \(image.width)x\(image.height) image")
         }
-        run.replacedPixels = try InputScan.scan(image).replacedPixels
+        let scan = try InputScan.scan(image)
+        run.replacedPixels = scan.replacedPixels
         let rank = communicator?.rank ?? 0, size = communicator?.size ?? 1
         let decoder = try rank == 0 ? sink.map {
             try StreamingDecoder(settings: settings, height: image.height, width: image.width, slots: network.slots,
@@ -229,8 +240,8 @@ public struct MosaicDeblender {
             var input = try image.read(rows: block.inputRows)
             InputScan.sanitise(&input)
             let networkStart = Date()
-            run.blankTiles += try stitch(block, of: plan.grid, input: input, network: network, communicator: communicator,
-                                         into: &outputs) {
+            run.blankTiles += try stitch(block, of: plan.grid, input: input, sky: scan.sky, network: network,
+                                         communicator: communicator, into: &outputs) {
                 done += 1; progress(done, mine)
             }
             run.networkSeconds += Date().timeIntervalSince(networkStart)

@@ -86,12 +86,16 @@ struct BlankRegionTests {
         #expect(abs(result.sources.reduce(0) { $0 + $1.flux } - total) <= 1e-4 * abs(total))
     }
 
-    /// FakeNetwork gives zero outputs on zero input, so skipping its blank tiles must change
-    /// nothing: the streamed result equals the whole image decoded at once (`PCRDecoder`) from
-    /// outputs computed on every pixel, with NMS on the heatmap zeroed at blank pixels.
+    /// Skipping blank tiles changes nothing that is decoded (their pixels carry no flux and hold
+    /// no centre): the streamed result equals the whole image decoded at once (`PCRDecoder`) from
+    /// FakeNetwork's outputs on every pixel of the image as the network sees it (blank pixels as
+    /// sky noise), with NMS on the heatmap zeroed at blank pixels.
     @Test func skippingEqualsRunningTheNetworkEverywhere() throws {
         let (result, _, _) = try Self.deblend(Self.image(), blockRows: 24)
-        let outputs = FakeNetwork.outputs(result.image, height: Self.height, width: Self.width)
+        // The network's view of the whole image: blank pixels as sky noise.
+        let sky = try InputScan.scan(ArrayImageRows(result.image, height: Self.height, width: Self.width)).sky
+        let seen = result.image.enumerated().map { $1 == 0 ? sky.value(atPixel: $0) : $1 }
+        let outputs = FakeNetwork.outputs(seen, height: Self.height, width: Self.width)
         let masked = zip(outputs.heatmap, result.image).map { $1 == 0 ? 0 : $0 }
         let centres = PeakFinder().peaks(masked, height: Self.height, width: Self.width)
         #expect(result.sources.map { [$0.y, $0.x] } == centres.map { [$0.y, $0.x] })
@@ -103,6 +107,70 @@ struct BlankRegionTests {
             #expect(got.image.height == want.image.height && got.image.width == want.image.width)
             #expect(zip(got.image.pixels, want.image.pixels).allSatisfy { abs($0 - $1) <= 1e-5 })
         }
+    }
+
+    /// The network sees blank pixels of a tile that holds data as noise at the image's sky level
+    /// and scatter, and data pixels unchanged; with the fill off (control) it sees zeros.
+    @Test(arguments: [true, false])
+    func blankPixelsLookLikeSkyToTheNetwork(_ fill: Bool) throws {
+        let image = Self.image().map { $0.isFinite ? $0 : 0 }
+        let inputs = Mutex<[[Float]]>([])
+        let capturing = FunctionTileNetwork(slots: FakeNetwork.slots) { tile, size in
+            inputs.withLock { $0.append(tile) }
+            return FakeNetwork.outputs(tile, height: size, width: size)
+        }
+        var settings = DeblendSettings(); settings.tile = 32; settings.margin = 4; settings.fillBlankWithSkyNoise = fill
+        let grid = try TileGrid(height: Self.height, width: Self.width, tile: 32, margin: 4)
+        _ = try MosaicDeblender(settings: settings).stitch(image, height: Self.height, width: Self.width, network: capturing)
+        // Tile inputs in the order they ran (one at a time: FunctionTileNetwork runs tiles in order).
+        let live = (0..<grid.count).filter { grid.tile($0).x0 + 32 > Self.footprintStart }
+        let seen = inputs.withLock { $0 }
+        #expect(seen.count == live.count)
+        var filled: [Float] = []
+        for (index, input) in zip(live, seen) {
+            let t = grid.tile(index)
+            for ty in 0..<32 where t.y0 + ty < Self.height {
+                for tx in 0..<32 where t.x0 + tx < Self.width {
+                    let original = image[(t.y0 + ty) * Self.width + t.x0 + tx], got = input[ty * 32 + tx]
+                    if original != 0 { #expect(got == original) } else { filled.append(got) }
+                }
+            }
+        }
+        #expect(filled.count > 1000)
+        let data = image.filter { $0 != 0 }.sorted()
+        let median = data[data.count / 2]
+        let mean = filled.reduce(0, +) / Float(filled.count)
+        let sd = (filled.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Float(filled.count)).squareRoot()
+        if fill {
+            // The fixture's sky: a ±0.01 sine pattern (plus sources) whose robust scatter is ≈ 0.01.
+            #expect(abs(mean - median) < 0.002, "mean \(mean), median \(median)")
+            #expect(sd > 0.005 && sd < 0.02, "sd \(sd)")
+        } else {
+            #expect(filled.allSatisfy { $0 == 0 })
+        }
+    }
+
+    /// The sky estimate against the known noise of a blanked Gaussian field (float64 reference
+    /// statistics of the same draws), independent of how the rows are read; and the fill values
+    /// have the estimated mean and scatter.
+    @Test func skyEstimateMatchesTheNoise() throws {
+        let h = 300, w = 400, level = 0.25, sigma = 0.04
+        var state: UInt64 = 99
+        func uniform() -> Double { state = state &* 6364136223846793005 &+ 1442695040888963407; return (Double(state >> 11) + 0.5) / 9007199254740992 }
+        var image = (0..<(h * w)).map { _ in Float(level + sigma * (-2 * log(uniform())).squareRoot() * cos(2 * .pi * uniform())) }
+        for y in 0..<h { for x in 0..<(w / 3) { image[y * w + x] = y % 2 == 0 ? 0 : .nan } }   // a blank third
+        image[5 * w + 200] = 40                                                                    // one bright source pixel
+        let a = try InputScan.scan(ArrayImageRows(image, height: h, width: w))
+        let b = try InputScan.scan(ArrayImageRows(image, height: h, width: w), rowsPerRead: 7)
+        #expect(a == b)
+        #expect(a.replacedPixels == h / 2 * (w / 3))
+        #expect(abs(Double(a.sky.level) - level) < 0.002)
+        #expect(abs(Double(a.sky.sigma) - sigma) / sigma < 0.03)
+        let fill = (0..<100_000).map { Double(a.sky.value(atPixel: $0)) }
+        let mean = fill.reduce(0, +) / Double(fill.count)
+        let sd = (fill.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(fill.count)).squareRoot()
+        #expect(abs(mean - Double(a.sky.level)) < 0.001 && abs(sd - Double(a.sky.sigma)) / Double(a.sky.sigma) < 0.02)
+        #expect(a.sky.value(atPixel: 12345) == a.sky.value(atPixel: 12345) && a.sky.value(atPixel: 1) != a.sky.value(atPixel: 2))
     }
 
     /// Two ranks skip the same tiles (each decides from the same input), run the other tiles
