@@ -39,6 +39,10 @@ public struct DeblendSettings: Sendable {
     /// Pixels per attribution chunk: fixed, not per thread, so the blend sums (added chunk by
     /// chunk) do not depend on the thread count. Internal: tests use small chunks.
     var attributionChunkPixels = 1 << 16
+    /// Factor from the image's units to the units the model was trained in (e⁻/s at AB zero
+    /// point 25.94 for the shipped model): the network sees `inputScale ×` the image; fluxes are
+    /// attributed in the image's own units.
+    public var inputScale: Float = 1
     /// Whether the network sees sky noise (`SkyNoiseFill`) instead of 0 at blank pixels of tiles
     /// that hold data. Internal: tests turn it off for a negative control.
     var fillBlankWithSkyNoise = true
@@ -177,7 +181,8 @@ public struct MosaicDeblender {
     }
 
     /// The network input for `tile`: its pixels of the block's input rows, blank ones (0) as sky
-    /// noise, zero beyond the mosaic edge (the padding the tiling was validated with).
+    /// noise, zero beyond the mosaic edge (the padding the tiling was validated with), all in the
+    /// model's units (`inputScale`).
     private func tileInput(_ tile: TileGrid.Tile, grid: TileGrid, block: StreamingPlan.Block, input: [Float],
                            sky: SkyNoiseFill) -> [Float] {
         let t = grid.tile, width = grid.width
@@ -193,6 +198,7 @@ public struct MosaicDeblender {
                 tileInput[ty * t + tx] = sky.value(atPixel: y * width + tile.x0 + tx)
             }
         }
+        if settings.inputScale != 1 { for i in tileInput.indices { tileInput[i] *= settings.inputScale } }
         return tileInput
     }
 

@@ -4,6 +4,7 @@ import DistributedMPI
 import FITSIO
 import Foundation
 import Inference
+import SkySim
 import Tensors
 
 /// `pais deblend`: tiled inference on an image of any size, written as catalog, per-source
@@ -33,6 +34,7 @@ struct DeblendCommand: ParsableCommand {
     @Option(help: "Compute threads per rank (default: all cores alone, 1 per rank under a launcher).") var threads: Int?
     @Option(help: "Forced deblending: a catalog (CSV, FITS table or SExtractor ASCII_HEAD; columns x, y 0-based, X_IMAGE, Y_IMAGE 1-based, or ra, dec degrees) whose positions replace the heatmap's peaks.") var centres: String?
     @Option(help: "Test-time augmentation: average the network over 1, 2, 4 or 8 flipped and turned views of each tile (that many times the network time).") var views = 1
+    @Option(help: "AB magnitude of one unit of the image's pixel values (default: the header's MAGZP, or PHOTFLAM/PHOTPLAM; else the model's 25.94). The network sees the image in its training units (e-/s at 25.94); fluxes stay in the image's units.") var zeroPoint: Double?
     @Flag(help: "Replace an existing output directory.") var overwrite = false
 
     func run() throws {
@@ -57,6 +59,14 @@ struct DeblendCommand: ParsableCommand {
             throw CommandError("\(output) already exists (pass --overwrite to replace it)")
         }
         let input = try DeblendInput(path: image)
+        if let zeroPoint, !zeroPoint.isFinite { throw CommandError("--zero-point must be a finite AB magnitude, got \(zeroPoint)") }
+        let photometry = zeroPoint.map { ABZeroPoint(magnitude: $0, source: "--zero-point") } ?? input.zeroPoint
+        let magnitude = photometry?.magnitude ?? Instrument.zeropoint
+        // m = ZP − 2.5 log10(f): the same source in the model's units is f · 10^(−0.4 (ZP − ZP_model)).
+        let inputScale = pow(10, -0.4 * (magnitude - Instrument.zeropoint))
+        guard inputScale.isFinite, inputScale > 0, Float(inputScale).isNormal else {
+            throw CommandError("zero point \(magnitude) (\(photometry?.source ?? "")) is too far from the model's \(Instrument.zeropoint) to scale the image")
+        }
         let weights = try resolveModelPath(model)
         let network = try loadTileNetwork(preset: preset, weights: weights, tile: tile, replicas: Parallel.workers, views: views)
         var settings = DeblendSettings()
@@ -64,6 +74,7 @@ struct DeblendCommand: ParsableCommand {
         settings.margin = margin ?? defaultMargin(tile: tile)
         guard peakThreshold > 0, peakThreshold < 1 else { throw CommandError("--peak-threshold must be in (0, 1), got \(peakThreshold)") }
         settings.peakThreshold = peakThreshold
+        settings.inputScale = Float(inputScale)
         guard maxMemory > 0 else { throw CommandError("--max-memory must be a positive number of MB, got \(maxMemory)") }
         if let blockRows, blockRows <= 0 { throw CommandError("--block-rows must be positive, got \(blockRows)") }
         if let centres { settings.forcedCentres = try input.forcedCentres(from: centres, imagePath: image) }
@@ -73,7 +84,16 @@ struct DeblendCommand: ParsableCommand {
             return try blockRows.map { try StreamingPlan(grid: grid, slots: network.slots, blockRows: $0) }
                 ?? StreamingPlan.fitting(grid: grid, slots: network.slots, maxBytes: maxMemory << 20)
         }
-        if root { print("plan: \(input.width)x\(input.height) image, \(plan.grid.count) tiles; \(plan.summary)") }
+        if root {
+            print("plan: \(input.width)x\(input.height) image, \(plan.grid.count) tiles; \(plan.summary)")
+            let origin = photometry.map { "(\($0.source))" } ?? "(none in the header: the model's own; pass --zero-point if the image is in other units)"
+            print("photometry: AB zero point " + String(format: "%.3f", magnitude) + " \(origin), the network sees the image x "
+                  + String(format: "%.4g", inputScale))
+            if let scale = input.pixelScaleArcsec, abs(scale / Instrument.pixelScale - 1) > 0.1 {
+                writeToStandardError("warning: \(image) has " + String(format: "%.3f", scale) + "\"/px but the model was trained on "
+                                     + "\(Instrument.pixelScale)\"/px images; resample it first for trustworthy results\n")
+            }
+        }
         let keywords: [(String, HeaderValue, String)] = [
             ("PAISIMG", .string(URL(fileURLWithPath: image).lastPathComponent), "deblended input image"),
             ("PAISMOD", .string(URL(fileURLWithPath: weights).lastPathComponent), "model weights"),
@@ -82,6 +102,7 @@ struct DeblendCommand: ParsableCommand {
             ("PAISMARG", .int(settings.margin), "[px] tile margin"),
             ("PAISNMS", .double(Double(settings.peakThreshold)), "NMS threshold (window 7)"),
             ("PAISVIEW", .int(views), "tile views averaged (test-time augmentation)"),
+            ("PAISZP", .double(magnitude), "AB zero point of the input's pixel values"),
         ] + (centres.map { [("PAISCEN", .string(URL(fileURLWithPath: $0).lastPathComponent), "forced centres: catalog")] } ?? [])
         let start = Date()
         // Only rank 0 writes; its outputs go to a staging directory renamed at the end.

@@ -12,6 +12,8 @@ struct DeblendInput {
     /// WCS header cards of that HDU, copied verbatim onto every output.
     var wcsCards: [String]
     var wcs: CelestialWCS?
+    /// The AB zero point the header gives (MAGZP, or PHOTFLAM/PHOTPLAM), nil if none.
+    var zeroPoint: ABZeroPoint?
 
     /// Opens `path`; missing, non-FITS, truncated or image-less files give one clear line.
     init(path: String) throws {
@@ -26,7 +28,21 @@ struct DeblendInput {
         _ = try file.moveToHDU(chosen)
         wcsCards = try file.wcsCards()
         wcs = try? file.readCelestialWCS()
+        do { zeroPoint = try file.abZeroPoint() } catch let e as FITSError { throw CommandError("\(path): \(e.message)") }
         rows = try FITSImageRows(file: file, hdu: chosen)
+    }
+
+    /// The pixel side in arcsec at the image's centre, from its WCS (nil without one).
+    var pixelScaleArcsec: Double? {
+        guard let wcs else { return nil }
+        let x = Double(width) / 2, y = Double(height) / 2
+        guard let p = try? wcs.world(x: x, y: y), let px = try? wcs.world(x: x + 1, y: y),
+              let py = try? wcs.world(x: x, y: y + 1) else { return nil }
+        func arcsec(_ a: (ra: Double, dec: Double), _ b: (ra: Double, dec: Double)) -> Double {
+            let dra = (a.ra - b.ra) * cos(p.dec * .pi / 180), ddec = a.dec - b.dec
+            return (dra * dra + ddec * ddec).squareRoot() * 3600
+        }
+        return (arcsec(p, px) * arcsec(p, py)).squareRoot()
     }
 }
 

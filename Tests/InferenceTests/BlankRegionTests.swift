@@ -201,3 +201,30 @@ struct BlankRegionTests {
         #expect(networkTiles == run.tiles - run.blankTiles)
     }
 }
+
+@Suite("Image units: the network's input scale")
+struct InputScaleTests {
+    /// An image in units 4 times smaller (its zero point 1.505 mag fainter), scaled back by
+    /// `inputScale` = 1/4 (exact in floating point): the network sees the same numbers, so the
+    /// same centres and heatmap, and the fluxes come out in the image's units, 4 times larger.
+    /// Control: without the scale the (non-linear) network sees other numbers and differs.
+    @Test func scaledImageGivesTheSameSourcesInItsOwnUnits() throws {
+        let base = try StreamingFixture.run(StreamingFixture.settings(blockRows: 24)).0
+        let scaledImage = StreamingFixture.image.map { $0 * 4 }
+        func run(_ inputScale: Float) throws -> DeblendResult {
+            var settings = StreamingFixture.settings(blockRows: 24); settings.inputScale = inputScale
+            let deblender = MosaicDeblender(settings: settings)
+            let plan = try deblender.plan(height: StreamingFixture.height, width: StreamingFixture.width, slots: FakeNetwork.slots)
+            let sink = InMemorySink(height: StreamingFixture.height, width: StreamingFixture.width, replacedPixels: 0, tiles: plan.grid.count)
+            _ = try deblender.deblend(rows: ArrayImageRows(scaledImage, height: StreamingFixture.height, width: StreamingFixture.width),
+                                      network: FakeNetwork.network, plan: plan, sink: sink)
+            return sink.result
+        }
+        let scaled = try run(0.25)
+        #expect(scaled.heatmap == base.heatmap)
+        #expect(scaled.sources.map { [$0.y, $0.x] } == base.sources.map { [$0.y, $0.x] })
+        #expect(zip(scaled.sources, base.sources).allSatisfy { $0.flux == 4 * $1.flux && $0.ownedPixels == $1.ownedPixels })
+        let unscaled = try run(1)
+        #expect(unscaled.heatmap != base.heatmap)
+    }
+}

@@ -28,6 +28,7 @@ struct DeblendCLITests {
         let run = try runPais(["deblend", f.field, "--model", f.weights, "--preset", "tiny", "--tile", "32", "--output", out])
         #expect(run.status == 0, "\(run.standardError)")
         #expect(run.standardOutput.contains("tiles on 1 rank"))
+        #expect(run.standardOutput.contains("photometry: AB zero point 25.940 (MAGZP), the network sees the image x 1"))
         let catalog = try FITSTable.read(from: out + "/catalog.csv")
         let stamps = try FITSFile.open(out + "/sources.fits")
         _ = try stamps.moveToHDU(named: "STAMPS")
@@ -128,7 +129,7 @@ struct DeblendCLITests {
     }
 
     @Test(arguments: ["wrong preset", "all NaN", "truncated", "missing model", "existing output", "NaN weights",
-                      "centre outside", "empty centres", "views 3"])
+                      "centre outside", "empty centres", "views 3", "zero point nan", "bad PHOTFLAM"])
     func badInputGetsOneLineAndNoOutput(_ problem: String) throws {
         let f = try Self.fixture()
         defer { try? FileManager.default.removeItem(atPath: f.directory) }
@@ -164,6 +165,15 @@ struct DeblendCLITests {
             expected = problem == "empty centres" ? "the catalog is empty" : "row 1 position (x=72.6, y=10.0) is outside the 72x40 image"
         case "views 3":
             extra = ["--views", "3"]; expected = "views must be 1, 2, 4 or 8, got 3"
+        case "zero point nan":
+            extra = ["--zero-point", "nan"]; expected = "--zero-point must be a finite AB magnitude"
+        case "bad PHOTFLAM":
+            image = f.directory + "/photflam.fits"
+            let file = try FITSFile.create(image)
+            try file.writeImage(try FITSFile.open(f.field).readImage(as: Float.self))
+            try file.writeKey("PHOTFLAM", .double(0)); try file.writeKey("PHOTPLAM", .double(15369))
+            try file.commit()
+            expected = "keyword PHOTFLAM = 0.0 is not a positive number"
         default:
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: false)
             expected = "already exists"
