@@ -7,7 +7,8 @@
 #     outputs; signal -> checkpoint -> exit 75 -> requeue -> resume gives the same model.safetensors
 #     as an uninterrupted run, under srun and under mpirun, and after a real preemption by the
 #     urgent partition; jobs/scaling.sbatch's array producing its table and summary;
-#   - jobs/deblend.sbatch: 2 ranks write the catalog of one process; a truncated image fails cleanly.
+#   - jobs/deblend.sbatch: 2 ranks write the catalog of one process (also with WEIGHT and
+#     ZERO_POINT); a truncated image fails cleanly.
 # Every wait is bounded. Prints PASS/FAIL/SKIP lines and ends with "slurm-tests: N passed, M failed".
 #
 #   PAIS_SKIP_SLURM=1        skip everything (also skipped automatically when not root)
@@ -224,6 +225,15 @@ test_deblend_job() {
   expect_job "$job" COMPLETED 0:0 "$work/deblend-$job.out" || return 1
   grep -q 'tiles on 2 rank(s)' "$work/deblend-$job.out" || return 1
   cmp "$work/deblend-plain/catalog.csv" "$work/deblend-job/catalog.csv" || return 1
+  # WEIGHT and ZERO_POINT reach pais: the field as its own weight map blanks its negative pixels.
+  "$pais" deblend "$field" --model "$model" --preset tiny --tile 32 --threads 1 --weight "$field" --zero-point 26.5 \
+    --output "$work/deblend-weighted" 2>/dev/null || return 1
+  job=$(PAIS_BIN=$pais IMAGE=$field OUTPUT=$work/deblend-job-weighted MODEL=$model PRESET=tiny TILE=32 WEIGHT=$field \
+        ZERO_POINT=26.5 sbatch --parsable --ntasks=2 --output="$work/deblend-%j.out" jobs/deblend.sbatch) || return 1
+  expect_job "$job" COMPLETED 0:0 "$work/deblend-$job.out" || return 1
+  grep -q 'AB zero point 26.500 (--zero-point)' "$work/deblend-$job.out" || return 1
+  cmp "$work/deblend-weighted/catalog.csv" "$work/deblend-job-weighted/catalog.csv" || return 1
+  ! cmp -s "$work/deblend-plain/catalog.csv" "$work/deblend-weighted/catalog.csv" || { echo "WEIGHT/ZERO_POINT changed nothing"; return 1; }
   head -c 6000 "$field" > "$work/deblend-cut.fits"
   job=$(PAIS_BIN=$pais IMAGE=$work/deblend-cut.fits OUTPUT=$work/deblend-bad MODEL=$model PRESET=tiny TILE=32 \
         sbatch --parsable --ntasks=2 --output="$work/deblend-%j.out" jobs/deblend.sbatch) || return 1

@@ -40,6 +40,30 @@ public final class FITSImageRows: ImageRows {
     }
 }
 
+/// An image read through its weight map: pixels whose weight is not positive (0 where no
+/// exposure reached a drizzled mosaic, whatever the science image holds there) or not finite
+/// read as NaN, i.e. blank.
+public struct WeightMaskedRows: ImageRows {
+    public let image: any ImageRows, weight: any ImageRows
+    public var height: Int { image.height }
+    public var width: Int { image.width }
+
+    /// Fails unless both have the same shape; `names` label them in the message.
+    public init(image: any ImageRows, weight: any ImageRows, names: (image: String, weight: String) = ("image", "weight map")) throws {
+        guard image.height == weight.height, image.width == weight.width else {
+            throw InferenceError.badParameter("\(names.weight) is \(weight.width)x\(weight.height) but \(names.image) is \(image.width)x\(image.height)")
+        }
+        self.image = image; self.weight = weight
+    }
+
+    public func read(rows: Range<Int>) throws -> [Float] {
+        var pixels = try image.read(rows: rows)
+        let weights = try weight.read(rows: rows)
+        for i in pixels.indices where !(weights[i] > 0 && weights[i].isFinite) { pixels[i] = .nan }
+        return pixels
+    }
+}
+
 /// What a first pass over the input found: NaN/Inf pixels to be replaced by 0.
 public struct InputScan: Sendable, Equatable {
     public var replacedPixels: Int

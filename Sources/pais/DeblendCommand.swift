@@ -35,6 +35,7 @@ struct DeblendCommand: ParsableCommand {
     @Option(help: "Forced deblending: a catalog (CSV, FITS table or SExtractor ASCII_HEAD; columns x, y 0-based, X_IMAGE, Y_IMAGE 1-based, or ra, dec degrees) whose positions replace the heatmap's peaks.") var centres: String?
     @Option(help: "Test-time augmentation: average the network over 1, 2, 4 or 8 flipped and turned views of each tile (that many times the network time).") var views = 1
     @Option(help: "AB magnitude of one unit of the image's pixel values (default: the header's MAGZP, or PHOTFLAM/PHOTPLAM; else the model's 25.94). The network sees the image in its training units (e-/s at 25.94); fluxes stay in the image's units.") var zeroPoint: Double?
+    @Option(help: "Weight map of the image (e.g. a drizzled mosaic's inverse-variance map): pixels whose weight is not positive are blank, whatever the image holds there.") var weight: String?
     @Flag(help: "Replace an existing output directory.") var overwrite = false
 
     func run() throws {
@@ -59,6 +60,9 @@ struct DeblendCommand: ParsableCommand {
             throw CommandError("\(output) already exists (pass --overwrite to replace it)")
         }
         let input = try DeblendInput(path: image)
+        let rows: any ImageRows = try weight.map { path in
+            try inferenceCall { try WeightMaskedRows(image: input.rows, weight: DeblendInput.weightRows(path), names: (image, "weight map \(path)")) }
+        } ?? input.rows
         if let zeroPoint, !zeroPoint.isFinite { throw CommandError("--zero-point must be a finite AB magnitude, got \(zeroPoint)") }
         let photometry = zeroPoint.map { ABZeroPoint(magnitude: $0, source: "--zero-point") } ?? input.zeroPoint
         let magnitude = photometry?.magnitude ?? Instrument.zeropoint
@@ -113,7 +117,7 @@ struct DeblendCommand: ParsableCommand {
         let run: DeblendRun
         do {
             run = try MosaicDeblender(settings: settings).deblend(
-                rows: input.rows, network: network, communicator: communicator, plan: plan, sink: sink,
+                rows: rows, network: network, communicator: communicator, plan: plan, sink: sink,
                 spillDirectory: sink?.stagingDirectory
             ) { done, total in
                 if root && (done == total || done % max(1, total / 100) == 0) {
@@ -131,13 +135,14 @@ struct DeblendCommand: ParsableCommand {
         let seconds = Date().timeIntervalSince(start)
         guard root else { return }
         if run.replacedPixels > 0 {
-            writeToStandardError("warning: \(image): \(run.replacedPixels) NaN/Inf pixels were replaced by 0\n")
+            let what = weight == nil ? "NaN/Inf pixels were" : "pixels (NaN/Inf, or not positive in the weight map) were blanked and"
+            writeToStandardError("warning: \(image): \(run.replacedPixels) \(what) replaced by 0\n")
         }
         print("deblended \(input.width)x\(input.height) image \(image) with \(weights) (\(preset), tile \(tile), margin \(settings.margin)\(views > 1 ? ", \(views) views" : ""))")
         let blank = run.blankTiles > 0 ? " (\(run.blankTiles) blank tiles not run)" : ""
         print("  \(run.tiles) tiles on \(communicator.size) rank(s) in \(plan.blocks.count) block(s)\(blank): network " + String(format: "%.2f s (%.2f tiles/s), NMS + decode %.2f s (of which writing %.2f s), total %.2f s",
               run.networkSeconds, Double(run.tiles - run.blankTiles) / max(run.networkSeconds, 1e-9), run.decodeSeconds, run.outputSeconds, seconds))
-        print("  \(run.sources) sources (\(run.blendedSources) flagged blended), \(run.replacedPixels) NaN/Inf pixels replaced, at most \(run.peakDeferredPixels) pixels waited across a block seam")
+        print("  \(run.sources) sources (\(run.blendedSources) flagged blended), \(run.replacedPixels) NaN/Inf\(weight == nil ? "" : " or zero-weight") pixels replaced, at most \(run.peakDeferredPixels) pixels waited across a block seam")
         if run.earlyMatchedPixels > 0 {
             writeToStandardError("warning: \(run.earlyMatchedPixels) pixels were matched before every centre below them was known (more than \(settings.maxWaitingPixels) waited at a block seam; a larger --max-memory raises the limit)\n")
         }

@@ -17,6 +17,15 @@ struct DeblendInput {
 
     /// Opens `path`; missing, non-FITS, truncated or image-less files give one clear line.
     init(path: String) throws {
+        let (file, chosen) = try Self.firstImage(path)
+        wcsCards = try file.wcsCards()
+        wcs = try? file.readCelestialWCS()
+        do { zeroPoint = try file.abZeroPoint() } catch let e as FITSError { throw CommandError("\(path): \(e.message)") }
+        rows = try FITSImageRows(file: file, hdu: chosen)
+    }
+
+    /// `path`'s first 2-D image HDU, made current, read by rows.
+    static func firstImage(_ path: String) throws -> (FITSFile, Int) {
         guard FileManager.default.fileExists(atPath: path) else { throw CommandError("\(path): no such file") }
         let file = try FITSFile.open(path)
         try file.checkNotTruncated()
@@ -24,12 +33,15 @@ struct DeblendInput {
         for index in 0..<(try file.hduCount()) where try file.moveToHDU(index) == .image {
             if try file.imageGeometry().shape.count == 2 { chosen = index; break }
         }
-        guard let chosen else { throw CommandError("\(path): has no 2-D image HDU to deblend") }
+        guard let chosen else { throw CommandError("\(path): has no 2-D image HDU") }
         _ = try file.moveToHDU(chosen)
-        wcsCards = try file.wcsCards()
-        wcs = try? file.readCelestialWCS()
-        do { zeroPoint = try file.abZeroPoint() } catch let e as FITSError { throw CommandError("\(path): \(e.message)") }
-        rows = try FITSImageRows(file: file, hdu: chosen)
+        return (file, chosen)
+    }
+
+    /// The weight map at `path` (its first 2-D image), read by rows.
+    static func weightRows(_ path: String) throws -> FITSImageRows {
+        let (file, hdu) = try firstImage(path)
+        return try FITSImageRows(file: file, hdu: hdu)
     }
 
     /// The pixel side in arcsec at the image's centre, from its WCS (nil without one).

@@ -228,3 +228,23 @@ struct InputScaleTests {
         #expect(unscaled.heatmap != base.heatmap)
     }
 }
+
+@Suite("Weight maps")
+struct WeightMaskTests {
+    @Test func pixelsWithoutPositiveWeightReadAsBlank() throws {
+        let image = ArrayImageRows([1, 2, 3, 4, 5, 6, 7, 8], height: 2, width: 4)
+        let weight = ArrayImageRows([1, 0, -2, .nan, 0.5, .infinity, 1e-30, 3], height: 2, width: 4)
+        let masked = try WeightMaskedRows(image: image, weight: weight)
+        let rows = try masked.read(rows: 0..<2)
+        #expect(rows.enumerated().map { $1.isNaN ? -1 : $1 } == [1, -1, -1, -1, 5, -1, 7, 8])
+        #expect(try masked.read(rows: 1..<2).enumerated().map { $1.isNaN ? -1 : $1 } == [5, -1, 7, 8])
+        #expect(try InputScan.scan(masked).replacedPixels == 4)
+    }
+
+    @Test func shapesMustAgree() {
+        let image = ArrayImageRows([Float](repeating: 1, count: 12), height: 3, width: 4)
+        let weight = ArrayImageRows([Float](repeating: 1, count: 12), height: 4, width: 3)
+        #expect { try WeightMaskedRows(image: image, weight: weight, names: ("sci.fits", "weight map wht.fits")) }
+            throws: { "\($0)".contains("weight map wht.fits is 3x4 but sci.fits is 4x3") }
+    }
+}

@@ -128,8 +128,36 @@ struct DeblendCLITests {
         #expect(stray.status != 0 && stray.standardError.contains("--oracle-peaks needs --oracle"))
     }
 
+    /// A weight map blanks the pixels no exposure covered, whatever the image holds there: here
+    /// the left 24 columns hold a bright fake signal with weight 0.
+    @Test func weightMapBlanksUncoveredPixels() throws {
+        let f = try Self.fixture()
+        defer { try? FileManager.default.removeItem(atPath: f.directory) }
+        var image = try FITSFile.open(f.field).readImage(as: Float.self)
+        var weight = [Float](repeating: 2, count: 40 * 72)
+        for y in 0..<40 { for x in 0..<24 { image.pixels[y * 72 + x] = Float(50 + (x * 7 + y * 3) % 11); weight[y * 72 + x] = 0 } }
+        let sci = f.directory + "/sci.fits", wht = f.directory + "/wht.fits"
+        for (path, pixels) in [(sci, image.pixels), (wht, weight)] {
+            let file = try FITSFile.create(path)
+            try file.writeImage(FITSImage(width: 72, height: 40, pixels: pixels))
+            try file.commit()
+        }
+        let common = ["--model", f.weights, "--preset", "tiny", "--tile", "32"]
+        let masked = try runPais(["deblend", sci, "--weight", wht, "--output", f.directory + "/masked"] + common)
+        #expect(masked.status == 0, "\(masked.standardError)")
+        #expect(masked.standardError.contains("960 pixels (NaN/Inf, or not positive in the weight map) were blanked"))
+        let segmentation = try FITSFile.open(f.directory + "/masked/segmentation.fits").readImage(as: Int32.self).pixels
+        #expect((0..<40).allSatisfy { y in (0..<24).allSatisfy { segmentation[y * 72 + $0] == 0 } })
+        #expect(try FITSTable.read(from: f.directory + "/masked/catalog.csv").doubles("x").allSatisfy { $0 >= 24 })
+        // Control: without the weight map the fake signal is deblended like sky with sources.
+        let plain = try runPais(["deblend", sci, "--output", f.directory + "/plain"] + common)
+        #expect(plain.status == 0, "\(plain.standardError)")
+        let plainSegmentation = try FITSFile.open(f.directory + "/plain/segmentation.fits").readImage(as: Int32.self).pixels
+        #expect((0..<40).contains { y in (0..<24).contains { plainSegmentation[y * 72 + $0] != 0 } })
+    }
+
     @Test(arguments: ["wrong preset", "all NaN", "truncated", "missing model", "existing output", "NaN weights",
-                      "centre outside", "empty centres", "views 3", "zero point nan", "bad PHOTFLAM"])
+                      "centre outside", "empty centres", "views 3", "zero point nan", "bad PHOTFLAM", "weight shape"])
     func badInputGetsOneLineAndNoOutput(_ problem: String) throws {
         let f = try Self.fixture()
         defer { try? FileManager.default.removeItem(atPath: f.directory) }
@@ -165,6 +193,12 @@ struct DeblendCLITests {
             expected = problem == "empty centres" ? "the catalog is empty" : "row 1 position (x=72.6, y=10.0) is outside the 72x40 image"
         case "views 3":
             extra = ["--views", "3"]; expected = "views must be 1, 2, 4 or 8, got 3"
+        case "weight shape":
+            let file = try FITSFile.create(f.directory + "/wht.fits")
+            try file.writeImage(FITSImage(width: 40, height: 72, pixels: [Float](repeating: 1, count: 40 * 72)))
+            try file.commit()
+            extra = ["--weight", f.directory + "/wht.fits"]
+            expected = "weight map \(f.directory)/wht.fits is 40x72 but \(f.field) is 72x40"
         case "zero point nan":
             extra = ["--zero-point", "nan"]; expected = "--zero-point must be a finite AB magnitude"
         case "bad PHOTFLAM":
