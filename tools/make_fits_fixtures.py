@@ -4,6 +4,7 @@ Run once from the project root with a Python that has astropy and numpy:
     python tools/make_fits_fixtures.py
 The outputs are committed under Tests/FITSIOTests/Fixtures; CI never runs this script.
 """
+import gzip
 import json
 import os
 
@@ -74,6 +75,17 @@ fits.HDUList([fits.PrimaryHDU(), fits.BinTableHDU.from_columns(cols, name="CATAL
 # 6. A table-only file (no image HDU at all, not even a primary array).
 fits.HDUList([fits.PrimaryHDU(), fits.BinTableHDU.from_columns(cols[:2], name="ONLY")]).writeto(
     os.path.join(OUT, "table_only.fits"), overwrite=True)
+
+# 7. A tile-compressed (fpack-style, RICE) 32-bit integer image: lossless, read as an image.
+tiled = (np.arange(40 * 30, dtype=np.int32).reshape(30, 40) * 37) % 1001 - 500
+fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(tiled, compression_type="RICE_1", tile_shape=(8, 40))]).writeto(
+    os.path.join(OUT, "tiled_rice.fits.fz"), overwrite=True)
+expected["tiled_rice"] = {"shape_xy": [40, 30], "pixels": tiled.ravel().astype(float).tolist()}
+
+# 8. A whole file gzip-compressed (as archives distribute them): float_wcs.fits.gz.
+with open(os.path.join(OUT, "float_wcs.fits"), "rb") as source:
+    with gzip.open(os.path.join(OUT, "float_wcs.fits.gz"), "wb") as target:
+        target.write(source.read())
 
 with open(os.path.join(OUT, "expected.json"), "w") as f:
     json.dump(expected, f, indent=1)

@@ -154,7 +154,11 @@ public final class FITSFile {
     /// this finds the problem up front: every HDU's declared data must be present, and bytes after
     /// the last complete HDU mean a following HDU was cut inside its header.
     public func checkNotTruncated() throws {
-        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        let (size, modulus) = fitsByteCount(path)
+        if let modulus {
+            // gzip: cfitsio has decompressed it; the trailer's length must match the HDUs'.
+            return try checkGzipLength(recorded: size, modulus: modulus)
+        }
         let here = try currentHDUIndex()
         defer { _ = try? moveToHDU(here) }
         let count = try hduCount()
@@ -180,7 +184,21 @@ public final class FITSFile {
         }
     }
 
-    /// The number of data bytes the current HDU declares (without block padding).
+    /// A gzip file's HDUs must end where its trailer says the FITS bytes end: a cut or damaged
+    /// stream leaves a trailer of other bytes (cfitsio does not always notice when it inflates).
+    private func checkGzipLength(recorded: Int, modulus: Int) throws {
+        let here = try currentHDUIndex()
+        defer { _ = try? moveToHDU(here) }
+        try moveToHDU(try hduCount() - 1)
+        let end = try currentHDUByteRange().end
+        if end % modulus != recorded {
+            throw FITSError(path: path, call: "checkNotTruncated",
+                            message: "truncated or damaged gzip file: its HDUs end at byte \(end) but its trailer records \(recorded) bytes")
+        }
+    }
+
+    /// The number of data bytes the current HDU declares (without block padding); for a
+    /// tile-compressed image, those of the binary table that holds it.
     private func dataBytes() -> Int {
         guard let file = handle else { return 0 }
         var status: Int32 = 0
@@ -188,7 +206,9 @@ public final class FITSFile {
         var naxis: Int32 = 0
         var naxes = [Int64](repeating: 0, count: 9)
         ffgiprll(file, 9, &bitpix, &naxis, &naxes, &status)
-        if status == 0, (try? currentHDUKind()) == .image {
+        var compressedStatus: Int32 = 0
+        let compressed = fits_is_compressed_image(file, &compressedStatus) != 0
+        if status == 0, !compressed, (try? currentHDUKind()) == .image {
             guard naxis > 0 else { return 0 }
             return Int(naxes.prefix(Int(naxis)).reduce(1, *)) * Int(abs(bitpix) / 8)
         }
@@ -205,8 +225,9 @@ public final class FITSFile {
     }
 }
 
-/// Rejects files that are not FITS before cfitsio tries to guess (it also accepts compressed files
-/// and other formats, and its message for a text file is cryptic).
+/// Rejects files that are neither FITS nor gzip-compressed FITS before cfitsio tries to guess (it
+/// also accepts other formats, and its message for a text file is cryptic). cfitsio itself
+/// decompresses a gzip file into memory when it opens it.
 private func checkFITSSignature(_ path: String) throws {
     guard let handle = FileHandle(forReadingAtPath: path) else {
         throw FITSError(path: path, call: "open", message: "cannot be read (permission denied?)")
@@ -217,7 +238,22 @@ private func checkFITSSignature(_ path: String) throws {
     if head.isEmpty {
         throw FITSError(path: path, call: "open", message: "is empty, not a FITS file")
     }
-    if Array(head.prefix(signature.count)) != signature {
+    if Array(head.prefix(signature.count)) != signature && Array(head.prefix(2)) != gzipMagic {
         throw FITSError(path: path, call: "open", message: "is not a FITS file (it does not start with 'SIMPLE  =')")
     }
+}
+
+private let gzipMagic: [UInt8] = [0x1F, 0x8B]
+
+/// The FITS bytes a file holds: its size, or for a gzip file the uncompressed size its trailer
+/// records (modulo 2^32, as gzip stores it), with `modulus` 2^32 then.
+private func fitsByteCount(_ path: String) -> (bytes: Int, modulus: Int?) {
+    let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+    guard let handle = FileHandle(forReadingAtPath: path) else { return (size, nil) }
+    defer { try? handle.close() }
+    guard let head = try? handle.read(upToCount: 2), Array(head) == gzipMagic, size >= 18,
+          (try? handle.seek(toOffset: UInt64(size - 4))) != nil,
+          let trailer = try? handle.read(upToCount: 4), trailer.count == 4 else { return (size, nil) }
+    let isize = trailer.reversed().reduce(0) { $0 << 8 | Int($1) }
+    return (isize, 1 << 32)
 }
