@@ -22,7 +22,8 @@ struct DeblendCommand: ParsableCommand {
             (forced deblending, e.g. at the detections of a deeper image).
             """)
 
-    @Argument(help: "Input FITS image (the first 2-D image HDU is used).") var image: String
+    @Argument(help: "Input FITS image (.fits, .fits.gz or tile-compressed; the first 2-D image HDU unless --hdu).") var image: String
+    @Option(help: "Image HDU to deblend: 0-based index or EXTNAME (e.g. SCI of an HST _drz.fits).") var hdu: String?
     @Option(help: "Model weights from `pais train` (default: models/pais-small-sim.safetensors).") var model: String?
     @Option(help: "Width preset the model was trained with: tiny, small or paper.") var preset = "small"
     @Option(help: "Tile side: the model's training sample size (a multiple of 2^stages).") var tile = 256
@@ -36,6 +37,7 @@ struct DeblendCommand: ParsableCommand {
     @Option(help: "Test-time augmentation: average the network over 1, 2, 4 or 8 flipped and turned views of each tile (that many times the network time).") var views = 1
     @Option(help: "AB magnitude of one unit of the image's pixel values (default: the header's MAGZP, or PHOTFLAM/PHOTPLAM; else the model's 25.94). The network sees the image in its training units (e-/s at 25.94); fluxes stay in the image's units.") var zeroPoint: Double?
     @Option(help: "Weight map of the image (e.g. a drizzled mosaic's inverse-variance map): pixels whose weight is not positive are blank, whatever the image holds there.") var weight: String?
+    @Option(help: "HDU of the weight map: index or EXTNAME (e.g. WHT, with --weight the same _drz.fits).") var weightHdu: String?
     @Flag(help: "Replace an existing output directory.") var overwrite = false
 
     func run() throws {
@@ -59,9 +61,10 @@ struct DeblendCommand: ParsableCommand {
         if root && FileManager.default.fileExists(atPath: output) && !overwrite {
             throw CommandError("\(output) already exists (pass --overwrite to replace it)")
         }
-        let input = try DeblendInput(path: image)
+        let input = try DeblendInput(path: image, hdu: hdu)
+        if weightHdu != nil && weight == nil { throw CommandError("--weight-hdu needs --weight") }
         let rows: any ImageRows = try weight.map { path in
-            try inferenceCall { try WeightMaskedRows(image: input.rows, weight: DeblendInput.weightRows(path), names: (image, "weight map \(path)")) }
+            try inferenceCall { try WeightMaskedRows(image: input.rows, weight: DeblendInput.weightRows(path, hdu: weightHdu), names: (image, "weight map \(path)")) }
         } ?? input.rows
         if let zeroPoint, !zeroPoint.isFinite { throw CommandError("--zero-point must be a finite AB magnitude, got \(zeroPoint)") }
         let photometry = zeroPoint.map { ABZeroPoint(magnitude: $0, source: "--zero-point") } ?? input.zeroPoint

@@ -15,33 +15,51 @@ struct DeblendInput {
     /// The AB zero point the header gives (MAGZP, or PHOTFLAM/PHOTPLAM), nil if none.
     var zeroPoint: ABZeroPoint?
 
-    /// Opens `path`; missing, non-FITS, truncated or image-less files give one clear line.
-    init(path: String) throws {
-        let (file, chosen) = try Self.firstImage(path)
+    /// Opens `path` at image HDU `hdu` (an index or EXTNAME; nil: the first 2-D image); missing,
+    /// non-FITS, truncated or image-less files give one clear line.
+    init(path: String, hdu: String? = nil) throws {
+        let (file, chosen) = try Self.image(path, hdu: hdu)
         wcsCards = try file.wcsCards()
         wcs = try? file.readCelestialWCS()
         do { zeroPoint = try file.abZeroPoint() } catch let e as FITSError { throw CommandError("\(path): \(e.message)") }
         rows = try FITSImageRows(file: file, hdu: chosen)
     }
 
-    /// `path`'s first 2-D image HDU, made current, read by rows.
-    static func firstImage(_ path: String) throws -> (FITSFile, Int) {
+    /// `path`'s image HDU `hdu` (a 0-based index or an EXTNAME such as SCI or WHT of an HST
+    /// `_drz.fits`; nil: the first 2-D image), made current.
+    static func image(_ path: String, hdu: String?) throws -> (FITSFile, Int) {
         guard FileManager.default.fileExists(atPath: path) else { throw CommandError("\(path): no such file") }
         let file = try FITSFile.open(path)
         try file.checkNotTruncated()
-        var chosen: Int?
-        for index in 0..<(try file.hduCount()) where try file.moveToHDU(index) == .image {
-            if try file.imageGeometry().shape.count == 2 { chosen = index; break }
+        let chosen: Int
+        if let hdu {
+            let count = try file.hduCount()
+            if let index = Int(hdu) {
+                guard (0..<count).contains(index) else { throw CommandError("\(path): has no HDU \(index) (it has \(count))") }
+                _ = try file.moveToHDU(index)
+            } else {
+                _ = try file.moveToHDU(named: hdu)
+            }
+            chosen = try file.currentHDUIndex()
+            guard try file.currentHDUKind() == .image, try file.imageGeometry().shape.count == 2 else {
+                throw CommandError("\(path): HDU \(hdu) is not a 2-D image")
+            }
+        } else {
+            var first: Int?
+            for index in 0..<(try file.hduCount()) where try file.moveToHDU(index) == .image {
+                if try file.imageGeometry().shape.count == 2 { first = index; break }
+            }
+            guard let first else { throw CommandError("\(path): has no 2-D image HDU") }
+            chosen = first
         }
-        guard let chosen else { throw CommandError("\(path): has no 2-D image HDU") }
         _ = try file.moveToHDU(chosen)
         return (file, chosen)
     }
 
-    /// The weight map at `path` (its first 2-D image), read by rows.
-    static func weightRows(_ path: String) throws -> FITSImageRows {
-        let (file, hdu) = try firstImage(path)
-        return try FITSImageRows(file: file, hdu: hdu)
+    /// The weight map at `path`, HDU `hdu` (nil: the first 2-D image), read by rows.
+    static func weightRows(_ path: String, hdu: String?) throws -> FITSImageRows {
+        let (file, index) = try image(path, hdu: hdu)
+        return try FITSImageRows(file: file, hdu: index)
     }
 
     /// The pixel side in arcsec at the image's centre, from its WCS (nil without one).

@@ -149,6 +149,23 @@ struct DeblendCLITests {
         let segmentation = try FITSFile.open(f.directory + "/masked/segmentation.fits").readImage(as: Int32.self).pixels
         #expect((0..<40).allSatisfy { y in (0..<24).allSatisfy { segmentation[y * 72 + $0] == 0 } })
         #expect(try FITSTable.read(from: f.directory + "/masked/catalog.csv").doubles("x").allSatisfy { $0 >= 24 })
+        // The same as one HST-style file: empty primary, SCI and WHT extensions.
+        let drz = f.directory + "/x_drz.fits"
+        let file = try FITSFile.create(drz)
+        try file.writeEmptyPrimary()
+        try file.writeImage(FITSImage(width: 72, height: 40, pixels: image.pixels), extname: "SCI")
+        try file.writeImage(FITSImage(width: 72, height: 40, pixels: weight), extname: "WHT")
+        try file.commit()
+        let mef = try runPais(["deblend", drz, "--hdu", "SCI", "--weight", drz, "--weight-hdu", "WHT", "--output", f.directory + "/mef"] + common)
+        #expect(mef.status == 0, "\(mef.standardError)")
+        #expect(try String(contentsOfFile: f.directory + "/mef/catalog.csv", encoding: .utf8)
+                == String(contentsOfFile: f.directory + "/masked/catalog.csv", encoding: .utf8))
+        for (extra, message) in [(["--hdu", "CTX"], "no HDU has EXTNAME 'CTX'"), (["--hdu", "0"], "HDU 0 is not a 2-D image"),
+                                 (["--hdu", "7"], "has no HDU 7 (it has 3)"), (["--weight-hdu", "WHT"], "--weight-hdu needs --weight")] {
+            let bad = try runPais(["deblend", drz, "--output", f.directory + "/bad"] + extra + common)
+            #expect(bad.status != 0 && bad.standardError.contains(message), "\(bad.standardError)")
+            #expect(!FileManager.default.fileExists(atPath: f.directory + "/bad"))
+        }
         // Control: without the weight map the fake signal is deblended like sky with sources.
         let plain = try runPais(["deblend", sci, "--output", f.directory + "/plain"] + common)
         #expect(plain.status == 0, "\(plain.standardError)")
