@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""Where strongly blended sources are lost: the network's stitched heatmap at the true centres,
+and detection scores of peak finders other than PAIS's NMS on that heatmap (BENCHMARKS.md,
+"Why strongly blended sources are missed").
+
+Usage:  python tools/heatmap-peaks-study.py FIELD.fits:DEBLEND_DIR [FIELD.fits:DEBLEND_DIR ...]
+
+FIELD.fits is a `pais simulate` field (its truth is read from FIELD.catalog.csv, written beside
+it by `pais simulate --catalog-csv` or tools/sextractor-compare.sh); DEBLEND_DIR is `pais deblend
+FIELD.fits --output DEBLEND_DIR`. Scores follow metrics.md §2: Hungarian matching within 5 px
+against all truths, predictions matched to undetectable truths count neither way. The first row
+(NMS, window 7, threshold 0.1) reproduces `pais evaluate`. Tune variants on fields other than
+the ones you report. Needs numpy, scipy and astropy.
+"""
+import csv
+import sys
+
+import numpy as np
+from astropy.io import fits
+from scipy.ndimage import gaussian_filter, laplace, maximum_filter
+from scipy.optimize import linear_sum_assignment
+from scipy.spatial import cKDTree
+
+
+def peaks(score, gate, threshold, window):
+    """NMS as method.md §4.1: a pixel equal to its window's maximum (earlier pixel wins ties)."""
+    score = score - 1e-15 * np.arange(score.size).reshape(score.shape)
+    top = maximum_filter(score, size=window, mode="constant", cval=-np.inf)
+    ys, xs = np.nonzero((score == top) & (gate >= threshold))
+    return np.stack([xs, ys], 1).astype(float)
+
+
+def scores(found, truth, radius=5.0):
+    """Precision, recall, F1 and recall of detectable truths with blendedness >= 0.5."""
+    positions = np.array([[t["x"], t["y"]] for t in truth])
+    detectable = np.array([t["detectable"] for t in truth])
+    blended = detectable & (np.array([t["beta"] for t in truth]) >= 0.5)
+    pairs = cKDTree(found).query_ball_point(positions, radius) if len(found) else [[] for _ in truth]
+    rows = [i for i, p in enumerate(pairs) if p]
+    columns = sorted({c for i in rows for c in pairs[i]})
+    index = {c: j for j, c in enumerate(columns)}
+    cost = np.full((len(rows), len(columns)), 1e6)
+    for a, i in enumerate(rows):
+        for c in pairs[i]:
+            cost[a, index[c]] = np.hypot(*(positions[i] - found[c]))
+    matched = set()
+    for a, b in zip(*linear_sum_assignment(cost)):
+        if cost[a, b] < 1e6:
+            matched.add(rows[a])
+    tp = sum(1 for i in matched if detectable[i])
+    fp = len(found) - len(matched)
+    fn = int(detectable.sum()) - tp
+    precision, recall = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
+    f1 = 2 * precision * recall / max(precision + recall, 1e-12)
+    return precision, recall, f1, np.mean([i in matched for i in np.nonzero(blended)[0]])
+
+
+DETECTORS = {
+    "NMS 7x7, h >= 0.1 (PAIS)": lambda h: peaks(h, h, 0.1, 7),
+    "NMS 5x5": lambda h: peaks(h, h, 0.1, 5),
+    "NMS on h - 0.5 s^2 LoG(h), s = 1": lambda h: peaks(h - 0.5 * laplace(gaussian_filter(h, 1.0)), h, 0.1, 7),
+    "NMS on h - 2 s^2 LoG(h), s = 2": lambda h: peaks(h - 8.0 * laplace(gaussian_filter(h, 2.0)), h, 0.1, 7),
+    "NMS on h - 0.5 G_2(h) (unsharp)": lambda h: peaks(h - 0.5 * gaussian_filter(h, 2.0), h, 0.1, 7),
+}
+
+
+def main():
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    fields = []
+    for argument in sys.argv[1:]:
+        field, directory = argument.split(":")
+        heatmap = fits.getdata(directory + "/heatmap.fits").astype(np.float64)
+        with open(field.replace(".fits", ".catalog.csv")) as handle:
+            truth = [dict(x=float(r["x"]), y=float(r["y"]), detectable=r["is_detectable"] == "true",
+                          beta=float(r["blendedness"])) for r in csv.DictReader(handle)]
+        fields.append((field, heatmap, truth))
+
+    print("heatmap at the true centre of detectable sources with blendedness >= 0.5:")
+    for field, heatmap, truth in fields:
+        height, width = heatmap.shape
+        values, own_peak = [], 0
+        top = maximum_filter(heatmap, size=7, mode="constant")
+        for t in truth:
+            x, y = int(round(t["x"])), int(round(t["y"]))
+            if not (t["detectable"] and t["beta"] >= 0.5 and 0 <= x < width and 0 <= y < height):
+                continue
+            values.append(heatmap[y, x])
+            box = (slice(max(0, y - 5), y + 6), slice(max(0, x - 5), x + 6))
+            own_peak += bool(((heatmap[box] == top[box]) & (heatmap[box] >= 0.1)).any())
+        q = np.quantile(values, [0.25, 0.5, 0.75])
+        print(f"  {field}: {len(values)} sources, heatmap quartiles {q[0]:.2f} / {q[1]:.2f} / {q[2]:.2f}; "
+              f"a 7x7 peak >= 0.1 within 5 px: {own_peak / len(values):.2f}")
+    print("detection (per field: precision, recall, F1, recall at blendedness >= 0.5):")
+    for name, detector in DETECTORS.items():
+        cells = ["P %.3f R %.3f F1 %.3f b %.3f" % scores(detector(h), t) for _, h, t in fields]
+        print(f"  {name:34s} " + " | ".join(cells))
+
+
+if __name__ == "__main__":
+    main()
