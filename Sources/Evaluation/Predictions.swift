@@ -23,6 +23,9 @@ public enum PredictionLoader {
     public static func deblendDirectory(_ directory: String, image: [Float], height: Int, width: Int) throws -> [PredictedSource] {
         let catalogPath = directory + "/catalog.fits", sourcesPath = directory + "/sources.fits"
         for p in [catalogPath, sourcesPath] where !FileManager.default.fileExists(atPath: p) {
+            if p == sourcesPath && FileManager.default.fileExists(atPath: catalogPath) {
+                throw EvaluationError("\(p): no such file (was \(directory) deblended with --no-stamps? Scoring needs the per-source images)")
+            }
             throw EvaluationError("\(p): no such file (is \(directory) a `pais deblend` output directory?)")
         }
         let sources = try FITSFile.open(sourcesPath)

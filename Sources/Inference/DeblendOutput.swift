@@ -79,8 +79,12 @@ public final class DeblendFileSink: DeblendSink {
     var stampOffsets: [Int] = []
     var segmentationRowsWritten = 0
 
+    /// Whether sources.fits is written (`DeblendSettings.perSourceImages`).
+    let perSourceImages: Bool
+
     public init(directory: String, height: Int, width: Int, wcsCards: [String], wcs: CelestialWCS?,
-                keywords: [(String, HeaderValue, String)] = [], overwrite: Bool) throws {
+                keywords: [(String, HeaderValue, String)] = [], overwrite: Bool, perSourceImages: Bool = true) throws {
+        self.perSourceImages = perSourceImages
         let fm = FileManager.default
         let final = URL(fileURLWithPath: directory).standardizedFileURL
         if fm.fileExists(atPath: final.path) && !overwrite {
@@ -172,8 +176,11 @@ public final class DeblendFileSink: DeblendSink {
     public func finish(sources catalogSources: [DeblendedSource]) throws {
         let fm = FileManager.default
         do {
-            guard let sources else { throw InferenceError.badParameter("finish before beginStamps") }
-            try sources.commit(); try heatmap.commit(); try segmentation.commit()
+            if perSourceImages {
+                guard let sources else { throw InferenceError.badParameter("finish before beginStamps") }
+                try sources.commit()
+            }
+            try heatmap.commit(); try segmentation.commit()
             let table = try DeblendOutput.catalog(catalogSources, wcs: wcs)
             let cat = try FITSFile.create(stagingDirectory + "/" + DeblendOutput.catalogFITS)
             try cat.writeEmptyPrimary(); try Self.header(cat, wcsCards, keywords)

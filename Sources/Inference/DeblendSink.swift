@@ -5,7 +5,7 @@ import PCR
 /// Rows arrive top to bottom, one super-block at a time. Segmentation pixels whose owner was not
 /// yet certain when their rows were sent arrive as 0 and are set later by `patchSegmentation`.
 /// Per-source values are final only at the end: stamp geometry first, then each stamp's pixels
-/// in id order, then the catalog.
+/// in id order, then the catalog (only the catalog when the deblend keeps no per-source images).
 public protocol DeblendSink: AnyObject {
     /// Sanitised input rows `firstRow...` (a sink that does not keep the image ignores them).
     func imageRows(firstRow: Int, _ pixels: ArraySlice<Float>) throws
@@ -51,6 +51,7 @@ final class InMemorySink: DeblendSink {
     func beginStamps(_ boxes: [(y0: Int, x0: Int, height: Int, width: Int)]) throws { images.reserveCapacity(boxes.count) }
     func stamp(id: Int, _ image: SparseImage) throws { images.append(image) }
     func finish(sources: [DeblendedSource]) throws {
+        guard !images.isEmpty else { result.sources = sources; return }       // without per-source images
         result.sources = zip(sources, images).map { source, image in
             var s = source
             s.image = image

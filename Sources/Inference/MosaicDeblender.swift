@@ -39,6 +39,9 @@ public struct DeblendSettings: Sendable {
     /// Pixels per attribution chunk: fixed, not per thread, so the blend sums (added chunk by
     /// chunk) do not depend on the thread count. Internal: tests use small chunks.
     var attributionChunkPixels = 1 << 16
+    /// Whether per-source images (sources.fits) are made. Without them a source's flux is the sum
+    /// of its pieces' sums, equal to its image's sum up to the order of the additions.
+    public var perSourceImages = true
     /// Factor from the image's units to the units the model was trained in (e⁻/s at AB zero
     /// point 25.94 for the shipped model): the network sees `inputScale ×` the image; fluxes are
     /// attributed in the image's own units.

@@ -43,7 +43,12 @@ extension StreamingDecoder {
             for (s, j) in chunk.sources.enumerated() {
                 owned[j] += chunk.owned[s]; positiveFlux[j] += chunk.positive[s]; sharedFlux[j] += chunk.shared[s]
                 let end = s + 1 < chunk.pieceStart.count ? chunk.pieceStart[s + 1] : chunk.pixels.count
-                try timed { try stamps.add(source: j, box: chunk.boxes[s], pixels: chunk.pixels[chunk.pieceStart[s]..<end]) }
+                let piece = chunk.pixels[chunk.pieceStart[s]..<end]
+                if let stamps {
+                    try timed { try stamps.add(source: j, box: chunk.boxes[s], pixels: piece) }
+                } else {
+                    fluxWithoutImages[j] += piece.reduce(0) { $0 + Double($1) }
+                }
             }
             for (i, id) in chunk.ids.enumerated() where id > 0 { try setOwner(c * chunkPixels + i, id) }
         }
@@ -110,10 +115,20 @@ extension StreamingDecoder {
     }
 
     /// After the last block: assembles every source's image (its flux is the image's sum) and
-    /// hands stamps and catalog to the sink; returns the catalog (images left `.empty`).
+    /// hands stamps and catalog to the sink (only the catalog without per-source images);
+    /// returns the catalog (images left `.empty`).
     @discardableResult
     func finish() throws -> [DeblendedSource] {
         precondition(deferred.count == 0, "pixels still waiting after the last block")
+        func source(_ j: Int, flux: Double) -> DeblendedSource {
+            DeblendedSource(id: j + 1, y: centres[j].y, x: centres[j].x, peak: peakValues[j], flux: flux, ownedPixels: owned[j],
+                            blended: positiveFlux[j] > 0 && sharedFlux[j] > settings.blendFluxFraction * positiveFlux[j], image: .empty)
+        }
+        guard let stamps else {
+            let sources = centres.indices.map { source($0, flux: fluxWithoutImages[$0]) }
+            try timed { try sink.finish(sources: sources) }
+            return sources
+        }
         stamps.finishAdding()
         let boxes = stamps.bounds.map { b in
             b.map { (y0: $0.y0, x0: $0.x0, height: $0.y1 - $0.y0 + 1, width: $0.x1 - $0.x0 + 1) } ?? (y0: 0, x0: 0, height: 0, width: 0)
@@ -124,9 +139,7 @@ extension StreamingDecoder {
         for j in centres.indices {
             let image = try stamps.assemble(j, cursor: &cursor)
             try timed { try sink.stamp(id: j + 1, image) }
-            sources.append(DeblendedSource(
-                id: j + 1, y: centres[j].y, x: centres[j].x, peak: peakValues[j], flux: image.total, ownedPixels: owned[j],
-                blended: positiveFlux[j] > 0 && sharedFlux[j] > settings.blendFluxFraction * positiveFlux[j], image: .empty))
+            sources.append(source(j, flux: image.total))
         }
         stamps.close()                       // the spill may live in the directory the sink renames
         try timed { try sink.finish(sources: sources) }

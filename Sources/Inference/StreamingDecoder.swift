@@ -36,7 +36,9 @@ final class StreamingDecoder {
     var carry: [Float] = [], carryStart = 0
     var deferred = DeferredPixels()
     var owned: [Int] = [], positiveFlux: [Double] = [], sharedFlux: [Double] = []
-    let stamps: StampStore
+    /// Per-source image pieces; nil without per-source images, when only their sums are kept.
+    let stamps: StampStore?
+    var fluxWithoutImages: [Double] = []
     /// Largest number of pixels waiting for a final match at once, pixels matched early because too
     /// many waited, and seconds spent in the sink.
     var peakDeferred = 0, earlyMatched = 0
@@ -53,7 +55,7 @@ final class StreamingDecoder {
         self.settings = settings; self.height = height; self.width = width; n = slots; self.sink = sink
         forced = settings.forcedCentres.map { Array(Set($0)).sorted() }
         nmsHalo = settings.nmsHaloForTesting ?? settings.peakWindow / 2
-        stamps = try StampStore(spillDirectory: spillDirectory)
+        stamps = settings.perSourceImages ? try StampStore(spillDirectory: spillDirectory) : nil
     }
 
     /// Decodes block `outputs` (stitched rows) against `flux`, the sanitised image on the same rows.
@@ -106,7 +108,8 @@ final class StreamingDecoder {
         owned += [Int](repeating: 0, count: k - owned.count)
         positiveFlux += [Double](repeating: 0, count: k - positiveFlux.count)
         sharedFlux += [Double](repeating: 0, count: k - sharedFlux.count)
-        stamps.grow(to: k)
+        fluxWithoutImages += [Double](repeating: 0, count: k - fluxWithoutImages.count)
+        stamps?.grow(to: k)
     }
 
     /// Slot-0 owner markers of `attributeBlock`: the match must wait for more centres; the pixel

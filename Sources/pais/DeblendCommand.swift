@@ -38,6 +38,7 @@ struct DeblendCommand: ParsableCommand {
     @Option(help: "AB magnitude of one unit of the image's pixel values (default: the header's MAGZP, or PHOTFLAM/PHOTPLAM; else the model's 25.94). The network sees the image in its training units (e-/s at 25.94); fluxes stay in the image's units.") var zeroPoint: Double?
     @Option(help: "Weight map of the image (e.g. a drizzled mosaic's inverse-variance map): pixels whose weight is not positive are blank, whatever the image holds there.") var weight: String?
     @Option(help: "HDU of the weight map: index or EXTNAME (e.g. WHT, with --weight the same _drz.fits).") var weightHdu: String?
+    @Flag(help: "Skip the per-source images (sources.fits): catalog, segmentation and heatmap only; faster, and far smaller on big mosaics (fluxes equal to rounding).") var noStamps = false
     @Flag(help: "Replace an existing output directory.") var overwrite = false
 
     func run() throws {
@@ -82,6 +83,7 @@ struct DeblendCommand: ParsableCommand {
         guard peakThreshold > 0, peakThreshold < 1 else { throw CommandError("--peak-threshold must be in (0, 1), got \(peakThreshold)") }
         settings.peakThreshold = peakThreshold
         settings.inputScale = Float(inputScale)
+        settings.perSourceImages = !noStamps
         guard maxMemory > 0 else { throw CommandError("--max-memory must be a positive number of MB, got \(maxMemory)") }
         if let blockRows, blockRows <= 0 { throw CommandError("--block-rows must be positive, got \(blockRows)") }
         if let centres { settings.forcedCentres = try input.forcedCentres(from: centres, imagePath: image) }
@@ -115,7 +117,7 @@ struct DeblendCommand: ParsableCommand {
         // Only rank 0 writes; its outputs go to a staging directory renamed at the end.
         let sink = root ? try inferenceCall {
             try DeblendFileSink(directory: output, height: input.height, width: input.width, wcsCards: input.wcsCards,
-                                wcs: input.wcs, keywords: keywords, overwrite: overwrite)
+                                wcs: input.wcs, keywords: keywords, overwrite: overwrite, perSourceImages: !noStamps)
         } : nil
         let run: DeblendRun
         do {
@@ -149,7 +151,7 @@ struct DeblendCommand: ParsableCommand {
         if run.earlyMatchedPixels > 0 {
             writeToStandardError("warning: \(run.earlyMatchedPixels) pixels were matched before every centre below them was known (more than \(settings.maxWaitingPixels) waited at a block seam; a larger --max-memory raises the limit)\n")
         }
-        print("  wrote \(output)/{catalog.fits,catalog.csv,sources.fits,segmentation.fits,heatmap.fits}")
+        print("  wrote \(output)/{catalog.fits,catalog.csv,\(noStamps ? "" : "sources.fits,")segmentation.fits,heatmap.fits}")
     }
 
     /// Runs `body`, turning inference errors into one-line command errors.

@@ -248,3 +248,33 @@ struct WeightMaskTests {
             throws: { "\($0)".contains("weight map wht.fits is 3x4 but sci.fits is 4x3") }
     }
 }
+
+@Suite("Deblending without per-source images")
+struct NoStampsTests {
+    /// The same catalog, segmentation and heatmap as with per-source images; each flux is the sum
+    /// of the same pieces in another order (rounding only), and no image is kept or written.
+    @Test func sameCatalogWithoutImages() throws {
+        let (full, _) = try StreamingFixture.run(StreamingFixture.settings(blockRows: 24))
+        var settings = StreamingFixture.settings(blockRows: 24)
+        settings.perSourceImages = false
+        let (lean, _) = try StreamingFixture.run(settings)
+        #expect(lean.sources.count == full.sources.count && full.sources.count >= 5)
+        for (a, b) in zip(lean.sources, full.sources) {
+            #expect(a.id == b.id && a.y == b.y && a.x == b.x && a.peak == b.peak && a.ownedPixels == b.ownedPixels && a.blended == b.blended)
+            #expect(abs(a.flux - b.flux) <= 1e-9 * max(1, abs(b.flux)))
+            #expect(a.image.height == 0 && b.image.height > 0)
+        }
+        #expect(lean.segmentation == full.segmentation && lean.heatmap == full.heatmap)
+        // Files: everything but sources.fits.
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("pais-nostamps-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let sink = try DeblendFileSink(directory: base + "/out", height: StreamingFixture.height, width: StreamingFixture.width,
+                                       wcsCards: [], wcs: nil, overwrite: false, perSourceImages: false)
+        _ = try MosaicDeblender(settings: settings).deblend(
+            rows: ArrayImageRows(StreamingFixture.image, height: StreamingFixture.height, width: StreamingFixture.width),
+            network: FakeNetwork.network, sink: sink, spillDirectory: sink.stagingDirectory)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: base + "/out").sorted()
+                == ["catalog.csv", "catalog.fits", "heatmap.fits", "segmentation.fits"])
+    }
+}

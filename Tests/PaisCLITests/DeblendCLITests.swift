@@ -53,6 +53,17 @@ struct DeblendCLITests {
         let segWCS = try #require(try seg.readCelestialWCS())
         #expect(abs(try segWCS.world(x: 3, y: 4).ra - inputWCS.world(x: 3, y: 4).ra) < 1e-12)
 
+        // --no-stamps: the same catalog rows (fluxes to rounding), no sources.fits, and evaluate says why it cannot score it.
+        let lean = try runPais(["deblend", f.field, "--model", f.weights, "--preset", "tiny", "--tile", "32", "--no-stamps",
+                                "--output", f.directory + "/lean"])
+        #expect(lean.status == 0, "\(lean.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: f.directory + "/lean/sources.fits"))
+        let leanCatalog = try FITSTable.read(from: f.directory + "/lean/catalog.csv")
+        #expect(try leanCatalog.doubles("x") == catalog.doubles("x") && leanCatalog.doubles("npix") == catalog.doubles("npix"))
+        #expect(try zip(leanCatalog.doubles("flux"), catalog.doubles("flux")).allSatisfy { abs($0 - $1) <= 1e-6 * max(1, abs($1)) })
+        let unscorable = try runPais(["evaluate", "--truth", f.field, "--deblend", f.directory + "/lean", "--no-plots"])
+        #expect(unscorable.status != 0 && unscorable.standardError.contains("deblended with --no-stamps?"), "\(unscorable.standardError)")
+
         let evaluation = try runPais(["evaluate", "--truth", f.field, "--deblend", out, "--output", f.directory + "/eval", "--no-plots"])
         #expect(evaluation.status == 0, "\(evaluation.standardError)")
         #expect(evaluation.standardOutput.contains("detection  r px"))
