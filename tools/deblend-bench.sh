@@ -6,7 +6,8 @@
 #   tools/deblend-bench.sh [--size 4096] [--field FILE.fits] [--model W] [--preset small] [--tile 256]
 #                          [--max-memory MB] [--block-rows N] [--out DIR] [--views N]
 #
-# With --views N it also times one process with N symmetric views per tile (pais deblend --views N).
+# It also times one process without per-source images (--no-stamps: the outputs source-extractor
+# writes, catalog and segmentation), and with --views N one with N symmetric views per tile.
 #
 # Needs a release build (.build/release/pais, or --pais PATH), mpirun, source-extractor and GNU time.
 set -euo pipefail
@@ -23,7 +24,7 @@ while [[ $# -gt 0 ]]; do
         --block-rows) blockrows=$2; shift 2 ;;
         --pais) pais=$2; shift 2 ;;
         --views) views=$2; shift 2 ;;
-        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
         *) echo "error: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -75,6 +76,12 @@ if cmp -s "$out/pais-1/catalog.csv" "$out/pais-2/catalog.csv" && cmp -s "$out/pa
 else
     echo "WARNING: the catalogs differ between runs"
 fi
+# The same outputs as source-extractor's (catalog and segmentation, plus the heatmap): no per-source images.
+t0=$(now)
+report=$("$pais" deblend "$field" "${args[@]}" --no-stamps --output "$out/pais-nostamps" 2>/dev/null)
+t1=$(now)
+printf 'pais deblend --no-stamps, 1 process x %d threads: %.2f s wall; %s\n' "$(nproc)" "$(echo "$t1 - $t0" | bc)" \
+    "$(echo "$report" | grep 'tiles on' | sed 's/^ *//')"
 if [[ $views -gt 1 ]]; then
     t0=$(now)
     report=$("$pais" deblend "$field" "${args[@]}" --views "$views" --output "$out/pais-views" 2>/dev/null)
