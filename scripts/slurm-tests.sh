@@ -276,7 +276,7 @@ else
       run_test "train.sbatch (pais): USR1 -> checkpoint -> requeue -> resume, identical model.safetensors (mpirun)" test_train_signal_mpirun
       run_test "train.sbatch (pais): preempted by the urgent partition, identical model.safetensors" test_train_preemption
       run_test "scaling.sbatch (pais): array 1-3 -> CSV table and summary" test_scaling_array
-      run_test "deblend.sbatch (pais): 2 ranks under srun = one process; a truncated image fails cleanly" test_deblend_job
+      run_test "deblend.sbatch (pais): 2 ranks under srun = one process, also with WEIGHT and ZERO_POINT; a truncated image fails cleanly" test_deblend_job
     fi
   else
     fail "\`pais train --help\` does not work: the job scripts cannot be tested"
