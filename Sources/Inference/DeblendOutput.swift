@@ -22,16 +22,20 @@ public enum DeblendOutput {
                       segmentationFITS = "segmentation.fits", heatmapFITS = "heatmap.fits"
 
     /// The catalog table of `sources` (only their scalar fields are used); `wcs` converts peak
-    /// pixels to RA/Dec.
-    public static func catalog(_ s: [DeblendedSource], wcs: CelestialWCS?) throws -> FITSTable {
+    /// pixels to RA/Dec; `photometry` gives the flux unit and the AB magnitudes (`mag`, NaN for
+    /// a flux that is not positive or without a zero point).
+    public static func catalog(_ s: [DeblendedSource], wcs: CelestialWCS?,
+                               photometry: CatalogPhotometry = CatalogPhotometry()) throws -> FITSTable {
         let sky = try wcs?.world(s.map { (x: Double($0.x), y: Double($0.y)) })
+        let mags = s.map { source in photometry.zeroPoint.map { source.flux > 0 ? $0 - 2.5 * log10(source.flux) : .nan } ?? .nan }
         return try FITSTable(columns: [
             TableColumn("id", .int64(s.map { Int64($0.id) })),
             TableColumn("x", unit: "pix", .double(s.map { Double($0.x) })),
             TableColumn("y", unit: "pix", .double(s.map { Double($0.y) })),
             TableColumn("ra", unit: "deg", .double(sky?.map(\.ra) ?? s.map { _ in .nan })),
             TableColumn("dec", unit: "deg", .double(sky?.map(\.dec) ?? s.map { _ in .nan })),
-            TableColumn("flux", unit: "electron/s", .double(s.map(\.flux))),
+            TableColumn("flux", unit: photometry.fluxUnit, .double(s.map(\.flux))),
+            TableColumn("mag", unit: "mag(AB)", .double(mags)),
             TableColumn("peak", .double(s.map { Double($0.peak) })),
             TableColumn("npix", .int64(s.map { Int64($0.ownedPixels) })),
             TableColumn("blended", .bool(s.map(\.blended))),
@@ -47,9 +51,10 @@ public enum DeblendOutput {
     /// `wcsCards` are copied verbatim into every HDU that has pixel coordinates; `keywords` go
     /// into every primary header.
     public static func write(_ result: DeblendResult, to directory: String, wcsCards: [String], wcs: CelestialWCS?,
-                             keywords: [(String, HeaderValue, String)] = [], overwrite: Bool) throws {
+                             keywords: [(String, HeaderValue, String)] = [], overwrite: Bool,
+                             photometry: CatalogPhotometry = CatalogPhotometry()) throws {
         let sink = try DeblendFileSink(directory: directory, height: result.height, width: result.width, wcsCards: wcsCards,
-                                       wcs: wcs, keywords: keywords, overwrite: overwrite)
+                                       wcs: wcs, keywords: keywords, overwrite: overwrite, photometry: photometry)
         do {
             try sink.heatmapRows(firstRow: 0, result.heatmap[...])
             try sink.segmentationRows(firstRow: 0, result.segmentation)
@@ -60,6 +65,16 @@ public enum DeblendOutput {
             sink.discard()
             throw error
         }
+    }
+}
+
+/// The units of a catalog's fluxes: the input image's (its BUNIT; PAIS simulations and HLF
+/// mosaics are in e⁻/s) and its AB zero point, for the `mag` column.
+public struct CatalogPhotometry: Sendable {
+    public var fluxUnit: String
+    public var zeroPoint: Double?
+    public init(fluxUnit: String = "electron/s", zeroPoint: Double? = nil) {
+        self.fluxUnit = fluxUnit; self.zeroPoint = zeroPoint
     }
 }
 
@@ -81,10 +96,12 @@ public final class DeblendFileSink: DeblendSink {
 
     /// Whether sources.fits is written (`DeblendSettings.perSourceImages`).
     let perSourceImages: Bool
+    let photometry: CatalogPhotometry
 
     public init(directory: String, height: Int, width: Int, wcsCards: [String], wcs: CelestialWCS?,
-                keywords: [(String, HeaderValue, String)] = [], overwrite: Bool, perSourceImages: Bool = true) throws {
-        self.perSourceImages = perSourceImages
+                keywords: [(String, HeaderValue, String)] = [], overwrite: Bool, perSourceImages: Bool = true,
+                photometry: CatalogPhotometry = CatalogPhotometry()) throws {
+        self.perSourceImages = perSourceImages; self.photometry = photometry
         let fm = FileManager.default
         let final = URL(fileURLWithPath: directory).standardizedFileURL
         if fm.fileExists(atPath: final.path) && !overwrite {
@@ -163,7 +180,7 @@ public final class DeblendFileSink: DeblendSink {
         try file.writeKey("IMHEIGHT", .int(height), comment: "[px] height of the deblended image")
         try file.writeTable(table, extname: "STAMPS")
         try file.createImage(of: Float.self, shape: [max(offset, 1)], extname: "STAMPPIX")
-        try file.writeKey("BUNIT", .string("electron/s"), comment: "deblended flux D_j")
+        try file.writeKey("BUNIT", .string(photometry.fluxUnit), comment: "deblended flux D_j")
         sources = file
     }
 
@@ -181,7 +198,7 @@ public final class DeblendFileSink: DeblendSink {
                 try sources.commit()
             }
             try heatmap.commit(); try segmentation.commit()
-            let table = try DeblendOutput.catalog(catalogSources, wcs: wcs)
+            let table = try DeblendOutput.catalog(catalogSources, wcs: wcs, photometry: photometry)
             let cat = try FITSFile.create(stagingDirectory + "/" + DeblendOutput.catalogFITS)
             try cat.writeEmptyPrimary(); try Self.header(cat, wcsCards, keywords)
             try cat.writeTable(table, extname: "CATALOG")

@@ -117,7 +117,8 @@ struct DeblendCommand: ParsableCommand {
         // Only rank 0 writes; its outputs go to a staging directory renamed at the end.
         let sink = root ? try inferenceCall {
             try DeblendFileSink(directory: output, height: input.height, width: input.width, wcsCards: input.wcsCards,
-                                wcs: input.wcs, keywords: keywords, overwrite: overwrite, perSourceImages: !noStamps)
+                                wcs: input.wcs, keywords: keywords, overwrite: overwrite, perSourceImages: !noStamps,
+                                photometry: CatalogPhotometry(fluxUnit: input.unit ?? "electron/s", zeroPoint: magnitude))
         } : nil
         let run: DeblendRun
         do {

@@ -14,6 +14,8 @@ struct DeblendInput {
     var wcs: CelestialWCS?
     /// The AB zero point the header gives (MAGZP, or PHOTFLAM/PHOTPLAM), nil if none.
     var zeroPoint: ABZeroPoint?
+    /// The pixel values' unit (BUNIT), nil if the header does not say.
+    var unit: String?
 
     /// Opens `path` at image HDU `hdu` (an index or EXTNAME; nil: the first 2-D image); missing,
     /// non-FITS, truncated or image-less files give one clear line.
@@ -22,6 +24,7 @@ struct DeblendInput {
         wcsCards = try file.wcsCards()
         wcs = try? file.readCelestialWCS()
         do { zeroPoint = try file.abZeroPoint() } catch let e as FITSError { throw CommandError("\(path): \(e.message)") }
+        if case .string(let text)? = try file.readKey("BUNIT"), !text.isEmpty { unit = text }
         rows = try FITSImageRows(file: file, hdu: chosen)
     }
 

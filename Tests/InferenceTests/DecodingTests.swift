@@ -44,7 +44,8 @@ struct DecodingTests {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pais-deblend-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let wcs = try CelestialWCS.tan(ra: 53.1, dec: -27.8, atPixel: 30, 20, pixelScaleArcsec: 0.06)
-        try DeblendOutput.write(r, to: dir, wcsCards: wcs.cards, wcs: wcs, overwrite: false)
+        try DeblendOutput.write(r, to: dir, wcsCards: wcs.cards, wcs: wcs, overwrite: false,
+                                photometry: CatalogPhotometry(fluxUnit: "count/s", zeroPoint: 26.5))
         for name in [DeblendOutput.segmentationFITS, DeblendOutput.heatmapFITS] {
             let f = try FITSFile.open(dir + "/" + name)
             let back = try #require(try f.readCelestialWCS())
@@ -59,6 +60,15 @@ struct DecodingTests {
         #expect(zip(ra, expectedRA).allSatisfy { abs($0 - $1) < 1e-12 })
         let csv = try FITSTable.read(from: dir + "/" + DeblendOutput.catalogCSV)
         #expect(try csv.doubles("flux") == r.sources.map(\.flux))
+        // AB magnitudes from the zero point (NaN where the flux is not positive), in float64.
+        let mags = try csv.doubles("mag")
+        #expect(r.sources.contains { $0.flux > 0 })
+        for (mag, source) in zip(mags, r.sources) {
+            if source.flux > 0 { #expect(abs(mag - (26.5 - 2.5 * log10(source.flux))) < 1e-9) } else { #expect(mag.isNaN) }
+        }
+        let stamps = try FITSFile.open(dir + "/" + DeblendOutput.sourcesFITS)
+        _ = try stamps.moveToHDU(named: "STAMPPIX")
+        #expect(try stamps.readString("BUNIT") == "count/s")
         // Refuses to replace an existing directory, and leaves nothing behind when it fails.
         #expect(throws: InferenceError.self) { try DeblendOutput.write(r, to: dir, wcsCards: [], wcs: nil, overwrite: false) }
         #expect(throws: (any Error).self) {

@@ -34,6 +34,10 @@ struct DeblendCLITests {
         _ = try stamps.moveToHDU(named: "STAMPS")
         let boxes = try stamps.readTable()
         #expect(boxes.rowCount == catalog.rowCount && catalog.rowCount > 0)
+        // Magnitudes from the field's MAGZP (25.94).
+        for (mag, flux) in zip(try catalog.doubles("mag"), try catalog.doubles("flux")) where flux > 0 {
+            #expect(abs(mag - (25.94 - 2.5 * log10(flux))) < 1e-6)
+        }
         // Σ_j D_j reproduces the input image.
         let input = try FITSFile.open(f.field).readImage(as: Float.self)
         _ = try stamps.moveToHDU(named: "STAMPPIX")
