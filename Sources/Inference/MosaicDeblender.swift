@@ -139,10 +139,11 @@ public struct MosaicDeblender {
 
     /// Runs `network` on the tiles of `block` this rank owns and leaves the block's stitched
     /// outputs, summed over all ranks, in `stitched` (whose memory is reused).
-    /// `input` holds the sanitised rows `block.inputRows`; `sky` is the image's (`InputScan`).
+    /// `input` holds the sanitised rows `block.inputRows`; `sky` is the image's (`InputScan`; nil
+    /// when it has no blank pixel).
     /// Returns the number of blank tiles in the block (every rank counts all of them; see `isBlank`).
     @discardableResult
-    func stitch(_ block: StreamingPlan.Block, of grid: TileGrid, input: [Float], sky: SkyNoiseFill, network: any TileNetwork,
+    func stitch(_ block: StreamingPlan.Block, of grid: TileGrid, input: [Float], sky: SkyNoiseFill?, network: any TileNetwork,
                 communicator: (any Communicator)?, into stitched: inout StitchedOutputs, tileDone: () -> Void) throws -> Int {
         let rank = communicator?.rank ?? 0, size = communicator?.size ?? 1
         let t = grid.tile
@@ -173,32 +174,37 @@ public struct MosaicDeblender {
         return blank.count
     }
 
+    /// The rows of `tile` inside the mosaic: tile row `ty`, mosaic row `y`, and the tile's first
+    /// `columns` pixels of that row at `start` in the block's `input` (the rest lies beyond the edge).
+    private func rowsInside(_ tile: TileGrid.Tile, grid: TileGrid, block: StreamingPlan.Block)
+        -> [(ty: Int, y: Int, start: Int, columns: Int)] {
+        let columns = max(0, min(grid.tile, grid.width - tile.x0))
+        return (tile.y0..<min(tile.y0 + grid.tile, grid.height)).map { y in
+            (y - tile.y0, y, (y - block.inputRows.lowerBound) * grid.width + tile.x0, columns)
+        }
+    }
+
     /// Whether every pixel of `tile`'s input (the part inside the mosaic) is 0.
     private func isBlank(_ tile: TileGrid.Tile, grid: TileGrid, block: StreamingPlan.Block, input: [Float]) -> Bool {
-        let columns = max(0, min(grid.tile, grid.width - tile.x0))
-        for y in tile.y0..<min(tile.y0 + grid.tile, grid.height) {
-            let src = (y - block.inputRows.lowerBound) * grid.width + tile.x0
-            if input[src..<(src + columns)].contains(where: { $0 != 0 }) { return false }
+        rowsInside(tile, grid: grid, block: block).allSatisfy { row in
+            !input[row.start..<(row.start + row.columns)].contains { $0 != 0 }
         }
-        return true
     }
 
     /// The network input for `tile`: its pixels of the block's input rows, blank ones (0) as sky
-    /// noise, zero beyond the mosaic edge (the padding the tiling was validated with), all in the
-    /// model's units (`inputScale`).
+    /// noise (when the image has a sky estimate), zero beyond the mosaic edge (the padding the
+    /// tiling was validated with), all in the model's units (`inputScale`).
     private func tileInput(_ tile: TileGrid.Tile, grid: TileGrid, block: StreamingPlan.Block, input: [Float],
-                           sky: SkyNoiseFill) -> [Float] {
-        let t = grid.tile, width = grid.width
+                           sky: SkyNoiseFill?) -> [Float] {
+        let t = grid.tile
+        let fill = settings.fillBlankWithSkyNoise ? sky : nil
         var tileInput = [Float](repeating: 0, count: t * t)
-        for ty in 0..<t {
-            let y = tile.y0 + ty
-            guard y < grid.height else { break }
-            let columns = max(0, min(t, width - tile.x0))
-            let src = (y - block.inputRows.lowerBound) * width + tile.x0
-            tileInput.replaceSubrange((ty * t)..<(ty * t + columns), with: input[src..<(src + columns)])
-            guard settings.fillBlankWithSkyNoise else { continue }
-            for tx in 0..<columns where tileInput[ty * t + tx] == 0 {
-                tileInput[ty * t + tx] = sky.value(atPixel: y * width + tile.x0 + tx)
+        for row in rowsInside(tile, grid: grid, block: block) {
+            let first = row.ty * t
+            tileInput.replaceSubrange(first..<(first + row.columns), with: input[row.start..<(row.start + row.columns)])
+            guard let fill else { continue }
+            for tx in 0..<row.columns where tileInput[first + tx] == 0 {
+                tileInput[first + tx] = fill.value(atPixel: row.y * grid.width + tile.x0 + tx)
             }
         }
         if settings.inputScale != 1 { for i in tileInput.indices { tileInput[i] *= settings.inputScale } }
