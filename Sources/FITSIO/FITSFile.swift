@@ -18,6 +18,8 @@ public final class FITSFile {
     var handle: UnsafeMutablePointer<fitsfile>?
     /// Set for files made by `create` until they are committed.
     var pendingOutput: AtomicOutput?
+    /// Whether the file on disk is gzip-compressed (cfitsio inflated it into memory on open).
+    var isGzipped = false
 
     init(path: String, handle: UnsafeMutablePointer<fitsfile>) {
         self.path = path
@@ -44,7 +46,7 @@ public final class FITSFile {
         guard !isDirectory.boolValue else {
             throw FITSError(path: path, call: "open", message: "is a directory, not a FITS file")
         }
-        try checkFITSSignature(path)
+        let gzipped = try checkFITSSignature(path)
         var pointer: UnsafeMutablePointer<fitsfile>?
         // "file://" keeps cfitsio's extended-filename syntax ([ext], [filter]) away from user paths.
         var status: Int32 = 0
@@ -57,7 +59,9 @@ public final class FITSFile {
             throw FITSError(path: path, call: "ffopen", status: status, message: cfitsioMessage(status: status))
         }
         guard let pointer else { throw FITSError(path: path, call: "ffopen", message: "cfitsio returned no file") }
-        return FITSFile(path: path, handle: pointer)
+        let file = FITSFile(path: path, handle: pointer)
+        file.isGzipped = gzipped
+        return file
     }
 
     /// Closes the file now, reporting any error cfitsio finds while flushing.
@@ -154,11 +158,8 @@ public final class FITSFile {
     /// this finds the problem up front: every HDU's declared data must be present, and bytes after
     /// the last complete HDU mean a following HDU was cut inside its header.
     public func checkNotTruncated() throws {
-        let (size, modulus) = fitsByteCount(path)
-        if let modulus {
-            // gzip: cfitsio has decompressed it; the trailer's length must match the HDUs'.
-            return try checkGzipLength(recorded: size, modulus: modulus)
-        }
+        if isGzipped { return try checkGzipLength() }
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
         let here = try currentHDUIndex()
         defer { _ = try? moveToHDU(here) }
         let count = try hduCount()
@@ -184,9 +185,18 @@ public final class FITSFile {
         }
     }
 
-    /// A gzip file's HDUs must end where its trailer says the FITS bytes end: a cut or damaged
-    /// stream leaves a trailer of other bytes (cfitsio does not always notice when it inflates).
-    private func checkGzipLength(recorded: Int, modulus: Int) throws {
+    /// A gzip file's HDUs must end where its trailer says the FITS bytes end (the uncompressed
+    /// length modulo 2^32, in its last 4 bytes): a cut or damaged stream leaves a trailer of other
+    /// bytes (cfitsio does not always notice when it inflates).
+    private func checkGzipLength() throws {
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        let handle = FileHandle(forReadingAtPath: path)
+        defer { try? handle?.close() }
+        guard size >= 18, let handle, (try? handle.seek(toOffset: UInt64(size - 4))) != nil,
+              let trailer = try? handle.read(upToCount: 4), trailer.count == 4 else {
+            throw FITSError(path: path, call: "checkNotTruncated", message: "truncated gzip file: no complete trailer")
+        }
+        let recorded = trailer.reversed().reduce(0) { $0 << 8 | Int($1) }, modulus = 1 << 32
         let here = try currentHDUIndex()
         defer { _ = try? moveToHDU(here) }
         try moveToHDU(try hduCount() - 1)
@@ -226,9 +236,9 @@ public final class FITSFile {
 }
 
 /// Rejects files that are neither FITS nor gzip-compressed FITS before cfitsio tries to guess (it
-/// also accepts other formats, and its message for a text file is cryptic). cfitsio itself
-/// decompresses a gzip file into memory when it opens it.
-private func checkFITSSignature(_ path: String) throws {
+/// also accepts other formats, and its message for a text file is cryptic); returns whether it is
+/// gzip-compressed (cfitsio inflates such a file into memory when it opens it).
+private func checkFITSSignature(_ path: String) throws -> Bool {
     guard let handle = FileHandle(forReadingAtPath: path) else {
         throw FITSError(path: path, call: "open", message: "cannot be read (permission denied?)")
     }
@@ -238,22 +248,11 @@ private func checkFITSSignature(_ path: String) throws {
     if head.isEmpty {
         throw FITSError(path: path, call: "open", message: "is empty, not a FITS file")
     }
-    if Array(head.prefix(signature.count)) != signature && Array(head.prefix(2)) != gzipMagic {
+    let gzipped = Array(head.prefix(2)) == gzipMagic
+    if Array(head.prefix(signature.count)) != signature && !gzipped {
         throw FITSError(path: path, call: "open", message: "is not a FITS file (it does not start with 'SIMPLE  =')")
     }
+    return gzipped
 }
 
 private let gzipMagic: [UInt8] = [0x1F, 0x8B]
-
-/// The FITS bytes a file holds: its size, or for a gzip file the uncompressed size its trailer
-/// records (modulo 2^32, as gzip stores it), with `modulus` 2^32 then.
-private func fitsByteCount(_ path: String) -> (bytes: Int, modulus: Int?) {
-    let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-    guard let handle = FileHandle(forReadingAtPath: path) else { return (size, nil) }
-    defer { try? handle.close() }
-    guard let head = try? handle.read(upToCount: 2), Array(head) == gzipMagic, size >= 18,
-          (try? handle.seek(toOffset: UInt64(size - 4))) != nil,
-          let trailer = try? handle.read(upToCount: 4), trailer.count == 4 else { return (size, nil) }
-    let isize = trailer.reversed().reduce(0) { $0 << 8 | Int($1) }
-    return (isize, 1 << 32)
-}

@@ -5,8 +5,8 @@ import Foundation
 ///
 /// The network was trained on crops with noisy sky everywhere; a hard step to exactly 0 is out of
 /// its experience and it answers with spurious centres along the step (BENCHMARKS.md, "Mosaics
-/// that do not fill their array": 90 of 145 detections within 16 px of a footprint edge matched
-/// no source). The fill is white Gaussian noise at the image's own sky level and scatter, a pure
+/// that do not fill their array": the fill took a footprint field's precision from 0.889 to
+/// 0.945). The fill is white Gaussian noise at the image's own sky level and scatter, a pure
 /// function of the mosaic pixel, so every rank and every block split sees the same values.
 /// Only the network's input is filled: blank pixels still carry no flux and hold no centre.
 public struct SkyNoiseFill: Sendable, Equatable {
