@@ -4,7 +4,6 @@ import DistributedMPI
 import FITSIO
 import Foundation
 import Inference
-import SkySim
 import Tensors
 
 /// `pais deblend`: tiled inference on an image of any size, written as catalog, per-source
@@ -67,14 +66,7 @@ struct DeblendCommand: ParsableCommand {
         let rows: any ImageRows = try weight.map { path in
             try inferenceCall { try WeightMaskedRows(image: input.rows, weight: DeblendInput.weightRows(path, hdu: weightHdu), names: (image, "weight map \(path)")) }
         } ?? input.rows
-        if let zeroPoint, !zeroPoint.isFinite { throw CommandError("--zero-point must be a finite AB magnitude, got \(zeroPoint)") }
-        let photometry = zeroPoint.map { ABZeroPoint(magnitude: $0, source: "--zero-point") } ?? input.zeroPoint
-        let magnitude = photometry?.magnitude ?? Instrument.zeropoint
-        // m = ZP − 2.5 log10(f): the same source in the model's units is f · 10^(−0.4 (ZP − ZP_model)).
-        let inputScale = pow(10, -0.4 * (magnitude - Instrument.zeropoint))
-        guard inputScale.isFinite, inputScale > 0, Float(inputScale).isNormal else {
-            throw CommandError("zero point \(magnitude) (\(photometry?.source ?? "")) is too far from the model's \(Instrument.zeropoint) to scale the image")
-        }
+        let units = try input.units(zeroPoint: zeroPoint)
         let weights = try resolveModelPath(model)
         let network = try loadTileNetwork(preset: preset, weights: weights, tile: tile, replicas: Parallel.workers, views: views)
         var settings = DeblendSettings()
@@ -82,7 +74,7 @@ struct DeblendCommand: ParsableCommand {
         settings.margin = margin ?? defaultMargin(tile: tile)
         guard peakThreshold > 0, peakThreshold < 1 else { throw CommandError("--peak-threshold must be in (0, 1), got \(peakThreshold)") }
         settings.peakThreshold = peakThreshold
-        settings.inputScale = Float(inputScale)
+        settings.inputScale = Float(units.scale)
         settings.perSourceImages = !noStamps
         guard maxMemory > 0 else { throw CommandError("--max-memory must be a positive number of MB, got \(maxMemory)") }
         if let blockRows, blockRows <= 0 { throw CommandError("--block-rows must be positive, got \(blockRows)") }
@@ -95,13 +87,8 @@ struct DeblendCommand: ParsableCommand {
         }
         if root {
             print("plan: \(input.width)x\(input.height) image, \(plan.grid.count) tiles; \(plan.summary)")
-            let origin = photometry.map { "(\($0.source))" } ?? "(none in the header: the model's own; pass --zero-point if the image is in other units)"
-            print("photometry: AB zero point " + String(format: "%.3f", magnitude) + " \(origin), the network sees the image x "
-                  + String(format: "%.4g", inputScale))
-            if let scale = input.pixelScaleArcsec, abs(scale / Instrument.pixelScale - 1) > 0.1 {
-                writeToStandardError("warning: \(image) has " + String(format: "%.3f", scale) + "\"/px but the model was trained on "
-                                     + "\(Instrument.pixelScale)\"/px images; resample it first for trustworthy results\n")
-            }
+            print(units.summary)
+            if let warning = input.pixelScaleWarning { writeToStandardError("warning: \(image) \(warning)\n") }
         }
         let keywords: [(String, HeaderValue, String)] = [
             ("PAISIMG", .string(URL(fileURLWithPath: image).lastPathComponent), "deblended input image"),
@@ -111,14 +98,14 @@ struct DeblendCommand: ParsableCommand {
             ("PAISMARG", .int(settings.margin), "[px] tile margin"),
             ("PAISNMS", .double(Double(settings.peakThreshold)), "NMS threshold (window 7)"),
             ("PAISVIEW", .int(views), "tile views averaged (test-time augmentation)"),
-            ("PAISZP", .double(magnitude), "AB zero point of the input's pixel values"),
+            ("PAISZP", .double(units.zeroPoint), "AB zero point of the input's pixel values"),
         ] + (centres.map { [("PAISCEN", .string(URL(fileURLWithPath: $0).lastPathComponent), "forced centres: catalog")] } ?? [])
         let start = Date()
         // Only rank 0 writes; its outputs go to a staging directory renamed at the end.
         let sink = root ? try inferenceCall {
             try DeblendFileSink(directory: output, height: input.height, width: input.width, wcsCards: input.wcsCards,
                                 wcs: input.wcs, keywords: keywords, overwrite: overwrite, perSourceImages: !noStamps,
-                                photometry: CatalogPhotometry(fluxUnit: input.unit ?? "electron/s", zeroPoint: magnitude))
+                                photometry: CatalogPhotometry(fluxUnit: input.unit ?? "electron/s", zeroPoint: units.zeroPoint))
         } : nil
         let run: DeblendRun
         do {

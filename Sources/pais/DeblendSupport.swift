@@ -2,8 +2,9 @@ import FITSIO
 import Foundation
 import Inference
 import Network
+import SkySim
 
-/// An input image for deblending: the first 2-D image HDU of a FITS file, read by rows, and its WCS.
+/// An input image for deblending: a 2-D image HDU of a FITS file, read by rows, with its WCS and units.
 struct DeblendInput {
     var height: Int { rows.height }
     var width: Int { rows.width }
@@ -63,6 +64,25 @@ struct DeblendInput {
     static func weightRows(_ path: String, hdu: String?) throws -> FITSImageRows {
         let (file, index) = try image(path, hdu: hdu)
         return try FITSImageRows(file: file, hdu: index)
+    }
+
+    /// How the network sees this image's pixel values: from `zeroPoint` (the command line's), else
+    /// the header's, else the model's own (e⁻/s at AB 25.94, `Instrument.zeropoint`).
+    func units(zeroPoint given: Double?) throws -> InputUnits {
+        if let given, !given.isFinite { throw CommandError("--zero-point must be a finite AB magnitude, got \(given)") }
+        let found = given.map { ABZeroPoint(magnitude: $0, source: "--zero-point") } ?? zeroPoint
+        let units = InputUnits(zeroPoint: found?.magnitude ?? Instrument.zeropoint, source: found?.source)
+        guard units.scale.isFinite, units.scale > 0, Float(units.scale).isNormal else {
+            throw CommandError("zero point \(units.zeroPoint) (\(found?.source ?? "")) is too far from the model's \(Instrument.zeropoint) to scale the image")
+        }
+        return units
+    }
+
+    /// A warning when the WCS pixel scale is more than 10 % off the model's 0.06″, nil otherwise.
+    var pixelScaleWarning: String? {
+        guard let scale = pixelScaleArcsec, abs(scale / Instrument.pixelScale - 1) > 0.1 else { return nil }
+        return "has " + String(format: "%.3f", scale) + "\"/px but the model was trained on \(Instrument.pixelScale)\"/px images; "
+            + "resample it first for trustworthy results"
     }
 
     /// The pixel side in arcsec at the image's centre, from its WCS (nil without one).
@@ -156,4 +176,20 @@ func defaultMargin(tile: Int) -> Int { tile >= 128 ? 32 : tile / 8 }
 
 func writeProgress(_ text: String) {
     FileHandle.standardError.write(Data(text.utf8))
+}
+
+/// An image's AB zero point, where it came from (nil: assumed to be the model's), and the factor
+/// that turns its pixel values into the model's units.
+struct InputUnits {
+    var zeroPoint: Double
+    var source: String?
+    /// m = ZP − 2.5 log10(f): the same source in the model's units is f · 10^(−0.4 (ZP − ZP_model)).
+    var scale: Double { pow(10, -0.4 * (zeroPoint - Instrument.zeropoint)) }
+
+    /// The report line, e.g. `photometry: AB zero point 25.940 (MAGZP), the network sees the image x 1`.
+    var summary: String {
+        let origin = source.map { "(\($0))" } ?? "(none in the header: the model's own; pass --zero-point if the image is in other units)"
+        return "photometry: AB zero point " + String(format: "%.3f", zeroPoint) + " \(origin), the network sees the image x "
+            + String(format: "%.4g", scale)
+    }
 }
