@@ -3,7 +3,7 @@
 and detection scores of peak finders other than PAIS's NMS on that heatmap (BENCHMARKS.md,
 "Why strongly blended sources are missed").
 
-Usage:  python tools/heatmap-peaks-study.py FIELD.fits:DEBLEND_DIR [FIELD.fits:DEBLEND_DIR ...]
+Usage:  python tools/heatmap-peaks-study.py [--pais PATH] FIELD.fits:DEBLEND_DIR [FIELD.fits:DEBLEND_DIR ...]
 
 FIELD.fits is a `pais simulate` field (its truth is read from FIELD.catalog.csv, written beside
 it by `pais simulate --catalog-csv` or tools/sextractor-compare.sh); DEBLEND_DIR is `pais deblend
@@ -13,13 +13,15 @@ against all truths, predictions matched to undetectable truths count neither way
 the ones you report. Needs numpy, scipy and astropy.
 """
 import csv
+import json
+import os
+import subprocess
 import sys
+import tempfile
 
 import numpy as np
 from astropy.io import fits
 from scipy.ndimage import gaussian_filter, laplace, maximum_filter
-from scipy.optimize import linear_sum_assignment
-from scipy.spatial import cKDTree
 
 
 def peaks(score, gate, threshold, window):
@@ -30,29 +32,19 @@ def peaks(score, gate, threshold, window):
     return np.stack([xs, ys], 1).astype(float)
 
 
-def scores(found, truth, radius=5.0):
-    """Precision, recall, F1 and recall of detectable truths with blendedness >= 0.5."""
-    positions = np.array([[t["x"], t["y"]] for t in truth])
-    detectable = np.array([t["detectable"] for t in truth])
-    blended = detectable & (np.array([t["beta"] for t in truth]) >= 0.5)
-    pairs = cKDTree(found).query_ball_point(positions, radius) if len(found) else [[] for _ in truth]
-    rows = [i for i, p in enumerate(pairs) if p]
-    columns = sorted({c for i in rows for c in pairs[i]})
-    index = {c: j for j, c in enumerate(columns)}
-    cost = np.full((len(rows), len(columns)), 1e6)
-    for a, i in enumerate(rows):
-        for c in pairs[i]:
-            cost[a, index[c]] = np.hypot(*(positions[i] - found[c]))
-    matched = set()
-    for a, b in zip(*linear_sum_assignment(cost)):
-        if cost[a, b] < 1e6:
-            matched.add(rows[a])
-    tp = sum(1 for i in matched if detectable[i])
-    fp = len(found) - len(matched)
-    fn = int(detectable.sum()) - tp
-    precision, recall = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
-    f1 = 2 * precision * recall / max(precision + recall, 1e-12)
-    return precision, recall, f1, np.mean([i in matched for i in np.nonzero(blended)[0]])
+def scores(found, field, pais, scratch):
+    """Precision, recall, F1 at 5 px and recall at blendedness >= 0.5, from `pais evaluate`."""
+    catalog, report = os.path.join(scratch, "peaks.csv"), os.path.join(scratch, "report")
+    with open(catalog, "w") as handle:
+        # Detection scores only: the flux column `pais evaluate` requires is a placeholder.
+        handle.write("x,y,flux\n" + "".join(f"{x:.1f},{y:.1f},1\n" for x, y in found))
+    subprocess.run([pais, "evaluate", "--truth", field, "--catalog", catalog, "--output", report, "--no-plots"],
+                   check=True, stdout=subprocess.DEVNULL)
+    with open(os.path.join(report, "report.json")) as handle:
+        result = json.load(handle)
+    at5 = next(d for d in result["detection"] if d["radius"] == 5)
+    blended = next(b for b in result["recallByBlendedness"] if b["low"] == 0.5)
+    return at5["precision"], at5["recall"], at5["f1"], blended["recall"]
 
 
 DETECTORS = {
@@ -65,10 +57,14 @@ DETECTORS = {
 
 
 def main():
-    if len(sys.argv) < 2:
+    arguments = sys.argv[1:]
+    pais = os.path.join(os.path.dirname(__file__), "..", ".build", "release", "pais")
+    if arguments[:1] == ["--pais"]:
+        pais, arguments = arguments[1], arguments[2:]
+    if not arguments:
         sys.exit(__doc__)
     fields = []
-    for argument in sys.argv[1:]:
+    for argument in arguments:
         field, directory = argument.split(":")
         heatmap = fits.getdata(directory + "/heatmap.fits").astype(np.float64)
         with open(field.replace(".fits", ".catalog.csv")) as handle:
@@ -91,10 +87,11 @@ def main():
         q = np.quantile(values, [0.25, 0.5, 0.75])
         print(f"  {field}: {len(values)} sources, heatmap quartiles {q[0]:.2f} / {q[1]:.2f} / {q[2]:.2f}; "
               f"a 7x7 peak >= 0.1 within 5 px: {own_peak / len(values):.2f}")
-    print("detection (per field: precision, recall, F1, recall at blendedness >= 0.5):")
-    for name, detector in DETECTORS.items():
-        cells = ["P %.3f R %.3f F1 %.3f b %.3f" % scores(detector(h), t) for _, h, t in fields]
-        print(f"  {name:34s} " + " | ".join(cells))
+    print("detection by pais evaluate (per field: precision, recall, F1 at 5 px, recall at blendedness >= 0.5):")
+    with tempfile.TemporaryDirectory() as scratch:
+        for name, detector in DETECTORS.items():
+            cells = ["P %.3f R %.3f F1 %.3f b %.3f" % scores(detector(h), f, pais, scratch) for f, h, _ in fields]
+            print(f"  {name:34s} " + " | ".join(cells))
 
 
 if __name__ == "__main__":
