@@ -20,7 +20,8 @@ public struct PredictedSource: Sendable {
 public enum PredictionLoader {
     /// A `pais deblend` output directory. Its per-source images are D_k = M̂_k ∘ I, so the
     /// contribution map is recovered as D_k / I on pixels where the deblended image I is non-zero.
-    public static func deblendDirectory(_ directory: String, image: [Float], height: Int, width: Int) throws -> [PredictedSource] {
+    /// I is Σ_k D_k, not the field's image: the deblend may have subtracted a sky background first.
+    public static func deblendDirectory(_ directory: String, height: Int, width: Int) throws -> [PredictedSource] {
         let catalogPath = directory + "/catalog.fits", sourcesPath = directory + "/sources.fits"
         for p in [catalogPath, sourcesPath] where !FileManager.default.fileExists(atPath: p) {
             if p == sourcesPath && FileManager.default.fileExists(atPath: catalogPath) {
@@ -38,6 +39,13 @@ public enum PredictionLoader {
         let xs = try table.doubles("x", source: catalogPath), ys = try table.doubles("y", source: catalogPath)
         let fluxes = try table.doubles("flux", source: catalogPath)
         let boxes = try StampFile.read(sourcesPath, ids: ids)
+        var total = [Double](repeating: 0, count: height * width)
+        for d in boxes {
+            for a in 0..<d.height where 0..<height ~= d.y0 + a {
+                for b in 0..<d.width where 0..<width ~= d.x0 + b { total[(d.y0 + a) * width + d.x0 + b] += Double(d.pixels[a * d.width + b]) }
+            }
+        }
+        let image = total.map { Float($0) }
         return deblended(positions: zip(xs, ys).map { PixelPosition(x: $0, y: $1) }, fluxes: fluxes, images: boxes,
                          image: image, height: height, width: width)
     }

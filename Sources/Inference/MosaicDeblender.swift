@@ -46,6 +46,9 @@ public struct DeblendSettings: Sendable {
     /// point 25.94 for the shipped model): the network sees `inputScale ×` the image; fluxes are
     /// attributed in the image's own units.
     public var inputScale: Float = 1
+    /// The sky background subtracted before anything else (flux included). `.none` here;
+    /// `pais deblend` and `pais evaluate` use `BackgroundChoice.automatic` unless told.
+    public var background = BackgroundChoice.none
     /// Whether the network sees sky noise (`SkyNoiseFill`) instead of 0 at blank pixels of tiles
     /// that hold data. Internal: tests turn it off for a negative control.
     var fillBlankWithSkyNoise = true
@@ -89,6 +92,8 @@ public struct DeblendRun: Sendable {
     /// Pixels matched before every centre below them was known, because more than
     /// `DeblendSettings.maxWaitingPixels` waited (0 unless the claim vectors are wild).
     public var earlyMatchedPixels = 0
+    /// The sky background that was subtracted (nil: none).
+    public var background: SkyBackground?
     public var tiles: Int { plan.grid.count }
 }
 
@@ -240,8 +245,12 @@ public struct MosaicDeblender {
         if let outside = settings.forcedCentres?.first(where: { !(0..<image.height ~= $0.y && 0..<image.width ~= $0.x) }) {
             throw InferenceError.badParameter("forced centre (y=\(outside.y), x=\(outside.x)) is outside the \(image.width)x\(image.height) image")
         }
-        let scan = try InputScan.scan(image)
+        var scan = try InputScan.scan(image)                  // refuses an empty image before anything else
         run.replacedPixels = scan.replacedPixels
+        run.background = try settings.background.estimate(image)
+        let image: any ImageRows = run.background.map { BackgroundSubtractedRows(image: image, background: $0) } ?? image
+        // Blank pixels are filled with the sky the network sees, i.e. after the subtraction.
+        if run.background != nil && scan.sky != nil { scan.sky = try InputScan.scan(image).sky }
         let rank = communicator?.rank ?? 0, size = communicator?.size ?? 1
         let decoder = try rank == 0 ? sink.map {
             try StreamingDecoder(settings: settings, height: image.height, width: image.width, slots: network.slots,

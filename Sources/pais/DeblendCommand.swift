@@ -37,6 +37,8 @@ struct DeblendCommand: ParsableCommand {
     @Option(help: "AB magnitude of one unit of the image's pixel values (default: the header's MAGZP, or PHOTFLAM/PHOTPLAM; else the model's 25.94). The network sees the image in its training units (e-/s at 25.94); fluxes stay in the image's units.") var zeroPoint: Double?
     @Option(help: "Weight map of the image (e.g. a drizzled mosaic's inverse-variance map): pixels whose weight is not positive are blank, whatever the image holds there.") var weight: String?
     @Option(help: "HDU of the weight map: index or EXTNAME (e.g. WHT, with --weight the same _drz.fits).") var weightHdu: String?
+    @Option(help: "Sky background to subtract first: auto (SExtractor-style mesh estimate, as source-extractor does by default), none (the image is already background-subtracted), or a constant level in the image's units.") var background = "auto"
+    @Option(help: "Cell side in px of the auto background mesh (median-filtered over 3x3 cells).") var backgroundMesh = 64
     @Flag(help: "Skip the per-source images (sources.fits): catalog, segmentation and heatmap only; faster, and far smaller on big mosaics (fluxes equal to rounding).") var noStamps = false
     @Flag(help: "Replace an existing output directory.") var overwrite = false
 
@@ -76,6 +78,7 @@ struct DeblendCommand: ParsableCommand {
         settings.peakThreshold = peakThreshold
         settings.inputScale = Float(units.scale)
         settings.perSourceImages = !noStamps
+        settings.background = try inferenceCall { try BackgroundChoice(background, mesh: backgroundMesh) }
         guard maxMemory > 0 else { throw CommandError("--max-memory must be a positive number of MB, got \(maxMemory)") }
         if let blockRows, blockRows <= 0 { throw CommandError("--block-rows must be positive, got \(blockRows)") }
         if let centres { settings.forcedCentres = try input.forcedCentres(from: centres, imagePath: image) }
@@ -99,6 +102,7 @@ struct DeblendCommand: ParsableCommand {
             ("PAISNMS", .double(Double(settings.peakThreshold)), "NMS threshold (window 7)"),
             ("PAISVIEW", .int(views), "tile views averaged (test-time augmentation)"),
             ("PAISZP", .double(units.zeroPoint), "AB zero point of the input's pixel values"),
+            ("PAISBKG", .string(settings.background.description), "sky background subtracted first"),
         ] + (centres.map { [("PAISCEN", .string(URL(fileURLWithPath: $0).lastPathComponent), "forced centres: catalog")] } ?? [])
         let start = Date()
         // Only rank 0 writes; its outputs go to a staging directory renamed at the end.
@@ -132,6 +136,7 @@ struct DeblendCommand: ParsableCommand {
             writeToStandardError("warning: \(image): \(run.replacedPixels) \(what) replaced by 0\n")
         }
         print("deblended \(input.width)x\(input.height) image \(image) with \(weights) (\(preset), tile \(tile), margin \(settings.margin)\(views > 1 ? ", \(views) views" : ""))")
+        if let sky = run.background { print("  \(sky.summary)") }
         let blank = run.blankTiles > 0 ? " (\(run.blankTiles) blank tiles not run)" : ""
         print("  \(run.tiles) tiles on \(communicator.size) rank(s) in \(plan.blocks.count) block(s)\(blank): network " + String(format: "%.2f s (%.2f tiles/s), NMS + decode %.2f s (of which writing %.2f s), total %.2f s",
               run.networkSeconds, Double(run.tiles - run.blankTiles) / max(run.networkSeconds, 1e-9), run.decodeSeconds, run.outputSeconds, seconds))

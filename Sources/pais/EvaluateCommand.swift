@@ -57,8 +57,7 @@ struct EvaluateCommand: ParsableCommand {
         let predictions: [PredictedSource]
         let name: String
         if let deblend {
-            predictions = try wrap { try PredictionLoader.deblendDirectory(deblend, image: field.noisy.map { $0.isFinite ? $0 : 0 },
-                                                                           height: field.height, width: field.width) }
+            predictions = try wrap { try PredictionLoader.deblendDirectory(deblend, height: field.height, width: field.width) }
             name = method ?? "PAIS"
         } else if let catalog {
             var columns = PredictionLoader.ExternalColumns()
@@ -103,6 +102,7 @@ struct EvaluateCommand: ParsableCommand {
         let network = try loadTileNetwork(preset: preset, weights: weights, tile: tile, replicas: Parallel.workers, views: views)
         var settings = DeblendSettings()
         settings.tile = tile; settings.margin = defaultMargin(tile: tile)
+        settings.background = .automatic                      // as `pais deblend` does unless told
         let result: DeblendResult
         do {
             result = try MosaicDeblender(settings: settings).deblend(field.noisy, height: field.height, width: field.width, network: network)

@@ -50,7 +50,13 @@ struct DeblendCLITests {
                 sum[(Int(y0[k]) + a) * 72 + Int(x0[k]) + b] += Double(pixels[Int(off[k]) + a * Int(ws[k]) + b])
             } }
         }
-        for p in sum.indices { #expect(abs(sum[p] - Double(input.pixels[p])) < 1e-4 * max(1, abs(Double(input.pixels[p])))) }
+        // ... minus the sky background, one constant here (a 72x40 image is one 64-px mesh cell).
+        let level = try #require(run.standardOutput.split(separator: "\n").first { $0.contains("sky background: 1x1 cells") }
+            .flatMap { Double($0.split(separator: " ")[$0.split(separator: " ").firstIndex(of: "median")! + 1]) })
+        #expect(abs(level) < 0.05)
+        for p in sum.indices {
+            #expect(abs(sum[p] + level - Double(input.pixels[p])) < 1e-3 * max(1, abs(Double(input.pixels[p]))))
+        }
         // The input's WCS is on the segmentation map.
         let seg = try FITSFile.open(out + "/segmentation.fits")
         let inputWCS = try #require(try FITSFile.open(f.field).readCelestialWCS())
@@ -87,6 +93,41 @@ struct DeblendCLITests {
         #expect(inside.standardOutput.split(separator: "\n").dropLast() == evaluation.standardOutput.split(separator: "\n").dropLast())
         let side = try runPais(["evaluate", "--compare", f.directory + "/eval/report.json", f.directory + "/eval2/report.json"])
         #expect(side.status == 0 && side.standardOutput.contains("F1 (r=5 px)"))
+    }
+
+    /// The sky background: `--background none` hands out exactly the input; a pedestal added to the
+    /// image is removed by the default (auto) estimate, and left in (control) it changes the catalog.
+    @Test func skyBackgroundIsSubtractedFirst() throws {
+        let f = try Self.fixture()
+        defer { try? FileManager.default.removeItem(atPath: f.directory) }
+        let common = ["--model", f.weights, "--preset", "tiny", "--tile", "32"]
+        let input = try FITSFile.open(f.field).readImage(as: Float.self)
+        let raised = f.directory + "/raised.fits"
+        let file = try FITSFile.create(raised)
+        try file.writeImage(FITSImage(width: 72, height: 40, pixels: input.pixels.map { $0 + 0.5 }))
+        try file.commit()
+        func catalog(_ image: String, _ name: String, _ extra: [String]) throws -> (x: [Double], y: [Double], flux: [Double], output: String) {
+            let run = try runPais(["deblend", image, "--output", f.directory + "/" + name] + common + extra)
+            #expect(run.status == 0, "\(run.standardError)")
+            let table = try FITSTable.read(from: f.directory + "/" + name + "/catalog.csv")
+            return (try table.doubles("x"), try table.doubles("y"), try table.doubles("flux"), run.standardOutput)
+        }
+        let asIs = try catalog(f.field, "none", ["--background", "none"])
+        #expect(!asIs.output.contains("sky background"))
+        let header = try FITSFile.open(f.directory + "/none/segmentation.fits")
+        #expect(try header.readKey("PAISBKG") == .string("none"))
+        // Nothing subtracted: the fluxes add up to the image's light.
+        let light = input.pixels.reduce(0) { $0 + Double($1) }
+        #expect(abs(asIs.flux.reduce(0, +) - light) < 1e-4 * max(1, abs(light)))
+        let plain = try catalog(f.field, "auto", [])
+        let lifted = try catalog(raised, "raised", [])
+        #expect(lifted.output.contains("sky background: 1x1 cells"))
+        #expect(lifted.x == plain.x && lifted.y == plain.y && !plain.x.isEmpty)
+        #expect(zip(lifted.flux, plain.flux).allSatisfy { abs($0 - $1) < 1e-3 * max(1, abs($1)) })
+        let constant = try catalog(raised, "constant", ["--background", "0.5"])
+        #expect(constant.x == asIs.x && constant.y == asIs.y)
+        let kept = try catalog(raised, "kept", ["--background", "none"])
+        #expect(kept.x != asIs.x || kept.y != asIs.y || kept.flux.reduce(0, +) > asIs.flux.reduce(0, +) + 100)
     }
 
     /// Table 3 metrics on a labelled split: finite terms whose weighted sum is the loss.
@@ -189,7 +230,8 @@ struct DeblendCLITests {
     }
 
     @Test(arguments: ["wrong preset", "all NaN", "truncated", "missing model", "existing output", "NaN weights",
-                      "centre outside", "empty centres", "views 3", "zero point nan", "bad PHOTFLAM", "weight shape"])
+                      "centre outside", "empty centres", "views 3", "zero point nan", "bad PHOTFLAM", "weight shape",
+                      "background word", "background mesh"])
     func badInputGetsOneLineAndNoOutput(_ problem: String) throws {
         let f = try Self.fixture()
         defer { try? FileManager.default.removeItem(atPath: f.directory) }
@@ -231,6 +273,10 @@ struct DeblendCLITests {
             try file.commit()
             extra = ["--weight", f.directory + "/wht.fits"]
             expected = "weight map \(f.directory)/wht.fits is 40x72 but \(f.field) is 72x40"
+        case "background word":
+            extra = ["--background", "sky"]; expected = "--background must be auto, none or a finite level in the image's units, got sky"
+        case "background mesh":
+            extra = ["--background-mesh", "4"]; expected = "--background-mesh must be at least 8 px, got 4"
         case "zero point nan":
             extra = ["--zero-point", "nan"]; expected = "--zero-point must be a finite AB magnitude"
         case "bad PHOTFLAM":

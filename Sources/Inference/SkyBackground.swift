@@ -1,0 +1,282 @@
+import Tensors
+
+/// How `pais deblend` treats the sky background before the network sees the image.
+///
+/// The network was trained on background-subtracted images (sky noise of zero mean). Real
+/// mosaics keep residual pedestals and gradients, and an image straight from a pipeline may hold
+/// the whole sky: a pedestal of one noise sigma took a 1024² field's F1 from 0.89 to 0.66 and three
+/// sigma to 0.12 (BENCHMARKS.md, "Sky background"), each pedestal pixel's heat read as a faint source.
+public enum BackgroundChoice: Sendable, Equatable, CustomStringConvertible {
+    /// The image is used as it is.
+    case none
+    /// A constant level (in the image's units) is subtracted.
+    case constant(Float)
+    /// A map estimated on a mesh of `mesh`-pixel cells, median-filtered over `filter` × `filter` cells.
+    case mesh(Int, filter: Int)
+
+    /// SExtractor's defaults (BACK_SIZE 64, BACK_FILTERSIZE 3), which `pais deblend` uses unless told.
+    public static let automatic = BackgroundChoice.mesh(64, filter: 3)
+
+    /// Parses "auto", "none" or a number (a constant level); `mesh` sets the automatic cell size.
+    public init(_ text: String, mesh: Int = 64) throws {
+        switch text.lowercased() {
+        case "auto": self = .mesh(mesh, filter: 3)
+        case "none": self = .none
+        default:
+            guard let value = Float(text), value.isFinite else {
+                throw InferenceError.badParameter("--background must be auto, none or a finite level in the image's units, got \(text)")
+            }
+            self = .constant(value)
+        }
+        if case .mesh(let side, _) = self, side < 8 {
+            throw InferenceError.badParameter("--background-mesh must be at least 8 px, got \(mesh)")
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .none: return "none"
+        case .constant(let level): return "constant \(level)"
+        case .mesh(let side, let filter): return "auto (\(side)-px mesh, \(filter)x\(filter) median filter)"
+        }
+    }
+
+    /// The background of `image` (nil for `.none`). Reads the image once for a mesh.
+    public func estimate(_ image: any ImageRows) throws -> SkyBackground? {
+        switch self {
+        case .none: return nil
+        case .constant(let level):
+            return SkyBackground(rowEdges: [0, image.height], columnEdges: [0, image.width], level: [level], rms: [.nan])
+        case .mesh(let side, let filter): return try SkyBackground.estimate(image, mesh: side, filter: filter)
+        }
+    }
+}
+
+/// A sky background map: a level (and noise rms) per mesh cell, interpolated bilinearly between
+/// cell centres and held constant beyond the outermost ones.
+///
+/// The estimate follows SExtractor's (Bertin & Arnouts 1996, A&AS 117, 393): in each cell the
+/// pixel values are clipped at ±3σ around their median until nothing changes; if that changed σ
+/// by less than 20 % the field is uncrowded there and the level is the clipped mean, otherwise it
+/// is the mode estimate 2.5 × median − 1.5 × mean. Cells are then median-filtered, which removes
+/// the odd cell raised by a bright galaxy. Blank pixels (0, NaN, Inf) take no part; a cell with
+/// data in fewer than half its pixels gets the mean of its estimated neighbours.
+public struct SkyBackground: Sendable, Equatable {
+    /// Cell boundaries along y and along x (cells + 1 each, from 0 to the image's side).
+    public let rowEdges: [Int], columnEdges: [Int]
+    /// Level and clipped standard deviation per cell, `[cellRows, cellColumns]` row-major (rms NaN:
+    /// a level given by the user, not measured).
+    public let level: [Float], rms: [Float]
+    public var cellRows: Int { rowEdges.count - 1 }
+    public var cellColumns: Int { columnEdges.count - 1 }
+    /// Per image column: the cell centre at or left of it, and the weight of the next one.
+    private let columnCell: [Int], columnWeight: [Float]
+
+    public init(rowEdges: [Int], columnEdges: [Int], level: [Float], rms: [Float]) {
+        precondition(level.count == (rowEdges.count - 1) * (columnEdges.count - 1) && rms.count == level.count)
+        self.rowEdges = rowEdges; self.columnEdges = columnEdges; self.level = level; self.rms = rms
+        (columnCell, columnWeight) = (0..<columnEdges.last!).map { Self.bracket(Double($0), edges: columnEdges) }
+            .reduce(into: ([Int](), [Float]())) { $0.0.append($1.cell); $0.1.append($1.weight) }
+    }
+
+    /// The background of image row `y` (`columnEdges.last` values).
+    public func row(_ y: Int) -> [Float] {
+        let (r, t) = Self.bracket(Double(y), edges: rowEdges), columns = cellColumns
+        let r1 = min(r + 1, cellRows - 1)
+        let coarse = (0..<columns).map { c in (1 - t) * level[r * columns + c] + t * level[r1 * columns + c] }
+        return columnCell.indices.map { x in
+            let c = columnCell[x], w = columnWeight[x]
+            return (1 - w) * coarse[c] + w * coarse[min(c + 1, columns - 1)]
+        }
+    }
+
+    /// The cell whose centre is at or before `position` (the first one before all centres) and
+    /// the weight of the next centre (0 outside the outermost centres).
+    static func bracket(_ position: Double, edges: [Int]) -> (cell: Int, weight: Float) {
+        let centres = (0..<(edges.count - 1)).map { Double(edges[$0] + edges[$0 + 1] - 1) / 2 }
+        guard position > centres[0] else { return (0, 0) }
+        guard position < centres[centres.count - 1] else { return (centres.count - 1, 0) }
+        var c = 0
+        while centres[c + 1] <= position { c += 1 }
+        return (c, Float((position - centres[c]) / (centres[c + 1] - centres[c])))
+    }
+
+    /// Cell boundaries for `side` pixels in cells of about `mesh` (the count rounded, at least 1),
+    /// spread evenly so that no cell is a sliver.
+    static func edges(side: Int, mesh: Int) -> [Int] {
+        let cells = max(1, (side + mesh / 2) / mesh)
+        return (0...cells).map { $0 * side / cells }
+    }
+
+    /// Estimates the map of `image`, read one band of cell rows at a time (the cells of a band in
+    /// parallel; each cell alone, so the result does not depend on the thread count).
+    public static func estimate(_ image: any ImageRows, mesh: Int, filter: Int) throws -> SkyBackground {
+        guard mesh >= 8 else { throw InferenceError.badParameter("background mesh must be at least 8 px, got \(mesh)") }
+        guard filter >= 1, filter % 2 == 1 else { throw InferenceError.badParameter("background filter must be odd, got \(filter)") }
+        let rowEdges = edges(side: image.height, mesh: mesh), columnEdges = edges(side: image.width, mesh: mesh)
+        let rows = rowEdges.count - 1, columns = columnEdges.count - 1, width = image.width
+        var cells = [CellStatistics?](repeating: nil, count: rows * columns)
+        for r in 0..<rows {
+            let band = try image.read(rows: rowEdges[r]..<rowEdges[r + 1])
+            cells.withUnsafeMutableBufferPointer { out in
+                let cellsOut = out
+                Parallel.forRanges(columns, grain: 1) { first, end in
+                    for c in first..<end {
+                        var values: [Float] = []
+                        values.reserveCapacity((rowEdges[r + 1] - rowEdges[r]) * (columnEdges[c + 1] - columnEdges[c]))
+                        for y in 0..<(rowEdges[r + 1] - rowEdges[r]) {
+                            for x in columnEdges[c]..<columnEdges[c + 1] {
+                                let v = band[y * width + x]
+                                if v.isFinite && v != 0 { values.append(v) }
+                            }
+                        }
+                        let area = (rowEdges[r + 1] - rowEdges[r]) * (columnEdges[c + 1] - columnEdges[c])
+                        cellsOut[r * columns + c] = 2 * values.count >= area ? CellStatistics(values) : nil
+                    }
+                }
+            }
+        }
+        guard cells.contains(where: { $0 != nil }) else {
+            throw InferenceError.emptyImage("no \(mesh)-px background cell has data in half its pixels (use a larger --background-mesh, or --background none)")
+        }
+        let filled = fillGaps(cells, rows: rows, columns: columns)
+        return SkyBackground(rowEdges: rowEdges, columnEdges: columnEdges,
+                             level: medianFilter(filled.map(\.level), rows: rows, columns: columns, size: filter),
+                             rms: medianFilter(filled.map(\.rms), rows: rows, columns: columns, size: filter))
+    }
+
+    /// Gives every cell without an estimate the mean of its estimated neighbours (8-connected),
+    /// growing inwards from the estimated cells one ring per pass.
+    static func fillGaps(_ cells: [CellStatistics?], rows: Int, columns: Int) -> [CellStatistics] {
+        var current = cells
+        while current.contains(where: { $0 == nil }) {
+            let previous = current
+            for r in 0..<rows {
+                for c in 0..<columns where previous[r * columns + c] == nil {
+                    var sum = CellStatistics(level: 0, rms: 0), count: Float = 0
+                    for dr in -1...1 {
+                        for dc in -1...1 where (0..<rows ~= r + dr) && (0..<columns ~= c + dc) {
+                            if let s = previous[(r + dr) * columns + c + dc] { sum.level += s.level; sum.rms += s.rms; count += 1 }
+                        }
+                    }
+                    if count > 0 { current[r * columns + c] = CellStatistics(level: sum.level / count, rms: sum.rms / count) }
+                }
+            }
+        }
+        return current.map { $0! }
+    }
+
+    /// Median over the `size` × `size` cells centred on each cell. Near the grid's edges the window
+    /// shrinks on both sides alike: a one-sided window would shift a sloping sky by half a cell.
+    static func medianFilter(_ values: [Float], rows: Int, columns: Int, size: Int) -> [Float] {
+        let half = size / 2
+        return (0..<(rows * columns)).map { i in
+            let r = i / columns, c = i % columns
+            let dr = min(half, r, rows - 1 - r), dc = min(half, c, columns - 1 - c)
+            var window: [Float] = []
+            for rr in (r - dr)...(r + dr) {
+                for cc in (c - dc)...(c + dc) { window.append(values[rr * columns + cc]) }
+            }
+            return median(sorted: window.sorted())
+        }
+    }
+
+    static func median(sorted: [Float]) -> Float {
+        let n = sorted.count
+        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2
+    }
+
+    /// One line for the run's report.
+    public var summary: String {
+        if rms.allSatisfy(\.isNaN) { return "sky background: constant \(level[0]) subtracted" }
+        let sortedLevel = level.sorted(), sortedRMS = rms.sorted()
+        func f(_ v: Float) -> String { String(format: "%.4g", Double(v)) }
+        return "sky background: \(cellRows)x\(cellColumns) cells of ~\(rowEdges[1] - rowEdges[0]) px, level median \(f(Self.median(sorted: sortedLevel))) "
+            + "(\(f(sortedLevel.first!)) to \(f(sortedLevel.last!))), noise rms median \(f(Self.median(sorted: sortedRMS))); subtracted"
+    }
+}
+
+/// The clipped level and standard deviation of one mesh cell's data pixels.
+struct CellStatistics: Equatable {
+    var level: Float, rms: Float
+
+    init(level: Float, rms: Float) { self.level = level; self.rms = rms }
+
+    /// SExtractor's estimator (see `SkyBackground`) on the cell's finite non-zero `values` (not empty).
+    /// Each clipping pass is a selection (median) and two linear passes, not a sort: a 4096² image
+    /// has 4096 cells, and sorting each one showed as 7 % of a whole deblend's profile.
+    init(_ values: [Float]) {
+        var kept = values
+        (level, rms) = kept.withUnsafeMutableBufferPointer { a -> (Float, Float) in
+            func moments(_ count: Int) -> (mean: Double, sigma: Double) {
+                var sum = 0.0
+                for i in 0..<count { sum += Double(a[i]) }
+                let mean = sum / Double(count)
+                var squares = 0.0
+                for i in 0..<count { squares += (Double(a[i]) - mean) * (Double(a[i]) - mean) }
+                return (mean, (squares / Double(count)).squareRoot())
+            }
+            var count = a.count
+            let initialSigma = moments(count).sigma
+            for _ in 0..<100 {
+                let median = Double(Self.median(a, count: count)), sigma = moments(count).sigma
+                let low = Float(median - 3 * sigma), high = Float(median + 3 * sigma)
+                // Clipped values stay out (the kept set only shrinks), so the loop ends.
+                var next = 0
+                for i in 0..<count where a[i] >= low && a[i] <= high { a[next] = a[i]; next += 1 }
+                if next == count { break }
+                count = next
+            }
+            let (mean, sigma) = moments(count), median = Double(Self.median(a, count: count))
+            let uncrowded = initialSigma == 0 || (initialSigma - sigma) / initialSigma < 0.2
+            return (Float(uncrowded ? mean : 2.5 * median - 1.5 * mean), Float(sigma))
+        }
+    }
+
+    /// The median of `a[0..<count]` (reordered in place): Hoare's selection, O(count).
+    static func median(_ a: UnsafeMutableBufferPointer<Float>, count: Int) -> Float {
+        var lo = 0, hi = count - 1, k = count / 2
+        while lo < hi {
+            let pivot = a[(lo + hi) / 2]
+            var i = lo, j = hi
+            while i <= j {
+                while a[i] < pivot { i += 1 }
+                while a[j] > pivot { j -= 1 }
+                if i <= j { a.swapAt(i, j); i += 1; j -= 1 }
+            }
+            if k <= j { hi = j } else if k >= i { lo = i } else { break }
+        }
+        let upper = a[k]
+        guard count % 2 == 0 else { return upper }
+        // Everything before the selected element is no larger: the lower middle is their maximum.
+        k -= 1
+        var lower = a[0]
+        for i in 0...k { lower = max(lower, a[i]) }
+        return (lower + upper) / 2
+    }
+}
+
+/// An image seen with its sky background subtracted. Blank pixels (0, NaN, Inf) stay blank, and a
+/// data pixel that lands on exactly 0 is nudged off it, since 0 means "no data" downstream.
+public struct BackgroundSubtractedRows: ImageRows {
+    public let image: any ImageRows, background: SkyBackground
+    public var height: Int { image.height }
+    public var width: Int { image.width }
+
+    public init(image: any ImageRows, background: SkyBackground) {
+        precondition(background.rowEdges.last == image.height && background.columnEdges.last == image.width)
+        self.image = image; self.background = background
+    }
+
+    public func read(rows: Range<Int>) throws -> [Float] {
+        var pixels = try image.read(rows: rows)
+        for (offset, y) in rows.enumerated() {
+            let sky = background.row(y), base = offset * width
+            for x in 0..<width where pixels[base + x].isFinite && pixels[base + x] != 0 {
+                let v = pixels[base + x] - sky[x]
+                pixels[base + x] = v == 0 ? .leastNonzeroMagnitude : v
+            }
+        }
+        return pixels
+    }
+}
