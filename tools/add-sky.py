@@ -1,0 +1,41 @@
+#!/usr/bin/env python3
+"""Add a sky background (a pedestal and a linear gradient) to a simulated field's noisy image, as
+a mosaic that was not background-subtracted, or only globally, carries one. For benchmarking
+`pais deblend --background` (BENCHMARKS.md, "Sky background").
+
+Usage:  python tools/add-sky.py field.fits sky.fits [--pedestal 0.01] [--gradient-x 0.03]
+
+Needs numpy and astropy (pip install numpy astropy). Levels are in the image's units (e-/s for
+`pais simulate`, whose sky noise sigma is about 0.0104). The gradient rises from 0 at the left
+edge to --gradient-x at the right edge. Only the noisy image (PRIMARY) changes; every other HDU
+of a `pais simulate` file is kept, so `pais evaluate --truth sky.fits --deblend DIR` scores a
+deblend of it against the same truth.
+"""
+import argparse
+
+import numpy as np
+from astropy.io import fits
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("field")
+    parser.add_argument("output")
+    parser.add_argument("--pedestal", type=float, default=0.0, help="constant added to every pixel")
+    parser.add_argument("--gradient-x", type=float, default=0.0, help="added level at the right edge")
+    args = parser.parse_args()
+    if not (np.isfinite(args.pedestal) and np.isfinite(args.gradient_x)):
+        parser.error("levels must be finite")
+
+    hdus = fits.open(args.field)
+    image = hdus[0].data.astype(np.float64)
+    width = image.shape[1]
+    sky = args.pedestal + args.gradient_x * np.arange(width, dtype=np.float64)[None, :] / width
+    blank = ~np.isfinite(image) | (image == 0)
+    hdus[0].data = np.where(blank, image, image + sky).astype(np.float32)
+    hdus[0].header["HISTORY"] = f"add-sky.py: pedestal {args.pedestal}, gradient-x {args.gradient_x}"
+    hdus.writeto(args.output, overwrite=False)
+
+
+if __name__ == "__main__":
+    main()
