@@ -84,7 +84,7 @@ public enum DatasetOrigin {
         case "synthetic":
             var psf = o.psf ?? PSFParameters()
             psf.stampSize = o.psfStampSize ?? psf.stampSize
-            guard let seed = o.seed, let mode = NoiseMode(rawValue: o.noiseMode ?? "white") else {
+            guard let seed = o.seed, let mode = SyntheticNoise(rawValue: o.noiseMode ?? "white") else {
                 throw DatasetError("manifest origin lacks the simulation seed or noise mode")
             }
             return SyntheticSampleSource(simulator: Simulator(psf: psf), seed: seed, noiseMode: mode,

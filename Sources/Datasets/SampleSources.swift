@@ -18,18 +18,36 @@ public protocol SampleTruthSource: Sendable {
     func truth(split: String, index: Int, record: SampleRecord?) throws -> CropTruth
 }
 
+/// The noise of the synthetic set's fields: one model for all, or (`mixed`) each field white or
+/// correlated at even odds, drawn from (seed, field id) like its depth. Drizzled mosaics have
+/// correlated noise, whose blobs a model trained on white noise alone takes for faint sources.
+public enum SyntheticNoise: String, Sendable, CaseIterable {
+    case white, correlated, mixed
+
+    /// The noise model of field `fieldID`.
+    public func mode(seed: UInt64, fieldID: UInt64) -> NoiseMode {
+        switch self {
+        case .white: return .white
+        case .correlated: return .correlated
+        case .mixed:
+            var stream = RandomStream(seed, fieldID, 6)
+            return stream.bernoulli(0.5) ? .correlated : .white
+        }
+    }
+}
+
 /// The built-in synthetic set: every sample is its own simulated field (sky.md §4), with train and
 /// test on disjoint field-id ranges and a depth drawn per field from the wide/deep/HUDF mixture.
 public struct SyntheticSampleSource: SampleTruthSource {
     public let simulator: Simulator
     public let seed: UInt64
-    public let noiseMode: NoiseMode
+    public let noiseMode: SyntheticNoise
     public let sampleHeight: Int, sampleWidth: Int
     public let labelDetectableOnly: Bool
     /// First field id of the test split; train uses 0 ..< testFieldBase.
     public static let testFieldBase: UInt64 = 1_000_000_000
 
-    public init(simulator: Simulator, seed: UInt64, noiseMode: NoiseMode = .white, sampleHeight: Int = 256,
+    public init(simulator: Simulator, seed: UInt64, noiseMode: SyntheticNoise = .white, sampleHeight: Int = 256,
                 sampleWidth: Int = 256, labelDetectableOnly: Bool = true) {
         self.simulator = simulator; self.seed = seed; self.noiseMode = noiseMode
         self.sampleHeight = sampleHeight; self.sampleWidth = sampleWidth; self.labelDetectableOnly = labelDetectableOnly
@@ -45,7 +63,7 @@ public struct SyntheticSampleSource: SampleTruthSource {
         var depthStream = RandomStream(seed, fieldID, 5)
         let depth = Depth.drawMixture(&depthStream)
         var config = SimulationConfig(height: sampleHeight, width: sampleWidth, seed: seed, fieldID: fieldID,
-                                      depth: depth, noiseMode: noiseMode)
+                                      depth: depth, noiseMode: noiseMode.mode(seed: seed, fieldID: fieldID))
         config.psf = simulator.renderer.psf.parameters
         let field = try simulator.simulate(config)
         var sources: [LabelSource] = []

@@ -15,14 +15,14 @@ struct SimulateDataset: ParsableCommand {
     @Flag(help: "A small demo/test set: 16 train and 4 test samples.") var small = false
     @Option(help: "Sample side in pixels.") var sampleSize = 256
     @Option(help: "Simulation seed (train and test use disjoint field ids).") var seed: UInt64 = 1
-    @Option(help: "Noise model: white or correlated.") var noise = "white"
+    @Option(help: "Noise model: white, correlated (drizzle-like), or mixed (each sample one of the two at even odds).") var noise = "white"
     @Option(help: "Nearest sources per pixel in the labels.") var n = 3
     @Option(help: "PSF stamp side in pixels (odd).") var psfSize = 101
     @Option(help: "Samples per shard file.") var shardSize = 200
     @Flag(help: "Replace an existing dataset directory.") var overwrite = false
 
     func validate() throws {
-        guard NoiseMode(rawValue: noise) != nil else { throw ValidationError("--noise must be white or correlated") }
+        guard SyntheticNoise(rawValue: noise) != nil else { throw ValidationError("--noise must be white, correlated or mixed, got \(noise)") }
         guard train >= 0, test >= 0, train + test > 0 else { throw ValidationError("--train and --test must be >= 0 and not both 0") }
         guard sampleSize > 0, n >= 1, shardSize > 0 else { throw ValidationError("--sample-size, --n and --shard-size must be positive") }
         guard psfSize >= 3, psfSize % 2 == 1 else { throw ValidationError("--psf-size must be odd and >= 3") }
@@ -31,7 +31,7 @@ struct SimulateDataset: ParsableCommand {
     func run() throws {
         let (trainCount, testCount) = small ? (16, 4) : (train, test)
         var psf = PSFParameters(); psf.stampSize = psfSize
-        let mode = NoiseMode(rawValue: noise) ?? .white
+        let mode = SyntheticNoise(rawValue: noise) ?? .white
         let source = SyntheticSampleSource(simulator: Simulator(psf: psf), seed: seed, noiseMode: mode,
                                            sampleHeight: sampleSize, sampleWidth: sampleSize)
         var writer = DatasetWriter(directory: output, n: n)

@@ -71,3 +71,25 @@ import Testing
     #expect(report.storedLabelMaxDifference == 0)
     #expect(report.summaries[1].fractionExact == 1 || report.summaries[1].sourceCount == 0)
 }
+
+/// `mixed` noise: each field is white or correlated at even odds, a pure function of (seed, field
+/// id), and its sample is exactly the sample of that mode's set.
+@Test func mixedNoiseIsWhiteOrCorrelatedPerField() throws {
+    let modes = (0..<400).map { SyntheticNoise.mixed.mode(seed: 29, fieldID: UInt64($0)) }
+    let correlated = modes.filter { $0 == .correlated }.count
+    #expect(correlated > 160 && correlated < 240, "\(correlated) of 400 correlated")
+    #expect(modes == (0..<400).map { SyntheticNoise.mixed.mode(seed: 29, fieldID: UInt64($0)) })
+    func source(_ noise: SyntheticNoise) -> SyntheticSampleSource {
+        SyntheticSampleSource(simulator: smallSimulator, seed: 29, noiseMode: noise, sampleHeight: 40, sampleWidth: 40)
+    }
+    for index in 0..<4 {
+        let fieldID = SyntheticSampleSource.fieldID(split: "train", index: index)
+        let mode = SyntheticNoise.mixed.mode(seed: 29, fieldID: fieldID)
+        let mixed = try source(.mixed).truth(split: "train", index: index, record: nil).image
+        let same = try source(mode == .white ? .white : .correlated).truth(split: "train", index: index, record: nil).image
+        let other = try source(mode == .white ? .correlated : .white).truth(split: "train", index: index, record: nil).image
+        #expect(mixed == same)
+        #expect(mixed != other, "control: the two noise models differ")
+    }
+    #expect(SyntheticNoise(rawValue: "mixed") == .mixed && SyntheticNoise(rawValue: "pink") == nil)
+}
