@@ -92,8 +92,9 @@ public struct DeblendRun: Sendable {
     /// Pixels matched before every centre below them was known, because more than
     /// `DeblendSettings.maxWaitingPixels` waited (0 unless the claim vectors are wild).
     public var earlyMatchedPixels = 0
-    /// The sky background that was subtracted (nil: none).
+    /// The sky background estimated (nil: none), and whether it was subtracted.
     public var background: SkyBackground?
+    public var backgroundSubtracted = false
     public var tiles: Int { plan.grid.count }
 }
 
@@ -247,10 +248,11 @@ public struct MosaicDeblender {
         }
         var scan = try InputScan.scan(image)                  // refuses an empty image before anything else
         run.replacedPixels = scan.replacedPixels
-        run.background = try settings.background.estimate(image)
-        let image: any ImageRows = run.background.map { BackgroundSubtractedRows(image: image, background: $0) } ?? image
+        let sky = try settings.background.estimate(image, inputScale: settings.inputScale)
+        run.background = sky?.background; run.backgroundSubtracted = sky?.subtract ?? false
+        let image: any ImageRows = sky.flatMap { $0.subtract ? BackgroundSubtractedRows(image: image, background: $0.background) : nil } ?? image
         // Blank pixels are filled with the sky the network sees, i.e. after the subtraction.
-        if run.background != nil && scan.sky != nil { scan.sky = try InputScan.scan(image).sky }
+        if run.backgroundSubtracted && scan.sky != nil { scan.sky = try InputScan.scan(image).sky }
         let rank = communicator?.rank ?? 0, size = communicator?.size ?? 1
         let decoder = try rank == 0 ? sink.map {
             try StreamingDecoder(settings: settings, height: image.height, width: image.width, slots: network.slots,

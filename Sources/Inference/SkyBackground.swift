@@ -6,29 +6,37 @@ import Tensors
 /// mosaics keep residual pedestals and gradients, and an image straight from a pipeline may hold
 /// the whole sky: a pedestal of one noise sigma took a 1024² field's F1 from 0.89 to 0.66 and three
 /// sigma to 0.12 (BENCHMARKS.md, "Sky background"), each pedestal pixel's heat read as a faint source.
+/// But a mesh estimate of a sky that is already subtracted is not zero: in a deep field it is the
+/// light of faint galaxies and of the wings of bright ones (0.0003-0.0008 e⁻/s per pixel on simulated
+/// fields), and since every pixel's light goes to some source, subtracting it took 31-42 % from
+/// the fluxes of sources brighter than H = 25. So `auto` subtracts the estimate only when it shows
+/// a sky the image still holds (`SkyBackground.holdsSky`).
 public enum BackgroundChoice: Sendable, Equatable, CustomStringConvertible {
     /// The image is used as it is.
     case none
     /// A constant level (in the image's units) is subtracted.
     case constant(Float)
-    /// A map estimated on a mesh of `mesh`-pixel cells, median-filtered over `filter` × `filter` cells.
-    case mesh(Int, filter: Int)
+    /// A map estimated on a mesh of `mesh`-pixel cells, median-filtered over `filter` × `filter`
+    /// cells; subtracted always, or (`onlyIfSky`) only when it shows a sky the image still holds.
+    case mesh(Int, filter: Int, onlyIfSky: Bool)
 
-    /// SExtractor's defaults (BACK_SIZE 64, BACK_FILTERSIZE 3), which `pais deblend` uses unless told.
-    public static let automatic = BackgroundChoice.mesh(64, filter: 3)
+    /// What `pais deblend` does unless told: SExtractor's mesh (BACK_SIZE 64, BACK_FILTERSIZE 3),
+    /// subtracted when it shows a sky.
+    public static let automatic = BackgroundChoice.mesh(64, filter: 3, onlyIfSky: true)
 
-    /// Parses "auto", "none" or a number (a constant level); `mesh` sets the automatic cell size.
+    /// Parses "auto", "mesh", "none" or a number (a constant level); `mesh` sets the cell size.
     public init(_ text: String, mesh: Int = 64) throws {
         switch text.lowercased() {
-        case "auto": self = .mesh(mesh, filter: 3)
+        case "auto": self = .mesh(mesh, filter: 3, onlyIfSky: true)
+        case "mesh": self = .mesh(mesh, filter: 3, onlyIfSky: false)
         case "none": self = .none
         default:
             guard let value = Float(text), value.isFinite else {
-                throw InferenceError.badParameter("--background must be auto, none or a finite level in the image's units, got \(text)")
+                throw InferenceError.badParameter("--background must be auto, mesh, none or a finite level in the image's units, got \(text)")
             }
             self = .constant(value)
         }
-        if case .mesh(let side, _) = self, side < 8 {
+        if case .mesh(let side, _, _) = self, side < 8 {
             throw InferenceError.badParameter("--background-mesh must be at least 8 px, got \(mesh)")
         }
     }
@@ -37,17 +45,21 @@ public enum BackgroundChoice: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .none: return "none"
         case .constant(let level): return "constant \(level)"
-        case .mesh(let side, let filter): return "auto (\(side)-px mesh, \(filter)x\(filter) median filter)"
+        case .mesh(let side, let filter, let onlyIfSky):
+            return "\(onlyIfSky ? "auto" : "mesh") (\(side)-px mesh, \(filter)x\(filter) median filter)"
         }
     }
 
-    /// The background of `image` (nil for `.none`). Reads the image once for a mesh.
-    public func estimate(_ image: any ImageRows) throws -> SkyBackground? {
+    /// The background of `image` and whether to subtract it (nil for `.none`); the network sees the
+    /// image × `inputScale`. Reads the image once for a mesh.
+    public func estimate(_ image: any ImageRows, inputScale: Float = 1) throws -> (background: SkyBackground, subtract: Bool)? {
         switch self {
         case .none: return nil
         case .constant(let level):
-            return SkyBackground(rowEdges: [0, image.height], columnEdges: [0, image.width], level: [level], rms: [.nan])
-        case .mesh(let side, let filter): return try SkyBackground.estimate(image, mesh: side, filter: filter)
+            return (SkyBackground(rowEdges: [0, image.height], columnEdges: [0, image.width], level: [level], rms: [.nan]), true)
+        case .mesh(let side, let filter, let onlyIfSky):
+            let background = try SkyBackground.estimate(image, mesh: side, filter: filter)
+            return (background, !onlyIfSky || background.holdsSky(inputScale: inputScale))
         }
     }
 }
@@ -186,13 +198,34 @@ public struct SkyBackground: Sendable, Equatable {
         return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2
     }
 
+    /// The median cell level and the 10-90 % spread of the cell levels, in the image's units.
+    public var significance: (level: Float, spread: Float) {
+        let sorted = level.sorted(), n = sorted.count
+        return (Self.median(sorted: sorted), sorted[min(n - 1, (9 * n) / 10)] - sorted[n / 10])
+    }
+
+    /// Largest median level and spread, in the model's units (e⁻/s at AB 25.94), that a mesh
+    /// estimate of an already subtracted sky shows: 1.5 × the largest on eleven simulated fields of
+    /// every depth (levels 0.0003-0.0008 and spreads 0.0006-0.0017, faint galaxies' light; the
+    /// noise rms is 0.0014-0.0105 there). A pedestal of 0.002 already cost 9 points of F1.
+    public static let subtractedSkyLimits: (level: Float, spread: Float) = (0.0012, 0.0026)
+
+    /// Whether the estimate shows a sky the image still holds, for an image the network sees
+    /// × `inputScale` (a user's constant always counts).
+    public func holdsSky(inputScale: Float) -> Bool {
+        if rms.allSatisfy(\.isNaN) { return true }
+        let (median, spread) = significance
+        return abs(median * inputScale) > Self.subtractedSkyLimits.level || spread * inputScale > Self.subtractedSkyLimits.spread
+    }
+
     /// One line for the run's report.
-    public var summary: String {
+    public func summary(subtracted: Bool) -> String {
         if rms.allSatisfy(\.isNaN) { return "sky background: constant \(level[0]) subtracted" }
-        let sortedLevel = level.sorted(), sortedRMS = rms.sorted()
+        let sortedLevel = level.sorted(), sortedRMS = rms.sorted(), spread = significance.spread
         func f(_ v: Float) -> String { String(format: "%.4g", Double(v)) }
         return "sky background: \(cellRows)x\(cellColumns) cells of ~\(rowEdges[1] - rowEdges[0]) px, level median \(f(Self.median(sorted: sortedLevel))) "
-            + "(\(f(sortedLevel.first!)) to \(f(sortedLevel.last!))), noise rms median \(f(Self.median(sorted: sortedRMS))); subtracted"
+            + "(10-90 % spread \(f(spread)), \(f(sortedLevel.first!)) to \(f(sortedLevel.last!))), noise rms median \(f(Self.median(sorted: sortedRMS))); "
+            + (subtracted ? "subtracted" : "not subtracted: within what an already subtracted sky shows (faint galaxies' light); --background mesh forces it")
     }
 }
 

@@ -37,7 +37,7 @@ struct DeblendCommand: ParsableCommand {
     @Option(help: "AB magnitude of one unit of the image's pixel values (default: the header's MAGZP, or PHOTFLAM/PHOTPLAM; else the model's 25.94). The network sees the image in its training units (e-/s at 25.94); fluxes stay in the image's units.") var zeroPoint: Double?
     @Option(help: "Weight map of the image (e.g. a drizzled mosaic's inverse-variance map): pixels whose weight is not positive are blank, whatever the image holds there.") var weight: String?
     @Option(help: "HDU of the weight map: index or EXTNAME (e.g. WHT, with --weight the same _drz.fits).") var weightHdu: String?
-    @Option(help: "Sky background to subtract first: auto (SExtractor-style mesh estimate, as source-extractor does by default), none (the image is already background-subtracted), or a constant level in the image's units.") var background = "auto"
+    @Option(help: "Sky background to subtract first: auto (a SExtractor-style mesh estimate, subtracted when it shows a sky the image still holds), mesh (that estimate, always subtracted), none (the image is used as it is), or a constant level in the image's units.") var background = "auto"
     @Option(help: "Cell side in px of the auto background mesh (median-filtered over 3x3 cells).") var backgroundMesh = 64
     @Flag(help: "Skip the per-source images (sources.fits): catalog, segmentation and heatmap only; faster, and far smaller on big mosaics (fluxes equal to rounding).") var noStamps = false
     @Flag(help: "Replace an existing output directory.") var overwrite = false
@@ -136,7 +136,7 @@ struct DeblendCommand: ParsableCommand {
             writeToStandardError("warning: \(image): \(run.replacedPixels) \(what) replaced by 0\n")
         }
         print("deblended \(input.width)x\(input.height) image \(image) with \(weights) (\(preset), tile \(tile), margin \(settings.margin)\(views > 1 ? ", \(views) views" : ""))")
-        if let sky = run.background { print("  \(sky.summary)") }
+        if let sky = run.background { print("  \(sky.summary(subtracted: run.backgroundSubtracted))") }
         let blank = run.blankTiles > 0 ? " (\(run.blankTiles) blank tiles not run)" : ""
         print("  \(run.tiles) tiles on \(communicator.size) rank(s) in \(plan.blocks.count) block(s)\(blank): network " + String(format: "%.2f s (%.2f tiles/s), NMS + decode %.2f s (of which writing %.2f s), total %.2f s",
               run.networkSeconds, Double(run.tiles - run.blankTiles) / max(run.networkSeconds, 1e-9), run.decodeSeconds, run.outputSeconds, seconds))

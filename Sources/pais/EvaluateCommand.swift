@@ -82,7 +82,9 @@ struct EvaluateCommand: ParsableCommand {
             name = method ?? "PAIS"
         }
         var scorer = FieldScorer()
-        scorer.preferCatalogFlux = preferCatalogFlux
+        // A PAIS source's flux is Σ D_k, the light it was handed of the image the deblend split
+        // (sky-subtracted): the field's raw image would add a share of the sky to it.
+        scorer.preferCatalogFlux = preferCatalogFlux || (catalog == nil && !oracle)
         let report = scorer.score(field, predictions, method: name, field: URL(fileURLWithPath: truth).lastPathComponent)
         print(report.text(), terminator: "")
         if let output {

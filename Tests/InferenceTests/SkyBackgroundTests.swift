@@ -104,7 +104,7 @@ struct SkyBackgroundTests {
     @Test func aTiltedSkyUnderSourcesIsRecoveredAndSubtracted() throws {
         let (image, sky) = Self.tiltedField()
         let rows = ArrayImageRows(image, height: 128, width: 192)
-        let map = try #require(try BackgroundChoice.mesh(16, filter: 3).estimate(rows))
+        let map = try #require(try BackgroundChoice.mesh(16, filter: 3, onlyIfSky: false).estimate(rows)?.background)
         #expect(map.cellRows == 8 && map.cellColumns == 12)
         // Between the outermost cell centres (7.5 ... 119.5 and 7.5 ... 183.5) the map follows the plane.
         // Apart from the blank corner's cells (filled from their neighbours) and the interpolation
@@ -137,7 +137,7 @@ struct SkyBackgroundTests {
         // The left third is blank: its cells are filled from the estimated ones beside them.
         var image = Self.noise(64 * 96, level: 1, seed: 3)
         for y in 0..<64 { for x in 0..<32 { image[y * 96 + x] = 0 } }
-        let map = try #require(try BackgroundChoice.mesh(16, filter: 1).estimate(ArrayImageRows(image, height: 64, width: 96)))
+        let map = try #require(try BackgroundChoice.mesh(16, filter: 1, onlyIfSky: false).estimate(ArrayImageRows(image, height: 64, width: 96))?.background)
         #expect(map.level.allSatisfy { abs($0 - 1) < 0.2 * Self.sigma })
         // One ring per pass: the middle cell is the mean of the two cells filled before it.
         let gaps = SkyBackground.fillGaps([CellStatistics(level: 2, rms: 1), nil, nil, nil, CellStatistics(level: 6, rms: 1)],
@@ -152,18 +152,33 @@ struct SkyBackgroundTests {
         }
     }
 
+    @Test func autoSubtractsOnlyASkyBeyondWhatASubtractedSkyShows() {
+        let limits = SkyBackground.subtractedSkyLimits
+        func map(_ levels: [Float]) -> SkyBackground {
+            SkyBackground(rowEdges: [0, 10, 20], columnEdges: [0, 10, 20, 30, 40, 50], level: levels, rms: levels.map { _ in 0.01 })
+        }
+        let faint = map([Float](repeating: 0.8 * limits.level, count: 10))
+        #expect(!faint.holdsSky(inputScale: 1))
+        #expect(faint.holdsSky(inputScale: 1.5), "the limits are in the model's units: a brighter-scaled image crosses them")
+        #expect(map([Float](repeating: -1.3 * limits.level, count: 10)).holdsSky(inputScale: 1))
+        let tilted = map((0..<10).map { (Float($0) - 4.5) * limits.spread / 7 })
+        #expect(abs(tilted.significance.level) < limits.level && tilted.holdsSky(inputScale: 1), "spread \(tilted.significance.spread)")
+        #expect(!map((0..<10).map { (Float($0) - 4.5) * limits.spread / 12 }).holdsSky(inputScale: 1))
+    }
+
     @Test func choicesParseAndBadOnesAreNamed() throws {
         #expect(try BackgroundChoice("auto") == .automatic)
-        #expect(try BackgroundChoice("AUTO", mesh: 128) == .mesh(128, filter: 3))
+        #expect(try BackgroundChoice("AUTO", mesh: 128) == .mesh(128, filter: 3, onlyIfSky: true))
+        #expect(try BackgroundChoice("mesh") == .mesh(64, filter: 3, onlyIfSky: false))
         #expect(try BackgroundChoice("none") == BackgroundChoice.none)
         #expect(try BackgroundChoice("-0.25") == .constant(-0.25))
-        for (text, mesh, message) in [("sky", 64, "--background must be auto, none or a finite level"),
-                                      ("nan", 64, "--background must be auto, none or a finite level"),
+        for (text, mesh, message) in [("sky", 64, "--background must be auto, mesh, none or a finite level"),
+                                      ("nan", 64, "--background must be auto, mesh, none or a finite level"),
                                       ("auto", 4, "--background-mesh must be at least 8 px, got 4")] {
             #expect { try BackgroundChoice(text, mesh: mesh) } throws: { "\($0)".contains(message) }
         }
         let constant = try #require(try BackgroundChoice.constant(0.4).estimate(ArrayImageRows([1, 2, 3, 4, 5, 6], height: 2, width: 3)))
-        #expect(constant.row(1) == [0.4, 0.4, 0.4])
+        #expect(constant.background.row(1) == [0.4, 0.4, 0.4] && constant.subtract)
         #expect(try BackgroundChoice.none.estimate(ArrayImageRows([1], height: 1, width: 1)) == nil)
     }
 
@@ -182,7 +197,7 @@ struct SkyBackgroundTests {
                                             plan: plan, sink: sink)
             return (sink.result, run)
         }
-        let mesh = BackgroundChoice.mesh(16, filter: 3)
+        let mesh = BackgroundChoice.mesh(16, filter: 3, onlyIfSky: false)
         let (reference, referenceRun) = try deblend(clean, mesh)
         let (subtracted, run) = try deblend(pedestal, mesh)
         let levels = zip(try #require(run.background).level, try #require(referenceRun.background).level)
@@ -198,6 +213,13 @@ struct SkyBackgroundTests {
         }
         let handedOut = subtracted.sources.reduce(0) { $0 + $1.flux }, light = subtracted.image.reduce(0) { $0 + Double($1) }
         #expect(abs(handedOut - light) < 1e-4 * max(1, abs(light)))
+        // `auto` leaves the clean image alone (its estimate is within what a subtracted sky shows)
+        // and takes the pedestal off.
+        let (_, cleanAuto) = try deblend(clean, .automatic)
+        #expect(cleanAuto.background != nil && !cleanAuto.backgroundSubtracted)
+        let (autoResult, pedestalAuto) = try deblend(pedestal, .mesh(16, filter: 3, onlyIfSky: true))
+        #expect(pedestalAuto.backgroundSubtracted)
+        #expect(zip(autoResult.sources, reference.sources).allSatisfy { $0.y == $1.y && $0.x == $1.x })
         // Control: left in, the pedestal changes what is found.
         let (kept, keptRun) = try deblend(pedestal, .none)
         #expect(keptRun.background == nil)
