@@ -90,12 +90,15 @@ public struct InputScan: Sendable, Equatable {
                 }
             }
         }
-        guard replaced + zeros < h * w else {
-            throw InferenceError.emptyImage(replaced == h * w ? "every pixel is NaN or blank" : "every pixel is zero, NaN or blank")
-        }
+        guard replaced + zeros < h * w else { throw noData(nonFinite: replaced, pixels: h * w) }
         // Estimated only when something will be filled: its two sorts of up to 2^20 values show in
         // a profile of every deblend otherwise.
         return InputScan(replacedPixels: replaced, sky: replaced + zeros == 0 ? nil : SkyNoiseFill.estimate(samples))
+    }
+
+    /// The error for an image without a finite non-zero pixel, `nonFinite` of its `pixels` NaN or Inf.
+    static func noData(nonFinite: Int, pixels: Int) -> InferenceError {
+        .emptyImage(nonFinite == pixels ? "every pixel is NaN or blank" : "every pixel is zero, NaN or blank")
     }
 
     /// Replaces NaN/Inf by 0 (no flux), in place (no second copy of a block).

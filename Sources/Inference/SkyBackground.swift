@@ -19,6 +19,8 @@ public enum BackgroundChoice: Sendable, Equatable, CustomStringConvertible {
     /// A map estimated on a mesh of `mesh`-pixel cells, median-filtered over `filter` × `filter`
     /// cells; subtracted always, or (`onlyIfSky`) only when it shows a sky the image still holds.
     case mesh(Int, filter: Int, onlyIfSky: Bool)
+    /// A map estimated beforehand (by the command line, to name the outcome in every output's header).
+    case map(SkyBackground)
 
     /// What `pais deblend` does unless told: SExtractor's mesh (BACK_SIZE 64, BACK_FILTERSIZE 3),
     /// subtracted when it shows a sky.
@@ -47,6 +49,7 @@ public enum BackgroundChoice: Sendable, Equatable, CustomStringConvertible {
         case .constant(let level): return "constant \(level)"
         case .mesh(let side, let filter, let onlyIfSky):
             return "\(onlyIfSky ? "auto" : "mesh") (\(side)-px mesh, \(filter)x\(filter) median filter)"
+        case .map(let background): return "a \(background.cellRows)x\(background.cellColumns)-cell map"
         }
     }
 
@@ -60,6 +63,11 @@ public enum BackgroundChoice: Sendable, Equatable, CustomStringConvertible {
         case .mesh(let side, let filter, let onlyIfSky):
             let background = try SkyBackground.estimate(image, mesh: side, filter: filter)
             return (background, !onlyIfSky || background.holdsSky(inputScale: inputScale))
+        case .map(let background):
+            guard background.rowEdges.last == image.height && background.columnEdges.last == image.width else {
+                throw InferenceError.badParameter("the sky map is \(background.columnEdges.last!)x\(background.rowEdges.last!) but the image is \(image.width)x\(image.height)")
+            }
+            return (background, true)
         }
     }
 }
@@ -128,8 +136,10 @@ public struct SkyBackground: Sendable, Equatable {
         let rowEdges = edges(side: image.height, mesh: mesh), columnEdges = edges(side: image.width, mesh: mesh)
         let rows = rowEdges.count - 1, columns = columnEdges.count - 1, width = image.width
         var cells = [CellStatistics?](repeating: nil, count: rows * columns)
+        var nonFinite = 0, dataPixels = 0
         for r in 0..<rows {
             let band = try image.read(rows: rowEdges[r]..<rowEdges[r + 1])
+            for v in band { if !v.isFinite { nonFinite += 1 } else if v != 0 { dataPixels += 1 } }
             cells.withUnsafeMutableBufferPointer { out in
                 let cellsOut = out
                 Parallel.forRanges(columns, grain: 1) { first, end in
@@ -148,6 +158,7 @@ public struct SkyBackground: Sendable, Equatable {
                 }
             }
         }
+        guard dataPixels > 0 else { throw InputScan.noData(nonFinite: nonFinite, pixels: image.height * image.width) }
         guard cells.contains(where: { $0 != nil }) else {
             throw InferenceError.emptyImage("no \(mesh)-px background cell has data in half its pixels (use a larger --background-mesh, or --background none)")
         }
@@ -216,6 +227,14 @@ public struct SkyBackground: Sendable, Equatable {
         if rms.allSatisfy(\.isNaN) { return true }
         let (median, spread) = significance
         return abs(median * inputScale) > Self.subtractedSkyLimits.level || spread * inputScale > Self.subtractedSkyLimits.spread
+    }
+
+    /// What the outputs' headers say about it (PAISBKG): what was subtracted, or why nothing was.
+    public func headerValue(subtracted: Bool) -> String {
+        if rms.allSatisfy(\.isNaN) { return "constant \(level[0]) subtracted" }
+        let median = String(format: "%.3g", Double(significance.level))
+        return subtracted ? "\(rowEdges[1] - rowEdges[0])-px mesh subtracted, median \(median)"
+            : "none: mesh median \(median) within a subtracted sky"
     }
 
     /// One line for the run's report.

@@ -78,7 +78,9 @@ struct DeblendCommand: ParsableCommand {
         settings.peakThreshold = peakThreshold
         settings.inputScale = Float(units.scale)
         settings.perSourceImages = !noStamps
-        settings.background = try inferenceCall { try BackgroundChoice(background, mesh: backgroundMesh) }
+        // Estimated here, before the outputs are opened, so that their headers can say what was subtracted.
+        let sky = try inferenceCall { try BackgroundChoice(background, mesh: backgroundMesh).estimate(rows, inputScale: settings.inputScale) }
+        settings.background = sky.map { $0.subtract ? .map($0.background) : .none } ?? .none
         guard maxMemory > 0 else { throw CommandError("--max-memory must be a positive number of MB, got \(maxMemory)") }
         if let blockRows, blockRows <= 0 { throw CommandError("--block-rows must be positive, got \(blockRows)") }
         if let centres { settings.forcedCentres = try input.forcedCentres(from: centres, imagePath: image) }
@@ -102,7 +104,7 @@ struct DeblendCommand: ParsableCommand {
             ("PAISNMS", .double(Double(settings.peakThreshold)), "NMS threshold (window 7)"),
             ("PAISVIEW", .int(views), "tile views averaged (test-time augmentation)"),
             ("PAISZP", .double(units.zeroPoint), "AB zero point of the input's pixel values"),
-            ("PAISBKG", .string(settings.background.description), "sky background subtracted first"),
+            ("PAISBKG", .string(sky.map { $0.background.headerValue(subtracted: $0.subtract) } ?? "none"), "sky background subtracted first"),
         ] + (centres.map { [("PAISCEN", .string(URL(fileURLWithPath: $0).lastPathComponent), "forced centres: catalog")] } ?? [])
         let start = Date()
         // Only rank 0 writes; its outputs go to a staging directory renamed at the end.
@@ -136,7 +138,7 @@ struct DeblendCommand: ParsableCommand {
             writeToStandardError("warning: \(image): \(run.replacedPixels) \(what) replaced by 0\n")
         }
         print("deblended \(input.width)x\(input.height) image \(image) with \(weights) (\(preset), tile \(tile), margin \(settings.margin)\(views > 1 ? ", \(views) views" : ""))")
-        if let sky = run.background { print("  \(sky.summary(subtracted: run.backgroundSubtracted))") }
+        if let sky { print("  \(sky.background.summary(subtracted: sky.subtract))") }
         let blank = run.blankTiles > 0 ? " (\(run.blankTiles) blank tiles not run)" : ""
         print("  \(run.tiles) tiles on \(communicator.size) rank(s) in \(plan.blocks.count) block(s)\(blank): network " + String(format: "%.2f s (%.2f tiles/s), NMS + decode %.2f s (of which writing %.2f s), total %.2f s",
               run.networkSeconds, Double(run.tiles - run.blankTiles) / max(run.networkSeconds, 1e-9), run.decodeSeconds, run.outputSeconds, seconds))

@@ -123,6 +123,10 @@ struct DeblendCLITests {
         let plain = try catalog(f.field, "mesh", ["--background", "mesh"])
         let lifted = try catalog(raised, "raised", [])
         #expect(lifted.output.contains("sky background: 1x1 cells") && lifted.output.contains("; subtracted"))
+        guard case .string(let said)? = try FITSFile.open(f.directory + "/raised/heatmap.fits").readKey("PAISBKG") else {
+            Issue.record("no PAISBKG in the heatmap's header"); return
+        }
+        #expect(said.hasPrefix("40-px mesh subtracted, median 0.5"), "\(said)")
         #expect(lifted.x == plain.x && lifted.y == plain.y && !plain.x.isEmpty)
         #expect(zip(lifted.flux, plain.flux).allSatisfy { abs($0 - $1) < 1e-3 * max(1, abs($1)) })
         let constant = try catalog(raised, "constant", ["--background", "0.5"])
