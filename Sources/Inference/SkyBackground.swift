@@ -11,7 +11,7 @@ import Tensors
 /// fields), and since every pixel's light goes to some source, subtracting it took 31-42 % from
 /// the fluxes of sources brighter than H = 25. So `auto` subtracts the estimate only when it shows
 /// a sky the image still holds (`SkyBackground.holdsSky`).
-public enum BackgroundChoice: Sendable, Equatable, CustomStringConvertible {
+public enum BackgroundChoice: Sendable, Equatable {
     /// The image is used as it is.
     case none
     /// A constant level (in the image's units) is subtracted.
@@ -40,16 +40,6 @@ public enum BackgroundChoice: Sendable, Equatable, CustomStringConvertible {
         }
         if case .mesh(let side, _, _) = self, side < 8 {
             throw InferenceError.badParameter("--background-mesh must be at least 8 px, got \(mesh)")
-        }
-    }
-
-    public var description: String {
-        switch self {
-        case .none: return "none"
-        case .constant(let level): return "constant \(level)"
-        case .mesh(let side, let filter, let onlyIfSky):
-            return "\(onlyIfSky ? "auto" : "mesh") (\(side)-px mesh, \(filter)x\(filter) median filter)"
-        case .map(let background): return "a \(background.cellRows)x\(background.cellColumns)-cell map"
         }
     }
 
