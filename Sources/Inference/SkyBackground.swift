@@ -206,7 +206,7 @@ public struct SkyBackground: Sendable, Equatable {
     }
 
     /// Largest median level and spread, in the model's units (e⁻/s at AB 25.94), that a mesh
-    /// estimate of an already subtracted sky shows: 1.5 × the largest on eleven simulated fields of
+    /// estimate of an already subtracted sky shows: 1.5 × the largest on ten simulated fields of
     /// every depth (levels 0.0003-0.0008 and spreads 0.0006-0.0017, faint galaxies' light; the
     /// noise rms is 0.0014-0.0105 there). A pedestal of 0.002 already cost 9 points of F1.
     public static let subtractedSkyLimits: (level: Float, spread: Float) = (0.0012, 0.0026)
