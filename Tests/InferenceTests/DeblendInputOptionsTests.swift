@@ -17,12 +17,7 @@ struct InputScaleTests {
         let scaledImage = StreamingFixture.image.map { $0 * 4 }
         func run(_ inputScale: Float) throws -> DeblendResult {
             var settings = StreamingFixture.settings(blockRows: 24); settings.inputScale = inputScale
-            let deblender = MosaicDeblender(settings: settings)
-            let plan = try deblender.plan(height: StreamingFixture.height, width: StreamingFixture.width, slots: FakeNetwork.slots)
-            let sink = InMemorySink(height: StreamingFixture.height, width: StreamingFixture.width, replacedPixels: 0, tiles: plan.grid.count)
-            _ = try deblender.deblend(rows: ArrayImageRows(scaledImage, height: StreamingFixture.height, width: StreamingFixture.width),
-                                      network: FakeNetwork.network, plan: plan, sink: sink)
-            return sink.result
+            return try StreamingFixture.run(settings, image: scaledImage).0
         }
         let scaled = try run(0.25)
         #expect(scaled.heatmap == base.heatmap)

@@ -185,17 +185,12 @@ struct SkyBackgroundTests {
     /// The deblender on an image with a pedestal: with the background subtracted it finds what it
     /// finds without the pedestal; without (control) the pedestal changes the result.
     @Test func aPedestalIsRemovedBeforeTheNetworkAndTheFluxes() throws {
-        let height = 100, width = 90
+        let height = StreamingFixture.height, width = StreamingFixture.width
         let clean = syntheticImage(height: height, width: width, sources: [(28, 20, 50), (27, 30, 30), (51.5, 55, 45), (76, 70, 40)])
         let pedestal = clean.map { $0 + 0.4 }
         func deblend(_ image: [Float], _ background: BackgroundChoice) throws -> (DeblendResult, DeblendRun) {
-            var settings = DeblendSettings(); settings.tile = 32; settings.margin = 4; settings.background = background
-            let deblender = MosaicDeblender(settings: settings)
-            let plan = try deblender.plan(height: height, width: width, slots: FakeNetwork.slots)
-            let sink = InMemorySink(height: height, width: width, replacedPixels: 0, tiles: plan.grid.count)
-            let run = try deblender.deblend(rows: ArrayImageRows(image, height: height, width: width), network: FakeNetwork.network,
-                                            plan: plan, sink: sink)
-            return (sink.result, run)
+            var settings = StreamingFixture.settings(blockRows: nil); settings.background = background
+            return try StreamingFixture.run(settings, image: image)
         }
         let mesh = BackgroundChoice.mesh(16, filter: 3, onlyIfSky: false)
         let (reference, referenceRun) = try deblend(clean, mesh)

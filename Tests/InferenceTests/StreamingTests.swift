@@ -23,12 +23,13 @@ enum StreamingFixture {
         return s
     }
 
-    /// The in-memory result and the run report of a streamed deblend.
-    static func run(_ settings: DeblendSettings, communicator: (any Communicator)? = nil) throws -> (DeblendResult, DeblendRun) {
+    /// The in-memory result and the run report of a streamed deblend of `image` (100 x 90).
+    static func run(_ settings: DeblendSettings, image: [Float] = image, network: FunctionTileNetwork = FakeNetwork.network,
+                    communicator: (any Communicator)? = nil) throws -> (DeblendResult, DeblendRun) {
         let deblender = MosaicDeblender(settings: settings)
         let plan = try deblender.plan(height: height, width: width, slots: FakeNetwork.slots)
         let sink = InMemorySink(height: height, width: width, replacedPixels: 0, tiles: plan.grid.count)
-        let run = try deblender.deblend(rows: ArrayImageRows(image, height: height, width: width), network: FakeNetwork.network,
+        let run = try deblender.deblend(rows: ArrayImageRows(image, height: height, width: width), network: network,
                                         communicator: communicator, plan: plan, sink: sink)
         return (sink.result, run)
     }
