@@ -246,13 +246,13 @@ public struct MosaicDeblender {
         if let outside = settings.forcedCentres?.first(where: { !(0..<image.height ~= $0.y && 0..<image.width ~= $0.x) }) {
             throw InferenceError.badParameter("forced centre (y=\(outside.y), x=\(outside.x)) is outside the \(image.width)x\(image.height) image")
         }
-        var scan = try InputScan.scan(image)                  // refuses an empty image before anything else
-        run.replacedPixels = scan.replacedPixels
+        // The sky first (a mesh estimate refuses an empty image as the scan does), then one scan of
+        // the image the network sees: blank pixels stay blank, and their fill is the subtracted sky's.
         let sky = try settings.background.estimate(image, inputScale: settings.inputScale)
         run.background = sky?.background; run.backgroundSubtracted = sky?.subtract ?? false
         let image: any ImageRows = sky.flatMap { $0.subtract ? BackgroundSubtractedRows(image: image, background: $0.background) : nil } ?? image
-        // Blank pixels are filled with the sky the network sees, i.e. after the subtraction.
-        if run.backgroundSubtracted && scan.sky != nil { scan.sky = try InputScan.scan(image).sky }
+        let scan = try InputScan.scan(image)
+        run.replacedPixels = scan.replacedPixels
         let rank = communicator?.rank ?? 0, size = communicator?.size ?? 1
         let decoder = try rank == 0 ? sink.map {
             try StreamingDecoder(settings: settings, height: image.height, width: image.width, slots: network.slots,

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import Inference
 
@@ -180,6 +181,39 @@ struct SkyBackgroundTests {
         let constant = try #require(try BackgroundChoice.constant(0.4).estimate(ArrayImageRows([1, 2, 3, 4, 5, 6], height: 2, width: 3)))
         #expect(constant.background.row(1) == [0.4, 0.4, 0.4] && constant.subtract)
         #expect(try BackgroundChoice.none.estimate(ArrayImageRows([1], height: 1, width: 1)) == nil)
+    }
+
+    /// Blank pixels of a tile that holds data are filled with the sky the network sees, i.e. the
+    /// subtracted one: a pedestal taken off the data must not come back at the blank pixels.
+    @Test func blankPixelsAreFilledWithTheSubtractedSky() throws {
+        let raw = BlankRegionTests.image()                      // columns left of 60 blank (0 or NaN)
+        let pedestal = raw.map { $0.isFinite && $0 != 0 ? $0 + 0.5 : $0 }
+        let inputs = Mutex<[[Float]]>([])
+        let capturing = FunctionTileNetwork(slots: FakeNetwork.slots) { tile, size in
+            inputs.withLock { $0.append(tile) }
+            return FakeNetwork.outputs(tile, height: size, width: size)
+        }
+        var settings = StreamingFixture.settings(blockRows: nil); settings.background = .mesh(16, filter: 3, onlyIfSky: false)
+        let (_, run) = try StreamingFixture.run(settings, image: pedestal, network: capturing)
+        #expect(run.backgroundSubtracted)
+        // Tiles run in order, blank ones skipped: the values they saw where the image is blank.
+        let grid = try TileGrid(height: 100, width: 90, tile: 32, margin: 4)
+        let live = (0..<grid.count).filter { grid.tile($0).x0 + 32 > BlankRegionTests.footprintStart }
+        let seen = inputs.withLock { $0 }
+        #expect(seen.count == live.count)
+        var filled: [Float] = []
+        for (index, input) in zip(live, seen) {
+            let t = grid.tile(index)
+            for ty in 0..<32 where t.y0 + ty < 100 {
+                for tx in 0..<32 where t.x0 + tx < 90 {
+                    let v = raw[(t.y0 + ty) * 90 + t.x0 + tx]
+                    if !(v.isFinite && v != 0) { filled.append(input[ty * 32 + tx]) }
+                }
+            }
+        }
+        #expect(filled.count > 1000)
+        let mean = filled.reduce(0, +) / Float(filled.count)
+        #expect(abs(mean) < 0.05, "fill level \(mean): the pedestal 0.5 came back")
     }
 
     /// The deblender on an image with a pedestal: with the background subtracted it finds what it
