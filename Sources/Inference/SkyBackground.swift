@@ -190,19 +190,14 @@ public struct SkyBackground: Sendable, Equatable {
             for rr in (r - dr)...(r + dr) {
                 for cc in (c - dc)...(c + dc) { window.append(values[rr * columns + cc]) }
             }
-            return median(sorted: window.sorted())
+            return median(window)
         }
-    }
-
-    static func median(sorted: [Float]) -> Float {
-        let n = sorted.count
-        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2
     }
 
     /// The median cell level and the 10-90 % spread of the cell levels, in the image's units.
     public var significance: (level: Float, spread: Float) {
         let sorted = level.sorted(), n = sorted.count
-        return (Self.median(sorted: sorted), sorted[min(n - 1, (9 * n) / 10)] - sorted[n / 10])
+        return (median(sorted), sorted[min(n - 1, (9 * n) / 10)] - sorted[n / 10])
     }
 
     /// Largest median level and spread, in the model's units (e⁻/s at AB 25.94), that a mesh
@@ -230,10 +225,10 @@ public struct SkyBackground: Sendable, Equatable {
     /// One line for the run's report.
     public func summary(subtracted: Bool) -> String {
         if rms.allSatisfy(\.isNaN) { return "sky background: constant \(level[0]) subtracted" }
-        let sortedLevel = level.sorted(), sortedRMS = rms.sorted(), spread = significance.spread
+        let sortedLevel = level.sorted(), spread = significance.spread
         func f(_ v: Float) -> String { String(format: "%.4g", Double(v)) }
-        return "sky background: \(cellRows)x\(cellColumns) cells of ~\(rowEdges[1] - rowEdges[0]) px, level median \(f(Self.median(sorted: sortedLevel))) "
-            + "(10-90 % spread \(f(spread)), \(f(sortedLevel.first!)) to \(f(sortedLevel.last!))), noise rms median \(f(Self.median(sorted: sortedRMS))); "
+        return "sky background: \(cellRows)x\(cellColumns) cells of ~\(rowEdges[1] - rowEdges[0]) px, level median \(f(median(level))) "
+            + "(10-90 % spread \(f(spread)), \(f(sortedLevel.first!)) to \(f(sortedLevel.last!))), noise rms median \(f(median(rms))); "
             + (subtracted ? "subtracted" : "not subtracted: within what an already subtracted sky shows (faint galaxies' light); --background mesh forces it")
     }
 }

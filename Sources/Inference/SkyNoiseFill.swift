@@ -26,11 +26,6 @@ public struct SkyNoiseFill: Sendable, Equatable {
         return SkyNoiseFill(level: level, sigma: sigma)
     }
 
-    private static func median(_ values: [Float]) -> Float {
-        let sorted = values.sorted(), n = sorted.count
-        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2
-    }
-
     /// The fill value of mosaic pixel `index` (row-major): level + sigma · N(0, 1), the normal
     /// deviate from a hash of the index (splitmix64, then Box–Muller on its two 32-bit halves).
     public func value(atPixel index: Int) -> Float {
@@ -42,4 +37,10 @@ public struct SkyNoiseFill: Sendable, Equatable {
         let normal = (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
         return level + sigma * Float(normal)
     }
+}
+
+/// The median of `values` (not empty), the mean of the middle two for an even count.
+func median(_ values: [Float]) -> Float {
+    let sorted = values.sorted(), n = sorted.count
+    return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2
 }
