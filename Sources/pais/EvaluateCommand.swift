@@ -56,9 +56,13 @@ struct EvaluateCommand: ParsableCommand {
         let field = try wrap { try TruthField.load(truth) }
         let predictions: [PredictedSource]
         let name: String
+        // A PAIS source's flux is Σ D_k, the light it was handed of the image the deblend split
+        // (sky-subtracted): M̂_k · I on the field's raw image would add a share of the sky to it.
+        var catalogFlux = preferCatalogFlux
         if let deblend {
             predictions = try wrap { try PredictionLoader.deblendDirectory(deblend, height: field.height, width: field.width) }
             name = method ?? "PAIS"
+            catalogFlux = true
         } else if let catalog {
             var columns = PredictionLoader.ExternalColumns()
             columns.x = xColumn; columns.y = yColumn; columns.flux = fluxColumn == "none" ? nil : fluxColumn
@@ -80,11 +84,10 @@ struct EvaluateCommand: ParsableCommand {
         } else {
             predictions = try deblendHere(field, truthPath: truth)
             name = method ?? "PAIS"
+            catalogFlux = true
         }
         var scorer = FieldScorer()
-        // A PAIS source's flux is Σ D_k, the light it was handed of the image the deblend split
-        // (sky-subtracted): the field's raw image would add a share of the sky to it.
-        scorer.preferCatalogFlux = preferCatalogFlux || (catalog == nil && !oracle)
+        scorer.preferCatalogFlux = catalogFlux
         let report = scorer.score(field, predictions, method: name, field: URL(fileURLWithPath: truth).lastPathComponent)
         print(report.text(), terminator: "")
         if let output {

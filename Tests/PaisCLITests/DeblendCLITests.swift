@@ -79,6 +79,7 @@ struct DeblendCLITests {
         #expect(evaluation.standardOutput.contains("detection  r px"))
         let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: f.directory + "/eval/report.json"))) as? [String: Any]
         #expect((report?["predictions"] as? Int) == catalog.rowCount)
+        #expect((report?["noisyFluxSource"] as? String) == "the catalog's flux column", "PAIS is scored on its own Σ D_k")
 
         // A deblend of another image is refused by name.
         let other = f.directory + "/other.fits"
