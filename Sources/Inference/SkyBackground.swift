@@ -8,7 +8,7 @@ import Tensors
 /// sigma to 0.12 (BENCHMARKS.md, "Sky background"), each pedestal pixel's heat read as a faint source.
 /// But a mesh estimate of a sky that is already subtracted is not zero: in a deep field it is the
 /// light of faint galaxies and of the wings of bright ones (0.0003-0.0008 e⁻/s per pixel on simulated
-/// fields), and since every pixel's light goes to some source, subtracting it took 31-42 % from
+/// fields), and since every pixel's light goes to some source, subtracting it took 31-41 % from
 /// the fluxes of sources brighter than H = 25. So `auto` subtracts the estimate only when it shows
 /// a sky the image still holds (`SkyBackground.holdsSky`).
 public enum BackgroundChoice: Sendable, Equatable {
