@@ -55,6 +55,23 @@ struct BlankRegionTests {
         return (sink.result, run, counter.tiles)
     }
 
+    /// What a network saw, as (mosaic pixel index, value) over the mosaic part of every tile it
+    /// ran, given its inputs in the order they ran (the 32 x 32 tiles of the fixture, one at a
+    /// time, the blank ones left of `footprintStart` skipped).
+    static func seenByTheNetwork(_ inputs: [[Float]]) throws -> [(pixel: Int, value: Float)] {
+        let grid = try TileGrid(height: height, width: width, tile: 32, margin: 4)
+        let live = (0..<grid.count).filter { grid.tile($0).x0 + 32 > footprintStart }
+        #expect(inputs.count == live.count)
+        var seen: [(pixel: Int, value: Float)] = []
+        for (index, input) in zip(live, inputs) {
+            let t = grid.tile(index)
+            for ty in 0..<32 where t.y0 + ty < height {
+                for tx in 0..<32 where t.x0 + tx < width { seen.append(((t.y0 + ty) * width + t.x0 + tx, input[ty * 32 + tx])) }
+            }
+        }
+        return seen
+    }
+
     /// Tiles whose whole 32 x 32 input lies left of `footprintStart`, counted from the grid.
     static func tilesLeftOfFootprint() throws -> Int {
         let grid = try TileGrid(height: height, width: width, tile: 32, margin: 4)
@@ -120,21 +137,10 @@ struct BlankRegionTests {
             return FakeNetwork.outputs(tile, height: size, width: size)
         }
         var settings = DeblendSettings(); settings.tile = 32; settings.margin = 4; settings.fillBlankWithSkyNoise = fill
-        let grid = try TileGrid(height: Self.height, width: Self.width, tile: 32, margin: 4)
         _ = try MosaicDeblender(settings: settings).stitch(image, height: Self.height, width: Self.width, network: capturing)
-        // Tile inputs in the order they ran (one at a time: FunctionTileNetwork runs tiles in order).
-        let live = (0..<grid.count).filter { grid.tile($0).x0 + 32 > Self.footprintStart }
-        let seen = inputs.withLock { $0 }
-        #expect(seen.count == live.count)
         var filled: [Float] = []
-        for (index, input) in zip(live, seen) {
-            let t = grid.tile(index)
-            for ty in 0..<32 where t.y0 + ty < Self.height {
-                for tx in 0..<32 where t.x0 + tx < Self.width {
-                    let original = image[(t.y0 + ty) * Self.width + t.x0 + tx], got = input[ty * 32 + tx]
-                    if original != 0 { #expect(got == original) } else { filled.append(got) }
-                }
-            }
+        for (pixel, got) in try Self.seenByTheNetwork(inputs.withLock { $0 }) {
+            if image[pixel] != 0 { #expect(got == image[pixel]) } else { filled.append(got) }
         }
         #expect(filled.count > 1000)
         let data = image.filter { $0 != 0 }.sorted()

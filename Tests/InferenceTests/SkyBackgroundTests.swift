@@ -196,21 +196,8 @@ struct SkyBackgroundTests {
         var settings = StreamingFixture.settings(blockRows: nil); settings.background = .mesh(16, filter: 3, onlyIfSky: false)
         let (_, run) = try StreamingFixture.run(settings, image: pedestal, network: capturing)
         #expect(run.backgroundSubtracted)
-        // Tiles run in order, blank ones skipped: the values they saw where the image is blank.
-        let grid = try TileGrid(height: 100, width: 90, tile: 32, margin: 4)
-        let live = (0..<grid.count).filter { grid.tile($0).x0 + 32 > BlankRegionTests.footprintStart }
-        let seen = inputs.withLock { $0 }
-        #expect(seen.count == live.count)
-        var filled: [Float] = []
-        for (index, input) in zip(live, seen) {
-            let t = grid.tile(index)
-            for ty in 0..<32 where t.y0 + ty < 100 {
-                for tx in 0..<32 where t.x0 + tx < 90 {
-                    let v = raw[(t.y0 + ty) * 90 + t.x0 + tx]
-                    if !(v.isFinite && v != 0) { filled.append(input[ty * 32 + tx]) }
-                }
-            }
-        }
+        let filled = try BlankRegionTests.seenByTheNetwork(inputs.withLock { $0 })
+            .filter { !(raw[$0.pixel].isFinite && raw[$0.pixel] != 0) }.map(\.value)
         #expect(filled.count > 1000)
         let mean = filled.reduce(0, +) / Float(filled.count)
         #expect(abs(mean) < 0.05, "fill level \(mean): the pedestal 0.5 came back")
