@@ -77,14 +77,18 @@ public struct SkyBackground: Sendable, Equatable {
     /// Level and clipped standard deviation per cell, `[cellRows, cellColumns]` row-major (rms NaN:
     /// a level given by the user, not measured).
     public let level: [Float], rms: [Float]
+    /// The median over measured cells of the sky noise's correlation between neighbouring pixels
+    /// (`NoiseCorrelation`); NaN when not measured.
+    public let noiseCorrelation: Float
     public var cellRows: Int { rowEdges.count - 1 }
     public var cellColumns: Int { columnEdges.count - 1 }
     /// Per image column: the cell centre at or left of it, and the weight of the next one.
     private let columnCell: [Int], columnWeight: [Float]
 
-    public init(rowEdges: [Int], columnEdges: [Int], level: [Float], rms: [Float]) {
+    public init(rowEdges: [Int], columnEdges: [Int], level: [Float], rms: [Float], noiseCorrelation: Float = .nan) {
         precondition(level.count == (rowEdges.count - 1) * (columnEdges.count - 1) && rms.count == level.count)
         self.rowEdges = rowEdges; self.columnEdges = columnEdges; self.level = level; self.rms = rms
+        self.noiseCorrelation = noiseCorrelation
         (columnCell, columnWeight) = (0..<columnEdges.last!).map { Self.bracket(Double($0), edges: columnEdges) }
             .reduce(into: ([Int](), [Float]())) { $0.0.append($1.cell); $0.1.append($1.weight) }
     }
@@ -126,24 +130,31 @@ public struct SkyBackground: Sendable, Equatable {
         let rowEdges = edges(side: image.height, mesh: mesh), columnEdges = edges(side: image.width, mesh: mesh)
         let rows = rowEdges.count - 1, columns = columnEdges.count - 1, width = image.width
         var cells = [CellStatistics?](repeating: nil, count: rows * columns)
+        var correlations = [Float](repeating: .nan, count: rows * columns)
         var nonFinite = 0, dataPixels = 0
         for r in 0..<rows {
             let band = try image.read(rows: rowEdges[r]..<rowEdges[r + 1])
             for v in band { if !v.isFinite { nonFinite += 1 } else if v != 0 { dataPixels += 1 } }
+            let bandRows = rowEdges[r + 1] - rowEdges[r]
             cells.withUnsafeMutableBufferPointer { out in
-                let cellsOut = out
-                Parallel.forRanges(columns, grain: 1) { first, end in
-                    for c in first..<end {
-                        var values: [Float] = []
-                        values.reserveCapacity((rowEdges[r + 1] - rowEdges[r]) * (columnEdges[c + 1] - columnEdges[c]))
-                        for y in 0..<(rowEdges[r + 1] - rowEdges[r]) {
-                            for x in columnEdges[c]..<columnEdges[c + 1] {
-                                let v = band[y * width + x]
-                                if v.isFinite && v != 0 { values.append(v) }
+                correlations.withUnsafeMutableBufferPointer { correlationOut in
+                    let cellsOut = out, correlationsOut = correlationOut
+                    Parallel.forRanges(columns, grain: 1) { first, end in
+                        for c in first..<end {
+                            let xs = columnEdges[c]..<columnEdges[c + 1]
+                            var values: [Float] = []
+                            values.reserveCapacity(bandRows * xs.count)
+                            for y in 0..<bandRows {
+                                for x in xs {
+                                    let v = band[y * width + x]
+                                    if v.isFinite && v != 0 { values.append(v) }
+                                }
                             }
+                            guard 2 * values.count >= bandRows * xs.count else { continue }
+                            let cell = CellStatistics(values)
+                            cellsOut[r * columns + c] = cell
+                            correlationsOut[r * columns + c] = NoiseCorrelation.ofCell(band, width: width, rows: bandRows, columns: xs)
                         }
-                        let area = (rowEdges[r + 1] - rowEdges[r]) * (columnEdges[c + 1] - columnEdges[c])
-                        cellsOut[r * columns + c] = 2 * values.count >= area ? CellStatistics(values) : nil
                     }
                 }
             }
@@ -155,7 +166,8 @@ public struct SkyBackground: Sendable, Equatable {
         let filled = fillGaps(cells, rows: rows, columns: columns)
         return SkyBackground(rowEdges: rowEdges, columnEdges: columnEdges,
                              level: medianFilter(filled.map(\.level), rows: rows, columns: columns, size: filter),
-                             rms: medianFilter(filled.map(\.rms), rows: rows, columns: columns, size: filter))
+                             rms: medianFilter(filled.map(\.rms), rows: rows, columns: columns, size: filter),
+                             noiseCorrelation: NoiseCorrelation.combine(correlations))
     }
 
     /// Gives every cell without an estimate the mean of its estimated neighbours (8-connected),
@@ -228,7 +240,8 @@ public struct SkyBackground: Sendable, Equatable {
         let sortedLevel = level.sorted(), spread = significance.spread
         func f(_ v: Float) -> String { String(format: "%.4g", Double(v)) }
         return "sky background: \(cellRows)x\(cellColumns) cells of ~\(rowEdges[1] - rowEdges[0]) px, level median \(f(median(level))) "
-            + "(10-90 % spread \(f(spread)), \(f(sortedLevel.first!)) to \(f(sortedLevel.last!))), noise rms median \(f(median(rms))); "
+            + "(10-90 % spread \(f(spread)), \(f(sortedLevel.first!)) to \(f(sortedLevel.last!))), noise rms median \(f(median(rms)))"
+            + (noiseCorrelation.isFinite ? String(format: ", neighbour correlation %.2f", Double(noiseCorrelation)) : "") + "; "
             + (subtracted ? "subtracted" : "not subtracted: within what an already subtracted sky shows (faint galaxies' light); --background mesh forces it")
     }
 }

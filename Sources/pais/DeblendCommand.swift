@@ -23,7 +23,7 @@ struct DeblendCommand: ParsableCommand {
 
     @Argument(help: "Input FITS image (.fits, .fits.gz or tile-compressed; the first 2-D image HDU unless --hdu).") var image: String
     @Option(help: "Image HDU to deblend: 0-based index or EXTNAME (e.g. SCI of an HST _drz.fits).") var hdu: String?
-    @Option(help: "Model weights from `pais train` (default: models/pais-small-sim.safetensors).") var model: String?
+    @Option(help: "Model weights from `pais train` (default: models/pais-small-sim.safetensors, or models/pais-small-drizzled.safetensors when the sky noise is correlated between neighbouring pixels, as in drizzled mosaics).") var model: String?
     @Option(help: "Width preset the model was trained with: tiny, small or paper.") var preset = "small"
     @Option(help: "Tile side: the model's training sample size (a multiple of 2^stages).") var tile = 256
     @Option(help: "Margin discarded on inner tile edges (default 32, or tile/8 for tiles under 128).") var margin: Int?
@@ -69,18 +69,20 @@ struct DeblendCommand: ParsableCommand {
             try inferenceCall { try WeightMaskedRows(image: input.rows, weight: DeblendInput.weightRows(path, hdu: weightHdu), names: (image, "weight map \(path)")) }
         } ?? input.rows
         let units = try input.units(zeroPoint: zeroPoint)
-        let weights = try resolveModelPath(model)
-        let network = try loadTileNetwork(preset: preset, weights: weights, tile: tile, replicas: Parallel.workers, views: views)
         var settings = DeblendSettings()
+        settings.inputScale = Float(units.scale)
+        // Estimated here, before the outputs are opened, so that their headers can say what was
+        // subtracted; the noise it measures picks the shipped model when none is given.
+        let sky = try inferenceCall { try BackgroundChoice(background, mesh: backgroundMesh).estimate(rows, inputScale: settings.inputScale) }
+        settings.background = sky.map { $0.subtract ? .map($0.background) : .none } ?? .none
+        let correlation = try measuredNoiseCorrelation(rows, sky: sky?.background, mesh: backgroundMesh)
+        let weights = try resolveModelPath(model, correlatedNoise: NoiseCorrelation.isCorrelated(correlation))
+        let network = try loadTileNetwork(preset: preset, weights: weights, tile: tile, replicas: Parallel.workers, views: views)
         settings.tile = tile
         settings.margin = margin ?? defaultMargin(tile: tile)
         guard peakThreshold > 0, peakThreshold < 1 else { throw CommandError("--peak-threshold must be in (0, 1), got \(peakThreshold)") }
         settings.peakThreshold = peakThreshold
-        settings.inputScale = Float(units.scale)
         settings.perSourceImages = !noStamps
-        // Estimated here, before the outputs are opened, so that their headers can say what was subtracted.
-        let sky = try inferenceCall { try BackgroundChoice(background, mesh: backgroundMesh).estimate(rows, inputScale: settings.inputScale) }
-        settings.background = sky.map { $0.subtract ? .map($0.background) : .none } ?? .none
         guard maxMemory > 0 else { throw CommandError("--max-memory must be a positive number of MB, got \(maxMemory)") }
         if let blockRows, blockRows <= 0 { throw CommandError("--block-rows must be positive, got \(blockRows)") }
         if let centres { settings.forcedCentres = try input.forcedCentres(from: centres, imagePath: image) }
@@ -94,6 +96,9 @@ struct DeblendCommand: ParsableCommand {
             print("plan: \(input.width)x\(input.height) image, \(plan.grid.count) tiles; \(plan.summary)")
             print(units.summary)
             if let warning = input.pixelScaleWarning { writeToStandardError("warning: \(image) \(warning)\n") }
+            let noise = noiseReport(correlation: correlation, modelGiven: model != nil)
+            print(noise.line)
+            if let warning = noise.warning { writeToStandardError("warning: \(image): \(warning)\n") }
         }
         let keywords: [(String, HeaderValue, String)] = [
             ("PAISIMG", .string(URL(fileURLWithPath: image).lastPathComponent), "deblended input image"),
@@ -105,6 +110,7 @@ struct DeblendCommand: ParsableCommand {
             ("PAISVIEW", .int(views), "tile views averaged (test-time augmentation)"),
             ("PAISZP", .double(units.zeroPoint), "AB zero point of the input's pixel values"),
             ("PAISBKG", .string(sky.map { $0.background.headerValue(subtracted: $0.subtract) } ?? "none"), "sky background subtracted first"),
+            ("PAISNCOR", .double(correlation.isFinite ? Double(correlation) : -1), "sky noise neighbour correlation (-1: unmeasured)"),
         ] + (centres.map { [("PAISCEN", .string(URL(fileURLWithPath: $0).lastPathComponent), "forced centres: catalog")] } ?? [])
         let start = Date()
         // Only rank 0 writes; its outputs go to a staging directory renamed at the end.

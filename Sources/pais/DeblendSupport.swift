@@ -119,10 +119,19 @@ extension DeblendInput {
     }
 }
 
-/// Finds the model weights: an explicit path as given, else the default path relative to the
-/// current directory, then to the package root above the `pais` executable.
-func resolveModelPath(_ given: String?) throws -> String {
-    let fallback = "models/pais-small-sim.safetensors"
+/// The models shipped in models/: the default, trained on white sky noise, and one trained on
+/// white and drizzle-like correlated noise, picked when an image's noise is correlated
+/// (`NoiseCorrelation`; models/README.md).
+enum ShippedModel {
+    static let whiteNoise = "models/pais-small-sim.safetensors"
+    static let drizzledNoise = "models/pais-small-drizzled.safetensors"
+}
+
+/// Finds the model weights: an explicit path as given, else the shipped model for the image's
+/// noise (`correlatedNoise`) relative to the current directory, then to the package root above
+/// the `pais` executable.
+func resolveModelPath(_ given: String?, correlatedNoise: Bool = false) throws -> String {
+    let fallback = correlatedNoise ? ShippedModel.drizzledNoise : ShippedModel.whiteNoise
     if let given {
         guard FileManager.default.fileExists(atPath: given) else { throw CommandError("\(given): no such model file") }
         return given
@@ -138,6 +147,29 @@ func resolveModelPath(_ given: String?) throws -> String {
         directory = directory.deletingLastPathComponent()
     }
     throw CommandError("no model given and the default \(fallback) was not found (in the current directory or the package root); pass --model WEIGHTS.safetensors")
+}
+
+/// The sky noise's neighbour correlation of `rows` (`NoiseCorrelation`), taken from the sky
+/// estimate when there is one, else measured on a `mesh`-px mesh.
+func measuredNoiseCorrelation(_ rows: any ImageRows, sky: SkyBackground?, mesh: Int) throws -> Float {
+    if let measured = sky?.noiseCorrelation, measured.isFinite { return measured }
+    do { return try SkyBackground.estimate(rows, mesh: mesh, filter: 3).noiseCorrelation } catch let e as InferenceError {
+        throw CommandError(e.description)
+    }
+}
+
+/// One line for the report on the noise and the model it led to; a warning when the noise is
+/// correlated and the user's own model is used.
+func noiseReport(correlation: Float, modelGiven: Bool) -> (line: String, warning: String?) {
+    let value = String(format: "%.2f", Double(correlation))
+    guard correlation.isFinite else { return ("sky noise: neighbour correlation not measured (no cell with enough data)", nil) }
+    guard NoiseCorrelation.isCorrelated(correlation) else {
+        return ("sky noise: neighbour correlation \(value), white (correlated above \(NoiseCorrelation.correlatedLimit))", nil)
+    }
+    let line = "sky noise: neighbour correlation \(value), correlated (drizzled?) above \(NoiseCorrelation.correlatedLimit)"
+    return modelGiven
+        ? (line, "the image's sky noise is correlated between neighbouring pixels (\(value)); a model trained on white noise alone takes its blobs for faint sources (without --model, \(ShippedModel.drizzledNoise) is used)")
+        : (line + "; using the drizzled-noise model", nil)
 }
 
 /// Builds the tile network for `preset` from `weights`, checking the tile size against the model.

@@ -35,7 +35,7 @@ struct EvaluateCommand: ParsableCommand {
     @Flag(help: "Score the PCR oracle: true labels encoded with n nearest sources and decoded with the true centres.") var oracle = false
     @Option(help: "Nearest sources per pixel for --oracle (the method's value is 3).") var oracleN = 3
     @Flag(help: "With --oracle, detect by NMS on the true heatmap (method.md §5 variant B) instead of at the true centres.") var oraclePeaks = false
-    @Option(help: "Model weights when deblending here (default: models/pais-small-sim.safetensors).") var model: String?
+    @Option(help: "Model weights when deblending here (default: models/pais-small-sim.safetensors, or models/pais-small-drizzled.safetensors when the sky noise is correlated between neighbouring pixels, as in drizzled mosaics).") var model: String?
     @Option(help: "Preset of --model.") var preset = "small"
     @Option(help: "Tile side when deblending here.") var tile = 256
     @Option(help: "Views per tile when deblending here, or per sample with --dataset (test-time augmentation: 1, 2, 4 or 8).") var views = 1
@@ -101,15 +101,18 @@ struct EvaluateCommand: ParsableCommand {
 
     /// Runs the model on the field's noisy image in this process (one rank).
     func deblendHere(_ field: TruthField, truthPath: String) throws -> [PredictedSource] {
-        let weights = try resolveModelPath(model)
         BLASInfo.setThreadCount(1)
         Parallel.workers = ProcessInfo.processInfo.activeProcessorCount
-        let network = try loadTileNetwork(preset: preset, weights: weights, tile: tile, replicas: Parallel.workers, views: views)
         var settings = DeblendSettings()
         settings.tile = tile; settings.margin = defaultMargin(tile: tile)
-        settings.background = .automatic                      // as `pais deblend` does unless told
-        let result: DeblendResult
+        let result: DeblendResult, weights: String
         do {
+            // As `pais deblend` does unless told: the automatic sky, and the model for the noise.
+            let rows = ArrayImageRows(field.noisy, height: field.height, width: field.width)
+            guard let sky = try BackgroundChoice.automatic.estimate(rows) else { preconditionFailure("a mesh is always estimated") }
+            settings.background = sky.subtract ? .map(sky.background) : .none
+            weights = try resolveModelPath(model, correlatedNoise: NoiseCorrelation.isCorrelated(sky.background.noiseCorrelation))
+            let network = try loadTileNetwork(preset: preset, weights: weights, tile: tile, replicas: Parallel.workers, views: views)
             result = try MosaicDeblender(settings: settings).deblend(field.noisy, height: field.height, width: field.width, network: network)
         } catch let e as InferenceError { throw CommandError("\(truthPath): \(e.description)") }
         writeToStandardError("deblended \(truthPath) with \(weights): \(result.sources.count) sources\n")
