@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `pais deblend` under mpirun -np 2 must write the same catalog as one rank (tiles split over the
-# ranks, outputs gathered by an exact sum). Uses a throwaway tiny model trained for one epoch.
+# ranks, outputs gathered by an exact sum), and ranks that disagree on the setup must stop together.
+# Uses a throwaway tiny model trained for one epoch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pais=${PAIS:-.build/release/pais}
@@ -48,3 +49,14 @@ fi
 grep -q "row 1 position (x=500.0, y=3.0) is outside the 136x96 image" "$work/bad.log" || { cat "$work/bad.log"; exit 1; }
 [[ ! -e "$work/bad" ]] || { echo "a failed forced deblend left $work/bad"; exit 1; }
 echo "deblend --centres: 1 and 2 ranks give the same forced catalog; a centre outside the image stops both ranks"
+# Ranks that disagree on the setup (here the NMS threshold; a stale image or model copy on one
+# node is caught the same way) stop together before any tile, naming the odd rank.
+if timeout 120 mpirun -np 1 "$pais" deblend "$work/field.fits" --model "$work/run/model.safetensors" --preset tiny --tile 32 \
+    --output "$work/split" : -np 1 "$pais" deblend "$work/field.fits" --model "$work/run/model.safetensors" --preset tiny \
+    --tile 32 --peak-threshold 0.2 --output "$work/split" > "$work/split.log" 2>&1; then
+  echo "ranks with different options were accepted"; exit 1
+fi
+grep -q "ranks disagree: the deblend setup (image, model file, options or measured sky) differs on rank(s) 1" "$work/split.log" \
+  || { cat "$work/split.log"; exit 1; }
+[[ ! -e "$work/split" ]] || { echo "a refused deblend left $work/split"; exit 1; }
+echo "deblend: ranks with different options stop together before any tile, naming rank 1"

@@ -112,6 +112,11 @@ struct DeblendCommand: ParsableCommand {
             ("PAISBKG", .string(sky.map { $0.background.headerValue(subtracted: $0.subtract) } ?? "none"), "sky background subtracted first"),
             ("PAISNCOR", .double(correlation.isFinite ? Double(correlation) : -1), "sky noise neighbour correlation (-1: unmeasured)"),
         ] + (centres.map { [("PAISCEN", .string(URL(fileURLWithPath: $0).lastPathComponent), "forced centres: catalog")] } ?? [])
+        if communicator.size > 1 {
+            // Every rank picks its model and sky alone: a stale copy of the image or the model on
+            // one node, or other options, would mix two deblends in one output.
+            try agreeOnSetup(keywords: keywords, imageSize: "\(input.width)x\(input.height)", weights: weights, sky: settings.background, communicator: communicator)
+        }
         let start = Date()
         // Only rank 0 writes; its outputs go to a staging directory renamed at the end.
         let sink = root ? try inferenceCall {

@@ -1,3 +1,4 @@
+import Distributed
 import FITSIO
 import Foundation
 import Inference
@@ -170,6 +171,23 @@ func noiseReport(correlation: Float, modelGiven: Bool) -> (line: String, warning
     return modelGiven
         ? (line, "the image's sky noise is correlated between neighbouring pixels (\(value)); a model trained on white noise alone takes its blobs for faint sources (without --model, \(ShippedModel.drizzledNoise) is used)")
         : (line + "; using the drizzled-noise model", nil)
+}
+
+/// Fails on every rank, naming the odd ones, unless all ranks deblend alike: the same header
+/// keywords (image name, model, options, measured noise), image size, model file and subtracted sky.
+func agreeOnSetup(keywords: [(String, HeaderValue, String)], imageSize: String, weights: String, sky: BackgroundChoice,
+                  communicator: any Communicator) throws {
+    var record = keywords.map { "\($0.0)=\($0.1)" }.joined(separator: "\n") + "\nimage " + imageSize
+    let model = try Data(contentsOf: URL(fileURLWithPath: weights))
+    record += "\nmodel hash " + String(model.withUnsafeBytes { stableHash64($0) }, radix: 16)
+    if case .map(let map) = sky {
+        record += "\nsky " + String((map.level + map.rms).withUnsafeBytes { stableHash64($0) }, radix: 16)
+    }
+    do {
+        try ConsistencyChecks.verifyIdentical(Array(record.utf8), what: "the deblend setup (image, model file, options or measured sky)", on: communicator)
+    } catch let e as DistributedError {
+        throw CommandError("ranks disagree: \(e.description)")
+    }
 }
 
 /// Builds the tile network for `preset` from `weights`, checking the tile size against the model.

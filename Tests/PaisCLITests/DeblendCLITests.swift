@@ -96,6 +96,41 @@ struct DeblendCLITests {
         #expect(side.status == 0 && side.standardOutput.contains("F1 (r=5 px)"))
     }
 
+    /// Without `--model`, the image's sky noise picks the shipped model: the white-noise one for a
+    /// white-noise field, the drizzled-noise one for a correlated-noise field, and the headers say
+    /// which and what was measured. A model given for a correlated image is used, with a warning.
+    @Test func theSkyNoisePicksTheShippedModel() throws {
+        let directory = try makeScratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        func deblend(_ noise: String, _ extra: [String]) throws -> (run: PaisRun, model: HeaderValue?, correlation: Double) {
+            let field = directory + "/\(noise).fits"
+            if !FileManager.default.fileExists(atPath: field) {
+                let sim = try runPais(["simulate", "--height", "96", "--width", "128", "--psf-size", "31", "--seed", "4", "--noise", noise, "--output", field])
+                #expect(sim.status == 0, "\(sim.standardError)")
+            }
+            let out = directory + "/\(noise)-\(extra.count)"
+            let run = try runPais(["deblend", field, "--output", out, "--no-stamps"] + extra)
+            #expect(run.status == 0, "\(run.standardError)")
+            let header = try FITSFile.open(out + "/segmentation.fits")
+            guard case .double(let correlation)? = try header.readKey("PAISNCOR") else {
+                Issue.record("no PAISNCOR in the header"); return (run, nil, .nan)
+            }
+            return (run, try header.readKey("PAISMOD"), correlation)
+        }
+        let white = try deblend("white", [])
+        #expect(white.model == .string("pais-small-sim.safetensors") && white.correlation < 0.15, "\(white.correlation)")
+        #expect(white.run.standardOutput.contains("sky noise: neighbour correlation") && white.run.standardOutput.contains(", white"))
+        let correlated = try deblend("correlated", [])
+        #expect(correlated.model == .string("pais-small-drizzled.safetensors") && correlated.correlation > 0.5, "\(correlated.correlation)")
+        #expect(correlated.run.standardOutput.contains("correlated (drizzled?) above 0.3; using the drizzled-noise model"))
+        #expect(!correlated.run.standardError.contains("warning"))
+        let shippedWhite = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("models/pais-small-sim.safetensors").path
+        let given = try deblend("correlated", ["--model", shippedWhite])
+        #expect(given.model == .string("pais-small-sim.safetensors"))
+        #expect(given.run.standardError.contains("warning: \(directory)/correlated.fits: the image's sky noise is correlated"))
+    }
+
     /// The sky background: `--background none` hands out exactly the input; a pedestal added to the
     /// image is removed by the default (auto), which then finds what the always-subtracted mesh
     /// estimate finds on the image without it; left in (control), it changes the catalog.
