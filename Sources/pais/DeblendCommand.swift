@@ -69,22 +69,23 @@ struct DeblendCommand: ParsableCommand {
             try inferenceCall { try WeightMaskedRows(image: input.rows, weight: DeblendInput.weightRows(path, hdu: weightHdu), names: (image, "weight map \(path)")) }
         } ?? input.rows
         let units = try input.units(zeroPoint: zeroPoint)
+        // Options are checked before the sky and noise estimates read the whole image.
+        guard peakThreshold > 0, peakThreshold < 1 else { throw CommandError("--peak-threshold must be in (0, 1), got \(peakThreshold)") }
+        guard maxMemory > 0 else { throw CommandError("--max-memory must be a positive number of MB, got \(maxMemory)") }
+        if let blockRows, blockRows <= 0 { throw CommandError("--block-rows must be positive, got \(blockRows)") }
         var settings = DeblendSettings()
         settings.inputScale = Float(units.scale)
         // Estimated here, before the outputs are opened, so that their headers can say what was
         // subtracted; the noise it measures picks the shipped model when none is given.
         let sky = try inferenceCall { try BackgroundChoice(background, mesh: backgroundMesh).estimate(rows, inputScale: settings.inputScale) }
         settings.background = sky.map { $0.subtract ? .map($0.background) : .none } ?? .none
-        let correlation = try measuredNoiseCorrelation(rows, sky: sky?.background, mesh: backgroundMesh)
+        let correlation = measuredNoiseCorrelation(rows, sky: sky?.background, mesh: backgroundMesh)
         let weights = try resolveModelPath(model, correlatedNoise: NoiseCorrelation.isCorrelated(correlation))
         let network = try loadTileNetwork(preset: preset, weights: weights, tile: tile, replicas: Parallel.workers, views: views)
         settings.tile = tile
         settings.margin = margin ?? defaultMargin(tile: tile)
-        guard peakThreshold > 0, peakThreshold < 1 else { throw CommandError("--peak-threshold must be in (0, 1), got \(peakThreshold)") }
         settings.peakThreshold = peakThreshold
         settings.perSourceImages = !noStamps
-        guard maxMemory > 0 else { throw CommandError("--max-memory must be a positive number of MB, got \(maxMemory)") }
-        if let blockRows, blockRows <= 0 { throw CommandError("--block-rows must be positive, got \(blockRows)") }
         if let centres { settings.forcedCentres = try input.forcedCentres(from: centres, imagePath: image) }
         settings.maxWaitingPixels = max(1 << 16, (maxMemory << 20) / 4 / StreamingPlan.bytesPerWaitingPixel(slots: network.slots))
         let plan = try inferenceCall {

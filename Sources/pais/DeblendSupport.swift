@@ -151,12 +151,12 @@ func resolveModelPath(_ given: String?, correlatedNoise: Bool = false) throws ->
 }
 
 /// The sky noise's neighbour correlation of `rows` (`NoiseCorrelation`), taken from the sky
-/// estimate when there is one, else measured on a `mesh`-px mesh.
-func measuredNoiseCorrelation(_ rows: any ImageRows, sky: SkyBackground?, mesh: Int) throws -> Float {
+/// estimate when there is one, else measured on a `mesh`-px mesh; NaN (unmeasured) when no cell
+/// has enough data. A sky left alone must not fail for the noise's sake: an image that cannot be
+/// deblended at all is refused later, by the deblender's own scan.
+func measuredNoiseCorrelation(_ rows: any ImageRows, sky: SkyBackground?, mesh: Int) -> Float {
     if let measured = sky?.noiseCorrelation, measured.isFinite { return measured }
-    do { return try SkyBackground.estimate(rows, mesh: mesh, filter: 3).noiseCorrelation } catch let e as InferenceError {
-        throw CommandError(e.description)
-    }
+    return (try? SkyBackground.estimate(rows, mesh: mesh, filter: 3))?.noiseCorrelation ?? .nan
 }
 
 /// One line for the report on the noise and the model it led to; a warning when the noise is
