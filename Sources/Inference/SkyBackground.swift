@@ -206,6 +206,10 @@ public struct SkyBackground: Sendable, Equatable {
         }
     }
 
+    /// The median over cells of the sky's per-pixel noise rms, in the image's units (NaN for a
+    /// level given by the user).
+    public var noiseRMS: Float { rms.allSatisfy(\.isNaN) ? .nan : median(rms) }
+
     /// The median cell level and the 10-90 % spread of the cell levels, in the image's units.
     public var significance: (level: Float, spread: Float) {
         let sorted = level.sorted(), n = sorted.count

@@ -66,8 +66,8 @@ public enum Safetensors {
         return out
     }
 
-    /// Decodes a safetensors byte buffer; `path` is used only in error messages.
-    public static func decode(_ data: Data, path: String = "<memory>") throws -> [String: Entry] {
+    /// The JSON header of a safetensors byte buffer and the index where its data section starts.
+    static func parseHeader(_ data: Data, path: String) throws -> (header: [String: Any], body: Int) {
         guard data.count >= 8 else { throw SafetensorsError.fileTooShort(path: path, bytes: data.count) }
         var len: UInt64 = 0
         for i in 0..<8 { len |= UInt64(data[data.startIndex + i]) << (8 * UInt64(i)) }
@@ -82,8 +82,14 @@ public enum Safetensors {
         guard let header = parsed as? [String: Any] else {
             throw SafetensorsError.badHeaderJSON(path: path, reason: "top level is not an object")
         }
-        let body = data.startIndex + 8 + Int(len)
-        let bodySize = data.count - 8 - Int(len)
+        return (header, data.startIndex + 8 + Int(len))
+    }
+
+    /// Decodes a safetensors byte buffer; `path` is used only in error messages.
+    public static func decode(_ data: Data, path: String = "<memory>") throws -> [String: Entry] {
+        let (header, body) = try parseHeader(data, path: path)
+        let len = body - data.startIndex - 8
+        let bodySize = data.count - 8 - len
         var result: [String: Entry] = [:]
         for (name, value) in header where name != "__metadata__" {
             guard let info = value as? [String: Any], let dtype = info["dtype"] as? String,
@@ -114,6 +120,16 @@ public enum Safetensors {
         do { try data.write(to: url, options: .atomic) } catch {
             throw SafetensorsError.writeFailed(path: url.path, reason: "\(error.localizedDescription)")
         }
+    }
+
+    /// The `__metadata__` strings of the file at `url` (empty when it has none).
+    public static func readMetadata(from url: URL) throws -> [String: String] {
+        let (header, _) = try parseHeader(try Data(contentsOf: url), path: url.path)
+        guard let raw = header["__metadata__"] else { return [:] }
+        guard let metadata = raw as? [String: String] else {
+            throw SafetensorsError.badHeaderJSON(path: url.path, reason: "__metadata__ is not an object of strings")
+        }
+        return metadata
     }
 
     /// Reads all tensors from `url`.

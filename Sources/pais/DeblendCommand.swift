@@ -39,6 +39,7 @@ struct DeblendCommand: ParsableCommand {
     @Option(help: "HDU of the weight map: index or EXTNAME (e.g. WHT, with --weight the same _drz.fits).") var weightHdu: String?
     @Option(help: "Sky background to subtract first: auto (a SExtractor-style mesh estimate, subtracted when it shows a sky the image still holds), mesh (that estimate, always subtracted), none (the image is used as it is), or a constant level in the image's units.") var background = "auto"
     @Option(help: "Cell side in px of the auto background mesh (median-filtered over 3x3 cells).") var backgroundMesh = 64
+    @Option(help: "Scale what the network sees so that the sky's noise lies in the range the model was trained on (auto: when the model file records that range, as the shipped ones do), or never (off). Fluxes stay in the image's units.") var noiseMatch = "auto"
     @Flag(help: "Skip the per-source images (sources.fits): catalog, segmentation and heatmap only; faster, and far smaller on big mosaics (fluxes equal to rounding).") var noStamps = false
     @Flag(help: "Replace an existing output directory.") var overwrite = false
 
@@ -73,14 +74,17 @@ struct DeblendCommand: ParsableCommand {
         guard peakThreshold > 0, peakThreshold < 1 else { throw CommandError("--peak-threshold must be in (0, 1), got \(peakThreshold)") }
         guard maxMemory > 0 else { throw CommandError("--max-memory must be a positive number of MB, got \(maxMemory)") }
         if let blockRows, blockRows <= 0 { throw CommandError("--block-rows must be positive, got \(blockRows)") }
+        let matchMode = try NoiseMatchMode(option: noiseMatch)
         var settings = DeblendSettings()
         settings.inputScale = Float(units.scale)
         // Estimated here, before the outputs are opened, so that their headers can say what was
         // subtracted; the noise it measures picks the shipped model when none is given.
         let sky = try inferenceCall { try BackgroundChoice(background, mesh: backgroundMesh).estimate(rows, inputScale: settings.inputScale) }
         settings.background = sky.map { $0.subtract ? .map($0.background) : .none } ?? .none
-        let correlation = measuredNoiseCorrelation(rows, sky: sky?.background, mesh: backgroundMesh)
-        let weights = try resolveModelPath(model, correlatedNoise: NoiseCorrelation.isCorrelated(correlation))
+        let noise = SkyNoise(rows, sky: sky?.background, mesh: backgroundMesh)
+        let weights = try resolveModelPath(model, correlatedNoise: noise.isCorrelated)
+        let matched = try noise.match(matchMode, weights: weights, scale: units.scale)
+        settings.inputScale *= matched.factor
         let network = try loadTileNetwork(preset: preset, weights: weights, tile: tile, replicas: Parallel.workers, views: views)
         settings.tile = tile
         settings.margin = margin ?? defaultMargin(tile: tile)
@@ -97,9 +101,10 @@ struct DeblendCommand: ParsableCommand {
             print("plan: \(input.width)x\(input.height) image, \(plan.grid.count) tiles; \(plan.summary)")
             print(units.summary)
             if let warning = input.pixelScaleWarning { writeToStandardError("warning: \(image) \(warning)\n") }
-            let noise = noiseReport(correlation: correlation, modelGiven: model != nil)
-            print(noise.line)
-            if let warning = noise.warning { writeToStandardError("warning: \(image): \(warning)\n") }
+            let report = noiseReport(correlation: noise.correlation, modelGiven: model != nil)
+            print(report.line)
+            print(matched.line)
+            if let warning = report.warning { writeToStandardError("warning: \(image): \(warning)\n") }
         }
         let keywords: [(String, HeaderValue, String)] = [
             ("PAISIMG", .string(URL(fileURLWithPath: image).lastPathComponent), "deblended input image"),
@@ -111,7 +116,8 @@ struct DeblendCommand: ParsableCommand {
             ("PAISVIEW", .int(views), "tile views averaged (test-time augmentation)"),
             ("PAISZP", .double(units.zeroPoint), "AB zero point of the input's pixel values"),
             ("PAISBKG", .string(sky.map { $0.background.headerValue(subtracted: $0.subtract) } ?? "none"), "sky background subtracted first"),
-            ("PAISNCOR", .double(correlation.isFinite ? Double(correlation) : -1), "sky noise neighbour correlation (-1: unmeasured)"),
+            ("PAISNCOR", .double(noise.correlation.isFinite ? Double(noise.correlation) : -1), "sky noise neighbour correlation (-1: unmeasured)"),
+            ("PAISNMAT", .double(Double(matched.factor)), "input scaled so the sky noise is in the model's"),
         ] + (centres.map { [("PAISCEN", .string(URL(fileURLWithPath: $0).lastPathComponent), "forced centres: catalog")] } ?? [])
         if communicator.size > 1 {
             // Every rank picks its model and sky alone: a stale copy of the image or the model on

@@ -4,6 +4,7 @@ import Foundation
 import Inference
 import Network
 import SkySim
+import Tensors
 
 /// An input image for deblending: a 2-D image HDU of a FITS file, read by rows, with its WCS and units.
 struct DeblendInput {
@@ -150,13 +151,59 @@ func resolveModelPath(_ given: String?, correlatedNoise: Bool = false) throws ->
     throw CommandError("no model given and the default \(fallback) was not found (in the current directory or the package root); pass --model WEIGHTS.safetensors")
 }
 
-/// The sky noise's neighbour correlation of `rows` (`NoiseCorrelation`), taken from the sky
-/// estimate when there is one, else measured on a `mesh`-px mesh; NaN (unmeasured) when no cell
-/// has enough data. A sky left alone must not fail for the noise's sake: an image that cannot be
-/// deblended at all is refused later, by the deblender's own scan.
-func measuredNoiseCorrelation(_ rows: any ImageRows, sky: SkyBackground?, mesh: Int) -> Float {
-    if let measured = sky?.noiseCorrelation, measured.isFinite { return measured }
-    return (try? SkyBackground.estimate(rows, mesh: mesh, filter: 3))?.noiseCorrelation ?? .nan
+/// The sky noise of an image: its neighbour correlation (`NoiseCorrelation`) and its per-pixel
+/// rms in the image's units, NaN when unmeasured.
+struct SkyNoise {
+    var correlation: Float, rms: Float
+
+    /// Taken from the sky estimate when it is a mesh, else measured on a `mesh`-px mesh; NaN when
+    /// no cell has enough data. A sky left alone must not fail for the noise's sake: an image that
+    /// cannot be deblended at all is refused later, by the deblender's own scan.
+    init(_ rows: any ImageRows, sky: SkyBackground?, mesh: Int) {
+        let map = sky.flatMap { $0.noiseCorrelation.isFinite ? $0 : nil } ?? (try? SkyBackground.estimate(rows, mesh: mesh, filter: 3))
+        correlation = map?.noiseCorrelation ?? .nan
+        rms = map?.noiseRMS ?? .nan
+    }
+
+    var isCorrelated: Bool { NoiseCorrelation.isCorrelated(correlation) }
+
+    /// The factor by which the network's input is scaled beyond the photometric `scale` so that
+    /// the sky's rms sits in the range the model was trained on (`TrainedNoise`, from the model
+    /// file's metadata; `--noise-match off` or no recorded range: 1), and a line for the report.
+    func match(_ mode: NoiseMatchMode, weights: String, scale: Double) throws -> (factor: Float, line: String) {
+        let seen = rms * Float(scale)
+        let head = "noise level: sky rms " + String(format: "%.3g", Double(seen)) + " in the model's units"
+        guard mode == .auto else { return (1, head + "; --noise-match off: not matched") }
+        guard seen.isFinite else { return (1, "noise level: not measured (no cell with enough data)") }
+        let metadata: [String: String]
+        do { metadata = try Safetensors.readMetadata(from: URL(fileURLWithPath: weights)) } catch {
+            throw CommandError("\(weights): \(error)")
+        }
+        guard let recorded = metadata[TrainedNoise.metadataKey] else {
+            return (1, head + "; the model records no training noise (\(TrainedNoise.metadataKey)): not matched")
+        }
+        let trained: TrainedNoise
+        do { trained = try TrainedNoise(metadata: recorded) } catch let e as InferenceError { throw CommandError("\(weights): \(e.description)") }
+        let kind = isCorrelated && trained.correlated != nil ? "correlated" : (trained.white != nil ? "white" : "correlated")
+        guard let range = trained.range(correlated: isCorrelated) else { preconditionFailure("a parsed TrainedNoise has a range") }
+        let factor = TrainedNoise.factor(rms: seen, range: range)
+        let bounds = String(format: "%.3g-%.3g", Double(range.lowerBound), Double(range.upperBound))
+        guard factor != 1 else { return (1, head + ", inside the \(bounds) the model was trained on (\(kind))") }
+        return (factor, head + ", \(factor < 1 ? "above" : "below") the \(bounds) the model was trained on (\(kind)): the network sees the image x "
+                + String(format: "%.3g", Double(factor)) + " more (--noise-match off: as it is)")
+    }
+}
+
+/// `--noise-match`: scale the network's input into the model's trained noise range, or never.
+enum NoiseMatchMode: String {
+    case auto, off
+
+    init(option: String) throws {
+        guard let mode = NoiseMatchMode(rawValue: option.lowercased()) else {
+            throw CommandError("--noise-match must be auto or off, got \(option)")
+        }
+        self = mode
+    }
 }
 
 /// One line for the report on the noise and the model it led to; a warning when the noise is

@@ -107,11 +107,14 @@ struct EvaluateCommand: ParsableCommand {
         settings.tile = tile; settings.margin = defaultMargin(tile: tile)
         let result: DeblendResult, weights: String
         do {
-            // As `pais deblend` does unless told: the automatic sky, and the model for the noise.
+            // As `pais deblend` does unless told: the automatic sky, the model for the noise, and the
+            // noise matched to the model's.
             let rows = ArrayImageRows(field.noisy, height: field.height, width: field.width)
             guard let sky = try BackgroundChoice.automatic.estimate(rows) else { preconditionFailure("a mesh is always estimated") }
             settings.background = sky.subtract ? .map(sky.background) : .none
-            weights = try resolveModelPath(model, correlatedNoise: NoiseCorrelation.isCorrelated(sky.background.noiseCorrelation))
+            let noise = SkyNoise(rows, sky: sky.background, mesh: 64)
+            weights = try resolveModelPath(model, correlatedNoise: noise.isCorrelated)
+            settings.inputScale = try noise.match(.auto, weights: weights, scale: 1).factor
             let network = try loadTileNetwork(preset: preset, weights: weights, tile: tile, replicas: Parallel.workers, views: views)
             result = try MosaicDeblender(settings: settings).deblend(field.noisy, height: field.height, width: field.width, network: network)
         } catch let e as InferenceError { throw CommandError("\(truthPath): \(e.description)") }

@@ -25,6 +25,20 @@ import Testing
         _ = b.register("layer/kernel", shape: [1, 1, 2, 3]); _ = b.register("layer/bias", shape: [3]); b.finalize()
         try b.load(Safetensors.read(from: url))
         #expect(b.allValues == a.allValues)
+        #expect(try Safetensors.readMetadata(from: url) == ["format": "pt"])
+    }
+
+    @Test func metadataIsReadAloneAndMustBeStrings() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("pais-st-\(UUID()).safetensors")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try Safetensors.write(arena().safetensorsEntries(), to: url)
+        #expect(try Safetensors.readMetadata(from: url).isEmpty)
+        // A header whose metadata holds a number, not a string.
+        let header = Data(#"{"__metadata__":{"pais_step":5}}"#.utf8)
+        var file = Data((0..<8).map { UInt8((header.count >> (8 * $0)) & 0xFF) })
+        file.append(header)
+        try file.write(to: url)
+        #expect { try Safetensors.readMetadata(from: url) } throws: { "\($0)".contains("__metadata__ is not an object of strings") }
     }
 
     @Test func malformedFilesAreRejectedWithClearErrors() throws {

@@ -1,0 +1,60 @@
+/// The sky noise a model was trained on, and how far to scale an image's pixels so that the
+/// network sees its sky inside that range.
+///
+/// The network learned what a source is against skies of known noise. The shipped models saw
+/// per-pixel rms 0.0014-0.0104 e⁻/s (white noise, HUDF to CANDELS-wide depth). On a simulated
+/// field with 5× the widest sky's noise, their precision fell to 0.06: noise peaks read as sources.
+/// On one with half the HUDF's noise, F1 fell below source-extractor's. Scaling the network's input
+/// so that the sky's rms sits at the nearest end of the range restored both (BENCHMARKS.md,
+/// "Depths outside the training range"). Only what the network sees is scaled; fluxes stay in the
+/// image's units. The ranges travel in the model file's safetensors metadata (`metadataKey`).
+public struct TrainedNoise: Sendable, Equatable {
+    /// Per-pixel sky rms, in the model's units, for white and for correlated noise (nil: not trained on it).
+    public var white: ClosedRange<Float>?, correlated: ClosedRange<Float>?
+
+    public static let metadataKey = "pais_sky_rms"
+
+    public init(white: ClosedRange<Float>?, correlated: ClosedRange<Float>?) {
+        self.white = white; self.correlated = correlated
+    }
+
+    /// Parses `metadataValue`'s form: "white=LO..HI;correlated=LO..HI" (either part may be absent).
+    public init(metadata: String) throws {
+        func bad(_ why: String) -> InferenceError {
+            InferenceError.badParameter("model metadata \(Self.metadataKey) = \"\(metadata)\": \(why)")
+        }
+        for part in metadata.split(separator: ";") {
+            let pair = part.split(separator: "=", maxSplits: 1)
+            let bounds = pair.count == 2 ? pair[1].components(separatedBy: "..").compactMap { Float($0) } : []
+            guard bounds.count == 2, bounds[0] > 0, bounds[0].isFinite, bounds[1].isFinite, bounds[0] <= bounds[1] else {
+                throw bad("expected white=LO..HI or correlated=LO..HI with 0 < LO <= HI, got \"\(part)\"")
+            }
+            switch pair[0] {
+            case "white": white = bounds[0]...bounds[1]
+            case "correlated": correlated = bounds[0]...bounds[1]
+            default: throw bad("unknown noise kind \"\(pair[0])\"")
+            }
+        }
+        guard white != nil || correlated != nil else { throw bad("no range") }
+    }
+
+    public var metadataValue: String {
+        [("white", white), ("correlated", correlated)].compactMap { name, range in
+            range.map { "\(name)=\($0.lowerBound)..\($0.upperBound)" }
+        }.joined(separator: ";")
+    }
+
+    /// The range for an image whose noise is (or is not) correlated: that kind's, else the other's.
+    public func range(correlated isCorrelated: Bool) -> ClosedRange<Float>? {
+        isCorrelated ? (correlated ?? white) : (white ?? correlated)
+    }
+
+    /// The factor that brings a sky rms of `rms` (model units) to the nearest end of `range`: 1
+    /// inside it, and when the rms was not measured.
+    public static func factor(rms: Float, range: ClosedRange<Float>) -> Float {
+        guard rms.isFinite, rms > 0 else { return 1 }
+        if rms > range.upperBound { return range.upperBound / rms }
+        if rms < range.lowerBound { return range.lowerBound / rms }
+        return 1
+    }
+}

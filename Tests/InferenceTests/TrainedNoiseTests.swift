@@ -1,0 +1,54 @@
+import Foundation
+import Tensors
+import Testing
+@testable import Inference
+
+/// The training noise ranges carried by model files, and the input scaling they lead to.
+@Suite("Trained noise")
+struct TrainedNoiseTests {
+    @Test func theFactorBringsTheSkyToTheNearestEndOfTheRange() {
+        let range: ClosedRange<Float> = 0.002...0.01
+        #expect(TrainedNoise.factor(rms: 0.005, range: range) == 1)
+        #expect(TrainedNoise.factor(rms: 0.01, range: range) == 1)
+        #expect(abs(TrainedNoise.factor(rms: 0.05, range: range) - 0.2) < 1e-6)
+        #expect(abs(TrainedNoise.factor(rms: 0.001, range: range) - 2) < 1e-6)
+        #expect(TrainedNoise.factor(rms: .nan, range: range) == 1 && TrainedNoise.factor(rms: 0, range: range) == 1)
+    }
+
+    @Test func metadataRoundTripsAndBadValuesAreNamed() throws {
+        let both = TrainedNoise(white: 0.00113...0.0114, correlated: 0.0005...0.00504)
+        #expect(try TrainedNoise(metadata: both.metadataValue) == both)
+        let white = try TrainedNoise(metadata: "white=0.001..0.01")
+        #expect(white.correlated == nil && white.range(correlated: true) == 0.001...0.01, "a correlated image falls back to the white range")
+        #expect(both.range(correlated: true) == 0.0005...0.00504 && both.range(correlated: false) == 0.00113...0.0114)
+        for (text, message) in [("white=0.01..0.001", "0 < LO <= HI"), ("white=0..0.01", "0 < LO <= HI"), ("white=a..b", "expected white=LO..HI"),
+                                ("pink=0.001..0.01", "unknown noise kind \"pink\""), ("", "no range")] {
+            #expect { try TrainedNoise(metadata: text) } throws: { "\($0)".contains(message) && "\($0)".contains("pais_sky_rms") }
+        }
+    }
+
+    /// The shipped files record the per-pixel sky sigma of their training skies (sky.md §2,
+    /// computed here in float64), widened by 10 % each way for the estimator's spread (a mesh
+    /// measures 1.01-1.12 × the true sigma on simulated fields, faint galaxies' light included).
+    @Test func theShippedModelsRecordTheirTrainingSkies() throws {
+        func whiteSigma(_ m5: Double) -> Double {
+            pow(10, -0.4 * (m5 - 25.94)) / (5 * (Double.pi * pow(0.17 / 0.06, 2)).squareRoot())
+        }
+        // Correlated noise (3x3 bilinear kernel, same aperture noise): per-pixel sigma at HUDF and
+        // wide depth, from a float64 transcription of sky.md §2.
+        let correlatedSigma = (hudf: 0.000550516, wide: 0.00457899)
+        let models = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("models")
+        func recorded(_ file: String) throws -> TrainedNoise {
+            let metadata = try Safetensors.readMetadata(from: models.appendingPathComponent(file))
+            return try TrainedNoise(metadata: try #require(metadata[TrainedNoise.metadataKey]))
+        }
+        func close(_ value: Float?, _ expected: Double) -> Bool { value.map { abs(Double($0) / expected - 1) < 0.01 } ?? false }
+        let white = try recorded("pais-small-sim.safetensors"), drizzled = try recorded("pais-small-drizzled.safetensors")
+        for trained in [white, drizzled] {
+            #expect(close(trained.white?.lowerBound, whiteSigma(29.7) / 1.1) && close(trained.white?.upperBound, whiteSigma(27.4) * 1.1))
+        }
+        #expect(white.correlated == nil, "the default model saw white noise only")
+        #expect(close(drizzled.correlated?.lowerBound, correlatedSigma.hudf / 1.1) && close(drizzled.correlated?.upperBound, correlatedSigma.wide * 1.1))
+    }
+}

@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""Show or set the string metadata of a safetensors model file, leaving its tensors untouched.
+
+    tools/model-metadata.py models/pais-small-sim.safetensors                  # show
+    tools/model-metadata.py M.safetensors pais_sky_rms=white=0.00113..0.0114   # set (atomic rewrite)
+
+`pais deblend` reads `pais_sky_rms` (the sky noise the model was trained on; models/README.md).
+Standard library only.
+"""
+import json
+import os
+import struct
+import sys
+import tempfile
+
+
+def split(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) < 8:
+        sys.exit(f"error: {path}: too short for a safetensors file")
+    (length,) = struct.unpack("<Q", data[:8])
+    if length > len(data) - 8:
+        sys.exit(f"error: {path}: header length {length} exceeds the file")
+    return json.loads(data[8:8 + length]), data[8 + length:]
+
+
+def main(argv):
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__.strip())
+        return 0
+    path, settings = argv[0], argv[1:]
+    header, body = split(path)
+    metadata = header.get("__metadata__", {})
+    if not settings:
+        for key in sorted(metadata):
+            print(f"{key}={metadata[key]}")
+        return 0
+    for setting in settings:
+        key, sep, value = setting.partition("=")
+        if not sep or not key:
+            sys.exit(f"error: expected KEY=VALUE, got {setting!r}")
+        metadata[key] = value
+    header["__metadata__"] = metadata
+    encoded = json.dumps(header, separators=(",", ":")).encode()
+    encoded += b" " * (-len(encoded) % 8)
+    directory = os.path.dirname(os.path.abspath(path))
+    with tempfile.NamedTemporaryFile(dir=directory, delete=False) as out:
+        out.write(struct.pack("<Q", len(encoded)) + encoded + body)
+    os.chmod(out.name, os.stat(path).st_mode & 0o777)
+    os.replace(out.name, path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
