@@ -80,15 +80,21 @@ public struct SkyBackground: Sendable, Equatable {
     /// The median over measured cells of the sky noise's correlation between neighbouring pixels
     /// (`NoiseCorrelation`); NaN when not measured.
     public let noiseCorrelation: Float
+    /// Per cell: whether at least 90 % of its pixels hold data. Cells along a mosaic's footprint
+    /// see less sky and are filled from neighbours beyond it, so `significance` reads the others.
+    public let wellCovered: [Bool]
     public var cellRows: Int { rowEdges.count - 1 }
     public var cellColumns: Int { columnEdges.count - 1 }
     /// Per image column: the cell centre at or left of it, and the weight of the next one.
     private let columnCell: [Int], columnWeight: [Float]
 
-    public init(rowEdges: [Int], columnEdges: [Int], level: [Float], rms: [Float], noiseCorrelation: Float = .nan) {
+    public init(rowEdges: [Int], columnEdges: [Int], level: [Float], rms: [Float], noiseCorrelation: Float = .nan,
+                wellCovered: [Bool]? = nil) {
         precondition(level.count == (rowEdges.count - 1) * (columnEdges.count - 1) && rms.count == level.count)
+        precondition(wellCovered.map { $0.count == level.count } ?? true)
         self.rowEdges = rowEdges; self.columnEdges = columnEdges; self.level = level; self.rms = rms
         self.noiseCorrelation = noiseCorrelation
+        self.wellCovered = wellCovered ?? level.map { _ in true }
         (columnCell, columnWeight) = (0..<columnEdges.last!).map { Self.bracket(Double($0), edges: columnEdges) }
             .reduce(into: ([Int](), [Float]())) { $0.0.append($1.cell); $0.1.append($1.weight) }
     }
@@ -131,14 +137,15 @@ public struct SkyBackground: Sendable, Equatable {
         let rows = rowEdges.count - 1, columns = columnEdges.count - 1, width = image.width
         var cells = [CellStatistics?](repeating: nil, count: rows * columns)
         var correlations = [Float](repeating: .nan, count: rows * columns)
+        var covered = [Bool](repeating: false, count: rows * columns)
         var nonFinite = 0, dataPixels = 0
         for r in 0..<rows {
             let band = try image.read(rows: rowEdges[r]..<rowEdges[r + 1])
             for v in band { if !v.isFinite { nonFinite += 1 } else if v != 0 { dataPixels += 1 } }
             let bandRows = rowEdges[r + 1] - rowEdges[r]
             cells.withUnsafeMutableBufferPointer { out in
-                correlations.withUnsafeMutableBufferPointer { correlationOut in
-                    let cellsOut = out, correlationsOut = correlationOut
+                correlations.withUnsafeMutableBufferPointer { correlationOut in covered.withUnsafeMutableBufferPointer { coveredOut in
+                    let cellsOut = out, correlationsOut = correlationOut, coveredCells = coveredOut
                     Parallel.forRanges(columns, grain: 1) { first, end in
                         for c in first..<end {
                             let xs = columnEdges[c]..<columnEdges[c + 1]
@@ -150,13 +157,14 @@ public struct SkyBackground: Sendable, Equatable {
                                     if v.isFinite && v != 0 { values.append(v) }
                                 }
                             }
+                            coveredCells[r * columns + c] = 10 * values.count >= 9 * bandRows * xs.count
                             guard 2 * values.count >= bandRows * xs.count else { continue }
                             let cell = CellStatistics(values)
                             cellsOut[r * columns + c] = cell
                             correlationsOut[r * columns + c] = NoiseCorrelation.ofCell(band, width: width, rows: bandRows, columns: xs)
                         }
                     }
-                }
+                } }
             }
         }
         guard dataPixels > 0 else { throw InputScan.noData(nonFinite: nonFinite, pixels: image.height * image.width) }
@@ -167,7 +175,7 @@ public struct SkyBackground: Sendable, Equatable {
         return SkyBackground(rowEdges: rowEdges, columnEdges: columnEdges,
                              level: medianFilter(filled.map(\.level), rows: rows, columns: columns, size: filter),
                              rms: medianFilter(filled.map(\.rms), rows: rows, columns: columns, size: filter),
-                             noiseCorrelation: NoiseCorrelation.combine(correlations))
+                             noiseCorrelation: NoiseCorrelation.combine(correlations), wellCovered: covered)
     }
 
     /// Gives every cell without an estimate the mean of its estimated neighbours (8-connected),
@@ -210,9 +218,11 @@ public struct SkyBackground: Sendable, Equatable {
     /// level given by the user).
     public var noiseRMS: Float { rms.allSatisfy(\.isNaN) ? .nan : median(rms) }
 
-    /// The median cell level and the 10-90 % spread of the cell levels, in the image's units.
+    /// The median cell level and the 10-90 % spread of the cell levels, in the image's units, over
+    /// the well-covered cells (all cells if fewer than a tenth are).
     public var significance: (level: Float, spread: Float) {
-        let sorted = level.sorted(), n = sorted.count
+        let inside = zip(level, wellCovered).filter(\.1).map(\.0)
+        let sorted = (10 * inside.count >= level.count ? inside : level).sorted(), n = sorted.count
         return (median(sorted), sorted[min(n - 1, (9 * n) / 10)] - sorted[n / 10])
     }
 
@@ -243,7 +253,7 @@ public struct SkyBackground: Sendable, Equatable {
         if rms.allSatisfy(\.isNaN) { return "sky background: constant \(level[0]) subtracted" }
         let sortedLevel = level.sorted(), spread = significance.spread
         func f(_ v: Float) -> String { String(format: "%.4g", Double(v)) }
-        return "sky background: \(cellRows)x\(cellColumns) cells of ~\(rowEdges[1] - rowEdges[0]) px, level median \(f(median(level))) "
+        return "sky background: \(cellRows)x\(cellColumns) cells of ~\(rowEdges[1] - rowEdges[0]) px, level median \(f(significance.level)) "
             + "(10-90 % spread \(f(spread)), \(f(sortedLevel.first!)) to \(f(sortedLevel.last!))), noise rms median \(f(median(rms)))"
             + (noiseCorrelation.isFinite ? String(format: ", neighbour correlation %.2f", Double(noiseCorrelation)) : "") + "; "
             + (subtracted ? "subtracted" : "not subtracted: within what an already subtracted sky shows (faint galaxies' light); --background mesh forces it")

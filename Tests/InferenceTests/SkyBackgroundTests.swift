@@ -167,6 +167,25 @@ struct SkyBackgroundTests {
         #expect(!map((0..<10).map { (Float($0) - 4.5) * limits.spread / 12 }).holdsSky(inputScale: 1))
     }
 
+    /// Cells along a footprint's edge see less sky: `auto` judges the sky by the well-covered
+    /// cells, unless too few of them are.
+    @Test func autoReadsTheWellCoveredCells() throws {
+        let limits = SkyBackground.subtractedSkyLimits
+        let levels: [Float] = (0..<20).map { $0 < 4 ? 3 * limits.spread : 0.1 * limits.level }
+        let edged = SkyBackground(rowEdges: [0, 10, 20, 30, 40], columnEdges: [0, 10, 20, 30, 40, 50], level: levels,
+                                  rms: levels.map { _ in 0.01 }, wellCovered: (0..<20).map { $0 >= 4 })
+        #expect(!edged.holdsSky(inputScale: 1) && edged.significance.spread == 0)
+        let allCounted = SkyBackground(rowEdges: edged.rowEdges, columnEdges: edged.columnEdges, level: levels, rms: edged.rms)
+        #expect(allCounted.holdsSky(inputScale: 1), "control: counting the edge cells shows a sky")
+        let fewCovered = SkyBackground(rowEdges: edged.rowEdges, columnEdges: edged.columnEdges, level: levels, rms: edged.rms,
+                                       wellCovered: (0..<20).map { $0 == 19 })
+        #expect(fewCovered.significance == allCounted.significance, "under a tenth covered: every cell counts")
+        // The estimate marks the cells: a 96x96 image blank left of column 40, 32-px cells.
+        let image = Self.noise(96 * 96, level: 0.2, seed: 9).enumerated().map { $0.offset % 96 < 40 ? 0 : $0.element }
+        let map = try SkyBackground.estimate(ArrayImageRows(image, height: 96, width: 96), mesh: 32, filter: 3)
+        #expect(map.wellCovered == (0..<9).map { $0 % 3 == 2 }, "only the right column of cells is wholly data")
+    }
+
     @Test func choicesParseAndBadOnesAreNamed() throws {
         #expect(try BackgroundChoice("auto") == .automatic)
         #expect(try BackgroundChoice("AUTO", mesh: 128) == .mesh(128, filter: 3, onlyIfSky: true))
