@@ -44,9 +44,11 @@ public struct TrainedNoise: Sendable, Equatable {
         }.joined(separator: ";")
     }
 
-    /// The range for an image whose noise is (or is not) correlated: that kind's, else the other's.
-    public func range(correlated isCorrelated: Bool) -> ClosedRange<Float>? {
-        isCorrelated ? (correlated ?? white) : (white ?? correlated)
+    /// The range for an image whose noise is (or is not) correlated: that kind's, else the other's,
+    /// with the kind it is for.
+    public func range(correlated isCorrelated: Bool) -> (kind: String, range: ClosedRange<Float>)? {
+        let white = self.white.map { ("white", $0) }, correlated = self.correlated.map { ("correlated", $0) }
+        return isCorrelated ? (correlated ?? white) : (white ?? correlated)
     }
 
     /// The factor that brings a sky rms of `rms` (model units) to the nearest end of `range`: 1

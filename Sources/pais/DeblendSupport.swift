@@ -184,8 +184,7 @@ struct SkyNoise {
         }
         let trained: TrainedNoise
         do { trained = try TrainedNoise(metadata: recorded) } catch let e as InferenceError { throw CommandError("\(weights): \(e.description)") }
-        let kind = isCorrelated && trained.correlated != nil ? "correlated" : (trained.white != nil ? "white" : "correlated")
-        guard let range = trained.range(correlated: isCorrelated) else { preconditionFailure("a parsed TrainedNoise has a range") }
+        guard let (kind, range) = trained.range(correlated: isCorrelated) else { preconditionFailure("a parsed TrainedNoise has a range") }
         let factor = TrainedNoise.factor(rms: seen, range: range)
         let bounds = String(format: "%.3g-%.3g", Double(range.lowerBound), Double(range.upperBound))
         guard factor != 1 else { return (1, head + ", inside the \(bounds) the model was trained on (\(kind))") }
