@@ -11,9 +11,9 @@
 /// image's value is the median over cells.
 public enum NoiseCorrelation {
     /// Above this, `pais deblend` treats the noise as correlated (it picks the drizzled-noise model
-    /// unless given one). On ten simulated 1024² fields, white noise measured 0.02-0.03 at the wide
+    /// unless given one). On ten simulated 1024² fields, white noise measured 0.03 at the wide
     /// and deep depths and 0.08-0.10 at the HUDF's (faint galaxies' light), and the simulator's
-    /// drizzle-like noise (a 3 × 3 bilinear kernel, 2/3 in theory) 0.68-0.70 at all three depths.
+    /// drizzle-like noise (a 3 × 3 bilinear kernel, 2/3 in theory) 0.67-0.70 at all three depths.
     public static let correlatedLimit: Float = 0.3
 
     /// A lag beyond a drizzle kernel's reach (pixfrac ≤ 1 at output pixels down to a third of the

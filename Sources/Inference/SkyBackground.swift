@@ -135,39 +135,39 @@ public struct SkyBackground: Sendable, Equatable {
         guard filter >= 1, filter % 2 == 1 else { throw InferenceError.badParameter("background filter must be odd, got \(filter)") }
         let rowEdges = edges(side: image.height, mesh: mesh), columnEdges = edges(side: image.width, mesh: mesh)
         let rows = rowEdges.count - 1, columns = columnEdges.count - 1, width = image.width
-        var cells = [CellStatistics?](repeating: nil, count: rows * columns)
-        var correlations = [Float](repeating: .nan, count: rows * columns)
-        var covered = [Bool](repeating: false, count: rows * columns)
+        /// What one cell's pixels say: the sky (nil with data in under half of them), the noise's
+        /// neighbour correlation, and whether at least 90 % of them hold data.
+        struct Measurement { var sky: CellStatistics?, correlation: Float, wellCovered: Bool }
+        var measured = [Measurement](repeating: Measurement(sky: nil, correlation: .nan, wellCovered: false), count: rows * columns)
         var nonFinite = 0, dataPixels = 0
         for r in 0..<rows {
             let band = try image.read(rows: rowEdges[r]..<rowEdges[r + 1])
             for v in band { if !v.isFinite { nonFinite += 1 } else if v != 0 { dataPixels += 1 } }
             let bandRows = rowEdges[r + 1] - rowEdges[r]
-            cells.withUnsafeMutableBufferPointer { out in
-                correlations.withUnsafeMutableBufferPointer { correlationOut in covered.withUnsafeMutableBufferPointer { coveredOut in
-                    let cellsOut = out, correlationsOut = correlationOut, coveredCells = coveredOut
-                    Parallel.forRanges(columns, grain: 1) { first, end in
-                        for c in first..<end {
-                            let xs = columnEdges[c]..<columnEdges[c + 1]
-                            var values: [Float] = []
-                            values.reserveCapacity(bandRows * xs.count)
-                            for y in 0..<bandRows {
-                                for x in xs {
-                                    let v = band[y * width + x]
-                                    if v.isFinite && v != 0 { values.append(v) }
-                                }
+            measured.withUnsafeMutableBufferPointer { out in
+                let cellsOut = out
+                Parallel.forRanges(columns, grain: 1) { first, end in
+                    for c in first..<end {
+                        let xs = columnEdges[c]..<columnEdges[c + 1]
+                        var values: [Float] = []
+                        values.reserveCapacity(bandRows * xs.count)
+                        for y in 0..<bandRows {
+                            for x in xs {
+                                let v = band[y * width + x]
+                                if v.isFinite && v != 0 { values.append(v) }
                             }
-                            coveredCells[r * columns + c] = 10 * values.count >= 9 * bandRows * xs.count
-                            guard 2 * values.count >= bandRows * xs.count else { continue }
-                            let cell = CellStatistics(values)
-                            cellsOut[r * columns + c] = cell
-                            correlationsOut[r * columns + c] = NoiseCorrelation.ofCell(band, width: width, rows: bandRows, columns: xs)
                         }
+                        let enough = 2 * values.count >= bandRows * xs.count
+                        cellsOut[r * columns + c] = Measurement(
+                            sky: enough ? CellStatistics(values) : nil,
+                            correlation: enough ? NoiseCorrelation.ofCell(band, width: width, rows: bandRows, columns: xs) : .nan,
+                            wellCovered: 10 * values.count >= 9 * bandRows * xs.count)
                     }
-                } }
+                }
             }
         }
         guard dataPixels > 0 else { throw InputScan.noData(nonFinite: nonFinite, pixels: image.height * image.width) }
+        let cells = measured.map(\.sky)
         guard cells.contains(where: { $0 != nil }) else {
             throw InferenceError.emptyImage("no \(mesh)-px background cell has data in half its pixels (use a larger --background-mesh, or --background none)")
         }
@@ -175,7 +175,8 @@ public struct SkyBackground: Sendable, Equatable {
         return SkyBackground(rowEdges: rowEdges, columnEdges: columnEdges,
                              level: medianFilter(filled.map(\.level), rows: rows, columns: columns, size: filter),
                              rms: medianFilter(filled.map(\.rms), rows: rows, columns: columns, size: filter),
-                             noiseCorrelation: NoiseCorrelation.combine(correlations), wellCovered: covered)
+                             noiseCorrelation: NoiseCorrelation.combine(measured.map(\.correlation)),
+                             wellCovered: measured.map(\.wellCovered))
     }
 
     /// Gives every cell without an estimate the mean of its estimated neighbours (8-connected),
@@ -254,7 +255,7 @@ public struct SkyBackground: Sendable, Equatable {
         let sortedLevel = level.sorted(), spread = significance.spread
         func f(_ v: Float) -> String { String(format: "%.4g", Double(v)) }
         return "sky background: \(cellRows)x\(cellColumns) cells of ~\(rowEdges[1] - rowEdges[0]) px, level median \(f(significance.level)) "
-            + "(10-90 % spread \(f(spread)), \(f(sortedLevel.first!)) to \(f(sortedLevel.last!))), noise rms median \(f(median(rms)))"
+            + "(10-90 % spread \(f(spread)), \(f(sortedLevel.first!)) to \(f(sortedLevel.last!))), noise rms median \(f(noiseRMS))"
             + (noiseCorrelation.isFinite ? String(format: ", neighbour correlation %.2f", Double(noiseCorrelation)) : "") + "; "
             + (subtracted ? "subtracted" : "not subtracted: within what an already subtracted sky shows (faint galaxies' light); --background mesh forces it")
     }
