@@ -46,6 +46,9 @@ public struct DeblendSettings: Sendable {
     /// point 25.94 for the shipped model): the network sees `inputScale ×` the image; fluxes are
     /// attributed in the image's own units.
     public var inputScale: Float = 1
+    /// Tile by tile, a further factor on the network's input that brings the tile's sky noise into
+    /// the range the model was trained on (`NoiseMatch`); nil: none.
+    public var noiseMatch: NoiseMatch?
     /// The sky background subtracted before anything else (flux included). `.none` here;
     /// `pais deblend` and `pais evaluate` use `BackgroundChoice.automatic` unless told.
     public var background = BackgroundChoice.none
@@ -199,7 +202,8 @@ public struct MosaicDeblender {
 
     /// The network input for `tile`: its pixels of the block's input rows, blank ones (0) as sky
     /// noise (when the image has a sky estimate), zero beyond the mosaic edge (the padding the
-    /// tiling was validated with), all in the model's units (`inputScale`).
+    /// tiling was validated with), all in the model's units (`inputScale`, and the tile's
+    /// `noiseMatch` factor).
     private func tileInput(_ tile: TileGrid.Tile, grid: TileGrid, block: StreamingPlan.Block, input: [Float],
                            sky: SkyNoiseFill?) -> [Float] {
         let t = grid.tile
@@ -213,7 +217,8 @@ public struct MosaicDeblender {
                 tileInput[first + tx] = fill.value(atPixel: row.y * grid.width + tile.x0 + tx)
             }
         }
-        if settings.inputScale != 1 { for i in tileInput.indices { tileInput[i] *= settings.inputScale } }
+        let scale = settings.inputScale * (settings.noiseMatch?.factor(rows: tile.y0..<(tile.y0 + t), columns: tile.x0..<(tile.x0 + t)) ?? 1)
+        if scale != 1 { for i in tileInput.indices { tileInput[i] *= scale } }
         return tileInput
     }
 

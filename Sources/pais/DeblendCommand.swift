@@ -83,8 +83,8 @@ struct DeblendCommand: ParsableCommand {
         settings.background = sky.map { $0.subtract ? .map($0.background) : .none } ?? .none
         let noise = SkyNoise(rows, sky: sky?.background, mesh: backgroundMesh)
         let weights = try resolveModelPath(model, correlatedNoise: noise.isCorrelated)
-        let matched = try noise.match(matchMode, weights: weights, scale: units.scale)
-        settings.inputScale *= matched.factor
+        let matched = try noise.match(matchMode, weights: weights, scale: settings.inputScale)
+        settings.noiseMatch = matched.match
         let network = try loadTileNetwork(preset: preset, weights: weights, tile: tile, replicas: Parallel.workers, views: views)
         settings.tile = tile
         settings.margin = margin ?? defaultMargin(tile: tile)
@@ -97,13 +97,14 @@ struct DeblendCommand: ParsableCommand {
             return try blockRows.map { try StreamingPlan(grid: grid, slots: network.slots, blockRows: $0) }
                 ?? StreamingPlan.fitting(grid: grid, slots: network.slots, maxBytes: maxMemory << 20)
         }
+        let matchSummary = noise.summary(matched, grid: plan.grid, scale: settings.inputScale)
         if root {
             print("plan: \(input.width)x\(input.height) image, \(plan.grid.count) tiles; \(plan.summary)")
             print(units.summary)
             if let warning = input.pixelScaleWarning { writeToStandardError("warning: \(image) \(warning)\n") }
             let report = noiseReport(correlation: noise.correlation, modelGiven: model != nil)
             print(report.line)
-            print(matched.line)
+            print(matchSummary.line)
             if let warning = report.warning { writeToStandardError("warning: \(image): \(warning)\n") }
         }
         let keywords: [(String, HeaderValue, String)] = [
@@ -117,7 +118,7 @@ struct DeblendCommand: ParsableCommand {
             ("PAISZP", .double(units.zeroPoint), "AB zero point of the input's pixel values"),
             ("PAISBKG", .string(sky.map { $0.background.headerValue(subtracted: $0.subtract) } ?? "none"), "sky background subtracted first"),
             ("PAISNCOR", .double(noise.correlation.isFinite ? Double(noise.correlation) : -1), "sky noise neighbour correlation (-1: unmeasured)"),
-            ("PAISNMAT", .double(Double(matched.factor)), "input scaled so the sky noise is in the model's"),
+            ("PAISNMAT", .string(matchSummary.header), "tiles scaled so their sky noise is the model's"),
         ] + (centres.map { [("PAISCEN", .string(URL(fileURLWithPath: $0).lastPathComponent), "forced centres: catalog")] } ?? [])
         if communicator.size > 1 {
             // Every rank picks its model and sky alone: a stale copy of the image or the model on

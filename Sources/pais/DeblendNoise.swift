@@ -6,44 +6,58 @@ import Tensors
 // (white or drizzled noise) and how far to scale the network's input (`--noise-match`).
 
 /// The sky noise of an image: its neighbour correlation (`NoiseCorrelation`) and its per-pixel
-/// rms in the image's units, NaN when unmeasured.
+/// rms in the image's units (the median over the mesh), NaN when unmeasured.
 struct SkyNoise {
-    var correlation: Float, rms: Float
+    /// The mesh estimate they come from (nil: none could be made).
+    let map: SkyBackground?
+    var correlation: Float { map?.noiseCorrelation ?? .nan }
+    var rms: Float { map?.noiseRMS ?? .nan }
 
     /// Taken from the sky estimate when it is a mesh, else measured on a `mesh`-px mesh; NaN when
     /// no cell has enough data. A sky left alone must not fail for the noise's sake: an image that
     /// cannot be deblended at all is refused later, by the deblender's own scan.
     init(_ rows: any ImageRows, sky: SkyBackground?, mesh: Int) {
-        let map = sky.flatMap { $0.noiseCorrelation.isFinite ? $0 : nil } ?? (try? SkyBackground.estimate(rows, mesh: mesh, filter: 3))
-        correlation = map?.noiseCorrelation ?? .nan
-        rms = map?.noiseRMS ?? .nan
+        map = sky.flatMap { $0.noiseCorrelation.isFinite ? $0 : nil } ?? (try? SkyBackground.estimate(rows, mesh: mesh, filter: 3))
     }
 
     var isCorrelated: Bool { NoiseCorrelation.isCorrelated(correlation) }
 
-    /// The factor by which the network's input is scaled beyond the photometric `scale` so that
-    /// the sky's rms sits in the range the model was trained on (`TrainedNoise`, from the model
-    /// file's metadata; `--noise-match off` or no recorded range: 1), and a line for the report.
-    func match(_ mode: NoiseMatchMode, weights: String, scale: Double) throws -> (factor: Float, line: String) {
-        let seen = rms * Float(scale)
-        let head = "noise level: sky rms " + String(format: "%.3g", Double(seen)) + " in the model's units"
-        guard mode == .auto else { return (1, head + "; --noise-match off: not matched") }
-        guard seen.isFinite else { return (1, "noise level: not measured (no cell with enough data)") }
+    /// Tile-by-tile noise matching (`NoiseMatch`) against the range the model was trained on
+    /// (`TrainedNoise`, from the model file's metadata), for an image the network sees × `scale`;
+    /// nil with `--noise-match off`, without a recorded range or without a measured sky, with the
+    /// reason as `note`.
+    func match(_ mode: NoiseMatchMode, weights: String, scale: Float) throws -> (match: NoiseMatch?, kind: String, note: String) {
+        guard mode == .auto else { return (nil, "", "--noise-match off: not matched") }
+        guard let map, rms.isFinite else { return (nil, "", "not measured (no cell with enough data)") }
         let metadata: [String: String]
         do { metadata = try Safetensors.readMetadata(from: URL(fileURLWithPath: weights)) } catch {
             throw CommandError("\(weights): \(error)")
         }
         guard let recorded = metadata[TrainedNoise.metadataKey] else {
-            return (1, head + "; the model records no training noise (\(TrainedNoise.metadataKey)): not matched")
+            return (nil, "", "the model records no training noise (\(TrainedNoise.metadataKey)): not matched")
         }
         let trained: TrainedNoise
         do { trained = try TrainedNoise(metadata: recorded) } catch let e as InferenceError { throw CommandError("\(weights): \(e.description)") }
         guard let (kind, range) = trained.range(correlated: isCorrelated) else { preconditionFailure("a parsed TrainedNoise has a range") }
-        let factor = TrainedNoise.factor(rms: seen, range: range)
-        let bounds = String(format: "%.3g-%.3g", Double(range.lowerBound), Double(range.upperBound))
-        guard factor != 1 else { return (1, head + ", inside the \(bounds) the model was trained on (\(kind))") }
-        return (factor, head + ", \(factor < 1 ? "above" : "below") the \(bounds) the model was trained on (\(kind)): the network sees the image x "
-                + String(format: "%.3g", Double(factor)) + " more (--noise-match off: as it is)")
+        return (NoiseMatch(sky: map, range: range, inputScale: scale), kind, "")
+    }
+
+    /// The report's line and the header's value (PAISNMAT) for `matched` over the tiles of `grid`.
+    func summary(_ matched: (match: NoiseMatch?, kind: String, note: String), grid: TileGrid, scale: Float) -> (line: String, header: String) {
+        let head = "noise level: sky rms " + String(format: "%.3g", Double(rms * scale)) + " in the model's units (median)"
+        guard let match = matched.match else { return (head + "; " + matched.note, "none") }
+        let factors = (0..<grid.count).map { grid.tile($0) }.map {
+            match.factor(rows: $0.y0..<($0.y0 + grid.tile), columns: $0.x0..<($0.x0 + grid.tile))
+        }
+        let scaled = factors.filter { $0 != 1 }
+        let bounds = String(format: "%.3g-%.3g", Double(match.range.lowerBound), Double(match.range.upperBound))
+        guard let low = scaled.min(), let high = scaled.max() else {
+            return (head + ", inside the \(bounds) the model was trained on (\(matched.kind)) in every tile", "none")
+        }
+        let span = low == high ? String(format: "x %.3g", Double(low)) : String(format: "x %.3g to %.3g", Double(low), Double(high))
+        return (head + "; outside the \(bounds) the model was trained on (\(matched.kind)) in \(scaled.count) of \(factors.count) tiles, "
+                + "whose input the network sees \(span) (--noise-match off: as it is)",
+                "\(span) in \(scaled.count) of \(factors.count) tiles")
     }
 }
 

@@ -114,7 +114,7 @@ struct EvaluateCommand: ParsableCommand {
             settings.background = sky.subtract ? .map(sky.background) : .none
             let noise = SkyNoise(rows, sky: sky.background, mesh: 64)
             weights = try resolveModelPath(model, correlatedNoise: noise.isCorrelated)
-            settings.inputScale = try noise.match(.auto, weights: weights, scale: 1).factor
+            settings.noiseMatch = try noise.match(.auto, weights: weights, scale: 1).match
             let network = try loadTileNetwork(preset: preset, weights: weights, tile: tile, replicas: Parallel.workers, views: views)
             result = try MosaicDeblender(settings: settings).deblend(field.noisy, height: field.height, width: field.width, network: network)
         } catch let e as InferenceError { throw CommandError("\(truthPath): \(e.description)") }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Tensors
 import Testing
 @testable import Inference
@@ -27,6 +28,40 @@ struct TrainedNoiseTests {
                                 ("pink=0.001..0.01", "unknown noise kind \"pink\""), ("", "no range")] {
             #expect { try TrainedNoise(metadata: text) } throws: { "\($0)".contains(message) && "\($0)".contains("pais_sky_rms") }
         }
+    }
+
+    /// A mosaic whose depth changes across it: each tile is scaled by the median rms of the cells
+    /// it overlaps, and the deblender hands the network exactly the plain input × that factor.
+    @Test func eachTileIsScaledByItsOwnSky() throws {
+        // 100 x 90 image, 2 x 2 cells: the left ones five times noisier than the range allows.
+        let sky = SkyBackground(rowEdges: [0, 50, 100], columnEdges: [0, 45, 90], level: [0, 0, 0, 0], rms: [0.05, 0.005, 0.05, 0.005])
+        let match = NoiseMatch(sky: sky, range: 0.001...0.01, inputScale: 1)
+        #expect(abs(match.factor(rows: 0..<32, columns: 0..<32) - 0.2) < 1e-6)
+        #expect(match.factor(rows: 0..<32, columns: 58..<90) == 1)
+        #expect(abs(match.factor(rows: 60..<92, columns: 30..<62) - 0.01 / 0.0275) < 1e-5, "straddling: the median of 0.05 and 0.005")
+        #expect(abs(match.factor(rows: 90..<122, columns: -5..<27) - 0.2) < 1e-6, "a tile reaching past the image")
+        #expect(NoiseMatch(sky: sky, range: 0.001...0.01, inputScale: 0.1).factor(rows: 0..<32, columns: 0..<32) == 1,
+                "the photometric scale counts: x 0.1 brings the noisy cells into the range")
+        func inputs(_ match: NoiseMatch?) throws -> [[Float]] {
+            let seen = Mutex<[[Float]]>([])
+            let capturing = FunctionTileNetwork(slots: FakeNetwork.slots) { tile, size in
+                seen.withLock { $0.append(tile) }
+                return FakeNetwork.outputs(tile, height: size, width: size)
+            }
+            var settings = StreamingFixture.settings(blockRows: nil); settings.noiseMatch = match
+            _ = try StreamingFixture.run(settings, network: capturing)
+            return seen.withLock { $0 }
+        }
+        let plain = try inputs(nil), matched = try inputs(match)
+        let grid = try TileGrid(height: StreamingFixture.height, width: StreamingFixture.width, tile: 32, margin: 4)
+        #expect(plain.count == grid.count && matched.count == grid.count)
+        var scaledTiles = 0
+        for index in 0..<grid.count {
+            let t = grid.tile(index), factor = match.factor(rows: t.y0..<(t.y0 + 32), columns: t.x0..<(t.x0 + 32))
+            if factor != 1 { scaledTiles += 1 }
+            #expect(zip(plain[index], matched[index]).allSatisfy { $1 == $0 * factor }, "tile \(index), factor \(factor)")
+        }
+        #expect(scaledTiles > 0 && scaledTiles < grid.count, "the fixture must hold scaled and unscaled tiles")
     }
 
     /// The shipped files record the per-pixel sky sigma of their training skies (sky.md §2,

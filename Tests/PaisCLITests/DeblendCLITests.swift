@@ -141,25 +141,28 @@ struct DeblendCLITests {
         let field = directory + "/shallow.fits"
         let sim = try runPais(["simulate", "--height", "96", "--width", "128", "--psf-size", "31", "--seed", "6", "--depth", "25.6", "--output", field])
         #expect(sim.status == 0, "\(sim.standardError)")
-        func deblend(_ name: String, _ extra: [String]) throws -> (run: PaisRun, factor: Double, catalog: String) {
+        func deblend(_ name: String, _ extra: [String]) throws -> (run: PaisRun, header: String, catalog: String) {
             let run = try runPais(["deblend", field, "--output", directory + "/" + name, "--no-stamps"] + extra)
             #expect(run.status == 0, "\(run.standardError)")
-            guard case .double(let factor)? = try FITSFile.open(directory + "/" + name + "/heatmap.fits").readKey("PAISNMAT") else {
-                Issue.record("no PAISNMAT in the header"); return (run, .nan, "")
+            guard case .string(let header)? = try FITSFile.open(directory + "/" + name + "/heatmap.fits").readKey("PAISNMAT") else {
+                Issue.record("no PAISNMAT in the header"); return (run, "", "")
             }
-            return (run, factor, try String(contentsOfFile: directory + "/" + name + "/catalog.csv", encoding: .utf8))
+            return (run, header, try String(contentsOfFile: directory + "/" + name + "/catalog.csv", encoding: .utf8))
         }
         let sigma = pow(10, -0.4 * (25.6 - 25.94)) / (5 * (Double.pi * pow(0.17 / 0.06, 2)).squareRoot())
         let matched = try deblend("auto", [])
-        #expect(abs(matched.factor / (0.0114 / sigma) - 1) < 0.05, "factor \(matched.factor), sigma \(sigma)")
-        #expect(matched.run.standardOutput.contains("above the 0.00113-0.0114 the model was trained on (white): the network sees the image x"))
+        let words = matched.header.split(separator: " ")               // "x F in 1 of 1 tiles" (one tile covers the field)
+        let factor = try #require(words.count == 7 && words[0] == "x" ? Double(words[1]) : nil, "\(matched.header)")
+        #expect(abs(factor / (0.0114 / sigma) - 1) < 0.05, "factor \(factor), sigma \(sigma)")
+        #expect(matched.header.hasSuffix("in 1 of 1 tiles"))
+        #expect(matched.run.standardOutput.contains("outside the 0.00113-0.0114 the model was trained on (white) in 1 of 1 tiles, whose input the network sees x"))
         let asIs = try deblend("off", ["--noise-match", "off"])
-        #expect(asIs.factor == 1 && asIs.run.standardOutput.contains("--noise-match off: not matched"))
+        #expect(asIs.header == "none" && asIs.run.standardOutput.contains("--noise-match off: not matched"))
         #expect(asIs.catalog != matched.catalog, "control: the scaling changes what the network finds")
         let f = try Self.fixture()
         defer { try? FileManager.default.removeItem(atPath: f.directory) }
         let unrecorded = try deblend("tiny", ["--model", f.weights, "--preset", "tiny", "--tile", "32"])
-        #expect(unrecorded.factor == 1 && unrecorded.run.standardOutput.contains("the model records no training noise (pais_sky_rms): not matched"))
+        #expect(unrecorded.header == "none" && unrecorded.run.standardOutput.contains("the model records no training noise (pais_sky_rms): not matched"))
         let bad = try runPais(["deblend", field, "--output", directory + "/bad", "--noise-match", "maybe"])
         #expect(bad.status != 0 && bad.standardError.contains("--noise-match must be auto or off, got maybe"))
         #expect(!FileManager.default.fileExists(atPath: directory + "/bad"))
