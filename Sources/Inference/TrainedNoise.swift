@@ -5,9 +5,10 @@
 /// per-pixel rms 0.0014-0.0104 e⁻/s (white noise, HUDF to CANDELS-wide depth). On a simulated
 /// field with 5× the widest sky's noise, their precision fell to 0.06: noise peaks read as sources.
 /// On one with half the HUDF's noise, F1 fell below source-extractor's. Scaling the network's input
-/// so that the sky's rms sits at the nearest end of the range restored both (BENCHMARKS.md,
-/// "Depths outside the training range"). Only what the network sees is scaled; fluxes stay in the
-/// image's units. The ranges travel in the model file's safetensors metadata (`metadataKey`).
+/// so that the sky's rms sits at the nearest end of the range (tile by tile: `NoiseMatch`)
+/// restored both (BENCHMARKS.md, "Depths outside the training range"). Only what the network sees
+/// is scaled; fluxes stay in the image's units. The ranges travel in the model file's safetensors
+/// metadata (`metadataKey`).
 public struct TrainedNoise: Sendable, Equatable {
     /// Per-pixel sky rms, in the model's units, for white and for correlated noise (nil: not trained on it).
     public var white: ClosedRange<Float>?, correlated: ClosedRange<Float>?
