@@ -46,19 +46,30 @@ public enum BackgroundChoice: Sendable, Equatable {
     /// The background of `image` and whether to subtract it (nil for `.none`); the network sees the
     /// image × `inputScale`. Reads the image once for a mesh.
     public func estimate(_ image: any ImageRows, inputScale: Float = 1) throws -> (background: SkyBackground, subtract: Bool)? {
+        try estimateMap(image).map { ($0, subtracts($0, inputScale: inputScale)) }
+    }
+
+    /// The background of `image` (nil for `.none`), not yet judged.
+    public func estimateMap(_ image: any ImageRows) throws -> SkyBackground? {
         switch self {
         case .none: return nil
         case .constant(let level):
-            return (SkyBackground(rowEdges: [0, image.height], columnEdges: [0, image.width], level: [level], rms: [.nan]), true)
-        case .mesh(let side, let filter, let onlyIfSky):
-            let background = try SkyBackground.estimate(image, mesh: side, filter: filter)
-            return (background, !onlyIfSky || background.holdsSky(inputScale: inputScale))
+            return SkyBackground(rowEdges: [0, image.height], columnEdges: [0, image.width], level: [level], rms: [.nan])
+        case .mesh(let side, let filter, _):
+            return try SkyBackground.estimate(image, mesh: side, filter: filter)
         case .map(let background):
             guard background.rowEdges.last == image.height && background.columnEdges.last == image.width else {
                 throw InferenceError.badParameter("the sky map is \(background.columnEdges.last!)x\(background.rowEdges.last!) but the image is \(image.width)x\(image.height)")
             }
-            return (background, true)
+            return background
         }
+    }
+
+    /// Whether `map`, estimated by this choice, is subtracted from an image the network sees ×
+    /// `inputScale`: always, except for `auto`, which asks whether it shows a sky.
+    public func subtracts(_ map: SkyBackground, inputScale: Float) -> Bool {
+        if case .mesh(_, _, true) = self { return map.holdsSky(inputScale: inputScale) }
+        return true
     }
 }
 

@@ -76,6 +76,11 @@ public struct NoiseMatch: Sendable, Equatable {
         self.sky = sky; self.range = range; self.inputScale = inputScale
     }
 
+    /// The factor for the whole image (its median cell rms).
+    public var imageFactor: Float {
+        factor(rows: 0..<sky.rowEdges.last!, columns: 0..<sky.columnEdges.last!)
+    }
+
     /// The factor for a tile covering `rows` × `columns` of the image: the median rms of the mesh
     /// cells it overlaps (several per tile, so one crowded cell does not decide), in the model's
     /// units, brought to the nearest end of the range (`TrainedNoise.factor`).

@@ -77,13 +77,13 @@ struct DeblendCommand: ParsableCommand {
         let matchMode = try NoiseMatchMode(option: noiseMatch)
         var settings = DeblendSettings()
         settings.inputScale = Float(units.scale)
-        // Estimated here, before the outputs are opened, so that their headers can say what was
-        // subtracted; the noise it measures picks the shipped model when none is given.
-        let sky = try inferenceCall { try BackgroundChoice(background, mesh: backgroundMesh).estimate(rows, inputScale: settings.inputScale) }
-        settings.background = sky.map { $0.subtract ? .map($0.background) : .none } ?? .none
-        let noise = SkyNoise(rows, sky: sky?.background, mesh: backgroundMesh)
-        let weights = try resolveModelPath(model, correlatedNoise: noise.isCorrelated)
-        let matched = try noise.match(matchMode, weights: weights, scale: settings.inputScale)
+        // Decided here, before the outputs are opened, so that their headers can say what was
+        // subtracted, which model ran and how its input was scaled.
+        let decided = try SkyDecisions(rows, background: try inferenceCall { try BackgroundChoice(background, mesh: backgroundMesh) },
+                                       mesh: backgroundMesh, model: model, matchMode: matchMode, inputScale: settings.inputScale)
+        let (noise, weights, matched) = (decided.noise, decided.weights, decided.matched)
+        let sky = decided.map.map { (background: $0, subtract: decided.subtract) }
+        settings.background = decided.background
         settings.noiseMatch = matched.match
         let network = try loadTileNetwork(preset: preset, weights: weights, tile: tile, replicas: Parallel.workers, views: views)
         settings.tile = tile

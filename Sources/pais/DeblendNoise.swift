@@ -2,8 +2,33 @@ import Foundation
 import Inference
 import Tensors
 
-// The sky noise of an image to deblend, and what `pais deblend` makes of it: which shipped model
-// (white or drizzled noise) and how far to scale the network's input (`--noise-match`).
+// The sky of an image to deblend, and what `pais deblend` makes of it before any tile: whether to
+// subtract it, which shipped model to use (white or drizzled noise) and how far to scale the
+// network's input (`--noise-match`).
+
+/// The decisions taken from the sky, in order: the map, the noise measured on it, the model that
+/// noise picks, the matching to that model's training noise, and (for `auto`) whether the map is
+/// subtracted, judged in the units the network sees, matching included (the cell levels of a
+/// noisy image scatter by more than a subtracted sky's in the model's units).
+struct SkyDecisions {
+    let map: SkyBackground?, subtract: Bool
+    let noise: SkyNoise
+    let weights: String
+    let matched: (match: NoiseMatch?, kind: String, note: String)
+
+    init(_ rows: any ImageRows, background choice: BackgroundChoice, mesh: Int, model: String?,
+         matchMode: NoiseMatchMode, inputScale: Float) throws {
+        do { map = try choice.estimateMap(rows) } catch let e as InferenceError { throw CommandError(e.description) }
+        noise = SkyNoise(rows, sky: map, mesh: mesh)
+        weights = try resolveModelPath(model, correlatedNoise: noise.isCorrelated)
+        matched = try noise.match(matchMode, weights: weights, scale: inputScale)
+        let networkScale = inputScale * (matched.match?.imageFactor ?? 1)
+        subtract = map.map { choice.subtracts($0, inputScale: networkScale) } ?? false
+    }
+
+    /// What the deblender subtracts.
+    var background: BackgroundChoice { map.flatMap { subtract ? .map($0) : nil } ?? .none }
+}
 
 /// The sky noise of an image: its neighbour correlation (`NoiseCorrelation`) and its per-pixel
 /// rms in the image's units (the median over the mesh), NaN when unmeasured.

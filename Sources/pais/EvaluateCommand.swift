@@ -110,11 +110,10 @@ struct EvaluateCommand: ParsableCommand {
             // As `pais deblend` does unless told: the automatic sky, the model for the noise, and the
             // noise matched to the model's.
             let rows = ArrayImageRows(field.noisy, height: field.height, width: field.width)
-            guard let sky = try BackgroundChoice.automatic.estimate(rows) else { preconditionFailure("a mesh is always estimated") }
-            settings.background = sky.subtract ? .map(sky.background) : .none
-            let noise = SkyNoise(rows, sky: sky.background, mesh: 64)
-            weights = try resolveModelPath(model, correlatedNoise: noise.isCorrelated)
-            settings.noiseMatch = try noise.match(.auto, weights: weights, scale: 1).match
+            let decided = try SkyDecisions(rows, background: .automatic, mesh: 64, model: model, matchMode: .auto, inputScale: 1)
+            weights = decided.weights
+            settings.background = decided.background
+            settings.noiseMatch = decided.matched.match
             let network = try loadTileNetwork(preset: preset, weights: weights, tile: tile, replicas: Parallel.workers, views: views)
             result = try MosaicDeblender(settings: settings).deblend(field.noisy, height: field.height, width: field.width, network: network)
         } catch let e as InferenceError { throw CommandError("\(truthPath): \(e.description)") }

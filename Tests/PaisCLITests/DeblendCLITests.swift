@@ -159,6 +159,9 @@ struct DeblendCLITests {
         let asIs = try deblend("off", ["--noise-match", "off"])
         #expect(asIs.header == "none" && asIs.run.standardOutput.contains("--noise-match off: not matched"))
         #expect(asIs.catalog != matched.catalog, "control: the scaling changes what the network finds")
+        // `auto` judges the sky in the units the network sees: matched, the noisy cell levels are
+        // within a subtracted sky's; unmatched (control), they read as a sky to subtract.
+        #expect(matched.run.standardOutput.contains("not subtracted") && asIs.run.standardOutput.contains("; subtracted"))
         let f = try Self.fixture()
         defer { try? FileManager.default.removeItem(atPath: f.directory) }
         let unrecorded = try deblend("tiny", ["--model", f.weights, "--preset", "tiny", "--tile", "32"])
