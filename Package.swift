@@ -73,7 +73,7 @@ let package = Package(
         .testTarget(name: "PCRTests", dependencies: ["PCR"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "FITSIO", "PCR", "SkySim"]),
         // Deblending and evaluation (issue 7).
-        .testTarget(name: "InferenceTests", dependencies: ["Inference", "Distributed", "FITSIO", "PCR", "Tensors"]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "Datasets", "Distributed", "FITSIO", "PCR", "Tensors"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "PCR", "FITSIO"]),
     ],
     swiftLanguageModes: [.v6]

@@ -97,6 +97,23 @@ public struct DatasetManifest: Codable, Sendable, Equatable {
         return m
     }
 
+    /// The per-pixel sky noise σ (e⁻/s) of the training split, from its depths (sky.md §2), for
+    /// each noise kind it holds; nil when a depth is unknown (crops of a real field).
+    public var trainingSkySigma: (white: ClosedRange<Double>?, correlated: ClosedRange<Double>?)? {
+        guard let counts = splits["train"]?.depthCounts, !counts.isEmpty else { return nil }
+        let depths = counts.keys.compactMap(Double.init)
+        guard depths.count == counts.count, let shallowest = depths.min(), let deepest = depths.max() else { return nil }
+        let white = Depth.pixelSigma(m5: deepest)...Depth.pixelSigma(m5: shallowest)
+        let correlated = NoiseGenerator.correlatedScaling(whiteSigma: white.lowerBound).pixelSigma
+            ... NoiseGenerator.correlatedScaling(whiteSigma: white.upperBound).pixelSigma
+        switch origin.noiseMode ?? NoiseMode.white.rawValue {
+        case "white": return (white, nil)
+        case "correlated": return (nil, correlated)
+        case "mixed": return (white, correlated)
+        default: return nil
+        }
+    }
+
     /// The manifest as pretty, key-sorted JSON.
     public func encoded() throws -> Data {
         let e = JSONEncoder()

@@ -1,4 +1,5 @@
 import Checksums
+import Datasets
 import Distributed
 import Foundation
 import Network
@@ -349,10 +350,12 @@ public final class Coordinator {
     }
 
     /// Writes the trained weights and BN statistics as `model.safetensors`, named as the
-    /// TensorFlow reference names its layers.
+    /// TensorFlow reference names its layers, with the training skies' noise when the data
+    /// source knows it (`pais deblend --noise-match` reads it).
     private func exportModel() throws {
-        try writeModel(model, to: options.runDirectory + "/model.safetensors", overwrite: true,
-                       metadata: ["pais_preset": config.preset, "pais_config_hash": config.hash])
+        var metadata = ["pais_preset": config.preset, "pais_config_hash": config.hash]
+        if let noise = data.trainedNoise { metadata[TrainedNoise.metadataKey] = noise.metadataValue }
+        try writeModel(model, to: options.runDirectory + "/model.safetensors", overwrite: true, metadata: metadata)
     }
 
     // MARK: Reporting

@@ -16,6 +16,12 @@ public protocol TrainingDataSource: AnyObject {
     var fingerprint: String { get }
     func count(_ split: Split) -> Int
     func sample(_ split: Split, index: Int) throws -> PCRSample
+    /// The sky noise of the training samples, recorded in the exported model (nil: unknown).
+    var trainedNoise: TrainedNoise? { get }
+}
+
+extension TrainingDataSource {
+    public var trainedNoise: TrainedNoise? { nil }
 }
 
 /// A dataset directory made by `pais dataset build` or `pais simulate-dataset`.
@@ -27,6 +33,7 @@ public final class DirectoryDataSource: TrainingDataSource {
     public let sampleSize: Int
     public let slots: Int
     public let fingerprint: String
+    public let trainedNoise: TrainedNoise?
 
     public init(directory: String) throws {
         train = try Dataset(directory: directory, split: "train")
@@ -39,6 +46,7 @@ public final class DirectoryDataSource: TrainingDataSource {
         slots = train.n
         let manifest = FileManager.default.contents(atPath: directory + "/manifest.json") ?? Data()
         fingerprint = SHA256.hex(of: [UInt8](manifest))
+        trainedNoise = (try? DatasetManifest.read(directory: directory))?.trainedNoise
     }
 
     public func count(_ split: Split) -> Int { split == .train ? train.count : test.count }

@@ -13,10 +13,12 @@ public func writeModel(_ model: DualDecoderModel, to path: String, overwrite: Bo
     try replaceFile(at: path, with: data)
 }
 
-/// Exports the weights of a training checkpoint (e.g. `run/checkpoints/best`) as safetensors.
+/// Exports the weights of a training checkpoint (e.g. `run/checkpoints/best`) as safetensors,
+/// with `extra` metadata strings (e.g. the training sky noise) beside the export's own.
 ///
 /// `preset` must be the one the checkpoint was trained with; the buffer sizes are checked.
-public func exportCheckpoint(_ checkpoint: String, preset: String, slots: Int = 3, to path: String, overwrite: Bool) throws {
+public func exportCheckpoint(_ checkpoint: String, preset: String, slots: Int = 3, to path: String, overwrite: Bool,
+                             metadata extra: [String: String] = [:]) throws {
     let state = try CheckpointStore.load(checkpoint)
     guard var config = ModelConfig.preset(preset) else { throw ConfigError("unknown preset '\(preset)' (tiny, small, paper)") }
     config.slots = slots
@@ -29,5 +31,5 @@ public func exportCheckpoint(_ checkpoint: String, preset: String, slots: Int = 
     model.parameters.values.update(from: parameters, count: parameters.count)
     model.state.values.update(from: statistics, count: statistics.count)
     try writeModel(model, to: path, overwrite: overwrite,
-                   metadata: ["pais_preset": preset, "pais_step": String(state.step), "pais_config_hash": state.configHash])
+                   metadata: extra.merging(["pais_preset": preset, "pais_step": String(state.step), "pais_config_hash": state.configHash]) { _, own in own })
 }

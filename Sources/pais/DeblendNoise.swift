@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 import Inference
 import Tensors
@@ -62,7 +63,7 @@ struct SkyNoise {
             return (nil, "", "the model records no training noise (\(TrainedNoise.metadataKey)): not matched")
         }
         let trained: TrainedNoise
-        do { trained = try TrainedNoise(metadata: recorded) } catch let e as InferenceError { throw CommandError("\(weights): \(e.description)") }
+        do { trained = try TrainedNoise(metadata: recorded) } catch let e as DatasetError { throw CommandError("\(weights): \(e.description)") }
         guard let (kind, range) = trained.range(correlated: isCorrelated) else { preconditionFailure("a parsed TrainedNoise has a range") }
         return (NoiseMatch(sky: map, range: range, inputScale: scale), kind, "")
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Datasets
 import Training
 
 /// `pais export`: a training checkpoint's weights as a safetensors model file.
@@ -16,15 +17,27 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "The safetensors file to write.")
     var output: String
 
+    @Option(help: "The dataset the checkpoint was trained on: its depths and noise are recorded as the model's training sky noise (pais_sky_rms), which `pais deblend --noise-match auto` matches images to.")
+    var dataset: String?
+
     @Flag(help: "Replace an existing output file.")
     var overwrite = false
 
     func run() throws {
+        var metadata: [String: String] = [:]
+        if let dataset {
+            let manifest: DatasetManifest
+            do { manifest = try DatasetManifest.read(directory: dataset) } catch { throw CommandError("\(error)") }
+            guard let noise = manifest.trainedNoise else {
+                throw CommandError("\(dataset): its training split's noise depths are not all known (crops of a real field?), so no training sky noise can be recorded; leave out --dataset")
+            }
+            metadata[TrainedNoise.metadataKey] = noise.metadataValue
+        }
         do {
-            try exportCheckpoint(checkpoint, preset: preset, to: output, overwrite: overwrite)
+            try exportCheckpoint(checkpoint, preset: preset, to: output, overwrite: overwrite, metadata: metadata)
         } catch {
             throw CommandError("\(error)")
         }
-        print("wrote \(output) from \(checkpoint)")
+        print("wrote \(output) from \(checkpoint)" + (metadata.isEmpty ? "" : "; training sky noise \(metadata[TrainedNoise.metadataKey]!)"))
     }
 }

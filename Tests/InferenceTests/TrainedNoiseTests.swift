@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 import Synchronization
 import Tensors
@@ -82,6 +83,9 @@ struct TrainedNoiseTests {
         }
         func close(_ value: Float?, _ expected: Double) -> Bool { value.map { abs(Double($0) / expected - 1) < 0.01 } ?? false }
         let white = try recorded("pais-small-sim.safetensors"), drizzled = try recorded("pais-small-drizzled.safetensors")
+        // What `pais export --dataset` writes for skies of those σ is what the files hold.
+        let built = TrainedNoise(skySigma: whiteSigma(29.7)...whiteSigma(27.4), correlated: correlatedSigma.hudf...correlatedSigma.wide)
+        #expect(built == drizzled && built.white == white.white)
         for trained in [white, drizzled] {
             #expect(close(trained.white?.lowerBound, whiteSigma(29.7) / 1.1) && close(trained.white?.upperBound, whiteSigma(27.4) * 1.1))
         }

@@ -19,10 +19,24 @@ public struct TrainedNoise: Sendable, Equatable {
         self.white = white; self.correlated = correlated
     }
 
+    /// How far a recorded range is widened beyond the training skies' σ each way: a mesh measures
+    /// 1.01-1.12 × the true σ on simulated fields (faint galaxies' light included).
+    public static let estimatorMargin = 1.1
+
+    /// The range for training skies of per-pixel σ `white` and `correlated` (e⁻/s), widened by
+    /// `estimatorMargin` and rounded to three significant digits.
+    public init(skySigma white: ClosedRange<Double>?, correlated: ClosedRange<Double>?) {
+        func widened(_ range: ClosedRange<Double>) -> ClosedRange<Float> {
+            func rounded(_ v: Double) -> Float { Float(String(format: "%.3g", v))! }
+            return rounded(range.lowerBound / Self.estimatorMargin)...rounded(range.upperBound * Self.estimatorMargin)
+        }
+        self.init(white: white.map(widened), correlated: correlated.map(widened))
+    }
+
     /// Parses `metadataValue`'s form: "white=LO..HI;correlated=LO..HI" (either part may be absent).
     public init(metadata: String) throws {
-        func bad(_ why: String) -> InferenceError {
-            InferenceError.badParameter("model metadata \(Self.metadataKey) = \"\(metadata)\": \(why)")
+        func bad(_ why: String) -> DatasetError {
+            DatasetError("model metadata \(Self.metadataKey) = \"\(metadata)\": \(why)")
         }
         for part in metadata.split(separator: ";") {
             let pair = part.split(separator: "=", maxSplits: 1)
@@ -62,37 +76,11 @@ public struct TrainedNoise: Sendable, Equatable {
     }
 }
 
-/// Noise matching tile by tile: a mosaic's depth can vary across it (the HLF holds the HUDF inside
-/// CANDELS-wide coverage), so each tile's input is scaled by what its own sky needs.
-public struct NoiseMatch: Sendable, Equatable {
-    /// The sky estimate whose per-cell rms (image units) is read.
-    public let sky: SkyBackground
-    /// The trained range, in the model's units.
-    public let range: ClosedRange<Float>
-    /// The photometric factor from the image's units to the model's (`DeblendSettings.inputScale`).
-    public let inputScale: Float
 
-    public init(sky: SkyBackground, range: ClosedRange<Float>, inputScale: Float) {
-        self.sky = sky; self.range = range; self.inputScale = inputScale
-    }
-
-    /// The factor for the whole image (its median cell rms).
-    public var imageFactor: Float {
-        factor(rows: 0..<sky.rowEdges.last!, columns: 0..<sky.columnEdges.last!)
-    }
-
-    /// The factor for a tile covering `rows` × `columns` of the image: the median rms of the mesh
-    /// cells it overlaps (several per tile, so one crowded cell does not decide), in the model's
-    /// units, brought to the nearest end of the range (`TrainedNoise.factor`).
-    public func factor(rows: Range<Int>, columns: Range<Int>) -> Float {
-        /// The cells along one axis that `span` (which may reach past the image) overlaps.
-        func cells(_ span: Range<Int>, _ edges: [Int]) -> ClosedRange<Int> {
-            func cell(_ p: Int) -> Int { min(edges.count - 2, max(0, edges.lastIndex { $0 <= p } ?? 0)) }
-            return cell(span.lowerBound)...cell(max(span.lowerBound, min(span.upperBound, edges.last!) - 1))
-        }
-        let cellRows = cells(rows, sky.rowEdges), cellColumns = cells(columns, sky.columnEdges)
-        let rms = cellRows.flatMap { r in cellColumns.map { c in sky.rms[r * sky.cellColumns + c] } }.filter(\.isFinite)
-        guard !rms.isEmpty else { return 1 }
-        return TrainedNoise.factor(rms: median(rms) * inputScale, range: range)
+extension DatasetManifest {
+    /// The training sky noise of a model trained on this dataset (`trainingSkySigma`, widened);
+    /// nil when its depths are not all known.
+    public var trainedNoise: TrainedNoise? {
+        trainingSkySigma.map { TrainedNoise(skySigma: $0.white, correlated: $0.correlated) }
     }
 }

@@ -1,0 +1,48 @@
+import FITSIO
+import Foundation
+import Tensors
+import Testing
+
+/// `pais train` and `pais export --dataset`: the model file records the training skies' noise,
+/// which `pais deblend` then matches images to.
+@Suite("pais export")
+struct ExportCLITests {
+    @Test func theTrainingSkyNoiseIsRecordedAndUsed() throws {
+        let directory = try makeScratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let data = directory + "/ds", run = directory + "/run", model = directory + "/m.safetensors"
+        for arguments in [["simulate-dataset", "--output", data, "--sample-size", "32", "--train", "4", "--test", "2", "--psf-size", "31", "--noise", "mixed"],
+                          ["train", "--tiny", "--dataset", data, "--epochs", "1", "--run-dir", run, "--threads", "1"]] {
+            let step = try runPais(arguments)
+            #expect(step.status == 0, "\(arguments[0]): \(step.standardError)")
+        }
+        let checkpoints = try FileManager.default.contentsOfDirectory(atPath: run + "/checkpoints").filter { $0.hasPrefix("step-") }.sorted()
+        let checkpoint = run + "/checkpoints/" + (try #require(checkpoints.last))
+        let exported = try runPais(["export", checkpoint, "--preset", "tiny", "--dataset", data, "--output", model])
+        #expect(exported.status == 0, "\(exported.standardError)")
+        // The expected range in float64 (sky.md §2): the split's depths, widened by 10 % each way.
+        let manifest = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: data + "/manifest.json"))) as? [String: Any])
+        let depthCounts = try #require(((manifest["splits"] as? [String: Any])?["train"] as? [String: Any])?["depthCounts"] as? [String: Int])
+        let depths = depthCounts.keys.compactMap(Double.init)
+        func whiteSigma(_ m5: Double) -> Double { pow(10, -0.4 * (m5 - 25.94)) / (5 * (Double.pi * pow(0.17 / 0.06, 2)).squareRoot()) }
+        let recorded = try #require(try Safetensors.readMetadata(from: URL(fileURLWithPath: model))["pais_sky_rms"])
+        let white = try #require(recorded.split(separator: ";").first { $0.hasPrefix("white=") })
+        let bounds = white.dropFirst("white=".count).components(separatedBy: "..").compactMap(Double.init)
+        #expect(bounds.count == 2 && abs(bounds[0] / (whiteSigma(depths.max()!) / 1.1) - 1) < 0.005
+                && abs(bounds[1] / (whiteSigma(depths.min()!) * 1.1) - 1) < 0.005, "\(recorded) for depths \(depths)")
+        #expect(recorded.contains(";correlated="), "a mixed-noise dataset records both kinds")
+        #expect(try Safetensors.readMetadata(from: URL(fileURLWithPath: run + "/model.safetensors"))["pais_sky_rms"] == recorded,
+                "the run's own model records it too")
+        // The tiny model now matches a sky five times noisier than the widest training sky.
+        let field = directory + "/shallow.fits"
+        _ = try runPais(["simulate", "--height", "64", "--width", "64", "--psf-size", "31", "--seed", "2", "--depth", "25.6", "--output", field])
+        let deblended = try runPais(["deblend", field, "--model", model, "--preset", "tiny", "--tile", "32", "--output", directory + "/out"])
+        #expect(deblended.status == 0 && deblended.standardOutput.contains("whose input the network sees x"), "\(deblended.standardOutput)")
+        // A dataset of crops of a field has no known depth: refused with the reason.
+        let cut = try runPais(["dataset", "build", "--image", field, "--output", directory + "/fds", "--train", "2", "--test", "1", "--sample-size", "32"])
+        #expect(cut.status == 0, "\(cut.standardError)")
+        let refused = try runPais(["export", checkpoint, "--preset", "tiny", "--dataset", directory + "/fds", "--output", directory + "/x.safetensors"])
+        #expect(refused.status != 0 && refused.standardError.contains("noise depths are not all known"), "\(refused.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: directory + "/x.safetensors"))
+    }
+}
