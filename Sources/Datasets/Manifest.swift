@@ -106,11 +106,11 @@ public struct DatasetManifest: Codable, Sendable, Equatable {
         let white = Depth.pixelSigma(m5: deepest)...Depth.pixelSigma(m5: shallowest)
         let correlated = NoiseGenerator.correlatedScaling(whiteSigma: white.lowerBound).pixelSigma
             ... NoiseGenerator.correlatedScaling(whiteSigma: white.upperBound).pixelSigma
-        switch origin.noiseMode ?? NoiseMode.white.rawValue {
-        case "white": return (white, nil)
-        case "correlated": return (nil, correlated)
-        case "mixed": return (white, correlated)
-        default: return nil
+        switch SyntheticNoise(rawValue: origin.noiseMode ?? SyntheticNoise.white.rawValue) {
+        case .white: return (white, nil)
+        case .correlated: return (nil, correlated)
+        case .mixed: return (white, correlated)
+        case nil: return nil
         }
     }
 

@@ -46,7 +46,7 @@ public final class DirectoryDataSource: TrainingDataSource {
         slots = train.n
         let manifest = FileManager.default.contents(atPath: directory + "/manifest.json") ?? Data()
         fingerprint = SHA256.hex(of: [UInt8](manifest))
-        trainedNoise = (try? DatasetManifest.read(directory: directory))?.trainedNoise
+        trainedNoise = train.manifest.trainedNoise
     }
 
     public func count(_ split: Split) -> Int { split == .train ? train.count : test.count }

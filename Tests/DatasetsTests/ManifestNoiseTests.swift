@@ -19,7 +19,9 @@ import Testing
     #expect(white!.correlated == nil, "only the train split counts, and only its noise kind")
     let mixed = manifest(noise: "mixed", depths: depths).trainingSkySigma
     #expect(abs(mixed!.correlated!.lowerBound / 0.000550516 - 1) < 1e-5 && abs(mixed!.correlated!.upperBound / 0.00457899 - 1) < 1e-5)
-    #expect(manifest(noise: "correlated", depths: depths).trainingSkySigma?.white == nil)
+    let correlatedOnly = manifest(noise: "correlated", depths: depths).trainingSkySigma
+    #expect(correlatedOnly != nil && correlatedOnly?.white == nil && correlatedOnly?.correlated == mixed?.correlated)
+    #expect(manifest(noise: "pink", depths: depths).trainingSkySigma == nil, "an unknown noise kind records nothing")
     let older = manifest(noise: nil, depths: ["28.20": 2]).trainingSkySigma      // made before --noise existed: white
     #expect(older?.correlated == nil && older.map { abs($0.white!.lowerBound / whiteSigma(28.2) - 1) < 1e-9 } == true)
     #expect(manifest(noise: "white", depths: ["27.40": 2, "unknown": 1]).trainingSkySigma == nil, "crops of a real field: depth unknown")
