@@ -253,7 +253,8 @@ public struct MosaicDeblender {
         }
         // The sky first (a mesh estimate refuses an empty image as the scan does), then one scan of
         // the image the network sees: blank pixels stay blank, and their fill is the subtracted sky's.
-        let sky = try settings.background.estimate(image, inputScale: settings.inputScale)
+        let sky = try settings.background.estimate(
+            image, inputScale: NoiseMatch.skyJudgementScale(inputScale: settings.inputScale, match: settings.noiseMatch))
         run.background = sky?.background; run.backgroundSubtracted = sky?.subtract ?? false
         let image: any ImageRows = sky.flatMap { $0.subtract ? BackgroundSubtractedRows(image: image, background: $0.background) : nil } ?? image
         let scan = try InputScan.scan(image)

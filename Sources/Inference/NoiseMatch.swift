@@ -19,6 +19,13 @@ public struct NoiseMatch: Sendable, Equatable {
         factor(rows: 0..<sky.rowEdges.last!, columns: 0..<sky.columnEdges.last!)
     }
 
+    /// The scale at which `auto` judges an image's sky (`SkyBackground.holdsSky`): what the network
+    /// sees of it, the photometric `inputScale` × the image's matching factor. Judged in the
+    /// model's units alone, the cell levels of a noisy image scatter like a sky.
+    public static func skyJudgementScale(inputScale: Float, match: NoiseMatch?) -> Float {
+        inputScale * (match?.imageFactor ?? 1)
+    }
+
     /// The factor for a tile covering `rows` × `columns` of the image: the median rms of the mesh
     /// cells it overlaps (several per tile, so one crowded cell does not decide), in the model's
     /// units, brought to the nearest end of the range (`TrainedNoise.factor`).

@@ -226,9 +226,12 @@ public struct SkyBackground: Sendable, Equatable {
         }
     }
 
+    /// Whether the map was estimated from the image (false: a level given by the user).
+    public var isMeasured: Bool { !rms.allSatisfy(\.isNaN) }
+
     /// The median over cells of the sky's per-pixel noise rms, in the image's units (NaN for a
     /// level given by the user).
-    public var noiseRMS: Float { rms.allSatisfy(\.isNaN) ? .nan : median(rms) }
+    public var noiseRMS: Float { isMeasured ? median(rms) : .nan }
 
     /// The median cell level and the 10-90 % spread of the cell levels, in the image's units, over
     /// the well-covered cells (all cells if fewer than a tenth are).
@@ -247,14 +250,14 @@ public struct SkyBackground: Sendable, Equatable {
     /// Whether the estimate shows a sky the image still holds, for an image the network sees
     /// × `inputScale` (a user's constant always counts).
     public func holdsSky(inputScale: Float) -> Bool {
-        if rms.allSatisfy(\.isNaN) { return true }
+        if !isMeasured { return true }
         let (median, spread) = significance
         return abs(median * inputScale) > Self.subtractedSkyLimits.level || spread * inputScale > Self.subtractedSkyLimits.spread
     }
 
     /// What the outputs' headers say about it (PAISBKG): what was subtracted, or why nothing was.
     public func headerValue(subtracted: Bool) -> String {
-        if rms.allSatisfy(\.isNaN) { return "constant \(level[0]) subtracted" }
+        if !isMeasured { return "constant \(level[0]) subtracted" }
         let median = String(format: "%.3g", Double(significance.level))
         return subtracted ? "\(rowEdges[1] - rowEdges[0])-px mesh subtracted, median \(median)"
             : "none: mesh median \(median) within a subtracted sky"
@@ -262,7 +265,7 @@ public struct SkyBackground: Sendable, Equatable {
 
     /// One line for the run's report.
     public func summary(subtracted: Bool) -> String {
-        if rms.allSatisfy(\.isNaN) { return "sky background: constant \(level[0]) subtracted" }
+        if !isMeasured { return "sky background: constant \(level[0]) subtracted" }
         let sortedLevel = level.sorted(), spread = significance.spread
         func f(_ v: Float) -> String { String(format: "%.4g", Double(v)) }
         return "sky background: \(cellRows)x\(cellColumns) cells of ~\(rowEdges[1] - rowEdges[0]) px, level median \(f(significance.level)) "

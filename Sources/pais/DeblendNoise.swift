@@ -9,8 +9,8 @@ import Tensors
 
 /// The decisions taken from the sky, in order: the map, the noise measured on it, the model that
 /// noise picks, the matching to that model's training noise, and (for `auto`) whether the map is
-/// subtracted, judged in the units the network sees, matching included (the cell levels of a
-/// noisy image scatter by more than a subtracted sky's in the model's units).
+/// subtracted (`NoiseMatch.skyJudgementScale`), as the deblender would decide it; made here so
+/// that the outputs' headers can name them.
 struct SkyDecisions {
     let map: SkyBackground?, subtract: Bool
     let noise: SkyNoise
@@ -23,8 +23,8 @@ struct SkyDecisions {
         noise = SkyNoise(rows, sky: map, mesh: mesh)
         weights = try resolveModelPath(model, correlatedNoise: noise.isCorrelated)
         matched = try noise.match(matchMode, weights: weights, scale: inputScale)
-        let networkScale = inputScale * (matched.match?.imageFactor ?? 1)
-        subtract = map.map { choice.subtracts($0, inputScale: networkScale) } ?? false
+        let judgedAt = NoiseMatch.skyJudgementScale(inputScale: inputScale, match: matched.match)
+        subtract = map.map { choice.subtracts($0, inputScale: judgedAt) } ?? false
     }
 
     /// What the deblender subtracts.
@@ -39,11 +39,11 @@ struct SkyNoise {
     var correlation: Float { map?.noiseCorrelation ?? .nan }
     var rms: Float { map?.noiseRMS ?? .nan }
 
-    /// Taken from the sky estimate when it is a mesh, else measured on a `mesh`-px mesh; NaN when
-    /// no cell has enough data. A sky left alone must not fail for the noise's sake: an image that
-    /// cannot be deblended at all is refused later, by the deblender's own scan.
+    /// Taken from the sky estimate when it was measured, else measured on a `mesh`-px mesh (NaN
+    /// when no cell has enough data). A sky left alone must not fail for the noise's sake: an
+    /// image that cannot be deblended at all is refused later, by the deblender's own scan.
     init(_ rows: any ImageRows, sky: SkyBackground?, mesh: Int) {
-        map = sky.flatMap { $0.noiseCorrelation.isFinite ? $0 : nil } ?? (try? SkyBackground.estimate(rows, mesh: mesh, filter: 3))
+        map = sky.flatMap { $0.isMeasured ? $0 : nil } ?? (try? SkyBackground.estimate(rows, mesh: mesh, filter: 3))
     }
 
     var isCorrelated: Bool { NoiseCorrelation.isCorrelated(correlation) }

@@ -65,6 +65,22 @@ struct TrainedNoiseTests {
         #expect(scaledTiles > 0 && scaledTiles < grid.count, "the fixture must hold scaled and unscaled tiles")
     }
 
+    /// The deblender's own `auto` sky judges in the units the network sees: a pedestal it takes
+    /// off a plain image is left on when noise matching scales the image down past the limits.
+    @Test func autoJudgesTheSkyAtTheMatchedScale() throws {
+        let image = StreamingFixture.image.map { $0.isFinite ? $0 + 0.4 : $0 }
+        var settings = StreamingFixture.settings(blockRows: nil)
+        settings.background = .mesh(16, filter: 3, onlyIfSky: true)
+        let (_, plain) = try StreamingFixture.run(settings, image: image)
+        #expect(plain.backgroundSubtracted, "control: at the photometric scale the pedestal is a sky")
+        // A match whose sky reads rms 1 against a range topping at 0.001: the image is seen x 0.001.
+        let noisy = SkyBackground(rowEdges: [0, 100], columnEdges: [0, 90], level: [0], rms: [1])
+        settings.noiseMatch = NoiseMatch(sky: noisy, range: 0.0001...0.001, inputScale: 1)
+        #expect(abs(NoiseMatch.skyJudgementScale(inputScale: 2, match: settings.noiseMatch) - 0.002) < 1e-9)
+        let (_, matched) = try StreamingFixture.run(settings, image: image)
+        #expect(matched.background != nil && !matched.backgroundSubtracted)
+    }
+
     /// The shipped files record the per-pixel sky sigma of their training skies (sky.md §2,
     /// computed here in float64), widened by 10 % each way for the estimator's spread (a mesh
     /// measures 1.01-1.12 × the true sigma on simulated fields, faint galaxies' light included).
