@@ -4,7 +4,6 @@ import Foundation
 import Inference
 import Network
 import SkySim
-import Tensors
 
 /// An input image for deblending: a 2-D image HDU of a FITS file, read by rows, with its WCS and units.
 struct DeblendInput {
