@@ -4,13 +4,17 @@ import Tensors
 public struct ForwardContext: Sendable {
     /// Training mode: BN uses batch statistics and updates its moving ones; dropout is active.
     public var training: Bool
+    /// Whether dropout draws masks in training mode. Off only for BN recalibration, which needs the
+    /// batch statistics of the network as inference runs it: without dropout's extra variance.
+    public var dropout: Bool
     /// Seed of the dropout stream.
     public var dropoutSeed: UInt64
     /// Global index of each sample in the batch (dropout is keyed by it, not by position).
     public var sampleIndices: [Int]
 
-    public init(training: Bool, dropoutSeed: UInt64 = 0, sampleIndices: [Int]) {
+    public init(training: Bool, dropout: Bool = true, dropoutSeed: UInt64 = 0, sampleIndices: [Int]) {
         self.training = training
+        self.dropout = dropout
         self.dropoutSeed = dropoutSeed
         self.sampleIndices = sampleIndices
     }

@@ -1,7 +1,7 @@
 import Tensors
 
 /// Inverted dropout: in training each element is kept with probability 1 − rate and scaled by
-/// 1/(1 − rate); identity at inference or when the rate is 0.
+/// 1/(1 − rate); identity at inference, when the context turns dropout off, or when the rate is 0.
 ///
 /// The keep decision for element e of sample s in layer `layerID` is a pure function of
 /// (seed, global sample index, layer id, element), so the mask is reproducible and does not
@@ -19,7 +19,7 @@ public final class Dropout {
 
     // x: [B, ...] -> y: [B, ...] (x itself when inactive)
     public func forward(_ x: Tensor, context: ForwardContext) -> Tensor {
-        guard context.training, rate > 0 else { maskKey = nil; return x }
+        guard context.training, context.dropout, rate > 0 else { maskKey = nil; return x }
         precondition(context.sampleIndices.count == x.shape[0],
                      "dropout: \(context.sampleIndices.count) sample indices for batch \(x.shape[0])")
         maskKey = (context.dropoutSeed, context.sampleIndices)

@@ -1,0 +1,122 @@
+import Datasets
+import Foundation
+import Layers
+import Network
+import Tensors
+
+/// Replaces every BN layer's moving statistics by the population statistics of the trained
+/// network over training crops ("precise BN").
+///
+/// Why: the moving statistics are an exponential average taken while training, with dropout on.
+/// Each ResDown and FuseUp puts a dropout (rate 0.1) in front of a conv + BN, and inverted
+/// dropout keeps a channel's mean but raises its variance, so the moving variance the next BN
+/// learns is larger than what it sees at inference, where dropout is off; and the average lags
+/// behind weights that keep moving. Here the weights are fixed, dropout is off, and each layer's
+/// mean and variance are pooled over every pixel of `samples` unaugmented training crops, run in
+/// batches of `batch` with batch statistics (so each layer sees its inputs normalised as in
+/// training).
+public enum BatchNormRecalibration {
+    /// What changed, per BN layer: the ratio of the new moving variance to the old (median over
+    /// channels), for the report.
+    public struct Summary: Sendable {
+        public var samples: Int
+        public var batches: Int
+        public var layers: Int
+        /// Per layer, in `DualDecoderModel.batchNorms` order.
+        public var varianceRatios: [Double]
+    }
+
+    /// Recalibrates `model` in place from `samples` crops of `data`'s train split, spread evenly
+    /// over it. The model must not be folded for inference.
+    public static func run(model: DualDecoderModel, data: TrainingDataSource, samples: Int, batch: Int,
+                           augmenter: Augmenter? = nil, dropout: Bool = false, split: Split = .train) throws -> Summary {
+        let available = data.count(split)
+        guard samples > 0, batch > 0 else {
+            throw ConfigError("BN recalibration needs positive samples and batch, got \(samples) and \(batch)")
+        }
+        guard available > 0 else { throw ConfigError("BN recalibration: the \(split.rawValue) split is empty") }
+        guard data.slots == model.config.slots else {
+            throw ConfigError("BN recalibration: the dataset has n = \(data.slots) slots but the model \(model.config.slots)")
+        }
+        guard !model.batchNormsFolded else {
+            throw ConfigError("BN recalibration needs the trained model, not one folded for inference")
+        }
+        let used = min(samples, available)
+        // Evenly spread, so crops of every field take part rather than the first fields' only.
+        let indices = (0..<used).map { $0 * available / used }
+
+        let layers = model.batchNorms
+        // Per layer: Σx [C], Σx² [C], pixel count, over every batch.
+        var pooled = layers.map { [Double](repeating: 0, count: 2 * $0.channels + 1) }
+        let savedReducers = layers.map(\.reducer)
+        defer { for (layer, reducer) in zip(layers, savedReducers) { layer.reducer = reducer } }
+        for (index, layer) in layers.enumerated() {
+            layer.reducer = { sums, phase in
+                guard phase == .forward else { return }
+                for k in 0..<sums.count { pooled[index][k] += sums[k] }
+            }
+        }
+        let moving = model.state.allValues
+        var batches = 0
+        for start in stride(from: 0, to: used, by: batch) {
+            let keys = Array(indices[start..<min(start + batch, used)])
+            let crops = try keys.map { index in
+                var sample = try data.sample(split, index: index)
+                augmenter?.apply(to: &sample, position: UInt64(index))
+                return sample
+            }
+            let assembled = assembleBatch(crops, keys: keys)
+            let context = ForwardContext(training: true, dropout: dropout, dropoutSeed: 0x5EED, sampleIndices: keys)
+            _ = try model.forward(assembled.flux, context: context)
+            batches += 1
+        }
+        // The training-mode passes nudged the moving averages; they are replaced wholesale below.
+        model.state.values.update(from: moving, count: moving.count)
+
+        var ratios: [Double] = []
+        for (index, layer) in layers.enumerated() {
+            let c = layer.channels, sums = pooled[index], n = sums[2 * c]
+            guard n > 1 else { throw ConfigError("BN recalibration: layer \(layer.name) saw \(Int(n)) values") }
+            let mean = model.state.pointer(layer.movingMean), variance = model.state.pointer(layer.movingVariance)
+            var layerRatios: [Double] = []
+            for ch in 0..<c {
+                let mu = sums[ch] / n
+                let unbiased = max(sums[c + ch] / n - mu * mu, 0) * n / (n - 1)
+                guard mu.isFinite, unbiased.isFinite else {
+                    throw ConfigError("BN recalibration: layer \(layer.name) channel \(ch) has a non-finite statistic")
+                }
+                layerRatios.append(unbiased / max(Double(variance[ch]), .leastNormalMagnitude))
+                mean[ch] = Float(mu)
+                variance[ch] = Float(unbiased)
+            }
+            ratios.append(layerRatios.sorted()[layerRatios.count / 2])
+        }
+        return Summary(samples: used, batches: batches, layers: layers.count, varianceRatios: ratios)
+    }
+}
+
+/// Reads the model file `input` (preset `preset`), recalibrates its BN statistics on `samples`
+/// crops of the dataset in `dataset`, and writes the result to `output` (atomically; never over
+/// an existing file unless `overwrite`). The input's metadata is kept, and
+/// `pais_bn_recalibration` records the crops used.
+public func recalibrateModelFile(_ input: String, preset: String, dataset: String, samples: Int, batch: Int,
+                                 augmentation: String = "full", dropout: Bool = false, to output: String, overwrite: Bool) throws -> BatchNormRecalibration.Summary {
+    guard let config = ModelConfig.preset(preset) else { throw ConfigError("unknown preset '\(preset)' (tiny, small, paper)") }
+    let model = try DualDecoderModel(config: config)
+    try model.loadWeights(from: input, preset: preset)
+    let metadata = try Safetensors.readMetadata(from: URL(fileURLWithPath: input))
+    let data = try DirectoryDataSource(directory: dataset)
+    let augmenter: Augmenter?
+    switch augmentation {
+    case "full": augmenter = Augmenter(seed: 0x5EED)
+    case "dihedral": augmenter = Augmenter(seed: 0x5EED, dihedral: true)
+    case "none": augmenter = nil
+    default: throw ConfigError("augmentation must be none, full or dihedral, got '\(augmentation)'")
+    }
+    let summary = try BatchNormRecalibration.run(model: model, data: data, samples: samples, batch: batch,
+                                                 augmenter: augmenter, dropout: dropout)
+    let record = "\(summary.samples) train crops of dataset \(data.fingerprint.prefix(16)) in batches of \(batch)"
+    try writeModel(model, to: output, overwrite: overwrite,
+                   metadata: metadata.merging(["pais_bn_recalibration": record]) { _, new in new })
+    return summary
+}
