@@ -7,14 +7,14 @@ import Tensors
 /// Replaces every BN layer's moving statistics by the population statistics of the trained
 /// network over training crops ("precise BN").
 ///
-/// Why: the moving statistics are an exponential average taken while training, with dropout on.
-/// Each ResDown and FuseUp puts a dropout (rate 0.1) in front of a conv + BN, and inverted
-/// dropout keeps a channel's mean but raises its variance, so the moving variance the next BN
-/// learns is larger than what it sees at inference, where dropout is off; and the average lags
-/// behind weights that keep moving. Here the weights are fixed, dropout is off, and each layer's
-/// mean and variance are pooled over every pixel of `samples` unaugmented training crops, run in
-/// batches of `batch` with batch statistics (so each layer sees its inputs normalised as in
-/// training).
+/// Why: the moving statistics are an exponential average of batch statistics taken while the
+/// weights were still moving, with dropout on. Here the weights are fixed, and each layer's mean
+/// and variance are pooled over every pixel of `samples` training crops, run in batches of
+/// `batch` with batch statistics, so each layer sees its inputs normalised as in training.
+/// Dropout is off, as at inference (inverted dropout keeps a channel's mean but raises its
+/// variance). The crops should be augmented as in training: the network learned its weights on
+/// crops with the blank borders and corners that shifts and rotations leave, and statistics taken
+/// without them made a model worse (models/README.md, session 10).
 public enum BatchNormRecalibration {
     /// What changed, per BN layer: the ratio of the new moving variance to the old (median over
     /// channels), for the report.
@@ -70,26 +70,30 @@ public enum BatchNormRecalibration {
             _ = try model.forward(assembled.flux, context: context)
             batches += 1
         }
-        // The training-mode passes nudged the moving averages; they are replaced wholesale below.
+        // The training-mode passes nudged the moving averages; put them back until all the new
+        // statistics are known to be finite, so that a failure leaves the model as it was.
         model.state.values.update(from: moving, count: moving.count)
 
-        var ratios: [Double] = []
+        var statistics: [(mean: [Double], variance: [Double])] = []
         for (index, layer) in layers.enumerated() {
             let c = layer.channels, sums = pooled[index], n = sums[2 * c]
             guard n > 1 else { throw ConfigError("BN recalibration: layer \(layer.name) saw \(Int(n)) values") }
-            let mean = model.state.pointer(layer.movingMean), variance = model.state.pointer(layer.movingVariance)
-            var layerRatios: [Double] = []
-            for ch in 0..<c {
-                let mu = sums[ch] / n
-                let unbiased = max(sums[c + ch] / n - mu * mu, 0) * n / (n - 1)
-                guard mu.isFinite, unbiased.isFinite else {
-                    throw ConfigError("BN recalibration: layer \(layer.name) channel \(ch) has a non-finite statistic")
-                }
-                layerRatios.append(unbiased / max(Double(variance[ch]), .leastNormalMagnitude))
-                mean[ch] = Float(mu)
-                variance[ch] = Float(unbiased)
+            let mean = (0..<c).map { sums[$0] / n }
+            let variance = (0..<c).map { max(sums[c + $0] / n - mean[$0] * mean[$0], 0) * n / (n - 1) }   // unbiased
+            if let ch = (0..<c).first(where: { !mean[$0].isFinite || !variance[$0].isFinite }) {
+                throw ConfigError("BN recalibration: layer \(layer.name) channel \(ch) has a non-finite statistic (NaN or Inf in the crops?)")
             }
-            ratios.append(layerRatios.sorted()[layerRatios.count / 2])
+            statistics.append((mean, variance))
+        }
+        var ratios: [Double] = []
+        for (layer, new) in zip(layers, statistics) {
+            let mean = model.state.pointer(layer.movingMean), variance = model.state.pointer(layer.movingVariance)
+            let layerRatios = (0..<layer.channels).map { new.variance[$0] / max(Double(variance[$0]), .leastNormalMagnitude) }.sorted()
+            ratios.append(layerRatios[layerRatios.count / 2])
+            for ch in 0..<layer.channels {
+                mean[ch] = Float(new.mean[ch])
+                variance[ch] = Float(new.variance[ch])
+            }
         }
         return Summary(samples: used, batches: batches, layers: layers.count, varianceRatios: ratios)
     }
@@ -102,17 +106,11 @@ public enum BatchNormRecalibration {
 public func recalibrateModelFile(_ input: String, preset: String, dataset: String, samples: Int, batch: Int,
                                  augmentation: String = "full", dropout: Bool = false, to output: String, overwrite: Bool) throws -> BatchNormRecalibration.Summary {
     guard let config = ModelConfig.preset(preset) else { throw ConfigError("unknown preset '\(preset)' (tiny, small, paper)") }
+    let augmenter = try Augmenter.named(augmentation, seed: 0x5EED)
     let model = try DualDecoderModel(config: config)
     try model.loadWeights(from: input, preset: preset)
     let metadata = try Safetensors.readMetadata(from: URL(fileURLWithPath: input))
     let data = try DirectoryDataSource(directory: dataset)
-    let augmenter: Augmenter?
-    switch augmentation {
-    case "full": augmenter = Augmenter(seed: 0x5EED)
-    case "dihedral": augmenter = Augmenter(seed: 0x5EED, dihedral: true)
-    case "none": augmenter = nil
-    default: throw ConfigError("augmentation must be none, full or dihedral, got '\(augmentation)'")
-    }
     let summary = try BatchNormRecalibration.run(model: model, data: data, samples: samples, batch: batch,
                                                  augmenter: augmenter, dropout: dropout)
     let record = "\(summary.samples) train crops of dataset \(data.fingerprint.prefix(16)) in batches of \(batch)"

@@ -62,11 +62,7 @@ final class StepRunner {
             mode = .blocking
         }
         reducer = try GradientReducer(communicator: communicator, parameterRanges: ranges, mode: mode)
-        switch config.augmentation {
-        case "full": augmenter = Augmenter(seed: config.seed, dihedral: false)
-        case "dihedral": augmenter = Augmenter(seed: config.seed, dihedral: true)
-        default: augmenter = nil
-        }
+        augmenter = try Augmenter.named(config.augmentation, seed: config.seed)
         dropoutSeed = CounterHash.mix(config.seed ^ 0x44524F50)  // "DROP"
         var views: [DualDecoderModel.BackwardPhase: [Int]] = [:]
         for (index, view) in model.parameters.views.enumerated().reversed() {
@@ -185,5 +181,17 @@ struct Stopwatch {
         let now = DispatchTime.now().uptimeNanoseconds
         defer { last = now }
         return Double(now - last) / 1e9
+    }
+}
+
+extension Augmenter {
+    /// The augmenter an `augmentation` setting names (`full`, `dihedral`; nil for `none`).
+    static func named(_ name: String, seed: UInt64) throws -> Augmenter? {
+        switch name {
+        case "full": return Augmenter(seed: seed)
+        case "dihedral": return Augmenter(seed: seed, dihedral: true)
+        case "none": return nil
+        default: throw ConfigError("augmentation must be none, full or dihedral, got '\(name)'")
+        }
     }
 }
