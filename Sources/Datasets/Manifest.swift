@@ -40,6 +40,10 @@ public struct DatasetManifest: Codable, Sendable, Equatable {
         /// Field: the input files and the first row of the test region.
         public var image: String?, catalog: String?, models: String?
         public var testRegionStartRow: Int?
+        /// Field: the sky noise of the training region, measured as `pais deblend` measures an
+        /// image's (median per-pixel rms of the background mesh, in the crops' units, and its kind,
+        /// a `SyntheticNoise` raw value); nil in datasets built before it was measured.
+        public var skyRMS: Double? = nil, skyNoise: String? = nil
 
         public init(kind: String, seed: UInt64? = nil, noiseMode: String? = nil, psf: PSFParameters? = nil,
                     image: String? = nil, catalog: String? = nil, models: String? = nil, testRegionStartRow: Int? = nil) {
@@ -97,9 +101,18 @@ public struct DatasetManifest: Codable, Sendable, Equatable {
         return m
     }
 
-    /// The per-pixel sky noise σ (e⁻/s) of the training split, from its depths (sky.md §2), for
-    /// each noise kind it holds; nil when a depth is unknown (crops of a real field).
+    /// The per-pixel sky noise σ (e⁻/s) of the training split, for each noise kind it holds: from
+    /// its depths (sky.md §2) for simulated crops, as measured for crops of a field; nil when
+    /// unknown (a depth not in sky.md, or a field dataset from before the measurement).
     public var trainingSkySigma: (white: ClosedRange<Double>?, correlated: ClosedRange<Double>?)? {
+        if origin.kind == "field" {
+            guard let rms = origin.skyRMS, rms.isFinite, rms > 0 else { return nil }
+            switch SyntheticNoise(rawValue: origin.skyNoise ?? "") {
+            case .white: return (rms...rms, nil)
+            case .correlated: return (nil, rms...rms)
+            case .mixed, nil: return nil
+            }
+        }
         guard let counts = splits["train"]?.depthCounts, !counts.isEmpty else { return nil }
         let depths = counts.keys.compactMap(Double.init)
         guard depths.count == counts.count, let shallowest = depths.min(), let deepest = depths.max() else { return nil }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Datasets
 import FITSIO
 import Foundation
+import Inference
 import PCR
 import SkySim
 
@@ -44,22 +45,35 @@ struct DatasetCommand: ParsableCommand {
                 var writer = DatasetWriter(directory: output, n: n)
                 writer.shardSize = shardSize
                 writer.overwrite = overwrite
+                var origin = DatasetManifest.Origin(kind: "field", image: absolute(image), catalog: catalog.map(absolute),
+                                                    models: models.map(absolute), testRegionStartRow: source.testRegionStartRow)
+                let sky = Self.trainingSky(of: field, rows: source.testRegionStartRow)
+                (origin.skyRMS, origin.skyNoise) = (sky?.rms, sky?.noise.rawValue)
                 let manifest = DatasetManifest(
                     generator: Instrument.generatorVersion, command: CommandLine.arguments.joined(separator: " "),
                     sampleHeight: sampleSize, sampleWidth: sampleSize, n: n, heatmapSigma: 8, heatmapWindowRadius: 25,
-                    labelDetectableOnly: !allSources, seed: seed,
-                    origin: .init(kind: "field", image: absolute(image), catalog: catalog.map(absolute), models: models.map(absolute),
-                                  testRegionStartRow: source.testRegionStartRow),
-                    splits: [:])
+                    labelDetectableOnly: !allSources, seed: seed, origin: origin, splits: [:])
                 let start = Date()
                 _ = try writer.build(source: source, splits: [("train", train), ("test", test)], manifest: manifest,
                                      progress: DatasetProgress.printer())
                 DatasetProgress.finish()
                 print("built \(output): \(train) train (rows < \(source.testRegionStartRow)) + \(test) test crops of \(sampleSize)x\(sampleSize), n=\(n), in \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
+                print(sky.map { String(format: "training sky noise: rms %.4g (%@), measured on rows < %d; models trained on this dataset record it", $0.rms, $0.noise.rawValue, source.testRegionStartRow) }
+                      ?? "training sky noise: not measured (no mesh cell with enough sky); models trained on this dataset record none")
             } catch let e as DatasetError { throw CommandError(e.description) }
         }
 
         func absolute(_ p: String) -> String { URL(fileURLWithPath: p).standardizedFileURL.path }
+
+        /// The sky noise of the training region (the rows above the test region), measured as
+        /// `pais deblend` measures an image's, so that a model trained on these crops can record
+        /// what it saw and deblending can match other images to it.
+        static func trainingSky(of field: Field, rows: Int) -> (rms: Double, noise: SyntheticNoise)? {
+            let region = ArrayImageRows(Array(field.image.prefix(rows * field.width)), height: rows, width: field.width)
+            let noise = SkyNoise(region, sky: nil, mesh: 64)
+            guard noise.rms.isFinite, noise.rms > 0 else { return nil }
+            return (Double(noise.rms), noise.isCorrelated ? .correlated : .white)
+        }
     }
 
     /// `pais dataset decode`: decode one labelled sample back into sources.

@@ -29,7 +29,7 @@ struct ExportCommand: ParsableCommand {
             let manifest: DatasetManifest
             do { manifest = try DatasetManifest.read(directory: dataset) } catch { throw CommandError("\(error)") }
             guard let noise = manifest.trainedNoise else {
-                throw CommandError("\(dataset): its training split's noise depths are not all known (crops of a real field?), so no training sky noise can be recorded; leave out --dataset")
+                throw CommandError("\(dataset): its training sky noise is not known (depths outside sky.md, or crops of a field from before PAIS measured their sky: rebuild it with `pais dataset build`), so none can be recorded; leave out --dataset")
             }
             metadata[TrainedNoise.metadataKey] = noise.metadataValue
         }

@@ -27,3 +27,25 @@ import Testing
     #expect(manifest(noise: "white", depths: ["27.40": 2, "unknown": 1]).trainingSkySigma == nil, "crops of a real field: depth unknown")
     #expect(manifest(noise: "white", depths: [:]).trainingSkySigma == nil)
 }
+
+/// Crops of a field: their measured sky, of the kind measured; nothing when it was not measured.
+@Test func aFieldDatasetRecordsItsMeasuredSky() {
+    func manifest(rms: Double?, noise: String?) -> DatasetManifest {
+        var origin = DatasetManifest.Origin(kind: "field", image: "f.fits", testRegionStartRow: 100)
+        (origin.skyRMS, origin.skyNoise) = (rms, noise)
+        return DatasetManifest(generator: "test", command: "test", sampleHeight: 32, sampleWidth: 32, n: 3, heatmapSigma: 8,
+                               heatmapWindowRadius: 24, labelDetectableOnly: true, seed: 1, origin: origin,
+                               splits: ["train": .init(count: 2, shards: [], depthCounts: ["unknown": 2])])
+    }
+    let white = manifest(rms: 0.0123, noise: "white").trainingSkySigma
+    #expect(white?.white == 0.0123...0.0123 && white?.correlated == nil)
+    let correlated = manifest(rms: 0.004, noise: "correlated").trainingSkySigma
+    #expect(correlated?.correlated == 0.004...0.004 && correlated?.white == nil)
+    #expect(manifest(rms: nil, noise: nil).trainingSkySigma == nil, "built before the measurement")
+    #expect(manifest(rms: 0, noise: "white").trainingSkySigma == nil && manifest(rms: .nan, noise: "white").trainingSkySigma == nil)
+    #expect(manifest(rms: 0.01, noise: "mixed").trainingSkySigma == nil, "one field has one kind of noise")
+    // The manifest round-trips through JSON with the measurement, and an older one decodes without it.
+    let encoded = try? manifest(rms: 0.0123, noise: "white").encoded()
+    let decoded = encoded.flatMap { try? JSONDecoder().decode(DatasetManifest.self, from: $0) }
+    #expect(decoded?.origin.skyRMS == 0.0123 && decoded?.origin.skyNoise == "white")
+}

@@ -38,11 +38,32 @@ struct ExportCLITests {
         _ = try runPais(["simulate", "--height", "64", "--width", "64", "--psf-size", "31", "--seed", "2", "--depth", "25.6", "--output", field])
         let deblended = try runPais(["deblend", field, "--model", model, "--preset", "tiny", "--tile", "32", "--output", directory + "/out"])
         #expect(deblended.status == 0 && deblended.standardOutput.contains("whose input the network sees x"), "\(deblended.standardOutput)")
-        // A dataset of crops of a field has no known depth: refused with the reason.
-        let cut = try runPais(["dataset", "build", "--image", field, "--output", directory + "/fds", "--train", "2", "--test", "1", "--sample-size", "32"])
-        #expect(cut.status == 0, "\(cut.standardError)")
+        // Crops of a field: the dataset measures the training region's sky as deblending would,
+        // and the exported model records that (white noise here, σ from sky.md §2 in float64).
+        let wideField = directory + "/wide.fits"
+        _ = try runPais(["simulate", "--height", "256", "--width", "256", "--psf-size", "31", "--seed", "3", "--depth", "25.6", "--output", wideField])
+        let cut = try runPais(["dataset", "build", "--image", wideField, "--output", directory + "/fds", "--train", "2", "--test", "1", "--sample-size", "32"])
+        #expect(cut.status == 0 && cut.standardOutput.contains("training sky noise: rms"), "\(cut.standardOutput)\(cut.standardError)")
+        let fieldManifest = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/fds/manifest.json"))) as? [String: Any])
+        let origin = try #require(fieldManifest["origin"] as? [String: Any])
+        let measured = try #require(origin["skyRMS"] as? Double)
+        #expect(abs(measured / whiteSigma(25.6) - 1) < 0.15 && origin["skyNoise"] as? String == "white", "\(origin)")
+        let fromField = try runPais(["export", checkpoint, "--preset", "tiny", "--dataset", directory + "/fds", "--output", directory + "/f.safetensors"])
+        #expect(fromField.status == 0, "\(fromField.standardError)")
+        let fieldRange = try Safetensors.readMetadata(from: URL(fileURLWithPath: directory + "/f.safetensors"))["pais_sky_rms"]
+        #expect(fieldRange == String(format: "white=%.3g..%.3g", measured / 1.1, measured * 1.1),
+                "\(fieldRange ?? "none") for a measured \(measured)")
+        // Drizzle-like noise is recorded as correlated, at its own (lower) per-pixel rms.
+        let drizzled = directory + "/drizzled.fits"
+        _ = try runPais(["simulate", "--height", "256", "--width", "256", "--psf-size", "31", "--seed", "3", "--depth", "25.6", "--noise", "correlated", "--output", drizzled])
+        let correlatedCut = try runPais(["dataset", "build", "--image", drizzled, "--output", directory + "/cds", "--train", "2", "--test", "1", "--sample-size", "32"])
+        #expect(correlatedCut.status == 0 && correlatedCut.standardOutput.contains("(correlated)"), "\(correlatedCut.standardOutput)")
+        // A field dataset from before the measurement: refused with the reason, nothing written.
+        var older = fieldManifest
+        older["origin"] = origin.filter { $0.key != "skyRMS" && $0.key != "skyNoise" }
+        try JSONSerialization.data(withJSONObject: older).write(to: URL(fileURLWithPath: directory + "/fds/manifest.json"))
         let refused = try runPais(["export", checkpoint, "--preset", "tiny", "--dataset", directory + "/fds", "--output", directory + "/x.safetensors"])
-        #expect(refused.status != 0 && refused.standardError.contains("noise depths are not all known"), "\(refused.standardError)")
+        #expect(refused.status != 0 && refused.standardError.contains("training sky noise is not known"), "\(refused.standardError)")
         #expect(!FileManager.default.fileExists(atPath: directory + "/x.safetensors"))
     }
 }
