@@ -10,12 +10,8 @@ struct ExportCLITests {
     @Test func theTrainingSkyNoiseIsRecordedAndUsed() throws {
         let directory = try makeScratchDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let data = directory + "/ds", run = directory + "/run", model = directory + "/m.safetensors"
-        for arguments in [["simulate-dataset", "--output", data, "--sample-size", "32", "--train", "4", "--test", "2", "--psf-size", "31", "--noise", "mixed"],
-                          ["train", "--tiny", "--dataset", data, "--epochs", "1", "--run-dir", run, "--threads", "1"]] {
-            let step = try runPais(arguments)
-            #expect(step.status == 0, "\(arguments[0]): \(step.standardError)")
-        }
+        let (data, run) = try tinyTrainedRun(in: directory, noise: "mixed")
+        let model = directory + "/m.safetensors"
         let checkpoints = try FileManager.default.contentsOfDirectory(atPath: run + "/checkpoints").filter { $0.hasPrefix("step-") }.sorted()
         let checkpoint = run + "/checkpoints/" + (try #require(checkpoints.last))
         let exported = try runPais(["export", checkpoint, "--preset", "tiny", "--dataset", data, "--output", model])

@@ -9,12 +9,8 @@ struct RecalibrateCLITests {
     @Test func newStatisticsSameWeightsAndNothingLostOnRefusal() throws {
         let directory = try makeScratchDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let data = directory + "/ds", run = directory + "/run", output = directory + "/r.safetensors"
-        for arguments in [["simulate-dataset", "--output", data, "--sample-size", "32", "--train", "4", "--test", "2", "--psf-size", "31"],
-                          ["train", "--tiny", "--dataset", data, "--epochs", "1", "--run-dir", run, "--threads", "1"]] {
-            let step = try runPais(arguments)
-            #expect(step.status == 0, "\(arguments[0]): \(step.standardError)")
-        }
+        let (data, run) = try tinyTrainedRun(in: directory)
+        let output = directory + "/r.safetensors"
         let input = run + "/model.safetensors"
         let recalibrate = ["recalibrate", input, "--preset", "tiny", "--dataset", data, "--samples", "4", "--batch", "2", "--output", output]
         let done = try runPais(recalibrate)

@@ -44,3 +44,20 @@ func makeScratchDirectory() throws -> String {
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
 }
+
+/// A tiny dataset of 32-px crops in `directory/ds` (`--noise noise`) and a one-epoch `pais train
+/// --tiny` run on it in `directory/run`; returns their paths.
+func tinyTrainedRun(in directory: String, noise: String = "white") throws -> (dataset: String, run: String) {
+    let data = directory + "/ds", run = directory + "/run"
+    for arguments in [["simulate-dataset", "--output", data, "--sample-size", "32", "--train", "4", "--test", "2", "--psf-size", "31", "--noise", noise],
+                      ["train", "--tiny", "--dataset", data, "--epochs", "1", "--run-dir", run, "--threads", "1"]] {
+        let step = try runPais(arguments)
+        guard step.status == 0 else { throw CLITestSetupError("pais \(arguments[0]) failed: \(step.standardError)") }
+    }
+    return (data, run)
+}
+
+struct CLITestSetupError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
