@@ -8,11 +8,11 @@ struct RecalibrateCommand: ParsableCommand {
         commandName: "recalibrate",
         abstract: "Recompute a model's BatchNorm statistics on a dataset's training crops (precise BN).",
         discussion: """
-            Training leaves each BN layer with an exponential average of batch statistics taken with \
-            dropout on, while inference runs with dropout off. This replaces them by the statistics \
-            of the finished weights over --samples unaugmented training crops, dropout off. The \
-            weights are unchanged. Compare the result with `pais evaluate --dataset D --model FILE` \
-            on a test split before using it.
+            Training leaves each BN layer with an exponential average of batch statistics, taken with \
+            dropout on while the weights were still moving. This replaces them by the statistics of \
+            the finished weights over --samples training crops, augmented as in training, with \
+            dropout off as at inference. The weights are unchanged. It is not always a gain: compare \
+            the result with `pais evaluate --dataset D --model FILE` on a test split before using it.
             """)
 
     @Argument(help: "The model file (safetensors) to recalibrate.")
@@ -45,8 +45,8 @@ struct RecalibrateCommand: ParsableCommand {
     func run() throws {
         let summary: BatchNormRecalibration.Summary
         do {
-            summary = try recalibrateModelFile(model, preset: preset, dataset: dataset, samples: samples, batch: batch, augmentation: augmentation, dropout: dropout,
-                                               to: output, overwrite: overwrite)
+            summary = try recalibrateModelFile(model, preset: preset, dataset: dataset, samples: samples, batch: batch,
+                                               augmentation: augmentation, dropout: dropout, to: output, overwrite: overwrite)
         } catch {
             throw CommandError("\(error)")
         }
