@@ -25,7 +25,7 @@ struct RecalibrateCommand: ParsableCommand {
     var dataset: String
 
     @Option(help: "Training crops to pool the statistics over (spread evenly over the train split).")
-    var samples = 512
+    var samples = 2048
 
     @Option(help: "Crops per forward pass: the batch size the model was trained with.")
     var batch = 16
