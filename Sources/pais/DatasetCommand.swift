@@ -69,7 +69,8 @@ struct DatasetCommand: ParsableCommand {
         /// `pais deblend` measures an image's, so that a model trained on these crops can record
         /// what it saw and deblending can match other images to it.
         static func trainingSky(of field: Field, rows: Int) -> (rms: Double, noise: SyntheticNoise)? {
-            let region = ArrayImageRows(Array(field.image.prefix(rows * field.width)), height: rows, width: field.width)
+            // The field's own buffer (no copy): only its first `rows` rows are ever read.
+            let region = ArrayImageRows(field.image, height: rows, width: field.width)
             let noise = SkyNoise(region, sky: nil, mesh: 64)
             guard noise.rms.isFinite, noise.rms > 0 else { return nil }
             return (Double(noise.rms), noise.isCorrelated ? .correlated : .white)
