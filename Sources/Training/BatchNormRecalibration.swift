@@ -19,18 +19,21 @@ public enum BatchNormRecalibration {
     /// What changed, per BN layer: the ratio of the new moving variance to the old (median over
     /// channels), for the report.
     public struct Summary: Sendable {
+        /// Crops used (`samples`, or the whole train split if smaller).
         public var samples: Int
-        public var batches: Int
-        public var layers: Int
         /// Per layer, in `DualDecoderModel.batchNorms` order.
         public var varianceRatios: [Double]
     }
 
+    /// Seed of the crops' augmentation (and of dropout, when it is kept on): fixed, so a
+    /// recalibration is reproducible.
+    public static let seed: UInt64 = 0x5EED
+
     /// Recalibrates `model` in place from `samples` crops of `data`'s train split, spread evenly
-    /// over it. The model must not be folded for inference.
+    /// over it. The model must not be folded for inference. On any error the model is unchanged.
     public static func run(model: DualDecoderModel, data: TrainingDataSource, samples: Int, batch: Int,
-                           augmenter: Augmenter? = nil, dropout: Bool = false, split: Split = .train) throws -> Summary {
-        let available = data.count(split)
+                           augmenter: Augmenter? = nil, dropout: Bool = false) throws -> Summary {
+        let split = Split.train, available = data.count(split)
         guard samples > 0, batch > 0 else {
             throw ConfigError("BN recalibration needs positive samples and batch, got \(samples) and \(batch)")
         }
@@ -56,23 +59,22 @@ public enum BatchNormRecalibration {
                 for k in 0..<sums.count { pooled[index][k] += sums[k] }
             }
         }
+        // The training-mode passes nudge the moving averages; they are put back however the passes
+        // end, and replaced below only once every new statistic is known to be finite.
         let moving = model.state.allValues
-        var batches = 0
-        for start in stride(from: 0, to: used, by: batch) {
-            let keys = Array(indices[start..<min(start + batch, used)])
-            let crops = try keys.map { index in
-                var sample = try data.sample(split, index: index)
-                augmenter?.apply(to: &sample, position: UInt64(index))
-                return sample
+        do {
+            defer { model.state.values.update(from: moving, count: moving.count) }
+            for start in stride(from: 0, to: used, by: batch) {
+                let keys = Array(indices[start..<min(start + batch, used)])
+                let crops = try keys.map { index in
+                    var sample = try data.sample(split, index: index)
+                    augmenter?.apply(to: &sample, position: UInt64(index))
+                    return sample
+                }
+                let context = ForwardContext(training: true, dropout: dropout, dropoutSeed: seed, sampleIndices: keys)
+                _ = try model.forward(assembleBatch(crops, keys: keys).flux, context: context)
             }
-            let assembled = assembleBatch(crops, keys: keys)
-            let context = ForwardContext(training: true, dropout: dropout, dropoutSeed: 0x5EED, sampleIndices: keys)
-            _ = try model.forward(assembled.flux, context: context)
-            batches += 1
         }
-        // The training-mode passes nudged the moving averages; put them back until all the new
-        // statistics are known to be finite, so that a failure leaves the model as it was.
-        model.state.values.update(from: moving, count: moving.count)
 
         var statistics: [(mean: [Double], variance: [Double])] = []
         for (index, layer) in layers.enumerated() {
@@ -95,7 +97,7 @@ public enum BatchNormRecalibration {
                 variance[ch] = Float(new.variance[ch])
             }
         }
-        return Summary(samples: used, batches: batches, layers: layers.count, varianceRatios: ratios)
+        return Summary(samples: used, varianceRatios: ratios)
     }
 }
 
@@ -106,7 +108,7 @@ public enum BatchNormRecalibration {
 public func recalibrateModelFile(_ input: String, preset: String, dataset: String, samples: Int, batch: Int,
                                  augmentation: String = "full", dropout: Bool = false, to output: String, overwrite: Bool) throws -> BatchNormRecalibration.Summary {
     guard let config = ModelConfig.preset(preset) else { throw ConfigError("unknown preset '\(preset)' (tiny, small, paper)") }
-    let augmenter = try Augmenter.named(augmentation, seed: 0x5EED)
+    let augmenter = try Augmenter.named(augmentation, seed: BatchNormRecalibration.seed)
     let model = try DualDecoderModel(config: config)
     try model.loadWeights(from: input, preset: preset)
     let metadata = try Safetensors.readMetadata(from: URL(fileURLWithPath: input))

@@ -1,5 +1,6 @@
 import Foundation
 import Checksums
+import Datasets
 import Yams
 
 /// Every setting of a training run, with the paper's values as defaults (method.md §6-§10).
@@ -168,7 +169,7 @@ extension TrainingConfig {
         try require(imageSize > 0 && imageSize % 32 == 0 || (preset == "tiny" && imageSize % 4 == 0 && imageSize > 0),
                     "image_size must be a positive multiple of 2^stages (32 for small/paper), got \(imageSize)")
         try require((0..<1).contains(dropout), "dropout must be in [0, 1), got \(dropout)")
-        try require(["none", "full", "dihedral"].contains(augmentation), "augmentation must be none, full or dihedral, got '\(augmentation)'")
+        _ = try Augmenter.named(augmentation, seed: seed)
         try require(globalBatch >= 1, "global_batch must be at least 1, got \(globalBatch)")
         try require(learningRate > 0 && learningRate.isFinite, "learning_rate must be positive, got \(learningRate)")
         try require((0..<1).contains(beta1) && (0..<1).contains(beta2), "beta1 and beta2 must be in [0, 1)")

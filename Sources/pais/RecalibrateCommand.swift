@@ -51,8 +51,9 @@ struct RecalibrateCommand: ParsableCommand {
             throw CommandError("\(error)")
         }
         let ratios = summary.varianceRatios.sorted()
+        let batches = (summary.samples + batch - 1) / batch
         print(String(format: "wrote %@: %d BN layers recalibrated on %d crops (%d batches); new/old variance, median over channels: %.3f to %.3f (median layer %.3f)",
-                     output, summary.layers, summary.samples, summary.batches, ratios.first ?? .nan, ratios.last ?? .nan,
+                     output, ratios.count, summary.samples, batches, ratios.first ?? .nan, ratios.last ?? .nan,
                      ratios.isEmpty ? .nan : ratios[ratios.count / 2]))
     }
 }

@@ -47,7 +47,7 @@ struct BatchNormRecalibrationTests {
         let before = try Self.outputs(model, flux, .inference(batch: 4))
         let weights = model.parameters.allValues
         let summary = try BatchNormRecalibration.run(model: model, data: Self.data, samples: 4, batch: 4)
-        #expect(summary.samples == 4 && summary.batches == 1 && summary.layers == model.batchNorms.count)
+        #expect(summary.samples == 4 && summary.varianceRatios.count == model.batchNorms.count)
         let after = try Self.outputs(model, flux, .inference(batch: 4))
         // Only the unbiased variance (× N/(N − 1), N ≥ 4·16·16 at the deepest BN) separates them.
         let matched = Self.relativeDifference(after, reference)
@@ -113,7 +113,27 @@ struct BatchNormRecalibrationTests {
         let twoSlots = SyntheticDataSource(sampleSize: 64, slots: 2, trainCount: 4, testCount: 1, seed: 3)
         #expect(refusal { _ = try BatchNormRecalibration.run(model: model, data: twoSlots, samples: 4, batch: 4) }.contains("n = 2 slots"))
         #expect(model.state.allValues == statistics, "a refusal changes nothing")
+        // A crop that cannot be read after some passes have run: the moving statistics those
+        // passes nudged are put back, and the hooks removed.
+        #expect(refusal { _ = try BatchNormRecalibration.run(model: model, data: FailingSource(failAt: 2), samples: 4, batch: 1) }.contains("crop 2"))
+        #expect(model.state.allValues == statistics, "a failure midway changes nothing")
+        #expect(model.batchNorms.allSatisfy { $0.reducer == nil })
         model.foldBatchNormsForInference()
         #expect(refusal { _ = try BatchNormRecalibration.run(model: model, data: Self.data, samples: 4, batch: 4) }.contains("folded"))
+    }
+}
+
+/// Synthetic crops, except that crop `failAt` cannot be read.
+final class FailingSource: TrainingDataSource {
+    let base = SyntheticDataSource(sampleSize: 64, slots: 3, trainCount: 4, testCount: 1, seed: 3)
+    let failAt: Int
+    init(failAt: Int) { self.failAt = failAt }
+    var sampleSize: Int { base.sampleSize }
+    var slots: Int { base.slots }
+    var fingerprint: String { "failing" }
+    func count(_ split: Split) -> Int { base.count(split) }
+    func sample(_ split: Split, index: Int) throws -> PCRSample {
+        if index == failAt { throw DatasetError("crop \(index) is unreadable") }
+        return try base.sample(split, index: index)
     }
 }
