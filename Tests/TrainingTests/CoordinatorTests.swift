@@ -266,16 +266,18 @@ struct CoordinatorTests {
     }
 }
 
-/// Synthetic data with a NaN pixel in one training sample.
+/// Synthetic data with a NaN pixel in one training sample, or (`unreadable`) one that cannot be read.
 final class PoisonedSource: TrainingDataSource {
     let base = SyntheticDataSource(sampleSize: 32, slots: 3, trainCount: 24, testCount: 6, seed: 5)
     let poisonedSample: Int
-    init(poisonedSample: Int) { self.poisonedSample = poisonedSample }
+    let unreadable: Bool
+    init(poisonedSample: Int, unreadable: Bool = false) { self.poisonedSample = poisonedSample; self.unreadable = unreadable }
     var sampleSize: Int { base.sampleSize }
     var slots: Int { base.slots }
     var fingerprint: String { "poisoned " + base.fingerprint }
     func count(_ split: Split) -> Int { base.count(split) }
     func sample(_ split: Split, index: Int) throws -> PCRSample {
+        if unreadable && split == .train && index == poisonedSample { throw DatasetError("training sample \(index) is unreadable") }
         var sample = try base.sample(split, index: index)
         if split == .train && index == poisonedSample { sample.flux[17] = .nan }
         return sample
