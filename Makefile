@@ -5,8 +5,9 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 RELEASE_BIN := .build/release/pais
+PREFIX ?= /usr/local
 
-.PHONY: demo test deps build build-release unit-tests mpi-tests slurm-tests clean
+.PHONY: demo test deps build build-release unit-tests mpi-tests slurm-tests install clean
 
 deps:
 	@bash .ci/install-deps
@@ -28,6 +29,13 @@ slurm-tests: build-release
 	@bash scripts/slurm-tests.sh
 
 test: unit-tests mpi-tests slurm-tests
+
+# The executable in PREFIX/bin and the shipped models in PREFIX/share/pais/models, where
+# `pais deblend` and `pais evaluate` look for their default model (DESTDIR for staged installs).
+install: build-release
+	install -D -m 755 $(RELEASE_BIN) $(DESTDIR)$(PREFIX)/bin/pais
+	install -d $(DESTDIR)$(PREFIX)/share/pais/models
+	install -m 644 models/*.safetensors models/README.md $(DESTDIR)$(PREFIX)/share/pais/models/
 
 clean:
 	rm -rf .build

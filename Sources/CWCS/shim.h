@@ -5,6 +5,7 @@
 #define PAIS_CWCS_SHIM_H
 #include <wcslib/wcs.h>
 #include <wcslib/wcshdr.h>
+#include <wcslib/wcsfix.h>
 static inline int cwcs_relax_all(void) { return WCSHDR_all; }
 // wcs_errmsg is a const char *[] of unknown size, which Swift cannot import.
 static inline const char *cwcs_error_message(int status) {

@@ -63,11 +63,12 @@ public enum FieldLoader {
         try fits.checkNotTruncated()
         var chosen: Int? = nil
         for i in 0..<(try fits.hduCount()) {
-            if try fits.moveToHDU(i) == .image, try fits.imageGeometry().shape.count == 2 { chosen = i; break }
+            if try fits.moveToHDU(i) == .image, try fits.imageGeometry().imageSize != nil { chosen = i; break }
         }
         guard let hdu = chosen else { throw DatasetError("\(imagePath): no 2-D image HDU") }
         _ = try fits.moveToHDU(hdu)
-        let image = try fits.readImage(as: Float.self)
+        let size = try fits.imageGeometry().imageSize!
+        let image = FITSImage(width: size.width, height: size.height, pixels: try fits.readRows(first: 0, count: size.height, as: Float.self))
         let wcs = try fits.readCelestialWCS()
         let catalog: FITSTable
         if let catalogPath {

@@ -87,6 +87,13 @@ public struct ImageGeometry: Sendable, Equatable {
         self.bitpix = bitpix
         self.shape = shape
     }
+
+    /// Width and height of a 2-D image, or of an image whose axes beyond the second all have
+    /// length 1 (the NAXIS3 = 1 some pipelines write); nil for anything else.
+    public var imageSize: (width: Int, height: Int)? {
+        guard shape.count >= 2, shape.dropFirst(2).allSatisfy({ $0 == 1 }) else { return nil }
+        return (shape[0], shape[1])
+    }
 }
 
 extension FITSFile {
@@ -134,6 +141,20 @@ extension FITSFile {
         let pixels = try readPixels(Pixel.self, firstElement: first * planeSize, count: count * planeSize,
                                     storedAsIntegers: geometry.bitpix > 0)
         return FITSImage(shape: planeShape + [count], pixels: pixels)
+    }
+
+    /// Reads `count` rows starting at row `first` of the current image, which must be 2-D (or have
+    /// only axes of length 1 beyond the second), without reading the rest of the file.
+    public func readRows<Pixel: FITSPixel>(first: Int, count: Int, as type: Pixel.Type = Float.self) throws -> [Pixel] {
+        let geometry = try imageGeometry()
+        guard let size = geometry.imageSize else {
+            throw FITSError(path: path, call: "readRows", message: "HDU \(try currentHDUIndex()) is not a 2-D image (axes \(geometry.shape))")
+        }
+        guard first >= 0, count > 0, first + count <= size.height else {
+            throw FITSError(path: path, call: "readRows",
+                            message: "rows \(first)..<\(first + count) are out of range (HDU \(try currentHDUIndex()) has \(size.height))")
+        }
+        return try readPixels(Pixel.self, firstElement: first * size.width, count: count * size.width, storedAsIntegers: geometry.bitpix > 0)
     }
 
     /// Reads pixels; integer images map their BLANK value to NaN when read as floats, while

@@ -26,6 +26,12 @@ public final class CelestialWCS: @unchecked Sendable {
         guard status == 0, parameterCount > 0, let parameters else {
             throw FITSError(path: source, call: "wcspih", status: status, message: "has no usable celestial WCS in its header")
         }
+        // A CD matrix given for the celestial axes alone (a degenerate NAXIS3 = 1 axis without
+        // CD3_3) reads as singular; wcslib's fix gives such an axis a unit diagonal.
+        let fixStatus = cdfix(parameters)
+        guard fixStatus <= 0 else {
+            throw FITSError(path: source, call: "cdfix", status: fixStatus, message: "has an invalid CD matrix: \(wcsMessage(fixStatus))")
+        }
         let setStatus = wcsset(parameters)
         guard setStatus == 0 else {
             throw FITSError(path: source, call: "wcsset", status: setStatus, message: "has an invalid WCS: \(wcsMessage(setStatus))")
@@ -66,7 +72,8 @@ public final class CelestialWCS: @unchecked Sendable {
     public func world(_ pixels: [(x: Double, y: Double)]) throws -> [(ra: Double, dec: Double)] {
         guard let parameters, !pixels.isEmpty else { return [] }
         let axes = Int(parameters.pointee.naxis)
-        var pixel = [Double](repeating: 0, count: pixels.count * axes)
+        // Axes beyond the celestial pair (a degenerate NAXIS3 = 1, say) sit at their first pixel.
+        var pixel = [Double](repeating: 1, count: pixels.count * axes)
         for (index, point) in pixels.enumerated() {
             pixel[index * axes] = point.x + 1
             pixel[index * axes + 1] = point.y + 1
@@ -87,8 +94,10 @@ public final class CelestialWCS: @unchecked Sendable {
         guard let parameters, !positions.isEmpty else { return [] }
         let axes = Int(parameters.pointee.naxis)
         let (lng, lat) = (Int(parameters.pointee.lng), Int(parameters.pointee.lat))
+        // Other axes at their reference values, so that wcslib accepts whatever type they have.
         var world = [Double](repeating: 0, count: positions.count * axes)
         for (index, position) in positions.enumerated() {
+            for axis in 0..<axes { world[index * axes + axis] = parameters.pointee.crval[axis] }
             world[index * axes + lng] = position.ra
             world[index * axes + lat] = position.dec
         }
@@ -127,9 +136,19 @@ private func wcsMessage(_ code: Int32) -> String {
 
 /// Keywords that describe a world-coordinate system; copied verbatim onto derived images.
 private let wcsKeywordPrefixes = [
-    "WCSAXES", "CTYPE", "CRPIX", "CRVAL", "CDELT", "CUNIT", "CROTA", "CD1_", "CD2_", "PC1_", "PC2_",
-    "PV1_", "PV2_", "LONPOLE", "LATPOLE", "RADESYS", "EQUINOX", "EPOCH", "MJD-OBS", "MJDREF", "DATE-OBS", "WCSNAME",
+    "WCSAXES", "CTYPE", "CRPIX", "CRVAL", "CDELT", "CUNIT", "CROTA",
+    "LONPOLE", "LATPOLE", "RADESYS", "EQUINOX", "EPOCH", "MJD-OBS", "MJDREF", "DATE-OBS", "WCSNAME",
 ]
+
+/// A WCS keyword: one of the prefixes above, or a matrix or projection parameter of any axis
+/// (CDi_j, PCi_j, PVi_m, PSi_m), so that a third axis keeps its scale.
+private func isWCSKeyword(_ name: String) -> Bool {
+    if wcsKeywordPrefixes.contains(where: { name.hasPrefix($0) }) { return true }
+    guard ["CD", "PC", "PV", "PS"].contains(String(name.prefix(2))) else { return false }
+    let rest = name.dropFirst(2)
+    guard let underscore = rest.firstIndex(of: "_") else { return false }
+    return !rest[..<underscore].isEmpty && rest[..<underscore].allSatisfy(\.isNumber)
+}
 
 extension FITSFile {
     /// The celestial WCS of the current HDU, or nil when its header has no CTYPE1.
@@ -147,7 +166,7 @@ extension FITSFile {
     public func wcsCards() throws -> [String] {
         try headerCards().filter { card in
             let name = String(card.prefix(8)).trimmingCharacters(in: .whitespaces)
-            return wcsKeywordPrefixes.contains { name.hasPrefix($0) }
+            return isWCSKeyword(name)
         }
     }
 

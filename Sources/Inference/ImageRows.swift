@@ -27,16 +27,16 @@ public final class FITSImageRows: ImageRows {
     /// Reads rows of image HDU `hdu` of an open file.
     public init(file: FITSFile, hdu: Int) throws {
         _ = try file.moveToHDU(hdu)
-        let shape = try file.imageGeometry().shape
-        guard shape.count == 2 else { throw InferenceError.badParameter("\(file.path): HDU \(hdu) is not a 2-D image") }
-        self.file = file; self.hdu = hdu; width = shape[0]; height = shape[1]
+        guard let size = try file.imageGeometry().imageSize else {
+            throw InferenceError.badParameter("\(file.path): HDU \(hdu) is not a 2-D image")
+        }
+        self.file = file; self.hdu = hdu; width = size.width; height = size.height
     }
 
     public func read(rows: Range<Int>) throws -> [Float] {
         guard !rows.isEmpty else { return [] }
         _ = try file.moveToHDU(hdu)
-        // Along the last axis of a 2-D image, "planes" are rows.
-        return try file.readPlanes(first: rows.lowerBound, count: rows.count, as: Float.self).pixels
+        return try file.readRows(first: rows.lowerBound, count: rows.count, as: Float.self)
     }
 }
 

@@ -23,7 +23,7 @@ struct DeblendCommand: ParsableCommand {
 
     @Argument(help: "Input FITS image (.fits, .fits.gz or tile-compressed; the first 2-D image HDU unless --hdu).") var image: String
     @Option(help: "Image HDU to deblend: 0-based index or EXTNAME (e.g. SCI of an HST _drz.fits).") var hdu: String?
-    @Option(help: "Model weights from `pais train` (default: models/pais-small-sim.safetensors, or models/pais-small-drizzled.safetensors when the sky noise is correlated between neighbouring pixels, as in drizzled mosaics).") var model: String?
+    @Option(help: "Model weights from `pais train` (default: the shipped pais-small-sim.safetensors, or pais-small-drizzled.safetensors when the sky noise is correlated between neighbouring pixels, as in drizzled mosaics; looked for in $PAIS_MODEL_DIR, else ./models, the install's share/pais/models and the source tree's models).") var model: String?
     @Option(help: "Width preset the model was trained with: tiny, small or paper.") var preset = "small"
     @Option(help: "Tile side: the model's training sample size (a multiple of 2^stages).") var tile = 256
     @Option(help: "Margin discarded on inner tile edges (default 32, or tile/8 for tiles under 128).") var margin: Int?
@@ -102,6 +102,9 @@ struct DeblendCommand: ParsableCommand {
             print("plan: \(input.width)x\(input.height) image, \(plan.grid.count) tiles; \(plan.summary)")
             print(units.summary)
             if let warning = input.pixelScaleWarning { writeToStandardError("warning: \(image) \(warning)\n") }
+            if let problem = input.wcsProblem {
+                writeToStandardError("warning: \(image): its WCS is unusable (\(problem)); the catalog's ra and dec are NaN\n")
+            }
             let report = noiseReport(correlation: noise.correlation, modelGiven: model != nil)
             print(report.line)
             print(matchSummary.line)

@@ -14,6 +14,8 @@ struct DeblendInput {
     /// WCS header cards of that HDU, copied verbatim onto every output.
     var wcsCards: [String]
     var wcs: CelestialWCS?
+    /// Why a WCS the header has could not be used (the catalog's ra and dec are then NaN).
+    var wcsProblem: String?
     /// The AB zero point the header gives (MAGZP, or PHOTFLAM/PHOTPLAM), nil if none.
     var zeroPoint: ABZeroPoint?
     /// The pixel values' unit (BUNIT), nil if the header does not say.
@@ -24,7 +26,7 @@ struct DeblendInput {
     init(path: String, hdu: String? = nil) throws {
         let (file, chosen) = try Self.image(path, hdu: hdu)
         wcsCards = try file.wcsCards()
-        wcs = try? file.readCelestialWCS()
+        do { wcs = try file.readCelestialWCS() } catch let e as FITSError { wcsProblem = e.message }
         do { zeroPoint = try file.abZeroPoint() } catch let e as FITSError { throw CommandError("\(path): \(e.message)") }
         if case .string(let text)? = try file.readKey("BUNIT"), !text.isEmpty { unit = text }
         rows = try FITSImageRows(file: file, hdu: chosen)
@@ -46,13 +48,13 @@ struct DeblendInput {
                 _ = try file.moveToHDU(named: hdu)
             }
             chosen = try file.currentHDUIndex()
-            guard try file.currentHDUKind() == .image, try file.imageGeometry().shape.count == 2 else {
+            guard try file.currentHDUKind() == .image, try file.imageGeometry().imageSize != nil else {
                 throw CommandError("\(path): HDU \(hdu) is not a 2-D image")
             }
         } else {
             var first: Int?
             for index in 0..<(try file.hduCount()) where try file.moveToHDU(index) == .image {
-                if try file.imageGeometry().shape.count == 2 { first = index; break }
+                if try file.imageGeometry().imageSize != nil { first = index; break }
             }
             guard let first else { throw CommandError("\(path): has no 2-D image HDU") }
             chosen = first
@@ -124,30 +126,46 @@ extension DeblendInput {
 /// white and drizzle-like correlated noise, picked when an image's noise is correlated
 /// (`NoiseCorrelation`; models/README.md).
 enum ShippedModel {
-    static let whiteNoise = "models/pais-small-sim.safetensors"
-    static let drizzledNoise = "models/pais-small-drizzled.safetensors"
+    static let whiteNoise = "pais-small-sim.safetensors"
+    static let drizzledNoise = "pais-small-drizzled.safetensors"
+    /// Overrides every other place the shipped models are looked for.
+    static let directoryVariable = "PAIS_MODEL_DIR"
+
+    /// Where the shipped models may be, in the order searched: `$PAIS_MODEL_DIR`, else `models/`
+    /// in the current directory, `share/pais/models` beside the executable's `bin/` (the layout
+    /// `make install` writes), and `models/` in the source tree the executable was built in.
+    static func searchDirectories(environment: [String: String] = ProcessInfo.processInfo.environment,
+                                  executable: String = CommandLine.arguments[0]) -> [String] {
+        if let directory = environment[directoryVariable], !directory.isEmpty { return [directory] }
+        let binDirectory = URL(fileURLWithPath: executable).resolvingSymlinksInPath().deletingLastPathComponent()
+        var directories = ["models", binDirectory.deletingLastPathComponent().appendingPathComponent("share/pais/models").path]
+        var directory = binDirectory
+        while directory.path != "/" {
+            if FileManager.default.fileExists(atPath: directory.appendingPathComponent("Package.swift").path) {
+                directories.append(directory.appendingPathComponent("models").path)
+                break
+            }
+            directory = directory.deletingLastPathComponent()
+        }
+        return directories
+    }
 }
 
 /// Finds the model weights: an explicit path as given, else the shipped model for the image's
-/// noise (`correlatedNoise`) relative to the current directory, then to the package root above
-/// the `pais` executable.
+/// noise (`correlatedNoise`) in the first of `ShippedModel.searchDirectories` that has it.
 func resolveModelPath(_ given: String?, correlatedNoise: Bool = false) throws -> String {
-    let fallback = correlatedNoise ? ShippedModel.drizzledNoise : ShippedModel.whiteNoise
     if let given {
         guard FileManager.default.fileExists(atPath: given) else { throw CommandError("\(given): no such model file") }
         return given
     }
-    if FileManager.default.fileExists(atPath: fallback) { return fallback }
-    var directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-    while directory.path != "/" {
-        if FileManager.default.fileExists(atPath: directory.appendingPathComponent("Package.swift").path) {
-            let candidate = directory.appendingPathComponent(fallback).path
-            if FileManager.default.fileExists(atPath: candidate) { return candidate }
-            break
-        }
-        directory = directory.deletingLastPathComponent()
+    let name = correlatedNoise ? ShippedModel.drizzledNoise : ShippedModel.whiteNoise
+    let directories = ShippedModel.searchDirectories()
+    for directory in directories {
+        let candidate = (directory as NSString).appendingPathComponent(name)
+        if FileManager.default.fileExists(atPath: candidate) { return candidate }
     }
-    throw CommandError("no model given and the default \(fallback) was not found (in the current directory or the package root); pass --model WEIGHTS.safetensors")
+    throw CommandError("no model given and the default \(name) is in none of \(directories.joined(separator: ", "))"
+                       + " (set \(ShippedModel.directoryVariable), run `make install`, or pass --model WEIGHTS.safetensors)")
 }
 
 /// Fails on every rank, naming the odd ones, unless all ranks deblend alike: the same header

@@ -124,11 +124,46 @@ struct DeblendCLITests {
         #expect(correlated.model == .string("pais-small-drizzled.safetensors") && correlated.correlation > 0.5, "\(correlated.correlation)")
         #expect(correlated.run.standardOutput.contains("correlated (drizzled?) above 0.3; using the drizzled-noise model"))
         #expect(!correlated.run.standardError.contains("warning"))
-        let shippedWhite = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("models/pais-small-sim.safetensors").path
+        let shippedWhite = shippedModels + "/pais-small-sim.safetensors"
         let given = try deblend("correlated", ["--model", shippedWhite])
         #expect(given.model == .string("pais-small-sim.safetensors"))
         #expect(given.run.standardError.contains("warning: \(directory)/correlated.fits: the image's sky noise is correlated"))
+    }
+
+    /// An installed copy (`make install`'s layout: PREFIX/bin/pais, PREFIX/share/pais/models) run
+    /// from anywhere finds its default model; a lone copy of the executable finds none, says where
+    /// it looked and writes nothing; `PAIS_MODEL_DIR` points it at the models.
+    @Test func anInstalledCopyFindsItsModels() throws {
+        let directory = try makeScratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let files = FileManager.default
+        let prefix = directory + "/prefix", models = prefix + "/share/pais/models", lone = directory + "/lone/bin", work = directory + "/work"
+        for path in [prefix + "/bin", models, lone, work] { try files.createDirectory(atPath: path, withIntermediateDirectories: true) }
+        try files.copyItem(atPath: paisExecutable.path, toPath: prefix + "/bin/pais")
+        try files.copyItem(atPath: paisExecutable.path, toPath: lone + "/pais")
+        try files.copyItem(atPath: shippedModels + "/pais-small-sim.safetensors", toPath: models + "/pais-small-sim.safetensors")
+        let sim = try runPais(["simulate", "--height", "96", "--width", "128", "--psf-size", "31", "--seed", "4", "--output", work + "/f.fits"])
+        #expect(sim.status == 0, "\(sim.standardError)")
+        let noModel = ["PAIS_MODEL_DIR"]
+
+        let installed = try runPais(["deblend", "f.fits", "--output", "installed", "--no-stamps"], removing: noModel,
+                                    executable: URL(fileURLWithPath: prefix + "/bin/pais"), directory: work)
+        #expect(installed.status == 0, "\(installed.standardError)")
+        #expect(installed.standardOutput.contains("with \(models)/pais-small-sim.safetensors"), "\(installed.standardOutput)")
+
+        let alone = try runPais(["deblend", "f.fits", "--output", "alone", "--no-stamps"], removing: noModel,
+                                executable: URL(fileURLWithPath: lone + "/pais"), directory: work)
+        #expect(alone.status != 0)
+        #expect(alone.standardError.contains("the default pais-small-sim.safetensors is in none of models, \(directory)/lone/share/pais/models"),
+                "\(alone.standardError)")
+        #expect(alone.standardError.contains("PAIS_MODEL_DIR") && !files.fileExists(atPath: work + "/alone"))
+
+        let pointed = try runPais(["deblend", "f.fits", "--output", "pointed", "--no-stamps"], environment: ["PAIS_MODEL_DIR": models],
+                                  executable: URL(fileURLWithPath: lone + "/pais"), directory: work)
+        #expect(pointed.status == 0, "\(pointed.standardError)")
+        #expect(pointed.standardOutput.contains("with \(models)/pais-small-sim.safetensors"))
+        let catalog = { (name: String) in try String(contentsOfFile: work + "/\(name)/catalog.csv", encoding: .utf8) }
+        #expect(try catalog("installed") == catalog("pointed"))
     }
 
     /// A sky five times noisier than any the shipped models saw: without `--model` the network's
@@ -263,6 +298,44 @@ struct DeblendCLITests {
         #expect(both.status != 0 && both.standardError.contains("at most one of"))
         let stray = try runPais(["evaluate", "--truth", f.field, "--oracle-peaks", "--deblend", out])
         #expect(stray.status != 0 && stray.standardError.contains("--oracle-peaks needs --oracle"))
+    }
+
+    /// A field written as a cube with one plane (NAXIS3 = 1 and a third WCS axis, as some
+    /// pipelines write) deblends exactly as the 2-D field does, sky positions included; two planes
+    /// are refused by name.
+    @Test func aSinglePlaneCubeIsAnImage() throws {
+        let f = try Self.fixture()
+        defer { try? FileManager.default.removeItem(atPath: f.directory) }
+        let source = try FITSFile.open(f.field)
+        let image = try source.readImage(as: Float.self)
+        // The photometric keywords too (MAGZP and the like), so that the magnitudes agree.
+        let cards = try source.headerCards().filter { !["SIMPLE", "BITPIX", "NAXIS", "EXTEND", "WCSAXES", "END"].contains($0.prefix(8).trimmingCharacters(in: .whitespaces)) && !$0.hasPrefix("NAXIS") }
+            + ["WCSAXES =                    3", "CTYPE3  = 'STOKES  '", "CRPIX3  = 1.0", "CRVAL3  = 1.0", "CDELT3  = 1.0"]
+        for planes in [1, 2] {
+            let file = try FITSFile.create(f.directory + "/cube\(planes).fits")
+            try file.writeImage(FITSImage(shape: [72, 40, planes], pixels: Array(repeating: image.pixels, count: planes).flatMap { $0 }))
+            try file.writeCards(cards)
+            try file.commit()
+        }
+        let common = ["--model", f.weights, "--preset", "tiny", "--tile", "32", "--no-stamps"]
+        let plain = try runPais(["deblend", f.field, "--output", f.directory + "/plain"] + common)
+        let cube = try runPais(["deblend", f.directory + "/cube1.fits", "--output", f.directory + "/cube"] + common)
+        #expect(plain.status == 0 && cube.status == 0, "\(cube.standardError)")
+        let catalog = { (name: String) in try String(contentsOfFile: f.directory + "/\(name)/catalog.csv", encoding: .utf8) }
+        let fromCube = try catalog("cube"), fromImage = try catalog("plain")
+        #expect(fromCube == fromImage, "\(fromCube.prefix(400)) vs \(fromImage.prefix(400))")
+        #expect(fromCube.split(separator: "\n").count > 1)
+        let two = try runPais(["deblend", f.directory + "/cube2.fits", "--output", f.directory + "/two"] + common)
+        #expect(two.status != 0 && two.standardError.contains("has no 2-D image HDU"))
+        #expect(!FileManager.default.fileExists(atPath: f.directory + "/two"))
+        // A WCS wcslib cannot use (an unknown projection) is reported, not silently dropped.
+        let broken = try FITSFile.create(f.directory + "/broken.fits")
+        try broken.writeImage(image)
+        try broken.writeCards(["CTYPE1  = 'RA---XYZ'", "CTYPE2  = 'DEC--XYZ'", "CDELT1  = -1.7E-5", "CDELT2  = 1.7E-5"])
+        try broken.commit()
+        let unusable = try runPais(["deblend", f.directory + "/broken.fits", "--output", f.directory + "/broken"] + common)
+        #expect(unusable.status == 0 && unusable.standardError.contains("its WCS is unusable ("),
+                "\(unusable.standardError)")
     }
 
     /// A weight map blanks the pixels no exposure covered, whatever the image holds there: here

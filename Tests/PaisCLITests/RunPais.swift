@@ -14,12 +14,15 @@ let paisExecutable: URL = {
     return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
 }()
 
-/// Runs `pais` with `arguments` (and `environment` added, `removing` taken out of this process's
-/// environment) and collects its exit status and output.
-func runPais(_ arguments: [String], environment: [String: String] = [:], removing: [String] = []) throws -> PaisRun {
+/// Runs `pais` (or another copy of it, `executable`, in `directory`) with `arguments` (and
+/// `environment` added, `removing` taken out of this process's environment) and collects its exit
+/// status and output.
+func runPais(_ arguments: [String], environment: [String: String] = [:], removing: [String] = [],
+             executable: URL = paisExecutable, directory: String? = nil) throws -> PaisRun {
     let process = Process()
-    process.executableURL = paisExecutable
+    process.executableURL = executable
     process.arguments = arguments
+    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
     process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }.filter { !removing.contains($0.key) }
     let output = Pipe()
     let error = Pipe()
@@ -38,6 +41,10 @@ func runPais(_ arguments: [String], environment: [String: String] = [:], removin
 /// FITS files committed for the FITSIO tests, reused here.
 let fitsFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     .deletingLastPathComponent().appendingPathComponent("FITSIOTests/Fixtures")
+
+/// The shipped models of this source tree.
+let shippedModels = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("models").path
 
 func makeScratchDirectory() throws -> String {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("pais-cli-\(UUID().uuidString)").path
