@@ -32,8 +32,11 @@ test: unit-tests mpi-tests slurm-tests
 
 # The executable in PREFIX/bin and the shipped models in PREFIX/share/pais/models, where
 # `pais deblend` and `pais evaluate` look for their default model (DESTDIR for staged installs).
-install: build-release
-	install -D -m 755 $(RELEASE_BIN) $(DESTDIR)$(PREFIX)/bin/pais
+# The Swift runtime is linked in, so nodes without a Swift toolchain can run it (they need the
+# Debian libraries only: Open MPI, cfitsio, wcslib, OpenBLAS, FFTW, libcrypto).
+install: deps
+	$(SWIFT) build -c release --product pais --static-swift-stdlib --build-path .build-static
+	install -D -m 755 .build-static/release/pais $(DESTDIR)$(PREFIX)/bin/pais
 	install -d $(DESTDIR)$(PREFIX)/share/pais/models
 	install -m 644 models/*.safetensors models/README.md $(DESTDIR)$(PREFIX)/share/pais/models/
 
