@@ -33,7 +33,7 @@ public struct FieldScorer: Sendable {
         let byBlendedness = completeness(truth, matchOfTruth, bins: .blendedness, value: \.blendedness)
 
         // Flux errors and image fidelity over TP pairs.
-        var attribution: [Double?] = [], noisy: [Double?] = [], nrmse: [Double] = []
+        var attribution: [Double?] = [], noisy: [Double?] = [], nrmse: [Double] = [], pulls: [Double] = []
         var usedTruths: [TruthSource] = []
         var noisySource = "none"
         for p in primary where truth.sources[p.truth].isDetectable {
@@ -45,6 +45,7 @@ public struct FieldScorer: Sendable {
                 attr = weightedSum(m, truth.noiseless, truth.height, truth.width)
                 noisyFlux = weightedSum(m, truth.noisy, truth.height, truth.width)
                 noisySource = "sum of M̂·I over the whole map"
+                if let e = k.fluxError, e > 0, e.isFinite, let a = attr, let f = noisyFlux { pulls.append((f - a) / e) }
                 if t.model.height > 0 { nrmse.append(noiselessNRMSE(m, t.model, truth)) }
             }
             if let f = k.flux, preferCatalogFlux || noisyFlux == nil {
@@ -102,7 +103,7 @@ public struct FieldScorer: Sendable {
             purityByMagnitude: purity,
             flux: flux, noisyFluxSource: noisySource,
             fluxReference: "truth flux_in_image (Σ_p S_i,p); whole-map sums", imageFidelity: fidelity,
-            attribution: attributionSummary, notes: notes)
+            attribution: attributionSummary, fluxErrorPulls: PullSummary(pulls), notes: notes)
     }
 
     func summarise(_ truth: TruthField, _ predicted: [PixelPosition], _ pairs: [MatchedPair], radius: Double) -> DetectionSummary {

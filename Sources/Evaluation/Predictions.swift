@@ -10,9 +10,11 @@ public struct PredictedSource: Sendable {
     /// The predicted contribution map M̂_k (fractions in [0, 1]) as a box, if the method has one.
     /// Binary (0/1) for methods that output a disjoint segmentation.
     public var contribution: SparseImage?
+    /// The method's 1σ error of `flux` (PAIS's flux_err), if it gives one.
+    public var fluxError: Double?
 
-    public init(position: PixelPosition, flux: Double?, contribution: SparseImage?) {
-        self.position = position; self.flux = flux; self.contribution = contribution
+    public init(position: PixelPosition, flux: Double?, contribution: SparseImage?, fluxError: Double? = nil) {
+        self.position = position; self.flux = flux; self.contribution = contribution; self.fluxError = fluxError
     }
 }
 
@@ -38,6 +40,7 @@ public enum PredictionLoader {
         let ids = try table.doubles("id", source: catalogPath).map { Int64($0) }
         let xs = try table.doubles("x", source: catalogPath), ys = try table.doubles("y", source: catalogPath)
         let fluxes = try table.doubles("flux", source: catalogPath)
+        let errors = table["flux_err"] == nil ? nil : try table.doubles("flux_err", source: catalogPath)   // older deblends have none
         let boxes = try StampFile.read(sourcesPath, ids: ids)
         var total = [Double](repeating: 0, count: height * width)
         for d in boxes {
@@ -46,8 +49,10 @@ public enum PredictionLoader {
             }
         }
         let image = total.map { Float($0) }
-        return deblended(positions: zip(xs, ys).map { PixelPosition(x: $0, y: $1) }, fluxes: fluxes, images: boxes,
-                         image: image, height: height, width: width)
+        var predictions = deblended(positions: zip(xs, ys).map { PixelPosition(x: $0, y: $1) }, fluxes: fluxes, images: boxes,
+                                    image: image, height: height, width: width)
+        if let errors { for k in predictions.indices { predictions[k].fluxError = errors[k] } }
+        return predictions
     }
 
     /// Predictions from per-source deblended images D_k (boxes in image coordinates) of `image`:

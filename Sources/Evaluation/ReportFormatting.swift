@@ -51,6 +51,7 @@ extension EvaluationReport {
         lines.append(row("noisy-flux bias") { all($0)?.noisy?.bias })
         lines.append(row("noisy-flux sigma_MAD") { all($0)?.noisy?.sigmaMAD })
         lines.append(row("noisy-flux |err|>10% fraction") { all($0)?.noisy?.outlierFraction })
+        lines.append(row("flux_err pull sigma_MAD (1 ideal)") { $0.fluxErrorPulls?.sigmaMAD })
         lines.append(row("median NRMSE (noiseless)") { $0.imageFidelity?.medianNRMSE })
         lines.append(row("median SSIM") { $0.attribution?.medianSSIM })
         lines.append(row("median profile KS") { $0.attribution?.medianProfileKS })
@@ -98,6 +99,10 @@ extension EvaluationReport {
                              + String(format: " %5d %7.4f %9.4f %7.4f %5.3f %7.4f %7.4f %9.4f", s.n, s.bias, s.sigmaMAD, s.mape,
                                       s.outlierFraction, s.p16, s.p84, s.medianAbsolute ?? .nan))
             }
+        }
+        if let p = fluxErrorPulls {
+            lines.append(String(format: "flux_err: pulls (Σ M̂·I − Σ M̂·B) / flux_err of %d TP pairs: median %+.3f, sigma_MAD %.3f, %.0f %% within 1, %.0f %% within 2 (standard normal: 0, 1, 68 %%, 95 %%)",
+                                p.n, p.median, p.sigmaMAD, 100 * p.fractionWithin1, 100 * p.fractionWithin2))
         }
         if let f = imageFidelity {
             lines.append("")

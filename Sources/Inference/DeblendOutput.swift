@@ -6,8 +6,8 @@ import PCR
 ///
 /// Layout of `DIR`:
 /// * `catalog.fits` (table `CATALOG`) and `catalog.csv`: id, x, y (0-based peak pixel), ra, dec
-///   (degrees, NaN without a WCS), flux (attributed, e-/s), peak (heatmap), npix (pixels owned
-///   in the segmentation), blended;
+///   (degrees, NaN without a WCS), flux (attributed, e-/s), flux_err (1σ, `PixelNoise`), mag and
+///   mag_err (AB), peak (heatmap), npix (pixels owned in the segmentation), blended;
 /// * `sources.fits`: the per-source images D_j as boxes, in the layout `pais simulate` uses for
 ///   its truth models: table `STAMPS` (id, y0, x0, height, width, offset) and image `STAMPPIX`
 ///   (all boxes' pixels concatenated, row-major). Σ_j D_j reproduces the input flux;
@@ -28,6 +28,8 @@ public enum DeblendOutput {
                                photometry: CatalogPhotometry = CatalogPhotometry()) throws -> FITSTable {
         let sky = try wcs?.world(s.map { (x: Double($0.x), y: Double($0.y)) })
         let mags = s.map { source in photometry.zeroPoint.map { source.flux > 0 ? $0 - 2.5 * log10(source.flux) : .nan } ?? .nan }
+        // 2.5 / ln 10 × σ_F / F: the first-order error of −2.5 log10 F.
+        let magErrors = zip(s, mags).map { source, mag in mag.isFinite ? 2.5 / log(10) * source.fluxError / source.flux : .nan }
         return try FITSTable(columns: [
             TableColumn("id", .int64(s.map { Int64($0.id) })),
             TableColumn("x", unit: "pix", .double(s.map { Double($0.x) })),
@@ -35,7 +37,9 @@ public enum DeblendOutput {
             TableColumn("ra", unit: "deg", .double(sky?.map(\.ra) ?? s.map { _ in .nan })),
             TableColumn("dec", unit: "deg", .double(sky?.map(\.dec) ?? s.map { _ in .nan })),
             TableColumn("flux", unit: photometry.fluxUnit, .double(s.map(\.flux))),
+            TableColumn("flux_err", unit: photometry.fluxUnit, .double(s.map(\.fluxError))),
             TableColumn("mag", unit: "mag(AB)", .double(mags)),
+            TableColumn("mag_err", unit: "mag", .double(magErrors)),
             TableColumn("peak", .double(s.map { Double($0.peak) })),
             TableColumn("npix", .int64(s.map { Int64($0.ownedPixels) })),
             TableColumn("blended", .bool(s.map(\.blended))),

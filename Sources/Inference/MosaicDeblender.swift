@@ -52,6 +52,8 @@ public struct DeblendSettings: Sendable {
     /// The sky background subtracted before anything else (flux included). `.none` here;
     /// `pais deblend` and `pais evaluate` use `BackgroundChoice.automatic` unless told.
     public var background = BackgroundChoice.none
+    /// Each pixel's noise, for the catalog's flux errors; nil: the errors are NaN.
+    public var pixelNoise: PixelNoise?
     /// Whether the network sees sky noise (`SkyNoiseFill`) instead of 0 at blank pixels of tiles
     /// that hold data. Internal: tests turn it off for a negative control.
     var fillBlankWithSkyNoise = true
@@ -72,6 +74,8 @@ public struct DeblendedSource: Sendable {
     public var peak: Float
     /// Attributed flux Σ_p D_j(p), e-/s (the sum of `image`).
     public var flux: Double
+    /// Its 1σ error from the pixels' noise (`PixelNoise`); NaN without `DeblendSettings.pixelNoise`.
+    public var fluxError: Double = .nan
     /// Pixels whose largest share belongs to this source.
     public var ownedPixels: Int
     /// Whether a significant part of its flux comes from shared pixels (see `DeblendSettings`).

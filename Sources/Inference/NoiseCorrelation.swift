@@ -54,3 +54,70 @@ public enum NoiseCorrelation {
     /// Whether `correlation` (a measured value) says the noise is correlated.
     public static func isCorrelated(_ correlation: Float) -> Bool { correlation > correlatedLimit }
 }
+
+extension NoiseCorrelation {
+    /// Lags (dy, dx) of one half-plane within `factorReach` px: with their mirror images and lag 0,
+    /// every lag of a drizzle kernel's autocorrelation.
+    static let factorReach = 2
+    static let halfPlaneLags: [(dy: Int, dx: Int)] = (0...factorReach).flatMap { dy in
+        (-factorReach...factorReach).compactMap { dx in dy > 0 || dx > 0 ? (dy, dx) : nil }
+    }
+    /// Lags of the variance factor's reference spread: `farLag` and beyond, along rows, columns
+    /// and diagonals.
+    static let farLags: [(dy: Int, dx: Int)] = [(0, farLag), (farLag, 0), (farLag, farLag), (farLag, -farLag), (0, farLag + 2), (farLag + 2, 0)]
+    /// Cells the variance factor reads at most (evenly spread over the well-covered ones).
+    static let factorCells = 64
+
+    /// How much larger the variance of a sum over many pixels is than the sum of their variances:
+    /// F = Σ_lag ρ(lag) = 1 + 2 Σ_half-plane ρ(lag), over lags within `factorReach` px, each ρ
+    /// measured as the neighbour correlation is (differences at the lag against differences
+    /// `farLag` apart, clipped). 1 for white noise; (Σk)² / Σk² for white noise smoothed by a
+    /// kernel k that reaches no further (7.1 for the simulator's 3 × 3 drizzle-like kernel). The
+    /// median over up to `factorCells` well-covered cells of `sky`'s mesh; NaN if none can be read.
+    public static func varianceFactor(_ image: any ImageRows, sky: SkyBackground) throws -> Float {
+        let columns = sky.cellColumns
+        let candidates = sky.wellCovered.indices.filter { sky.wellCovered[$0] && sky.rms[$0].isFinite }
+        let stride = max(1, (candidates.count + factorCells - 1) / factorCells)
+        let chosen = Swift.stride(from: 0, to: candidates.count, by: stride).map { candidates[$0] }
+        var factors: [Float] = []
+        for (cellRow, cells) in Dictionary(grouping: chosen, by: { $0 / columns }).sorted(by: { $0.key < $1.key }) {
+            let rows = sky.rowEdges[cellRow]..<sky.rowEdges[cellRow + 1]
+            let band = try image.read(rows: rows)
+            for cell in cells {
+                let c = cell % columns
+                let factor = factorOfCell(band, width: image.width, rows: rows.count, columns: sky.columnEdges[c]..<sky.columnEdges[c + 1])
+                if factor.isFinite { factors.append(factor) }
+            }
+        }
+        return factors.isEmpty ? .nan : median(factors)
+    }
+
+    /// F in one cell (see `varianceFactor`); NaN when a lag has too few pairs.
+    static func factorOfCell(_ band: [Float], width: Int, rows: Int, columns: Range<Int>) -> Float {
+        func isData(_ v: Float) -> Bool { v.isFinite && v != 0 }
+        func spread(dy: Int, dx: Int) -> Float? {
+            var differences: [Float] = []
+            for y in 0..<max(0, rows - dy) {
+                for x in max(columns.lowerBound, columns.lowerBound - dx)..<min(columns.upperBound, columns.upperBound - dx) {
+                    let a = band[y * width + x], b = band[(y + dy) * width + x + dx]
+                    if isData(a) && isData(b) { differences.append(b - a) }
+                }
+            }
+            return differences.count >= 32 ? CellStatistics(differences).rms : nil
+        }
+        // Every lag's ρ is read against this one reference, so its error counts 24 times in F:
+        // it is averaged over six lags beyond the kernels' reach.
+        var far: Float = 0
+        for lag in farLags {
+            guard let s = spread(dy: lag.dy, dx: lag.dx) else { return .nan }
+            far += s * s / Float(farLags.count)
+        }
+        guard far > 0 else { return .nan }
+        var factor: Float = 1
+        for lag in halfPlaneLags {
+            guard let s = spread(dy: lag.dy, dx: lag.dx) else { return .nan }
+            factor += 2 * (1 - s * s / far)
+        }
+        return factor
+    }
+}

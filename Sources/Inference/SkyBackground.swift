@@ -111,10 +111,16 @@ public struct SkyBackground: Sendable, Equatable {
     }
 
     /// The background of image row `y` (`columnEdges.last` values).
-    public func row(_ y: Int) -> [Float] {
+    public func row(_ y: Int) -> [Float] { interpolated(level, row: y) }
+
+    /// The sky noise's per-pixel rms along image row `y`, interpolated as the level is.
+    public func rmsRow(_ y: Int) -> [Float] { interpolated(rms, row: y) }
+
+    /// Per-cell `values` interpolated along image row `y`.
+    private func interpolated(_ values: [Float], row y: Int) -> [Float] {
         let (r, t) = Self.bracket(Double(y), edges: rowEdges), columns = cellColumns
         let r1 = min(r + 1, cellRows - 1)
-        let coarse = (0..<columns).map { c in (1 - t) * level[r * columns + c] + t * level[r1 * columns + c] }
+        let coarse = (0..<columns).map { c in (1 - t) * values[r * columns + c] + t * values[r1 * columns + c] }
         return columnCell.indices.map { x in
             let c = columnCell[x], w = columnWeight[x]
             return (1 - w) * coarse[c] + w * coarse[min(c + 1, columns - 1)]

@@ -7,6 +7,8 @@ struct AttributedChunk {
     /// the pieces' pixels are concatenated, piece s starting at `pieceStart[s]`.
     var sources: [Int] = [], boxes: [StampStore.Box] = [], pieceStart: [Int] = [], pixels: [Float] = []
     var owned: [Int] = [], positive: [Double] = [], shared: [Double] = []
+    /// Σ share² × pixel variance per piece (empty without pixel variances).
+    var variance: [Double] = []
     /// Segmentation id of each pixel of the chunk (0 for a skipped pixel).
     var ids: [Int32] = []
 }
@@ -18,7 +20,7 @@ extension StreamingDecoder {
     /// without flux) are skipped.
     /// Chunks run in parallel and merge in order; the float operations on pixels are those of
     /// `PCRDecoder.decode` and the whole-image segmentation.
-    func attribute(count: Int, position: (Int) -> Int, flux: [Float], owners: [Int32], shares: [Float],
+    func attribute(count: Int, position: (Int) -> Int, flux: [Float], variance: [Float], owners: [Int32], shares: [Float],
                    setOwner: (Int, Int32) throws -> Void) throws {
         let chunkPixels = settings.attributionChunkPixels
         let chunks = (count + chunkPixels - 1) / chunkPixels
@@ -32,8 +34,8 @@ extension StreamingDecoder {
             let work: (Int, Int, Int) -> Void = { worker, first, last in
                 for c in first..<last {
                     let range = (c * chunkPixels)..<min(count, (c + 1) * chunkPixels)
-                    out[c] = self.attributeChunk(range, position: position, flux: flux, owners: owners, shares: shares,
-                                                 slotOf: &slots[worker])
+                    out[c] = self.attributeChunk(range, position: position, flux: flux, variance: variance, owners: owners,
+                                                 shares: shares, slotOf: &slots[worker])
                 }
             }
             if workers > 1 { Parallel.forWorkers(chunks, grain: 1, work) } else { work(0, 0, chunks) }
@@ -42,6 +44,7 @@ extension StreamingDecoder {
         for (c, chunk) in results.enumerated() {
             for (s, j) in chunk.sources.enumerated() {
                 owned[j] += chunk.owned[s]; positiveFlux[j] += chunk.positive[s]; sharedFlux[j] += chunk.shared[s]
+                if !chunk.variance.isEmpty { fluxVariance[j] += chunk.variance[s] }
                 let end = s + 1 < chunk.pieceStart.count ? chunk.pieceStart[s + 1] : chunk.pixels.count
                 let piece = chunk.pixels[chunk.pieceStart[s]..<end]
                 if let stamps {
@@ -56,8 +59,8 @@ extension StreamingDecoder {
 
     /// One chunk: boxes of the touched sources (pass 1), then pieces, owners and sums (pass 2).
     /// `slotOf` maps a source to its entry in this chunk (−1: none) and is reset on return.
-    private func attributeChunk(_ range: Range<Int>, position: (Int) -> Int, flux: [Float], owners: [Int32], shares: [Float],
-                                slotOf: inout [Int]) -> AttributedChunk {
+    private func attributeChunk(_ range: Range<Int>, position: (Int) -> Int, flux: [Float], variance: [Float], owners: [Int32],
+                                shares: [Float], slotOf: inout [Int]) -> AttributedChunk {
         var r = AttributedChunk()
         r.ids = [Int32](repeating: 0, count: range.count)
         for i in range where owners[i * n] >= 0 {
@@ -83,6 +86,8 @@ extension StreamingDecoder {
         r.pixels = [Float](repeating: 0, count: total)
         r.owned = [Int](repeating: 0, count: r.sources.count)
         r.positive = [Double](repeating: 0, count: r.sources.count); r.shared = r.positive
+        let withVariance = !variance.isEmpty
+        if withVariance { r.variance = r.positive }
         let n = self.n, width = self.width, sole = settings.ownershipForSole
         owners.withUnsafeBufferPointer { o in shares.withUnsafeBufferPointer { w in r.pixels.withUnsafeMutableBufferPointer { pixels in
             for i in range where o[i * n] >= 0 {
@@ -105,6 +110,7 @@ extension StreamingDecoder {
                     let positive = Double(max(f, 0) * merged), s = slotOf[owner]
                     r.positive[s] += positive
                     if merged < sole { r.shared[s] += positive }
+                    if withVariance { r.variance[s] += Double(merged * merged) * Double(variance[i]) }
                 }
                 r.owned[slotOf[best]] += 1
                 r.ids[i - range.lowerBound] = Int32(best + 1)
@@ -121,7 +127,8 @@ extension StreamingDecoder {
     func finish() throws -> [DeblendedSource] {
         precondition(deferred.count == 0, "pixels still waiting after the last block")
         func source(_ j: Int, flux: Double) -> DeblendedSource {
-            DeblendedSource(id: j + 1, y: centres[j].y, x: centres[j].x, peak: peakValues[j], flux: flux, ownedPixels: owned[j],
+            DeblendedSource(id: j + 1, y: centres[j].y, x: centres[j].x, peak: peakValues[j], flux: flux,
+                            fluxError: settings.pixelNoise == nil ? .nan : fluxVariance[j].squareRoot(), ownedPixels: owned[j],
                             blended: positiveFlux[j] > 0 && sharedFlux[j] > settings.blendFluxFraction * positiveFlux[j], image: .empty)
         }
         guard let stamps else {

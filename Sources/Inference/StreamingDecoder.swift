@@ -36,6 +36,8 @@ final class StreamingDecoder {
     var carry: [Float] = [], carryStart = 0
     var deferred = DeferredPixels()
     var owned: [Int] = [], positiveFlux: [Double] = [], sharedFlux: [Double] = []
+    /// Σ_p M_j(p)² σ²(p) per source (`PixelNoise`), while `settings.pixelNoise` is set.
+    var fluxVariance: [Double] = []
     /// Per-source image pieces; nil without per-source images, when only their sums are kept.
     let stamps: StampStore?
     var fluxWithoutImages: [Double] = []
@@ -73,7 +75,8 @@ final class StreamingDecoder {
         findCentres(in: heatmap, rows: outputs.rows, isLast: isLast)
         let final = isLast || !settings.deferUncertainPixels
         try resolveDeferred(final: final)
-        try attributeBlock(outputs, flux: flux, final: final)
+        let variance = settings.pixelNoise?.variances(firstRow: outputs.firstRow, width: width, flux: flux) ?? []
+        try attributeBlock(outputs, flux: flux, variance: variance, final: final)
         peakDeferred = max(peakDeferred, deferred.count)
         if deferred.count > settings.maxWaitingPixels {       // bounded memory over exactness
             earlyMatched += deferred.count
@@ -109,6 +112,7 @@ final class StreamingDecoder {
         positiveFlux += [Double](repeating: 0, count: k - positiveFlux.count)
         sharedFlux += [Double](repeating: 0, count: k - sharedFlux.count)
         fluxWithoutImages += [Double](repeating: 0, count: k - fluxWithoutImages.count)
+        fluxVariance += [Double](repeating: 0, count: k - fluxVariance.count)
         stamps?.grow(to: k)
     }
 
@@ -139,8 +143,9 @@ final class StreamingDecoder {
 
     /// Shares and owners of every pixel of the block, in parallel over rows; owner −1 in slot 0
     /// marks a pixel that must wait, −2 a pixel without flux (blank: owned by nobody, as in
-    /// `PCRDecoder.decode`). Then attributes them in raster order.
-    private func attributeBlock(_ s: StitchedOutputs, flux: [Float], final: Bool) throws {
+    /// `PCRDecoder.decode`). Then attributes them in raster order. `variance`: each pixel's noise
+    /// variance (empty without `settings.pixelNoise`).
+    private func attributeBlock(_ s: StitchedOutputs, flux: [Float], variance: [Float], final: Bool) throws {
         let rows = s.height, w = width, n = self.n, first = s.firstRow
         let index = self.index, known = self.known
         var owners = ownersBuffer, shares = sharesBuffer
@@ -171,11 +176,11 @@ final class StreamingDecoder {
         } }
         var segmentation = [Int32](repeating: 0, count: rows * w)
         for i in 0..<(rows * w) where owners[i * n] == Self.waiting {
-            deferred.append(position: first * w + i, flux: flux[i], vectors: s.vectors[(i * 2 * n)..<((i + 1) * 2 * n)],
-                            shares: shares[(i * n)..<((i + 1) * n)])
+            deferred.append(position: first * w + i, flux: flux[i], variance: variance.isEmpty ? nil : variance[i],
+                            vectors: s.vectors[(i * 2 * n)..<((i + 1) * 2 * n)], shares: shares[(i * n)..<((i + 1) * n)])
         }
         if !centres.isEmpty || !final {
-            try attribute(count: rows * w, position: { first * w + $0 }, flux: flux, owners: owners, shares: shares) { i, id in
+            try attribute(count: rows * w, position: { first * w + $0 }, flux: flux, variance: variance, owners: owners, shares: shares) { i, id in
                 segmentation[i] = id
             }
         }
@@ -201,7 +206,8 @@ final class StreamingDecoder {
         guard done.count > 0, !centres.isEmpty else { return }
         let positions = done.positions
         var patches: [(index: Int, id: Int32)] = []
-        try attribute(count: done.count, position: { positions[$0] }, flux: done.flux, owners: owners, shares: done.shares) { i, id in
+        try attribute(count: done.count, position: { positions[$0] }, flux: done.flux, variance: done.variance, owners: owners,
+                      shares: done.shares) { i, id in
             patches.append((positions[i], id))
         }
         try timed { try sink.patchSegmentation(patches) }
@@ -216,15 +222,17 @@ final class StreamingDecoder {
 
 /// Pixels whose slot matches are not final yet, with what is needed to finish them later.
 struct DeferredPixels {
-    var positions: [Int] = [], flux: [Float] = [], vectors: [Float] = [], shares: [Float] = []
+    /// `variance` stays empty when the decoder keeps no flux errors.
+    var positions: [Int] = [], flux: [Float] = [], variance: [Float] = [], vectors: [Float] = [], shares: [Float] = []
     var count: Int { positions.count }
 
-    mutating func append(position: Int, flux f: Float, vectors v: ArraySlice<Float>, shares s: ArraySlice<Float>) {
+    mutating func append(position: Int, flux f: Float, variance v2: Float?, vectors v: ArraySlice<Float>, shares s: ArraySlice<Float>) {
         positions.append(position); flux.append(f); vectors += v; shares += s
+        if let v2 { variance.append(v2) }
     }
 
     mutating func append(from other: DeferredPixels, at i: Int, n: Int) {
-        append(position: other.positions[i], flux: other.flux[i], vectors: other.vectors[(i * 2 * n)..<((i + 1) * 2 * n)],
-               shares: other.shares[(i * n)..<((i + 1) * n)])
+        append(position: other.positions[i], flux: other.flux[i], variance: other.variance.isEmpty ? nil : other.variance[i],
+               vectors: other.vectors[(i * 2 * n)..<((i + 1) * 2 * n)], shares: other.shares[(i * n)..<((i + 1) * n)])
     }
 }

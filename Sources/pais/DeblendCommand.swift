@@ -39,6 +39,7 @@ struct DeblendCommand: ParsableCommand {
     @Option(help: "HDU of the weight map: index or EXTNAME (e.g. WHT, with --weight the same _drz.fits).") var weightHdu: String?
     @Option(help: "Sky background to subtract first: auto (a SExtractor-style mesh estimate, subtracted when it shows a sky the image still holds), mesh (that estimate, always subtracted), none (the image is used as it is), or a constant level in the image's units.") var background = "auto"
     @Option(help: "Cell side in px of the auto background mesh (median-filtered over 3x3 cells).") var backgroundMesh = 64
+    @Option(help: "Electrons per image unit (for an image in e-/s, its exposure time in s), for the sources' photon noise in flux_err; without it flux_err holds the sky noise alone, as source-extractor's with GAIN 0.") var gain: Double?
     @Option(help: "Scale what the network sees so that the sky's noise lies in the range the model was trained on (auto: when the model file records that range, as the shipped ones do), or never (off). Fluxes stay in the image's units.") var noiseMatch = "auto"
     @Flag(help: "Skip the per-source images (sources.fits): catalog, segmentation and heatmap only; faster, and far smaller on big mosaics (fluxes equal to rounding).") var noStamps = false
     @Flag(help: "Replace an existing output directory.") var overwrite = false
@@ -74,6 +75,7 @@ struct DeblendCommand: ParsableCommand {
         guard peakThreshold > 0, peakThreshold < 1 else { throw CommandError("--peak-threshold must be in (0, 1), got \(peakThreshold)") }
         guard maxMemory > 0 else { throw CommandError("--max-memory must be a positive number of MB, got \(maxMemory)") }
         if let blockRows, blockRows <= 0 { throw CommandError("--block-rows must be positive, got \(blockRows)") }
+        if let gain, !(gain > 0 && gain.isFinite) { throw CommandError("--gain must be a positive number of electrons per image unit, got \(gain)") }
         let matchMode = try NoiseMatchMode(option: noiseMatch)
         var settings = DeblendSettings()
         settings.inputScale = Float(units.scale)
@@ -85,6 +87,8 @@ struct DeblendCommand: ParsableCommand {
         let sky = decided.map.map { (background: $0, subtract: decided.subtract) }
         settings.background = decided.background
         settings.noiseMatch = matched.match
+        let fluxErrors = try FluxErrorChoice(rows, noise: noise, gain: gain)
+        settings.pixelNoise = fluxErrors.pixelNoise
         let network = try loadTileNetwork(preset: preset, weights: weights, tile: tile, replicas: Parallel.workers, views: views)
         settings.tile = tile
         settings.margin = margin ?? defaultMargin(tile: tile)
@@ -108,6 +112,7 @@ struct DeblendCommand: ParsableCommand {
             let report = noiseReport(correlation: noise.correlation, modelGiven: model != nil)
             print(report.line)
             print(matchSummary.line)
+            print(fluxErrors.line)
             if let warning = report.warning { writeToStandardError("warning: \(image): \(warning)\n") }
         }
         let keywords: [(String, HeaderValue, String)] = [
@@ -122,6 +127,8 @@ struct DeblendCommand: ParsableCommand {
             ("PAISBKG", .string(sky.map { $0.background.headerValue(subtracted: $0.subtract) } ?? "none"), "sky background subtracted first"),
             ("PAISNCOR", .double(noise.correlation.isFinite ? Double(noise.correlation) : -1), "sky noise neighbour correlation (-1: unmeasured)"),
             ("PAISNMAT", .string(matchSummary.header), "tiles scaled so their sky noise is the model's"),
+            ("PAISGAIN", .double(gain ?? 0), "[e-/unit] gain of flux_err's photon noise (0: none)"),
+            ("PAISCORF", .double(Double(fluxErrors.pixelNoise?.correlationFactor ?? -1)), "flux_err variance factor for noise correlation (-1: no flux_err)"),
         ] + (centres.map { [("PAISCEN", .string(URL(fileURLWithPath: $0).lastPathComponent), "forced centres: catalog")] } ?? [])
         if communicator.size > 1 {
             // Every rank picks its model and sky alone: a stale copy of the image or the model on

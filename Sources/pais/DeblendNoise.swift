@@ -112,3 +112,35 @@ func noiseReport(correlation: Float, modelGiven: Bool) -> (line: String, warning
         ? (line, "the image's sky noise is correlated between neighbouring pixels (\(value)); a model trained on white noise alone takes its blobs for faint sources (without --model, \(ShippedModel.drizzledNoise) is used)")
         : (line + "; using the drizzled-noise model", nil)
 }
+
+/// What the catalog's flux errors rest on (`PixelNoise`): the sky noise's rms map, the photon noise
+/// of the sources with a gain, and for correlated noise its variance factor
+/// (`NoiseCorrelation.varianceFactor`); nil `pixelNoise` when the sky noise was not measured.
+struct FluxErrorChoice {
+    let pixelNoise: PixelNoise?
+    let line: String
+
+    init(_ rows: any ImageRows, noise: SkyNoise, gain: Double?) throws {
+        guard let map = noise.map, map.isMeasured else {
+            pixelNoise = nil
+            line = "flux errors: none (the sky noise could not be measured): flux_err and mag_err are NaN"
+            return
+        }
+        var factor: Float = 1
+        if noise.isCorrelated {
+            do { factor = try NoiseCorrelation.varianceFactor(rows, sky: map) } catch let e as InferenceError { throw CommandError(e.description) }
+            guard factor.isFinite else {
+                pixelNoise = nil
+                line = "flux errors: none (the correlated noise's variance factor could not be measured): flux_err and mag_err are NaN"
+                return
+            }
+            factor = max(factor, 1)
+        }
+        do { pixelNoise = try PixelNoise(sky: map, gain: gain, correlationFactor: factor) } catch let e as InferenceError {
+            throw CommandError(e.description)
+        }
+        line = "flux errors: from the sky noise map" + (gain.map { String(format: " and the sources' photon noise (gain %g e-/unit)", $0) }
+            ?? " alone (--gain adds the sources' photon noise)")
+            + (noise.isCorrelated ? String(format: ", variances x %.2f for the noise's correlation between pixels", Double(factor)) : "")
+    }
+}

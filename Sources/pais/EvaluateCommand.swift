@@ -114,13 +114,16 @@ struct EvaluateCommand: ParsableCommand {
             weights = decided.weights
             settings.background = decided.background
             settings.noiseMatch = decided.matched.match
+            settings.pixelNoise = try FluxErrorChoice(rows, noise: decided.noise, gain: nil).pixelNoise
             let network = try loadTileNetwork(preset: preset, weights: weights, tile: tile, replicas: Parallel.workers, views: views)
             result = try MosaicDeblender(settings: settings).deblend(field.noisy, height: field.height, width: field.width, network: network)
         } catch let e as InferenceError { throw CommandError("\(truthPath): \(e.description)") }
         writeToStandardError("deblended \(truthPath) with \(weights): \(result.sources.count) sources\n")
-        return PredictionLoader.deblended(positions: result.sources.map { PixelPosition(x: Double($0.x), y: Double($0.y)) },
-                                          fluxes: result.sources.map(\.flux), images: result.sources.map(\.image),
-                                          image: result.image, height: result.height, width: result.width)
+        var predictions = PredictionLoader.deblended(positions: result.sources.map { PixelPosition(x: Double($0.x), y: Double($0.y)) },
+                                                     fluxes: result.sources.map(\.flux), images: result.sources.map(\.image),
+                                                     image: result.image, height: result.height, width: result.width)
+        for (k, source) in result.sources.enumerated() { predictions[k].fluxError = source.fluxError }
+        return predictions
     }
 
     /// Table 3 metrics (metrics.md §7) of the model on a labelled dataset split.

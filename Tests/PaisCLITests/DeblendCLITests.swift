@@ -130,6 +130,47 @@ struct DeblendCLITests {
         #expect(given.run.standardError.contains("warning: \(directory)/correlated.fits: the image's sky noise is correlated"))
     }
 
+    /// flux_err describes the noise: on simulated fields the pulls (Σ M̂·I − Σ M̂·B) / flux_err that
+    /// `pais evaluate` reports are standard normal, for white noise and for drizzle-like correlated
+    /// noise (whose variance factor is measured and applied; without it the errors would be far
+    /// too small). The catalog's columns agree with each other, and a bad --gain is refused.
+    @Test func fluxErrorsDescribeTheNoise() throws {
+        let directory = try makeScratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        for noise in ["white", "correlated"] {
+            let field = directory + "/\(noise).fits", out = directory + "/\(noise)", report = directory + "/\(noise)-eval"
+            #expect(try runPais(["simulate", "--height", "512", "--width", "512", "--psf-size", "31", "--seed", "13", "--noise", noise,
+                                 "--output", field]).status == 0)
+            let run = try runPais(["deblend", field, "--output", out])
+            #expect(run.status == 0, "\(run.standardError)")
+            #expect(run.standardOutput.contains("flux errors: from the sky noise map alone"))
+            let factor = try #require(try FITSFile.open(out + "/catalog.fits").readKey("PAISCORF")?.doubleValue)
+            #expect(noise == "white" ? factor == 1 : factor > 5 && factor < 9, "\(factor)")
+            let catalog = try FITSTable.read(from: out + "/catalog.csv")
+            let flux = try catalog.doubles("flux"), error = try catalog.doubles("flux_err"), mag = try catalog.doubles("mag"),
+                magError = try catalog.doubles("mag_err")
+            #expect(error.allSatisfy { $0 >= 0 && $0.isFinite } && error.contains { $0 > 0 })     // 0: a detection given no pixel
+            for k in flux.indices {
+                #expect(flux[k] > 0 ? abs(magError[k] - 2.5 / log(10) * error[k] / flux[k]) < 1e-9 * magError[k] : magError[k].isNaN && mag[k].isNaN)
+            }
+            #expect(try runPais(["evaluate", "--truth", field, "--deblend", out, "--output", report, "--no-plots"]).status == 0)
+            let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: report + "/report.json"))) as! [String: Any]
+            let pulls = try #require(json["fluxErrorPulls"] as? [String: Any])
+            let sigma = try #require(pulls["sigmaMAD"] as? Double), n = try #require(pulls["n"] as? Int)
+            // 60-90 pulls: sigma_MAD is known to about ±0.1 (0.69-1.07 over four 512² fields).
+            #expect(n > 60 && sigma > 0.6 && sigma < 1.4, "\(noise): sigma_MAD \(sigma) over \(n) pulls")
+            if noise == "correlated" { #expect(sigma * factor.squareRoot() > 1.8, "without the factor the pulls would be \(sigma * factor.squareRoot())") }
+        }
+        let gained = try runPais(["deblend", directory + "/white.fits", "--gain", "20", "--output", directory + "/gained"])
+        #expect(gained.status == 0 && gained.standardOutput.contains("photon noise (gain 20 e-/unit)"))
+        let plain = try FITSTable.read(from: directory + "/white/catalog.csv").doubles("flux_err")
+        let withPhotons = try FITSTable.read(from: directory + "/gained/catalog.csv").doubles("flux_err")
+        #expect(zip(withPhotons, plain).allSatisfy { $0 >= $1 } && zip(withPhotons, plain).contains { $0 > 1.2 * $1 })
+        let bad = try runPais(["deblend", directory + "/white.fits", "--gain", "0", "--output", directory + "/bad"])
+        #expect(bad.status != 0 && bad.standardError.contains("--gain must be a positive number of electrons per image unit, got 0.0"))
+        #expect(!FileManager.default.fileExists(atPath: directory + "/bad"))
+    }
+
     /// An installed copy (`make install`'s layout: PREFIX/bin/pais, PREFIX/share/pais/models) run
     /// from anywhere finds its default model; a lone copy of the executable finds none, says where
     /// it looked and writes nothing; `PAIS_MODEL_DIR` points it at the models.
