@@ -38,7 +38,10 @@ public enum PredictionLoader {
         }
         let table = try FITSTable.read(from: catalogPath)
         let ids = try table.doubles("id", source: catalogPath).map { Int64($0) }
-        let xs = try table.doubles("x", source: catalogPath), ys = try table.doubles("y", source: catalogPath)
+        // The flux centroid where the deblend gives one (older ones have the peak pixel only).
+        let centroid = table["x_centroid"] != nil && table["y_centroid"] != nil
+        let xs = try table.doubles(centroid ? "x_centroid" : "x", source: catalogPath)
+        let ys = try table.doubles(centroid ? "y_centroid" : "y", source: catalogPath)
         let fluxes = try table.doubles("flux", source: catalogPath)
         let errors = table["flux_err"] == nil ? nil : try table.doubles("flux_err", source: catalogPath)   // older deblends have none
         let boxes = try StampFile.read(sourcesPath, ids: ids)

@@ -5,8 +5,9 @@ import PCR
 /// Writes a deblend as a directory of FITS and CSV files, all carrying the input's WCS.
 ///
 /// Layout of `DIR`:
-/// * `catalog.fits` (table `CATALOG`) and `catalog.csv`: id, x, y (0-based peak pixel), ra, dec
-///   (degrees, NaN without a WCS), flux (attributed, e-/s), flux_err (1σ, `PixelNoise`), mag and
+/// * `catalog.fits` (table `CATALOG`) and `catalog.csv`: id, x, y (0-based peak pixel), x_centroid,
+///   y_centroid (the flux centroid near the peak, sub-pixel), ra, dec (degrees, of the centroid;
+///   NaN without a WCS), flux (attributed, e-/s), flux_err (1σ, `PixelNoise`), mag and
 ///   mag_err (AB), peak (heatmap), npix (pixels owned in the segmentation), blended;
 /// * `sources.fits`: the per-source images D_j as boxes, in the layout `pais simulate` uses for
 ///   its truth models: table `STAMPS` (id, y0, x0, height, width, offset) and image `STAMPPIX`
@@ -26,7 +27,7 @@ public enum DeblendOutput {
     /// a flux that is not positive or without a zero point).
     public static func catalog(_ s: [DeblendedSource], wcs: CelestialWCS?,
                                photometry: CatalogPhotometry = CatalogPhotometry()) throws -> FITSTable {
-        let sky = try wcs?.world(s.map { (x: Double($0.x), y: Double($0.y)) })
+        let sky = try wcs?.world(s.map { (x: $0.xCentroid, y: $0.yCentroid) })
         let mags = s.map { source in photometry.zeroPoint.map { source.flux > 0 ? $0 - 2.5 * log10(source.flux) : .nan } ?? .nan }
         // 2.5 / ln 10 × σ_F / F: the first-order error of −2.5 log10 F.
         let magErrors = zip(s, mags).map { source, mag in mag.isFinite ? 2.5 / log(10) * source.fluxError / source.flux : .nan }
@@ -34,6 +35,8 @@ public enum DeblendOutput {
             TableColumn("id", .int64(s.map { Int64($0.id) })),
             TableColumn("x", unit: "pix", .double(s.map { Double($0.x) })),
             TableColumn("y", unit: "pix", .double(s.map { Double($0.y) })),
+            TableColumn("x_centroid", unit: "pix", .double(s.map(\.xCentroid))),
+            TableColumn("y_centroid", unit: "pix", .double(s.map(\.yCentroid))),
             TableColumn("ra", unit: "deg", .double(sky?.map(\.ra) ?? s.map { _ in .nan })),
             TableColumn("dec", unit: "deg", .double(sky?.map(\.dec) ?? s.map { _ in .nan })),
             TableColumn("flux", unit: photometry.fluxUnit, .double(s.map(\.flux))),

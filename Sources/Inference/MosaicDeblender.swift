@@ -76,6 +76,9 @@ public struct DeblendedSource: Sendable {
     public var flux: Double
     /// Its 1σ error from the pixels' noise (`PixelNoise`); NaN without `DeblendSettings.pixelNoise`.
     public var fluxError: Double = .nan
+    /// Centroid of its positive attributed flux within `StreamingDecoder.centroidHalfWindow` px of
+    /// the centre (0-based, sub-pixel); the centre itself when no such flux.
+    public var yCentroid: Double = .nan, xCentroid: Double = .nan
     /// Pixels whose largest share belongs to this source.
     public var ownedPixels: Int
     /// Whether a significant part of its flux comes from shared pixels (see `DeblendSettings`).

@@ -9,6 +9,8 @@ struct AttributedChunk {
     var owned: [Int] = [], positive: [Double] = [], shared: [Double] = []
     /// Σ share² × pixel variance per piece (empty without pixel variances).
     var variance: [Double] = []
+    /// Per piece, the centroid sums of the pixels within the window of its source's centre.
+    var windowFlux: [Double] = [], windowFirstY: [Double] = [], windowFirstX: [Double] = []
     /// Segmentation id of each pixel of the chunk (0 for a skipped pixel).
     var ids: [Int32] = []
 }
@@ -45,6 +47,7 @@ extension StreamingDecoder {
             for (s, j) in chunk.sources.enumerated() {
                 owned[j] += chunk.owned[s]; positiveFlux[j] += chunk.positive[s]; sharedFlux[j] += chunk.shared[s]
                 if !chunk.variance.isEmpty { fluxVariance[j] += chunk.variance[s] }
+                windowFlux[j] += chunk.windowFlux[s]; windowFirstY[j] += chunk.windowFirstY[s]; windowFirstX[j] += chunk.windowFirstX[s]
                 let end = s + 1 < chunk.pieceStart.count ? chunk.pieceStart[s + 1] : chunk.pixels.count
                 let piece = chunk.pixels[chunk.pieceStart[s]..<end]
                 if let stamps {
@@ -88,7 +91,9 @@ extension StreamingDecoder {
         r.positive = [Double](repeating: 0, count: r.sources.count); r.shared = r.positive
         let withVariance = !variance.isEmpty
         if withVariance { r.variance = r.positive }
-        let n = self.n, width = self.width, sole = settings.ownershipForSole
+        r.windowFlux = r.positive; r.windowFirstY = r.positive; r.windowFirstX = r.positive
+        let window = Self.centroidHalfWindow
+        let n = self.n, width = self.width, sole = settings.ownershipForSole, centres = self.centres
         owners.withUnsafeBufferPointer { o in shares.withUnsafeBufferPointer { w in r.pixels.withUnsafeMutableBufferPointer { pixels in
             for i in range where o[i * n] >= 0 {
                 let p = position(i), y = p / width, x = p % width, f = flux[i]
@@ -111,6 +116,10 @@ extension StreamingDecoder {
                     r.positive[s] += positive
                     if merged < sole { r.shared[s] += positive }
                     if withVariance { r.variance[s] += Double(merged * merged) * Double(variance[i]) }
+                    let dy = y - centres[owner].y, dx = x - centres[owner].x
+                    if abs(dy) <= window && abs(dx) <= window && positive > 0 {
+                        r.windowFlux[s] += positive; r.windowFirstY[s] += positive * Double(dy); r.windowFirstX[s] += positive * Double(dx)
+                    }
                 }
                 r.owned[slotOf[best]] += 1
                 r.ids[i - range.lowerBound] = Int32(best + 1)
@@ -127,9 +136,11 @@ extension StreamingDecoder {
     func finish() throws -> [DeblendedSource] {
         precondition(deferred.count == 0, "pixels still waiting after the last block")
         func source(_ j: Int, flux: Double) -> DeblendedSource {
-            DeblendedSource(id: j + 1, y: centres[j].y, x: centres[j].x, peak: peakValues[j], flux: flux,
-                            fluxError: settings.pixelNoise == nil ? .nan : fluxVariance[j].squareRoot(), ownedPixels: owned[j],
-                            blended: positiveFlux[j] > 0 && sharedFlux[j] > settings.blendFluxFraction * positiveFlux[j], image: .empty)
+            let shift = windowFlux[j] > 0 ? (y: windowFirstY[j] / windowFlux[j], x: windowFirstX[j] / windowFlux[j]) : (y: 0, x: 0)
+            return DeblendedSource(id: j + 1, y: centres[j].y, x: centres[j].x, peak: peakValues[j], flux: flux,
+                                   fluxError: settings.pixelNoise == nil ? .nan : fluxVariance[j].squareRoot(),
+                                   yCentroid: Double(centres[j].y) + shift.y, xCentroid: Double(centres[j].x) + shift.x, ownedPixels: owned[j],
+                                   blended: positiveFlux[j] > 0 && sharedFlux[j] > settings.blendFluxFraction * positiveFlux[j], image: .empty)
         }
         guard let stamps else {
             let sources = centres.indices.map { source($0, flux: fluxWithoutImages[$0]) }

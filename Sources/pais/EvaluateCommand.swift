@@ -119,7 +119,7 @@ struct EvaluateCommand: ParsableCommand {
             result = try MosaicDeblender(settings: settings).deblend(field.noisy, height: field.height, width: field.width, network: network)
         } catch let e as InferenceError { throw CommandError("\(truthPath): \(e.description)") }
         writeToStandardError("deblended \(truthPath) with \(weights): \(result.sources.count) sources\n")
-        var predictions = PredictionLoader.deblended(positions: result.sources.map { PixelPosition(x: Double($0.x), y: Double($0.y)) },
+        var predictions = PredictionLoader.deblended(positions: result.sources.map { PixelPosition(x: $0.xCentroid, y: $0.yCentroid) },
                                                      fluxes: result.sources.map(\.flux), images: result.sources.map(\.image),
                                                      image: result.image, height: result.height, width: result.width)
         for (k, source) in result.sources.enumerated() { predictions[k].fluxError = source.fluxError }

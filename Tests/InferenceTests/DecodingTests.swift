@@ -33,6 +33,38 @@ struct DecodingTests {
         for s in r.sources { #expect(s.ownedPixels == r.segmentation.filter { $0 == Int32(s.id) }.count) }
     }
 
+    /// The centroid, in float64 from each source's image: its positive pixels within the 9 x 9
+    /// window around the peak. Sources sit between pixels, so the centroids leave the peaks, and
+    /// for these isolated round ones they land near the true centres.
+    @Test func centroidsAreTheWindowedFluxCentre() throws {
+        var settings = DeblendSettings(); settings.tile = 32; settings.margin = 4
+        let truth: [(y: Double, x: Double, flux: Double)] = [(12.4, 15.7, 40), (30.6, 45.2, 35), (40.3, 20.5, 30)]
+        let r = try MosaicDeblender(settings: settings).deblend(syntheticImage(height: 50, width: 70, sources: truth), height: 50, width: 70,
+                                                                network: FakeNetwork.network)
+        let window = StreamingDecoder.centroidHalfWindow
+        #expect(window == 4)
+        var moved = 0
+        for s in r.sources {
+            var sum = 0.0, sy = 0.0, sx = 0.0
+            let d = s.image
+            for a in 0..<d.height {
+                for b in 0..<d.width {
+                    let dy = d.y0 + a - s.y, dx = d.x0 + b - s.x, v = Double(d.pixels[a * d.width + b])
+                    if abs(dy) <= window && abs(dx) <= window && v > 0 { sum += v; sy += v * Double(dy); sx += v * Double(dx) }
+                }
+            }
+            let (y, x) = sum > 0 ? (Double(s.y) + sy / sum, Double(s.x) + sx / sum) : (Double(s.y), Double(s.x))
+            #expect(abs(s.yCentroid - y) < 1e-4 && abs(s.xCentroid - x) < 1e-4, "source \(s.id): (\(s.yCentroid), \(s.xCentroid)) vs (\(y), \(x))")
+            if abs(y - Double(s.y)) > 0.1 || abs(x - Double(s.x)) > 0.1 { moved += 1 }
+        }
+        #expect(moved >= 2, "the centroids sat on their peak pixels: the test would not see a wrong window")
+        for t in truth {
+            let nearest = r.sources.min { hypot($0.yCentroid - t.y, $0.xCentroid - t.x) < hypot($1.yCentroid - t.y, $1.xCentroid - t.x) }!
+            let peakError = hypot(Double(nearest.y) - t.y, Double(nearest.x) - t.x)
+            #expect(hypot(nearest.yCentroid - t.y, nearest.xCentroid - t.x) < min(0.3, peakError), "\(t)")
+        }
+    }
+
     @Test func sanitiseRejectsEmptyImages() {
         #expect(throws: InferenceError.self) { try MosaicDeblender.sanitise([.nan, .nan], height: 1, width: 2) }
         #expect(throws: InferenceError.self) { try MosaicDeblender.sanitise([0, 0, .nan], height: 1, width: 3) }
@@ -56,8 +88,9 @@ struct DecodingTests {
         #expect(seg.pixels == r.segmentation)
         let table = try FITSTable.read(from: dir + "/" + DeblendOutput.catalogFITS)
         #expect(table.rowCount == r.sources.count)
-        let ra = try table.doubles("ra"), expectedRA = try wcs.world(r.sources.map { (x: Double($0.x), y: Double($0.y)) }).map(\.ra)
+        let ra = try table.doubles("ra"), expectedRA = try wcs.world(r.sources.map { (x: $0.xCentroid, y: $0.yCentroid) }).map(\.ra)
         #expect(zip(ra, expectedRA).allSatisfy { abs($0 - $1) < 1e-12 })
+        #expect(try table.doubles("x_centroid") == r.sources.map(\.xCentroid))
         let csv = try FITSTable.read(from: dir + "/" + DeblendOutput.catalogCSV)
         #expect(try csv.doubles("flux") == r.sources.map(\.flux))
         // AB magnitudes from the zero point (NaN where the flux is not positive), in float64.
