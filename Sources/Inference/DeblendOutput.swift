@@ -8,19 +8,21 @@ import PCR
 /// * `catalog.fits` (table `CATALOG`) and `catalog.csv`: id, x, y (0-based peak pixel), x_centroid,
 ///   y_centroid (the flux centroid near the peak, sub-pixel), ra, dec (degrees, of the centroid;
 ///   NaN without a WCS), flux (attributed, e-/s), flux_err (1σ, `PixelNoise`), mag and
-///   mag_err (AB), peak (heatmap), npix (pixels owned in the segmentation), blended;
+///   mag_err (AB), peak (heatmap), npix (pixels owned in the segmentation), isoarea, a, b, theta
+///   (isophotal area and shape, `SourceMoments`), blended;
 /// * `sources.fits`: the per-source images D_j as boxes, in the layout `pais simulate` uses for
 ///   its truth models: table `STAMPS` (id, y0, x0, height, width, offset) and image `STAMPPIX`
 ///   (all boxes' pixels concatenated, row-major). Σ_j D_j reproduces the input flux;
 /// * `segmentation.fits`: int32 `[H, W]`, the id owning the largest share of each pixel, 0 none;
-/// * `heatmap.fits`: the stitched centre heatmap `[H, W]`.
+/// * `heatmap.fits`: the stitched centre heatmap `[H, W]`;
+/// * `catalog.reg`: a DS9 region file of the catalog (`regions`).
 ///
 /// `DeblendFileSink` writes these as a streamed deblend produces them, into a hidden sibling
 /// directory that is renamed to `DIR` at the end, so a failure never leaves a partial output.
 public enum DeblendOutput {
     /// File names inside the output directory.
     public static let catalogFITS = "catalog.fits", catalogCSV = "catalog.csv", sourcesFITS = "sources.fits",
-                      segmentationFITS = "segmentation.fits", heatmapFITS = "heatmap.fits"
+                      segmentationFITS = "segmentation.fits", heatmapFITS = "heatmap.fits", regions = "catalog.reg"
 
     /// The catalog table of `sources` (only their scalar fields are used); `wcs` converts peak
     /// pixels to RA/Dec; `photometry` gives the flux unit and the AB magnitudes (`mag`, NaN for
@@ -45,8 +47,30 @@ public enum DeblendOutput {
             TableColumn("mag_err", unit: "mag", .double(magErrors)),
             TableColumn("peak", .double(s.map { Double($0.peak) })),
             TableColumn("npix", .int64(s.map { Int64($0.ownedPixels) })),
+            TableColumn("isoarea", unit: "pix", .int64(s.map { Int64($0.isophotalArea) })),
+            TableColumn("a", unit: "pix", .double(s.map(\.a))),
+            TableColumn("b", unit: "pix", .double(s.map(\.b))),
+            TableColumn("theta", unit: "deg", .double(s.map(\.theta))),
             TableColumn("blended", .bool(s.map(\.blended))),
         ])
+    }
+
+    /// A DS9 region file of `s` in image coordinates: per source an ellipse at its centroid with
+    /// 3 × its isophotal a and b (about the extent source-extractor's A and B draw), or a circle of
+    /// 2 px without isophotal pixels, tagged with its id and green when unblended, red when blended.
+    public static func regions(_ s: [DeblendedSource]) -> String {
+        var text = "# Region file format: DS9 version 4.1\n# pais deblend: sources at their centroids (1-based image pixels)\n"
+        text += "global color=green width=1 font=\"helvetica 9 normal roman\"\nimage\n"
+        for source in s {
+            let x = source.xCentroid + 1, y = source.yCentroid + 1
+            let style = " # text={\(source.id)}" + (source.blended ? " color=red" : "")
+            if source.a.isFinite && source.b.isFinite {
+                text += String(format: "ellipse(%.3f,%.3f,%.3f,%.3f,%.2f)", x, y, max(3 * source.a, 1), max(3 * source.b, 1), source.theta) + style + "\n"
+            } else {
+                text += String(format: "circle(%.3f,%.3f,2)", x, y) + style + "\n"
+            }
+        }
+        return text
     }
 
     /// The catalog table of an in-memory result.
@@ -211,6 +235,7 @@ public final class DeblendFileSink: DeblendSink {
             try cat.writeTable(table, extname: "CATALOG")
             try cat.commit()
             try table.writeCSV(to: stagingDirectory + "/" + DeblendOutput.catalogCSV)
+            try DeblendOutput.regions(catalogSources).write(toFile: stagingDirectory + "/" + DeblendOutput.regions, atomically: false, encoding: .utf8)
             if fm.fileExists(atPath: finalPath) { try fm.removeItem(atPath: finalPath) }
             try fm.moveItem(atPath: stagingDirectory, toPath: finalPath)
         } catch {

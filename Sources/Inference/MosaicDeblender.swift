@@ -76,9 +76,14 @@ public struct DeblendedSource: Sendable {
     public var flux: Double
     /// Its 1σ error from the pixels' noise (`PixelNoise`); NaN without `DeblendSettings.pixelNoise`.
     public var fluxError: Double = .nan
-    /// Centroid of its positive attributed flux within `StreamingDecoder.centroidHalfWindow` px of
+    /// Centroid of its positive attributed flux within `SourceMoments.centroidHalfWindow` px of
     /// the centre (0-based, sub-pixel); the centre itself when no such flux.
     public var yCentroid: Double = .nan, xCentroid: Double = .nan
+    /// Pixels of its image above the isophote (`SourceMoments`; 0 without pixel noise), and their
+    /// flux's rms extents along the principal axes (px) and the major axis' angle from x towards
+    /// y (degrees); NaN without isophotal pixels.
+    public var isophotalArea = 0
+    public var a: Double = .nan, b: Double = .nan, theta: Double = .nan
     /// Pixels whose largest share belongs to this source.
     public var ownedPixels: Int
     /// Whether a significant part of its flux comes from shared pixels (see `DeblendSettings`).

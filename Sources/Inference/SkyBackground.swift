@@ -113,15 +113,16 @@ public struct SkyBackground: Sendable, Equatable {
     /// The background of image row `y` (`columnEdges.last` values).
     public func row(_ y: Int) -> [Float] { interpolated(level, row: y) }
 
-    /// The sky noise's per-pixel rms along image row `y`, interpolated as the level is.
-    public func rmsRow(_ y: Int) -> [Float] { interpolated(rms, row: y) }
+    /// The sky noise's per-pixel rms along image row `y` (its pixels `columns`, by default all),
+    /// interpolated as the level is.
+    public func rmsRow(_ y: Int, columns: Range<Int>? = nil) -> [Float] { interpolated(rms, row: y, columns: columns) }
 
-    /// Per-cell `values` interpolated along image row `y`.
-    private func interpolated(_ values: [Float], row y: Int) -> [Float] {
+    /// Per-cell `values` interpolated along image row `y`, at `columns` (nil: all).
+    private func interpolated(_ values: [Float], row y: Int, columns wanted: Range<Int>? = nil) -> [Float] {
         let (r, t) = Self.bracket(Double(y), edges: rowEdges), columns = cellColumns
         let r1 = min(r + 1, cellRows - 1)
         let coarse = (0..<columns).map { c in (1 - t) * values[r * columns + c] + t * values[r1 * columns + c] }
-        return columnCell.indices.map { x in
+        return (wanted ?? columnCell.indices).map { x in
             let c = columnCell[x], w = columnWeight[x]
             return (1 - w) * coarse[c] + w * coarse[min(c + 1, columns - 1)]
         }

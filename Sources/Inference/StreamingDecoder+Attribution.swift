@@ -9,8 +9,8 @@ struct AttributedChunk {
     var owned: [Int] = [], positive: [Double] = [], shared: [Double] = []
     /// Σ share² × pixel variance per piece (empty without pixel variances).
     var variance: [Double] = []
-    /// Per piece, the centroid sums of the pixels within the window of its source's centre.
-    var windowFlux: [Double] = [], windowFirstY: [Double] = [], windowFirstX: [Double] = []
+    /// Per piece, the centroid and shape sums.
+    var moments: [SourceMoments] = []
     /// Segmentation id of each pixel of the chunk (0 for a skipped pixel).
     var ids: [Int32] = []
 }
@@ -47,7 +47,7 @@ extension StreamingDecoder {
             for (s, j) in chunk.sources.enumerated() {
                 owned[j] += chunk.owned[s]; positiveFlux[j] += chunk.positive[s]; sharedFlux[j] += chunk.shared[s]
                 if !chunk.variance.isEmpty { fluxVariance[j] += chunk.variance[s] }
-                windowFlux[j] += chunk.windowFlux[s]; windowFirstY[j] += chunk.windowFirstY[s]; windowFirstX[j] += chunk.windowFirstX[s]
+                moments[j] += chunk.moments[s]
                 let end = s + 1 < chunk.pieceStart.count ? chunk.pieceStart[s + 1] : chunk.pixels.count
                 let piece = chunk.pixels[chunk.pieceStart[s]..<end]
                 if let stamps {
@@ -91,8 +91,7 @@ extension StreamingDecoder {
         r.positive = [Double](repeating: 0, count: r.sources.count); r.shared = r.positive
         let withVariance = !variance.isEmpty
         if withVariance { r.variance = r.positive }
-        r.windowFlux = r.positive; r.windowFirstY = r.positive; r.windowFirstX = r.positive
-        let window = Self.centroidHalfWindow
+        r.moments = [SourceMoments](repeating: SourceMoments(), count: r.sources.count)
         let n = self.n, width = self.width, sole = settings.ownershipForSole, centres = self.centres
         owners.withUnsafeBufferPointer { o in shares.withUnsafeBufferPointer { w in r.pixels.withUnsafeMutableBufferPointer { pixels in
             for i in range where o[i * n] >= 0 {
@@ -116,10 +115,7 @@ extension StreamingDecoder {
                     r.positive[s] += positive
                     if merged < sole { r.shared[s] += positive }
                     if withVariance { r.variance[s] += Double(merged * merged) * Double(variance[i]) }
-                    let dy = y - centres[owner].y, dx = x - centres[owner].x
-                    if abs(dy) <= window && abs(dx) <= window && positive > 0 {
-                        r.windowFlux[s] += positive; r.windowFirstY[s] += positive * Double(dy); r.windowFirstX[s] += positive * Double(dx)
-                    }
+                    r.moments[s].add(flux: positive, dy: y - centres[owner].y, dx: x - centres[owner].x)
                 }
                 r.owned[slotOf[best]] += 1
                 r.ids[i - range.lowerBound] = Int32(best + 1)
@@ -135,11 +131,12 @@ extension StreamingDecoder {
     @discardableResult
     func finish() throws -> [DeblendedSource] {
         precondition(deferred.count == 0, "pixels still waiting after the last block")
-        func source(_ j: Int, flux: Double) -> DeblendedSource {
-            let shift = windowFlux[j] > 0 ? (y: windowFirstY[j] / windowFlux[j], x: windowFirstX[j] / windowFlux[j]) : (y: 0, x: 0)
+        func source(_ j: Int, flux: Double, shape: IsophotalShape = IsophotalShape()) -> DeblendedSource {
+            let shift = moments[j].centroidShift
             return DeblendedSource(id: j + 1, y: centres[j].y, x: centres[j].x, peak: peakValues[j], flux: flux,
                                    fluxError: settings.pixelNoise == nil ? .nan : fluxVariance[j].squareRoot(),
-                                   yCentroid: Double(centres[j].y) + shift.y, xCentroid: Double(centres[j].x) + shift.x, ownedPixels: owned[j],
+                                   yCentroid: Double(centres[j].y) + shift.y, xCentroid: Double(centres[j].x) + shift.x,
+                                   isophotalArea: shape.area, a: shape.a, b: shape.b, theta: shape.theta, ownedPixels: owned[j],
                                    blended: positiveFlux[j] > 0 && sharedFlux[j] > settings.blendFluxFraction * positiveFlux[j], image: .empty)
         }
         guard let stamps else {
@@ -157,7 +154,10 @@ extension StreamingDecoder {
         for j in centres.indices {
             let image = try stamps.assemble(j, cursor: &cursor)
             try timed { try sink.stamp(id: j + 1, image) }
-            sources.append(source(j, flux: image.total))
+            let shape = settings.pixelNoise.map { noise in
+                IsophotalShape(image, y: centres[j].y, x: centres[j].x) { row, columns in noise.skySigmas(row: row, columns: columns) }
+            } ?? IsophotalShape()
+            sources.append(source(j, flux: image.total, shape: shape))
         }
         stamps.close()                       // the spill may live in the directory the sink renames
         try timed { try sink.finish(sources: sources) }

@@ -38,14 +38,8 @@ final class StreamingDecoder {
     var owned: [Int] = [], positiveFlux: [Double] = [], sharedFlux: [Double] = []
     /// Σ_p M_j(p)² σ²(p) per source (`PixelNoise`), while `settings.pixelNoise` is set.
     var fluxVariance: [Double] = []
-    /// Per source, over the pixels within `centroidHalfWindow` of its centre: Σ D⁺, Σ D⁺·dy, Σ D⁺·dx
-    /// (D⁺ its positive attributed flux), for the centroid.
-    var windowFlux: [Double] = [], windowFirstY: [Double] = [], windowFirstX: [Double] = []
-    /// Half side of the square window of the centroid (9 × 9 px). Chosen on three 1024² fields
-    /// (`pais simulate --seed S`, S = 301-303): the median distance to the true centre of the
-    /// matched sources was 0.77 px at the peak pixel, 0.70 / 0.61 / 0.58 / 0.55 / 0.62 px for half
-    /// sides 1 / 2 / 3 / 4 / 6 (session 11). Wider windows take in more of the neighbours' light.
-    static let centroidHalfWindow = 4
+    /// Per source: centroid and shape sums.
+    var moments: [SourceMoments] = []
     /// Per-source image pieces; nil without per-source images, when only their sums are kept.
     let stamps: StampStore?
     var fluxWithoutImages: [Double] = []
@@ -121,9 +115,7 @@ final class StreamingDecoder {
         sharedFlux += [Double](repeating: 0, count: k - sharedFlux.count)
         fluxWithoutImages += [Double](repeating: 0, count: k - fluxWithoutImages.count)
         fluxVariance += [Double](repeating: 0, count: k - fluxVariance.count)
-        windowFlux += [Double](repeating: 0, count: k - windowFlux.count)
-        windowFirstY += [Double](repeating: 0, count: k - windowFirstY.count)
-        windowFirstX += [Double](repeating: 0, count: k - windowFirstX.count)
+        moments += [SourceMoments](repeating: SourceMoments(), count: k - moments.count)
         stamps?.grow(to: k)
     }
 

@@ -175,7 +175,7 @@ struct DeblendCommand: ParsableCommand {
         if run.earlyMatchedPixels > 0 {
             writeToStandardError("warning: \(run.earlyMatchedPixels) pixels were matched before every centre below them was known (more than \(settings.maxWaitingPixels) waited at a block seam; a larger --max-memory raises the limit)\n")
         }
-        print("  wrote \(output)/{catalog.fits,catalog.csv,\(noStamps ? "" : "sources.fits,")segmentation.fits,heatmap.fits}")
+        print("  wrote \(output)/{catalog.fits,catalog.csv,catalog.reg,\(noStamps ? "" : "sources.fits,")segmentation.fits,heatmap.fits}")
     }
 
     /// Runs `body`, turning inference errors into one-line command errors.

@@ -74,6 +74,6 @@ struct NoStampsTests {
             rows: ArrayImageRows(StreamingFixture.image, height: StreamingFixture.height, width: StreamingFixture.width),
             network: FakeNetwork.network, sink: sink, spillDirectory: sink.stagingDirectory)
         #expect(try FileManager.default.contentsOfDirectory(atPath: base + "/out").sorted()
-                == ["catalog.csv", "catalog.fits", "heatmap.fits", "segmentation.fits"])
+                == ["catalog.csv", "catalog.fits", "catalog.reg", "heatmap.fits", "segmentation.fits"])
     }
 }

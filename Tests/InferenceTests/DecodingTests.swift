@@ -41,7 +41,7 @@ struct DecodingTests {
         let truth: [(y: Double, x: Double, flux: Double)] = [(12.4, 15.7, 40), (30.6, 45.2, 35), (40.3, 20.5, 30)]
         let r = try MosaicDeblender(settings: settings).deblend(syntheticImage(height: 50, width: 70, sources: truth), height: 50, width: 70,
                                                                 network: FakeNetwork.network)
-        let window = StreamingDecoder.centroidHalfWindow
+        let window = SourceMoments.centroidHalfWindow
         #expect(window == 4)
         var moved = 0
         for s in r.sources {

@@ -150,7 +150,7 @@ struct StreamingTests {
             rows: ArrayImageRows(StreamingFixture.image, height: StreamingFixture.height, width: StreamingFixture.width),
             network: FakeNetwork.network, sink: sink, spillDirectory: sink.stagingDirectory)
         #expect(run.plan.blocks.count == 4)
-        let names = [DeblendOutput.catalogFITS, DeblendOutput.catalogCSV, DeblendOutput.sourcesFITS,
+        let names = [DeblendOutput.catalogFITS, DeblendOutput.catalogCSV, DeblendOutput.regions, DeblendOutput.sourcesFITS,
                      DeblendOutput.segmentationFITS, DeblendOutput.heatmapFITS]
         #expect(try FileManager.default.contentsOfDirectory(atPath: base + "/streamed").sorted() == names.sorted(), "no spill file left")
         for name in names {

@@ -57,6 +57,16 @@ struct DeblendCLITests {
         for p in sum.indices {
             #expect(abs(sum[p] + level - Double(input.pixels[p])) < 1e-3 * max(1, abs(Double(input.pixels[p]))))
         }
+        // The DS9 regions: one per source, at its centroid (1-based), an ellipse where it has a shape.
+        let regions = try String(contentsOfFile: out + "/catalog.reg", encoding: .utf8).split(separator: "\n")
+        let shapes = regions.filter { $0.hasPrefix("ellipse(") || $0.hasPrefix("circle(") }
+        #expect(regions.first == "# Region file format: DS9 version 4.1" && regions.contains("image") && shapes.count == catalog.rowCount)
+        let xc = try catalog.doubles("x_centroid"), a = try catalog.doubles("a")
+        for (k, line) in shapes.enumerated() {
+            #expect(line.hasPrefix(a[k].isFinite ? "ellipse(" : "circle(") && line.contains("# text={\(k + 1)}"))
+            let x = Double(line.split(separator: "(")[1].split(separator: ",")[0])!
+            #expect(abs(x - (xc[k] + 1)) < 1e-3)
+        }
         // The input's WCS is on the segmentation map.
         let seg = try FITSFile.open(out + "/segmentation.fits")
         let inputWCS = try #require(try FITSFile.open(f.field).readCelestialWCS())
