@@ -51,13 +51,15 @@ struct IsophotalShape: Equatable {
     init(_ image: SparseImage, y: Int, x: Int, sigma: (Int, Range<Int>) -> [Float]) {
         let h = image.height, w = image.width
         guard h > 0, w > 0, (image.y0..<(image.y0 + h)).contains(y), (image.x0..<(image.x0 + w)).contains(x) else { return }
-        var threshold = [Float](repeating: 0, count: h * w)
-        for r in 0..<h {
-            let row = sigma(image.y0 + r, image.x0..<(image.x0 + w))
-            for c in 0..<w { threshold[r * w + c] = Self.sigmas * row[c] }
+        // Thresholds of the rows the fill reaches only: a source's box is far larger than its isophote.
+        var thresholdRows = [[Float]?](repeating: nil, count: h)
+        func above(_ p: Int) -> Bool {
+            let r = p / w
+            if thresholdRows[r] == nil { thresholdRows[r] = sigma(image.y0 + r, image.x0..<(image.x0 + w)).map { Self.sigmas * $0 } }
+            return image.pixels[p] > thresholdRows[r]![p % w]
         }
         let start = (y - image.y0) * w + (x - image.x0)
-        guard image.pixels[start] > threshold[start] else { return }
+        guard above(start) else { return }
         var inside = [Bool](repeating: false, count: h * w)
         var stack = [start]
         inside[start] = true
@@ -69,7 +71,7 @@ struct IsophotalShape: Equatable {
             for nr in max(0, r - 1)...min(h - 1, r + 1) {
                 for nc in max(0, c - 1)...min(w - 1, c + 1) {
                     let q = nr * w + nc
-                    if !inside[q] && image.pixels[q] > threshold[q] { inside[q] = true; stack.append(q) }
+                    if !inside[q] && image.pixels[q] > 0 && above(q) { inside[q] = true; stack.append(q) }
                 }
             }
         }
