@@ -79,9 +79,9 @@ public struct DeblendedSource: Sendable {
     /// Centroid of its positive attributed flux within `SourceMoments.centroidHalfWindow` px of
     /// the centre (0-based, sub-pixel); the centre itself when no such flux.
     public var yCentroid: Double = .nan, xCentroid: Double = .nan
-    /// Pixels of its image above the isophote (`SourceMoments`; 0 without pixel noise), and their
-    /// flux's rms extents along the principal axes (px) and the major axis' angle from x towards
-    /// y (degrees); NaN without isophotal pixels.
+    /// Pixels of its image in the isophote (`IsophotalShape`; 0 without pixel noise or per-source
+    /// images), and their flux's rms extents along the principal axes (px) and the major axis'
+    /// angle from x towards y (degrees); NaN without isophotal pixels.
     public var isophotalArea = 0
     public var a: Double = .nan, b: Double = .nan, theta: Double = .nan
     /// Pixels whose largest share belongs to this source.

@@ -9,7 +9,7 @@ struct AttributedChunk {
     var owned: [Int] = [], positive: [Double] = [], shared: [Double] = []
     /// Σ share² × pixel variance per piece (empty without pixel variances).
     var variance: [Double] = []
-    /// Per piece, the centroid and shape sums.
+    /// Per piece, the centroid sums.
     var moments: [SourceMoments] = []
     /// Segmentation id of each pixel of the chunk (0 for a skipped pixel).
     var ids: [Int32] = []

@@ -38,7 +38,7 @@ final class StreamingDecoder {
     var owned: [Int] = [], positiveFlux: [Double] = [], sharedFlux: [Double] = []
     /// Σ_p M_j(p)² σ²(p) per source (`PixelNoise`), while `settings.pixelNoise` is set.
     var fluxVariance: [Double] = []
-    /// Per source: centroid and shape sums.
+    /// Per source: the centroid sums.
     var moments: [SourceMoments] = []
     /// Per-source image pieces; nil without per-source images, when only their sums are kept.
     let stamps: StampStore?

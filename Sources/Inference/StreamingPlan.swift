@@ -64,13 +64,13 @@ public struct StreamingPlan: Sendable, Equatable {
     /// Bytes rank 0 holds at once per pixel of a block's core: stitched outputs `4·(1 + 3n)`,
     /// per-slot owners and shares `8n`, the block's per-source pieces (about `4n`: a pixel lands
     /// in at most n boxes), segmentation rows, their copy for the FITS write and the per-chunk
-    /// owner ids (4 each), the sanitised core (4) and the heatmap band NMS reads (4): 96 bytes
-    /// for n = 3.
-    public static func bytesPerCorePixel(slots n: Int) -> Int { 4 * (1 + 3 * n) + 8 * n + 4 * n + 3 * 4 + 4 + 4 }
+    /// owner ids (4 each), the sanitised core (4), the heatmap band NMS reads (4) and the pixels'
+    /// noise variances for the flux errors (4): 100 bytes for n = 3.
+    public static func bytesPerCorePixel(slots n: Int) -> Int { 4 * (1 + 3 * n) + 8 * n + 4 * n + 3 * 4 + 4 + 4 + 4 }
 
-    /// Bytes one pixel waiting across a seam holds (`StreamingDecoder`): position, flux, n vectors
-    /// and n shares; 48 for n = 3. Bounded by `DeblendSettings.maxWaitingPixels`.
-    public static func bytesPerWaitingPixel(slots n: Int) -> Int { 8 + 4 + 8 * n + 4 * n }
+    /// Bytes one pixel waiting across a seam holds (`StreamingDecoder`): position, flux, noise
+    /// variance, n vectors and n shares; 52 for n = 3. Bounded by `DeblendSettings.maxWaitingPixels`.
+    public static func bytesPerWaitingPixel(slots n: Int) -> Int { 8 + 4 + 4 + 8 * n + 4 * n }
 
     /// Estimated peak bytes of one block on rank 0: its core at `bytesPerCorePixel`, its input
     /// rows (float32) and the heatmap rows carried over for NMS across the seam.

@@ -21,10 +21,10 @@ struct StreamingPlanTests {
         }
     }
 
-    /// The peak-memory arithmetic: per block `96·core + 4·input + 32·width` bytes for n = 3, so the
+    /// The peak-memory arithmetic: per block `100·core + 4·input + 32·width` bytes for n = 3, so the
     /// bound depends on the block, not on the mosaic height.
     @Test func peakMemoryIsBoundedByTheBlockNotTheMosaic() throws {
-        #expect(StreamingPlan.bytesPerCorePixel(slots: 3) == 96)
+        #expect(StreamingPlan.bytesPerCorePixel(slots: 3) == 100)
         let budget = 512 << 20
         var peaks: [Int] = []
         for h in [4096, 20_000, 100_000] {
@@ -32,7 +32,7 @@ struct StreamingPlanTests {
             let plan = try StreamingPlan.fitting(grid: grid, slots: 3, maxBytes: budget)
             #expect(plan.peakBytes <= budget)
             for block in plan.blocks {
-                #expect(plan.peakBytes(of: block) == block.rows.count * 20_000 * 96 + block.inputRows.count * 20_000 * 4 + 8 * 20_000 * 4)
+                #expect(plan.peakBytes(of: block) == block.rows.count * 20_000 * 100 + block.inputRows.count * 20_000 * 4 + 8 * 20_000 * 4)
             }
             // The next larger block size would not fit: the planner uses the budget.
             let bigger = try StreamingPlan(grid: grid, slots: 3, tileRowsPerBlock: plan.blocks[0].tileRows.count + 1)
