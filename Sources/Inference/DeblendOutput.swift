@@ -9,7 +9,7 @@ import PCR
 ///   y_centroid (the flux centroid near the peak, sub-pixel), ra, dec (degrees, of the centroid;
 ///   NaN without a WCS), flux (attributed, e-/s), flux_err (1σ, `PixelNoise`), mag and
 ///   mag_err (AB), peak (heatmap), npix (pixels owned in the segmentation), isoarea, a, b, theta
-///   (isophotal area and shape, `SourceMoments`), blended;
+///   (isophotal area and shape, `IsophotalShape`), blended;
 /// * `sources.fits`: the per-source images D_j as boxes, in the layout `pais simulate` uses for
 ///   its truth models: table `STAMPS` (id, y0, x0, height, width, offset) and image `STAMPPIX`
 ///   (all boxes' pixels concatenated, row-major). Σ_j D_j reproduces the input flux;
