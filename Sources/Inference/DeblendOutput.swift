@@ -9,7 +9,8 @@ import PCR
 ///   y_centroid (the flux centroid near the peak, sub-pixel), ra, dec (degrees, of the centroid;
 ///   NaN without a WCS), flux (attributed, e-/s), flux_err (1σ, `PixelNoise`), mag and
 ///   mag_err (AB), peak (heatmap), npix (pixels owned in the segmentation), isoarea, a, b, theta
-///   (isophotal area and shape, `IsophotalShape`), blended;
+///   (isophotal area and shape, `IsophotalShape`), blended; and per measured band (`MeasuredBand`)
+///   flux_NAME, flux_err_NAME, mag_NAME, mag_err_NAME after mag_err;
 /// * `sources.fits`: the per-source images D_j as boxes, in the layout `pais simulate` uses for
 ///   its truth models: table `STAMPS` (id, y0, x0, height, width, offset) and image `STAMPPIX`
 ///   (all boxes' pixels concatenated, row-major). Σ_j D_j reproduces the input flux;
@@ -30,9 +31,22 @@ public enum DeblendOutput {
     public static func catalog(_ s: [DeblendedSource], wcs: CelestialWCS?,
                                photometry: CatalogPhotometry = CatalogPhotometry()) throws -> FITSTable {
         let sky = try wcs?.world(s.map { (x: $0.xCentroid, y: $0.yCentroid) })
-        let mags = s.map { source in photometry.zeroPoint.map { source.flux > 0 ? $0 - 2.5 * log10(source.flux) : .nan } ?? .nan }
-        // 2.5 / ln 10 × σ_F / F: the first-order error of −2.5 log10 F.
-        let magErrors = zip(s, mags).map { source, mag in mag.isFinite ? 2.5 / log(10) * source.fluxError / source.flux : .nan }
+        // AB magnitudes (NaN for a flux that is not positive or without a zero point) and their
+        // first-order errors 2.5 / ln 10 × σ_F / F.
+        func magnitudes(_ fluxes: [(flux: Double, error: Double)], zeroPoint: Double?) -> (mag: [Double], error: [Double]) {
+            let mags = fluxes.map { f in zeroPoint.map { f.flux > 0 ? $0 - 2.5 * log10(f.flux) : .nan } ?? .nan }
+            return (mags, zip(fluxes, mags).map { f, mag in mag.isFinite ? 2.5 / log(10) * f.error / f.flux : .nan })
+        }
+        let (mags, magErrors) = magnitudes(s.map { ($0.flux, $0.fluxError) }, zeroPoint: photometry.zeroPoint)
+        var bandColumns: [TableColumn] = []
+        for (b, band) in photometry.bands.enumerated() {
+            let fluxes = s.map { (flux: $0.bands[b].flux, error: $0.bands[b].fluxError) }
+            let (bandMags, bandMagErrors) = magnitudes(fluxes, zeroPoint: band.zeroPoint)
+            bandColumns += [TableColumn("flux_\(band.name)", unit: band.fluxUnit, .double(fluxes.map(\.flux))),
+                            TableColumn("flux_err_\(band.name)", unit: band.fluxUnit, .double(fluxes.map(\.error))),
+                            TableColumn("mag_\(band.name)", unit: "mag(AB)", .double(bandMags)),
+                            TableColumn("mag_err_\(band.name)", unit: "mag", .double(bandMagErrors))]
+        }
         return try FITSTable(columns: [
             TableColumn("id", .int64(s.map { Int64($0.id) })),
             TableColumn("x", unit: "pix", .double(s.map { Double($0.x) })),
@@ -45,6 +59,7 @@ public enum DeblendOutput {
             TableColumn("flux_err", unit: photometry.fluxUnit, .double(s.map(\.fluxError))),
             TableColumn("mag", unit: "mag(AB)", .double(mags)),
             TableColumn("mag_err", unit: "mag", .double(magErrors)),
+        ] + bandColumns + [
             TableColumn("peak", .double(s.map { Double($0.peak) })),
             TableColumn("npix", .int64(s.map { Int64($0.ownedPixels) })),
             TableColumn("isoarea", unit: "pix", .int64(s.map { Int64($0.isophotalArea) })),
@@ -104,8 +119,10 @@ public enum DeblendOutput {
 public struct CatalogPhotometry: Sendable {
     public var fluxUnit: String
     public var zeroPoint: Double?
-    public init(fluxUnit: String = "electron/s", zeroPoint: Double? = nil) {
-        self.fluxUnit = fluxUnit; self.zeroPoint = zeroPoint
+    /// The measured bands' (`MeasuredBand`), in their order: column suffix, unit and zero point.
+    public var bands: [(name: String, fluxUnit: String, zeroPoint: Double?)]
+    public init(fluxUnit: String = "electron/s", zeroPoint: Double? = nil, bands: [(name: String, fluxUnit: String, zeroPoint: Double?)] = []) {
+        self.fluxUnit = fluxUnit; self.zeroPoint = zeroPoint; self.bands = bands
     }
 }
 

@@ -76,6 +76,8 @@ public struct DeblendedSource: Sendable {
     public var flux: Double
     /// Its 1σ error from the pixels' noise (`PixelNoise`); NaN without `DeblendSettings.pixelNoise`.
     public var fluxError: Double = .nan
+    /// Its flux in each measured band (`MeasuredBand`, dual-image mode), in their order.
+    public var bands: [BandFlux] = []
     /// Centroid of its positive attributed flux within `SourceMoments.centroidHalfWindow` px of
     /// the centre (0-based, sub-pixel); the centre itself when no such flux.
     public var yCentroid: Double = .nan, xCentroid: Double = .nan
@@ -252,11 +254,16 @@ public struct MosaicDeblender {
     }
 
     /// Deblends `image` block by block. Rank 0 decodes into `sink` (required there; other ranks
-    /// only run their tiles). Per-source image pieces are spilled to `spillDirectory` (nil: memory).
+    /// only run their tiles) and measures `bands` with the same shares (read by rank 0 only).
+    /// Per-source image pieces are spilled to `spillDirectory` (nil: memory).
     /// `progress(done, total)` counts this rank's tiles.
     public func deblend(rows image: any ImageRows, network: any TileNetwork, communicator: (any Communicator)? = nil,
                         plan given: StreamingPlan? = nil, sink: (any DeblendSink)?, spillDirectory: String? = nil,
+                        bands: [MeasuredBand] = [],
                         progress: (Int, Int) -> Void = { _, _ in }) throws -> DeblendRun {
+        if let other = bands.first(where: { $0.rows.height != image.height || $0.rows.width != image.width }) {
+            throw InferenceError.badParameter("measured band \(other.name) is \(other.rows.width)x\(other.rows.height) but the image is \(image.width)x\(image.height)")
+        }
         let plan = try given ?? self.plan(height: image.height, width: image.width, slots: network.slots)
         var run = DeblendRun(plan: plan)
         // Checked on every rank before any collective, so all ranks stop together.
@@ -274,7 +281,7 @@ public struct MosaicDeblender {
         let rank = communicator?.rank ?? 0, size = communicator?.size ?? 1
         let decoder = try rank == 0 ? sink.map {
             try StreamingDecoder(settings: settings, height: image.height, width: image.width, slots: network.slots,
-                                 sink: $0, spillDirectory: spillDirectory)
+                                 sink: $0, spillDirectory: spillDirectory, bands: bands)
         } : nil
         guard rank != 0 || decoder != nil else { throw InferenceError.badParameter("rank 0 needs a sink for the outputs") }
         let mine = (0..<plan.grid.count).filter { $0 % size == rank }.count
@@ -292,7 +299,12 @@ public struct MosaicDeblender {
             guard let decoder else { continue }
             let decodeStart = Date()
             let core = (block.rows.lowerBound - block.inputRows.lowerBound) * image.width
-            try decoder.consume(outputs, flux: Array(input[core..<(core + block.rows.count * image.width)]),
+            let bandFlux = try bands.map { band in
+                var values = try band.rows.read(rows: block.rows)
+                InputScan.sanitise(&values)
+                return values
+            }
+            try decoder.consume(outputs, flux: Array(input[core..<(core + block.rows.count * image.width)]), bandFlux: bandFlux,
                                 isLast: block.index == plan.blocks.count - 1)
             run.decodeSeconds += Date().timeIntervalSince(decodeStart)
         }

@@ -9,6 +9,9 @@ struct AttributedChunk {
     var owned: [Int] = [], positive: [Double] = [], shared: [Double] = []
     /// Σ share² × pixel variance per piece (empty without pixel variances).
     var variance: [Double] = []
+    /// Per measured band and piece: Σ share × the band's pixel, and Σ share² × its variance
+    /// (empty for a band without variances).
+    var bandFlux: [[Double]] = [], bandVariance: [[Double]] = []
     /// Per piece, the centroid sums.
     var moments: [SourceMoments] = []
     /// Segmentation id of each pixel of the chunk (0 for a skipped pixel).
@@ -22,7 +25,7 @@ extension StreamingDecoder {
     /// without flux) are skipped.
     /// Chunks run in parallel and merge in order; the float operations on pixels are those of
     /// `PCRDecoder.decode` and the whole-image segmentation.
-    func attribute(count: Int, position: (Int) -> Int, flux: [Float], variance: [Float], owners: [Int32], shares: [Float],
+    func attribute(count: Int, position: (Int) -> Int, values: PixelChannels, owners: [Int32], shares: [Float],
                    setOwner: (Int, Int32) throws -> Void) throws {
         let chunkPixels = settings.attributionChunkPixels
         let chunks = (count + chunkPixels - 1) / chunkPixels
@@ -36,8 +39,8 @@ extension StreamingDecoder {
             let work: (Int, Int, Int) -> Void = { worker, first, last in
                 for c in first..<last {
                     let range = (c * chunkPixels)..<min(count, (c + 1) * chunkPixels)
-                    out[c] = self.attributeChunk(range, position: position, flux: flux, variance: variance, owners: owners,
-                                                 shares: shares, slotOf: &slots[worker])
+                    out[c] = self.attributeChunk(range, position: position, values: values, owners: owners, shares: shares,
+                                                 slotOf: &slots[worker])
                 }
             }
             if workers > 1 { Parallel.forWorkers(chunks, grain: 1, work) } else { work(0, 0, chunks) }
@@ -47,6 +50,10 @@ extension StreamingDecoder {
             for (s, j) in chunk.sources.enumerated() {
                 owned[j] += chunk.owned[s]; positiveFlux[j] += chunk.positive[s]; sharedFlux[j] += chunk.shared[s]
                 if !chunk.variance.isEmpty { fluxVariance[j] += chunk.variance[s] }
+                for b in bands.indices {
+                    bandFlux[b][j] += chunk.bandFlux[b][s]
+                    if !chunk.bandVariance[b].isEmpty { bandVariance[b][j] += chunk.bandVariance[b][s] }
+                }
                 moments[j] += chunk.moments[s]
                 let end = s + 1 < chunk.pieceStart.count ? chunk.pieceStart[s + 1] : chunk.pixels.count
                 let piece = chunk.pixels[chunk.pieceStart[s]..<end]
@@ -62,8 +69,9 @@ extension StreamingDecoder {
 
     /// One chunk: boxes of the touched sources (pass 1), then pieces, owners and sums (pass 2).
     /// `slotOf` maps a source to its entry in this chunk (−1: none) and is reset on return.
-    private func attributeChunk(_ range: Range<Int>, position: (Int) -> Int, flux: [Float], variance: [Float], owners: [Int32],
+    private func attributeChunk(_ range: Range<Int>, position: (Int) -> Int, values: PixelChannels, owners: [Int32],
                                 shares: [Float], slotOf: inout [Int]) -> AttributedChunk {
+        let flux = values.flux[0], variance = values.variance[0]
         var r = AttributedChunk()
         r.ids = [Int32](repeating: 0, count: range.count)
         for i in range where owners[i * n] >= 0 {
@@ -91,6 +99,9 @@ extension StreamingDecoder {
         r.positive = [Double](repeating: 0, count: r.sources.count); r.shared = r.positive
         let withVariance = !variance.isEmpty
         if withVariance { r.variance = r.positive }
+        let bandCount = values.flux.count - 1
+        r.bandFlux = (0..<bandCount).map { _ in r.positive }
+        r.bandVariance = (0..<bandCount).map { values.variance[$0 + 1].isEmpty ? [] : r.positive }
         r.moments = [SourceMoments](repeating: SourceMoments(), count: r.sources.count)
         let n = self.n, width = self.width, sole = settings.ownershipForSole, centres = self.centres
         owners.withUnsafeBufferPointer { o in shares.withUnsafeBufferPointer { w in r.pixels.withUnsafeMutableBufferPointer { pixels in
@@ -115,6 +126,10 @@ extension StreamingDecoder {
                     r.positive[s] += positive
                     if merged < sole { r.shared[s] += positive }
                     if withVariance { r.variance[s] += Double(merged * merged) * Double(variance[i]) }
+                    for b in 0..<bandCount {
+                        r.bandFlux[b][s] += Double(values.flux[b + 1][i] * merged)
+                        if !r.bandVariance[b].isEmpty { r.bandVariance[b][s] += Double(merged * merged) * Double(values.variance[b + 1][i]) }
+                    }
                     r.moments[s].add(flux: positive, dy: y - centres[owner].y, dx: x - centres[owner].x)
                 }
                 r.owned[slotOf[best]] += 1
@@ -133,8 +148,11 @@ extension StreamingDecoder {
         precondition(deferred.count == 0, "pixels still waiting after the last block")
         func source(_ j: Int, flux: Double, shape: IsophotalShape = IsophotalShape()) -> DeblendedSource {
             let shift = moments[j].centroidShift
+            let measured = bands.indices.map { b in
+                BandFlux(flux: bandFlux[b][j], fluxError: bands[b].noise == nil ? .nan : bandVariance[b][j].squareRoot())
+            }
             return DeblendedSource(id: j + 1, y: centres[j].y, x: centres[j].x, peak: peakValues[j], flux: flux,
-                                   fluxError: settings.pixelNoise == nil ? .nan : fluxVariance[j].squareRoot(),
+                                   fluxError: settings.pixelNoise == nil ? .nan : fluxVariance[j].squareRoot(), bands: measured,
                                    yCentroid: Double(centres[j].y) + shift.y, xCentroid: Double(centres[j].x) + shift.x,
                                    isophotalArea: shape.area, a: shape.a, b: shape.b, theta: shape.theta, ownedPixels: owned[j],
                                    blended: positiveFlux[j] > 0 && sharedFlux[j] > settings.blendFluxFraction * positiveFlux[j], image: .empty)

@@ -34,10 +34,13 @@ final class StreamingDecoder {
     var known = 0
     /// Heatmap rows `carryStart...` kept for NMS across the next seam.
     var carry: [Float] = [], carryStart = 0
-    var deferred = DeferredPixels()
+    var deferred: DeferredPixels
     var owned: [Int] = [], positiveFlux: [Double] = [], sharedFlux: [Double] = []
     /// Σ_p M_j(p)² σ²(p) per source (`PixelNoise`), while `settings.pixelNoise` is set.
     var fluxVariance: [Double] = []
+    /// The measured bands (`MeasuredBand`), and per band and source Σ M_j F' and Σ M_j² σ'².
+    let bands: [MeasuredBand]
+    var bandFlux: [[Double]], bandVariance: [[Double]]
     /// Per source: the centroid sums.
     var moments: [SourceMoments] = []
     /// Per-source image pieces; nil without per-source images, when only their sums are kept.
@@ -55,15 +58,21 @@ final class StreamingDecoder {
     let forced: [PixelCentre]?
     var forcedTaken = 0
 
-    init(settings: DeblendSettings, height: Int, width: Int, slots: Int, sink: any DeblendSink, spillDirectory: String?) throws {
+    init(settings: DeblendSettings, height: Int, width: Int, slots: Int, sink: any DeblendSink, spillDirectory: String?,
+         bands: [MeasuredBand] = []) throws {
         self.settings = settings; self.height = height; self.width = width; n = slots; self.sink = sink
+        self.bands = bands
+        bandFlux = bands.map { _ in [] }; bandVariance = bandFlux
+        deferred = DeferredPixels(channels: 1 + bands.count)
         forced = settings.forcedCentres.map { Array(Set($0)).sorted() }
         nmsHalo = settings.nmsHaloForTesting ?? settings.peakWindow / 2
         stamps = settings.perSourceImages ? try StampStore(spillDirectory: spillDirectory) : nil
     }
 
-    /// Decodes block `outputs` (stitched rows) against `flux`, the sanitised image on the same rows.
-    func consume(_ outputs: StitchedOutputs, flux: [Float], isLast: Bool) throws {
+    /// Decodes block `outputs` (stitched rows) against `flux`, the sanitised image on the same rows,
+    /// and `bandFlux`, the measured bands' (sanitised) on them.
+    func consume(_ outputs: StitchedOutputs, flux: [Float], bandFlux: [[Float]] = [], isLast: Bool) throws {
+        precondition(bandFlux.count == bands.count && bandFlux.allSatisfy { $0.count == flux.count })
         precondition(outputs.firstRow == carryStart + carry.count / width, "blocks must arrive top to bottom")
         // A blank pixel (no flux: outside the footprint, or NaN in the input) holds no source,
         // whatever the network says there; networks trained on noisy sky put spurious peaks in
@@ -77,8 +86,10 @@ final class StreamingDecoder {
         findCentres(in: heatmap, rows: outputs.rows, isLast: isLast)
         let final = isLast || !settings.deferUncertainPixels
         try resolveDeferred(final: final)
-        let variance = settings.pixelNoise?.variances(firstRow: outputs.firstRow, width: width, flux: flux) ?? []
-        try attributeBlock(outputs, flux: flux, variance: variance, final: final)
+        let first = outputs.firstRow
+        let values = PixelChannels(flux: [flux] + bandFlux, variance: [settings.pixelNoise?.variances(firstRow: first, width: width, flux: flux) ?? []]
+                                   + zip(bands, bandFlux).map { $0.noise?.variances(firstRow: first, width: width, flux: $1) ?? [] })
+        try attributeBlock(outputs, values: values, final: final)
         peakDeferred = max(peakDeferred, deferred.count)
         if deferred.count > settings.maxWaitingPixels {       // bounded memory over exactness
             earlyMatched += deferred.count
@@ -115,6 +126,10 @@ final class StreamingDecoder {
         sharedFlux += [Double](repeating: 0, count: k - sharedFlux.count)
         fluxWithoutImages += [Double](repeating: 0, count: k - fluxWithoutImages.count)
         fluxVariance += [Double](repeating: 0, count: k - fluxVariance.count)
+        for b in bands.indices {
+            bandFlux[b] += [Double](repeating: 0, count: k - bandFlux[b].count)
+            bandVariance[b] += [Double](repeating: 0, count: k - bandVariance[b].count)
+        }
         moments += [SourceMoments](repeating: SourceMoments(), count: k - moments.count)
         stamps?.grow(to: k)
     }
@@ -146,9 +161,10 @@ final class StreamingDecoder {
 
     /// Shares and owners of every pixel of the block, in parallel over rows; owner −1 in slot 0
     /// marks a pixel that must wait, −2 a pixel without flux (blank: owned by nobody, as in
-    /// `PCRDecoder.decode`). Then attributes them in raster order. `variance`: each pixel's noise
-    /// variance (empty without `settings.pixelNoise`).
-    private func attributeBlock(_ s: StitchedOutputs, flux: [Float], variance: [Float], final: Bool) throws {
+    /// `PCRDecoder.decode`). Then attributes them in raster order. `values`: the block's pixels
+    /// (channel 0 the image deblended).
+    private func attributeBlock(_ s: StitchedOutputs, values: PixelChannels, final: Bool) throws {
+        let flux = values.flux[0]
         let rows = s.height, w = width, n = self.n, first = s.firstRow
         let index = self.index, known = self.known
         var owners = ownersBuffer, shares = sharesBuffer
@@ -179,11 +195,11 @@ final class StreamingDecoder {
         } }
         var segmentation = [Int32](repeating: 0, count: rows * w)
         for i in 0..<(rows * w) where owners[i * n] == Self.waiting {
-            deferred.append(position: first * w + i, flux: flux[i], variance: variance.isEmpty ? nil : variance[i],
+            deferred.append(position: first * w + i, values: values, at: i,
                             vectors: s.vectors[(i * 2 * n)..<((i + 1) * 2 * n)], shares: shares[(i * n)..<((i + 1) * n)])
         }
         if !centres.isEmpty || !final {
-            try attribute(count: rows * w, position: { first * w + $0 }, flux: flux, variance: variance, owners: owners, shares: shares) { i, id in
+            try attribute(count: rows * w, position: { first * w + $0 }, values: values, owners: owners, shares: shares) { i, id in
                 segmentation[i] = id
             }
         }
@@ -193,7 +209,7 @@ final class StreamingDecoder {
     /// Retries the waiting pixels with the centres known now and attributes those that are final.
     private func resolveDeferred(final: Bool) throws {
         guard deferred.count > 0 else { return }
-        var still = DeferredPixels(), done = DeferredPixels()
+        var still = DeferredPixels(channels: 1 + bands.count), done = DeferredPixels(channels: 1 + bands.count)
         var owners: [Int32] = []
         var slotOwners = [Int32](repeating: 0, count: n)
         for i in 0..<deferred.count {
@@ -209,8 +225,7 @@ final class StreamingDecoder {
         guard done.count > 0, !centres.isEmpty else { return }
         let positions = done.positions
         var patches: [(index: Int, id: Int32)] = []
-        try attribute(count: done.count, position: { positions[$0] }, flux: done.flux, variance: done.variance, owners: owners,
-                      shares: done.shares) { i, id in
+        try attribute(count: done.count, position: { positions[$0] }, values: done.values, owners: owners, shares: done.shares) { i, id in
             patches.append((positions[i], id))
         }
         try timed { try sink.patchSegmentation(patches) }
@@ -225,17 +240,17 @@ final class StreamingDecoder {
 
 /// Pixels whose slot matches are not final yet, with what is needed to finish them later.
 struct DeferredPixels {
-    /// `variance` stays empty when the decoder keeps no flux errors.
-    var positions: [Int] = [], flux: [Float] = [], variance: [Float] = [], vectors: [Float] = [], shares: [Float] = []
+    var positions: [Int] = [], values: PixelChannels, vectors: [Float] = [], shares: [Float] = []
     var count: Int { positions.count }
 
-    mutating func append(position: Int, flux f: Float, variance v2: Float?, vectors v: ArraySlice<Float>, shares s: ArraySlice<Float>) {
-        positions.append(position); flux.append(f); vectors += v; shares += s
-        if let v2 { variance.append(v2) }
+    init(channels: Int) { values = PixelChannels(channels: channels) }
+
+    mutating func append(position: Int, values v: PixelChannels, at i: Int, vectors: ArraySlice<Float>, shares: ArraySlice<Float>) {
+        positions.append(position); values.append(from: v, at: i); self.vectors += vectors; self.shares += shares
     }
 
     mutating func append(from other: DeferredPixels, at i: Int, n: Int) {
-        append(position: other.positions[i], flux: other.flux[i], variance: other.variance.isEmpty ? nil : other.variance[i],
+        append(position: other.positions[i], values: other.values, at: i,
                vectors: other.vectors[(i * 2 * n)..<((i + 1) * 2 * n)], shares: other.shares[(i * n)..<((i + 1) * n)])
     }
 }

@@ -39,6 +39,7 @@ struct DeblendCommand: ParsableCommand {
     @Option(help: "HDU of the weight map: index or EXTNAME (e.g. WHT, with --weight the same _drz.fits).") var weightHdu: String?
     @Option(help: "Sky background to subtract first: auto (a SExtractor-style mesh estimate, subtracted when it shows a sky the image still holds), mesh (that estimate, always subtracted), none (the image is used as it is), or a constant level in the image's units.") var background = "auto"
     @Option(help: "Cell side in px of the auto background mesh (median-filtered over 3x3 cells).") var backgroundMesh = 64
+    @Option(help: "Dual-image mode: measure another image of the same pixel grid (another filter) with the shares found on IMAGE, as NAME=PATH or NAME=PATH[HDU]; adds flux_NAME, flux_err_NAME, mag_NAME, mag_err_NAME to the catalog. Repeatable.") var measure: [String] = []
     @Option(help: "Electrons per image unit (for an image in e-/s, its exposure time in s), for the sources' photon noise in flux_err; without it flux_err holds the sky noise alone, as source-extractor's with GAIN 0.") var gain: Double?
     @Option(help: "Scale what the network sees so that the sky's noise lies in the range the model was trained on (auto: when the model file records that range, as the shipped ones do), or never (off). Fluxes stay in the image's units.") var noiseMatch = "auto"
     @Flag(help: "Skip the per-source images (sources.fits): catalog, segmentation and heatmap only; faster, and far smaller on big mosaics (fluxes equal to rounding).") var noStamps = false
@@ -81,7 +82,8 @@ struct DeblendCommand: ParsableCommand {
         settings.inputScale = Float(units.scale)
         // Decided here, before the outputs are opened, so that their headers can say what was
         // subtracted, which model ran and how its input was scaled.
-        let decided = try SkyDecisions(rows, background: try inferenceCall { try BackgroundChoice(background, mesh: backgroundMesh) },
+        let skyChoice = try inferenceCall { try BackgroundChoice(background, mesh: backgroundMesh) }
+        let decided = try SkyDecisions(rows, background: skyChoice,
                                        mesh: backgroundMesh, model: model, matchMode: matchMode, inputScale: settings.inputScale)
         let (noise, weights, matched) = (decided.noise, decided.weights, decided.matched)
         let sky = decided.map.map { (background: $0, subtract: decided.subtract) }
@@ -89,6 +91,10 @@ struct DeblendCommand: ParsableCommand {
         settings.noiseMatch = matched.match
         let fluxErrors = try FluxErrorChoice(rows, noise: noise, gain: gain)
         settings.pixelNoise = fluxErrors.pixelNoise
+        let measured = try measure.map { try MeasuredImage(option: $0, image: input, background: skyChoice, mesh: backgroundMesh) }
+        if let twice = Dictionary(grouping: measured, by: \.name).first(where: { $0.value.count > 1 })?.key {
+            throw CommandError("--measure \(twice) is given twice")
+        }
         let network = try loadTileNetwork(preset: preset, weights: weights, tile: tile, replicas: Parallel.workers, views: views)
         settings.tile = tile
         settings.margin = margin ?? defaultMargin(tile: tile)
@@ -113,6 +119,7 @@ struct DeblendCommand: ParsableCommand {
             print(report.line)
             print(matchSummary.line)
             print(fluxErrors.line)
+            for band in measured { print(band.line) }
             if let warning = report.warning { writeToStandardError("warning: \(image): \(warning)\n") }
         }
         let keywords: [(String, HeaderValue, String)] = [
@@ -130,6 +137,8 @@ struct DeblendCommand: ParsableCommand {
             ("PAISGAIN", .double(gain ?? 0), "[e-/unit] gain of flux_err's photon noise (0: none)"),
             ("PAISCORF", .double(Double(fluxErrors.pixelNoise?.correlationFactor ?? -1)), "flux_err variance factor for noise correlation (-1: no flux_err)"),
         ] + (centres.map { [("PAISCEN", .string(URL(fileURLWithPath: $0).lastPathComponent), "forced centres: catalog")] } ?? [])
+          + (measured.isEmpty ? [] : [("PAISMEAS", .string(measured.map { "\($0.name)=\(URL(fileURLWithPath: $0.path).lastPathComponent)" }.joined(separator: ",")),
+                                       "bands measured with the same shares")])
         if communicator.size > 1 {
             // Every rank picks its model and sky alone: a stale copy of the image or the model on
             // one node, or other options, would mix two deblends in one output.
@@ -140,13 +149,14 @@ struct DeblendCommand: ParsableCommand {
         let sink = root ? try inferenceCall {
             try DeblendFileSink(directory: output, height: input.height, width: input.width, wcsCards: input.wcsCards,
                                 wcs: input.wcs, keywords: keywords, overwrite: overwrite, perSourceImages: !noStamps,
-                                photometry: CatalogPhotometry(fluxUnit: input.unit ?? "electron/s", zeroPoint: units.zeroPoint))
+                                photometry: CatalogPhotometry(fluxUnit: input.unit ?? "electron/s", zeroPoint: units.zeroPoint,
+                                                              bands: measured.map { ($0.name, $0.input.unit ?? "electron/s", $0.zeroPoint?.magnitude) }))
         } : nil
         let run: DeblendRun
         do {
             run = try MosaicDeblender(settings: settings).deblend(
                 rows: rows, network: network, communicator: communicator, plan: plan, sink: sink,
-                spillDirectory: sink?.stagingDirectory
+                spillDirectory: sink?.stagingDirectory, bands: root ? measured.map(\.band) : []
             ) { done, total in
                 if root && (done == total || done % max(1, total / 100) == 0) {
                     writeProgress("\rtiles \(done)/\(total) on rank 0 of \(communicator.size)")

@@ -120,7 +120,8 @@ struct FluxErrorChoice {
     let pixelNoise: PixelNoise?
     let line: String
 
-    init(_ rows: any ImageRows, noise: SkyNoise, gain: Double?) throws {
+    /// `offersGain`: whether the line points at --gain when none is given (not for measured bands).
+    init(_ rows: any ImageRows, noise: SkyNoise, gain: Double?, offersGain: Bool = true) throws {
         guard let map = noise.map, map.isMeasured else {
             pixelNoise = nil
             line = "flux errors: none (the sky noise could not be measured): flux_err and mag_err are NaN"
@@ -140,7 +141,7 @@ struct FluxErrorChoice {
             throw CommandError(e.description)
         }
         line = "flux errors: from the sky noise map" + (gain.map { String(format: " and the sources' photon noise (gain %g e-/unit)", $0) }
-            ?? " alone (--gain adds the sources' photon noise)")
+            ?? (offersGain ? " alone (--gain adds the sources' photon noise)" : " alone"))
             + (noise.isCorrelated ? String(format: ", variances x %.2f for the noise's correlation between pixels", Double(factor)) : "")
     }
 }

@@ -90,3 +90,59 @@ struct FluxErrorTests {
         #expect(message { try PixelNoise(sky: unmeasured) }.contains("measured sky noise"))
     }
 }
+
+/// The dual-image mode: other images measured with the shares found on the deblended one.
+@Suite("Measured bands")
+struct MeasuredBandTests {
+    @Test(arguments: [nil, 24])
+    func bandsAreMeasuredWithTheSameShares(blockRows: Int?) throws {
+        let (h, w) = (StreamingFixture.height, StreamingFixture.width)
+        let image = StreamingFixture.image.map { $0.isFinite ? $0 : 0 }
+        let other = (0..<(h * w)).map { Float(0.5 + 0.3 * sin(Double($0) * 0.37)) }
+        var otherWithBlank = other
+        otherWithBlank[10] = .nan                                     // blank in the band only: counts as 0
+        let noise = try PixelNoise(sky: FluxErrorTests.sky)
+        var settings = StreamingFixture.settings(blockRows: blockRows)
+        settings.pixelNoise = noise
+        let bands = [MeasuredBand(name: "same", rows: ArrayImageRows(StreamingFixture.image, height: h, width: w), noise: noise),
+                     MeasuredBand(name: "double", rows: ArrayImageRows(image.map { 2 * $0 }, height: h, width: w), noise: nil),
+                     MeasuredBand(name: "other", rows: ArrayImageRows(otherWithBlank, height: h, width: w), noise: noise)]
+        let deblender = MosaicDeblender(settings: settings)
+        let plan = try deblender.plan(height: h, width: w, slots: FakeNetwork.slots)
+        let sink = InMemorySink(height: h, width: w, replacedPixels: 0, tiles: plan.grid.count)
+        _ = try deblender.deblend(rows: ArrayImageRows(StreamingFixture.image, height: h, width: w), network: FluxErrorTests.splittingNetwork,
+                                  plan: plan, sink: sink, bands: bands)
+        let result = sink.result
+        #expect(result.sources.count >= 4)
+        otherWithBlank[10] = 0
+        for s in result.sources {
+            #expect(s.bands.count == 3)
+            #expect(abs(s.bands[0].flux - s.flux) <= 1e-5 * max(1, abs(s.flux)) && s.bands[0].fluxError == s.fluxError)
+            #expect(abs(s.bands[1].flux - 2 * s.flux) <= 1e-5 * max(1, abs(s.flux)) && s.bands[1].fluxError.isNaN)
+            // float64: Σ over the source's image of its shares D / I times the other image.
+            var expected = 0.0
+            let d = s.image
+            for a in 0..<d.height {
+                for b in 0..<d.width {
+                    let p = (d.y0 + a) * w + d.x0 + b
+                    if result.image[p] != 0 { expected += Double(d.pixels[a * d.width + b]) / Double(result.image[p]) * Double(otherWithBlank[p]) }
+                }
+            }
+            #expect(abs(s.bands[2].flux - expected) <= 1e-4 * max(1, abs(expected)), "source \(s.id): \(s.bands[2].flux) vs \(expected)")
+        }
+        // The shares split the other image's flux too: no pixel's light is lost or counted twice.
+        let total = result.sources.reduce(0) { $0 + $1.bands[2].flux }
+        let covered = (0..<(h * w)).filter { result.image[$0] != 0 }.reduce(0.0) { $0 + Double(otherWithBlank[$1]) }
+        #expect(abs(total - covered) < 1e-3 * covered)
+    }
+
+    @Test func aBandOfAnotherSizeIsRefused() throws {
+        let band = MeasuredBand(name: "J", rows: ArrayImageRows([Float](repeating: 1, count: 12), height: 3, width: 4), noise: nil)
+        #expect(throws: InferenceError.self) {
+            try MosaicDeblender(settings: StreamingFixture.settings(blockRows: nil)).deblend(
+                rows: ArrayImageRows(StreamingFixture.image, height: StreamingFixture.height, width: StreamingFixture.width),
+                network: FakeNetwork.network, sink: InMemorySink(height: StreamingFixture.height, width: StreamingFixture.width, replacedPixels: 0, tiles: 1),
+                bands: [band])
+        }
+    }
+}

@@ -181,6 +181,56 @@ struct DeblendCLITests {
         #expect(!FileManager.default.fileExists(atPath: directory + "/bad"))
     }
 
+    /// `--measure NAME=PATH`: another image on the same grid measured with the same shares. The
+    /// image itself reads back its own fluxes; a shifted grid, another size, a bad name and a name
+    /// given twice are refused before anything is written.
+    @Test func measuredBandsUseTheSameShares() throws {
+        let f = try Self.fixture()
+        defer { try? FileManager.default.removeItem(atPath: f.directory) }
+        let source = try FITSFile.open(f.field)
+        let image = try source.readImage(as: Float.self), cards = try source.wcsCards()
+        func write(_ name: String, pixels: [Float], width: Int = 72, height: Int = 40, cards: [String]) throws -> String {
+            let path = f.directory + "/" + name
+            let file = try FITSFile.create(path)
+            try file.writeImage(FITSImage(width: width, height: height, pixels: pixels))
+            try file.writeCards(cards)
+            try file.commit()
+            return path
+        }
+        let doubled = try write("doubled.fits", pixels: image.pixels.map { 2 * $0 }, cards: cards + ["MAGZP   = 26.5"])
+        let common = ["--model", f.weights, "--preset", "tiny", "--tile", "32", "--no-stamps"]
+        // The sky left alone here (a band's sky is treated as the image's: see the run below).
+        let run = try runPais(["deblend", f.field, "--measure", "J=\(doubled)", "--measure", "self=\(f.field)[0]", "--background", "none",
+                               "--output", f.directory + "/m"] + common)
+        #expect(run.status == 0, "\(run.standardError)")
+        #expect(run.standardOutput.contains("measured band J: \(doubled), AB zero point 26.500 (MAGZP)"))
+        let catalog = try FITSTable.read(from: f.directory + "/m/catalog.csv")
+        let flux = try catalog.doubles("flux"), fluxJ = try catalog.doubles("flux_J"), fluxSelf = try catalog.doubles("flux_self")
+        let magJ = try catalog.doubles("mag_J"), errorJ = try catalog.doubles("flux_err_J"), errorSelf = try catalog.doubles("flux_err_self")
+        #expect(zip(fluxSelf, flux).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) })
+        #expect(zip(fluxJ, flux).allSatisfy { abs($0 - 2 * $1) <= 1e-5 * max(1, abs($1)) })
+        #expect(zip(errorJ, errorSelf).allSatisfy { $0 > 0 && abs($0 - 2 * $1) <= 0.05 * $0 })      // its own, twice the noise
+        for (m, f) in zip(magJ, fluxJ) where f > 0 { #expect(abs(m - (26.5 - 2.5 * log10(f))) < 1e-9) }
+        #expect(try FITSFile.open(f.directory + "/m/catalog.fits").readKey("PAISMEAS") == .string("J=doubled.fits,self=field.fits"))
+        // With the automatic sky (a 72 x 40 field is one mesh cell) the band is treated as the image.
+        let auto = try runPais(["deblend", f.field, "--measure", "self=\(f.field)", "--output", f.directory + "/auto"] + common)
+        #expect(auto.status == 0 && auto.standardOutput.contains("measured band self: "))
+        let autoCatalog = try FITSTable.read(from: f.directory + "/auto/catalog.csv")
+        #expect(zip(try autoCatalog.doubles("flux_self"), try autoCatalog.doubles("flux")).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) })
+
+        let shiftedCards = cards.map { $0.hasPrefix("CRPIX1") ? "CRPIX1  = " + String(Double($0.split(separator: "=")[1].split(separator: "/")[0].trimmingCharacters(in: .whitespaces))! + 0.5) : $0 }
+        let shifted = try write("shifted.fits", pixels: image.pixels, cards: shiftedCards)
+        let small = try write("small.fits", pixels: [Float](repeating: 1, count: 36 * 72), height: 36, cards: cards)
+        for (option, message) in [("J=\(shifted)", "is not on the deblended image's pixel grid"), ("J=\(small)", "is 72x36 but the deblended image is 72x40"),
+                                  ("J K=\(doubled)", "the name must be letters, digits and _"), ("\(doubled)", "expected NAME=PATH")] {
+            let bad = try runPais(["deblend", f.field, "--measure", option, "--output", f.directory + "/bad"] + common)
+            #expect(bad.status != 0 && bad.standardError.contains(message), "\(option): \(bad.standardError)")
+        }
+        let twice = try runPais(["deblend", f.field, "--measure", "J=\(doubled)", "--measure", "J=\(f.field)", "--output", f.directory + "/bad"] + common)
+        #expect(twice.status != 0 && twice.standardError.contains("--measure J is given twice"))
+        #expect(!FileManager.default.fileExists(atPath: f.directory + "/bad"))
+    }
+
     /// An installed copy (`make install`'s layout: PREFIX/bin/pais, PREFIX/share/pais/models) run
     /// from anywhere finds its default model; a lone copy of the executable finds none, says where
     /// it looked and writes nothing; `PAIS_MODEL_DIR` points it at the models.
