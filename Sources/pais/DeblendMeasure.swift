@@ -50,7 +50,6 @@ struct MeasuredImage {
         let sky = map.map { subtract ? "sky level median " + String(format: "%.4g", Double($0.significance.level)) + " subtracted" : "sky not subtracted" } ?? "sky left alone"
         line = "measured band \(name): \(path), AB zero point " + (zeroPoint.map { String(format: "%.3f", $0.magnitude) + " (\($0.source))" } ?? "none (mag_\(name) NaN)")
             + "; \(sky); " + errors.line
-
     }
 
     /// Fails unless the two systems agree on the sky position of the corners and centre to 0.01 px.
