@@ -13,8 +13,10 @@ struct DeblendCommand: ParsableCommand {
         commandName: "deblend",
         abstract: "Deblend an image of any size with a trained model (overlapping tiles, global NMS and decode).",
         discussion: """
-            Writes DIR/catalog.fits + catalog.csv, sources.fits (per-source images as boxes), segmentation.fits
-            and heatmap.fits, all with the input's WCS. The image is streamed in super-blocks of tile rows: memory
+            Writes DIR/catalog.fits + catalog.csv (positions, centroids, fluxes with errors, magnitudes, shapes),
+            catalog.reg (DS9 regions), sources.fits (per-source images as boxes), segmentation.fits and heatmap.fits,
+            all with the input's WCS. With --measure NAME=PATH other filters of the same grid are split with the same
+            shares (dual-image mode). The image is streamed in super-blocks of tile rows: memory
             is bounded by --max-memory (or --block-rows), not by the image size, and the outputs are identical to
             a single-block run. Under mpirun each block's tiles are split over the ranks and rank 0 decodes and writes.
             With --centres CATALOG the sources are decoded at the catalog's positions instead of the heatmap's peaks
