@@ -23,12 +23,14 @@ public struct StreamingPlan: Sendable, Equatable {
 
     public let grid: TileGrid
     public let slots: Int
+    /// Measured bands (`MeasuredBand`) decoded along, whose pixels rank 0 holds too.
+    public let bands: Int
     public let blocks: [Block]
 
     /// A plan of blocks of `tileRowsPerBlock` tile rows each (the last may be shorter).
-    public init(grid: TileGrid, slots: Int, tileRowsPerBlock: Int) throws {
+    public init(grid: TileGrid, slots: Int, bands: Int = 0, tileRowsPerBlock: Int) throws {
         guard tileRowsPerBlock > 0 else { throw InferenceError.badParameter("a block needs at least one row of tiles, got \(tileRowsPerBlock)") }
-        self.grid = grid; self.slots = slots
+        self.grid = grid; self.slots = slots; self.bands = bands
         blocks = Swift.stride(from: 0, to: grid.rows, by: tileRowsPerBlock).enumerated().map { index, first in
             let last = min(first + tileRowsPerBlock, grid.rows) - 1
             let top = grid.tile(first * grid.columns), bottom = grid.tile(last * grid.columns)
@@ -39,23 +41,23 @@ public struct StreamingPlan: Sendable, Equatable {
 
     /// A plan whose cores hold about `blockRows` rows (rounded down to whole tile rows, at least
     /// one); nil means one block for the whole mosaic.
-    public init(grid: TileGrid, slots: Int, blockRows: Int?) throws {
+    public init(grid: TileGrid, slots: Int, bands: Int = 0, blockRows: Int?) throws {
         let tileRows = blockRows.map { max(1, $0 / grid.stride) } ?? grid.rows
-        try self.init(grid: grid, slots: slots, tileRowsPerBlock: tileRows)
+        try self.init(grid: grid, slots: slots, bands: bands, tileRowsPerBlock: tileRows)
     }
 
     /// The plan with the largest blocks whose estimated peak memory (`peakBytes`) is at most
     /// `maxBytes`; fails when not even one row of tiles fits.
-    public static func fitting(grid: TileGrid, slots: Int, maxBytes: Int) throws -> StreamingPlan {
+    public static func fitting(grid: TileGrid, slots: Int, bands: Int = 0, maxBytes: Int) throws -> StreamingPlan {
         var best: StreamingPlan?
         var low = 1, high = grid.rows
         while low <= high {                      // peakBytes grows with the block size
             let mid = (low + high) / 2
-            let plan = try StreamingPlan(grid: grid, slots: slots, tileRowsPerBlock: mid)
+            let plan = try StreamingPlan(grid: grid, slots: slots, bands: bands, tileRowsPerBlock: mid)
             if plan.peakBytes <= maxBytes { best = plan; low = mid + 1 } else { high = mid - 1 }
         }
         guard let best else {
-            let one = try StreamingPlan(grid: grid, slots: slots, tileRowsPerBlock: 1)
+            let one = try StreamingPlan(grid: grid, slots: slots, bands: bands, tileRowsPerBlock: 1)
             throw InferenceError.badParameter("memory limit \(megabytes(maxBytes)) MB is below the \(megabytes(one.peakBytes)) MB one row of tiles needs")
         }
         return best
@@ -65,18 +67,20 @@ public struct StreamingPlan: Sendable, Equatable {
     /// per-slot owners and shares `8n`, the block's per-source pieces (about `4n`: a pixel lands
     /// in at most n boxes), segmentation rows, their copy for the FITS write and the per-chunk
     /// owner ids (4 each), the sanitised core (4), the heatmap band NMS reads (4) and the pixels'
-    /// noise variances for the flux errors (4): 100 bytes for n = 3.
-    public static func bytesPerCorePixel(slots n: Int) -> Int { 4 * (1 + 3 * n) + 8 * n + 4 * n + 3 * 4 + 4 + 4 + 4 }
+    /// noise variances for the flux errors (4): 100 bytes for n = 3; and per measured band its
+    /// pixels and their variances (8).
+    public static func bytesPerCorePixel(slots n: Int, bands: Int = 0) -> Int { 4 * (1 + 3 * n) + 8 * n + 4 * n + 3 * 4 + 4 + 4 + 4 + 8 * bands }
 
     /// Bytes one pixel waiting across a seam holds (`StreamingDecoder`): position, flux, noise
-    /// variance, n vectors and n shares; 52 for n = 3. Bounded by `DeblendSettings.maxWaitingPixels`.
-    public static func bytesPerWaitingPixel(slots n: Int) -> Int { 8 + 4 + 4 + 8 * n + 4 * n }
+    /// variance, n vectors and n shares (52 for n = 3), and each measured band's value and
+    /// variance. Bounded by `DeblendSettings.maxWaitingPixels`.
+    public static func bytesPerWaitingPixel(slots n: Int, bands: Int = 0) -> Int { 8 + 4 + 4 + 8 * n + 4 * n + 8 * bands }
 
     /// Estimated peak bytes of one block on rank 0: its core at `bytesPerCorePixel`, its input
     /// rows (float32) and the heatmap rows carried over for NMS across the seam.
     public func peakBytes(of block: Block) -> Int {
         let w = grid.width
-        return block.rows.count * w * Self.bytesPerCorePixel(slots: slots) + block.inputRows.count * w * 4 + 8 * w * 4
+        return block.rows.count * w * Self.bytesPerCorePixel(slots: slots, bands: bands) + block.inputRows.count * w * 4 + 8 * w * 4
     }
 
     /// The largest block's estimate.

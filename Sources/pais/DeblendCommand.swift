@@ -103,11 +103,11 @@ struct DeblendCommand: ParsableCommand {
         settings.peakThreshold = peakThreshold
         settings.perSourceImages = !noStamps
         if let centres { settings.forcedCentres = try input.forcedCentres(from: centres, imagePath: image) }
-        settings.maxWaitingPixels = max(1 << 16, (maxMemory << 20) / 4 / StreamingPlan.bytesPerWaitingPixel(slots: network.slots))
+        settings.maxWaitingPixels = max(1 << 16, (maxMemory << 20) / 4 / StreamingPlan.bytesPerWaitingPixel(slots: network.slots, bands: measured.count))
         let plan = try inferenceCall {
             let grid = try TileGrid(height: input.height, width: input.width, tile: settings.tile, margin: settings.margin)
-            return try blockRows.map { try StreamingPlan(grid: grid, slots: network.slots, blockRows: $0) }
-                ?? StreamingPlan.fitting(grid: grid, slots: network.slots, maxBytes: maxMemory << 20)
+            return try blockRows.map { try StreamingPlan(grid: grid, slots: network.slots, bands: measured.count, blockRows: $0) }
+                ?? StreamingPlan.fitting(grid: grid, slots: network.slots, bands: measured.count, maxBytes: maxMemory << 20)
         }
         let matchSummary = noise.summary(matched, grid: plan.grid, scale: settings.inputScale)
         if root {

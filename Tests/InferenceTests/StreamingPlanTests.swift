@@ -25,6 +25,12 @@ struct StreamingPlanTests {
     /// bound depends on the block, not on the mosaic height.
     @Test func peakMemoryIsBoundedByTheBlockNotTheMosaic() throws {
         #expect(StreamingPlan.bytesPerCorePixel(slots: 3) == 100)
+        // Each measured band adds its pixels and their variances, and the plan makes room for them.
+        #expect(StreamingPlan.bytesPerCorePixel(slots: 3, bands: 2) == 116 && StreamingPlan.bytesPerWaitingPixel(slots: 3, bands: 2) == 68)
+        let wide = try TileGrid(height: 20_000, width: 8_000, tile: 256, margin: 32)
+        let alone = try StreamingPlan.fitting(grid: wide, slots: 3, maxBytes: 512 << 20)
+        let withBands = try StreamingPlan.fitting(grid: wide, slots: 3, bands: 4, maxBytes: 512 << 20)
+        #expect(withBands.peakBytes <= 512 << 20 && withBands.blocks.count > alone.blocks.count)
         let budget = 512 << 20
         var peaks: [Int] = []
         for h in [4096, 20_000, 100_000] {
