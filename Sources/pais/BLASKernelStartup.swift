@@ -17,7 +17,7 @@ enum BLASKernelStartup {
                                                    userSetting: environment["OPENBLAS_CORETYPE"])
         else { return }
         // The binary's own path, not the /proc/self/exe link, so `ps` and `top` still say "pais".
-        guard let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else { return }
+        let executable = runningExecutablePath()
         setenv("OPENBLAS_CORETYPE", core, 1)
         setenv(markerVariable, BLASInfo.coreName, 1)
         execv(executable, CommandLine.unsafeArgv)

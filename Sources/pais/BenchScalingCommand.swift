@@ -31,7 +31,7 @@ struct BenchScalingCommand: ParsableCommand {
     @Flag(help: "Append to an existing scaling.csv (one rank count per Slurm array task).") var append = false
 
     func run() throws {
-        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path
+        let executable = runningExecutablePath()
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         let cores = ProcessInfo.processInfo.activeProcessorCount
         var measurements: [ScalingMeasurement] = []

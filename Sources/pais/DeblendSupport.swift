@@ -135,7 +135,7 @@ enum ShippedModel {
     /// in the current directory, `share/pais/models` beside the executable's `bin/` (the layout
     /// `make install` writes), and `models/` in the source tree the executable was built in.
     static func searchDirectories(environment: [String: String] = ProcessInfo.processInfo.environment,
-                                  executable: String = CommandLine.arguments[0]) -> [String] {
+                                  executable: String = runningExecutablePath()) -> [String] {
         if let directory = environment[directoryVariable], !directory.isEmpty { return [directory] }
         let binDirectory = URL(fileURLWithPath: executable).resolvingSymlinksInPath().deletingLastPathComponent()
         var directories = ["models", binDirectory.deletingLastPathComponent().appendingPathComponent("share/pais/models").path]

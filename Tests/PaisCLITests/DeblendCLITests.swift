@@ -259,6 +259,11 @@ struct DeblendCLITests {
                 "\(alone.standardError)")
         #expect(alone.standardError.contains("PAIS_MODEL_DIR") && !files.fileExists(atPath: work + "/alone"))
 
+        // Started by name through PATH, as a shell does, argv[0] is just "pais".
+        let byName = try runPais(["pais", "deblend", "f.fits", "--output", "byname", "--no-stamps"],
+                                 environment: ["PATH": prefix + "/bin:" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin")],
+                                 removing: noModel, executable: URL(fileURLWithPath: "/usr/bin/env"), directory: work)
+        #expect(byName.status == 0 && byName.standardOutput.contains("with \(models)/pais-small-sim.safetensors"), "\(byName.standardError)")
         let pointed = try runPais(["deblend", "f.fits", "--output", "pointed", "--no-stamps"], environment: ["PAIS_MODEL_DIR": models],
                                   executable: URL(fileURLWithPath: lone + "/pais"), directory: work)
         #expect(pointed.status == 0, "\(pointed.standardError)")
