@@ -38,6 +38,10 @@ struct SourceMoments: Equatable {
 /// threshold in the wide area a source is handed would count.
 struct IsophotalShape: Equatable {
     static let sigmas: Float = 1.5
+    /// Without per-source images (`--no-stamps`) the decoder keeps each source's image within
+    /// this many pixels of its centre for its shape (a 65 × 65 box, 3.9″ at 0.06″): isophotes
+    /// that reach beyond it are cut there.
+    static let windowHalfSide = 32
 
     /// Pixels in the isophote (0 when the centre pixel is below it).
     var area = 0

@@ -61,10 +61,26 @@ extension StreamingDecoder {
                     try timed { try stamps.add(source: j, box: chunk.boxes[s], pixels: piece) }
                 } else {
                     fluxWithoutImages[j] += piece.reduce(0) { $0 + Double($1) }
+                    if let shapeWindows { try addToShapeWindow(shapeWindows, source: j, box: chunk.boxes[s], pixels: piece) }
                 }
             }
             for (i, id) in chunk.ids.enumerated() where id > 0 { try setOwner(c * chunkPixels + i, id) }
         }
+    }
+
+    /// Adds the part of a piece of source `j` within `IsophotalShape.windowHalfSide` of its centre.
+    private func addToShapeWindow(_ windows: StampStore, source j: Int, box: StampStore.Box, pixels: ArraySlice<Float>) throws {
+        let r = IsophotalShape.windowHalfSide, c = centres[j]
+        let clipped = StampStore.Box(y0: max(box.y0, c.y - r), y1: min(box.y1, c.y + r), x0: max(box.x0, c.x - r), x1: min(box.x1, c.x + r))
+        guard clipped.y0 <= clipped.y1, clipped.x0 <= clipped.x1 else { return }
+        let width = box.x1 - box.x0 + 1, start = pixels.startIndex
+        var part: [Float] = []
+        part.reserveCapacity((clipped.y1 - clipped.y0 + 1) * (clipped.x1 - clipped.x0 + 1))
+        for y in clipped.y0...clipped.y1 {
+            let row = start + (y - box.y0) * width
+            part += pixels[(row + clipped.x0 - box.x0)...(row + clipped.x1 - box.x0)]
+        }
+        try windows.add(source: j, box: clipped, pixels: part[...])
     }
 
     /// One chunk: boxes of the touched sources (pass 1), then pieces, owners and sums (pass 2).
@@ -157,8 +173,20 @@ extension StreamingDecoder {
                                    isophotalArea: shape.area, a: shape.a, b: shape.b, theta: shape.theta, ownedPixels: owned[j],
                                    blended: positiveFlux[j] > 0 && sharedFlux[j] > settings.blendFluxFraction * positiveFlux[j], image: .empty)
         }
+        func shape(_ j: Int, _ image: SparseImage) -> IsophotalShape {
+            settings.pixelNoise.map { noise in
+                IsophotalShape(image, y: centres[j].y, x: centres[j].x) { row, columns in noise.skySigmas(row: row, columns: columns) }
+            } ?? IsophotalShape()
+        }
         guard let stamps else {
-            let sources = centres.indices.map { source($0, flux: fluxWithoutImages[$0]) }
+            var shapes = [IsophotalShape](repeating: IsophotalShape(), count: centres.count)
+            if let shapeWindows {
+                shapeWindows.finishAdding()
+                var cursor = 0
+                for j in centres.indices { shapes[j] = shape(j, try shapeWindows.assemble(j, cursor: &cursor)) }
+                shapeWindows.close()             // the spill may live in the directory the sink renames
+            }
+            let sources = centres.indices.map { source($0, flux: fluxWithoutImages[$0], shape: shapes[$0]) }
             try timed { try sink.finish(sources: sources) }
             return sources
         }
@@ -172,10 +200,7 @@ extension StreamingDecoder {
         for j in centres.indices {
             let image = try stamps.assemble(j, cursor: &cursor)
             try timed { try sink.stamp(id: j + 1, image) }
-            let shape = settings.pixelNoise.map { noise in
-                IsophotalShape(image, y: centres[j].y, x: centres[j].x) { row, columns in noise.skySigmas(row: row, columns: columns) }
-            } ?? IsophotalShape()
-            sources.append(source(j, flux: image.total, shape: shape))
+            sources.append(source(j, flux: image.total, shape: shape(j, image)))
         }
         stamps.close()                       // the spill may live in the directory the sink renames
         try timed { try sink.finish(sources: sources) }

@@ -45,6 +45,9 @@ final class StreamingDecoder {
     var moments: [SourceMoments] = []
     /// Per-source image pieces; nil without per-source images, when only their sums are kept.
     let stamps: StampStore?
+    /// Without per-source images, each source's image within `IsophotalShape.windowHalfSide` of
+    /// its centre, for its shape (nil without pixel noise, when there is no isophote to find).
+    let shapeWindows: StampStore?
     var fluxWithoutImages: [Double] = []
     /// Largest number of pixels waiting for a final match at once, pixels matched early because too
     /// many waited, and seconds spent in the sink.
@@ -67,6 +70,7 @@ final class StreamingDecoder {
         forced = settings.forcedCentres.map { Array(Set($0)).sorted() }
         nmsHalo = settings.nmsHaloForTesting ?? settings.peakWindow / 2
         stamps = settings.perSourceImages ? try StampStore(spillDirectory: spillDirectory) : nil
+        shapeWindows = !settings.perSourceImages && settings.pixelNoise != nil ? try StampStore(spillDirectory: spillDirectory) : nil
     }
 
     /// Decodes block `outputs` (stitched rows) against `flux`, the sanitised image on the same rows,
@@ -131,7 +135,7 @@ final class StreamingDecoder {
             bandVariance[b] += [Double](repeating: 0, count: k - bandVariance[b].count)
         }
         moments += [SourceMoments](repeating: SourceMoments(), count: k - moments.count)
-        stamps?.grow(to: k)
+        stamps?.grow(to: k); shapeWindows?.grow(to: k)
     }
 
     /// Slot-0 owner markers of `attributeBlock`: the match must wait for more centres; the pixel
