@@ -7,11 +7,10 @@ struct AttributedChunk {
     /// the pieces' pixels are concatenated, piece s starting at `pieceStart[s]`.
     var sources: [Int] = [], boxes: [StampStore.Box] = [], pieceStart: [Int] = [], pixels: [Float] = []
     var owned: [Int] = [], positive: [Double] = [], shared: [Double] = []
-    /// Σ share² × pixel variance per piece (empty without pixel variances).
-    var variance: [Double] = []
-    /// Per measured band and piece: Σ share × the band's pixel, and Σ share² × its variance
-    /// (empty for a band without variances).
-    var bandFlux: [[Double]] = [], bandVariance: [[Double]] = []
+    /// Per channel (`PixelChannels`) and piece: Σ share × the channel's pixel (measured bands only:
+    /// channel 0's flux is the pieces' sum), and Σ share² × its variance (empty for a channel
+    /// without variances).
+    var channelFlux: [[Double]] = [], channelVariance: [[Double]] = []
     /// Per piece, the centroid sums.
     var moments: [SourceMoments] = []
     /// Segmentation id of each pixel of the chunk (0 for a skipped pixel).
@@ -49,10 +48,9 @@ extension StreamingDecoder {
         for (c, chunk) in results.enumerated() {
             for (s, j) in chunk.sources.enumerated() {
                 owned[j] += chunk.owned[s]; positiveFlux[j] += chunk.positive[s]; sharedFlux[j] += chunk.shared[s]
-                if !chunk.variance.isEmpty { fluxVariance[j] += chunk.variance[s] }
-                for b in bands.indices {
-                    bandFlux[b][j] += chunk.bandFlux[b][s]
-                    if !chunk.bandVariance[b].isEmpty { bandVariance[b][j] += chunk.bandVariance[b][s] }
+                for c in chunk.channelFlux.indices {
+                    if c > 0 { channelFlux[c][j] += chunk.channelFlux[c][s] }
+                    if !chunk.channelVariance[c].isEmpty { channelVariance[c][j] += chunk.channelVariance[c][s] }
                 }
                 moments[j] += chunk.moments[s]
                 let end = s + 1 < chunk.pieceStart.count ? chunk.pieceStart[s + 1] : chunk.pixels.count
@@ -87,7 +85,7 @@ extension StreamingDecoder {
     /// `slotOf` maps a source to its entry in this chunk (−1: none) and is reset on return.
     private func attributeChunk(_ range: Range<Int>, position: (Int) -> Int, values: PixelChannels, owners: [Int32],
                                 shares: [Float], slotOf: inout [Int]) -> AttributedChunk {
-        let flux = values.flux[0], variance = values.variance[0]
+        let flux = values.flux[0]
         var r = AttributedChunk()
         r.ids = [Int32](repeating: 0, count: range.count)
         for i in range where owners[i * n] >= 0 {
@@ -113,11 +111,9 @@ extension StreamingDecoder {
         r.pixels = [Float](repeating: 0, count: total)
         r.owned = [Int](repeating: 0, count: r.sources.count)
         r.positive = [Double](repeating: 0, count: r.sources.count); r.shared = r.positive
-        let withVariance = !variance.isEmpty
-        if withVariance { r.variance = r.positive }
-        let bandCount = values.flux.count - 1
-        r.bandFlux = (0..<bandCount).map { _ in r.positive }
-        r.bandVariance = (0..<bandCount).map { values.variance[$0 + 1].isEmpty ? [] : r.positive }
+        let channels = values.flux.count
+        r.channelFlux = (0..<channels).map { $0 == 0 ? [] : r.positive }
+        r.channelVariance = values.variance.map { $0.isEmpty ? [] : r.positive }
         r.moments = [SourceMoments](repeating: SourceMoments(), count: r.sources.count)
         let n = self.n, width = self.width, sole = settings.ownershipForSole, centres = self.centres
         owners.withUnsafeBufferPointer { o in shares.withUnsafeBufferPointer { w in r.pixels.withUnsafeMutableBufferPointer { pixels in
@@ -141,10 +137,9 @@ extension StreamingDecoder {
                     let positive = Double(max(f, 0) * merged), s = slotOf[owner]
                     r.positive[s] += positive
                     if merged < sole { r.shared[s] += positive }
-                    if withVariance { r.variance[s] += Double(merged * merged) * Double(variance[i]) }
-                    for b in 0..<bandCount {
-                        r.bandFlux[b][s] += Double(values.flux[b + 1][i] * merged)
-                        if !r.bandVariance[b].isEmpty { r.bandVariance[b][s] += Double(merged * merged) * Double(values.variance[b + 1][i]) }
+                    for c in 0..<channels {
+                        if c > 0 { r.channelFlux[c][s] += Double(values.flux[c][i] * merged) }
+                        if !r.channelVariance[c].isEmpty { r.channelVariance[c][s] += Double(merged * merged) * Double(values.variance[c][i]) }
                     }
                     r.moments[s].add(flux: positive, dy: y - centres[owner].y, dx: x - centres[owner].x)
                 }
@@ -164,11 +159,10 @@ extension StreamingDecoder {
         precondition(deferred.count == 0, "pixels still waiting after the last block")
         func source(_ j: Int, flux: Double, shape: IsophotalShape = IsophotalShape()) -> DeblendedSource {
             let shift = moments[j].centroidShift
-            let measured = bands.indices.map { b in
-                BandFlux(flux: bandFlux[b][j], fluxError: bands[b].noise == nil ? .nan : bandVariance[b][j].squareRoot())
-            }
+            func error(_ c: Int) -> Double { channelVariance[c].isEmpty ? .nan : channelVariance[c][j].squareRoot() }
+            let measured = bands.indices.map { b in BandFlux(flux: channelFlux[b + 1][j], fluxError: error(b + 1)) }
             return DeblendedSource(id: j + 1, y: centres[j].y, x: centres[j].x, peak: peakValues[j], flux: flux,
-                                   fluxError: settings.pixelNoise == nil ? .nan : fluxVariance[j].squareRoot(), bands: measured,
+                                   fluxError: error(0), bands: measured,
                                    yCentroid: Double(centres[j].y) + shift.y, xCentroid: Double(centres[j].x) + shift.x,
                                    isophotalArea: shape.area, a: shape.a, b: shape.b, theta: shape.theta, ownedPixels: owned[j],
                                    blended: positiveFlux[j] > 0 && sharedFlux[j] > settings.blendFluxFraction * positiveFlux[j], image: .empty)

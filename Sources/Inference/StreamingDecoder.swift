@@ -36,11 +36,13 @@ final class StreamingDecoder {
     var carry: [Float] = [], carryStart = 0
     var deferred: DeferredPixels
     var owned: [Int] = [], positiveFlux: [Double] = [], sharedFlux: [Double] = []
-    /// Σ_p M_j(p)² σ²(p) per source (`PixelNoise`), while `settings.pixelNoise` is set.
-    var fluxVariance: [Double] = []
-    /// The measured bands (`MeasuredBand`), and per band and source Σ M_j F' and Σ M_j² σ'².
+    /// The measured bands (`MeasuredBand`): channels 1... of `PixelChannels` after the image.
     let bands: [MeasuredBand]
-    var bandFlux: [[Double]], bandVariance: [[Double]]
+    /// Whether each channel keeps variances.
+    let noisyChannels: [Bool]
+    /// Per channel and source: Σ_p M_j(p) F_c(p) (the measured bands only), and Σ_p M_j(p)² σ_c²(p)
+    /// (empty for a channel without noise: `DeblendSettings.pixelNoise`, `MeasuredBand.noise`).
+    var channelFlux: [[Double]], channelVariance: [[Double]]
     /// Per source: the centroid sums.
     var moments: [SourceMoments] = []
     /// Per-source image pieces; nil without per-source images, when only their sums are kept.
@@ -65,7 +67,8 @@ final class StreamingDecoder {
          bands: [MeasuredBand] = []) throws {
         self.settings = settings; self.height = height; self.width = width; n = slots; self.sink = sink
         self.bands = bands
-        bandFlux = bands.map { _ in [] }; bandVariance = bandFlux
+        channelFlux = Array(repeating: [], count: 1 + bands.count); channelVariance = channelFlux
+        noisyChannels = [settings.pixelNoise != nil] + bands.map { $0.noise != nil }
         deferred = DeferredPixels(channels: 1 + bands.count)
         forced = settings.forcedCentres.map { Array(Set($0)).sorted() }
         nmsHalo = settings.nmsHaloForTesting ?? settings.peakWindow / 2
@@ -129,10 +132,9 @@ final class StreamingDecoder {
         positiveFlux += [Double](repeating: 0, count: k - positiveFlux.count)
         sharedFlux += [Double](repeating: 0, count: k - sharedFlux.count)
         fluxWithoutImages += [Double](repeating: 0, count: k - fluxWithoutImages.count)
-        fluxVariance += [Double](repeating: 0, count: k - fluxVariance.count)
-        for b in bands.indices {
-            bandFlux[b] += [Double](repeating: 0, count: k - bandFlux[b].count)
-            bandVariance[b] += [Double](repeating: 0, count: k - bandVariance[b].count)
+        for c in channelFlux.indices {
+            if c > 0 { channelFlux[c] += [Double](repeating: 0, count: k - channelFlux[c].count) }
+            if noisyChannels[c] { channelVariance[c] += [Double](repeating: 0, count: k - channelVariance[c].count) }
         }
         moments += [SourceMoments](repeating: SourceMoments(), count: k - moments.count)
         stamps?.grow(to: k); shapeWindows?.grow(to: k)
