@@ -52,15 +52,13 @@ public enum PredictionLoader {
             }
         }
         let image = total.map { Float($0) }
-        var predictions = deblended(positions: zip(xs, ys).map { PixelPosition(x: $0, y: $1) }, fluxes: fluxes, images: boxes,
-                                    image: image, height: height, width: width)
-        if let errors { for k in predictions.indices { predictions[k].fluxError = errors[k] } }
-        return predictions
+        return deblended(positions: zip(xs, ys).map { PixelPosition(x: $0, y: $1) }, fluxes: fluxes, fluxErrors: errors, images: boxes,
+                         image: image, height: height, width: width)
     }
 
     /// Predictions from per-source deblended images D_k (boxes in image coordinates) of `image`:
-    /// M̂_k = D_k / I where I is non-zero, else 0.
-    public static func deblended(positions: [PixelPosition], fluxes: [Double], images: [SparseImage],
+    /// M̂_k = D_k / I where I is non-zero, else 0. `fluxErrors`: the fluxes' 1σ errors, if known.
+    public static func deblended(positions: [PixelPosition], fluxes: [Double], fluxErrors: [Double]? = nil, images: [SparseImage],
                                  image: [Float], height: Int, width: Int) -> [PredictedSource] {
         positions.indices.map { k in
             let d = images[k]
@@ -74,7 +72,8 @@ public enum PredictionLoader {
                 }
             }
             return PredictedSource(position: positions[k], flux: fluxes[k],
-                                   contribution: SparseImage(y0: d.y0, x0: d.x0, height: d.height, width: d.width, pixels: fractions))
+                                   contribution: SparseImage(y0: d.y0, x0: d.x0, height: d.height, width: d.width, pixels: fractions),
+                                   fluxError: fluxErrors?[k])
         }
     }
 

@@ -32,10 +32,6 @@ public struct PixelNoise: Sendable {
         self.sky = sky; self.gain = gain; self.correlationFactor = correlationFactor
     }
 
-    /// The sky noise σ of the pixels `columns` of image row `row`: one pixel's, without the
-    /// correlation's factor (the isophote's unit, as source-extractor's threshold is the sky's).
-    func skySigmas(row: Int, columns: Range<Int>) -> [Float] { sky.rmsRow(row, columns: columns) }
-
     /// σ² of the pixels of the rows from `firstRow` whose values are `flux` (`width` per row).
     func variances(firstRow: Int, width: Int, flux: [Float]) -> [Float] {
         var variance = [Float](repeating: 0, count: flux.count)

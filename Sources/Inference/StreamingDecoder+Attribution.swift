@@ -167,9 +167,11 @@ extension StreamingDecoder {
                                    isophotalArea: shape.area, a: shape.a, b: shape.b, theta: shape.theta, ownedPixels: owned[j],
                                    blended: positiveFlux[j] > 0 && sharedFlux[j] > settings.blendFluxFraction * positiveFlux[j], image: .empty)
         }
+        // The isophote is in units of one pixel's sky noise (as source-extractor's threshold), not
+        // of the variances inflated for sums of correlated pixels.
         func shape(_ j: Int, _ image: SparseImage) -> IsophotalShape {
             settings.pixelNoise.map { noise in
-                IsophotalShape(image, y: centres[j].y, x: centres[j].x) { row, columns in noise.skySigmas(row: row, columns: columns) }
+                IsophotalShape(image, y: centres[j].y, x: centres[j].x) { row, columns in noise.sky.rmsRow(row, columns: columns) }
             } ?? IsophotalShape()
         }
         guard let stamps else {

@@ -119,11 +119,9 @@ struct EvaluateCommand: ParsableCommand {
             result = try MosaicDeblender(settings: settings).deblend(field.noisy, height: field.height, width: field.width, network: network)
         } catch let e as InferenceError { throw CommandError("\(truthPath): \(e.description)") }
         writeToStandardError("deblended \(truthPath) with \(weights): \(result.sources.count) sources\n")
-        var predictions = PredictionLoader.deblended(positions: result.sources.map { PixelPosition(x: $0.xCentroid, y: $0.yCentroid) },
-                                                     fluxes: result.sources.map(\.flux), images: result.sources.map(\.image),
-                                                     image: result.image, height: result.height, width: result.width)
-        for (k, source) in result.sources.enumerated() { predictions[k].fluxError = source.fluxError }
-        return predictions
+        return PredictionLoader.deblended(positions: result.sources.map { PixelPosition(x: $0.xCentroid, y: $0.yCentroid) },
+                                          fluxes: result.sources.map(\.flux), fluxErrors: result.sources.map(\.fluxError),
+                                          images: result.sources.map(\.image), image: result.image, height: result.height, width: result.width)
     }
 
     /// Table 3 metrics (metrics.md §7) of the model on a labelled dataset split.
