@@ -40,7 +40,15 @@ for ranks in 1 2; do
 done
 cmp "$work/measure1/catalog.csv" "$work/measure2/catalog.csv"
 head -1 "$work/measure1/catalog.csv" | grep -q ",flux_C,flux_err_C,mag_C,mag_err_C," || { head -1 "$work/measure1/catalog.csv"; exit 1; }
-echo "deblend --measure: 1 and 2 ranks give the same catalog with the measured band's columns"
+# Rank 0 alone opens the bands: a bad one stops every rank (no hang), and nothing is written.
+"$pais" simulate --height 90 --width 136 --psf-size 31 --seed 5 --output "$work/short.fits" > /dev/null 2>&1
+if timeout 120 mpirun -np 2 "$pais" deblend "$work/field.fits" --model "$work/run/model.safetensors" --preset tiny --tile 32 \
+    --measure "C=$work/short.fits" --output "$work/badband" > "$work/badband.log" 2>&1; then
+  echo "a band of another size was accepted"; exit 1
+fi
+grep -q "is 136x90 but the deblended image is 136x96" "$work/badband.log" || { cat "$work/badband.log"; exit 1; }
+[[ ! -e "$work/badband" ]] || { echo "a refused deblend left $work/badband"; exit 1; }
+echo "deblend --measure: 1 and 2 ranks give the same catalog with the measured band's columns; a bad band stops both ranks"
 # Forced centres (every rank reads the catalog) and a bad catalog that must stop both ranks.
 printf 'x,y\n10,20\n100.4,90.6\n60,3\n' > "$work/centres.csv"
 for ranks in 1 2; do

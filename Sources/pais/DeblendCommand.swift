@@ -93,21 +93,20 @@ struct DeblendCommand: ParsableCommand {
         settings.noiseMatch = matched.match
         let fluxErrors = try FluxErrorChoice(rows, noise: noise, gain: gain)
         settings.pixelNoise = fluxErrors.pixelNoise
-        let measured = try measure.map { try MeasuredImage(option: $0, image: input, background: skyChoice, mesh: backgroundMesh) }
-        if let twice = Dictionary(grouping: measured, by: \.name).first(where: { $0.value.count > 1 })?.key {
-            throw CommandError("--measure \(twice) is given twice")
-        }
+        // Only rank 0 decodes, so only it reads the measured images.
+        let measureOptions = try MeasureOption.parse(measure)
+        let measured = root ? try measureOptions.map { try MeasuredImage($0, image: input, background: skyChoice, mesh: backgroundMesh) } : []
         let network = try loadTileNetwork(preset: preset, weights: weights, tile: tile, replicas: Parallel.workers, views: views)
         settings.tile = tile
         settings.margin = margin ?? defaultMargin(tile: tile)
         settings.peakThreshold = peakThreshold
         settings.perSourceImages = !noStamps
         if let centres { settings.forcedCentres = try input.forcedCentres(from: centres, imagePath: image) }
-        settings.maxWaitingPixels = max(1 << 16, (maxMemory << 20) / 4 / StreamingPlan.bytesPerWaitingPixel(slots: network.slots, bands: measured.count))
+        settings.maxWaitingPixels = max(1 << 16, (maxMemory << 20) / 4 / StreamingPlan.bytesPerWaitingPixel(slots: network.slots, bands: measureOptions.count))
         let plan = try inferenceCall {
             let grid = try TileGrid(height: input.height, width: input.width, tile: settings.tile, margin: settings.margin)
-            return try blockRows.map { try StreamingPlan(grid: grid, slots: network.slots, bands: measured.count, blockRows: $0) }
-                ?? StreamingPlan.fitting(grid: grid, slots: network.slots, bands: measured.count, maxBytes: maxMemory << 20)
+            return try blockRows.map { try StreamingPlan(grid: grid, slots: network.slots, bands: measureOptions.count, blockRows: $0) }
+                ?? StreamingPlan.fitting(grid: grid, slots: network.slots, bands: measureOptions.count, maxBytes: maxMemory << 20)
         }
         let matchSummary = noise.summary(matched, grid: plan.grid, scale: settings.inputScale)
         if root {
@@ -139,7 +138,7 @@ struct DeblendCommand: ParsableCommand {
             ("PAISGAIN", .double(gain ?? 0), "[e-/unit] gain of flux_err's photon noise (0: none)"),
             ("PAISCORF", .double(Double(fluxErrors.pixelNoise?.correlationFactor ?? -1)), "flux_err variance factor for noise correlation (-1: no flux_err)"),
         ] + (centres.map { [("PAISCEN", .string(URL(fileURLWithPath: $0).lastPathComponent), "forced centres: catalog")] } ?? [])
-          + (measured.isEmpty ? [] : [("PAISMEAS", .string(measured.map { "\($0.name)=\(URL(fileURLWithPath: $0.path).lastPathComponent)" }.joined(separator: ",")),
+          + (measureOptions.isEmpty ? [] : [("PAISMEAS", .string(measureOptions.map { "\($0.name)=\(URL(fileURLWithPath: $0.path).lastPathComponent)" }.joined(separator: ",")),
                                        "bands measured with the same shares")])
         if communicator.size > 1 {
             // Every rank picks its model and sky alone: a stale copy of the image or the model on
@@ -158,7 +157,7 @@ struct DeblendCommand: ParsableCommand {
         do {
             run = try MosaicDeblender(settings: settings).deblend(
                 rows: rows, network: network, communicator: communicator, plan: plan, sink: sink,
-                spillDirectory: sink?.stagingDirectory, bands: root ? measured.map(\.band) : []
+                spillDirectory: sink?.stagingDirectory, bands: measured.map(\.band)
             ) { done, total in
                 if root && (done == total || done % max(1, total / 100) == 0) {
                     writeProgress("\rtiles \(done)/\(total) on rank 0 of \(communicator.size)")

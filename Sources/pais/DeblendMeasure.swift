@@ -6,20 +6,12 @@ import SkySim
 // `pais deblend --measure NAME=PATH`: the dual-image mode. Other images of the same mosaic (other
 // filters on the same pixel grid) are measured with the shares found on the deblended image.
 
-/// One `--measure` image, opened and checked against the deblended image.
-struct MeasuredImage {
-    let name: String, path: String
-    let input: DeblendInput
-    let band: MeasuredBand
-    let zeroPoint: ABZeroPoint?
-    /// The report line about it.
-    let line: String
+/// One `--measure` option: `NAME=PATH` or `NAME=PATH[HDU]` (HDU an index or EXTNAME). Every rank
+/// parses it (the names go into the headers the ranks agree on); rank 0 alone opens the image.
+struct MeasureOption {
+    let name: String, path: String, hdu: String?
 
-    /// Parses `NAME=PATH` or `NAME=PATH[HDU]` (HDU an index or EXTNAME) and opens the image. It
-    /// must have the deblended image's size and, when both have a WCS, put every corner and the
-    /// centre on the same sky position to 0.01 px. Its sky is treated by `background` as the
-    /// deblended image's is (`auto`: subtracted when it shows one, judged in its own units).
-    init(option: String, image: DeblendInput, background choice: BackgroundChoice, mesh: Int) throws {
+    init(_ option: String) throws {
         guard let equals = option.firstIndex(of: "=") else {
             throw CommandError("--measure \(option): expected NAME=PATH (e.g. J=f125w.fits, or J=x_drz.fits[SCI])")
         }
@@ -31,8 +23,35 @@ struct MeasuredImage {
         if rest.hasSuffix("]"), let open = rest.lastIndex(of: "[") {
             hdu = String(rest[rest.index(after: open)..<rest.index(before: rest.endIndex)]); rest = String(rest[..<open])
         }
-        path = rest
-        input = try DeblendInput(path: path, hdu: hdu)
+        path = rest; self.hdu = hdu
+    }
+
+    /// Parses every option; fails on a name given twice.
+    static func parse(_ options: [String]) throws -> [MeasureOption] {
+        let parsed = try options.map(MeasureOption.init)
+        if let twice = Dictionary(grouping: parsed, by: \.name).first(where: { $0.value.count > 1 })?.key {
+            throw CommandError("--measure \(twice) is given twice")
+        }
+        return parsed
+    }
+}
+
+/// One `--measure` image, opened and checked against the deblended image.
+struct MeasuredImage {
+    let name: String, path: String
+    let input: DeblendInput
+    let band: MeasuredBand
+    let zeroPoint: ABZeroPoint?
+    /// The report line about it.
+    let line: String
+
+    /// Opens `option`'s image. It must have the deblended image's size and, when both have a WCS,
+    /// put every corner and the centre on the same sky position to 0.01 px. Its sky is treated by
+    /// `background` as the deblended image's is (`auto`: subtracted when it shows one, judged in
+    /// its own units).
+    init(_ option: MeasureOption, image: DeblendInput, background choice: BackgroundChoice, mesh: Int) throws {
+        name = option.name; path = option.path
+        input = try DeblendInput(path: path, hdu: option.hdu)
         guard input.width == image.width, input.height == image.height else {
             throw CommandError("--measure \(name): \(path) is \(input.width)x\(input.height) but the deblended image is \(image.width)x\(image.height)")
         }
