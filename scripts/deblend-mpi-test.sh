@@ -7,6 +7,14 @@ cd "$(dirname "$0")/.."
 pais=${PAIS:-.build/release/pais}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# refused NAME MESSAGE MPIRUN-ARGS...: the run must fail (within 120 s: no hang), say MESSAGE and
+# leave no $work/NAME (the output every refused command here names).
+refused() {
+  local name=$1 message=$2; shift 2
+  if timeout 120 mpirun "$@" > "$work/$name.log" 2>&1; then echo "$name: the run was accepted"; exit 1; fi
+  grep -qF "$message" "$work/$name.log" || { cat "$work/$name.log"; exit 1; }
+  [[ ! -e "$work/$name" ]] || { echo "$name: a refused deblend left $work/$name"; exit 1; }
+}
 "$pais" simulate --height 96 --width 136 --psf-size 31 --seed 5 --output "$work/field.fits" > /dev/null 2>&1
 "$pais" simulate-dataset --output "$work/ds" --sample-size 32 --train 8 --test 2 --psf-size 31 > /dev/null
 "$pais" train --tiny --dataset "$work/ds" --epochs 1 --run-dir "$work/run" --threads 1 > /dev/null
@@ -42,12 +50,8 @@ cmp "$work/measure1/catalog.csv" "$work/measure2/catalog.csv"
 head -1 "$work/measure1/catalog.csv" | grep -q ",flux_C,flux_err_C,mag_C,mag_err_C," || { head -1 "$work/measure1/catalog.csv"; exit 1; }
 # Rank 0 alone opens the bands: a bad one stops every rank (no hang), and nothing is written.
 "$pais" simulate --height 90 --width 136 --psf-size 31 --seed 5 --output "$work/short.fits" > /dev/null 2>&1
-if timeout 120 mpirun -np 2 "$pais" deblend "$work/field.fits" --model "$work/run/model.safetensors" --preset tiny --tile 32 \
-    --measure "C=$work/short.fits" --output "$work/badband" > "$work/badband.log" 2>&1; then
-  echo "a band of another size was accepted"; exit 1
-fi
-grep -q "is 136x90 but the deblended image is 136x96" "$work/badband.log" || { cat "$work/badband.log"; exit 1; }
-[[ ! -e "$work/badband" ]] || { echo "a refused deblend left $work/badband"; exit 1; }
+refused badband "is 136x90 but the deblended image is 136x96" -np 2 "$pais" deblend "$work/field.fits" \
+  --model "$work/run/model.safetensors" --preset tiny --tile 32 --measure "C=$work/short.fits" --output "$work/badband"
 echo "deblend --measure: 1 and 2 ranks give the same catalog with the measured band's columns; a bad band stops both ranks"
 # Forced centres (every rank reads the catalog) and a bad catalog that must stop both ranks.
 printf 'x,y\n10,20\n100.4,90.6\n60,3\n' > "$work/centres.csv"
@@ -59,23 +63,15 @@ cmp "$work/forced1/catalog.csv" "$work/forced2/catalog.csv"
 [[ $(cut -d, -f2,3 "$work/forced1/catalog.csv" | tail -n +2 | tr '\n' ' ') == "60.0,3.0 10.0,20.0 100.0,91.0 " ]] \
   || { echo "forced catalog has the wrong centres:"; cat "$work/forced1/catalog.csv"; exit 1; }
 printf 'x,y\n10,20\n500,3\n' > "$work/outside.csv"
-if timeout 120 mpirun -np 2 "$pais" deblend "$work/field.fits" --model "$work/run/model.safetensors" --preset tiny --tile 32 \
-    --centres "$work/outside.csv" --output "$work/bad" > "$work/bad.log" 2>&1; then
-  echo "a centre outside the image was accepted"; exit 1
-fi
-grep -q "row 1 position (x=500.0, y=3.0) is outside the 136x96 image" "$work/bad.log" || { cat "$work/bad.log"; exit 1; }
-[[ ! -e "$work/bad" ]] || { echo "a failed forced deblend left $work/bad"; exit 1; }
+refused bad "row 1 position (x=500.0, y=3.0) is outside the 136x96 image" -np 2 "$pais" deblend "$work/field.fits" \
+  --model "$work/run/model.safetensors" --preset tiny --tile 32 --centres "$work/outside.csv" --output "$work/bad"
 echo "deblend --centres: 1 and 2 ranks give the same forced catalog; a centre outside the image stops both ranks"
 # Ranks that disagree on the setup (here the NMS threshold; a stale image or model copy on one
 # node is caught the same way) stop together before any tile, naming the odd rank.
-if timeout 120 mpirun -np 1 "$pais" deblend "$work/field.fits" --model "$work/run/model.safetensors" --preset tiny --tile 32 \
-    --output "$work/split" : -np 1 "$pais" deblend "$work/field.fits" --model "$work/run/model.safetensors" --preset tiny \
-    --tile 32 --peak-threshold 0.2 --output "$work/split" > "$work/split.log" 2>&1; then
-  echo "ranks with different options were accepted"; exit 1
-fi
-grep -q "ranks disagree: the deblend setup (image, model file, options or measured sky) differs on rank(s) 1" "$work/split.log" \
-  || { cat "$work/split.log"; exit 1; }
-[[ ! -e "$work/split" ]] || { echo "a refused deblend left $work/split"; exit 1; }
+refused split "ranks disagree: the deblend setup (image, model file, options or measured sky) differs on rank(s) 1" \
+  -np 1 "$pais" deblend "$work/field.fits" --model "$work/run/model.safetensors" --preset tiny --tile 32 --output "$work/split" \
+  : -np 1 "$pais" deblend "$work/field.fits" --model "$work/run/model.safetensors" --preset tiny --tile 32 --peak-threshold 0.2 \
+  --output "$work/split"
 echo "deblend: ranks with different options stop together before any tile, naming rank 1"
 # Noise matching with the shipped model (which records its training noise): a sky five times
 # noisier than the widest training sky is scaled tile by tile, the same on every rank.
