@@ -8,7 +8,9 @@ import SkySim
 /// HDUs: `PRIMARY` noisy image (TAN WCS, instrument and generator keywords), `NOISELESS`,
 /// `CATALOG` (truth table), `STAMPS` (one row per source: id, y0, x0, height, width, offset) and
 /// `STAMPPIX` (all stamp pixels concatenated; source k's box is `STAMPPIX[offset ..< offset+h*w]`,
-/// row-major). Coordinates are 0-based; FITS pixel = 0-based + 1.
+/// row-major), then for a field of several exposures `WHT` (exposure time per pixel, s: the
+/// weight map `pais deblend --weight F --weight-hdu WHT` takes). Coordinates are 0-based; FITS
+/// pixel = 0-based + 1.
 public enum SimulatedFieldFile {
     /// Writes `field` to `path` (atomically; refuses to replace a file unless `overwrite`), and the
     /// catalog as CSV to `csvPath` if given.
@@ -31,6 +33,11 @@ public enum SimulatedFieldFile {
         try file.writeTable(stamps, extname: "STAMPS")
         try file.writeImage(FITSImage(shape: [max(pixels.count, 1)], pixels: pixels.isEmpty ? [0] : pixels), extname: "STAMPPIX")
         try file.writeKey("BUNIT", .string("electron/s"))
+        if let map = field.exposureMap {
+            try file.writeImage(FITSImage(width: c.width, height: c.height, pixels: map), extname: "WHT")
+            try writeKeywords(file, field: field, wcs: wcs, content: "exposure time per pixel (drizzle weight map of type EXP)")
+            try file.writeKey("BUNIT", .string("s"))
+        }
         try file.commit()
         if let csvPath { try catalog.writeCSV(to: csvPath, overwrite: overwrite) }
     }
@@ -54,7 +61,8 @@ public enum SimulatedFieldFile {
             ("MAGZP", .double(Instrument.zeropoint), "AB zeropoint for e-/s"),
             ("DEPTH", .double(c.depth), "5-sigma point-source depth m5 (0.17 arcsec aperture)"),
             ("NOISEMOD", .string(c.noiseMode.rawValue), "noise model"),
-            ("SIGMA", .double(field.pixelSigma), "[e-/s] per-pixel noise sigma"),
+            ("SIGMA", .double(field.pixelSigma), "[e-/s] per-pixel noise sigma" + (c.exposures > 1 ? " at the median exposure" : "")),
+            ("NEXPOSE", .int(c.exposures), "dithered exposures (WHT: time per pixel)"),
             ("SEED", .int(Int(truncatingIfNeeded: c.seed)), "simulation seed"),
             ("FIELDID", .int(Int(truncatingIfNeeded: c.fieldID)), "field id"),
             ("PSFLOD", .double(psf.lambdaOverDiameter), "[arcsec] PSF lambda/D"),

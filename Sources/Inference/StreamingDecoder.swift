@@ -94,8 +94,9 @@ final class StreamingDecoder {
         let final = isLast || !settings.deferUncertainPixels
         try resolveDeferred(final: final)
         let first = outputs.firstRow
-        let values = PixelChannels(flux: [flux] + bandFlux, variance: [settings.pixelNoise?.variances(firstRow: first, width: width, flux: flux) ?? []]
-                                   + zip(bands, bandFlux).map { $0.noise?.variances(firstRow: first, width: width, flux: $1) ?? [] })
+        let variances = try [settings.pixelNoise?.variances(firstRow: first, width: width, flux: flux) ?? []]
+            + zip(bands, bandFlux).map { try $0.noise?.variances(firstRow: first, width: width, flux: $1) ?? [] }
+        let values = PixelChannels(flux: [flux] + bandFlux, variance: variances)
         try attributeBlock(outputs, values: values, final: final)
         peakDeferred = max(peakDeferred, deferred.count)
         if deferred.count > settings.maxWaitingPixels {       // bounded memory over exactness

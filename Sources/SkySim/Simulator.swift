@@ -12,6 +12,8 @@ public struct SimulationConfig: Sendable, Codable, Equatable {
     public var psf = PSFParameters()
     /// Isolated matched-filter SNR at or above which a source is detectable (and labelled).
     public var detectionSNR: Double = 5
+    /// Dithered exposures of a mosaic (`ExposureMap`); 1: one exposure, the same depth everywhere.
+    public var exposures = 1
 
     /// A field of the given size, seed and depth.
     public init(height: Int, width: Int, seed: UInt64, fieldID: UInt64 = 0, depth: Double = Depth.wide,
@@ -26,6 +28,7 @@ public struct SimulationConfig: Sendable, Codable, Equatable {
         guard height * width <= 1 << 28 else { throw SimulationError.badConfig("field \(height)x\(width) exceeds 2^28 pixels") }
         guard depth.isFinite, depth > 15, depth < 40 else { throw SimulationError.badConfig("depth m5 = \(depth) is not a plausible AB magnitude") }
         guard psf.stampSize % 2 == 1, psf.stampSize >= 3 else { throw SimulationError.badConfig("PSF stamp size must be odd and >= 3, got \(psf.stampSize)") }
+        guard (1...64).contains(exposures) else { throw SimulationError.badConfig("exposures must be 1 to 64, got \(exposures)") }
     }
 }
 
@@ -63,6 +66,9 @@ public struct SimulatedField: Sendable {
     public var stamps: [SourceStamp]
     public var pointing: FieldPointing
     public var psf: PSF
+    /// Exposure time per pixel in seconds (`ExposureMap`), nil for a single exposure. `pixelSigma`
+    /// is the noise at the median time; a pixel with k times that has 1/√k of it.
+    public var exposureMap: [Float]? = nil
 }
 
 /// Produces `SimulatedField`s; reuse one simulator for many fields to share the PSF and FFT cache.
@@ -72,6 +78,18 @@ public final class Simulator: @unchecked Sendable {
     /// Tabulates the PSF.
     public init(psf: PSFParameters = PSFParameters()) {
         renderer = SourceRenderer(psf: PSF(parameters: psf))
+    }
+
+    /// Σ v² / f² over the stamp's pixels: its matched-filter power where pixel p's noise is f(p)·σ.
+    static func whitenedPower(_ s: SourceStamp, factors: [Float], width: Int) -> Double {
+        var power = 0.0
+        for a in 0..<s.height {
+            for b in 0..<s.width {
+                let v = Double(s.pixels[a * s.width + b]), f = Double(factors[(s.y0 + a) * width + s.x0 + b])
+                power += v * v / (f * f)
+            }
+        }
+        return power
     }
 
     /// Simulates one field. Sources are rendered in parallel; accumulation is in source order, so
@@ -99,8 +117,15 @@ public final class Simulator: @unchecked Sendable {
         for s in stamps { Simulator.add(s, to: &noiseless, width: w) }
         let white = Depth.pixelSigma(m5: config.depth)
         let sigma = config.noiseMode == .white ? white : NoiseGenerator.correlatedScaling(whiteSigma: white).pixelSigma
-        let noise = NoiseGenerator.generate(height: h, width: w, whiteSigma: white, mode: config.noiseMode,
+        var noise = NoiseGenerator.generate(height: h, width: w, whiteSigma: white, mode: config.noiseMode,
                                             seed: config.seed, fieldID: config.fieldID)
+        var exposureMap: [Float]? = nil, noiseFactors: [Float]? = nil
+        if config.exposures > 1 {
+            let map = ExposureMap.draw(height: h, width: w, exposures: config.exposures, seed: config.seed, fieldID: config.fieldID)
+            let factors = ExposureMap.noiseFactors(map).factors
+            for i in noise.indices { noise[i] *= factors[i] }
+            (exposureMap, noiseFactors) = (map, factors)
+        }
         var noisy = noiseless
         for i in noisy.indices { noisy[i] += noise[i] }
         var truth: [TruthSource] = []
@@ -114,13 +139,13 @@ public final class Simulator: @unchecked Sendable {
                     sb += v * Double(noiseless[(s.y0 + a) * w + s.x0 + b])
                 }
             }
-            let snr = ss.squareRoot() / sigma
+            let snr = (noiseFactors.map { Self.whitenedPower(s, factors: $0, width: w) } ?? ss).squareRoot() / sigma
             truth.append(TruthSource(description: d, fluxInImage: s.total, snrIso: snr,
                                      isDetectable: snr >= config.detectionSNR,
                                      blendedness: sb > 0 ? 1 - ss / sb : .nan))
         }
         return SimulatedField(config: config, pixelSigma: sigma, noisy: noisy, noiseless: noiseless, sources: truth,
-                              stamps: stamps, pointing: FieldPointing(height: h, width: w), psf: renderer.psf)
+                              stamps: stamps, pointing: FieldPointing(height: h, width: w), psf: renderer.psf, exposureMap: exposureMap)
     }
 
     /// Adds a stamp (already clipped) into a row-major image.

@@ -37,7 +37,7 @@ struct DeblendCommand: ParsableCommand {
     @Option(help: "Forced deblending: a catalog (CSV, FITS table or SExtractor ASCII_HEAD; columns x, y 0-based, X_IMAGE, Y_IMAGE 1-based, or ra, dec degrees) whose positions replace the heatmap's peaks.") var centres: String?
     @Option(help: "Test-time augmentation: average the network over 1, 2, 4 or 8 flipped and turned views of each tile (that many times the network time).") var views = 1
     @Option(help: "AB magnitude of one unit of the image's pixel values (default: the header's MAGZP, or PHOTFLAM/PHOTPLAM; else the model's 25.94). The network sees the image in its training units (e-/s at 25.94); fluxes stay in the image's units.") var zeroPoint: Double?
-    @Option(help: "Weight map of the image (e.g. a drizzled mosaic's inverse-variance map): pixels whose weight is not positive are blank, whatever the image holds there.") var weight: String?
+    @Option(help: "Weight map of the image (e.g. a drizzled mosaic's inverse-variance or exposure-time map): pixels whose weight is not positive are blank, whatever the image holds there, and the flux errors' sky variance is K / weight, K scaled to the image's measured noise (source-extractor's MAP_WEIGHT).") var weight: String?
     @Option(help: "HDU of the weight map: index or EXTNAME (e.g. WHT, with --weight the same _drz.fits).") var weightHdu: String?
     @Option(help: "Sky background to subtract first: auto (a SExtractor-style mesh estimate, subtracted when it shows a sky the image still holds), mesh (that estimate, always subtracted), none (the image is used as it is), or a constant level in the image's units.") var background = "auto"
     @Option(help: "Cell side in px of the auto background mesh (median-filtered over 3x3 cells).") var backgroundMesh = 64
@@ -70,8 +70,9 @@ struct DeblendCommand: ParsableCommand {
         }
         let input = try DeblendInput(path: image, hdu: hdu)
         if weightHdu != nil && weight == nil { throw CommandError("--weight-hdu needs --weight") }
-        let rows: any ImageRows = try weight.map { path in
-            try inferenceCall { try WeightMaskedRows(image: input.rows, weight: DeblendInput.weightRows(path, hdu: weightHdu), names: (image, "weight map \(path)")) }
+        let weightRows = try weight.map { try DeblendInput.weightRows($0, hdu: weightHdu) }
+        let rows: any ImageRows = try weightRows.map { weightRows in
+            try inferenceCall { try WeightMaskedRows(image: input.rows, weight: weightRows, names: (image, "weight map \(weight ?? "")")) }
         } ?? input.rows
         let units = try input.units(zeroPoint: zeroPoint)
         // Options are checked before the sky and noise estimates read the whole image.
@@ -91,7 +92,7 @@ struct DeblendCommand: ParsableCommand {
         let sky = decided.map.map { (background: $0, subtract: decided.subtract) }
         settings.background = decided.background
         settings.noiseMatch = matched.match
-        let fluxErrors = try FluxErrorChoice(rows, noise: noise, gain: gain)
+        let fluxErrors = try FluxErrorChoice(rows, noise: noise, gain: gain, weight: weightRows)
         settings.pixelNoise = fluxErrors.pixelNoise
         // Only rank 0 decodes, so only it reads the measured images.
         let measureOptions = try MeasureOption.parse(measure)
@@ -137,6 +138,7 @@ struct DeblendCommand: ParsableCommand {
             ("PAISNMAT", .string(matchSummary.header), "tiles scaled so their sky noise is the model's"),
             ("PAISGAIN", .double(gain ?? 0), "[e-/unit] gain of flux_err's photon noise (0: none)"),
             ("PAISCORF", .double(Double(fluxErrors.pixelNoise?.correlationFactor ?? -1)), "flux_err variance factor for noise correlation (-1: no flux_err)"),
+            ("PAISWGTK", .double(Double(fluxErrors.pixelNoise?.weightMap?.scale ?? -1)), "flux_err sky variance = PAISWGTK / weight (-1: mesh rms)"),
         ] + (centres.map { [("PAISCEN", .string(URL(fileURLWithPath: $0).lastPathComponent), "forced centres: catalog")] } ?? [])
           + (measureOptions.isEmpty ? [] : [("PAISMEAS", .string(measureOptions.map { "\($0.name)=\(URL(fileURLWithPath: $0.path).lastPathComponent)" }.joined(separator: ",")),
                                        "bands measured with the same shares")])

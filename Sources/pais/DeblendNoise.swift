@@ -113,15 +113,16 @@ func noiseReport(correlation: Float, modelGiven: Bool) -> (line: String, warning
         : (line + "; using the drizzled-noise model", nil)
 }
 
-/// What the catalog's flux errors rest on (`PixelNoise`): the sky noise's rms map, the photon noise
-/// of the sources with a gain, and for correlated noise its variance factor
-/// (`NoiseCorrelation.varianceFactor`); nil `pixelNoise` when the sky noise was not measured.
+/// What the catalog's flux errors rest on (`PixelNoise`): the sky noise's rms map, or a weight
+/// map scaled to it, the photon noise of the sources with a gain, and for correlated noise its
+/// variance factor (`NoiseCorrelation.varianceFactor`); nil `pixelNoise` when the sky noise was not
+/// measured.
 struct FluxErrorChoice {
     let pixelNoise: PixelNoise?
     let line: String
 
     /// `offersGain`: whether the line points at --gain when none is given (not for measured bands).
-    init(_ rows: any ImageRows, noise: SkyNoise, gain: Double?, offersGain: Bool = true) throws {
+    init(_ rows: any ImageRows, noise: SkyNoise, gain: Double?, weight: (any ImageRows)? = nil, offersGain: Bool = true) throws {
         guard let map = noise.map, map.isMeasured else {
             pixelNoise = nil
             line = "flux errors: none (the sky noise could not be measured): flux_err and mag_err are NaN"
@@ -137,10 +138,16 @@ struct FluxErrorChoice {
             }
             factor = max(factor, 1)
         }
-        do { pixelNoise = try PixelNoise(sky: map, gain: gain, correlationFactor: factor) } catch let e as InferenceError {
+        var weightMap: WeightMapNoise? = nil
+        do {
+            weightMap = try weight.map { try WeightMapNoise(rows: $0, sky: map) }
+            pixelNoise = try PixelNoise(sky: map, gain: gain, correlationFactor: factor, weightMap: weightMap)
+        } catch let e as InferenceError {
             throw CommandError(e.description)
         }
-        line = "flux errors: from the sky noise map" + (gain.map { String(format: " and the sources' photon noise (gain %g e-/unit)", $0) }
+        let skyTerm = weightMap.map { String(format: "from the weight map (sky variance %.4g / weight, scaled to the measured noise)", Double($0.scale)) }
+            ?? "from the sky noise map"
+        line = "flux errors: \(skyTerm)" + (gain.map { String(format: " and the sources' photon noise (gain %g e-/unit)", $0) }
             ?? (offersGain ? " alone (--gain adds the sources' photon noise)" : " alone"))
             + (noise.isCorrelated ? String(format: ", variances x %.2f for the noise's correlation between pixels", Double(factor)) : "")
     }

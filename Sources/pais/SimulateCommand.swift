@@ -15,7 +15,8 @@ struct Simulate: ParsableCommand {
     @Option(help: "5-sigma point-source depth m5 (AB, 0.17\" aperture): 27.4 wide, 28.2 deep, 29.7 HUDF.") var depth = Depth.wide
     @Option(help: "Noise model: white or correlated.") var noise = "white"
     @Option(help: "PSF stamp side in pixels (odd).") var psfSize = 101
-    @Option(help: "Output FITS file (HDUs PRIMARY noisy, NOISELESS, CATALOG, STAMPS, STAMPPIX).") var output: String
+    @Option(help: "Dithered exposures of a mosaic: more than 1 varies the depth across the field (partial overlaps, masked cosmic rays; --depth holds at the median exposure) and adds a WHT HDU, the exposure-time map.") var exposures = 1
+    @Option(help: "Output FITS file (HDUs PRIMARY noisy, NOISELESS, CATALOG, STAMPS, STAMPPIX, and WHT with --exposures).") var output: String
     @Option(help: "Truth catalog CSV (default: OUTPUT with .catalog.csv).") var catalogCsv: String?
     @Flag(help: "Replace existing output files.") var overwrite = false
 
@@ -23,6 +24,7 @@ struct Simulate: ParsableCommand {
         guard NoiseMode(rawValue: noise) != nil else { throw ValidationError("--noise must be white or correlated, got \(noise)") }
         guard psfSize >= 3, psfSize % 2 == 1 else { throw ValidationError("--psf-size must be odd and >= 3") }
         guard height > 0, width > 0 else { throw ValidationError("--height and --width must be positive") }
+        guard (1...64).contains(exposures) else { throw ValidationError("--exposures must be 1 to 64, got \(exposures)") }
     }
 
     func run() throws {
@@ -30,6 +32,7 @@ struct Simulate: ParsableCommand {
         var config = SimulationConfig(height: height, width: width, seed: seed, fieldID: fieldId, depth: depth,
                                       noiseMode: NoiseMode(rawValue: noise) ?? .white)
         config.psf = psf
+        config.exposures = exposures
         let start = Date()
         let simulator = Simulator(psf: psf)
         let field: SimulatedField
@@ -43,7 +46,8 @@ struct Simulate: ParsableCommand {
         let csv = catalogCsv ?? (output.hasSuffix(".fits") ? String(output.dropLast(5)) : output) + ".catalog.csv"
         try SimulatedFieldFile.write(field, to: output, csvPath: csv, overwrite: overwrite)
         let detectable = field.sources.filter(\.isDetectable).count
-        print("simulated \(height)x\(width) field (seed \(seed), field \(fieldId), m5 \(depth), \(noise) noise, sigma \(String(format: "%.5f", field.pixelSigma)) e-/s)")
+        let depthNote = exposures > 1 ? ", \(exposures) exposures: m5 and sigma at the median exposure" : ""
+        print("simulated \(height)x\(width) field (seed \(seed), field \(fieldId), m5 \(depth), \(noise) noise, sigma \(String(format: "%.5f", field.pixelSigma)) e-/s\(depthNote))")
         print("  \(field.sources.count) sources (\(detectable) detectable), PSF FWHM \(String(format: "%.3f", field.psf.fwhmArcsec))\"")
         print("  simulated in \(String(format: "%.1f", simulated)) s, total \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
         print("  wrote \(output) and \(csv)")

@@ -79,6 +79,111 @@ struct FluxErrorTests {
         #expect(!result.sources.isEmpty && result.sources.allSatisfy { $0.fluxError.isNaN })
     }
 
+    /// The weight map's scale is the sky's rms² / mean(1/w): cells whose variance is that scale
+    /// times their pixels' mean 1/w (one pixel row in 5 at half weight) give it back, whatever the
+    /// weights' units; ill-covered cells do not count.
+    @Test func weightMapIsScaledToTheMeasuredNoise() throws {
+        let k: Float = 2.5e-4
+        let cellWeights: [Float] = [1, 9, 4, 2, 16, 0.5]
+        var weights = [Float](repeating: 0, count: 100 * 90)
+        for y in 0..<100 { for x in 0..<90 {
+            let cell = (y < 40 ? 0 : 3) + (x < 30 ? 0 : x < 60 ? 1 : 2)
+            weights[y * 90 + x] = 800 * cellWeights[cell] * (y % 5 == 0 ? 0.5 : 1)       // a minority at half weight
+        } }
+        let rms = cellWeights.map { (k / (800 * $0) * 6 / 5).squareRoot() }    // mean 1/w: (4 × 1 + 1 × 2) / 5 of 1/w
+        var covered = [Bool](repeating: true, count: 6)
+        covered[4] = false
+        var badRMS = rms
+        badRMS[4] = 1                                  // a cell along a footprint's edge: ignored
+        let sky = SkyBackground(rowEdges: [0, 40, 100], columnEdges: [0, 30, 60, 90], level: [Float](repeating: 0, count: 6),
+                                rms: badRMS, wellCovered: covered)
+        let map = try WeightMapNoise(rows: ArrayImageRows(weights, height: 100, width: 90), sky: sky)
+        #expect(abs(map.scale - k) <= 1e-5 * k, "\(map.scale) vs \(k)")
+        func message(_ body: () throws -> WeightMapNoise) -> String {
+            do { _ = try body(); return "" } catch { return "\(error)" }
+        }
+        #expect(message { try WeightMapNoise(rows: ArrayImageRows([Float](repeating: 0, count: 9000), height: 100, width: 90), sky: sky) }
+            .contains("no positive weight"))
+        #expect(message { try WeightMapNoise(rows: ArrayImageRows(weights, height: 90, width: 100), sky: sky) }
+            .contains("weight map is 100x90 but the image is 90x100"))
+    }
+
+    /// With a weight map the errors are Σ share² × scale / w(p), exactly, streamed or not.
+    @Test(arguments: [nil, 24])
+    func weightMapErrorsAreTheSharesSquaredOverTheWeights(blockRows: Int?) throws {
+        let weights = (0..<(100 * 90)).map { i -> Float in i % 90 < 45 ? 1 : (i / 90) % 5 == 0 ? 0.2 : 9 }
+        let weightMap = try WeightMapNoise(rows: ArrayImageRows(weights, height: 100, width: 90), sky: Self.sky)
+        var settings = StreamingFixture.settings(blockRows: blockRows)
+        settings.pixelNoise = try PixelNoise(sky: Self.sky, correlationFactor: 1.5, weightMap: weightMap)
+        let result = try StreamingFixture.run(settings, network: Self.splittingNetwork).0
+        #expect(result.sources.count >= 4)
+        for source in result.sources {
+            var sum = 0.0
+            let d = source.image
+            for a in 0..<d.height { for b in 0..<d.width {
+                let p = (d.y0 + a) * 90 + d.x0 + b, i = Double(result.image[p])
+                guard i != 0 else { continue }
+                let share = Double(d.pixels[a * d.width + b]) / i
+                sum += share * share * Double(weightMap.scale) / Double(weights[p]) * 1.5
+            } }
+            #expect(abs(source.fluxError - sum.squareRoot()) <= 1e-4 * sum.squareRoot(), "source \(source.id)")
+        }
+    }
+
+    /// The errors describe the noise: over 40 noise realisations with a depth step (σ × 5) across the image
+    /// (sources on both sides of it, near the middle of one mesh cell), the pulls Σ_p M(p)·noise(p) / flux_err
+    /// have unit spread on both sides with the weight map. The control is the mesh alone, which
+    /// averages the two depths within the cell: it overstates the deep side's errors and
+    /// understates the shallow side's.
+    @Test func weightMapErrorsDescribeAStepInDepth() throws {
+        let (h, w) = (100, 90), step = 45, sigma: Float = 0.01
+        let positions: [(y: Double, x: Double, flux: Double)] = [
+            (20, 40, 40), (22, 50, 40), (50, 41, 30), (52, 49, 30), (80, 40, 35), (78, 50, 35), (15, 10, 30), (85, 80, 30)]
+        var blend = [Float](repeating: 0, count: h * w)
+        for y in 0..<h { for x in 0..<w {
+            var value = 0.0
+            for s in positions {
+                let dy = Double(y) - s.y, dx = Double(x) - s.x
+                value += s.flux / (2 * Double.pi * 2.25) * exp(-(dy * dy + dx * dx) / 4.5)
+            }
+            blend[y * w + x] = Float(value)
+        } }
+        let weights = (0..<(h * w)).map { $0 % w < step ? Float(1) : 25 }
+        let weightRows = ArrayImageRows(weights, height: h, width: w)
+        var pulls: [Bool: (weighted: [Double], mesh: [Double])] = [false: ([], []), true: ([], [])]
+        for realisation in 0..<40 {
+            let unit = SkyNoiseFill(level: 0, sigma: sigma)
+            let noise = (0..<(h * w)).map { unit.value(atPixel: realisation * 1_000_003 + $0) / weights[$0].squareRoot() }
+            let image = zip(blend, noise).map(+)
+            let sky = try SkyBackground.estimate(ArrayImageRows(image, height: h, width: w), mesh: 30, filter: 1)
+            for weighted in [true, false] {
+                var settings = StreamingFixture.settings(blockRows: nil)
+                settings.pixelNoise = try PixelNoise(sky: sky, weightMap: weighted ? WeightMapNoise(rows: weightRows, sky: sky) : nil)
+                let result = try StreamingFixture.run(settings, image: image).0
+                let placed = result.sources.filter { s in positions.contains { abs(Double(s.y) - $0.y) <= 2 && abs(Double(s.x) - $0.x) <= 2 } }
+                for source in placed where source.fluxError > 0 {
+                    let d = source.image
+                    var sum = 0.0
+                    for a in 0..<d.height { for b in 0..<d.width {
+                        let p = (d.y0 + a) * w + d.x0 + b
+                        if image[p] != 0 { sum += Double(d.pixels[a * d.width + b]) / Double(image[p]) * Double(noise[p]) }
+                    } }
+                    let deep = source.x >= step
+                    if weighted { pulls[deep]!.weighted.append(sum / source.fluxError) } else { pulls[deep]!.mesh.append(sum / source.fluxError) }
+                }
+            }
+        }
+        func spread(_ v: [Double]) -> Double { (v.reduce(0) { $0 + $1 * $1 } / Double(v.count)).squareRoot() }
+        for deep in [false, true] {
+            let (weighted, mesh) = pulls[deep]!
+            #expect(weighted.count >= 150 && mesh.count >= 150, "\(weighted.count), \(mesh.count)")
+            // Measured: 1.02 (shallow) and 1.06 (deep) with the weight map, 1.29 and 0.69 with the mesh
+            // (160 pulls a side: a spread is known to about ±0.06).
+            #expect(spread(weighted) > 0.85 && spread(weighted) < 1.2, "deep \(deep): weighted spread \(spread(weighted)) over \(weighted.count)")
+            if deep { #expect(spread(mesh) < 0.8, "control: mesh spread \(spread(mesh))") } else { #expect(spread(mesh) > 1.2, "control: mesh spread \(spread(mesh))") }
+        }
+    }
+
     @Test func badNoiseSettingsAreRefusedByName() throws {
         func message(_ body: () throws -> PixelNoise) -> String {
             do { _ = try body(); return "" } catch { return "\(error)" }

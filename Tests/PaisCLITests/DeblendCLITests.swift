@@ -181,6 +181,35 @@ struct DeblendCLITests {
         #expect(!FileManager.default.fileExists(atPath: directory + "/bad"))
     }
 
+    /// A mosaic of several exposures (`pais simulate --exposures`, whose WHT HDU is the exposure
+    /// map): `--weight` gives the flux errors' sky variance K / weight, with K calibrated on the
+    /// image's noise close to the truth's σ² × median weight, and the pulls stay standard normal.
+    @Test func weightMapFluxErrorsOnAMosaicOfExposures() throws {
+        let directory = try makeScratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let field = directory + "/mosaic.fits", out = directory + "/out", report = directory + "/eval"
+        #expect(try runPais(["simulate", "--height", "512", "--width", "512", "--psf-size", "31", "--seed", "17", "--exposures", "5",
+                             "--output", field]).status == 0)
+        let run = try runPais(["deblend", field, "--weight", field, "--weight-hdu", "WHT", "--output", out])
+        #expect(run.status == 0, "\(run.standardError)")
+        #expect(run.standardOutput.contains("flux errors: from the weight map (sky variance"))
+        let truth = try FITSFile.open(field)
+        let sigma = try truth.readDouble("SIGMA")
+        _ = try truth.moveToHDU(named: "WHT")
+        let weights = try truth.readImage(as: Float.self).pixels.sorted()
+        let k = sigma * sigma * Double(weights[weights.count / 2])
+        let measured = try #require(try FITSFile.open(out + "/catalog.fits").readKey("PAISWGTK")?.doubleValue)
+        #expect(abs(measured / k - 1) < 0.1, "K \(measured) vs the truth's \(k)")
+        #expect(try runPais(["evaluate", "--truth", field, "--deblend", out, "--output", report, "--no-plots"]).status == 0)
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: report + "/report.json"))) as! [String: Any]
+        let pulls = try #require(json["fluxErrorPulls"] as? [String: Any])
+        let spread = try #require(pulls["sigmaMAD"] as? Double), n = try #require(pulls["n"] as? Int)
+        #expect(n > 60 && spread > 0.6 && spread < 1.4, "sigma_MAD \(spread) over \(n) pulls")
+        let plain = try runPais(["deblend", field, "--output", directory + "/plain"])
+        #expect(plain.status == 0 && plain.standardOutput.contains("flux errors: from the sky noise map alone"))
+        #expect(try FITSFile.open(directory + "/plain/catalog.fits").readKey("PAISWGTK")?.doubleValue == -1)
+    }
+
     /// `--measure NAME=PATH`: another image on the same grid measured with the same shares. The
     /// image itself reads back its own fluxes; a shifted grid, another size, a bad name and a name
     /// given twice are refused before anything is written.

@@ -111,3 +111,38 @@ import Testing
     config.height = 0
     #expect(throws: SimulationError.self) { try sim.simulate(config) }
 }
+
+/// A mosaic of several exposures: every pixel has at least one, the map has partial overlaps and
+/// masked cosmic rays, the noise in a pixel is σ × √(median time / its time) (measured in groups of
+/// equal time against a float64 reference), and one exposure leaves the field as it was.
+@Test func exposuresVaryTheDepthAsTheirMapSays() throws {
+    var psf = PSFParameters(); psf.stampSize = 31
+    let sim = Simulator(psf: psf)
+    var config = SimulationConfig(height: 256, width: 256, seed: 5)
+    config.psf = psf
+    let single = try sim.simulate(config)
+    #expect(single.exposureMap == nil)
+    config.exposures = 6
+    let field = try sim.simulate(config)
+    let map = try #require(field.exposureMap)
+    #expect(single.noiseless == field.noiseless)
+    #expect(map.allSatisfy { $0 >= ExposureMap.secondsPerExposure })
+    let counts = Set(map.map { Int(($0 / ExposureMap.secondsPerExposure).rounded()) })
+    #expect(counts.count >= 4, "exposure counts \(counts.sorted())")
+    // Cosmic-ray holes: pixels with one exposure fewer than both horizontal neighbours.
+    var holes = 0
+    for y in 0..<256 { for x in 1..<255 where map[y * 256 + x] < min(map[y * 256 + x - 1], map[y * 256 + x + 1]) { holes += 1 } }
+    #expect(holes > 50, "\(holes) holes")
+    let median = Double(map.sorted()[map.count / 2])
+    var byTime: [Float: [Double]] = [:]
+    for i in map.indices { byTime[map[i], default: []].append(Double(field.noisy[i] - field.noiseless[i])) }
+    for (time, residuals) in byTime where residuals.count > 2000 {
+        let sd = (residuals.reduce(0) { $0 + $1 * $1 } / Double(residuals.count)).squareRoot()
+        let expected = field.pixelSigma * (median / Double(time)).squareRoot()
+        #expect(abs(sd / expected - 1) < 0.05, "\(time) s: sd \(sd) vs \(expected) over \(residuals.count) px")
+    }
+    // Detectability from the noise where each source lies: the same sources, fewer where shallower.
+    #expect(zip(field.sources, single.sources).allSatisfy { $0.snrIso > 0 && $0.description.id == $1.description.id })
+    config.exposures = 0
+    #expect(throws: SimulationError.self) { try sim.simulate(config) }
+}
