@@ -42,6 +42,8 @@ struct DeblendCommand: ParsableCommand {
     @Option(help: "Sky background to subtract first: auto (a SExtractor-style mesh estimate, subtracted when it shows a sky the image still holds), mesh (that estimate, always subtracted), none (the image is used as it is), or a constant level in the image's units.") var background = "auto"
     @Option(help: "Cell side in px of the auto background mesh (median-filtered over 3x3 cells).") var backgroundMesh = 64
     @Option(help: "Dual-image mode: measure another image of the same pixel grid (another filter) with the shares found on IMAGE, as NAME=PATH or NAME=PATH[HDU]; adds flux_NAME, flux_err_NAME, mag_NAME, mag_err_NAME to the catalog. Repeatable.") var measure: [String] = []
+    @Option(help: "A measured band's weight map, as NAME=PATH or NAME=PATH[HDU] (e.g. J=x_drz.fits[WHT]): its blank pixels and its flux errors, as --weight for IMAGE. Repeatable.") var measureWeight: [String] = []
+    @Option(help: "A measured band's AB zero point, as NAME=ZP, over its header's (MAGZP or PHOTFLAM/PHOTPLAM). Repeatable.") var measureZeroPoint: [String] = []
     @Option(help: "Electrons per image unit (for an image in e-/s, its exposure time in s), for the sources' photon noise in flux_err; without it flux_err holds the sky noise alone, as source-extractor's with GAIN 0.") var gain: Double?
     @Option(help: "Scale what the network sees so that the sky's noise lies in the range the model was trained on (auto: when the model file records that range, as the shipped ones do), or never (off). Fluxes stay in the image's units.") var noiseMatch = "auto"
     @Flag(help: "Skip the per-source images (sources.fits): catalog, segmentation and heatmap only; faster, and far smaller on big mosaics (fluxes equal to rounding).") var noStamps = false
@@ -95,7 +97,7 @@ struct DeblendCommand: ParsableCommand {
         let fluxErrors = try FluxErrorChoice(rows, noise: noise, gain: gain, weight: weightRows)
         settings.pixelNoise = fluxErrors.pixelNoise
         // Only rank 0 decodes, so only it reads the measured images.
-        let measureOptions = try MeasureOption.parse(measure)
+        let measureOptions = try MeasureOption.parse(measure, weights: measureWeight, zeroPoints: measureZeroPoint)
         let measured = root ? try measureOptions.map { try MeasuredImage($0, image: input, background: skyChoice, mesh: backgroundMesh) } : []
         let network = try loadTileNetwork(preset: preset, weights: weights, tile: tile, replicas: Parallel.workers, views: views)
         settings.tile = tile

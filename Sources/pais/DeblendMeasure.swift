@@ -6,31 +6,63 @@ import SkySim
 // `pais deblend --measure NAME=PATH`: the dual-image mode. Other images of the same mosaic (other
 // filters on the same pixel grid) are measured with the shares found on the deblended image.
 
-/// One `--measure` option: `NAME=PATH` or `NAME=PATH[HDU]` (HDU an index or EXTNAME). Every rank
-/// parses it (the names go into the headers the ranks agree on); rank 0 alone opens the image.
+/// One `--measure` option: `NAME=PATH` or `NAME=PATH[HDU]` (HDU an index or EXTNAME), with the
+/// band's `--measure-weight NAME=PATH[HDU]` and `--measure-zero-point NAME=ZP` if given. Every rank
+/// parses them (the names go into the headers the ranks agree on); rank 0 alone opens the images.
 struct MeasureOption {
     let name: String, path: String, hdu: String?
+    /// The band's weight map (blank pixels and flux errors, as `--weight` for the image).
+    var weight: (path: String, hdu: String?)? = nil
+    /// The band's AB zero point, over its header's.
+    var zeroPoint: Double? = nil
 
     init(_ option: String) throws {
+        (name, path, hdu) = try Self.split(option, flag: "--measure", example: "J=f125w.fits, or J=x_drz.fits[SCI]")
+    }
+
+    /// `NAME=PATH[HDU]` into its parts; the messages name `flag`.
+    static func split(_ option: String, flag: String, example: String) throws -> (name: String, path: String, hdu: String?) {
         guard let equals = option.firstIndex(of: "=") else {
-            throw CommandError("--measure \(option): expected NAME=PATH (e.g. J=f125w.fits, or J=x_drz.fits[SCI])")
+            throw CommandError("\(flag) \(option): expected NAME=PATH (e.g. \(example))")
         }
-        name = String(option[..<equals])
+        let name = String(option[..<equals])
         guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
-            throw CommandError("--measure \(option): the name must be letters, digits and _ (it names the catalog's columns)")
+            throw CommandError("\(flag) \(option): the name must be letters, digits and _ (it names the catalog's columns)")
         }
         var rest = String(option[option.index(after: equals)...]), hdu: String?
         if rest.hasSuffix("]"), let open = rest.lastIndex(of: "[") {
             hdu = String(rest[rest.index(after: open)..<rest.index(before: rest.endIndex)]); rest = String(rest[..<open])
         }
-        path = rest; self.hdu = hdu
+        return (name, rest, hdu)
     }
 
-    /// Parses every option; fails on a name given twice.
-    static func parse(_ options: [String]) throws -> [MeasureOption] {
-        let parsed = try options.map(MeasureOption.init)
+    /// Parses every option and gives each band its weight map and zero point; fails on a name
+    /// given twice, and on a weight or zero point for a band no `--measure` names.
+    static func parse(_ options: [String], weights: [String] = [], zeroPoints: [String] = []) throws -> [MeasureOption] {
+        var parsed = try options.map(MeasureOption.init)
         if let twice = Dictionary(grouping: parsed, by: \.name).first(where: { $0.value.count > 1 })?.key {
             throw CommandError("--measure \(twice) is given twice")
+        }
+        func band(_ name: String, _ flag: String) throws -> Int {
+            guard let index = parsed.firstIndex(where: { $0.name == name }) else {
+                throw CommandError("\(flag) \(name): no --measure \(name)=PATH names that band")
+            }
+            return index
+        }
+        for option in weights {
+            let (name, path, hdu) = try split(option, flag: "--measure-weight", example: "J=x_drz.fits[WHT]")
+            let i = try band(name, "--measure-weight")
+            guard parsed[i].weight == nil else { throw CommandError("--measure-weight \(name) is given twice") }
+            parsed[i].weight = (path, hdu)
+        }
+        for option in zeroPoints {
+            let parts = option.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let value = Double(parts[1]), value.isFinite else {
+                throw CommandError("--measure-zero-point \(option): expected NAME=ZP, an AB magnitude (e.g. J=26.23)")
+            }
+            let i = try band(parts[0], "--measure-zero-point")
+            guard parsed[i].zeroPoint == nil else { throw CommandError("--measure-zero-point \(parts[0]) is given twice") }
+            parsed[i].zeroPoint = value
         }
         return parsed
     }
@@ -56,15 +88,23 @@ struct MeasuredImage {
             throw CommandError("--measure \(name): \(path) is \(input.width)x\(input.height) but the deblended image is \(image.width)x\(image.height)")
         }
         if let theirs = input.wcs, let ours = image.wcs { try Self.checkSameGrid(ours, theirs, width: image.width, height: image.height, name: name, path: path) }
-        zeroPoint = input.zeroPoint
+        zeroPoint = option.zeroPoint.map { ABZeroPoint(magnitude: $0, source: "--measure-zero-point") } ?? input.zeroPoint
+        let weightRows: FITSImageRows?
+        do { weightRows = try option.weight.map { try DeblendInput.weightRows($0.path, hdu: $0.hdu) } } catch {
+            throw CommandError("--measure-weight \(option.name): \(error)")
+        }
+        let data: any ImageRows, pixels = input.rows
+        do {
+            data = try weightRows.map { try WeightMaskedRows(image: pixels, weight: $0, names: (option.path, "weight map \(option.weight?.path ?? "")")) } ?? pixels
+        } catch let e as InferenceError { throw CommandError("--measure-weight \(name): \(e.description)") }
         let map: SkyBackground?
-        do { map = try choice.estimateMap(input.rows) } catch let e as InferenceError { throw CommandError("--measure \(name): \(e.description)") }
+        do { map = try choice.estimateMap(data) } catch let e as InferenceError { throw CommandError("--measure \(name): \(e.description)") }
         // In the model's units, as the deblended image's sky is judged.
         let scale = Float(InputUnits(zeroPoint: zeroPoint?.magnitude ?? Instrument.zeropoint, source: nil).scale)
         let subtract = map.map { choice.subtracts($0, inputScale: scale) } ?? false
-        let rows: any ImageRows = subtract ? BackgroundSubtractedRows(image: input.rows, background: map!) : input.rows
-        let noise = SkyNoise(input.rows, sky: map, mesh: mesh)
-        let errors = try FluxErrorChoice(input.rows, noise: noise, gain: nil, offersGain: false)
+        let rows: any ImageRows = subtract ? BackgroundSubtractedRows(image: data, background: map!) : data
+        let noise = SkyNoise(data, sky: map, mesh: mesh)
+        let errors = try FluxErrorChoice(data, noise: noise, gain: nil, weight: weightRows, offersGain: false)
         band = MeasuredBand(name: name, rows: rows, noise: errors.pixelNoise)
         let sky = map.map { subtract ? "sky level median " + String(format: "%.4g", Double($0.significance.level)) + " subtracted" : "sky not subtracted" } ?? "sky left alone"
         line = "measured band \(name): \(path), AB zero point " + (zeroPoint.map { String(format: "%.3f", $0.magnitude) + " (\($0.source))" } ?? "none (mag_\(name) NaN)")

@@ -184,6 +184,7 @@ struct DeblendCLITests {
     /// A mosaic of several exposures (`pais simulate --exposures`, whose WHT HDU is the exposure
     /// map): `--weight` gives the flux errors' sky variance K / weight, with K calibrated on the
     /// image's noise close to the truth's σ² × median weight, and the pulls stay standard normal.
+    /// A measured band takes its own weight map and zero point, and bad ones are refused.
     @Test func weightMapFluxErrorsOnAMosaicOfExposures() throws {
         let directory = try makeScratchDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -208,6 +209,25 @@ struct DeblendCLITests {
         let plain = try runPais(["deblend", field, "--output", directory + "/plain"])
         #expect(plain.status == 0 && plain.standardOutput.contains("flux errors: from the sky noise map alone"))
         #expect(try FITSFile.open(directory + "/plain/catalog.fits").readKey("PAISWGTK")?.doubleValue == -1)
+        // A measured band with its own weight map and zero point: the image itself, so the same
+        // errors; its magnitudes on the given zero point.
+        let band = try runPais(["deblend", field, "--weight", field, "--weight-hdu", "WHT", "--measure", "J=\(field)",
+                                "--measure-weight", "J=\(field)[WHT]", "--measure-zero-point", "J=26.5", "--output", directory + "/band"])
+        #expect(band.status == 0, "\(band.standardError)")
+        #expect(band.standardOutput.contains("AB zero point 26.500 (--measure-zero-point)"))
+        let catalog = try FITSTable.read(from: directory + "/band/catalog.csv")
+        let error = try catalog.doubles("flux_err"), bandError = try catalog.doubles("flux_err_J")
+        let bandFlux = try catalog.doubles("flux_J"), bandMag = try catalog.doubles("mag_J")
+        let earlier = try FITSTable.read(from: out + "/catalog.csv").doubles("flux_err")
+        #expect(error == bandError && error == earlier)
+        for (f, m) in zip(bandFlux, bandMag) where f > 0 { #expect(abs(m - (26.5 - 2.5 * log10(f))) < 1e-9) }
+        for (options, message) in [(["--measure-weight", "H=\(field)[WHT]"], "--measure-weight H: no --measure H=PATH names that band"),
+                                   (["--measure-weight", "J=\(field)[NOPE]"], "--measure-weight J: "),
+                                   (["--measure-zero-point", "J=faint"], "--measure-zero-point J=faint: expected NAME=ZP")] {
+            let refused = try runPais(["deblend", field, "--measure", "J=\(field)"] + options + ["--output", directory + "/refused"])
+            #expect(refused.status != 0 && refused.standardError.contains(message), "\(refused.standardError)")
+            #expect(!FileManager.default.fileExists(atPath: directory + "/refused"))
+        }
     }
 
     /// `--measure NAME=PATH`: another image on the same grid measured with the same shares. The
