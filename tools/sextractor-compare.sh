@@ -3,7 +3,7 @@
 #
 #   tools/sextractor-compare.sh [--size 1024] [--seed 1] [--fields 1] [--model models/pais-small-sim.safetensors]
 #                               [--preset small] [--tile 256] [--field FILE.fits ...] [--out DIR] [--pais PATH] [--hot]
-#                               [--forced] [--views N]
+#                               [--forced] [--views N] [--exposures N] [--weighted]
 #
 # For each field (simulated with `pais simulate`, or given with --field) it runs
 #   1. pais deblend, then pais evaluate --deblend              -> DIR/fieldK/pais/report.json
@@ -20,6 +20,11 @@
 #      ceiling any network reaches with this representation  -> DIR/fieldK/pcr-oracle/report.json
 #      and again detecting by NMS on the true heatmap (--oracle-peaks, method.md §5 variant B):
 #      the ceiling of the detection step                      -> DIR/fieldK/pcr-oracle-peaks/report.json
+#   With --exposures N (N > 1) the simulated fields are mosaics of N dithered exposures, whose
+#   depth varies across the field (`pais simulate --exposures`); their exposure map (HDU WHT,
+#   the sixth) is the weight map of both methods: pais deblend --weight F --weight-hdu WHT and
+#   source-extractor -WEIGHT_TYPE MAP_WEIGHT -WEIGHT_IMAGE F[5]. --weighted does the same for
+#   fields given with --field (written by pais simulate --exposures).
 #   5. with --forced, PAIS deblended at the true centres (detectable truths inside the image, from
 #      FIELD.catalog.csv) and at SExtractor's centres (pais deblend --centres): the network's
 #      attribution with perfect / SExtractor detections -> DIR/fieldK/{pais-true,pais-sex}-centres/
@@ -27,7 +32,7 @@
 # Needs: source-extractor (apt-get install source-extractor), a built pais, gnuplot for plots.
 set -euo pipefail
 
-size=1024 seed=1 fields=1 preset=small tile=256 out=sextractor-compare model="" pais="" hot=0 forced=0 views=1
+size=1024 seed=1 fields=1 preset=small tile=256 out=sextractor-compare model="" pais="" hot=0 forced=0 views=1 exposures=1 weighted=0
 given=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -43,7 +48,9 @@ while [[ $# -gt 0 ]]; do
         --hot) hot=1; shift ;;
         --forced) forced=1; shift ;;
         --views) views=$2; shift 2 ;;
-        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+        --exposures) exposures=$2; weighted=$((exposures > 1)); shift 2 ;;
+        --weighted) weighted=1; shift ;;
+        -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
         *) echo "error: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -68,16 +75,18 @@ printf '%s\n' NUMBER X_IMAGE Y_IMAGE FLUX_ISO FLUX_AUTO MAG_AUTO ISOAREA_IMAGE A
 
 if [[ ${#given[@]} -eq 0 ]]; then
     for ((k = 0; k < fields; k++)); do
-        f="$out/field$k.fits"
-        [[ -f "$f" ]] || "$pais" simulate --height "$size" --width "$size" --seed "$seed" --field-id "$k" --output "$f" > /dev/null 2>&1
+        f="$out/field$k.fits"; [[ $exposures -gt 1 ]] && f="$out/field$k-x$exposures.fits"
+        [[ -f "$f" ]] || "$pais" simulate --height "$size" --width "$size" --seed "$seed" --field-id "$k" \
+            --exposures "$exposures" --output "$f" > /dev/null 2>&1
         given+=("$f")
     done
 fi
 
 now() { date +%s.%N; }
 run_sextractor() {  # run_sextractor NAME NTHRESH MINCONT: catalog + segmentation of $field into $dir
-    local name=$1
-    source-extractor "$field[0]" -c "$out/default.sex" -PARAMETERS_NAME "$out/pais.param" \
+    local name=$1 weighting=()
+    [[ $weighted -eq 1 ]] && weighting=(-WEIGHT_TYPE MAP_WEIGHT -WEIGHT_IMAGE "$field[5]")
+    source-extractor "$field[0]" -c "$out/default.sex" -PARAMETERS_NAME "$out/pais.param" "${weighting[@]}" \
         -FILTER_NAME "$sexdir/default.conv" -STARNNW_NAME "$sexdir/default.nnw" \
         -DETECT_THRESH 1.5 -ANALYSIS_THRESH 1.5 -DETECT_MINAREA 5 -DEBLEND_NTHRESH "$2" -DEBLEND_MINCONT "$3" \
         -MAG_ZEROPOINT 25.94 -PIXEL_SCALE 0.06 -SEEING_FWHM 0.18 -BACK_SIZE 64 -BACK_FILTERSIZE 3 \
@@ -91,10 +100,12 @@ score() {  # score NAME METHOD REPORTDIR: pais evaluate on $dir/NAME.cat and its
 }
 k=0
 for field in "${given[@]}"; do
-    dir="$out/field$k"; mkdir -p "$dir"
+    dir="$out/field$k"; [[ $exposures -gt 1 ]] && dir="$out/field$k-x$exposures"
+    mkdir -p "$dir"
     echo "== $field"
+    weight_args=(); [[ $weighted -eq 1 ]] && weight_args=(--weight "$field" --weight-hdu WHT)
     t0=$(now)
-    "$pais" deblend "$field" "${model_args[@]}" --output "$dir/pais-deblend" --overwrite 2>/dev/null | sed 's/^/   /'
+    "$pais" deblend "$field" "${model_args[@]}" "${weight_args[@]}" --output "$dir/pais-deblend" --overwrite 2>/dev/null | sed 's/^/   /'
     t1=$(now)
     "$pais" evaluate --truth "$field" --deblend "$dir/pais-deblend" --method PAIS --output "$dir/pais" --no-plots > /dev/null
     t2=$(now)
@@ -104,7 +115,7 @@ for field in "${given[@]}"; do
     reports=("$dir/pais/report.json" "$dir/sextractor/report.json")
     if [[ $views -gt 1 ]]; then
         t4=$(now)
-        "$pais" deblend "$field" "${model_args[@]}" --views "$views" --output "$dir/pais-views-deblend" --overwrite > /dev/null 2>&1
+        "$pais" deblend "$field" "${model_args[@]}" "${weight_args[@]}" --views "$views" --output "$dir/pais-views-deblend" --overwrite > /dev/null 2>&1
         t5=$(now)
         "$pais" evaluate --truth "$field" --deblend "$dir/pais-views-deblend" --method "PAIS x$views" --output "$dir/pais-views" --no-plots > /dev/null
         reports=("$dir/pais/report.json" "$dir/pais-views/report.json" "$dir/sextractor/report.json")
@@ -127,7 +138,7 @@ for field in "${given[@]}"; do
             { print $c["x"] "," $c["y"] }' "$truth_csv" > "$dir/true-centres.csv"
         for which in true sex; do
             centres="$dir/true-centres.csv"; [[ $which == sex ]] && centres="$dir/sex.cat"
-            "$pais" deblend "$field" "${model_args[@]}" --centres "$centres" --output "$dir/pais-$which-deblend" --overwrite > /dev/null 2>&1
+            "$pais" deblend "$field" "${model_args[@]}" "${weight_args[@]}" --centres "$centres" --output "$dir/pais-$which-deblend" --overwrite > /dev/null 2>&1
             "$pais" evaluate --truth "$field" --deblend "$dir/pais-$which-deblend" --method "PAIS@$which" \
                 --output "$dir/pais-$which-centres" --no-plots > /dev/null
             reports+=("$dir/pais-$which-centres/report.json")
