@@ -15,7 +15,7 @@ struct EvaluateCommand: ParsableCommand {
             SExtractor ASCII_HEAD; optional --segmentation map), --oracle (the PCR encoding of the field's true
             labels decoded with the true centres: the representation's own limit, no network; with --oracle-peaks the
             detections are the NMS peaks of the true heatmap instead), or, when none is
-            given, a deblend run here with --model. Writes report.json, report.txt and completeness plots (gnuplot) to --output, and prints the table.
+            given, a deblend run here with --model. Writes report.json, report.txt, matches.csv (the cross-match source by source) and completeness plots (gnuplot) to --output, and prints the table.
             With --compare A.json B.json ... it prints reports side by side instead (and plots them together).
             """)
 
@@ -40,7 +40,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Tile side when deblending here.") var tile = 256
     @Option(help: "Views per tile when deblending here, or per sample with --dataset (test-time augmentation: 1, 2, 4 or 8).") var views = 1
     @Option(help: "Name of the method in the report.") var method: String?
-    @Option(help: "Directory for report.json, report.txt and plots (created if missing).") var output: String?
+    @Option(help: "Directory for report.json, report.txt, matches.csv and plots (created if missing).") var output: String?
     @Option(parsing: .upToNextOption, help: "Report JSON files to print side by side.") var compare: [String] = []
     @Flag(help: "Skip the gnuplot plots.") var noPlots = false
 
@@ -94,7 +94,8 @@ struct EvaluateCommand: ParsableCommand {
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
             try AtomicOutput.write(try report.jsonData(), to: output + "/report.json", overwrite: true)
             try AtomicOutput.write(Data(report.text().utf8), to: output + "/report.txt", overwrite: true)
-            print("wrote \(output)/report.json and report.txt")
+            try MatchTable.build(field, predictions, radius: scorer.radii[0]).writeCSV(to: output + "/matches.csv", overwrite: true)
+            print("wrote \(output)/report.json, report.txt and matches.csv (source by source)")
             if !noPlots { plot([report], into: output) }
         }
     }

@@ -212,3 +212,34 @@ struct PurityTests {
         #expect(cells.reduce(0) { $0 + ($1.noisy?.n ?? 0) } == report.flux[0].noisy?.n)
     }
 }
+
+/// matches.csv: one row per true source (matched or not) then one per unmatched prediction, with
+/// the fluxes and pull recomputed here in float64 from the maps.
+@Test func matchTableHasARowPerTruthAndPerFalsePositive() throws {
+    let field = handMadeField(), maps = oracleMaps(field)
+    let predictions = [
+        PredictedSource(position: PixelPosition(x: 5.5, y: 5.0), flux: 1, contribution: maps[0], fluxError: 0.5),
+        PredictedSource(position: PixelPosition(x: 22.0, y: 13.0), flux: 2, contribution: maps[2], fluxError: nil),
+        PredictedSource(position: PixelPosition(x: 28.0, y: 2.0), flux: 3, contribution: nil),
+    ]
+    let table = try MatchTable.build(field, predictions, radius: 5)
+    #expect(table.rowCount == 5)
+    #expect(try table.doubles("truth_id") == [1, 2, 3, 4, -1])
+    #expect(try table.doubles("prediction") == [1, -1, 2, -1, 3])
+    let distance = try table.doubles("distance")
+    #expect(abs(distance[0] - 0.5) < 1e-12 && abs(distance[2] - 1) < 1e-12 && distance[1].isNaN && distance[4].isNaN)
+    var attributed = 0.0, noisy = 0.0
+    let m = maps[0]
+    for a in 0..<m.height { for b in 0..<m.width {
+        let y = m.y0 + a, x = m.x0 + b
+        guard (0..<field.height).contains(y), (0..<field.width).contains(x) else { continue }
+        attributed += Double(m.pixels[a * m.width + b]) * Double(field.noiseless[y * field.width + x])
+        noisy += Double(m.pixels[a * m.width + b]) * Double(field.noisy[y * field.width + x])
+    } }
+    let flux = try table.doubles("flux_attributed"), noisyFlux = try table.doubles("flux_noisy"), pull = try table.doubles("pull")
+    #expect(abs(flux[0] - attributed) < 1e-9 && abs(noisyFlux[0] - noisy) < 1e-9)
+    #expect(abs(pull[0] - (noisy - attributed) / 0.5) < 1e-9)
+    #expect(pull[2].isNaN && !flux[2].isNaN)                   // no flux_err, no pull
+    #expect(noisyFlux[4] == 3 && flux[4].isNaN)               // no map: the catalog's flux
+    #expect(try table.doubles("detectable") == [1, 1, 1, 0, 0])
+}

@@ -206,6 +206,12 @@ struct DeblendCLITests {
         let pulls = try #require(json["fluxErrorPulls"] as? [String: Any])
         let spread = try #require(pulls["sigmaMAD"] as? Double), n = try #require(pulls["n"] as? Int)
         #expect(n > 60 && spread > 0.6 && spread < 1.4, "sigma_MAD \(spread) over \(n) pulls")
+        // matches.csv holds the same pulls source by source, a row per true source and per false positive.
+        let matches = try FITSTable.read(from: report + "/matches.csv")
+        let detection = try #require((json["detection"] as? [[String: Any]])?.first)
+        #expect(matches.rowCount == (json["truths"] as? Int ?? -1) + (detection["falsePositives"] as? Int ?? -1))
+        let rowPulls = zip(try matches.doubles("pull"), try matches.doubles("detectable")).filter { $1 == 1 && !$0.isNaN }
+        #expect(rowPulls.count == n)
         let plain = try runPais(["deblend", field, "--output", directory + "/plain"])
         #expect(plain.status == 0 && plain.standardOutput.contains("flux errors: from the sky noise map alone"))
         #expect(try FITSFile.open(directory + "/plain/catalog.fits").readKey("PAISWGTK")?.doubleValue == -1)
