@@ -53,6 +53,15 @@ head -1 "$work/measure1/catalog.csv" | grep -q ",flux_C,flux_err_C,mag_C,mag_err
 refused badband "is 136x90 but the deblended image is 136x96" -np 2 "$pais" deblend "$work/field.fits" \
   --model "$work/run/model.safetensors" --preset tiny --tile 32 --measure "C=$work/short.fits" --output "$work/badband"
 echo "deblend --measure: 1 and 2 ranks give the same catalog with the measured band's columns; a bad band stops both ranks"
+# Weight maps (the image's and a band's, read by rank 0 for the flux errors) on a mosaic of exposures.
+"$pais" simulate --height 96 --width 136 --psf-size 31 --seed 5 --exposures 3 --output "$work/mosaic.fits" > /dev/null 2>&1
+for ranks in 1 2; do
+  mpirun -np "$ranks" "$pais" deblend "$work/mosaic.fits" --model "$work/run/model.safetensors" --preset tiny --tile 32 \
+    --weight "$work/mosaic.fits" --weight-hdu WHT --measure "C=$work/mosaic.fits" --measure-weight "C=$work/mosaic.fits[WHT]" \
+    --output "$work/weighted$ranks" 2> /dev/null | grep "flux errors: from the weight map" > /dev/null
+done
+cmp "$work/weighted1/catalog.csv" "$work/weighted2/catalog.csv"
+echo "deblend --weight, --measure-weight: 1 and 2 ranks give the same catalog"
 # Forced centres (every rank reads the catalog) and a bad catalog that must stop both ranks.
 printf 'x,y\n10,20\n100.4,90.6\n60,3\n' > "$work/centres.csv"
 for ranks in 1 2; do
