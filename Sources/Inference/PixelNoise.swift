@@ -50,7 +50,7 @@ public struct PixelNoise: Sendable {
 
 /// The sky noise's variance from a weight map: σ²(p) = scale / w(p). The weights give the depth's
 /// pattern; their scale comes from the image's measured noise (the median over the mesh's
-/// well-covered cells of rms² / the mean of 1/w over the cell, since the variance of a cell's
+/// well-covered cells, or all its cells if none is, of rms² / the mean of 1/w over the cell, since the variance of a cell's
 /// pixels is scale × that mean, however mixed its depths), so inverse-variance and exposure-time
 /// maps both work, whatever their units. Pixels without a positive finite weight are blank and
 /// get no variance.
@@ -64,12 +64,14 @@ public struct WeightMapNoise: @unchecked Sendable {     // `rows` is read by the
         guard rows.height == sky.rowEdges.last, rows.width == sky.columnEdges.last else {
             throw InferenceError.badParameter("weight map is \(rows.width)x\(rows.height) but the image is \(sky.columnEdges.last ?? 0)x\(sky.rowEdges.last ?? 0)")
         }
-        var products: [Float] = []
+        // Cells along a footprint's edge see less sky (their rms may be a neighbour's copy): they
+        // count only when no cell is well covered, as in a small image with a wide blank part.
+        var products: [Float] = [], edgeProducts: [Float] = []
         for r in 0..<sky.cellRows {
             let band = try rows.read(rows: sky.rowEdges[r]..<sky.rowEdges[r + 1])
             for c in 0..<sky.cellColumns {
                 let cell = r * sky.cellColumns + c
-                guard sky.wellCovered[cell], sky.rms[cell].isFinite, sky.rms[cell] > 0 else { continue }
+                guard sky.rms[cell].isFinite, sky.rms[cell] > 0 else { continue }
                 var inverseSum = 0.0, count = 0
                 for y in 0..<(sky.rowEdges[r + 1] - sky.rowEdges[r]) {
                     for x in sky.columnEdges[c]..<sky.columnEdges[c + 1] {
@@ -78,9 +80,11 @@ public struct WeightMapNoise: @unchecked Sendable {     // `rows` is read by the
                     }
                 }
                 guard count > 0 else { continue }
-                products.append(sky.rms[cell] * sky.rms[cell] * Float(Double(count) / inverseSum))
+                let product = sky.rms[cell] * sky.rms[cell] * Float(Double(count) / inverseSum)
+                if sky.wellCovered[cell] { products.append(product) } else { edgeProducts.append(product) }
             }
         }
+        if products.isEmpty { products = edgeProducts }
         guard !products.isEmpty else {
             throw InferenceError.badParameter("the weight map has no positive weight in any cell where the sky noise was measured")
         }

@@ -99,6 +99,11 @@ struct FluxErrorTests {
                                 rms: badRMS, wellCovered: covered)
         let map = try WeightMapNoise(rows: ArrayImageRows(weights, height: 100, width: 90), sky: sky)
         #expect(abs(map.scale - k) <= 1e-5 * k, "\(map.scale) vs \(k)")
+        // No cell well covered (a small image, partly blank): every measured cell counts.
+        let edgeOnly = SkyBackground(rowEdges: [0, 40, 100], columnEdges: [0, 30, 60, 90], level: [Float](repeating: 0, count: 6),
+                                     rms: rms, wellCovered: [Bool](repeating: false, count: 6))
+        let fromEdges = try WeightMapNoise(rows: ArrayImageRows(weights, height: 100, width: 90), sky: edgeOnly)
+        #expect(abs(fromEdges.scale - k) <= 1e-5 * k)
         func message(_ body: () throws -> WeightMapNoise) -> String {
             do { _ = try body(); return "" } catch { return "\(error)" }
         }
