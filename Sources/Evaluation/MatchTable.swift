@@ -6,12 +6,14 @@ import PCR
 /// prediction no true source matched (a false positive). Matching is the report's primary one
 /// (the first radius of `FieldScorer.radii`).
 ///
-/// Fluxes, where the method gives contribution maps M̂: `flux_attributed` = Σ M̂·B on the
-/// noiseless blend, `flux_noisy` = Σ M̂·I on the noisy image (else the catalog's flux), `pull` =
-/// (Σ M̂·I − Σ M̂·B) / flux_err, the quantity whose spread `PullSummary` reports. NaN where a
-/// value does not apply (an unmatched row, a method without maps or errors).
+/// Fluxes: `flux_attributed` = Σ M̂·B on the noiseless blend where the method gives contribution
+/// maps M̂; `flux_noisy` the report's noisy-image flux (the catalog's flux with
+/// `preferCatalogFlux`, as for SExtractor's FLUX_AUTO and PAIS's own fluxes; else Σ M̂·I); `pull` =
+/// (Σ M̂·I − Σ M̂·B) / flux_err, the quantity whose spread `PullSummary` reports. NaN where a value
+/// does not apply (an unmatched row, a method without maps or errors).
 public enum MatchTable {
-    public static func build(_ truth: TruthField, _ predictions: [PredictedSource], radius: Double) throws -> FITSTable {
+    public static func build(_ truth: TruthField, _ predictions: [PredictedSource], radius: Double,
+                             preferCatalogFlux: Bool = false) throws -> FITSTable {
         let pairs = PositionMatcher(radius: radius).match(truth: truth.sources.map(\.position), predictions: predictions.map(\.position))
         var pairOf = [MatchedPair?](repeating: nil, count: truth.sources.count)
         var matched = [Bool](repeating: false, count: predictions.count)
@@ -30,14 +32,15 @@ public enum MatchTable {
             predictionRow.append(k.map { Int64($0 + 1) } ?? -1)
             detectable.append(source?.isDetectable ?? false)
             let attributed = prediction?.contribution.map { weightedSum($0, truth.noiseless, truth.height, truth.width) }
-            let noisy = prediction?.contribution.map { weightedSum($0, truth.noisy, truth.height, truth.width) } ?? prediction?.flux
+            let mapNoisy = prediction?.contribution.map { weightedSum($0, truth.noisy, truth.height, truth.width) }
+            let noisy = preferCatalogFlux ? prediction?.flux ?? mapNoisy : mapNoisy ?? prediction?.flux
             let error = prediction?.fluxError.flatMap { $0 > 0 && $0.isFinite ? $0 : nil }
             let values: [Double] = [
                 source?.position.x ?? nan, source?.position.y ?? nan, prediction?.position.x ?? nan, prediction?.position.y ?? nan,
                 t.flatMap { pairOf[$0]?.distance } ?? nan,
                 source?.magnitude ?? nan, source?.blendedness ?? nan, source?.flux ?? nan,
                 attributed ?? nan, noisy ?? nan, error ?? nan,
-                attributed.flatMap { a in noisy.flatMap { n in error.map { (n - a) / $0 } } } ?? nan,
+                attributed.flatMap { a in mapNoisy.flatMap { n in error.map { (n - a) / $0 } } } ?? nan,
             ]
             for (name, value) in zip(names, values) { columns[name, default: []].append(value) }
         }

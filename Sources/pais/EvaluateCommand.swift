@@ -94,7 +94,8 @@ struct EvaluateCommand: ParsableCommand {
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
             try AtomicOutput.write(try report.jsonData(), to: output + "/report.json", overwrite: true)
             try AtomicOutput.write(Data(report.text().utf8), to: output + "/report.txt", overwrite: true)
-            try MatchTable.build(field, predictions, radius: scorer.radii[0]).writeCSV(to: output + "/matches.csv", overwrite: true)
+            try MatchTable.build(field, predictions, radius: scorer.radii[0], preferCatalogFlux: catalogFlux)
+                .writeCSV(to: output + "/matches.csv", overwrite: true)
             print("wrote \(output)/report.json, report.txt and matches.csv (source by source)")
             if !noPlots { plot([report], into: output) }
         }

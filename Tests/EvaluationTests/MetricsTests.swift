@@ -242,4 +242,8 @@ struct PurityTests {
     #expect(pull[2].isNaN && !flux[2].isNaN)                   // no flux_err, no pull
     #expect(noisyFlux[4] == 3 && flux[4].isNaN)               // no map: the catalog's flux
     #expect(try table.doubles("detectable") == [1, 1, 1, 0, 0])
+    // As the report with --prefer-catalog-flux: the catalog's flux is the noisy flux; the pull
+    // still measures the noise the shares collect.
+    let preferred = try MatchTable.build(field, predictions, radius: 5, preferCatalogFlux: true)
+    #expect(try preferred.doubles("flux_noisy")[0] == 1 && abs(try preferred.doubles("pull")[0] - pull[0]) < 1e-12)
 }
