@@ -23,7 +23,9 @@ public enum PredictionLoader {
     /// A `pais deblend` output directory. Its per-source images are D_k = M̂_k ∘ I, so the
     /// contribution map is recovered as D_k / I on pixels where the deblended image I is non-zero.
     /// I is Σ_k D_k, not the field's image: the deblend may have subtracted a sky background first.
-    public static func deblendDirectory(_ directory: String, height: Int, width: Int) throws -> [PredictedSource] {
+    /// `fluxColumn` is the catalog's flux to score on the noisy image (`flux`, the attributed
+    /// flux, or `flux_auto`, its Kron aperture's).
+    public static func deblendDirectory(_ directory: String, height: Int, width: Int, fluxColumn: String = "flux") throws -> [PredictedSource] {
         let catalogPath = directory + "/catalog.fits", sourcesPath = directory + "/sources.fits"
         for p in [catalogPath, sourcesPath] where !FileManager.default.fileExists(atPath: p) {
             if p == sourcesPath && FileManager.default.fileExists(atPath: catalogPath) {
@@ -42,7 +44,10 @@ public enum PredictionLoader {
         let centroid = table["x_centroid"] != nil && table["y_centroid"] != nil
         let xs = try table.doubles(centroid ? "x_centroid" : "x", source: catalogPath)
         let ys = try table.doubles(centroid ? "y_centroid" : "y", source: catalogPath)
-        let fluxes = try table.doubles("flux", source: catalogPath)
+        guard table[fluxColumn] != nil else {
+            throw EvaluationError("\(catalogPath) has no column \(fluxColumn) (older deblends have no flux_auto)")
+        }
+        let fluxes = try table.doubles(fluxColumn, source: catalogPath)
         let errors = table["flux_err"] == nil ? nil : try table.doubles("flux_err", source: catalogPath)   // older deblends have none
         let boxes = try StampFile.read(sourcesPath, ids: ids)
         var total = [Double](repeating: 0, count: height * width)

@@ -8,9 +8,10 @@ import PCR
 /// * `catalog.fits` (table `CATALOG`) and `catalog.csv`: id, x, y (0-based peak pixel), x_centroid,
 ///   y_centroid (the flux centroid near the peak, sub-pixel), ra, dec (degrees, of the centroid;
 ///   NaN without a WCS), flux (attributed, e-/s), flux_err (1σ, `PixelNoise`), mag and
-///   mag_err (AB), peak (heatmap), npix (pixels owned in the segmentation), isoarea, a, b, theta
+///   mag_err (AB), flux_auto, flux_auto_err, mag_auto, mag_auto_err and kron_radius (in a Kron
+///   aperture, `KronAperture`), peak (heatmap), npix (pixels owned in the segmentation), isoarea, a, b, theta
 ///   (isophotal area and shape, `IsophotalShape`), blended; and per measured band (`MeasuredBand`)
-///   flux_NAME, flux_err_NAME, mag_NAME, mag_err_NAME after mag_err;
+///   flux_NAME, flux_err_NAME, mag_NAME, mag_err_NAME after kron_radius;
 /// * `sources.fits`: the per-source images D_j as boxes, in the layout `pais simulate` uses for
 ///   its truth models: table `STAMPS` (id, y0, x0, height, width, offset) and image `STAMPPIX`
 ///   (all boxes' pixels concatenated, row-major). Σ_j D_j reproduces the input flux;
@@ -38,6 +39,7 @@ public enum DeblendOutput {
             return (mags, zip(fluxes, mags).map { f, mag in mag.isFinite ? 2.5 / log(10) * f.error / f.flux : .nan })
         }
         let (mags, magErrors) = magnitudes(s.map { ($0.flux, $0.fluxError) }, zeroPoint: photometry.zeroPoint)
+        let (autoMags, autoMagErrors) = magnitudes(s.map { ($0.autoFlux, $0.autoFluxError) }, zeroPoint: photometry.zeroPoint)
         var bandColumns: [TableColumn] = []
         for (b, band) in photometry.bands.enumerated() {
             let fluxes = s.map { (flux: $0.bands[b].flux, error: $0.bands[b].fluxError) }
@@ -59,6 +61,11 @@ public enum DeblendOutput {
             TableColumn("flux_err", unit: photometry.fluxUnit, .double(s.map(\.fluxError))),
             TableColumn("mag", unit: "mag(AB)", .double(mags)),
             TableColumn("mag_err", unit: "mag", .double(magErrors)),
+            TableColumn("flux_auto", unit: photometry.fluxUnit, .double(s.map(\.autoFlux))),
+            TableColumn("flux_auto_err", unit: photometry.fluxUnit, .double(s.map(\.autoFluxError))),
+            TableColumn("mag_auto", unit: "mag(AB)", .double(autoMags)),
+            TableColumn("mag_auto_err", unit: "mag", .double(autoMagErrors)),
+            TableColumn("kron_radius", .double(s.map(\.kronRadius))),
         ] + bandColumns + [
             TableColumn("peak", .double(s.map { Double($0.peak) })),
             TableColumn("npix", .int64(s.map { Int64($0.ownedPixels) })),

@@ -81,6 +81,10 @@ public struct DeblendedSource: Sendable {
     /// Centroid of its positive attributed flux within `SourceMoments.centroidHalfWindow` px of
     /// the centre (0-based, sub-pixel); the centre itself when no such flux.
     public var yCentroid: Double = .nan, xCentroid: Double = .nan
+    /// Its flux in a Kron aperture on its own image (`KronAperture`, source-extractor's
+    /// FLUX_AUTO), that flux's 1σ error (NaN without pixel noise), and the aperture's K (semi-axes
+    /// K·a and K·b).
+    public var autoFlux: Double = .nan, autoFluxError: Double = .nan, kronRadius: Double = .nan
     /// Pixels of its image in the isophote (`IsophotalShape`; 0 without pixel noise or per-source
     /// images), and their flux's rms extents along the principal axes (px) and the major axis'
     /// angle from x towards y (degrees); NaN without isophotal pixels.

@@ -13,6 +13,8 @@ struct AttributedChunk {
     var channelFlux: [[Double]] = [], channelVariance: [[Double]] = []
     /// Per piece, the centroid sums.
     var moments: [SourceMoments] = []
+    /// The pieces' M² σ² (channel 0), laid out as `pixels`; empty without the image's variances.
+    var variancePixels: [Float] = []
     /// Segmentation id of each pixel of the chunk (0 for a skipped pixel).
     var ids: [Int32] = []
 }
@@ -60,6 +62,10 @@ extension StreamingDecoder {
                 } else {
                     fluxWithoutImages[j] += piece.reduce(0) { $0 + Double($1) }
                     if let shapeWindows { try addToShapeWindow(shapeWindows, source: j, box: chunk.boxes[s], pixels: piece) }
+                }
+                if let varianceWindows {
+                    try addToShapeWindow(varianceWindows, source: j, box: chunk.boxes[s],
+                                         pixels: chunk.variancePixels[chunk.pieceStart[s]..<end])
                 }
             }
             for (i, id) in chunk.ids.enumerated() where id > 0 { try setOwner(c * chunkPixels + i, id) }
@@ -115,8 +121,11 @@ extension StreamingDecoder {
         r.channelFlux = (0..<channels).map { $0 == 0 ? [] : r.positive }
         r.channelVariance = values.variance.map { $0.isEmpty ? [] : r.positive }
         r.moments = [SourceMoments](repeating: SourceMoments(), count: r.sources.count)
+        let keepsVariances = !values.variance[0].isEmpty
+        if keepsVariances { r.variancePixels = [Float](repeating: 0, count: total) }
         let n = self.n, width = self.width, sole = settings.ownershipForSole, centres = self.centres
         owners.withUnsafeBufferPointer { o in shares.withUnsafeBufferPointer { w in r.pixels.withUnsafeMutableBufferPointer { pixels in
+        r.variancePixels.withUnsafeMutableBufferPointer { variancePixels in
             for i in range where o[i * n] >= 0 {
                 let p = position(i), y = p / width, x = p % width, f = flux[i]
                 for k in 0..<n {
@@ -142,11 +151,12 @@ extension StreamingDecoder {
                         if !r.channelVariance[c].isEmpty { r.channelVariance[c][s] += Double(merged * merged) * Double(values.variance[c][i]) }
                     }
                     r.moments[s].add(flux: positive, dy: y - centres[owner].y, dx: x - centres[owner].x)
+                    if keepsVariances { variancePixels[base[s] + y * boxWidth[s] + x] += merged * merged * values.variance[0][i] }
                 }
                 r.owned[slotOf[best]] += 1
                 r.ids[i - range.lowerBound] = Int32(best + 1)
             }
-        } } }
+        } } } }
         for j in r.sources { slotOf[j] = -1 }
         return r
     }
@@ -157,13 +167,14 @@ extension StreamingDecoder {
     @discardableResult
     func finish() throws -> [DeblendedSource] {
         precondition(deferred.count == 0, "pixels still waiting after the last block")
-        func source(_ j: Int, flux: Double, shape: IsophotalShape = IsophotalShape()) -> DeblendedSource {
+        func source(_ j: Int, flux: Double, shape: IsophotalShape, kron: KronAperture) -> DeblendedSource {
             let shift = moments[j].centroidShift
             func error(_ c: Int) -> Double { channelVariance[c].isEmpty ? .nan : channelVariance[c][j].squareRoot() }
             let measured = bands.indices.map { b in BandFlux(flux: channelFlux[b + 1][j], fluxError: error(b + 1)) }
             return DeblendedSource(id: j + 1, y: centres[j].y, x: centres[j].x, peak: peakValues[j], flux: flux,
                                    fluxError: error(0), bands: measured,
                                    yCentroid: Double(centres[j].y) + shift.y, xCentroid: Double(centres[j].x) + shift.x,
+                                   autoFlux: kron.flux, autoFluxError: kron.variance.squareRoot(), kronRadius: kron.radius,
                                    isophotalArea: shape.area, a: shape.a, b: shape.b, theta: shape.theta, ownedPixels: owned[j],
                                    blended: positiveFlux[j] > 0 && sharedFlux[j] > settings.blendFluxFraction * positiveFlux[j], image: .empty)
         }
@@ -174,15 +185,27 @@ extension StreamingDecoder {
                 IsophotalShape(image, y: centres[j].y, x: centres[j].x) { row, columns in noise.sky.rmsRow(row, columns: columns) }
             } ?? IsophotalShape()
         }
+        varianceWindows?.finishAdding()
+        var varianceCursor = 0
+        /// The shape and the Kron aperture of source `j`, whose image (or window) is `image`.
+        func measure(_ j: Int, _ image: SparseImage) throws -> (shape: IsophotalShape, kron: KronAperture) {
+            let variances = try varianceWindows?.assemble(j, cursor: &varianceCursor)
+            let isophote = shape(j, image), shift = moments[j].centroidShift
+            return (isophote, KronAperture(image, variances: variances, y: Double(centres[j].y) + shift.y,
+                                           x: Double(centres[j].x) + shift.x, centre: centres[j], shape: isophote))
+        }
         guard let stamps else {
-            var shapes = [IsophotalShape](repeating: IsophotalShape(), count: centres.count)
+            var sources: [DeblendedSource] = []
             if let shapeWindows {
                 shapeWindows.finishAdding()
                 var cursor = 0
-                for j in centres.indices { shapes[j] = shape(j, try shapeWindows.assemble(j, cursor: &cursor)) }
-                shapeWindows.close()             // the spill may live in the directory the sink renames
+                for j in centres.indices {
+                    let measured = try measure(j, try shapeWindows.assemble(j, cursor: &cursor))
+                    sources.append(source(j, flux: fluxWithoutImages[j], shape: measured.shape, kron: measured.kron))
+                }
+                shapeWindows.close()             // the spills may live in the directory the sink renames
             }
-            let sources = centres.indices.map { source($0, flux: fluxWithoutImages[$0], shape: shapes[$0]) }
+            varianceWindows?.close()
             try timed { try sink.finish(sources: sources) }
             return sources
         }
@@ -196,9 +219,11 @@ extension StreamingDecoder {
         for j in centres.indices {
             let image = try stamps.assemble(j, cursor: &cursor)
             try timed { try sink.stamp(id: j + 1, image) }
-            sources.append(source(j, flux: image.total, shape: shape(j, image)))
+            let measured = try measure(j, image)
+            sources.append(source(j, flux: image.total, shape: measured.shape, kron: measured.kron))
         }
-        stamps.close()                       // the spill may live in the directory the sink renames
+        stamps.close()                       // the spills may live in the directory the sink renames
+        varianceWindows?.close()
         try timed { try sink.finish(sources: sources) }
         return sources
     }

@@ -48,8 +48,11 @@ final class StreamingDecoder {
     /// Per-source image pieces; nil without per-source images, when only their sums are kept.
     let stamps: StampStore?
     /// Without per-source images, each source's image within `IsophotalShape.windowHalfSide` of
-    /// its centre, for its shape (nil without pixel noise, when there is no isophote to find).
+    /// its centre, for its shape and Kron aperture.
     let shapeWindows: StampStore?
+    /// With the image's pixel noise, each source's M² σ² in the same window, for its Kron
+    /// aperture's error.
+    let varianceWindows: StampStore?
     var fluxWithoutImages: [Double] = []
     /// Largest number of pixels waiting for a final match at once, pixels matched early because too
     /// many waited, and seconds spent in the sink.
@@ -73,7 +76,8 @@ final class StreamingDecoder {
         forced = settings.forcedCentres.map { Array(Set($0)).sorted() }
         nmsHalo = settings.nmsHaloForTesting ?? settings.peakWindow / 2
         stamps = settings.perSourceImages ? try StampStore(spillDirectory: spillDirectory) : nil
-        shapeWindows = !settings.perSourceImages && settings.pixelNoise != nil ? try StampStore(spillDirectory: spillDirectory) : nil
+        shapeWindows = settings.perSourceImages ? nil : try StampStore(spillDirectory: spillDirectory)
+        varianceWindows = settings.pixelNoise != nil ? try StampStore(spillDirectory: spillDirectory) : nil
     }
 
     /// Decodes block `outputs` (stitched rows) against `flux`, the sanitised image on the same rows,
@@ -138,7 +142,7 @@ final class StreamingDecoder {
             if noisyChannels[c] { channelVariance[c] += [Double](repeating: 0, count: k - channelVariance[c].count) }
         }
         moments += [SourceMoments](repeating: SourceMoments(), count: k - moments.count)
-        stamps?.grow(to: k); shapeWindows?.grow(to: k)
+        stamps?.grow(to: k); shapeWindows?.grow(to: k); varianceWindows?.grow(to: k)
     }
 
     /// Slot-0 owner markers of `attributeBlock`: the match must wait for more centres; the pixel

@@ -27,7 +27,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "External catalog: CSV, FITS table, or SExtractor ASCII_HEAD.") var catalog: String?
     @Option(help: "External catalog x column.") var xColumn = "x"
     @Option(help: "External catalog y column.") var yColumn = "y"
-    @Option(help: "External catalog flux column ('none' for no flux).") var fluxColumn = "flux"
+    @Option(help: "Flux column to score on the noisy image: of the external catalog ('none' for no flux), or of the --deblend catalog (flux, the attributed flux, or flux_auto, its Kron aperture's).") var fluxColumn = "flux"
     @Option(help: "External catalog column with the segmentation label (SExtractor: NUMBER).") var numberColumn: String?
     @Flag(help: "External positions are 1-based FITS pixels (SExtractor X_IMAGE/Y_IMAGE).") var oneBased = false
     @Option(help: "Integer segmentation map of the external method (object number per pixel, 0 none).") var segmentation: String?
@@ -60,7 +60,8 @@ struct EvaluateCommand: ParsableCommand {
         // (sky-subtracted): M̂_k · I on the field's raw image would add a share of the sky to it.
         var catalogFlux = preferCatalogFlux
         if let deblend {
-            predictions = try wrap { try PredictionLoader.deblendDirectory(deblend, height: field.height, width: field.width) }
+            predictions = try wrap { try PredictionLoader.deblendDirectory(deblend, height: field.height, width: field.width,
+                                                                          fluxColumn: fluxColumn == "none" ? "flux" : fluxColumn) }
             name = method ?? "PAIS"
             catalogFlux = true
         } else if let catalog {

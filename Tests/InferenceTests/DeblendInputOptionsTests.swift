@@ -66,8 +66,11 @@ struct NoStampsTests {
             // Shapes from the windows kept for them: these isophotes fit inside, so they are the same.
             #expect(a.isophotalArea == b.isophotalArea && abs(a.a - b.a) <= 1e-9 * b.a && abs(a.b - b.b) <= 1e-9 * b.b
                     && abs(a.theta - b.theta) <= 1e-9 * max(1, abs(b.theta)), "source \(a.id)")
+            // Kron apertures use the same window either way: the same pixels, the same sums.
+            #expect(a.autoFlux == b.autoFlux && a.autoFluxError == b.autoFluxError && a.kronRadius == b.kronRadius, "source \(a.id)")
         }
         #expect(full.sources.contains { $0.isophotalArea > 5 && $0.a.isFinite })
+        #expect(full.sources.allSatisfy { $0.autoFluxError.isFinite && $0.kronRadius >= KronAperture.minimumRadius })
         #expect(lean.segmentation == full.segmentation && lean.heatmap == full.heatmap)
         // Files: everything but sources.fits.
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("pais-nostamps-\(UUID().uuidString)").path

@@ -51,3 +51,50 @@ struct SourceShapeTests {
         #expect(outside.area == 0)
     }
 }
+
+/// The Kron aperture (source-extractor's FLUX_AUTO) on elliptical Gaussians, against closed
+/// forms: in units of the Gaussian's own axes r₁ = √(π/2) (K = 2.5 r₁ = 3.13, so the 3.5 minimum
+/// applies), and 1 − exp(−K²/2) of the flux lies inside K. Given half those axes, ρ doubles and
+/// the moment stops at 3 true units: r₁ = 2 × 1.23027, K = 6.1514, 99.118 % inside.
+@Suite("Kron aperture")
+struct KronApertureTests {
+    static func shape(a: Double, b: Double, theta: Double) -> IsophotalShape {
+        var s = IsophotalShape()
+        s.area = 20; s.a = a; s.b = b; s.theta = theta
+        return s
+    }
+
+    @Test(arguments: [(3.0, 1.5, 30.0), (2.5, 2.5, 0.0), (4.0, 1.2, -70.0)])
+    func aGaussiansKronApertureFollowsTheClosedForms(a: Double, b: Double, theta: Double) {
+        let image = SourceShapeTests.ellipse(a: a, b: b, theta: theta, peak: 2)
+        let total = image.pixels.reduce(0.0) { $0 + Double($1) }
+        let ones = SparseImage(y0: 100, x0: 200, height: 41, width: 41, pixels: [Float](repeating: 1, count: 41 * 41))
+        let atMinimum = KronAperture(image, variances: ones, y: 120, x: 220, centre: (120, 220), shape: Self.shape(a: a, b: b, theta: theta))
+        #expect(atMinimum.radius == KronAperture.minimumRadius)
+        #expect(abs(atMinimum.flux / total - (1 - exp(-3.5 * 3.5 / 2))) < 0.003, "\(atMinimum.flux / total)")
+        let kron = KronAperture(image, variances: ones, y: 120, x: 220, centre: (120, 220), shape: Self.shape(a: a / 2, b: b / 2, theta: theta))
+        #expect(abs(kron.radius - 6.1514) < 0.05, "K \(kron.radius)")
+        #expect(abs(kron.flux / total - 0.99118) < 0.004, "\(kron.flux / total) of the flux")
+        // Unit variances: Σ f² is the ellipse's area less a little on its edge (f² < f there).
+        let area = Double.pi * kron.radius * kron.radius * a * b / 4
+        #expect(kron.variance < area && kron.variance > 0.93 * area, "\(kron.variance) vs area \(area)")
+        // Control: the isophote's axes matter; without them it is the 3.5 px circle.
+        let circle = KronAperture(image, variances: nil, y: 120, x: 220, centre: (120, 220), shape: IsophotalShape())
+        #expect(circle.radius == KronAperture.minimumRadius && circle.variance.isNaN)
+        if a * b > 4 { #expect(circle.flux < 0.97 * atMinimum.flux, "\(circle.flux) vs \(atMinimum.flux)") }
+    }
+
+    /// Without an isophote a source gets the 3.5 px circle; light beyond the window is not used.
+    @Test func aPointSourceGetsTheSmallestCircleAndTheWindowBoundsIt() {
+        var image = SourceShapeTests.ellipse(a: 1, b: 1, theta: 0)
+        let kron = KronAperture(image, variances: nil, y: 120, x: 220, centre: (120, 220), shape: IsophotalShape())
+        #expect(kron.radius == 3.5)
+        let total = image.pixels.reduce(0.0) { $0 + Double($1) }
+        #expect(abs(kron.flux / total - (1 - exp(-3.5 * 3.5 / 2))) < 0.003)
+        // A wide aperture (axes 15 px) on a 99 x 99 flat image: only the 65 x 65 window counts.
+        image = SparseImage(y0: 71, x0: 171, height: 99, width: 99, pixels: [Float](repeating: 1, count: 99 * 99))
+        let wide = KronAperture(image, variances: nil, y: 120, x: 220, centre: (120, 220), shape: KronApertureTests.shape(a: 15, b: 15, theta: 0))
+        let window = Double(2 * IsophotalShape.windowHalfSide + 1)
+        #expect(wide.flux <= window * window && wide.flux > 0.99 * window * window, "\(wide.flux)")
+    }
+}

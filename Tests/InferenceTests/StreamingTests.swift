@@ -44,7 +44,7 @@ struct Fingerprint: Equatable {
     var image: [Float]
 
     init(_ r: DeblendResult) {
-        catalog = r.sources.map { [Double($0.id), Double($0.y), Double($0.x), Double($0.peak), $0.flux, Double($0.ownedPixels), $0.blended ? 1 : 0] }
+        catalog = r.sources.map { [Double($0.id), Double($0.y), Double($0.x), Double($0.peak), $0.flux, $0.autoFlux, Double($0.ownedPixels), $0.blended ? 1 : 0] }
         stamps = r.sources.map(\.image); segmentation = r.segmentation; heatmap = r.heatmap; image = r.image
     }
 }

@@ -236,6 +236,41 @@ struct DeblendCLITests {
         }
     }
 
+    /// Kron fluxes (flux_auto, source-extractor's FLUX_AUTO on each deblended image): the same with
+    /// and without per-source images, magnitudes on the zero point, and on the noisy image they are
+    /// far closer to the truth than the whole attributed flux, which collects the noise and faint
+    /// neighbours of every pixel a source is handed (`pais evaluate --flux-column flux_auto`).
+    @Test func kronFluxesAreTheBetterPhotometry() throws {
+        let directory = try makeScratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let field = directory + "/field.fits"
+        #expect(try runPais(["simulate", "--height", "512", "--width", "512", "--psf-size", "31", "--seed", "19", "--output", field]).status == 0)
+        #expect(try runPais(["deblend", field, "--output", directory + "/stamps"]).status == 0)
+        #expect(try runPais(["deblend", field, "--no-stamps", "--output", directory + "/catalog-only"]).status == 0)
+        let stamps = try FITSTable.read(from: directory + "/stamps/catalog.csv")
+        let catalogOnly = try FITSTable.read(from: directory + "/catalog-only/catalog.csv")
+        let auto = try stamps.doubles("flux_auto"), autoError = try stamps.doubles("flux_auto_err")
+        let mags = try stamps.doubles("mag_auto"), radius = try stamps.doubles("kron_radius")
+        // 0 for a detection that holds no light near its centre (its neighbours' vectors take it).
+        #expect(auto.count > 50 && auto.allSatisfy(\.isFinite) && autoError.allSatisfy { $0 >= 0 } && radius.allSatisfy { $0 >= 3.5 })
+        #expect(autoError.filter { $0 > 0 }.count > auto.count * 8 / 10)
+        for (f, m) in zip(auto, mags) { #expect(f > 0 ? abs(m - (25.94 - 2.5 * log10(f))) < 1e-9 : m.isNaN) }
+        for (a, b) in zip(auto, try catalogOnly.doubles("flux_auto")) { #expect(abs(a - b) <= 1e-5 * max(abs(a), 1e-3)) }
+        #expect(try catalogOnly.doubles("flux_auto_err") == autoError)
+        var spread: [String: Double] = [:]
+        for column in ["flux", "flux_auto"] {
+            let report = directory + "/eval-" + column
+            #expect(try runPais(["evaluate", "--truth", field, "--deblend", directory + "/stamps", "--flux-column", column,
+                                 "--output", report, "--no-plots"]).status == 0)
+            let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: report + "/report.json"))) as! [String: Any]
+            let all = try #require((json["flux"] as? [[String: Any]])?.first { $0["label"] as? String == "all" })
+            spread[column] = try #require((all["noisy"] as? [String: Any])?["sigmaMAD"] as? Double)
+        }
+        #expect(spread["flux_auto"]! < 0.6 * spread["flux"]!, "noisy-flux sigma_MAD: \(spread)")
+        let missing = try runPais(["evaluate", "--truth", field, "--deblend", directory + "/stamps", "--flux-column", "flux_kron"])
+        #expect(missing.status != 0 && missing.standardError.contains("has no column flux_kron"))
+    }
+
     /// `--measure NAME=PATH`: another image on the same grid measured with the same shares. The
     /// image itself reads back its own fluxes; a shifted grid, another size, a bad name and a name
     /// given twice are refused before anything is written.
