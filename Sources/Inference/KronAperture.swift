@@ -48,9 +48,20 @@ struct KronAperture: Equatable {
             return
         }
         let rows = top..<bottom, columns = left..<right
+        /// The pixels of `rows` × `columns` within the box around the ellipse ρ < `extent` (plus one).
+        func bounded(_ extent: Double) -> (rows: Range<Int>, columns: Range<Int>) {
+            let halfX = extent * (a * a * cosine * cosine + b * b * sine * sine).squareRoot() + 1
+            let halfY = extent * (a * a * sine * sine + b * b * cosine * cosine).squareRoot() + 1
+            func clamp(_ low: Double, _ high: Double, _ range: Range<Int>) -> Range<Int> {
+                let first = max(range.lowerBound, Int(low.rounded(.down))), end = min(range.upperBound, Int(high.rounded(.up)) + 1)
+                return first < end ? first..<end : range.lowerBound..<range.lowerBound
+            }
+            return (clamp(y - halfY, y + halfY, rows), clamp(x - halfX, x + halfX, columns))
+        }
         var weighted = 0.0, total = 0.0
-        for py in rows where hasAxes {
-            for px in columns {
+        let momentBox = bounded(Self.momentRadius)
+        for py in momentBox.rows where hasAxes {
+            for px in momentBox.columns {
                 let r = rho(Double(py), Double(px))
                 guard r < Self.momentRadius else { continue }
                 let d = Double(image.pixels[(py - image.y0) * image.width + px - image.x0])
@@ -64,8 +75,9 @@ struct KronAperture: Equatable {
         let edge = 0.71 / b
         var flux = 0.0, variance = variances == nil ? Double.nan : 0
         let step = 1 / Double(Self.subsamples)
-        for py in rows {
-            for px in columns {
+        let apertureBox = bounded(radius + edge)
+        for py in apertureBox.rows {
+            for px in apertureBox.columns {
                 let r = rho(Double(py), Double(px))
                 guard r < radius + edge else { continue }
                 var fraction = 1.0
