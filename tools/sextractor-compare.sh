@@ -7,6 +7,7 @@
 #
 # For each field (simulated with `pais simulate`, or given with --field) it runs
 #   1. pais deblend, then pais evaluate --deblend              -> DIR/fieldK/pais/report.json
+#      and again scoring its Kron fluxes (--flux-column flux_auto) -> DIR/fieldK/pais-kron/report.json
 #   2. source-extractor with the metrics.md §10.1 baseline settings (SExtractor defaults from
 #      `source-extractor -d`, DETECT_MINAREA 5, HST zeropoint/pixel scale/seeing), writing an
 #      ASCII_HEAD catalog and a segmentation check image, then pais evaluate --catalog
@@ -108,17 +109,20 @@ for field in "${given[@]}"; do
     "$pais" deblend "$field" "${model_args[@]}" "${weight_args[@]}" --output "$dir/pais-deblend" --overwrite 2>/dev/null | sed 's/^/   /'
     t1=$(now)
     "$pais" evaluate --truth "$field" --deblend "$dir/pais-deblend" --method PAIS --output "$dir/pais" --no-plots > /dev/null
+    # The same deblend with its Kron fluxes as the noisy-image photometry (FLUX_AUTO's counterpart).
+    "$pais" evaluate --truth "$field" --deblend "$dir/pais-deblend" --flux-column flux_auto --method "PAIS Kron" \
+        --output "$dir/pais-kron" --no-plots > /dev/null
     t2=$(now)
     run_sextractor sex 32 0.005
     t3=$(now)
     score sex SExtractor sextractor
-    reports=("$dir/pais/report.json" "$dir/sextractor/report.json")
+    reports=("$dir/pais/report.json" "$dir/pais-kron/report.json" "$dir/sextractor/report.json")
     if [[ $views -gt 1 ]]; then
         t4=$(now)
         "$pais" deblend "$field" "${model_args[@]}" "${weight_args[@]}" --views "$views" --output "$dir/pais-views-deblend" --overwrite > /dev/null 2>&1
         t5=$(now)
         "$pais" evaluate --truth "$field" --deblend "$dir/pais-views-deblend" --method "PAIS x$views" --output "$dir/pais-views" --no-plots > /dev/null
-        reports=("$dir/pais/report.json" "$dir/pais-views/report.json" "$dir/sextractor/report.json")
+        reports=("$dir/pais/report.json" "$dir/pais-kron/report.json" "$dir/pais-views/report.json" "$dir/sextractor/report.json")
         printf '   wall time: pais deblend --views %s %.2f s\n' "$views" "$(echo "$t5 - $t4" | bc)"
     fi
     if [[ $hot -eq 1 ]]; then
