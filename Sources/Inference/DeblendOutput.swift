@@ -11,7 +11,8 @@ import PCR
 ///   mag_err (AB), flux_auto, flux_auto_err, mag_auto, mag_auto_err and kron_radius (in a Kron
 ///   aperture, `KronAperture`), peak (heatmap), npix (pixels owned in the segmentation), isoarea, a, b, theta
 ///   (isophotal area and shape, `IsophotalShape`), blended; and per measured band (`MeasuredBand`)
-///   flux_NAME, flux_err_NAME, mag_NAME, mag_err_NAME after kron_radius;
+///   flux_NAME, flux_err_NAME, mag_NAME, mag_err_NAME, flux_auto_NAME, flux_auto_err_NAME,
+///   mag_auto_NAME, mag_auto_err_NAME (in the deblended image's Kron aperture) after kron_radius;
 /// * `sources.fits`: the per-source images D_j as boxes, in the layout `pais simulate` uses for
 ///   its truth models: table `STAMPS` (id, y0, x0, height, width, offset) and image `STAMPPIX`
 ///   (all boxes' pixels concatenated, row-major). Σ_j D_j reproduces the input flux;
@@ -44,10 +45,16 @@ public enum DeblendOutput {
         for (b, band) in photometry.bands.enumerated() {
             let fluxes = s.map { (flux: $0.bands[b].flux, error: $0.bands[b].fluxError) }
             let (bandMags, bandMagErrors) = magnitudes(fluxes, zeroPoint: band.zeroPoint)
+            let autoFluxes = s.map { (flux: $0.bands[b].autoFlux, error: $0.bands[b].autoFluxError) }
+            let (bandAutoMags, bandAutoMagErrors) = magnitudes(autoFluxes, zeroPoint: band.zeroPoint)
             bandColumns += [TableColumn("flux_\(band.name)", unit: band.fluxUnit, .double(fluxes.map(\.flux))),
                             TableColumn("flux_err_\(band.name)", unit: band.fluxUnit, .double(fluxes.map(\.error))),
                             TableColumn("mag_\(band.name)", unit: "mag(AB)", .double(bandMags)),
-                            TableColumn("mag_err_\(band.name)", unit: "mag", .double(bandMagErrors))]
+                            TableColumn("mag_err_\(band.name)", unit: "mag", .double(bandMagErrors)),
+                            TableColumn("flux_auto_\(band.name)", unit: band.fluxUnit, .double(autoFluxes.map(\.flux))),
+                            TableColumn("flux_auto_err_\(band.name)", unit: band.fluxUnit, .double(autoFluxes.map(\.error))),
+                            TableColumn("mag_auto_\(band.name)", unit: "mag(AB)", .double(bandAutoMags)),
+                            TableColumn("mag_auto_err_\(band.name)", unit: "mag", .double(bandAutoMagErrors))]
         }
         return try FITSTable(columns: [
             TableColumn("id", .int64(s.map { Int64($0.id) })),

@@ -10,10 +10,12 @@ import PCR
 /// semi-axes K·a and K·b, K = max(2.5 r₁, 3.5), where r₁ = Σ ρ D / Σ D is the first moment of
 /// the elliptical radius ρ (in units of a and b) within ρ < 6. A source without an isophote (too
 /// faint for one pixel above 1.5σ) gets the smallest aperture, a circle of 3.5 px radius: its light
-/// is within the PSF, and a first moment of its noise would only widen it. Pixels on the aperture's edge count by the fraction of
-/// their 5 × 5 sub-pixels inside it, and its variance Σ f² M_j² σ² comes from the same pixels of
-/// the variance image. Only pixels within `IsophotalShape.windowHalfSide` of the centre pixel are
-/// used, with or without per-source images, so both give the same values.
+/// is within the PSF, and a first moment of its noise would only widen it. Pixels on the aperture's
+/// edge count by the fraction f of their 5 × 5 sub-pixels inside it, and its variance Σ f² M_j² σ²
+/// comes from the same pixels of the variance image. Only pixels within
+/// `IsophotalShape.windowHalfSide` of the centre pixel are used, with or without per-source
+/// images, so both give the same values. The same aperture measures the measured bands
+/// (`measure`), as source-extractor's dual-image mode does.
 struct KronAperture: Equatable {
     static let factor = 2.5, minimumRadius = 3.5, momentRadius = 6.0
     static let subsamples = 5
@@ -22,62 +24,70 @@ struct KronAperture: Equatable {
 
     /// K, the aperture's semi-axes in units of a and b (NaN: not measured).
     var radius = Double.nan
-    /// Σ f D inside it, and Σ f² V (NaN without a variance image).
+    /// Σ f D inside it on the image it was shaped on, and Σ f² V (NaN without a variance image).
     var flux = Double.nan, variance = Double.nan
+    /// The ellipse: centroid, axes (px), the major axis' direction, and the window's centre pixel.
+    private var y = 0.0, x = 0.0, a = 1.0, b = 1.0, cosine = 1.0, sine = 0.0
+    private var window = (y: 0, x: 0)
 
     init() {}
 
-    /// Measures `image` (D_j) and `variances` (M_j² σ², may be nil) around the centroid
-    /// (`y`, `x`), with the shape's axes and angle; `centre` is the source's centre pixel, which
-    /// bounds the window.
+    /// Shapes the aperture on `image` (D_j) around the centroid (`y`, `x`) with the isophote's axes
+    /// and angle, and measures it there with `variances` (M_j² σ², may be nil); `centre` is the
+    /// source's centre pixel, which bounds the window.
     init(_ image: SparseImage, variances: SparseImage?, y: Double, x: Double, centre: (y: Int, x: Int), shape: IsophotalShape) {
         let hasAxes = shape.a.isFinite && shape.a > 0
-        let a = hasAxes ? max(shape.a, Self.minimumAxis) : 1, b = hasAxes ? max(shape.b, Self.minimumAxis) : 1
+        self.y = y; self.x = x; window = centre
+        a = hasAxes ? max(shape.a, Self.minimumAxis) : 1; b = hasAxes ? max(shape.b, Self.minimumAxis) : 1
         let angle = hasAxes ? shape.theta * .pi / 180 : 0
-        let (cosine, sine) = (cos(angle), sin(angle))
-        func rho(_ py: Double, _ px: Double) -> Double {
-            let dx = px - x, dy = py - y
-            let u = dx * cosine + dy * sine, v = -dx * sine + dy * cosine
-            return ((u / a) * (u / a) + (v / b) * (v / b)).squareRoot()
-        }
-        let half = IsophotalShape.windowHalfSide
-        let top = max(image.y0, centre.y - half), bottom = min(image.y0 + image.height, centre.y + half + 1)
-        let left = max(image.x0, centre.x - half), right = min(image.x0 + image.width, centre.x + half + 1)
-        guard top < bottom, left < right else {          // none of its light within the window: none in the aperture
-            (radius, flux, variance) = (Self.minimumRadius, 0, variances == nil ? .nan : 0)
-            return
-        }
-        let rows = top..<bottom, columns = left..<right
-        /// The pixels of `rows` × `columns` within the box around the ellipse ρ < `extent` (plus one).
-        func bounded(_ extent: Double) -> (rows: Range<Int>, columns: Range<Int>) {
-            let halfX = extent * (a * a * cosine * cosine + b * b * sine * sine).squareRoot() + 1
-            let halfY = extent * (a * a * sine * sine + b * b * cosine * cosine).squareRoot() + 1
-            func clamp(_ low: Double, _ high: Double, _ range: Range<Int>) -> Range<Int> {
-                let first = max(range.lowerBound, Int(low.rounded(.down))), end = min(range.upperBound, Int(high.rounded(.up)) + 1)
-                return first < end ? first..<end : range.lowerBound..<range.lowerBound
-            }
-            return (clamp(y - halfY, y + halfY, rows), clamp(x - halfX, x + halfX, columns))
-        }
+        (cosine, sine) = (cos(angle), sin(angle))
         var weighted = 0.0, total = 0.0
-        let momentBox = bounded(Self.momentRadius)
-        for py in momentBox.rows where hasAxes {
-            for px in momentBox.columns {
-                let r = rho(Double(py), Double(px))
-                guard r < Self.momentRadius else { continue }
-                let d = Double(image.pixels[(py - image.y0) * image.width + px - image.x0])
-                weighted += r * d; total += d
+        if hasAxes, let box = box(of: image, extent: Self.momentRadius) {
+            for py in box.rows {
+                for px in box.columns {
+                    let r = rho(Double(py), Double(px))
+                    guard r < Self.momentRadius else { continue }
+                    let d = Double(image.pixels[(py - image.y0) * image.width + px - image.x0])
+                    weighted += r * d; total += d
+                }
             }
         }
         let first = total > 0 ? weighted / total : 0
         radius = max(Self.factor * (first.isFinite ? first : 0), Self.minimumRadius)
+        (flux, variance) = measure(image, variances: variances)
+    }
+
+    /// The elliptical radius of point (`py`, `px`), in units of the axes.
+    private func rho(_ py: Double, _ px: Double) -> Double {
+        let dx = px - x, dy = py - y
+        let u = dx * cosine + dy * sine, v = -dx * sine + dy * cosine
+        return ((u / a) * (u / a) + (v / b) * (v / b)).squareRoot()
+    }
+
+    /// The pixels of `image` within the window and the box around the ellipse ρ < `extent` (plus
+    /// one); nil when none.
+    private func box(of image: SparseImage, extent: Double) -> (rows: Range<Int>, columns: Range<Int>)? {
+        let half = IsophotalShape.windowHalfSide
+        let halfX = extent * (a * a * cosine * cosine + b * b * sine * sine).squareRoot() + 1
+        let halfY = extent * (a * a * sine * sine + b * b * cosine * cosine).squareRoot() + 1
+        let top = max(image.y0, window.y - half, Int((y - halfY).rounded(.down)))
+        let bottom = min(image.y0 + image.height, window.y + half + 1, Int((y + halfY).rounded(.up)) + 1)
+        let left = max(image.x0, window.x - half, Int((x - halfX).rounded(.down)))
+        let right = min(image.x0 + image.width, window.x + half + 1, Int((x + halfX).rounded(.up)) + 1)
+        return top < bottom && left < right ? (top..<bottom, left..<right) : nil
+    }
+
+    /// Σ f D and Σ f² V over the aperture, for `image` and `variances` on the same grid as the
+    /// image it was shaped on (another band's D and M² σ²). An image with nothing in the window
+    /// gives 0 (the source holds none of its light near its centre).
+    func measure(_ image: SparseImage, variances: SparseImage?) -> (flux: Double, variance: Double) {
         // A pixel is whole when its farthest corner is inside, empty when its nearest is outside:
         // half its diagonal is at most 0.71 px, that is 0.71 / b in units of the axes.
-        let edge = 0.71 / b
+        let edge = 0.71 / b, step = 1 / Double(Self.subsamples)
         var flux = 0.0, variance = variances == nil ? Double.nan : 0
-        let step = 1 / Double(Self.subsamples)
-        let apertureBox = bounded(radius + edge)
-        for py in apertureBox.rows {
-            for px in apertureBox.columns {
+        guard let box = box(of: image, extent: radius + edge) else { return (0, variance) }
+        for py in box.rows {
+            for px in box.columns {
                 let r = rho(Double(py), Double(px))
                 guard r < radius + edge else { continue }
                 var fraction = 1.0
@@ -97,6 +107,10 @@ struct KronAperture: Equatable {
                 }
             }
         }
-        self.flux = flux; self.variance = variance
+        return (flux, variance)
+    }
+
+    static func == (l: KronAperture, r: KronAperture) -> Bool {
+        l.radius == r.radius && l.flux == r.flux && l.variance == r.variance
     }
 }

@@ -15,9 +15,11 @@ public struct MeasuredBand {
     }
 }
 
-/// A source's flux in a measured band and its 1σ error (NaN without the band's noise).
+/// A source's flux in a measured band and its 1σ error (NaN without the band's noise), and the
+/// same in the source's Kron aperture (`KronAperture`, shaped on the deblended image).
 public struct BandFlux: Sendable, Equatable {
     public var flux: Double, fluxError: Double
+    public var autoFlux = Double.nan, autoFluxError = Double.nan
 }
 
 /// What the decoder hands out at each pixel of a batch, per channel (0: the image being deblended,

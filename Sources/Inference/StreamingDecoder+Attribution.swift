@@ -13,8 +13,10 @@ struct AttributedChunk {
     var channelFlux: [[Double]] = [], channelVariance: [[Double]] = []
     /// Per piece, the centroid sums.
     var moments: [SourceMoments] = []
-    /// The pieces' M² σ² (channel 0), laid out as `pixels`; empty without the image's variances.
-    var variancePixels: [Float] = []
+    /// The pieces' share × value in each measured band (channel c ≥ 1 at (c − 1) × `pixels.count`;
+    /// channel 0's are `pixels`), and M² σ² in each channel with variances (at `varianceSlot[c]` ×
+    /// `pixels.count`), laid out as `pixels`.
+    var channelPixels: [Float] = [], variancePixels: [Float] = [], varianceSlot: [Int] = []
     /// Segmentation id of each pixel of the chunk (0 for a skipped pixel).
     var ids: [Int32] = []
 }
@@ -63,9 +65,16 @@ extension StreamingDecoder {
                     fluxWithoutImages[j] += piece.reduce(0) { $0 + Double($1) }
                     if let shapeWindows { try addToShapeWindow(shapeWindows, source: j, box: chunk.boxes[s], pixels: piece) }
                 }
-                if let varianceWindows {
-                    try addToShapeWindow(varianceWindows, source: j, box: chunk.boxes[s],
-                                         pixels: chunk.variancePixels[chunk.pieceStart[s]..<end])
+                let total = chunk.pixels.count
+                for c in channelWindows.indices {
+                    if c > 0, let windows = channelWindows[c] {
+                        let at = (c - 1) * total
+                        try addToShapeWindow(windows, source: j, box: chunk.boxes[s], pixels: chunk.channelPixels[(at + chunk.pieceStart[s])..<(at + end)])
+                    }
+                    if let windows = varianceWindows[c] {
+                        let at = chunk.varianceSlot[c] * total
+                        try addToShapeWindow(windows, source: j, box: chunk.boxes[s], pixels: chunk.variancePixels[(at + chunk.pieceStart[s])..<(at + end)])
+                    }
                 }
             }
             for (i, id) in chunk.ids.enumerated() where id > 0 { try setOwner(c * chunkPixels + i, id) }
@@ -121,11 +130,14 @@ extension StreamingDecoder {
         r.channelFlux = (0..<channels).map { $0 == 0 ? [] : r.positive }
         r.channelVariance = values.variance.map { $0.isEmpty ? [] : r.positive }
         r.moments = [SourceMoments](repeating: SourceMoments(), count: r.sources.count)
-        let keepsVariances = !values.variance[0].isEmpty
-        if keepsVariances { r.variancePixels = [Float](repeating: 0, count: total) }
+        var slots = 0
+        r.varianceSlot = values.variance.map { v in v.isEmpty ? -1 : { slots += 1; return slots - 1 }() }
+        r.channelPixels = [Float](repeating: 0, count: (channels - 1) * total)
+        r.variancePixels = [Float](repeating: 0, count: slots * total)
+        let varianceSlot = r.varianceSlot
         let n = self.n, width = self.width, sole = settings.ownershipForSole, centres = self.centres
         owners.withUnsafeBufferPointer { o in shares.withUnsafeBufferPointer { w in r.pixels.withUnsafeMutableBufferPointer { pixels in
-        r.variancePixels.withUnsafeMutableBufferPointer { variancePixels in
+        r.channelPixels.withUnsafeMutableBufferPointer { channelPixels in r.variancePixels.withUnsafeMutableBufferPointer { variancePixels in
             for i in range where o[i * n] >= 0 {
                 let p = position(i), y = p / width, x = p % width, f = flux[i]
                 for k in 0..<n {
@@ -151,12 +163,16 @@ extension StreamingDecoder {
                         if !r.channelVariance[c].isEmpty { r.channelVariance[c][s] += Double(merged * merged) * Double(values.variance[c][i]) }
                     }
                     r.moments[s].add(flux: positive, dy: y - centres[owner].y, dx: x - centres[owner].x)
-                    if keepsVariances { variancePixels[base[s] + y * boxWidth[s] + x] += merged * merged * values.variance[0][i] }
+                    let at = base[s] + y * boxWidth[s] + x
+                    for c in 0..<channels {
+                        if c > 0 { channelPixels[(c - 1) * total + at] += values.flux[c][i] * merged }
+                        if varianceSlot[c] >= 0 { variancePixels[varianceSlot[c] * total + at] += merged * merged * values.variance[c][i] }
+                    }
                 }
                 r.owned[slotOf[best]] += 1
                 r.ids[i - range.lowerBound] = Int32(best + 1)
             }
-        } } } }
+        } } } } }
         for j in r.sources { slotOf[j] = -1 }
         return r
     }
@@ -167,10 +183,12 @@ extension StreamingDecoder {
     @discardableResult
     func finish() throws -> [DeblendedSource] {
         precondition(deferred.count == 0, "pixels still waiting after the last block")
-        func source(_ j: Int, flux: Double, shape: IsophotalShape, kron: KronAperture) -> DeblendedSource {
+        func source(_ j: Int, flux: Double, shape: IsophotalShape, kron: KronAperture, bandKron: [(flux: Double, variance: Double)]) -> DeblendedSource {
             let shift = moments[j].centroidShift
             func error(_ c: Int) -> Double { channelVariance[c].isEmpty ? .nan : channelVariance[c][j].squareRoot() }
-            let measured = bands.indices.map { b in BandFlux(flux: channelFlux[b + 1][j], fluxError: error(b + 1)) }
+            let measured = bands.indices.map { b in
+                BandFlux(flux: channelFlux[b + 1][j], fluxError: error(b + 1), autoFlux: bandKron[b].flux, autoFluxError: bandKron[b].variance.squareRoot())
+            }
             return DeblendedSource(id: j + 1, y: centres[j].y, x: centres[j].x, peak: peakValues[j], flux: flux,
                                    fluxError: error(0), bands: measured,
                                    yCentroid: Double(centres[j].y) + shift.y, xCentroid: Double(centres[j].x) + shift.x,
@@ -185,15 +203,21 @@ extension StreamingDecoder {
                 IsophotalShape(image, y: centres[j].y, x: centres[j].x) { row, columns in noise.sky.rmsRow(row, columns: columns) }
             } ?? IsophotalShape()
         }
-        varianceWindows?.finishAdding()
-        var varianceCursor = 0
-        /// The shape and the Kron aperture of source `j`, whose image (or window) is `image`.
-        func measure(_ j: Int, _ image: SparseImage) throws -> (shape: IsophotalShape, kron: KronAperture) {
-            let variances = try varianceWindows?.assemble(j, cursor: &varianceCursor)
+        for store in channelWindows + varianceWindows { store?.finishAdding() }
+        var channelCursors = [Int](repeating: 0, count: channelWindows.count), varianceCursors = channelCursors
+        /// The shape and the Kron aperture of source `j`, whose image (or window) is `image`, and
+        /// the same aperture on each measured band.
+        func measure(_ j: Int, _ image: SparseImage) throws -> (shape: IsophotalShape, kron: KronAperture, bands: [(flux: Double, variance: Double)]) {
+            func variances(_ c: Int) throws -> SparseImage? { try varianceWindows[c]?.assemble(j, cursor: &varianceCursors[c]) }
             let isophote = shape(j, image), shift = moments[j].centroidShift
-            return (isophote, KronAperture(image, variances: variances, y: Double(centres[j].y) + shift.y,
-                                           x: Double(centres[j].x) + shift.x, centre: centres[j], shape: isophote))
+            let kron = KronAperture(image, variances: try variances(0), y: Double(centres[j].y) + shift.y,
+                                    x: Double(centres[j].x) + shift.x, centre: centres[j], shape: isophote)
+            let bandKron = try bands.indices.map { b in
+                kron.measure(try channelWindows[b + 1]!.assemble(j, cursor: &channelCursors[b + 1]), variances: try variances(b + 1))
+            }
+            return (isophote, kron, bandKron)
         }
+        func closeWindows() { for store in channelWindows + varianceWindows { store?.close() } }
         guard let stamps else {
             var sources: [DeblendedSource] = []
             if let shapeWindows {
@@ -201,11 +225,11 @@ extension StreamingDecoder {
                 var cursor = 0
                 for j in centres.indices {
                     let measured = try measure(j, try shapeWindows.assemble(j, cursor: &cursor))
-                    sources.append(source(j, flux: fluxWithoutImages[j], shape: measured.shape, kron: measured.kron))
+                    sources.append(source(j, flux: fluxWithoutImages[j], shape: measured.shape, kron: measured.kron, bandKron: measured.bands))
                 }
                 shapeWindows.close()             // the spills may live in the directory the sink renames
             }
-            varianceWindows?.close()
+            closeWindows()
             try timed { try sink.finish(sources: sources) }
             return sources
         }
@@ -220,10 +244,10 @@ extension StreamingDecoder {
             let image = try stamps.assemble(j, cursor: &cursor)
             try timed { try sink.stamp(id: j + 1, image) }
             let measured = try measure(j, image)
-            sources.append(source(j, flux: image.total, shape: measured.shape, kron: measured.kron))
+            sources.append(source(j, flux: image.total, shape: measured.shape, kron: measured.kron, bandKron: measured.bands))
         }
         stamps.close()                       // the spills may live in the directory the sink renames
-        varianceWindows?.close()
+        closeWindows()
         try timed { try sink.finish(sources: sources) }
         return sources
     }

@@ -50,9 +50,10 @@ final class StreamingDecoder {
     /// Without per-source images, each source's image within `IsophotalShape.windowHalfSide` of
     /// its centre, for its shape and Kron aperture.
     let shapeWindows: StampStore?
-    /// With the image's pixel noise, each source's M² σ² in the same window, for its Kron
-    /// aperture's error.
-    let varianceWindows: StampStore?
+    /// Per channel, each source's share of the measured band in the same window (nil for channel
+    /// 0, whose image is the stamp or `shapeWindows`), and its M² σ² (nil for a channel without
+    /// noise), for the Kron apertures and their errors.
+    let channelWindows: [StampStore?], varianceWindows: [StampStore?]
     var fluxWithoutImages: [Double] = []
     /// Largest number of pixels waiting for a final match at once, pixels matched early because too
     /// many waited, and seconds spent in the sink.
@@ -77,7 +78,8 @@ final class StreamingDecoder {
         nmsHalo = settings.nmsHaloForTesting ?? settings.peakWindow / 2
         stamps = settings.perSourceImages ? try StampStore(spillDirectory: spillDirectory) : nil
         shapeWindows = settings.perSourceImages ? nil : try StampStore(spillDirectory: spillDirectory)
-        varianceWindows = settings.pixelNoise != nil ? try StampStore(spillDirectory: spillDirectory) : nil
+        channelWindows = try (0...bands.count).map { $0 == 0 ? nil : try StampStore(spillDirectory: spillDirectory) }
+        varianceWindows = try noisyChannels.map { $0 ? try StampStore(spillDirectory: spillDirectory) : nil }
     }
 
     /// Decodes block `outputs` (stitched rows) against `flux`, the sanitised image on the same rows,
@@ -142,7 +144,8 @@ final class StreamingDecoder {
             if noisyChannels[c] { channelVariance[c] += [Double](repeating: 0, count: k - channelVariance[c].count) }
         }
         moments += [SourceMoments](repeating: SourceMoments(), count: k - moments.count)
-        stamps?.grow(to: k); shapeWindows?.grow(to: k); varianceWindows?.grow(to: k)
+        stamps?.grow(to: k); shapeWindows?.grow(to: k)
+        for store in channelWindows + varianceWindows { store?.grow(to: k) }
     }
 
     /// Slot-0 owner markers of `attributeBlock`: the match must wait for more centres; the pixel

@@ -275,6 +275,10 @@ struct MeasuredBandTests {
             #expect(s.bands.count == 3)
             #expect(abs(s.bands[0].flux - s.flux) <= 1e-5 * max(1, abs(s.flux)) && s.bands[0].fluxError == s.fluxError)
             #expect(abs(s.bands[1].flux - 2 * s.flux) <= 1e-5 * max(1, abs(s.flux)) && s.bands[1].fluxError.isNaN)
+            // The deblended image's Kron aperture, on each band.
+            #expect(abs(s.bands[0].autoFlux - s.autoFlux) <= 1e-5 * max(1, abs(s.autoFlux)) && s.autoFlux.isFinite)
+            #expect(s.bands[0].autoFluxError == s.autoFluxError && s.autoFluxError.isFinite)
+            #expect(abs(s.bands[1].autoFlux - 2 * s.autoFlux) <= 1e-5 * max(1, abs(s.autoFlux)) && s.bands[1].autoFluxError.isNaN)
             // float64: Σ over the source's image of its shares D / I times the other image.
             var expected = 0.0
             let d = s.image

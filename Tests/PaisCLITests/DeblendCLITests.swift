@@ -226,6 +226,8 @@ struct DeblendCLITests {
         let bandFlux = try catalog.doubles("flux_J"), bandMag = try catalog.doubles("mag_J")
         let earlier = try FITSTable.read(from: out + "/catalog.csv").doubles("flux_err")
         #expect(error == bandError && error == earlier)
+        #expect(try catalog.doubles("flux_auto_err") == catalog.doubles("flux_auto_err_J"))
+        for (a, b) in zip(try catalog.doubles("flux_auto"), try catalog.doubles("flux_auto_J")) { #expect(abs(a - b) <= 1e-5 * max(abs(a), 1e-3)) }
         for (f, m) in zip(bandFlux, bandMag) where f > 0 { #expect(abs(m - (26.5 - 2.5 * log10(f))) < 1e-9) }
         for (options, message) in [(["--measure-weight", "H=\(field)[WHT]"], "--measure-weight H: no --measure H=PATH names that band"),
                                    (["--measure-weight", "J=\(field)[NOPE]"], "--measure-weight J: "),
