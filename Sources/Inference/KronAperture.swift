@@ -16,21 +16,19 @@ import PCR
 /// `IsophotalShape.windowHalfSide` of the centre pixel are used, with or without per-source
 /// images, so both give the same values. The same aperture measures the measured bands
 /// (`measure`), as source-extractor's dual-image mode does.
-struct KronAperture: Equatable {
+struct KronAperture {
     static let factor = 2.5, minimumRadius = 3.5, momentRadius = 6.0
     static let subsamples = 5
     /// Axes below this (px) are raised to it: a thin isophote would give a needle of an aperture.
     static let minimumAxis = 0.5
 
-    /// K, the aperture's semi-axes in units of a and b (NaN: not measured).
-    var radius = Double.nan
+    /// K, the aperture's semi-axes in units of a and b.
+    private(set) var radius = minimumRadius
     /// Σ f D inside it on the image it was shaped on, and Σ f² V (NaN without a variance image).
-    var flux = Double.nan, variance = Double.nan
+    private(set) var flux = 0.0, variance = Double.nan
     /// The ellipse: centroid, axes (px), the major axis' direction, and the window's centre pixel.
     private var y = 0.0, x = 0.0, a = 1.0, b = 1.0, cosine = 1.0, sine = 0.0
     private var window = (y: 0, x: 0)
-
-    init() {}
 
     /// Shapes the aperture on `image` (D_j) around the centroid (`y`, `x`) with the isophote's axes
     /// and angle, and measures it there with `variances` (M_j² σ², may be nil); `centre` is the
@@ -108,9 +106,5 @@ struct KronAperture: Equatable {
             }
         }
         return (flux, variance)
-    }
-
-    static func == (l: KronAperture, r: KronAperture) -> Bool {
-        l.radius == r.radius && l.flux == r.flux && l.variance == r.variance
     }
 }

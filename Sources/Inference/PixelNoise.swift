@@ -49,11 +49,11 @@ public struct PixelNoise: Sendable {
 }
 
 /// The sky noise's variance from a weight map: σ²(p) = scale / w(p). The weights give the depth's
-/// pattern; their scale comes from the image's measured noise (the median over the mesh's
-/// well-covered cells, or all its cells if none is, of rms² / the mean of 1/w over the cell, since the variance of a cell's
-/// pixels is scale × that mean, however mixed its depths), so inverse-variance and exposure-time
-/// maps both work, whatever their units. Pixels without a positive finite weight are blank and
-/// get no variance.
+/// pattern; their scale comes from the image's measured noise: the median over the mesh's
+/// well-covered cells (all its cells if none is) of rms² / the cell's mean 1/w, since a cell's
+/// pixel variance is scale × that mean however mixed its depths. Inverse-variance and
+/// exposure-time maps both work, whatever their units. Pixels without a positive finite weight
+/// are blank and get no variance.
 public struct WeightMapNoise: @unchecked Sendable {     // `rows` is read by the decoding thread alone
     public let rows: any ImageRows
     /// σ² × w, in the image's units squared times the weight's.

@@ -45,8 +45,8 @@ public enum ExposureMap {
 
     /// The factor on the noise of each pixel of `map`: √(median / t), so the depth (m5) holds at the
     /// median exposure and a pixel with k times that time has 1/√k of its noise.
-    public static func noiseFactors(_ map: [Float]) -> (factors: [Float], medianTime: Float) {
+    public static func noiseFactors(_ map: [Float]) -> [Float] {
         let median = map.sorted()[map.count / 2]
-        return (map.map { ($0 > 0 ? median / $0 : 0).squareRoot() }, median)
+        return map.map { ($0 > 0 ? median / $0 : 0).squareRoot() }
     }
 }

@@ -122,7 +122,7 @@ public final class Simulator: @unchecked Sendable {
         var exposureMap: [Float]? = nil, noiseFactors: [Float]? = nil
         if config.exposures > 1 {
             let map = ExposureMap.draw(height: h, width: w, exposures: config.exposures, seed: config.seed, fieldID: config.fieldID)
-            let factors = ExposureMap.noiseFactors(map).factors
+            let factors = ExposureMap.noiseFactors(map)
             for i in noise.indices { noise[i] *= factors[i] }
             (exposureMap, noiseFactors) = (map, factors)
         }
