@@ -84,19 +84,23 @@ public enum DeblendOutput {
         ])
     }
 
-    /// A DS9 region file of `s` in image coordinates: per source an ellipse at its centroid with
-    /// 3 × its isophotal a and b (about the extent source-extractor's A and B draw), or a circle of
-    /// 2 px without isophotal pixels, tagged with its id and green when unblended, red when blended.
+    /// A DS9 region file of `s` in image coordinates: per source its Kron aperture (`KronAperture`:
+    /// an ellipse of K·a × K·b at its centroid, or the 3.5 px circle without isophotal pixels; 3a ×
+    /// 3b and 2 px for sources measured without one), tagged with its id and green when unblended,
+    /// red when blended.
     public static func regions(_ s: [DeblendedSource]) -> String {
         var text = "# Region file format: DS9 version 4.1\n# pais deblend: sources at their centroids (1-based image pixels)\n"
         text += "global color=green width=1 font=\"helvetica 9 normal roman\"\nimage\n"
         for source in s {
             let x = source.xCentroid + 1, y = source.yCentroid + 1
             let style = " # text={\(source.id)}" + (source.blended ? " color=red" : "")
+            let k = source.kronRadius
             if source.a.isFinite && source.b.isFinite {
-                text += String(format: "ellipse(%.3f,%.3f,%.3f,%.3f,%.2f)", x, y, max(3 * source.a, 1), max(3 * source.b, 1), source.theta) + style + "\n"
+                let (a, b) = k.isFinite ? (k * max(source.a, KronAperture.minimumAxis), k * max(source.b, KronAperture.minimumAxis))
+                    : (max(3 * source.a, 1), max(3 * source.b, 1))
+                text += String(format: "ellipse(%.3f,%.3f,%.3f,%.3f,%.2f)", x, y, a, b, source.theta) + style + "\n"
             } else {
-                text += String(format: "circle(%.3f,%.3f,2)", x, y) + style + "\n"
+                text += String(format: "circle(%.3f,%.3f,%.3f)", x, y, k.isFinite ? k : 2) + style + "\n"
             }
         }
         return text

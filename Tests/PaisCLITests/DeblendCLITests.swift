@@ -57,15 +57,17 @@ struct DeblendCLITests {
         for p in sum.indices {
             #expect(abs(sum[p] + level - Double(input.pixels[p])) < 1e-3 * max(1, abs(Double(input.pixels[p]))))
         }
-        // The DS9 regions: one per source, at its centroid (1-based), an ellipse where it has a shape.
+        // The DS9 regions: one per source, at its centroid (1-based), its Kron aperture: an ellipse
+        // of kron_radius × a where it has a shape, else the 3.5 px circle.
         let regions = try String(contentsOfFile: out + "/catalog.reg", encoding: .utf8).split(separator: "\n")
         let shapes = regions.filter { $0.hasPrefix("ellipse(") || $0.hasPrefix("circle(") }
         #expect(regions.first == "# Region file format: DS9 version 4.1" && regions.contains("image") && shapes.count == catalog.rowCount)
-        let xc = try catalog.doubles("x_centroid"), a = try catalog.doubles("a")
+        let xc = try catalog.doubles("x_centroid"), a = try catalog.doubles("a"), kron = try catalog.doubles("kron_radius")
         for (k, line) in shapes.enumerated() {
             #expect(line.hasPrefix(a[k].isFinite ? "ellipse(" : "circle(") && line.contains("# text={\(k + 1)}"))
-            let x = Double(line.split(separator: "(")[1].split(separator: ",")[0])!
-            #expect(abs(x - (xc[k] + 1)) < 1e-3)
+            let numbers = line.split(separator: "(")[1].split(separator: ")")[0].split(separator: ",").map { Double($0)! }
+            #expect(abs(numbers[0] - (xc[k] + 1)) < 1e-3)
+            #expect(abs(numbers[2] - (a[k].isFinite ? kron[k] * max(a[k], 0.5) : 3.5)) < 2e-3, "\(line)")
         }
         // The input's WCS is on the segmentation map.
         let seg = try FITSFile.open(out + "/segmentation.fits")
