@@ -27,7 +27,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "External catalog: CSV, FITS table, or SExtractor ASCII_HEAD.") var catalog: String?
     @Option(help: "External catalog x column.") var xColumn = "x"
     @Option(help: "External catalog y column.") var yColumn = "y"
-    @Option(help: "Flux column to score on the noisy image: of the external catalog ('none' for no flux), or of the --deblend catalog (flux, the attributed flux, or flux_auto, its Kron aperture's).") var fluxColumn = "flux"
+    @Option(help: "Flux column to score on the noisy image: of the external catalog ('none' for no flux), or of a deblend's catalog (--deblend, or one run here: flux, the attributed flux, or flux_auto, its Kron aperture's).") var fluxColumn = "flux"
     @Option(help: "External catalog column with the segmentation label (SExtractor: NUMBER).") var numberColumn: String?
     @Flag(help: "External positions are 1-based FITS pixels (SExtractor X_IMAGE/Y_IMAGE).") var oneBased = false
     @Option(help: "Integer segmentation map of the external method (object number per pixel, 0 none).") var segmentation: String?
@@ -104,6 +104,9 @@ struct EvaluateCommand: ParsableCommand {
 
     /// Runs the model on the field's noisy image in this process (one rank).
     func deblendHere(_ field: TruthField, truthPath: String) throws -> [PredictedSource] {
+        guard ["flux", "flux_auto"].contains(fluxColumn) else {
+            throw CommandError("--flux-column must be flux or flux_auto for a deblend, got \(fluxColumn)")
+        }
         BLASInfo.setThreadCount(1)
         Parallel.workers = ProcessInfo.processInfo.activeProcessorCount
         var settings = DeblendSettings()
@@ -123,7 +126,8 @@ struct EvaluateCommand: ParsableCommand {
         } catch let e as InferenceError { throw CommandError("\(truthPath): \(e.description)") }
         writeToStandardError("deblended \(truthPath) with \(weights): \(result.sources.count) sources\n")
         return PredictionLoader.deblended(positions: result.sources.map { PixelPosition(x: $0.xCentroid, y: $0.yCentroid) },
-                                          fluxes: result.sources.map(\.flux), fluxErrors: result.sources.map(\.fluxError),
+                                          fluxes: result.sources.map { fluxColumn == "flux_auto" ? $0.autoFlux : $0.flux },
+                                          fluxErrors: result.sources.map(\.fluxError),
                                           images: result.sources.map(\.image), image: result.image, height: result.height, width: result.width)
     }
 

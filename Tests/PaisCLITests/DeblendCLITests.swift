@@ -271,6 +271,11 @@ struct DeblendCLITests {
             spread[column] = try #require((all["noisy"] as? [String: Any])?["sigmaMAD"] as? Double)
         }
         #expect(spread["flux_auto"]! < 0.6 * spread["flux"]!, "noisy-flux sigma_MAD: \(spread)")
+        // A deblend run by `pais evaluate` itself scores the same Kron fluxes.
+        let here = try runPais(["evaluate", "--truth", field, "--flux-column", "flux_auto", "--output", directory + "/eval-here", "--no-plots"])
+        #expect(here.status == 0, "\(here.standardError)")
+        let hereText = try String(contentsOfFile: directory + "/eval-here/report.txt", encoding: .utf8)
+        #expect(hereText == (try String(contentsOfFile: directory + "/eval-flux_auto/report.txt", encoding: .utf8)))
         let missing = try runPais(["evaluate", "--truth", field, "--deblend", directory + "/stamps", "--flux-column", "flux_kron"])
         #expect(missing.status != 0 && missing.standardError.contains("has no column flux_kron"))
     }
