@@ -19,6 +19,10 @@ final class StampStore {
     private let spill: FileHandle?
     private let spillPath: String?
     private var written = 0
+    /// Spilled pieces go out in blocks of at least this many floats, not one system call each.
+    private static let blockFloats = 1 << 20
+    /// Pieces not yet written to the spill (they follow its `written - pending.count` floats).
+    private var pending: [Float] = []
 
     /// Pieces are kept in memory, or appended to a file in `spillDirectory` (removed by `close`).
     init(spillDirectory: String?) throws {
@@ -48,8 +52,9 @@ final class StampStore {
     func add(source: Int, box: Box, pixels: ArraySlice<Float>) throws {
         precondition(pixels.count == (box.y1 - box.y0 + 1) * (box.x1 - box.x0 + 1), "stamp piece size mismatch")
         pieces.append(Piece(source: source, box: box, offset: written))
-        if let spill {
-            try pixels.withUnsafeBytes { try spill.write(contentsOf: $0) }
+        if spill != nil {
+            pending += pixels
+            if pending.count >= Self.blockFloats { try flush() }
         } else {
             memory += pixels
         }
@@ -61,8 +66,17 @@ final class StampStore {
         }
     }
 
+    private func flush() throws {
+        guard let spill, !pending.isEmpty else { return }
+        try pending.withUnsafeBytes { try spill.write(contentsOf: $0) }
+        pending.removeAll(keepingCapacity: true)
+    }
+
     /// Sorts the pieces by source once all are in; call before `assemble`.
-    func finishAdding() { pieces = pieces.enumerated().sorted { ($0.element.source, $0.offset) < ($1.element.source, $1.offset) }.map(\.element) }
+    func finishAdding() throws {
+        try flush()
+        pieces = pieces.enumerated().sorted { ($0.element.source, $0.offset) < ($1.element.source, $1.offset) }.map(\.element)
+    }
 
     /// Source `source`'s image over its final box (empty when it received nothing). Sources must
     /// be assembled in increasing order after `finishAdding`.
@@ -73,23 +87,23 @@ final class StampStore {
         while cursor < pieces.count, pieces[cursor].source == source {
             let piece = pieces[cursor]
             let ph = piece.box.y1 - piece.box.y0 + 1, pw = piece.box.x1 - piece.box.x0 + 1
-            let values = try read(offset: piece.offset, count: ph * pw)
+            let values = try read(offset: piece.offset, count: ph * pw), first = values.startIndex
             for a in 0..<ph {
                 let row = (piece.box.y0 - b.y0 + a) * w + (piece.box.x0 - b.x0)
                 // Pieces never overlap in non-zero pixels: adding is exact.
-                for c in 0..<pw { image[row + c] += values[a * pw + c] }
+                for c in 0..<pw { image[row + c] += values[first + a * pw + c] }
             }
             cursor += 1
         }
         return SparseImage(y0: b.y0, x0: b.x0, height: h, width: w, pixels: image)
     }
 
-    private func read(offset: Int, count: Int) throws -> [Float] {
-        guard let spill else { return Array(memory[offset..<(offset + count)]) }
+    private func read(offset: Int, count: Int) throws -> ArraySlice<Float> {
+        guard let spill else { return memory[offset..<(offset + count)] }
         try spill.seek(toOffset: UInt64(offset * 4))
         guard let data = try spill.read(upToCount: count * 4), data.count == count * 4 else {
             throw InferenceError.badParameter("stamp spill file \(spillPath ?? "") is shorter than written")
         }
-        return data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        return data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }[...]
     }
 }

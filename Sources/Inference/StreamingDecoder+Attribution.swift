@@ -203,7 +203,7 @@ extension StreamingDecoder {
                 IsophotalShape(image, y: centres[j].y, x: centres[j].x) { row, columns in noise.sky.rmsRow(row, columns: columns) }
             } ?? IsophotalShape()
         }
-        for store in channelWindows + varianceWindows { store?.finishAdding() }
+        for store in channelWindows + varianceWindows { try store?.finishAdding() }
         var channelCursors = [Int](repeating: 0, count: channelWindows.count), varianceCursors = channelCursors
         /// The shape and the Kron aperture of source `j`, whose image (or window) is `image`, and
         /// the same aperture on each measured band.
@@ -221,7 +221,7 @@ extension StreamingDecoder {
         guard let stamps else {
             var sources: [DeblendedSource] = []
             if let shapeWindows {
-                shapeWindows.finishAdding()
+                try shapeWindows.finishAdding()
                 var cursor = 0
                 for j in centres.indices {
                     let measured = try measure(j, try shapeWindows.assemble(j, cursor: &cursor))
@@ -233,7 +233,7 @@ extension StreamingDecoder {
             try timed { try sink.finish(sources: sources) }
             return sources
         }
-        stamps.finishAdding()
+        try stamps.finishAdding()
         let boxes = stamps.bounds.map { b in
             b.map { (y0: $0.y0, x0: $0.x0, height: $0.y1 - $0.y0 + 1, width: $0.x1 - $0.x0 + 1) } ?? (y0: 0, x0: 0, height: 0, width: 0)
         }
