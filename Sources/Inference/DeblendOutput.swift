@@ -33,28 +33,21 @@ public enum DeblendOutput {
     public static func catalog(_ s: [DeblendedSource], wcs: CelestialWCS?,
                                photometry: CatalogPhotometry = CatalogPhotometry()) throws -> FITSTable {
         let sky = try wcs?.world(s.map { (x: $0.xCentroid, y: $0.yCentroid) })
-        // AB magnitudes (NaN for a flux that is not positive or without a zero point) and their
-        // first-order errors 2.5 / ln 10 × σ_F / F.
-        func magnitudes(_ fluxes: [(flux: Double, error: Double)], zeroPoint: Double?) -> (mag: [Double], error: [Double]) {
+        // flux, flux_err, mag, mag_err with `kind` ("" or "_auto") after flux and mag and `band`
+        // ("" or "_NAME") last; AB magnitudes are NaN for a flux that is not positive or without a
+        // zero point, and their errors first-order, 2.5 / ln 10 × σ_F / F.
+        func fluxColumns(_ fluxes: [(flux: Double, error: Double)], kind: String, band: String, unit: String?, zeroPoint: Double?) -> [TableColumn] {
             let mags = fluxes.map { f in zeroPoint.map { f.flux > 0 ? $0 - 2.5 * log10(f.flux) : .nan } ?? .nan }
-            return (mags, zip(fluxes, mags).map { f, mag in mag.isFinite ? 2.5 / log(10) * f.error / f.flux : .nan })
+            let magErrors = zip(fluxes, mags).map { f, mag in mag.isFinite ? 2.5 / log(10) * f.error / f.flux : .nan }
+            return [TableColumn("flux\(kind)\(band)", unit: unit, .double(fluxes.map(\.flux))),
+                    TableColumn("flux\(kind)_err\(band)", unit: unit, .double(fluxes.map(\.error))),
+                    TableColumn("mag\(kind)\(band)", unit: "mag(AB)", .double(mags)),
+                    TableColumn("mag\(kind)_err\(band)", unit: "mag", .double(magErrors))]
         }
-        let (mags, magErrors) = magnitudes(s.map { ($0.flux, $0.fluxError) }, zeroPoint: photometry.zeroPoint)
-        let (autoMags, autoMagErrors) = magnitudes(s.map { ($0.autoFlux, $0.autoFluxError) }, zeroPoint: photometry.zeroPoint)
-        var bandColumns: [TableColumn] = []
-        for (b, band) in photometry.bands.enumerated() {
-            let fluxes = s.map { (flux: $0.bands[b].flux, error: $0.bands[b].fluxError) }
-            let (bandMags, bandMagErrors) = magnitudes(fluxes, zeroPoint: band.zeroPoint)
-            let autoFluxes = s.map { (flux: $0.bands[b].autoFlux, error: $0.bands[b].autoFluxError) }
-            let (bandAutoMags, bandAutoMagErrors) = magnitudes(autoFluxes, zeroPoint: band.zeroPoint)
-            bandColumns += [TableColumn("flux_\(band.name)", unit: band.fluxUnit, .double(fluxes.map(\.flux))),
-                            TableColumn("flux_err_\(band.name)", unit: band.fluxUnit, .double(fluxes.map(\.error))),
-                            TableColumn("mag_\(band.name)", unit: "mag(AB)", .double(bandMags)),
-                            TableColumn("mag_err_\(band.name)", unit: "mag", .double(bandMagErrors)),
-                            TableColumn("flux_auto_\(band.name)", unit: band.fluxUnit, .double(autoFluxes.map(\.flux))),
-                            TableColumn("flux_auto_err_\(band.name)", unit: band.fluxUnit, .double(autoFluxes.map(\.error))),
-                            TableColumn("mag_auto_\(band.name)", unit: "mag(AB)", .double(bandAutoMags)),
-                            TableColumn("mag_auto_err_\(band.name)", unit: "mag", .double(bandAutoMagErrors))]
+        let bandColumns = photometry.bands.enumerated().flatMap { b, band in
+            fluxColumns(s.map { ($0.bands[b].flux, $0.bands[b].fluxError) }, kind: "", band: "_\(band.name)", unit: band.fluxUnit, zeroPoint: band.zeroPoint)
+                + fluxColumns(s.map { ($0.bands[b].autoFlux, $0.bands[b].autoFluxError) }, kind: "_auto", band: "_\(band.name)",
+                             unit: band.fluxUnit, zeroPoint: band.zeroPoint)
         }
         return try FITSTable(columns: [
             TableColumn("id", .int64(s.map { Int64($0.id) })),
@@ -64,16 +57,9 @@ public enum DeblendOutput {
             TableColumn("y_centroid", unit: "pix", .double(s.map(\.yCentroid))),
             TableColumn("ra", unit: "deg", .double(sky?.map(\.ra) ?? s.map { _ in .nan })),
             TableColumn("dec", unit: "deg", .double(sky?.map(\.dec) ?? s.map { _ in .nan })),
-            TableColumn("flux", unit: photometry.fluxUnit, .double(s.map(\.flux))),
-            TableColumn("flux_err", unit: photometry.fluxUnit, .double(s.map(\.fluxError))),
-            TableColumn("mag", unit: "mag(AB)", .double(mags)),
-            TableColumn("mag_err", unit: "mag", .double(magErrors)),
-            TableColumn("flux_auto", unit: photometry.fluxUnit, .double(s.map(\.autoFlux))),
-            TableColumn("flux_auto_err", unit: photometry.fluxUnit, .double(s.map(\.autoFluxError))),
-            TableColumn("mag_auto", unit: "mag(AB)", .double(autoMags)),
-            TableColumn("mag_auto_err", unit: "mag", .double(autoMagErrors)),
-            TableColumn("kron_radius", .double(s.map(\.kronRadius))),
-        ] + bandColumns + [
+        ] + fluxColumns(s.map { ($0.flux, $0.fluxError) }, kind: "", band: "", unit: photometry.fluxUnit, zeroPoint: photometry.zeroPoint)
+          + fluxColumns(s.map { ($0.autoFlux, $0.autoFluxError) }, kind: "_auto", band: "", unit: photometry.fluxUnit, zeroPoint: photometry.zeroPoint)
+          + [TableColumn("kron_radius", .double(s.map(\.kronRadius)))] + bandColumns + [
             TableColumn("peak", .double(s.map { Double($0.peak) })),
             TableColumn("npix", .int64(s.map { Int64($0.ownedPixels) })),
             TableColumn("isoarea", unit: "pix", .int64(s.map { Int64($0.isophotalArea) })),
