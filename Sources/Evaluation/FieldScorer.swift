@@ -16,13 +16,19 @@ public struct FieldScorer: Sendable {
 
     public init() {}
 
-    public func score(_ truth: TruthField, _ predictions: [PredictedSource], method: String, field: String) -> EvaluationReport {
+    /// The primary matching (within `radii[0]`), which the bins, fluxes and `MatchTable` use.
+    public func primaryPairs(_ truth: TruthField, _ predictions: [PredictedSource]) -> [MatchedPair] {
+        PositionMatcher(radius: radii[0]).match(truth: truth.sources.map(\.position), predictions: predictions.map(\.position))
+    }
+
+    /// Scores `predictions`; `primary` is `primaryPairs` when the caller has it already.
+    public func score(_ truth: TruthField, _ predictions: [PredictedSource], method: String, field: String,
+                      primary given: [MatchedPair]? = nil) -> EvaluationReport {
         let truthPositions = truth.sources.map(\.position), predicted = predictions.map(\.position)
         var detection: [DetectionSummary] = []
-        var primary: [MatchedPair] = []
+        let primary = given ?? primaryPairs(truth, predictions)
         for (r, radius) in radii.enumerated() {
-            let pairs = PositionMatcher(radius: radius).match(truth: truthPositions, predictions: predicted)
-            if r == 0 { primary = pairs }
+            let pairs = r == 0 ? primary : PositionMatcher(radius: radius).match(truth: truthPositions, predictions: predicted)
             detection.append(summarise(truth, predicted, pairs, radius: radius))
         }
         var matchOfTruth = [Int?](repeating: nil, count: truth.sources.count)

@@ -3,8 +3,8 @@ import PCR
 
 /// The source-by-source cross-match behind a report (`pais evaluate` writes it as matches.csv), so
 /// users can draw their own plots: one row per true source, matched or not, then one per
-/// prediction no true source matched (a false positive). Matching is the report's primary one
-/// (the first radius of `FieldScorer.radii`).
+/// prediction no true source matched (a false positive), from the report's primary matching
+/// (`FieldScorer.primaryPairs`).
 ///
 /// Fluxes: `flux_attributed` = Σ M̂·B on the noiseless blend where the method gives contribution
 /// maps M̂; `flux_noisy` the report's noisy-image flux (the catalog's flux with
@@ -12,9 +12,14 @@ import PCR
 /// (Σ M̂·I − Σ M̂·B) / flux_err, the quantity whose spread `PullSummary` reports. NaN where a value
 /// does not apply (an unmatched row, a method without maps or errors).
 public enum MatchTable {
-    public static func build(_ truth: TruthField, _ predictions: [PredictedSource], radius: Double,
+    /// The columns after `truth_id`, `prediction` and before `detectable`, then after it.
+    static let positions: [(name: String, unit: String?)] = [
+        ("x_true", "pix"), ("y_true", "pix"), ("x", "pix"), ("y", "pix"), ("distance", "pix"), ("mag_true", "mag"), ("blendedness", nil)]
+    static let fluxes: [(name: String, unit: String?)] = [
+        ("flux_true", nil), ("flux_attributed", nil), ("flux_noisy", nil), ("flux_err", nil), ("pull", nil)]
+
+    public static func build(_ truth: TruthField, _ predictions: [PredictedSource], pairs: [MatchedPair],
                              preferCatalogFlux: Bool = false) throws -> FITSTable {
-        let pairs = PositionMatcher(radius: radius).match(truth: truth.sources.map(\.position), predictions: predictions.map(\.position))
         var pairOf = [MatchedPair?](repeating: nil, count: truth.sources.count)
         var matched = [Bool](repeating: false, count: predictions.count)
         for p in pairs { pairOf[p.truth] = p; matched[p.prediction] = true }
@@ -23,9 +28,7 @@ public enum MatchTable {
 
         let nan = Double.nan
         var truthID: [Int64] = [], predictionRow: [Int64] = [], detectable: [Bool] = []
-        var columns: [String: [Double]] = [:]
-        let names = ["x_true", "y_true", "x", "y", "distance", "mag_true", "blendedness", "flux_true",
-                     "flux_attributed", "flux_noisy", "flux_err", "pull"]
+        var positionValues = [[Double]](repeating: [], count: positions.count), fluxValues = [[Double]](repeating: [], count: fluxes.count)
         for (t, k) in rows {
             let source = t.map { truth.sources[$0] }, prediction = k.map { predictions[$0] }
             truthID.append(source?.id ?? -1)
@@ -35,20 +38,16 @@ public enum MatchTable {
             let mapNoisy = prediction?.contribution.map { weightedSum($0, truth.noisy, truth.height, truth.width) }
             let noisy = preferCatalogFlux ? prediction?.flux ?? mapNoisy : mapNoisy ?? prediction?.flux
             let error = prediction?.fluxError.flatMap { $0 > 0 && $0.isFinite ? $0 : nil }
-            let values: [Double] = [
-                source?.position.x ?? nan, source?.position.y ?? nan, prediction?.position.x ?? nan, prediction?.position.y ?? nan,
-                t.flatMap { pairOf[$0]?.distance } ?? nan,
-                source?.magnitude ?? nan, source?.blendedness ?? nan, source?.flux ?? nan,
-                attributed ?? nan, noisy ?? nan, error ?? nan,
-                attributed.flatMap { a in mapNoisy.flatMap { n in error.map { (n - a) / $0 } } } ?? nan,
-            ]
-            for (name, value) in zip(names, values) { columns[name, default: []].append(value) }
+            let pull = attributed.flatMap { a in mapNoisy.flatMap { n in error.map { (n - a) / $0 } } }
+            for (c, value) in [source?.position.x, source?.position.y, prediction?.position.x, prediction?.position.y,
+                               t.flatMap { pairOf[$0]?.distance }, source?.magnitude, source?.blendedness].enumerated() {
+                positionValues[c].append(value ?? nan)
+            }
+            for (c, value) in [source?.flux, attributed, noisy, error, pull].enumerated() { fluxValues[c].append(value ?? nan) }
         }
         return try FITSTable(columns: [TableColumn("truth_id", .int64(truthID)), TableColumn("prediction", .int64(predictionRow))]
-            + names.prefix(5).map { TableColumn($0, unit: "pix", .double(columns[$0]!)) }
-            + [TableColumn("mag_true", unit: "mag", .double(columns["mag_true"]!)),
-               TableColumn("blendedness", .double(columns["blendedness"]!)),
-               TableColumn("detectable", .bool(detectable))]
-            + names.suffix(5).map { TableColumn($0, .double(columns[$0]!)) })
+            + zip(positions, positionValues).map { TableColumn($0.name, unit: $0.unit, .double($1)) }
+            + [TableColumn("detectable", .bool(detectable))]
+            + zip(fluxes, fluxValues).map { TableColumn($0.name, unit: $0.unit, .double($1)) })
     }
 }

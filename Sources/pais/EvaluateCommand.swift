@@ -89,13 +89,14 @@ struct EvaluateCommand: ParsableCommand {
         }
         var scorer = FieldScorer()
         scorer.preferCatalogFlux = catalogFlux
-        let report = scorer.score(field, predictions, method: name, field: URL(fileURLWithPath: truth).lastPathComponent)
+        let primary = scorer.primaryPairs(field, predictions)
+        let report = scorer.score(field, predictions, method: name, field: URL(fileURLWithPath: truth).lastPathComponent, primary: primary)
         print(report.text(), terminator: "")
         if let output {
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
             try AtomicOutput.write(try report.jsonData(), to: output + "/report.json", overwrite: true)
             try AtomicOutput.write(Data(report.text().utf8), to: output + "/report.txt", overwrite: true)
-            try MatchTable.build(field, predictions, radius: scorer.radii[0], preferCatalogFlux: catalogFlux)
+            try MatchTable.build(field, predictions, pairs: primary, preferCatalogFlux: catalogFlux)
                 .writeCSV(to: output + "/matches.csv", overwrite: true)
             print("wrote \(output)/report.json, report.txt and matches.csv (source by source)")
             if !noPlots { plot([report], into: output) }

@@ -222,7 +222,9 @@ struct PurityTests {
         PredictedSource(position: PixelPosition(x: 22.0, y: 13.0), flux: 2, contribution: maps[2], fluxError: nil),
         PredictedSource(position: PixelPosition(x: 28.0, y: 2.0), flux: 3, contribution: nil),
     ]
-    let table = try MatchTable.build(field, predictions, radius: 5)
+    var scorer = FieldScorer()
+    scorer.radii = [5]
+    let table = try MatchTable.build(field, predictions, pairs: scorer.primaryPairs(field, predictions))
     #expect(table.rowCount == 5)
     #expect(try table.doubles("truth_id") == [1, 2, 3, 4, -1])
     #expect(try table.doubles("prediction") == [1, -1, 2, -1, 3])
@@ -244,6 +246,6 @@ struct PurityTests {
     #expect(try table.doubles("detectable") == [1, 1, 1, 0, 0])
     // As the report with --prefer-catalog-flux: the catalog's flux is the noisy flux; the pull
     // still measures the noise the shares collect.
-    let preferred = try MatchTable.build(field, predictions, radius: 5, preferCatalogFlux: true)
+    let preferred = try MatchTable.build(field, predictions, pairs: scorer.primaryPairs(field, predictions), preferCatalogFlux: true)
     #expect(try preferred.doubles("flux_noisy")[0] == 1 && abs(try preferred.doubles("pull")[0] - pull[0]) < 1e-12)
 }
