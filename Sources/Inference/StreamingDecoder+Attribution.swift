@@ -218,17 +218,15 @@ extension StreamingDecoder {
             return (isophote, kron, bandKron)
         }
         func closeWindows() { for store in channelWindows + varianceWindows { store?.close() } }
-        guard let stamps else {
+        guard let stamps else {               // then the windows stand in for the images
             var sources: [DeblendedSource] = []
-            if let shapeWindows {
-                try shapeWindows.finishAdding()
-                var cursor = 0
-                for j in centres.indices {
-                    let measured = try measure(j, try shapeWindows.assemble(j, cursor: &cursor))
-                    sources.append(source(j, flux: fluxWithoutImages[j], shape: measured.shape, kron: measured.kron, bandKron: measured.bands))
-                }
-                shapeWindows.close()             // the spills may live in the directory the sink renames
+            try shapeWindows?.finishAdding()
+            var cursor = 0
+            for j in centres.indices {
+                let measured = try measure(j, try shapeWindows?.assemble(j, cursor: &cursor) ?? .empty)
+                sources.append(source(j, flux: fluxWithoutImages[j], shape: measured.shape, kron: measured.kron, bandKron: measured.bands))
             }
+            shapeWindows?.close()                 // the spills may live in the directory the sink renames
             closeWindows()
             try timed { try sink.finish(sources: sources) }
             return sources

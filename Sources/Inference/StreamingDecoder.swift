@@ -47,8 +47,8 @@ final class StreamingDecoder {
     var moments: [SourceMoments] = []
     /// Per-source image pieces; nil without per-source images, when only their sums are kept.
     let stamps: StampStore?
-    /// Without per-source images, each source's image within `IsophotalShape.windowHalfSide` of
-    /// its centre, for its shape and Kron aperture.
+    /// Without per-source images (exactly when `stamps` is nil), each source's image within
+    /// `IsophotalShape.windowHalfSide` of its centre, for its shape and Kron aperture.
     let shapeWindows: StampStore?
     /// Per channel, each source's share of the measured band in the same window (nil for channel
     /// 0, whose image is the stamp or `shapeWindows`), and its M² σ² (nil for a channel without

@@ -18,7 +18,7 @@ public enum ExposureMap {
     public static func draw(height: Int, width: Int, exposures: Int, seed: UInt64, fieldID: UInt64) -> [Float] {
         precondition(exposures >= 1)
         var map = [Float](repeating: secondsPerExposure, count: height * width)
-        for exposure in 1..<max(exposures, 1) {
+        for exposure in 1..<exposures {
             var rng = RandomStream(seed, fieldID, 9, UInt64(exposure))
             var covered = [Bool](repeating: false, count: height * width)
             let h = max(1, Int((0.3 + 0.6 * rng.uniform()) * Double(height)))

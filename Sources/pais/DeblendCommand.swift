@@ -72,10 +72,8 @@ struct DeblendCommand: ParsableCommand {
         }
         let input = try DeblendInput(path: image, hdu: hdu)
         if weightHdu != nil && weight == nil { throw CommandError("--weight-hdu needs --weight") }
-        let weightRows = try weight.map { try DeblendInput.weightRows($0, hdu: weightHdu) }
-        let rows: any ImageRows = try weightRows.map { weightRows in
-            try inferenceCall { try WeightMaskedRows(image: input.rows, weight: weightRows, names: (image, "weight map \(weight ?? "")")) }
-        } ?? input.rows
+        let weighted = try weight.map { try input.weighted(by: $0, hdu: weightHdu, imagePath: image) }
+        let rows = weighted?.rows ?? input.rows
         let units = try input.units(zeroPoint: zeroPoint)
         // Options are checked before the sky and noise estimates read the whole image.
         guard peakThreshold > 0, peakThreshold < 1 else { throw CommandError("--peak-threshold must be in (0, 1), got \(peakThreshold)") }
@@ -94,7 +92,7 @@ struct DeblendCommand: ParsableCommand {
         let sky = decided.map.map { (background: $0, subtract: decided.subtract) }
         settings.background = decided.background
         settings.noiseMatch = matched.match
-        let fluxErrors = try FluxErrorChoice(rows, noise: noise, gain: gain, weight: weightRows)
+        let fluxErrors = try FluxErrorChoice(rows, noise: noise, gain: gain, weight: weighted?.weight)
         settings.pixelNoise = fluxErrors.pixelNoise
         // Only rank 0 decodes, so only it reads the measured images.
         let measureOptions = try MeasureOption.parse(measure, weights: measureWeight, zeroPoints: measureZeroPoint)

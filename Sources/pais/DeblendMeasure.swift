@@ -89,14 +89,11 @@ struct MeasuredImage {
         }
         if let theirs = input.wcs, let ours = image.wcs { try Self.checkSameGrid(ours, theirs, width: image.width, height: image.height, name: name, path: path) }
         zeroPoint = option.zeroPoint.map { ABZeroPoint(magnitude: $0, source: "--measure-zero-point") } ?? input.zeroPoint
-        let weightRows: FITSImageRows?
-        do { weightRows = try option.weight.map { try DeblendInput.weightRows($0.path, hdu: $0.hdu) } } catch {
+        let weighted: (rows: any ImageRows, weight: FITSImageRows)?, opened = input
+        do { weighted = try option.weight.map { try opened.weighted(by: $0.path, hdu: $0.hdu, imagePath: option.path) } } catch {
             throw CommandError("--measure-weight \(option.name): \(error)")
         }
-        let data: any ImageRows, pixels = input.rows
-        do {
-            data = try weightRows.map { try WeightMaskedRows(image: pixels, weight: $0, names: (option.path, "weight map \(option.weight?.path ?? "")")) } ?? pixels
-        } catch let e as InferenceError { throw CommandError("--measure-weight \(name): \(e.description)") }
+        let data = weighted?.rows ?? input.rows
         let map: SkyBackground?
         do { map = try choice.estimateMap(data) } catch let e as InferenceError { throw CommandError("--measure \(name): \(e.description)") }
         // In the model's units, as the deblended image's sky is judged.
@@ -104,7 +101,7 @@ struct MeasuredImage {
         let subtract = map.map { choice.subtracts($0, inputScale: scale) } ?? false
         let rows: any ImageRows = subtract ? BackgroundSubtractedRows(image: data, background: map!) : data
         let noise = SkyNoise(data, sky: map, mesh: mesh)
-        let errors = try FluxErrorChoice(data, noise: noise, gain: nil, weight: weightRows, offersGain: false)
+        let errors = try FluxErrorChoice(data, noise: noise, gain: nil, weight: weighted?.weight, offersGain: false)
         band = MeasuredBand(name: name, rows: rows, noise: errors.pixelNoise)
         let sky = map.map { subtract ? "sky level median " + String(format: "%.4g", Double($0.significance.level)) + " subtracted" : "sky not subtracted" } ?? "sky left alone"
         line = "measured band \(name): \(path), AB zero point " + (zeroPoint.map { String(format: "%.3f", $0.magnitude) + " (\($0.source))" } ?? "none (mag_\(name) NaN)")

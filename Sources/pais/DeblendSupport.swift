@@ -63,10 +63,15 @@ struct DeblendInput {
         return (file, chosen)
     }
 
-    /// The weight map at `path`, HDU `hdu` (nil: the first 2-D image), read by rows.
-    static func weightRows(_ path: String, hdu: String?) throws -> FITSImageRows {
-        let (file, index) = try image(path, hdu: hdu)
-        return try FITSImageRows(file: file, hdu: index)
+    /// This image read through the weight map at `path`, HDU `hdu` (nil: the first 2-D image):
+    /// blank where the weight is not positive; and the map itself, for the flux errors. A map of
+    /// another shape fails with a line naming both files (`imagePath` is this image's).
+    func weighted(by path: String, hdu: String?, imagePath: String) throws -> (rows: any ImageRows, weight: FITSImageRows) {
+        let (file, index) = try Self.image(path, hdu: hdu)
+        let weight = try FITSImageRows(file: file, hdu: index)
+        do {
+            return (try WeightMaskedRows(image: rows, weight: weight, names: (imagePath, "weight map \(path)")), weight)
+        } catch let e as InferenceError { throw CommandError(e.description) }
     }
 
     /// How the network sees this image's pixel values: from `zeroPoint` (the command line's), else
