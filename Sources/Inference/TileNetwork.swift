@@ -58,13 +58,17 @@ public final class ModelTileNetwork: TileNetwork {
     public let model: DualDecoderModel
     private let copies: [DualDecoderModel]                // folded copies of model
 
-    public init(model: DualDecoderModel, replicas: Int = 1) throws {
+    /// The copies' convolution arithmetic (`ConvPrecision`).
+    public let precision: ConvPrecision
+
+    public init(model: DualDecoderModel, replicas: Int = 1, precision: ConvPrecision = .float32) throws {
         self.model = model
+        self.precision = precision
         copies = try (0..<max(1, replicas)).map { _ in
             let copy = try DualDecoderModel(config: model.config)
             copy.parameters.values.update(from: model.parameters.values, count: model.parameters.count)
             copy.state.values.update(from: model.state.values, count: model.state.count)
-            copy.foldBatchNormsForInference()
+            copy.foldBatchNormsForInference(precision: precision)
             return copy
         }
     }
@@ -72,12 +76,13 @@ public final class ModelTileNetwork: TileNetwork {
     /// Builds the preset's network and loads weights and BN statistics from a safetensors file
     /// written by `pais train`. A missing file, a file that is not safetensors, or one trained
     /// with another preset is reported as one line naming the file and the problem.
-    public convenience init(config: ModelConfig, weightsPath: String, presetName: String, replicas: Int = 1) throws {
+    public convenience init(config: ModelConfig, weightsPath: String, presetName: String, replicas: Int = 1,
+                            precision: ConvPrecision = .float32) throws {
         let model = try DualDecoderModel(config: config)
         do { try model.loadWeights(from: weightsPath, preset: presetName) } catch {
             throw InferenceError.badModel("\(error)")
         }
-        try self.init(model: model, replicas: replicas)
+        try self.init(model: model, replicas: replicas, precision: precision)
     }
 
     public var slots: Int { model.config.slots }

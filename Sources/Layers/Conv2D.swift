@@ -29,6 +29,8 @@ public final class Conv2D {
     /// The kernels this conv asks for; it runs on `path.effective` (the tests compare the paths;
     /// `bench train --conv-kernels` times them).
     public var path = ConvPath.selected
+    /// The forward pass's arithmetic; `.bfloat16` only in inference-only models (backward refuses it).
+    public var precision = ConvPrecision.float32
     private let arena: ParameterArena
     private let workspace: Workspace
     private var input: Tensor?                 // the only activation backward needs
@@ -86,7 +88,8 @@ public final class Conv2D {
         input = x
         let w = arena.pointer(kernel), bsrc = arena.pointer(bias), cout = outChannels
         if let direct = path.directKernels {
-            direct.forward(x.data, g, kernel: w, outChannels: cout, bias: bsrc, into: y.data, workspace: workspace)
+            direct.forward(x.data, g, kernel: w, outChannels: cout, bias: bsrc, into: y.data, workspace: workspace,
+                           precision: precision)
         } else if isPointwise {
             ConvKernels.rowParallelGEMM(rows: s.pixels, n: cout, k: inChannels, a: x.data, b: w, bias: bsrc, c: y.data)
         } else if isShifted {
@@ -117,6 +120,7 @@ public final class Conv2D {
 
     private func backwardBody(_ dy: Tensor) -> Tensor? {
         guard let x = input else { preconditionFailure("\(name): backward before forward") }
+        precondition(precision == .float32, "\(name): a bfloat16 conv runs inference only")
         input = nil                                // released once backward has used it
         let s = NHWC(x), cout = outChannels
         let g = ConvGeometry(batch: s.b, h: s.h, w: s.w, c: s.c, k: kernelSize, stride: stride)

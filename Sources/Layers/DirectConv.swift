@@ -65,7 +65,7 @@ struct DirectConv {
         return (cout + lanes - 1) / lanes * lanes
     }
 
-    private func shape(_ g: ConvGeometry, outChannels: Int) -> pais_conv_shape {
+    func shape(_ g: ConvGeometry, outChannels: Int) -> pais_conv_shape {
         pais_conv_shape(h: Int32(g.h), w: Int32(g.w), cin: Int32(g.c), ho: Int32(g.py.output), wo: Int32(g.px.output),
                         cout: Int32(outChannels), k: Int32(g.k), stride: Int32(g.stride),
                         pad_y: Int32(g.py.before), pad_x: Int32(g.px.before),
@@ -73,13 +73,18 @@ struct DirectConv {
     }
 
     /// Output rows per work item: enough multiply-adds (≈ 2^18) to amortise the dispatch.
-    private func rowGrain(_ g: ConvGeometry, outChannels: Int) -> Int {
+    func rowGrain(_ g: ConvGeometry, outChannels: Int) -> Int {
         max(1, (1 << 18) / max(1, g.px.output * g.rowLength * outChannels))
     }
 
     /// y [B, Ho, Wo, Cout] = conv(x [B, H, W, Cin], kernel HWIO) + bias (or + 0).
     func forward(_ x: UnsafePointer<Float>, _ g: ConvGeometry, kernel: UnsafePointer<Float>, outChannels: Int,
-                 bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>, workspace: Workspace) {
+                 bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>, workspace: Workspace,
+                 precision: ConvPrecision = .float32) {
+        if precision == .bfloat16 && Self.runsBFloat16(g) {
+            forwardBFloat16(x, g, kernel: kernel, outChannels: outChannels, bias: bias, into: y, workspace: workspace)
+            return
+        }
         if usesPairs(g, outChannels: outChannels) {
             forwardPairs(x, g, kernel: kernel, outChannels: outChannels, bias: bias, into: y, workspace: workspace)
             return

@@ -77,6 +77,8 @@ public final class UpsampledHeads {
     /// On AVX2/AVX-512 CPUs the low-resolution conv runs on the direct kernels (`DirectConv`);
     /// `.gemm` forces the GEMM paths (as for `Conv2D.path`).
     public var path = ConvPath.selected
+    /// The low-resolution conv's arithmetic; `.bfloat16` only in inference-only models.
+    public var precision = ConvPrecision.float32
 
     /// Low-resolution 3-tap offset of full-resolution 5-tap index `d` for output parity `p`.
     @inline(__always) static func phaseTap(_ p: Int, _ d: Int) -> Int { (p + d + 2) / 2 - 1 }
@@ -156,7 +158,7 @@ public final class UpsampledHeads {
         bigKernel.withUnsafeBufferPointer { k in
             if let direct = path.directKernels {
                 direct.forward(s.data, g, kernel: k.baseAddress!, outChannels: m4, bias: nil, into: phases,
-                                   workspace: workspace)
+                               workspace: workspace, precision: precision)
             } else if useShiftedForward {
                 Parallel.forRanges(g.rows * m4, grain: 1 << 18) { lo, hi in (phases + lo).update(repeating: 0, count: hi - lo) }
                 ShiftedConv.forward(s.data, g, kernel: k.baseAddress!, cout: m4, into: phases, workspace: workspace)
@@ -190,6 +192,7 @@ public final class UpsampledHeads {
 
     private func backwardBody(_ dys: [Tensor]) -> Tensor {
         guard let s = input else { preconditionFailure("heads: backward before forward") }
+        precondition(precision == .float32, "heads: a bfloat16 conv runs inference only")
         input = nil                                // released once backward has used it
         let sh = NHWC(s), c = inChannels, m = totalOutputs, m4 = 4 * m
         let ds = Tensor(uninitializedShape: s.shape)

@@ -13,7 +13,8 @@ public final class Workspace: @unchecked Sendable {
     deinit { for b in buffers { b.deallocate() } }
 
     /// Scratch slot `slot` with room for at least `count` floats (contents undefined). Slot map:
-    /// 1–9 single-use buffers of the attention, heads and shifted convs; 100 + part and 200 + part
+    /// 1–9 single-use buffers of the attention, heads and shifted convs; 10–11 the
+    /// bfloat16 input and kernel of `DirectConv.forwardBFloat16`; 100 + part and 200 + part
     /// patch chunks and gradient partials of `ConvKernels`; 300 + part attention KᵀV gradients;
     /// 400 + part shifted-conv blocks (parts < 100).
     public func scratch(_ slot: Int, count: Int) -> UnsafeMutablePointer<Float> {

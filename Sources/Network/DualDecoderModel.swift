@@ -143,8 +143,13 @@ public final class DualDecoderModel {
     /// Folds every BN's inference map into the conv that feeds it (kernel·s, bias·s + β − μ·s with
     /// s = γ/√(σ²+ε)), so inference skips the BN passes; every BN directly follows a conv. The
     /// parameters then no longer are the trained ones: training forward passes fail, and only
-    /// copies made for inference (`ModelTileNetwork`) are folded.
-    public func foldBatchNormsForInference() {
+    /// copies made for inference (`ModelTileNetwork`) are folded. `precision` sets every conv's
+    /// and head's arithmetic from then on (`.bfloat16` needs `ConvPrecision.bfloat16Available`).
+    public func foldBatchNormsForInference(precision: ConvPrecision = .float32) {
+        precondition(precision == .float32 || ConvPrecision.bfloat16Available, "bfloat16 convolutions need AVX-512 BF16")
+        for conv in convs { conv.precision = precision }
+        spatialHeads.precision = precision
+        mapHead.precision = precision
         guard !batchNormsFolded else { return }
         let pairs = encoder.flatMap(\.normalizedConvs) + spatialAttention.flatMap(\.normalizedConvs)
             + spatialFuse.flatMap(\.normalizedConvs) + attributionAttention.flatMap(\.normalizedConvs)

@@ -2,6 +2,7 @@ import Distributed
 import FITSIO
 import Foundation
 import Inference
+import Layers
 import Network
 import SkySim
 
@@ -193,7 +194,8 @@ func agreeOnSetup(keywords: [(String, HeaderValue, String)], imageSize: String, 
 /// Builds the tile network for `preset` from `weights`, checking the tile size against the model.
 /// `replicas` copies run that many tiles at once (one per compute thread of this process); with
 /// `views` > 1 each tile's outputs are the mean over that many flipped and turned views of it.
-func loadTileNetwork(preset: String, weights: String, tile: Int, replicas: Int, views: Int = 1) throws -> any TileNetwork {
+func loadTileNetwork(preset: String, weights: String, tile: Int, replicas: Int, views: Int = 1,
+                     precision: ConvPrecision = .float32) throws -> any TileNetwork {
     guard var config = ModelConfig.preset(preset) else {
         throw CommandError("--preset must be tiny, small or paper, got \(preset)")
     }
@@ -203,7 +205,8 @@ func loadTileNetwork(preset: String, weights: String, tile: Int, replicas: Int, 
     }
     do {
         let symmetries = try TileSymmetry.views(views)
-        let network = try ModelTileNetwork(config: config, weightsPath: weights, presetName: preset, replicas: replicas)
+        let network = try ModelTileNetwork(config: config, weightsPath: weights, presetName: preset, replicas: replicas,
+                                           precision: precision)
         return views == 1 ? network : SymmetrizedTileNetwork(base: network, views: symmetries)
     } catch let e as InferenceError {
         throw CommandError(e.description)
@@ -218,6 +221,20 @@ func loadModel(preset: String, weights: String) throws -> ModelTileNetwork {
     config.dropout = 0
     do { return try ModelTileNetwork(config: config, weightsPath: weights, presetName: preset) } catch let e as InferenceError {
         throw CommandError(e.description)
+    }
+}
+
+/// `--precision`: auto (bfloat16 where the CPU runs it, else float32), float32 or bfloat16.
+func convPrecision(option: String) throws -> ConvPrecision {
+    switch option {
+    case "auto": return ConvPrecision.fastest
+    case "float32": return .float32
+    case "bfloat16":
+        guard ConvPrecision.bfloat16Available else {
+            throw CommandError("--precision bfloat16 needs a CPU with AVX-512 BF16 instructions, which this one lacks (use auto or float32)")
+        }
+        return .bfloat16
+    default: throw CommandError("--precision must be auto, float32 or bfloat16, got '\(option)'")
     }
 }
 

@@ -39,6 +39,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Preset of --model.") var preset = "small"
     @Option(help: "Tile side when deblending here.") var tile = 256
     @Option(help: "Views per tile when deblending here, or per sample with --dataset (test-time augmentation: 1, 2, 4 or 8).") var views = 1
+    @Option(help: "The network's arithmetic when deblending here: auto, float32 or bfloat16 (as `pais deblend --precision`).") var precision = "auto"
     @Option(help: "Name of the method in the report.") var method: String?
     @Option(help: "Directory for report.json, report.txt, matches.csv and plots (created if missing).") var output: String?
     @Option(parsing: .upToNextOption, help: "Report JSON files to print side by side.") var compare: [String] = []
@@ -122,7 +123,8 @@ struct EvaluateCommand: ParsableCommand {
             settings.background = decided.background
             settings.noiseMatch = decided.matched.match
             settings.pixelNoise = try FluxErrorChoice(rows, noise: decided.noise, gain: nil).pixelNoise
-            let network = try loadTileNetwork(preset: preset, weights: weights, tile: tile, replicas: Parallel.workers, views: views)
+            let network = try loadTileNetwork(preset: preset, weights: weights, tile: tile, replicas: Parallel.workers, views: views,
+                                              precision: try convPrecision(option: precision))
             result = try MosaicDeblender(settings: settings).deblend(field.noisy, height: field.height, width: field.width, network: network)
         } catch let e as InferenceError { throw CommandError("\(truthPath): \(e.description)") }
         writeToStandardError("deblended \(truthPath) with \(weights): \(result.sources.count) sources\n")

@@ -60,6 +60,24 @@ import TestSupport
         #expect(zip(actual, changed).contains { relativeToMaxAbs($0, $1) > 1e-3 })
     }
 
+    /// Folded with bfloat16 convolutions, every layer but the first (one input channel) runs on
+    /// the bfloat16 kernels: the outputs stay within bfloat16's error of float32's, and differ
+    /// from them (were a layer left float32 they would still differ; were none switched, not).
+    @Test(.enabled(if: ConvPrecision.bfloat16Available, "this CPU has no AVX-512 BF16"))
+    func bfloat16FoldStaysNearFloat32() throws {
+        let model = try Self.randomModel()
+        let single = try Self.copy(of: model), half = try Self.copy(of: model)
+        single.foldBatchNormsForInference()
+        half.foldBatchNormsForInference(precision: .bfloat16)
+        var g = SeededGenerator(seed: 14)
+        let x = Tensor(shape: [1, 32, 32, 1], values: (0..<1024).map { _ in Float.random(in: 0...2, using: &g) })
+        let reference = try Self.outputs(single, x), actual = try Self.outputs(half, x)
+        for (name, (a, r)) in zip(["heatmap", "vectors", "map logits"], zip(actual, reference)) {
+            let error = relativeToMaxAbs(a, r)
+            #expect(error > 1e-5 && error < 3e-2, "\(name): bfloat16 against float32, \(error) of the largest output")
+        }
+    }
+
     @Test func foldedModelRefusesToTrain() throws {
         let folded = try Self.copy(of: Self.randomModel())
         folded.foldBatchNormsForInference()

@@ -11,6 +11,8 @@
 #ifndef PAIS_DIRECT_CONV_H
 #define PAIS_DIRECT_CONV_H
 
+#include <stdint.h>
+
 typedef struct {
     int h, w, cin;          // input image
     int ho, wo, cout;       // output image
@@ -42,5 +44,26 @@ void pais_direct_conv_kernel_gradient_pairs(const pais_conv_shape *shape, const 
 /// dkernel [k, k, cin, kernel_stride] += the kernel gradient contributed by output rows row0..<row1.
 void pais_direct_conv_kernel_gradient(const pais_conv_shape *shape, const float *x, const float *dy,
                                       float *dkernel, int row0, int row1);
+
+// MARK: bfloat16 forward kernels (inference only; direct_conv_bf16.c)
+
+/// 1 when this CPU has AVX-512 BF16 (vdpbf16ps), which the three functions below need; else 0.
+int pais_direct_conv_has_bf16(void);
+
+/// dst[i] = src[i] rounded to bfloat16 (to nearest, ties to even) for i < count.
+void pais_bf16_convert(const float *src, uint16_t *dst, long count);
+
+/// y rows row0..<row1 = bias + conv(x16, kernel) with bfloat16 inputs and float32 sums. x16 is x
+/// [batch, h, w, cin] after pais_bf16_convert, cin even. `pairs` [k, k, cin/2, kernel_stride] words
+/// (kernel_stride = cout rounded up to 16): word (t, j, o) holds kernel[t, 2j, o] in its low half
+/// and kernel[t, 2j + 1, o] in its high half (zero for o >= cout). bias [kernel_stride], not NULL.
+void pais_direct_conv_forward_bf16(const pais_conv_shape *shape, const uint16_t *x16, const uint32_t *pairs,
+                                   const float *bias, float *y, int row0, int row1);
+
+/// The same for cout <= 8 and cin a multiple of 4: `quads` [k, k, cin/4, 16] words, word (t, j, 2o + e)
+/// holding kernel[t, 4j + 2e, o] (low half) and kernel[t, 4j + 2e + 1, o] (high), zero for o >= cout.
+/// bias [cout], not NULL. kernel_stride is not used.
+void pais_direct_conv_forward_bf16_quads(const pais_conv_shape *shape, const uint16_t *x16, const uint32_t *quads,
+                                         const float *bias, float *y, int row0, int row1);
 
 #endif

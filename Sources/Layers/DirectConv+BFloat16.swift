@@ -1,0 +1,64 @@
+import CDirectConv
+import Tensors
+
+/// The arithmetic of a convolution's forward pass. Training is always `float32`; an inference-only
+/// model (`DualDecoderModel.foldBatchNormsForInference(precision:)`) may run in `bfloat16`.
+public enum ConvPrecision: String, CaseIterable, Sendable {
+    /// float32 inputs, kernels, products and sums.
+    case float32
+    /// Inputs and kernels rounded to bfloat16 (8 significant bits), products summed in float32.
+    /// Needs AVX-512 BF16 (`bfloat16Available`); layers with an odd number of input channels
+    /// (the network's first) stay float32.
+    case bfloat16
+
+    /// Whether this CPU runs the bfloat16 kernels.
+    public static let bfloat16Available = pais_direct_conv_has_bf16() != 0
+
+    /// The precision `auto` means on this CPU: bfloat16 where it runs.
+    public static var fastest: ConvPrecision { bfloat16Available ? .bfloat16 : .float32 }
+}
+
+extension DirectConv {
+    /// Whether `forward(..., precision: .bfloat16)` takes the bfloat16 kernels for this layer.
+    static func runsBFloat16(_ g: ConvGeometry) -> Bool { ConvPrecision.bfloat16Available && g.c % 2 == 0 }
+
+    /// `forward` with x and the kernel rounded to bfloat16 (`pais_direct_conv_forward_bf16`), for
+    /// an even Cin. At most 8 outputs and Cin a multiple of 4 take the kernel in quads of input
+    /// channels, so that no lane idles (as the float32 pair kernels do).
+    func forwardBFloat16(_ x: UnsafePointer<Float>, _ g: ConvGeometry, kernel: UnsafePointer<Float>, outChannels cout: Int,
+                         bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>, workspace: Workspace) {
+        precondition(Self.runsBFloat16(g), "bfloat16 convolution without AVX-512 BF16 or with an odd Cin (\(g.c))")
+        var s = shape(g, outChannels: cout)
+        let quads = cout <= 8 && g.c % 4 == 0
+        let stride = quads ? 16 : (cout + 15) / 16 * 16, rows = g.rowLength       // rows = k·k·Cin
+        s.kernel_stride = Int32(stride)
+        // The kernel's words as float pairs in memory order (element 2·word + half), then rounded.
+        let wordCount = quads ? rows / 4 * 16 : rows / 2 * stride
+        let staged = workspace.scratch(8, count: 2 * wordCount)
+        staged.update(repeating: 0, count: 2 * wordCount)
+        for r in 0..<rows {                                      // r = t·Cin + c
+            for o in 0..<cout {
+                let word = quads ? r / 4 * 16 + 2 * o + r % 4 / 2 : r / 2 * stride + o
+                staged[2 * word + r % 2] = kernel[r * cout + o]
+            }
+        }
+        let paddedBias = workspace.scratch(9, count: stride)
+        paddedBias.update(repeating: 0, count: stride)
+        if let bias { paddedBias.update(from: bias, count: cout) }
+        let inputCount = g.batch * g.h * g.w * g.c
+        let words16 = UnsafeMutableRawPointer(workspace.scratch(11, count: wordCount)).bindMemory(to: UInt16.self, capacity: 2 * wordCount)
+        pais_bf16_convert(staged, words16, 2 * wordCount)
+        let words = UnsafePointer<UInt32>(OpaquePointer(words16))
+        let x16 = UnsafeMutableRawPointer(workspace.scratch(10, count: (inputCount + 1) / 2))
+            .bindMemory(to: UInt16.self, capacity: inputCount)
+        Parallel.forRanges(inputCount, grain: 65_536) { lo, hi in pais_bf16_convert(x + lo, x16 + lo, hi - lo) }
+        Parallel.forWorkers(g.batch * g.py.output, grain: rowGrain(g, outChannels: cout)) { _, lo, hi in
+            var local = s
+            if quads {
+                pais_direct_conv_forward_bf16_quads(&local, x16, words, paddedBias, y, Int32(lo), Int32(hi))
+            } else {
+                pais_direct_conv_forward_bf16(&local, x16, words, paddedBias, y, Int32(lo), Int32(hi))
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import Layers
+import Tensors
+import Testing
+import TestSupport
+
+/// The bfloat16 forward kernels (AVX-512 BF16 CPUs only) against the float64 convolution of the
+/// same inputs and kernel rounded to bfloat16 here, independently of the C conversion: what they
+/// compute must be exactly that, up to float32 summation. Shapes cover the pair layout (16 outputs
+/// per register: 16, masked 12 and 28, two chunks at 40) and the quad layout (at most 8 outputs and
+/// Cin a multiple of 4), whole and shorter tiles, clipped borders, stride 2, 1×1 and 5×5.
+@Suite(.enabled(if: ConvPrecision.bfloat16Available, "this CPU has no AVX-512 BF16"))
+struct BFloat16ConvTests {
+    /// Round to nearest bfloat16, ties to even (finite inputs).
+    static func roundedToBFloat16(_ v: Float) -> Float {
+        let bits = v.bitPattern
+        let rounded = (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) & 0xFFFF_0000
+        return Float(bitPattern: rounded)
+    }
+
+    @Test func roundingMatchesTheDefinition() {
+        #expect(Self.roundedToBFloat16(1.0) == 1.0)
+        #expect(Self.roundedToBFloat16(1 + 1.0 / 256) == 1.0)              // a tie: to the even 1.0
+        #expect(Self.roundedToBFloat16(1 + 3.0 / 256) == 1 + 4.0 / 256)    // a tie: to the even 1 + 2/128
+        #expect(Self.roundedToBFloat16(1 + 1.5 / 256) == 1 + 1.0 / 128)
+        #expect(Self.roundedToBFloat16(-3.14159) == -3.140625)
+    }
+
+    /// (kernel, stride, width, Cin, Cout)
+    @Test(arguments: [(3, 1, 29, 8, 16), (3, 1, 23, 8, 28), (3, 1, 19, 6, 12), (3, 1, 16, 16, 40), (3, 2, 30, 8, 16),
+                      (1, 1, 27, 32, 16), (3, 1, 29, 8, 8), (3, 1, 17, 40, 8), (5, 1, 21, 4, 8), (3, 2, 31, 8, 5),
+                      (1, 1, 27, 8, 8), (3, 1, 14, 6, 8), (5, 1, 3, 4, 8)])
+    func matchesFloat64OfRoundedInputs(shape: (Int, Int, Int, Int, Int)) throws {
+        let (k, stride, width, cin, cout) = shape
+        let arena = ParameterArena(hasGradients: false)
+        let conv = Conv2D("c", kernel: k, stride: stride, in: cin, out: cout, arena: arena, workspace: Workspace())
+        conv.precision = .bfloat16
+        arena.finalize()
+        LayerHarness.randomize(arena, seed: 15)
+        let ref = DirectConvTests.Reference(b: 2, h: 7, w: width, cin: cin, cout: cout, k: k, stride: stride)
+        let x = LayerHarness.random([2, 7, width, cin], seed: 16)
+        let kernel = Array(UnsafeBufferPointer(start: arena.pointer(conv.kernel), count: conv.kernel.count))
+        let bias = Array(UnsafeBufferPointer(start: arena.pointer(conv.bias), count: cout))
+
+        let y = conv.forward(x).values
+        let exact = ref.forward(x.values.map(Self.roundedToBFloat16), kernel.map(Self.roundedToBFloat16), bias)
+        let error = DirectConvTests.worstError(y, exact)
+        #expect(error < 1e-5, "bfloat16 conv against float64 of the rounded inputs: \(error)")
+
+        // Negative control: against the unrounded inputs the error is that of bfloat16 (≈ 2^-9
+        // relative per product), far above float32 summation's; were the inputs not rounded, or
+        // rounded differently from the reference, the check above would see it.
+        let unrounded = DirectConvTests.worstError(y, ref.forward(x.values, kernel, bias))
+        #expect(unrounded > 1e-4 && unrounded < 2e-2, "bfloat16 conv against float64 of the float32 inputs: \(unrounded)")
+    }
+
+    /// A layer with an odd number of input channels (the network's first) cannot pair them and
+    /// stays float32: identical to the float32 conv.
+    @Test func oddInputChannelsStayFloat32() {
+        let arena = ParameterArena(hasGradients: false), ws = Workspace()
+        let half = Conv2D("a", kernel: 3, in: 1, out: 8, arena: arena, workspace: ws)
+        let full = Conv2D("b", kernel: 3, in: 1, out: 8, arena: arena, workspace: ws)
+        half.precision = .bfloat16
+        arena.finalize()
+        LayerHarness.randomize(arena, seed: 17)
+        arena.pointer(full.kernel).update(from: arena.pointer(half.kernel), count: half.kernel.count)
+        arena.pointer(full.bias).update(from: arena.pointer(half.bias), count: half.bias.count)
+        let x = LayerHarness.random([1, 12, 20, 1], seed: 18)
+        #expect(half.forward(x).values == full.forward(x).values)
+    }
+}
