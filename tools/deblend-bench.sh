@@ -4,14 +4,15 @@
 # memory of the one-process run (/usr/bin/time).
 #
 #   tools/deblend-bench.sh [--size 4096] [--field FILE.fits] [--model W] [--preset small] [--tile 256]
-#                          [--max-memory MB] [--block-rows N] [--out DIR] [--views N]
+#                          [--max-memory MB] [--block-rows N] [--out DIR] [--views N] [--precision P]
 #
 # It also times one process without per-source images (--no-stamps: the outputs source-extractor
 # writes, catalog and segmentation), and with --views N one with N symmetric views per tile.
+# --precision (auto, float32 or bfloat16) is passed to every PAIS run; without it each runs its default.
 #
 # Needs a release build (.build/release/pais, or --pais PATH), mpirun, source-extractor and GNU time.
 set -euo pipefail
-size=4096 field="" model="" preset=small tile=256 out=deblend-bench pais="" maxmem="" blockrows="" views=1
+size=4096 field="" model="" preset=small tile=256 out=deblend-bench pais="" maxmem="" blockrows="" views=1 precision=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --size) size=$2; shift 2 ;;
@@ -24,7 +25,8 @@ while [[ $# -gt 0 ]]; do
         --block-rows) blockrows=$2; shift 2 ;;
         --pais) pais=$2; shift 2 ;;
         --views) views=$2; shift 2 ;;
-        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        --precision) precision=$2; shift 2 ;;
+        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
         *) echo "error: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -41,6 +43,7 @@ args=(--preset "$preset" --tile "$tile" --overwrite)
 [[ -n "$model" ]] && args+=(--model "$model")
 [[ -n "$maxmem" ]] && args+=(--max-memory "$maxmem")
 [[ -n "$blockrows" ]] && args+=(--block-rows "$blockrows")
+[[ -n "$precision" ]] && args+=(--precision "$precision")
 sexdir=/usr/share/source-extractor
 printf '%s\n' NUMBER X_IMAGE Y_IMAGE FLUX_AUTO > "$out/bench.param"
 now() { date +%s.%N; }

@@ -105,8 +105,8 @@ public struct DeblendRun: Sendable {
     /// Tiles whose whole input was 0 (outside the footprint), not run through the network.
     public var blankTiles = 0
     public var sources = 0, blendedSources = 0
-    /// Wall seconds: the tile network pass (including the gathers over ranks), NMS + decoding on
-    /// rank 0 (including output writing), and the output writing alone.
+    /// Wall seconds: the tile network pass (including the gathers over ranks) and NMS + decoding on
+    /// rank 0; and the seconds rank 0's background thread spent writing the outputs, alongside both.
     public var networkSeconds = 0.0, decodeSeconds = 0.0, outputSeconds = 0.0
     /// Most pixels that waited at once for a final match across a block seam.
     public var peakDeferredPixels = 0
@@ -283,10 +283,14 @@ public struct MosaicDeblender {
         let scan = try InputScan.scan(image)
         run.replacedPixels = scan.replacedPixels
         let rank = communicator?.rank ?? 0, size = communicator?.size ?? 1
-        let decoder = try rank == 0 ? sink.map {
+        // Rank 0 writes from a background thread; nothing may still be writing when this returns
+        // or throws (the caller then renames or removes the outputs).
+        let output = rank == 0 ? sink.map { BackgroundSink($0) } : nil
+        defer { output?.waitUntilWritten() }
+        let decoder = try output.map {
             try StreamingDecoder(settings: settings, height: image.height, width: image.width, slots: network.slots,
                                  sink: $0, spillDirectory: spillDirectory, bands: bands)
-        } : nil
+        }
         guard rank != 0 || decoder != nil else { throw InferenceError.badParameter("rank 0 needs a sink for the outputs") }
         let mine = (0..<plan.grid.count).filter { $0 % size == rank }.count
         var done = 0
@@ -320,7 +324,7 @@ public struct MosaicDeblender {
             run.blendedSources = catalog.filter(\.blended).count
             run.peakDeferredPixels = decoder.peakDeferred
             run.earlyMatchedPixels = decoder.earlyMatched
-            run.outputSeconds = decoder.outputSeconds
+            run.outputSeconds = output?.writingSeconds ?? 0
         }
         return run
     }

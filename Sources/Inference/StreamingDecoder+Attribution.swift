@@ -60,7 +60,7 @@ extension StreamingDecoder {
                 let end = s + 1 < chunk.pieceStart.count ? chunk.pieceStart[s + 1] : chunk.pixels.count
                 let piece = chunk.pixels[chunk.pieceStart[s]..<end]
                 if let stamps {
-                    try timed { try stamps.add(source: j, box: chunk.boxes[s], pixels: piece) }
+                    try stamps.add(source: j, box: chunk.boxes[s], pixels: piece)
                 } else {
                     fluxWithoutImages[j] += piece.reduce(0) { $0 + Double($1) }
                     if let shapeWindows { try addToShapeWindow(shapeWindows, source: j, box: chunk.boxes[s], pixels: piece) }
@@ -228,25 +228,25 @@ extension StreamingDecoder {
             }
             shapeWindows?.close()                 // the spills may live in the directory the sink renames
             closeWindows()
-            try timed { try sink.finish(sources: sources) }
+            try sink.finish(sources: sources)
             return sources
         }
         try stamps.finishAdding()
         let boxes = stamps.bounds.map { b in
             b.map { (y0: $0.y0, x0: $0.x0, height: $0.y1 - $0.y0 + 1, width: $0.x1 - $0.x0 + 1) } ?? (y0: 0, x0: 0, height: 0, width: 0)
         }
-        try timed { try sink.beginStamps(boxes) }
+        try sink.beginStamps(boxes)
         var cursor = 0
         var sources: [DeblendedSource] = []
         for j in centres.indices {
             let image = try stamps.assemble(j, cursor: &cursor)
-            try timed { try sink.stamp(id: j + 1, image) }
+            try sink.stamp(id: j + 1, image)
             let measured = try measure(j, image)
             sources.append(source(j, flux: image.total, shape: measured.shape, kron: measured.kron, bandKron: measured.bands))
         }
         stamps.close()                       // the spills may live in the directory the sink renames
         closeWindows()
-        try timed { try sink.finish(sources: sources) }
+        try sink.finish(sources: sources)
         return sources
     }
 }

@@ -55,10 +55,9 @@ final class StreamingDecoder {
     /// noise), for the Kron apertures and their errors.
     let channelWindows: [StampStore?], varianceWindows: [StampStore?]
     var fluxWithoutImages: [Double] = []
-    /// Largest number of pixels waiting for a final match at once, pixels matched early because too
-    /// many waited, and seconds spent in the sink.
+    /// Largest number of pixels waiting for a final match at once, and pixels matched early
+    /// because too many waited.
     var peakDeferred = 0, earlyMatched = 0
-    var outputSeconds = 0.0
     /// Per-block slot owners and shares, kept between blocks: every entry a block reads is
     /// written first, and fresh arrays of this size cost more in page clearing than the work.
     private var ownersBuffer: [Int32] = [], sharesBuffer: [Float] = []
@@ -92,10 +91,8 @@ final class StreamingDecoder {
         // zero-filled areas next to the data.
         var heatmap = outputs.heatmap
         if flux.contains(0) { for i in heatmap.indices where flux[i] == 0 { heatmap[i] = 0 } }
-        try timed {
-            try sink.imageRows(firstRow: outputs.firstRow, flux[...])
-            try sink.heatmapRows(firstRow: outputs.firstRow, heatmap[...])
-        }
+        try sink.imageRows(firstRow: outputs.firstRow, flux[...])
+        try sink.heatmapRows(firstRow: outputs.firstRow, heatmap[...])
         findCentres(in: heatmap, rows: outputs.rows, isLast: isLast)
         let final = isLast || !settings.deferUncertainPixels
         try resolveDeferred(final: final)
@@ -217,7 +214,7 @@ final class StreamingDecoder {
                 segmentation[i] = id
             }
         }
-        try timed { try sink.segmentationRows(firstRow: first, segmentation) }
+        try sink.segmentationRows(firstRow: first, segmentation)
     }
 
     /// Retries the waiting pixels with the centres known now and attributes those that are final.
@@ -242,13 +239,7 @@ final class StreamingDecoder {
         try attribute(count: done.count, position: { positions[$0] }, values: done.values, owners: owners, shares: done.shares) { i, id in
             patches.append((positions[i], id))
         }
-        try timed { try sink.patchSegmentation(patches) }
-    }
-
-    func timed(_ body: () throws -> Void) rethrows {
-        let start = Date()
-        try body()
-        outputSeconds += Date().timeIntervalSince(start)
+        try sink.patchSegmentation(patches)
     }
 }
 

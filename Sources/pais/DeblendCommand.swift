@@ -191,7 +191,7 @@ struct DeblendCommand: ParsableCommand {
         print("deblended \(input.width)x\(input.height) image \(image) with \(weights) (\(preset), tile \(tile), margin \(settings.margin), \(arithmetic.rawValue)\(views > 1 ? ", \(views) views" : ""))")
         if let sky { print("  \(sky.background.summary(subtracted: sky.subtract))") }
         let blank = run.blankTiles > 0 ? " (\(run.blankTiles) blank tiles not run)" : ""
-        print("  \(run.tiles) tiles on \(communicator.size) rank(s) in \(plan.blocks.count) block(s)\(blank): network " + String(format: "%.2f s (%.2f tiles/s), NMS + decode %.2f s (of which writing %.2f s), total %.2f s",
+        print("  \(run.tiles) tiles on \(communicator.size) rank(s) in \(plan.blocks.count) block(s)\(blank): network " + String(format: "%.2f s (%.2f tiles/s), NMS + decode %.2f s, writing %.2f s alongside, total %.2f s",
               run.networkSeconds, Double(run.tiles - run.blankTiles) / max(run.networkSeconds, 1e-9), run.decodeSeconds, run.outputSeconds, seconds))
         print("  \(run.sources) sources (\(run.blendedSources) flagged blended), \(run.replacedPixels) NaN/Inf\(weight == nil ? "" : " or zero-weight") pixels replaced, at most \(run.peakDeferredPixels) pixels waited across a block seam")
         if run.earlyMatchedPixels > 0 {
