@@ -3,8 +3,11 @@
 // Build and run with dev/direct-conv-bench.sh.
 //
 //   direct-conv-bench H CIN COUT ISA [K]  (K: kernel size, 3 by default; ISA 256 = AVX2 + FMA, 512 = AVX-512F,
-//                                          pairs = AVX-512F with input-channel pairs, COUT <= 8)
+//                                          pairs = AVX-512F with input-channel pairs, COUT <= 8,
+//                                          bf16 = AVX-512 BF16, forward only: quads of input channels for
+//                                          COUT <= 8 and CIN % 4 == 0, else pairs)
 #include "direct_conv.h"
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,10 +25,41 @@ static float *random_floats(long n) {
     return p;
 }
 
+// Forward only: the bfloat16 kernels run inference, never a kernel gradient.
+static int bf16_bench(int k, int h, int cin, int cout) {
+    const int batch = 8, quads = cout <= 8 && cin % 4 == 0;
+    if (!pais_direct_conv_has_bf16()) { fprintf(stderr, "this CPU has no AVX-512 BF16\n"); return 1; }
+    if (cin % 2) { fprintf(stderr, "bf16 needs an even CIN\n"); return 1; }
+    const int kstride = quads ? 16 : (cout + 15) / 16 * 16;
+    const long words = quads ? (long)k * k * cin / 4 * 16 : (long)k * k * cin / 2 * kstride;
+    const pais_conv_shape s = {h, h, cin, h, h, cout, k, 1, k / 2, k / 2, kstride, 512};
+    float *x = random_floats((long)batch * h * h * cin), *y = random_floats((long)batch * h * h * cout);
+    float *w = random_floats(2 * words), *bias = calloc(kstride, sizeof(float));
+    uint16_t *x16 = malloc(sizeof(uint16_t) * batch * h * h * cin);
+    uint32_t *w16 = malloc(sizeof(uint32_t) * words);
+    pais_bf16_convert(w, (uint16_t *)w16, 2 * words);
+    const double flops = 2.0 * batch * h * h * k * k * cin * cout;
+    double best = 1e30;
+    for (int rep = 0; rep < 5; rep++) {                 // best of 5, each the mean of 3 calls (with the input's conversion)
+        double t = now();
+        for (int i = 0; i < 3; i++) {
+            pais_bf16_convert(x, x16, (long)batch * h * h * cin);
+            if (quads) pais_direct_conv_forward_bf16_quads(&s, x16, w16, bias, y, 0, batch * h);
+            else pais_direct_conv_forward_bf16(&s, x16, w16, bias, y, 0, batch * h);
+        }
+        t = (now() - t) / 3;
+        if (t < best) best = t;
+    }
+    printf("RESULT %dx%d k=%d %d->%d isa=bf16%s forward %.1f GFLOP/s\n", h, h, k, cin, cout, quads ? " (quads)" : "",
+           flops / best * 1e-9);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc != 5 && argc != 6) { fprintf(stderr, "usage: %s H CIN COUT ISA [K]\n", argv[0]); return 2; }
     const int batch = 8, k = argc == 6 ? atoi(argv[5]) : 3, h = atoi(argv[1]), cin = atoi(argv[2]), cout = atoi(argv[3]),
               pairs = strcmp(argv[4], "pairs") == 0;
+    if (strcmp(argv[4], "bf16") == 0) return bf16_bench(k, atoi(argv[1]), atoi(argv[2]), atoi(argv[3]));
     const int isa = pairs ? 512 : atoi(argv[4]);
     if (pairs && (cout > 8 || cin % 2)) { fprintf(stderr, "pairs needs COUT <= 8 and an even CIN\n"); return 1; }
     if (isa > pais_direct_conv_best_isa()) { fprintf(stderr, "this CPU does not run ISA %d\n", isa); return 1; }
