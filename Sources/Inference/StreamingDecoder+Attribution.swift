@@ -98,17 +98,19 @@ extension StreamingDecoder {
 
     /// One chunk: boxes of the touched sources (pass 1), then pieces, owners and sums (pass 2).
     /// `slotOf` maps a source to its entry in this chunk (−1: none) and is reset on return.
+    /// The loops go through spans: an array's own subscript would check its uniqueness on every
+    /// update, in the decoder's hottest loop.
     private func attributeChunk(_ range: Range<Int>, position: (Int) -> Int, values: PixelChannels, owners: [Int32],
                                 shares: [Float], slotOf: inout [Int]) -> AttributedChunk {
-        let flux = values.flux[0]
         var r = AttributedChunk()
-        r.ids = [Int32](repeating: 0, count: range.count)
-        for i in range where owners[i * n] >= 0 {
+        let n = self.n, width = self.width, o = owners.span, w = shares.span
+        var slot = slotOf.mutableSpan
+        for i in range where o[i * n] >= 0 {
             let p = position(i), y = p / width, x = p % width
             for k in 0..<n {
-                let j = Int(owners[i * n + k]), s = slotOf[j]
+                let j = Int(o[i * n + k]), s = slot[j]
                 if s < 0 {
-                    slotOf[j] = r.sources.count; r.sources.append(j)
+                    slot[j] = r.sources.count; r.sources.append(j)
                     r.boxes.append(StampStore.Box(y0: y, y1: y, x0: x, x1: x))
                 } else {
                     let b = r.boxes[s]
@@ -123,57 +125,66 @@ extension StreamingDecoder {
             r.pieceStart.append(total); base.append(total - b.y0 * w - b.x0); boxWidth.append(w)
             total += (b.y1 - b.y0 + 1) * w
         }
-        r.pixels = [Float](repeating: 0, count: total)
-        r.owned = [Int](repeating: 0, count: r.sources.count)
-        r.positive = [Double](repeating: 0, count: r.sources.count); r.shared = r.positive
-        let channels = values.flux.count
-        r.channelFlux = (0..<channels).map { $0 == 0 ? [] : r.positive }
-        r.channelVariance = values.variance.map { $0.isEmpty ? [] : r.positive }
-        r.moments = [SourceMoments](repeating: SourceMoments(), count: r.sources.count)
+        let pieces = r.sources.count, channels = values.flux.count
         var slots = 0
         r.varianceSlot = values.variance.map { v in v.isEmpty ? -1 : { slots += 1; return slots - 1 }() }
-        r.channelPixels = [Float](repeating: 0, count: (channels - 1) * total)
-        r.variancePixels = [Float](repeating: 0, count: slots * total)
-        let varianceSlot = r.varianceSlot
-        let n = self.n, width = self.width, sole = settings.ownershipForSole, centres = self.centres
-        owners.withUnsafeBufferPointer { o in shares.withUnsafeBufferPointer { w in r.pixels.withUnsafeMutableBufferPointer { pixels in
-        r.channelPixels.withUnsafeMutableBufferPointer { channelPixels in r.variancePixels.withUnsafeMutableBufferPointer { variancePixels in
-            for i in range where o[i * n] >= 0 {
-                let p = position(i), y = p / width, x = p % width, f = flux[i]
-                for k in 0..<n {
-                    let s = slotOf[Int(o[i * n + k])]
-                    pixels[base[s] + y * boxWidth[s] + x] += f * w[i * n + k]
-                }
-                // Merge slots pointing to the same centre; the largest merged share owns the pixel.
-                var best = -1
-                var bestShare: Float = -1
-                for k in 0..<n {
-                    let owner = Int(o[i * n + k])
-                    var seen = false
-                    for q in 0..<k where Int(o[i * n + q]) == owner { seen = true }
-                    if seen { continue }
-                    var merged: Float = 0
-                    for q in k..<n where Int(o[i * n + q]) == owner { merged += w[i * n + q] }
-                    if merged > bestShare || (merged == bestShare && owner < best) { bestShare = merged; best = owner }
-                    let positive = Double(max(f, 0) * merged), s = slotOf[owner]
-                    r.positive[s] += positive
-                    if merged < sole { r.shared[s] += positive }
-                    for c in 0..<channels {
-                        if c > 0 { r.channelFlux[c][s] += Double(values.flux[c][i] * merged) }
-                        if !r.channelVariance[c].isEmpty { r.channelVariance[c][s] += Double(merged * merged) * Double(values.variance[c][i]) }
-                    }
-                    r.moments[s].add(flux: positive, dy: y - centres[owner].y, dx: x - centres[owner].x)
-                    let at = base[s] + y * boxWidth[s] + x
-                    for c in 0..<channels {
-                        if c > 0 { channelPixels[(c - 1) * total + at] += values.flux[c][i] * merged }
-                        if varianceSlot[c] >= 0 { variancePixels[varianceSlot[c] * total + at] += merged * merged * values.variance[c][i] }
-                    }
-                }
-                r.owned[slotOf[best]] += 1
-                r.ids[i - range.lowerBound] = Int32(best + 1)
+        var pixels = [Float](repeating: 0, count: total), ids = [Int32](repeating: 0, count: range.count)
+        var channelPixels = [Float](repeating: 0, count: (channels - 1) * total), variancePixels = [Float](repeating: 0, count: slots * total)
+        var owned = [Int](repeating: 0, count: pieces), moments = [SourceMoments](repeating: SourceMoments(), count: pieces)
+        var positive = [Double](repeating: 0, count: pieces), shared = positive
+        // [channels, pieces]: Σ share × value (channels ≥ 1), Σ share² × variance (channels with variances).
+        var channelSums = [Double](repeating: 0, count: channels * pieces), varianceSums = channelSums
+        let varianceSlot = r.varianceSlot, sole = settings.ownershipForSole, centres = self.centres
+        let image = values.flux[0], imageVariance = values.variance[0]
+        let flux = image.span, fluxVariance = imageVariance.span, base0 = base.span, width0 = boxWidth.span
+        var pixel = pixels.mutableSpan, id = ids.mutableSpan, channelPixel = channelPixels.mutableSpan
+        var variancePixel = variancePixels.mutableSpan, ownedCount = owned.mutableSpan, moment = moments.mutableSpan
+        var positiveSum = positive.mutableSpan, sharedSum = shared.mutableSpan
+        var channelSum = channelSums.mutableSpan, varianceSum = varianceSums.mutableSpan
+        for i in range where o[i * n] >= 0 {
+            let p = position(i), y = p / width, x = p % width, f = flux[i]
+            for k in 0..<n {
+                let s = slot[Int(o[i * n + k])]
+                pixel[base0[s] + y * width0[s] + x] += f * w[i * n + k]
             }
-        } } } } }
-        for j in r.sources { slotOf[j] = -1 }
+            // Merge slots pointing to the same centre; the largest merged share owns the pixel.
+            var best = -1
+            var bestShare: Float = -1
+            for k in 0..<n {
+                let owner = Int(o[i * n + k])
+                var seen = false
+                for q in 0..<k where Int(o[i * n + q]) == owner { seen = true }
+                if seen { continue }
+                var merged: Float = 0
+                for q in k..<n where Int(o[i * n + q]) == owner { merged += w[i * n + q] }
+                if merged > bestShare || (merged == bestShare && owner < best) { bestShare = merged; best = owner }
+                let positiveFlux = Double(max(f, 0) * merged), s = slot[owner]
+                positiveSum[s] += positiveFlux
+                if merged < sole { sharedSum[s] += positiveFlux }
+                moment[s].add(flux: positiveFlux, dy: y - centres[owner].y, dx: x - centres[owner].x)
+                let at = base0[s] + y * width0[s] + x
+                if !fluxVariance.isEmpty {
+                    varianceSum[s] += Double(merged * merged) * Double(fluxVariance[i])
+                    variancePixel[varianceSlot[0] * total + at] += merged * merged * fluxVariance[i]
+                }
+                for c in 1..<max(1, channels) {          // measured bands (dual-image mode)
+                    let value = values.flux[c][i]
+                    channelSum[c * pieces + s] += Double(value * merged)
+                    channelPixel[(c - 1) * total + at] += value * merged
+                    if !values.variance[c].isEmpty {
+                        varianceSum[c * pieces + s] += Double(merged * merged) * Double(values.variance[c][i])
+                        variancePixel[varianceSlot[c] * total + at] += merged * merged * values.variance[c][i]
+                    }
+                }
+            }
+            ownedCount[slot[best]] += 1
+            id[i - range.lowerBound] = Int32(best + 1)
+        }
+        for j in r.sources { slot[j] = -1 }
+        r.pixels = pixels; r.ids = ids; r.channelPixels = channelPixels; r.variancePixels = variancePixels
+        r.owned = owned; r.moments = moments; r.positive = positive; r.shared = shared
+        r.channelFlux = (0..<channels).map { $0 == 0 ? [] : Array(channelSums[($0 * pieces)..<(($0 + 1) * pieces)]) }
+        r.channelVariance = (0..<channels).map { values.variance[$0].isEmpty ? [] : Array(varianceSums[($0 * pieces)..<(($0 + 1) * pieces)]) }
         return r
     }
 
