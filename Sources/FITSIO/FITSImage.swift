@@ -162,7 +162,13 @@ extension FITSFile {
     private func readPixels<Pixel: FITSPixel>(_ type: Pixel.Type, firstElement: Int, count: Int,
                                               storedAsIntegers: Bool) throws -> [Pixel] {
         let file = try requireOpen()
-        var pixels = [Pixel](repeating: .zero, count: count)
+        // Zeroed bytes, not `repeating: .zero`: unspecialised generic code would copy the zero into
+        // each element through the type's value witness (0.2 s of a 4096² deblend's reads). Every
+        // FITSPixel is a plain number, whose zero is all zero bits.
+        var pixels = [Pixel](unsafeUninitializedCapacity: count) { buffer, initialized in
+            UnsafeMutableRawBufferPointer(buffer).initializeMemory(as: UInt8.self, repeating: 0)
+            initialized = count
+        }
         var anyNull: Int32 = 0
         _ = try pixels.withUnsafeMutableBytes { buffer in
             if storedAsIntegers, var blank = Pixel.blankValue {
