@@ -46,6 +46,8 @@ struct EnvCommand: ParsableCommand {
         case .avx512: convs = "direct avx512 kernels (input channels in pairs for layers with 8 or fewer outputs; AVX2 for their 1x1 and odd-input ones)"
         }
         report(true, "convolutions: " + convs)
+        report(true, "inference arithmetic (deblend --precision auto): " + (ConvPrecision.bfloat16Available
+            ? "bfloat16 (AVX-512 BF16)" : "float32 (no AVX-512 BF16 on this CPU)"))
         report(true, "cfitsio \(cfitsioVersion())")
 
         // MPI last: a failed initialisation falls back to one local rank and is reported.

@@ -1,4 +1,5 @@
 import FITSIO
+import Layers
 import Foundation
 import Network
 import Tensors
@@ -588,14 +589,39 @@ struct DeblendCLITests {
         #expect((0..<40).contains { y in (0..<24).contains { plainSegmentation[y * 72 + $0] != 0 } })
     }
 
+    /// `--precision`: the header says which arithmetic ran; auto is bfloat16 exactly where the CPU
+    /// has AVX-512 BF16, and bfloat16 elsewhere is refused by name.
+    @Test func precisionIsChosenAndRecorded() throws {
+        let f = try Self.fixture()
+        defer { try? FileManager.default.removeItem(atPath: f.directory) }
+        func deblend(_ precision: String) throws -> (run: PaisRun, recorded: HeaderValue?) {
+            let out = f.directory + "/\(precision)"
+            let run = try runPais(["deblend", f.field, "--model", f.weights, "--preset", "tiny", "--tile", "32",
+                                   "--precision", precision, "--output", out])
+            let recorded = run.status == 0 ? try FITSFile.open(out + "/heatmap.fits").readKey("PAISPREC") : nil
+            return (run, recorded)
+        }
+        let single = try deblend("float32")
+        #expect(single.run.status == 0 && single.recorded == .string("float32"), "\(single.run.standardError)")
+        #expect(single.run.standardOutput.contains("margin 4, float32)"))
+        let auto = try deblend("auto"), half = try deblend("bfloat16")
+        if ConvPrecision.bfloat16Available {
+            #expect(auto.recorded == .string("bfloat16") && half.recorded == .string("bfloat16"), "\(half.run.standardError)")
+        } else {
+            #expect(auto.recorded == .string("float32"))
+            #expect(half.run.status != 0 && half.run.standardError.contains("--precision bfloat16 needs a CPU with AVX-512 BF16"))
+            #expect(!FileManager.default.fileExists(atPath: f.directory + "/bfloat16"))
+        }
+    }
+
     @Test(arguments: ["wrong preset", "all NaN", "truncated", "missing model", "existing output", "NaN weights",
                       "centre outside", "empty centres", "views 3", "zero point nan", "bad PHOTFLAM", "weight shape",
-                      "background word", "background mesh"])
+                      "background word", "background mesh", "precision word", "missing directory"])
     func badInputGetsOneLineAndNoOutput(_ problem: String) throws {
         let f = try Self.fixture()
         defer { try? FileManager.default.removeItem(atPath: f.directory) }
         var image = f.field, preset = "tiny", weights = f.weights, extra: [String] = []
-        let out = f.directory + "/out"
+        var out = f.directory + "/out"
         let expected: String
         switch problem {
         case "wrong preset":
@@ -636,6 +662,10 @@ struct DeblendCLITests {
             extra = ["--background", "sky"]; expected = "--background must be auto, mesh, none or a finite level in the image's units, got sky"
         case "background mesh":
             extra = ["--background-mesh", "4"]; expected = "--background-mesh must be at least 8 px, got 4"
+        case "precision word":
+            extra = ["--precision", "half"]; expected = "--precision must be auto, float32 or bfloat16, got 'half'"
+        case "missing directory":
+            out = f.directory + "/absent/out"; expected = "directory \(f.directory)/absent does not exist"
         case "zero point nan":
             extra = ["--zero-point", "nan"]; expected = "--zero-point must be a finite AB magnitude"
         case "bad PHOTFLAM":
