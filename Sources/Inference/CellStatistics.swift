@@ -46,20 +46,23 @@ struct CellStatistics: Equatable {
     }
 
     /// `values` in increasing order: a least-significant-digit radix sort on keys that order like
-    /// the floats (sign bit flipped for positives, all bits for negatives), 11 bits per pass.
+    /// the floats (sign bit flipped for positives, all bits for negatives), 11 bits per pass. The
+    /// passes run on spans (an array's subscript would check its uniqueness on every store).
     static func radixSorted(_ values: [Float]) -> [Float] {
         var keys = values.map { v -> UInt32 in
             let bits = v.bitPattern
             return bits & 0x8000_0000 == 0 ? bits | 0x8000_0000 : ~bits
         }
         var buffer = [UInt32](repeating: 0, count: keys.count)
+        var counts = [Int](repeating: 0, count: 2049)
         for shift in [0, 11, 22] as [UInt32] {
-            var counts = [Int](repeating: 0, count: 2049)
-            for key in keys { counts[Int((key >> shift) & 0x7FF) + 1] += 1 }
-            for d in 0..<2048 { counts[d + 1] += counts[d] }
-            for key in keys {
-                let digit = Int((key >> shift) & 0x7FF)
-                buffer[counts[digit]] = key; counts[digit] += 1
+            var count = counts.mutableSpan, from = keys.span, to = buffer.mutableSpan
+            for d in 0..<2049 { count[d] = 0 }
+            for i in 0..<from.count { count[Int((from[i] >> shift) & 0x7FF) + 1] += 1 }
+            for d in 0..<2048 { count[d + 1] += count[d] }
+            for i in 0..<from.count {
+                let key = from[i], digit = Int((key >> shift) & 0x7FF)
+                to[count[digit]] = key; count[digit] += 1
             }
             swap(&keys, &buffer)
         }
