@@ -1,6 +1,8 @@
+import Distributed
 import FITSIO
 import Foundation
 import PCR
+import Synchronization
 
 /// Writes a deblend as a directory of FITS and CSV files, all carrying the input's WCS.
 ///
@@ -134,8 +136,9 @@ public struct CatalogPhotometry: Sendable {
 ///
 /// Heatmap and segmentation rows go straight into their FITS images; stamps into `STAMPPIX` at
 /// their offsets; the catalog at the end. Nothing appears under the final name before `finish`
-/// renames the staging directory; `discard` removes it after a failure.
-public final class DeblendFileSink: DeblendSink {
+/// renames the staging directory; `discard` removes it after a failure or a stop signal.
+/// (`@unchecked Sendable`: the stop watcher only touches `settlement`, under its lock.)
+public final class DeblendFileSink: DeblendSink, @unchecked Sendable {
     public let stagingDirectory: String
     let finalPath: String
     let width: Int, height: Int
@@ -186,8 +189,30 @@ public final class DeblendFileSink: DeblendSink {
         for (k, v, c) in keywords { try file.writeKey(k, v, comment: c) }
     }
 
-    /// Removes the staging directory (after a failure).
-    public func discard() { try? FileManager.default.removeItem(atPath: stagingDirectory) }
+    /// Whether the staging directory has been renamed (committed) or removed (discarded); the two
+    /// exclude each other under this lock.
+    private let settlement = Mutex(false)
+
+    /// Removes the staging directory (after a failure), unless `finish` has committed it.
+    public func discard() {
+        settlement.withLock { settled in
+            guard !settled else { return }
+            settled = true
+            try? FileManager.default.removeItem(atPath: stagingDirectory)
+        }
+    }
+
+    /// Discards the outputs as soon as `StopSignals` reports a stop, from a thread that looks
+    /// every 50 ms: an mpirun or a Slurm step that kills the process soon after the signal then
+    /// leaves nothing behind. (The deblend itself stops at the next block, `MosaicDeblender`.)
+    public func discardOnStopSignal() {
+        Thread.detachNewThread { [weak self] in
+            while let sink = self, !sink.settlement.withLock({ $0 }) {
+                if StopSignals.requested != nil { sink.discard(); return }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+        }
+    }
 
     public func imageRows(firstRow: Int, _ pixels: ArraySlice<Float>) throws {}
     public func heatmapRows(firstRow: Int, _ values: ArraySlice<Float>) throws {
@@ -257,8 +282,16 @@ public final class DeblendFileSink: DeblendSink {
             try cat.commit()
             try table.writeCSV(to: stagingDirectory + "/" + DeblendOutput.catalogCSV)
             try DeblendOutput.regions(catalogSources).write(toFile: stagingDirectory + "/" + DeblendOutput.regions, atomically: false, encoding: .utf8)
-            if fm.fileExists(atPath: finalPath) { try fm.removeItem(atPath: finalPath) }
-            try fm.moveItem(atPath: stagingDirectory, toPath: finalPath)
+            try settlement.withLock { settled in
+                guard !settled else { throw InferenceError.badParameter("the outputs were discarded (a stop signal) before they were complete") }
+                // An output being replaced is moved aside first and removed only once the new one is
+                // in place, so a failure in between leaves one of the two.
+                let previous = fm.fileExists(atPath: finalPath) ? stagingDirectory + ".replaced" : nil
+                if let previous { try fm.moveItem(atPath: finalPath, toPath: previous) }
+                try fm.moveItem(atPath: stagingDirectory, toPath: finalPath)
+                settled = true
+                if let previous { try? fm.removeItem(atPath: previous) }
+            }
         } catch {
             discard()
             throw error

@@ -296,6 +296,7 @@ public struct MosaicDeblender {
         var done = 0
         var outputs = StitchedOutputs(height: 0, width: image.width, slots: network.slots)
         for block in plan.blocks {
+            try stopIfSignalled(before: block.index, of: plan.blocks.count, communicator: communicator)
             var input = try image.read(rows: block.inputRows)
             InputScan.sanitise(&input)
             let networkStart = Date()
@@ -327,6 +328,14 @@ public struct MosaicDeblender {
             run.outputSeconds = output?.writingSeconds ?? 0
         }
         return run
+    }
+
+    /// Throws `interrupted` on every rank when any rank has received a stop signal: all ranks
+    /// ask at the same block (one small allreduce), so none goes on alone into a collective.
+    private func stopIfSignalled(before block: Int, of blocks: Int, communicator: (any Communicator)?) throws {
+        let mine = Int64(StopSignals.requested ?? 0)
+        let agreed = try communicator.map { $0.size > 1 ? try $0.max(mine) : mine } ?? mine
+        if agreed != 0 { throw InferenceError.interrupted(signal: Int32(agreed), block: block, blocks: blocks) }
     }
 
     /// Deblends an in-memory image into an in-memory result, streamed by `settings.blockRows`.

@@ -1,3 +1,5 @@
+import Distributed
+
 /// Where the overlapping tiles of a mosaic go and which part of each tile is kept (method.md §11).
 ///
 /// Tiles of side `tile` start at multiples of the stride `tile − 2·margin`, so tile i covers
@@ -66,9 +68,13 @@ public enum InferenceError: Error, CustomStringConvertible, Equatable {
     case badParameter(String)
     case badModel(String)
     case network(String)
+    /// A stop signal (`StopSignals`) arrived; every rank stopped before the same block.
+    case interrupted(signal: Int32, block: Int, blocks: Int)
 
     public var description: String {
         switch self {
+        case let .interrupted(signal, block, blocks):
+            return "interrupted by \(StopSignals.name(signal)) before block \(block + 1) of \(blocks)"
         case let .emptyImage(m): return "nothing to deblend: \(m)"
         case let .badParameter(m): return "bad parameter: \(m)"
         case let .badModel(m): return "bad model: \(m)"

@@ -57,8 +57,17 @@ struct DeblendCommand: ParsableCommand {
         let communicator: any Communicator = mpi ?? LocalCommunicator()
         BLASInfo.setThreadCount(1)
         Parallel.workers = max(1, threads ?? (mpi == nil ? ProcessInfo.processInfo.activeProcessorCount : 1))
+        // Ctrl-C, or Slurm's SIGTERM at the time limit, stops every rank before the same block and
+        // removes the staging directory; a second Ctrl-C ends the process at once.
+        StopSignals.install(secondSignalKills: true)
         do {
             try deblend(communicator: communicator)
+        } catch let stop as DeblendInterrupted {
+            if communicator.rank == 0 { writeToStandardError("Error: \(stop.description)\n") }
+            // Ranks that stopped at the same block finish MPI together; a rank that stopped alone
+            // (a write failed once the outputs were discarded) takes the others down with it.
+            if stop.agreed { try? mpi?.finalize() } else if communicator.size > 1 { communicator.abort(code: 128 + stop.signal) }
+            throw ExitCode(128 + stop.signal)
         } catch {
             if communicator.rank == 0 { writeToStandardError("Error: \(error)\n") }
             if communicator.size > 1 { communicator.abort(code: 1) }
@@ -164,6 +173,7 @@ struct DeblendCommand: ParsableCommand {
                                 photometry: CatalogPhotometry(fluxUnit: input.unit ?? "electron/s", zeroPoint: units.zeroPoint,
                                                               bands: measured.map { ($0.name, $0.input.unit ?? "electron/s", $0.zeroPoint?.magnitude) }))
         } : nil
+        sink?.discardOnStopSignal()
         let run: DeblendRun
         do {
             run = try MosaicDeblender(settings: settings).deblend(
@@ -174,11 +184,17 @@ struct DeblendCommand: ParsableCommand {
                     writeProgress("\rtiles \(done)/\(total) on rank 0 of \(communicator.size)")
                 }
             }
-        } catch let e as InferenceError {
-            sink?.discard()
-            throw CommandError("\(image): \(e.description)")
         } catch {
             sink?.discard()
+            if root { writeProgress("\n") }                 // end the progress line
+            if case InferenceError.interrupted(let signal, _, _) = error {
+                throw DeblendInterrupted(signal: signal, agreed: true, description: "\(image): \(error); nothing was written to \(output)")
+            }
+            // A write into the staging directory the stop watcher removed may fail first: the stop is the cause.
+            if let signal = StopSignals.requested {
+                throw DeblendInterrupted(signal: signal, agreed: false, description: "\(image): interrupted by \(StopSignals.name(signal)); nothing was written to \(output)")
+            }
+            if let e = error as? InferenceError { throw CommandError("\(image): \(e.description)") }
             throw error
         }
         if root { writeProgress("\n") }
@@ -198,6 +214,14 @@ struct DeblendCommand: ParsableCommand {
             writeToStandardError("warning: \(run.earlyMatchedPixels) pixels were matched before every centre below them was known (more than \(settings.maxWaitingPixels) waited at a block seam; a larger --max-memory raises the limit)\n")
         }
         print("  wrote \(output)/{catalog.fits,catalog.csv,catalog.reg,\(noStamps ? "" : "sources.fits,")segmentation.fits,heatmap.fits}")
+    }
+
+    /// A deblend stopped by a signal: the process exits with 128 + its number, as the shell's own.
+    /// `agreed`: every rank stopped before the same block (`InferenceError.interrupted`).
+    struct DeblendInterrupted: Error, CustomStringConvertible {
+        let signal: Int32
+        let agreed: Bool
+        let description: String
     }
 
     /// Runs `body`, turning inference errors into one-line command errors.
