@@ -11,9 +11,7 @@
 #include <stddef.h>
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
+#include "conv_common.h"
 
 // MARK: AVX2 + FMA: 16 ymm registers, tiles of 12 accumulators.
 #define ISA(name) name##_avx2
@@ -95,13 +93,7 @@ void pairs_tile_avx512(const pais_conv_shape *s, const float *x_img, const float
                 acc[r] = _mm512_fmadd_ps(pair_broadcast_avx512(xp + r * step + 2 * j), wv, acc[r]);
         }
     }
-    const __mmask16 out = (__mmask16)((1u << s->cout) - 1u);
-    const __m512 b = bias ? _mm512_maskz_loadu_ps(out, bias) : _mm512_setzero_ps();
-    const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
-    for (int r = 0; r < R; r++) {
-        const __m512 sums = _mm512_add_ps(acc[r], _mm512_permute_ps(acc[r], 0xB1));   // lane 2o: both halves
-        _mm512_mask_storeu_ps(y_px + r * s->cout, out, _mm512_add_ps(_mm512_permutexvar_ps(evens, sums), b));
-    }
+    store_lane_pairs(acc, R, bias, s->cout, y_px);
 }
 
 KERNEL_TARGET
@@ -109,27 +101,21 @@ static void pairs_block_avx512(const pais_conv_shape *s, const float *x_img, con
                                float *y_px, int iy0, int ix0, int ky0, int ky1, int kx0, int kx1, int pixels) {
 #define PAIRS_CASE(RR) \
     case RR: pairs_tile_avx512(s, x_img, pairs, bias, y_px, iy0, ix0, ky0, ky1, kx0, kx1, RR); break
-    switch (pixels) {
-        PAIRS_CASE(1); PAIRS_CASE(2); PAIRS_CASE(3); PAIRS_CASE(4); PAIRS_CASE(5); PAIRS_CASE(6);
-        PAIRS_CASE(7); PAIRS_CASE(8); PAIRS_CASE(9); PAIRS_CASE(10); PAIRS_CASE(11);
-        default: PAIRS_CASE(PAIR_TILE);
-    }
+    switch (pixels) { CASES_1_TO_11_ELSE(PAIRS_CASE, PAIR_TILE); }
 #undef PAIRS_CASE
 }
 
 static void forward_pairs_avx512(const pais_conv_shape *s, const float *x, const float *pairs, const float *bias,
                                  float *y, int row0, int row1) {
     const int k = s->k, st = s->stride;
-    const int ox_lo = (s->pad_x + st - 1) / st;
-    int ox_hi = s->w - k + s->pad_x >= 0 ? (s->w - k + s->pad_x) / st + 1 : 0;
-    if (ox_hi > s->wo) ox_hi = s->wo;
+    int ox_lo, ox_hi, ky0, ky1;
+    interior_columns(s, &ox_lo, &ox_hi);
     for (int row = row0; row < row1; row++) {
         const int b = row / s->ho, oy = row % s->ho;
         const float *x_img = x + (ptrdiff_t)b * s->h * s->w * s->cin;
         float *y_row = y + (ptrdiff_t)row * s->wo * s->cout;
         const int iy0 = oy * st - s->pad_y;
-        const int ky0 = iy0 < 0 ? -iy0 : 0;
-        const int ky1 = iy0 + k > s->h ? s->h - iy0 : k;
+        clipped_taps(iy0, k, s->h, &ky0, &ky1);
         int ox = 0;
         while (ox < s->wo) {
             const int ix0 = ox * st - s->pad_x;
@@ -139,8 +125,8 @@ static void forward_pairs_avx512(const pais_conv_shape *s, const float *x, const
                                    pixels);
                 ox += pixels;
             } else {
-                const int kx0 = ix0 < 0 ? -ix0 : 0;
-                const int kx1 = ix0 + k > s->w ? s->w - ix0 : k;
+                int kx0, kx1;
+                clipped_taps(ix0, k, s->w, &kx0, &kx1);
                 pairs_block_avx512(s, x_img, pairs, bias, y_row + (ptrdiff_t)ox * s->cout, iy0, ix0, ky0, ky1, kx0,
                                    kx1, 1);
                 ox += 1;

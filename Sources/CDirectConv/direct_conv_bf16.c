@@ -9,10 +9,9 @@
 #include <stddef.h>
 
 #if defined(__x86_64__)
-#include <immintrin.h>
+#include "conv_common.h"
 
 #define BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
 #define BF16_TILE 12
 
 int pais_direct_conv_has_bf16(void) {
@@ -85,11 +84,9 @@ static void pairs16_block(const pais_conv_shape *s, const uint16_t *x_img, const
 #define P16_CASE(RR, VV) \
     case RR: pairs16_tile(s, x_img, pairs, bias, y_px, iy0, ix0, ky0, ky1, kx0, kx1, co0, last_mask, RR, VV); break
     if (v == 1) {
-        switch (pixels) {
-            P16_CASE(1, 1); P16_CASE(2, 1); P16_CASE(3, 1); P16_CASE(4, 1); P16_CASE(5, 1); P16_CASE(6, 1);
-            P16_CASE(7, 1); P16_CASE(8, 1); P16_CASE(9, 1); P16_CASE(10, 1); P16_CASE(11, 1);
-            default: P16_CASE(BF16_TILE, 1);
-        }
+#define P16_CASE_V1(RR) P16_CASE(RR, 1)
+        switch (pixels) { CASES_1_TO_11_ELSE(P16_CASE_V1, BF16_TILE); }
+#undef P16_CASE_V1
     } else {
         switch (pixels) {
             P16_CASE(1, 2); P16_CASE(2, 2); P16_CASE(3, 2); P16_CASE(4, 2); P16_CASE(5, 2);
@@ -119,24 +116,14 @@ void quads16_tile(const pais_conv_shape *s, const uint16_t *x_img, const uint32_
             for (int r = 0; r < R; r++) acc[r] = _mm512_dpbf16_ps(acc[r], bf16_broadcast64(xp + r * step + 4 * j), wv);
         }
     }
-    const __mmask16 out = (__mmask16)((1u << s->cout) - 1u);
-    const __m512 b = _mm512_maskz_loadu_ps(out, bias);
-    const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
-    for (int r = 0; r < R; r++) {
-        const __m512 sums = _mm512_add_ps(acc[r], _mm512_permute_ps(acc[r], 0xB1));   // lane 2o: both halves
-        _mm512_mask_storeu_ps(y_px + r * s->cout, out, _mm512_add_ps(_mm512_permutexvar_ps(evens, sums), b));
-    }
+    store_lane_pairs(acc, R, bias, s->cout, y_px);
 }
 
 BF16_TARGET
 static void quads16_block(const pais_conv_shape *s, const uint16_t *x_img, const uint32_t *quads, const float *bias,
                           float *y_px, int iy0, int ix0, int ky0, int ky1, int kx0, int kx1, int pixels) {
 #define Q16_CASE(RR) case RR: quads16_tile(s, x_img, quads, bias, y_px, iy0, ix0, ky0, ky1, kx0, kx1, RR); break
-    switch (pixels) {
-        Q16_CASE(1); Q16_CASE(2); Q16_CASE(3); Q16_CASE(4); Q16_CASE(5); Q16_CASE(6);
-        Q16_CASE(7); Q16_CASE(8); Q16_CASE(9); Q16_CASE(10); Q16_CASE(11);
-        default: Q16_CASE(BF16_TILE);
-    }
+    switch (pixels) { CASES_1_TO_11_ELSE(Q16_CASE, BF16_TILE); }
 #undef Q16_CASE
 }
 
@@ -146,16 +133,14 @@ static void quads16_block(const pais_conv_shape *s, const uint16_t *x_img, const
 static void forward_rows(const pais_conv_shape *s, const uint16_t *x16, const uint32_t *kernel, const float *bias,
                          float *y, int row0, int row1, int quads) {
     const int k = s->k, st = s->stride;
-    const int ox_lo = (s->pad_x + st - 1) / st;
-    int ox_hi = s->w - k + s->pad_x >= 0 ? (s->w - k + s->pad_x) / st + 1 : 0;
-    if (ox_hi > s->wo) ox_hi = s->wo;
+    int ox_lo, ox_hi, ky0, ky1;
+    interior_columns(s, &ox_lo, &ox_hi);
     for (int row = row0; row < row1; row++) {
         const int b = row / s->ho, oy = row % s->ho;
         const uint16_t *x_img = x16 + (ptrdiff_t)b * s->h * s->w * s->cin;
         float *y_row = y + (ptrdiff_t)row * s->wo * s->cout;
         const int iy0 = oy * st - s->pad_y;
-        const int ky0 = iy0 < 0 ? -iy0 : 0;
-        const int ky1 = iy0 + k > s->h ? s->h - iy0 : k;
+        clipped_taps(iy0, k, s->h, &ky0, &ky1);
         for (int co0 = 0; co0 < (quads ? 1 : s->cout); co0 += 32) {
             const int v = s->cout - co0 > 16 ? 2 : 1, tile = quads ? BF16_TILE : BF16_TILE / v;
             int ox = 0;
@@ -165,8 +150,7 @@ static void forward_rows(const pais_conv_shape *s, const uint16_t *x16, const ui
                 if (ox >= ox_lo && ox < ox_hi) {
                     pixels = ox_hi - ox < tile ? ox_hi - ox : tile;
                 } else {
-                    kx0 = ix0 < 0 ? -ix0 : 0;
-                    kx1 = ix0 + k > s->w ? s->w - ix0 : k;
+                    clipped_taps(ix0, k, s->w, &kx0, &kx1);
                 }
                 float *y_px = y_row + (ptrdiff_t)ox * s->cout;
                 if (quads) quads16_block(s, x_img, kernel, bias, y_px, iy0, ix0, ky0, ky1, kx0, kx1, pixels);

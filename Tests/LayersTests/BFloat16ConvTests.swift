@@ -56,14 +56,8 @@ struct BFloat16ConvTests {
     /// A layer with an odd number of input channels (the network's first) cannot pair them and
     /// stays float32: identical to the float32 conv.
     @Test func oddInputChannelsStayFloat32() {
-        let arena = ParameterArena(hasGradients: false), ws = Workspace()
-        let half = Conv2D("a", kernel: 3, in: 1, out: 8, arena: arena, workspace: ws)
-        let full = Conv2D("b", kernel: 3, in: 1, out: 8, arena: arena, workspace: ws)
+        let (half, full, _) = LayerHarness.twinConvs(in: 1, out: 8, hasGradients: false, seed: 17)
         half.precision = .bfloat16
-        arena.finalize()
-        LayerHarness.randomize(arena, seed: 17)
-        arena.pointer(full.kernel).update(from: arena.pointer(half.kernel), count: half.kernel.count)
-        arena.pointer(full.bias).update(from: arena.pointer(half.bias), count: half.bias.count)
         let x = LayerHarness.random([1, 12, 20, 1], seed: 18)
         #expect(half.forward(x).values == full.forward(x).values)
     }

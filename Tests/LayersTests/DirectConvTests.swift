@@ -94,15 +94,9 @@ import TestSupport
     /// The direct and GEMM paths of one layer agree on the same weights and data.
     @Test(arguments: ConvPath.available.filter { $0 != .gemm })
     func directEqualsGEMMPath(path: ConvPath) {
-        let arena = ParameterArena(hasGradients: true), ws = Workspace()
-        let direct = Conv2D("a", kernel: 3, in: 8, out: 8, arena: arena, workspace: ws)
-        let gemm = Conv2D("b", kernel: 3, in: 8, out: 8, arena: arena, workspace: ws)
+        let (direct, gemm, arena) = LayerHarness.twinConvs(in: 8, out: 8, hasGradients: true, seed: 8)
         direct.path = path
         gemm.path = .gemm
-        arena.finalize()
-        LayerHarness.randomize(arena, seed: 8)
-        arena.pointer(gemm.kernel).update(from: arena.pointer(direct.kernel), count: direct.kernel.count)
-        arena.pointer(gemm.bias).update(from: arena.pointer(direct.bias), count: direct.bias.count)
         let x = LayerHarness.random([2, 16, 32, 8], seed: 9)
         expectClose(direct.forward(x).values, gemm.forward(x).values, tolerance: 1e-5, "forward")
         let dy = LayerHarness.random([2, 16, 32, 8], seed: 10)

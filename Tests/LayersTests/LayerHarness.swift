@@ -19,6 +19,18 @@ struct LayerHarness {
         for i in 0..<arena.count { arena.values[i] = Float(g.uniform(-1, 1)) }
     }
 
+    /// Two 3×3 convs with the same random weights, in one arena (to run one layer two ways).
+    static func twinConvs(in cin: Int, out cout: Int, hasGradients: Bool, seed: UInt64) -> (Conv2D, Conv2D, ParameterArena) {
+        let arena = ParameterArena(hasGradients: hasGradients), ws = Workspace()
+        let a = Conv2D("a", kernel: 3, in: cin, out: cout, arena: arena, workspace: ws)
+        let b = Conv2D("b", kernel: 3, in: cin, out: cout, arena: arena, workspace: ws)
+        arena.finalize()
+        randomize(arena, seed: seed)
+        arena.pointer(b.kernel).update(from: arena.pointer(a.kernel), count: a.kernel.count)
+        arena.pointer(b.bias).update(from: arena.pointer(a.bias), count: a.bias.count)
+        return (a, b, arena)
+    }
+
     /// Worst errors keyed by "input" and by parameter name. `forward` must be a pure function of
     /// the input and the arena values; `backward` receives dL/dy = r and returns dL/dx.
     /// `corrupt` optionally alters the analytic gradients (negative controls).
