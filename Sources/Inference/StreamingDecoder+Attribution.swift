@@ -136,7 +136,7 @@ extension StreamingDecoder {
         var channelSums = [Double](repeating: 0, count: channels * pieces), varianceSums = channelSums
         let varianceSlot = r.varianceSlot, sole = settings.ownershipForSole, centres = self.centres
         let image = values.flux[0], imageVariance = values.variance[0]
-        let flux = image.span, fluxVariance = imageVariance.span, base0 = base.span, width0 = boxWidth.span
+        let flux = image.span, fluxVariance = imageVariance.span, pieceBase = base.span, pieceWidth = boxWidth.span
         var pixel = pixels.mutableSpan, id = ids.mutableSpan, channelPixel = channelPixels.mutableSpan
         var variancePixel = variancePixels.mutableSpan, ownedCount = owned.mutableSpan, moment = moments.mutableSpan
         var positiveSum = positive.mutableSpan, sharedSum = shared.mutableSpan
@@ -145,7 +145,7 @@ extension StreamingDecoder {
             let p = position(i), y = p / width, x = p % width, f = flux[i]
             for k in 0..<n {
                 let s = slot[Int(o[i * n + k])]
-                pixel[base0[s] + y * width0[s] + x] += f * w[i * n + k]
+                pixel[pieceBase[s] + y * pieceWidth[s] + x] += f * w[i * n + k]
             }
             // Merge slots pointing to the same centre; the largest merged share owns the pixel.
             var best = -1
@@ -162,7 +162,7 @@ extension StreamingDecoder {
                 positiveSum[s] += positiveFlux
                 if merged < sole { sharedSum[s] += positiveFlux }
                 moment[s].add(flux: positiveFlux, dy: y - centres[owner].y, dx: x - centres[owner].x)
-                let at = base0[s] + y * width0[s] + x
+                let at = pieceBase[s] + y * pieceWidth[s] + x
                 if !fluxVariance.isEmpty {
                     varianceSum[s] += Double(merged * merged) * Double(fluxVariance[i])
                     variancePixel[varianceSlot[0] * total + at] += merged * merged * fluxVariance[i]
