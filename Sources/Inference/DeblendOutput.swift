@@ -284,11 +284,14 @@ public final class DeblendFileSink: DeblendSink, @unchecked Sendable {
             try DeblendOutput.regions(catalogSources).write(toFile: stagingDirectory + "/" + DeblendOutput.regions, atomically: false, encoding: .utf8)
             try settlement.withLock { settled in
                 guard !settled else { throw InferenceError.badParameter("the outputs were discarded (a stop signal) before they were complete") }
-                // An output being replaced is moved aside first and removed only once the new one is
-                // in place, so a failure in between leaves one of the two.
+                // An output being replaced is moved aside first, and removed only once the new one
+                // is in place (or moved back if it cannot be).
                 let previous = fm.fileExists(atPath: finalPath) ? stagingDirectory + ".replaced" : nil
                 if let previous { try fm.moveItem(atPath: finalPath, toPath: previous) }
-                try fm.moveItem(atPath: stagingDirectory, toPath: finalPath)
+                do { try fm.moveItem(atPath: stagingDirectory, toPath: finalPath) } catch {
+                    if let previous { try? fm.moveItem(atPath: previous, toPath: finalPath) }
+                    throw error
+                }
                 settled = true
                 if let previous { try? fm.removeItem(atPath: previous) }
             }
