@@ -51,7 +51,7 @@ public struct FieldScorer: Sendable {
                 attr = weightedSum(m, truth.noiseless, truth.height, truth.width)
                 noisyFlux = weightedSum(m, truth.noisy, truth.height, truth.width)
                 noisySource = "sum of M̂·I over the whole map"
-                if let e = k.fluxError, e > 0, e.isFinite, let a = attr, let f = noisyFlux { pulls.append((f - a) / e) }
+                if let pull = k.fluxErrorPull(truth) { pulls.append(pull) }
                 if t.model.height > 0 { nrmse.append(noiselessNRMSE(m, t.model, truth)) }
             }
             if let f = k.flux, preferCatalogFlux || noisyFlux == nil {
@@ -109,7 +109,7 @@ public struct FieldScorer: Sendable {
             purityByMagnitude: purity,
             flux: flux, noisyFluxSource: noisySource,
             fluxReference: "truth flux_in_image (Σ_p S_i,p); whole-map sums", imageFidelity: fidelity,
-            attribution: attributionSummary, fluxErrorPulls: PullSummary(pulls), notes: notes)
+            attribution: attributionSummary, fluxErrorPulls: PullSummary(pulls, inAperture: predictions.contains { $0.fluxWeights != nil }), notes: notes)
     }
 
     func summarise(_ truth: TruthField, _ predicted: [PixelPosition], _ pairs: [MatchedPair], radius: Double) -> DetectionSummary {
@@ -180,6 +180,22 @@ public struct FieldScorer: Sendable {
 }
 
 /// Σ_p M(p)·image(p) over the box of M (parts outside the image ignored), in double precision.
+extension PredictedSource {
+    /// (Σ w·M̂·I − Σ w·M̂·B) / σ_F: the noise its contribution map collects from the noisy image,
+    /// in units of its flux error, with w its flux's aperture (`fluxWeights`: an aperture flux's
+    /// noise is that of its own pixels) or 1. Nil without a map or a usable error.
+    public func fluxErrorPull(_ truth: TruthField) -> Double? {
+        guard let m = contribution, let e = fluxError, e > 0, e.isFinite else { return nil }
+        var map = m
+        if let w = fluxWeights {
+            precondition(w.y0 == m.y0 && w.x0 == m.x0 && w.height == m.height && w.width == m.width,
+                         "flux weights must lie on the contribution's box")
+            map = SparseImage(y0: m.y0, x0: m.x0, height: m.height, width: m.width, pixels: zip(m.pixels, w.pixels).map { $0 * $1 })
+        }
+        return (weightedSum(map, truth.noisy, truth.height, truth.width) - weightedSum(map, truth.noiseless, truth.height, truth.width)) / e
+    }
+}
+
 func weightedSum(_ m: SparseImage, _ image: [Float], _ height: Int, _ width: Int) -> Double {
     var s = 0.0
     for a in 0..<m.height {

@@ -9,7 +9,8 @@ import PCR
 /// Fluxes: `flux_attributed` = Σ M̂·B on the noiseless blend where the method gives contribution
 /// maps M̂; `flux_noisy` the report's noisy-image flux (the catalog's flux with
 /// `preferCatalogFlux`, as for SExtractor's FLUX_AUTO and PAIS's own fluxes; else Σ M̂·I); `pull` =
-/// (Σ M̂·I − Σ M̂·B) / flux_err, the quantity whose spread `PullSummary` reports. NaN where a value
+/// (Σ w·M̂·I − Σ w·M̂·B) / flux_err (w the flux's aperture, e.g. flux_auto's Kron ellipse, else 1;
+/// `PredictedSource.fluxErrorPull`), the quantity whose spread `PullSummary` reports. NaN where a value
 /// does not apply (an unmatched row, a method without maps or errors).
 public enum MatchTable {
     /// The columns after `truth_id`, `prediction` and before `detectable`, then after it.
@@ -38,7 +39,7 @@ public enum MatchTable {
             let mapNoisy = prediction?.contribution.map { weightedSum($0, truth.noisy, truth.height, truth.width) }
             let noisy = preferCatalogFlux ? prediction?.flux ?? mapNoisy : mapNoisy ?? prediction?.flux
             let error = prediction?.fluxError.flatMap { $0 > 0 && $0.isFinite ? $0 : nil }
-            let pull = attributed.flatMap { a in mapNoisy.flatMap { n in error.map { (n - a) / $0 } } }
+            let pull = prediction?.fluxErrorPull(truth)
             for (c, value) in [source?.position.x, source?.position.y, prediction?.position.x, prediction?.position.y,
                                t.flatMap { pairOf[$0]?.distance }, source?.magnitude, source?.blendedness].enumerated() {
                 positionValues[c].append(value ?? nan)

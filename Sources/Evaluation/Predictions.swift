@@ -12,6 +12,10 @@ public struct PredictedSource: Sendable {
     public var contribution: SparseImage?
     /// The method's 1σ error of `flux` (PAIS's flux_err), if it gives one.
     public var fluxError: Double?
+    /// Each pixel's weight in `flux` on `contribution`'s box, when the flux is an aperture's (PAIS's
+    /// flux_auto: its Kron ellipse); nil when it is the whole contribution's. The error pulls
+    /// then compare the noisy and noiseless images in the same aperture.
+    public var fluxWeights: SparseImage?
 
     public init(position: PixelPosition, flux: Double?, contribution: SparseImage?, fluxError: Double? = nil) {
         self.position = position; self.flux = flux; self.contribution = contribution; self.fluxError = fluxError
@@ -48,7 +52,9 @@ public enum PredictionLoader {
             throw EvaluationError("\(catalogPath) has no column \(fluxColumn) (older deblends have no flux_auto)")
         }
         let fluxes = try table.doubles(fluxColumn, source: catalogPath)
-        let errors = table["flux_err"] == nil ? nil : try table.doubles("flux_err", source: catalogPath)   // older deblends have none
+        // The flux's own error column (older deblends have none).
+        let errorColumn = fluxColumn == "flux_auto" ? "flux_auto_err" : "flux_err"
+        let errors = table[errorColumn] == nil ? nil : try table.doubles(errorColumn, source: catalogPath)
         let boxes = try StampFile.read(sourcesPath, ids: ids)
         var total = [Double](repeating: 0, count: height * width)
         for d in boxes {

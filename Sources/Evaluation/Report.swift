@@ -79,9 +79,13 @@ public struct PullSummary: Sendable, Codable {
     public var n: Int
     public var median: Double, sigmaMAD: Double
     public var fractionWithin1: Double, fractionWithin2: Double
+    /// Whether the flux is an aperture's (flux_auto: the pulls sum f·M̂ over its Kron ellipse f);
+    /// nil in reports written before it was recorded.
+    public var inAperture: Bool?
 
-    init?(_ pulls: [Double]) {
+    init?(_ pulls: [Double], inAperture: Bool = false) {
         guard !pulls.isEmpty else { return nil }
+        self.inAperture = inAperture
         let sorted = pulls.sorted(), middle = percentile(sorted, 50)
         n = pulls.count; median = middle
         sigmaMAD = 1.4826 * percentile(pulls.map { abs($0 - middle) }.sorted(), 50)

@@ -101,8 +101,10 @@ extension EvaluationReport {
             }
         }
         if let p = fluxErrorPulls {
-            lines.append(String(format: "flux_err: pulls (Σ M̂·I − Σ M̂·B) / flux_err of %d TP pairs: median %+.3f, sigma_MAD %.3f, %.0f %% within 1, %.0f %% within 2 (standard normal: 0, 1, 68 %%, 95 %%)",
-                                p.n, p.median, p.sigmaMAD, 100 * p.fractionWithin1, 100 * p.fractionWithin2))
+            let what = p.inAperture == true ? "flux_auto_err: pulls (Σ f·M̂·I − Σ f·M̂·B) / flux_auto_err, f the Kron aperture,"
+                                             : "flux_err: pulls (Σ M̂·I − Σ M̂·B) / flux_err"
+            lines.append(what + String(format: " of %d TP pairs: median %+.3f, sigma_MAD %.3f, %.0f %% within 1, %.0f %% within 2 (standard normal: 0, 1, 68 %%, 95 %%)",
+                                       p.n, p.median, p.sigmaMAD, 100 * p.fractionWithin1, 100 * p.fractionWithin2))
         }
         if let f = imageFidelity {
             lines.append("")

@@ -34,11 +34,7 @@ struct KronAperture {
     /// and angle, and measures it there with `variances` (M_j² σ², may be nil); `centre` is the
     /// source's centre pixel, which bounds the window.
     init(_ image: SparseImage, variances: SparseImage?, y: Double, x: Double, centre: (y: Int, x: Int), shape: IsophotalShape) {
-        let hasAxes = shape.a.isFinite && shape.a > 0
-        self.y = y; self.x = x; window = centre
-        a = hasAxes ? max(shape.a, Self.minimumAxis) : 1; b = hasAxes ? max(shape.b, Self.minimumAxis) : 1
-        let angle = hasAxes ? shape.theta * .pi / 180 : 0
-        (cosine, sine) = (cos(angle), sin(angle))
+        let hasAxes = place(y: y, x: x, centre: centre, shape: shape)
         var weighted = 0.0, total = 0.0
         if hasAxes, let box = box(of: image, extent: Self.momentRadius) {
             for py in box.rows {
@@ -53,6 +49,25 @@ struct KronAperture {
         let first = total > 0 ? weighted / total : 0
         radius = max(Self.factor * (first.isFinite ? first : 0), Self.minimumRadius)
         (flux, variance) = measure(image, variances: variances)
+    }
+
+    /// The aperture a catalog row gives: its centroid, centre pixel, isophote (a, b, θ) and
+    /// `kron_radius`, to measure other images in (`measure`, `weights`); `flux` stays 0.
+    init(y: Double, x: Double, centre: (y: Int, x: Int), shape: IsophotalShape, radius: Double) {
+        place(y: y, x: x, centre: centre, shape: shape)
+        self.radius = radius
+    }
+
+    /// Sets the ellipse's centre, window and axes from the isophote (a circle of unit axes
+    /// without one); returns whether it had axes.
+    @discardableResult
+    private mutating func place(y: Double, x: Double, centre: (y: Int, x: Int), shape: IsophotalShape) -> Bool {
+        let hasAxes = shape.a.isFinite && shape.a > 0
+        self.y = y; self.x = x; window = centre
+        a = hasAxes ? max(shape.a, Self.minimumAxis) : 1; b = hasAxes ? max(shape.b, Self.minimumAxis) : 1
+        let angle = hasAxes ? shape.theta * .pi / 180 : 0
+        (cosine, sine) = (cos(angle), sin(angle))
+        return hasAxes
     }
 
     /// The elliptical radius of point (`py`, `px`), in units of the axes.
@@ -79,11 +94,33 @@ struct KronAperture {
     /// image it was shaped on (another band's D and M² σ²). An image with nothing in the window
     /// gives 0 (the source holds none of its light near its centre).
     func measure(_ image: SparseImage, variances: SparseImage?) -> (flux: Double, variance: Double) {
+        var flux = 0.0, variance = variances == nil ? Double.nan : 0
+        forEachPixel(of: image) { py, px, fraction in
+            flux += fraction * Double(image.pixels[(py - image.y0) * image.width + px - image.x0])
+            if let v = variances, (v.y0..<(v.y0 + v.height)).contains(py), (v.x0..<(v.x0 + v.width)).contains(px) {
+                variance += fraction * fraction * Double(v.pixels[(py - v.y0) * v.width + px - v.x0])
+            }
+        }
+        return (flux, variance)
+    }
+
+    /// The fraction f of each pixel of `image`'s box that `measure` counts (0 outside the
+    /// aperture or the window), on that box: Σ f·image is `measure`'s flux.
+    func weights(over image: SparseImage) -> SparseImage {
+        var fractions = [Float](repeating: 0, count: image.height * image.width)
+        forEachPixel(of: image) { py, px, fraction in
+            fractions[(py - image.y0) * image.width + px - image.x0] = Float(fraction)
+        }
+        return SparseImage(y0: image.y0, x0: image.x0, height: image.height, width: image.width, pixels: fractions)
+    }
+
+    /// Calls `body(py, px, f)` for each pixel of `image`'s box within the window that the
+    /// aperture covers, f the fraction of its 5 × 5 sub-pixels inside (1 inside the edge).
+    private func forEachPixel(of image: SparseImage, _ body: (Int, Int, Double) -> Void) {
         // A pixel is whole when its farthest corner is inside, empty when its nearest is outside:
         // half its diagonal is at most 0.71 px, that is 0.71 / b in units of the axes.
         let edge = 0.71 / b, step = 1 / Double(Self.subsamples)
-        var flux = 0.0, variance = variances == nil ? Double.nan : 0
-        guard let box = box(of: image, extent: radius + edge) else { return (0, variance) }
+        guard let box = box(of: image, extent: radius + edge) else { return }
         for py in box.rows {
             for px in box.columns {
                 let r = rho(Double(py), Double(px))
@@ -99,12 +136,18 @@ struct KronAperture {
                     }
                     fraction = Double(inside) / Double(Self.subsamples * Self.subsamples)
                 }
-                flux += fraction * Double(image.pixels[(py - image.y0) * image.width + px - image.x0])
-                if let v = variances, (v.y0..<(v.y0 + v.height)).contains(py), (v.x0..<(v.x0 + v.width)).contains(px) {
-                    variance += fraction * fraction * Double(v.pixels[(py - v.y0) * v.width + px - v.x0])
-                }
+                body(py, px, fraction)
             }
         }
-        return (flux, variance)
     }
+}
+
+/// The Kron aperture a catalog row describes (`y_centroid`, `x_centroid`, the centre pixel `y`,
+/// `x`, the isophote's `a`, `b`, `theta` and `kron_radius`) as each pixel's weight in `flux_auto`,
+/// over `box`'s pixels; what `pais evaluate` scores `flux_auto`'s errors with.
+public func kronApertureWeights(over box: SparseImage, yCentroid: Double, xCentroid: Double, centre: (y: Int, x: Int),
+                                a: Double, b: Double, theta: Double, kronRadius: Double) -> SparseImage {
+    var shape = IsophotalShape()
+    (shape.a, shape.b, shape.theta) = (a, b, theta)
+    return KronAperture(y: yCentroid, x: xCentroid, centre: centre, shape: shape, radius: kronRadius).weights(over: box)
 }

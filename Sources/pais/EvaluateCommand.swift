@@ -61,8 +61,9 @@ struct EvaluateCommand: ParsableCommand {
         // (sky-subtracted): M̂_k · I on the field's raw image would add a share of the sky to it.
         var catalogFlux = preferCatalogFlux
         if let deblend {
-            predictions = try wrap { try PredictionLoader.deblendDirectory(deblend, height: field.height, width: field.width,
-                                                                          fluxColumn: fluxColumn == "none" ? "flux" : fluxColumn) }
+            let loaded = try wrap { try PredictionLoader.deblendDirectory(deblend, height: field.height, width: field.width,
+                                                                           fluxColumn: fluxColumn == "none" ? "flux" : fluxColumn) }
+            predictions = fluxColumn == "flux_auto" ? try wrap { try Self.withKronApertures(loaded, catalog: deblend + "/catalog.fits") } : loaded
             name = method ?? "PAIS"
             catalogFlux = true
         } else if let catalog {
@@ -128,10 +129,47 @@ struct EvaluateCommand: ParsableCommand {
             result = try MosaicDeblender(settings: settings).deblend(field.noisy, height: field.height, width: field.width, network: network)
         } catch let e as InferenceError { throw CommandError("\(truthPath): \(e.description)") }
         writeToStandardError("deblended \(truthPath) with \(weights): \(result.sources.count) sources\n")
-        return PredictionLoader.deblended(positions: result.sources.map { PixelPosition(x: $0.xCentroid, y: $0.yCentroid) },
-                                          fluxes: result.sources.map { fluxColumn == "flux_auto" ? $0.autoFlux : $0.flux },
-                                          fluxErrors: result.sources.map(\.fluxError),
-                                          images: result.sources.map(\.image), image: result.image, height: result.height, width: result.width)
+        let kron = fluxColumn == "flux_auto"
+        let predictions = PredictionLoader.deblended(positions: result.sources.map { PixelPosition(x: $0.xCentroid, y: $0.yCentroid) },
+                                                     fluxes: result.sources.map { kron ? $0.autoFlux : $0.flux },
+                                                     fluxErrors: result.sources.map { kron ? $0.autoFluxError : $0.fluxError },
+                                                     images: result.sources.map(\.image), image: result.image, height: result.height, width: result.width)
+        guard kron else { return predictions }
+        return Self.withKronApertures(predictions, geometry: result.sources.map {
+            KronGeometry(yCentroid: $0.yCentroid, xCentroid: $0.xCentroid, y: $0.y, x: $0.x, a: $0.a, b: $0.b, theta: $0.theta,
+                         kronRadius: $0.kronRadius)
+        })
+    }
+
+    /// A source's Kron aperture as its catalog row gives it.
+    struct KronGeometry {
+        var yCentroid, xCentroid: Double, y, x: Int, a, b, theta, kronRadius: Double
+    }
+
+    /// For `--flux-column flux_auto`: each source's Kron aperture as weights on its contribution's
+    /// box, so that the error pulls compare the noisy and noiseless light in the aperture flux_auto
+    /// sums (its flux_auto_err is that aperture's error, not the whole map's).
+    static func withKronApertures(_ predictions: [PredictedSource], geometry: [KronGeometry]) -> [PredictedSource] {
+        zip(predictions, geometry).map { prediction, g in
+            var p = prediction
+            if let box = p.contribution {
+                p.fluxWeights = kronApertureWeights(over: box, yCentroid: g.yCentroid, xCentroid: g.xCentroid, centre: (g.y, g.x),
+                                                    a: g.a, b: g.b, theta: g.theta, kronRadius: g.kronRadius)
+            }
+            return p
+        }
+    }
+
+    /// The same, with the apertures read from a deblend's catalog (its rows in the predictions' order).
+    static func withKronApertures(_ predictions: [PredictedSource], catalog path: String) throws -> [PredictedSource] {
+        let table = try FITSTable.read(from: path)
+        func column(_ name: String) throws -> [Double] { try table.doubles(name, source: path) }
+        let (yc, xc, y, x) = (try column("y_centroid"), try column("x_centroid"), try column("y"), try column("x"))
+        let (a, b, theta, k) = (try column("a"), try column("b"), try column("theta"), try column("kron_radius"))
+        let geometry = y.indices.map {
+            KronGeometry(yCentroid: yc[$0], xCentroid: xc[$0], y: Int(y[$0]), x: Int(x[$0]), a: a[$0], b: b[$0], theta: theta[$0], kronRadius: k[$0])
+        }
+        return withKronApertures(predictions, geometry: geometry)
     }
 
     /// Table 3 metrics (metrics.md §7) of the model on a labelled dataset split.

@@ -213,6 +213,35 @@ struct PurityTests {
     }
 }
 
+/// An aperture flux's pull (flux_auto) counts the noise inside its aperture only: with weights w it
+/// is Σ w·M̂·(I − B) / σ, recomputed here in float64; unit weights give the whole map's pull, and
+/// the report and matches.csv agree on it.
+@Test func aperturePullsWeighTheMapByTheAperture() throws {
+    let field = handMadeField(), maps = oracleMaps(field)
+    let m = maps[0]
+    var weights = m
+    for i in weights.pixels.indices { weights.pixels[i] = i % 3 == 0 ? 0 : (i % 3 == 1 ? 0.5 : 1) }
+    var inAperture = 0.0, whole = 0.0
+    for a in 0..<m.height { for b in 0..<m.width {
+        let y = m.y0 + a, x = m.x0 + b
+        guard (0..<field.height).contains(y), (0..<field.width).contains(x) else { continue }
+        let noise = Double(field.noisy[y * field.width + x]) - Double(field.noiseless[y * field.width + x])
+        inAperture += Double(weights.pixels[a * m.width + b]) * Double(m.pixels[a * m.width + b]) * noise
+        whole += Double(m.pixels[a * m.width + b]) * noise
+    } }
+    var source = PredictedSource(position: PixelPosition(x: 5.5, y: 5.0), flux: 1, contribution: m, fluxError: 0.5)
+    #expect(abs(try #require(source.fluxErrorPull(field)) - whole / 0.5) < 1e-9)
+    source.fluxWeights = weights
+    let pull = try #require(source.fluxErrorPull(field))
+    #expect(abs(pull - inAperture / 0.5) < 1e-9 && abs(inAperture - whole) > 1e-6, "\(pull) vs \(inAperture / 0.5) (whole map \(whole / 0.5))")
+    var scorer = FieldScorer()
+    scorer.radii = [5]
+    let report = scorer.score(field, [source], method: "t", field: "hand")
+    #expect(report.fluxErrorPulls?.inAperture == true && abs((report.fluxErrorPulls?.median ?? .nan) - pull) < 1e-9)
+    let table = try MatchTable.build(field, [source], pairs: scorer.primaryPairs(field, [source]))
+    #expect(abs(try table.doubles("pull")[0] - pull) < 1e-9)
+}
+
 /// matches.csv: one row per true source (matched or not) then one per unmatched prediction, with
 /// the fluxes and pull recomputed here in float64 from the maps.
 @Test func matchTableHasARowPerTruthAndPerFalsePositive() throws {

@@ -84,6 +84,22 @@ struct KronApertureTests {
         if a * b > 4 { #expect(circle.flux < 0.97 * atMinimum.flux, "\(circle.flux) vs \(atMinimum.flux)") }
     }
 
+    /// The aperture rebuilt from a catalog row's numbers (what `pais evaluate` does for flux_auto's
+    /// pulls) weighs each pixel as the measurement did: Σ w·D is its flux. Control: another radius
+    /// gives another sum.
+    @Test func catalogGeometryGivesTheMeasuredAperture() {
+        let image = SourceShapeTests.ellipse(a: 2.2, b: 1.4, theta: 25, peak: 3)
+        let shape = Self.shape(a: 1.1, b: 0.7, theta: 25)
+        let kron = KronAperture(image, variances: nil, y: 120.3, x: 219.6, centre: (120, 220), shape: shape)
+        func sum(radius: Double) -> Double {
+            let w = kronApertureWeights(over: image, yCentroid: 120.3, xCentroid: 219.6, centre: (120, 220), a: 1.1, b: 0.7,
+                                        theta: 25, kronRadius: radius)
+            return zip(w.pixels, image.pixels).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+        }
+        #expect(abs(sum(radius: kron.radius) - kron.flux) <= 1e-6 * kron.flux, "\(sum(radius: kron.radius)) vs \(kron.flux)")
+        #expect(abs(sum(radius: kron.radius * 0.8) - kron.flux) > 1e-3 * kron.flux)
+    }
+
     /// Without an isophote a source gets the 3.5 px circle; light beyond the window is not used.
     @Test func aPointSourceGetsTheSmallestCircleAndTheWindowBoundsIt() {
         var image = SourceShapeTests.ellipse(a: 1, b: 1, theta: 0)

@@ -270,8 +270,15 @@ struct DeblendCLITests {
             let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: report + "/report.json"))) as! [String: Any]
             let all = try #require((json["flux"] as? [[String: Any]])?.first { $0["label"] as? String == "all" })
             spread[column] = try #require((all["noisy"] as? [String: Any])?["sigmaMAD"] as? Double)
+            // Each flux's errors against the noise in its own pixels: the whole map's, or the Kron aperture's.
+            let pulls = try #require(json["fluxErrorPulls"] as? [String: Any])
+            let pullSpread = try #require(pulls["sigmaMAD"] as? Double)
+            #expect((pulls["inAperture"] as? Bool) == (column == "flux_auto") && pullSpread > 0.7 && pullSpread < 1.4,
+                    "\(column) pulls: \(pulls)")
         }
         #expect(spread["flux_auto"]! < 0.6 * spread["flux"]!, "noisy-flux sigma_MAD: \(spread)")
+        #expect(try String(contentsOfFile: directory + "/eval-flux_auto/report.txt", encoding: .utf8)
+                    .contains("flux_auto_err: pulls (Σ f·M̂·I − Σ f·M̂·B) / flux_auto_err, f the Kron aperture"))
         // A deblend run by `pais evaluate` itself scores the same Kron fluxes.
         let here = try runPais(["evaluate", "--truth", field, "--flux-column", "flux_auto", "--output", directory + "/eval-here", "--no-plots"])
         #expect(here.status == 0, "\(here.standardError)")
