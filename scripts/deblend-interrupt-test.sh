@@ -34,8 +34,8 @@ interrupt() {
 }
 
 interrupt term-ranks
-grep -q "interrupted by SIGTERM before block" "$work/logs/term-ranks.err" \
+grep -q "interrupted by SIGTERM in block" "$work/logs/term-ranks.err" \
   || { echo "term-ranks: no 'interrupted by SIGTERM' message"; cat "$work/logs/term-ranks.err"; exit 1; }
-echo "SIGTERM to both ranks: they stop before the same block, the staging directory is removed"
+echo "SIGTERM to both ranks: they stop in the same block, the staging directory is removed"
 interrupt int-mpirun
 echo "Ctrl-C to mpirun: the job ends and leaves nothing behind"

@@ -204,7 +204,7 @@ public final class DeblendFileSink: DeblendSink, @unchecked Sendable {
 
     /// Discards the outputs as soon as `StopSignals` reports a stop, from a thread that looks
     /// every 50 ms: an mpirun or a Slurm step that kills the process soon after the signal then
-    /// leaves nothing behind. (The deblend itself stops at the next block, `MosaicDeblender`.)
+    /// leaves nothing behind. (The deblend itself stops after the block's network pass, `MosaicDeblender`.)
     public func discardOnStopSignal() {
         Thread.detachNewThread { [weak self] in
             while let sink = self, !sink.settlement.withLock({ $0 }) {

@@ -296,7 +296,6 @@ public struct MosaicDeblender {
         var done = 0
         var outputs = StitchedOutputs(height: 0, width: image.width, slots: network.slots)
         for block in plan.blocks {
-            try stopIfSignalled(before: block.index, of: plan.blocks.count, communicator: communicator)
             var input = try image.read(rows: block.inputRows)
             InputScan.sanitise(&input)
             let networkStart = Date()
@@ -305,6 +304,10 @@ public struct MosaicDeblender {
                 done += 1; progress(done, mine)
             }
             run.networkSeconds += Date().timeIntervalSince(networkStart)
+            // Asked right after the block's gather, where the ranks are in step anyway: a check at
+            // the block's start would make the others wait for rank 0's decoding instead of
+            // running their next tiles meanwhile.
+            try stopIfSignalled(in: block.index, of: plan.blocks.count, communicator: communicator)
             guard let decoder else { continue }
             let decodeStart = Date()
             let core = (block.rows.lowerBound - block.inputRows.lowerBound) * image.width
@@ -331,8 +334,8 @@ public struct MosaicDeblender {
     }
 
     /// Throws `interrupted` on every rank when any rank has received a stop signal: all ranks
-    /// ask at the same block (one small allreduce), so none goes on alone into a collective.
-    private func stopIfSignalled(before block: Int, of blocks: Int, communicator: (any Communicator)?) throws {
+    /// ask in the same block (one small allreduce), so none goes on alone into a collective.
+    private func stopIfSignalled(in block: Int, of blocks: Int, communicator: (any Communicator)?) throws {
         let mine = Int64(StopSignals.requested ?? 0)
         let agreed = try communicator.map { $0.size > 1 ? try $0.max(mine) : mine } ?? mine
         if agreed != 0 { throw InferenceError.interrupted(signal: Int32(agreed), block: block, blocks: blocks) }

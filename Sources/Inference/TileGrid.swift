@@ -68,13 +68,14 @@ public enum InferenceError: Error, CustomStringConvertible, Equatable {
     case badParameter(String)
     case badModel(String)
     case network(String)
-    /// A stop signal (`StopSignals`) arrived; every rank stopped before the same block.
+    /// A stop signal (`StopSignals`) arrived; every rank stopped in the same block, after its
+    /// network pass and before its decoding.
     case interrupted(signal: Int32, block: Int, blocks: Int)
 
     public var description: String {
         switch self {
         case let .interrupted(signal, block, blocks):
-            return "interrupted by \(StopSignals.name(signal)) before block \(block + 1) of \(blocks)"
+            return "interrupted by \(StopSignals.name(signal)) in block \(block + 1) of \(blocks)"
         case let .emptyImage(m): return "nothing to deblend: \(m)"
         case let .badParameter(m): return "bad parameter: \(m)"
         case let .badModel(m): return "bad model: \(m)"

@@ -57,7 +57,7 @@ struct DeblendCommand: ParsableCommand {
         let communicator: any Communicator = mpi ?? LocalCommunicator()
         BLASInfo.setThreadCount(1)
         Parallel.workers = max(1, threads ?? (mpi == nil ? ProcessInfo.processInfo.activeProcessorCount : 1))
-        // Ctrl-C, or Slurm's SIGTERM at the time limit, stops every rank before the same block and
+        // Ctrl-C, or Slurm's SIGTERM at the time limit, stops every rank in the same block and
         // removes the staging directory; a second Ctrl-C ends the process at once.
         StopSignals.install(secondSignalKills: true)
         do {
@@ -217,7 +217,7 @@ struct DeblendCommand: ParsableCommand {
     }
 
     /// A deblend stopped by a signal: the process exits with 128 + its number, as the shell's own.
-    /// `agreed`: every rank stopped before the same block (`InferenceError.interrupted`).
+    /// `agreed`: every rank stopped in the same block (`InferenceError.interrupted`).
     struct DeblendInterrupted: Error, CustomStringConvertible {
         let signal: Int32
         let agreed: Bool

@@ -43,7 +43,7 @@ struct InterruptCLITests {
         let run = try Self.runInterrupted(arguments, signal: SIGINT)
         #expect(run.signalled)
         #expect(run.status == 128 + SIGINT, "\(run.standardError)")
-        #expect(run.standardError.contains("interrupted by SIGINT before block") && run.standardError.contains("nothing was written to \(out)"),
+        #expect(run.standardError.contains("interrupted by SIGINT in block") && run.standardError.contains("nothing was written to \(out)"),
                 "\(run.standardError)")
         #expect(try String(contentsOfFile: out + "/catalog.csv", encoding: .utf8) == "earlier")
         let left = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
