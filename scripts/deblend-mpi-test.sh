@@ -81,7 +81,9 @@ refused split "ranks disagree: the deblend setup (image, model file, options or 
   -np 1 "$pais" deblend "$work/field.fits" --model "$work/run/model.safetensors" --preset tiny --tile 32 --output "$work/split" \
   : -np 1 "$pais" deblend "$work/field.fits" --model "$work/run/model.safetensors" --preset tiny --tile 32 --peak-threshold 0.2 \
   --output "$work/split"
-echo "deblend: ranks with different options stop together before any tile, naming rank 1"
+grep -qF "first difference: PAISNMS=0.10000000149011612 on rank 0, PAISNMS=0.20000000298023224 on rank 1" "$work/split.log" \
+  || { echo "split: the message does not name the option that differs"; cat "$work/split.log"; exit 1; }
+echo "deblend: ranks with different options stop together before any tile, naming rank 1 and the option"
 # Noise matching with the shipped model (which records its training noise): a sky five times
 # noisier than the widest training sky is scaled tile by tile, the same on every rank.
 "$pais" simulate --height 300 --width 300 --psf-size 31 --seed 6 --depth 25.6 --output "$work/shallow.fits" > /dev/null 2>&1

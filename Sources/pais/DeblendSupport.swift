@@ -187,8 +187,25 @@ func agreeOnSetup(keywords: [(String, HeaderValue, String)], imageSize: String, 
     do {
         try ConsistencyChecks.verifyIdentical(Array(record.utf8), what: "the deblend setup (image, model file, options or measured sky)", on: communicator)
     } catch let e as DistributedError {
-        throw CommandError("ranks disagree: \(e.description)")
+        // Every rank is here (the hashes were gathered): name the first line that differs.
+        let difference = try firstDifference(Array(record.split(separator: "\n").map(String.init)), communicator: communicator)
+        throw CommandError("ranks disagree: \(e.description)" + (difference.map { "; first difference: \($0)" } ?? ""))
     }
+}
+
+/// The first line of the ranks' records that is not the same on all of them, as each rank has it
+/// (e.g. `PAISPREC=bfloat16 on rank 0, PAISPREC=float32 on rank 1`); a collective. Lines past the
+/// 64th are not compared, and each is shown to 96 bytes.
+private func firstDifference(_ lines: [String], communicator: any Communicator) throws -> String? {
+    let compared = 64, shown = 96
+    var hashes = lines.prefix(compared).map { line in Array(line.utf8).withUnsafeBytes { Int64(bitPattern: stableHash64($0)) } }
+    hashes += [Int64](repeating: 0, count: compared - hashes.count)
+    let all = try communicator.allgather(hashes)
+    guard let index = (0..<compared).first(where: { i in all.contains { $0[i] != all[0][i] } }) else { return nil }
+    var text = Array((index < lines.count ? lines[index] : "(no such line)").utf8.prefix(shown))
+    text += [UInt8](repeating: 0, count: shown - text.count)
+    let texts = try communicator.allgather(text).map { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    return texts.enumerated().map { "\($0.element) on rank \($0.offset)" }.joined(separator: ", ")
 }
 
 /// Builds the tile network for `preset` from `weights`, checking the tile size against the model.
