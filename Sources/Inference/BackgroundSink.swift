@@ -6,7 +6,7 @@ import PCR
 /// order made, so that writing the outputs overlaps the network and the decoding that follow.
 ///
 /// Why: writing is a single thread's work (cfitsio into the page cache), and in a 4096² deblend
-/// it took a fifth of the wall time with the other core idle: each block's heatmap and
+/// it took a tenth to a fifth of the wall time with the other core idle: each block's heatmap and
 /// segmentation rows, then 250 MB of per-source images while the main thread measured the sources.
 ///
 /// At most `maxQueuedCalls` calls wait, so the memory they hold stays within that many of the
