@@ -47,6 +47,10 @@ struct EvaluateCommand: ParsableCommand {
 
     func run() throws {
         if !compare.isEmpty { return try runComparison() }
+        // Only a deblend run here uses the network's inference arithmetic.
+        if precision != "auto" && (dataset != nil || deblend != nil || catalog != nil || oracle) {
+            throw ValidationError("--precision applies only when pais evaluate deblends the field itself (--truth without --deblend, --catalog or --oracle); --dataset scores the model in float32, as it was trained")
+        }
         if let dataset { return try runTestSet(dataset) }
         guard let truth else { throw ValidationError("--truth FIELD.fits is required (or use --compare)") }
         guard [deblend != nil, catalog != nil, oracle].filter({ $0 }).count <= 1 else {

@@ -511,6 +511,8 @@ struct DeblendCLITests {
         #expect(both.status != 0 && both.standardError.contains("at most one of"))
         let stray = try runPais(["evaluate", "--truth", f.field, "--oracle-peaks", "--deblend", out])
         #expect(stray.status != 0 && stray.standardError.contains("--oracle-peaks needs --oracle"))
+        let unused = try runPais(["evaluate", "--truth", f.field, "--deblend", out, "--precision", "float32"])
+        #expect(unused.status != 0 && unused.standardError.contains("--precision applies only when pais evaluate deblends the field itself"))
     }
 
     /// A field written as a cube with one plane (NAXIS3 = 1 and a third WCS axis, as some
