@@ -5,7 +5,7 @@
 //   direct-conv-bench H CIN COUT ISA [K]  (K: kernel size, 3 by default; ISA 256 = AVX2 + FMA, 512 = AVX-512F,
 //                                          pairs = AVX-512F with input-channel pairs, COUT <= 8,
 //                                          bf16 = AVX-512 BF16, forward only: quads of input channels for
-//                                          COUT <= 8 and CIN % 4 == 0, else pairs)
+//                                          COUT <= 16 and CIN % 4 == 0, else pairs)
 #include "direct_conv.h"
 #include <stdint.h>
 #include <stdio.h>
@@ -27,11 +27,11 @@ static float *random_floats(long n) {
 
 // Forward only: the bfloat16 kernels run inference, never a kernel gradient.
 static int bf16_bench(int k, int h, int cin, int cout) {
-    const int batch = 8, quads = cout <= 8 && cin % 4 == 0;
+    const int batch = 8, quads = cout <= 16 && cin % 4 == 0;
     if (!pais_direct_conv_has_bf16()) { fprintf(stderr, "this CPU has no AVX-512 BF16\n"); return 1; }
     if (cin % 2) { fprintf(stderr, "bf16 needs an even CIN\n"); return 1; }
-    const int kstride = quads ? 16 : (cout + 15) / 16 * 16;
-    const long words = quads ? (long)k * k * cin / 4 * 16 : (long)k * k * cin / 2 * kstride;
+    const int kstride = quads ? (cout > 8 ? 32 : 16) : (cout + 15) / 16 * 16;
+    const long words = quads ? (long)k * k * cin / 4 * kstride : (long)k * k * cin / 2 * kstride;
     const pais_conv_shape s = {h, h, cin, h, h, cout, k, 1, k / 2, k / 2, kstride, 512};
     float *x = random_floats((long)batch * h * h * cin), *y = random_floats((long)batch * h * h * cout);
     float *w = random_floats(2 * words), *bias = calloc(kstride, sizeof(float));

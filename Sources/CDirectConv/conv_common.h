@@ -22,17 +22,20 @@ ALWAYS_INLINE void clipped_taps(int i0, int k, int size, int *k0, int *k1) {
     *k1 = i0 + k > size ? size - i0 : k;
 }
 
-/// y_px[r, 0..<cout] = bias + lanes 2o and 2o + 1 of acc[r] added, for R pixels: the layout of
-/// the kernels that give each output two lanes (input channels in pairs or quads, cout <= 8).
+/// dst[0..<count] = b + lanes 2o and 2o + 1 of acc added (o < count <= 8): the layout of the
+/// kernels that give each output two lanes (input channels in pairs or quads).
+__attribute__((target("avx512f"))) ALWAYS_INLINE
+void store_lane_pair(__m512 acc, __m512 b, int count, float *dst) {
+    const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
+    const __m512 sums = _mm512_add_ps(acc, _mm512_permute_ps(acc, 0xB1));   // lane 2o: both halves
+    _mm512_mask_storeu_ps(dst, (__mmask16)((1u << count) - 1u), _mm512_add_ps(_mm512_permutexvar_ps(evens, sums), b));
+}
+
+/// y_px[r, 0..<cout] = bias (or 0) + `store_lane_pair` of acc[r], for R pixels (cout <= 8).
 __attribute__((target("avx512f"))) ALWAYS_INLINE
 void store_lane_pairs(const __m512 *acc, const int R, const float *bias, int cout, float *y_px) {
-    const __mmask16 out = (__mmask16)((1u << cout) - 1u);
-    const __m512 b = bias ? _mm512_maskz_loadu_ps(out, bias) : _mm512_setzero_ps();
-    const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
-    for (int r = 0; r < R; r++) {
-        const __m512 sums = _mm512_add_ps(acc[r], _mm512_permute_ps(acc[r], 0xB1));   // lane 2o: both halves
-        _mm512_mask_storeu_ps(y_px + r * cout, out, _mm512_add_ps(_mm512_permutexvar_ps(evens, sums), b));
-    }
+    const __m512 b = bias ? _mm512_maskz_loadu_ps((__mmask16)((1u << cout) - 1u), bias) : _mm512_setzero_ps();
+    for (int r = 0; r < R; r++) store_lane_pair(acc[r], b, cout, y_px + r * cout);
 }
 
 /// The cases of a switch on a pixel count that call a tile function with a constant R:

@@ -96,34 +96,52 @@ static void pairs16_block(const pais_conv_shape *s, const uint16_t *x_img, const
 #undef P16_CASE
 }
 
-// MARK: at most 8 output channels, input channels in quads.
-// Lane 2o + e accumulates the pair (x[4j + 2e], x[4j + 2e + 1]) · kernel[.., o]: one 64-bit broadcast
-// feeds all 16 lanes, and the two lanes of each output are added when the tile is stored (as the
-// float32 pair kernels do with pairs of input channels).
+// MARK: at most 16 output channels, input channels in quads.
+// In vector v, lane 2o + e accumulates the pair (x[4j + 2e], x[4j + 2e + 1]) · kernel[.., 8v + o]: one
+// 64-bit broadcast feeds all 16 lanes of one or two vectors, and the two lanes of each output are
+// added when the tile is stored (as the float32 pair kernels do with pairs of input channels). With
+// two vectors (9 to 16 outputs) each broadcast feeds two multiply-adds, as in the pair layout's
+// 32-output tiles; one broadcast per multiply-add held 16-output layers to 1.1-1.35× less speed
+// (`dev/direct-conv-bench.sh`).
 
 BF16_TARGET ALWAYS_INLINE
 void quads16_tile(const pais_conv_shape *s, const uint16_t *x_img, const uint32_t *quads, const float *bias,
-                  float *y_px, int iy0, int ix0, int ky0, int ky1, int kx0, int kx1, const int R) {
-    __m512 acc[BF16_TILE];
-    for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps();
-    const int cin = s->cin, quarter = cin / 4, step = s->stride * cin;
+                  float *y_px, int iy0, int ix0, int ky0, int ky1, int kx0, int kx1, const int R, const int V) {
+    __m512 acc[BF16_TILE][2];
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < V; v++) acc[r][v] = _mm512_setzero_ps();
+    const int cin = s->cin, quarter = cin / 4, step = s->stride * cin, words = 16 * V;
     for (int ky = ky0; ky < ky1; ky++) {
         const uint16_t *xp = x_img + ((ptrdiff_t)(iy0 + ky) * s->w + ix0 + kx0) * cin;
-        const uint32_t *wp = quads + (ptrdiff_t)(ky * s->k + kx0) * quarter * 16;
+        const uint32_t *wp = quads + (ptrdiff_t)(ky * s->k + kx0) * quarter * words;
         const int run = (kx1 - kx0) * quarter;
         for (int j = 0; j < run; j++) {
-            const __m512bh wv = (__m512bh)_mm512_loadu_si512(wp + 16 * j);
-            for (int r = 0; r < R; r++) acc[r] = _mm512_dpbf16_ps(acc[r], bf16_broadcast64(xp + r * step + 4 * j), wv);
+            __m512bh wv[2];
+            for (int v = 0; v < V; v++) wv[v] = (__m512bh)_mm512_loadu_si512(wp + words * j + 16 * v);
+            for (int r = 0; r < R; r++) {
+                const __m512bh b = bf16_broadcast64(xp + r * step + 4 * j);
+                for (int v = 0; v < V; v++) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], b, wv[v]);
+            }
         }
     }
-    store_lane_pairs(acc, R, bias, s->cout, y_px);
+    for (int v = 0; v < V; v++) {
+        const int count = V == 1 ? s->cout : (v == 0 ? 8 : s->cout - 8);
+        const __m512 b = _mm512_maskz_loadu_ps((__mmask16)((1u << count) - 1u), bias + 8 * v);
+        for (int r = 0; r < R; r++) store_lane_pair(acc[r][v], b, count, y_px + r * s->cout + 8 * v);
+    }
 }
 
 BF16_TARGET
 static void quads16_block(const pais_conv_shape *s, const uint16_t *x_img, const uint32_t *quads, const float *bias,
-                          float *y_px, int iy0, int ix0, int ky0, int ky1, int kx0, int kx1, int pixels) {
-#define Q16_CASE(RR) case RR: quads16_tile(s, x_img, quads, bias, y_px, iy0, ix0, ky0, ky1, kx0, kx1, RR); break
-    switch (pixels) { CASES_1_TO_11_ELSE(Q16_CASE, BF16_TILE); }
+                          float *y_px, int iy0, int ix0, int ky0, int ky1, int kx0, int kx1, int pixels, int v) {
+#define Q16_CASE(RR, VV) case RR: quads16_tile(s, x_img, quads, bias, y_px, iy0, ix0, ky0, ky1, kx0, kx1, RR, VV); break
+#define Q16_CASE_V1(RR) Q16_CASE(RR, 1)
+    if (v == 1) {
+        switch (pixels) { CASES_1_TO_11_ELSE(Q16_CASE_V1, BF16_TILE); }
+    } else {
+        switch (pixels) { Q16_CASE(1, 2); Q16_CASE(2, 2); Q16_CASE(3, 2); Q16_CASE(4, 2); Q16_CASE(5, 2); default: Q16_CASE(BF16_TILE / 2, 2); }
+    }
+#undef Q16_CASE_V1
 #undef Q16_CASE
 }
 
@@ -142,7 +160,8 @@ static void forward_rows(const pais_conv_shape *s, const uint16_t *x16, const ui
         const int iy0 = oy * st - s->pad_y;
         clipped_taps(iy0, k, s->h, &ky0, &ky1);
         for (int co0 = 0; co0 < (quads ? 1 : s->cout); co0 += 32) {
-            const int v = s->cout - co0 > 16 ? 2 : 1, tile = quads ? BF16_TILE : BF16_TILE / v;
+            // Vectors per pixel: of 16 outputs (pairs), or of 8 (quads).
+            const int v = (quads ? s->cout - co0 > 8 : s->cout - co0 > 16) ? 2 : 1, tile = BF16_TILE / v;
             int ox = 0;
             while (ox < s->wo) {
                 const int ix0 = ox * st - s->pad_x;
@@ -153,7 +172,7 @@ static void forward_rows(const pais_conv_shape *s, const uint16_t *x16, const ui
                     clipped_taps(ix0, k, s->w, &kx0, &kx1);
                 }
                 float *y_px = y_row + (ptrdiff_t)ox * s->cout;
-                if (quads) quads16_block(s, x_img, kernel, bias, y_px, iy0, ix0, ky0, ky1, kx0, kx1, pixels);
+                if (quads) quads16_block(s, x_img, kernel, bias, y_px, iy0, ix0, ky0, ky1, kx0, kx1, pixels, v);
                 else pairs16_block(s, x_img, kernel, bias, y_px, iy0, ix0, ky0, ky1, kx0, kx1, co0, pixels, v);
                 ox += pixels;
             }

@@ -23,22 +23,23 @@ extension DirectConv {
     static func runsBFloat16(_ g: ConvGeometry) -> Bool { ConvPrecision.bfloat16Available && g.c % 2 == 0 }
 
     /// `forward` with x and the kernel rounded to bfloat16 (`pais_direct_conv_forward_bf16`), for
-    /// an even Cin. At most 8 outputs and Cin a multiple of 4 take the kernel in quads of input
-    /// channels, so that no lane idles (as the float32 pair kernels do).
+    /// an even Cin. At most 16 outputs and Cin a multiple of 4 take the kernel in quads of input
+    /// channels, in one or two vectors of 8 outputs: no lane idles at 8 outputs (as in the float32
+    /// pair kernels), and at 16 each broadcast input feeds two vectors.
     func forwardBFloat16(_ x: UnsafePointer<Float>, _ g: ConvGeometry, kernel: UnsafePointer<Float>, outChannels cout: Int,
                          bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>, workspace: Workspace) {
         precondition(Self.runsBFloat16(g), "bfloat16 convolution without AVX-512 BF16 or with an odd Cin (\(g.c))")
         var s = shape(g, outChannels: cout)
-        let quads = cout <= 8 && g.c % 4 == 0
-        let stride = quads ? 16 : (cout + 15) / 16 * 16, rows = g.rowLength       // rows = k·k·Cin
+        let quads = cout <= 16 && g.c % 4 == 0
+        let stride = quads ? (cout > 8 ? 32 : 16) : (cout + 15) / 16 * 16, rows = g.rowLength       // rows = k·k·Cin
         s.kernel_stride = Int32(stride)
         // The kernel's words as float pairs in memory order (element 2·word + half), then rounded.
-        let wordCount = quads ? rows / 4 * 16 : rows / 2 * stride
+        let wordCount = quads ? rows / 4 * stride : rows / 2 * stride
         let staged = workspace.scratch(8, count: 2 * wordCount)
         staged.update(repeating: 0, count: 2 * wordCount)
         for r in 0..<rows {                                      // r = t·Cin + c
             for o in 0..<cout {
-                let word = quads ? r / 4 * 16 + 2 * o + r % 4 / 2 : r / 2 * stride + o
+                let word = quads ? r / 4 * stride + 16 * (o / 8) + 2 * (o % 8) + r % 4 / 2 : r / 2 * stride + o
                 staged[2 * word + r % 2] = kernel[r * cout + o]
             }
         }

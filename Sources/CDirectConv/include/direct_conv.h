@@ -60,9 +60,9 @@ void pais_bf16_convert(const float *src, uint16_t *dst, long count);
 void pais_direct_conv_forward_bf16(const pais_conv_shape *shape, const uint16_t *x16, const uint32_t *pairs,
                                    const float *bias, float *y, int row0, int row1);
 
-/// The same for cout <= 8 and cin a multiple of 4: `quads` [k, k, cin/4, 16] words, word (t, j, 2o + e)
-/// holding kernel[t, 4j + 2e, o] (low half) and kernel[t, 4j + 2e + 1, o] (high), zero for o >= cout.
-/// bias [cout], not NULL. kernel_stride is not used.
+/// The same for cout <= 16 and cin a multiple of 4: `quads` [k, k, cin/4, kernel_stride] words with
+/// kernel_stride = 16 for cout <= 8, else 32; word (t, j, 16v + 2o + e) holds kernel[t, 4j + 2e, 8v + o]
+/// (low half) and kernel[t, 4j + 2e + 1, 8v + o] (high), zero for 8v + o >= cout. bias [cout], not NULL.
 void pais_direct_conv_forward_bf16_quads(const pais_conv_shape *shape, const uint16_t *x16, const uint32_t *quads,
                                          const float *bias, float *y, int row0, int row1);
 
