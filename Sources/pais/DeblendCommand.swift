@@ -58,8 +58,11 @@ struct DeblendCommand: ParsableCommand {
         BLASInfo.setThreadCount(1)
         Parallel.workers = max(1, threads ?? (mpi == nil ? ProcessInfo.processInfo.activeProcessorCount : 1))
         // Ctrl-C, or Slurm's SIGTERM at the time limit, stops every rank in the same block and
-        // removes the staging directory; a second Ctrl-C ends the process at once.
+        // removes the staging directory; a second Ctrl-C ends the process at once. SIGUSR1, Slurm's
+        // warning before the limit (`--signal`), is ignored: a deblend cannot resume, so it goes on
+        // and may still finish, and the SIGTERM at the limit stops it cleanly if not.
         StopSignals.install(secondSignalKills: true)
+        signal(SIGUSR1, SIG_IGN)
         do {
             try deblend(communicator: communicator)
         } catch let stop as DeblendInterrupted {
