@@ -67,7 +67,7 @@ struct DeblendCommand: ParsableCommand {
             try deblend(communicator: communicator)
         } catch let stop as DeblendInterrupted {
             if communicator.rank == 0 { writeToStandardError("Error: \(stop.description)\n") }
-            // Ranks that stopped at the same block finish MPI together; a rank that stopped alone
+            // Ranks that stopped in the same block finish MPI together; a rank that stopped alone
             // (a write failed once the outputs were discarded) takes the others down with it.
             if stop.agreed { try? mpi?.finalize() } else if communicator.size > 1 { communicator.abort(code: 128 + stop.signal) }
             throw ExitCode(128 + stop.signal)
