@@ -47,7 +47,7 @@ struct DeblendCommand: ParsableCommand {
     @Option(help: "A measured band's AB zero point, as NAME=ZP, over its header's (MAGZP or PHOTFLAM/PHOTPLAM). Repeatable.") var measureZeroPoint: [String] = []
     @Option(help: "Electrons per image unit (for an image in e-/s, its exposure time in s), for the sources' photon noise in flux_err; without it flux_err holds the sky noise alone, as source-extractor's with GAIN 0.") var gain: Double?
     @Option(help: "Scale what the network sees so that the sky's noise lies in the range the model was trained on (auto: when the model file records that range, as the shipped ones do), or never (off). Fluxes stay in the image's units.") var noiseMatch = "auto"
-    @Option(help: "The network's arithmetic: auto (bfloat16 where the CPU has AVX-512 BF16, else float32), float32, or bfloat16 (inputs and weights rounded to 8 significant bits, sums in float32; up to twice as fast).") var precision = "auto"
+    @Option(help: "The network's arithmetic: auto (bfloat16 where the CPU has AVX-512 BF16, else float32), float32, or bfloat16 (inputs and weights rounded to 8 significant bits, sums in float32: the convolutions up to twice as fast, the same catalog within a source or two).") var precision = "auto"
     @Flag(help: "Skip the per-source images (sources.fits): catalog, segmentation and heatmap only; faster, and far smaller on big mosaics (fluxes equal to rounding).") var noStamps = false
     @Flag(help: "Replace an existing output directory.") var overwrite = false
 
