@@ -58,12 +58,9 @@ public final class ModelTileNetwork: TileNetwork {
     public let model: DualDecoderModel
     private let copies: [DualDecoderModel]                // folded copies of model
 
-    /// The copies' convolution arithmetic (`ConvPrecision`).
-    public let precision: ConvPrecision
-
+    /// `precision`: the copies' convolution arithmetic (`ConvPrecision`).
     public init(model: DualDecoderModel, replicas: Int = 1, precision: ConvPrecision = .float32) throws {
         self.model = model
-        self.precision = precision
         copies = try (0..<max(1, replicas)).map { _ in
             let copy = try DualDecoderModel(config: model.config)
             copy.parameters.values.update(from: model.parameters.values, count: model.parameters.count)

@@ -3,7 +3,7 @@ import Tensors
 
 /// The arithmetic of a convolution's forward pass. Training is always `float32`; an inference-only
 /// model (`DualDecoderModel.foldBatchNormsForInference(precision:)`) may run in `bfloat16`.
-public enum ConvPrecision: String, CaseIterable, Sendable {
+public enum ConvPrecision: String, Sendable {
     /// float32 inputs, kernels, products and sums.
     case float32
     /// Inputs and kernels rounded to bfloat16 (8 significant bits), products summed in float32.
