@@ -48,10 +48,11 @@ public struct FieldScorer: Sendable {
             usedTruths.append(t)
             var attr: Double? = nil, noisyFlux: Double? = nil
             if let m = k.contribution {
-                attr = weightedSum(m, truth.noiseless, truth.height, truth.width)
-                noisyFlux = weightedSum(m, truth.noisy, truth.height, truth.width)
+                let sums = (noiseless: weightedSum(m, truth.noiseless, truth.height, truth.width),
+                            noisy: weightedSum(m, truth.noisy, truth.height, truth.width))
+                (attr, noisyFlux) = (sums.noiseless, sums.noisy)
                 noisySource = "sum of M̂·I over the whole map"
-                if let pull = k.fluxErrorPull(truth) { pulls.append(pull) }
+                if let pull = k.fluxErrorPull(truth, mapSums: sums) { pulls.append(pull) }
                 if t.model.height > 0 { nrmse.append(noiselessNRMSE(m, t.model, truth)) }
             }
             if let f = k.flux, preferCatalogFlux || noisyFlux == nil {
@@ -179,23 +180,24 @@ public struct FieldScorer: Sendable {
     }
 }
 
-/// Σ_p M(p)·image(p) over the box of M (parts outside the image ignored), in double precision.
 extension PredictedSource {
     /// (Σ w·M̂·I − Σ w·M̂·B) / σ_F: the noise its contribution map collects from the noisy image,
     /// in units of its flux error, with w its flux's aperture (`fluxWeights`: an aperture flux's
-    /// noise is that of its own pixels) or 1. Nil without a map or a usable error.
-    public func fluxErrorPull(_ truth: TruthField) -> Double? {
+    /// noise is that of its own pixels) or 1. `mapSums` are the whole map's Σ M̂·B and Σ M̂·I,
+    /// which the callers have already computed (the pull without an aperture). Nil without a map
+    /// or a usable error.
+    public func fluxErrorPull(_ truth: TruthField, mapSums: (noiseless: Double, noisy: Double)) -> Double? {
         guard let m = contribution, let e = fluxError, e > 0, e.isFinite else { return nil }
-        var map = m
-        if let w = fluxWeights {
-            precondition(w.y0 == m.y0 && w.x0 == m.x0 && w.height == m.height && w.width == m.width,
-                         "flux weights must lie on the contribution's box")
-            map = SparseImage(y0: m.y0, x0: m.x0, height: m.height, width: m.width, pixels: zip(m.pixels, w.pixels).map { $0 * $1 })
-        }
-        return (weightedSum(map, truth.noisy, truth.height, truth.width) - weightedSum(map, truth.noiseless, truth.height, truth.width)) / e
+        guard let w = fluxWeights else { return (mapSums.noisy - mapSums.noiseless) / e }
+        precondition(w.y0 == m.y0 && w.x0 == m.x0 && w.height == m.height && w.width == m.width,
+                     "flux weights must lie on the contribution's box")
+        let inAperture = SparseImage(y0: m.y0, x0: m.x0, height: m.height, width: m.width, pixels: zip(m.pixels, w.pixels).map { $0 * $1 })
+        return (weightedSum(inAperture, truth.noisy, truth.height, truth.width)
+                - weightedSum(inAperture, truth.noiseless, truth.height, truth.width)) / e
     }
 }
 
+/// Σ_p M(p)·image(p) over the box of M (parts outside the image ignored), in double precision.
 func weightedSum(_ m: SparseImage, _ image: [Float], _ height: Int, _ width: Int) -> Double {
     var s = 0.0
     for a in 0..<m.height {

@@ -39,7 +39,7 @@ public enum MatchTable {
             let mapNoisy = prediction?.contribution.map { weightedSum($0, truth.noisy, truth.height, truth.width) }
             let noisy = preferCatalogFlux ? prediction?.flux ?? mapNoisy : mapNoisy ?? prediction?.flux
             let error = prediction?.fluxError.flatMap { $0 > 0 && $0.isFinite ? $0 : nil }
-            let pull = prediction?.fluxErrorPull(truth)
+            let pull = attributed.flatMap { a in mapNoisy.flatMap { n in prediction?.fluxErrorPull(truth, mapSums: (a, n)) } }
             for (c, value) in [source?.position.x, source?.position.y, prediction?.position.x, prediction?.position.y,
                                t.flatMap { pairOf[$0]?.distance }, source?.magnitude, source?.blendedness].enumerated() {
                 positionValues[c].append(value ?? nan)
