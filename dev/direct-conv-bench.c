@@ -2,11 +2,13 @@
 // a 3x3 stride-1 SAME conv over a batch of 8 H x H images, forward and kernel gradient.
 // Build and run with dev/direct-conv-bench.sh.
 //
+//   direct-conv-bench peak                (the two instructions' rates in a register loop)
 //   direct-conv-bench H CIN COUT ISA [K]  (K: kernel size, 3 by default; ISA 256 = AVX2 + FMA, 512 = AVX-512F,
 //                                          pairs = AVX-512F with input-channel pairs, COUT <= 8,
 //                                          bf16 = AVX-512 BF16, forward only: quads of input channels for
 //                                          COUT <= 16 and CIN % 4 == 0, else pairs)
 #include "direct_conv.h"
+#include <immintrin.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +25,49 @@ static float *random_floats(long n) {
     float *p = malloc(sizeof(float) * n);
     for (long i = 0; i < n; i++) p[i] = rand() / (float)RAND_MAX;
     return p;
+}
+
+// The issue rates the kernels build on: multiply-adds per second of a register-only loop of 12
+// independent 512-bit vfmadd231ps (16 per instruction) and of vdpbf16ps (32 per instruction).
+__attribute__((target("avx512f,avx512bf16"))) static float dot_loop(long n) {
+    __m512 acc[12];
+    for (int i = 0; i < 12; i++) acc[i] = _mm512_setzero_ps();
+    __m512bh x = (__m512bh)_mm512_set1_epi32(0x3f803f80), w = (__m512bh)_mm512_set1_epi32(0x3f803f81);
+    for (long k = 0; k < n; k++) {
+        for (int i = 0; i < 12; i++) acc[i] = _mm512_dpbf16_ps(acc[i], x, w);
+        __asm__ volatile("" : "+v"(x));               // keeps the loop from being folded away
+    }
+    __m512 sum = acc[0];
+    for (int i = 1; i < 12; i++) sum = _mm512_add_ps(sum, acc[i]);
+    return _mm512_reduce_add_ps(sum);
+}
+
+__attribute__((target("avx512f,fma"))) static float fma_loop(long n) {
+    __m512 acc[12];
+    for (int i = 0; i < 12; i++) acc[i] = _mm512_setzero_ps();
+    __m512 x = _mm512_set1_ps(1.0001f), w = _mm512_set1_ps(0.9999f);
+    for (long k = 0; k < n; k++) {
+        for (int i = 0; i < 12; i++) acc[i] = _mm512_fmadd_ps(x, w, acc[i]);
+        __asm__ volatile("" : "+v"(x));
+    }
+    __m512 sum = acc[0];
+    for (int i = 1; i < 12; i++) sum = _mm512_add_ps(sum, acc[i]);
+    return _mm512_reduce_add_ps(sum);
+}
+
+static int peak_bench(void) {
+    if (!pais_direct_conv_has_bf16()) { fprintf(stderr, "this CPU has no AVX-512 BF16\n"); return 1; }
+    const long n = 100000000;
+    double t = now();
+    volatile float a = dot_loop(n);
+    const double dot = now() - t;
+    t = now();
+    volatile float b = fma_loop(n);
+    const double fma = now() - t;
+    (void)a; (void)b;
+    printf("RESULT peak one core: vdpbf16ps %.1f GMAC/s, vfmadd231ps %.1f GMAC/s\n", n * 12 * 32 / dot * 1e-9,
+           n * 12 * 16 / fma * 1e-9);
+    return 0;
 }
 
 // Forward only: the bfloat16 kernels run inference, never a kernel gradient.
@@ -56,6 +101,7 @@ static int bf16_bench(int k, int h, int cin, int cout) {
 }
 
 int main(int argc, char **argv) {
+    if (argc == 2 && strcmp(argv[1], "peak") == 0) return peak_bench();
     if (argc != 5 && argc != 6) { fprintf(stderr, "usage: %s H CIN COUT ISA [K]\n", argv[0]); return 2; }
     const int batch = 8, k = argc == 6 ? atoi(argv[5]) : 3, h = atoi(argv[1]), cin = atoi(argv[2]), cout = atoi(argv[3]),
               pairs = strcmp(argv[4], "pairs") == 0;

@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 bin=$(mktemp -d)/direct-conv-bench
 clang -O2 -I Sources/CDirectConv/include dev/direct-conv-bench.c Sources/CDirectConv/direct_conv.c \
     Sources/CDirectConv/direct_conv_bf16.c -o "$bin"
+"$bin" peak 2>/dev/null || true
 for shape in "128 8 8" "128 8 32" "64 16 16" "32 32 32" "128 40 8" "64 32 28" "128 16 128" "128 144 16"; do
     for isa in 256 512 pairs bf16; do "$bin" $shape $isa 2>/dev/null || true; done
 done
