@@ -8,16 +8,20 @@ import Synchronization
 public enum StopSignals {
     private static let received = Atomic<Int32>(0)
 
-    /// Installs the handlers; safe to call more than once. With `secondSignalKills`, a second
-    /// signal takes its default action (a second Ctrl-C ends the process at once).
-    public static func install(secondSignalKills: Bool = false) {
+    /// Installs the handlers for `stopping` (all three by default: a training run checkpoints on
+    /// Slurm's SIGUSR1 warning) and ignores `ignoring`; safe to call more than once. With
+    /// `secondSignalKills`, a second signal takes its default action (a second Ctrl-C ends the
+    /// process at once).
+    public static func install(stopping: [Int32] = [SIGUSR1, SIGTERM, SIGINT], ignoring: [Int32] = [],
+                               secondSignalKills: Bool = false) {
         // A process inherits its parent's blocked signals (a test runner or a job launcher may
         // block them): unblock ours, or they would wait unseen until the process exits.
         var unblocked = sigset_t()
         sigemptyset(&unblocked)
-        for number in [SIGUSR1, SIGTERM, SIGINT] { sigaddset(&unblocked, number) }
+        for number in stopping { sigaddset(&unblocked, number) }
         pthread_sigmask(SIG_UNBLOCK, &unblocked, nil)
-        for number in [SIGUSR1, SIGTERM, SIGINT] {
+        for number in ignoring { signal(number, SIG_IGN) }
+        for number in stopping {
             if secondSignalKills {
                 signal(number) { caught in
                     StopSignals.received.store(caught, ordering: .relaxed)

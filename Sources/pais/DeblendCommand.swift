@@ -61,8 +61,7 @@ struct DeblendCommand: ParsableCommand {
         // removes the staging directory; a second Ctrl-C ends the process at once. SIGUSR1, Slurm's
         // warning before the limit (`--signal`), is ignored: a deblend cannot resume, so it goes on
         // and may still finish, and the SIGTERM at the limit stops it cleanly if not.
-        StopSignals.install(secondSignalKills: true)
-        signal(SIGUSR1, SIG_IGN)
+        StopSignals.install(stopping: [SIGINT, SIGTERM], ignoring: [SIGUSR1], secondSignalKills: true)
         do {
             try deblend(communicator: communicator)
         } catch let stop as DeblendInterrupted {
