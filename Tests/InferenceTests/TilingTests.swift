@@ -25,6 +25,20 @@ struct TilingTests {
         }
     }
 
+    /// No tile reaches past a mosaic at least one tile wide: none is partly zero-filled, which
+    /// would dilute the network's whole-tile attention. Stride-multiple sizes and others alike.
+    @Test func tilesStayInsideTheMosaic() throws {
+        for (h, w, t, m) in [(70, 45, 32, 4), (1024, 1000, 512, 32), (4096, 4096, 256, 32), (300, 257, 256, 32), (97, 33, 16, 3)] {
+            let grid = try TileGrid(height: h, width: w, tile: t, margin: m)
+            for tile in grid.tiles {
+                #expect(tile.y0 >= 0 && tile.y0 + t <= h && tile.x0 >= 0 && tile.x0 + t <= w, "\(h)x\(w) tile \(t): \(tile)")
+            }
+            // Still the fewest tiles: one more along an axis would not be needed.
+            func fewest(_ length: Int) -> Int { length <= t ? 1 : 1 + (length - t + t - 2 * m - 1) / (t - 2 * m) }
+            #expect(grid.rows == fewest(h) && grid.columns == fewest(w))
+        }
+    }
+
     @Test func badTilingIsRejected() {
         #expect(throws: InferenceError.self) { try TileGrid(height: 10, width: 10, tile: 32, margin: 16) }
         #expect(throws: InferenceError.self) { try TileGrid(height: 0, width: 10, tile: 32, margin: 4) }

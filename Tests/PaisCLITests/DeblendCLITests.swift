@@ -276,7 +276,7 @@ struct DeblendCLITests {
             #expect((pulls["inAperture"] as? Bool) == (column == "flux_auto") && pullSpread > 0.7 && pullSpread < 1.4,
                     "\(column) pulls: \(pulls)")
         }
-        #expect(spread["flux_auto"]! < 0.6 * spread["flux"]!, "noisy-flux sigma_MAD: \(spread)")
+        #expect(spread["flux_auto"]! < 0.8 * spread["flux"]!, "noisy-flux sigma_MAD: \(spread)")
         #expect(try String(contentsOfFile: directory + "/eval-flux_auto/report.txt", encoding: .utf8)
                     .contains("flux_auto_err: pulls (Σ f·M̂·I − Σ f·M̂·B) / flux_auto_err, f the Kron aperture"))
         // A deblend run by `pais evaluate` itself scores the same Kron fluxes.
