@@ -67,14 +67,16 @@ public struct WeightMaskedRows: ImageRows {
 /// What a first pass over the input found: NaN/Inf pixels to be replaced by 0.
 public struct InputScan: Sendable, Equatable {
     public var replacedPixels: Int
-    /// The sky of the data pixels, for the network's view of blank ones; nil when no pixel is
-    /// blank (nothing to fill), or when so few hold data that none was sampled (blank stays 0).
+    /// The sky of the data pixels, for the network's view of blank ones and of the padding of a
+    /// tile larger than the image; nil when there is neither (nothing to fill), or when so few
+    /// pixels hold data that none was sampled (blank stays 0).
     public var sky: SkyNoiseFill?
 
     /// Reads `image` in bands of `rowsPerRead` rows; fails if it has no pixels or no finite
     /// non-zero one, so an empty input is refused before any network pass. The sky is estimated
-    /// from evenly spaced pixels in raster order, so it does not depend on `rowsPerRead`.
-    public static func scan(_ image: any ImageRows, rowsPerRead: Int = 256) throws -> InputScan {
+    /// from evenly spaced pixels in raster order, so it does not depend on `rowsPerRead`. `tile`:
+    /// the side of the network's tiles (an image narrower or shorter is padded with sky).
+    public static func scan(_ image: any ImageRows, tile: Int = 0, rowsPerRead: Int = 256) throws -> InputScan {
         let h = image.height, w = image.width
         guard h > 0, w > 0 else { throw InferenceError.emptyImage("image is \(w)x\(h) pixels") }
         let every = max(1, h * w / SkyNoiseFill.maxSamples)
@@ -93,7 +95,8 @@ public struct InputScan: Sendable, Equatable {
         guard replaced + zeros < h * w else { throw noData(nonFinite: replaced, pixels: h * w) }
         // Estimated only when something will be filled: its two sorts of up to 2^20 values show in
         // a profile of every deblend otherwise.
-        return InputScan(replacedPixels: replaced, sky: replaced + zeros == 0 ? nil : SkyNoiseFill.estimate(samples))
+        let nothingToFill = replaced + zeros == 0 && h >= tile && w >= tile
+        return InputScan(replacedPixels: replaced, sky: nothingToFill ? nil : SkyNoiseFill.estimate(samples))
     }
 
     /// The error for an image without a finite non-zero pixel, `nonFinite` of its `pixels` NaN or Inf.

@@ -55,7 +55,8 @@ public struct DeblendSettings: Sendable {
     /// Each pixel's noise, for the catalog's flux errors; nil: the errors are NaN.
     public var pixelNoise: PixelNoise?
     /// Whether the network sees sky noise (`SkyNoiseFill`) instead of 0 at blank pixels of tiles
-    /// that hold data. Internal: tests turn it off for a negative control.
+    /// that hold data and beyond the edge of an image smaller than a tile. Internal: tests turn it
+    /// off for a negative control.
     var fillBlankWithSkyNoise = true
     /// Test hooks for negative controls: a smaller NMS halo, or matching without deferral.
     var nmsHaloForTesting: Int?
@@ -219,9 +220,9 @@ public struct MosaicDeblender {
     }
 
     /// The network input for `tile`: its pixels of the block's input rows, blank ones (0) as sky
-    /// noise (when the image has a sky estimate), zero beyond the mosaic edge (the padding the
-    /// tiling was validated with), all in the model's units (`inputScale`, and the tile's
-    /// `noiseMatch` factor).
+    /// noise (when the image has a sky estimate), and so is the padding beyond the edge of an
+    /// image smaller than one tile (the only tiles that have any: `TileGrid`), all in the model's
+    /// units (`inputScale`, and the tile's `noiseMatch` factor).
     private func tileInput(_ tile: TileGrid.Tile, grid: TileGrid, block: StreamingPlan.Block, input: [Float],
                            sky: SkyNoiseFill?) -> [Float] {
         let t = grid.tile
@@ -233,6 +234,15 @@ public struct MosaicDeblender {
             guard let fill else { continue }
             for tx in 0..<row.columns where tileInput[first + tx] == 0 {
                 tileInput[first + tx] = fill.value(atPixel: row.y * grid.width + tile.x0 + tx)
+            }
+        }
+        if let fill, grid.height < t || grid.width < t {
+            // Beyond the edge of a mosaic smaller than one tile: sky, as at blank pixels. Indices
+            // past the mosaic's own keep the noise independent of the data pixels'.
+            let inside = rowsInside(tile, grid: grid, block: block)
+            for ty in 0..<t {
+                let from = ty < inside.count ? inside[ty].columns : 0
+                for tx in from..<t { tileInput[ty * t + tx] = fill.value(atPixel: grid.height * grid.width + ty * t + tx) }
             }
         }
         let scale = settings.inputScale * (settings.noiseMatch?.factor(rows: tile.y0..<(tile.y0 + t), columns: tile.x0..<(tile.x0 + t)) ?? 1)
@@ -247,7 +257,7 @@ public struct MosaicDeblender {
         let grid = try TileGrid(height: height, width: width, tile: settings.tile, margin: settings.margin)
         let plan = try StreamingPlan(grid: grid, slots: network.slots, blockRows: nil)
         let mine = (0..<grid.count).filter { $0 % (communicator?.size ?? 1) == (communicator?.rank ?? 0) }.count
-        let sky = try InputScan.scan(ArrayImageRows(image, height: height, width: width)).sky
+        let sky = try InputScan.scan(ArrayImageRows(image, height: height, width: width), tile: settings.tile).sky
         var done = 0
         var stitched = StitchedOutputs(height: 0, width: width, slots: network.slots)
         try stitch(plan.blocks[0], of: grid, input: image, sky: sky, network: network, communicator: communicator,
@@ -280,7 +290,7 @@ public struct MosaicDeblender {
             image, inputScale: NoiseMatch.skyJudgementScale(inputScale: settings.inputScale, match: settings.noiseMatch))
         run.background = sky?.background; run.backgroundSubtracted = sky?.subtract ?? false
         let image: any ImageRows = sky.flatMap { $0.subtract ? BackgroundSubtractedRows(image: image, background: $0.background) : nil } ?? image
-        let scan = try InputScan.scan(image)
+        let scan = try InputScan.scan(image, tile: settings.tile)
         run.replacedPixels = scan.replacedPixels
         let rank = communicator?.rank ?? 0, size = communicator?.size ?? 1
         // Rank 0 writes from a background thread; nothing may still be writing when this returns
