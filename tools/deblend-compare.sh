@@ -6,14 +6,17 @@
 #
 #   tools/deblend-compare.sh --option NAME --values "A B ..." [--size 1024 | --size HxW]
 #                            [--seeds "601 602 603 604"] [--field F.fits ...] [--model W] [--out DIR]
+#                            [--pais PATH]
 #
 #   tools/deblend-compare.sh --option precision --values "float32 bfloat16"    # what bfloat16 costs
 #   tools/deblend-compare.sh --option tile --values "256 512 1024"             # larger tiles
 #
 # Each run gets `--NAME VALUE`. Fields are simulated (`pais simulate --seed S`) unless given with
-# --field. Needs a release build (.build/release/pais) and python3.
+# --field. To compare two builds, run it once with each (`--pais` another checkout's binary, e.g.
+# from `git worktree add`) on the same fields and --out directories of their own.
+# Needs a release build (.build/release/pais, or --pais) and python3.
 set -euo pipefail
-size=1024 seeds="601 602 603 604" out=deblend-compare model="" fields=() option="" values=""
+size=1024 seeds="601 602 603 604" out=deblend-compare model="" fields=() option="" values="" pais=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --option) option=$2; shift 2 ;;
@@ -23,20 +26,22 @@ while [[ $# -gt 0 ]]; do
         --field) fields+=("$2"); shift 2 ;;
         --model) model=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
-        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+        --pais) pais=$2; shift 2 ;;
+        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
         *) echo "error: unknown option $1" >&2; exit 2 ;;
     esac
 done
 [[ -n "$option" && -n "$values" ]] || { echo "error: --option NAME and --values \"A B ...\" are required" >&2; exit 2; }
 root=$(cd "$(dirname "$0")/.." && pwd)
-pais=$root/.build/release/pais
+pais=${pais:-$root/.build/release/pais}
 [[ -x "$pais" ]] || { echo "error: $pais not built (swift build -c release --product pais)" >&2; exit 1; }
 height=${size%x*} width=${size#*x}
 mkdir -p "$out"
 if [[ ${#fields[@]} -eq 0 ]]; then
     for seed in $seeds; do
         f="$out/field-$size-$seed.fits"
-        [[ -f "$f" ]] || "$pais" simulate --height "$height" --width "$width" --seed "$seed" --output "$f" > /dev/null
+        [[ -f "$f" ]] || "$pais" simulate --height "$height" --width "$width" --seed "$seed" --output "$f" > /dev/null 2>&1 \
+            || { echo "error: pais simulate --seed $seed failed" >&2; exit 1; }
         fields+=("$f")
     done
 fi
