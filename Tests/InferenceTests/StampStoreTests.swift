@@ -25,3 +25,30 @@ import Testing
     spilled.close()
     #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty)
 }
+
+/// A spill file cut short under the decoder (a full disk, another process) stops the assembly
+/// with an error naming the file, not with zeros or garbage in a source's image.
+@Test func truncatedSpillFileIsAnError() throws {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pais-stamps-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let store = try StampStore(spillDirectory: directory)
+    store.grow(to: 2)
+    for k in 0..<2 {
+        let box = StampStore.Box(y0: 0, y1: 9, x0: 0, x1: 9)
+        try store.add(source: k, box: box, pixels: [Float](repeating: Float(k + 1), count: 100)[...])
+    }
+    try store.finishAdding()
+    let spill = try #require(try FileManager.default.contentsOfDirectory(atPath: directory).first)
+    let handle = try #require(FileHandle(forUpdatingAtPath: directory + "/" + spill))
+    try handle.truncate(atOffset: 150 * 4)                  // source 1's piece is cut in half
+    try handle.close()
+    var cursor = 0
+    #expect(try store.assemble(0, cursor: &cursor).pixels == [Float](repeating: 1, count: 100))
+    #expect {
+        try store.assemble(1, cursor: &cursor)
+    } throws: { error in
+        "\(error)".contains("stamp spill file") && "\(error)".contains(spill) && "\(error)".contains("shorter than written")
+    }
+    store.close()
+}
