@@ -237,12 +237,16 @@ public struct MosaicDeblender {
             }
         }
         if let fill, grid.height < t || grid.width < t {
-            // Beyond the edge of a mosaic smaller than one tile: sky, as at blank pixels. Indices
-            // past the mosaic's own keep the noise independent of the data pixels'.
-            let inside = rowsInside(tile, grid: grid, block: block)
+            // Beyond the edge of a mosaic smaller than one tile: sky, as at blank pixels. The noise
+            // is that of the pixel on a canvas extending the mosaic to at least one tile each way
+            // (indices past the mosaic's own), so overlapping tiles see the same padding.
+            let inside = rowsInside(tile, grid: grid, block: block), canvasWidth = max(grid.width, t)
             for ty in 0..<t {
                 let from = ty < inside.count ? inside[ty].columns : 0
-                for tx in from..<t { tileInput[ty * t + tx] = fill.value(atPixel: grid.height * grid.width + ty * t + tx) }
+                for tx in from..<t {
+                    let canvasPixel = (tile.y0 + ty) * canvasWidth + tile.x0 + tx
+                    tileInput[ty * t + tx] = fill.value(atPixel: grid.height * grid.width + canvasPixel)
+                }
             }
         }
         let scale = settings.inputScale * (settings.noiseMatch?.factor(rows: tile.y0..<(tile.y0 + t), columns: tile.x0..<(tile.x0 + t)) ?? 1)

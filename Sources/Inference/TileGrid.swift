@@ -12,8 +12,8 @@ import Distributed
 ///
 /// Why flush: a tile reaching past the mosaic would be zero-filled there, and the network's
 /// attention averages over the whole tile, so a mostly empty tile dilutes it and the kept part
-/// comes out different (at tile 512 on a 1024² field, about 40 % more false detections). Only a
-/// mosaic smaller than one tile is padded.
+/// comes out different (at tile 512 on 1024² fields, precision 0.67-0.70 instead of 0.87-0.93). Only
+/// a mosaic smaller than one tile is padded.
 public struct TileGrid: Sendable, Equatable {
     /// Mosaic size.
     public let height: Int, width: Int

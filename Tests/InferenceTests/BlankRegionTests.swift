@@ -190,6 +190,32 @@ struct BlankRegionTests {
         #expect(try InputScan.scan(ArrayImageRows(image, height: h, width: w), tile: 16).sky == nil)
     }
 
+    /// A strip narrower than a tile runs several tiles down its length: where two overlap, their
+    /// padding holds the same noise (one sky canvas beyond the edge), and it is not the data's.
+    @Test func overlappingTilesOfAStripShareTheirPadding() throws {
+        let h = 70, w = 20
+        let image = syntheticImage(height: h, width: w, sources: [(10, 9, 40), (40, 12, 25), (60, 8, 30)])
+        let inputs = Mutex<[[Float]]>([])
+        let capturing = FunctionTileNetwork(slots: FakeNetwork.slots) { tile, size in
+            inputs.withLock { $0.append(tile) }
+            return FakeNetwork.outputs(tile, height: size, width: size)
+        }
+        var settings = DeblendSettings(); settings.tile = 32; settings.margin = 4
+        _ = try MosaicDeblender(settings: settings).stitch(image, height: h, width: w, network: capturing)
+        let grid = try TileGrid(height: h, width: w, tile: 32, margin: 4)
+        let tiles = inputs.withLock { $0 }
+        #expect(tiles.count == grid.count && grid.count == 3)
+        let first = grid.tile(0), second = grid.tile(1)
+        let shared = (second.y0)..<(first.y0 + 32)                 // rows both tiles hold
+        #expect(shared.count >= 8)
+        for y in shared {
+            let a = tiles[0][(y - first.y0) * 32..<((y - first.y0) * 32 + 32)], b = tiles[1][(y - second.y0) * 32..<((y - second.y0) * 32 + 32)]
+            #expect(Array(a) == Array(b), "row \(y)")
+            #expect(Array(a.prefix(w)) == Array(image[(y * w)..<((y + 1) * w)]))
+            #expect(a.dropFirst(w).allSatisfy { $0 != 0 })          // sky, not zeros
+        }
+    }
+
     /// The sky estimate against the known noise of a blanked Gaussian field (float64 reference
     /// statistics of the same draws), independent of how the rows are read; and the fill values
     /// have the estimated mean and scatter.
