@@ -13,6 +13,8 @@ final class StampStore {
     private struct Piece { var source: Int, box: Box, offset: Int }
 
     private var pieces: [Piece] = []
+    /// After `finishAdding`, source j's pieces are `pieces[firstPiece[j]..<firstPiece[j + 1]]`.
+    private var firstPiece: [Int] = []
     /// Bounding box of every piece of each source (nil: the source received nothing).
     private(set) var bounds: [Box?] = []
     private var memory: [Float] = []
@@ -76,16 +78,18 @@ final class StampStore {
     func finishAdding() throws {
         try flush()
         pieces = pieces.enumerated().sorted { ($0.element.source, $0.offset) < ($1.element.source, $1.offset) }.map(\.element)
+        firstPiece = [Int](repeating: 0, count: bounds.count + 1)
+        for piece in pieces { firstPiece[piece.source + 1] += 1 }
+        for source in bounds.indices { firstPiece[source + 1] += firstPiece[source] }
     }
 
-    /// Source `source`'s image over its final box (empty when it received nothing). Sources must
-    /// be assembled in increasing order after `finishAdding`.
-    func assemble(_ source: Int, cursor: inout Int) throws -> SparseImage {
+    /// Source `source`'s image over its final box (empty when it received nothing), after
+    /// `finishAdding`. Only reads: sources may be assembled in any order and from several threads.
+    func assemble(_ source: Int) throws -> SparseImage {
         guard let b = bounds[source] else { return .empty }
         let h = b.y1 - b.y0 + 1, w = b.x1 - b.x0 + 1
         var image = [Float](repeating: 0, count: h * w)
-        while cursor < pieces.count, pieces[cursor].source == source {
-            let piece = pieces[cursor]
+        for piece in pieces[firstPiece[source]..<firstPiece[source + 1]] {
             let ph = piece.box.y1 - piece.box.y0 + 1, pw = piece.box.x1 - piece.box.x0 + 1
             let values = try read(offset: piece.offset, count: ph * pw), first = values.startIndex
             for a in 0..<ph {
@@ -93,7 +97,6 @@ final class StampStore {
                 // Pieces never overlap in non-zero pixels: adding is exact.
                 for c in 0..<pw { image[row + c] += values[first + a * pw + c] }
             }
-            cursor += 1
         }
         return SparseImage(y0: b.y0, x0: b.x0, height: h, width: w, pixels: image)
     }

@@ -109,6 +109,7 @@ struct StreamingTests {
         #expect(Parallel.parts > 1, "the parallel path must really split the rows")
         var parallel = StreamingFixture.settings(blockRows: 24)
         parallel.attributionChunkPixels = 256         // several chunks per block, attributed in parallel
+        // (and the sources measured in parallel at the end, `StreamingDecoder.finish`)
         var serial = parallel
         serial.parallelDecode = false
         let (a, _) = try StreamingFixture.run(serial)
