@@ -17,6 +17,18 @@ final class TileCounter: Sendable {
     }
 }
 
+/// FakeNetwork that keeps every tile input it is run on, in order.
+final class TileRecorder: Sendable {
+    private let inputs = Mutex<[[Float]]>([])
+    var tiles: [[Float]] { inputs.withLock { $0 } }
+    var network: FunctionTileNetwork {
+        FunctionTileNetwork(slots: FakeNetwork.slots) { tile, size in
+            self.inputs.withLock { $0.append(tile) }
+            return FakeNetwork.outputs(tile, height: size, width: size)
+        }
+    }
+}
+
 /// A mosaic whose footprint does not fill the array: outside it the pixels are 0 (or NaN), as at
 /// the edges of a drizzled HST mosaic.
 @Suite("Blank regions outside a mosaic's footprint")
@@ -131,15 +143,11 @@ struct BlankRegionTests {
     @Test(arguments: [true, false])
     func blankPixelsLookLikeSkyToTheNetwork(_ fill: Bool) throws {
         let image = Self.image().map { $0.isFinite ? $0 : 0 }
-        let inputs = Mutex<[[Float]]>([])
-        let capturing = FunctionTileNetwork(slots: FakeNetwork.slots) { tile, size in
-            inputs.withLock { $0.append(tile) }
-            return FakeNetwork.outputs(tile, height: size, width: size)
-        }
+        let recorder = TileRecorder()
         var settings = DeblendSettings(); settings.tile = 32; settings.margin = 4; settings.fillBlankWithSkyNoise = fill
-        _ = try MosaicDeblender(settings: settings).stitch(image, height: Self.height, width: Self.width, network: capturing)
+        _ = try MosaicDeblender(settings: settings).stitch(image, height: Self.height, width: Self.width, network: recorder.network)
         var filled: [Float] = []
-        for (pixel, got) in try Self.seenByTheNetwork(inputs.withLock { $0 }) {
+        for (pixel, got) in try Self.seenByTheNetwork(recorder.tiles) {
             if image[pixel] != 0 { #expect(got == image[pixel]) } else { filled.append(got) }
         }
         #expect(filled.count > 1000)
@@ -164,15 +172,11 @@ struct BlankRegionTests {
     func paddingOfASmallImageLooksLikeSky(_ fill: Bool) throws {
         let h = 20, w = 25
         let image = syntheticImage(height: h, width: w, sources: [(8, 9, 40), (14, 18, 25)])
-        let inputs = Mutex<[[Float]]>([])
-        let capturing = FunctionTileNetwork(slots: FakeNetwork.slots) { tile, size in
-            inputs.withLock { $0.append(tile) }
-            return FakeNetwork.outputs(tile, height: size, width: size)
-        }
+        let recorder = TileRecorder()
         var settings = DeblendSettings(); settings.tile = 32; settings.margin = 4; settings.fillBlankWithSkyNoise = fill
-        let stitched = try MosaicDeblender(settings: settings).stitch(image, height: h, width: w, network: capturing)
-        let tile = try #require(inputs.withLock { $0 }.first)
-        #expect(inputs.withLock { $0 }.count == 1 && stitched.heatmap.count == h * w)
+        let stitched = try MosaicDeblender(settings: settings).stitch(image, height: h, width: w, network: recorder.network)
+        let tile = try #require(recorder.tiles.first)
+        #expect(recorder.tiles.count == 1 && stitched.heatmap.count == h * w)
         var padding: [Float] = []
         for ty in 0..<32 { for tx in 0..<32 {
             if ty < h && tx < w { #expect(tile[ty * 32 + tx] == image[ty * w + tx]) } else { padding.append(tile[ty * 32 + tx]) }
@@ -195,15 +199,11 @@ struct BlankRegionTests {
     @Test func overlappingTilesOfAStripShareTheirPadding() throws {
         let h = 70, w = 20
         let image = syntheticImage(height: h, width: w, sources: [(10, 9, 40), (40, 12, 25), (60, 8, 30)])
-        let inputs = Mutex<[[Float]]>([])
-        let capturing = FunctionTileNetwork(slots: FakeNetwork.slots) { tile, size in
-            inputs.withLock { $0.append(tile) }
-            return FakeNetwork.outputs(tile, height: size, width: size)
-        }
+        let recorder = TileRecorder()
         var settings = DeblendSettings(); settings.tile = 32; settings.margin = 4
-        _ = try MosaicDeblender(settings: settings).stitch(image, height: h, width: w, network: capturing)
+        _ = try MosaicDeblender(settings: settings).stitch(image, height: h, width: w, network: recorder.network)
         let grid = try TileGrid(height: h, width: w, tile: 32, margin: 4)
-        let tiles = inputs.withLock { $0 }
+        let tiles = recorder.tiles
         #expect(tiles.count == grid.count && grid.count == 3)
         let first = grid.tile(0), second = grid.tile(1)
         let shared = (second.y0)..<(first.y0 + 32)                 // rows both tiles hold
