@@ -165,7 +165,7 @@ struct BlankRegionTests {
     }
 
     /// An image smaller than one tile: the padding beyond its edge also looks like sky to the
-    /// network (a zero-padded tile dilutes the whole-tile attention: on 170 x 200 fields at tile
+    /// network (a zero-padded tile dilutes the whole-tile attention: on 200 x 170 fields at tile
     /// 256 it took precision from about 0.95 to 0.6); data pixels are unchanged. Control: with
     /// the fill off the padding is 0.
     @Test(arguments: [true, false])
