@@ -243,8 +243,10 @@ struct DeblendCLITests {
 
     /// Kron fluxes (flux_auto, source-extractor's FLUX_AUTO on each deblended image): the same with
     /// and without per-source images, magnitudes on the zero point, and on the noisy image they are
-    /// far closer to the truth than the whole attributed flux, which collects the noise and faint
+    /// closer to the truth than the whole attributed flux, which collects the noise and faint
     /// neighbours of every pixel a source is handed (`pais evaluate --flux-column flux_auto`).
+    /// On this 512² field σ_MAD is 0.24 against 0.32 (bfloat16) or 0.29 (float32): the margin
+    /// leaves room for either arithmetic (`--precision auto` follows the CPU).
     @Test func kronFluxesAreTheBetterPhotometry() throws {
         let directory = try makeScratchDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -276,7 +278,7 @@ struct DeblendCLITests {
             #expect((pulls["inAperture"] as? Bool) == (column == "flux_auto") && pullSpread > 0.7 && pullSpread < 1.4,
                     "\(column) pulls: \(pulls)")
         }
-        #expect(spread["flux_auto"]! < 0.8 * spread["flux"]!, "noisy-flux sigma_MAD: \(spread)")
+        #expect(spread["flux_auto"]! < 0.9 * spread["flux"]!, "noisy-flux sigma_MAD: \(spread)")
         #expect(try String(contentsOfFile: directory + "/eval-flux_auto/report.txt", encoding: .utf8)
                     .contains("flux_auto_err: pulls (Σ f·M̂·I − Σ f·M̂·B) / flux_auto_err, f the Kron aperture"))
         // A deblend run by `pais evaluate` itself scores the same Kron fluxes.
