@@ -219,33 +219,28 @@ public struct MosaicDeblender {
         }
     }
 
-    /// The network input for `tile`: its pixels of the block's input rows, blank ones (0) as sky
-    /// noise (when the image has a sky estimate), and so is the padding beyond the edge of an
-    /// image smaller than one tile (the only tiles that have any: `TileGrid`), all in the model's
-    /// units (`inputScale`, and the tile's `noiseMatch` factor).
+    /// The network input for `tile`: its pixels of the block's input rows, with every pixel that
+    /// holds no data as sky noise (when the image has a sky estimate): blank ones (0), and the
+    /// padding beyond the edge of an image smaller than one tile (the only tiles that reach past
+    /// an edge: `TileGrid`); all in the model's units (`inputScale`, and the tile's `noiseMatch` factor).
     private func tileInput(_ tile: TileGrid.Tile, grid: TileGrid, block: StreamingPlan.Block, input: [Float],
                            sky: SkyNoiseFill?) -> [Float] {
         let t = grid.tile
-        let fill = settings.fillBlankWithSkyNoise ? sky : nil
         var tileInput = [Float](repeating: 0, count: t * t)
         for row in rowsInside(tile, grid: grid, block: block) {
             let first = row.ty * t
             tileInput.replaceSubrange(first..<(first + row.columns), with: input[row.start..<(row.start + row.columns)])
-            guard let fill else { continue }
-            for tx in 0..<row.columns where tileInput[first + tx] == 0 {
-                tileInput[first + tx] = fill.value(atPixel: row.y * grid.width + tile.x0 + tx)
-            }
         }
-        if let fill, grid.height < t || grid.width < t {
-            // Beyond the edge of a mosaic smaller than one tile: sky, as at blank pixels. The noise
-            // is that of the pixel on a canvas extending the mosaic to at least one tile each way
-            // (indices past the mosaic's own), so overlapping tiles see the same padding.
-            let inside = rowsInside(tile, grid: grid, block: block), canvasWidth = max(grid.width, t)
+        if let fill = settings.fillBlankWithSkyNoise ? sky : nil {
+            // The noise is a function of the pixel on a canvas that extends the mosaic to at least
+            // one tile each way (pixels past the mosaic numbered after its own), so every rank,
+            // block split and overlapping tile sees the same values.
+            let h = grid.height, w = grid.width, canvasWidth = max(w, t)
             for ty in 0..<t {
-                let from = ty < inside.count ? inside[ty].columns : 0
-                for tx in from..<t {
-                    let canvasPixel = (tile.y0 + ty) * canvasWidth + tile.x0 + tx
-                    tileInput[ty * t + tx] = fill.value(atPixel: grid.height * grid.width + canvasPixel)
+                let y = tile.y0 + ty
+                for tx in 0..<t where tileInput[ty * t + tx] == 0 {
+                    let x = tile.x0 + tx
+                    tileInput[ty * t + tx] = fill.value(atPixel: y < h && x < w ? y * w + x : h * w + y * canvasWidth + x)
                 }
             }
         }
