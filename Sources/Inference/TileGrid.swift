@@ -56,13 +56,14 @@ public struct TileGrid: Sendable, Equatable {
     public var tiles: [Tile] { (0..<count).map(tile) }
 
     private func axis(_ i: Int, of n: Int, length: Int) -> (origin: Int, keep: Range<Int>) {
-        let regular = i * stride
-        // The fewest tiles satisfy (n−2)·stride < length − tile ≤ (n−1)·stride, so the flush last
-        // tile starts after the previous one and still has `margin` pixels before what it keeps.
-        let origin = i == n - 1 && n > 1 ? length - tile : regular
-        let start = i == 0 ? 0 : (i == n - 1 ? regular - stride + tile - margin : regular + margin)
-        let end = i == n - 1 ? length : regular + tile - margin
-        return (origin, start..<end)
+        let regular = i * stride, isLast = i == n - 1
+        guard i > 0 else { return (0, 0..<(isLast ? length : tile - margin)) }
+        guard isLast else { return (regular, (regular + margin)..<(regular + tile - margin)) }
+        // The flush last tile keeps from where the previous one stopped. The fewest tiles satisfy
+        // (n−2)·stride < length − tile ≤ (n−1)·stride, so it starts after the previous one and
+        // still has `margin` pixels before what it keeps.
+        let previousEnd = (i - 1) * stride + tile - margin
+        return (length - tile, previousEnd..<length)
     }
 
     /// Fewest tiles whose last one reaches the end: 1 + ceil((length − tile) / stride).
