@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # What one `pais deblend` option changes in accuracy: deblends simulated fields once per value of
-# the option, scores each run with `pais evaluate`, and prints the issue's metrics side by side,
-# with how many catalog sources the first value's run shares with each other's (same peak pixel,
-# give or take one) and how far their centroids moved.
+# the option, scores each run with `pais evaluate`, prints the reports side by side (`pais
+# evaluate --compare`, which also draws all runs' completeness plots into DIR/FIELD/), and says
+# how many catalog sources the first value's run shares with each other's (same peak pixel, give
+# or take one) and how far their centroids moved.
 #
 #   tools/deblend-compare.sh --option NAME --values "A B ..." [--size 1024 | --size HxW]
 #                            [--seeds "601 602 603 604"] [--field F.fits ...] [--model W] [--out DIR]
@@ -27,7 +28,7 @@ while [[ $# -gt 0 ]]; do
         --model) model=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
         --pais) pais=$2; shift 2 ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) echo "error: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -50,50 +51,39 @@ model_args=()
 for f in "${fields[@]}"; do
     name=$(basename "$f" .fits)
     mkdir -p "$out/$name"
+    reports=()
     for v in $values; do
         "$pais" deblend "$f" "${model_args[@]}" "--$option" "$v" --output "$out/$name/$v" --overwrite 2> /dev/null \
             | grep "tiles on" | sed "s/^ */$name $option $v: /"
-        "$pais" evaluate --truth "$f" --deblend "$out/$name/$v" --output "$out/$name/$v-eval" --no-plots > /dev/null
+        "$pais" evaluate --truth "$f" --deblend "$out/$name/$v" --method "$option $v" --output "$out/$name/$v-eval" --no-plots > /dev/null
+        reports+=("$out/$name/$v-eval/report.json")
     done
-done
-python3 - "$out" "$option" "$values" "${fields[@]}" <<'EOF'
-import csv, json, os, sys
-out, option, values, fields = sys.argv[1], sys.argv[2], sys.argv[3].split(), sys.argv[4:]
-def metrics(d):
-    r = json.load(open(os.path.join(d, "report.json")))
-    det = next(x for x in r["detection"] if x["radius"] == 5)
-    strong = next(x for x in r["recallByBlendedness"] if x["low"] == 0.5)
-    bright = next(x for x in r["flux"] if x["label"] == "H < 25.0")
-    def number(x):                        # a field with no source in a bin reports NaN (JSON null or "NaN")
-        try: return float(x)
-        except (TypeError, ValueError): return float("nan")
-    return [number(x) for x in (det["f1"], det["precision"], det["recall"], strong["recall"], bright["attribution"]["medianAbsolute"])]
-def sources(d):
-    with open(os.path.join(d, "catalog.csv")) as f:
+    echo "$name:"
+    "$pais" evaluate --compare "${reports[@]}" --output "$out/$name" | sed 's/^/   /'
+    # The same source in two catalogs: peaks at most one pixel apart (bfloat16, for one, moves a
+    # flat peak's top by one).
+    python3 - "$out/$name" $values <<'EOF'
+import csv, os, sys
+base, values = sys.argv[1], sys.argv[2:]
+def sources(v):
+    with open(os.path.join(base, v, "catalog.csv")) as f:
         return [(float(r["x"]), float(r["y"]), float(r["x_centroid"]), float(r["y_centroid"])) for r in csv.DictReader(f)]
-print("%-20s %-10s %7s %9s %7s %12s %15s %8s" % ("field", option, "F1", "precision", "recall", "recall b>=.5", "attr |d| H<25", "sources"))
-for f in fields:
-    name = os.path.basename(f)[:-5]
-    base = os.path.join(out, name)
-    for v in values:
-        m = metrics(os.path.join(base, v + "-eval"))
-        print("%-20s %-10s %7.3f %9.3f %7.3f %12.3f %15.3f %8d" % (name, v, *m, len(sources(os.path.join(base, v)))))
-    # The same source: peaks at most one pixel apart (bfloat16, for one, moves a flat peak's top by one).
-    a = sources(os.path.join(base, values[0]))
-    for v in values[1:]:
-        b = sources(os.path.join(base, v))
-        by_peak = {}
-        for s in b: by_peak.setdefault((s[0], s[1]), []).append(s)
-        same, moved, shifts = 0, 0, []
-        for s in a:
-            near = [t for dx in (-1, 0, 1) for dy in (-1, 0, 1) for t in by_peak.get((s[0] + dx, s[1] + dy), [])]
-            if not near: continue
-            t = min(near, key=lambda t: (t[0] - s[0]) ** 2 + (t[1] - s[1]) ** 2)
-            same += 1
-            moved += (t[0], t[1]) != (s[0], s[1])
-            shifts.append(((t[2] - s[2]) ** 2 + (t[3] - s[3]) ** 2) ** 0.5)
-        shifts.sort()
-        median = shifts[len(shifts) // 2] if shifts else float("nan")
-        print("%-20s %s vs %s: same sources %d (peak moved one pixel: %d), %s only %d, %s only %d; centroid shift median %.3f px" %
-              (name, values[0], v, same, moved, values[0], len(a) - same, v, len(b) - same, median))
+a = sources(values[0])
+for v in values[1:]:
+    b = sources(v)
+    by_peak = {}
+    for s in b: by_peak.setdefault((s[0], s[1]), []).append(s)
+    same, moved, shifts = 0, 0, []
+    for s in a:
+        near = [t for dx in (-1, 0, 1) for dy in (-1, 0, 1) for t in by_peak.get((s[0] + dx, s[1] + dy), [])]
+        if not near: continue
+        t = min(near, key=lambda t: (t[0] - s[0]) ** 2 + (t[1] - s[1]) ** 2)
+        same += 1
+        moved += (t[0], t[1]) != (s[0], s[1])
+        shifts.append(((t[2] - s[2]) ** 2 + (t[3] - s[3]) ** 2) ** 0.5)
+    shifts.sort()
+    median = shifts[len(shifts) // 2] if shifts else float("nan")
+    print("   %s vs %s: %d / %d sources, %d the same (peak moved one pixel: %d); centroid shift median %.3f px"
+          % (values[0], v, len(a), len(b), same, moved, median))
 EOF
+done
