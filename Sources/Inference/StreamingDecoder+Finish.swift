@@ -21,7 +21,7 @@ extension StreamingDecoder {
     ///
     /// Sources are assembled and measured in parallel, `finishBatch` at a time (each only reads
     /// the stores and its own sums), then handed to the sink in id order: this last pass was one
-    /// thread's work, 0.5 s of a 4096² deblend.
+    /// thread's work while the other core at most wrote stamps.
     @discardableResult
     func finish() throws -> [DeblendedSource] {
         precondition(deferred.count == 0, "pixels still waiting after the last block")
