@@ -105,6 +105,8 @@ public struct DeblendRun: Sendable {
     public var replacedPixels = 0
     /// Tiles whose whole input was 0 (outside the footprint), not run through the network.
     public var blankTiles = 0
+    /// Tiles this rank ran (under several ranks rank 0 runs fewer: `TileShare`).
+    public var tilesRun = 0
     public var sources = 0, blendedSources = 0
     /// Wall seconds: the tile network pass (including the gathers over ranks) and NMS + decoding on
     /// rank 0; and the seconds rank 0's background thread spent writing the outputs, alongside both.
@@ -165,29 +167,40 @@ public struct MosaicDeblender {
         return try StreamingPlan(grid: grid, slots: slots, blockRows: settings.blockRows)
     }
 
-    /// Runs `network` on the tiles of `block` this rank owns and leaves the block's stitched
-    /// outputs, summed over all ranks, in `stitched` (whose memory is reused).
+    /// What `stitch` did on this rank in one block.
+    struct BlockWork {
+        /// Tiles of the block whose input is blank (every rank counts all of them; see `isBlank`).
+        var blankTiles = 0
+        /// This rank's network time and tiles run (`decode…` left 0 for the caller).
+        var timings = BlockTimings()
+    }
+
+    /// Runs `network` on the tiles of `block` that `share` gives this rank and leaves the block's
+    /// stitched outputs, summed over all ranks, in `stitched` (whose memory is reused).
     /// `input` holds the sanitised rows `block.inputRows`; `sky` is the image's (`InputScan`; nil
-    /// when it has no blank pixel).
-    /// Returns the number of blank tiles in the block (every rank counts all of them; see `isBlank`).
+    /// when it has no blank pixel). `tileDone` is called for each tile this rank runs.
     @discardableResult
     func stitch(_ block: StreamingPlan.Block, of grid: TileGrid, input: [Float], sky: SkyNoiseFill?, network: any TileNetwork,
-                communicator: (any Communicator)?, into stitched: inout StitchedOutputs, tileDone: () -> Void) throws -> Int {
-        let rank = communicator?.rank ?? 0, size = communicator?.size ?? 1
+                communicator: (any Communicator)?, share: TileShare, into stitched: inout StitchedOutputs,
+                tileDone: () -> Void) throws -> BlockWork {
+        let rank = communicator?.rank ?? 0
         let t = grid.tile
         stitched.reuse(forRows: block.rows)
         let tiles = (block.tileRows.lowerBound * grid.columns)..<(block.tileRows.upperBound * grid.columns)
         // A blank tile (no non-zero input pixel, margins included: outside a mosaic's footprint)
         // has no flux to hand out and no source to find; its outputs stay 0 and the network is
         // not run on it. Every rank decides from the same input, so all take the same path.
-        let blank = Set(tiles.filter { isBlank(grid.tile($0), grid: grid, block: block, input: input) })
-        let mine = tiles.filter { $0 % size == rank && !blank.contains($0) }
-        for index in tiles where index % size == rank && blank.contains(index) { tileDone() }
+        let running = tiles.filter { !isBlank(grid.tile($0), grid: grid, block: block, input: input) }
+        let mine = share.tiles(running, rank: rank)
+        var work = BlockWork(blankTiles: tiles.count - running.count)
+        work.timings.tilesRun = Int64(mine.count)
         let group = max(1, network.concurrentTiles)
         for first in stride(from: 0, to: mine.count, by: group) {
             let indices = Array(mine[first..<min(mine.count, first + group)])
             let inputs = indices.map { tileInput(grid.tile($0), grid: grid, block: block, input: input, sky: sky) }
+            let networkStart = ContinuousClock.now
             let outputs = try network.run(tiles: inputs, size: t)
+            work.timings.networkMicros += (ContinuousClock.now - networkStart).microseconds
             for (index, output) in zip(indices, outputs) {
                 try stitched.insert(output, of: grid.tile(index), size: t)
                 tileDone()
@@ -199,7 +212,7 @@ public struct MosaicDeblender {
             try communicator.allreduce(&stitched.vectors, op: .sum)
             try communicator.allreduce(&stitched.mapLogits, op: .sum)
         }
-        return blank.count
+        return work
     }
 
     /// The rows of `tile` inside the mosaic: tile row `ty`, mosaic row `y`, and the tile's first
@@ -255,21 +268,23 @@ public struct MosaicDeblender {
                        progress: (Int, Int) -> Void = { _, _ in }) throws -> StitchedOutputs {
         let grid = try TileGrid(height: height, width: width, tile: settings.tile, margin: settings.margin)
         let plan = try StreamingPlan(grid: grid, slots: network.slots, blockRows: nil)
-        let mine = (0..<grid.count).filter { $0 % (communicator?.size ?? 1) == (communicator?.rank ?? 0) }.count
         let sky = try InputScan.scan(ArrayImageRows(image, height: height, width: width), tile: settings.tile).sky
         var done = 0
         var stitched = StitchedOutputs(height: 0, width: width, slots: network.slots)
-        try stitch(plan.blocks[0], of: grid, input: image, sky: sky, network: network, communicator: communicator,
-                   into: &stitched) {
-            done += 1; progress(done, mine)
+        let work = try stitch(plan.blocks[0], of: grid, input: image, sky: sky, network: network, communicator: communicator,
+                              share: .equal(size: communicator?.size ?? 1), into: &stitched) {
+            done += 1; progress(done, grid.count)
         }
+        _ = work
+        progress(grid.count, grid.count)
         return stitched
     }
 
     /// Deblends `image` block by block. Rank 0 decodes into `sink` (required there; other ranks
     /// only run their tiles) and measures `bands` with the same shares (read by rank 0 only).
     /// Per-source image pieces are spilled to `spillDirectory` (nil: memory).
-    /// `progress(done, total)` counts this rank's tiles.
+    /// `progress(done, total)` counts the image's tiles: blank ones and other ranks' once the
+    /// block's gather is done, this rank's as it runs them.
     public func deblend(rows image: any ImageRows, network: any TileNetwork, communicator: (any Communicator)? = nil,
                         plan given: StreamingPlan? = nil, sink: (any DeblendSink)?, spillDirectory: String? = nil,
                         bands: [MeasuredBand] = [],
@@ -301,22 +316,35 @@ public struct MosaicDeblender {
                                  sink: $0, spillDirectory: spillDirectory, bands: bands)
         }
         guard rank != 0 || decoder != nil else { throw InferenceError.badParameter("rank 0 needs a sink for the outputs") }
-        let mine = (0..<plan.grid.count).filter { $0 % size == rank }.count
-        var done = 0
+        var share = TileShare.equal(size: size)
+        var lastDecode = BlockTimings()         // rank 0's decoding of the block before
+        var tilesThroughBlock = 0
         var outputs = StitchedOutputs(height: 0, width: image.width, slots: network.slots)
         for block in plan.blocks {
             var input = try image.read(rows: block.inputRows)
             InputScan.sanitise(&input)
             let networkStart = Date()
-            run.blankTiles += try stitch(block, of: plan.grid, input: input, sky: scan.sky, network: network,
-                                         communicator: communicator, into: &outputs) {
-                done += 1; progress(done, mine)
+            var done = tilesThroughBlock
+            let work = try stitch(block, of: plan.grid, input: input, sky: scan.sky, network: network,
+                                  communicator: communicator, share: share, into: &outputs) {
+                done += 1; progress(done, plan.grid.count)
             }
             run.networkSeconds += Date().timeIntervalSince(networkStart)
+            run.blankTiles += work.blankTiles
+            run.tilesRun += Int(work.timings.tilesRun)
+            tilesThroughBlock += block.tileRows.count * plan.grid.columns
+            progress(tilesThroughBlock, plan.grid.count)
             // Asked right after the block's gather, where the ranks are in step anyway: a check at
             // the block's start would make the others wait for rank 0's decoding instead of
             // running their next tiles meanwhile.
             try stopIfSignalled(in: block.index, of: plan.blocks.count, communicator: communicator)
+            if let communicator, size > 1, block.index + 1 < plan.blocks.count {
+                var timings = work.timings
+                (timings.decodeMicros, timings.decodeRows) = (lastDecode.decodeMicros, lastDecode.decodeRows)
+                var summed = timings.values
+                try communicator.allreduce(&summed, op: .sum)
+                share = BlockTimings(summed).nextShare(size: size, decodingRows: block.rows.count)
+            }
             guard let decoder else { continue }
             let decodeStart = Date()
             let core = (block.rows.lowerBound - block.inputRows.lowerBound) * image.width
@@ -328,6 +356,8 @@ public struct MosaicDeblender {
             try decoder.consume(outputs, flux: Array(input[core..<(core + block.rows.count * image.width)]), bandFlux: bandFlux,
                                 isLast: block.index == plan.blocks.count - 1)
             run.decodeSeconds += Date().timeIntervalSince(decodeStart)
+            lastDecode.decodeMicros = Int64(Date().timeIntervalSince(decodeStart) * 1e6)
+            lastDecode.decodeRows = Int64(block.rows.count)
         }
         if let decoder {
             let finishStart = Date()

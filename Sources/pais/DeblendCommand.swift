@@ -183,7 +183,7 @@ struct DeblendCommand: ParsableCommand {
                 spillDirectory: sink?.stagingDirectory, bands: measured.map(\.band)
             ) { done, total in
                 if root && (done == total || done % max(1, total / 100) == 0) {
-                    writeProgress("\rtiles \(done)/\(total) on rank 0 of \(communicator.size)")
+                    writeProgress("\rtiles \(done)/\(total)" + (communicator.size > 1 ? " on \(communicator.size) ranks" : ""))
                 }
             }
         } catch {
@@ -209,8 +209,11 @@ struct DeblendCommand: ParsableCommand {
         print("deblended \(input.width)x\(input.height) image \(image) with \(weights) (\(preset), tile \(tile), margin \(settings.margin), \(arithmetic.rawValue)\(views > 1 ? ", \(views) views" : ""))")
         if let sky { print("  \(sky.background.summary(subtracted: sky.subtract))") }
         let blank = run.blankTiles > 0 ? " (\(run.blankTiles) blank tiles not run)" : ""
-        print("  \(run.tiles) tiles on \(communicator.size) rank(s) in \(plan.blocks.count) block(s)\(blank): network " + String(format: "%.2f s (%.2f tiles/s), NMS + decode %.2f s, writing %.2f s alongside, total %.2f s",
-              run.networkSeconds, Double(run.tiles - run.blankTiles) / max(run.networkSeconds, 1e-9), run.decodeSeconds, run.outputSeconds, seconds))
+        // Under several ranks the others run tiles while rank 0 decodes, so the rate is the whole run's.
+        let share = communicator.size > 1 ? " (rank 0 ran \(run.tilesRun), decoding while the others ran theirs)" : ""
+        let rate = Double(run.tiles - run.blankTiles) / max(communicator.size > 1 ? seconds : run.networkSeconds, 1e-9)
+        print("  \(run.tiles) tiles on \(communicator.size) rank(s) in \(plan.blocks.count) block(s)\(blank)\(share): network " + String(format: "%.2f s (%.2f tiles/s%@), NMS + decode %.2f s, writing %.2f s alongside, total %.2f s",
+              run.networkSeconds, rate, communicator.size > 1 ? " over the whole run" : "", run.decodeSeconds, run.outputSeconds, seconds))
         print("  \(run.sources) sources (\(run.blendedSources) flagged blended), \(run.replacedPixels) NaN/Inf\(weight == nil ? "" : " or zero-weight") pixels replaced, at most \(run.peakDeferredPixels) pixels waited across a block seam")
         if run.earlyMatchedPixels > 0 {
             writeToStandardError("warning: \(run.earlyMatchedPixels) pixels were matched before every centre below them was known (more than \(settings.maxWaitingPixels) waited at a block seam; a larger --max-memory raises the limit)\n")
