@@ -10,6 +10,10 @@ extension Communicator {
     }
 
     /// Reduces one scalar across ranks and returns the combined value.
+    public func reduce<T: CollectiveElement>(_ array: inout [T], op: ReduceOp, root: Int) throws {
+        try array.withUnsafeMutableBufferPointer { try reduce($0, op: op, root: root) }
+    }
+
     public func allreduce<T: CollectiveElement>(_ value: T, op: ReduceOp) throws -> T {
         var box = [value]
         try allreduce(&box, op: op)

@@ -121,6 +121,10 @@ public protocol Communicator: AnyObject, Sendable {
     func startAllreduce<T: CollectiveElement>(_ buffer: UnsafeMutableBufferPointer<T>, op: ReduceOp) throws
         -> any CollectiveRequest
 
+    /// Combines `buffer` element-wise across all ranks into `root`'s `buffer`; the other ranks'
+    /// buffers are left as they were. Half an allreduce's traffic when only one rank needs the result.
+    func reduce<T: CollectiveElement>(_ buffer: UnsafeMutableBufferPointer<T>, op: ReduceOp, root: Int) throws
+
     /// Copies `bytes` from rank `root` into `bytes` on every other rank. All ranks pass the same length.
     func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws
 

@@ -7,7 +7,7 @@
 public struct CollectiveFingerprint: Sendable, Equatable, CustomStringConvertible {
     /// Kind codes: stable numbers so fingerprints from different builds compare.
     public enum Kind: Int64, Sendable {
-        case allreduce = 1, broadcast = 2, allgather = 3, barrier = 4, custom = 99
+        case allreduce = 1, broadcast = 2, allgather = 3, barrier = 4, reduce = 5, custom = 99
     }
 
     public var kind: Kind

@@ -33,6 +33,10 @@ public final class CorruptingCommunicator: Communicator, @unchecked Sendable {
         return CompletedRequest()
     }
 
+    public func reduce<T: CollectiveElement>(_ buffer: UnsafeMutableBufferPointer<T>, op: ReduceOp, root: Int) throws {
+        try base.reduce(buffer, op: op, root: root)
+    }
+
     public func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws {
         try base.broadcast(bytes, root: root)
     }

@@ -48,6 +48,11 @@ public final class GuardedCommunicator: Communicator, @unchecked Sendable {
         return GuardedRequest(request, watchdog: watchdog, label: "wait \(fingerprint)", sequence: sequence)
     }
 
+    public func reduce<T: CollectiveElement>(_ buffer: UnsafeMutableBufferPointer<T>, op: ReduceOp, root: Int) throws {
+        let fingerprint = next(.reduce, count: buffer.count, type: T.collectiveType)
+        try guarded(fingerprint) { try base.reduce(buffer, op: op, root: root) }
+    }
+
     public func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws {
         let fingerprint = next(.broadcast, count: bytes.count, type: .uint8)
         try guarded(fingerprint) { try base.broadcast(bytes, root: root) }

@@ -106,6 +106,18 @@ public final class InProcessCommunicator: Communicator {
         return CompletedRequest()
     }
 
+    public func reduce<T: CollectiveElement>(_ buffer: UnsafeMutableBufferPointer<T>, op: ReduceOp, root: Int) throws {
+        guard (0..<size).contains(root) else { throw DistributedError.invalidRank(root, size: size) }
+        try T.checkSupports(op)
+        let signature = CollectiveSignature(kind: "reduce", dataType: T.collectiveType, count: buffer.count, op: op, root: root)
+        let result = try rendezvous.exchange(
+            rank: rank, signature: signature, payload: Array(UnsafeRawBufferPointer(buffer))
+        ) { payloads in
+            .success(Self.reduceInRankOrder(payloads, as: T.self, count: buffer.count, op: op))
+        }
+        if rank == root { result.withUnsafeBytes { UnsafeMutableRawBufferPointer(buffer).copyMemory(from: $0) } }
+    }
+
     public func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws {
         guard (0..<size).contains(root) else { throw DistributedError.invalidRank(root, size: size) }
         let signature = CollectiveSignature(kind: "broadcast", dataType: .uint8, count: bytes.count, op: nil, root: root)

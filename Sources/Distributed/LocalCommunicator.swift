@@ -27,6 +27,11 @@ public final class LocalCommunicator: Communicator {
         return CompletedRequest()
     }
 
+    public func reduce<T: CollectiveElement>(_ buffer: UnsafeMutableBufferPointer<T>, op: ReduceOp, root: Int) throws {
+        guard root == 0 else { throw DistributedError.invalidRank(root, size: 1) }
+        try T.checkSupports(op)
+    }
+
     public func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws {
         guard root == 0 else { throw DistributedError.invalidRank(root, size: 1) }
     }

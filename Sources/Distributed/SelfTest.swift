@@ -97,6 +97,14 @@ public enum SelfTest {
                 let expected = (0..<n).map { i in (0..<comm.size).reduce(0.0) { $0 + 1.0 / Double($1 + i + 1) } }
                 return firstMismatch(buffer, expected, tolerance: 1e-14)
             },
+            SelfTestCase("reduce float32 sum to the last rank; the others keep their buffers") { comm in
+                let n = 2053, root = comm.size - 1
+                let mine = (0..<n).map { Float((comm.rank + 1) * ($0 % 7 + 1)) }
+                var buffer = mine
+                try comm.reduce(&buffer, op: .sum, root: root)
+                let ranks = comm.size * (comm.size + 1) / 2
+                return firstMismatch(buffer, comm.rank == root ? (0..<n).map { Float(($0 % 7 + 1) * ranks) } : mine, tolerance: 0)
+            },
             SelfTestCase("max and min of scalars") { comm in
                 let p = comm.size
                 let maxDouble = try comm.max(Double(comm.rank * 3) + 0.5)

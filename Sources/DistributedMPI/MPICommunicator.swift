@@ -97,6 +97,24 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         return request
     }
 
+    public func reduce<T: CollectiveElement>(_ buffer: UnsafeMutableBufferPointer<T>, op: ReduceOp, root: Int) throws {
+        guard (0..<size).contains(root) else { throw DistributedError.invalidRank(root, size: size) }
+        try T.checkSupports(op)
+        guard let base = buffer.baseAddress else { return }
+        let type = Self.datatype(T.collectiveType)
+        let mpiOp = Self.operation(op)
+        try serialized {
+            for chunk in collectiveChunks(count: buffer.count, limit: chunkLimit) {
+                // The root sums in place; the others only send (their receive buffer is not read).
+                let mine = UnsafeMutableRawPointer(base + chunk.lowerBound)
+                try mpiCall("MPI_Reduce") {
+                    MPI_Reduce(rank == root ? cmpi_in_place() : mine, rank == root ? mine : nil, Int32(chunk.count),
+                               type, mpiOp, Int32(root), comm)
+                }
+            }
+        }
+    }
+
     public func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws {
         guard (0..<size).contains(root) else { throw DistributedError.invalidRank(root, size: size) }
         guard let base = bytes.baseAddress else { return }

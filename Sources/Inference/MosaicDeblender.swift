@@ -176,13 +176,13 @@ public struct MosaicDeblender {
     }
 
     /// Runs `network` on the tiles of `block` that `share` gives this rank and leaves the block's
-    /// stitched outputs, summed over all ranks, in `stitched` (whose memory is reused).
-    /// `input` holds the sanitised rows `block.inputRows`; `sky` is the image's (`InputScan`; nil
+    /// stitched outputs, summed over all ranks, in `stitched` (whose memory is reused) on rank 0,
+    /// or on every rank when `everyRankNeedsTheBlock`. `input` holds the sanitised rows `block.inputRows`; `sky` is the image's (`InputScan`; nil
     /// when it has no blank pixel). `tileDone` is called for each tile this rank runs.
     @discardableResult
     func stitch(_ block: StreamingPlan.Block, of grid: TileGrid, input: [Float], sky: SkyNoiseFill?, network: any TileNetwork,
-                communicator: (any Communicator)?, share: TileShare, into stitched: inout StitchedOutputs,
-                tileDone: () -> Void) throws -> BlockWork {
+                communicator: (any Communicator)?, share: TileShare, everyRankNeedsTheBlock: Bool,
+                into stitched: inout StitchedOutputs, tileDone: () -> Void) throws -> BlockWork {
         let rank = communicator?.rank ?? 0
         let t = grid.tile
         stitched.reuse(forRows: block.rows)
@@ -208,9 +208,13 @@ public struct MosaicDeblender {
         }
         if let communicator, communicator.size > 1 {
             // Every pixel was written by exactly one rank and is zero elsewhere: the sum gathers.
-            try communicator.allreduce(&stitched.heatmap, op: .sum)
-            try communicator.allreduce(&stitched.vectors, op: .sum)
-            try communicator.allreduce(&stitched.mapLogits, op: .sum)
+            for keyPath in [\StitchedOutputs.heatmap, \.vectors, \.mapLogits] {
+                if everyRankNeedsTheBlock {
+                    try communicator.allreduce(&stitched[keyPath: keyPath], op: .sum)
+                } else {
+                    try communicator.reduce(&stitched[keyPath: keyPath], op: .sum, root: 0)
+                }
+            }
         }
         return work
     }
@@ -272,7 +276,7 @@ public struct MosaicDeblender {
         var done = 0
         var stitched = StitchedOutputs(height: 0, width: width, slots: network.slots)
         let work = try stitch(plan.blocks[0], of: grid, input: image, sky: sky, network: network, communicator: communicator,
-                              share: .equal(size: communicator?.size ?? 1), into: &stitched) {
+                              share: .equal(size: communicator?.size ?? 1), everyRankNeedsTheBlock: true, into: &stitched) {
             done += 1; progress(done, grid.count)
         }
         _ = work
@@ -326,7 +330,7 @@ public struct MosaicDeblender {
             let networkStart = Date()
             var done = tilesThroughBlock
             let work = try stitch(block, of: plan.grid, input: input, sky: scan.sky, network: network,
-                                  communicator: communicator, share: share, into: &outputs) {
+                                  communicator: communicator, share: share, everyRankNeedsTheBlock: false, into: &outputs) {
                 done += 1; progress(done, plan.grid.count)
             }
             run.networkSeconds += Date().timeIntervalSince(networkStart)

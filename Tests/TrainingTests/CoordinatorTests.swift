@@ -318,6 +318,9 @@ final class GradientSkewingCommunicator: Communicator, @unchecked Sendable {
         return Completed()
     }
 
+    func reduce<T: CollectiveElement>(_ buffer: UnsafeMutableBufferPointer<T>, op: ReduceOp, root: Int) throws {
+        try base.reduce(buffer, op: op, root: root)
+    }
     func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws { try base.broadcast(bytes, root: root) }
     func allgather(_ record: UnsafeRawBufferPointer, into gathered: UnsafeMutableRawBufferPointer) throws {
         try base.allgather(record, into: gathered)
