@@ -63,8 +63,8 @@ final class BackgroundSink: DeblendSink, @unchecked Sendable {
     func beginStamps(_ boxes: [(y0: Int, x0: Int, height: Int, width: Int)]) throws {
         try enqueue { try $0.beginStamps(boxes) }
     }
-    func stamp(id: Int, _ image: SparseImage) throws {
-        try enqueue { try $0.stamp(id: id, image) }
+    func stamps(firstID: Int, _ images: [SparseImage]) throws {
+        try enqueue { try $0.stamps(firstID: firstID, images) }
     }
     /// Runs on the caller's thread once everything before it is written.
     func finish(sources: [DeblendedSource]) throws {

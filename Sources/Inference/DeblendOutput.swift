@@ -111,7 +111,7 @@ public enum DeblendOutput {
             try sink.heatmapRows(firstRow: 0, result.heatmap[...])
             try sink.segmentationRows(firstRow: 0, result.segmentation)
             try sink.beginStamps(result.sources.map { (y0: $0.image.y0, x0: $0.image.x0, height: $0.image.height, width: $0.image.width) })
-            for s in result.sources { try sink.stamp(id: s.id, s.image) }
+            try sink.stamps(firstID: 1, result.sources.map(\.image))
             try sink.finish(sources: result.sources)
         } catch {
             sink.discard()
@@ -261,9 +261,11 @@ public final class DeblendFileSink: DeblendSink, @unchecked Sendable {
         sources = file
     }
 
-    public func stamp(id: Int, _ image: SparseImage) throws {
-        guard let sources else { throw InferenceError.badParameter("stamp \(id) written before beginStamps") }
-        try sources.writePixels(image.pixels[...], firstElement: stampOffsets[id - 1])
+    /// The images of consecutive ids lie one after another in STAMPPIX: one write for the batch.
+    public func stamps(firstID: Int, _ images: [SparseImage]) throws {
+        guard let sources else { throw InferenceError.badParameter("stamp \(firstID) written before beginStamps") }
+        guard !images.isEmpty else { return }
+        try sources.writePixels(images.flatMap(\.pixels)[...], firstElement: stampOffsets[firstID - 1])
     }
 
     /// Writes the catalog, closes every file and renames the staging directory to its final name.

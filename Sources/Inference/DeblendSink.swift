@@ -15,8 +15,9 @@ public protocol DeblendSink: AnyObject {
     func patchSegmentation(_ patches: [(index: Int, id: Int32)]) throws
     /// The boxes of all per-source images in id order (`.empty` images for sources without flux).
     func beginStamps(_ boxes: [(y0: Int, x0: Int, height: Int, width: Int)]) throws
-    /// Source `id`'s deblended image (ids arrive in increasing order).
-    func stamp(id: Int, _ image: SparseImage) throws
+    /// The deblended images of sources `firstID`, `firstID + 1`, … (ids arrive in increasing
+    /// order, a batch at a time: one call per batch keeps a background writer's queue short).
+    func stamps(firstID: Int, _ images: [SparseImage]) throws
     /// The catalog; `sources[i].image` is `.empty` (stamps went through `stamp`).
     func finish(sources: [DeblendedSource]) throws
 }
@@ -49,7 +50,7 @@ final class InMemorySink: DeblendSink {
         for patch in patches { result.segmentation[patch.index] = patch.id }
     }
     func beginStamps(_ boxes: [(y0: Int, x0: Int, height: Int, width: Int)]) throws { images.reserveCapacity(boxes.count) }
-    func stamp(id: Int, _ image: SparseImage) throws { images.append(image) }
+    func stamps(firstID: Int, _ images: [SparseImage]) throws { self.images += images }
     func finish(sources: [DeblendedSource]) throws {
         guard !images.isEmpty else { result.sources = sources; return }       // without per-source images
         result.sources = zip(sources, images).map { source, image in

@@ -38,9 +38,10 @@ extension StreamingDecoder {
         sources.reserveCapacity(centres.count)
         for first in stride(from: 0, to: centres.count, by: Self.finishBatch) {
             let batch = first..<min(centres.count, first + Self.finishBatch)
-            for (j, measured) in zip(batch, try measure(batch, images: images)) {
-                if stamps != nil { try sink.stamp(id: j + 1, measured.image) }
-                sources.append(catalogRow(j, flux: stamps != nil ? measured.image.total : fluxWithoutImages[j], measured))
+            let measured = try measure(batch, images: images)
+            if stamps != nil { try sink.stamps(firstID: batch.lowerBound + 1, measured.map(\.image)) }
+            for (j, source) in zip(batch, measured) {
+                sources.append(catalogRow(j, flux: stamps != nil ? source.image.total : fluxWithoutImages[j], source))
             }
         }
         for store in stores { store?.close() }    // the spills may live in the directory the sink renames

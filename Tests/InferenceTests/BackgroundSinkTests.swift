@@ -28,7 +28,7 @@ import Testing
         func segmentationRows(firstRow: Int, _ ids: [Int32]) throws { record("segmentation \(firstRow) \(ids.count)") }
         func patchSegmentation(_ patches: [(index: Int, id: Int32)]) throws { record("patch \(patches.count)") }
         func beginStamps(_ boxes: [(y0: Int, x0: Int, height: Int, width: Int)]) throws { record("boxes \(boxes.count)") }
-        func stamp(id: Int, _ image: SparseImage) throws { record("stamp \(id)") }
+        func stamps(firstID: Int, _ images: [SparseImage]) throws { record("stamps \(firstID) \(images.count)") }
         func finish(sources: [DeblendedSource]) throws { record("finish \(sources.count)") }
     }
 
@@ -45,9 +45,9 @@ import Testing
             for i in rows.indices { rows[i] += 1 }        // the caller reuses its buffer at once
         }
         try sink.beginStamps([(y0: 0, x0: 0, height: 1, width: 1)])
-        try sink.stamp(id: 1, .empty)
+        try sink.stamps(firstID: 1, [.empty])
         try sink.finish(sources: [])
-        expected += ["boxes 1", "stamp 1", "finish 0"]
+        expected += ["boxes 1", "stamps 1 1", "finish 0"]
         #expect(recorder.calls == expected)
         #expect(sink.writingSeconds > 0)
     }
