@@ -141,11 +141,12 @@ public struct DeblendResult: Sendable {
 /// Runs a tile network over an image of any size and decodes the stitched outputs globally,
 /// one super-block of tile rows at a time (`StreamingPlan`).
 ///
-/// Per block: read and sanitise its input rows → run its tiles (split round-robin over the ranks
-/// of `communicator` by global tile index) and write each tile's kept region into the block's
-/// arrays → sum the arrays over the ranks (the regions are disjoint, so the sum is an exact
-/// gather) → on rank 0, `StreamingDecoder` runs NMS and slot matching and hands rows, stamps and
-/// catalog to a `DeblendSink`. The result is identical to one block holding the whole mosaic.
+/// Per block: read and sanitise its input rows → run its tiles (split over the ranks of
+/// `communicator` by `TileShare`) and write each tile's kept region into the block's arrays → sum
+/// the arrays onto rank 0 (the regions are disjoint, so the sum is an exact gather) → on rank 0,
+/// `StreamingDecoder` runs NMS and slot matching and hands rows, stamps and catalog to a
+/// `DeblendSink`, while the other ranks run the next block. The result is identical to one block
+/// holding the whole mosaic.
 public struct MosaicDeblender {
     public var settings: DeblendSettings
     public init(settings: DeblendSettings = DeblendSettings()) { self.settings = settings }
