@@ -11,7 +11,7 @@ import Foundation
 struct SelftestCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "selftest",
-        abstract: "Check MPI collectives (allreduce, broadcast, allgather, fixed point, guards) on every rank.",
+        abstract: "Check MPI collectives (allreduce, reduce, broadcast, allgather, fixed point, guards) on every rank.",
         discussion: [
             "Launch under mpirun or srun to test P ranks; without a launcher it runs as rank 0 of 1. "
                 + "Every collective runs through the fingerprint guard and the watchdog. "

@@ -67,18 +67,18 @@ import Testing
                 == .balanced(size: 2, decodeMicros: 1_000, networkMicros: 2_000, tilesRun: 20))
     }
 
-    /// In a streamed deblend over two ranks, rank 0 runs fewer tiles than rank 1 from the second
-    /// block on, every tile is run once, and the result is the one rank's, bit for bit.
-    @Test func rankZeroRunsFewerTilesWhileDecoding() throws {
+    /// In a streamed deblend over several ranks, rank 0 runs fewer tiles than each other rank
+    /// from the second block on, every tile is run once, and the result is the one rank's, bit for bit.
+    @Test(arguments: [2, 3]) func rankZeroRunsFewerTilesWhileDecoding(size: Int) throws {
         let settings = StreamingFixture.settings(blockRows: 24)
         let (single, singleRun) = try StreamingFixture.run(settings)
         #expect(singleRun.plan.blocks.count == 4 && singleRun.tilesRun == singleRun.tiles - singleRun.blankTiles)
-        let runs = try InProcessGroup.run(size: 2) { comm in
+        let runs = try InProcessGroup.run(size: size) { comm in
             let (result, run) = try StreamingFixture.run(settings, communicator: comm)
             return (comm.rank == 0 ? Fingerprint(result) : nil, run.tilesRun)
         }
         #expect(runs[0].0 == Fingerprint(single))
-        #expect(runs[0].1 + runs[1].1 == singleRun.tilesRun)
-        #expect(runs[0].1 < runs[1].1, "rank 0 ran \(runs[0].1) tiles, rank 1 \(runs[1].1)")
+        #expect(runs.map(\.1).reduce(0, +) == singleRun.tilesRun)
+        #expect(runs.dropFirst().allSatisfy { runs[0].1 < $0.1 }, "tiles run per rank: \(runs.map(\.1))")
     }
 }
