@@ -8,7 +8,7 @@
 #     as an uninterrupted run, under srun and under mpirun, and after a real preemption by the
 #     urgent partition; jobs/scaling.sbatch's array producing its table and summary;
 #   - jobs/deblend.sbatch: 2 ranks write the catalog of one process (also with WEIGHT and
-#     ZERO_POINT); a truncated image fails cleanly.
+#     ZERO_POINT); a truncated image fails cleanly; a list of images as a job array.
 # Every wait is bounded. Prints PASS/FAIL/SKIP lines and ends with "slurm-tests: N passed, M failed".
 #
 #   PAIS_SKIP_SLURM=1        skip everything (also skipped automatically when not root)
@@ -244,6 +244,34 @@ test_deblend_job() {
   return 0
 }
 
+# jobs/deblend.sbatch over a list of images as a job array: each task writes what one process
+# writes for its line (the second line with a weight map); an index past the list fails, naming it.
+test_deblend_array() {
+  local model=$work/$TRAIN_TAG-ref/model.safetensors job state list=$work/deblend-list.txt out=$work/deblend-array
+  local first=$work/deblend-field.fits second=$work/deblend-second.fits
+  [ -s "$model" ] || { echo "no model from the reference training run"; return 1; }
+  [ -s "$first" ] || "$pais" simulate --height 96 --width 136 --psf-size 31 --seed 5 --output "$first" >/dev/null 2>&1 || return 1
+  "$pais" simulate --height 80 --width 100 --psf-size 31 --seed 6 --output "$second" >/dev/null 2>&1 || return 1
+  local args=(--model "$model" --preset tiny --tile 32 --threads 1)
+  "$pais" deblend "$first" "${args[@]}" --output "$work/deblend-first" >/dev/null 2>&1 || return 1
+  "$pais" deblend "$second" "${args[@]}" --weight "$second" --output "$work/deblend-second" >/dev/null 2>&1 || return 1
+  printf '# fields of the array test\n%s\n\n%s %s\n' "$first" "$second" "$second" > "$list"
+  job=$(PAIS_BIN=$pais IMAGES=$list OUTPUT=$out MODEL=$model PRESET=tiny TILE=32 \
+        sbatch --parsable --array=1-2 --ntasks=1 --output="$work/deblend-array-%A_%a.out" jobs/deblend.sbatch) || return 1
+  for task in 1 2; do
+    state=$(wait_job "${job}_$task" 120) || return 1
+    cat "$work/deblend-array-${job}_$task.out"
+    [ "$state" = COMPLETED ] || { echo "task $task: $state"; return 1; }
+  done
+  cmp "$work/deblend-first/catalog.csv" "$out/deblend-field/catalog.csv" || return 1
+  cmp "$work/deblend-second/catalog.csv" "$out/deblend-second/catalog.csv" || return 1
+  job=$(PAIS_BIN=$pais IMAGES=$list OUTPUT=$out MODEL=$model PRESET=tiny TILE=32 \
+        sbatch --parsable --array=3 --ntasks=1 --output="$work/deblend-array-%A_%a.out" jobs/deblend.sbatch) || return 1
+  state=$(wait_job "${job}_3" 60) || return 1
+  cat "$work/deblend-array-${job}_3.out"
+  [ "$state" = FAILED ] && grep -q 'lists 2 image(s), so the array indices are 1-2' "$work/deblend-array-${job}_3.out"
+}
+
 # --- run ------------------------------------------------------------------------------------------
 
 echo "slurm-tests: work directory $work"
@@ -277,6 +305,7 @@ else
       run_test "train.sbatch (pais): preempted by the urgent partition, identical model.safetensors" test_train_preemption
       run_test "scaling.sbatch (pais): array 1-3 -> CSV table and summary" test_scaling_array
       run_test "deblend.sbatch (pais): 2 ranks under srun = one process, also with WEIGHT and ZERO_POINT; a truncated image fails cleanly" test_deblend_job
+      run_test "deblend.sbatch (pais): IMAGES list as a job array, one output per line; an index past the list fails" test_deblend_array
     fi
   else
     fail "\`pais train --help\` does not work: the job scripts cannot be tested"
