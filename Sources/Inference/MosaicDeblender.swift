@@ -178,8 +178,9 @@ public struct MosaicDeblender {
 
     /// Runs `network` on the tiles of `block` that `share` gives this rank and leaves the block's
     /// stitched outputs, summed over all ranks, in `stitched` (whose memory is reused) on rank 0,
-    /// or on every rank when `everyRankNeedsTheBlock`. `input` holds the sanitised rows `block.inputRows`; `sky` is the image's (`InputScan`; nil
-    /// when it has no blank pixel). `tileDone` is called for each tile this rank runs.
+    /// or on every rank when `everyRankNeedsTheBlock`. `input` holds the sanitised rows
+    /// `block.inputRows`; `sky` is the image's (`InputScan`; nil when it has no blank pixel).
+    /// `tileDone` is called for each tile this rank runs.
     @discardableResult
     func stitch(_ block: StreamingPlan.Block, of grid: TileGrid, input: [Float], sky: SkyNoiseFill?, network: any TileNetwork,
                 communicator: (any Communicator)?, share: TileShare, everyRankNeedsTheBlock: Bool,
@@ -276,11 +277,10 @@ public struct MosaicDeblender {
         let sky = try InputScan.scan(ArrayImageRows(image, height: height, width: width), tile: settings.tile).sky
         var done = 0
         var stitched = StitchedOutputs(height: 0, width: width, slots: network.slots)
-        let work = try stitch(plan.blocks[0], of: grid, input: image, sky: sky, network: network, communicator: communicator,
-                              share: .equal(size: communicator?.size ?? 1), everyRankNeedsTheBlock: true, into: &stitched) {
+        try stitch(plan.blocks[0], of: grid, input: image, sky: sky, network: network, communicator: communicator,
+                   share: .equal(size: communicator?.size ?? 1), everyRankNeedsTheBlock: true, into: &stitched) {
             done += 1; progress(done, grid.count)
         }
-        _ = work
         progress(grid.count, grid.count)
         return stitched
     }
@@ -351,7 +351,7 @@ public struct MosaicDeblender {
                 share = BlockTimings(summed).nextShare(size: size, decodingRows: block.rows.count)
             }
             guard let decoder else { continue }
-            let decodeStart = Date()
+            let decodeStart = ContinuousClock.now
             let core = (block.rows.lowerBound - block.inputRows.lowerBound) * image.width
             let bandFlux = try bands.map { band in
                 var values = try band.rows.read(rows: block.rows)
@@ -360,9 +360,9 @@ public struct MosaicDeblender {
             }
             try decoder.consume(outputs, flux: Array(input[core..<(core + block.rows.count * image.width)]), bandFlux: bandFlux,
                                 isLast: block.index == plan.blocks.count - 1)
-            run.decodeSeconds += Date().timeIntervalSince(decodeStart)
-            lastDecode.decodeMicros = Int64(Date().timeIntervalSince(decodeStart) * 1e6)
-            lastDecode.decodeRows = Int64(block.rows.count)
+            let decoding = ContinuousClock.now - decodeStart
+            run.decodeSeconds += Double(decoding.microseconds) / 1e6
+            (lastDecode.decodeMicros, lastDecode.decodeRows) = (decoding.microseconds, Int64(block.rows.count))
         }
         if let decoder {
             let finishStart = Date()

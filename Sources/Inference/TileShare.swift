@@ -61,11 +61,11 @@ struct TileShare: Equatable {
 
 /// What one rank measured in a block, added up over the ranks to set the next block's `TileShare`.
 struct BlockTimings {
-    /// Rank 0's decoding of the block before (0 on the other ranks, and before any decoding).
+    /// Rank 0's decoding of the block before this one (0 on the other ranks, and before any decoding).
     var decodeMicros: Int64 = 0
     /// Rows that decoding covered.
     var decodeRows: Int64 = 0
-    /// Seconds inside the network and tiles run, this rank, this block.
+    /// Microseconds this rank spent in the network in this block, and the tiles it ran.
     var networkMicros: Int64 = 0
     var tilesRun: Int64 = 0
 
@@ -75,9 +75,9 @@ struct BlockTimings {
         (decodeMicros, decodeRows, networkMicros, tilesRun) = (values[0], values[1], values[2], values[3])
     }
 
-    /// The share for the block after this one, whose rows are `nextRows`, given that rank 0 will
-    /// decode `rows` rows meanwhile. Before any decoding was timed, the decoding is guessed at
-    /// half the block's network time on one rank, and corrected from the next block on.
+    /// The share for the block after this one, while rank 0 decodes this one's `rows` rows: the
+    /// last decoding scaled to them. Before any decoding was timed it is guessed at half this
+    /// block's network time on one rank, and corrected from the next block on.
     func nextShare(size: Int, decodingRows rows: Int) -> TileShare {
         let decode = decodeRows > 0 ? decodeMicros * Int64(rows) / decodeRows : networkMicros / 2
         return .balanced(size: size, decodeMicros: decode, networkMicros: networkMicros, tilesRun: tilesRun)

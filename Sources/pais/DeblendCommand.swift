@@ -210,10 +210,13 @@ struct DeblendCommand: ParsableCommand {
         if let sky { print("  \(sky.background.summary(subtracted: sky.subtract))") }
         let blank = run.blankTiles > 0 ? " (\(run.blankTiles) blank tiles not run)" : ""
         // Under several ranks the others run tiles while rank 0 decodes, so the rate is the whole run's.
-        let share = communicator.size > 1 ? " (rank 0 ran \(run.tilesRun), decoding while the others ran theirs)" : ""
-        let rate = Double(run.tiles - run.blankTiles) / max(communicator.size > 1 ? seconds : run.networkSeconds, 1e-9)
-        print("  \(run.tiles) tiles on \(communicator.size) rank(s) in \(plan.blocks.count) block(s)\(blank)\(share): network " + String(format: "%.2f s (%.2f tiles/s%@), NMS + decode %.2f s, writing %.2f s alongside, total %.2f s",
-              run.networkSeconds, rate, communicator.size > 1 ? " over the whole run" : "", run.decodeSeconds, run.outputSeconds, seconds))
+        let ranks = communicator.size > 1
+        let share = ranks ? " (rank 0 ran \(run.tilesRun), decoding while the others ran theirs)" : ""
+        let rate = String(format: "%.2f tiles/s", Double(run.tiles - run.blankTiles) / max(ranks ? seconds : run.networkSeconds, 1e-9))
+            + (ranks ? " over the whole run" : "")
+        print("  \(run.tiles) tiles on \(communicator.size) rank(s) in \(plan.blocks.count) block(s)\(blank)\(share): network "
+              + String(format: "%.2f s (\(rate)), NMS + decode %.2f s, writing %.2f s alongside, total %.2f s",
+                       run.networkSeconds, run.decodeSeconds, run.outputSeconds, seconds))
         print("  \(run.sources) sources (\(run.blendedSources) flagged blended), \(run.replacedPixels) NaN/Inf\(weight == nil ? "" : " or zero-weight") pixels replaced, at most \(run.peakDeferredPixels) pixels waited across a block seam")
         if run.earlyMatchedPixels > 0 {
             writeToStandardError("warning: \(run.earlyMatchedPixels) pixels were matched before every centre below them was known (more than \(settings.maxWaitingPixels) waited at a block seam; a larger --max-memory raises the limit)\n")
