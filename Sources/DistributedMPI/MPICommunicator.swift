@@ -63,54 +63,46 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     }
 
     public func allreduce<T: CollectiveElement>(_ buffer: UnsafeMutableBufferPointer<T>, op: ReduceOp) throws {
-        try T.checkSupports(op)
-        guard let base = buffer.baseAddress else { return }
-        let type = Self.datatype(T.collectiveType)
-        let mpiOp = Self.operation(op)
-        try serialized {
-            for chunk in collectiveChunks(count: buffer.count, limit: chunkLimit) {
-                try mpiCall("MPI_Allreduce") {
-                    MPI_Allreduce(cmpi_in_place(), base + chunk.lowerBound, Int32(chunk.count), type, mpiOp, comm)
-                }
-            }
+        try forEachChunk(of: buffer, op: op) { start, count, type, mpiOp in
+            try mpiCall("MPI_Allreduce") { MPI_Allreduce(cmpi_in_place(), start, count, type, mpiOp, comm) }
         }
     }
 
     public func startAllreduce<T: CollectiveElement>(_ buffer: UnsafeMutableBufferPointer<T>, op: ReduceOp) throws
         -> any CollectiveRequest
     {
-        try T.checkSupports(op)
-        guard let base = buffer.baseAddress else { return CompletedRequest() }
-        let type = Self.datatype(T.collectiveType)
-        let mpiOp = Self.operation(op)
         let request = MPIRequest(owner: self)
-        try serialized {
-            for chunk in collectiveChunks(count: buffer.count, limit: chunkLimit) {
-                var handle: MPI_Request? = cmpi_request_null()
-                try mpiCall("MPI_Iallreduce") {
-                    MPI_Iallreduce(
-                        cmpi_in_place(), base + chunk.lowerBound, Int32(chunk.count), type, mpiOp, comm, &handle)
-                }
-                request.pending.append(handle)
-            }
+        try forEachChunk(of: buffer, op: op) { start, count, type, mpiOp in
+            var handle: MPI_Request? = cmpi_request_null()
+            try mpiCall("MPI_Iallreduce") { MPI_Iallreduce(cmpi_in_place(), start, count, type, mpiOp, comm, &handle) }
+            request.pending.append(handle)
         }
         return request
     }
 
     public func reduce<T: CollectiveElement>(_ buffer: UnsafeMutableBufferPointer<T>, op: ReduceOp, root: Int) throws {
         guard (0..<size).contains(root) else { throw DistributedError.invalidRank(root, size: size) }
+        try forEachChunk(of: buffer, op: op) { start, count, type, mpiOp in
+            // The root sums in place; the others only send (their receive buffer is not read).
+            try mpiCall("MPI_Reduce") {
+                MPI_Reduce(rank == root ? cmpi_in_place() : start, rank == root ? start : nil, count, type, mpiOp,
+                           Int32(root), comm)
+            }
+        }
+    }
+
+    /// Calls `call` with each piece of `buffer` that an MPI count (32-bit) can hold, its length,
+    /// and the MPI datatype and operation, holding the lock: what every reduction shares.
+    private func forEachChunk<T: CollectiveElement>(
+        of buffer: UnsafeMutableBufferPointer<T>, op: ReduceOp,
+        _ call: (UnsafeMutableRawPointer, Int32, MPI_Datatype?, MPI_Op?) throws -> Void
+    ) throws {
         try T.checkSupports(op)
         guard let base = buffer.baseAddress else { return }
-        let type = Self.datatype(T.collectiveType)
-        let mpiOp = Self.operation(op)
+        let type = Self.datatype(T.collectiveType), mpiOp = Self.operation(op)
         try serialized {
             for chunk in collectiveChunks(count: buffer.count, limit: chunkLimit) {
-                // The root sums in place; the others only send (their receive buffer is not read).
-                let mine = UnsafeMutableRawPointer(base + chunk.lowerBound)
-                try mpiCall("MPI_Reduce") {
-                    MPI_Reduce(rank == root ? cmpi_in_place() : mine, rank == root ? mine : nil, Int32(chunk.count),
-                               type, mpiOp, Int32(root), comm)
-                }
+                try call(UnsafeMutableRawPointer(base + chunk.lowerBound), Int32(chunk.count), type, mpiOp)
             }
         }
     }
