@@ -107,6 +107,9 @@ public struct DeblendRun: Sendable {
     public var blankTiles = 0
     /// Tiles this rank ran (under several ranks rank 0 runs fewer: `TileShare`).
     public var tilesRun = 0
+    /// Blocks with tiles to run of which rank 0 ran none, because decoding the block before took
+    /// longer than the other ranks' share: there they waited for it (rank 0's count; 0 on one rank).
+    public var blocksPacedByDecoding = 0
     public var sources = 0, blendedSources = 0
     /// Wall seconds: the tile network pass (including the gathers over ranks) and NMS + decoding on
     /// rank 0; and the seconds rank 0's background thread spent writing the outputs, alongside both.
@@ -337,7 +340,9 @@ public struct MosaicDeblender {
             run.networkSeconds += Date().timeIntervalSince(networkStart)
             run.blankTiles += work.blankTiles
             run.tilesRun += Int(work.timings.tilesRun)
-            tilesThroughBlock += block.tileRows.count * plan.grid.columns
+            let blockTiles = block.tileRows.count * plan.grid.columns
+            if size > 1, block.index > 0, work.timings.tilesRun == 0, blockTiles > work.blankTiles { run.blocksPacedByDecoding += 1 }
+            tilesThroughBlock += blockTiles
             progress(tilesThroughBlock, plan.grid.count)
             // Asked right after the block's gather, where the ranks are in step anyway: a check at
             // the block's start would make the others wait for rank 0's decoding instead of

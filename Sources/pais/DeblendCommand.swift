@@ -217,6 +217,9 @@ struct DeblendCommand: ParsableCommand {
         print("  \(run.tiles) tiles on \(communicator.size) rank(s) in \(plan.blocks.count) block(s)\(blank)\(share): network "
               + String(format: "%.2f s (\(rate)), NMS + decode %.2f s, writing %.2f s alongside, total %.2f s",
                        run.networkSeconds, run.decodeSeconds, run.outputSeconds, seconds))
+        if run.blocksPacedByDecoding > 0 {
+            print("  note: rank 0's decoding set the pace in \(run.blocksPacedByDecoding) of \(plan.blocks.count) blocks (it ran none of their tiles and the other ranks waited for it): fewer ranks with more --threads each, e.g. one rank per node, would be faster")
+        }
         print("  \(run.sources) sources (\(run.blendedSources) flagged blended), \(run.replacedPixels) NaN/Inf\(weight == nil ? "" : " or zero-weight") pixels replaced, at most \(run.peakDeferredPixels) pixels waited across a block seam")
         if run.earlyMatchedPixels > 0 {
             writeToStandardError("warning: \(run.earlyMatchedPixels) pixels were matched before every centre below them was known (more than \(settings.maxWaitingPixels) waited at a block seam; a larger --max-memory raises the limit)\n")

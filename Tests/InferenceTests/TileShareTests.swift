@@ -81,4 +81,17 @@ import Testing
         #expect(runs.map(\.1).reduce(0, +) == singleRun.tilesRun)
         #expect(runs.dropFirst().allSatisfy { runs[0].1 < $0.1 }, "tiles run per rank: \(runs.map(\.1))")
     }
+
+    /// Blocks in which rank 0 ran no tile are reported: at 3 ranks the first guess at the decoding
+    /// (half a block's one-rank network time) already leaves it none of the second block's 4 tiles.
+    /// On one rank there are none.
+    @Test func blocksPacedByDecodingAreCounted() throws {
+        let settings = StreamingFixture.settings(blockRows: 24)
+        #expect(try StreamingFixture.run(settings).1.blocksPacedByDecoding == 0)
+        let paced = try InProcessGroup.run(size: 3) { comm in
+            try StreamingFixture.run(settings, communicator: comm).1.blocksPacedByDecoding
+        }
+        #expect(paced[0] >= 1 && paced[0] <= 3, "rank 0: \(paced[0]) of 4 blocks")
+        #expect(paced.dropFirst().allSatisfy { $0 == 0 })
+    }
 }
