@@ -9,11 +9,12 @@ extension Communicator {
         try array.withUnsafeMutableBufferPointer { try allreduce($0, op: op) }
     }
 
-    /// Reduces one scalar across ranks and returns the combined value.
+    /// Combines `array` across ranks into `root`'s copy; the others keep theirs.
     public func reduce<T: CollectiveElement>(_ array: inout [T], op: ReduceOp, root: Int) throws {
         try array.withUnsafeMutableBufferPointer { try reduce($0, op: op, root: root) }
     }
 
+    /// Reduces one scalar across ranks and returns the combined value.
     public func allreduce<T: CollectiveElement>(_ value: T, op: ReduceOp) throws -> T {
         var box = [value]
         try allreduce(&box, op: op)

@@ -18,7 +18,7 @@ public protocol DeblendSink: AnyObject {
     /// The deblended images of sources `firstID`, `firstID + 1`, … (ids arrive in increasing
     /// order, a batch at a time: one call per batch keeps a background writer's queue short).
     func stamps(firstID: Int, _ images: [SparseImage]) throws
-    /// The catalog; `sources[i].image` is `.empty` (stamps went through `stamp`).
+    /// The catalog; `sources[i].image` is `.empty` (the images went through `stamps`).
     func finish(sources: [DeblendedSource]) throws
 }
 
