@@ -5,14 +5,18 @@
 #
 #   tools/deblend-bench.sh [--size 4096] [--field FILE.fits] [--model W] [--preset small] [--tile 256]
 #                          [--max-memory MB] [--block-rows N] [--out DIR] [--views N] [--precision P]
+#                          [--rounds R]
 #
 # It also times one process without per-source images (--no-stamps: the outputs source-extractor
 # writes, catalog and segmentation), and with --views N one with N symmetric views per tile.
 # --precision (auto, float32 or bfloat16) is passed to every PAIS run; without it each runs its default.
+# --rounds R then times R more rounds of source-extractor, one PAIS process and one without
+# per-source images, back to back, and prints each round's ratios and their medians: on a shared
+# machine single runs swing by 20-30 %, the ratio within a round far less.
 #
 # Needs a release build (.build/release/pais, or --pais PATH), mpirun, source-extractor and GNU time.
 set -euo pipefail
-size=4096 field="" model="" preset=small tile=256 out=deblend-bench pais="" maxmem="" blockrows="" views=1 precision=""
+size=4096 field="" model="" preset=small tile=256 out=deblend-bench pais="" maxmem="" blockrows="" views=1 precision="" rounds=1
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --size) size=$2; shift 2 ;;
@@ -26,7 +30,8 @@ while [[ $# -gt 0 ]]; do
         --pais) pais=$2; shift 2 ;;
         --views) views=$2; shift 2 ;;
         --precision) precision=$2; shift 2 ;;
-        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+        --rounds) rounds=$2; shift 2 ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) echo "error: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -44,19 +49,34 @@ args=(--preset "$preset" --tile "$tile" --overwrite)
 [[ -n "$maxmem" ]] && args+=(--max-memory "$maxmem")
 [[ -n "$blockrows" ]] && args+=(--block-rows "$blockrows")
 [[ -n "$precision" ]] && args+=(--precision "$precision")
+[[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "error: --rounds must be a positive integer, not '$rounds'" >&2; exit 2; }
 sexdir=/usr/share/source-extractor
 printf '%s\n' NUMBER X_IMAGE Y_IMAGE FLUX_AUTO > "$out/bench.param"
 now() { date +%s.%N; }
-
-echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-if command -v source-extractor > /dev/null; then
+# Wall seconds of one source-extractor run (metrics.md §10.1 settings, segmentation check image).
+time_sextractor() {
+    local t0 t1
     t0=$(now)
     source-extractor "$field[0]" -c "$sexdir/default.sex" -PARAMETERS_NAME "$out/bench.param" \
         -FILTER_NAME "$sexdir/default.conv" -STARNNW_NAME "$sexdir/default.nnw" -DETECT_MINAREA 5 \
         -CHECKIMAGE_TYPE SEGMENTATION -CHECKIMAGE_NAME "$out/sex-seg.fits" \
         -CATALOG_NAME "$out/sex.cat" -CATALOG_TYPE ASCII_HEAD -VERBOSE_TYPE QUIET
     t1=$(now)
-    printf 'source-extractor: %.2f s wall, %d objects\n' "$(echo "$t1 - $t0" | bc)" "$(grep -vc '^#' "$out/sex.cat")"
+    echo "$t1 - $t0" | bc
+}
+# Wall seconds of one `pais deblend` process with the bench's options and any given here.
+time_pais() {
+    local t0 t1
+    t0=$(now)
+    "$pais" deblend "$field" "${args[@]}" "$@" > /dev/null 2>&1
+    t1=$(now)
+    echo "$t1 - $t0" | bc
+}
+
+echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+if command -v source-extractor > /dev/null; then
+    seconds=$(time_sextractor)
+    printf 'source-extractor: %.2f s wall, %d objects\n' "$seconds" "$(grep -vc '^#' "$out/sex.cat")"
 else
     echo "source-extractor: not installed (apt-get install source-extractor), skipped"
 fi
@@ -91,4 +111,19 @@ if [[ $views -gt 1 ]]; then
     t1=$(now)
     printf 'pais deblend --views %s, 1 process x %d threads: %.2f s wall; %s\n' "$views" "$(nproc)" "$(echo "$t1 - $t0" | bc)" \
         "$(echo "$report" | grep 'tiles on' | sed 's/^ *//')"
+fi
+if [[ $rounds -gt 1 ]] && command -v source-extractor > /dev/null; then
+    echo "$rounds rounds back to back (source-extractor, pais deblend with and without per-source images):"
+    ratios=() plain=()
+    for round in $(seq 1 "$rounds"); do
+        sex=$(time_sextractor)
+        full=$(time_pais --output "$out/pais-rounds")
+        bare=$(time_pais --no-stamps --output "$out/pais-rounds-nostamps")
+        ratios+=("$(echo "$full / $sex" | bc -l)") plain+=("$(echo "$bare / $sex" | bc -l)")
+        printf '  round %d: source-extractor %.2f s, pais %.2f s (%.1fx), --no-stamps %.2f s (%.1fx)\n' \
+            "$round" "$sex" "$full" "${ratios[-1]}" "$bare" "${plain[-1]}"
+    done
+    median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+    printf 'median ratio to source-extractor over %d rounds: %.1fx with per-source images, %.1fx without\n' \
+        "$rounds" "$(median "${ratios[@]}")" "$(median "${plain[@]}")"
 fi
