@@ -148,8 +148,9 @@ public struct DeblendResult: Sendable {
 /// `communicator` by `TileShare`) and write each tile's kept region into the block's arrays → sum
 /// the arrays onto rank 0 (the regions are disjoint, so the sum is an exact gather) → on rank 0,
 /// `StreamingDecoder` runs NMS and slot matching and hands rows, stamps and catalog to a
-/// `DeblendSink`, while the other ranks run the next block. The result is identical to one block
-/// holding the whole mosaic.
+/// `DeblendSink`, while the other ranks run the next block. The result is that of one block holding
+/// the whole mosaic: identical images, and catalog columns that are running sums over pixels
+/// (flux errors, centroids) equal to the last bits (pixels waiting across a seam add in later).
 public struct MosaicDeblender {
     public var settings: DeblendSettings
     public init(settings: DeblendSettings = DeblendSettings()) { self.settings = settings }

@@ -18,8 +18,8 @@ struct DeblendCommand: ParsableCommand {
             catalog.reg (DS9 regions), sources.fits (per-source images as boxes), segmentation.fits and heatmap.fits,
             all with the input's WCS. With --measure NAME=PATH other filters of the same grid are split with the same
             shares (dual-image mode). The image is streamed in super-blocks of tile rows: memory
-            is bounded by --max-memory (or --block-rows), not by the image size, and the outputs are identical to
-            a single-block run. Under mpirun each block's tiles are split over the ranks and rank 0 decodes and writes.
+            is bounded by --max-memory (or --block-rows), not by the image size, and the outputs are those of
+            a single-block run (catalog columns that are running sums over pixels, such as flux_err, to the last bits). Under mpirun each block's tiles are split over the ranks and rank 0 decodes and writes.
             With --centres CATALOG the sources are decoded at the catalog's positions instead of the heatmap's peaks
             (forced deblending, e.g. at the detections of a deeper image).
             """)
