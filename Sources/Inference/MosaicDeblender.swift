@@ -204,9 +204,9 @@ public struct MosaicDeblender {
         for first in stride(from: 0, to: mine.count, by: group) {
             let indices = Array(mine[first..<min(mine.count, first + group)])
             let inputs = indices.map { tileInput(grid.tile($0), grid: grid, block: block, input: input, sky: sky) }
-            let networkStart = ContinuousClock.now
+            let networkStart = Date()
             let outputs = try network.run(tiles: inputs, size: t)
-            work.timings.networkMicros += (ContinuousClock.now - networkStart).microseconds
+            work.timings.networkMicros += Int64(Date().timeIntervalSince(networkStart) * 1e6)
             for (index, output) in zip(indices, outputs) {
                 try stitched.insert(output, of: grid.tile(index), size: t)
                 tileDone()
@@ -357,7 +357,7 @@ public struct MosaicDeblender {
                 share = BlockTimings(summed).nextShare(size: size, decodingRows: block.rows.count)
             }
             guard let decoder else { continue }
-            let decodeStart = ContinuousClock.now
+            let decodeStart = Date()
             let core = (block.rows.lowerBound - block.inputRows.lowerBound) * image.width
             let bandFlux = try bands.map { band in
                 var values = try band.rows.read(rows: block.rows)
@@ -366,9 +366,9 @@ public struct MosaicDeblender {
             }
             try decoder.consume(outputs, flux: Array(input[core..<(core + block.rows.count * image.width)]), bandFlux: bandFlux,
                                 isLast: block.index == plan.blocks.count - 1)
-            let decoding = ContinuousClock.now - decodeStart
-            run.decodeSeconds += Double(decoding.microseconds) / 1e6
-            (lastDecode.decodeMicros, lastDecode.decodeRows) = (decoding.microseconds, Int64(block.rows.count))
+            let decoding = Date().timeIntervalSince(decodeStart)
+            run.decodeSeconds += decoding
+            (lastDecode.decodeMicros, lastDecode.decodeRows) = (Int64(decoding * 1e6), Int64(block.rows.count))
         }
         if let decoder {
             let finishStart = Date()

@@ -83,11 +83,3 @@ struct BlockTimings {
         return .balanced(size: size, decodeMicros: decode, networkMicros: networkMicros, tilesRun: tilesRun)
     }
 }
-
-extension Duration {
-    /// Whole microseconds (rounded down), the unit `BlockTimings` adds up in.
-    var microseconds: Int64 {
-        let parts = components
-        return parts.seconds * 1_000_000 + parts.attoseconds / 1_000_000_000_000
-    }
-}
