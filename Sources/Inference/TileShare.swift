@@ -8,7 +8,7 @@
 /// outputs: a tile's network outputs do not depend on where they were computed.
 struct TileShare: Equatable {
     let size: Int
-    /// What the balance is worked out from (nil: an equal round-robin split).
+    /// What the balance is worked out from (nil: an equal split).
     private let measured: Measured?
 
     private struct Measured: Equatable {
@@ -42,7 +42,6 @@ struct TileShare: Equatable {
     /// The tiles of `tiles` (a block's non-blank tile indices, in order) that `rank` runs.
     func tiles(_ tiles: [Int], rank: Int) -> [Int] {
         guard size > 1 else { return tiles }
-        guard measured != nil else { return tiles.indices.filter { $0 % size == rank }.map { tiles[$0] } }
         // Rank 0's `root` tiles are spread evenly over the block (position i is its when
         // ⌊(i + 1)·root / n⌋ steps up); the rest are dealt round-robin to ranks 1 ..< size.
         let n = tiles.count, root = rootTiles(of: n)
