@@ -211,8 +211,7 @@ struct DeblendCommand: ParsableCommand {
         let blank = run.blankTiles > 0 ? " (\(run.blankTiles) blank tiles not run)" : ""
         // Under several ranks the others run tiles while rank 0 decodes, so the rate is the whole run's.
         let ranks = communicator.size > 1
-        let share = !ranks ? "" : plan.blocks.count > 1 ? " (rank 0 ran \(run.tilesRun), decoding while the others ran theirs)"
-            : " (rank 0 ran \(run.tilesRun))"
+        let share = ranks ? " (rank 0 ran \(run.tilesRun))" : ""
         let rate = String(format: "%.2f tiles/s", Double(run.tiles - run.blankTiles) / max(ranks ? seconds : run.networkSeconds, 1e-9))
             + (ranks ? " over the whole run" : "")
         print("  \(run.tiles) tiles on \(communicator.size) rank(s) in \(plan.blocks.count) block(s)\(blank)\(share): network "
