@@ -261,11 +261,11 @@ public final class DeblendFileSink: DeblendSink, @unchecked Sendable {
         sources = file
     }
 
-    /// The images of consecutive ids lie one after another in STAMPPIX: one write for the batch.
     public func stamps(firstID: Int, _ images: [SparseImage]) throws {
         guard let sources else { throw InferenceError.badParameter("stamp \(firstID) written before beginStamps") }
-        guard !images.isEmpty else { return }
-        try sources.writePixels(images.flatMap(\.pixels)[...], firstElement: stampOffsets[firstID - 1])
+        for (k, image) in images.enumerated() {
+            try sources.writePixels(image.pixels[...], firstElement: stampOffsets[firstID - 1 + k])
+        }
     }
 
     /// Writes the catalog, closes every file and renames the staging directory to its final name.
