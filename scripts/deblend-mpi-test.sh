@@ -34,7 +34,7 @@ for ranks in 1 2 3; do
   for file in catalog.csv sources.fits segmentation.fits heatmap.fits; do cmp "$work/blocks1/$file" "$work/blocks$ranks/$file"; done
   for file in sources.fits segmentation.fits heatmap.fits; do cmp "$work/out1/$file" "$work/blocks$ranks/$file"; done
   if [[ $ranks -gt 1 ]]; then
-    root=$(sed -n 's/.*(rank 0 ran \([0-9]*\),.*/\1/p' "$work/blocks$ranks.log")
+    root=$(sed -n 's/.*(rank 0 ran \([0-9]*\)).*/\1/p' "$work/blocks$ranks.log")
     [[ -n $root && $root -lt $((24 / ranks)) ]] || { echo "rank 0 ran '$root' of 24 tiles on $ranks ranks"; exit 1; }
   fi
 done
