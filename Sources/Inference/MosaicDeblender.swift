@@ -61,8 +61,20 @@ public struct DeblendSettings: Sendable {
     /// Test hooks for negative controls: a smaller NMS halo, or matching without deferral.
     var nmsHaloForTesting: Int?
     var deferUncertainPixels = true
+    /// How a shared pixel's flux is split between its owners.
+    public var attribution = Attribution.network
+    /// The symmetric templates' smoothing and reach (internal: tests use a shorter reach).
+    var templates = SymmetricTemplates.Settings()
 
     public init() {}
+}
+
+/// How the decoder splits a shared pixel's flux.
+public enum Attribution: String, Sendable, CaseIterable {
+    /// The network's shares, as method.md §4.2 decodes them.
+    case network
+    /// The network's shares weighted by each owner's symmetric template (`SymmetricTemplates`).
+    case symmetric
 }
 
 /// One deblended source of a mosaic.
@@ -364,8 +376,10 @@ public struct MosaicDeblender {
                 InputScan.sanitise(&values)
                 return values
             }
+            let templateRows = try sanitisedRows(decoder.templateRowsWanted(through: block.rows.upperBound), input: input,
+                                                 inputRows: block.inputRows, image: image)
             try decoder.consume(outputs, flux: Array(input[core..<(core + block.rows.count * image.width)]), bandFlux: bandFlux,
-                                isLast: block.index == plan.blocks.count - 1)
+                                templateRows: templateRows, isLast: block.index == plan.blocks.count - 1)
             let decoding = Date().timeIntervalSince(decodeStart)
             run.decodeSeconds += decoding
             (lastDecode.decodeMicros, lastDecode.decodeRows) = (Int64(decoding * 1e6), Int64(block.rows.count))
@@ -381,6 +395,24 @@ public struct MosaicDeblender {
             run.outputSeconds = output?.writingSeconds ?? 0
         }
         return run
+    }
+
+    /// Sanitised image `rows`, in order: a slice of the block's `input` where it holds them, the
+    /// rest read.
+    private func sanitisedRows(_ rows: Range<Int>, input: [Float], inputRows: Range<Int>, image: any ImageRows) throws -> [ArraySlice<Float>] {
+        let w = image.width
+        var parts: [ArraySlice<Float>] = [], next = rows.lowerBound
+        if inputRows.contains(next) {
+            let end = min(rows.upperBound, inputRows.upperBound)
+            parts.append(input[((next - inputRows.lowerBound) * w)..<((end - inputRows.lowerBound) * w)])
+            next = end
+        }
+        if next < rows.upperBound {
+            var more = try image.read(rows: next..<rows.upperBound)
+            InputScan.sanitise(&more)
+            parts.append(more[...])
+        }
+        return parts
     }
 
     /// Throws `interrupted` on every rank when any rank has received a stop signal: all ranks

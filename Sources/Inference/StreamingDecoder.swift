@@ -61,6 +61,8 @@ final class StreamingDecoder {
     /// Per-block slot owners and shares, kept between blocks: every entry a block reads is
     /// written first, and fresh arrays of this size cost more in page clearing than the work.
     private var ownersBuffer: [Int32] = [], sharesBuffer: [Float] = []
+    /// The smoothed image for `DeblendSettings.attribution` `.symmetric`; nil for the network's shares.
+    var templates: SymmetricTemplates?
 
     /// Forced centres in raster order without duplicates, and how many have been taken.
     let forced: [PixelCentre]?
@@ -79,11 +81,22 @@ final class StreamingDecoder {
         shapeWindows = settings.perSourceImages ? nil : try StampStore(spillDirectory: spillDirectory)
         channelWindows = try (0...bands.count).map { $0 == 0 ? nil : try StampStore(spillDirectory: spillDirectory) }
         varianceWindows = try noisyChannels.map { $0 ? try StampStore(spillDirectory: spillDirectory) : nil }
+        if settings.attribution == .symmetric {
+            templates = SymmetricTemplates(settings: settings.templates, height: height, width: width)
+        }
+    }
+
+    /// Image rows the next `consume`, of the block ending before row `end`, needs as its
+    /// `templateRows` (empty without symmetric templates).
+    func templateRowsWanted(through end: Int) -> Range<Int> {
+        templates?.rowsWanted(decodingThrough: end) ?? 0..<0
     }
 
     /// Decodes block `outputs` (stitched rows) against `flux`, the sanitised image on the same rows,
-    /// and `bandFlux`, the measured bands' (sanitised) on them.
-    func consume(_ outputs: StitchedOutputs, flux: [Float], bandFlux: [[Float]] = [], isLast: Bool) throws {
+    /// and `bandFlux`, the measured bands' (sanitised) on them. `templateRows`: the sanitised image
+    /// rows `templateRowsWanted(through:)` asked for, in order, in any number of parts.
+    func consume(_ outputs: StitchedOutputs, flux: [Float], bandFlux: [[Float]] = [], templateRows: [ArraySlice<Float>] = [],
+                 isLast: Bool) throws {
         precondition(bandFlux.count == bands.count && bandFlux.allSatisfy { $0.count == flux.count })
         precondition(outputs.firstRow == carryStart + carry.count / width, "blocks must arrive top to bottom")
         // A blank pixel (no flux: outside the footprint, or NaN in the input) holds no source,
@@ -95,6 +108,7 @@ final class StreamingDecoder {
         try sink.heatmapRows(firstRow: outputs.firstRow, heatmap[...])
         findCentres(in: heatmap, rows: outputs.rows, isLast: isLast)
         let final = isLast || !settings.deferUncertainPixels
+        for part in templateRows { templates?.add(rows: part) }
         try resolveDeferred(final: final)
         let first = outputs.firstRow
         let variances = try [settings.pixelNoise?.variances(firstRow: first, width: width, flux: flux) ?? []]
@@ -106,6 +120,9 @@ final class StreamingDecoder {
             earlyMatched += deferred.count
             try resolveDeferred(final: true)
         }
+        // Mirrors of a pixel lie within 2 × reach rows of it.
+        let oldest = deferred.positions.first.map { $0 / width } ?? outputs.firstRow + outputs.rows.count
+        templates?.discard(below: min(oldest, outputs.firstRow + outputs.rows.count) - 2 * settings.templates.reach)
     }
 
     /// NMS on the rows whose window is now complete; carries the heatmap rows the next block needs.
@@ -184,8 +201,10 @@ final class StreamingDecoder {
             owners = [Int32](repeating: 0, count: rows * w * n); shares = [Float](repeating: 0, count: rows * w * n)
         }
         defer { ownersBuffer = owners; sharesBuffer = shares }
+        let templates = centres.isEmpty ? nil : self.templates
         owners.withUnsafeMutableBufferPointer { ownersBuffer in shares.withUnsafeMutableBufferPointer { sharesBuffer in
             let o = ownersBuffer, sh = sharesBuffer
+            centres.withUnsafeBufferPointer { centres in
             s.vectors.withUnsafeBufferPointer { v in s.mapLogits.withUnsafeBufferPointer { z in flux.withUnsafeBufferPointer { f in
                 let decideRows: (Int, Int) -> Void = { start, end in
                     for row in start..<end {
@@ -197,12 +216,16 @@ final class StreamingDecoder {
                             if !Self.matchSlots(y: first + row, x: x, v: v.baseAddress! + i * 2 * n, owners: o.baseAddress! + i * n,
                                                 n: n, index: index, known: known, final: final, hints: hints) {
                                 o[i * n] = Self.waiting
+                            } else {
+                                templates?.reweight(y: first + row, x: x, owners: o.baseAddress! + i * n,
+                                                    shares: sh.baseAddress! + i * n, n: n, centres: centres)
                             }
                         }
                     }
                 }
                 if settings.parallelDecode { Parallel.forRanges(rows, grain: 1, decideRows) } else { decideRows(0, rows) }
             } } }
+            }
         } }
         var segmentation = [Int32](repeating: 0, count: rows * w)
         for i in 0..<(rows * w) where owners[i * n] == Self.waiting {
@@ -235,6 +258,15 @@ final class StreamingDecoder {
         deferred = still
         guard done.count > 0, !centres.isEmpty else { return }
         let positions = done.positions
+        if let templates {
+            let count = done.count
+            owners.withUnsafeBufferPointer { o in done.shares.withUnsafeMutableBufferPointer { sh in centres.withUnsafeBufferPointer { c in
+                for i in 0..<count {
+                    templates.reweight(y: positions[i] / width, x: positions[i] % width, owners: o.baseAddress! + i * n,
+                                       shares: sh.baseAddress! + i * n, n: n, centres: c)
+                }
+            } } }
+        }
         var patches: [(index: Int, id: Int32)] = []
         try attribute(count: done.count, position: { positions[$0] }, values: done.values, owners: owners, shares: done.shares) { i, id in
             patches.append((positions[i], id))

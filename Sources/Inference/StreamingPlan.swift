@@ -66,10 +66,10 @@ public struct StreamingPlan: Sendable, Equatable {
     /// Bytes rank 0 holds at once per pixel of a block's core: stitched outputs `4·(1 + 3n)`,
     /// per-slot owners and shares `8n`, the block's per-source pieces (about `4n`: a pixel lands
     /// in at most n boxes), segmentation rows, their copy for the FITS write and the per-chunk
-    /// owner ids (4 each), the sanitised core (4), the heatmap band NMS reads (4) and the pixels'
-    /// noise variances for the flux errors (4): 100 bytes for n = 3; and per measured band its
-    /// pixels and their variances (8).
-    public static func bytesPerCorePixel(slots n: Int, bands: Int = 0) -> Int { 4 * (1 + 3 * n) + 8 * n + 4 * n + 3 * 4 + 4 + 4 + 4 + 8 * bands }
+    /// owner ids (4 each), the sanitised core (4), the heatmap band NMS reads (4), the pixels'
+    /// noise variances for the flux errors (4) and the symmetric templates' image, along x and
+    /// smoothed (8): 108 bytes for n = 3; and per measured band its pixels and their variances (8).
+    public static func bytesPerCorePixel(slots n: Int, bands: Int = 0) -> Int { 4 * (1 + 3 * n) + 8 * n + 4 * n + 3 * 4 + 4 + 4 + 4 + 8 + 8 * bands }
 
     /// Bytes one pixel waiting across a seam holds (`StreamingDecoder`): position, flux, noise
     /// variance, n vectors and n shares (52 for n = 3), and each measured band's value and
@@ -77,10 +77,12 @@ public struct StreamingPlan: Sendable, Equatable {
     public static func bytesPerWaitingPixel(slots n: Int, bands: Int = 0) -> Int { 8 + 4 + 4 + 8 * n + 4 * n + 8 * bands }
 
     /// Estimated peak bytes of one block on rank 0: its core at `bytesPerCorePixel`, its input
-    /// rows (float32) and the heatmap rows carried over for NMS across the seam.
+    /// rows (float32), the heatmap rows carried over for NMS across the seam, and the smoothed
+    /// image rows the symmetric templates hold beyond the core (`SymmetricTemplates.haloRows`).
     public func peakBytes(of block: Block) -> Int {
         let w = grid.width
         return block.rows.count * w * Self.bytesPerCorePixel(slots: slots, bands: bands) + block.inputRows.count * w * 4 + 8 * w * 4
+            + SymmetricTemplates.haloRows * w * 4
     }
 
     /// The largest block's estimate.

@@ -48,6 +48,7 @@ struct DeblendCommand: ParsableCommand {
     @Option(help: "Electrons per image unit (for an image in e-/s, its exposure time in s), for the sources' photon noise in flux_err; without it flux_err holds the sky noise alone, as source-extractor's with GAIN 0.") var gain: Double?
     @Option(help: "Scale what the network sees so that the sky's noise lies in the range the model was trained on (auto: when the model file records that range, as the shipped ones do), or never (off). Fluxes stay in the image's units.") var noiseMatch = "auto"
     @Option(help: "The network's arithmetic: auto (bfloat16 where the CPU has AVX-512 BF16, else float32), float32, or bfloat16 (inputs and weights rounded to 8 significant bits, sums in float32: the convolutions up to twice as fast, the same catalog within a source or two).") var precision = "auto"
+    @Option(help: "How a pixel shared by several sources is split: symmetric (the network's shares weighted by each source's symmetric template, the image's light at the pixel's mirror image through the source's centre: runbooks/deblend-a-mosaic.md) or network (the network's shares as they are, method.md §4.2).") var attribution = "symmetric"
     @Flag(help: "Skip the per-source images (sources.fits): catalog, segmentation and heatmap only; faster, and far smaller on big mosaics (fluxes equal to rounding).") var noStamps = false
     @Flag(help: "Replace an existing output directory.") var overwrite = false
 
@@ -121,6 +122,7 @@ struct DeblendCommand: ParsableCommand {
         settings.margin = margin ?? defaultMargin(tile: tile)
         settings.peakThreshold = peakThreshold
         settings.perSourceImages = !noStamps
+        settings.attribution = try parseAttribution(attribution)
         if let centres { settings.forcedCentres = try input.forcedCentres(from: centres, imagePath: image) }
         settings.maxWaitingPixels = max(1 << 16, (maxMemory << 20) / 4 / StreamingPlan.bytesPerWaitingPixel(slots: network.slots, bands: measureOptions.count))
         let plan = try inferenceCall {
@@ -151,6 +153,7 @@ struct DeblendCommand: ParsableCommand {
             ("PAISMARG", .int(settings.margin), "[px] tile margin"),
             ("PAISNMS", .double(Double(settings.peakThreshold)), "NMS threshold (window 7)"),
             ("PAISVIEW", .int(views), "tile views averaged (test-time augmentation)"),
+            ("PAISATTR", .string(settings.attribution.rawValue), "shared pixels split: network or symmetric"),
             ("PAISPREC", .string(arithmetic.rawValue), "network arithmetic (float32 or bfloat16)"),
             ("PAISZP", .double(units.zeroPoint), "AB zero point of the input's pixel values"),
             ("PAISBKG", .string(sky.map { $0.background.headerValue(subtracted: $0.subtract) } ?? "none"), "sky background subtracted first"),
@@ -206,7 +209,7 @@ struct DeblendCommand: ParsableCommand {
             let what = weight == nil ? "NaN/Inf pixels were" : "pixels (NaN/Inf, or not positive in the weight map) were blanked and"
             writeToStandardError("warning: \(image): \(run.replacedPixels) \(what) replaced by 0\n")
         }
-        print("deblended \(input.width)x\(input.height) image \(image) with \(weights) (\(preset), tile \(tile), margin \(settings.margin), \(arithmetic.rawValue)\(views > 1 ? ", \(views) views" : ""))")
+        print("deblended \(input.width)x\(input.height) image \(image) with \(weights) (\(preset), tile \(tile), margin \(settings.margin), \(arithmetic.rawValue), \(settings.attribution.rawValue) attribution\(views > 1 ? ", \(views) views" : ""))")
         if let sky { print("  \(sky.background.summary(subtracted: sky.subtract))") }
         let blank = run.blankTiles > 0 ? " (\(run.blankTiles) blank tiles not run)" : ""
         // Under several ranks the others run tiles while rank 0 decodes, so the rate is the whole run's.

@@ -277,3 +277,11 @@ struct InputUnits {
             + String(format: "%.4g", scale)
     }
 }
+
+/// `--attribution`'s value, or an error naming the choices.
+func parseAttribution(_ value: String) throws -> Attribution {
+    guard let choice = Attribution(rawValue: value) else {
+        throw CommandError("--attribution must be \(Attribution.allCases.map(\.rawValue).joined(separator: " or ")), got '\(value)'")
+    }
+    return choice
+}

@@ -40,6 +40,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Tile side when deblending here.") var tile = 256
     @Option(help: "Views per tile when deblending here, or per sample with --dataset (test-time augmentation: 1, 2, 4 or 8).") var views = 1
     @Option(help: "The network's arithmetic when deblending here: auto, float32 or bfloat16 (as `pais deblend --precision`).") var precision = "auto"
+    @Option(help: "How shared pixels are split when deblending here: symmetric or network (as `pais deblend --attribution`).") var attribution = "symmetric"
     @Option(help: "Name of the method in the report.") var method: String?
     @Option(help: "Directory for report.json, report.txt, matches.csv and plots (created if missing).") var output: String?
     @Option(parsing: .upToNextOption, help: "Report JSON files to print side by side.") var compare: [String] = []
@@ -118,6 +119,7 @@ struct EvaluateCommand: ParsableCommand {
         Parallel.workers = ProcessInfo.processInfo.activeProcessorCount
         var settings = DeblendSettings()
         settings.tile = tile; settings.margin = defaultMargin(tile: tile)
+        settings.attribution = try parseAttribution(attribution)
         let result: DeblendResult, weights: String
         do {
             // As `pais deblend` does unless told: the automatic sky, the model for the noise, and the

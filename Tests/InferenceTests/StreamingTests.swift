@@ -76,6 +76,25 @@ struct StreamingTests {
         #expect(streamed.sources.contains { $0.y == 28 && $0.x == 20 })
     }
 
+    /// With the symmetric prior, a pixel's shares need the image up to 2 × reach rows below its
+    /// block: the streamed run must still equal the one-block run, waiting pixels included.
+    @Test(arguments: [24, 48])
+    func streamedSymmetricAttributionEqualsTheOneBlockOutput(_ blockRows: Int) throws {
+        func settings(_ rows: Int?, reach: Int) -> DeblendSettings {
+            var s = StreamingFixture.settings(blockRows: rows); s.attribution = .symmetric; s.templates.reach = reach
+            return s
+        }
+        for reach in [6, 30] {
+            let (whole, _) = try StreamingFixture.run(settings(nil, reach: reach))
+            let (streamed, run) = try StreamingFixture.run(settings(blockRows, reach: reach))
+            #expect(run.plan.blocks.count >= 2 && run.peakDeferredPixels > 0)
+            #expect(Fingerprint(streamed) == Fingerprint(whole), "reach \(reach)")
+            // The control: the prior changes the split on this image.
+            let (plain, _) = try StreamingFixture.run(StreamingFixture.settings(blockRows: blockRows))
+            #expect(Fingerprint(plain).stamps != Fingerprint(streamed).stamps)
+        }
+    }
+
     /// Negative controls: an NMS halo too small for the window, or matching slots without
     /// waiting for centres below the seam, must change the result.
     /// Past `maxWaitingPixels` the waiting pixels are matched at once: counted, and every pixel's

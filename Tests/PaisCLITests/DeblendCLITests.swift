@@ -600,6 +600,26 @@ struct DeblendCLITests {
         #expect((0..<40).contains { y in (0..<24).contains { plainSegmentation[y * 72 + $0] != 0 } })
     }
 
+    /// `--attribution`: symmetric by default, network on request, recorded in the headers; the
+    /// detections are the same, the split of shared pixels is not; a wrong value is refused by name.
+    @Test func attributionIsChosenAndRecorded() throws {
+        let f = try Self.fixture()
+        defer { try? FileManager.default.removeItem(atPath: f.directory) }
+        func deblend(_ extra: [String], into name: String) throws -> PaisRun {
+            try runPais(["deblend", f.field, "--model", f.weights, "--preset", "tiny", "--tile", "32", "--output", f.directory + "/" + name] + extra)
+        }
+        let symmetric = try deblend([], into: "symmetric"), network = try deblend(["--attribution", "network"], into: "network")
+        #expect(symmetric.status == 0 && network.status == 0, "\(symmetric.standardError)\(network.standardError)")
+        #expect(try FITSFile.open(f.directory + "/symmetric/sources.fits").readKey("PAISATTR") == .string("symmetric"))
+        #expect(try FITSFile.open(f.directory + "/network/catalog.fits").readKey("PAISATTR") == .string("network"))
+        let a = try FITSTable.read(from: f.directory + "/symmetric/catalog.csv"), b = try FITSTable.read(from: f.directory + "/network/catalog.csv")
+        #expect(try a.doubles("x", source: "a") == b.doubles("x", source: "b") && a.doubles("y", source: "a") == b.doubles("y", source: "b"))
+        #expect(try a.doubles("flux", source: "a") != b.doubles("flux", source: "b"))
+        let wrong = try deblend(["--attribution", "sym"], into: "wrong")
+        #expect(wrong.status != 0 && wrong.standardError.contains("--attribution must be network or symmetric, got 'sym'"), "\(wrong.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: f.directory + "/wrong"))
+    }
+
     /// `--precision`: the header says which arithmetic ran; auto is bfloat16 exactly where the CPU
     /// has AVX-512 BF16, and bfloat16 elsewhere is refused by name.
     @Test func precisionIsChosenAndRecorded() throws {
@@ -614,7 +634,7 @@ struct DeblendCLITests {
         }
         let single = try deblend("float32")
         #expect(single.run.status == 0 && single.recorded == .string("float32"), "\(single.run.standardError)")
-        #expect(single.run.standardOutput.contains("margin 4, float32)"))
+        #expect(single.run.standardOutput.contains("margin 4, float32, symmetric attribution)"))
         let auto = try deblend("auto"), half = try deblend("bfloat16")
         if ConvPrecision.bfloat16Available {
             #expect(auto.recorded == .string("bfloat16") && half.recorded == .string("bfloat16"), "\(half.run.standardError)")

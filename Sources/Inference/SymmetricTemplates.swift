@@ -1,0 +1,157 @@
+import Foundation
+import Tensors
+
+/// The image's own symmetry as a prior on the network's shares (`pais deblend --attribution
+/// symmetric`, the default).
+///
+/// Galaxies and stars are close to symmetric under a half turn about their centre, so where a
+/// pixel p is shared, the light a source c can hold there is bounded by what the image shows at
+/// p's mirror image 2c − p: the source's symmetric template is T_c(p) = min(J(p), J(2c − p)), J
+/// the image smoothed by a Gaussian and clipped at 0 (the idea of the SDSS deblender's
+/// templates). The network's share s_k of slot k (owner c_k) becomes s_k T_{c_k}(p) / Σ_q s_q
+/// T_{c_q}(p). The shares still sum to 1, so the per-source images still add up to the image.
+///
+/// Where the evidence is missing the network's shares stay as they are: when J(p) is 0, when
+/// every template is 0, or when an owner lies more than `reach` px (along either axis) from p,
+/// since its symmetric evidence is then far from the pixel and weak. A mirror outside the image
+/// or on a blank pixel gives that owner T = J(p): no evidence against it.
+///
+/// Streaming: the smoothed image is kept for the rows decoding still needs, from `2 × reach`
+/// above the oldest pixel yet to be attributed to `2 × reach` below the block (mirrors of pixels
+/// within `reach` of their owner lie within `2 × reach` of the pixel). The decoder asks for the
+/// image rows below its block (`rowsWanted`), so a pixel's shares do not depend on the blocks.
+struct SymmetricTemplates {
+    struct Settings: Sendable, Equatable {
+        /// Gaussian σ in px of the smoothing that keeps the sky noise out of the templates.
+        var smoothingSigma: Double = 2
+        /// Largest offset (px, along either axis) between a pixel and an owner that gets a template.
+        var reach = 48
+    }
+
+    /// Rows of the smoothed image held beyond a block's core at the defaults: 2 × reach above it,
+    /// and below it the 2 × reach + radius rows read ahead, smoothed or waiting for the rows below.
+    static let haloRows = 4 * Settings().reach + 3 * radius(sigma: Settings().smoothingSigma)
+
+    /// Half-width of the smoothing window: 4 σ.
+    static func radius(sigma: Double) -> Int { max(1, Int((4 * sigma).rounded(.up))) }
+
+    let settings: Settings
+    let height: Int, width: Int
+    /// Normalised Gaussian weights at offsets −radius...radius.
+    private let weights: [Float]
+    let radius: Int
+    /// Sanitised image rows `rawStart..<rawEnd`, and each smoothed along x (same rows).
+    private var raw: [Float] = [], alongX: [Float] = []
+    private(set) var rawStart = 0, rawEnd = 0
+    /// J, clipped at 0, for rows `smoothedStart..<smoothedEnd`; −1 marks a blank pixel.
+    private var smoothed: [Float] = []
+    private(set) var smoothedStart = 0, smoothedEnd = 0
+
+    init(settings: Settings, height: Int, width: Int) {
+        self.settings = settings; self.height = height; self.width = width
+        radius = Self.radius(sigma: settings.smoothingSigma)
+        let variance = settings.smoothingSigma * settings.smoothingSigma
+        let g = (-radius...radius).map { (d: Int) -> Float in Float(exp(-0.5 * Double(d * d) / variance)) }
+        let sum = g.reduce(0, +)
+        weights = g.map { $0 / sum }
+    }
+
+    /// Rows below what is already held that decoding the rows before `end` needs.
+    func rowsWanted(decodingThrough end: Int) -> Range<Int> {
+        rawEnd..<min(height, max(rawEnd, end + 2 * settings.reach + radius))
+    }
+
+    /// Adds sanitised image rows starting at `rawEnd` (blank pixels 0) and smooths every row
+    /// whose neighbourhood is now complete.
+    mutating func add(rows values: ArraySlice<Float>) {
+        precondition(values.count % width == 0 && rawEnd + values.count / width <= height)
+        let newRows = values.count / width
+        raw += values
+        alongX += [Float](repeating: 0, count: values.count)
+        let w = width, r = radius, g = weights, first = rawEnd - rawStart
+        raw.withUnsafeBufferPointer { src in alongX.withUnsafeMutableBufferPointer { dst in
+            let (src, dst) = (src, dst)
+            Parallel.forRanges(newRows, grain: 16) { a, b in
+                for row in (first + a)..<(first + b) {
+                    let line = row * w
+                    for x in 0..<w {
+                        var sum: Float = 0, norm: Float = 0
+                        for d in max(-r, -x)...min(r, w - 1 - x) {
+                            sum += g[d + r] * src[line + x + d]; norm += g[d + r]
+                        }
+                        dst[line + x] = sum / norm
+                    }
+                }
+            }
+        } }
+        rawEnd += newRows
+        let ready = rawEnd == height ? height : rawEnd - radius
+        guard ready > smoothedEnd else { return }
+        let start = smoothedEnd, count = ready - start
+        smoothed += [Float](repeating: 0, count: count * w)
+        let base = start - smoothedStart, rawFirst = rawStart, h = height
+        raw.withUnsafeBufferPointer { src in alongX.withUnsafeBufferPointer { along in smoothed.withUnsafeMutableBufferPointer { out in
+            let (src, along, out) = (src, along, out)
+            Parallel.forRanges(count, grain: 16) { a, b in
+                for row in (start + a)..<(start + b) {
+                    let lo = max(-r, -row), hi = min(r, h - 1 - row)
+                    var norm: Float = 0
+                    for d in lo...hi { norm += g[d + r] }
+                    for x in 0..<w {
+                        let at = (row - rawFirst) * w + x
+                        if src[at] == 0 { out[(base + row - start) * w + x] = -1; continue }
+                        var sum: Float = 0
+                        for d in lo...hi { sum += g[d + r] * along[at + d * w] }
+                        out[(base + row - start) * w + x] = max(0, sum / norm)
+                    }
+                }
+            }
+        } } }
+        smoothedEnd = ready
+        // Rows still needed to smooth the next ones.
+        let keepRaw = max(rawStart, smoothedEnd - radius)
+        raw.removeFirst((keepRaw - rawStart) * w); alongX.removeFirst((keepRaw - rawStart) * w); rawStart = keepRaw
+    }
+
+    /// Forgets the smoothed rows above `row`.
+    mutating func discard(below row: Int) {
+        let keep = min(max(smoothedStart, row), smoothedEnd)
+        smoothed.removeFirst((keep - smoothedStart) * width); smoothedStart = keep
+    }
+
+    /// The smoothed, clipped image at (y, x) (−1 on a blank pixel); the row must be held.
+    @inline(__always)
+    func value(y: Int, x: Int) -> Float {
+        precondition(y >= smoothedStart && y < smoothedEnd, "smoothed row \(y) is not held (\(smoothedStart)..<\(smoothedEnd))")
+        return smoothed[(y - smoothedStart) * width + x]
+    }
+
+    /// Reweights the n shares of pixel (y, x), whose slots belong to `owners` (indices into
+    /// `centres`), by the owners' symmetric templates.
+    @inline(__always)
+    func reweight(y: Int, x: Int, owners: UnsafePointer<Int32>, shares: UnsafeMutablePointer<Float>, n: Int,
+                  centres: UnsafeBufferPointer<(y: Int, x: Int)>) {
+        let here = value(y: y, x: x), reach = settings.reach
+        guard here > 0 else { return }
+        for k in 0..<n {
+            let c = centres[Int(owners[k])]
+            guard abs(y - c.y) <= reach, abs(x - c.x) <= reach else { return }
+        }
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: n) { weighted in
+            var total: Float = 0
+            for k in 0..<n {
+                let c = centres[Int(owners[k])]
+                let my = 2 * c.y - y, mx = 2 * c.x - x
+                var template = here
+                if my >= 0, my < height, mx >= 0, mx < width {
+                    let mirror = value(y: my, x: mx)
+                    if mirror >= 0 { template = min(here, mirror) }
+                }
+                weighted[k] = shares[k] * template
+                total += weighted[k]
+            }
+            guard total > 0 else { return }
+            for k in 0..<n { shares[k] = weighted[k] / total }
+        }
+    }
+}
