@@ -201,10 +201,9 @@ final class StreamingDecoder {
             owners = [Int32](repeating: 0, count: rows * w * n); shares = [Float](repeating: 0, count: rows * w * n)
         }
         defer { ownersBuffer = owners; sharesBuffer = shares }
-        let templates = centres.isEmpty ? nil : self.templates
+        withReweighter { templates in
         owners.withUnsafeMutableBufferPointer { ownersBuffer in shares.withUnsafeMutableBufferPointer { sharesBuffer in
             let o = ownersBuffer, sh = sharesBuffer
-            centres.withUnsafeBufferPointer { centres in
             s.vectors.withUnsafeBufferPointer { v in s.mapLogits.withUnsafeBufferPointer { z in flux.withUnsafeBufferPointer { f in
                 let decideRows: (Int, Int) -> Void = { start, end in
                     for row in start..<end {
@@ -218,15 +217,15 @@ final class StreamingDecoder {
                                 o[i * n] = Self.waiting
                             } else {
                                 templates?.reweight(y: first + row, x: x, owners: o.baseAddress! + i * n,
-                                                    shares: sh.baseAddress! + i * n, n: n, centres: centres)
+                                                    shares: sh.baseAddress! + i * n, n: n)
                             }
                         }
                     }
                 }
                 if settings.parallelDecode { Parallel.forRanges(rows, grain: 1, decideRows) } else { decideRows(0, rows) }
             } } }
-            }
         } }
+        }
         var segmentation = [Int32](repeating: 0, count: rows * w)
         for i in 0..<(rows * w) where owners[i * n] == Self.waiting {
             deferred.append(position: first * w + i, values: values, at: i,
@@ -238,6 +237,13 @@ final class StreamingDecoder {
             }
         }
         try sink.segmentationRows(firstRow: first, segmentation)
+    }
+
+    /// Runs `body` with the symmetric templates' reweighting of one pixel's shares, or nil
+    /// without templates (or centres).
+    private func withReweighter<R>(_ body: (SymmetricTemplates.Reweighter?) throws -> R) rethrows -> R {
+        guard let templates, !centres.isEmpty else { return try body(nil) }
+        return try templates.withReweighter(centres: centres, body)
     }
 
     /// Retries the waiting pixels with the centres known now and attributes those that are final.
@@ -258,14 +264,15 @@ final class StreamingDecoder {
         deferred = still
         guard done.count > 0, !centres.isEmpty else { return }
         let positions = done.positions
-        if let templates {
-            let count = done.count
-            owners.withUnsafeBufferPointer { o in done.shares.withUnsafeMutableBufferPointer { sh in centres.withUnsafeBufferPointer { c in
+        let count = done.count
+        withReweighter { templates in
+            guard let templates else { return }
+            owners.withUnsafeBufferPointer { o in done.shares.withUnsafeMutableBufferPointer { sh in
                 for i in 0..<count {
                     templates.reweight(y: positions[i] / width, x: positions[i] % width, owners: o.baseAddress! + i * n,
-                                       shares: sh.baseAddress! + i * n, n: n, centres: c)
+                                       shares: sh.baseAddress! + i * n, n: n)
                 }
-            } } }
+            } }
         }
         var patches: [(index: Int, id: Int32)] = []
         try attribute(count: done.count, position: { positions[$0] }, values: done.values, owners: owners, shares: done.shares) { i, id in

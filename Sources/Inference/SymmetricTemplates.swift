@@ -23,7 +23,7 @@ import Tensors
 struct SymmetricTemplates {
     struct Settings: Sendable, Equatable {
         /// Gaussian σ in px of the smoothing that keeps the sky noise out of the templates.
-        var smoothingSigma: Double = 2
+        var smoothingSigma: Double = 3
         /// Largest offset (px, along either axis) between a pixel and an owner that gets a template.
         var reach = 48
     }
@@ -68,22 +68,27 @@ struct SymmetricTemplates {
         let newRows = values.count / width
         raw += values
         alongX += [Float](repeating: 0, count: values.count)
-        let w = width, r = radius, g = weights, first = rawEnd - rawStart
-        raw.withUnsafeBufferPointer { src in alongX.withUnsafeMutableBufferPointer { dst in
-            let (src, dst) = (src, dst)
+        let w = width, r = radius, first = rawEnd - rawStart
+        raw.withUnsafeBufferPointer { src in alongX.withUnsafeMutableBufferPointer { dst in weights.withUnsafeBufferPointer { g in
+            let (src, dst, g) = (src.baseAddress!, dst.baseAddress!, g.baseAddress!)
             Parallel.forRanges(newRows, grain: 16) { a, b in
                 for row in (first + a)..<(first + b) {
-                    let line = row * w
-                    for x in 0..<w {
+                    let s = src + row * w, o = dst + row * w
+                    // Taps outermost, so that the loop over x vectorises; the edges, whose windows
+                    // are cut by the image border, are renormalised one by one.
+                    for x in 0..<w { o[x] = 0 }
+                    for d in -r...r {
+                        let gd = g[d + r], shifted = s + d
+                        for x in r..<max(r, w - r) { o[x] += gd * shifted[x] }
+                    }
+                    for x in 0..<w where x < r || x >= w - r {
                         var sum: Float = 0, norm: Float = 0
-                        for d in max(-r, -x)...min(r, w - 1 - x) {
-                            sum += g[d + r] * src[line + x + d]; norm += g[d + r]
-                        }
-                        dst[line + x] = sum / norm
+                        for d in max(-r, -x)...min(r, w - 1 - x) { sum += g[d + r] * s[x + d]; norm += g[d + r] }
+                        o[x] = sum / norm
                     }
                 }
             }
-        } }
+        } } }
         rawEnd += newRows
         let ready = rawEnd == height ? height : rawEnd - radius
         guard ready > smoothedEnd else { return }
@@ -91,20 +96,22 @@ struct SymmetricTemplates {
         smoothed += [Float](repeating: 0, count: count * w)
         let base = start - smoothedStart, rawFirst = rawStart, h = height
         raw.withUnsafeBufferPointer { src in alongX.withUnsafeBufferPointer { along in smoothed.withUnsafeMutableBufferPointer { out in
-            let (src, along, out) = (src, along, out)
+            weights.withUnsafeBufferPointer { g in
+            let (src, along, out, g) = (src.baseAddress!, along.baseAddress!, out.baseAddress!, g.baseAddress!)
             Parallel.forRanges(count, grain: 16) { a, b in
                 for row in (start + a)..<(start + b) {
                     let lo = max(-r, -row), hi = min(r, h - 1 - row)
                     var norm: Float = 0
                     for d in lo...hi { norm += g[d + r] }
-                    for x in 0..<w {
-                        let at = (row - rawFirst) * w + x
-                        if src[at] == 0 { out[(base + row - start) * w + x] = -1; continue }
-                        var sum: Float = 0
-                        for d in lo...hi { sum += g[d + r] * along[at + d * w] }
-                        out[(base + row - start) * w + x] = max(0, sum / norm)
+                    let at = (row - rawFirst) * w, o = out + (base + row - start) * w
+                    for x in 0..<w { o[x] = 0 }
+                    for d in lo...hi {
+                        let gd = g[d + r], line = along + at + d * w
+                        for x in 0..<w { o[x] += gd * line[x] }
                     }
+                    for x in 0..<w { o[x] = src[at + x] == 0 ? -1 : max(0, o[x] / norm) }
                 }
+            }
             }
         } } }
         smoothedEnd = ready
@@ -126,32 +133,54 @@ struct SymmetricTemplates {
         return smoothed[(y - smoothedStart) * width + x]
     }
 
-    /// Reweights the n shares of pixel (y, x), whose slots belong to `owners` (indices into
-    /// `centres`), by the owners' symmetric templates.
-    @inline(__always)
-    func reweight(y: Int, x: Int, owners: UnsafePointer<Int32>, shares: UnsafeMutablePointer<Float>, n: Int,
-                  centres: UnsafeBufferPointer<(y: Int, x: Int)>) {
-        let here = value(y: y, x: x), reach = settings.reach
-        guard here > 0 else { return }
-        for k in 0..<n {
-            let c = centres[Int(owners[k])]
-            guard abs(y - c.y) <= reach, abs(x - c.x) <= reach else { return }
+    /// Runs `body` with a `Reweighter` over the rows held now and `centres`.
+    func withReweighter<R>(centres: [(y: Int, x: Int)], _ body: (Reweighter) throws -> R) rethrows -> R {
+        try smoothed.withUnsafeBufferPointer { j in
+            try centres.withUnsafeBufferPointer { c in
+                try body(Reweighter(smoothed: j.baseAddress!, rows: smoothedStart..<smoothedEnd, height: height, width: width,
+                                    reach: settings.reach, centres: c.baseAddress!))
+            }
         }
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: n) { weighted in
-            var total: Float = 0
+    }
+
+    /// The prior applied to one pixel's shares, reading the smoothed rows through a pointer (the
+    /// decoder calls it for every shared pixel, from several threads).
+    struct Reweighter {
+        let smoothed: UnsafePointer<Float>, rows: Range<Int>, height: Int, width: Int, reach: Int
+        let centres: UnsafePointer<(y: Int, x: Int)>
+
+        @inline(__always)
+        private func value(_ y: Int, _ x: Int) -> Float {
+            assert(rows.contains(y), "smoothed row \(y) is not held (\(rows))")
+            return smoothed[(y &- rows.lowerBound) &* width &+ x]
+        }
+
+        /// Reweights the n shares of pixel (y, x), whose slots belong to `owners` (indices into
+        /// the centres), by the owners' symmetric templates.
+        @inline(__always)
+        func reweight(y: Int, x: Int, owners: UnsafePointer<Int32>, shares: UnsafeMutablePointer<Float>, n: Int) {
+            let here = value(y, x)
+            guard here > 0 else { return }
             for k in 0..<n {
                 let c = centres[Int(owners[k])]
-                let my = 2 * c.y - y, mx = 2 * c.x - x
-                var template = here
-                if my >= 0, my < height, mx >= 0, mx < width {
-                    let mirror = value(y: my, x: mx)
-                    if mirror >= 0 { template = min(here, mirror) }
-                }
-                weighted[k] = shares[k] * template
-                total += weighted[k]
+                guard abs(y &- c.y) <= reach, abs(x &- c.x) <= reach else { return }
             }
-            guard total > 0 else { return }
-            for k in 0..<n { shares[k] = weighted[k] / total }
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: n) { weighted in
+                var total: Float = 0
+                for k in 0..<n {
+                    let c = centres[Int(owners[k])]
+                    let my = 2 &* c.y &- y, mx = 2 &* c.x &- x
+                    var template = here
+                    if my >= 0, my < height, mx >= 0, mx < width {
+                        let mirror = value(my, mx)
+                        if mirror >= 0 { template = min(here, mirror) }
+                    }
+                    weighted[k] = shares[k] * template
+                    total += weighted[k]
+                }
+                guard total > 0 else { return }
+                for k in 0..<n { shares[k] = weighted[k] / total }
+            }
         }
     }
 }

@@ -90,9 +90,11 @@ struct SymmetricTemplatesTests {
                 let shares = raw.map { $0 / raw.reduce(0, +) }
                 var mine = shares
                 let ownerIDs = owners.map(Int32.init)
-                ownerIDs.withUnsafeBufferPointer { o in mine.withUnsafeMutableBufferPointer { s in centres.withUnsafeBufferPointer { c in
-                    templates.reweight(y: y, x: x, owners: o.baseAddress!, shares: s.baseAddress!, n: 3, centres: c)
-                } } }
+                templates.withReweighter(centres: centres) { prior in
+                    ownerIDs.withUnsafeBufferPointer { o in mine.withUnsafeMutableBufferPointer { s in
+                        prior.reweight(y: y, x: x, owners: o.baseAddress!, shares: s.baseAddress!, n: 3)
+                    } }
+                }
                 let expected = TemplateReference.reweighted(y: y, x: x, owners: owners, shares: shares.map(Double.init), centres: centres,
                                                             smoothed: j, height: Self.height, width: Self.width, reach: 24)
                 #expect(zip(mine, expected).allSatisfy { abs(Double($0) - $1) < 1e-5 }, "(\(y), \(x)): \(mine) against \(expected), owners \(owners)")
