@@ -65,6 +65,10 @@ public struct DeblendSettings: Sendable {
     public var attribution = Attribution.network
     /// The symmetric templates' smoothing and reach (internal: tests use a shorter reach).
     var templates = SymmetricTemplates.Settings()
+    /// Threshold K (in σ of the smoothed image) of the second detection pass in the residual of
+    /// the symmetric templates (`ResidualPeakFinder`); nil: off. Needs `pixelNoise`; ignored with
+    /// `forcedCentres`.
+    public var residualPeaks: Float?
 
     public init() {}
 }
@@ -107,6 +111,8 @@ public struct DeblendedSource: Sendable {
     public var ownedPixels: Int
     /// Whether a significant part of its flux comes from shared pixels (see `DeblendSettings`).
     public var blended: Bool
+    /// Found by the second pass in the residual of the symmetric templates, not as a heatmap peak.
+    public var foundInResidual = false
     /// The deblended image D_j as a box in mosaic coordinates.
     public var image: SparseImage
 }
@@ -123,6 +129,8 @@ public struct DeblendRun: Sendable {
     /// longer than the other ranks' share: there they waited for it (rank 0's count; 0 on one rank).
     public var blocksPacedByDecoding = 0
     public var sources = 0, blendedSources = 0
+    /// Sources found by the second detection pass (`DeblendSettings.residualPeaks`).
+    public var residualSources = 0
     /// Wall seconds: the tile network pass (including the gathers over ranks) and NMS + decoding on
     /// rank 0; and the seconds rank 0's background thread spent writing the outputs, alongside both.
     public var networkSeconds = 0.0, decodeSeconds = 0.0, outputSeconds = 0.0
@@ -390,6 +398,7 @@ public struct MosaicDeblender {
             run.decodeSeconds += Date().timeIntervalSince(finishStart)
             run.sources = catalog.count
             run.blendedSources = catalog.filter(\.blended).count
+            run.residualSources = catalog.filter(\.foundInResidual).count
             run.peakDeferredPixels = decoder.peakDeferred
             run.earlyMatchedPixels = decoder.earlyMatched
             run.outputSeconds = output?.writingSeconds ?? 0

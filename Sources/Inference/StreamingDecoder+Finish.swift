@@ -93,6 +93,7 @@ extension StreamingDecoder {
                                yCentroid: Double(centres[j].y) + shift.y, xCentroid: Double(centres[j].x) + shift.x,
                                autoFlux: kron.flux, autoFluxError: kron.variance.squareRoot(), kronRadius: kron.radius,
                                isophotalArea: shape.area, a: shape.a, b: shape.b, theta: shape.theta, ownedPixels: owned[j],
-                               blended: positiveFlux[j] > 0 && sharedFlux[j] > settings.blendFluxFraction * positiveFlux[j], image: .empty)
+                               blended: positiveFlux[j] > 0 && sharedFlux[j] > settings.blendFluxFraction * positiveFlux[j],
+                               foundInResidual: foundInResidual[j], image: .empty)
     }
 }

@@ -29,9 +29,15 @@ final class StreamingDecoder {
 
     var centres: [(y: Int, x: Int)] = []
     var peakValues: [Float] = []
+    /// Per centre: found in the residual of the symmetric templates (`ResidualPeakFinder`).
+    var foundInResidual: [Bool] = []
     var index = CentreIndex(centres: [])
     /// Every centre at a row < known has been found.
     var known = 0
+    /// NMS has searched the heatmap rows above this; with residual peaks it runs ahead of `known`,
+    /// its peaks below `known` waiting in `pendingPeaks` (raster order) for the residual's.
+    var nmsKnown = 0
+    var pendingPeaks: [(y: Int, x: Int, value: Float)] = []
     /// Heatmap rows `carryStart...` kept for NMS across the next seam.
     var carry: [Float] = [], carryStart = 0
     var deferred: DeferredPixels
@@ -63,6 +69,9 @@ final class StreamingDecoder {
     private var ownersBuffer: [Int32] = [], sharesBuffer: [Float] = []
     /// The smoothed image for `DeblendSettings.attribution` `.symmetric`; nil for the network's shares.
     var templates: SymmetricTemplates?
+    /// The second pass's detector and its (less) smoothed image; nil without `residualPeaks`.
+    let residualFinder: ResidualPeakFinder?
+    var residualImage: SymmetricTemplates?
 
     /// Forced centres in raster order without duplicates, and how many have been taken.
     let forced: [PixelCentre]?
@@ -84,12 +93,25 @@ final class StreamingDecoder {
         if settings.attribution == .symmetric {
             templates = SymmetricTemplates(settings: settings.templates, height: height, width: width)
         }
+        if let threshold = settings.residualPeaks, settings.forcedCentres == nil {
+            guard settings.pixelNoise != nil else {
+                throw InferenceError.badParameter("residual peaks need the sky noise (DeblendSettings.pixelNoise) for their threshold")
+            }
+            residualFinder = ResidualPeakFinder(threshold: threshold, reach: settings.templates.reach)
+            var smoothing = ResidualPeakFinder.smoothing; smoothing.reach = settings.templates.reach
+            residualImage = SymmetricTemplates(settings: smoothing, height: height, width: width)
+        } else {
+            residualFinder = nil
+        }
     }
 
     /// Image rows the next `consume`, of the block ending before row `end`, needs as its
     /// `templateRows` (empty without symmetric templates).
     func templateRowsWanted(through end: Int) -> Range<Int> {
-        templates?.rowsWanted(decodingThrough: end) ?? 0..<0
+        let wanted = [templates, residualImage].compactMap { $0?.rowsWanted(decodingThrough: end) }
+        guard let first = wanted.first else { return 0..<0 }
+        // Both were given the same rows, so they start at the same row.
+        return first.lowerBound..<wanted.map(\.upperBound).max()!
     }
 
     /// Decodes block `outputs` (stitched rows) against `flux`, the sanitised image on the same rows,
@@ -106,9 +128,9 @@ final class StreamingDecoder {
         if flux.contains(0) { for i in heatmap.indices where flux[i] == 0 { heatmap[i] = 0 } }
         try sink.imageRows(firstRow: outputs.firstRow, flux[...])
         try sink.heatmapRows(firstRow: outputs.firstRow, heatmap[...])
+        for part in templateRows { templates?.add(rows: part); residualImage?.add(rows: part) }
         findCentres(in: heatmap, rows: outputs.rows, isLast: isLast)
         let final = isLast || !settings.deferUncertainPixels
-        for part in templateRows { templates?.add(rows: part) }
         try resolveDeferred(final: final)
         let first = outputs.firstRow
         let variances = try [settings.pixelNoise?.variances(firstRow: first, width: width, flux: flux) ?? []]
@@ -120,32 +142,56 @@ final class StreamingDecoder {
             earlyMatched += deferred.count
             try resolveDeferred(final: true)
         }
-        // Mirrors of a pixel lie within 2 × reach rows of it.
+        // Mirrors of a pixel lie within 2 × reach rows of it; the residual's rows start 3 above `known`.
         let oldest = deferred.positions.first.map { $0 / width } ?? outputs.firstRow + outputs.rows.count
-        templates?.discard(below: min(oldest, outputs.firstRow + outputs.rows.count) - 2 * settings.templates.reach)
+        let keep = min(oldest, outputs.firstRow + outputs.rows.count, known - 3) - 2 * settings.templates.reach
+        templates?.discard(below: keep); residualImage?.discard(below: keep)
     }
 
-    /// NMS on the rows whose window is now complete; carries the heatmap rows the next block needs.
+    /// NMS on the rows whose window is now complete, then (with residual peaks) the second pass on
+    /// the rows whose templates are all known; carries the heatmap rows the next block needs.
     private func findCentres(in heatmap: [Float], rows: Range<Int>, isLast: Bool) {
         let end = rows.upperBound
         let band = carry + heatmap
-        let newKnown = isLast ? height : max(known, end - nmsHalo)
+        let newNMSKnown = isLast ? height : max(nmsKnown, end - nmsHalo)
         if let forced {
-            // The same raster-order prefix property as NMS: every centre above newKnown is taken.
-            while forcedTaken < forced.count, forced[forcedTaken].y < newKnown {
+            // The same raster-order prefix property as NMS: every centre above newNMSKnown is taken.
+            while forcedTaken < forced.count, forced[forcedTaken].y < newNMSKnown {
                 let c = forced[forcedTaken]
-                centres.append((c.y, c.x)); peakValues.append(band[(c.y - carryStart) * width + c.x])
+                pendingPeaks.append((c.y, c.x, band[(c.y - carryStart) * width + c.x]))
                 forcedTaken += 1
             }
         } else {
             let finder = BandPeakFinder(threshold: settings.peakThreshold, window: settings.peakWindow,
                                         parallel: settings.parallelDecode)
-            for peak in finder.peaks(band: band, bandStart: carryStart, width: width, rows: known..<newKnown) {
-                centres.append((peak.y, peak.x)); peakValues.append(peak.value)
+            for peak in finder.peaks(band: band, bandStart: carryStart, width: width, rows: nmsKnown..<newNMSKnown) {
+                pendingPeaks.append((peak.y, peak.x, peak.value))
             }
         }
+        nmsKnown = newNMSKnown
+        // A residual at row y needs every template reaching it (centres to y + reach) and its
+        // NMS window (3 rows below).
+        let lag = residualFinder.map { $0.reach + $0.window / 2 } ?? 0
+        let newKnown = isLast ? height : max(known, nmsKnown - lag)
+        var extra: [(y: Int, x: Int)] = []
+        if let residualFinder, let residualImage, let noise = settings.pixelNoise, newKnown > known {
+            extra = residualFinder.peaks(rows: known..<newKnown, smoothed: residualImage,
+                                         centres: centres + pendingPeaks.map { ($0.y, $0.x) }, rms: { noise.sky.rmsRow($0) })
+        }
+        // Heatmap peaks and residual peaks above newKnown, merged in raster order.
+        var taken = 0, e = 0
+        while true {
+            let nextPeak = taken < pendingPeaks.count && pendingPeaks[taken].y < newKnown ? pendingPeaks[taken] : nil
+            let nextExtra = e < extra.count ? extra[e] : nil
+            if let p = nextPeak, nextExtra.map({ (p.y, p.x) < ($0.y, $0.x) }) ?? true {
+                centres.append((p.y, p.x)); peakValues.append(p.value); foundInResidual.append(false); taken += 1
+            } else if let q = nextExtra {
+                centres.append(q); peakValues.append(band[(q.y - carryStart) * width + q.x]); foundInResidual.append(true); e += 1
+            } else { break }
+        }
+        pendingPeaks.removeFirst(taken)
         known = newKnown
-        let keepFrom = max(carryStart, known - settings.peakWindow / 2)
+        let keepFrom = max(carryStart, min(nmsKnown - settings.peakWindow / 2, known))
         carry = Array(band[((keepFrom - carryStart) * width)...]); carryStart = keepFrom
         index = CentreIndex(centres: centres)
         let k = centres.count

@@ -49,6 +49,7 @@ struct DeblendCommand: ParsableCommand {
     @Option(help: "Scale what the network sees so that the sky's noise lies in the range the model was trained on (auto: when the model file records that range, as the shipped ones do), or never (off). Fluxes stay in the image's units.") var noiseMatch = "auto"
     @Option(help: "The network's arithmetic: auto (bfloat16 where the CPU has AVX-512 BF16, else float32), float32, or bfloat16 (inputs and weights rounded to 8 significant bits, sums in float32: the convolutions up to twice as fast, the same catalog within a source or two).") var precision = "auto"
     @Option(help: "How a pixel shared by several sources is split: symmetric (the network's shares weighted by each source's symmetric template, the image's light at the pixel's mirror image through the source's centre: runbooks/deblend-a-mosaic.md) or network (the network's shares as they are, method.md §4.2).") var attribution = "symmetric"
+    @Option(help: "Second detection pass: also take the peaks of what the image holds beyond the detected sources' symmetric templates that stand this many sigma above the smoothed sky noise (e.g. 8), for faint sources on a brighter one's flank that the heatmap merges; costs precision (runbooks/deblend-a-mosaic.md). Off by default; not with --centres.") var residualPeaks: Float?
     @Flag(help: "Skip the per-source images (sources.fits): catalog, segmentation and heatmap only; faster, and far smaller on big mosaics (fluxes equal to rounding).") var noStamps = false
     @Flag(help: "Replace an existing output directory.") var overwrite = false
 
@@ -123,6 +124,12 @@ struct DeblendCommand: ParsableCommand {
         settings.peakThreshold = peakThreshold
         settings.perSourceImages = !noStamps
         settings.attribution = try parseAttribution(attribution)
+        if let residualPeaks {
+            guard residualPeaks > 0, residualPeaks.isFinite else { throw CommandError("--residual-peaks must be a positive number of sigma, got \(residualPeaks)") }
+            guard centres == nil else { throw CommandError("--residual-peaks adds detections, --centres fixes them: give one of the two") }
+            guard settings.pixelNoise != nil else { throw CommandError("--residual-peaks needs the sky noise, which could not be measured on \(image)") }
+            settings.residualPeaks = residualPeaks
+        }
         if let centres { settings.forcedCentres = try input.forcedCentres(from: centres, imagePath: image) }
         settings.maxWaitingPixels = max(1 << 16, (maxMemory << 20) / 4 / StreamingPlan.bytesPerWaitingPixel(slots: network.slots, bands: measureOptions.count))
         let plan = try inferenceCall {
@@ -145,7 +152,7 @@ struct DeblendCommand: ParsableCommand {
             for band in measured { print(band.line) }
             if let warning = report.warning { writeToStandardError("warning: \(image): \(warning)\n") }
         }
-        let keywords: [(String, HeaderValue, String)] = [
+        var keywords: [(String, HeaderValue, String)] = [
             ("PAISIMG", .string(URL(fileURLWithPath: image).lastPathComponent), "deblended input image"),
             ("PAISMOD", .string(URL(fileURLWithPath: weights).lastPathComponent), "model weights"),
             ("PAISPRE", .string(preset), "model width preset"),
@@ -154,6 +161,7 @@ struct DeblendCommand: ParsableCommand {
             ("PAISNMS", .double(Double(settings.peakThreshold)), "NMS threshold (window 7)"),
             ("PAISVIEW", .int(views), "tile views averaged (test-time augmentation)"),
             ("PAISATTR", .string(settings.attribution.rawValue), "shared pixels split: network or symmetric"),
+            ("PAISRESP", .double(Double(settings.residualPeaks ?? 0)), "[sigma] residual-peak threshold (0: no second pass)"),
             ("PAISPREC", .string(arithmetic.rawValue), "network arithmetic (float32 or bfloat16)"),
             ("PAISZP", .double(units.zeroPoint), "AB zero point of the input's pixel values"),
             ("PAISBKG", .string(sky.map { $0.background.headerValue(subtracted: $0.subtract) } ?? "none"), "sky background subtracted first"),
@@ -162,9 +170,12 @@ struct DeblendCommand: ParsableCommand {
             ("PAISGAIN", .double(gain ?? 0), "[e-/unit] gain of flux_err's photon noise (0: none)"),
             ("PAISCORF", .double(Double(fluxErrors.pixelNoise?.correlationFactor ?? -1)), "flux_err variance factor for noise correlation (-1: no flux_err)"),
             ("PAISWGTK", .double(Double(fluxErrors.pixelNoise?.weightMap?.scale ?? -1)), "flux_err sky variance = PAISWGTK / weight (-1: mesh rms)"),
-        ] + (centres.map { [("PAISCEN", .string(URL(fileURLWithPath: $0).lastPathComponent), "forced centres: catalog")] } ?? [])
-          + (measureOptions.isEmpty ? [] : [("PAISMEAS", .string(measureOptions.map { "\($0.name)=\(URL(fileURLWithPath: $0.path).lastPathComponent)" }.joined(separator: ",")),
-                                       "bands measured with the same shares")])
+        ]
+        if let centres { keywords.append(("PAISCEN", .string(URL(fileURLWithPath: centres).lastPathComponent), "forced centres: catalog")) }
+        if !measureOptions.isEmpty {
+            keywords.append(("PAISMEAS", .string(measureOptions.map { "\($0.name)=\(URL(fileURLWithPath: $0.path).lastPathComponent)" }.joined(separator: ",")),
+                             "bands measured with the same shares"))
+        }
         if communicator.size > 1 {
             // Every rank picks its model and sky alone: a stale copy of the image or the model on
             // one node, or other options, would mix two deblends in one output.
@@ -223,7 +234,7 @@ struct DeblendCommand: ParsableCommand {
         if run.blocksPacedByDecoding > 0 {
             print("  note: rank 0's decoding set the pace in \(run.blocksPacedByDecoding) of \(plan.blocks.count) blocks (it ran none of their tiles and the other ranks waited for it): fewer ranks with more --threads each, e.g. one rank per node, would be faster")
         }
-        print("  \(run.sources) sources (\(run.blendedSources) flagged blended), \(run.replacedPixels) NaN/Inf\(weight == nil ? "" : " or zero-weight") pixels replaced, at most \(run.peakDeferredPixels) pixels waited across a block seam")
+        print("  \(run.sources) sources (\(run.blendedSources) flagged blended\(settings.residualPeaks == nil ? "" : ", \(run.residualSources) found in the templates' residual")), \(run.replacedPixels) NaN/Inf\(weight == nil ? "" : " or zero-weight") pixels replaced, at most \(run.peakDeferredPixels) pixels waited across a block seam")
         if run.earlyMatchedPixels > 0 {
             writeToStandardError("warning: \(run.earlyMatchedPixels) pixels were matched before every centre below them was known (more than \(settings.maxWaitingPixels) waited at a block seam; a larger --max-memory raises the limit)\n")
         }

@@ -1,0 +1,71 @@
+import Foundation
+import Testing
+@testable import Inference
+
+/// A bright source with a faint one 7 px away on its flank, and a network whose heatmap shows
+/// only the bright one (its vectors see both): the second pass must find the faint one in the
+/// templates' residual.
+@Suite("Residual peaks")
+struct ResidualPeaksTests {
+    static let size = 64
+    static let bright = (y: 30, x: 26), faint = (y: 30, x: 33)
+    static let image = syntheticImage(height: size, width: size, sources: [(30, 26, 300), (30, 33, 40)])
+    /// One noise rms (0.01, the fixture's pattern amplitude) over the whole image.
+    static let noise = try! PixelNoise(sky: SkyBackground(rowEdges: [0, size], columnEdges: [0, size], level: [0], rms: [0.01]))
+
+    static var network: FunctionTileNetwork {
+        FunctionTileNetwork(slots: 3) { _, size in
+            var heat = [Float](repeating: 0, count: size * size), vectors = [Float](repeating: 0, count: size * size * 6)
+            for y in 0..<size {
+                for x in 0..<size {
+                    let p = y * size + x, dy = bright.y - y, dx = bright.x - x
+                    heat[p] = Float(exp(-Double(dy * dy + dx * dx) / 32))
+                    // Slot 1 points at the faint source, as if the vectors saw it where the heatmap did not.
+                    for (k, c) in [bright, faint, bright].enumerated() {
+                        vectors[(p * 3 + k) * 2] = Float(c.y - y); vectors[(p * 3 + k) * 2 + 1] = Float(c.x - x)
+                    }
+                }
+            }
+            return TileOutputs(heatmap: heat, vectors: vectors, mapLogits: [Float](repeating: 0, count: size * size * 3))
+        }
+    }
+
+    static func deblend(threshold: Float?) throws -> DeblendResult {
+        var settings = DeblendSettings(); settings.tile = size; settings.margin = 8
+        settings.attribution = .symmetric; settings.pixelNoise = noise; settings.residualPeaks = threshold
+        return try MosaicDeblender(settings: settings).deblend(image, height: size, width: size, network: network)
+    }
+
+    @Test func aFaintNeighbourTheHeatmapMergesIsFoundInTheResidual() throws {
+        let heatmapOnly = try Self.deblend(threshold: nil)
+        #expect(heatmapOnly.sources.map { [$0.y, $0.x] } == [[Self.bright.y, Self.bright.x]])
+        let both = try Self.deblend(threshold: 8)
+        #expect(both.sources.count == 2)
+        guard both.sources.count == 2 else { return }
+        let (first, second) = (both.sources[0], both.sources[1])
+        #expect([first.y, first.x] == [Self.bright.y, Self.bright.x] && !first.foundInResidual)
+        #expect(abs(second.y - Self.faint.y) <= 1 && abs(second.x - Self.faint.x) <= 1 && second.foundInResidual, "\(second.y), \(second.x)")
+        // It takes much of its own light (its flux is 40; the bright one held all of it before;
+        // only one slot in three points at it), and the bright one's flux moves towards its 300.
+        #expect(second.flux > 16 && second.flux < 48, "\(second.flux)")
+        #expect(abs(first.flux - 300) < abs(heatmapOnly.sources[0].flux - 300), "\(first.flux) against \(heatmapOnly.sources[0].flux)")
+        // The control: a threshold above the faint source's significance finds nothing more.
+        #expect(try Self.deblend(threshold: 1e6).sources.count == 1)
+    }
+
+    /// The second pass lags `reach + 3` rows behind NMS; streamed, it must find what one block finds.
+    @Test(arguments: [24, 48])
+    func streamedResidualPeaksEqualTheOneBlockRun(_ blockRows: Int) throws {
+        func settings(_ rows: Int?) -> DeblendSettings {
+            var s = StreamingFixture.settings(blockRows: rows)
+            s.attribution = .symmetric; s.templates.reach = 12; s.pixelNoise = try! PixelNoise(sky: FluxErrorTests.sky)
+            s.residualPeaks = 3
+            return s
+        }
+        let (whole, _) = try StreamingFixture.run(settings(nil))
+        let (streamed, run) = try StreamingFixture.run(settings(blockRows))
+        #expect(run.plan.blocks.count >= 2 && run.residualSources > 0, "the fixture must have residual peaks, or the test proves little")
+        #expect(Fingerprint(streamed) == Fingerprint(whole))
+        #expect(streamed.sources.map(\.foundInResidual) == whole.sources.map(\.foundInResidual))
+    }
+}
