@@ -53,18 +53,32 @@ struct ResidualPeaksTests {
         #expect(try Self.deblend(threshold: 1e6).sources.count == 1)
     }
 
-    /// The second pass lags `reach + 3` rows behind NMS; streamed, it must find what one block finds.
+    /// The second pass lags `reach + 3` rows behind NMS; streamed, it must find what one block
+    /// finds. The faint source sits above the seam at row 52 and the bright one below it, so a
+    /// pass that ran as soon as NMS had the faint one's rows would not know the bright centre yet.
     @Test(arguments: [24, 48])
     func streamedResidualPeaksEqualTheOneBlockRun(_ blockRows: Int) throws {
+        let image = syntheticImage(height: StreamingFixture.height, width: StreamingFixture.width,
+                                   sources: [(55, 40, 300), (48, 40, 40), (20, 70, 200), (14, 66, 30)])
+        // The fixture's network, but a heatmap that only bright sources clear.
+        let network = FunctionTileNetwork(slots: FakeNetwork.slots) { tile, size in
+            let outputs = FakeNetwork.outputs(tile, height: size, width: size)
+            var boxSums = [Float](repeating: 0, count: size * size)
+            for y in 0..<size { for x in 0..<size {
+                for dy in -2...2 where 0..<size ~= y + dy { for dx in -2...2 where 0..<size ~= x + dx { boxSums[y * size + x] += tile[(y + dy) * size + x + dx] } }
+            } }
+            return TileOutputs(heatmap: boxSums.map { $0 > 60 ? ($0 - 60) / $0 : 0 }, vectors: outputs.vectors, mapLogits: outputs.mapLogits)
+        }
         func settings(_ rows: Int?) -> DeblendSettings {
             var s = StreamingFixture.settings(blockRows: rows)
-            s.attribution = .symmetric; s.templates.reach = 12; s.pixelNoise = try! PixelNoise(sky: FluxErrorTests.sky)
-            s.residualPeaks = 3
+            s.attribution = .symmetric; s.templates.reach = 16; s.pixelNoise = try! PixelNoise(sky: FluxErrorTests.sky)
+            s.residualPeaks = 8
             return s
         }
-        let (whole, _) = try StreamingFixture.run(settings(nil))
-        let (streamed, run) = try StreamingFixture.run(settings(blockRows))
-        #expect(run.plan.blocks.count >= 2 && run.residualSources > 0, "the fixture must have residual peaks, or the test proves little")
+        let (whole, _) = try StreamingFixture.run(settings(nil), image: image, network: network)
+        let (streamed, run) = try StreamingFixture.run(settings(blockRows), image: image, network: network)
+        #expect(run.plan.blocks.count >= 2)
+        #expect(whole.sources.contains { abs($0.y - 48) <= 1 && abs($0.x - 40) <= 1 && $0.foundInResidual }, "the faint source above the seam")
         #expect(Fingerprint(streamed) == Fingerprint(whole))
         #expect(streamed.sources.map(\.foundInResidual) == whole.sources.map(\.foundInResidual))
     }
