@@ -602,7 +602,8 @@ struct DeblendCLITests {
 
     /// `--attribution`: symmetric by default, network on request, recorded in the headers; the
     /// detections are the same, the split of shared pixels is not; a wrong value is refused by name.
-    @Test func attributionIsChosenAndRecorded() throws {
+    /// `--residual-peaks` likewise.
+    @Test func attributionAndResidualPeaksAreChosenAndRecorded() throws {
         let f = try Self.fixture()
         defer { try? FileManager.default.removeItem(atPath: f.directory) }
         func deblend(_ extra: [String], into name: String) throws -> PaisRun {
@@ -615,6 +616,17 @@ struct DeblendCLITests {
         let a = try FITSTable.read(from: f.directory + "/symmetric/catalog.csv"), b = try FITSTable.read(from: f.directory + "/network/catalog.csv")
         #expect(try a.doubles("x", source: "a") == b.doubles("x", source: "b") && a.doubles("y", source: "a") == b.doubles("y", source: "b"))
         #expect(try a.doubles("flux", source: "a") != b.doubles("flux", source: "b"))
+        // --residual-peaks: recorded, a catalog column, and refused when it cannot work.
+        let residual = try deblend(["--residual-peaks", "8"], into: "residual")
+        #expect(residual.status == 0, "\(residual.standardError)")
+        #expect(try FITSFile.open(f.directory + "/residual/catalog.fits").readKey("PAISRESP") == .double(8))
+        #expect(try FITSTable.read(from: f.directory + "/residual/catalog.csv")["residual"] != nil)
+        for (bad, message) in [(["--residual-peaks", "0"], "--residual-peaks must be a positive number of sigma, got 0.0"),
+                               (["--residual-peaks", "8", "--centres", f.field + ".catalog.csv"], "--residual-peaks adds detections, --centres fixes them")] {
+            let run = try deblend(bad, into: "bad")
+            #expect(run.status != 0 && run.standardError.contains(message), "\(run.standardError)")
+            #expect(!FileManager.default.fileExists(atPath: f.directory + "/bad"))
+        }
         let wrong = try deblend(["--attribution", "sym"], into: "wrong")
         #expect(wrong.status != 0 && wrong.standardError.contains("--attribution must be network or symmetric, got 'sym'"), "\(wrong.standardError)")
         #expect(!FileManager.default.fileExists(atPath: f.directory + "/wrong"))
