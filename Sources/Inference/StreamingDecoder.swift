@@ -175,8 +175,10 @@ final class StreamingDecoder {
         let newKnown = isLast ? height : max(known, nmsKnown - lag)
         var extra: [(y: Int, x: Int)] = []
         if let residualFinder, let residualImage, let noise = settings.pixelNoise, newKnown > known {
-            extra = residualFinder.peaks(rows: known..<newKnown, smoothed: residualImage,
-                                         centres: centres + pendingPeaks.map { ($0.y, $0.x) }, rms: { noise.sky.rmsRow($0) })
+            // Correlated (drizzled) noise varies more over the smoothing window than white noise.
+            let correlation = noise.correlationFactor.squareRoot()
+            extra = residualFinder.peaks(rows: known..<newKnown, smoothed: residualImage, centres: centres + pendingPeaks.map { ($0.y, $0.x) },
+                                         rms: { noise.sky.rmsRow($0).map { $0 * correlation } })
         }
         // Heatmap peaks and residual peaks above newKnown, merged in raster order.
         var taken = 0, e = 0
