@@ -124,12 +124,8 @@ struct DeblendCommand: ParsableCommand {
         settings.peakThreshold = peakThreshold
         settings.perSourceImages = !noStamps
         settings.attribution = try parseAttribution(attribution)
-        if let residualPeaks {
-            guard residualPeaks > 0, residualPeaks.isFinite else { throw CommandError("--residual-peaks must be a positive number of sigma, got \(residualPeaks)") }
-            guard centres == nil else { throw CommandError("--residual-peaks adds detections, --centres fixes them: give one of the two") }
-            guard settings.pixelNoise != nil else { throw CommandError("--residual-peaks needs the sky noise, which could not be measured on \(image)") }
-            settings.residualPeaks = residualPeaks
-        }
+        if residualPeaks != nil, centres != nil { throw CommandError("--residual-peaks adds detections, --centres fixes them: give one of the two") }
+        settings.residualPeaks = try checkedResidualPeaks(residualPeaks, noise: settings.pixelNoise, image: image)
         if let centres { settings.forcedCentres = try input.forcedCentres(from: centres, imagePath: image) }
         settings.maxWaitingPixels = max(1 << 16, (maxMemory << 20) / 4 / StreamingPlan.bytesPerWaitingPixel(slots: network.slots, bands: measureOptions.count))
         let plan = try inferenceCall {

@@ -285,3 +285,12 @@ func parseAttribution(_ value: String) throws -> Attribution {
     }
     return choice
 }
+
+/// `--residual-peaks`'s threshold, checked: a positive number, and a measured sky noise to
+/// count it in (nil stays nil).
+func checkedResidualPeaks(_ value: Float?, noise: PixelNoise?, image: String) throws -> Float? {
+    guard let value else { return nil }
+    guard value > 0, value.isFinite else { throw CommandError("--residual-peaks must be a positive number of sigma, got \(value)") }
+    guard noise != nil else { throw CommandError("--residual-peaks needs the sky noise, which could not be measured on \(image)") }
+    return value
+}

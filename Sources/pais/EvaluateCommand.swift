@@ -41,6 +41,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Views per tile when deblending here, or per sample with --dataset (test-time augmentation: 1, 2, 4 or 8).") var views = 1
     @Option(help: "The network's arithmetic when deblending here: auto, float32 or bfloat16 (as `pais deblend --precision`).") var precision = "auto"
     @Option(help: "How shared pixels are split when deblending here: symmetric or network (as `pais deblend --attribution`).") var attribution = "symmetric"
+    @Option(help: "The second detection pass's threshold in sigma when deblending here (as `pais deblend --residual-peaks`; off by default).") var residualPeaks: Float?
     @Option(help: "Name of the method in the report.") var method: String?
     @Option(help: "Directory for report.json, report.txt, matches.csv and plots (created if missing).") var output: String?
     @Option(parsing: .upToNextOption, help: "Report JSON files to print side by side.") var compare: [String] = []
@@ -130,6 +131,7 @@ struct EvaluateCommand: ParsableCommand {
             settings.background = decided.background
             settings.noiseMatch = decided.matched.match
             settings.pixelNoise = try FluxErrorChoice(rows, noise: decided.noise, gain: nil).pixelNoise
+            settings.residualPeaks = try checkedResidualPeaks(residualPeaks, noise: settings.pixelNoise, image: truthPath)
             let network = try loadTileNetwork(preset: preset, weights: weights, tile: tile, replicas: Parallel.workers, views: views,
                                               precision: try convPrecision(option: precision))
             result = try MosaicDeblender(settings: settings).deblend(field.noisy, height: field.height, width: field.width, network: network)
