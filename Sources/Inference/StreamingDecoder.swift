@@ -177,7 +177,9 @@ final class StreamingDecoder {
         if let residualFinder, let residualImage, let noise = settings.pixelNoise, newKnown > known {
             // Correlated (drizzled) noise varies more over the smoothing window than white noise.
             let correlation = noise.correlationFactor.squareRoot()
-            extra = residualFinder.peaks(rows: known..<newKnown, smoothed: residualImage, centres: centres + pendingPeaks.map { ($0.y, $0.x) },
+            // Heatmap peaks only: residual peaks of earlier blocks must not count, as in a one-block run.
+            let heatmapPeaks = zip(centres, foundInResidual).filter { !$0.1 }.map(\.0) + pendingPeaks.map { ($0.y, $0.x) }
+            extra = residualFinder.peaks(rows: known..<newKnown, smoothed: residualImage, centres: heatmapPeaks,
                                          rms: { noise.sky.rmsRow($0).map { $0 * correlation } })
         }
         // Heatmap peaks and residual peaks above newKnown, merged in raster order.

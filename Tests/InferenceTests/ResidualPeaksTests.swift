@@ -54,12 +54,17 @@ struct ResidualPeaksTests {
     }
 
     /// The second pass lags `reach + 3` rows behind NMS; streamed, it must find what one block
-    /// finds. The faint source sits above the seam at row 52 and the bright one below it, so a
-    /// pass that ran as soon as NMS had the faint one's rows would not know the bright centre yet.
+    /// finds. The faint source at (48, 40) sits above the seam at row 52 and its bright neighbour
+    /// below it, so a pass that ran as soon as NMS had the faint one's rows would not know the
+    /// bright centre yet.
     @Test(arguments: [24, 48])
     func streamedResidualPeaksEqualTheOneBlockRun(_ blockRows: Int) throws {
-        let image = syntheticImage(height: StreamingFixture.height, width: StreamingFixture.width,
-                                   sources: [(55, 40, 300), (48, 40, 40), (20, 70, 200), (14, 66, 30)])
+        // A second pair in another column, and a chain across the next seam: faint A 8 px below
+        // bright C, faint B 8 px below A, so that C is B's mirror about A. A is found in the block
+        // above B's; were A taken as a template there, it would hide B.
+        let sources: [(y: Double, x: Double, flux: Double)] = [(55, 40, 300), (48, 40, 40), (20, 70, 200), (14, 66, 30),
+                                                               (40, 15, 300), (48, 15, 40), (56, 15, 40)]
+        let image = syntheticImage(height: StreamingFixture.height, width: StreamingFixture.width, sources: sources)
         // The fixture's network, but a heatmap that only bright sources clear.
         let network = FunctionTileNetwork(slots: FakeNetwork.slots) { tile, size in
             let outputs = FakeNetwork.outputs(tile, height: size, width: size)
@@ -79,6 +84,7 @@ struct ResidualPeaksTests {
         let (streamed, run) = try StreamingFixture.run(settings(blockRows), image: image, network: network)
         #expect(run.plan.blocks.count >= 2)
         #expect(whole.sources.contains { abs($0.y - 48) <= 1 && abs($0.x - 40) <= 1 && $0.foundInResidual }, "the faint source above the seam")
+        #expect(whole.sources.contains { abs($0.y - 56) <= 1 && abs($0.x - 15) <= 1 && $0.foundInResidual }, "B, below the seam")
         #expect(Fingerprint(streamed) == Fingerprint(whole))
         #expect(streamed.sources.map(\.foundInResidual) == whole.sources.map(\.foundInResidual))
     }
