@@ -10,8 +10,9 @@ import PCR
 /// image at the mirror pixel, which lacks the faint one, so the residual J − max_c T_c there keeps
 /// it. Residual peaks are found by NMS on the residual in units of its noise, R(p) = (J(p) −
 /// max_c T_c(p)) / σ_J(p), over a 7 × 7 window with threshold K, only where some template covers
-/// the pixel (the residual of the blends the network saw) and at least `exclusion` px from every
-/// heatmap peak. σ_J is the sky rms times the smoothing's noise factor √(Σ g²) (and times √F
+/// the pixel (the residual of the blends the network saw) and more than `exclusion` px from every
+/// heatmap peak. Only heatmap peaks make templates: residual peaks never do, so a streamed run
+/// finds what a one-block run finds. σ_J is the sky rms times the smoothing's noise factor √(Σ g²) (and times √F
 /// for noise correlated between pixels, F its variance factor, `PixelNoise`). J here is smoothed
 /// less than for the shares (σ = 1 px) so that close pairs stay apart.
 ///
