@@ -69,9 +69,8 @@ final class StreamingDecoder {
     private var ownersBuffer: [Int32] = [], sharesBuffer: [Float] = []
     /// The smoothed image for `DeblendSettings.attribution` `.symmetric`; nil for the network's shares.
     var templates: SymmetricTemplates?
-    /// The second pass's detector and its (less) smoothed image; nil without `residualPeaks`.
-    let residualFinder: ResidualPeakFinder?
-    var residualImage: SymmetricTemplates?
+    /// The second detection pass, with its own smoothed image; nil without `residualPeaks`.
+    var residualFinder: ResidualPeakFinder?
 
     /// Forced centres in raster order without duplicates, and how many have been taken.
     let forced: [PixelCentre]?
@@ -97,18 +96,14 @@ final class StreamingDecoder {
             guard settings.pixelNoise != nil else {
                 throw InferenceError.badParameter("residual peaks need the sky noise (DeblendSettings.pixelNoise) for their threshold")
             }
-            residualFinder = ResidualPeakFinder(threshold: threshold, reach: settings.templates.reach)
-            var smoothing = ResidualPeakFinder.smoothing; smoothing.reach = settings.templates.reach
-            residualImage = SymmetricTemplates(settings: smoothing, height: height, width: width)
-        } else {
-            residualFinder = nil
+            residualFinder = ResidualPeakFinder(threshold: threshold, reach: settings.templates.reach, height: height, width: width)
         }
     }
 
     /// Image rows the next `consume`, of the block ending before row `end`, needs as its
     /// `templateRows` (empty without symmetric templates).
     func templateRowsWanted(through end: Int) -> Range<Int> {
-        let wanted = [templates, residualImage].compactMap { $0?.rowsWanted(decodingThrough: end) }
+        let wanted = [templates, residualFinder?.image].compactMap { $0?.rowsWanted(decodingThrough: end) }
         guard let first = wanted.first else { return 0..<0 }
         // Both were given the same rows, so they start at the same row.
         return first.lowerBound..<wanted.map(\.upperBound).max()!
@@ -128,7 +123,7 @@ final class StreamingDecoder {
         if flux.contains(0) { for i in heatmap.indices where flux[i] == 0 { heatmap[i] = 0 } }
         try sink.imageRows(firstRow: outputs.firstRow, flux[...])
         try sink.heatmapRows(firstRow: outputs.firstRow, heatmap[...])
-        for part in templateRows { templates?.add(rows: part); residualImage?.add(rows: part) }
+        for part in templateRows { templates?.add(rows: part); residualFinder?.image.add(rows: part) }
         findCentres(in: heatmap, rows: outputs.rows, isLast: isLast)
         let final = isLast || !settings.deferUncertainPixels
         try resolveDeferred(final: final)
@@ -145,7 +140,7 @@ final class StreamingDecoder {
         // Mirrors of a pixel lie within 2 × reach rows of it; the residual's rows start 3 above `known`.
         let oldest = deferred.positions.first.map { $0 / width } ?? outputs.firstRow + outputs.rows.count
         let keep = min(oldest, outputs.firstRow + outputs.rows.count, known - 3) - 2 * settings.templates.reach
-        templates?.discard(below: keep); residualImage?.discard(below: keep)
+        templates?.discard(below: keep); residualFinder?.image.discard(below: keep)
     }
 
     /// NMS on the rows whose window is now complete, then (with residual peaks) the second pass on
@@ -169,17 +164,14 @@ final class StreamingDecoder {
             }
         }
         nmsKnown = newNMSKnown
-        // A residual at row y needs every template reaching it (centres to y + reach) and its
-        // NMS window (3 rows below).
-        let lag = residualFinder.map { $0.reach + $0.window / 2 } ?? 0
-        let newKnown = isLast ? height : max(known, nmsKnown - lag)
+        let newKnown = isLast ? height : max(known, nmsKnown - (residualFinder?.lag ?? 0))
         var extra: [(y: Int, x: Int)] = []
-        if let residualFinder, let residualImage, let noise = settings.pixelNoise, newKnown > known {
+        if let residualFinder, let noise = settings.pixelNoise, newKnown > known {
             // Correlated (drizzled) noise varies more over the smoothing window than white noise.
             let correlation = noise.correlationFactor.squareRoot()
             // Heatmap peaks only: residual peaks of earlier blocks must not count, as in a one-block run.
             let heatmapPeaks = zip(centres, foundInResidual).filter { !$0.1 }.map(\.0) + pendingPeaks.map { ($0.y, $0.x) }
-            extra = residualFinder.peaks(rows: known..<newKnown, smoothed: residualImage, centres: heatmapPeaks,
+            extra = residualFinder.peaks(rows: known..<newKnown, centres: heatmapPeaks,
                                          rms: { noise.sky.rmsRow($0).map { $0 * correlation } })
         }
         // Heatmap peaks and residual peaks above newKnown, merged in raster order.
@@ -291,9 +283,9 @@ final class StreamingDecoder {
 
     /// Runs `body` with the symmetric templates' reweighting of one pixel's shares, or nil
     /// without templates (or centres).
-    private func withReweighter<R>(_ body: (SymmetricTemplates.Reweighter?) throws -> R) rethrows -> R {
+    private func withReweighter<R>(_ body: (SymmetricTemplates.Reader?) throws -> R) rethrows -> R {
         guard let templates, !centres.isEmpty else { return try body(nil) }
-        return try templates.withReweighter(centres: centres, body)
+        return try templates.withReader(centres: centres, body)
     }
 
     /// Retries the waiting pixels with the centres known now and attributes those that are final.

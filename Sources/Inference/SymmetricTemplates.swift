@@ -126,39 +126,48 @@ struct SymmetricTemplates {
         smoothed.removeFirst((keep - smoothedStart) * width); smoothedStart = keep
     }
 
-    /// The smoothed, clipped image at (y, x) (−1 on a blank pixel); the row must be held.
-    @inline(__always)
-    func value(y: Int, x: Int) -> Float {
-        precondition(y >= smoothedStart && y < smoothedEnd, "smoothed row \(y) is not held (\(smoothedStart)..<\(smoothedEnd))")
-        return smoothed[(y - smoothedStart) * width + x]
-    }
+    /// σ of J's noise over the pixels' σ for white noise: √(Σ g²) of the 2-D kernel, which is the
+    /// 1-D kernel's Σ g².
+    var noiseFactor: Float { weights.reduce(0) { $0 + $1 * $1 } }
 
-    /// Runs `body` with a `Reweighter` over the rows held now and `centres`.
-    func withReweighter<R>(centres: [(y: Int, x: Int)], _ body: (Reweighter) throws -> R) rethrows -> R {
+    /// Runs `body` with a `Reader` of the rows held now and the sources' `centres`.
+    func withReader<R>(centres: [(y: Int, x: Int)], _ body: (Reader) throws -> R) rethrows -> R {
         try smoothed.withUnsafeBufferPointer { j in
             try centres.withUnsafeBufferPointer { c in
-                try body(Reweighter(smoothed: j.baseAddress!, rows: smoothedStart..<smoothedEnd, height: height, width: width,
-                                    reach: settings.reach, centres: c.baseAddress!))
+                try body(Reader(smoothed: j.baseAddress!, rows: smoothedStart..<smoothedEnd, height: height, width: width,
+                                reach: settings.reach, centres: c.baseAddress))
             }
         }
     }
 
-    /// The prior applied to one pixel's shares, reading the smoothed rows through a pointer (the
-    /// decoder calls it for every shared pixel, from several threads).
-    struct Reweighter {
+    /// The templates and the prior on one pixel's shares, reading the smoothed rows through a
+    /// pointer (the decoder calls it for every shared pixel, from several threads).
+    struct Reader {
         let smoothed: UnsafePointer<Float>, rows: Range<Int>, height: Int, width: Int, reach: Int
-        let centres: UnsafePointer<(y: Int, x: Int)>
+        let centres: UnsafePointer<(y: Int, x: Int)>?
 
+        /// J at (y, x), −1 on a blank pixel; the row must be held.
         @inline(__always)
-        private func value(_ y: Int, _ x: Int) -> Float {
+        func value(_ y: Int, _ x: Int) -> Float {
             assert(rows.contains(y), "smoothed row \(y) is not held (\(rows))")
             return smoothed[(y &- rows.lowerBound) &* width &+ x]
+        }
+
+        /// T_c(p) at p = (y, x), whose J is `here` (> 0): J(p) when the mirror is outside the image or
+        /// blank (no evidence against c), else min(J(p), J(2c − p)).
+        @inline(__always)
+        func template(y: Int, x: Int, here: Float, centre c: (y: Int, x: Int)) -> Float {
+            let my = 2 &* c.y &- y, mx = 2 &* c.x &- x
+            guard my >= 0, my < height, mx >= 0, mx < width else { return here }
+            let mirror = value(my, mx)
+            return mirror >= 0 ? min(here, mirror) : here
         }
 
         /// Reweights the n shares of pixel (y, x), whose slots belong to `owners` (indices into
         /// the centres), by the owners' symmetric templates.
         @inline(__always)
         func reweight(y: Int, x: Int, owners: UnsafePointer<Int32>, shares: UnsafeMutablePointer<Float>, n: Int) {
+            guard let centres else { return }
             let here = value(y, x)
             guard here > 0 else { return }
             for k in 0..<n {
@@ -168,14 +177,7 @@ struct SymmetricTemplates {
             withUnsafeTemporaryAllocation(of: Float.self, capacity: n) { weighted in
                 var total: Float = 0
                 for k in 0..<n {
-                    let c = centres[Int(owners[k])]
-                    let my = 2 &* c.y &- y, mx = 2 &* c.x &- x
-                    var template = here
-                    if my >= 0, my < height, mx >= 0, mx < width {
-                        let mirror = value(my, mx)
-                        if mirror >= 0 { template = min(here, mirror) }
-                    }
-                    weighted[k] = shares[k] * template
+                    weighted[k] = shares[k] * template(y: y, x: x, here: here, centre: centres[Int(owners[k])])
                     total += weighted[k]
                 }
                 guard total > 0 else { return }

@@ -61,9 +61,11 @@ struct SymmetricTemplatesTests {
         while templates.rawEnd < Self.height {
             let rows = templates.rawEnd..<min(Self.height, templates.rawEnd + chunkRows)
             templates.add(rows: Self.image[(rows.lowerBound * Self.width)..<(rows.upperBound * Self.width)])
-            for y in checked..<templates.smoothedEnd {
-                for x in 0..<Self.width {
-                    #expect(abs(Double(templates.value(y: y, x: x)) - reference[y * Self.width + x]) < 1e-5, "(\(y), \(x))")
+            templates.withReader(centres: []) { j in
+                for y in checked..<templates.smoothedEnd {
+                    for x in 0..<Self.width {
+                        #expect(abs(Double(j.value(y, x)) - reference[y * Self.width + x]) < 1e-5, "(\(y), \(x))")
+                    }
                 }
             }
             checked = templates.smoothedEnd
@@ -79,7 +81,9 @@ struct SymmetricTemplatesTests {
         templates.add(rows: Self.image[...])
         // The rule alone: on the smoothed values the test above checks against the direct sum
         // (near-zero sky values carry float32's rounding into the ratios).
-        let j = (0..<(Self.height * Self.width)).map { Double(templates.value(y: $0 / Self.width, x: $0 % Self.width)) }
+        let j = templates.withReader(centres: []) { reader in
+            (0..<(Self.height * Self.width)).map { Double(reader.value($0 / Self.width, $0 % Self.width)) }
+        }
         let centres: [(y: Int, x: Int)] = [(12, 10), (15, 14), (30, 25), (2, 31), (39, 0)]
         var generator = SeededGenerator(seed: 5)
         var changed = 0, compared = 0, controlFailed = 0
@@ -90,7 +94,7 @@ struct SymmetricTemplatesTests {
                 let shares = raw.map { $0 / raw.reduce(0, +) }
                 var mine = shares
                 let ownerIDs = owners.map(Int32.init)
-                templates.withReweighter(centres: centres) { prior in
+                templates.withReader(centres: centres) { prior in
                     ownerIDs.withUnsafeBufferPointer { o in mine.withUnsafeMutableBufferPointer { s in
                         prior.reweight(y: y, x: x, owners: o.baseAddress!, shares: s.baseAddress!, n: 3)
                     } }
