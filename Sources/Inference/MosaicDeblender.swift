@@ -61,7 +61,8 @@ public struct DeblendSettings: Sendable {
     /// Test hooks for negative controls: a smaller NMS halo, or matching without deferral.
     var nmsHaloForTesting: Int?
     var deferUncertainPixels = true
-    /// How a shared pixel's flux is split between its owners.
+    /// How a shared pixel's flux is split between its owners. `.network` here, the method's own
+    /// decoding; `pais deblend` and `pais evaluate` use `.symmetric` unless told.
     public var attribution = Attribution.network
     /// The symmetric templates' smoothing and reach (internal: tests use a shorter reach).
     var templates = SymmetricTemplates.Settings()
