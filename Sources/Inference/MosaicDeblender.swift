@@ -190,7 +190,7 @@ public struct MosaicDeblender {
     /// The plan `settings.blockRows` gives for a `height x width` image.
     public func plan(height: Int, width: Int, slots: Int) throws -> StreamingPlan {
         let grid = try TileGrid(height: height, width: width, tile: settings.tile, margin: settings.margin)
-        return try StreamingPlan(grid: grid, slots: slots, blockRows: settings.blockRows)
+        return try StreamingPlan(grid: grid, slots: slots, smoothed: .init(settings), blockRows: settings.blockRows)
     }
 
     /// What `stitch` did on this rank in one block.
@@ -298,7 +298,7 @@ public struct MosaicDeblender {
                        communicator: (any Communicator)? = nil,
                        progress: (Int, Int) -> Void = { _, _ in }) throws -> StitchedOutputs {
         let grid = try TileGrid(height: height, width: width, tile: settings.tile, margin: settings.margin)
-        let plan = try StreamingPlan(grid: grid, slots: network.slots, blockRows: nil)
+        let plan = try StreamingPlan(grid: grid, slots: network.slots, smoothed: [], blockRows: nil)
         let sky = try InputScan.scan(ArrayImageRows(image, height: height, width: width), tile: settings.tile).sky
         var done = 0
         var stitched = StitchedOutputs(height: 0, width: width, slots: network.slots)

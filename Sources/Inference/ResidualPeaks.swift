@@ -27,9 +27,14 @@ struct ResidualPeakFinder {
     var image: SymmetricTemplates
 
     init(threshold: Float, reach: Int, height: Int, width: Int) {
-        var smoothing = SymmetricTemplates.Settings(); smoothing.smoothingSigma = 1; smoothing.reach = reach
         self.threshold = threshold
-        image = SymmetricTemplates(settings: smoothing, height: height, width: width)
+        image = SymmetricTemplates(settings: Self.smoothing(reach: reach), height: height, width: width)
+    }
+
+    /// The residual image's smoothing: σ = 1 px, and the shares' reach.
+    static func smoothing(reach: Int) -> SymmetricTemplates.Settings {
+        var settings = SymmetricTemplates.Settings(); settings.smoothingSigma = 1; settings.reach = reach
+        return settings
     }
 
     /// Rows the pass trails NMS by: a residual at row y needs every template reaching it

@@ -21,16 +21,44 @@ public struct StreamingPlan: Sendable, Equatable {
         public var inputRows: Range<Int>
     }
 
+    /// The smoothed images (`SymmetricTemplates`) rank 0 keeps while decoding, by what needs them.
+    public struct SmoothedImages: OptionSet, Sendable, Equatable {
+        public let rawValue: Int
+        public init(rawValue: Int) { self.rawValue = rawValue }
+        /// The shares' templates (`Attribution.symmetric`).
+        public static let attribution = SmoothedImages(rawValue: 1)
+        /// The second detection pass's image, its model and its significance (`ResidualPeakFinder`).
+        public static let residualPeaks = SmoothedImages(rawValue: 2)
+
+        /// The images a deblend with `settings` holds.
+        public init(_ settings: DeblendSettings) {
+            self = []
+            if settings.attribution == .symmetric { insert(.attribution) }
+            if settings.residualPeaks != nil, settings.forcedCentres == nil { insert(.residualPeaks) }
+        }
+
+        /// Bytes per core pixel: each image along x and smoothed (8), and the residual pass's
+        /// model and significance over the rows it searches (8).
+        var bytesPerCorePixel: Int { (contains(.attribution) ? 8 : 0) + (contains(.residualPeaks) ? 16 : 0) }
+
+        /// Rows of each image held beyond a block's core (`SymmetricTemplates.haloRows`).
+        var haloRows: Int {
+            (contains(.attribution) ? SymmetricTemplates.haloRows(SymmetricTemplates.Settings()) : 0)
+                + (contains(.residualPeaks) ? SymmetricTemplates.haloRows(ResidualPeakFinder.smoothing(reach: SymmetricTemplates.Settings().reach)) : 0)
+        }
+    }
+
     public let grid: TileGrid
     public let slots: Int
     /// Measured bands (`MeasuredBand`) decoded along, whose pixels rank 0 holds too.
     public let bands: Int
+    public let smoothed: SmoothedImages
     public let blocks: [Block]
 
     /// A plan of blocks of `tileRowsPerBlock` tile rows each (the last may be shorter).
-    public init(grid: TileGrid, slots: Int, bands: Int = 0, tileRowsPerBlock: Int) throws {
+    public init(grid: TileGrid, slots: Int, bands: Int = 0, smoothed: SmoothedImages, tileRowsPerBlock: Int) throws {
         guard tileRowsPerBlock > 0 else { throw InferenceError.badParameter("a block needs at least one row of tiles, got \(tileRowsPerBlock)") }
-        self.grid = grid; self.slots = slots; self.bands = bands
+        self.grid = grid; self.slots = slots; self.bands = bands; self.smoothed = smoothed
         blocks = Swift.stride(from: 0, to: grid.rows, by: tileRowsPerBlock).enumerated().map { index, first in
             let last = min(first + tileRowsPerBlock, grid.rows) - 1
             let top = grid.tile(first * grid.columns), bottom = grid.tile(last * grid.columns)
@@ -41,23 +69,23 @@ public struct StreamingPlan: Sendable, Equatable {
 
     /// A plan whose cores hold about `blockRows` rows (rounded down to whole tile rows, at least
     /// one); nil means one block for the whole mosaic.
-    public init(grid: TileGrid, slots: Int, bands: Int = 0, blockRows: Int?) throws {
+    public init(grid: TileGrid, slots: Int, bands: Int = 0, smoothed: SmoothedImages, blockRows: Int?) throws {
         let tileRows = blockRows.map { max(1, $0 / grid.stride) } ?? grid.rows
-        try self.init(grid: grid, slots: slots, bands: bands, tileRowsPerBlock: tileRows)
+        try self.init(grid: grid, slots: slots, bands: bands, smoothed: smoothed, tileRowsPerBlock: tileRows)
     }
 
     /// The plan with the largest blocks whose estimated peak memory (`peakBytes`) is at most
     /// `maxBytes`; fails when not even one row of tiles fits.
-    public static func fitting(grid: TileGrid, slots: Int, bands: Int = 0, maxBytes: Int) throws -> StreamingPlan {
+    public static func fitting(grid: TileGrid, slots: Int, bands: Int = 0, smoothed: SmoothedImages, maxBytes: Int) throws -> StreamingPlan {
         var best: StreamingPlan?
         var low = 1, high = grid.rows
         while low <= high {                      // peakBytes grows with the block size
             let mid = (low + high) / 2
-            let plan = try StreamingPlan(grid: grid, slots: slots, bands: bands, tileRowsPerBlock: mid)
+            let plan = try StreamingPlan(grid: grid, slots: slots, bands: bands, smoothed: smoothed, tileRowsPerBlock: mid)
             if plan.peakBytes <= maxBytes { best = plan; low = mid + 1 } else { high = mid - 1 }
         }
         guard let best else {
-            let one = try StreamingPlan(grid: grid, slots: slots, bands: bands, tileRowsPerBlock: 1)
+            let one = try StreamingPlan(grid: grid, slots: slots, bands: bands, smoothed: smoothed, tileRowsPerBlock: 1)
             throw InferenceError.badParameter("memory limit \(megabytes(maxBytes)) MB is below the \(megabytes(one.peakBytes)) MB one row of tiles needs")
         }
         return best
@@ -66,10 +94,13 @@ public struct StreamingPlan: Sendable, Equatable {
     /// Bytes rank 0 holds at once per pixel of a block's core: stitched outputs `4·(1 + 3n)`,
     /// per-slot owners and shares `8n`, the block's per-source pieces (about `4n`: a pixel lands
     /// in at most n boxes), segmentation rows, their copy for the FITS write and the per-chunk
-    /// owner ids (4 each), the sanitised core (4), the heatmap band NMS reads (4), the pixels'
-    /// noise variances for the flux errors (4) and the symmetric templates' image, along x and
-    /// smoothed (8): 108 bytes for n = 3; and per measured band its pixels and their variances (8).
-    public static func bytesPerCorePixel(slots n: Int, bands: Int = 0) -> Int { 4 * (1 + 3 * n) + 8 * n + 4 * n + 3 * 4 + 4 + 4 + 4 + 8 + 8 * bands }
+    /// owner ids (4 each), the sanitised core (4), the heatmap band NMS reads (4) and the pixels'
+    /// noise variances for the flux errors (4): 100 bytes for n = 3; per measured band its pixels
+    /// and their variances (8); and the smoothed images' share (`SmoothedImages`: 8 for the
+    /// symmetric templates, 16 for the residual pass).
+    public static func bytesPerCorePixel(slots n: Int, bands: Int = 0, smoothed: SmoothedImages) -> Int {
+        4 * (1 + 3 * n) + 8 * n + 4 * n + 3 * 4 + 4 + 4 + 4 + 8 * bands + smoothed.bytesPerCorePixel
+    }
 
     /// Bytes one pixel waiting across a seam holds (`StreamingDecoder`): position, flux, noise
     /// variance, n vectors and n shares (52 for n = 3), and each measured band's value and
@@ -78,11 +109,11 @@ public struct StreamingPlan: Sendable, Equatable {
 
     /// Estimated peak bytes of one block on rank 0: its core at `bytesPerCorePixel`, its input
     /// rows (float32), the heatmap rows carried over for NMS across the seam, and the smoothed
-    /// image rows the symmetric templates hold beyond the core (`SymmetricTemplates.haloRows`).
+    /// images' rows held beyond the core (`SmoothedImages.haloRows`).
     public func peakBytes(of block: Block) -> Int {
         let w = grid.width
-        return block.rows.count * w * Self.bytesPerCorePixel(slots: slots, bands: bands) + block.inputRows.count * w * 4 + 8 * w * 4
-            + SymmetricTemplates.haloRows * w * 4
+        return block.rows.count * w * Self.bytesPerCorePixel(slots: slots, bands: bands, smoothed: smoothed)
+            + block.inputRows.count * w * 4 + 8 * w * 4 + smoothed.haloRows * w * 4
     }
 
     /// The largest block's estimate.

@@ -28,9 +28,9 @@ struct SymmetricTemplates {
         var reach = 48
     }
 
-    /// Rows of the smoothed image held beyond a block's core at the defaults: 2 × reach above it,
-    /// and below it the 2 × reach + radius rows read ahead, smoothed or waiting for the rows below.
-    static let haloRows = 4 * Settings().reach + 3 * radius(sigma: Settings().smoothingSigma)
+    /// Rows of the smoothed image held beyond a block's core: 2 × reach above it, and below it the
+    /// 2 × reach + radius rows read ahead, smoothed or waiting for the rows below.
+    static func haloRows(_ settings: Settings) -> Int { 4 * settings.reach + 3 * radius(sigma: settings.smoothingSigma) }
 
     /// Half-width of the smoothing window: 4 σ.
     static func radius(sigma: Double) -> Int { max(1, Int((4 * sigma).rounded(.up))) }

@@ -130,8 +130,9 @@ struct DeblendCommand: ParsableCommand {
         settings.maxWaitingPixels = max(1 << 16, (maxMemory << 20) / 4 / StreamingPlan.bytesPerWaitingPixel(slots: network.slots, bands: measureOptions.count))
         let plan = try inferenceCall {
             let grid = try TileGrid(height: input.height, width: input.width, tile: settings.tile, margin: settings.margin)
-            return try blockRows.map { try StreamingPlan(grid: grid, slots: network.slots, bands: measureOptions.count, blockRows: $0) }
-                ?? StreamingPlan.fitting(grid: grid, slots: network.slots, bands: measureOptions.count, maxBytes: maxMemory << 20)
+            let smoothed = StreamingPlan.SmoothedImages(settings)
+            return try blockRows.map { try StreamingPlan(grid: grid, slots: network.slots, bands: measureOptions.count, smoothed: smoothed, blockRows: $0) }
+                ?? StreamingPlan.fitting(grid: grid, slots: network.slots, bands: measureOptions.count, smoothed: smoothed, maxBytes: maxMemory << 20)
         }
         let matchSummary = noise.summary(matched, grid: plan.grid, scale: settings.inputScale)
         if root {
