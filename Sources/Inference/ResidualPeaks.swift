@@ -1,4 +1,5 @@
 import PCR
+import Tensors
 
 /// Second-pass detection (`pais deblend --residual-peaks K`): sources the heatmap shows as no
 /// peak of their own, found in what the image holds beyond the detected sources' symmetric
@@ -41,41 +42,60 @@ struct ResidualPeakFinder {
     /// (centres to y + reach) and its NMS window (window / 2 rows below).
     var lag: Int { image.settings.reach + Self.window / 2 }
 
-    /// The residual peaks in image `rows`, in raster order. `centres`: every heatmap peak at rows
+    /// The residual peaks in image `rows`, in raster order. `centres`: every heatmap peak (raster order) at rows
     /// below `rows.upperBound + lag`; `image` must hold the rows within 2 × reach + window / 2 of
     /// `rows`; `rms(y)` is row y's sky noise rms.
     func peaks(rows: Range<Int>, centres: [(y: Int, x: Int)], rms: (Int) -> [Float]) -> [(y: Int, x: Int)] {
         let height = image.height, width = image.width, reach = image.settings.reach, noiseFactor = image.noiseFactor
         let band = max(0, rows.lowerBound - Self.window / 2)..<min(height, rows.upperBound + Self.window / 2)
         guard !rows.isEmpty, !band.isEmpty else { return [] }
-        let significance = image.withReader(centres: centres) { j in
-            // The largest template over each pixel of the band.
-            var model = [Float](repeating: 0, count: band.count * width)
-            for c in centres where c.y + reach >= band.lowerBound && c.y - reach < band.upperBound {
-                for y in max(band.lowerBound, c.y - reach)..<min(band.upperBound, c.y + reach + 1) {
-                    for x in max(0, c.x - reach)...min(width - 1, c.x + reach) {
-                        let here = j.value(y, x), at = (y - band.lowerBound) * width + x
-                        if here > 0 { model[at] = max(model[at], j.template(y: y, x: x, here: here, centre: c)) }
+        // Each pixel's significance; the band's rows are split over the threads, each writing its own rows.
+        var significance = [Float](repeating: 0, count: band.count * width)
+        image.withReader(centres: centres) { j in
+            significance.withUnsafeMutableBufferPointer { out in
+                let out = out
+                Parallel.forRanges(band.count, grain: 16) { lo, hi in
+                    let rows = (band.lowerBound + lo)..<(band.lowerBound + hi)
+                    // σ_J of each pixel (0: no noise known, no significance).
+                    var sigma = [Float](); sigma.reserveCapacity(rows.count * width)
+                    for y in rows { sigma += rms(y).map { $0 > 0 ? $0 * noiseFactor : 0 } }
+                    // The largest template over each pixel of these rows, where it can matter: the
+                    // residual is below J wherever a template covers the pixel, so with J ≤ K σ_J
+                    // its significance is below K, which NMS reads as 0; it is left at 0.
+                    var model = [Float](repeating: 0, count: rows.count * width)
+                    for c in centres where c.y + reach >= rows.lowerBound && c.y - reach < rows.upperBound {
+                        for y in max(rows.lowerBound, c.y - reach)..<min(rows.upperBound, c.y + reach + 1) {
+                            for x in max(0, c.x - reach)...min(width - 1, c.x + reach) {
+                                let here = j.value(y, x), at = (y - rows.lowerBound) * width + x
+                                guard sigma[at] > 0, here > threshold * sigma[at] else { continue }
+                                model[at] = max(model[at], j.template(y: y, x: x, here: here, centre: c))
+                            }
+                        }
+                    }
+                    for y in rows {
+                        for x in 0..<width {
+                            let at = (y - rows.lowerBound) * width + x, here = j.value(y, x)
+                            guard model[at] > 0 else { continue }
+                            out[(y - band.lowerBound) * width + x] = (here - model[at]) / sigma[at]
+                        }
                     }
                 }
             }
-            var significance = [Float](repeating: 0, count: band.count * width)
-            for y in band {
-                let noise = rms(y)
-                for x in 0..<width {
-                    let at = (y - band.lowerBound) * width + x, here = j.value(y, x)
-                    guard model[at] > 0, here > 0, noise[x] > 0 else { continue }
-                    significance[at] = (here - model[at]) / (noise[x] * noiseFactor)
-                }
-            }
-            return significance
         }
         let candidates = PeakFinder(threshold: threshold, window: Self.window)
             .peaks(band: significance, bandStart: band.lowerBound, width: width, rows: rows)
-        let index = CentreIndex(centres: centres)
+        // Centres in raster order: those within `exclusion` rows of a candidate are a contiguous run.
+        let e = Self.exclusion
         return candidates.filter { p in
-            guard let (_, d2) = index.nearest(ty: Double(p.y), tx: Double(p.x), hint: -1) else { return true }
-            return d2 > Double(Self.exclusion * Self.exclusion)
+            var low = 0, high = centres.count        // the first centre at row p.y − e or below
+            while low < high { let mid = (low + high) / 2; if centres[mid].y < p.y - e { low = mid + 1 } else { high = mid } }
+            var i = low
+            while i < centres.count, centres[i].y <= p.y + e {
+                let dy = centres[i].y - p.y, dx = centres[i].x - p.x
+                if dy * dy + dx * dx <= e * e { return false }
+                i += 1
+            }
+            return true
         }
     }
 }

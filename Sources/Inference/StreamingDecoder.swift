@@ -291,34 +291,42 @@ final class StreamingDecoder {
     /// Retries the waiting pixels with the centres known now and attributes those that are final.
     private func resolveDeferred(final: Bool) throws {
         guard deferred.count > 0 else { return }
+        let count = deferred.count, n = self.n, width = self.width, index = self.index, known = self.known
+        // Matched (and, when final, reweighted) in parallel: each pixel writes only its own slots.
+        var matched = [Int32](repeating: 0, count: count * n), certain = [Bool](repeating: false, count: count)
+        let positions = deferred.positions, vectors = deferred.vectors
+        withReweighter { templates in
+            matched.withUnsafeMutableBufferPointer { m in certain.withUnsafeMutableBufferPointer { c in
+                vectors.withUnsafeBufferPointer { v in deferred.shares.withUnsafeMutableBufferPointer { sh in
+                    let (m, c, v, sh) = (m, c, v, sh)
+                    let work: (Int, Int) -> Void = { lo, hi in
+                        for i in lo..<hi {
+                            let p = positions[i], owners = m.baseAddress! + i * n
+                            // The previous pixel's owners serve as hints (a search shortcut only).
+                            c[i] = Self.matchSlots(y: p / width, x: p % width, v: v.baseAddress! + i * 2 * n, owners: owners, n: n,
+                                                   index: index, known: known, final: final,
+                                                   hints: i > lo ? UnsafePointer(owners - n) : nil)
+                            if c[i] {
+                                templates?.reweight(y: p / width, x: p % width, owners: owners, shares: sh.baseAddress! + i * n, n: n)
+                            }
+                        }
+                    }
+                    if settings.parallelDecode { Parallel.forRanges(count, grain: 1_024, work) } else { work(0, count) }
+                } }
+            } }
+        }
         var still = DeferredPixels(channels: 1 + bands.count), done = DeferredPixels(channels: 1 + bands.count)
         var owners: [Int32] = []
-        var slotOwners = [Int32](repeating: 0, count: n)
-        for i in 0..<deferred.count {
-            let p = deferred.positions[i]
-            let certain = deferred.vectors.withUnsafeBufferPointer { v in slotOwners.withUnsafeMutableBufferPointer { o in
-                // The previous deferred pixel's owners (still in the buffer) serve as hints.
-                Self.matchSlots(y: p / width, x: p % width, v: v.baseAddress! + i * 2 * n, owners: o.baseAddress!, n: n,
-                                index: index, known: known, final: final, hints: UnsafePointer(o.baseAddress!))
-            } }
-            if certain { done.append(from: deferred, at: i, n: n); owners += slotOwners } else { still.append(from: deferred, at: i, n: n) }
+        for i in 0..<count {
+            if certain[i] { done.append(from: deferred, at: i, n: n); owners += matched[(i * n)..<((i + 1) * n)] }
+            else { still.append(from: deferred, at: i, n: n) }
         }
         deferred = still
         guard done.count > 0, !centres.isEmpty else { return }
-        let positions = done.positions
-        let count = done.count
-        withReweighter { templates in
-            guard let templates else { return }
-            owners.withUnsafeBufferPointer { o in done.shares.withUnsafeMutableBufferPointer { sh in
-                for i in 0..<count {
-                    templates.reweight(y: positions[i] / width, x: positions[i] % width, owners: o.baseAddress! + i * n,
-                                       shares: sh.baseAddress! + i * n, n: n)
-                }
-            } }
-        }
+        let donePositions = done.positions
         var patches: [(index: Int, id: Int32)] = []
-        try attribute(count: done.count, position: { positions[$0] }, values: done.values, owners: owners, shares: done.shares) { i, id in
-            patches.append((positions[i], id))
+        try attribute(count: done.count, position: { donePositions[$0] }, values: done.values, owners: owners, shares: done.shares) { i, id in
+            patches.append((donePositions[i], id))
         }
         try sink.patchSegmentation(patches)
     }
