@@ -38,6 +38,7 @@ def main():
     parser.add_argument("--share-power", type=float, default=1.0)
     parser.add_argument("--template-power", type=float, default=1.0)
     parser.add_argument("--centre", choices=["peak", "centroid"], default="peak")
+    parser.add_argument("--share-smoothing", type=float, default=0.0)
     args = parser.parse_args()
 
     image = fits.getdata(args.field, 0).astype(np.float64)
@@ -70,6 +71,9 @@ def main():
         under = deblended[y0:y0 + h, x0:x0 + w]
         with np.errstate(divide="ignore", invalid="ignore"):
             share = np.where(under != 0, d / under, 0.0)
+        if args.share_smoothing > 0:
+            owned = share > 0
+            share = np.where(owned, gaussian_filter(share, args.share_smoothing, mode="constant"), 0.0)
         weight = np.where(share > 0, share ** args.share_power * template ** args.template_power, 0.0)
         shares.append(share)
         weights.append(weight)

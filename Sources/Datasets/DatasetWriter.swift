@@ -92,7 +92,7 @@ public struct DatasetWriter: Sendable {
     func writeShard(path: String, split: String, first: Int, count: Int, total: Int, source: SampleTruthSource,
                     progress: (@Sendable (String, Int, Int) -> Void)?) throws -> [SampleRecord] {
         let h = source.sampleHeight, w = source.sampleWidth, n = encoder.n, hw = h * w
-        let buffers = ShardBuffers(count: count, planeSize: hw, n: n)
+        let buffers = ShardBuffers(count: count, planeSize: hw, width: w, n: n)
         let failure = FirstError()
         let counter = ProgressCounter()
         let encoder = self.encoder
@@ -113,13 +113,20 @@ public struct DatasetWriter: Sendable {
             }
         }
         if let error = failure.error { throw error }
+        try Self.writeShardFile(path: path, split: split, first: first, buffers: buffers, heatmapSigma: encoder.sigma)
+        return buffers.records
+    }
+
+    /// Writes one shard file of `buffers.records.count` samples (docs/dataset-format.md).
+    static func writeShardFile(path: String, split: String, first: Int, buffers: ShardBuffers, heatmapSigma: Double) throws {
+        let count = buffers.records.count, n = buffers.n, w = buffers.width, h = buffers.planeSize / buffers.width
         let file = try FITSFile.create(path)
         try file.writeEmptyPrimary()
         try file.writeKey("SPLIT", .string(split), comment: "train or test")
         try file.writeKey("FIRST", .int(first), comment: "split index of this shard's first sample")
         try file.writeKey("NSAMPLE", .int(count), comment: "samples in this shard")
         try file.writeKey("PCR_N", .int(n), comment: "nearest sources per pixel")
-        try file.writeKey("COMSIG", .double(encoder.sigma), comment: "[px] heatmap Gaussian sigma")
+        try file.writeKey("COMSIG", .double(heatmapSigma), comment: "[px] heatmap Gaussian sigma")
         try file.writeKey("GENVER", .string(Instrument.generatorVersion))
         try file.writeImage(FITSImage(shape: [w, h, count], pixels: buffers.flux), extname: "FLUX")
         try file.writeKey("BUNIT", .string("electron/s"))
@@ -137,7 +144,6 @@ public struct DatasetWriter: Sendable {
             TableColumn("n_labelled", .int64(r.map { Int64($0.labelledCount) })),
         ]), extname: "SAMPLES")
         try file.commit()
-        return r
     }
 
     /// SHA-256 (hex) and size of a file, read in 4 MiB chunks.
@@ -160,11 +166,11 @@ public struct DatasetWriter: Sendable {
 final class ShardBuffers: @unchecked Sendable {
     var flux: [Float], heatmap: [Float], vectors: [Float], maps: [Float]
     var records: [SampleRecord]
-    let planeSize: Int, n: Int
+    let planeSize: Int, width: Int, n: Int
     private let lock = NSLock()
 
-    init(count: Int, planeSize: Int, n: Int) {
-        self.planeSize = planeSize; self.n = n
+    init(count: Int, planeSize: Int, width: Int, n: Int) {
+        self.planeSize = planeSize; self.width = width; self.n = n
         flux = [Float](repeating: 0, count: count * planeSize)
         heatmap = flux
         vectors = [Float](repeating: 0, count: count * planeSize * 2 * n)
@@ -180,6 +186,17 @@ final class ShardBuffers: @unchecked Sendable {
         heatmap.replaceSubrange(k * p..<(k + 1) * p, with: labels.heatmap)
         vectors.replaceSubrange(k * p * 2 * n..<(k + 1) * p * 2 * n, with: labels.vectors)
         maps.replaceSubrange(k * p * n..<(k + 1) * p * n, with: labels.maps)
+        records[k] = record
+    }
+
+    /// Copies one stored sample in.
+    func store(_ k: Int, sample: PCRSample, record: SampleRecord) {
+        lock.lock(); defer { lock.unlock() }
+        let p = planeSize
+        flux.replaceSubrange(k * p..<(k + 1) * p, with: sample.flux)
+        heatmap.replaceSubrange(k * p..<(k + 1) * p, with: sample.heatmap)
+        vectors.replaceSubrange(k * p * 2 * n..<(k + 1) * p * 2 * n, with: sample.vectors)
+        maps.replaceSubrange(k * p * n..<(k + 1) * p * n, with: sample.maps)
         records[k] = record
     }
 }

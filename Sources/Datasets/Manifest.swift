@@ -66,6 +66,9 @@ public struct DatasetManifest: Codable, Sendable, Equatable {
     public var seed: UInt64
     public var origin: Origin
     public var splits: [String: Split]
+    /// Where the train split's contribution maps come from when they are not the encoded truth
+    /// (`DatasetWriter.relabelTrainMaps`, e.g. a teacher network's shares); nil: the truth.
+    public var trainMaps: String? = nil
 
     /// Describes a dataset; `DatasetWriter.build` fills in shapes, n and the shard list.
     public init(generator: String, command: String, sampleHeight: Int, sampleWidth: Int, n: Int, heatmapSigma: Double,
