@@ -14,7 +14,11 @@ defaults below (its smoothing renormalises at the image edge instead of reflecti
 within a few px of the edge can differ).
 
     tools/template-prior-study.py FIELD.fits NETWORK_DIR OUT_DIR [--sigma 3] [--reach 48]
-        [--share-power 1] [--template-power 1] [--centre peak|centroid]
+        [--share-power 1] [--template-power 1] [--centre peak|centroid] [--share-smoothing 0]
+
+`--share-smoothing S` first smooths each source's shares M_k by a Gaussian of S px (zero outside
+its image, kept only where it had a share), a test of whether the shares are just noisy
+(BENCHMARKS.md, "Averaging views with the symmetric templates": they are not).
 
 Needs numpy, scipy and astropy (BENCHMARKS.md, "Symmetric templates", used it to choose σ and
 the reach on three tuning fields).
