@@ -20,10 +20,7 @@ extension DatasetWriter {
         manifest.trainMaps = note
         try checkDestination(manifest)
         let fm = FileManager.default
-        let temporary = directory + ".partial-\(ProcessInfo.processInfo.processIdentifier)"
-        try? fm.removeItem(atPath: temporary)
-        try fm.createDirectory(atPath: temporary, withIntermediateDirectories: true)
-        do {
+        return try writeAtomically { temporary in
             let reader = try Dataset(directory: source, split: "train")
             try reader.verifyChecksums()
             let h = original.sampleHeight, w = original.sampleWidth, n = original.n
@@ -52,19 +49,15 @@ extension DatasetWriter {
             manifest.splits["train"]?.shards = shards
             for (name, split) in original.splits where name != "train" {
                 for shard in split.shards {
-                    try fm.copyItem(atPath: (source as NSString).appendingPathComponent(shard.file),
-                                    toPath: (temporary as NSString).appendingPathComponent(shard.file))
+                    let copy = (temporary as NSString).appendingPathComponent(shard.file)
+                    try fm.copyItem(atPath: (source as NSString).appendingPathComponent(shard.file), toPath: copy)
+                    guard try DatasetWriter.sha256(ofFile: copy) == (shard.sha256, shard.bytes) else {
+                        throw DatasetError("\(source)/\(shard.file): checksum mismatch with the manifest; the shard is corrupt or was replaced")
+                    }
                 }
             }
-            try manifest.encoded().write(to: URL(fileURLWithPath: (temporary as NSString).appendingPathComponent("manifest.json")))
-            for name in manifest.splits.keys.sorted() { try Dataset(directory: temporary, split: name).verifyChecksums() }
-            if fm.fileExists(atPath: directory) { try fm.removeItem(atPath: directory) }
-            try fm.moveItem(atPath: temporary, toPath: directory)
-        } catch {
-            try? fm.removeItem(atPath: temporary)
-            throw error
+            return manifest
         }
-        return manifest
     }
 
     /// New maps must have the sample's shape and be fractions summing to 1 at every pixel.

@@ -36,11 +36,7 @@ public struct DatasetWriter: Sendable {
         manifest.splits = [:]
         for s in splits { manifest.splits[s.name] = DatasetManifest.Split(count: s.count, shards: []) }
         try checkDestination(manifest)
-        let fm = FileManager.default
-        let temporary = directory + ".partial-\(ProcessInfo.processInfo.processIdentifier)"
-        try? fm.removeItem(atPath: temporary)
-        try fm.createDirectory(atPath: temporary, withIntermediateDirectories: true)
-        do {
+        return try writeAtomically { temporary in
             for s in splits {
                 var shards: [DatasetManifest.Shard] = []
                 var records: [SampleRecord] = []
@@ -60,14 +56,28 @@ public struct DatasetWriter: Sendable {
                 manifest.splits[s.name] = DatasetManifest.Split(count: s.count, shards: shards, depthCounts: depths,
                                                                 fieldIDRange: ids.isEmpty ? nil : [ids.min() ?? 0, ids.max() ?? 0])
             }
+            return manifest
+        }
+    }
+
+    /// Runs `fill` on a fresh `<directory>.partial-<pid>`, where it writes the shards and returns
+    /// the manifest; writes the manifest there and renames the directory into place, replacing
+    /// what was under the final name only then. On any error the partial directory goes.
+    func writeAtomically(_ fill: (String) throws -> DatasetManifest) throws -> DatasetManifest {
+        let fm = FileManager.default
+        let temporary = directory + ".partial-\(ProcessInfo.processInfo.processIdentifier)"
+        try? fm.removeItem(atPath: temporary)
+        try fm.createDirectory(atPath: temporary, withIntermediateDirectories: true)
+        do {
+            let manifest = try fill(temporary)
             try manifest.encoded().write(to: URL(fileURLWithPath: (temporary as NSString).appendingPathComponent("manifest.json")))
             if fm.fileExists(atPath: directory) { try fm.removeItem(atPath: directory) }
             try fm.moveItem(atPath: temporary, toPath: directory)
+            return manifest
         } catch {
             try? fm.removeItem(atPath: temporary)
             throw error
         }
-        return manifest
     }
 
     /// Refuses to replace a non-empty directory unless `overwrite`, and says whether it holds the

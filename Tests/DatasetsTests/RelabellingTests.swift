@@ -43,4 +43,14 @@ import Testing
     }
     #expect(error.description.contains("sum to"))
     #expect(!FileManager.default.fileExists(atPath: dir + "/bad"))
+    // A corrupt test shard in the source is caught when copied, by name.
+    let testShard = dir + "/truth/" + (original.splits["test"]?.shards[0].file ?? "")
+    var data = try Data(contentsOf: URL(fileURLWithPath: testShard))
+    data[data.count - 100] ^= 0xFF
+    try data.write(to: URL(fileURLWithPath: testShard))
+    let corrupt = try #require(throws: DatasetError.self) {
+        try DatasetWriter(directory: dir + "/corrupt").relabelTrainMaps(source: dir + "/truth", note: "c", maps: uniformSlot)
+    }
+    #expect(corrupt.description.contains("test-00000.fits") && corrupt.description.contains("checksum"))
+    #expect(!FileManager.default.fileExists(atPath: dir + "/corrupt"))
 }
