@@ -42,9 +42,9 @@ struct ResidualPeakFinder {
     /// (centres to y + reach) and its NMS window (window / 2 rows below).
     var lag: Int { image.settings.reach + Self.window / 2 }
 
-    /// The residual peaks in image `rows`, in raster order. `centres`: every heatmap peak (raster order) at rows
-    /// below `rows.upperBound + lag`; `image` must hold the rows within 2 × reach + window / 2 of
-    /// `rows`; `rms(y)` is row y's sky noise rms.
+    /// The residual peaks in image `rows`, in raster order. `centres`: every heatmap peak at rows
+    /// below `rows.upperBound + lag`, in raster order; `image` must hold the rows within
+    /// 2 × reach + window / 2 of `rows`; `rms(y)` is row y's sky noise rms.
     func peaks(rows: Range<Int>, centres: [(y: Int, x: Int)], rms: (Int) -> [Float]) -> [(y: Int, x: Int)] {
         let height = image.height, width = image.width, reach = image.settings.reach, noiseFactor = image.noiseFactor
         let band = max(0, rows.lowerBound - Self.window / 2)..<min(height, rows.upperBound + Self.window / 2)
@@ -55,26 +55,26 @@ struct ResidualPeakFinder {
             significance.withUnsafeMutableBufferPointer { out in
                 let out = out
                 Parallel.forRanges(band.count, grain: 16) { lo, hi in
-                    let rows = (band.lowerBound + lo)..<(band.lowerBound + hi)
+                    let part = (band.lowerBound + lo)..<(band.lowerBound + hi)
                     // σ_J of each pixel (0: no noise known, no significance).
-                    var sigma = [Float](); sigma.reserveCapacity(rows.count * width)
-                    for y in rows { sigma += rms(y).map { $0 > 0 ? $0 * noiseFactor : 0 } }
+                    var sigma = [Float](); sigma.reserveCapacity(part.count * width)
+                    for y in part { sigma += rms(y).map { $0 > 0 ? $0 * noiseFactor : 0 } }
                     // The largest template over each pixel of these rows, where it can matter: the
                     // residual is below J wherever a template covers the pixel, so with J ≤ K σ_J
                     // its significance is below K, which NMS reads as 0; it is left at 0.
-                    var model = [Float](repeating: 0, count: rows.count * width)
-                    for c in centres where c.y + reach >= rows.lowerBound && c.y - reach < rows.upperBound {
-                        for y in max(rows.lowerBound, c.y - reach)..<min(rows.upperBound, c.y + reach + 1) {
+                    var model = [Float](repeating: 0, count: part.count * width)
+                    for c in centres where c.y + reach >= part.lowerBound && c.y - reach < part.upperBound {
+                        for y in max(part.lowerBound, c.y - reach)..<min(part.upperBound, c.y + reach + 1) {
                             for x in max(0, c.x - reach)...min(width - 1, c.x + reach) {
-                                let here = j.value(y, x), at = (y - rows.lowerBound) * width + x
+                                let here = j.value(y, x), at = (y - part.lowerBound) * width + x
                                 guard sigma[at] > 0, here > threshold * sigma[at] else { continue }
                                 model[at] = max(model[at], j.template(y: y, x: x, here: here, centre: c))
                             }
                         }
                     }
-                    for y in rows {
+                    for y in part {
                         for x in 0..<width {
-                            let at = (y - rows.lowerBound) * width + x, here = j.value(y, x)
+                            let at = (y - part.lowerBound) * width + x, here = j.value(y, x)
                             guard model[at] > 0 else { continue }
                             out[(y - band.lowerBound) * width + x] = (here - model[at]) / sigma[at]
                         }
