@@ -292,7 +292,7 @@ final class StreamingDecoder {
     private func resolveDeferred(final: Bool) throws {
         guard deferred.count > 0 else { return }
         let count = deferred.count, n = self.n, width = self.width, index = self.index, known = self.known
-        // Matched (and, when final, reweighted) in parallel: each pixel writes only its own slots.
+        // Matched (and, once certain, reweighted) in parallel: each pixel writes only its own slots.
         var matched = [Int32](repeating: 0, count: count * n), certain = [Bool](repeating: false, count: count)
         let positions = deferred.positions, vectors = deferred.vectors
         withReweighter { templates in

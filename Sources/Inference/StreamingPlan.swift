@@ -52,6 +52,7 @@ public struct StreamingPlan: Sendable, Equatable {
     public let slots: Int
     /// Measured bands (`MeasuredBand`) decoded along, whose pixels rank 0 holds too.
     public let bands: Int
+    /// The smoothed images rank 0 holds (`SmoothedImages(settings)`).
     public let smoothed: SmoothedImages
     public let blocks: [Block]
 

@@ -120,8 +120,11 @@ struct DatasetCommand: ParsableCommand {
             do {
                 try writer.relabelTrainMaps(source: dataset, note: "teacher \(teacher) (preset \(preset), \(views) views)", batch: batch,
                                             maps: { samples in
-                    let outputs = try network.run(tiles: samples.map(\.flux), size: manifest.sampleHeight)
-                    return outputs.map { PCRDecoder.softmax($0.mapLogits, n: manifest.n) }
+                    // The network runs at most `concurrentTiles` tiles per call.
+                    let group = max(1, network.concurrentTiles)
+                    return try stride(from: 0, to: samples.count, by: group).flatMap { first in
+                        try network.run(tiles: samples[first..<min(samples.count, first + group)].map(\.flux), size: manifest.sampleHeight)
+                    }.map { PCRDecoder.softmax($0.mapLogits, n: manifest.n) }
                 }, progress: { done, total in DatasetProgress.printer()("train", done, total) })
             } catch let e as DatasetError { throw CommandError(e.description) }
             DatasetProgress.finish()
