@@ -25,3 +25,14 @@ func syntheticManifest(seed: UInt64) -> DatasetManifest {
                     heatmapSigma: 8, heatmapWindowRadius: 25, labelDetectableOnly: true, seed: seed,
                     origin: .init(kind: "synthetic", seed: seed, noiseMode: "white", psf: smallPSF), splits: [:])
 }
+
+/// Writes a synthetic dataset of `size`² crops into `directory` (shards of 2 samples) and returns
+/// its source and manifest.
+@discardableResult
+func writeSmallSyntheticDataset(_ directory: String, seed: UInt64, size: Int, train: Int, test: Int) throws
+    -> (source: SyntheticSampleSource, manifest: DatasetManifest) {
+    let source = SyntheticSampleSource(simulator: smallSimulator, seed: seed, sampleHeight: size, sampleWidth: size)
+    var writer = DatasetWriter(directory: directory)
+    writer.shardSize = 2
+    return (source, try writer.build(source: source, splits: [("train", train), ("test", test)], manifest: syntheticManifest(seed: seed)))
+}

@@ -9,10 +9,7 @@ import Testing
 @Test func relabellingReplacesOnlyTheTrainMaps() throws {
     let dir = temporaryDirectory("relabel")
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    let source = SyntheticSampleSource(simulator: smallSimulator, seed: 6, sampleHeight: 40, sampleWidth: 40)
-    var writer = DatasetWriter(directory: dir + "/truth")
-    writer.shardSize = 2
-    let original = try writer.build(source: source, splits: [("train", 5), ("test", 2)], manifest: syntheticManifest(seed: 6))
+    let original = try writeSmallSyntheticDataset(dir + "/truth", seed: 6, size: 40, train: 5, test: 2).manifest
     // A stand-in teacher: every pixel's share goes to slot k = sample index mod n.
     var seen: [Int] = []
     func uniformSlot(_ samples: [PCRSample]) -> [[Float]] {

@@ -34,10 +34,7 @@ import Testing
 @Test func syntheticDatasetWriteReadAndDeterminism() throws {
     let dir = temporaryDirectory("synthetic")
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    let source = SyntheticSampleSource(simulator: smallSimulator, seed: 4, sampleHeight: 48, sampleWidth: 48)
-    var writer = DatasetWriter(directory: dir + "/a")
-    writer.shardSize = 2
-    let m = try writer.build(source: source, splits: [("train", 5), ("test", 2)], manifest: syntheticManifest(seed: 4))
+    let (source, m) = try writeSmallSyntheticDataset(dir + "/a", seed: 4, size: 48, train: 5, test: 2)
     #expect(m.splits["train"]?.shards.count == 3)
     let train = try Dataset(directory: dir + "/a", split: "train")
     #expect(train.count == 5)
@@ -52,12 +49,9 @@ import Testing
     #expect(throws: DatasetError.self) { try train.sample(at: 5) }
     try train.verifyChecksums()
     // Same seed -> byte-identical shards; another seed -> different.
-    writer.directory = dir + "/b"
-    let again = try writer.build(source: source, splits: [("train", 5), ("test", 2)], manifest: syntheticManifest(seed: 4))
+    let again = try writeSmallSyntheticDataset(dir + "/b", seed: 4, size: 48, train: 5, test: 2).manifest
     #expect(again.splits == m.splits)
-    writer.directory = dir + "/c"
-    let other = try writer.build(source: SyntheticSampleSource(simulator: smallSimulator, seed: 5, sampleHeight: 48, sampleWidth: 48),
-                                 splits: [("train", 5), ("test", 2)], manifest: syntheticManifest(seed: 5))
+    let other = try writeSmallSyntheticDataset(dir + "/c", seed: 5, size: 48, train: 5, test: 2).manifest
     #expect(other.splits["train"]?.shards[0].sha256 != m.splits["train"]?.shards[0].sha256)
     // Flip one byte inside a shard's data: the checksum check names the file.
     let shard = dir + "/a/" + (m.splits["train"]?.shards[1].file ?? "")
