@@ -89,10 +89,12 @@ final class StreamingDecoder {
         shapeWindows = settings.perSourceImages ? nil : try StampStore(spillDirectory: spillDirectory)
         channelWindows = try (0...bands.count).map { $0 == 0 ? nil : try StampStore(spillDirectory: spillDirectory) }
         varianceWindows = try noisyChannels.map { $0 ? try StampStore(spillDirectory: spillDirectory) : nil }
-        if settings.attribution == .symmetric {
+        // The same rule as the memory plan's (`StreamingPlan.SmoothedImages`).
+        let smoothed = StreamingPlan.SmoothedImages(settings)
+        if smoothed.contains(.attribution) {
             templates = SymmetricTemplates(settings: settings.templates, height: height, width: width)
         }
-        if let threshold = settings.residualPeaks, settings.forcedCentres == nil {
+        if smoothed.contains(.residualPeaks), let threshold = settings.residualPeaks {
             guard settings.pixelNoise != nil else {
                 throw InferenceError.badParameter("residual peaks need the sky noise (DeblendSettings.pixelNoise) for their threshold")
             }

@@ -41,7 +41,8 @@ public struct StreamingPlan: Sendable, Equatable {
         /// model and significance over the rows it searches (8).
         var bytesPerCorePixel: Int { (contains(.attribution) ? 8 : 0) + (contains(.residualPeaks) ? 16 : 0) }
 
-        /// Rows of each image held beyond a block's core (`SymmetricTemplates.haloRows`).
+        /// Rows of each image held beyond a block's core (`SymmetricTemplates.haloRows`), at the
+        /// default reach (`DeblendSettings.templates` is a knob for tests only).
         var haloRows: Int {
             (contains(.attribution) ? SymmetricTemplates.haloRows(SymmetricTemplates.Settings()) : 0)
                 + (contains(.residualPeaks) ? SymmetricTemplates.haloRows(ResidualPeakFinder.smoothing(reach: SymmetricTemplates.Settings().reach)) : 0)
