@@ -231,6 +231,17 @@ final class StreamingDecoder {
         return true
     }
 
+    /// `matchSlots`, then, when the match is final, the symmetric templates' reweighting of the
+    /// pixel's `shares` (nil `templates`: the network's shares stay). Returns whether it was final.
+    @inline(__always)
+    static func decide(y: Int, x: Int, v: UnsafePointer<Float>, owners: UnsafeMutablePointer<Int32>, shares: UnsafeMutablePointer<Float>,
+                       n: Int, index: CentreIndex, known: Int, final: Bool, hints: UnsafePointer<Int32>?,
+                       templates: SymmetricTemplates.Reader?) -> Bool {
+        guard matchSlots(y: y, x: x, v: v, owners: owners, n: n, index: index, known: known, final: final, hints: hints) else { return false }
+        templates?.reweight(y: y, x: x, owners: owners, shares: shares, n: n)
+        return true
+    }
+
     /// Shares and owners of every pixel of the block, in parallel over rows; owner −1 in slot 0
     /// marks a pixel that must wait, −2 a pixel without flux (blank: owned by nobody, as in
     /// `PCRDecoder.decode`). Then attributes them in raster order. `values`: the block's pixels
@@ -256,12 +267,10 @@ final class StreamingDecoder {
                             if f[i] == 0 { o[i * n] = Self.noFlux; continue }
                             PCRDecoder.softmax(z.baseAddress! + i * n, into: sh.baseAddress! + i * n, n: n)
                             let hints = x > 0 ? UnsafePointer(o.baseAddress! + (i - 1) * n) : nil
-                            if !Self.matchSlots(y: first + row, x: x, v: v.baseAddress! + i * 2 * n, owners: o.baseAddress! + i * n,
-                                                n: n, index: index, known: known, final: final, hints: hints) {
+                            if !Self.decide(y: first + row, x: x, v: v.baseAddress! + i * 2 * n, owners: o.baseAddress! + i * n,
+                                            shares: sh.baseAddress! + i * n, n: n, index: index, known: known, final: final,
+                                            hints: hints, templates: templates) {
                                 o[i * n] = Self.waiting
-                            } else {
-                                templates?.reweight(y: first + row, x: x, owners: o.baseAddress! + i * n,
-                                                    shares: sh.baseAddress! + i * n, n: n)
                             }
                         }
                     }
@@ -305,12 +314,9 @@ final class StreamingDecoder {
                         for i in lo..<hi {
                             let p = positions[i], owners = m.baseAddress! + i * n
                             // The previous pixel's owners serve as hints (a search shortcut only).
-                            c[i] = Self.matchSlots(y: p / width, x: p % width, v: v.baseAddress! + i * 2 * n, owners: owners, n: n,
-                                                   index: index, known: known, final: final,
-                                                   hints: i > lo ? UnsafePointer(owners - n) : nil)
-                            if c[i] {
-                                templates?.reweight(y: p / width, x: p % width, owners: owners, shares: sh.baseAddress! + i * n, n: n)
-                            }
+                            c[i] = Self.decide(y: p / width, x: p % width, v: v.baseAddress! + i * 2 * n, owners: owners,
+                                               shares: sh.baseAddress! + i * n, n: n, index: index, known: known, final: final,
+                                               hints: i > lo ? UnsafePointer(owners - n) : nil, templates: templates)
                         }
                     }
                     if settings.parallelDecode { Parallel.forRanges(count, grain: 1_024, work) } else { work(0, count) }
