@@ -87,14 +87,23 @@ public final class Dataset {
     }
 
     /// Provenance of sample `index` (from its shard's SAMPLES table).
-    public func record(at index: Int) throws -> SampleRecord {
-        let (k, plane) = try locate(index)
-        let f = try file(k)
-        _ = try f.moveToHDU(named: "SAMPLES")
-        let t = try f.readTable()
-        let col = { (name: String) in try t.doubles(name, source: "\(self.shards[k].file)[SAMPLES]")[plane] }
-        return SampleRecord(index: Int(try col("index")), fieldID: UInt64(try col("field_id")), y0: Int(try col("y0")),
-                            x0: Int(try col("x0")), depth: try col("depth"), labelledCount: Int(try col("n_labelled")))
+    public func record(at index: Int) throws -> SampleRecord { try records(index..<(index + 1))[0] }
+
+    /// Provenance of samples `indices`, reading each shard's SAMPLES table once.
+    public func records(_ indices: Range<Int>) throws -> [SampleRecord] {
+        var tables: [Int: FITSTable] = [:]
+        return try indices.map { index in
+            let (k, plane) = try locate(index)
+            if tables[k] == nil {
+                let f = try file(k)
+                _ = try f.moveToHDU(named: "SAMPLES")
+                tables[k] = try f.readTable()
+            }
+            let t = tables[k]!
+            let col = { (name: String) in try t.doubles(name, source: "\(self.shards[k].file)[SAMPLES]")[plane] }
+            return SampleRecord(index: Int(try col("index")), fieldID: UInt64(try col("field_id")), y0: Int(try col("y0")),
+                                x0: Int(try col("x0")), depth: try col("depth"), labelledCount: Int(try col("n_labelled")))
+        }
     }
 
     /// Recomputes every shard's SHA-256 and compares it with the manifest.

@@ -28,6 +28,7 @@ extension DatasetWriter {
             var done = 0
             for shard in train.shards {
                 let buffers = ShardBuffers(count: shard.count, planeSize: h * w, width: w, n: n)
+                let records = try reader.records(shard.first..<(shard.first + shard.count))
                 for start in stride(from: 0, to: shard.count, by: batch) {
                     let indices = (shard.first + start)..<(shard.first + min(shard.count, start + batch))
                     let samples = try indices.map { try reader.sample(at: $0) }
@@ -36,7 +37,7 @@ extension DatasetWriter {
                     for (k, (i, var sample)) in zip(indices, samples).enumerated() {
                         try Self.checkMaps(newMaps[k], height: h, width: w, n: n, sample: i)
                         sample.maps = newMaps[k]
-                        buffers.store(start + k, sample: sample, record: try reader.record(at: i))
+                        buffers.store(start + k, sample: sample, record: records[start + k])
                     }
                     done += samples.count
                     progress?(done, train.count)

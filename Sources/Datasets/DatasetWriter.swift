@@ -190,16 +190,11 @@ final class ShardBuffers: @unchecked Sendable {
 
     /// Copies one sample in. The copy is serialised: it is memory-bound and short next to encoding.
     func store(_ k: Int, flux f: [Float], labels: PCRLabels, record: SampleRecord) {
-        lock.lock(); defer { lock.unlock() }
-        let p = planeSize
-        flux.replaceSubrange(k * p..<(k + 1) * p, with: f)
-        heatmap.replaceSubrange(k * p..<(k + 1) * p, with: labels.heatmap)
-        vectors.replaceSubrange(k * p * 2 * n..<(k + 1) * p * 2 * n, with: labels.vectors)
-        maps.replaceSubrange(k * p * n..<(k + 1) * p * n, with: labels.maps)
-        records[k] = record
+        store(k, sample: PCRSample(height: labels.height, width: labels.width, n: n, flux: f, heatmap: labels.heatmap,
+                                   vectors: labels.vectors, maps: labels.maps), record: record)
     }
 
-    /// Copies one stored sample in.
+    /// Copies one sample in (serialised, as above).
     func store(_ k: Int, sample: PCRSample, record: SampleRecord) {
         lock.lock(); defer { lock.unlock() }
         let p = planeSize

@@ -116,7 +116,7 @@ struct DatasetCommand: ParsableCommand {
             }
             var writer = DatasetWriter(directory: output, n: manifest.n)
             writer.overwrite = overwrite
-            let start = Date()
+            let start = Date(), printProgress = DatasetProgress.printer()
             do {
                 try writer.relabelTrainMaps(source: dataset, note: "teacher \(teacher) (preset \(preset), \(views) views)", batch: batch,
                                             maps: { samples in
@@ -125,7 +125,7 @@ struct DatasetCommand: ParsableCommand {
                     return try stride(from: 0, to: samples.count, by: group).flatMap { first in
                         try network.run(tiles: samples[first..<min(samples.count, first + group)].map(\.flux), size: manifest.sampleHeight)
                     }.map { PCRDecoder.softmax($0.mapLogits, n: manifest.n) }
-                }, progress: { done, total in DatasetProgress.printer()("train", done, total) })
+                }, progress: { done, total in printProgress("train", done, total) })
             } catch let e as DatasetError { throw CommandError(e.description) }
             DatasetProgress.finish()
             print("wrote \(output): \(manifest.splits["train"]?.count ?? 0) train samples with the maps of \(teacher) over \(views) views, "
