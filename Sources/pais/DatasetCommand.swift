@@ -54,10 +54,11 @@ struct DatasetCommand: ParsableCommand {
                     generator: Instrument.generatorVersion, command: CommandLine.arguments.joined(separator: " "),
                     sampleHeight: sampleSize, sampleWidth: sampleSize, n: n, heatmapSigma: 8, heatmapWindowRadius: 25,
                     labelDetectableOnly: !allSources, seed: seed, origin: origin, splits: [:])
-                let start = Date()
+                let start = Date(), progress = ProgressLine()
+                defer { progress.finish() }
                 _ = try writer.build(source: source, splits: [("train", train), ("test", test)], manifest: manifest,
-                                     progress: DatasetProgress.printer())
-                DatasetProgress.finish()
+                                     progress: progress.samplesBySplit)
+                progress.finish()
                 print("built \(output): \(train) train (rows < \(source.testRegionStartRow)) + \(test) test crops of \(sampleSize)x\(sampleSize), n=\(n), in \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
                 print(sky.map { String(format: "training sky noise: rms %.4g (%@), measured on rows < %d; models trained on this dataset record it", $0.rms, $0.noise.rawValue, source.testRegionStartRow) }
                       ?? "training sky noise: not measured (no mesh cell with enough sky); models trained on this dataset record none")
@@ -116,7 +117,8 @@ struct DatasetCommand: ParsableCommand {
             }
             var writer = DatasetWriter(directory: output, n: manifest.n)
             writer.overwrite = overwrite
-            let start = Date(), printProgress = DatasetProgress.printer()
+            let start = Date(), progress = ProgressLine()
+            defer { progress.finish() }
             do {
                 try writer.relabelTrainMaps(source: dataset, note: "teacher \(teacher) (preset \(preset), \(views) views)", batch: batch,
                                             maps: { samples in
@@ -125,9 +127,9 @@ struct DatasetCommand: ParsableCommand {
                     return try stride(from: 0, to: samples.count, by: group).flatMap { first in
                         try network.run(tiles: samples[first..<min(samples.count, first + group)].map(\.flux), size: manifest.sampleHeight)
                     }.map { PCRDecoder.softmax($0.mapLogits, n: manifest.n) }
-                }, progress: { done, total in printProgress("train", done, total) })
+                }, progress: { done, total in progress.samplesBySplit("train", done, total) })
             } catch let e as DatasetError { throw CommandError(e.description) }
-            DatasetProgress.finish()
+            progress.finish()
             print("wrote \(output): \(manifest.splits["train"]?.count ?? 0) train samples with the maps of \(teacher) over \(views) views, "
                   + "test split copied, in \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
         }
@@ -202,13 +204,12 @@ struct DatasetCommand: ParsableCommand {
                 if dataset.manifest.generator != Instrument.generatorVersion {
                     print("note: built by \(dataset.manifest.generator), regenerating with \(Instrument.generatorVersion); stored and regenerated truth may differ")
                 }
-                let start = Date()
+                let start = Date(), progress = ProgressLine()
+                defer { progress.finish() }
                 let r = try DatasetVerifier(dataset: dataset, source: source).run(ns: ns, limit: limit) { done, total in
-                    if done % 10 == 0 || done == total {
-                        FileHandle.standardError.write("\rverified \(done)/\(total) samples".data(using: .utf8) ?? Data())
-                    }
+                    progress.update("verified samples", done: done, total: total)
                 }
-                DatasetProgress.finish()
+                progress.finish()
                 print("encoding verification (method.md §5) on \(r.samples) \(split) samples of \(directory), \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
                 print("stored labels vs fresh encoding: max |difference| = \(r.storedLabelMaxDifference); stored vs regenerated flux: \(r.storedFluxMaxDifference)")
                 print("   n  sources   MAE(e-/s)   relMAE   exact   medR90   medD_KS   medP   frac p>=0.05")

@@ -188,18 +188,18 @@ struct DeblendCommand: ParsableCommand {
         } : nil
         sink?.discardOnStopSignal()
         let run: DeblendRun
+        let progress = ProgressLine()
+        let progressLabel = "tiles" + (communicator.size > 1 ? " (\(communicator.size) ranks)" : "")
         do {
             run = try MosaicDeblender(settings: settings).deblend(
                 rows: rows, network: network, communicator: communicator, plan: plan, sink: sink,
                 spillDirectory: sink?.stagingDirectory, bands: measured.map(\.band)
             ) { done, total in
-                if root && (done == total || done % max(1, total / 100) == 0) {
-                    writeProgress("\rtiles \(done)/\(total)" + (communicator.size > 1 ? " on \(communicator.size) ranks" : ""))
-                }
+                if root { progress.update(progressLabel, done: done, total: total) }
             }
         } catch {
             sink?.discard()
-            if root { writeProgress("\n") }                 // end the progress line
+            progress.finish()
             if case InferenceError.interrupted(let signal, _, _) = error {
                 throw DeblendInterrupted(signal: signal, agreed: true, description: "\(image): \(error); nothing was written to \(output)")
             }
@@ -210,7 +210,7 @@ struct DeblendCommand: ParsableCommand {
             if let e = error as? InferenceError { throw CommandError("\(image): \(e.description)") }
             throw error
         }
-        if root { writeProgress("\n") }
+        progress.finish()
         let seconds = Date().timeIntervalSince(start)
         guard root else { return }
         if run.replacedPixels > 0 {

@@ -258,10 +258,6 @@ func convPrecision(option: String) throws -> ConvPrecision {
 /// The default margin: 32 px (method.md §11) for tiles of 128 px or more, else an eighth of the tile.
 func defaultMargin(tile: Int) -> Int { tile >= 128 ? 32 : tile / 8 }
 
-func writeProgress(_ text: String) {
-    FileHandle.standardError.write(Data(text.utf8))
-}
-
 /// An image's AB zero point, where it came from (nil: assumed to be the model's), and the factor
 /// that turns its pixel values into the model's units.
 struct InputUnits {

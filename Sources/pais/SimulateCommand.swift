@@ -33,15 +33,16 @@ struct Simulate: ParsableCommand {
                                       noiseMode: NoiseMode(rawValue: noise) ?? .white)
         config.psf = psf
         config.exposures = exposures
-        let start = Date()
+        let start = Date(), progress = ProgressLine()
+        defer { progress.finish() }
         let simulator = Simulator(psf: psf)
         let field: SimulatedField
         do {
             field = try simulator.simulate(config) { done, total in
-                FileHandle.standardError.write("\rrendering sources \(done)/\(total)".data(using: .utf8) ?? Data())
+                progress.update("rendering sources", done: done, total: total)
             }
         } catch let e as SimulationError { throw CommandError(e.description) }
-        FileHandle.standardError.write("\n".data(using: .utf8) ?? Data())
+        progress.finish()
         let simulated = Date().timeIntervalSince(start)
         let csv = catalogCsv ?? (output.hasSuffix(".fits") ? String(output.dropLast(5)) : output) + ".catalog.csv"
         try SimulatedFieldFile.write(field, to: output, csvPath: csv, overwrite: overwrite)

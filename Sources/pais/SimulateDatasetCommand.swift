@@ -43,22 +43,11 @@ struct SimulateDataset: ParsableCommand {
             labelDetectableOnly: true, seed: seed,
             origin: .init(kind: "synthetic", seed: seed, noiseMode: mode.rawValue, psf: psf),
             splits: [:])
-        let start = Date()
+        let start = Date(), progress = ProgressLine()
+        defer { progress.finish() }
         let built = try writer.build(source: source, splits: [("train", trainCount), ("test", testCount)], manifest: manifest,
-                                     progress: DatasetProgress.printer())
-        DatasetProgress.finish()
+                                     progress: progress.samplesBySplit)
+        progress.finish()
         print("built \(output): \(built.splits["train"]?.count ?? 0) train + \(built.splits["test"]?.count ?? 0) test samples of \(sampleSize)x\(sampleSize), n=\(n), in \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
     }
-}
-
-/// Progress lines on stderr, shared by the dataset commands.
-enum DatasetProgress {
-    static func printer() -> @Sendable (String, Int, Int) -> Void {
-        { split, done, total in
-            if done % 10 == 0 || done == total {
-                FileHandle.standardError.write("\r\(split): \(done)/\(total) samples".data(using: .utf8) ?? Data())
-            }
-        }
-    }
-    static func finish() { FileHandle.standardError.write("\n".data(using: .utf8) ?? Data()) }
 }
