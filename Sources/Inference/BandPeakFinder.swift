@@ -13,7 +13,8 @@ struct BandPeakFinder {
 
     /// Peaks on mosaic `rows`; `band` holds mosaic rows `bandStart..<bandStart + band.count / width`
     /// and must include `window / 2` rows on each side of `rows` that lie inside the mosaic.
-    func peaks(band: [Float], bandStart: Int, width: Int, rows: Range<Int>) -> [Peak] {
+    /// `tieBreak`, with the band's layout, orders pixels of equal heatmap value (`PeakFinder`).
+    func peaks(band: [Float], bandStart: Int, width: Int, rows: Range<Int>, tieBreak: [Float]? = nil) -> [Peak] {
         guard !rows.isEmpty else { return [] }
         let finder = PeakFinder(threshold: threshold, window: window)
         let partCount = parallel ? Parallel.parts : 1
@@ -22,7 +23,7 @@ struct BandPeakFinder {
             let results = buffer                   // each part writes only its own slot
             let scanRows: (Int, Int, Int) -> Void = { part, start, end in
                 let sub = (rows.lowerBound + start)..<(rows.lowerBound + end)
-                results[part] = finder.peaks(band: band, bandStart: bandStart, width: width, rows: sub).map {
+                results[part] = finder.peaks(band: band, bandStart: bandStart, width: width, rows: sub, tieBreak: tieBreak).map {
                     Peak(y: $0.y, x: $0.x, value: band[($0.y - bandStart) * width + $0.x])
                 }
             }

@@ -1,4 +1,3 @@
-import Foundation
 import PCR
 import Tensors
 
@@ -38,8 +37,9 @@ final class StreamingDecoder {
     /// its peaks below `known` waiting in `pendingPeaks` (raster order) for the residual's.
     var nmsKnown = 0
     var pendingPeaks: [(y: Int, x: Int, value: Float)] = []
-    /// Heatmap rows `carryStart...` kept for NMS across the next seam.
-    var carry: [Float] = [], carryStart = 0
+    /// Heatmap rows `carryStart...` kept for NMS across the next seam, and the image's rows there
+    /// (NMS breaks the heatmap's ties by the image).
+    var carry: [Float] = [], carryFlux: [Float] = [], carryStart = 0
     var deferred: DeferredPixels
     var owned: [Int] = [], positiveFlux: [Double] = [], sharedFlux: [Double] = []
     /// The measured bands (`MeasuredBand`): channels 1... of `PixelChannels` after the image.
@@ -126,7 +126,7 @@ final class StreamingDecoder {
         try sink.imageRows(firstRow: outputs.firstRow, flux[...])
         try sink.heatmapRows(firstRow: outputs.firstRow, heatmap[...])
         for part in templateRows { templates?.add(rows: part); residualFinder?.image.add(rows: part) }
-        findCentres(in: heatmap, rows: outputs.rows, isLast: isLast)
+        findCentres(in: heatmap, flux: flux, rows: outputs.rows, isLast: isLast)
         let final = isLast || !settings.deferUncertainPixels
         try resolveDeferred(final: final)
         let first = outputs.firstRow
@@ -147,9 +147,9 @@ final class StreamingDecoder {
 
     /// NMS on the rows whose window is now complete, then (with residual peaks) the second pass on
     /// the rows whose templates are all known; carries the heatmap rows the next block needs.
-    private func findCentres(in heatmap: [Float], rows: Range<Int>, isLast: Bool) {
+    private func findCentres(in heatmap: [Float], flux: [Float], rows: Range<Int>, isLast: Bool) {
         let end = rows.upperBound
-        let band = carry + heatmap
+        let band = carry + heatmap, fluxBand = carryFlux + flux
         let newNMSKnown = isLast ? height : max(nmsKnown, end - nmsHalo)
         if let forced {
             // The same raster-order prefix property as NMS: every centre above newNMSKnown is taken.
@@ -161,7 +161,7 @@ final class StreamingDecoder {
         } else {
             let finder = BandPeakFinder(threshold: settings.peakThreshold, window: settings.peakWindow,
                                         parallel: settings.parallelDecode)
-            for peak in finder.peaks(band: band, bandStart: carryStart, width: width, rows: nmsKnown..<newNMSKnown) {
+            for peak in finder.peaks(band: band, bandStart: carryStart, width: width, rows: nmsKnown..<newNMSKnown, tieBreak: fluxBand) {
                 pendingPeaks.append((peak.y, peak.x, peak.value))
             }
         }
@@ -190,7 +190,8 @@ final class StreamingDecoder {
         pendingPeaks.removeFirst(taken)
         known = newKnown
         let keepFrom = max(carryStart, min(nmsKnown - settings.peakWindow / 2, known))
-        carry = Array(band[((keepFrom - carryStart) * width)...]); carryStart = keepFrom
+        carry = Array(band[((keepFrom - carryStart) * width)...])
+        carryFlux = Array(fluxBand[((keepFrom - carryStart) * width)...]); carryStart = keepFrom
         index = CentreIndex(centres: centres)
         let k = centres.count
         owned += [Int](repeating: 0, count: k - owned.count)
@@ -238,7 +239,32 @@ final class StreamingDecoder {
                        n: Int, index: CentreIndex, known: Int, final: Bool, hints: UnsafePointer<Int32>?,
                        templates: SymmetricTemplates.Reader?) -> Bool {
         guard matchSlots(y: y, x: x, v: v, owners: owners, n: n, index: index, known: known, final: final, hints: hints) else { return false }
-        templates?.reweight(y: y, x: x, owners: owners, shares: shares, n: n)
+        guard let templates else { return true }
+        if let centres = templates.centres {
+            // A slot holds one of the pixel's n nearest sources (method.md §3). An owner beyond
+            // the templates' reach with n detected sources nearer to the pixel is a stray vector:
+            // the network outside what it was trained on (a star brighter than any it saw sends
+            // the light of its core to sources hundreds of pixels away). The nearest source takes it.
+            var nearest: Int32 = -1
+            for k in 0..<n {
+                let c = centres[Int(owners[k])]
+                guard !templates.reaches(y: y, x: x, c) else { continue }
+                let dy = Double(y - c.y), dx = Double(x - c.x), d2 = dy * dy + dx * dx
+                // Centres still to come (rows from `known` on) may be nearer than those known.
+                let room = Double(known - y)
+                if index.hasAtLeast(n, closerThan: d2, toY: Double(y), x: Double(x)) {
+                    if nearest < 0 {
+                        let (j, distance2) = index.nearest(ty: Double(y), tx: Double(x))!
+                        guard final || (room >= 0 && distance2 <= room * room) else { return false }
+                        nearest = Int32(j)
+                    }
+                    owners[k] = nearest
+                } else if !final {
+                    guard room >= 0, d2 <= room * room else { return false }
+                }
+            }
+        }
+        templates.reweight(y: y, x: x, owners: owners, shares: shares, n: n)
         return true
     }
 

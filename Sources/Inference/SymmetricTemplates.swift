@@ -163,6 +163,10 @@ struct SymmetricTemplates {
             return mirror >= 0 ? min(here, mirror) : here
         }
 
+        /// Whether centre `c` is within `reach` of pixel (y, x) along both axes.
+        @inline(__always)
+        func reaches(y: Int, x: Int, _ c: (y: Int, x: Int)) -> Bool { abs(y &- c.y) <= reach && abs(x &- c.x) <= reach }
+
         /// Reweights the n shares of pixel (y, x), whose slots belong to `owners` (indices into
         /// the centres), by the owners' symmetric templates.
         @inline(__always)
@@ -170,10 +174,7 @@ struct SymmetricTemplates {
             guard let centres else { return }
             let here = value(y, x)
             guard here > 0 else { return }
-            for k in 0..<n {
-                let c = centres[Int(owners[k])]
-                guard abs(y &- c.y) <= reach, abs(x &- c.x) <= reach else { return }
-            }
+            for k in 0..<n { guard reaches(y: y, x: x, centres[Int(owners[k])]) else { return } }
             withUnsafeTemporaryAllocation(of: Float.self, capacity: n) { weighted in
                 var total: Float = 0
                 for k in 0..<n {

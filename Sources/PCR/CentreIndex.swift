@@ -71,6 +71,28 @@ public struct CentreIndex: Sendable {
         candidates.nearest(ty: ty, tx: tx) ?? search(ty: ty, tx: tx, excluding: -1)
     }
 
+    /// Whether at least `n` centres lie strictly closer than √`distance2` to (y, x).
+    public func hasAtLeast(_ n: Int, closerThan distance2: Double, toY y: Double, x: Double) -> Bool {
+        guard n > 0 else { return true }
+        let radius = distance2.squareRoot()
+        let cy0 = max(0, Int(((y - radius - Double(originY)) / Double(cell)).rounded(.down)))
+        let cy1 = min(rows - 1, Int(((y + radius - Double(originY)) / Double(cell)).rounded(.down)))
+        let cx0 = max(0, Int(((x - radius - Double(originX)) / Double(cell)).rounded(.down)))
+        let cx1 = min(cols - 1, Int(((x + radius - Double(originX)) / Double(cell)).rounded(.down)))
+        guard cy0 <= cy1, cx0 <= cx1 else { return false }
+        var found = 0
+        for cy in cy0...cy1 {
+            for cx in cx0...cx1 {
+                let c = cy * cols + cx
+                for e in Int(start[c])..<Int(start[c + 1]) {
+                    let dy = ys[e] - y, dx = xs[e] - x
+                    if dy * dy + dx * dx < distance2 { found += 1; if found >= n { return true } }
+                }
+            }
+        }
+        return false
+    }
+
     /// The centres within `radius` of (y, x), as (id, y, x) in no particular order.
     fileprivate func within(_ radius: Double, ofY y: Double, x: Double) -> [(id: Int32, y: Double, x: Double)] {
         let r2 = radius * radius

@@ -16,6 +16,31 @@ import Testing
     #expect(peaks.map { [$0.y, $0.x] } == [[2, 2], [2, 9], [9, 4], [11, 15]])
 }
 
+/// A saturated heatmap, a disc of exact 1s (the float32 sigmoid of a bright source's large
+/// logits) with its source off the disc's centre: by raster order alone NMS keeps pixels on the
+/// disc's upper rim; with the image as tie-break, only the image's brightest pixel. The same on a
+/// band of rows, as the streaming deblender runs it.
+@Test func peakFinderBreaksSaturatedTiesByTheImage() {
+    let H = 40, W = 36, source = (y: 21, x: 17)
+    var heatmap = [Float](repeating: 0, count: H * W), image = heatmap
+    for y in 0..<H {
+        for x in 0..<W {
+            let r2 = Double((y - 20) * (y - 20) + (x - 18) * (x - 18))
+            heatmap[y * W + x] = r2 <= 81 ? 1 : Float(exp(-(r2 - 81) / 30))
+            let s2 = Double((y - source.y) * (y - source.y) + (x - source.x) * (x - source.x))
+            image[y * W + x] = Float(500 * exp(-s2 / 8) + 0.01 * sin(Double(5 * y + 11 * x)))
+        }
+    }
+    let byRaster = PeakFinder().peaks(heatmap, height: H, width: W)
+    #expect(byRaster.count > 1 && !byRaster.contains { $0 == source }, "\(byRaster)")
+    #expect(PeakFinder().peaks(heatmap, height: H, width: W, tieBreak: image).map { [$0.y, $0.x] } == [[source.y, source.x]])
+    // Rows 18..<30 from a band holding 3 rows more on each side.
+    let band = 15..<33
+    let found = PeakFinder().peaks(band: Array(heatmap[(band.lowerBound * W)..<(band.upperBound * W)]), bandStart: band.lowerBound, width: W,
+                                   rows: 18..<30, tieBreak: Array(image[(band.lowerBound * W)..<(band.upperBound * W)]))
+    #expect(found.map { [$0.y, $0.x] } == [[source.y, source.x]])
+}
+
 /// The index against a brute-force scan: 1 to 400 centres with a duplicated one (lowest-index
 /// ties), queries inside, between and far outside them, the density-sized and a fixed cell size;
 /// with and without hints (the right centre, a neighbour, a random one, out of range).
@@ -40,9 +65,18 @@ func centreIndexMatchesBruteForce(cellSize: Int?) {
                 let hinted = index.nearest(ty: ty, tx: tx, hint: hint)
                 #expect(hinted?.index == best && hinted?.distance2 == bestD, "hint \(hint), query (\(ty), \(tx))")
             }
+            // Counting the centres strictly closer than a radius, exactly at a centre's distance included.
+            let distances = centres.map { (Double($0.y) - ty) * (Double($0.y) - ty) + (Double($0.x) - tx) * (Double($0.x) - tx) }
+            for d2 in [bestD, distances[next(count)], Double(next(200) * next(200)), 0] {
+                let closer = distances.filter { $0 < d2 }.count
+                for n in [1, 3] {
+                    #expect(index.hasAtLeast(n, closerThan: d2, toY: ty, x: tx) == (closer >= n), "\(count) centres, n \(n), r² \(d2)")
+                }
+            }
         }
     }
     #expect(CentreIndex(centres: []).nearest(ty: 0, tx: 0) == nil)
+    #expect(!CentreIndex(centres: []).hasAtLeast(1, closerThan: 100, toY: 0, x: 0))
 }
 
 /// With n >= J and distinct centres, decoding the blend with true labels returns every model

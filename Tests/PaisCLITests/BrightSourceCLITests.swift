@@ -1,0 +1,48 @@
+import FITSIO
+import Foundation
+import SkySim
+import Testing
+
+/// Stars brighter than any in the training set (H 18-28.5), with the shipped model: the network's
+/// heatmap saturates over a disc around each and its claim vectors there point at sources far
+/// away. Each star must still be one detection at its centre that keeps its light.
+@Suite("Bright stars with the shipped model", .serialized)
+struct BrightSourceCLITests {
+    /// (y, x, H magnitude), each with the PSF's 101-px stamp inside a 256 x 320 field.
+    static let stars: [(y: Int, x: Int, magnitude: Double)] = [(100, 90, 14.5), (170, 240, 16.5)]
+
+    @Test func brightStarsAreFoundAndKeepTheirLight() throws {
+        let directory = try makeScratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let field = directory + "/field.fits", starred = directory + "/stars.fits"
+        let sim = try runPais(["simulate", "--height", "256", "--width", "320", "--seed", "9", "--output", field])
+        #expect(sim.status == 0, "\(sim.standardError)")
+        let source = try FITSFile.open(field)
+        var image = try source.readImage(as: Float.self)
+        let psf = PSF(), r = psf.stampRadius, side = 2 * r + 1
+        for star in Self.stars {
+            let flux = Float(pow(10, -0.4 * (star.magnitude - Instrument.zeropoint)))
+            for dy in -r...r { for dx in -r...r {
+                image.pixels[(star.y + dy) * 320 + star.x + dx] += flux * psf.stamp[(dy + r) * side + dx + r]
+            } }
+        }
+        let cards = try source.headerCards().filter { !["SIMPLE", "BITPIX", "NAXIS", "EXTEND", "END"].contains($0.prefix(8).trimmingCharacters(in: .whitespaces)) && !$0.hasPrefix("NAXIS") }
+        let file = try FITSFile.create(starred)
+        try file.writeImage(image)
+        try file.writeCards(cards)
+        try file.commit()
+
+        let run = try runPais(["deblend", starred, "--no-stamps", "--output", directory + "/out", "--model", shippedModels + "/pais-small-sim.safetensors"])
+        #expect(run.status == 0, "\(run.standardError)")
+        let catalog = try FITSTable.read(from: directory + "/out/catalog.csv")
+        let xs = try catalog.doubles("x"), ys = try catalog.doubles("y"), fluxes = try catalog.doubles("flux")
+        for star in Self.stars {
+            let flux = pow(10, -0.4 * (star.magnitude - Instrument.zeropoint))
+            let near = xs.indices.filter { abs(xs[$0] - Double(star.x)) <= 2 && abs(ys[$0] - Double(star.y)) <= 2 }
+            #expect(near.count == 1, "H = \(star.magnitude): \(near.count) detections within 2 px")
+            if let k = near.first {
+                #expect(fluxes[k] > 0.9 * flux && fluxes[k] < 1.1 * flux, "H = \(star.magnitude): flux \(fluxes[k]) of \(flux)")
+            }
+        }
+    }
+}
