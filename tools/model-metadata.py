@@ -4,7 +4,8 @@
     tools/model-metadata.py models/pais-small-sim.safetensors                  # show
     tools/model-metadata.py M.safetensors pais_sky_rms=white=0.00113..0.0114   # set (atomic rewrite)
 
-`pais deblend` reads `pais_sky_rms` (the sky noise the model was trained on; models/README.md).
+`pais deblend` reads `pais_sky_rms` (the sky noise the model was trained on) and `pais_input_ceiling`
+(the ceiling on what its network sees); models/README.md.
 Standard library only.
 """
 import json

@@ -49,6 +49,12 @@ public struct DeblendSettings: Sendable {
     /// Tile by tile, a further factor on the network's input that brings the tile's sky noise into
     /// the range the model was trained on (`NoiseMatch`); nil: none.
     public var noiseMatch: NoiseMatch?
+    /// A ceiling on what the network sees, in the model's units: pixels above it reach the network
+    /// as the ceiling (the image and the fluxes keep their values). A star brighter than the
+    /// training set's brightest pixels otherwise drives the network outside what it learned over
+    /// the whole tile (its attention pools over the tile), which then fills with false
+    /// detections. nil: none.
+    public var inputCeiling: Float?
     /// The sky background subtracted before anything else (flux included). `.none` here;
     /// `pais deblend` and `pais evaluate` use `BackgroundChoice.automatic` unless told.
     public var background = BackgroundChoice.none
@@ -266,7 +272,8 @@ public struct MosaicDeblender {
     /// The network input for `tile`: its pixels of the block's input rows, with every pixel that
     /// holds no data as sky noise (when the image has a sky estimate): blank ones (0), and the
     /// padding beyond the edge of an image smaller than one tile (the only tiles that reach past
-    /// an edge: `TileGrid`); all in the model's units (`inputScale`, and the tile's `noiseMatch` factor).
+    /// an edge: `TileGrid`); all in the model's units (`inputScale`, and the tile's `noiseMatch`
+    /// factor), capped at `inputCeiling`.
     private func tileInput(_ tile: TileGrid.Tile, grid: TileGrid, block: StreamingPlan.Block, input: [Float],
                            sky: SkyNoiseFill?) -> [Float] {
         let t = grid.tile
@@ -290,6 +297,7 @@ public struct MosaicDeblender {
         }
         let scale = settings.inputScale * (settings.noiseMatch?.factor(rows: tile.y0..<(tile.y0 + t), columns: tile.x0..<(tile.x0 + t)) ?? 1)
         if scale != 1 { for i in tileInput.indices { tileInput[i] *= scale } }
+        if let ceiling = settings.inputCeiling { for i in tileInput.indices where tileInput[i] > ceiling { tileInput[i] = ceiling } }
         return tileInput
     }
 

@@ -47,6 +47,7 @@ struct DeblendCommand: ParsableCommand {
     @Option(help: "A measured band's AB zero point, as NAME=ZP, over its header's (MAGZP or PHOTFLAM/PHOTPLAM). Repeatable.") var measureZeroPoint: [String] = []
     @Option(help: "Electrons per image unit (for an image in e-/s, its exposure time in s), for the sources' photon noise in flux_err; without it flux_err holds the sky noise alone, as source-extractor's with GAIN 0.") var gain: Double?
     @Option(help: "Scale what the network sees so that the sky's noise lies in the range the model was trained on (auto: when the model file records that range, as the shipped ones do), or never (off). Fluxes stay in the image's units.") var noiseMatch = "auto"
+    @Option(help: "Ceiling on the pixel values the network sees, in the model's units (e-/s at AB 25.94): auto (the model file's recorded ceiling, which the shipped ones have), off, or a value. Brighter pixels reach the network as the ceiling, so that a star brighter than any in the training set does not fill its tiles with false detections; the image and the fluxes keep their values.") var inputCeiling = "auto"
     @Option(help: "The network's arithmetic: auto (bfloat16 where the CPU has AVX-512 BF16, else float32), float32, or bfloat16 (inputs and weights rounded to 8 significant bits, sums in float32: the convolutions up to twice as fast, the same catalog within a source or two).") var precision = "auto"
     @Option(help: "How a pixel shared by several sources is split: symmetric (the network's shares weighted by each source's symmetric template, the image's light at the pixel's mirror image through the source's centre: runbooks/deblend-a-mosaic.md) or network (the network's shares as they are, method.md §4.2).") var attribution = "symmetric"
     @Option(help: "Second detection pass: also take the peaks of what the image holds beyond the detected sources' symmetric templates that stand this many sigma above the smoothed sky noise (e.g. 8), for faint sources on a brighter one's flank that the heatmap merges; costs precision (runbooks/deblend-a-mosaic.md). Off by default; not with --centres.") var residualPeaks: Float?
@@ -112,6 +113,8 @@ struct DeblendCommand: ParsableCommand {
         let sky = decided.map.map { (background: $0, subtract: decided.subtract) }
         settings.background = decided.background
         settings.noiseMatch = matched.match
+        let ceiling = try Self.inputCeilingReport(option: inputCeiling, weights: weights)
+        settings.inputCeiling = ceiling.value
         let fluxErrors = try FluxErrorChoice(rows, noise: noise, gain: gain, weight: weighted?.weight)
         settings.pixelNoise = fluxErrors.pixelNoise
         // Only rank 0 decodes, so only it reads the measured images.
@@ -145,6 +148,7 @@ struct DeblendCommand: ParsableCommand {
             let report = noiseReport(correlation: noise.correlation, modelGiven: model != nil)
             print(report.line)
             print(matchSummary.line)
+            print(ceiling.line)
             print(fluxErrors.line)
             for band in measured { print(band.line) }
             if let warning = report.warning { writeToStandardError("warning: \(image): \(warning)\n") }
@@ -164,6 +168,7 @@ struct DeblendCommand: ParsableCommand {
             ("PAISBKG", .string(sky.map { $0.background.headerValue(subtracted: $0.subtract) } ?? "none"), "sky background subtracted first"),
             ("PAISNCOR", .double(noise.correlation.isFinite ? Double(noise.correlation) : -1), "sky noise neighbour correlation (-1: unmeasured)"),
             ("PAISNMAT", .string(matchSummary.header), "tiles scaled so their sky noise is the model's"),
+            ("PAISCEIL", .double(Double(settings.inputCeiling ?? 0)), "[model units] ceiling on the network's input (0: none)"),
             ("PAISGAIN", .double(gain ?? 0), "[e-/unit] gain of flux_err's photon noise (0: none)"),
             ("PAISCORF", .double(Double(fluxErrors.pixelNoise?.correlationFactor ?? -1)), "flux_err variance factor for noise correlation (-1: no flux_err)"),
             ("PAISWGTK", .double(Double(fluxErrors.pixelNoise?.weightMap?.scale ?? -1)), "flux_err sky variance = PAISWGTK / weight (-1: mesh rms)"),
@@ -244,6 +249,13 @@ struct DeblendCommand: ParsableCommand {
         let signal: Int32
         let agreed: Bool
         let description: String
+    }
+
+    /// `--input-ceiling`'s value and the report's line, e.g. `input ceiling: 50 e-/s in the
+    /// model's units (the model's pais_input_ceiling)`.
+    static func inputCeilingReport(option: String, weights: String) throws -> (value: Float?, line: String) {
+        let (value, origin) = try resolveInputCeiling(option: option, weights: weights)
+        return (value, "input ceiling: " + (value.map { String(format: "%g", $0) + " e-/s in the model's units (\(origin)): brighter pixels reach the network as that" } ?? "none (\(origin))"))
     }
 
     /// Runs `body`, turning inference errors into one-line command errors.

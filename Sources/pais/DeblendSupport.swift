@@ -5,6 +5,7 @@ import Inference
 import Layers
 import Network
 import SkySim
+import Tensors
 
 /// An input image for deblending: a 2-D image HDU of a FITS file, read by rows, with its WCS and units.
 struct DeblendInput {
@@ -273,6 +274,33 @@ struct InputUnits {
             + String(format: "%.4g", scale)
     }
 }
+
+/// `--input-ceiling`: the ceiling on what the network sees, in the model's units (nil: none), and
+/// where it came from. auto: the model file's `pais_input_ceiling` metadata when it has one (the
+/// shipped models do); off: none; a positive number: that value.
+func resolveInputCeiling(option: String, weights: String) throws -> (value: Float?, origin: String) {
+    switch option {
+    case "off": return (nil, "--input-ceiling off")
+    case "auto":
+        let metadata: [String: String]
+        do { metadata = try Safetensors.readMetadata(from: URL(fileURLWithPath: weights)) } catch {
+            throw CommandError("\(weights): \(error)")
+        }
+        guard let recorded = metadata[inputCeilingMetadataKey] else { return (nil, "the model records none (\(inputCeilingMetadataKey))") }
+        guard let value = Float(recorded), value > 0, value.isFinite else {
+            throw CommandError("\(weights): model metadata \(inputCeilingMetadataKey) = \"\(recorded)\" is not a positive number")
+        }
+        return (value, "the model's \(inputCeilingMetadataKey)")
+    default:
+        guard let value = Float(option), value > 0, value.isFinite else {
+            throw CommandError("--input-ceiling must be auto, off or a positive number in the model's units (e-/s at AB 25.94), got '\(option)'")
+        }
+        return (value, "--input-ceiling")
+    }
+}
+
+/// The safetensors metadata key of a model's input ceiling (`resolveInputCeiling(option:weights:)`).
+let inputCeilingMetadataKey = "pais_input_ceiling"
 
 /// `--attribution`'s value, or an error naming the choices.
 func parseAttribution(_ value: String) throws -> Attribution {

@@ -39,6 +39,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Preset of --model.") var preset = "small"
     @Option(help: "Tile side when deblending here.") var tile = 256
     @Option(help: "Views per tile when deblending here, or per sample with --dataset (test-time augmentation: 1, 2, 4 or 8).") var views = 1
+    @Option(help: "Ceiling on what the network sees when deblending here: auto, off or a value (as `pais deblend --input-ceiling`).") var inputCeiling = "auto"
     @Option(help: "The network's arithmetic when deblending here: auto, float32 or bfloat16 (as `pais deblend --precision`).") var precision = "auto"
     @Option(help: "How shared pixels are split when deblending here: symmetric or network (as `pais deblend --attribution`).") var attribution = "symmetric"
     @Option(help: "The second detection pass's threshold in sigma when deblending here (as `pais deblend --residual-peaks`; off by default).") var residualPeaks: Float?
@@ -130,6 +131,7 @@ struct EvaluateCommand: ParsableCommand {
             weights = decided.weights
             settings.background = decided.background
             settings.noiseMatch = decided.matched.match
+            settings.inputCeiling = try resolveInputCeiling(option: inputCeiling, weights: weights).value
             settings.pixelNoise = try FluxErrorChoice(rows, noise: decided.noise, gain: nil).pixelNoise
             settings.residualPeaks = try checkedResidualPeaks(residualPeaks, noise: settings.pixelNoise, image: truthPath)
             let network = try loadTileNetwork(preset: preset, weights: weights, tile: tile, replicas: Parallel.workers, views: views,

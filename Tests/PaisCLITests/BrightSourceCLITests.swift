@@ -5,7 +5,9 @@ import Testing
 
 /// Stars brighter than any in the training set (H 18-28.5), with the shipped model: the network's
 /// heatmap saturates over a disc around each and its claim vectors there point at sources far
-/// away. Each star must still be one detection at its centre that keeps its light.
+/// away, and the rest of their tiles fills with false detections. Each star must still be one
+/// detection at its centre that keeps its light, and the model's input ceiling must remove most
+/// of the false detections.
 @Suite("Bright stars with the shipped model", .serialized)
 struct BrightSourceCLITests {
     /// (y, x, H magnitude), each with the PSF's 101-px stamp inside a 256 x 320 field.
@@ -32,10 +34,23 @@ struct BrightSourceCLITests {
         try file.writeCards(cards)
         try file.commit()
 
-        let run = try runPais(["deblend", starred, "--no-stamps", "--output", directory + "/out", "--model", shippedModels + "/pais-small-sim.safetensors"])
-        #expect(run.status == 0, "\(run.standardError)")
+        let model = ["--model", shippedModels + "/pais-small-sim.safetensors", "--no-stamps"]
+        for (image, output, extra) in [(starred, "/out", []), (starred, "/uncapped", ["--input-ceiling", "off"]), (field, "/plain", [])] {
+            let run = try runPais(["deblend", image, "--output", directory + output] + model + extra)
+            #expect(run.status == 0, "\(run.standardError)")
+        }
         let catalog = try FITSTable.read(from: directory + "/out/catalog.csv")
         let xs = try catalog.doubles("x"), ys = try catalog.doubles("y"), fluxes = try catalog.doubles("flux")
+        // Away from the stars (> 60 px) the stars' tiles fill with false detections unless the
+        // network's input is capped (the model's ceiling): it must remove at least half of them.
+        func away(_ output: String) throws -> Int {
+            let table = try FITSTable.read(from: directory + output + "/catalog.csv")
+            let x = try table.doubles("x"), y = try table.doubles("y")
+            return x.indices.filter { k in Self.stars.allSatisfy { hypot(x[k] - Double($0.x), y[k] - Double($0.y)) > 60 } }.count
+        }
+        let (capped, uncapped, plain) = (try away("/out"), try away("/uncapped"), try away("/plain"))
+        #expect(uncapped - plain >= 10, "the fixture must show the false detections: \(uncapped) against \(plain)")
+        #expect(capped - plain <= (uncapped - plain) / 2, "\(capped) detections away from the stars, \(uncapped) uncapped, \(plain) without the stars")
         for star in Self.stars {
             let flux = pow(10, -0.4 * (star.magnitude - Instrument.zeropoint))
             let near = xs.indices.filter { abs(xs[$0] - Double(star.x)) <= 2 && abs(ys[$0] - Double(star.y)) <= 2 }

@@ -657,6 +657,39 @@ struct DeblendCLITests {
         }
     }
 
+    /// `--input-ceiling`: auto takes the model file's recorded ceiling (none recorded: none), a
+    /// value overrides it; the header records what ran; a bad value or record is refused by name.
+    @Test func inputCeilingIsChosenAndRecorded() throws {
+        let f = try Self.fixture()
+        defer { try? FileManager.default.removeItem(atPath: f.directory) }
+        let model = try DualDecoderModel(config: .tiny, seed: 5)
+        let entries = model.parameters.safetensorsEntries() + model.state.safetensorsEntries()
+        for (name, recorded) in [("ceiling", "3.5"), ("broken", "bright")] {
+            try Safetensors.write(entries, to: URL(fileURLWithPath: f.directory + "/\(name).safetensors"), metadata: ["pais_input_ceiling": recorded])
+        }
+        func deblend(_ weights: String, _ extra: [String], into name: String) throws -> (run: PaisRun, recorded: HeaderValue?) {
+            let out = f.directory + "/" + name
+            let run = try runPais(["deblend", f.field, "--model", weights, "--preset", "tiny", "--tile", "32", "--output", out] + extra)
+            return (run, run.status == 0 ? try FITSFile.open(out + "/catalog.fits").readKey("PAISCEIL") : nil)
+        }
+        let none = try deblend(f.weights, [], into: "none")
+        #expect(none.recorded == .double(0) && none.run.standardOutput.contains("input ceiling: none (the model records none (pais_input_ceiling))"),
+                "\(none.run.standardOutput)\(none.run.standardError)")
+        let fromModel = try deblend(f.directory + "/ceiling.safetensors", [], into: "model")
+        #expect(fromModel.recorded == .double(3.5) && fromModel.run.standardOutput.contains("input ceiling: 3.5 e-/s in the model's units (the model's pais_input_ceiling)"),
+                "\(fromModel.run.standardOutput)\(fromModel.run.standardError)")
+        let given = try deblend(f.directory + "/ceiling.safetensors", ["--input-ceiling", "2"], into: "given")
+        #expect(given.recorded == .double(2))
+        let off = try deblend(f.directory + "/ceiling.safetensors", ["--input-ceiling", "off"], into: "off")
+        #expect(off.recorded == .double(0))
+        for (weights, extra, message) in [(f.weights, ["--input-ceiling", "0"], "--input-ceiling must be auto, off or a positive number"),
+                                          (f.directory + "/broken.safetensors", [], "pais_input_ceiling = \"bright\" is not a positive number")] {
+            let bad = try deblend(weights, extra, into: "bad")
+            #expect(bad.run.status != 0 && bad.run.standardError.contains(message), "\(bad.run.standardError)")
+            #expect(!FileManager.default.fileExists(atPath: f.directory + "/bad"))
+        }
+    }
+
     @Test(arguments: ["wrong preset", "all NaN", "truncated", "missing model", "existing output", "NaN weights",
                       "centre outside", "empty centres", "views 3", "zero point nan", "bad PHOTFLAM", "weight shape",
                       "background word", "background mesh", "precision word", "missing directory"])

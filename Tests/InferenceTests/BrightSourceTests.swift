@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import Inference
 
@@ -80,5 +81,34 @@ struct StrayVectorTests {
         let whole = try Self.deblend(.symmetric), streamed = try Self.deblend(.symmetric, blockRows: blockRows)
         #expect(streamed.segmentation == whole.segmentation)
         #expect(streamed.sources.map(\.flux) == whole.sources.map(\.flux))
+    }
+}
+
+/// `inputCeiling`: the network sees every pixel above the ceiling as the ceiling, after the
+/// photometric scale; the image it deblends (and so every flux) keeps its values.
+@Suite("Input ceiling")
+struct InputCeilingTests {
+    @Test func theNetworkSeesTheCeilingTheFluxesDoNot() throws {
+        let image = StreamingFixture.image.map { $0 * 4 }         // peaks up to ~9 after the scale below
+        func run(_ ceiling: Float?) throws -> (inputs: [[Float]], result: DeblendResult) {
+            let seen = Mutex<[[Float]]>([])
+            let capturing = FunctionTileNetwork(slots: FakeNetwork.slots) { tile, size in
+                seen.withLock { $0.append(tile) }
+                return FakeNetwork.outputs(tile, height: size, width: size)
+            }
+            var settings = StreamingFixture.settings(blockRows: nil); settings.inputScale = 0.5; settings.inputCeiling = ceiling
+            let (result, _) = try StreamingFixture.run(settings, image: image, network: capturing)
+            return (seen.withLock { $0 }, result)
+        }
+        let plain = try run(nil), capped = try run(1.5)
+        #expect(plain.inputs.count == capped.inputs.count)
+        let clipped = zip(plain.inputs, capped.inputs).filter { $0 != $1 }.count
+        #expect(clipped > 0 && clipped < plain.inputs.count, "the fixture must hold tiles above and below the ceiling")
+        for (a, b) in zip(plain.inputs, capped.inputs) { #expect(zip(a, b).allSatisfy { $1 == min($0, 1.5) }) }
+        #expect(capped.result.image == plain.result.image)
+        // The flux is all attributed, from the image's own values.
+        let total = { (r: DeblendResult) in r.sources.reduce(0) { $0 + $1.flux } }
+        let imageSum = plain.result.image.reduce(0) { $0 + Double($1) }
+        #expect(abs(total(capped.result) - imageSum) < 1e-3 * abs(imageSum))
     }
 }
