@@ -71,22 +71,37 @@ public struct CentreIndex: Sendable {
         candidates.nearest(ty: ty, tx: tx) ?? search(ty: ty, tx: tx, excluding: -1)
     }
 
-    /// Whether at least `n` centres lie strictly closer than √`distance2` to (y, x).
+    /// Whether at least `n` centres lie strictly closer than √`distance2` to (y, x). The cells the
+    /// disc overlaps are scanned in rings outwards from the query's, so that a crowded
+    /// neighbourhood answers after a few cells.
     public func hasAtLeast(_ n: Int, closerThan distance2: Double, toY y: Double, x: Double) -> Bool {
         guard n > 0 else { return true }
+        guard count >= n, distance2 > 0 else { return false }
         let radius = distance2.squareRoot()
-        let cy0 = max(0, Int(((y - radius - Double(originY)) / Double(cell)).rounded(.down)))
-        let cy1 = min(rows - 1, Int(((y + radius - Double(originY)) / Double(cell)).rounded(.down)))
-        let cx0 = max(0, Int(((x - radius - Double(originX)) / Double(cell)).rounded(.down)))
-        let cx1 = min(cols - 1, Int(((x + radius - Double(originX)) / Double(cell)).rounded(.down)))
+        func cellRow(_ v: Double) -> Int { Int(((v - Double(originY)) / Double(cell)).rounded(.down)) }
+        func cellColumn(_ v: Double) -> Int { Int(((v - Double(originX)) / Double(cell)).rounded(.down)) }
+        let cy0 = max(0, cellRow(y - radius)), cy1 = min(rows - 1, cellRow(y + radius))
+        let cx0 = max(0, cellColumn(x - radius)), cx1 = min(cols - 1, cellColumn(x + radius))
         guard cy0 <= cy1, cx0 <= cx1 else { return false }
+        let cy = min(max(cellRow(y), cy0), cy1), cx = min(max(cellColumn(x), cx0), cx1)
         var found = 0
-        for cy in cy0...cy1 {
-            for cx in cx0...cx1 {
-                let c = cy * cols + cx
-                for e in Int(start[c])..<Int(start[c + 1]) {
-                    let dy = ys[e] - y, dx = xs[e] - x
-                    if dy * dy + dx * dx < distance2 { found += 1; if found >= n { return true } }
+        func closer(_ c: Int) -> Bool {
+            for e in Int(start[c])..<Int(start[c + 1]) {
+                let dy = ys[e] - y, dx = xs[e] - x
+                if dy * dy + dx * dx < distance2 { found += 1; if found >= n { return true } }
+            }
+            return false
+        }
+        for ring in 0...max(cy - cy0, cy1 - cy, cx - cx0, cx1 - cx) {
+            let y0 = cy - ring, y1 = cy + ring, x0 = cx - ring, x1 = cx + ring
+            // Each cell of the ring once: its first and last rows whole, the rows between at its
+            // first and last columns; only cells the disc overlaps.
+            for by in stride(from: max(cy0, y0), through: min(cy1, y1), by: 1) {
+                if by == y0 || by == y1 {
+                    for bx in stride(from: max(cx0, x0), through: min(cx1, x1), by: 1) where closer(by * cols + bx) { return true }
+                } else {
+                    if x0 >= cx0, closer(by * cols + x0) { return true }
+                    if x1 <= cx1, closer(by * cols + x1) { return true }
                 }
             }
         }
