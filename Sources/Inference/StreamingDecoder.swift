@@ -237,7 +237,7 @@ final class StreamingDecoder {
     @inline(__always)
     static func decide(y: Int, x: Int, v: UnsafePointer<Float>, owners: UnsafeMutablePointer<Int32>, shares: UnsafeMutablePointer<Float>,
                        n: Int, index: CentreIndex, known: Int, final: Bool, hints: UnsafePointer<Int32>?,
-                       templates: SymmetricTemplates.Reader?) -> Bool {
+                       templates: SymmetricTemplates.Reader?, nthNearest: inout NthNearestBound) -> Bool {
         guard matchSlots(y: y, x: x, v: v, owners: owners, n: n, index: index, known: known, final: final, hints: hints) else { return false }
         guard let templates else { return true }
         if let centres = templates.centres {
@@ -252,7 +252,7 @@ final class StreamingDecoder {
                 let dy = Double(y - c.y), dx = Double(x - c.x), d2 = dy * dy + dx * dx
                 // Centres still to come (rows from `known` on) may be nearer than those known.
                 let room = Double(known - y)
-                if index.hasAtLeast(n, closerThan: d2, toY: Double(y), x: Double(x)) {
+                if nthNearest.isBeyond(d2, y: y, x: x, n: n, index: index) {
                     if nearest < 0 {
                         let (j, distance2) = index.nearest(ty: Double(y), tx: Double(x))!
                         guard final || (room >= 0 && distance2 <= room * room) else { return false }
@@ -287,6 +287,7 @@ final class StreamingDecoder {
             let o = ownersBuffer, sh = sharesBuffer
             s.vectors.withUnsafeBufferPointer { v in s.mapLogits.withUnsafeBufferPointer { z in flux.withUnsafeBufferPointer { f in
                 let decideRows: (Int, Int) -> Void = { start, end in
+                    var nthNearest = NthNearestBound()
                     for row in start..<end {
                         for x in 0..<w {
                             let i = row * w + x
@@ -295,7 +296,7 @@ final class StreamingDecoder {
                             let hints = x > 0 ? UnsafePointer(o.baseAddress! + (i - 1) * n) : nil
                             if !Self.decide(y: first + row, x: x, v: v.baseAddress! + i * 2 * n, owners: o.baseAddress! + i * n,
                                             shares: sh.baseAddress! + i * n, n: n, index: index, known: known, final: final,
-                                            hints: hints, templates: templates) {
+                                            hints: hints, templates: templates, nthNearest: &nthNearest) {
                                 o[i * n] = Self.waiting
                             }
                         }
@@ -337,12 +338,14 @@ final class StreamingDecoder {
                 vectors.withUnsafeBufferPointer { v in deferred.shares.withUnsafeMutableBufferPointer { sh in
                     let (m, c, v, sh) = (m, c, v, sh)
                     let work: (Int, Int) -> Void = { lo, hi in
+                        var nthNearest = NthNearestBound()
                         for i in lo..<hi {
                             let p = positions[i], owners = m.baseAddress! + i * n
                             // The previous pixel's owners serve as hints (a search shortcut only).
                             c[i] = Self.decide(y: p / width, x: p % width, v: v.baseAddress! + i * 2 * n, owners: owners,
                                                shares: sh.baseAddress! + i * n, n: n, index: index, known: known, final: final,
-                                               hints: i > lo ? UnsafePointer(owners - n) : nil, templates: templates)
+                                               hints: i > lo ? UnsafePointer(owners - n) : nil, templates: templates,
+                                               nthNearest: &nthNearest)
                         }
                     }
                     if settings.parallelDecode { Parallel.forRanges(count, grain: 1_024, work) } else { work(0, count) }
@@ -363,6 +366,26 @@ final class StreamingDecoder {
             patches.append((donePositions[i], id))
         }
         try sink.patchSegmentation(patches)
+    }
+}
+
+/// The distance from a recently decided pixel to its n-th nearest centre. A pixel s px from it
+/// has its own within that ± s (triangle inequality), which settles most stray-owner tests of
+/// `StreamingDecoder.decide` (pixels in a row share their neighbourhood) without a search.
+struct NthNearestBound {
+    private var y = Int.min, x = 0, distance = 0.0
+
+    /// Whether the pixel (y, x) has n centres of `index` strictly nearer than √`distance2`.
+    mutating func isBeyond(_ distance2: Double, y: Int, x: Int, n: Int, index: CentreIndex) -> Bool {
+        if self.y != Int.min {
+            let d = distance2.squareRoot(), shift = Double((y - self.y) * (y - self.y) + (x - self.x) * (x - self.x)).squareRoot()
+            let slack = 1e-9 * (d + distance + shift) + 1e-9          // the square roots' rounding
+            if d > distance + shift + slack { return true }
+            if d < distance - shift - slack { return false }
+        }
+        let nth2 = index.nthNearestDistance2(n, toY: Double(y), x: Double(x))
+        (self.y, self.x, distance) = (y, x, nth2.squareRoot())
+        return nth2 < distance2
     }
 }
 

@@ -71,41 +71,42 @@ public struct CentreIndex: Sendable {
         candidates.nearest(ty: ty, tx: tx) ?? search(ty: ty, tx: tx, excluding: -1)
     }
 
-    /// Whether at least `n` centres lie strictly closer than √`distance2` to (y, x). The cells the
-    /// disc overlaps are scanned in rings outwards from the query's, so that a crowded
-    /// neighbourhood answers after a few cells.
-    public func hasAtLeast(_ n: Int, closerThan distance2: Double, toY y: Double, x: Double) -> Bool {
-        guard n > 0 else { return true }
-        guard count >= n, distance2 > 0 else { return false }
-        let radius = distance2.squareRoot()
-        func cellRow(_ v: Double) -> Int { Int(((v - Double(originY)) / Double(cell)).rounded(.down)) }
-        func cellColumn(_ v: Double) -> Int { Int(((v - Double(originX)) / Double(cell)).rounded(.down)) }
-        let cy0 = max(0, cellRow(y - radius)), cy1 = min(rows - 1, cellRow(y + radius))
-        let cx0 = max(0, cellColumn(x - radius)), cx1 = min(cols - 1, cellColumn(x + radius))
-        guard cy0 <= cy1, cx0 <= cx1 else { return false }
-        let cy = min(max(cellRow(y), cy0), cy1), cx = min(max(cellColumn(x), cx0), cx1)
-        var found = 0
-        func closer(_ c: Int) -> Bool {
+    /// The squared distance from (y, x) to its `n`-th nearest centre (∞ with fewer than n centres):
+    /// rings of cells outwards until no unscanned cell can hold a nearer one.
+    public func nthNearestDistance2(_ n: Int, toY y: Double, x: Double) -> Double {
+        guard n > 0, count >= n else { return .infinity }
+        let cy = min(max(Int(((y - Double(originY)) / Double(cell)).rounded(.down)), 0), rows - 1)
+        let cx = min(max(Int(((x - Double(originX)) / Double(cell)).rounded(.down)), 0), cols - 1)
+        var nearest = [Double](repeating: .infinity, count: n)         // the n smallest, ascending
+        func scan(_ c: Int) {
             for e in Int(start[c])..<Int(start[c + 1]) {
-                let dy = ys[e] - y, dx = xs[e] - x
-                if dy * dy + dx * dx < distance2 { found += 1; if found >= n { return true } }
+                let dy = ys[e] - y, dx = xs[e] - x, d = dy * dy + dx * dx
+                guard d < nearest[n - 1] else { continue }
+                var k = n - 1
+                while k > 0 && nearest[k - 1] > d { nearest[k] = nearest[k - 1]; k -= 1 }
+                nearest[k] = d
             }
-            return false
         }
-        for ring in 0...max(cy - cy0, cy1 - cy, cx - cx0, cx1 - cx) {
+        var ring = 0
+        while true {
             let y0 = cy - ring, y1 = cy + ring, x0 = cx - ring, x1 = cx + ring
-            // Each cell of the ring once: its first and last rows whole, the rows between at its
-            // first and last columns; only cells the disc overlaps.
-            for by in stride(from: max(cy0, y0), through: min(cy1, y1), by: 1) {
+            for by in stride(from: max(0, y0), through: min(rows - 1, y1), by: 1) {
                 if by == y0 || by == y1 {
-                    for bx in stride(from: max(cx0, x0), through: min(cx1, x1), by: 1) where closer(by * cols + bx) { return true }
+                    for bx in stride(from: max(0, x0), through: min(cols - 1, x1), by: 1) { scan(by * cols + bx) }
                 } else {
-                    if x0 >= cx0, closer(by * cols + x0) { return true }
-                    if x1 <= cx1, closer(by * cols + x1) { return true }
+                    if x0 >= 0 { scan(by * cols + x0) }
+                    if x1 < cols { scan(by * cols + x1) }
                 }
             }
+            // Any centre not scanned lies outside rows y0...y1 or columns x0...x1: at least this far.
+            var outside = Double.infinity
+            if y0 > 0 { outside = min(outside, y - Double(originY + y0 * cell)) }
+            if y1 < rows - 1 { outside = min(outside, Double(originY + (y1 + 1) * cell) - y) }
+            if x0 > 0 { outside = min(outside, x - Double(originX + x0 * cell)) }
+            if x1 < cols - 1 { outside = min(outside, Double(originX + (x1 + 1) * cell) - x) }
+            if outside == .infinity || (outside > 0 && nearest[n - 1] <= outside * outside) { return nearest[n - 1] }
+            ring += 1
         }
-        return false
     }
 
     /// The centres within `radius` of (y, x), as (id, y, x) in no particular order.

@@ -1,4 +1,5 @@
 import Foundation
+import PCR
 import Synchronization
 import Testing
 @testable import Inference
@@ -74,6 +75,19 @@ struct StrayVectorTests {
                 "\(symmetric.sources.map(\.flux))")
         // Pixels near the bright source belong to it again.
         #expect(symmetric.segmentation[30 * Self.width + 33] == 1 && network.segmentation[30 * Self.width + 33] == 3)
+    }
+
+    /// The remembered n-th nearest distance answers exactly what a fresh search does, along rows
+    /// (where it mostly answers alone) and after jumps.
+    @Test func theBoundAnswersAsTheSearch() {
+        let index = CentreIndex(centres: Self.centres + [(y: 5, x: 150), (y: 90, x: 10)])
+        var bound = NthNearestBound()
+        for (y, x) in (0..<Self.width).map({ (40, $0) }) + [(0, 0), (95, 159), (41, 80), (41, 81)] {
+            for d2 in [100.0, 2_500, 6_400, 14_400] {
+                let truth = index.nthNearestDistance2(3, toY: Double(y), x: Double(x)) < d2
+                #expect(bound.isBeyond(d2, y: y, x: x, n: 3, index: index) == truth, "(\(y), \(x)), d² \(d2)")
+            }
+        }
     }
 
     @Test(arguments: [16, 28])

@@ -65,18 +65,16 @@ func centreIndexMatchesBruteForce(cellSize: Int?) {
                 let hinted = index.nearest(ty: ty, tx: tx, hint: hint)
                 #expect(hinted?.index == best && hinted?.distance2 == bestD, "hint \(hint), query (\(ty), \(tx))")
             }
-            // Counting the centres strictly closer than a radius, exactly at a centre's distance included.
+            // The n-th nearest centre's distance, as the stray-owner test of the decoder reads it.
             let distances = centres.map { (Double($0.y) - ty) * (Double($0.y) - ty) + (Double($0.x) - tx) * (Double($0.x) - tx) }
-            for d2 in [bestD, distances[next(count)], Double(next(200) * next(200)), 0] {
-                let closer = distances.filter { $0 < d2 }.count
-                for n in [1, 3] {
-                    #expect(index.hasAtLeast(n, closerThan: d2, toY: ty, x: tx) == (closer >= n), "\(count) centres, n \(n), r² \(d2)")
-                }
+            for n in [1, 3, 5] {
+                let nth = n <= count ? distances.sorted()[n - 1] : .infinity
+                #expect(index.nthNearestDistance2(n, toY: ty, x: tx) == nth, "\(count) centres, n \(n), query (\(ty), \(tx))")
             }
         }
     }
     #expect(CentreIndex(centres: []).nearest(ty: 0, tx: 0) == nil)
-    #expect(!CentreIndex(centres: []).hasAtLeast(1, closerThan: 100, toY: 0, x: 0))
+    #expect(CentreIndex(centres: []).nthNearestDistance2(1, toY: 0, x: 0) == .infinity)
 }
 
 /// With n >= J and distinct centres, decoding the blend with true labels returns every model
