@@ -84,3 +84,22 @@ extension DatasetManifest {
         trainingSkySigma.map { TrainedNoise(skySigma: $0.white, correlated: $0.correlated) }
     }
 }
+
+/// The ceiling on what a model's network sees (`pais deblend --input-ceiling auto`), recorded in
+/// its safetensors metadata next to the training noise.
+public enum InputCeiling {
+    public static let metadataKey = "pais_input_ceiling"
+    /// For models trained on the built-in simulator's crops, whose brightest sources are H = 18:
+    /// chosen with the shipped models on fields with brighter stars added (BENCHMARKS.md,
+    /// "Bright sources").
+    public static let simulatedCrops: Float = 50
+
+    /// The metadata value: "50".
+    public static func metadataValue(_ ceiling: Float) -> String { String(format: "%g", ceiling) }
+}
+
+extension DatasetManifest {
+    /// The input ceiling of a model trained on this dataset: the simulator's for simulated crops;
+    /// nil for crops of a field, whose brightest sources PAIS does not bound.
+    public var inputCeiling: Float? { origin.kind == "synthetic" ? InputCeiling.simulatedCrops : nil }
+}

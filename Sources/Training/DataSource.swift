@@ -18,10 +18,13 @@ public protocol TrainingDataSource: AnyObject {
     func sample(_ split: Split, index: Int) throws -> PCRSample
     /// The sky noise of the training samples, recorded in the exported model (nil: unknown).
     var trainedNoise: TrainedNoise? { get }
+    /// The input ceiling recorded in the exported model (`InputCeiling`; nil: none).
+    var inputCeiling: Float? { get }
 }
 
 extension TrainingDataSource {
     public var trainedNoise: TrainedNoise? { nil }
+    public var inputCeiling: Float? { nil }
 }
 
 /// A dataset directory made by `pais dataset build` or `pais simulate-dataset`.
@@ -34,6 +37,7 @@ public final class DirectoryDataSource: TrainingDataSource {
     public let slots: Int
     public let fingerprint: String
     public let trainedNoise: TrainedNoise?
+    public let inputCeiling: Float?
 
     public init(directory: String) throws {
         train = try Dataset(directory: directory, split: "train")
@@ -47,6 +51,7 @@ public final class DirectoryDataSource: TrainingDataSource {
         let manifest = FileManager.default.contents(atPath: directory + "/manifest.json") ?? Data()
         fingerprint = SHA256.hex(of: [UInt8](manifest))
         trainedNoise = train.manifest.trainedNoise
+        inputCeiling = train.manifest.inputCeiling
     }
 
     public func count(_ split: Split) -> Int { split == .train ? train.count : test.count }

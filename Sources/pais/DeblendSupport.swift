@@ -1,3 +1,4 @@
+import Datasets
 import Distributed
 import FITSIO
 import Foundation
@@ -286,11 +287,11 @@ func resolveInputCeiling(option: String, weights: String) throws -> (value: Floa
         do { metadata = try Safetensors.readMetadata(from: URL(fileURLWithPath: weights)) } catch {
             throw CommandError("\(weights): \(error)")
         }
-        guard let recorded = metadata[inputCeilingMetadataKey] else { return (nil, "the model records none (\(inputCeilingMetadataKey))") }
+        guard let recorded = metadata[InputCeiling.metadataKey] else { return (nil, "the model records none (\(InputCeiling.metadataKey))") }
         guard let value = Float(recorded), value > 0, value.isFinite else {
-            throw CommandError("\(weights): model metadata \(inputCeilingMetadataKey) = \"\(recorded)\" is not a positive number")
+            throw CommandError("\(weights): model metadata \(InputCeiling.metadataKey) = \"\(recorded)\" is not a positive number")
         }
-        return (value, "the model's \(inputCeilingMetadataKey)")
+        return (value, "the model's \(InputCeiling.metadataKey)")
     default:
         guard let value = Float(option), value > 0, value.isFinite else {
             throw CommandError("--input-ceiling must be auto, off or a positive number in the model's units (e-/s at AB 25.94), got '\(option)'")
@@ -298,9 +299,6 @@ func resolveInputCeiling(option: String, weights: String) throws -> (value: Floa
         return (value, "--input-ceiling")
     }
 }
-
-/// The safetensors metadata key of a model's input ceiling (`resolveInputCeiling(option:weights:)`).
-let inputCeilingMetadataKey = "pais_input_ceiling"
 
 /// `--attribution`'s value, or an error naming the choices.
 func parseAttribution(_ value: String) throws -> Attribution {

@@ -17,7 +17,7 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "The safetensors file to write.")
     var output: String
 
-    @Option(help: "The dataset the checkpoint was trained on: its depths and noise are recorded as the model's training sky noise (pais_sky_rms), which `pais deblend --noise-match auto` matches images to.")
+    @Option(help: "The dataset the checkpoint was trained on: its depths and noise are recorded as the model's training sky noise (pais_sky_rms), which `pais deblend --noise-match auto` matches images to, and for simulated crops the input ceiling (pais_input_ceiling, `pais deblend --input-ceiling auto`).")
     var dataset: String?
 
     @Flag(help: "Replace an existing output file.")
@@ -32,12 +32,14 @@ struct ExportCommand: ParsableCommand {
                 throw CommandError("\(dataset): its training sky noise is not known (depths outside sky.md, or crops of a field from before PAIS measured their sky: rebuild it with `pais dataset build`), so none can be recorded; leave out --dataset")
             }
             metadata[TrainedNoise.metadataKey] = noise.metadataValue
+            if let ceiling = manifest.inputCeiling { metadata[InputCeiling.metadataKey] = InputCeiling.metadataValue(ceiling) }
         }
         do {
             try exportCheckpoint(checkpoint, preset: preset, to: output, overwrite: overwrite, metadata: metadata)
         } catch {
             throw CommandError("\(error)")
         }
-        print("wrote \(output) from \(checkpoint)" + (metadata.isEmpty ? "" : "; training sky noise \(metadata[TrainedNoise.metadataKey]!)"))
+        print("wrote \(output) from \(checkpoint)" + (metadata.isEmpty ? "" : "; training sky noise \(metadata[TrainedNoise.metadataKey]!)")
+              + (metadata[InputCeiling.metadataKey].map { ", input ceiling \($0)" } ?? ""))
     }
 }

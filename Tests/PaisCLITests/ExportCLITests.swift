@@ -4,7 +4,7 @@ import Tensors
 import Testing
 
 /// `pais train` and `pais export --dataset`: the model file records the training skies' noise,
-/// which `pais deblend` then matches images to.
+/// which `pais deblend` then matches images to, and for simulated crops the input ceiling.
 @Suite("pais export")
 struct ExportCLITests {
     @Test func theTrainingSkyNoiseIsRecordedAndUsed() throws {
@@ -29,6 +29,10 @@ struct ExportCLITests {
         #expect(recorded.contains(";correlated="), "a mixed-noise dataset records both kinds")
         #expect(try Safetensors.readMetadata(from: URL(fileURLWithPath: run + "/model.safetensors"))["pais_sky_rms"] == recorded,
                 "the run's own model records it too")
+        // Simulated crops: the simulator's input ceiling, in both files.
+        for file in [model, run + "/model.safetensors"] {
+            #expect(try Safetensors.readMetadata(from: URL(fileURLWithPath: file))["pais_input_ceiling"] == "50", "\(file)")
+        }
         // The tiny model now matches a sky five times noisier than the widest training sky.
         let field = directory + "/shallow.fits"
         _ = try runPais(["simulate", "--height", "64", "--width", "64", "--psf-size", "31", "--seed", "2", "--depth", "25.6", "--output", field])
@@ -49,6 +53,8 @@ struct ExportCLITests {
         let fieldRange = try Safetensors.readMetadata(from: URL(fileURLWithPath: directory + "/f.safetensors"))["pais_sky_rms"]
         #expect(fieldRange == String(format: "white=%.3g..%.3g", measured / 1.1, measured * 1.1),
                 "\(fieldRange ?? "none") for a measured \(measured)")
+        // A field's brightest sources are not bounded: no ceiling is recorded.
+        #expect(try Safetensors.readMetadata(from: URL(fileURLWithPath: directory + "/f.safetensors"))["pais_input_ceiling"] == nil)
         // Drizzle-like noise is recorded as correlated, at its own (lower) per-pixel rms.
         let drizzled = directory + "/drizzled.fits"
         _ = try runPais(["simulate", "--height", "256", "--width", "256", "--psf-size", "31", "--seed", "3", "--depth", "25.6", "--noise", "correlated", "--output", drizzled])
