@@ -232,39 +232,48 @@ final class StreamingDecoder {
         return true
     }
 
-    /// `matchSlots`, then, when the match is final, the symmetric templates' reweighting of the
-    /// pixel's `shares` (nil `templates`: the network's shares stay). Returns whether it was final.
+    /// `matchSlots`; then, with the symmetric templates, `takeBackStrayOwners` and the templates'
+    /// reweighting of the pixel's `shares` (nil `templates`: the network's owners and shares
+    /// stay). Returns whether the decision is final.
     @inline(__always)
     static func decide(y: Int, x: Int, v: UnsafePointer<Float>, owners: UnsafeMutablePointer<Int32>, shares: UnsafeMutablePointer<Float>,
                        n: Int, index: CentreIndex, known: Int, final: Bool, hints: UnsafePointer<Int32>?,
                        templates: SymmetricTemplates.Reader?, nthNearest: inout NthNearestBound) -> Bool {
         guard matchSlots(y: y, x: x, v: v, owners: owners, n: n, index: index, known: known, final: final, hints: hints) else { return false }
         guard let templates else { return true }
-        if let centres = templates.centres {
-            // A slot holds one of the pixel's n nearest sources (method.md §3). An owner beyond
-            // the templates' reach with n detected sources nearer to the pixel is a stray vector:
-            // the network outside what it was trained on (a star brighter than any it saw sends
-            // the light of its core to sources hundreds of pixels away). The nearest source takes it.
-            var nearest: Int32 = -1
-            for k in 0..<n {
-                let c = centres[Int(owners[k])]
-                guard !templates.reaches(y: y, x: x, c) else { continue }
-                let dy = Double(y - c.y), dx = Double(x - c.x), d2 = dy * dy + dx * dx
-                // Centres still to come (rows from `known` on) may be nearer than those known.
-                let room = Double(known - y)
-                if nthNearest.isBeyond(d2, y: y, x: x, n: n, index: index) {
-                    if nearest < 0 {
-                        let (j, distance2) = index.nearest(ty: Double(y), tx: Double(x))!
-                        guard final || (room >= 0 && distance2 <= room * room) else { return false }
-                        nearest = Int32(j)
-                    }
-                    owners[k] = nearest
-                } else if !final {
-                    guard room >= 0, d2 <= room * room else { return false }
+        guard takeBackStrayOwners(y: y, x: x, owners: owners, n: n, index: index, known: known, final: final,
+                                  templates: templates, nthNearest: &nthNearest) else { return false }
+        templates.reweight(y: y, x: x, owners: owners, shares: shares, n: n)
+        return true
+    }
+
+    /// A slot holds one of the pixel's n nearest sources (method.md §3). An owner beyond the
+    /// templates' reach with n detected sources nearer to the pixel is a stray vector: the network
+    /// outside what it was trained on (a star brighter than any it saw sends the light of its core
+    /// to sources hundreds of pixels away). Its slot goes to the pixel's nearest source. False
+    /// when the answer could still change once more centres are known (only when not `final`).
+    @inline(__always)
+    static func takeBackStrayOwners(y: Int, x: Int, owners: UnsafeMutablePointer<Int32>, n: Int, index: CentreIndex, known: Int,
+                                    final: Bool, templates: SymmetricTemplates.Reader, nthNearest: inout NthNearestBound) -> Bool {
+        guard let centres = templates.centres else { return true }
+        var nearest: Int32 = -1
+        for k in 0..<n {
+            let c = centres[Int(owners[k])]
+            guard !templates.reaches(y: y, x: x, c) else { continue }
+            let dy = Double(y - c.y), dx = Double(x - c.x), d2 = dy * dy + dx * dx
+            // Centres still to come (rows from `known` on) may be nearer than those known.
+            let room = Double(known - y)
+            if nthNearest.isBeyond(d2, y: y, x: x, n: n, index: index) {
+                if nearest < 0 {
+                    let (j, distance2) = index.nearest(ty: Double(y), tx: Double(x))!
+                    guard final || (room >= 0 && distance2 <= room * room) else { return false }
+                    nearest = Int32(j)
                 }
+                owners[k] = nearest
+            } else if !final {
+                guard room >= 0, d2 <= room * room else { return false }
             }
         }
-        templates.reweight(y: y, x: x, owners: owners, shares: shares, n: n)
         return true
     }
 
