@@ -2,6 +2,7 @@
 """Stars brighter than the training set on a simulated field, and how a deblend treats them.
 
     tools/bright-stars.py add FIELD.fits OUT.fits [--seed S] [--magnitudes 14,15,16,17,18] [--psf-from F.fits]
+                          [--saturate LEVEL]
     tools/bright-stars.py galaxy FIELD.fits OUT.fits --at X,Y --magnitude H --r-e PX [--sersic N]
                              [--ellipticity E] [--theta RAD]
     tools/bright-stars.py score PLAIN_DIR STARRED_DIR OUT.fits.stars
@@ -10,7 +11,8 @@
 (seeded) at least 60 px from the edges and 150 px from each other, drawn with the simulator's own
 PSF: the first star of FIELD (or of --psf-from, another `pais simulate` field) whose model stamp
 is the full 101 x 101 px, recentred and normalised (a field without one is refused). It writes OUT.fits (the noisy image and its
-header) and OUT.fits.stars (x:y:H per line, 0-based pixels).
+header) and OUT.fits.stars (x:y:H per line, 0-based pixels). --saturate LEVEL masks every pixel
+above LEVEL as NaN, as a mosaic masks saturated star cores.
 
 `galaxy` adds one Sérsic galaxy (astropy's Sersic2D, blurred by a Gaussian of σ = 1.2 px for the
 PSF's core, normalised to the magnitude's flux), e.g. one far larger than the training set's.
@@ -65,6 +67,8 @@ def add(args):
         y1, x1 = min(height, y + 51), min(width, x + 51)
         image[y0:y1, x0:x1] += flux * psf[y0 - y + 50:y1 - y + 50, x0 - x + 50:x1 - x + 50]
         stars.append((y, x, magnitude))
+    if args.saturate is not None:
+        image[image > args.saturate] = np.nan
     fits.PrimaryHDU(image.astype(np.float32), header).writeto(args.out, overwrite=True)
     with open(args.out + ".stars", "w") as f:
         f.write("".join(f"{x}:{y}:{m}\n" for y, x, m in stars))
@@ -117,7 +121,7 @@ def main(argv):
     a = sub.add_parser("add")
     a.add_argument("field"); a.add_argument("out")
     a.add_argument("--seed", type=int, default=1); a.add_argument("--magnitudes", default="14,15,16,17,18")
-    a.add_argument("--psf-from")
+    a.add_argument("--psf-from"); a.add_argument("--saturate", type=float)
     g = sub.add_parser("galaxy")
     g.add_argument("field"); g.add_argument("out")
     g.add_argument("--at", required=True); g.add_argument("--magnitude", type=float, required=True)
