@@ -6,6 +6,7 @@
     tools/bright-stars.py galaxy FIELD.fits OUT.fits --at X,Y --magnitude H --r-e PX [--sersic N]
                              [--ellipticity E] [--theta RAD]
     tools/bright-stars.py score PLAIN_DIR STARRED_DIR OUT.fits.stars
+    tools/bright-stars.py crop-maxima FIELD.fits... [--crop 256]
 
 `add` puts one star per magnitude on a field written by `pais simulate`, at random positions
 (seeded) at least 60 px from the edges and 150 px from each other, drawn with the simulator's own
@@ -22,6 +23,9 @@ PSF's core, normalised to the magnitude's flux), e.g. one far larger than the tr
     plain field's there (the stars' tiles filling with false detections);
   - detections near the stars: within 60 px, minus the plain field's (PSF rings, halos);
   - per star: whether a detection lies within 2 px, and its flux over the star's.
+`crop-maxima` cuts each field into crops of the training size and prints percentiles of the
+crops' brightest pixels: how bright the pixels a model trained on such crops saw (the shipped
+models' input ceiling, models/README.md).
 numpy and astropy (with scipy for the recentring).
 """
 import argparse
@@ -115,6 +119,18 @@ def score(args):
           f"flux kept: {', '.join(recovered)}")
 
 
+def crop_maxima(args):
+    maxima = []
+    for field in args.fields:
+        image = fits.getdata(field)
+        for y in range(0, image.shape[0] - args.crop + 1, args.crop):
+            for x in range(0, image.shape[1] - args.crop + 1, args.crop):
+                maxima.append(float(np.nanmax(image[y:y + args.crop, x:x + args.crop])))
+    p = np.percentile(maxima, [50, 90, 99, 99.5, 100])
+    print(f"{len(maxima)} crops of {args.crop} px: brightest pixel 50 % {p[0]:.1f}, 90 % {p[1]:.1f}, "
+          f"99 % {p[2]:.1f}, 99.5 % {p[3]:.1f}, max {p[4]:.1f}")
+
+
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -129,8 +145,10 @@ def main(argv):
     g.add_argument("--ellipticity", type=float, default=0.3); g.add_argument("--theta", type=float, default=0.5)
     s = sub.add_parser("score")
     s.add_argument("plain"); s.add_argument("starred"); s.add_argument("stars")
+    m = sub.add_parser("crop-maxima")
+    m.add_argument("fields", nargs="+"); m.add_argument("--crop", type=int, default=256)
     args = parser.parse_args(argv)
-    {"add": add, "galaxy": galaxy, "score": score}[args.command](args)
+    {"add": add, "galaxy": galaxy, "score": score, "crop-maxima": crop_maxima}[args.command](args)
     return 0
 
 
