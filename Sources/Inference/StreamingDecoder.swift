@@ -247,11 +247,12 @@ final class StreamingDecoder {
         return true
     }
 
-    /// A slot holds one of the pixel's n nearest sources (method.md §3). An owner beyond the
-    /// templates' reach with n detected sources nearer to the pixel is a stray vector: the network
-    /// outside what it was trained on (a star brighter than any it saw sends the light of its core
-    /// to sources hundreds of pixels away). Its slot goes to the pixel's nearest source. False
-    /// when the answer could still change once more centres are known (only when not `final`).
+    /// A slot holds one of the pixel's n nearest sources (method.md §3). An owner with n detected
+    /// sources nearer to the pixel is a stray vector: the network outside what it was trained on
+    /// (a star brighter than any it saw sends the light of its core to sources hundreds of pixels
+    /// away), or a tip that landed on a farther source. Its slot goes to the pixel's nearest
+    /// source. False when the answer could still change once more centres are known (only when
+    /// not `final`).
     @inline(__always)
     static func takeBackStrayOwners(y: Int, x: Int, owners: UnsafeMutablePointer<Int32>, n: Int, index: CentreIndex, known: Int,
                                     final: Bool, templates: SymmetricTemplates.Reader, nthNearest: inout NthNearestBound) -> Bool {
@@ -259,11 +260,10 @@ final class StreamingDecoder {
         var nearest: Int32 = -1
         for k in 0..<n {
             let c = centres[Int(owners[k])]
-            guard !templates.reaches(y: y, x: x, c) else { continue }
             let dy = Double(y - c.y), dx = Double(x - c.x), d2 = dy * dy + dx * dx
             // Centres still to come (rows from `known` on) may be nearer than those known.
             let room = Double(known - y)
-            if nthNearest.isBeyond(d2, y: y, x: x, n: n, index: index) {
+            if nthNearest.isBeyond(owner: Int(owners[k]), distance2: d2, y: y, x: x, n: n, index: index) {
                 if nearest < 0 {
                     let (j, distance2) = index.nearest(ty: Double(y), tx: Double(x))!
                     guard final || (room >= 0 && distance2 <= room * room) else { return false }
@@ -378,23 +378,32 @@ final class StreamingDecoder {
     }
 }
 
-/// The distance from a recently decided pixel to its n-th nearest centre. A pixel s px from it
-/// has its own within that ± s (triangle inequality), which settles most stray-owner tests of
-/// `StreamingDecoder.decide` (pixels in a row share their neighbourhood) without a search.
+/// The n nearest centres of a recently decided pixel, with the distances to its n-th and
+/// (n + 1)-th nearest. A pixel s px away has the same n nearest while the gap between those two
+/// distances exceeds 2s, and its own n-th distance within ± s (triangle inequality): that settles
+/// most stray-owner tests of `StreamingDecoder.takeBackStrayOwners` (pixels in a row share their
+/// neighbourhood) without a search.
 struct NthNearestBound {
-    private var y = Int.min, x = 0, distance = 0.0
+    private var y = Int.min, x = 0
+    private var nearest: [Int] = []
+    private var nth = 0.0, next = 0.0
 
-    /// Whether the pixel (y, x) has n centres of `index` strictly nearer than √`distance2`.
-    mutating func isBeyond(_ distance2: Double, y: Int, x: Int, n: Int, index: CentreIndex) -> Bool {
+    /// Whether `owner`, √`distance2` from the pixel (y, x), has n centres of `index` strictly
+    /// nearer to the pixel.
+    mutating func isBeyond(owner: Int, distance2: Double, y: Int, x: Int, n: Int, index: CentreIndex) -> Bool {
         if self.y != Int.min {
             let d = distance2.squareRoot(), shift = Double((y - self.y) * (y - self.y) + (x - self.x) * (x - self.x)).squareRoot()
-            let slack = 1e-9 * (d + distance + shift) + 1e-9          // the square roots' rounding
-            if d > distance + shift + slack { return true }
-            if d < distance - shift - slack { return false }
+            let slack = 1e-9 * (d + next + shift) + 1e-9          // the square roots' rounding
+            if next - nth > 2 * shift + slack { return !nearest.contains(owner) }
+            if d > nth + shift + slack { return true }
+            if d < nth - shift - slack { return false }
         }
-        let nth2 = index.nthNearestDistance2(n, toY: Double(y), x: Double(x))
-        (self.y, self.x, distance) = (y, x, nth2.squareRoot())
-        return nth2 < distance2
+        let found = index.nearest(n + 1, toY: Double(y), x: Double(x))
+        (self.y, self.x) = (y, x)
+        nearest = found.prefix(n).map(\.index)
+        nth = found.count >= n ? found[n - 1].distance2.squareRoot() : .infinity
+        next = found.count > n ? found[n].distance2.squareRoot() : .infinity
+        return found.count >= n && found[n - 1].distance2 < distance2
     }
 }
 

@@ -71,20 +71,21 @@ public struct CentreIndex: Sendable {
         candidates.nearest(ty: ty, tx: tx) ?? search(ty: ty, tx: tx, excluding: -1)
     }
 
-    /// The squared distance from (y, x) to its `n`-th nearest centre (∞ with fewer than n centres):
-    /// rings of cells outwards until no unscanned cell can hold a nearer one.
-    public func nthNearestDistance2(_ n: Int, toY y: Double, x: Double) -> Double {
-        guard n > 0, count >= n else { return .infinity }
+    /// The `k` centres nearest to (y, x) (all of them when there are fewer), nearest first, with
+    /// their squared distances: rings of cells outwards until no unscanned cell can hold a nearer one.
+    public func nearest(_ k: Int, toY y: Double, x: Double) -> [(index: Int, distance2: Double)] {
+        let k = min(k, count)
+        guard k > 0 else { return [] }
         let cy = min(max(Int(((y - Double(originY)) / Double(cell)).rounded(.down)), 0), rows - 1)
         let cx = min(max(Int(((x - Double(originX)) / Double(cell)).rounded(.down)), 0), cols - 1)
-        var nearest = [Double](repeating: .infinity, count: n)         // the n smallest, ascending
+        var found = [(index: Int, distance2: Double)](repeating: (-1, .infinity), count: k)   // ascending
         func scan(_ c: Int) {
             for e in Int(start[c])..<Int(start[c + 1]) {
                 let dy = ys[e] - y, dx = xs[e] - x, d = dy * dy + dx * dx
-                guard d < nearest[n - 1] else { continue }
-                var k = n - 1
-                while k > 0 && nearest[k - 1] > d { nearest[k] = nearest[k - 1]; k -= 1 }
-                nearest[k] = d
+                guard d < found[k - 1].distance2 else { continue }
+                var slot = k - 1
+                while slot > 0 && found[slot - 1].distance2 > d { found[slot] = found[slot - 1]; slot -= 1 }
+                found[slot] = (Int(ids[e]), d)
             }
         }
         var ring = 0
@@ -104,7 +105,7 @@ public struct CentreIndex: Sendable {
             if y1 < rows - 1 { outside = min(outside, Double(originY + (y1 + 1) * cell) - y) }
             if x0 > 0 { outside = min(outside, x - Double(originX + x0 * cell)) }
             if x1 < cols - 1 { outside = min(outside, Double(originX + (x1 + 1) * cell) - x) }
-            if outside == .infinity || (outside > 0 && nearest[n - 1] <= outside * outside) { return nearest[n - 1] }
+            if outside == .infinity || (outside > 0 && found[k - 1].distance2 <= outside * outside) { return found }
             ring += 1
         }
     }

@@ -77,15 +77,17 @@ struct StrayVectorTests {
         #expect(symmetric.segmentation[30 * Self.width + 33] == 1 && network.segmentation[30 * Self.width + 33] == 3)
     }
 
-    /// The remembered n-th nearest distance answers exactly what a fresh search does, along rows
-    /// (where it mostly answers alone) and after jumps.
+    /// The remembered neighbourhood answers exactly what a brute-force count does, for every
+    /// centre as the owner, along rows (where it mostly answers alone) and after jumps.
     @Test func theBoundAnswersAsTheSearch() {
-        let index = CentreIndex(centres: Self.centres + [(y: 5, x: 150), (y: 90, x: 10)])
+        let centres = Self.centres + [(y: 5, x: 150), (y: 90, x: 10), (y: 42, x: 70)]
+        let index = CentreIndex(centres: centres)
         var bound = NthNearestBound()
-        for (y, x) in (0..<Self.width).map({ (40, $0) }) + [(0, 0), (95, 159), (41, 80), (41, 81)] {
-            for d2 in [100.0, 2_500, 6_400, 14_400] {
-                let truth = index.nthNearestDistance2(3, toY: Double(y), x: Double(x)) < d2
-                #expect(bound.isBeyond(d2, y: y, x: x, n: 3, index: index) == truth, "(\(y), \(x)), d² \(d2)")
+        for (y, x) in (0..<Self.width).map({ (40, $0) }) + [(0, 0), (95, 159), (41, 80), (41, 81)] + (0..<Self.height).map({ ($0, 65) }) {
+            let d2 = centres.map { Double(($0.y - y) * ($0.y - y) + ($0.x - x) * ($0.x - x)) }
+            for owner in centres.indices {
+                let truth = d2.filter { $0 < d2[owner] }.count >= 3
+                #expect(bound.isBeyond(owner: owner, distance2: d2[owner], y: y, x: x, n: 3, index: index) == truth, "(\(y), \(x)), owner \(owner)")
             }
         }
     }

@@ -65,16 +65,17 @@ func centreIndexMatchesBruteForce(cellSize: Int?) {
                 let hinted = index.nearest(ty: ty, tx: tx, hint: hint)
                 #expect(hinted?.index == best && hinted?.distance2 == bestD, "hint \(hint), query (\(ty), \(tx))")
             }
-            // The n-th nearest centre's distance, as the stray-owner test of the decoder reads it.
+            // The k nearest centres, as the stray-owner test of the decoder reads them.
             let distances = centres.map { (Double($0.y) - ty) * (Double($0.y) - ty) + (Double($0.x) - tx) * (Double($0.x) - tx) }
-            for n in [1, 3, 5] {
-                let nth = n <= count ? distances.sorted()[n - 1] : .infinity
-                #expect(index.nthNearestDistance2(n, toY: ty, x: tx) == nth, "\(count) centres, n \(n), query (\(ty), \(tx))")
+            for k in [1, 4, 6] {
+                let found = index.nearest(k, toY: ty, x: tx)
+                #expect(found.map(\.distance2) == Array(distances.sorted().prefix(k)), "\(count) centres, k \(k), query (\(ty), \(tx))")
+                #expect(found.allSatisfy { distances[$0.index] == $0.distance2 } && Set(found.map(\.index)).count == found.count)
             }
         }
     }
     #expect(CentreIndex(centres: []).nearest(ty: 0, tx: 0) == nil)
-    #expect(CentreIndex(centres: []).nthNearestDistance2(1, toY: 0, x: 0) == .infinity)
+    #expect(CentreIndex(centres: []).nearest(3, toY: 0, x: 0).isEmpty)
 }
 
 /// With n >= J and distinct centres, decoding the blend with true labels returns every model
