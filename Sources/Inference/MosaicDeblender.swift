@@ -76,6 +76,13 @@ public struct DeblendSettings: Sendable {
     /// the symmetric templates (`ResidualPeakFinder`); nil: off. Needs `pixelNoise`; ignored with
     /// `forcedCentres`.
     public var residualPeaks: Float?
+    /// Whether heatmap peaks on the halo of a source brighter than the model knows (a star's
+    /// rings and wings) are dropped (`HaloPeakFilter`). Needs the symmetric templates,
+    /// `pixelNoise` and `inputCeiling`; ignored with `forcedCentres`. Off here; `pais deblend`
+    /// and `pais evaluate` turn it on unless told.
+    public var dropHaloPeaks = false
+    /// The halo test's constants (internal: tests vary them).
+    var haloPeaks = HaloPeakFilter.Settings()
 
     public init() {}
 }
@@ -138,6 +145,8 @@ public struct DeblendRun: Sendable {
     public var sources = 0, blendedSources = 0
     /// Sources found by the second detection pass (`DeblendSettings.residualPeaks`).
     public var residualSources = 0
+    /// Heatmap peaks dropped as a brighter source's halo (`DeblendSettings.dropHaloPeaks`).
+    public var haloPeaks = 0
     /// Wall seconds: the tile network pass (including the gathers over ranks) and NMS + decoding on
     /// rank 0; and the seconds rank 0's background thread spent writing the outputs, alongside both.
     public var networkSeconds = 0.0, decodeSeconds = 0.0, outputSeconds = 0.0
@@ -408,6 +417,7 @@ public struct MosaicDeblender {
             run.sources = catalog.count
             run.blendedSources = catalog.filter(\.blended).count
             run.residualSources = catalog.filter(\.foundInResidual).count
+            run.haloPeaks = decoder.droppedPeaks.count
             run.peakDeferredPixels = decoder.peakDeferred
             run.earlyMatchedPixels = decoder.earlyMatched
             run.outputSeconds = output?.writingSeconds ?? 0

@@ -16,6 +16,10 @@ import Tensors
 ///   match is final. The claim vectors are not bounded, so no fixed halo would be exact; in dense
 ///   fields few pixels wait (their number is reported). Past `maxWaitingPixels` the waiting pixels
 ///   are matched at once, giving up exactness for them (counted) to keep memory bounded.
+/// * A heatmap peak on a brighter source's halo (`HaloPeakFilter`) is dropped or kept once every
+///   peak that could explain it is known: NMS has passed the first image row below it that holds
+///   a pixel above the input ceiling, less the reach. The decoder sees those rows early (it reads
+///   the image ahead for the templates), so away from bright sources nothing waits.
 /// * Per-source images are built from non-overlapping pieces (`StampStore`) and a source's flux is
 ///   the sum of its assembled image, so neither depends on the order pixels were resolved in.
 ///   The blend flag's sums are in resolution order (last-bit differences only).
@@ -31,6 +35,9 @@ final class StreamingDecoder {
     /// Per centre: found in the residual of the symmetric templates (`ResidualPeakFinder`).
     var foundInResidual: [Bool] = []
     var index = CentreIndex(centres: [])
+    /// What slots are matched to: the centres, then the dropped halo peaks, each standing for the
+    /// source that explains it.
+    var slotTargets = SlotTargets(kept: CentreIndex(centres: []))
     /// Every centre at a row < known has been found.
     var known = 0
     /// NMS has searched the heatmap rows above this; with residual peaks it runs ahead of `known`,
@@ -71,6 +78,16 @@ final class StreamingDecoder {
     var templates: SymmetricTemplates?
     /// The second detection pass, with its own smoothed image; nil without `residualPeaks`.
     var residualFinder: ResidualPeakFinder?
+    /// Drops heatmap peaks on a brighter source's halo; nil when off, or without the templates'
+    /// smoothed image or the sky noise it needs.
+    let haloFilter: HaloPeakFilter?
+    /// Heatmap peaks on pixels above the input ceiling (sources brighter than the model knows),
+    /// from `reach` rows above `known` on: the halo test's explainers. And every dropped peak, in
+    /// raster order, with the peak that explains it.
+    var brightPeaks: [(y: Int, x: Int)] = [], droppedPeaks: [(y: Int, x: Int)] = [], explainers: [(y: Int, x: Int)] = []
+    /// Image rows read (for the templates) that hold a pixel above the input ceiling, from
+    /// `nmsKnown` on, ascending.
+    var brightRows: [Int] = []
 
     /// Forced centres in raster order without duplicates, and how many have been taken.
     let forced: [PixelCentre]?
@@ -100,6 +117,9 @@ final class StreamingDecoder {
             }
             residualFinder = ResidualPeakFinder(threshold: threshold, reach: settings.templates.reach, height: height, width: width)
         }
+        let haloTestPossible = settings.dropHaloPeaks && templates != nil && settings.pixelNoise != nil && settings.inputCeiling != nil
+            && forced == nil
+        haloFilter = haloTestPossible ? HaloPeakFilter(settings: settings.haloPeaks, reach: settings.templates.reach) : nil
     }
 
     /// Image rows the next `consume`, of the block ending before row `end`, needs as its
@@ -125,7 +145,10 @@ final class StreamingDecoder {
         if flux.contains(0) { for i in heatmap.indices where flux[i] == 0 { heatmap[i] = 0 } }
         try sink.imageRows(firstRow: outputs.firstRow, flux[...])
         try sink.heatmapRows(firstRow: outputs.firstRow, heatmap[...])
-        for part in templateRows { templates?.add(rows: part); residualFinder?.image.add(rows: part) }
+        for part in templateRows {
+            if haloFilter != nil, let first = templates?.rawEnd { noteBrightRows(part, firstRow: first) }
+            templates?.add(rows: part); residualFinder?.image.add(rows: part)
+        }
         findCentres(in: heatmap, flux: flux, rows: outputs.rows, isLast: isLast)
         let final = isLast || !settings.deferUncertainPixels
         try resolveDeferred(final: final)
@@ -161,38 +184,55 @@ final class StreamingDecoder {
         } else {
             let finder = BandPeakFinder(threshold: settings.peakThreshold, window: settings.peakWindow,
                                         parallel: settings.parallelDecode)
+            let bright = haloFilter == nil ? Float.infinity : brightPixel
             for peak in finder.peaks(band: band, bandStart: carryStart, width: width, rows: nmsKnown..<newNMSKnown, tieBreak: fluxBand) {
                 pendingPeaks.append((peak.y, peak.x, peak.value))
+                if fluxBand[(peak.y - carryStart) * width + peak.x] >= bright { brightPeaks.append((peak.y, peak.x)) }
             }
         }
         nmsKnown = newNMSKnown
-        let newKnown = isLast ? height : max(known, nmsKnown - (residualFinder?.lag ?? 0))
+        var newKnown = isLast ? height : max(known, nmsKnown - (residualFinder?.lag ?? 0))
+        if let haloFilter, let templates, !isLast {
+            // A peak is decided once no bright peak still to be found can lie within the reach:
+            // the image rows read so far show where bright pixels are (usually nowhere).
+            brightRows.removeFirst(brightRows.prefix { $0 < nmsKnown }.count)
+            newKnown = max(known, min(newKnown, (brightRows.first ?? templates.rawEnd) - haloFilter.reach))
+        }
         var extra: [(y: Int, x: Int)] = []
         if let residualFinder, let noise = settings.pixelNoise, newKnown > known {
             // Correlated (drizzled) noise varies more over the smoothing window than white noise.
             let correlation = noise.correlationFactor.squareRoot()
-            // Heatmap peaks only: residual peaks of earlier blocks must not count, as in a one-block run.
-            let heatmapPeaks = zip(centres, foundInResidual).filter { !$0.1 }.map(\.0) + pendingPeaks.map { ($0.y, $0.x) }
+            // Heatmap peaks only, dropped ones too: residual peaks of earlier blocks must not
+            // count, and no peak is dropped yet in a one-block run.
+            let kept = zip(centres, foundInResidual).filter { !$0.1 }.map(\.0)
+            let heatmapPeaks = RasterOrderedPeaks.merged(kept, droppedPeaks) + pendingPeaks.map { ($0.y, $0.x) }
             extra = residualFinder.peaks(rows: known..<newKnown, centres: heatmapPeaks,
                                          rms: { noise.sky.rmsRow($0).map { $0 * correlation } })
         }
-        // Heatmap peaks and residual peaks above newKnown, merged in raster order.
+        // Heatmap peaks (less those on a brighter one's halo) and residual peaks above newKnown,
+        // merged in raster order.
+        let halo = haloDecisions(through: newKnown)
         var taken = 0, e = 0
         while true {
             let nextPeak = taken < pendingPeaks.count && pendingPeaks[taken].y < newKnown ? pendingPeaks[taken] : nil
             let nextExtra = e < extra.count ? extra[e] : nil
             if let p = nextPeak, nextExtra.map({ (p.y, p.x) < ($0.y, $0.x) }) ?? true {
-                centres.append((p.y, p.x)); peakValues.append(p.value); foundInResidual.append(false); taken += 1
+                if let b = halo[taken] { droppedPeaks.append((p.y, p.x)); explainers.append(b) }
+                else { centres.append((p.y, p.x)); peakValues.append(p.value); foundInResidual.append(false) }
+                taken += 1
             } else if let q = nextExtra {
                 centres.append(q); peakValues.append(band[(q.y - carryStart) * width + q.x]); foundInResidual.append(true); e += 1
             } else { break }
         }
+        brightPeaks.removeFirst(brightPeaks.prefix { $0.y < newKnown - settings.templates.reach }.count)
         pendingPeaks.removeFirst(taken)
         known = newKnown
         let keepFrom = max(carryStart, min(nmsKnown - settings.peakWindow / 2, known))
         carry = Array(band[((keepFrom - carryStart) * width)...])
         carryFlux = Array(fluxBand[((keepFrom - carryStart) * width)...]); carryStart = keepFrom
         index = CentreIndex(centres: centres)
+        slotTargets = droppedPeaks.isEmpty ? SlotTargets(kept: index)
+            : SlotTargets(kept: index, all: CentreIndex(centres: centres + droppedPeaks), aliases: resolvedAliases())
         let k = centres.count
         owned += [Int](repeating: 0, count: k - owned.count)
         positiveFlux += [Double](repeating: 0, count: k - positiveFlux.count)
@@ -207,6 +247,55 @@ final class StreamingDecoder {
         for store in channelWindows + varianceWindows { store?.grow(to: k) }
     }
 
+    /// The image's pixel value at the input ceiling: a source brighter than the model knows.
+    private var brightPixel: Float { (settings.inputCeiling ?? .infinity) / settings.inputScale }
+
+    /// Records the rows of `part` (image rows from `firstRow` on) that hold a pixel above the ceiling.
+    private func noteBrightRows(_ part: ArraySlice<Float>, firstRow: Int) {
+        let bright = brightPixel
+        for row in 0..<(part.count / width) {
+            let start = part.startIndex + row * width
+            if part[start..<(start + width)].contains(where: { $0 >= bright }) { brightRows.append(firstRow + row) }
+        }
+    }
+
+    /// For each pending peak above row `end`, the brighter peak whose halo it lies on
+    /// (`HaloPeakFilter`), or nil; all nil without the filter.
+    private func haloDecisions(through end: Int) -> [(y: Int, x: Int)?] {
+        let count = pendingPeaks.prefix { $0.y < end }.count
+        guard let haloFilter, let templates, let noise = settings.pixelNoise, count > 0 else {
+            return [(y: Int, x: Int)?](repeating: nil, count: count)
+        }
+        let sigmaFactor = templates.noiseFactor * noise.correlationFactor.squareRoot()
+        let reach = haloFilter.reach
+        return templates.withReader(centres: []) { j in
+            pendingPeaks[..<count].map { p in
+                let neighbours = RasterOrderedPeaks.on(rows: (p.y - reach)...(p.y + reach), of: brightPeaks).filter { abs($0.x - p.x) <= reach }
+                guard !neighbours.isEmpty else { return nil }
+                let sigma = noise.sky.rmsRow(p.y, columns: p.x..<(p.x + 1))[0] * sigmaFactor
+                return haloFilter.explainer(of: (p.y, p.x), neighbours: neighbours, j: j, sigma: sigma)
+            }
+        }
+    }
+
+    /// Per dropped peak, the id of the centre its slots go to: its explainer's, or that one's
+    /// explainer's when the explainer was dropped too (each is 10 times brighter, so the chain
+    /// ends); −1 while the explainer is not decided yet.
+    private func resolvedAliases() -> [Int32] {
+        func position(of p: (y: Int, x: Int), in list: [(y: Int, x: Int)]) -> Int? {
+            let run = RasterOrderedPeaks.on(rows: p.y...p.y, of: list)
+            return run.firstIndex { $0.x == p.x }
+        }
+        return explainers.map { first in
+            var b = first
+            while true {
+                if let id = position(of: b, in: centres) { return Int32(id) }
+                guard let d = position(of: b, in: droppedPeaks) else { return -1 }
+                b = explainers[d]
+            }
+        }
+    }
+
     /// Slot-0 owner markers of `attributeBlock`: the match must wait for more centres; the pixel
     /// has no flux to attribute.
     static let waiting: Int32 = -1, noFlux: Int32 = -2
@@ -216,18 +305,29 @@ final class StreamingDecoder {
     /// previous pixel's owners (a search shortcut only; the result is the same without).
     @inline(__always)
     static func matchSlots(y: Int, x: Int, v: UnsafePointer<Float>, owners: UnsafeMutablePointer<Int32>, n: Int,
-                           index: CentreIndex, known: Int, final: Bool, hints: UnsafePointer<Int32>?) -> Bool {
+                           targets: SlotTargets, known: Int, final: Bool, hints: UnsafePointer<Int32>?) -> Bool {
         for k in 0..<n {
             let ty = Double(y) + Double(v[2 * k]), tx = Double(x) + Double(v[2 * k + 1])
-            guard let (j, distance2) = index.nearest(ty: ty, tx: tx, hint: hints.map { Int($0[k]) } ?? -1) else {
+            guard let (j, distance2) = targets.all.nearest(ty: ty, tx: tx, hint: hints.map { Int($0[k]) } ?? -1) else {
                 owners[k] = 0                                 // no centre at all yet: nothing to own (not -1)
                 return final
             }
-            if !final {
-                let room = Double(known) - ty
-                guard room >= 0, distance2 <= room * room else { return false }
+            let room = Double(known) - ty
+            if j < targets.kept.count {
+                guard final || (room >= 0 && distance2 <= room * room) else { return false }
+                owners[k] = Int32(j)
+                continue
             }
-            owners[k] = Int32(j)
+            // A dropped peak: a centre still to come at the same distance would win the tie (centres
+            // come before dropped peaks), hence the strict test; and its explainer must be decided.
+            let alias = targets.aliases[j - targets.kept.count]
+            if final && alias < 0 {
+                // Matched before every centre is known (bounded memory): the tip's nearest centre.
+                owners[k] = Int32(targets.kept.nearest(ty: ty, tx: tx)?.index ?? 0)
+                continue
+            }
+            guard final || (alias >= 0 && room > 0 && distance2 < room * room) else { return false }
+            owners[k] = alias
         }
         return true
     }
@@ -237,11 +337,11 @@ final class StreamingDecoder {
     /// stay). Returns whether the decision is final.
     @inline(__always)
     static func decide(y: Int, x: Int, v: UnsafePointer<Float>, owners: UnsafeMutablePointer<Int32>, shares: UnsafeMutablePointer<Float>,
-                       n: Int, index: CentreIndex, known: Int, final: Bool, hints: UnsafePointer<Int32>?,
+                       n: Int, targets: SlotTargets, known: Int, final: Bool, hints: UnsafePointer<Int32>?,
                        templates: SymmetricTemplates.Reader?, nthNearest: inout NthNearestBound) -> Bool {
-        guard matchSlots(y: y, x: x, v: v, owners: owners, n: n, index: index, known: known, final: final, hints: hints) else { return false }
+        guard matchSlots(y: y, x: x, v: v, owners: owners, n: n, targets: targets, known: known, final: final, hints: hints) else { return false }
         guard let templates else { return true }
-        guard takeBackStrayOwners(y: y, x: x, owners: owners, n: n, index: index, known: known, final: final,
+        guard takeBackStrayOwners(y: y, x: x, owners: owners, n: n, index: targets.kept, peaks: targets.all, known: known, final: final,
                                   templates: templates, nthNearest: &nthNearest) else { return false }
         templates.reweight(y: y, x: x, owners: owners, shares: shares, n: n)
         return true
@@ -251,10 +351,12 @@ final class StreamingDecoder {
     /// sources nearer to the pixel is a stray vector: the network outside what it was trained on
     /// (a star brighter than any it saw sends the light of its core to sources hundreds of pixels
     /// away), or a tip that landed on a farther source. Its slot goes to the pixel's nearest
-    /// source. False when the answer could still change once more centres are known (only when
-    /// not `final`).
+    /// source. `peaks` counts the dropped halo peaks as well as the centres (`index`): they
+    /// mark where a brighter source's light lies, as the network sees it. False when the answer
+    /// could still change once more centres are known (only when not `final`).
     @inline(__always)
-    static func takeBackStrayOwners(y: Int, x: Int, owners: UnsafeMutablePointer<Int32>, n: Int, index: CentreIndex, known: Int,
+    static func takeBackStrayOwners(y: Int, x: Int, owners: UnsafeMutablePointer<Int32>, n: Int, index: CentreIndex,
+                                    peaks: CentreIndex, known: Int,
                                     final: Bool, templates: SymmetricTemplates.Reader, nthNearest: inout NthNearestBound) -> Bool {
         guard let centres = templates.centres else { return true }
         var nearest: Int32 = -1
@@ -263,7 +365,7 @@ final class StreamingDecoder {
             let dy = Double(y - c.y), dx = Double(x - c.x), d2 = dy * dy + dx * dx
             // Centres still to come (rows from `known` on) may be nearer than those known.
             let room = Double(known - y)
-            if nthNearest.isBeyond(owner: Int(owners[k]), distance2: d2, y: y, x: x, n: n, index: index) {
+            if nthNearest.isBeyond(owner: Int(owners[k]), distance2: d2, y: y, x: x, n: n, index: peaks) {
                 if nearest < 0 {
                     let (j, distance2) = index.nearest(ty: Double(y), tx: Double(x))!
                     guard final || (room >= 0 && distance2 <= room * room) else { return false }
@@ -284,7 +386,7 @@ final class StreamingDecoder {
     private func attributeBlock(_ s: StitchedOutputs, values: PixelChannels, final: Bool) throws {
         let flux = values.flux[0]
         let rows = s.height, w = width, n = self.n, first = s.firstRow
-        let index = self.index, known = self.known
+        let targets = slotTargets, known = self.known
         var owners = ownersBuffer, shares = sharesBuffer
         ownersBuffer = []; sharesBuffer = []                 // sole owner: no copy on write
         if owners.count < rows * w * n {
@@ -304,7 +406,7 @@ final class StreamingDecoder {
                             PCRDecoder.softmax(z.baseAddress! + i * n, into: sh.baseAddress! + i * n, n: n)
                             let hints = x > 0 ? UnsafePointer(o.baseAddress! + (i - 1) * n) : nil
                             if !Self.decide(y: first + row, x: x, v: v.baseAddress! + i * 2 * n, owners: o.baseAddress! + i * n,
-                                            shares: sh.baseAddress! + i * n, n: n, index: index, known: known, final: final,
+                                            shares: sh.baseAddress! + i * n, n: n, targets: targets, known: known, final: final,
                                             hints: hints, templates: templates, nthNearest: &nthNearest) {
                                 o[i * n] = Self.waiting
                             }
@@ -338,7 +440,7 @@ final class StreamingDecoder {
     /// Retries the waiting pixels with the centres known now and attributes those that are final.
     private func resolveDeferred(final: Bool) throws {
         guard deferred.count > 0 else { return }
-        let count = deferred.count, n = self.n, width = self.width, index = self.index, known = self.known
+        let count = deferred.count, n = self.n, width = self.width, targets = slotTargets, known = self.known
         // Matched (and, once certain, reweighted) in parallel: each pixel writes only its own slots.
         var matched = [Int32](repeating: 0, count: count * n), certain = [Bool](repeating: false, count: count)
         let positions = deferred.positions, vectors = deferred.vectors
@@ -352,7 +454,7 @@ final class StreamingDecoder {
                             let p = positions[i], owners = m.baseAddress! + i * n
                             // The previous pixel's owners serve as hints (a search shortcut only).
                             c[i] = Self.decide(y: p / width, x: p % width, v: v.baseAddress! + i * 2 * n, owners: owners,
-                                               shares: sh.baseAddress! + i * n, n: n, index: index, known: known, final: final,
+                                               shares: sh.baseAddress! + i * n, n: n, targets: targets, known: known, final: final,
                                                hints: i > lo ? UnsafePointer(owners - n) : nil, templates: templates,
                                                nthNearest: &nthNearest)
                         }
@@ -404,6 +506,19 @@ struct NthNearestBound {
         nth = found.count >= n ? found[n - 1].distance2.squareRoot() : .infinity
         next = found.count > n ? found[n].distance2.squareRoot() : .infinity
         return found.count >= n && found[n - 1].distance2 < distance2
+    }
+}
+
+/// What a slot's tip is matched to: the nearest of the centres and the dropped halo peaks
+/// (`HaloPeakFilter`), a dropped peak standing for its alias, the centre that explains it.
+struct SlotTargets {
+    /// The centres (ids as theirs), and the centres followed by the dropped peaks.
+    let kept: CentreIndex, all: CentreIndex
+    /// Per dropped peak, its centre's id (−1: not known yet).
+    let aliases: [Int32]
+
+    init(kept: CentreIndex, all: CentreIndex? = nil, aliases: [Int32] = []) {
+        self.kept = kept; self.all = all ?? kept; self.aliases = aliases
     }
 }
 

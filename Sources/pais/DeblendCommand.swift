@@ -51,6 +51,7 @@ struct DeblendCommand: ParsableCommand {
     @Option(help: "The network's arithmetic: auto (bfloat16 where the CPU has AVX-512 BF16, else float32), float32, or bfloat16 (inputs and weights rounded to 8 significant bits, sums in float32: the convolutions up to twice as fast, the same catalog within a source or two).") var precision = "auto"
     @Option(help: "How a pixel shared by several sources is split: symmetric (the network's shares weighted by each source's symmetric template, the image's light at the pixel's mirror image through the source's centre: runbooks/deblend-a-mosaic.md) or network (the network's shares as they are, method.md §4.2).") var attribution = "symmetric"
     @Option(help: "Second detection pass: also take the peaks of what the image holds beyond the detected sources' symmetric templates that stand this many sigma above the smoothed sky noise (e.g. 8), for faint sources on a brighter one's flank that the heatmap merges; costs precision (runbooks/deblend-a-mosaic.md). Off by default; not with --centres.") var residualPeaks: Float?
+    @Option(help: "Heatmap peaks on a brighter source's halo (a bright star's rings and wings): drop (the default: a peak whose smoothed light matches its mirror image through a source at least 10 times brighter within the templates' reach, and the circle about that source through it, is that source's light, not a source) or keep. Needs --attribution symmetric; not with --centres (runbooks/deblend-a-mosaic.md).") var haloPeaks = "drop"
     @Flag(help: "Skip the per-source images (sources.fits): catalog, segmentation and heatmap only; faster, and far smaller on big mosaics (fluxes equal to rounding).") var noStamps = false
     @Flag(help: "Replace an existing output directory.") var overwrite = false
 
@@ -129,6 +130,7 @@ struct DeblendCommand: ParsableCommand {
         settings.attribution = try parseAttribution(attribution)
         if residualPeaks != nil, centres != nil { throw CommandError("--residual-peaks adds detections, --centres fixes them: give one of the two") }
         settings.residualPeaks = try checkedResidualPeaks(residualPeaks, noise: settings.pixelNoise, image: image)
+        settings.dropHaloPeaks = try parseHaloPeaks(haloPeaks)
         if let centres { settings.forcedCentres = try input.forcedCentres(from: centres, imagePath: image) }
         settings.maxWaitingPixels = max(1 << 16, (maxMemory << 20) / 4 / StreamingPlan.bytesPerWaitingPixel(slots: network.slots, bands: measureOptions.count))
         let plan = try inferenceCall {
@@ -163,6 +165,7 @@ struct DeblendCommand: ParsableCommand {
             ("PAISVIEW", .int(views), "tile views averaged (test-time augmentation)"),
             ("PAISATTR", .string(settings.attribution.rawValue), "shared pixels split: network or symmetric"),
             ("PAISRESP", .double(Double(settings.residualPeaks ?? 0)), "[sigma] residual-peak threshold (0: no second pass)"),
+            ("PAISHALO", .string(haloPeaks), "heatmap peaks on a brighter source's halo: drop or keep"),
             ("PAISPREC", .string(arithmetic.rawValue), "network arithmetic (float32 or bfloat16)"),
             ("PAISZP", .double(units.zeroPoint), "AB zero point of the input's pixel values"),
             ("PAISBKG", .string(sky.map { $0.background.headerValue(subtracted: $0.subtract) } ?? "none"), "sky background subtracted first"),
@@ -236,7 +239,7 @@ struct DeblendCommand: ParsableCommand {
         if run.blocksPacedByDecoding > 0 {
             print("  note: rank 0's decoding set the pace in \(run.blocksPacedByDecoding) of \(plan.blocks.count) blocks (it ran none of their tiles and the other ranks waited for it): fewer ranks with more --threads each, e.g. one rank per node, would be faster")
         }
-        print("  \(run.sources) sources (\(run.blendedSources) flagged blended\(settings.residualPeaks == nil ? "" : ", \(run.residualSources) found in the templates' residual")), \(run.replacedPixels) NaN/Inf\(weight == nil ? "" : " or zero-weight") pixels replaced, at most \(run.peakDeferredPixels) pixels waited across a block seam")
+        print("  \(run.sources) sources (\(run.blendedSources) flagged blended\(settings.residualPeaks == nil ? "" : ", \(run.residualSources) found in the templates' residual")\(run.haloPeaks > 0 ? ", \(run.haloPeaks) peaks on a brighter source's halo dropped" : "")), \(run.replacedPixels) NaN/Inf\(weight == nil ? "" : " or zero-weight") pixels replaced, at most \(run.peakDeferredPixels) pixels waited across a block seam")
         if run.earlyMatchedPixels > 0 {
             writeToStandardError("warning: \(run.earlyMatchedPixels) pixels were matched before every centre below them was known (more than \(settings.maxWaitingPixels) waited at a block seam; a larger --max-memory raises the limit)\n")
         }

@@ -308,6 +308,15 @@ func parseAttribution(_ value: String) throws -> Attribution {
     return choice
 }
 
+/// `--halo-peaks`: whether heatmap peaks on a brighter source's halo are dropped.
+func parseHaloPeaks(_ value: String) throws -> Bool {
+    switch value {
+    case "drop": return true
+    case "keep": return false
+    default: throw CommandError("--halo-peaks must be drop or keep, got '\(value)'")
+    }
+}
+
 /// `--residual-peaks`'s threshold, checked: a positive number, and a measured sky noise to
 /// count it in (nil stays nil).
 func checkedResidualPeaks(_ value: Float?, noise: PixelNoise?, image: String) throws -> Float? {

@@ -43,6 +43,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "The network's arithmetic when deblending here: auto, float32 or bfloat16 (as `pais deblend --precision`).") var precision = "auto"
     @Option(help: "How shared pixels are split when deblending here: symmetric or network (as `pais deblend --attribution`).") var attribution = "symmetric"
     @Option(help: "The second detection pass's threshold in sigma when deblending here (as `pais deblend --residual-peaks`; off by default).") var residualPeaks: Float?
+    @Option(help: "Heatmap peaks on a brighter source's halo when deblending here: drop or keep (as `pais deblend --halo-peaks`).") var haloPeaks = "drop"
     @Option(help: "Name of the method in the report.") var method: String?
     @Option(help: "Directory for report.json, report.txt, matches.csv and plots (created if missing).") var output: String?
     @Option(parsing: .upToNextOption, help: "Report JSON files to print side by side.") var compare: [String] = []
@@ -122,6 +123,7 @@ struct EvaluateCommand: ParsableCommand {
         var settings = DeblendSettings()
         settings.tile = tile; settings.margin = defaultMargin(tile: tile)
         settings.attribution = try parseAttribution(attribution)
+        settings.dropHaloPeaks = try parseHaloPeaks(haloPeaks)
         let result: DeblendResult, weights: String
         do {
             // As `pais deblend` does unless told: the automatic sky, the model for the noise, and the

@@ -6,8 +6,8 @@ import Testing
 /// Stars brighter than any in the training set (H 18-28.5), with the shipped model: the network's
 /// heatmap saturates over a disc around each and its claim vectors there point at sources far
 /// away, and the rest of their tiles fills with false detections. Each star must still be one
-/// detection at its centre that keeps its light, and the model's input ceiling must remove most
-/// of the false detections.
+/// detection at its centre that keeps its light, the model's input ceiling must remove most
+/// of the false detections, and dropping the peaks on the stars' rings most of those near them.
 @Suite("Bright stars with the shipped model", .serialized)
 struct BrightSourceCLITests {
     /// (y, x, H magnitude), each with the PSF's 101-px stamp inside a 256 x 320 field.
@@ -35,9 +35,12 @@ struct BrightSourceCLITests {
         try file.commit()
 
         let model = ["--model", shippedModels + "/pais-small-sim.safetensors", "--no-stamps"]
-        for (image, output, extra) in [(starred, "/out", []), (starred, "/uncapped", ["--input-ceiling", "off"]), (field, "/plain", [])] {
+        var summaries: [String: String] = [:]
+        for (image, output, extra) in [(starred, "/out", []), (starred, "/uncapped", ["--input-ceiling", "off"]), (field, "/plain", []),
+                                       (starred, "/kept", ["--halo-peaks", "keep"])] {
             let run = try runPais(["deblend", image, "--output", directory + output] + model + extra)
             #expect(run.status == 0, "\(run.standardError)")
+            summaries[output] = run.standardOutput
         }
         let catalog = try FITSTable.read(from: directory + "/out/catalog.csv")
         let xs = try catalog.doubles("x"), ys = try catalog.doubles("y"), fluxes = try catalog.doubles("flux")
@@ -51,6 +54,17 @@ struct BrightSourceCLITests {
         let (capped, uncapped, plain) = (try away("/out"), try away("/uncapped"), try away("/plain"))
         #expect(uncapped - plain >= 10, "the fixture must show the false detections: \(uncapped) against \(plain)")
         #expect(capped - plain <= (uncapped - plain) / 2, "\(capped) detections away from the stars, \(uncapped) uncapped, \(plain) without the stars")
+        // Near the stars (2-60 px) the network puts peaks on the PSF's rings; dropping the peaks
+        // that are a star's light must remove at least half of them.
+        func nearStars(_ output: String) throws -> Int {
+            let table = try FITSTable.read(from: directory + output + "/catalog.csv")
+            let x = try table.doubles("x"), y = try table.doubles("y")
+            return x.indices.filter { k in Self.stars.contains { (2.5...60).contains(hypot(x[k] - Double($0.x), y[k] - Double($0.y))) } }.count
+        }
+        let (dropped, kept, plainNear) = (try nearStars("/out"), try nearStars("/kept"), try nearStars("/plain"))
+        #expect(kept - plainNear >= 4, "the fixture must show peaks on the rings: \(kept) against \(plainNear)")
+        #expect(dropped - plainNear <= (kept - plainNear) / 2, "\(dropped) detections near the stars, \(kept) kept, \(plainNear) without the stars")
+        #expect(summaries["/out"]?.contains("peaks on a brighter source's halo dropped") == true)
         for star in Self.stars {
             let flux = pow(10, -0.4 * (star.magnitude - Instrument.zeropoint))
             let near = xs.indices.filter { abs(xs[$0] - Double(star.x)) <= 2 && abs(ys[$0] - Double(star.y)) <= 2 }

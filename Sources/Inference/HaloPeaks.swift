@@ -1,0 +1,119 @@
+import Foundation
+
+/// Heatmap peaks that are a brighter source's light, not sources of their own (`pais deblend
+/// --halo-peaks drop`, the default).
+///
+/// Around a star brighter than the training set's, the network puts peaks on the PSF's rings and
+/// wings (about nine per star within 60 px on the bright-star fields of BENCHMARKS.md). Such a
+/// peak c looks like its mirror through the star b: the smoothed image J (the symmetric
+/// templates', `SymmetricTemplates`) at c is within a tolerance of J at 2b − c, and not above
+/// the median of J on the circle about b through c. A faint galaxy on the same ring adds its light
+/// at c alone, so it stands above both.
+///
+/// Only sources brighter than the model knows explain peaks: b is a heatmap peak whose image
+/// pixel is above the model's input ceiling (`DeblendSettings.inputCeiling`). Within the training
+/// range the network's peaks are trusted: a faint galaxy on a bright galaxy's wing adds too little
+/// to J to stand out of the tolerance, and the test alone dropped a few such galaxies (BENCHMARKS.md).
+/// The test, for each such b within `reach` (and at least `minimumDistance` px) of c with
+/// J(b) ≥ `brightnessRatio` · J(c):
+/// - the mirror 2b − c is inside the image, not blank, and J there is at least
+///   `mirrorSignificance` σ_J (the brighter source's light, not sky noise);
+/// - (1 − `tolerance`) J(2b − c) ≤ J(c) ≤ (1 + `tolerance`) J(2b − c);
+/// - J(c) ≤ (1 + `tolerance`) · the median of J on the circle about b through c (a mirror that
+///   happens to hold another source's light does not count; at least half the circle's samples
+///   must be inside the image and not blank).
+/// If some b passes, c is dropped: it is no centre, and the claim vectors that point at it count
+/// as pointing at b (the brightest b that passes), as its light is b's.
+///
+/// Every heatmap peak serves as a b, dropped or not, so the decision depends only on the NMS
+/// peaks and J, both the same however the mosaic is streamed. σ_J is the sky rms times the
+/// smoothing's noise factor (and √F for correlated noise, as `ResidualPeakFinder`'s). The
+/// constants were chosen on three fields with bright stars added and checked on ten without
+/// (BENCHMARKS.md, "Peaks on a brighter source's halo").
+struct HaloPeakFilter {
+    struct Settings: Sendable, Equatable {
+        var brightnessRatio: Float = 10
+        var tolerance: Float = 0.25
+        var mirrorSignificance: Float = 10
+        var minimumDistance = 3
+    }
+
+    let settings: Settings
+    /// Largest distance (px) between a peak and a brighter one explaining it: the templates' reach,
+    /// so that every row the test reads is held while decoding (`SymmetricTemplates`).
+    let reach: Int
+
+    /// The brighter peak whose light peak `c` is (of those that pass, the one of largest J), or
+    /// nil. `neighbours`: every heatmap peak within `reach` rows of c (c itself may be among
+    /// them), in raster order; `j` must hold the rows within 2 × `reach` of c; `sigma`: σ_J at c
+    /// (0 or less: unknown, nothing is dropped).
+    func explainer(of c: (y: Int, x: Int), neighbours: [(y: Int, x: Int)], j: SymmetricTemplates.Reader,
+                   sigma: Float) -> (y: Int, x: Int)? {
+        guard sigma > 0 else { return nil }
+        let here = j.value(c.y, c.x)
+        guard here >= 0 else { return nil }
+        let s = settings, low = 1 - s.tolerance, high = 1 + s.tolerance
+        var best: (y: Int, x: Int)? = nil, bestValue: Float = -1
+        for b in neighbours {
+            let dy = b.y - c.y, dx = b.x - c.x, d2 = dy * dy + dx * dx
+            guard d2 >= s.minimumDistance * s.minimumDistance, d2 <= reach * reach else { continue }
+            let brightness = j.value(b.y, b.x)
+            guard brightness >= s.brightnessRatio * here, brightness > bestValue else { continue }
+            let my = b.y + dy, mx = b.x + dx
+            guard my >= 0, my < j.height, mx >= 0, mx < j.width else { continue }
+            let mirror = j.value(my, mx)
+            guard mirror >= s.mirrorSignificance * sigma, here >= low * mirror, here <= high * mirror else { continue }
+            guard let median = circleMedian(about: b, radius: Double(d2).squareRoot(), j: j), here <= high * median else { continue }
+            (best, bestValue) = (b, brightness)
+        }
+        return best
+    }
+
+    /// The median of J at max(16, ⌊2πr⌋) equally spaced points of the circle of radius r about b
+    /// (nearest pixels); nil when fewer than half of them are inside the image and not blank.
+    func circleMedian(about b: (y: Int, x: Int), radius r: Double, j: SymmetricTemplates.Reader) -> Float? {
+        let count = max(16, Int(2 * Double.pi * r))
+        var values: [Float] = []
+        values.reserveCapacity(count)
+        for i in 0..<count {
+            let angle = 2 * Double.pi * Double(i) / Double(count)
+            let y = b.y + Int((r * sin(angle)).rounded()), x = b.x + Int((r * cos(angle)).rounded())
+            guard y >= 0, y < j.height, x >= 0, x < j.width else { continue }
+            let value = j.value(y, x)
+            if value >= 0 { values.append(value) }
+        }
+        guard 2 * values.count >= count else { return nil }
+        values.sort()
+        let m = values.count / 2
+        return values.count % 2 == 1 ? values[m] : (values[m - 1] + values[m]) / 2
+    }
+}
+
+/// Lists of peaks in raster order, as NMS reports them.
+enum RasterOrderedPeaks {
+    /// The union of two raster-ordered lists, in raster order.
+    static func merged(_ a: [(y: Int, x: Int)], _ b: [(y: Int, x: Int)]) -> [(y: Int, x: Int)] {
+        guard !b.isEmpty else { return a }
+        var out: [(y: Int, x: Int)] = []
+        out.reserveCapacity(a.count + b.count)
+        var i = 0, k = 0
+        while i < a.count || k < b.count {
+            if k == b.count || (i < a.count && (a[i].y, a[i].x) < (b[k].y, b[k].x)) { out.append(a[i]); i += 1 }
+            else { out.append(b[k]); k += 1 }
+        }
+        return out
+    }
+
+    /// The peaks of a raster-ordered list on `rows`.
+    static func on<C: RandomAccessCollection>(rows: ClosedRange<Int>, of peaks: C) -> C.SubSequence where C.Element == (y: Int, x: Int) {
+        func firstIndex(atOrBelow row: Int) -> C.Index {
+            var low = peaks.startIndex, high = peaks.endIndex
+            while low < high {
+                let mid = peaks.index(low, offsetBy: peaks.distance(from: low, to: high) / 2)
+                if peaks[mid].y < row { low = peaks.index(after: mid) } else { high = mid }
+            }
+            return low
+        }
+        return peaks[firstIndex(atOrBelow: rows.lowerBound)..<firstIndex(atOrBelow: rows.upperBound + 1)]
+    }
+}

@@ -1,0 +1,141 @@
+import Foundation
+import PCR
+import Testing
+@testable import Inference
+
+/// A star with a ring (a PSF's first ring, as the network sees it): peaks on the ring are the
+/// star's light and are dropped; a galaxy on the ring, a ring point whose mirror holds that
+/// galaxy, and a symmetric pair of spikes brighter than the rest of the ring are not.
+@Suite("Halo peaks")
+struct HaloPeaksTests {
+    static let size = 80, star = (y: 40, x: 40), ringRadius = 14.0
+    static let rms: Float = 0.01
+
+    /// The star, its ring, a galaxy on the ring at (26, 40) and spikes at (50, 50) and (30, 30).
+    static func image(galaxy: Double = 6, spikes: Double = 6) -> [Float] {
+        var image = syntheticImage(height: size, width: size, sources: [(26, 40, galaxy), (50, 50, spikes), (30, 30, spikes)])
+        for y in 0..<size {
+            for x in 0..<size {
+                let dy = Double(y - star.y), dx = Double(x - star.x), r = (dy * dy + dx * dx).squareRoot()
+                let core = 5_000 / (2 * Double.pi * 2.25) * exp(-r * r / 4.5)
+                let ring = 0.4 * exp(-(r - ringRadius) * (r - ringRadius) / 2)
+                image[y * size + x] += Float(core + ring)
+            }
+        }
+        return image
+    }
+
+    static func explainer(of c: (y: Int, x: Int), image: [Float], settings: HaloPeakFilter.Settings = .init(), reach: Int = 20,
+                          sigma: Float? = nil) -> (y: Int, x: Int)? {
+        var templates = SymmetricTemplates(settings: .init(), height: size, width: size)
+        templates.add(rows: image[...])
+        let filter = HaloPeakFilter(settings: settings, reach: reach)
+        return templates.withReader(centres: []) { j in
+            filter.explainer(of: c, neighbours: [star], j: j, sigma: sigma ?? rms * templates.noiseFactor)
+        }
+    }
+
+    @Test func ringPeaksAreTheStarsLight() {
+        let image = Self.image()
+        let onRing = (y: 40, x: 54)
+        #expect(Self.explainer(of: onRing, image: image).map { [$0.y, $0.x] } == [Self.star.y, Self.star.x])
+        // The galaxy adds its light at its peak alone: it stands above its mirror and the ring.
+        #expect(Self.explainer(of: (26, 40), image: image) == nil, "the galaxy on the ring")
+        // This ring point's mirror is the galaxy: the mirror is no evidence for the star alone.
+        #expect(Self.explainer(of: (54, 40), image: image) == nil, "the ring point mirroring the galaxy")
+        // A symmetric pair of spikes passes the mirror test, but stands above the circle's median.
+        #expect(Self.explainer(of: (50, 50), image: image) == nil, "a spike")
+        // Without the galaxy, the point mirroring it is ring alone; without spikes, so is (50, 50).
+        let plain = Self.image(galaxy: 0, spikes: 0)
+        #expect(Self.explainer(of: (54, 40), image: plain) != nil && Self.explainer(of: (50, 50), image: plain) != nil)
+        // The controls: a star beyond the reach, a brightness ratio the star does not reach, no
+        // sky noise known, and a mirror significance the ring does not reach explain nothing.
+        #expect(Self.explainer(of: onRing, image: image, reach: 13) == nil)
+        var settings = HaloPeakFilter.Settings(); settings.brightnessRatio = 1e6
+        #expect(Self.explainer(of: onRing, image: image, settings: settings) == nil)
+        #expect(Self.explainer(of: onRing, image: image, sigma: 0) == nil)
+        settings = HaloPeakFilter.Settings(); settings.mirrorSignificance = 1e4
+        #expect(Self.explainer(of: onRing, image: image, settings: settings) == nil)
+    }
+
+    @Test func theCircleMedianIsTheMiddleOfTheSamples() {
+        var templates = SymmetricTemplates(settings: .init(), height: 40, width: 40)
+        // J grows with x, so the median over a circle about the middle is J on its vertical diameter.
+        templates.add(rows: (0..<(40 * 40)).map { Float($0 % 40) }[...])
+        let filter = HaloPeakFilter(settings: .init(), reach: 20)
+        templates.withReader(centres: []) { j in
+            let median = filter.circleMedian(about: (20, 20), radius: 10, j: j)
+            #expect(median.map { abs($0 - j.value(20, 20)) < 0.6 } == true, "\(String(describing: median)) against \(j.value(20, 20))")
+            // Mostly outside the image: no median.
+            #expect(filter.circleMedian(about: (0, 0), radius: 10, j: j) == nil)
+        }
+    }
+
+    /// A slot whose tip lands on a dropped peak goes to the source that explains it, not to the
+    /// nearest source that is left.
+    @Test func slotsPointingAtADroppedPeakGoToItsExplainer() {
+        let centres = [(y: 10, x: 10), (y: 10, x: 40)], dropped = [(y: 10, x: 24)]
+        let kept = CentreIndex(centres: centres)
+        let targets = SlotTargets(kept: kept, all: CentreIndex(centres: centres + dropped), aliases: [0])
+        var owners = [Int32](repeating: -1, count: 1)
+        // From (10, 32) the tip (10, 27) is nearest the dropped peak; of the centres, (10, 40).
+        let vectors: [Float] = [0, -5]
+        #expect(StreamingDecoder.matchSlots(y: 10, x: 32, v: vectors, owners: &owners, n: 1, targets: targets, known: 100,
+                                            final: false, hints: nil))
+        #expect(owners == [0])
+        // The control: without the dropped peak, the tip goes to the nearest centre left.
+        #expect(StreamingDecoder.matchSlots(y: 10, x: 32, v: vectors, owners: &owners, n: 1, targets: SlotTargets(kept: kept),
+                                            known: 100, final: false, hints: nil))
+        #expect(owners == [1])
+        // An explainer not decided yet: the pixel waits, unless this is the final match.
+        let undecided = SlotTargets(kept: kept, all: CentreIndex(centres: centres + dropped), aliases: [-1])
+        #expect(!StreamingDecoder.matchSlots(y: 10, x: 32, v: vectors, owners: &owners, n: 1, targets: undecided, known: 100,
+                                             final: false, hints: nil))
+        #expect(StreamingDecoder.matchSlots(y: 10, x: 32, v: vectors, owners: &owners, n: 1, targets: undecided, known: 100,
+                                            final: true, hints: nil))
+        #expect(owners == [1])
+    }
+
+    /// The star of `image()` in the streaming fixture's frame, with four brighter spots on its
+    /// ring where the fake network puts peaks; seams cross the ring. Streamed, the same peaks
+    /// must be dropped as in one block, with the same outputs.
+    @Test(arguments: [24, 48])
+    func streamedHaloPeaksEqualTheOneBlockRun(_ blockRows: Int) throws {
+        let height = StreamingFixture.height, width = StreamingFixture.width, centre = (y: 50.0, x: 45.0)
+        var image = syntheticImage(height: height, width: width, sources: [(20, 20, 30), (85, 70, 25)])
+        for y in 0..<height {
+            for x in 0..<width {
+                let dy = Double(y) - centre.y, dx = Double(x) - centre.x, r = (dy * dy + dx * dx).squareRoot()
+                let angle = atan2(dy, dx)
+                let ring = 0.6 * exp(-(r - 12) * (r - 12) / 2) * (1 + 0.15 * pow(cos(2 * angle), 8))
+                image[y * width + x] += Float(8_000 / (2 * Double.pi * 2.25) * exp(-r * r / 4.5) + ring)
+            }
+        }
+        func settings(_ rows: Int?, drop: Bool) -> DeblendSettings {
+            var s = StreamingFixture.settings(blockRows: rows)
+            s.attribution = .symmetric; s.templates.reach = 16; s.pixelNoise = try! PixelNoise(sky: FluxErrorTests.sky)
+            s.inputCeiling = 50; s.dropHaloPeaks = drop
+            return s
+        }
+        let near = { (r: DeblendResult) in
+            r.sources.filter { abs(hypot(Double($0.y) - centre.y, Double($0.x) - centre.x) - 12) <= 2 }.count
+        }
+        let (kept, _) = try StreamingFixture.run(settings(nil, drop: false), image: image)
+        let (whole, wholeRun) = try StreamingFixture.run(settings(nil, drop: true), image: image)
+        let (streamed, run) = try StreamingFixture.run(settings(blockRows, drop: true), image: image)
+        #expect(near(kept) >= 2, "the fixture must put peaks on the ring")
+        #expect(near(whole) == 0 && wholeRun.haloPeaks == near(kept), "\(near(whole)) ring peaks left of \(near(kept))")
+        #expect(run.plan.blocks.count >= 2)
+        #expect(run.haloPeaks == wholeRun.haloPeaks)
+        #expect(Fingerprint(streamed) == Fingerprint(whole))
+        // Without a pixel above the ceiling nothing waits longer across seams than without the rule.
+        var unreached = settings(blockRows, drop: true); unreached.inputCeiling = 1e9
+        let (_, unreachedRun) = try StreamingFixture.run(unreached, image: image)
+        let (_, offRun) = try StreamingFixture.run(settings(blockRows, drop: false), image: image)
+        #expect(unreachedRun.peakDeferredPixels == offRun.peakDeferredPixels && unreachedRun.haloPeaks == 0)
+        #expect(run.peakDeferredPixels >= offRun.peakDeferredPixels)
+        // The ring's light goes to the star: the star holds more of it than with the ring's peaks.
+        let star = { (r: DeblendResult) in r.sources.first { $0.y == 50 && $0.x == 45 }?.flux ?? 0 }
+        #expect(star(whole) > star(kept), "\(star(whole)) against \(star(kept))")
+    }
+}
