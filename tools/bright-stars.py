@@ -5,7 +5,8 @@
                           [--saturate LEVEL]
     tools/bright-stars.py galaxy FIELD.fits OUT.fits --at X,Y --magnitude H --r-e PX [--sersic N]
                              [--ellipticity E] [--theta RAD]
-    tools/bright-stars.py score PLAIN_DIR STARRED_DIR OUT.fits.stars
+    tools/bright-stars.py score PLAIN_DIR STARRED_DIR OUT.fits.stars [--truth FIELD.fits]
+    tools/bright-stars.py score-galaxy DEBLEND_DIR --at X,Y --magnitude H
     tools/bright-stars.py crop-maxima FIELD.fits... [--crop 256]
 
 `add` puts one star per magnitude on a field written by `pais simulate`, at random positions
@@ -22,7 +23,11 @@ PSF's core, normalised to the magnitude's flux), e.g. one far larger than the tr
   - false detections away from the stars: detections more than 60 px from every star, minus the
     plain field's there (the stars' tiles filling with false detections);
   - detections near the stars: within 60 px, minus the plain field's (PSF rings, halos);
-  - per star: whether a detection lies within 2 px, and its flux over the star's.
+  - per star: whether a detection lies within 2 px, and its flux over the star's;
+  - with --truth FIELD (the field stars were added to): of its detectable true sources 3-60 px
+    from a star, how many the starred deblend finds within 5 px.
+`score-galaxy` counts the detections within 60 px of an added galaxy and gives the flux of the
+one within 2 px of its centre over the galaxy's.
 `crop-maxima` cuts each field into crops of the training size and prints percentiles of the
 crops' brightest pixels: how bright the pixels a model trained on such crops saw (the shipped
 models' input ceiling, models/README.md).
@@ -115,8 +120,29 @@ def score(args):
         flux = 10 ** (-0.4 * (magnitude - ZERO_POINT))
         found += int(close.any())
         recovered.append(f"H {magnitude:g}: " + (f"{starred[close, 2].max() / flux:.2f}" if close.any() else "missed"))
-    print(f"false detections away from the stars {far}, near them {near}, stars found {found}/{len(stars)}; "
-          f"flux kept: {', '.join(recovered)}")
+    line = (f"false detections away from the stars {far}, near them {near}, stars found {found}/{len(stars)}; "
+            f"flux kept: {', '.join(recovered)}")
+    if args.truth:
+        # True sources near the stars that the starred field's deblend still finds.
+        with fits.open(args.truth) as h:
+            cat = h["CATALOG"].data
+            truth = np.array([[x, y] for x, y, d in zip(cat["x"], cat["y"], cat["is_detectable"]) if d])
+        d = distance(truth)
+        close = truth[(d > 3) & (d <= 60)]
+        hits = sum(int(np.min(np.hypot(starred[:, 0] - x, starred[:, 1] - y)) <= 5) for x, y in close)
+        line += f"; true sources 3-60 px from the stars found {hits}/{len(close)}"
+    print(line)
+
+
+def score_galaxy(args):
+    found = detections(args.deblend)
+    x, y = (float(v) for v in args.at.split(","))
+    r = np.hypot(found[:, 0] - x, found[:, 1] - y)
+    near = np.argsort(r)[: int((r <= 60).sum())]
+    flux = 10 ** (-0.4 * (args.magnitude - ZERO_POINT))
+    main = found[near[0], 2] / flux if len(near) and r[near[0]] <= 2 else 0.0
+    pieces = ", ".join(f"{found[k, 2]:.0f} at {r[k]:.0f} px" for k in near)
+    print(f"detections within 60 px {len(near)}, the main piece's flux over the galaxy's {main:.2f} ({pieces})")
 
 
 def crop_maxima(args):
@@ -144,11 +170,13 @@ def main(argv):
     g.add_argument("--r-e", type=float, required=True); g.add_argument("--sersic", type=float, default=4)
     g.add_argument("--ellipticity", type=float, default=0.3); g.add_argument("--theta", type=float, default=0.5)
     s = sub.add_parser("score")
-    s.add_argument("plain"); s.add_argument("starred"); s.add_argument("stars")
+    s.add_argument("plain"); s.add_argument("starred"); s.add_argument("stars"); s.add_argument("--truth")
+    sg = sub.add_parser("score-galaxy")
+    sg.add_argument("deblend"); sg.add_argument("--at", required=True); sg.add_argument("--magnitude", type=float, required=True)
     m = sub.add_parser("crop-maxima")
     m.add_argument("fields", nargs="+"); m.add_argument("--crop", type=int, default=256)
     args = parser.parse_args(argv)
-    {"add": add, "galaxy": galaxy, "score": score, "crop-maxima": crop_maxima}[args.command](args)
+    {"add": add, "galaxy": galaxy, "score": score, "score-galaxy": score_galaxy, "crop-maxima": crop_maxima}[args.command](args)
     return 0
 
 

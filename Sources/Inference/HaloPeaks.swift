@@ -7,8 +7,11 @@ import Foundation
 /// wings (about nine per star within 60 px on the bright-star fields of BENCHMARKS.md). Such a
 /// peak c looks like its mirror through the star b: the smoothed image J (the symmetric
 /// templates', `SymmetricTemplates`) at c is within a tolerance of J at 2b − c, and not above
-/// the median of J on the circle about b through c. A faint galaxy on the same ring adds its light
-/// at c alone, so it stands above both.
+/// the median of J on the circle about b through c, or on b's isophote through c (the ellipse
+/// about b with the shape of the area where J ≥ J(c)), whichever is higher. A faint galaxy on
+/// the same ring adds its light at c alone, so it stands above both. A galaxy far brighter and
+/// larger than the training set's, which the network splits into pieces along its isophotes, is
+/// explained the same way.
 ///
 /// Only sources brighter than the model knows explain peaks: b is a heatmap peak whose image
 /// pixel is above the model's input ceiling (`DeblendSettings.inputCeiling`). Within the training
@@ -19,13 +22,13 @@ import Foundation
 /// - the mirror 2b − c is inside the image, not blank, and J there is at least
 ///   `mirrorSignificance` σ_J (the brighter source's light, not sky noise);
 /// - (1 − `tolerance`) J(2b − c) ≤ J(c) ≤ (1 + `tolerance`) J(2b − c);
-/// - J(c) ≤ (1 + `tolerance`) · the median of J on the circle about b through c (a mirror that
-///   happens to hold another source's light does not count; at least half the circle's samples
-///   must be inside the image and not blank).
+/// - J(c) ≤ (1 + `tolerance`) · the larger of J's medians on the circle and on b's isophote
+///   through c (a mirror that happens to hold another source's light does not count; a median
+///   needs half its ellipse's samples inside the image and not blank).
 /// If some b passes, c is dropped: it is no centre, and the claim vectors that point at it count
 /// as pointing at b (the brightest b that passes), as its light is b's.
 ///
-/// Every heatmap peak serves as a b, dropped or not, so the decision depends only on the NMS
+/// Every bright heatmap peak serves as a b, dropped or not, so the decision depends only on the NMS
 /// peaks and J, both the same however the mosaic is streamed. σ_J is the sky rms times the
 /// smoothing's noise factor (and √F for correlated noise, as `ResidualPeakFinder`'s). The
 /// constants were chosen on three fields with bright stars added and checked on ten without
@@ -63,21 +66,53 @@ struct HaloPeakFilter {
             guard my >= 0, my < j.height, mx >= 0, mx < j.width else { continue }
             let mirror = j.value(my, mx)
             guard mirror >= s.mirrorSignificance * sigma, here >= low * mirror, here <= high * mirror else { continue }
-            guard let median = circleMedian(about: b, radius: Double(d2).squareRoot(), j: j), here <= high * median else { continue }
+            // b's light at c's distance: on the circle (a star), or on b's isophote (a galaxy).
+            let onCircle = ellipseMedian(about: b, through: c, shape: (0, 1), j: j) ?? 0
+            let onIsophote = ellipseMedian(about: b, through: c, shape: shape(of: b, level: here, j: j), j: j) ?? 0
+            guard max(onCircle, onIsophote) > 0, here <= high * max(onCircle, onIsophote) else { continue }
             (best, bestValue) = (b, brightness)
         }
         return best
     }
 
-    /// The median of J at max(16, ⌊2πr⌋) equally spaced points of the circle of radius r about b
-    /// (nearest pixels); nil when fewer than half of them are inside the image and not blank.
-    func circleMedian(about b: (y: Int, x: Int), radius r: Double, j: SymmetricTemplates.Reader) -> Float? {
-        let count = max(16, Int(2 * Double.pi * r))
+    /// The orientation and axis ratio of b's isophote at J = `level`: the second moments of the
+    /// pixels within `reach` of b where J ≥ `level` (the area that isophote encloses, with any
+    /// neighbour as bright). A circle (ratio 1) when there are none.
+    func shape(of b: (y: Int, x: Int), level: Float, j: SymmetricTemplates.Reader) -> (angle: Double, axisRatio: Double) {
+        let r = reach
+        var count = 0.0, yy = 0.0, xx = 0.0, xy = 0.0
+        for y in max(0, b.y - r)...min(j.height - 1, b.y + r) {
+            for x in max(0, b.x - r)...min(j.width - 1, b.x + r) {
+                let dy = Double(y - b.y), dx = Double(x - b.x)
+                guard dy * dy + dx * dx <= Double(r * r), j.value(y, x) >= level else { continue }
+                count += 1; yy += dy * dy; xx += dx * dx; xy += dx * dy
+            }
+        }
+        guard count > 0 else { return (0, 1) }
+        (yy, xx, xy) = (yy / count, xx / count, xy / count)
+        // Eigenvalues of [[xx, xy], [xy, yy]]: the major and minor axes' variances.
+        let mean = (xx + yy) / 2, spread = (((xx - yy) / 2) * ((xx - yy) / 2) + xy * xy).squareRoot()
+        let major = mean + spread, minor = max(0, mean - spread)
+        return (0.5 * atan2(2 * xy, xx - yy), major > 0 ? (minor / major).squareRoot() : 1)
+    }
+
+    /// The median of J at max(16, ⌊2πρ⌋) equally spaced points (nearest pixels) of the ellipse
+    /// about b of the given `shape` (major axis `angle` from x towards y, `axisRatio`) through c,
+    /// ρ its semi-major axis. Nil when fewer than half of them are inside the image and not blank.
+    func ellipseMedian(about b: (y: Int, x: Int), through c: (y: Int, x: Int), shape: (angle: Double, axisRatio: Double),
+                       j: SymmetricTemplates.Reader) -> Float? {
+        let q = max(shape.axisRatio, 0.2), cosA = cos(shape.angle), sinA = sin(shape.angle)
+        let dy = Double(c.y - b.y), dx = Double(c.x - b.x)
+        // c in the ellipse's own axes (u along the major axis), and its elliptical radius.
+        let u = dx * cosA + dy * sinA, v = -dx * sinA + dy * cosA
+        let rho = (u * u + (v / q) * (v / q)).squareRoot()
+        let count = max(16, Int(2 * Double.pi * rho))
         var values: [Float] = []
         values.reserveCapacity(count)
         for i in 0..<count {
-            let angle = 2 * Double.pi * Double(i) / Double(count)
-            let y = b.y + Int((r * sin(angle)).rounded()), x = b.x + Int((r * cos(angle)).rounded())
+            let t = 2 * Double.pi * Double(i) / Double(count)
+            let pu = rho * cos(t), pv = rho * q * sin(t)
+            let y = b.y + Int((pu * sinA + pv * cosA).rounded()), x = b.x + Int((pu * cosA - pv * sinA).rounded())
             guard y >= 0, y < j.height, x >= 0, x < j.width else { continue }
             let value = j.value(y, x)
             if value >= 0 { values.append(value) }

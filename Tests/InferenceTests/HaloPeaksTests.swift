@@ -5,7 +5,8 @@ import Testing
 
 /// A star with a ring (a PSF's first ring, as the network sees it): peaks on the ring are the
 /// star's light and are dropped; a galaxy on the ring, a ring point whose mirror holds that
-/// galaxy, and a symmetric pair of spikes brighter than the rest of the ring are not.
+/// galaxy, and a symmetric pair of spikes brighter than the rest of the ring are not. A piece on
+/// a bright elliptical galaxy's major axis is.
 @Suite("Halo peaks")
 struct HaloPeaksTests {
     static let size = 80, star = (y: 40, x: 40), ringRadius = 14.0
@@ -64,10 +65,41 @@ struct HaloPeaksTests {
         templates.add(rows: (0..<(40 * 40)).map { Float($0 % 40) }[...])
         let filter = HaloPeakFilter(settings: .init(), reach: 20)
         templates.withReader(centres: []) { j in
-            let median = filter.circleMedian(about: (20, 20), radius: 10, j: j)
+            let median = filter.ellipseMedian(about: (20, 20), through: (20, 30), shape: (0, 1), j: j)
             #expect(median.map { abs($0 - j.value(20, 20)) < 0.6 } == true, "\(String(describing: median)) against \(j.value(20, 20))")
             // Mostly outside the image: no median.
-            #expect(filter.circleMedian(about: (0, 0), radius: 10, j: j) == nil)
+            #expect(filter.ellipseMedian(about: (0, 0), through: (0, 10), shape: (0, 1), j: j) == nil)
+        }
+    }
+
+    /// A galaxy far brighter and larger than the training set's, elongated (axes 12 and 5 px at
+    /// 30°): a piece of it on its major axis is explained by its isophote, not by the circle.
+    @Test func anEllipticalGalaxysIsophoteExplainsAPieceOnItsMajorAxis() {
+        let side = 100, b = (y: 50, x: 50), angle = Double.pi / 6
+        var image = [Float](repeating: 0, count: side * side)
+        for y in 0..<side {
+            for x in 0..<side {
+                let dy = Double(y - b.y), dx = Double(x - b.x)
+                let u = dx * cos(angle) + dy * sin(angle), v = -dx * sin(angle) + dy * cos(angle)
+                image[y * side + x] = Float(1_000 * exp(-(u * u / 144 + v * v / 25) / 2))
+            }
+        }
+        var templates = SymmetricTemplates(settings: .init(), height: side, width: side)
+        templates.add(rows: image[...])
+        let filter = HaloPeakFilter(settings: .init(), reach: 48)
+        let c = (y: b.y + Int((30 * sin(angle)).rounded()), x: b.x + Int((30 * cos(angle)).rounded()))
+        templates.withReader(centres: []) { j in
+            let here = j.value(c.y, c.x)
+            let shape = filter.shape(of: b, level: here, j: j)
+            // J is the galaxy smoothed by σ = 3 px: axes √(144 + 9) and √(25 + 9).
+            #expect(abs(shape.angle - angle) < 0.05, "\(shape.angle)")
+            #expect(abs(shape.axisRatio - (34.0 / 153).squareRoot()) < 0.05, "\(shape.axisRatio)")
+            let onIsophote = filter.ellipseMedian(about: b, through: c, shape: shape, j: j) ?? 0
+            let onCircle = filter.ellipseMedian(about: b, through: c, shape: (0, 1), j: j) ?? 0
+            #expect(abs(onIsophote / here - 1) < 0.15, "\(onIsophote) against \(here)")
+            #expect(here > 1.25 * onCircle, "the circle alone would keep the piece: \(onCircle) against \(here)")
+            let explainer = filter.explainer(of: c, neighbours: [b], j: j, sigma: 1e-3)
+            #expect(explainer.map { [$0.y, $0.x] } == [b.y, b.x])
         }
     }
 
