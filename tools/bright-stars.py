@@ -13,8 +13,9 @@
 (seeded) at least 60 px from the edges and 150 px from each other, drawn with the simulator's own
 PSF: the first star of FIELD (or of --psf-from, another `pais simulate` field) whose model stamp
 is the full 101 x 101 px, recentred and normalised (a field without one is refused). It writes OUT.fits (the noisy image and its
-header) and OUT.fits.stars (x:y:H per line, 0-based pixels). --saturate LEVEL masks every pixel
-above LEVEL as NaN, as a mosaic masks saturated star cores.
+header) and OUT.fits.stars (x:y:H:U per line, 0-based pixels, U the fraction of the star's light
+left unmasked). --saturate LEVEL masks every pixel above LEVEL as NaN, as a mosaic masks
+saturated star cores.
 
 `galaxy` adds one Sérsic galaxy (astropy's Sersic2D, blurred by a Gaussian of σ = 1.2 px for the
 PSF's core, normalised to the magnitude's flux), e.g. one far larger than the training set's.
@@ -23,7 +24,8 @@ PSF's core, normalised to the magnitude's flux), e.g. one far larger than the tr
   - false detections away from the stars: detections more than 60 px from every star, minus the
     plain field's there (the stars' tiles filling with false detections);
   - detections near the stars: within 60 px, minus the plain field's (PSF rings, halos);
-  - per star: whether a detection lies within 2 px, and its flux over the star's;
+  - per star: whether a detection lies within 2 px, and its flux over the star's (and, for a
+    masked star, the fraction of its light left unmasked, the most a deblend can give it);
   - with --truth FIELD (the field stars were added to): of its detectable true sources 3-60 px
     from a star, how many the starred deblend finds within 5 px.
 `score-galaxy` counts the detections within 60 px of an added galaxy and gives the flux of the
@@ -76,11 +78,19 @@ def add(args):
         y1, x1 = min(height, y + 51), min(width, x + 51)
         image[y0:y1, x0:x1] += flux * psf[y0 - y + 50:y1 - y + 50, x0 - x + 50:x1 - x + 50]
         stars.append((y, x, magnitude))
+    # Per star, the fraction of its light on pixels that stay (1 without --saturate).
+    unmasked = [1.0] * len(stars)
     if args.saturate is not None:
-        image[image > args.saturate] = np.nan
+        masked = image > args.saturate
+        for k, (y, x, _) in enumerate(stars):
+            y0, x0 = max(0, y - 50), max(0, x - 50)
+            y1, x1 = min(height, y + 51), min(width, x + 51)
+            stamp = psf[y0 - y + 50:y1 - y + 50, x0 - x + 50:x1 - x + 50]
+            unmasked[k] = float(stamp[~masked[y0:y1, x0:x1]].sum())
+        image[masked] = np.nan
     fits.PrimaryHDU(image.astype(np.float32), header).writeto(args.out, overwrite=True)
     with open(args.out + ".stars", "w") as f:
-        f.write("".join(f"{x}:{y}:{m}\n" for y, x, m in stars))
+        f.write("".join(f"{x}:{y}:{m}:{u:.4f}\n" for (y, x, m), u in zip(stars, unmasked)))
     print(f"wrote {args.out} and {args.out}.stars: " + ", ".join(f"H {m} at ({x}, {y})" for y, x, m in stars))
 
 
@@ -106,8 +116,10 @@ def detections(directory):
 def score(args):
     plain, starred = detections(args.plain), detections(args.starred)
     with open(args.stars) as f:
-        stars = [tuple(float(v) for v in line.split(":")) for line in f.read().split()]
-    at = np.array([[x, y] for x, y, _ in stars])
+        # x:y:H, and the fraction of the star's light left unmasked (files from older versions lack it).
+        stars = [tuple(float(v) for v in line.split(":")) + (1.0,) for line in f.read().split()]
+        stars = [s[:4] for s in stars]
+    at = np.array([[x, y] for x, y, _, _ in stars])
 
     def distance(d):
         return np.min(np.hypot(d[:, 0, None] - at[None, :, 0], d[:, 1, None] - at[None, :, 1]), axis=1)
@@ -115,11 +127,12 @@ def score(args):
     far = int((distance(starred) > 60).sum() - (distance(plain) > 60).sum())
     near = int((distance(starred) <= 60).sum() - (distance(plain) <= 60).sum())
     found, recovered = 0, []
-    for x, y, magnitude in stars:
+    for x, y, magnitude, unmasked in stars:
         close = (np.abs(starred[:, 0] - x) <= 2) & (np.abs(starred[:, 1] - y) <= 2)
         flux = 10 ** (-0.4 * (magnitude - ZERO_POINT))
         found += int(close.any())
-        recovered.append(f"H {magnitude:g}: " + (f"{starred[close, 2].max() / flux:.2f}" if close.any() else "missed"))
+        left = f" of {unmasked:.2f} unmasked" if unmasked < 1 else ""
+        recovered.append(f"H {magnitude:g}: " + (f"{starred[close, 2].max() / flux:.2f}{left}" if close.any() else "missed"))
     line = (f"false detections away from the stars {far}, near them {near}, stars found {found}/{len(stars)}; "
             f"flux kept: {', '.join(recovered)}")
     if args.truth:

@@ -60,7 +60,7 @@ struct HaloPeakFilter {
         for b in neighbours {
             let dy = b.y - c.y, dx = b.x - c.x, d2 = dy * dy + dx * dx
             guard d2 >= s.minimumDistance * s.minimumDistance, d2 <= reach * reach else { continue }
-            let brightness = j.value(b.y, b.x)
+            let brightness = self.brightness(of: b, j: j)
             guard brightness >= s.brightnessRatio * here, brightness > bestValue else { continue }
             let my = b.y + dy, mx = b.x + dx
             guard my >= 0, my < j.height, mx >= 0, mx < j.width else { continue }
@@ -73,6 +73,19 @@ struct HaloPeakFilter {
             (best, bestValue) = (b, brightness)
         }
         return best
+    }
+
+    /// J at peak b; for a peak in a saturated star's masked core (blank, `SaturatedCores`), the
+    /// largest J within the core's reach, on its rim.
+    func brightness(of b: (y: Int, x: Int), j: SymmetricTemplates.Reader) -> Float {
+        let here = j.value(b.y, b.x)
+        guard here < 0 else { return here }
+        let r = SaturatedCores.reach
+        var largest: Float = -1
+        for y in max(0, b.y - r)...min(j.height - 1, b.y + r) {
+            for x in max(0, b.x - r)...min(j.width - 1, b.x + r) { largest = max(largest, j.value(y, x)) }
+        }
+        return largest
     }
 
     /// The orientation and axis ratio of b's isophote at J = `level`: the second moments of the

@@ -83,6 +83,9 @@ public struct DeblendSettings: Sendable {
     public var dropHaloPeaks = false
     /// The halo test's constants (internal: tests vary them).
     var haloPeaks = HaloPeakFilter.Settings()
+    /// Whether blank holes ringed by pixels above `inputCeiling` are taken as saturated stars'
+    /// masked cores (`SaturatedCores`). Internal: tests turn it off for a negative control.
+    var saturatedCores = true
 
     public init() {}
 }
@@ -291,6 +294,11 @@ public struct MosaicDeblender {
             let first = row.ty * t
             tileInput.replaceSubrange(first..<(first + row.columns), with: input[row.start..<(row.start + row.columns)])
         }
+        if let bright = saturatedCoreLevel, tileInput.contains(0) {
+            // A masked saturated core: as bright as the ceiling, not sky.
+            let depths = SaturatedCores.depths(tileInput[...], imageRows: 0..<t, width: t, rows: 0..<t, bright: bright)
+            for i in depths.indices where depths[i] > 0 { tileInput[i] = .greatestFiniteMagnitude }
+        }
         if let fill = settings.fillBlankWithSkyNoise ? sky : nil {
             // The noise is a function of the pixel on a canvas that extends the mosaic to at least
             // one tile each way (pixels past the mosaic numbered after its own), so every rank,
@@ -308,6 +316,13 @@ public struct MosaicDeblender {
         if scale != 1 { for i in tileInput.indices { tileInput[i] *= scale } }
         if let ceiling = settings.inputCeiling { for i in tileInput.indices where tileInput[i] > ceiling { tileInput[i] = ceiling } }
         return tileInput
+    }
+
+    /// The image value above which a blank hole's rim marks a saturated core (the ceiling in the
+    /// image's units), or nil when cores are not looked for.
+    var saturatedCoreLevel: Float? {
+        guard settings.saturatedCores, let ceiling = settings.inputCeiling else { return nil }
+        return ceiling / settings.inputScale
     }
 
     /// The whole image's stitched outputs (every rank receives them); `image` must be sanitised.
@@ -404,8 +419,14 @@ public struct MosaicDeblender {
             }
             let templateRows = try sanitisedRows(decoder.templateRowsWanted(through: block.rows.upperBound), input: input,
                                                  inputRows: block.inputRows, image: image)
+            var coreDepths: [Float] = []
+            if let bright = saturatedCoreLevel, input[core..<(core + block.rows.count * image.width)].contains(0) {
+                let around = max(0, block.rows.lowerBound - SaturatedCores.reach)..<min(image.height, block.rows.upperBound + SaturatedCores.reach)
+                let rows = try sanitisedRows(around, input: input, inputRows: block.inputRows, image: image).flatMap { $0 }
+                coreDepths = SaturatedCores.depths(rows[...], imageRows: around, width: image.width, rows: block.rows, bright: bright)
+            }
             try decoder.consume(outputs, flux: Array(input[core..<(core + block.rows.count * image.width)]), bandFlux: bandFlux,
-                                templateRows: templateRows, isLast: block.index == plan.blocks.count - 1)
+                                templateRows: templateRows, coreDepths: coreDepths, isLast: block.index == plan.blocks.count - 1)
             let decoding = Date().timeIntervalSince(decodeStart)
             run.decodeSeconds += decoding
             (lastDecode.decodeMicros, lastDecode.decodeRows) = (Int64(decoding * 1e6), Int64(block.rows.count))

@@ -135,21 +135,32 @@ final class StreamingDecoder {
     /// and `bandFlux`, the measured bands' (sanitised) on them. `templateRows`: the sanitised image
     /// rows `templateRowsWanted(through:)` asked for, in order, in any number of parts.
     func consume(_ outputs: StitchedOutputs, flux: [Float], bandFlux: [[Float]] = [], templateRows: [ArraySlice<Float>] = [],
-                 isLast: Bool) throws {
+                 coreDepths: [Float] = [], isLast: Bool) throws {
         precondition(bandFlux.count == bands.count && bandFlux.allSatisfy { $0.count == flux.count })
         precondition(outputs.firstRow == carryStart + carry.count / width, "blocks must arrive top to bottom")
         // A blank pixel (no flux: outside the footprint, or NaN in the input) holds no source,
         // whatever the network says there; networks trained on noisy sky put spurious peaks in
         // zero-filled areas next to the data.
-        var heatmap = outputs.heatmap
-        if flux.contains(0) { for i in heatmap.indices where flux[i] == 0 { heatmap[i] = 0 } }
+        // A saturated star's masked core (`SaturatedCores`, `coreDepths` > 0) is the exception: its
+        // centre lies there, and NMS breaks the heatmap's ties there by depth.
+        precondition(coreDepths.isEmpty || coreDepths.count == flux.count)
+        var heatmap = outputs.heatmap, tieBreak = flux
+        if flux.contains(0) {
+            for i in heatmap.indices where flux[i] == 0 {
+                if let depth = coreDepths.isEmpty ? nil : coreDepths[i], depth > 0 {
+                    tieBreak[i] = SaturatedCores.tieBreak(depth: depth)
+                } else {
+                    heatmap[i] = 0
+                }
+            }
+        }
         try sink.imageRows(firstRow: outputs.firstRow, flux[...])
         try sink.heatmapRows(firstRow: outputs.firstRow, heatmap[...])
         for part in templateRows {
             if haloFilter != nil, let first = templates?.rawEnd { noteBrightRows(part, firstRow: first) }
             templates?.add(rows: part); residualFinder?.image.add(rows: part)
         }
-        findCentres(in: heatmap, flux: flux, rows: outputs.rows, isLast: isLast)
+        findCentres(in: heatmap, tieBreak: tieBreak, rows: outputs.rows, isLast: isLast)
         let final = isLast || !settings.deferUncertainPixels
         try resolveDeferred(final: final)
         let first = outputs.firstRow
@@ -170,9 +181,10 @@ final class StreamingDecoder {
 
     /// NMS on the rows whose window is now complete, then (with residual peaks) the second pass on
     /// the rows whose templates are all known; carries the heatmap rows the next block needs.
-    private func findCentres(in heatmap: [Float], flux: [Float], rows: Range<Int>, isLast: Bool) {
+    /// `tieBreak`: the image's rows, but saturated cores' tie-break values (`SaturatedCores`).
+    private func findCentres(in heatmap: [Float], tieBreak: [Float], rows: Range<Int>, isLast: Bool) {
         let end = rows.upperBound
-        let band = carry + heatmap, fluxBand = carryFlux + flux
+        let band = carry + heatmap, fluxBand = carryFlux + tieBreak
         let newNMSKnown = isLast ? height : max(nmsKnown, end - nmsHalo)
         if let forced {
             // The same raster-order prefix property as NMS: every centre above newNMSKnown is taken.

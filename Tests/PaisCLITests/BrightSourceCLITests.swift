@@ -13,26 +13,42 @@ struct BrightSourceCLITests {
     /// (y, x, H magnitude), each with the PSF's 101-px stamp inside a 256 x 320 field.
     static let stars: [(y: Int, x: Int, magnitude: Double)] = [(100, 90, 14.5), (170, 240, 16.5)]
 
+    /// Writes `field` (a simulated 256 x 320 field) with the stars added to `starred`; pixels above
+    /// `saturation` become NaN, as a mosaic masks saturated cores. Returns, per star, the flux of
+    /// its pixels that stay.
+    static func addStars(to field: String, writing starred: String, saturation: Float? = nil) throws -> [Double] {
+        let source = try FITSFile.open(field)
+        var image = try source.readImage(as: Float.self)
+        let psf = PSF(), r = psf.stampRadius, side = 2 * r + 1
+        for star in stars {
+            let flux = Float(pow(10, -0.4 * (star.magnitude - Instrument.zeropoint)))
+            for dy in -r...r { for dx in -r...r {
+                image.pixels[(star.y + dy) * 320 + star.x + dx] += flux * psf.stamp[(dy + r) * side + dx + r]
+            } }
+        }
+        var kept = [Double](repeating: 0, count: stars.count)
+        for (k, star) in stars.enumerated() {
+            let flux = Float(pow(10, -0.4 * (star.magnitude - Instrument.zeropoint)))
+            for dy in -r...r { for dx in -r...r where image.pixels[(star.y + dy) * 320 + star.x + dx] <= saturation ?? .infinity {
+                kept[k] += Double(flux * psf.stamp[(dy + r) * side + dx + r])
+            } }
+        }
+        if let saturation { for i in image.pixels.indices where image.pixels[i] > saturation { image.pixels[i] = .nan } }
+        let cards = try source.headerCards().filter { !["SIMPLE", "BITPIX", "NAXIS", "EXTEND", "END"].contains($0.prefix(8).trimmingCharacters(in: .whitespaces)) && !$0.hasPrefix("NAXIS") }
+        let file = try FITSFile.create(starred)
+        try file.writeImage(image)
+        try file.writeCards(cards)
+        try file.commit()
+        return kept
+    }
+
     @Test func brightStarsAreFoundAndKeepTheirLight() throws {
         let directory = try makeScratchDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let field = directory + "/field.fits", starred = directory + "/stars.fits"
         let sim = try runPais(["simulate", "--height", "256", "--width", "320", "--seed", "9", "--output", field])
         #expect(sim.status == 0, "\(sim.standardError)")
-        let source = try FITSFile.open(field)
-        var image = try source.readImage(as: Float.self)
-        let psf = PSF(), r = psf.stampRadius, side = 2 * r + 1
-        for star in Self.stars {
-            let flux = Float(pow(10, -0.4 * (star.magnitude - Instrument.zeropoint)))
-            for dy in -r...r { for dx in -r...r {
-                image.pixels[(star.y + dy) * 320 + star.x + dx] += flux * psf.stamp[(dy + r) * side + dx + r]
-            } }
-        }
-        let cards = try source.headerCards().filter { !["SIMPLE", "BITPIX", "NAXIS", "EXTEND", "END"].contains($0.prefix(8).trimmingCharacters(in: .whitespaces)) && !$0.hasPrefix("NAXIS") }
-        let file = try FITSFile.create(starred)
-        try file.writeImage(image)
-        try file.writeCards(cards)
-        try file.commit()
+        _ = try Self.addStars(to: field, writing: starred)
 
         let model = ["--model", shippedModels + "/pais-small-sim.safetensors", "--no-stamps"]
         var summaries: [String: String] = [:]
@@ -71,6 +87,30 @@ struct BrightSourceCLITests {
             #expect(near.count == 1, "H = \(star.magnitude): \(near.count) detections within 2 px")
             if let k = near.first {
                 #expect(fluxes[k] > 0.9 * flux && fluxes[k] < 1.1 * flux, "H = \(star.magnitude): flux \(fluxes[k]) of \(flux)")
+            }
+        }
+    }
+
+    /// The same stars with every pixel above 300 e-/s masked (NaN): each must be one detection at
+    /// its centre, in the hole, holding the light its unmasked pixels keep.
+    @Test func starsWithMaskedCoresAreFoundInTheirHoles() throws {
+        let directory = try makeScratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let field = directory + "/field.fits", masked = directory + "/masked.fits"
+        let sim = try runPais(["simulate", "--height", "256", "--width", "320", "--seed", "9", "--output", field])
+        #expect(sim.status == 0, "\(sim.standardError)")
+        let unmasked = try Self.addStars(to: field, writing: masked, saturation: 300)
+        let run = try runPais(["deblend", masked, "--output", directory + "/out", "--model", shippedModels + "/pais-small-sim.safetensors", "--no-stamps"])
+        #expect(run.status == 0, "\(run.standardError)")
+        let catalog = try FITSTable.read(from: directory + "/out/catalog.csv")
+        let xs = try catalog.doubles("x"), ys = try catalog.doubles("y"), fluxes = try catalog.doubles("flux")
+        for (star, light) in zip(Self.stars, unmasked) {
+            let total = pow(10, -0.4 * (star.magnitude - Instrument.zeropoint))
+            #expect(light < 0.9 * total, "H = \(star.magnitude): the fixture must mask the core")
+            let near = xs.indices.filter { abs(xs[$0] - Double(star.x)) <= 2 && abs(ys[$0] - Double(star.y)) <= 2 }
+            #expect(near.count == 1, "H = \(star.magnitude): \(near.count) detections within 2 px")
+            if let k = near.first {
+                #expect(fluxes[k] > 0.9 * light && fluxes[k] < 1.1 * light, "H = \(star.magnitude): flux \(fluxes[k]) of \(light) unmasked")
             }
         }
     }
