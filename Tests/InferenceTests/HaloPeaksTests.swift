@@ -59,6 +59,22 @@ struct HaloPeaksTests {
         #expect(Self.explainer(of: onRing, image: image, settings: settings) == nil)
     }
 
+    /// A star whose saturated core is masked (blank, `SaturatedCores`) explains its ring too: its
+    /// brightness is read on the hole's rim.
+    @Test func aStarWithAMaskedCoreExplainsItsRing() {
+        var image = Self.image()
+        for y in 37...43 { for x in 37...43 where hypot(Double(y - 40), Double(x - 40)) <= 3 { image[y * Self.size + x] = 0 } }
+        var templates = SymmetricTemplates(settings: .init(), height: Self.size, width: Self.size)
+        templates.add(rows: image[...])
+        let filter = HaloPeakFilter(settings: .init(), reach: 20)
+        templates.withReader(centres: []) { j in
+            #expect(j.value(40, 40) < 0, "the core must be blank")
+            #expect(filter.brightness(of: Self.star, j: j) > 10 * j.value(40, 54))
+            let explainer = filter.explainer(of: (40, 54), neighbours: [Self.star], j: j, sigma: Self.rms * templates.noiseFactor)
+            #expect(explainer.map { [$0.y, $0.x] } == [Self.star.y, Self.star.x])
+        }
+    }
+
     @Test func theCircleMedianIsTheMiddleOfTheSamples() {
         var templates = SymmetricTemplates(settings: .init(), height: 40, width: 40)
         // J grows with x, so the median over a circle about the middle is J on its vertical diameter.
