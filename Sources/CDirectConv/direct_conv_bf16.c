@@ -20,6 +20,11 @@ int pais_direct_conv_has_bf16(void) {
            __builtin_cpu_supports("avx512bf16");
 }
 
+int pais_cpu_is_amd(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_is("amd");
+}
+
 BF16_TARGET
 void pais_bf16_convert(const float *src, uint16_t *dst, long count) {
     long i = 0;
@@ -194,6 +199,8 @@ void pais_direct_conv_forward_bf16_quads(const pais_conv_shape *s, const uint16_
 #include <stdlib.h>
 
 int pais_direct_conv_has_bf16(void) { return 0; }
+
+int pais_cpu_is_amd(void) { return 0; }
 
 void pais_bf16_convert(const float *src, uint16_t *dst, long count) {
     (void)src; (void)dst; (void)count;

@@ -243,7 +243,8 @@ func loadModel(preset: String, weights: String) throws -> ModelTileNetwork {
     }
 }
 
-/// `--precision`: auto (bfloat16 where the CPU runs it, else float32), float32 or bfloat16.
+/// `--precision`: auto (`ConvPrecision.fastest`: bfloat16 where the CPU runs it faster, else
+/// float32), float32 or bfloat16.
 func convPrecision(option: String) throws -> ConvPrecision {
     switch option {
     case "auto": return ConvPrecision.fastest

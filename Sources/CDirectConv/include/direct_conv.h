@@ -50,6 +50,11 @@ void pais_direct_conv_kernel_gradient(const pais_conv_shape *shape, const float 
 /// 1 when this CPU has AVX-512 BF16 (vdpbf16ps), which the three functions below need; else 0.
 int pais_direct_conv_has_bf16(void);
 
+/// 1 when this CPU is AMD's: there vdpbf16ps issues as often as vfmadd231ps (Zen 4), so the
+/// bfloat16 kernels run up to twice as fast; Intel's (Sapphire Rapids) run the float32 kernels
+/// faster (BENCHMARKS.md, "bfloat16 on Intel"). 0 elsewhere.
+int pais_cpu_is_amd(void);
+
 /// dst[i] = src[i] rounded to bfloat16 (to nearest, ties to even) for i < count.
 void pais_bf16_convert(const float *src, uint16_t *dst, long count);
 
