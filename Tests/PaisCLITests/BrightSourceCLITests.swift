@@ -42,12 +42,18 @@ struct BrightSourceCLITests {
         return kept
     }
 
+    /// Simulates the 256 x 320 field the stars are added to, as `directory`/field.fits.
+    static func simulateField(in directory: String) throws -> String {
+        let field = directory + "/field.fits"
+        let sim = try runPais(["simulate", "--height", "256", "--width", "320", "--seed", "9", "--output", field])
+        #expect(sim.status == 0, "\(sim.standardError)")
+        return field
+    }
+
     @Test func brightStarsAreFoundAndKeepTheirLight() throws {
         let directory = try makeScratchDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let field = directory + "/field.fits", starred = directory + "/stars.fits"
-        let sim = try runPais(["simulate", "--height", "256", "--width", "320", "--seed", "9", "--output", field])
-        #expect(sim.status == 0, "\(sim.standardError)")
+        let field = try Self.simulateField(in: directory), starred = directory + "/stars.fits"
         _ = try Self.addStars(to: field, writing: starred)
 
         let model = ["--model", shippedModels + "/pais-small-sim.safetensors", "--no-stamps"]
@@ -96,10 +102,8 @@ struct BrightSourceCLITests {
     @Test func starsWithMaskedCoresAreFoundInTheirHoles() throws {
         let directory = try makeScratchDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let field = directory + "/field.fits", masked = directory + "/masked.fits"
-        let sim = try runPais(["simulate", "--height", "256", "--width", "320", "--seed", "9", "--output", field])
-        #expect(sim.status == 0, "\(sim.standardError)")
-        let unmasked = try Self.addStars(to: field, writing: masked, saturation: 300)
+        let masked = directory + "/masked.fits"
+        let unmasked = try Self.addStars(to: try Self.simulateField(in: directory), writing: masked, saturation: 300)
         let run = try runPais(["deblend", masked, "--output", directory + "/out", "--model", shippedModels + "/pais-small-sim.safetensors", "--no-stamps"])
         #expect(run.status == 0, "\(run.standardError)")
         let catalog = try FITSTable.read(from: directory + "/out/catalog.csv")
