@@ -17,7 +17,7 @@ import Foundation
 /// pixel is above the model's input ceiling (`DeblendSettings.inputCeiling`). Within the training
 /// range the network's peaks are trusted: a faint galaxy on a bright galaxy's wing adds too little
 /// to J to stand out of the tolerance, and the test alone dropped a few such galaxies (BENCHMARKS.md).
-/// The test, for each such b within `reach` (and at least `minimumDistance` px) of c with
+/// The test, for each such b within `reach` (64 px; at least `minimumDistance`) of c with
 /// J(b) ≥ `brightnessRatio` · J(c):
 /// - the mirror 2b − c is inside the image, not blank, and J there is at least
 ///   `mirrorSignificance` σ_J (the brighter source's light, not sky noise);
@@ -39,12 +39,14 @@ struct HaloPeakFilter {
         var tolerance: Float = 0.25
         var mirrorSignificance: Float = 10
         var minimumDistance = 3
+        /// Largest distance (px) between a peak and a brighter one explaining it. A bright star's
+        /// rings reach past the templates' 48 px; the decoder holds the smoothed rows within
+        /// 2 × reach of a peak it tests (`StreamingDecoder.templateLookahead`).
+        var reach = 64
     }
 
     let settings: Settings
-    /// Largest distance (px) between a peak and a brighter one explaining it: the templates' reach,
-    /// so that every row the test reads is held while decoding (`SymmetricTemplates`).
-    let reach: Int
+    var reach: Int { settings.reach }
 
     /// The brighter peak whose light peak `c` is (of those that pass, the one of largest J), or
     /// nil. `neighbours`: every heatmap peak within `reach` rows of c (c itself may be among
@@ -52,6 +54,9 @@ struct HaloPeakFilter {
     /// (0 or less: unknown, nothing is dropped).
     func explainer(of c: (y: Int, x: Int), neighbours: [(y: Int, x: Int)], j: SymmetricTemplates.Reader,
                    sigma: Float) -> (y: Int, x: Int)? {
+        let needed = max(0, c.y - 2 * reach)..<min(j.height, c.y + 2 * reach + 1)
+        precondition(j.rows.lowerBound <= needed.lowerBound && needed.upperBound <= j.rows.upperBound,
+                     "the halo test of row \(c.y) needs the smoothed rows \(needed), held \(j.rows)")
         guard sigma > 0 else { return nil }
         let here = j.value(c.y, c.x)
         guard here >= 0 else { return nil }

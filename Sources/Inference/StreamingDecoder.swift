@@ -82,7 +82,7 @@ final class StreamingDecoder {
     /// smoothed image or the sky noise it needs.
     let haloFilter: HaloPeakFilter?
     /// Heatmap peaks on pixels above the input ceiling (sources brighter than the model knows),
-    /// from `reach` rows above `known` on: the halo test's explainers. And every dropped peak, in
+    /// from the halo test's reach above `known` on: the halo test's explainers. And every dropped peak, in
     /// raster order, with the peak that explains it.
     var brightPeaks: [(y: Int, x: Int)] = [], droppedPeaks: [(y: Int, x: Int)] = [], explainers: [(y: Int, x: Int)] = []
     /// Image rows read (for the templates) that hold a pixel above the input ceiling, from
@@ -119,13 +119,17 @@ final class StreamingDecoder {
         }
         let haloTestPossible = settings.dropHaloPeaks && templates != nil && settings.pixelNoise != nil && settings.inputCeiling != nil
             && forced == nil
-        haloFilter = haloTestPossible ? HaloPeakFilter(settings: settings.haloPeaks, reach: settings.templates.reach) : nil
+        haloFilter = haloTestPossible ? HaloPeakFilter(settings: settings.haloPeaks) : nil
     }
+
+    /// Smoothed rows held beyond the templates' own 2 × reach either side of the rows decoded: the
+    /// halo test reads J within 2 × its reach of a peak.
+    var templateLookahead: Int { max(0, 2 * ((haloFilter?.reach ?? 0) - settings.templates.reach)) }
 
     /// Image rows the next `consume`, of the block ending before row `end`, needs as its
     /// `templateRows` (empty without symmetric templates).
     func templateRowsWanted(through end: Int) -> Range<Int> {
-        let wanted = [templates, residualFinder?.image].compactMap { $0?.rowsWanted(decodingThrough: end) }
+        let wanted = [templates, residualFinder?.image].compactMap { $0?.rowsWanted(decodingThrough: end + templateLookahead) }
         guard let first = wanted.first else { return 0..<0 }
         // Both were given the same rows, so they start at the same row.
         return first.lowerBound..<wanted.map(\.upperBound).max()!
@@ -175,7 +179,7 @@ final class StreamingDecoder {
         }
         // Mirrors of a pixel lie within 2 × reach rows of it; the residual's rows start 3 above `known`.
         let oldest = deferred.positions.first.map { $0 / width } ?? outputs.firstRow + outputs.rows.count
-        let keep = min(oldest, outputs.firstRow + outputs.rows.count, known - 3) - 2 * settings.templates.reach
+        let keep = min(oldest, outputs.firstRow + outputs.rows.count, known - 3) - 2 * settings.templates.reach - templateLookahead
         templates?.discard(below: keep); residualFinder?.image.discard(below: keep)
     }
 
@@ -236,7 +240,7 @@ final class StreamingDecoder {
                 centres.append(q); peakValues.append(band[(q.y - carryStart) * width + q.x]); foundInResidual.append(true); e += 1
             } else { break }
         }
-        brightPeaks.removeFirst(brightPeaks.prefix { $0.y < newKnown - settings.templates.reach }.count)
+        brightPeaks.removeFirst(brightPeaks.prefix { $0.y < newKnown - (haloFilter?.reach ?? 0) }.count)
         pendingPeaks.removeFirst(taken)
         known = newKnown
         let keepFrom = max(carryStart, min(nmsKnown - settings.peakWindow / 2, known))

@@ -29,12 +29,17 @@ public struct StreamingPlan: Sendable, Equatable {
         public static let attribution = SmoothedImages(rawValue: 1)
         /// The second detection pass's image, its model and its significance (`ResidualPeakFinder`).
         public static let residualPeaks = SmoothedImages(rawValue: 2)
+        /// The halo test's longer reach over the templates' image (`HaloPeakFilter`).
+        public static let haloPeaks = SmoothedImages(rawValue: 4)
 
         /// The images a deblend with `settings` holds.
         public init(_ settings: DeblendSettings) {
             self = []
             if settings.attribution == .symmetric { insert(.attribution) }
             if settings.residualPeaks != nil, settings.forcedCentres == nil { insert(.residualPeaks) }
+            if contains(.attribution), settings.dropHaloPeaks, settings.inputCeiling != nil, settings.forcedCentres == nil {
+                insert(.haloPeaks)
+            }
         }
 
         /// Bytes per core pixel: each image along x and smoothed (8), and the residual pass's
@@ -44,8 +49,9 @@ public struct StreamingPlan: Sendable, Equatable {
         /// Rows of each image held beyond a block's core (`SymmetricTemplates.haloRows`), at the
         /// default reach (`DeblendSettings.templates` is a knob for tests only).
         var haloRows: Int {
-            (contains(.attribution) ? SymmetricTemplates.haloRows(SymmetricTemplates.Settings()) : 0)
-                + (contains(.residualPeaks) ? SymmetricTemplates.haloRows(ResidualPeakFinder.smoothing(reach: SymmetricTemplates.Settings().reach)) : 0)
+            let extra = contains(.haloPeaks) ? 4 * max(0, HaloPeakFilter.Settings().reach - SymmetricTemplates.Settings().reach) : 0
+            return (contains(.attribution) ? SymmetricTemplates.haloRows(SymmetricTemplates.Settings()) + extra : 0)
+                + (contains(.residualPeaks) ? SymmetricTemplates.haloRows(ResidualPeakFinder.smoothing(reach: SymmetricTemplates.Settings().reach)) + extra : 0)
         }
     }
 
