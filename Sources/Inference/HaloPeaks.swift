@@ -71,13 +71,19 @@ struct HaloPeakFilter {
             guard my >= 0, my < j.height, mx >= 0, mx < j.width else { continue }
             let mirror = j.value(my, mx)
             guard mirror >= s.mirrorSignificance * sigma, here >= low * mirror, here <= high * mirror else { continue }
-            // b's light at c's distance: on the circle (a star), or on b's isophote (a galaxy).
-            let onCircle = ellipseMedian(about: b, through: c, shape: (0, 1), j: j) ?? 0
-            let onIsophote = ellipseMedian(about: b, through: c, shape: shape(of: b, level: here, j: j), j: j) ?? 0
-            guard max(onCircle, onIsophote) > 0, here <= high * max(onCircle, onIsophote) else { continue }
+            // b's light at c's distance: on the circle (a star), or else on b's isophote (a galaxy).
+            guard explains(b, c, here: here, high: high, shape: (0, 1), j: j)
+                || explains(b, c, here: here, high: high, shape: shape(of: b, level: here, j: j), j: j) else { continue }
             (best, bestValue) = (b, brightness)
         }
         return best
+    }
+
+    /// Whether J(c) = `here` is at most `high` × J's median on the ellipse of `shape` about b through c.
+    private func explains(_ b: (y: Int, x: Int), _ c: (y: Int, x: Int), here: Float, high: Float,
+                          shape: (angle: Double, axisRatio: Double), j: SymmetricTemplates.Reader) -> Bool {
+        guard let median = ellipseMedian(about: b, through: c, shape: shape, j: j), median > 0 else { return false }
+        return here <= high * median
     }
 
     /// J at peak b; for a peak in a saturated star's masked core (blank, `SaturatedCores`), the
@@ -135,10 +141,7 @@ struct HaloPeakFilter {
             let value = j.value(y, x)
             if value >= 0 { values.append(value) }
         }
-        guard 2 * values.count >= count else { return nil }
-        values.sort()
-        let m = values.count / 2
-        return values.count % 2 == 1 ? values[m] : (values[m - 1] + values[m]) / 2
+        return 2 * values.count >= count ? median(values) : nil
     }
 }
 

@@ -83,6 +83,13 @@ public struct DeblendSettings: Sendable {
     public var dropHaloPeaks = false
     /// The halo test's constants (internal: tests vary them).
     var haloPeaks = HaloPeakFilter.Settings()
+    /// Whether the halo test runs: asked for, and with what it needs.
+    public var testsHaloPeaks: Bool {
+        dropHaloPeaks && attribution == .symmetric && pixelNoise != nil && inputCeiling != nil && forcedCentres == nil
+    }
+    /// The input ceiling in the image's units: pixels at least this bright belong to sources
+    /// brighter than the model knows (nil without a ceiling).
+    var ceilingInImageUnits: Float? { inputCeiling.map { $0 / inputScale } }
     /// Whether blank holes ringed by pixels above `inputCeiling` are taken as saturated stars'
     /// masked cores (`SaturatedCores`). Internal: tests turn it off for a negative control.
     var saturatedCores = true
@@ -320,10 +327,7 @@ public struct MosaicDeblender {
 
     /// The image value above which a blank hole's rim marks a saturated core (the ceiling in the
     /// image's units), or nil when cores are not looked for.
-    var saturatedCoreLevel: Float? {
-        guard settings.saturatedCores, let ceiling = settings.inputCeiling else { return nil }
-        return ceiling / settings.inputScale
-    }
+    var saturatedCoreLevel: Float? { settings.saturatedCores ? settings.ceilingInImageUnits : nil }
 
     /// The whole image's stitched outputs (every rank receives them); `image` must be sanitised.
     public func stitch(_ image: [Float], height: Int, width: Int, network: any TileNetwork,

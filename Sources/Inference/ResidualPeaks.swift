@@ -87,15 +87,9 @@ struct ResidualPeakFinder {
         // Centres in raster order: those within `exclusion` rows of a candidate are a contiguous run.
         let e = Self.exclusion
         return candidates.filter { p in
-            var low = 0, high = centres.count        // the first centre at row p.y − e or below
-            while low < high { let mid = (low + high) / 2; if centres[mid].y < p.y - e { low = mid + 1 } else { high = mid } }
-            var i = low
-            while i < centres.count, centres[i].y <= p.y + e {
-                let dy = centres[i].y - p.y, dx = centres[i].x - p.x
-                if dy * dy + dx * dx <= e * e { return false }
-                i += 1
+            !RasterOrderedPeaks.on(rows: (p.y - e)...(p.y + e), of: centres).contains { c in
+                (c.y - p.y) * (c.y - p.y) + (c.x - p.x) * (c.x - p.x) <= e * e
             }
-            return true
         }
     }
 }

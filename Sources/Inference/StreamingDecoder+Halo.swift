@@ -3,12 +3,9 @@ import PCR
 /// The decoder's side of `HaloPeakFilter`: which peaks are above the ceiling, the halo decisions,
 /// and where the slots that point at a dropped peak go.
 extension StreamingDecoder {
-    /// The image's pixel value at the input ceiling: a source brighter than the model knows.
-    var brightPixel: Float { (settings.inputCeiling ?? .infinity) / settings.inputScale }
-
     /// Records the rows of `part` (image rows from `firstRow` on) that hold a pixel above the ceiling.
     func noteBrightRows(_ part: ArraySlice<Float>, firstRow: Int) {
-        let bright = brightPixel
+        let bright = settings.ceilingInImageUnits ?? .infinity
         for row in 0..<(part.count / width) {
             let start = part.startIndex + row * width
             if part[start..<(start + width)].contains(where: { $0 >= bright }) { brightRows.append(firstRow + row) }

@@ -34,7 +34,6 @@ final class StreamingDecoder {
     var peakValues: [Float] = []
     /// Per centre: found in the residual of the symmetric templates (`ResidualPeakFinder`).
     var foundInResidual: [Bool] = []
-    var index = CentreIndex(centres: [])
     /// What slots are matched to: the centres, then the dropped halo peaks, each standing for the
     /// source that explains it.
     var slotTargets = SlotTargets(kept: CentreIndex(centres: []))
@@ -117,9 +116,7 @@ final class StreamingDecoder {
             }
             residualFinder = ResidualPeakFinder(threshold: threshold, reach: settings.templates.reach, height: height, width: width)
         }
-        let haloTestPossible = settings.dropHaloPeaks && templates != nil && settings.pixelNoise != nil && settings.inputCeiling != nil
-            && forced == nil
-        haloFilter = haloTestPossible ? HaloPeakFilter(settings: settings.haloPeaks) : nil
+        haloFilter = settings.testsHaloPeaks ? HaloPeakFilter(settings: settings.haloPeaks) : nil
     }
 
     /// Smoothed rows held beyond the templates' own 2 × reach either side of the rows decoded: the
@@ -200,7 +197,7 @@ final class StreamingDecoder {
         } else {
             let finder = BandPeakFinder(threshold: settings.peakThreshold, window: settings.peakWindow,
                                         parallel: settings.parallelDecode)
-            let bright = haloFilter == nil ? Float.infinity : brightPixel
+            let bright = haloFilter == nil ? Float.infinity : settings.ceilingInImageUnits ?? .infinity
             for peak in finder.peaks(band: band, bandStart: carryStart, width: width, rows: nmsKnown..<newNMSKnown, tieBreak: fluxBand) {
                 pendingPeaks.append((peak.y, peak.x, peak.value))
                 if fluxBand[(peak.y - carryStart) * width + peak.x] >= bright { brightPeaks.append((peak.y, peak.x)) }
@@ -246,7 +243,7 @@ final class StreamingDecoder {
         let keepFrom = max(carryStart, min(nmsKnown - settings.peakWindow / 2, known))
         carry = Array(band[((keepFrom - carryStart) * width)...])
         carryFlux = Array(fluxBand[((keepFrom - carryStart) * width)...]); carryStart = keepFrom
-        index = CentreIndex(centres: centres)
+        let index = CentreIndex(centres: centres)
         slotTargets = droppedPeaks.isEmpty ? SlotTargets(kept: index)
             : SlotTargets(kept: index, all: CentreIndex(centres: centres + droppedPeaks), aliases: resolvedAliases())
         let k = centres.count

@@ -37,9 +37,7 @@ public struct StreamingPlan: Sendable, Equatable {
             self = []
             if settings.attribution == .symmetric { insert(.attribution) }
             if settings.residualPeaks != nil, settings.forcedCentres == nil { insert(.residualPeaks) }
-            if contains(.attribution), settings.dropHaloPeaks, settings.inputCeiling != nil, settings.forcedCentres == nil {
-                insert(.haloPeaks)
-            }
+            if settings.testsHaloPeaks { insert(.haloPeaks) }
         }
 
         /// Bytes per core pixel: each image along x and smoothed (8), and the residual pass's

@@ -165,7 +165,7 @@ struct DeblendCommand: ParsableCommand {
             ("PAISVIEW", .int(views), "tile views averaged (test-time augmentation)"),
             ("PAISATTR", .string(settings.attribution.rawValue), "shared pixels split: network or symmetric"),
             ("PAISRESP", .double(Double(settings.residualPeaks ?? 0)), "[sigma] residual-peak threshold (0: no second pass)"),
-            ("PAISHALO", .string(haloPeaks), "heatmap peaks on a brighter source's halo: drop or keep"),
+            ("PAISHALO", .string(settings.testsHaloPeaks ? "drop" : "keep"), "peaks on a brighter source's halo dropped or kept"),
             ("PAISPREC", .string(arithmetic.rawValue), "network arithmetic (float32 or bfloat16)"),
             ("PAISZP", .double(units.zeroPoint), "AB zero point of the input's pixel values"),
             ("PAISBKG", .string(sky.map { $0.background.headerValue(subtracted: $0.subtract) } ?? "none"), "sky background subtracted first"),

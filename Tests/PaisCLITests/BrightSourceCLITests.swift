@@ -87,6 +87,10 @@ struct BrightSourceCLITests {
         #expect(kept - plainNear >= 4, "the fixture must show peaks on the rings: \(kept) against \(plainNear)")
         #expect(dropped - plainNear <= (kept - plainNear) / 2, "\(dropped) detections near the stars, \(kept) kept, \(plainNear) without the stars")
         #expect(summaries["/out"]?.contains("peaks on a brighter source's halo dropped") == true)
+        // The header says what ran: the rule needs a ceiling, so without one the peaks are kept.
+        for (output, ran) in [("/out", "drop"), ("/kept", "keep"), ("/uncapped", "keep")] {
+            #expect(try FITSFile.open(directory + output + "/heatmap.fits").readKey("PAISHALO") == .string(ran), "\(output)")
+        }
         for star in Self.stars {
             let flux = pow(10, -0.4 * (star.magnitude - Instrument.zeropoint))
             let near = xs.indices.filter { abs(xs[$0] - Double(star.x)) <= 2 && abs(ys[$0] - Double(star.y)) <= 2 }
