@@ -6,7 +6,9 @@
 //   direct-conv-bench H CIN COUT ISA [K]  (K: kernel size, 3 by default; ISA 256 = AVX2 + FMA, 512 = AVX-512F,
 //                                          pairs = AVX-512F with input-channel pairs, COUT <= 8,
 //                                          bf16 = AVX-512 BF16, forward only: quads of input channels for
-//                                          COUT <= 16 and CIN % 4 == 0, else pairs)
+//                                          COUT <= 16 and CIN % 4 == 0, else pairs;
+//                                          amx = AMX tiles, forward only, with the input's padding and
+//                                          the kernel's packing timed too)
 #include "direct_conv.h"
 #include <immintrin.h>
 #include <stdint.h>
@@ -100,12 +102,40 @@ static int bf16_bench(int k, int h, int cin, int cout) {
     return 0;
 }
 
+// Forward only on AMX tiles, counting what each call of the layer does: pack the kernel, pad and
+// round the input, run the tiles.
+static int amx_bench(int k, int h, int cin, int cout) {
+    const int batch = 8;
+    if (!pais_amx_available()) { fprintf(stderr, "this CPU (or kernel) gives no AMX tiles\n"); return 1; }
+    const pais_conv_shape s = {h, h, cin, h, h, cout, k, 1, k / 2, k / 2, 0, 512};
+    pais_amx_geometry g;
+    pais_amx_geometry_of(&s, &g);
+    float *x = random_floats((long)batch * h * h * cin), *y = random_floats((long)batch * h * h * cout);
+    float *w = random_floats((long)k * k * cin * cout), *bias = calloc(cout, sizeof(float));
+    uint16_t *xp = malloc(sizeof(uint16_t) * batch * g.input_count), *packed = malloc(sizeof(uint16_t) * g.kernel_count);
+    const double flops = 2.0 * batch * h * h * k * k * cin * cout;
+    double best = 1e30;
+    for (int rep = 0; rep < 5; rep++) {                 // best of 5, each the mean of 3 calls
+        double t = now();
+        for (int i = 0; i < 3; i++) {
+            pais_amx_pack_kernel(&s, w, packed);
+            pais_amx_pack_input(&s, x, xp, 0, batch * g.hp);
+            pais_direct_conv_forward_amx(&s, xp, packed, bias, y, 0, batch * h);
+        }
+        t = (now() - t) / 3;
+        if (t < best) best = t;
+    }
+    printf("RESULT %dx%d k=%d %d->%d isa=amx forward %.1f GFLOP/s\n", h, h, k, cin, cout, flops / best * 1e-9);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc == 2 && strcmp(argv[1], "peak") == 0) return peak_bench();
     if (argc != 5 && argc != 6) { fprintf(stderr, "usage: %s H CIN COUT ISA [K]\n", argv[0]); return 2; }
     const int batch = 8, k = argc == 6 ? atoi(argv[5]) : 3, h = atoi(argv[1]), cin = atoi(argv[2]), cout = atoi(argv[3]),
               pairs = strcmp(argv[4], "pairs") == 0;
     if (strcmp(argv[4], "bf16") == 0) return bf16_bench(k, atoi(argv[1]), atoi(argv[2]), atoi(argv[3]));
+    if (strcmp(argv[4], "amx") == 0) return amx_bench(k, atoi(argv[1]), atoi(argv[2]), atoi(argv[3]));
     const int isa = pairs ? 512 : atoi(argv[4]);
     if (pairs && (cout > 8 || cin % 2)) { fprintf(stderr, "pairs needs COUT <= 8 and an even CIN\n"); return 1; }
     if (isa > pais_direct_conv_best_isa()) { fprintf(stderr, "this CPU does not run ISA %d\n", isa); return 1; }

@@ -351,8 +351,8 @@ final class StreamingDecoder {
         let flux = values.flux[0]
         let rows = s.height, w = width, n = self.n, first = s.firstRow
         let targets = slotTargets, known = self.known
-        var owners = ownersBuffer, shares = sharesBuffer
-        ownersBuffer = []; sharesBuffer = []                 // sole owner: no copy on write
+        var owners: [Int32] = [], shares: [Float] = []
+        swap(&owners, &ownersBuffer); swap(&shares, &sharesBuffer)     // sole owner: no copy on write
         if owners.count < rows * w * n {
             owners = [Int32](repeating: 0, count: rows * w * n); shares = [Float](repeating: 0, count: rows * w * n)
         }
@@ -451,7 +451,9 @@ final class StreamingDecoder {
 /// neighbourhood) without a search.
 struct NthNearestBound {
     private var y = Int.min, x = 0
-    private var nearest: [Int] = []
+    /// The n + 1 nearest centres of (y, x), nearest first (the storage reused from pixel to pixel).
+    private var found: [(index: Int, distance2: Double)] = []
+    private var n = 0
     private var nth = 0.0, next = 0.0
 
     /// Whether `owner`, √`distance2` from the pixel (y, x), has n centres of `index` strictly
@@ -460,13 +462,12 @@ struct NthNearestBound {
         if self.y != Int.min {
             let d = distance2.squareRoot(), shift = Double((y - self.y) * (y - self.y) + (x - self.x) * (x - self.x)).squareRoot()
             let slack = 1e-9 * (d + next + shift) + 1e-9          // the square roots' rounding
-            if next - nth > 2 * shift + slack { return !nearest.contains(owner) }
+            if next - nth > 2 * shift + slack { return !found.prefix(self.n).contains { $0.index == owner } }
             if d > nth + shift + slack { return true }
             if d < nth - shift - slack { return false }
         }
-        let found = index.nearest(n + 1, toY: Double(y), x: Double(x))
-        (self.y, self.x) = (y, x)
-        nearest = found.prefix(n).map(\.index)
+        index.nearest(n + 1, toY: Double(y), x: Double(x), into: &found)
+        (self.y, self.x, self.n) = (y, x, n)
         nth = found.count >= n ? found[n - 1].distance2.squareRoot() : .infinity
         next = found.count > n ? found[n].distance2.squareRoot() : .infinity
         return found.count >= n && found[n - 1].distance2 < distance2

@@ -74,11 +74,20 @@ public struct CentreIndex: Sendable {
     /// The `k` centres nearest to (y, x) (all of them when there are fewer), nearest first, with
     /// their squared distances: rings of cells outwards until no unscanned cell can hold a nearer one.
     public func nearest(_ k: Int, toY y: Double, x: Double) -> [(index: Int, distance2: Double)] {
+        var found: [(index: Int, distance2: Double)] = []
+        nearest(k, toY: y, x: x, into: &found)
+        return found
+    }
+
+    /// `nearest(_:toY:x:)` into `found`, whose storage is reused (the decoder asks for every pixel
+    /// whose neighbourhood changed).
+    public func nearest(_ k: Int, toY y: Double, x: Double, into found: inout [(index: Int, distance2: Double)]) {
         let k = min(k, count)
-        guard k > 0 else { return [] }
+        found.removeAll(keepingCapacity: true)
+        guard k > 0 else { return }
         let cy = min(max(Int(((y - Double(originY)) / Double(cell)).rounded(.down)), 0), rows - 1)
         let cx = min(max(Int(((x - Double(originX)) / Double(cell)).rounded(.down)), 0), cols - 1)
-        var found = [(index: Int, distance2: Double)](repeating: (-1, .infinity), count: k)   // ascending
+        found.append(contentsOf: repeatElement((-1, .infinity), count: k))   // ascending
         func scan(_ c: Int) {
             for e in Int(start[c])..<Int(start[c + 1]) {
                 let dy = ys[e] - y, dx = xs[e] - x, d = dy * dy + dx * dx
@@ -105,7 +114,7 @@ public struct CentreIndex: Sendable {
             if y1 < rows - 1 { outside = min(outside, Double(originY + (y1 + 1) * cell) - y) }
             if x0 > 0 { outside = min(outside, x - Double(originX + x0 * cell)) }
             if x1 < cols - 1 { outside = min(outside, Double(originX + (x1 + 1) * cell) - x) }
-            if outside == .infinity || (outside > 0 && found[k - 1].distance2 <= outside * outside) { return found }
+            if outside == .infinity || (outside > 0 && found[k - 1].distance2 <= outside * outside) { return }
             ring += 1
         }
     }

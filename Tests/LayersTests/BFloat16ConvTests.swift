@@ -9,7 +9,7 @@ import TestSupport
 /// per register: Cin not a multiple of 4 at 12 and 16, masked 28, two chunks at 40) and the quad
 /// layout (Cin a multiple of 4: one vector of 8 outputs, or two up to 16 with the second masked at
 /// 9 and 12), whole and shorter tiles, clipped borders, stride 2, 1×1 and 5×5.
-@Suite(.enabled(if: ConvPrecision.bfloat16Available, "this CPU has no AVX-512 BF16"))
+@Suite(.serialized, .enabled(if: ConvPrecision.bfloat16Available, "this CPU has no AVX-512 BF16"))
 struct BFloat16ConvTests {
     /// Round to nearest bfloat16, ties to even (finite inputs).
     static func roundedToBFloat16(_ v: Float) -> Float {
@@ -27,11 +27,20 @@ struct BFloat16ConvTests {
     }
 
     /// (kernel, stride, width, Cin, Cout)
-    @Test(arguments: [(3, 1, 29, 8, 16), (3, 1, 23, 8, 28), (3, 1, 19, 6, 12), (3, 1, 19, 6, 16), (3, 1, 16, 16, 40),
-                      (3, 2, 30, 8, 16), (1, 1, 27, 32, 16), (3, 1, 23, 12, 12), (3, 1, 17, 8, 9), (3, 1, 29, 8, 8),
-                      (3, 1, 17, 40, 8), (5, 1, 21, 4, 8), (3, 2, 31, 8, 5), (1, 1, 27, 8, 8), (3, 1, 14, 6, 8), (5, 1, 3, 4, 8)])
-    func matchesFloat64OfRoundedInputs(shape: (Int, Int, Int, Int, Int)) throws {
+    static let shapes = [(3, 1, 29, 8, 16), (3, 1, 23, 8, 28), (3, 1, 19, 6, 12), (3, 1, 19, 6, 16), (3, 1, 16, 16, 40),
+                         (3, 2, 30, 8, 16), (1, 1, 27, 32, 16), (3, 1, 23, 12, 12), (3, 1, 17, 8, 9), (3, 1, 29, 8, 8),
+                         (3, 1, 17, 40, 8), (5, 1, 21, 4, 8), (3, 2, 31, 8, 5), (1, 1, 27, 8, 8), (3, 1, 14, 6, 8), (5, 1, 3, 4, 8),
+                         (3, 1, 70, 32, 32), (3, 2, 67, 16, 64), (3, 1, 33, 2, 48)]
+
+    /// The vector kernels, and the AMX tiles on CPUs that have them (`BFloat16Engine`): the AMX
+    /// shapes add a row of more than four tiles of pixels, 64 outputs and a depth of 6 (one chunk
+    /// mostly zero weights).
+    @Test(arguments: BFloat16Engine.available, shapes)
+    func matchesFloat64OfRoundedInputs(engine: BFloat16Engine, shape: (Int, Int, Int, Int, Int)) throws {
         let (k, stride, width, cin, cout) = shape
+        let previous = BFloat16Engine.selected
+        BFloat16Engine.selected = engine
+        defer { BFloat16Engine.selected = previous }
         let arena = ParameterArena(hasGradients: false)
         let conv = Conv2D("c", kernel: k, stride: stride, in: cin, out: cout, arena: arena, workspace: Workspace())
         conv.precision = .bfloat16

@@ -71,4 +71,43 @@ void pais_direct_conv_forward_bf16(const pais_conv_shape *shape, const uint16_t 
 void pais_direct_conv_forward_bf16_quads(const pais_conv_shape *shape, const uint16_t *x16, const uint32_t *quads,
                                          const float *bias, float *y, int row0, int row1);
 
+// MARK: AMX tile kernels (inference only; direct_conv_amx.c)
+
+/// 1 when this CPU has AMX-TILE, AMX-BF16 and AVX-512 BF16 and the kernel granted this process the
+/// tile registers (Linux arch_prctl); then the four functions below run. Call once and keep the
+/// answer: it makes a system call.
+int pais_amx_available(void);
+
+/// The padded input and packed kernel of one layer: input rows (oy·stride + ky, hp per image) of
+/// wp pixels, zero outside the image and past it as far as the last tile reads; kernel_count words
+/// of weights in tiles [k, chunks, output_blocks, 16 pairs of depth, 16 outputs, 2].
+typedef struct {
+    int hp, wp;                 // padded input rows per image, pixels per row
+    int pixels_per_row;         // output pixels per tile row: 2 for at most 8 outputs (columns 8j + o), else 1
+    int depth;                  // input values a tile row reads per kernel row: ((pixels_per_row − 1)·stride + k)·Cin
+    int chunks;                 // 32-value chunks of that depth
+    int output_blocks;          // blocks of 16 outputs (even when more than one)
+    int pixel_blocks;           // blocks of 16 output pixels per row, a whole number of groups
+    int pixel_group;            // pixel blocks that share one weight tile: 4 for one output block, else 2
+    long input_count;           // uint16 words of one image's padded input: hp · wp · Cin
+    long kernel_count;          // uint16 words of the packed kernel
+} pais_amx_geometry;
+
+void pais_amx_geometry_of(const pais_conv_shape *shape, pais_amx_geometry *geometry);
+
+/// packed (kernel_count words) = kernel HWIO [k, k, cin, cout] rounded to bfloat16 in the tile layout:
+/// word ((ky·chunks + q)·output_blocks + b)·512 + 32·pair + 2·n + e holds, for depth d = 32q + 2·pair
+/// + e, kernel[ky, d / cin, d % cin, 16b + n] (one pixel per row), or kernel[ky, d / cin − j·stride,
+/// d % cin, n − 8j] for n in 8j..<8j + 8 (two); zero where that tap or output does not exist.
+void pais_amx_pack_kernel(const pais_conv_shape *shape, const float *kernel, uint16_t *packed);
+
+/// Padded rows row0..<row1 (flattened batch · hp) of xp = x [batch, h, w, cin] rounded to bfloat16,
+/// input pixel (iy, ix) at padded (iy + pad_y, ix + pad_x).
+void pais_amx_pack_input(const pais_conv_shape *shape, const float *x, uint16_t *xp, int row0, int row1);
+
+/// y rows row0..<row1 = bias (cout floats, or 0 when NULL) + conv(xp, packed), products of bfloat16
+/// values summed in float32 on the tiles.
+void pais_direct_conv_forward_amx(const pais_conv_shape *shape, const uint16_t *xp, const uint16_t *packed,
+                                  const float *bias, float *y, int row0, int row1);
+
 #endif
