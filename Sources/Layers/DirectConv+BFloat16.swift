@@ -14,9 +14,10 @@ public enum ConvPrecision: String, Sendable {
     /// Whether this CPU runs the bfloat16 kernels.
     public static let bfloat16Available = pais_direct_conv_has_bf16() != 0
 
-    /// The precision `auto` means on this CPU: bfloat16 where it runs faster than float32, on AMD
-    /// CPUs with AVX-512 BF16 (Zen 4 on). Intel's issue vdpbf16ps at half the rate of their two
-    /// FMA ports: on a Sapphire Rapids host the float32 network ran 1.1-1.4× faster.
+    /// The precision `auto` means on this CPU: bfloat16 where it runs faster than float32: on
+    /// Intel CPUs with AMX (Sapphire Rapids on; the tiles run the convolutions 2-4× faster), and on
+    /// AMD CPUs with AVX-512 BF16 (Zen 4 on). Without AMX, Intel's issue vdpbf16ps at half the rate
+    /// of their two FMA ports: the float32 network ran 1.1-1.4× faster there.
     public static var fastest: ConvPrecision {
         bfloat16Available && (pais_cpu_is_amd() != 0 || BFloat16Engine.amxAvailable) ? .bfloat16 : .float32
     }
@@ -34,6 +35,8 @@ public enum BFloat16Engine: String, Sendable, CaseIterable {
     public static let amxAvailable = pais_amx_available() != 0
     /// The engine in use: AMX where available (tests switch it to compare the two).
     nonisolated(unsafe) public static var selected: BFloat16Engine = amxAvailable ? .amx : .vector
+    /// For the run summary.
+    public var label: String { self == .amx ? "AMX tiles" : "AVX-512 BF16" }
     /// Engines this CPU runs.
     public static var available: [BFloat16Engine] {
         ConvPrecision.bfloat16Available ? (amxAvailable ? [.vector, .amx] : [.vector]) : []

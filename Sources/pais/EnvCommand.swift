@@ -46,8 +46,13 @@ struct EnvCommand: ParsableCommand {
         case .avx512: convs = "direct avx512 kernels (input channels in pairs for layers with 8 or fewer outputs; AVX2 for their 1x1 and odd-input ones)"
         }
         report(true, "convolutions: " + convs)
-        report(true, "inference arithmetic (deblend --precision auto): " + (ConvPrecision.bfloat16Available
-            ? "bfloat16 (AVX-512 BF16)" : "float32 (no AVX-512 BF16 on this CPU)"))
+        let arithmetic: String
+        switch (ConvPrecision.fastest, ConvPrecision.bfloat16Available) {
+        case (.bfloat16, _): arithmetic = "bfloat16 on \(BFloat16Engine.selected.label)"
+        case (.float32, true): arithmetic = "float32 (this CPU's AVX-512 BF16 is slower; --precision bfloat16 asks for it)"
+        case (.float32, false): arithmetic = "float32 (no AVX-512 BF16 on this CPU)"
+        }
+        report(true, "inference arithmetic (deblend --precision auto): " + arithmetic)
         report(true, "cfitsio \(cfitsioVersion())")
 
         // MPI last: a failed initialisation falls back to one local rank and is reported.
