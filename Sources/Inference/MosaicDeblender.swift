@@ -1,6 +1,7 @@
 import Distributed
 import Foundation
 import PCR
+import Tensors
 
 /// An integer pixel position (row y, column x), 0-based.
 public struct PixelCentre: Sendable, Hashable, Comparable {
@@ -160,6 +161,9 @@ public struct DeblendRun: Sendable {
     /// Wall seconds: the tile network pass (including the gathers over ranks) and NMS + decoding on
     /// rank 0; and the seconds rank 0's background thread spent writing the outputs, alongside both.
     public var networkSeconds = 0.0, decodeSeconds = 0.0, outputSeconds = 0.0
+    /// Whether blocks were decoded while the network ran the next (`StreamingPlan.overlapsDecoding`):
+    /// then the network's and the decoding's seconds overlap.
+    public var decodingOverlapped = false
     /// Most pixels that waited at once for a final match across a block seam.
     public var peakDeferredPixels = 0
     /// Pixels matched before every centre below them was known, because more than
@@ -386,6 +390,13 @@ public struct MosaicDeblender {
         var lastDecode = BlockTimings()         // rank 0's decoding of the block before
         var tilesThroughBlock = 0
         var outputs = StitchedOutputs(height: 0, width: image.width, slots: network.slots)
+        // One process with several threads, and room in the plan: block k is decoded on a thread
+        // of its own while the network runs block k + 1 into the other buffer, so that the cores
+        // one phase leaves idle (its serial parts, the last tiles) work on the other.
+        let overlapped = plan.overlapsDecoding && size == 1 && decoder != nil && Parallel.workers > 1
+        var spare = StitchedOutputs(height: 0, width: image.width, slots: network.slots)
+        var decoding: BackgroundDecode?
+        defer { _ = try? decoding?.wait() }      // never return while it still writes
         for block in plan.blocks {
             var input = try image.read(rows: block.inputRows)
             InputScan.sanitise(&input)
@@ -414,6 +425,8 @@ public struct MosaicDeblender {
                 share = BlockTimings(summed).nextShare(size: size, decodingRows: block.rows.count)
             }
             guard let decoder else { continue }
+            // The rows asked for below depend on the decoder's state after the block before.
+            if let previous = decoding { decoding = nil; run.decodeSeconds += try previous.wait() }
             let decodeStart = Date()
             let core = (block.rows.lowerBound - block.inputRows.lowerBound) * image.width
             let bandFlux = try bands.map { band in
@@ -429,12 +442,24 @@ public struct MosaicDeblender {
                 let rows = try sanitisedRows(around, input: input, inputRows: block.inputRows, image: image).flatMap { $0 }
                 coreDepths = SaturatedCores.depths(rows[...], imageRows: around, width: image.width, rows: block.rows, bright: bright)
             }
-            try decoder.consume(outputs, flux: Array(input[core..<(core + block.rows.count * image.width)]), bandFlux: bandFlux,
-                                templateRows: templateRows, coreDepths: coreDepths, isLast: block.index == plan.blocks.count - 1)
-            let decoding = Date().timeIntervalSince(decodeStart)
-            run.decodeSeconds += decoding
-            (lastDecode.decodeMicros, lastDecode.decodeRows) = (Int64(decoding * 1e6), Int64(block.rows.count))
+            let flux = Array(input[core..<(core + block.rows.count * image.width)]), isLast = block.index == plan.blocks.count - 1
+            if overlapped {
+                run.decodeSeconds += Date().timeIntervalSince(decodeStart)       // reading its rows
+                let stitched = outputs
+                decoding = BackgroundDecode {
+                    try decoder.consume(stitched, flux: flux, bandFlux: bandFlux, templateRows: templateRows,
+                                        coreDepths: coreDepths, isLast: isLast)
+                }
+                swap(&outputs, &spare)
+                continue
+            }
+            try decoder.consume(outputs, flux: flux, bandFlux: bandFlux, templateRows: templateRows, coreDepths: coreDepths, isLast: isLast)
+            let seconds = Date().timeIntervalSince(decodeStart)
+            run.decodeSeconds += seconds
+            (lastDecode.decodeMicros, lastDecode.decodeRows) = (Int64(seconds * 1e6), Int64(block.rows.count))
         }
+        if let last = decoding { decoding = nil; run.decodeSeconds += try last.wait() }
+        run.decodingOverlapped = overlapped && plan.blocks.count > 1
         if let decoder {
             let finishStart = Date()
             let catalog = try decoder.finish()
@@ -493,5 +518,37 @@ public struct MosaicDeblender {
         result.networkSeconds = run.networkSeconds
         result.decodeSeconds = run.decodeSeconds
         return result
+    }
+}
+
+/// One block's decoding on a thread of its own (`MosaicDeblender.deblend` with
+/// `StreamingPlan.overlapsDecoding`). The block's buffers are released before `wait` returns, so
+/// the caller's next write to them copies nothing.
+private final class BackgroundDecode: @unchecked Sendable {
+    private var work: (() throws -> Void)?
+    private var result: Result<Double, any Error> = .success(0)
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ work: @escaping () throws -> Void) {
+        self.work = work
+        let thread = Thread { [self] in
+            let start = Date()
+            do {
+                try self.work?()
+                result = .success(Date().timeIntervalSince(start))
+            } catch {
+                result = .failure(error)
+            }
+            self.work = nil
+            done.signal()
+        }
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+
+    /// The decoding's seconds once it has ended, or its error. Call once.
+    func wait() throws -> Double {
+        done.wait()
+        return try result.get()
     }
 }

@@ -59,12 +59,18 @@ public struct StreamingPlan: Sendable, Equatable {
     public let bands: Int
     /// The smoothed images rank 0 holds (`SmoothedImages(settings)`).
     public let smoothed: SmoothedImages
+    /// Whether the plan has room for a second block's stitched outputs and input, so that a
+    /// one-rank run with several threads may decode each block while the network runs the next
+    /// (`MosaicDeblender.deblend`). `pais deblend` asks for it whatever its threads and ranks:
+    /// the blocks, and with them the last bits of the catalog's running sums, do not depend on them.
+    public let overlapsDecoding: Bool
     public let blocks: [Block]
 
     /// A plan of blocks of `tileRowsPerBlock` tile rows each (the last may be shorter).
-    public init(grid: TileGrid, slots: Int, bands: Int = 0, smoothed: SmoothedImages, tileRowsPerBlock: Int) throws {
+    public init(grid: TileGrid, slots: Int, bands: Int = 0, smoothed: SmoothedImages, overlapsDecoding: Bool = false,
+                tileRowsPerBlock: Int) throws {
         guard tileRowsPerBlock > 0 else { throw InferenceError.badParameter("a block needs at least one row of tiles, got \(tileRowsPerBlock)") }
-        self.grid = grid; self.slots = slots; self.bands = bands; self.smoothed = smoothed
+        self.grid = grid; self.slots = slots; self.bands = bands; self.smoothed = smoothed; self.overlapsDecoding = overlapsDecoding
         blocks = Swift.stride(from: 0, to: grid.rows, by: tileRowsPerBlock).enumerated().map { index, first in
             let last = min(first + tileRowsPerBlock, grid.rows) - 1
             let top = grid.tile(first * grid.columns), bottom = grid.tile(last * grid.columns)
@@ -75,23 +81,36 @@ public struct StreamingPlan: Sendable, Equatable {
 
     /// A plan whose cores hold about `blockRows` rows (rounded down to whole tile rows, at least
     /// one); nil means one block for the whole mosaic.
-    public init(grid: TileGrid, slots: Int, bands: Int = 0, smoothed: SmoothedImages, blockRows: Int?) throws {
+    public init(grid: TileGrid, slots: Int, bands: Int = 0, smoothed: SmoothedImages, overlapsDecoding: Bool = false,
+                blockRows: Int?) throws {
         let tileRows = blockRows.map { max(1, $0 / grid.stride) } ?? grid.rows
-        try self.init(grid: grid, slots: slots, bands: bands, smoothed: smoothed, tileRowsPerBlock: tileRows)
+        try self.init(grid: grid, slots: slots, bands: bands, smoothed: smoothed, overlapsDecoding: overlapsDecoding, tileRowsPerBlock: tileRows)
     }
 
     /// The plan with the largest blocks whose estimated peak memory (`peakBytes`) is at most
-    /// `maxBytes`; fails when not even one row of tiles fits.
-    public static func fitting(grid: TileGrid, slots: Int, bands: Int = 0, smoothed: SmoothedImages, maxBytes: Int) throws -> StreamingPlan {
+    /// `maxBytes`; fails when not even one row of tiles fits. With `overlapsDecoding` it makes room
+    /// for the overlap if one row of tiles fits with it, and otherwise plans without it.
+    public static func fitting(grid: TileGrid, slots: Int, bands: Int = 0, smoothed: SmoothedImages, overlapsDecoding: Bool = false,
+                               maxBytes: Int) throws -> StreamingPlan {
+        if overlapsDecoding, let plan = try? fitting(grid: grid, slots: slots, bands: bands, smoothed: smoothed, overlapping: true, maxBytes: maxBytes) {
+            return plan
+        }
+        return try fitting(grid: grid, slots: slots, bands: bands, smoothed: smoothed, overlapping: false, maxBytes: maxBytes)
+    }
+
+    private static func fitting(grid: TileGrid, slots: Int, bands: Int, smoothed: SmoothedImages, overlapping overlapsDecoding: Bool,
+                                maxBytes: Int) throws -> StreamingPlan {
         var best: StreamingPlan?
         var low = 1, high = grid.rows
         while low <= high {                      // peakBytes grows with the block size
             let mid = (low + high) / 2
-            let plan = try StreamingPlan(grid: grid, slots: slots, bands: bands, smoothed: smoothed, tileRowsPerBlock: mid)
+            let plan = try StreamingPlan(grid: grid, slots: slots, bands: bands, smoothed: smoothed, overlapsDecoding: overlapsDecoding,
+                                         tileRowsPerBlock: mid)
             if plan.peakBytes <= maxBytes { best = plan; low = mid + 1 } else { high = mid - 1 }
         }
         guard let best else {
-            let one = try StreamingPlan(grid: grid, slots: slots, bands: bands, smoothed: smoothed, tileRowsPerBlock: 1)
+            let one = try StreamingPlan(grid: grid, slots: slots, bands: bands, smoothed: smoothed, overlapsDecoding: overlapsDecoding,
+                                        tileRowsPerBlock: 1)
             throw InferenceError.badParameter("memory limit \(megabytes(maxBytes)) MB is below the \(megabytes(one.peakBytes)) MB one row of tiles needs")
         }
         return best
@@ -115,11 +134,13 @@ public struct StreamingPlan: Sendable, Equatable {
 
     /// Estimated peak bytes of one block on rank 0: its core at `bytesPerCorePixel`, its input
     /// rows (float32), the heatmap rows carried over for NMS across the seam, and the smoothed
-    /// images' rows held beyond the core (`SmoothedImages.haloRows`).
+    /// images' rows held beyond the core (`SmoothedImages.haloRows`); with `overlapsDecoding`, the
+    /// next block's stitched outputs (`4·(1 + 3n)` per core pixel) and input.
     public func peakBytes(of block: Block) -> Int {
         let w = grid.width
+        let next = overlapsDecoding ? block.rows.count * w * 4 * (1 + 3 * slots) + block.inputRows.count * w * 4 : 0
         return block.rows.count * w * Self.bytesPerCorePixel(slots: slots, bands: bands, smoothed: smoothed)
-            + block.inputRows.count * w * 4 + 8 * w * 4 + smoothed.haloRows * w * 4
+            + block.inputRows.count * w * 4 + 8 * w * 4 + smoothed.haloRows * w * 4 + next
     }
 
     /// The largest block's estimate.

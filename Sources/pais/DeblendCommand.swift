@@ -136,8 +136,12 @@ struct DeblendCommand: ParsableCommand {
         let plan = try inferenceCall {
             let grid = try TileGrid(height: input.height, width: input.width, tile: settings.tile, margin: settings.margin)
             let smoothed = StreamingPlan.SmoothedImages(settings)
-            return try blockRows.map { try StreamingPlan(grid: grid, slots: network.slots, bands: measureOptions.count, smoothed: smoothed, blockRows: $0) }
-                ?? StreamingPlan.fitting(grid: grid, slots: network.slots, bands: measureOptions.count, smoothed: smoothed, maxBytes: maxMemory << 20)
+            // Room to decode each block while the network runs the next (used by one rank with
+            // several threads), asked for on every run so that the blocks do not depend on those.
+            return try blockRows.map {
+                try StreamingPlan(grid: grid, slots: network.slots, bands: measureOptions.count, smoothed: smoothed, overlapsDecoding: true, blockRows: $0)
+            } ?? StreamingPlan.fitting(grid: grid, slots: network.slots, bands: measureOptions.count, smoothed: smoothed,
+                                       overlapsDecoding: true, maxBytes: maxMemory << 20)
         }
         let matchSummary = noise.summary(matched, grid: plan.grid, scale: settings.inputScale)
         if root {
@@ -234,7 +238,7 @@ struct DeblendCommand: ParsableCommand {
         let rate = String(format: "%.2f tiles/s", Double(run.tiles - run.blankTiles) / max(ranks ? seconds : run.networkSeconds, 1e-9))
             + (ranks ? " over the whole run" : "")
         print("  \(run.tiles) tiles on \(communicator.size) rank(s) in \(plan.blocks.count) block(s)\(blank)\(share): network "
-              + String(format: "%.2f s (\(rate)), NMS + decode %.2f s, writing %.2f s alongside, total %.2f s",
+              + String(format: "%.2f s (\(rate)), NMS + decode %.2f s\(run.decodingOverlapped ? " alongside the network's next block" : ""), writing %.2f s alongside, total %.2f s",
                        run.networkSeconds, run.decodeSeconds, run.outputSeconds, seconds))
         if run.blocksPacedByDecoding > 0 {
             print("  note: rank 0's decoding set the pace in \(run.blocksPacedByDecoding) of \(plan.blocks.count) blocks (it ran none of their tiles and the other ranks waited for it): fewer ranks with more --threads each, e.g. one rank per node, would be faster")

@@ -49,6 +49,21 @@ struct StreamingPlanTests {
             peaks.append(plan.peakBytes)
         }
         #expect(Set(peaks).count == 1, "same width and budget: same peak whatever the height")
+        // Room to decode a block while the network runs the next: the next block's stitched outputs
+        // (4 · (1 + 3n) bytes per core pixel) and input, in smaller blocks within the same budget.
+        let square = try TileGrid(height: 4096, width: 4096, tile: 256, margin: 32)
+        let overlapped = try StreamingPlan.fitting(grid: square, slots: 3, smoothed: .attribution, overlapsDecoding: true, maxBytes: budget)
+        let inTurn = try StreamingPlan.fitting(grid: square, slots: 3, smoothed: .attribution, maxBytes: budget)
+        #expect(overlapped.overlapsDecoding && overlapped.peakBytes <= budget && overlapped.blocks.count > inTurn.blocks.count)
+        for block in overlapped.blocks {
+            #expect(overlapped.peakBytes(of: block) == block.rows.count * 4096 * (108 + 40) + block.inputRows.count * 4096 * 8 + 8 * 4096 * 4
+                    + SymmetricTemplates.haloRows(SymmetricTemplates.Settings()) * 4096 * 4)
+        }
+        // Where not even one row of tiles fits with that room (20,000 px wide), the plan goes without.
+        let wideGrid = try TileGrid(height: 20_000, width: 20_000, tile: 256, margin: 32)
+        let wideAsked = try StreamingPlan.fitting(grid: wideGrid, slots: 3, smoothed: .attribution, overlapsDecoding: true, maxBytes: budget)
+        let wideInTurn = try StreamingPlan.fitting(grid: wideGrid, slots: 3, smoothed: .attribution, maxBytes: budget)
+        #expect(!wideAsked.overlapsDecoding && wideAsked.blocks == wideInTurn.blocks)
         // A whole-mosaic 20k x 20k block would need about 40 GB; one row of tiles does not fit in 10 MB.
         let whole = try StreamingPlan(grid: try TileGrid(height: 20_000, width: 20_000, tile: 256, margin: 32), slots: 3, smoothed: .attribution, blockRows: nil)
         #expect(whole.peakBytes > 38_000_000_000)

@@ -142,6 +142,44 @@ struct StreamingTests {
         #expect(band.map { [$0.y, $0.x] } == PeakFinder().peaks(heat, height: StreamingFixture.height, width: StreamingFixture.width).map { [$0.y, $0.x] })
     }
 
+    /// One process decoding each block on a thread of its own while the network runs the next
+    /// (`StreamingPlan.overlapsDecoding`) gives the same bits as decoding in turn. The sink is slow
+    /// (its queue fills and holds the decoder back), so a block's decoding is still running when
+    /// the network has finished the next: what the next block asks of the decoder must wait for it.
+    @Test func overlappedDecodingEqualsDecodingInTurn() throws {
+        var settings = StreamingFixture.settings(blockRows: 24)
+        settings.attribution = .symmetric; settings.templates.reach = 6
+        let deblender = MosaicDeblender(settings: settings)
+        func run(overlapped: Bool) throws -> (Fingerprint, DeblendRun) {
+            let grid = try TileGrid(height: StreamingFixture.height, width: StreamingFixture.width, tile: 32, margin: 4)
+            let plan = try StreamingPlan(grid: grid, slots: FakeNetwork.slots, smoothed: .init(settings), overlapsDecoding: overlapped, blockRows: 24)
+            let sink = ForwardingSink(InMemorySink(height: StreamingFixture.height, width: StreamingFixture.width, replacedPixels: 0,
+                                                   tiles: plan.grid.count), delay: 0.02)
+            let run = try deblender.deblend(rows: ArrayImageRows(StreamingFixture.image, height: StreamingFixture.height, width: StreamingFixture.width),
+                                            network: FakeNetwork.network, plan: plan, sink: sink)
+            return (Fingerprint(sink.inner.result), run)
+        }
+        let (inTurn, sequential) = try run(overlapped: false)
+        let (alongside, overlapped) = try run(overlapped: true)
+        #expect(overlapped.plan.blocks.count == 4 && overlapped.decodingOverlapped && !sequential.decodingOverlapped)
+        #expect(overlapped.peakDeferredPixels > 0)
+        #expect(alongside == inTurn)
+    }
+
+    /// An error of a block decoded on its own thread stops the deblend with that error.
+    @Test func overlappedDecodingPassesItsErrorOn() throws {
+        let settings = StreamingFixture.settings(blockRows: 24)
+        let grid = try TileGrid(height: StreamingFixture.height, width: StreamingFixture.width, tile: 32, margin: 4)
+        let plan = try StreamingPlan(grid: grid, slots: FakeNetwork.slots, smoothed: .init(settings), overlapsDecoding: true, blockRows: 24)
+        let sink = ForwardingSink(InMemorySink(height: StreamingFixture.height, width: StreamingFixture.width, replacedPixels: 0,
+                                               tiles: plan.grid.count), refuseRowsFrom: 1)
+        #expect(throws: ForwardingSink.Refused.self) {
+            try MosaicDeblender(settings: settings).deblend(
+                rows: ArrayImageRows(StreamingFixture.image, height: StreamingFixture.height, width: StreamingFixture.width),
+                network: FakeNetwork.network, plan: plan, sink: sink)
+        }
+    }
+
     /// Two ranks splitting each block's tiles give the same bits as one rank.
     @Test func ranksSplitTilesWithinBlocks() throws {
         let (single, _) = try StreamingFixture.run(StreamingFixture.settings(blockRows: 24))
@@ -177,4 +215,27 @@ struct StreamingTests {
             #expect(FileManager.default.contentsEqual(atPath: base + "/whole/" + name, andPath: base + "/streamed/" + name), "\(name)")
         }
     }
+}
+
+/// An `InMemorySink` behind a slow writer (`delay` seconds per call with rows) that may refuse
+/// segmentation rows from `refuseRowsFrom` on.
+final class ForwardingSink: DeblendSink {
+    struct Refused: Error {}
+    let inner: InMemorySink
+    let delay: Double, refuseRowsFrom: Int
+    init(_ inner: InMemorySink, delay: Double = 0, refuseRowsFrom: Int = .max) {
+        self.inner = inner; self.delay = delay; self.refuseRowsFrom = refuseRowsFrom
+    }
+    private func pause() { if delay > 0 { Thread.sleep(forTimeInterval: delay) } }
+    func imageRows(firstRow: Int, _ pixels: ArraySlice<Float>) throws { pause(); try inner.imageRows(firstRow: firstRow, pixels) }
+    func heatmapRows(firstRow: Int, _ values: ArraySlice<Float>) throws { pause(); try inner.heatmapRows(firstRow: firstRow, values) }
+    func segmentationRows(firstRow: Int, _ ids: [Int32]) throws {
+        pause()
+        guard firstRow < refuseRowsFrom else { throw Refused() }
+        try inner.segmentationRows(firstRow: firstRow, ids)
+    }
+    func patchSegmentation(_ patches: [(index: Int, id: Int32)]) throws { try inner.patchSegmentation(patches) }
+    func beginStamps(_ boxes: [(y0: Int, x0: Int, height: Int, width: Int)]) throws { try inner.beginStamps(boxes) }
+    func stamps(firstID: Int, _ images: [SparseImage]) throws { try inner.stamps(firstID: firstID, images) }
+    func finish(sources: [DeblendedSource]) throws { try inner.finish(sources: sources) }
 }
