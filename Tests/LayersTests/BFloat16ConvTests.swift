@@ -30,11 +30,11 @@ struct BFloat16ConvTests {
     static let shapes = [(3, 1, 29, 8, 16), (3, 1, 23, 8, 28), (3, 1, 19, 6, 12), (3, 1, 19, 6, 16), (3, 1, 16, 16, 40),
                          (3, 2, 30, 8, 16), (1, 1, 27, 32, 16), (3, 1, 23, 12, 12), (3, 1, 17, 8, 9), (3, 1, 29, 8, 8),
                          (3, 1, 17, 40, 8), (5, 1, 21, 4, 8), (3, 2, 31, 8, 5), (1, 1, 27, 8, 8), (3, 1, 14, 6, 8), (5, 1, 3, 4, 8),
-                         (3, 1, 70, 32, 32), (3, 2, 67, 16, 64), (3, 1, 33, 2, 48)]
+                         (3, 1, 70, 32, 32), (3, 2, 67, 16, 64), (3, 1, 33, 2, 48), (3, 1, 5, 8, 24)]
 
-    /// The vector kernels, and the AMX tiles on CPUs that have them (`BFloat16Engine`): the AMX
-    /// shapes add a row of more than four tiles of pixels, 64 outputs and a depth of 6 (one chunk
-    /// mostly zero weights).
+    /// The vector kernels, and the AMX tiles on CPUs that have them (`BFloat16Engine`): the last
+    /// shapes add a row of more than four tiles of pixels, 64 outputs, a depth of 6 (one chunk of
+    /// mostly zero weights) and a row shorter than one tile with two blocks of outputs.
     @Test(arguments: BFloat16Engine.available, shapes)
     func matchesFloat64OfRoundedInputs(engine: BFloat16Engine, shape: (Int, Int, Int, Int, Int)) throws {
         let (k, stride, width, cin, cout) = shape
