@@ -171,15 +171,31 @@ public final class UpsampledHeads {
         for (hi, head) in heads.enumerated() {
             let o = outs[hi].data, mh = head.spec.outputs, col = head.column
             fusedBias.withUnsafeBufferPointer { fb in
+                let bias = fb.baseAddress! + col, columns = UnsafePointer(phases + col)
                 Parallel.forRanges(sh.b * h, grain: max(1, 4096 / w)) { lo, hi2 in
-                    Self.forEachParity(rows: lo..<hi2, width: w) { p, q, full in
-                        let dst = o + full * mh, src = phases + p * m4 + q * m + col
-                        for j in 0..<mh { dst[j] = src[j] + fb[col + j] }
+                    // The heads' widths as constants (heatmap 1, maps n = 3, vectors 2n = 6):
+                    // a loop of unknown length around each pixel's few values cost more than the copy.
+                    switch mh {
+                    case 1: Self.interleave(rows: lo..<hi2, width: w, outputs: 1, phases: columns, stride: m4, parity: m, into: o, bias: bias)
+                    case 3: Self.interleave(rows: lo..<hi2, width: w, outputs: 3, phases: columns, stride: m4, parity: m, into: o, bias: bias)
+                    case 6: Self.interleave(rows: lo..<hi2, width: w, outputs: 6, phases: columns, stride: m4, parity: m, into: o, bias: bias)
+                    default: Self.interleave(rows: lo..<hi2, width: w, outputs: mh, phases: columns, stride: m4, parity: m, into: o, bias: bias)
                     }
                 }
             }
         }
         return outs
+    }
+
+    /// out [B, 2H, 2W, outputs] at low-resolution rows `rows` = bias + the head's columns of
+    /// `phases` [B·H·W, stride] (parity q's at q · `parity`; `phases` and `bias` start at the head's column).
+    @inline(__always)
+    private static func interleave(rows: Range<Int>, width w: Int, outputs mh: Int, phases: UnsafePointer<Float>, stride m4: Int,
+                                   parity m: Int, into o: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>) {
+        forEachParity(rows: rows, width: w) { p, q, full in
+            let dst = o + full * mh, src = phases + p * m4 + q * m
+            for j in 0..<mh { dst[j] = src[j] + bias[j] }
+        }
     }
 
     // dys: one [B, 2H, 2W, m] per head -> ds: [B, H, W, C]; accumulates all eight parameter grads.
