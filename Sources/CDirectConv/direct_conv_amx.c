@@ -10,9 +10,11 @@
 // The trick that keeps the tiles full at 8 input channels: in NHWC the k taps of one kernel row
 // are k·Cin consecutive values of the input row, so a tile row (32 values) spans several taps and
 // channels at once. Output pixel ox's row of A starts at input value ox·stride·Cin of the padded
-// input row oy·stride + ky; a chunk of 32 values that runs past k·Cin reads the next pixels, which
-// meet zero weights. The input is copied once into a zero-padded bfloat16 image
-// (pais_amx_pack_input) so no tile needs clipping at the borders.
+// input row oy·stride + ky; a chunk of 32 values that runs past the row's depth reads the next
+// pixels, which meet zero weights. With at most 8 outputs a row of A serves two output pixels
+// (its depth spans both pixels' taps; columns 8j + o hold pixel j's outputs), so no column of C
+// idles. The input is copied once into a zero-padded bfloat16 image (pais_amx_pack_input) so no
+// tile needs clipping at the borders.
 #include "direct_conv.h"
 #include <stddef.h>
 #include <string.h>
