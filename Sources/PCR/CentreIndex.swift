@@ -88,34 +88,37 @@ public struct CentreIndex: Sendable {
         let cy = min(max(Int(((y - Double(originY)) / Double(cell)).rounded(.down)), 0), rows - 1)
         let cx = min(max(Int(((x - Double(originX)) / Double(cell)).rounded(.down)), 0), cols - 1)
         found.append(contentsOf: repeatElement((-1, .infinity), count: k))   // ascending
-        func scan(_ c: Int) {
-            for e in Int(start[c])..<Int(start[c + 1]) {
-                let dy = ys[e] - y, dx = xs[e] - x, d = dy * dy + dx * dx
-                guard d < found[k - 1].distance2 else { continue }
-                var slot = k - 1
-                while slot > 0 && found[slot - 1].distance2 > d { found[slot] = found[slot - 1]; slot -= 1 }
-                found[slot] = (Int(ids[e]), d)
-            }
-        }
-        var ring = 0
-        while true {
-            let y0 = cy - ring, y1 = cy + ring, x0 = cx - ring, x1 = cx + ring
-            for by in stride(from: max(0, y0), through: min(rows - 1, y1), by: 1) {
-                if by == y0 || by == y1 {
-                    for bx in stride(from: max(0, x0), through: min(cols - 1, x1), by: 1) { scan(by * cols + bx) }
-                } else {
-                    if x0 >= 0 { scan(by * cols + x0) }
-                    if x1 < cols { scan(by * cols + x1) }
+        // Through a pointer: the array's own subscript would check its uniqueness on every update.
+        found.withUnsafeMutableBufferPointer { found in
+            func scan(_ c: Int) {
+                for e in Int(start[c])..<Int(start[c + 1]) {
+                    let dy = ys[e] - y, dx = xs[e] - x, d = dy * dy + dx * dx
+                    guard d < found[k - 1].distance2 else { continue }
+                    var slot = k - 1
+                    while slot > 0 && found[slot - 1].distance2 > d { found[slot] = found[slot - 1]; slot -= 1 }
+                    found[slot] = (Int(ids[e]), d)
                 }
             }
-            // Any centre not scanned lies outside rows y0...y1 or columns x0...x1: at least this far.
-            var outside = Double.infinity
-            if y0 > 0 { outside = min(outside, y - Double(originY + y0 * cell)) }
-            if y1 < rows - 1 { outside = min(outside, Double(originY + (y1 + 1) * cell) - y) }
-            if x0 > 0 { outside = min(outside, x - Double(originX + x0 * cell)) }
-            if x1 < cols - 1 { outside = min(outside, Double(originX + (x1 + 1) * cell) - x) }
-            if outside == .infinity || (outside > 0 && found[k - 1].distance2 <= outside * outside) { return }
-            ring += 1
+            var ring = 0
+            while true {
+                let y0 = cy - ring, y1 = cy + ring, x0 = cx - ring, x1 = cx + ring
+                for by in stride(from: max(0, y0), through: min(rows - 1, y1), by: 1) {
+                    if by == y0 || by == y1 {
+                        for bx in stride(from: max(0, x0), through: min(cols - 1, x1), by: 1) { scan(by * cols + bx) }
+                    } else {
+                        if x0 >= 0 { scan(by * cols + x0) }
+                        if x1 < cols { scan(by * cols + x1) }
+                    }
+                }
+                // Any centre not scanned lies outside rows y0...y1 or columns x0...x1: at least this far.
+                var outside = Double.infinity
+                if y0 > 0 { outside = min(outside, y - Double(originY + y0 * cell)) }
+                if y1 < rows - 1 { outside = min(outside, Double(originY + (y1 + 1) * cell) - y) }
+                if x0 > 0 { outside = min(outside, x - Double(originX + x0 * cell)) }
+                if x1 < cols - 1 { outside = min(outside, Double(originX + (x1 + 1) * cell) - x) }
+                if outside == .infinity || (outside > 0 && found[k - 1].distance2 <= outside * outside) { return }
+                ring += 1
+            }
         }
     }
 
