@@ -118,9 +118,9 @@ static int amx_bench(int k, int h, int cin, int cout) {
     for (int rep = 0; rep < 5; rep++) {                 // best of 5, each the mean of 3 calls
         double t = now();
         for (int i = 0; i < 3; i++) {
-            pais_amx_pack_kernel(&s, w, packed);
-            pais_amx_pack_input(&s, x, xp, 0, batch * g.hp);
-            pais_direct_conv_forward_amx(&s, xp, packed, bias, y, 0, batch * h);
+            pais_amx_pack_kernel(&s, &g, w, packed);
+            pais_amx_pack_input(&s, &g, x, xp, 0, batch * g.hp);
+            pais_direct_conv_forward_amx(&s, &g, xp, packed, bias, y, 0, batch * h);
         }
         t = (now() - t) / 3;
         if (t < best) best = t;

@@ -66,39 +66,31 @@ void pais_amx_geometry_of(const pais_conv_shape *s, pais_amx_geometry *g) {
     g->kernel_count = (long)s->k * g->chunks * g->output_blocks * 512;
 }
 
-/// Round to nearest bfloat16, ties to even (finite values), as vcvtneps2bf16.
-static uint16_t bf16_round(float v) {
-    uint32_t bits;
-    memcpy(&bits, &v, sizeof bits);
-    return (uint16_t)((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
-}
-
-void pais_amx_pack_kernel(const pais_conv_shape *s, const float *kernel, uint16_t *packed) {
+void pais_amx_pack_kernel(const pais_conv_shape *s, const pais_amx_geometry *g, const float *kernel, uint16_t *packed) {
     // Called for every layer of every tile: one pass over the kernel, no division per word.
-    pais_amx_geometry g;
-    pais_amx_geometry_of(s, &g);
-    const int k = s->k, cin = s->cin, cout = s->cout, lanes = 16 / g.pixels_per_row;
-    memset(packed, 0, sizeof(uint16_t) * (size_t)g.kernel_count);
+    const int k = s->k, cin = s->cin, cout = s->cout, lanes = 16 / g->pixels_per_row;
+    uint16_t rounded[cout];
+    memset(packed, 0, sizeof(uint16_t) * (size_t)g->kernel_count);
     for (int ky = 0; ky < k; ky++) {
-        for (int d = 0; d < g.depth; d++) {
-            uint16_t *chunk = packed + (long)(ky * g.chunks + d / 32) * g.output_blocks * 512 + 2 * (d % 32 / 2) * 16 + d % 2;
+        for (int d = 0; d < g->depth; d++) {
+            uint16_t *chunk = packed + (long)(ky * g->chunks + d / 32) * g->output_blocks * 512 + 2 * (d % 32 / 2) * 16 + d % 2;
             // Depth d is input column d / cin of the row's first pixel: tap d / cin − j·stride of pixel j.
-            for (int j = 0; j < g.pixels_per_row; j++) {
+            for (int j = 0; j < g->pixels_per_row; j++) {
                 const int kx = d / cin - j * s->stride;
                 if (kx < 0 || kx >= k) continue;
-                const float *w = kernel + ((long)(ky * k + kx) * cin + d % cin) * cout;   // HWIO
+                pais_bf16_convert(kernel + ((long)(ky * k + kx) * cin + d % cin) * cout, rounded, cout);   // HWIO
                 for (int o = 0; o < cout; o++) {
                     const int n = j * lanes + o;
-                    chunk[(n / 16) * 512 + 2 * (n % 16)] = bf16_round(w[o]);
+                    chunk[(n / 16) * 512 + 2 * (n % 16)] = rounded[o];
                 }
             }
         }
     }
 }
 
-void pais_amx_pack_input(const pais_conv_shape *s, const float *x, uint16_t *xp, int row0, int row1) {
-    pais_amx_geometry g;
-    pais_amx_geometry_of(s, &g);
+void pais_amx_pack_input(const pais_conv_shape *s, const pais_amx_geometry *geometry, const float *x, uint16_t *xp,
+                         int row0, int row1) {
+    const pais_amx_geometry g = *geometry;
     const int cin = s->cin;
     // Columns of the padded row that hold image pixels.
     const int c0 = s->pad_x, c1 = s->pad_x + s->w < g.wp ? s->pad_x + s->w : g.wp;
@@ -115,42 +107,34 @@ void pais_amx_pack_input(const pais_conv_shape *s, const float *x, uint16_t *xp,
     }
 }
 
-/// Stores tile T, the outputs co0..co0+15 of pixels ox0..ox0+15 of `yrow`, clipped to the image.
+/// Copies a stored tile (`spill`, 16 rows of 16 floats) into y's row `yrow`: tile row m holds output
+/// pixels ox0 + P·m + j (P = pixels_per_row) in columns 16j/P..., outputs co0... of each, clipped to
+/// the image and to cout.
+static void copy_spill(const pais_conv_shape *s, const pais_amx_geometry *g, const float *spill, float *yrow, int ox0, int co0) {
+    const int P = g->pixels_per_row, lanes = 16 / P;
+    const int outputs = s->cout - co0 < lanes ? s->cout - co0 : lanes;
+    for (int p = 0; p < 16 * P && ox0 + p < s->wo; p++)
+        memcpy(yrow + (long)(ox0 + p) * s->cout + co0, spill + 16 * (p / P) + lanes * (p % P), sizeof(float) * outputs);
+}
+
+/// Stores tile T (a macro: tile numbers must be constants) at output pixel ox0 and output co0 of
+/// `yrow`: straight into y when the tile is whole (16·P pixels, every column an output), else
+/// through `spill`.
 #define STORE_TILE(T, ox0, co0)                                                                          \
     do {                                                                                                 \
-        const int px_ = s->wo - (ox0) < 16 ? s->wo - (ox0) : 16;                                         \
-        const int co_ = s->cout - (co0) < 16 ? s->cout - (co0) : 16;                                     \
-        if (px_ > 0 && co_ > 0) {                                                                        \
-            if (px_ == 16 && co_ == 16) {                                                                \
-                _tile_stored(T, yrow + (long)(ox0) * s->cout + (co0), 4 * s->cout);                       \
-            } else {                                                                                     \
-                _tile_stored(T, spill, 64);                                                              \
-                for (int r_ = 0; r_ < px_; r_++)                                                         \
-                    memcpy(yrow + (long)((ox0) + r_) * s->cout + (co0), spill + 16 * r_, sizeof(float) * co_); \
-            }                                                                                            \
-        }                                                                                                \
-    } while (0)
-
-/// Stores tile T of the one-output-block path: rows m hold pixels ox0 + P·m + j in columns
-/// 16j/P..., P = pixels_per_row, clipped to the image.
-#define STORE_PIXEL_TILE(T, ox0)                                                                         \
-    do {                                                                                                 \
-        const int P_ = g.pixels_per_row, lanes_ = 16 / P_;                                               \
-        if (s->wo - (ox0) >= 16 * P_ && s->cout == lanes_) {                                             \
-            _tile_stored(T, yrow + (long)(ox0) * s->cout, 64);                                           \
-        } else if ((ox0) < s->wo) {                                                                      \
+        const int lanes_ = 16 / g.pixels_per_row;                                                        \
+        if (s->wo - (ox0) >= 16 * g.pixels_per_row && s->cout - (co0) >= lanes_ && (g.pixels_per_row == 1 || s->cout == lanes_)) { \
+            _tile_stored(T, yrow + (long)(ox0) * s->cout + (co0), 4 * s->cout * g.pixels_per_row);       \
+        } else if ((ox0) < s->wo && (co0) < s->cout) {                                                   \
             _tile_stored(T, spill, 64);                                                                  \
-            for (int p_ = 0; p_ < 16 * P_ && (ox0) + p_ < s->wo; p_++)                                   \
-                memcpy(yrow + (long)((ox0) + p_) * s->cout, spill + 16 * (p_ / P_) + lanes_ * (p_ % P_),  \
-                       sizeof(float) * s->cout);                                                         \
+            copy_spill(s, &g, spill, yrow, (ox0), (co0));                                                \
         }                                                                                                \
     } while (0)
 
 AMX_TARGET
-void pais_direct_conv_forward_amx(const pais_conv_shape *s, const uint16_t *xp, const uint16_t *packed,
-                                  const float *bias, float *y, int row0, int row1) {
-    pais_amx_geometry g;
-    pais_amx_geometry_of(s, &g);
+void pais_direct_conv_forward_amx(const pais_conv_shape *s, const pais_amx_geometry *geometry, const uint16_t *xp,
+                                  const uint16_t *packed, const float *bias, float *y, int row0, int row1) {
+    const pais_amx_geometry g = *geometry;
     tile_config config;
     memset(&config, 0, sizeof config);
     config.palette_id = 1;
@@ -193,10 +177,10 @@ void pais_direct_conv_forward_amx(const pais_conv_shape *s, const uint16_t *xp, 
                     }
                 }
                 const int block = 16 * g.pixels_per_row;
-                STORE_PIXEL_TILE(0, block * mb);
-                STORE_PIXEL_TILE(1, block * (mb + 1));
-                STORE_PIXEL_TILE(2, block * (mb + 2));
-                STORE_PIXEL_TILE(3, block * (mb + 3));
+                STORE_TILE(0, block * mb, 0);
+                STORE_TILE(1, block * (mb + 1), 0);
+                STORE_TILE(2, block * (mb + 2), 0);
+                STORE_TILE(3, block * (mb + 3), 0);
             }
         } else {
             for (int nb = 0; nb < g.output_blocks; nb += 2) {
@@ -235,17 +219,17 @@ void pais_direct_conv_forward_amx(const pais_conv_shape *s, const uint16_t *xp, 
 
 int pais_amx_available(void) { return 0; }
 void pais_amx_geometry_of(const pais_conv_shape *s, pais_amx_geometry *g) { (void)s; memset(g, 0, sizeof *g); }
-void pais_amx_pack_kernel(const pais_conv_shape *s, const float *kernel, uint16_t *packed) {
-    (void)s; (void)kernel; (void)packed;
+void pais_amx_pack_kernel(const pais_conv_shape *s, const pais_amx_geometry *g, const float *kernel, uint16_t *packed) {
+    (void)s; (void)g; (void)kernel; (void)packed;
     abort();
 }
-void pais_amx_pack_input(const pais_conv_shape *s, const float *x, uint16_t *xp, int row0, int row1) {
-    (void)s; (void)x; (void)xp; (void)row0; (void)row1;
+void pais_amx_pack_input(const pais_conv_shape *s, const pais_amx_geometry *g, const float *x, uint16_t *xp, int row0, int row1) {
+    (void)s; (void)g; (void)x; (void)xp; (void)row0; (void)row1;
     abort();
 }
-void pais_direct_conv_forward_amx(const pais_conv_shape *s, const uint16_t *xp, const uint16_t *packed,
-                                  const float *bias, float *y, int row0, int row1) {
-    (void)s; (void)xp; (void)packed; (void)bias; (void)y; (void)row0; (void)row1;
+void pais_direct_conv_forward_amx(const pais_conv_shape *s, const pais_amx_geometry *g, const uint16_t *xp,
+                                  const uint16_t *packed, const float *bias, float *y, int row0, int row1) {
+    (void)s; (void)g; (void)xp; (void)packed; (void)bias; (void)y; (void)row0; (void)row1;
     abort();
 }
 

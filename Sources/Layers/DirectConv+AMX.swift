@@ -36,15 +36,15 @@ extension DirectConv {
         let xp = UnsafeMutableRawPointer(workspace.scratch(10, count: (inputWords + 1) / 2)).bindMemory(to: UInt16.self, capacity: inputWords)
         let packed = UnsafeMutableRawPointer(workspace.scratch(11, count: (kernelWords + 1) / 2))
             .bindMemory(to: UInt16.self, capacity: kernelWords)
-        pais_amx_pack_kernel(&s, kernel, packed)
-        let shape = s
+        pais_amx_pack_kernel(&s, &geometry, kernel, packed)
+        let (shape, layout) = (s, geometry)
         Parallel.forRanges(g.batch * Int(geometry.hp), grain: 8) { lo, hi in
-            var local = shape
-            pais_amx_pack_input(&local, x, xp, Int32(lo), Int32(hi))
+            var (local, localLayout) = (shape, layout)             // each worker passes its own copies
+            pais_amx_pack_input(&local, &localLayout, x, xp, Int32(lo), Int32(hi))
         }
         Parallel.forWorkers(g.batch * g.py.output, grain: rowGrain(g, outChannels: cout)) { _, lo, hi in
-            var local = shape
-            pais_direct_conv_forward_amx(&local, xp, packed, bias, y, Int32(lo), Int32(hi))
+            var (local, localLayout) = (shape, layout)
+            pais_direct_conv_forward_amx(&local, &localLayout, xp, packed, bias, y, Int32(lo), Int32(hi))
         }
     }
 }

@@ -93,21 +93,23 @@ typedef struct {
     long kernel_count;          // uint16 words of the packed kernel
 } pais_amx_geometry;
 
+/// The geometry of `shape`'s layer, computed once per layer and passed to the three functions below.
 void pais_amx_geometry_of(const pais_conv_shape *shape, pais_amx_geometry *geometry);
 
 /// packed (kernel_count words) = kernel HWIO [k, k, cin, cout] rounded to bfloat16 in the tile layout:
 /// word ((ky·chunks + q)·output_blocks + b)·512 + 32·pair + 2·n + e holds, for depth d = 32q + 2·pair
 /// + e, kernel[ky, d / cin, d % cin, 16b + n] (one pixel per row), or kernel[ky, d / cin − j·stride,
 /// d % cin, n − 8j] for n in 8j..<8j + 8 (two); zero where that tap or output does not exist.
-void pais_amx_pack_kernel(const pais_conv_shape *shape, const float *kernel, uint16_t *packed);
+void pais_amx_pack_kernel(const pais_conv_shape *shape, const pais_amx_geometry *geometry, const float *kernel, uint16_t *packed);
 
 /// Padded rows row0..<row1 (flattened batch · hp) of xp = x [batch, h, w, cin] rounded to bfloat16,
 /// input pixel (iy, ix) at padded (iy + pad_y, ix + pad_x).
-void pais_amx_pack_input(const pais_conv_shape *shape, const float *x, uint16_t *xp, int row0, int row1);
+void pais_amx_pack_input(const pais_conv_shape *shape, const pais_amx_geometry *geometry, const float *x, uint16_t *xp,
+                         int row0, int row1);
 
 /// y rows row0..<row1 = bias (cout floats, or 0 when NULL) + conv(xp, packed), products of bfloat16
 /// values summed in float32 on the tiles.
-void pais_direct_conv_forward_amx(const pais_conv_shape *shape, const uint16_t *xp, const uint16_t *packed,
-                                  const float *bias, float *y, int row0, int row1);
+void pais_direct_conv_forward_amx(const pais_conv_shape *shape, const pais_amx_geometry *geometry, const uint16_t *xp,
+                                  const uint16_t *packed, const float *bias, float *y, int row0, int row1);
 
 #endif
