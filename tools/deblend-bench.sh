@@ -5,18 +5,21 @@
 #
 #   tools/deblend-bench.sh [--size 4096] [--field FILE.fits] [--model W] [--preset small] [--tile 256]
 #                          [--max-memory MB] [--block-rows N] [--out DIR] [--views N] [--precision P]
-#                          [--rounds R]
+#                          [--rounds R] [--against OLD_PAIS]
 #
 # It also times one process without per-source images (--no-stamps: the outputs source-extractor
 # writes, catalog and segmentation), and with --views N one with N symmetric views per tile.
 # --precision (auto, float32 or bfloat16) is passed to every PAIS run; without it each runs its default.
 # --rounds R then times R more rounds of source-extractor, one PAIS process and one without
 # per-source images, back to back, and prints each round's ratios and their medians: on a shared
-# machine single runs swing by 20-30 %, the ratio within a round far less.
+# machine single runs swing by 20-30 %, the ratio within a round far less. --against times another
+# build's `pais deblend` (with per-source images) in each round too, e.g. the start of a change:
+# `git worktree add W COMMIT && (cd W && swift build -c release --product pais)`, then
+# `--against W/.build/release/pais`; it prints that build's ratios and this one's time over its.
 #
 # Needs a release build (.build/release/pais, or --pais PATH), mpirun, source-extractor and GNU time.
 set -euo pipefail
-size=4096 field="" model="" preset=small tile=256 out=deblend-bench pais="" maxmem="" blockrows="" views=1 precision="" rounds=1
+size=4096 field="" model="" preset=small tile=256 out=deblend-bench pais="" maxmem="" blockrows="" views=1 precision="" rounds=1 against=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --size) size=$2; shift 2 ;;
@@ -31,7 +34,8 @@ while [[ $# -gt 0 ]]; do
         --views) views=$2; shift 2 ;;
         --precision) precision=$2; shift 2 ;;
         --rounds) rounds=$2; shift 2 ;;
-        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+        --against) against=$2; shift 2 ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         *) echo "error: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -50,6 +54,8 @@ args=(--preset "$preset" --tile "$tile" --overwrite)
 [[ -n "$blockrows" ]] && args+=(--block-rows "$blockrows")
 [[ -n "$precision" ]] && args+=(--precision "$precision")
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "error: --rounds must be a positive integer, not '$rounds'" >&2; exit 2; }
+[[ -z "$against" || -x "$against" ]] || { echo "error: --against $against is not an executable pais" >&2; exit 2; }
+[[ -z "$against" || $rounds -gt 1 ]] || { echo "error: --against times in the rounds: give --rounds 2 or more" >&2; exit 2; }
 sexdir=/usr/share/source-extractor
 printf '%s\n' NUMBER X_IMAGE Y_IMAGE FLUX_AUTO > "$out/bench.param"
 now() { date +%s.%N; }
@@ -68,7 +74,7 @@ time_sextractor() {
 time_pais() {
     local t0 t1
     t0=$(now)
-    "$pais" deblend "$field" "${args[@]}" "$@" > /dev/null 2>&1
+    "${binary:-$pais}" deblend "$field" "${args[@]}" "$@" > /dev/null 2>&1
     t1=$(now)
     echo "$t1 - $t0" | bc
 }
@@ -113,17 +119,27 @@ if [[ $views -gt 1 ]]; then
         "$(echo "$report" | grep 'tiles on' | sed 's/^ *//')"
 fi
 if [[ $rounds -gt 1 ]] && command -v source-extractor > /dev/null; then
-    echo "$rounds rounds back to back (source-extractor, pais deblend with and without per-source images):"
-    ratios=() plain=()
+    echo "$rounds rounds back to back (source-extractor, pais deblend with and without per-source images${against:+, then $against}):"
+    ratios=() plain=() old=() versus=()
     for round in $(seq 1 "$rounds"); do
         sex=$(time_sextractor)
         full=$(time_pais --output "$out/pais-rounds")
         bare=$(time_pais --no-stamps --output "$out/pais-rounds-nostamps")
         ratios+=("$(echo "$full / $sex" | bc -l)") plain+=("$(echo "$bare / $sex" | bc -l)")
-        printf '  round %d: source-extractor %.2f s, pais %.2f s (%.1fx), --no-stamps %.2f s (%.1fx)\n' \
-            "$round" "$sex" "$full" "${ratios[-1]}" "$bare" "${plain[-1]}"
+        line=$(printf '  round %d: source-extractor %.2f s, pais %.2f s (%.1fx), --no-stamps %.2f s (%.1fx)' \
+            "$round" "$sex" "$full" "${ratios[-1]}" "$bare" "${plain[-1]}")
+        if [[ -n "$against" ]]; then
+            then=$(binary=$against time_pais --output "$out/against-rounds")
+            old+=("$(echo "$then / $sex" | bc -l)") versus+=("$(echo "$full / $then" | bc -l)")
+            line+=$(printf ', --against %.2f s (%.1fx)' "$then" "${old[-1]}")
+        fi
+        echo "$line"
     done
     median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
     printf 'median ratio to source-extractor over %d rounds: %.1fx with per-source images, %.1fx without\n' \
         "$rounds" "$(median "${ratios[@]}")" "$(median "${plain[@]}")"
+    if [[ -n "$against" ]]; then
+        printf 'the --against build: median %.1fx source-extractor; this build took a median %.2f of its time within a round\n' \
+            "$(median "${old[@]}")" "$(median "${versus[@]}")"
+    fi
 fi

@@ -453,7 +453,6 @@ struct NthNearestBound {
     private var y = Int.min, x = 0
     /// The n + 1 nearest centres of (y, x), nearest first (the storage reused from pixel to pixel).
     private var found: [(index: Int, distance2: Double)] = []
-    private var n = 0
     private var nth = 0.0, next = 0.0
 
     /// Whether `owner`, √`distance2` from the pixel (y, x), has n centres of `index` strictly
@@ -462,12 +461,12 @@ struct NthNearestBound {
         if self.y != Int.min {
             let d = distance2.squareRoot(), shift = Double((y - self.y) * (y - self.y) + (x - self.x) * (x - self.x)).squareRoot()
             let slack = 1e-9 * (d + next + shift) + 1e-9          // the square roots' rounding
-            if next - nth > 2 * shift + slack { return !found.prefix(self.n).contains { $0.index == owner } }
+            if next - nth > 2 * shift + slack { return !found.prefix(n).contains { $0.index == owner } }
             if d > nth + shift + slack { return true }
             if d < nth - shift - slack { return false }
         }
         index.nearest(n + 1, toY: Double(y), x: Double(x), into: &found)
-        (self.y, self.x, self.n) = (y, x, n)
+        (self.y, self.x) = (y, x)
         nth = found.count >= n ? found[n - 1].distance2.squareRoot() : .infinity
         next = found.count > n ? found[n].distance2.squareRoot() : .infinity
         return found.count >= n && found[n - 1].distance2 < distance2

@@ -92,14 +92,16 @@ public struct StreamingPlan: Sendable, Equatable {
     /// for the overlap if one row of tiles fits with it, and otherwise plans without it.
     public static func fitting(grid: TileGrid, slots: Int, bands: Int = 0, smoothed: SmoothedImages, overlapsDecoding: Bool = false,
                                maxBytes: Int) throws -> StreamingPlan {
-        if overlapsDecoding, let plan = try? fitting(grid: grid, slots: slots, bands: bands, smoothed: smoothed, overlapping: true, maxBytes: maxBytes) {
+        if overlapsDecoding, let plan = try? largestBlocks(grid: grid, slots: slots, bands: bands, smoothed: smoothed, overlapsDecoding: true,
+                                                          maxBytes: maxBytes) {
             return plan
         }
-        return try fitting(grid: grid, slots: slots, bands: bands, smoothed: smoothed, overlapping: false, maxBytes: maxBytes)
+        return try largestBlocks(grid: grid, slots: slots, bands: bands, smoothed: smoothed, overlapsDecoding: false, maxBytes: maxBytes)
     }
 
-    private static func fitting(grid: TileGrid, slots: Int, bands: Int, smoothed: SmoothedImages, overlapping overlapsDecoding: Bool,
-                                maxBytes: Int) throws -> StreamingPlan {
+    /// `fitting` for one choice of `overlapsDecoding`.
+    private static func largestBlocks(grid: TileGrid, slots: Int, bands: Int, smoothed: SmoothedImages, overlapsDecoding: Bool,
+                                      maxBytes: Int) throws -> StreamingPlan {
         var best: StreamingPlan?
         var low = 1, high = grid.rows
         while low <= high {                      // peakBytes grows with the block size
