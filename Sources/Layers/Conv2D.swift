@@ -30,7 +30,9 @@ public final class Conv2D {
     /// `bench train --conv-kernels` times them).
     public var path = ConvPath.selected
     /// The forward pass's arithmetic; `.bfloat16` only in inference-only models (backward refuses it).
-    public var precision = ConvPrecision.float32
+    public var precision = ConvPrecision.float32 { didSet { packedKernel.empty() } }
+    /// The kernel in bfloat16, packed at the first bfloat16 forward pass.
+    private let packedKernel = PackedBFloat16Kernel()
     private let arena: ParameterArena
     private let workspace: Workspace
     private var input: Tensor?                 // the only activation backward needs
@@ -57,6 +59,7 @@ public final class Conv2D {
         let w = arena.pointer(kernel), b = arena.pointer(bias), cout = outChannels
         for r in 0..<(kernel.count / cout) { for o in 0..<cout { w[r * cout + o] = Float(Double(w[r * cout + o]) * scale[o]) } }
         for o in 0..<cout { b[o] = Float(Double(b[o]) * scale[o] + shift[o]) }
+        packedKernel.empty()
     }
 
     private var isPointwise: Bool { kernelSize == 1 && stride == 1 }
@@ -89,7 +92,7 @@ public final class Conv2D {
         let w = arena.pointer(kernel), bsrc = arena.pointer(bias), cout = outChannels
         if let direct = path.directKernels {
             direct.forward(x.data, g, kernel: w, outChannels: cout, bias: bsrc, into: y.data, workspace: workspace,
-                           precision: precision)
+                           precision: precision, packed: packedKernel)
         } else if isPointwise {
             ConvKernels.rowParallelGEMM(rows: s.pixels, n: cout, k: inChannels, a: x.data, b: w, bias: bsrc, c: y.data)
         } else if isShifted {

@@ -67,7 +67,7 @@ public final class CosineAttention {
         Self.l2Normalize(q, into: qn, inv: &qInv, floored: &qFloored)
         Self.l2Normalize(k, into: kn, inv: &kInv, floored: &kFloored)
         let vpData = vp.data, vData = v.data
-        Parallel.forRanges(vp.count) { lo, hi in for i in lo..<hi { vData[i] = max(vpData[i], 0) } }
+        Parallel.forRanges(vp.count) { lo, hi in ReLU.rectify(vpData + lo, into: vData + lo, count: hi - lo) }
         Parallel.forWorkers(s.b, grain: 1) { _, b0, b1 in
             for b in b0..<b1 {
                 let off = b * n * c

@@ -26,7 +26,8 @@ extension DirectConv {
     /// the kernel into weight tiles (`pais_amx_pack_input`, `pais_amx_pack_kernel`), then each
     /// output row an implicit GEMM of its pixels by the weights (direct_conv_amx.c).
     func forwardAMX(_ x: UnsafePointer<Float>, _ g: ConvGeometry, kernel: UnsafePointer<Float>, outChannels cout: Int,
-                    bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>, workspace: Workspace) {
+                    bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>, workspace: Workspace,
+                    packed cache: PackedBFloat16Kernel?) {
         precondition(BFloat16Engine.amxAvailable, "AMX convolution on a CPU without AMX")
         var s = shape(g, outChannels: cout)
         var geometry = pais_amx_geometry()
@@ -34,9 +35,10 @@ extension DirectConv {
         let inputWords = g.batch * geometry.input_count, kernelWords = geometry.kernel_count
         // Workspace slots hold floats: two bfloat16 words each.
         let xp = UnsafeMutableRawPointer(workspace.scratch(10, count: (inputWords + 1) / 2)).bindMemory(to: UInt16.self, capacity: inputWords)
-        let packed = UnsafeMutableRawPointer(workspace.scratch(11, count: (kernelWords + 1) / 2))
-            .bindMemory(to: UInt16.self, capacity: kernelWords)
-        pais_amx_pack_kernel(&s, &geometry, kernel, packed)
+        let packed = Self.packedKernel(cache, key: [1, g.k, g.c, cout, g.stride, kernelWords], kernel: kernel,
+                                       count: g.rowLength * cout, wordCount: kernelWords, workspace: workspace) { words in
+            pais_amx_pack_kernel(&s, &geometry, kernel, words)
+        }
         let (shape, layout) = (s, geometry)
         Parallel.forRanges(g.batch * Int(geometry.hp), grain: 8) { lo, hi in
             var (local, localLayout) = (shape, layout)             // each worker passes its own copies

@@ -77,12 +77,14 @@ struct DirectConv {
         max(1, (1 << 18) / max(1, g.px.output * g.rowLength * outChannels))
     }
 
-    /// y [B, Ho, Wo, Cout] = conv(x [B, H, W, Cin], kernel HWIO) + bias (or + 0).
+    /// y [B, Ho, Wo, Cout] = conv(x [B, H, W, Cin], kernel HWIO) + bias (or + 0). `packed`: the
+    /// layer's bfloat16 kernel, kept between calls (nil: packed on every bfloat16 call).
     func forward(_ x: UnsafePointer<Float>, _ g: ConvGeometry, kernel: UnsafePointer<Float>, outChannels: Int,
                  bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>, workspace: Workspace,
-                 precision: ConvPrecision = .float32) {
+                 precision: ConvPrecision = .float32, packed: PackedBFloat16Kernel? = nil) {
         if precision == .bfloat16 && Self.runsBFloat16(g) {
-            forwardBFloat16(x, g, kernel: kernel, outChannels: outChannels, bias: bias, into: y, workspace: workspace)
+            forwardBFloat16(x, g, kernel: kernel, outChannels: outChannels, bias: bias, into: y, workspace: workspace,
+                            packed: packed)
             return
         }
         if usesPairs(g, outChannels: outChannels) {

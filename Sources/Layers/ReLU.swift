@@ -19,9 +19,22 @@ public final class ReLU {
         output = y
         OpProfile.time("relu fwd") {
             let src = x.data, dst = y.data            // locals: `Tensor.data` is a class property the loop would reload
-            Parallel.forRanges(x.count) { lo, hi in for i in lo..<hi { dst[i] = max(src[i], 0) } }
+            Parallel.forRanges(x.count) { lo, hi in Self.rectify(src + lo, into: dst + lo, count: hi - lo) }
         }
         return y
+    }
+
+    /// dst[i] = max(src[i], 0) (src may be dst), bit for bit: 0 for −0 and NaN kept, as
+    /// `Swift.max(x, 0)`. In vectors of 16: the scalar loop does not vectorise (the two pointers
+    /// may alias) and was 6 % of a deblend's profile. Also the cosine attention's relu(v).
+    @inline(__always)
+    static func rectify(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, count: Int) {
+        let vectors = count / 16
+        for v in 0..<vectors {
+            let x = UnsafeRawPointer(src + 16 * v).loadUnaligned(as: SIMD16<Float>.self)
+            UnsafeMutableRawPointer(dst + 16 * v).storeBytes(of: x.replacing(with: 0, where: x .<= 0), as: SIMD16<Float>.self)
+        }
+        for i in (16 * vectors)..<count { dst[i] = max(src[i], 0) }
     }
 
     // dy: [same] -> dx: [same] (dx === dy when the gradient is updated in place); passes where

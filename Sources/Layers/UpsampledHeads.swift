@@ -78,7 +78,9 @@ public final class UpsampledHeads {
     /// `.gemm` forces the GEMM paths (as for `Conv2D.path`).
     public var path = ConvPath.selected
     /// The low-resolution conv's arithmetic; `.bfloat16` only in inference-only models.
-    public var precision = ConvPrecision.float32
+    public var precision = ConvPrecision.float32 { didSet { packedKernel.empty() } }
+    /// The low-resolution kernel in bfloat16, packed at the first bfloat16 forward pass.
+    private let packedKernel = PackedBFloat16Kernel()
 
     /// Low-resolution 3-tap offset of full-resolution 5-tap index `d` for output parity `p`.
     @inline(__always) static func phaseTap(_ p: Int, _ d: Int) -> Int { (p + d + 2) / 2 - 1 }
@@ -158,7 +160,7 @@ public final class UpsampledHeads {
         bigKernel.withUnsafeBufferPointer { k in
             if let direct = path.directKernels {
                 direct.forward(s.data, g, kernel: k.baseAddress!, outChannels: m4, bias: nil, into: phases,
-                               workspace: workspace, precision: precision)
+                               workspace: workspace, precision: precision, packed: packedKernel)
             } else if useShiftedForward {
                 Parallel.forRanges(g.rows * m4, grain: 1 << 18) { lo, hi in (phases + lo).update(repeating: 0, count: hi - lo) }
                 ShiftedConv.forward(s.data, g, kernel: k.baseAddress!, cout: m4, into: phases, workspace: workspace)

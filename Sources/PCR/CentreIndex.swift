@@ -13,20 +13,71 @@
 /// Neighbouring pixels mostly point at the same centre, so a query may pass the previous answer
 /// as a hint: a point closer to centre j than half the distance from j to its nearest other
 /// centre has j as its unique nearest centre (triangle inequality), with no search at all.
-public struct CentreIndex: Sendable {
+///
+/// A class: the decoder asks it several times per pixel, and a struct this size was copied onto
+/// the stack for every call (7 % of decoding).
+public final class CentreIndex: Sendable {
     public let count: Int
-    private let cell: Int, originY: Int, originX: Int, rows: Int, cols: Int
-    /// Cell c holds entries `start[c]..<start[c + 1]` of `ids`, `ys`, `xs`, in increasing id.
-    private let start: [Int32], ids: [Int32], ys: [Double], xs: [Double]
-    /// By centre id: its entry in `ys`/`xs`, and a quarter of the squared distance to its nearest
-    /// other centre (the squared radius within which it is the unique nearest).
-    private let entry: [Int32]
-    private var exclusiveRadius2: [Double] = []
-    private var candidates = CandidateLists()
+    private let grid: BucketGrid
+    /// By centre id: a quarter of the squared distance to its nearest other centre (the squared
+    /// radius within which it is the unique nearest).
+    private let exclusiveRadius2: [Double]
+    private let candidates: CandidateLists
 
     /// Builds the index. `cellSize` in pixels; by default about one centre per cell on average.
     public init(centres: [(y: Int, x: Int)], cellSize: Int? = nil) {
         count = centres.count
+        let grid = BucketGrid(centres: centres, cellSize: cellSize)
+        exclusiveRadius2 = centres.indices.map { j in
+            grid.search(ty: Double(centres[j].y), tx: Double(centres[j].x), excluding: j).map { $0.distance2 / 4 } ?? .infinity
+        }
+        candidates = centres.isEmpty ? CandidateLists() : CandidateLists(grid: grid, side: max(2, grid.cell / 4))
+        self.grid = grid
+    }
+
+    /// The nearest centre as `nearest(ty:tx:)`, answered without a search when the point lies
+    /// strictly inside `hint`'s exclusive radius (any valid index; negative: no hint).
+    @inline(__always)
+    public func nearest(ty: Double, tx: Double, hint: Int) -> (index: Int, distance2: Double)? {
+        if hint >= 0 && hint < count {
+            let e = Int(grid.entry[hint]), dy = grid.ys[e] - ty, dx = grid.xs[e] - tx
+            let d = dy * dy + dx * dx
+            if d < exclusiveRadius2[hint] { return (hint, d) }
+        }
+        return nearest(ty: ty, tx: tx)
+    }
+
+    /// The centre nearest to the continuous point (ty, tx), ties to the lowest index, and its
+    /// squared distance; nil only when there are no centres.
+    @inline(__always)
+    public func nearest(ty: Double, tx: Double) -> (index: Int, distance2: Double)? {
+        candidates.nearest(ty: ty, tx: tx) ?? grid.search(ty: ty, tx: tx, excluding: -1)
+    }
+
+    /// The `k` centres nearest to (y, x) (all of them when there are fewer), nearest first, with
+    /// their squared distances: rings of cells outwards until no unscanned cell can hold a nearer one.
+    public func nearest(_ k: Int, toY y: Double, x: Double) -> [(index: Int, distance2: Double)] {
+        var found: [(index: Int, distance2: Double)] = []
+        nearest(k, toY: y, x: x, into: &found)
+        return found
+    }
+
+    /// `nearest(_:toY:x:)` into `found`, whose storage is reused (the decoder asks for every pixel
+    /// whose neighbourhood changed).
+    public func nearest(_ k: Int, toY y: Double, x: Double, into found: inout [(index: Int, distance2: Double)]) {
+        grid.nearest(min(k, count), toY: y, x: x, into: &found)
+    }
+}
+
+/// The centres bucketed by cell. Cell c holds entries `start[c]..<start[c + 1]` of `ids`, `ys`,
+/// `xs`, in increasing id.
+private struct BucketGrid: Sendable {
+    let cell: Int, originY: Int, originX: Int, rows: Int, cols: Int
+    let start: [Int32], ids: [Int32], ys: [Double], xs: [Double]
+    /// By centre id: its entry in `ys`/`xs`.
+    let entry: [Int32]
+
+    init(centres: [(y: Int, x: Int)], cellSize: Int?) {
         let minY = centres.map(\.y).min() ?? 0, maxY = centres.map(\.y).max() ?? 0
         let minX = centres.map(\.x).min() ?? 0, maxX = centres.map(\.x).max() ?? 0
         let area = Double((maxY - minY + 1) * (maxX - minX + 1))
@@ -45,44 +96,11 @@ public struct CentreIndex: Sendable {
             ids[slot] = Int32(j); entry[j] = Int32(slot); ys[slot] = Double(centres[j].y); xs[slot] = Double(centres[j].x)
         }
         start = counts; self.ids = ids; self.ys = ys; self.xs = xs; self.entry = entry
-        let radii = centres.indices.map { j in
-            search(ty: Double(centres[j].y), tx: Double(centres[j].x), excluding: j).map { $0.distance2 / 4 } ?? .infinity
-        }
-        exclusiveRadius2 = radii
-        if count > 0 { candidates = CandidateLists(index: self, side: max(2, side / 4)) }
     }
 
-    /// The nearest centre as `nearest(ty:tx:)`, answered without a search when the point lies
-    /// strictly inside `hint`'s exclusive radius (any valid index; negative: no hint).
-    @inline(__always)
-    public func nearest(ty: Double, tx: Double, hint: Int) -> (index: Int, distance2: Double)? {
-        if hint >= 0 && hint < count {
-            let e = Int(entry[hint]), dy = ys[e] - ty, dx = xs[e] - tx
-            let d = dy * dy + dx * dx
-            if d < exclusiveRadius2[hint] { return (hint, d) }
-        }
-        return nearest(ty: ty, tx: tx)
-    }
-
-    /// The centre nearest to the continuous point (ty, tx), ties to the lowest index, and its
-    /// squared distance; nil only when there are no centres.
-    @inline(__always)
-    public func nearest(ty: Double, tx: Double) -> (index: Int, distance2: Double)? {
-        candidates.nearest(ty: ty, tx: tx) ?? search(ty: ty, tx: tx, excluding: -1)
-    }
-
-    /// The `k` centres nearest to (y, x) (all of them when there are fewer), nearest first, with
-    /// their squared distances: rings of cells outwards until no unscanned cell can hold a nearer one.
-    public func nearest(_ k: Int, toY y: Double, x: Double) -> [(index: Int, distance2: Double)] {
-        var found: [(index: Int, distance2: Double)] = []
-        nearest(k, toY: y, x: x, into: &found)
-        return found
-    }
-
-    /// `nearest(_:toY:x:)` into `found`, whose storage is reused (the decoder asks for every pixel
-    /// whose neighbourhood changed).
-    public func nearest(_ k: Int, toY y: Double, x: Double, into found: inout [(index: Int, distance2: Double)]) {
-        let k = min(k, count)
+    /// The `k` (at most the number of centres) nearest to (y, x) into `found`: rings of cells
+    /// outwards until no unscanned cell can hold a nearer one.
+    func nearest(_ k: Int, toY y: Double, x: Double, into found: inout [(index: Int, distance2: Double)]) {
         found.removeAll(keepingCapacity: true)
         guard k > 0 else { return }
         let cy = min(max(Int(((y - Double(originY)) / Double(cell)).rounded(.down)), 0), rows - 1)
@@ -123,7 +141,7 @@ public struct CentreIndex: Sendable {
     }
 
     /// The centres within `radius` of (y, x), as (id, y, x) in no particular order.
-    fileprivate func within(_ radius: Double, ofY y: Double, x: Double) -> [(id: Int32, y: Double, x: Double)] {
+    func within(_ radius: Double, ofY y: Double, x: Double) -> [(id: Int32, y: Double, x: Double)] {
         let r2 = radius * radius
         let cy0 = max(0, Int(((y - radius - Double(originY)) / Double(cell)).rounded(.down)))
         let cy1 = min(rows - 1, Int(((y + radius - Double(originY)) / Double(cell)).rounded(.down)))
@@ -143,15 +161,15 @@ public struct CentreIndex: Sendable {
         return found
     }
 
-    fileprivate var bounds: (y0: Int, x0: Int, y1: Int, x1: Int) {
+    var bounds: (y0: Int, x0: Int, y1: Int, x1: Int) {
         (originY, originX, originY + rows * cell, originX + cols * cell)
     }
 
     /// The ring search, skipping centre `excluding` (for the exclusive radii); nil when no other
     /// centre exists.
     @inline(__always)
-    private func search(ty: Double, tx: Double, excluding: Int) -> (index: Int, distance2: Double)? {
-        guard count > (excluding >= 0 ? 1 : 0) else { return nil }
+    func search(ty: Double, tx: Double, excluding: Int) -> (index: Int, distance2: Double)? {
+        guard ids.count > (excluding >= 0 ? 1 : 0) else { return nil }
         let cy = min(max(Int(((ty - Double(originY)) / Double(cell)).rounded(.down)), 0), rows - 1)
         let cx = min(max(Int(((tx - Double(originX)) / Double(cell)).rounded(.down)), 0), cols - 1)
         var best = -1
@@ -201,8 +219,8 @@ private struct CandidateLists: Sendable {
 
     init() {}
 
-    init(index: CentreIndex, side: Int) {
-        let b = index.bounds
+    init(grid: BucketGrid, side: Int) {
+        let b = grid.bounds
         self.side = side; originY = b.y0; originX = b.x0
         rows = (b.y1 - b.y0 + side - 1) / side; cols = (b.x1 - b.x0 + side - 1) / side
         let halfDiagonal = Double(side) * 0.5 * 2.0.squareRoot()
@@ -210,9 +228,9 @@ private struct CandidateLists: Sendable {
         for cy in 0..<rows {
             for cx in 0..<cols {
                 let my = Double(originY) + (Double(cy) + 0.5) * Double(side), mx = Double(originX) + (Double(cx) + 0.5) * Double(side)
-                let d0 = index.nearest(ty: my, tx: mx, hint: -1)!.distance2.squareRoot()
+                let d0 = grid.search(ty: my, tx: mx, excluding: -1)!.distance2.squareRoot()
                 // A hair wider than the bound: rounding may only add a candidate, never lose one.
-                for c in index.within((d0 + 2 * halfDiagonal) * (1 + 1e-9) + 1e-9, ofY: my, x: mx) {
+                for c in grid.within((d0 + 2 * halfDiagonal) * (1 + 1e-9) + 1e-9, ofY: my, x: mx) {
                     ids.append(c.id); ys.append(c.y); xs.append(c.x)
                 }
                 start.append(Int32(ids.count))

@@ -63,6 +63,48 @@ struct BFloat16ConvTests {
         #expect(unrounded > 1e-4 && unrounded < 2e-2, "bfloat16 conv against float64 of the float32 inputs: \(unrounded)")
     }
 
+    /// A layer packs its bfloat16 kernel once (`PackedBFloat16Kernel`) and packs it again when its
+    /// weights change through `foldAffine` or its precision is set: every pass equals that of a new
+    /// layer with the same weights. Debug builds check the kernel against the one packed, so a
+    /// stale cache stops the test.
+    @Test(arguments: BFloat16Engine.available)
+    func packedKernelFollowsTheWeights(engine: BFloat16Engine) {
+        let previous = BFloat16Engine.selected
+        BFloat16Engine.selected = engine
+        defer { BFloat16Engine.selected = previous }
+        let (conv, twin, arena) = LayerHarness.twinConvs(in: 8, out: 16, hasGradients: false, seed: 19)
+        conv.precision = .bfloat16; twin.precision = .bfloat16
+        let x = LayerHarness.random([2, 9, 21, 8], seed: 20)
+        let first = conv.forward(x).values
+        #expect(conv.forward(x).values == first)
+        #expect(twin.forward(x).values == first)
+
+        let scale = (0..<16).map { 1.5 + Double($0) / 8 }, shift = [Double](repeating: 0.25, count: 16)
+        conv.foldAffine(scale: scale, shift: shift)
+        let folded = conv.forward(x).values
+        let fresh = Self.copy(of: conv, arena: arena)
+        #expect(folded == fresh.forward(x).values)
+        #expect(folded != first)                                  // the fold changed the output
+
+        conv.precision = .float32
+        let float32 = conv.forward(x).values
+        conv.precision = .bfloat16
+        #expect(conv.forward(x).values == folded)
+        #expect(float32 != folded)
+    }
+
+    /// A new bfloat16 layer holding `conv`'s current weights (`arena` holds them).
+    static func copy(of conv: Conv2D, arena: ParameterArena) -> Conv2D {
+        let copyArena = ParameterArena(hasGradients: false)
+        let copy = Conv2D("copy", kernel: conv.kernelSize, stride: conv.stride, in: conv.inChannels, out: conv.outChannels,
+                          arena: copyArena, workspace: Workspace())
+        copyArena.finalize()
+        copyArena.pointer(copy.kernel).update(from: arena.pointer(conv.kernel), count: conv.kernel.count)
+        copyArena.pointer(copy.bias).update(from: arena.pointer(conv.bias), count: conv.bias.count)
+        copy.precision = .bfloat16
+        return copy
+    }
+
     /// A layer with an odd number of input channels (the network's first) cannot pair them and
     /// stays float32: identical to the float32 conv.
     @Test func oddInputChannelsStayFloat32() {

@@ -19,6 +19,16 @@ import TestSupport
         #expect(bad["input"]! > 1e-1)
     }
 
+    /// The vectorised forward pass equals `Swift.max(x, 0)` bit for bit, in the vectors and in the
+    /// tail: −0 becomes +0, NaN stays NaN, signs and subnormals survive.
+    @Test(arguments: [1, 15, 16, 17, 63, 1_000])
+    func reluMatchesScalarMaxBitForBit(count: Int) {
+        let special: [Float] = [-0.0, 0, .nan, -.nan, .infinity, -.infinity, .leastNonzeroMagnitude, -.leastNonzeroMagnitude]
+        let values = (0..<count).map { i in i % 3 == 0 ? special[(i / 3) % special.count] : Float(i % 7) - 3.5 }
+        let y = ReLU().forward(Tensor(shape: [count], values: values)).values
+        #expect(y.map(\.bitPattern) == values.map { max($0, 0).bitPattern })
+    }
+
     @Test func inPlaceReLUOverwritesItsInputOrGradientAndMatchesTheCopyingOne() {
         let x = LayerHarness.random([2, 3, 3, 2], seed: 17)
         let copy = Tensor(shape: x.shape, values: x.values)
