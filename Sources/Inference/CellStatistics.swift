@@ -46,26 +46,37 @@ struct CellStatistics: Equatable {
     }
 
     /// `values` in increasing order: a least-significant-digit radix sort on keys that order like
-    /// the floats (sign bit flipped for positives, all bits for negatives), 11 bits per pass. The
-    /// passes run on spans (an array's subscript would check its uniqueness on every store).
+    /// the floats (sign bit flipped for positives, all bits for negatives), 11 bits per pass, the
+    /// three passes' counts taken in one read. Through pointers: spans checked every index, and
+    /// clearing the counts was a fifth of the sort.
     static func radixSorted(_ values: [Float]) -> [Float] {
+        let n = values.count
         var keys = values.map { v -> UInt32 in
             let bits = v.bitPattern
             return bits & 0x8000_0000 == 0 ? bits | 0x8000_0000 : ~bits
         }
-        var buffer = [UInt32](repeating: 0, count: keys.count)
-        var counts = [Int](repeating: 0, count: 2049)
-        for shift in [0, 11, 22] as [UInt32] {
-            var count = counts.mutableSpan, from = keys.span, to = buffer.mutableSpan
-            for d in 0..<2049 { count[d] = 0 }
-            for i in 0..<from.count { count[Int((from[i] >> shift) & 0x7FF) + 1] += 1 }
-            for d in 0..<2048 { count[d + 1] += count[d] }
-            for i in 0..<from.count {
-                let key = from[i], digit = Int((key >> shift) & 0x7FF)
-                to[count[digit]] = key; count[digit] += 1
+        var buffer = [UInt32](repeating: 0, count: n)
+        var counts = [Int32](repeating: 0, count: 3 * 2048)
+        keys.withUnsafeMutableBufferPointer { keys in buffer.withUnsafeMutableBufferPointer { buffer in
+        counts.withUnsafeMutableBufferPointer { counts in
+            let count = counts.baseAddress!
+            var from = keys.baseAddress!, to = buffer.baseAddress!
+            for i in 0..<n {
+                let key = from[i]
+                count[Int(key & 0x7FF)] += 1; count[2048 + Int((key >> 11) & 0x7FF)] += 1; count[4096 + Int(key >> 22)] += 1
             }
-            swap(&keys, &buffer)
-        }
-        return keys.map { key in Float(bitPattern: key & 0x8000_0000 != 0 ? key & 0x7FFF_FFFF : ~key) }
+            for pass in 0..<3 {
+                let shift = UInt32(11 * pass), start = count + 2048 * pass
+                var total: Int32 = 0                         // counts become each digit's first slot
+                for d in 0..<2048 { let c = start[d]; start[d] = total; total += c }
+                for i in 0..<n {
+                    let key = from[i], digit = Int((key >> shift) & 0x7FF)
+                    to[Int(start[digit])] = key; start[digit] += 1
+                }
+                swap(&from, &to)
+            }
+        } } }
+        // Three passes: the sorted keys ended in `buffer`.
+        return buffer.map { key in Float(bitPattern: key & 0x8000_0000 != 0 ? key & 0x7FFF_FFFF : ~key) }
     }
 }

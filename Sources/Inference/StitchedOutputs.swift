@@ -49,13 +49,19 @@ public struct StitchedOutputs: Sendable {
               out.mapLogits.count == size * size * n else {
             throw InferenceError.network("tile outputs have \(out.heatmap.count)/\(out.vectors.count)/\(out.mapLogits.count) values, expected \(size)x\(size) with n = \(n)")
         }
-        let columns = tile.keepX.count
-        for y in tile.keepY.clamped(to: rows) {
-            let ty = y - tile.y0, tx0 = tile.keepX.lowerBound - tile.x0
-            let src = ty * size + tx0, dst = (y - firstRow) * width + tile.keepX.lowerBound
-            heatmap.replaceSubrange(dst..<(dst + columns), with: out.heatmap[src..<(src + columns)])
-            vectors.replaceSubrange((dst * 2 * n)..<((dst + columns) * 2 * n), with: out.vectors[(src * 2 * n)..<((src + columns) * 2 * n)])
-            mapLogits.replaceSubrange((dst * n)..<((dst + columns) * n), with: out.mapLogits[(src * n)..<((src + columns) * n)])
+        let columns = tile.keepX.count, kept = tile.keepY.clamped(to: rows)
+        // Row by row through pointers: `replaceSubrange` with slices retained and released the
+        // tile's arrays on every row (1 % of a deblend).
+        func copyRows(_ source: [Float], into target: inout [Float], valuesPerPixel v: Int) {
+            source.withUnsafeBufferPointer { from in target.withUnsafeMutableBufferPointer { to in
+                for y in kept {
+                    let src = (y - tile.y0) * size + tile.keepX.lowerBound - tile.x0, dst = (y - firstRow) * width + tile.keepX.lowerBound
+                    (to.baseAddress! + dst * v).update(from: from.baseAddress! + src * v, count: columns * v)
+                }
+            } }
         }
+        copyRows(out.heatmap, into: &heatmap, valuesPerPixel: 1)
+        copyRows(out.vectors, into: &vectors, valuesPerPixel: 2 * n)
+        copyRows(out.mapLogits, into: &mapLogits, valuesPerPixel: n)
     }
 }
