@@ -24,29 +24,14 @@ public final class CosineAttention {
         let src = x.data, dst = out.data              // locals: `Tensor.data` is a class property the loop would reload
         inv.withUnsafeMutableBufferPointer { invp in floored.withUnsafeMutableBufferPointer { flp in
             Parallel.forRanges(p, grain: 8192) { lo, hi in
-                func scale(_ i: Int, _ s: Float) {
-                    flp[i] = s < floor
-                    let f = 1 / max(s, floor).squareRoot(), r = src + i * c, o = dst + i * c
-                    invp[i] = f
-                    for ch in 0..<c { o[ch] = r[ch] * f }
-                }
-                // Four pixels' sums side by side, each in channel order: one pixel's sum is a chain
-                // of dependent adds that left the core waiting (2.7 % of a deblend).
-                var i = lo
-                while i + 4 <= hi {
-                    let r0 = src + i * c, r1 = r0 + c, r2 = r1 + c, r3 = r2 + c
-                    var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
-                    for ch in 0..<c {
-                        s0 += r0[ch] * r0[ch]; s1 += r1[ch] * r1[ch]; s2 += r2[ch] * r2[ch]; s3 += r3[ch] * r3[ch]
-                    }
-                    scale(i, s0); scale(i + 1, s1); scale(i + 2, s2); scale(i + 3, s3)
-                    i += 4
-                }
-                for j in i..<hi {
-                    let r = src + j * c
+                for i in lo..<hi {
+                    let r = src + i * c, o = dst + i * c
                     var s: Float = 0
                     for ch in 0..<c { s += r[ch] * r[ch] }
-                    scale(j, s)
+                    flp[i] = s < floor
+                    let f = 1 / max(s, floor).squareRoot()
+                    invp[i] = f
+                    for ch in 0..<c { o[ch] = r[ch] * f }
                 }
             }
         }}
