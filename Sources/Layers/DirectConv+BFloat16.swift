@@ -27,7 +27,7 @@ public enum ConvPrecision: String, Sendable {
 /// bfloat16 layers belong to inference-only models, whose weights no longer change
 /// (`DualDecoderModel.foldBatchNormsForInference`). The owning layer empties it whenever it sets
 /// its precision or changes its weights. Repacking it for every tile was 4 % of the network's time.
-public final class PackedBFloat16Kernel: @unchecked Sendable {
+final class PackedBFloat16Kernel {
     /// The packed words, and what they were packed for (engine and layer shape).
     private var words = UnsafeMutablePointer<UInt16>.allocate(capacity: 1), capacity = 1, key: [Int] = []
     #if DEBUG
@@ -35,11 +35,11 @@ public final class PackedBFloat16Kernel: @unchecked Sendable {
     private var source: [Float] = []
     #endif
 
-    public init() {}
+    init() {}
 
     deinit { words.deallocate() }
 
-    public func empty() { key = [] }
+    func empty() { key = [] }
 
     /// `kernel` (`count` floats) packed by `pack` into `wordCount` words for `key`, packed only
     /// when the last call's key differs.
