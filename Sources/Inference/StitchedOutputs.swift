@@ -51,7 +51,7 @@ public struct StitchedOutputs: Sendable {
         }
         let columns = tile.keepX.count, kept = tile.keepY.clamped(to: rows)
         // Row by row through pointers: `replaceSubrange` with slices retained and released the
-        // tile's arrays on every row (1 % of a deblend).
+        // tile's arrays on every row (0.8 % of a deblend's profile).
         func copyRows(_ source: [Float], into target: inout [Float], valuesPerPixel v: Int) {
             source.withUnsafeBufferPointer { from in target.withUnsafeMutableBufferPointer { to in
                 for y in kept {

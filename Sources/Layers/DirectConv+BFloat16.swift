@@ -26,7 +26,7 @@ public enum ConvPrecision: String, Sendable {
 /// A bfloat16 layer's kernel, rounded and laid out for its engine once instead of on every call:
 /// bfloat16 layers belong to inference-only models, whose weights no longer change
 /// (`DualDecoderModel.foldBatchNormsForInference`). The owning layer empties it whenever it sets
-/// its precision or changes its weights. Repacking it for every tile was 4 % of the network's time.
+/// its precision or changes its weights. Repacking it for every tile was 1.8 % of a deblend's profile.
 final class PackedBFloat16Kernel {
     /// The packed words, and what they were packed for (engine and layer shape).
     private var words = UnsafeMutablePointer<UInt16>.allocate(capacity: 1), capacity = 1, key: [Int] = []

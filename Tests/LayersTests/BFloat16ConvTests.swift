@@ -64,8 +64,8 @@ struct BFloat16ConvTests {
     }
 
     /// A layer packs its bfloat16 kernel once (`PackedBFloat16Kernel`) and packs it again when its
-    /// weights change through `foldAffine` or its precision is set: every pass equals that of a new
-    /// layer with the same weights. Debug builds check the kernel against the one packed, so a
+    /// weights change through `foldAffine`, or while it runs float32: every pass equals that of a
+    /// new layer with the same weights. Debug builds check the kernel against the one packed, so a
     /// stale cache stops the test.
     @Test(arguments: BFloat16Engine.available)
     func packedKernelFollowsTheWeights(engine: BFloat16Engine) {
@@ -86,11 +86,46 @@ struct BFloat16ConvTests {
         #expect(folded == fresh.forward(x).values)
         #expect(folded != first)                                  // the fold changed the output
 
+        // A float32 layer may train: weights changed then must be packed again once it turns bfloat16.
         conv.precision = .float32
-        let float32 = conv.forward(x).values
+        let kernel = arena.pointer(conv.kernel)
+        for i in 0..<conv.kernel.count { kernel[i] *= -0.5 }
         conv.precision = .bfloat16
-        #expect(conv.forward(x).values == folded)
-        #expect(float32 != folded)
+        let trained = conv.forward(x).values
+        #expect(trained == Self.copy(of: conv, arena: arena).forward(x).values)
+        #expect(trained != folded)
+    }
+
+    /// bfloat16 heads fuse their kernels once; weights changed while they run float32 (training)
+    /// are fused again when they turn bfloat16: every pass equals that of new heads with the same
+    /// weights.
+    @Test(arguments: BFloat16Engine.available)
+    func headsFuseOnceAndAgainAfterTraining(engine: BFloat16Engine) {
+        let previous = BFloat16Engine.selected
+        BFloat16Engine.selected = engine
+        defer { BFloat16Engine.selected = previous }
+        func heads(seed: UInt64) -> (UpsampledHeads, ParameterArena) {
+            let arena = ParameterArena(hasGradients: false)
+            let heads = UpsampledHeads([.init(conv5: "h5", conv1: "h1", outputs: 3)], inChannels: 8, width: 4,
+                                       arena: arena, workspace: Workspace())
+            arena.finalize()
+            LayerHarness.randomize(arena, seed: seed)
+            heads.precision = .bfloat16
+            return (heads, arena)
+        }
+        let (trained, arena) = heads(seed: 21)
+        let x = LayerHarness.random([1, 10, 12, 8], seed: 22)
+        let first = trained.forward(x)[0].values
+        #expect(trained.forward(x)[0].values == first)
+        #expect(heads(seed: 21).0.forward(x)[0].values == first)
+
+        trained.precision = .float32
+        LayerHarness.randomize(arena, seed: 23)                  // a training step, say
+        trained.precision = .bfloat16
+        let after = trained.forward(x)[0].values
+        let asNew = after == heads(seed: 23).0.forward(x)[0].values      // a Bool: a failure prints no arrays
+        #expect(asNew, "bfloat16 heads after a weight change differ from new heads with those weights")
+        #expect(after != first)
     }
 
     /// A new bfloat16 layer holding `conv`'s current weights (`arena` holds them).
