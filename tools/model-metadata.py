@@ -16,8 +16,11 @@ import tempfile
 
 
 def split(path):
-    with open(path, "rb") as f:
-        data = f.read()
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        sys.exit(f"error: {path}: {e.strerror}")
     if len(data) < 8:
         sys.exit(f"error: {path}: too short for a safetensors file")
     (length,) = struct.unpack("<Q", data[:8])

@@ -186,7 +186,7 @@ public struct CheckpointStore: Sendable {
 func writeSynced(_ data: Data, to path: String) throws {
     guard FileManager.default.createFile(atPath: path, contents: nil),
           let handle = FileHandle(forWritingAtPath: path)
-    else { throw CheckpointError("\(path): cannot create") }
+    else { throw CheckpointError("\(path): cannot create (is its directory writable?)") }
     defer { try? handle.close() }
     try handle.write(contentsOf: data)
     try handle.synchronize()
@@ -195,6 +195,11 @@ func writeSynced(_ data: Data, to path: String) throws {
 /// Replaces (or creates) the file at `path` with `data`: written and flushed under a temporary
 /// name, then renamed, so readers see the old file or the new one, never a partial one.
 func replaceFile(at path: String, with data: Data) throws {
+    let parent = (path as NSString).deletingLastPathComponent
+    var isDirectory: ObjCBool = false
+    if !parent.isEmpty, !FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory) || !isDirectory.boolValue {
+        throw CheckpointError("\(path): cannot write: directory \(parent) does not exist")
+    }
     let temporary = path + ".partial-\(getpid())"
     try writeSynced(data, to: temporary)
     guard rename(temporary, path) == 0 else {

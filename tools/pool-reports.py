@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Issue 7's accuracy targets pooled over several fields' `pais evaluate` outputs.
+
+    tools/pool-reports.py [--label NAME] EVAL_DIR [EVAL_DIR ...]
+
+Each EVAL_DIR is a `pais evaluate --output` directory (report.json and matches.csv, r = 5 px).
+One field's bins are small: a 1024² wide-depth field holds 25-30 detectable sources with
+blendedness ≥ 0.5, so one source moves its recall by 0.03-0.04. Pooling the sources of all
+fields first, then taking the recall and the median, gives numbers that a change of a source or
+two does not swing. Prints one line: the label, the number of fields, pooled TP / FP / FN and F1,
+the recall of detectable sources with blendedness ≥ 0.5 (found / all), and the median absolute
+attribution error on the noiseless blend, |flux_attributed / flux_true − 1|, of the TP pairs
+with H < 25 (how many). With --header, the column names first (alone without directories). Standard library only.
+"""
+import csv
+import json
+import os
+import statistics
+import sys
+
+
+def pooled(directories):
+    tp = fp = fn = 0
+    blended = found = 0
+    errors = []
+    for d in directories:
+        with open(os.path.join(d, "report.json")) as f:
+            report = json.load(f)
+        at5 = [r for r in report["detection"] if r["radius"] == 5]
+        if not at5:
+            sys.exit(f"error: {d}/report.json has no detection row at r = 5 px")
+        tp += at5[0]["truePositives"]; fp += at5[0]["falsePositives"]; fn += at5[0]["falseNegatives"]
+        with open(os.path.join(d, "matches.csv")) as f:
+            for row in csv.DictReader(f):
+                if row["detectable"] != "true":
+                    continue
+                matched = int(row["prediction"]) >= 0
+                if float(row["blendedness"]) >= 0.5:
+                    blended += 1
+                    found += matched
+                if matched and float(row["mag_true"]) < 25:
+                    errors.append(abs(float(row["flux_attributed"]) / float(row["flux_true"]) - 1))
+    f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+    recall = found / blended if blended else float("nan")
+    median = statistics.median(errors) if errors else float("nan")
+    return tp, fp, fn, f1, found, blended, recall, median, len(errors)
+
+
+def main(argv):
+    label, header, directories = "", False, []
+    while argv:
+        a = argv.pop(0)
+        if a in ("-h", "--help"):
+            print(__doc__.strip()); return 0
+        if a == "--label":
+            label = argv.pop(0)
+        elif a == "--header":
+            header = True
+        else:
+            directories.append(a)
+    if header:
+        print(f"{'model':<24} {'fields':>6} {'TP':>5} {'FP':>5} {'FN':>5} {'F1':>6}  {'recall b>=0.5':>17}  {'attribution H<25':>18}")
+        if not directories:
+            return 0
+    if not directories:
+        sys.exit("error: give at least one `pais evaluate` output directory")
+    tp, fp, fn, f1, found, blended, recall, median, n = pooled(directories)
+    print(f"{label:<24} {len(directories):>6} {tp:>5} {fp:>5} {fn:>5} {f1:>6.3f}  {recall:>6.3f} ({found:>3}/{blended:>3})  {median:>7.4f} (N {n:>4})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
