@@ -3,7 +3,7 @@
 # own report) next to source-extractor on the same field, in the same run, and the peak resident
 # memory of the one-process run (/usr/bin/time).
 #
-#   tools/deblend-bench.sh [--size 4096] [--field FILE.fits] [--model W] [--preset small] [--tile 256]
+#   tools/deblend-bench.sh [--size 4096] [--field FILE.fits] [--model W] [--preset P] [--tile 256]
 #                          [--max-memory MB] [--block-rows N] [--out DIR] [--views N] [--precision P]
 #                          [--rounds R] [--against OLD_PAIS]
 #
@@ -19,7 +19,7 @@
 #
 # Needs a release build (.build/release/pais, or --pais PATH), mpirun, source-extractor and GNU time.
 set -euo pipefail
-size=4096 field="" model="" preset=small tile=256 out=deblend-bench pais="" maxmem="" blockrows="" views=1 precision="" rounds=1 against=""
+size=4096 field="" model="" preset="" tile=256 out=deblend-bench pais="" maxmem="" blockrows="" views=1 precision="" rounds=1 against=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --size) size=$2; shift 2 ;;
@@ -48,7 +48,7 @@ if [[ -z "$field" ]]; then
     field="$out/field$size.fits"
     [[ -f "$field" ]] || "$pais" simulate --height "$size" --width "$size" --seed 7 --output "$field" > /dev/null 2>&1
 fi
-args=(--preset "$preset" --tile "$tile" --overwrite)
+args=(${preset:+--preset "$preset"} --tile "$tile" --overwrite)
 [[ -n "$model" ]] && args+=(--model "$model")
 [[ -n "$maxmem" ]] && args+=(--max-memory "$maxmem")
 [[ -n "$blockrows" ]] && args+=(--block-rows "$blockrows")

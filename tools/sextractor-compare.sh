@@ -2,7 +2,7 @@
 # Compare PAIS with SExtractor on simulated fields, scored by the same `pais evaluate` suite.
 #
 #   tools/sextractor-compare.sh [--size 1024] [--seed 1] [--fields 1] [--model models/pais-small-sim.safetensors]
-#                               [--preset small] [--tile 256] [--field FILE.fits ...] [--out DIR] [--pais PATH] [--hot]
+#                               [--preset P] [--tile 256] [--field FILE.fits ...] [--out DIR] [--pais PATH] [--hot]
 #                               [--forced] [--views N] [--exposures N] [--weighted]
 #
 # For each field (simulated with `pais simulate`, or given with --field) it runs
@@ -33,7 +33,7 @@
 # Needs: source-extractor (apt-get install source-extractor), a built pais, gnuplot for plots.
 set -euo pipefail
 
-size=1024 seed=1 fields=1 preset=small tile=256 out=sextractor-compare model="" pais="" hot=0 forced=0 views=1 exposures=1 weighted=0
+size=1024 seed=1 fields=1 preset="" tile=256 out=sextractor-compare model="" pais="" hot=0 forced=0 views=1 exposures=1 weighted=0
 given=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -64,7 +64,7 @@ if [[ -z "$pais" ]]; then
 fi
 [[ -n "$pais" && -x "$pais" ]] || { echo "error: no pais binary; run 'swift build -c release' or pass --pais" >&2; exit 1; }
 command -v source-extractor >/dev/null || { echo "error: source-extractor not found; apt-get install -y source-extractor" >&2; exit 1; }
-model_args=(--preset "$preset" --tile "$tile")
+model_args=(${preset:+--preset "$preset"} --tile "$tile")
 [[ -n "$model" ]] && model_args+=(--model "$model")
 
 sexdir=/usr/share/source-extractor

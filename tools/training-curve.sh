@@ -73,13 +73,11 @@ python3 "$root/tools/pool-reports.py" --header
 for m in "${models[@]}"; do
     name=$(basename "$m" .safetensors)
     step=$(python3 "$root/tools/model-metadata.py" "$m" | sed -n 's/^pais_step=//p')
-    # The preset the file records (pais export writes it), so that paper-preset models load too.
-    preset=$(python3 "$root/tools/model-metadata.py" "$m" | sed -n 's/^pais_preset=//p')
     evals=()
     for f in "${fields[@]}"; do
         run="$out/$name/$(basename "$f" .fits)"
         mkdir -p "$run"
-        "$pais" deblend "$f" --model "$m" ${preset:+--preset "$preset"} $deblend_args --output "$run/deblend" --overwrite > /dev/null 2>&1 \
+        "$pais" deblend "$f" --model "$m" $deblend_args --output "$run/deblend" --overwrite > /dev/null 2>&1 \
             || { echo "error: pais deblend $f --model $m failed (rerun it to see why)" >&2; exit 1; }
         "$pais" evaluate --truth "$f" --deblend "$run/deblend" --output "$run/eval" --no-plots > /dev/null \
             || { echo "error: pais evaluate of $run failed" >&2; exit 1; }

@@ -93,7 +93,7 @@ struct DatasetCommand: ParsableCommand {
 
         @Option(help: "Dataset directory to copy.") var dataset: String
         @Option(help: "The teacher model (safetensors).") var teacher: String
-        @Option(help: "The teacher's preset: tiny, small or paper.") var preset = "small"
+        @Option(help: "The teacher's preset: tiny, small or paper (default: the one its file records, else small).") var preset: String?
         @Option(help: "Symmetric views averaged: 1, 2, 4 or 8.") var views = 8
         @Option(help: "Output dataset directory.") var output: String
         @Option(help: "Samples run through the teacher at once.") var batch = 8
@@ -110,6 +110,7 @@ struct DatasetCommand: ParsableCommand {
             guard manifest.sampleHeight == manifest.sampleWidth else {
                 throw CommandError("\(dataset): samples are \(manifest.sampleWidth)x\(manifest.sampleHeight); the teacher runs on square tiles")
             }
+            let preset = try modelPreset(option: self.preset, weights: teacher)
             let network = try loadTileNetwork(preset: preset, weights: teacher, tile: manifest.sampleHeight, replicas: Parallel.workers,
                                               views: views)
             guard network.slots == manifest.n else {

@@ -55,11 +55,7 @@ struct SkyNoise {
     func match(_ mode: NoiseMatchMode, weights: String, scale: Float) throws -> (match: NoiseMatch?, kind: String, note: String) {
         guard mode == .auto else { return (nil, "", "--noise-match off: not matched") }
         guard let map, rms.isFinite else { return (nil, "", "not measured (no cell with enough data)") }
-        let metadata: [String: String]
-        do { metadata = try Safetensors.readMetadata(from: URL(fileURLWithPath: weights)) } catch {
-            throw CommandError("\(weights): \(error)")
-        }
-        guard let recorded = metadata[TrainedNoise.metadataKey] else {
+        guard let recorded = try modelMetadata(weights)[TrainedNoise.metadataKey] else {
             return (nil, "", "the model records no training noise (\(TrainedNoise.metadataKey)): not matched")
         }
         let trained: TrainedNoise

@@ -210,6 +210,25 @@ private func firstDifference(_ lines: [String], communicator: any Communicator) 
     return texts.enumerated().map { "\($0.element) on rank \($0.offset)" }.joined(separator: ", ")
 }
 
+/// The preset of the model in `weights`: `option` when given, else the one the file records
+/// (`pais_preset`, written by `pais train` and `pais export`), else small. An option that
+/// contradicts the file is refused by name, before the tensors' shapes would say it less plainly.
+func modelPreset(option: String?, weights: String) throws -> String {
+    let recorded = try modelMetadata(weights)["pais_preset"]
+    guard let option else { return recorded ?? "small" }
+    if let recorded, recorded != option {
+        throw CommandError("--preset \(option), but \(weights) holds a \(recorded)-preset model (its pais_preset); drop --preset or give \(recorded)")
+    }
+    return option
+}
+
+/// The string metadata of the model file `weights`; an unreadable file is an error naming it.
+func modelMetadata(_ weights: String) throws -> [String: String] {
+    do { return try Safetensors.readMetadata(from: URL(fileURLWithPath: weights)) } catch {
+        throw CommandError("\(weights): \(error)")
+    }
+}
+
 /// Builds the tile network for `preset` from `weights`, checking the tile size against the model.
 /// `replicas` copies run that many tiles at once (one per compute thread of this process); with
 /// `views` > 1 each tile's outputs are the mean over that many flipped and turned views of it.
@@ -284,11 +303,7 @@ func resolveInputCeiling(option: String, weights: String) throws -> (value: Floa
     switch option {
     case "off": return (nil, "--input-ceiling off")
     case "auto":
-        let metadata: [String: String]
-        do { metadata = try Safetensors.readMetadata(from: URL(fileURLWithPath: weights)) } catch {
-            throw CommandError("\(weights): \(error)")
-        }
-        guard let recorded = metadata[InputCeiling.metadataKey] else { return (nil, "the model records none (\(InputCeiling.metadataKey))") }
+        guard let recorded = try modelMetadata(weights)[InputCeiling.metadataKey] else { return (nil, "the model records none (\(InputCeiling.metadataKey))") }
         guard let value = Float(recorded), value > 0, value.isFinite else {
             throw CommandError("\(weights): model metadata \(InputCeiling.metadataKey) = \"\(recorded)\" is not a positive number")
         }

@@ -18,8 +18,8 @@ struct RecalibrateCommand: ParsableCommand {
     @Argument(help: "The model file (safetensors) to recalibrate.")
     var model: String
 
-    @Option(help: "The preset of the model: tiny, small or paper.")
-    var preset = "small"
+    @Option(help: "The preset of the model: tiny, small or paper (default: the one the model file records, else small).")
+    var preset: String?
 
     @Option(help: "A dataset directory (`pais simulate-dataset`, `pais dataset build`) like the model's training data.")
     var dataset: String
@@ -44,6 +44,7 @@ struct RecalibrateCommand: ParsableCommand {
 
     func run() throws {
         let summary: BatchNormRecalibration.Summary
+        let preset = try modelPreset(option: self.preset, weights: model)
         do {
             summary = try recalibrateModelFile(model, preset: preset, dataset: dataset, samples: samples, batch: batch,
                                                augmentation: augmentation, dropout: dropout, to: output, overwrite: overwrite)

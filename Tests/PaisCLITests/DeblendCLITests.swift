@@ -112,6 +112,31 @@ struct DeblendCLITests {
     /// Without `--model`, the image's sky noise picks the shipped model: the white-noise one for a
     /// white-noise field, the drizzled-noise one for a correlated-noise field, and the headers say
     /// which and what was measured. A model given for a correlated image is used, with a warning.
+    @Test func thePresetComesFromTheModelFile() throws {
+        let f = try Self.fixture()
+        defer { try? FileManager.default.removeItem(atPath: f.directory) }
+        let model = try DualDecoderModel(config: .tiny, seed: 5)
+        let recorded = f.directory + "/recorded.safetensors"
+        try Safetensors.write(model.parameters.safetensorsEntries() + model.state.safetensorsEntries(),
+                              to: URL(fileURLWithPath: recorded), metadata: ["pais_preset": "tiny"])
+        // No --preset: the file's own; the same outputs as naming it.
+        let implicit = try runPais(["deblend", f.field, "--model", recorded, "--tile", "32", "--output", f.directory + "/implicit"])
+        #expect(implicit.status == 0 && implicit.standardOutput.contains("(tiny, tile 32"), "\(implicit.standardOutput)\(implicit.standardError)")
+        let explicit = try runPais(["deblend", f.field, "--model", recorded, "--preset", "tiny", "--tile", "32", "--output", f.directory + "/explicit"])
+        #expect(explicit.status == 0, "\(explicit.standardError)")
+        let a = try FileManager.default.contents(atPath: f.directory + "/implicit/catalog.csv")
+        #expect(a != nil && a == FileManager.default.contents(atPath: f.directory + "/explicit/catalog.csv"))
+        // A --preset that contradicts the file: refused by name, nothing written.
+        let wrong = try runPais(["deblend", f.field, "--model", recorded, "--preset", "small", "--tile", "32", "--output", f.directory + "/wrong"])
+        #expect(wrong.status != 0 && wrong.standardError.contains("--preset small, but \(recorded) holds a tiny-preset model"), "\(wrong.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: f.directory + "/wrong"))
+        let evaluated = try runPais(["evaluate", "--truth", f.field, "--model", recorded, "--preset", "small", "--tile", "32"])
+        #expect(evaluated.status != 0 && evaluated.standardError.contains("holds a tiny-preset model"), "\(evaluated.standardError)")
+        // A file that records none: small, as before (and this one is not small).
+        let unrecorded = try runPais(["deblend", f.field, "--model", f.weights, "--tile", "32", "--output", f.directory + "/unrecorded"])
+        #expect(unrecorded.status != 0 && unrecorded.standardError.contains("does not fit preset small"), "\(unrecorded.standardError)")
+    }
+
     @Test func theSkyNoisePicksTheShippedModel() throws {
         let directory = try makeScratchDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
