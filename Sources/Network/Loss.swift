@@ -19,13 +19,26 @@ public struct Labels {
 public struct LossTerms: Equatable, Sendable {
     public var vectors = 0.0      // L_cv, MAE
     public var maps = 0.0         // L_cm, cross-entropy from logits
-    public var heatmap = 0.0      // L_com, MSE after the sigmoid
+    public var heatmap = 0.0      // L_com, MSE after the sigmoid (or the focal loss, `HeatmapLoss.focal`)
     public var entropy = 0.0      // L_ent
     public var total = 0.0
 
     public init(vectors: Double = 0, maps: Double = 0, heatmap: Double = 0, entropy: Double = 0, total: Double = 0) {
         self.vectors = vectors; self.maps = maps; self.heatmap = heatmap; self.entropy = entropy; self.total = total
     }
+}
+
+/// How the centre heatmap is scored.
+public enum HeatmapLoss: String, Sendable, CaseIterable {
+    /// The method's L_com: (h − ĥ)², weight 15, averaged over the pixels like the other terms.
+    case squaredError = "mse"
+    /// The penalty-reduced focal loss of CenterNet-style detectors (α = 2, β = 4), not the method's:
+    /// −(1 − ĥ)^α log ĥ where h = 1 (a label centre), −(1 − h)^β ĥ^α log(1 − ĥ) elsewhere, summed
+    /// over an example's unmasked pixels and divided by its number of centres (at least 1); weight 1.
+    /// Squared errors let a network answer a close pair with one smooth hill; this term pays for
+    /// every centre's own peak. ĥ is clamped to [1e-4, 1 − 1e-4] inside the logs, and the slope
+    /// there is kept, so that a saturated output still learns.
+    case focal
 }
 
 /// `L = 0.06·L_cv + 4·L_cm + 15·L_com + 1.0·L_ent`, masked where the flux is 0.
@@ -35,8 +48,14 @@ public struct LossTerms: Equatable, Sendable {
 /// rank divides its local sum by the same number and gradients are simply summed.
 public struct DeblendLoss {
     public var weightVectors = 0.06, weightMaps = 4.0, weightHeatmap = 15.0, weightEntropy = 1.0
+    public var heatmapLoss = HeatmapLoss.squaredError {
+        didSet { weightHeatmap = heatmapLoss == .focal ? 1 : 15 }
+    }
 
-    public init() {}
+    public init(heatmapLoss: HeatmapLoss = .squaredError) {
+        self.heatmapLoss = heatmapLoss
+        weightHeatmap = heatmapLoss == .focal ? 1 : 15
+    }
 
     /// The loss terms and the gradients of the weighted total with respect to the outputs.
     /// `globalBatch` defaults to the local batch size.
@@ -59,11 +78,23 @@ public struct DeblendLoss {
         let dh = Tensor(uninitializedShape: o.heatmap.shape)
         let cvScale = weightVectors * norm / Double(2 * n)
         let (wm, we, wh) = (weightMaps, weightEntropy, weightHeatmap)
+        let focal = heatmapLoss == .focal
+        // Focal: each example's sum is divided by its centres (unmasked pixels with h = 1) and by
+        // the global batch, instead of by its pixels.
+        let perExample = s.h * s.w
+        var centreWeight = [Float](repeating: 0, count: s.b)
+        if focal {
+            for b in 0..<s.b {
+                var centres = 0
+                for p in (b * perExample)..<((b + 1) * perExample) where flux.data[p] != 0 && y.heatmap.data[p] == 1 { centres += 1 }
+                centreWeight[b] = 1 / Float(max(1, centres) * gb)
+            }
+        }
         // Per-worker partial sums [L_com, L_cv, L_cm, L_ent], added in worker order afterwards.
         let workers = max(1, Parallel.parts)
         var partial = [Double](repeating: 0, count: 4 * workers)
         let chunk = (s.pixels + workers - 1) / workers
-        partial.withUnsafeMutableBufferPointer { part in
+        partial.withUnsafeMutableBufferPointer { part in centreWeight.withUnsafeBufferPointer { centreWeight in
             let partBase = part.baseAddress!
             Parallel.forRanges(workers, grain: 1) { w0, w1 in
                 for worker in w0..<w1 {
@@ -83,10 +114,17 @@ public struct DeblendLoss {
                             for k in 0..<n { gm[k] = 0 }
                             continue
                         }
-                        // Centre heatmap: (h − ĥ)², d/dĥ = 2(ĥ − h).
-                        let diff = o.heatmap.data[p] - y.heatmap.data[p]
-                        com += Double(diff * diff)
-                        dh.data[p] = heatW * diff
+                        if focal {
+                            let (value, slope) = Self.focalTerm(predicted: o.heatmap.data[p], label: y.heatmap.data[p])
+                            let scale = centreWeight[p / perExample]
+                            com += Double(value * scale)
+                            dh.data[p] = Float(wh) * scale * slope
+                        } else {
+                            // Centre heatmap: (h − ĥ)², d/dĥ = 2(ĥ − h).
+                            let diff = o.heatmap.data[p] - y.heatmap.data[p]
+                            com += Double(diff * diff)
+                            dh.data[p] = heatW * diff
+                        }
                         // Vectors: (1/2n) Σ|v̂ − v|, d/dv̂ = sign(v̂ − v)/(2n), sign(0) = 0.
                         var l1: Float = 0
                         for j in 0..<(2 * n) {
@@ -115,14 +153,29 @@ public struct DeblendLoss {
                     partBase[4 * worker + 2] = cm; partBase[4 * worker + 3] = ent
                 }
             }
-        }
+        } }
         var t = LossTerms()
         for w in 0..<workers {
             t.heatmap += partial[4 * w]; t.vectors += partial[4 * w + 1]
             t.maps += partial[4 * w + 2]; t.entropy += partial[4 * w + 3]
         }
-        t.heatmap *= norm; t.vectors *= norm; t.maps *= norm; t.entropy *= norm
+        if !focal { t.heatmap *= norm }      // the focal sums are already divided
+        t.vectors *= norm; t.maps *= norm; t.entropy *= norm
         t.total = weightVectors * t.vectors + weightMaps * t.maps + weightHeatmap * t.heatmap + weightEntropy * t.entropy
         return (t, OutputGradients(vectors: dv, mapLogits: dm, heatmap: dh))
+    }
+
+    /// One pixel's focal term (`HeatmapLoss.focal`) and its derivative with respect to ĥ.
+    @inline(__always)
+    static func focalTerm(predicted: Float, label h: Float) -> (value: Float, slope: Float) {
+        let q = Swift.min(Swift.max(predicted, 1e-4), 1 - 1e-4)
+        if h == 1 {
+            // −(1 − q)² log q;  d/dq = 2(1 − q) log q − (1 − q)²/q
+            let r = 1 - q, logq = log(q)
+            return (-r * r * logq, 2 * r * logq - r * r / q)
+        }
+        // −(1 − h)⁴ q² log(1 − q);  d/dq = −(1 − h)⁴ (2q log(1 − q) − q²/(1 − q))
+        let w = (1 - h) * (1 - h) * (1 - h) * (1 - h), log1mq = log(1 - q)
+        return (-w * q * q * log1mq, -w * (2 * q * log1mq - q * q / (1 - q)))
     }
 }

@@ -113,7 +113,7 @@ public final class Coordinator {
         let (store, restored) = try restoreOrInitialize(optimizer: &optimizer)
         var progress = restored
         let runner = try StepRunner(model: model, communicator: communicator, config: config, data: data, optimizer: optimizer)
-        let evaluator = Evaluator(model: model, communicator: communicator, data: data)
+        let evaluator = Evaluator(model: model, communicator: communicator, data: data, loss: config.deblendLoss)
         let metrics = try MetricsLog(runDirectory: options.runDirectory, enabled: isCoordinator)
         let schedule = LearningRateSchedule(kind: LearningRateSchedule.Kind(rawValue: config.lrSchedule) ?? .constant,
                                             baseRate: config.learningRate, warmupSteps: config.warmupSteps,
@@ -121,6 +121,7 @@ public final class Coordinator {
         say("training \(config.preset) on \(data.count(.train)) samples of \(data.sampleSize)² (\(data.count(.test)) test), "
             + "\(communicator.size) rank(s), global batch \(config.globalBatch), \(stepsPerEpoch) steps/epoch, "
             + "\(config.epochs) epochs, bn \(config.bnMode), reduction \(config.reduction)"
+            + (config.heatmapLoss == "mse" ? "" : ", heatmap loss \(config.heatmapLoss)")
             + (progress.step > 0 ? ", resuming at step \(progress.step)" : ""))
         var summary = RunSummary(steps: progress.step, parametersSHA256: "")
         let started = Date()
@@ -173,8 +174,8 @@ public final class Coordinator {
                     progress.evaluationsSinceBest += 1
                 }
                 metrics.write(["evaluation": epoch, "step": progress.step, "test": test.record, "train": train.record])
-                say(String(format: "epoch %d: test loss %.5f (vectors MAE %.4f, heatmap MSE %.6f, maps CE %.4f)  train loss %.5f",
-                           epoch, test.totalLoss, test.vectorsMAE, test.heatmapMSE, test.mapsCrossEntropy, train.totalLoss)
+                say(String(format: "epoch %d: test loss %.5f (vectors MAE %.4f, heatmap %@ %.6f, maps CE %.4f)  train loss %.5f",
+                           epoch, test.totalLoss, test.vectorsMAE, config.heatmapTermName, test.heatmapMSE, test.mapsCrossEntropy, train.totalLoss)
                     + (improved ? "  (best)" : ""))
             }
             let due = config.checkpointEverySteps > 0 ? progress.step % config.checkpointEverySteps == 0 : endOfEpoch

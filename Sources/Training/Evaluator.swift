@@ -26,12 +26,13 @@ struct Evaluator {
     let model: DualDecoderModel
     let communicator: any Communicator
     let data: TrainingDataSource
+    /// The training loss: the best checkpoint is the one with the lowest test value of it.
+    let loss: DeblendLoss
 
     /// Metrics over samples `0..<count` of `split`.
     func evaluate(_ split: Split, count: Int) throws -> EvaluationMetrics {
         let terms = 5
         var perSample = [Double](repeating: 0, count: count * terms)
-        let loss = DeblendLoss()
         for index in EpochSampler.shard(count: count, rank: communicator.rank, worldSize: communicator.size) {
             let batch = assembleBatch([try data.sample(split, index: index)], keys: [index])
             let outputs = try model.forward(batch.flux, context: .inference(batch: 1))

@@ -36,7 +36,7 @@ final class StepRunner {
     let reproducible: Bool
     var optimizer: Adam
     private let augmenter: Augmenter?
-    private let loss = DeblendLoss()
+    private let loss: DeblendLoss
     private let dropoutSeed: UInt64
     /// Parameter (view) indices of each part of the network, last registered first.
     private let phaseViews: [DualDecoderModel.BackwardPhase: [Int]]
@@ -46,6 +46,7 @@ final class StepRunner {
         self.model = model
         self.communicator = communicator
         self.config = config
+        self.loss = config.deblendLoss
         self.data = data
         self.optimizer = optimizer
         sampler = EpochSampler(sampleCount: data.count(.train), globalBatch: config.globalBatch, seed: config.seed)

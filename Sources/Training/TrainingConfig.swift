@@ -1,4 +1,5 @@
 import Foundation
+import Network
 import Checksums
 import Datasets
 import Yams
@@ -42,6 +43,9 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     /// `constant`, `linear-warmup` (linear scaling with rank count plus warmup) or `cosine`.
     public var lrSchedule: String = "constant"
     public var warmupSteps: Int = 0
+    /// How the centre heatmap is scored: `mse` (the method's L_com) or `focal` (CenterNet's
+    /// penalty-reduced focal loss, an experiment: `HeatmapLoss`).
+    public var heatmapLoss: String = "mse"
 
     // Schedule
     public var epochs: Int = 2000
@@ -78,6 +82,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         case dataset, syntheticTrain = "synthetic_train", syntheticTest = "synthetic_test", augmentation
         case globalBatch = "global_batch", learningRate = "learning_rate", beta1, beta2, epsilon
         case weightDecay = "weight_decay", clipNorm = "clip_norm", lrSchedule = "lr_schedule", warmupSteps = "warmup_steps"
+        case heatmapLoss = "heatmap_loss"
         case epochs, stepsPerEpoch = "steps_per_epoch", evalEveryEpochs = "eval_every_epochs"
         case earlyStopPatience = "early_stop_patience", seed
         case checkpointEverySteps = "checkpoint_every_steps", keepCheckpoints = "keep_checkpoints"
@@ -179,6 +184,7 @@ extension TrainingConfig {
         try require(["constant", "linear-warmup", "cosine"].contains(lrSchedule),
                     "lr_schedule must be constant, linear-warmup or cosine, got '\(lrSchedule)'")
         try require(warmupSteps >= 0, "warmup_steps must be >= 0, got \(warmupSteps)")
+        try require(HeatmapLoss(rawValue: heatmapLoss) != nil, "heatmap_loss must be mse or focal, got '\(heatmapLoss)'")
         try require(epochs >= 1, "epochs must be at least 1, got \(epochs)")
         try require(stepsPerEpoch >= 0, "steps_per_epoch must be >= 0 (0 = one pass over the data), got \(stepsPerEpoch)")
         try require(evalEveryEpochs >= 1, "eval_every_epochs must be at least 1, got \(evalEveryEpochs)")
@@ -196,6 +202,12 @@ extension TrainingConfig {
         try require(dataset.isEmpty ? syntheticTrain >= 1 && syntheticTest >= 1 : true,
                     "synthetic_train and synthetic_test must be at least 1")
     }
+
+    /// The loss the run trains and selects checkpoints with (a validated config's).
+    public var deblendLoss: DeblendLoss { DeblendLoss(heatmapLoss: HeatmapLoss(rawValue: heatmapLoss) ?? .squaredError) }
+
+    /// What the heatmap term of the logs and metrics holds: `MSE`, or `focal` with `heatmap_loss: focal`.
+    public var heatmapTermName: String { heatmapLoss == "focal" ? "focal" : "MSE" }
 
     /// G for `bn_mode: groups=G`, nil for `sync`.
     public var bnGroups: Int? {

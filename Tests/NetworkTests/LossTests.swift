@@ -56,6 +56,49 @@ import TestSupport
         }
     }
 
+    /// The focal heatmap term against a float64 evaluation of its definition, example by example.
+    @Test func focalHeatmapMatchesAFloat64Reference() throws {
+        let (out, lab, flux) = sample(seed: 33)
+        let (t, _) = try DeblendLoss(heatmapLoss: .focal).evaluate(outputs: out, labels: lab, flux: flux, globalBatch: 5)
+        let (mse, _) = try DeblendLoss().evaluate(outputs: out, labels: lab, flux: flux, globalBatch: 5)
+        let perExample = 8 * 8
+        var reference = 0.0, centresSeen = 0
+        for b in 0..<2 {
+            var sum = 0.0, centres = 0
+            for p in (b * perExample)..<((b + 1) * perExample) where flux.data[p] != 0 {
+                let q = min(max(Double(out.heatmap.data[p]), 1e-4), 1 - 1e-4), h = Double(lab.heatmap.data[p])
+                if h == 1 { centres += 1; sum -= pow(1 - q, 2) * Foundation.log(q) } else { sum -= pow(1 - h, 4) * q * q * Foundation.log(1 - q) }
+            }
+            centresSeen += centres
+            reference += sum / Double(max(1, centres))
+        }
+        reference /= 5
+        try #require(centresSeen > 0, "the batch must hold label centres (h = 1)")
+        expectClose(t.heatmap, reference, relative: 1e-5, "focal L_com")
+        // The other terms do not change; the focal term has weight 1.
+        #expect(t.vectors == mse.vectors && t.maps == mse.maps && t.entropy == mse.entropy)
+        expectClose(t.total, 0.06 * t.vectors + 4 * t.maps + t.heatmap + t.entropy, relative: 1e-12)
+    }
+
+    @Test func focalGradientsMatchCentralDifferences() throws {
+        let (out, lab, flux) = sample(seed: 34)
+        let loss = DeblendLoss(heatmapLoss: .focal)
+        let (_, g0) = try loss.evaluate(outputs: out, labels: lab, flux: flux)
+        let analytic = g0.heatmap.values
+        let total = { (try? loss.evaluate(outputs: out, labels: lab, flux: flux).0.total) ?? .nan }
+        let check = GradientCheck(step: 1e-3, probes: 40)
+        let e = check.worstError(values: out.heatmap.data, count: out.heatmap.count, analytic: analytic, floorScale: 1e-6, lossAt: total)
+        #expect(e < 1e-2, "focal heatmap gradient: \(e)")
+        // Negative controls: the squared error's gradient, and a corrupted copy, must both fail.
+        let (_, squared) = try DeblendLoss().evaluate(outputs: out, labels: lab, flux: flux)
+        let wrong = squared.heatmap.values
+        let ew = check.worstError(values: out.heatmap.data, count: out.heatmap.count, analytic: wrong, floorScale: 1e-6, lossAt: total)
+        #expect(ew > 1e-1, "negative control (MSE gradient) missed: \(ew)")
+        var bad = analytic; corrupt(&bad)
+        let eb = check.worstError(values: out.heatmap.data, count: out.heatmap.count, analytic: bad, floorScale: 1e-6, lossAt: total)
+        #expect(eb > 1e-1, "negative control (corrupted) missed: \(eb)")
+    }
+
     func corrupt(_ g: inout [Float]) { for i in stride(from: 0, to: g.count, by: 3) { g[i] *= 1.5 } }
 
     @Test func mismatchedShapesAreRejected() {

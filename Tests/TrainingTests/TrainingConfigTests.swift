@@ -1,3 +1,4 @@
+import Network
 import Testing
 import Training
 
@@ -37,6 +38,17 @@ struct TrainingConfigTests {
         config = TrainingConfig()
         config.globalBatch = 0
         #expect(message { try config.validate() }.contains("global_batch must be at least 1"))
+        config = TrainingConfig()
+        config.heatmapLoss = "huber"
+        #expect(message { try config.validate() }.contains("heatmap_loss must be mse or focal, got 'huber'"))
+    }
+
+    @Test func theHeatmapLossIsChosenByName() throws {
+        #expect(TrainingConfig().heatmapLoss == "mse" && TrainingConfig().deblendLoss.weightHeatmap == 15)
+        let focal = try TrainingConfig(yaml: "heatmap_loss: focal\n")
+        try focal.validate()
+        #expect(focal.deblendLoss.heatmapLoss == .focal && focal.deblendLoss.weightHeatmap == 1)
+        #expect(focal.hash != TrainingConfig().hash)
     }
 }
 
