@@ -39,9 +39,7 @@ while [[ $# -gt 0 ]]; do
         *) echo "error: unknown option $1" >&2; exit 2 ;;
     esac
 done
-root=$(cd "$(dirname "$0")/.." && pwd)
-pais=${pais:-$root/.build/release/pais}
-[[ -x "$pais" ]] || { echo "error: $pais not built (swift build -c release)" >&2; exit 1; }
+source "$(dirname "$0")/release-pais.sh"
 source "$root/.ci/env.openmpi"
 mkdir -p "$out"
 if [[ -z "$field" ]]; then

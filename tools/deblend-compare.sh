@@ -33,9 +33,7 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 [[ -n "$option" && -n "$values" ]] || { echo "error: --option NAME and --values \"A B ...\" are required" >&2; exit 2; }
-root=$(cd "$(dirname "$0")/.." && pwd)
-pais=${pais:-$root/.build/release/pais}
-[[ -x "$pais" ]] || { echo "error: $pais not built (swift build -c release --product pais)" >&2; exit 1; }
+source "$(dirname "$0")/release-pais.sh"
 height=${size%x*} width=${size#*x}
 mkdir -p "$out"
 if [[ ${#fields[@]} -eq 0 ]]; then

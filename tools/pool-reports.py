@@ -59,13 +59,13 @@ def main(argv):
         else:
             directories.append(a)
     if header:
-        print(f"{'model':<24} {'fields':>6} {'TP':>5} {'FP':>5} {'FN':>5} {'F1':>6}  {'recall b>=0.5':>17}  {'attribution H<25':>18}")
+        print(f"{'model':<30} {'fields':>6} {'TP':>5} {'FP':>5} {'FN':>5} {'F1':>6}  {'recall b>=0.5':>17}  {'attribution H<25':>18}")
         if not directories:
             return 0
     if not directories:
         sys.exit("error: give at least one `pais evaluate` output directory")
     tp, fp, fn, f1, found, blended, recall, median, n = pooled(directories)
-    print(f"{label:<24} {len(directories):>6} {tp:>5} {fp:>5} {fn:>5} {f1:>6.3f}  {recall:>6.3f} ({found:>3}/{blended:>3})  {median:>7.4f} (N {n:>4})")
+    print(f"{label:<30} {len(directories):>6} {tp:>5} {fp:>5} {fn:>5} {f1:>6.3f}  {recall:>6.3f} ({found:>3}/{blended:>3})  {median:>7.4f} (N {n:>4})")
     return 0
 
 

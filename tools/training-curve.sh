@@ -34,9 +34,7 @@ while [[ $# -gt 0 ]]; do
         *) echo "error: unknown option $1" >&2; exit 2 ;;
     esac
 done
-root=$(cd "$(dirname "$0")/.." && pwd)
-pais=${pais:-$root/.build/release/pais}
-[[ -x "$pais" ]] || { echo "error: $pais not built (swift build -c release --product pais)" >&2; exit 1; }
+source "$(dirname "$0")/release-pais.sh"
 [[ "$per_seed" =~ ^[1-9][0-9]*$ ]] || { echo "error: --fields-per-seed must be a positive integer, got '$per_seed'" >&2; exit 2; }
 mkdir -p "$out/models"
 
