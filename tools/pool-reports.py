@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Issue 7's accuracy targets pooled over several fields' `pais evaluate` outputs.
 
-    tools/pool-reports.py [--label NAME] EVAL_DIR [EVAL_DIR ...]
+    tools/pool-reports.py [--label NAME] [--baseline B_DIR,B_DIR,...] EVAL_DIR [EVAL_DIR ...]
 
 Each EVAL_DIR is a `pais evaluate --output` directory (report.json and matches.csv, r = 5 px).
 One field's bins are small: a 1024² wide-depth field holds 25-30 detectable sources with
@@ -10,13 +10,37 @@ fields first, then taking the recall and the median, gives numbers that a change
 two does not swing. Prints one line: the label, the number of fields, pooled TP / FP / FN and F1,
 the recall of detectable sources with blendedness ≥ 0.5 (found / all), and the median absolute
 attribution error on the noiseless blend, |flux_attributed / flux_true − 1|, of the TP pairs
-with H < 25 (how many). With --header, the column names first (alone without directories). Standard library only.
+with H < 25 (how many). With --baseline (another method's evaluations of the same fields, in
+the same order) it adds that median on the H < 25 sources both found, this method's and the
+baseline's: a method that finds more blended sources is otherwise scored on harder ones. With --header, the column names first (alone without directories). Standard library only.
 """
 import csv
 import json
 import os
 import statistics
 import sys
+
+
+def matched_errors(directory):
+    """|δ| of the detectable H < 25 truths a method matched, by truth id."""
+    errors = {}
+    with open(os.path.join(directory, "matches.csv")) as f:
+        for row in csv.DictReader(f):
+            if row["detectable"] == "true" and int(row["prediction"]) >= 0 and float(row["mag_true"]) < 25:
+                errors[row["truth_id"]] = abs(float(row["flux_attributed"]) / float(row["flux_true"]) - 1)
+    return errors
+
+
+def common(directories, baselines):
+    """Medians of |δ| on the H < 25 sources both methods matched: (this, baseline, how many)."""
+    mine, theirs = [], []
+    for d, b in zip(directories, baselines):
+        a, other = matched_errors(d), matched_errors(b)
+        for truth in a.keys() & other.keys():
+            mine.append(a[truth]); theirs.append(other[truth])
+    if not mine:
+        return float("nan"), float("nan"), 0
+    return statistics.median(mine), statistics.median(theirs), len(mine)
 
 
 def pooled(directories):
@@ -47,13 +71,15 @@ def pooled(directories):
 
 
 def main(argv):
-    label, header, directories = "", False, []
+    label, header, directories, baselines = "", False, [], []
     while argv:
         a = argv.pop(0)
         if a in ("-h", "--help"):
             print(__doc__.strip()); return 0
         if a == "--label":
             label = argv.pop(0)
+        elif a == "--baseline":
+            baselines = [b for b in argv.pop(0).split(",") if b]
         elif a == "--header":
             header = True
         else:
@@ -64,8 +90,14 @@ def main(argv):
             return 0
     if not directories:
         sys.exit("error: give at least one `pais evaluate` output directory")
+    if baselines and len(baselines) != len(directories):
+        sys.exit(f"error: --baseline names {len(baselines)} directories for {len(directories)} evaluations")
     tp, fp, fn, f1, found, blended, recall, median, n = pooled(directories)
-    print(f"{label:<30} {len(directories):>6} {tp:>5} {fp:>5} {fn:>5} {f1:>6.3f}  {recall:>6.3f} ({found:>3}/{blended:>3})  {median:>7.4f} (N {n:>4})")
+    line = f"{label:<30} {len(directories):>6} {tp:>5} {fp:>5} {fn:>5} {f1:>6.3f}  {recall:>6.3f} ({found:>3}/{blended:>3})  {median:>7.4f} (N {n:>4})"
+    if baselines:
+        mine, theirs, shared = common(directories, baselines)
+        line += f"   on the {shared} both found: {mine:.4f} (baseline {theirs:.4f})"
+    print(line)
     return 0
 
 
