@@ -29,7 +29,7 @@ public struct LossTerms: Equatable, Sendable {
 }
 
 /// How the centre heatmap is scored.
-public enum HeatmapLoss: String, Sendable, CaseIterable {
+public enum HeatmapLoss: String, Sendable {
     /// The method's L_com: (h − ĥ)², weight 15, averaged over the pixels like the other terms.
     case squaredError = "mse"
     /// The penalty-reduced focal loss of CenterNet-style detectors (α = 2, β = 4), not the method's:
@@ -39,6 +39,12 @@ public enum HeatmapLoss: String, Sendable, CaseIterable {
     /// every centre's own peak. ĥ is clamped to [1e-4, 1 − 1e-4] inside the logs, and the slope
     /// there is kept, so that a saturated output still learns.
     case focal
+
+    /// Its weight in the total: the method's 15 for squared errors; 1 for the focal term, which is
+    /// normalised by centres rather than pixels.
+    public var weight: Double { self == .focal ? 1 : 15 }
+    /// How logs name the term.
+    public var termName: String { self == .focal ? "focal" : "MSE" }
 }
 
 /// `L = 0.06·L_cv + 4·L_cm + 15·L_com + 1.0·L_ent`, masked where the flux is 0.
@@ -47,14 +53,12 @@ public enum HeatmapLoss: String, Sendable, CaseIterable {
 /// as zeros); examples are summed and divided by the GLOBAL batch size, so in data parallel every
 /// rank divides its local sum by the same number and gradients are simply summed.
 public struct DeblendLoss {
-    public var weightVectors = 0.06, weightMaps = 4.0, weightHeatmap = 15.0, weightEntropy = 1.0
-    public var heatmapLoss = HeatmapLoss.squaredError {
-        didSet { weightHeatmap = heatmapLoss == .focal ? 1 : 15 }
-    }
+    public let heatmapLoss: HeatmapLoss
+    public var weightVectors = 0.06, weightMaps = 4.0, weightHeatmap: Double, weightEntropy = 1.0
 
     public init(heatmapLoss: HeatmapLoss = .squaredError) {
         self.heatmapLoss = heatmapLoss
-        weightHeatmap = heatmapLoss == .focal ? 1 : 15
+        weightHeatmap = heatmapLoss.weight
     }
 
     /// The loss terms and the gradients of the weighted total with respect to the outputs.

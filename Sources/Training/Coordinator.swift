@@ -121,7 +121,7 @@ public final class Coordinator {
         say("training \(config.preset) on \(data.count(.train)) samples of \(data.sampleSize)² (\(data.count(.test)) test), "
             + "\(communicator.size) rank(s), global batch \(config.globalBatch), \(stepsPerEpoch) steps/epoch, "
             + "\(config.epochs) epochs, bn \(config.bnMode), reduction \(config.reduction)"
-            + (config.heatmapLoss == "mse" ? "" : ", heatmap loss \(config.heatmapLoss)")
+            + (config.heatmapLossKind == .squaredError ? "" : ", heatmap loss \(config.heatmapLoss)")
             + (progress.step > 0 ? ", resuming at step \(progress.step)" : ""))
         var summary = RunSummary(steps: progress.step, parametersSHA256: "")
         let started = Date()
@@ -175,7 +175,7 @@ public final class Coordinator {
                 }
                 metrics.write(["evaluation": epoch, "step": progress.step, "test": test.record, "train": train.record])
                 say(String(format: "epoch %d: test loss %.5f (vectors MAE %.4f, heatmap %@ %.6f, maps CE %.4f)  train loss %.5f",
-                           epoch, test.totalLoss, test.vectorsMAE, config.heatmapTermName, test.heatmapMSE, test.mapsCrossEntropy, train.totalLoss)
+                           epoch, test.totalLoss, test.vectorsMAE, config.heatmapLossKind.termName, test.heatmapMSE, test.mapsCrossEntropy, train.totalLoss)
                     + (improved ? "  (best)" : ""))
             }
             let due = config.checkpointEverySteps > 0 ? progress.step % config.checkpointEverySteps == 0 : endOfEpoch

@@ -203,11 +203,11 @@ extension TrainingConfig {
                     "synthetic_train and synthetic_test must be at least 1")
     }
 
-    /// The loss the run trains and selects checkpoints with (a validated config's).
-    public var deblendLoss: DeblendLoss { DeblendLoss(heatmapLoss: HeatmapLoss(rawValue: heatmapLoss) ?? .squaredError) }
+    /// The heatmap loss `heatmap_loss` names (a validated config's; `mse` otherwise).
+    public var heatmapLossKind: HeatmapLoss { HeatmapLoss(rawValue: heatmapLoss) ?? .squaredError }
 
-    /// What the heatmap term of the logs and metrics holds: `MSE`, or `focal` with `heatmap_loss: focal`.
-    public var heatmapTermName: String { heatmapLoss == "focal" ? "focal" : "MSE" }
+    /// The loss the run trains and selects checkpoints with.
+    public var deblendLoss: DeblendLoss { DeblendLoss(heatmapLoss: heatmapLossKind) }
 
     /// G for `bn_mode: groups=G`, nil for `sync`.
     public var bnGroups: Int? {

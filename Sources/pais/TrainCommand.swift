@@ -112,7 +112,7 @@ struct TrainCommand: ParsableCommand {
             if base.rank == 0 {
                 if let test = summary.test {
                     print(String(format: "finished %d steps: test loss %.5f, vectors MAE %.4f px, heatmap %@ %.6f, maps CE %.4f; model ",
-                                 summary.steps, test.totalLoss, test.vectorsMAE, resolved.heatmapTermName, test.heatmapMSE, test.mapsCrossEntropy) + runDir + "/model.safetensors")
+                                 summary.steps, test.totalLoss, test.vectorsMAE, resolved.heatmapLossKind.termName, test.heatmapMSE, test.mapsCrossEntropy) + runDir + "/model.safetensors")
                 } else {
                     print("finished \(summary.steps) steps; model \(runDir)/model.safetensors")
                 }
