@@ -68,12 +68,7 @@ public enum Safetensors {
 
     /// The JSON header of a safetensors byte buffer and the index where its data section starts.
     static func parseHeader(_ data: Data, path: String) throws -> (header: [String: Any], body: Int) {
-        guard data.count >= 8 else { throw SafetensorsError.fileTooShort(path: path, bytes: data.count) }
-        var len: UInt64 = 0
-        for i in 0..<8 { len |= UInt64(data[data.startIndex + i]) << (8 * UInt64(i)) }
-        guard len >= 2, len <= UInt64(data.count - 8) else {
-            throw SafetensorsError.badHeaderLength(path: path, length: len, fileSize: data.count)
-        }
+        let len = try headerLength(data, fileSize: data.count, path: path)
         let headerData = data.subdata(in: data.startIndex + 8 ..< data.startIndex + 8 + Int(len))
         let parsed: Any
         do { parsed = try JSONSerialization.jsonObject(with: headerData) } catch {
@@ -83,6 +78,18 @@ public enum Safetensors {
             throw SafetensorsError.badHeaderJSON(path: path, reason: "top level is not an object")
         }
         return (header, data.startIndex + 8 + Int(len))
+    }
+
+    /// The JSON header's length from the file's first 8 bytes (little-endian), checked against
+    /// the file's size.
+    static func headerLength(_ data: Data, fileSize: Int, path: String) throws -> UInt64 {
+        guard data.count >= 8 else { throw SafetensorsError.fileTooShort(path: path, bytes: data.count) }
+        var len: UInt64 = 0
+        for i in 0..<8 { len |= UInt64(data[data.startIndex + i]) << (8 * UInt64(i)) }
+        guard len >= 2, len <= UInt64(fileSize - 8) else {
+            throw SafetensorsError.badHeaderLength(path: path, length: len, fileSize: fileSize)
+        }
+        return len
     }
 
     /// Decodes a safetensors byte buffer; `path` is used only in error messages.
@@ -122,9 +129,16 @@ public enum Safetensors {
         }
     }
 
-    /// The `__metadata__` strings of the file at `url` (empty when it has none).
+    /// The `__metadata__` strings of the file at `url` (empty when it has none). Reads the header
+    /// only: commands ask for several keys before the tensors are loaded.
     public static func readMetadata(from url: URL) throws -> [String: String] {
-        let (header, _) = try parseHeader(try Data(contentsOf: url), path: url.path)
+        let handle = try FileHandle(forReadingFrom: url)
+        defer { try? handle.close() }
+        let fileSize = Int(try handle.seekToEnd())
+        try handle.seek(toOffset: 0)
+        let prefix = try handle.read(upToCount: 8) ?? Data()
+        let len = try headerLength(prefix, fileSize: fileSize, path: url.path)
+        let (header, _) = try parseHeader(prefix + (try handle.read(upToCount: Int(len)) ?? Data()), path: url.path)
         guard let raw = header["__metadata__"] else { return [:] }
         guard let metadata = raw as? [String: String] else {
             throw SafetensorsError.badHeaderJSON(path: url.path, reason: "__metadata__ is not an object of strings")

@@ -39,6 +39,20 @@ import Testing
         file.append(header)
         try file.write(to: url)
         #expect { try Safetensors.readMetadata(from: url) } throws: { "\($0)".contains("__metadata__ is not an object of strings") }
+        // Only the header is read, but it is checked against the whole file: a length past its
+        // end, and a file shorter than the length field, are named.
+        let withMetadata = try Safetensors.encode(arena().safetensorsEntries(), metadata: ["pais_preset": "tiny"])
+        try withMetadata.write(to: url)
+        #expect(try Safetensors.readMetadata(from: url) == ["pais_preset": "tiny"])
+        var huge = withMetadata
+        huge.replaceSubrange(0..<8, with: [0xFF, 0xFF, 0, 0, 0, 0, 0, 0])
+        try huge.write(to: url)
+        #expect { try Safetensors.readMetadata(from: url) } throws: { e in
+            guard case .badHeaderLength(_, _, let size) = e as? SafetensorsError else { return false }
+            return size == withMetadata.count
+        }
+        try Data([1, 2, 3]).write(to: url)
+        #expect(throws: SafetensorsError.fileTooShort(path: url.path, bytes: 3)) { try Safetensors.readMetadata(from: url) }
     }
 
     @Test func malformedFilesAreRejectedWithClearErrors() throws {
