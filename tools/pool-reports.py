@@ -12,7 +12,8 @@ the recall of detectable sources with blendedness ≥ 0.5 (found / all), and the
 attribution error on the noiseless blend, |flux_attributed / flux_true − 1|, of the TP pairs
 with H < 25 (how many). With --baseline (another method's evaluations of the same fields, in
 the same order) it adds that median on the H < 25 sources both found, this method's and the
-baseline's: a method that finds more blended sources is otherwise scored on harder ones. With --header, the column names first (alone without directories). Standard library only.
+baseline's, and the same median on the sources only this method found: a method that finds more
+blended sources is otherwise scored on harder ones. With --header, the column names first (alone without directories). Standard library only.
 """
 import csv
 import json
@@ -32,15 +33,21 @@ def matched_errors(directory):
 
 
 def common(directories, baselines):
-    """Medians of |δ| on the H < 25 sources both methods matched: (this, baseline, how many)."""
-    mine, theirs = [], []
+    """|δ| on the H < 25 sources both methods matched (this method's, the baseline's) and on
+    those only this method matched."""
+    mine, theirs, only = [], [], []
     for d, b in zip(directories, baselines):
         a, other = matched_errors(d), matched_errors(b)
-        for truth in a.keys() & other.keys():
-            mine.append(a[truth]); theirs.append(other[truth])
-    if not mine:
-        return float("nan"), float("nan"), 0
-    return statistics.median(mine), statistics.median(theirs), len(mine)
+        for truth, error in a.items():
+            if truth in other:
+                mine.append(error); theirs.append(other[truth])
+            else:
+                only.append(error)
+    return mine, theirs, only
+
+
+def median_or_nan(values):
+    return statistics.median(values) if values else float("nan")
 
 
 def pooled(directories):
@@ -95,8 +102,9 @@ def main(argv):
     tp, fp, fn, f1, found, blended, recall, median, n = pooled(directories)
     line = f"{label:<30} {len(directories):>6} {tp:>5} {fp:>5} {fn:>5} {f1:>6.3f}  {recall:>6.3f} ({found:>3}/{blended:>3})  {median:>7.4f} (N {n:>4})"
     if baselines:
-        mine, theirs, shared = common(directories, baselines)
-        line += f"   on the {shared} both found: {mine:.4f} (baseline {theirs:.4f})"
+        mine, theirs, only = common(directories, baselines)
+        line += (f"   on the {len(mine)} both found: {median_or_nan(mine):.4f} (baseline {median_or_nan(theirs):.4f});"
+                 f" on the {len(only)} only it found: {median_or_nan(only):.4f}")
     print(line)
     return 0
 
