@@ -58,6 +58,9 @@ public final class DualDecoderModel {
     public private(set) var attributionFeatures: [Tensor] = []
     /// When set, forward and backward time each block into it.
     public var profiler: StepProfiler?
+    /// The parts a training pass trains; the others run as at inference and get no gradient
+    /// (`NetworkPart`). All by default.
+    public var trainableParts = Set(NetworkPart.allCases)
     private var skipGradients: [Tensor?]
     private var hadPrevious: [Bool] = []
 
@@ -121,14 +124,18 @@ public final class DualDecoderModel {
             + attributionEmbed + attributionAttention.flatMap(\.convs) + attributionFuse.map(\.conv)
     }
 
-    /// Convs whose bias has an exactly zero gradient in training mode: their output reaches the
+    /// Convs whose bias has an exactly zero gradient when `part` trains: their output reaches the
     /// loss only through training-mode BNs (ResDown convs except the shortcut, every attention
     /// and FuseUp conv, and the attribution embed convs, which feed only the attention's
     /// Q/K/V convs, each followed by a BN).
-    var biasCancellingConvs: [Conv2D] {
-        encoder.flatMap { [$0.conv1, $0.conv2, $0.conv3, $0.conv4] } + spatialAttention.flatMap(\.convs)
-            + spatialFuse.map(\.conv) + attributionEmbed + attributionAttention.flatMap(\.convs)
-            + attributionFuse.map(\.conv)
+    func biasCancellingConvs(in part: NetworkPart) -> [Conv2D] {
+        switch part {
+        case .encoder: return encoder.flatMap { [$0.conv1, $0.conv2, $0.conv3, $0.conv4] }
+        case .spatialDecoder: return spatialAttention.flatMap(\.convs) + spatialFuse.map(\.conv)
+        case .attributionDecoder:
+            return attributionEmbed + attributionAttention.flatMap(\.convs) + attributionFuse.map(\.conv)
+        case .vectorHead, .heatmapHead, .mapHead: return []
+        }
     }
 
     /// Every BN layer; a distributed mode installs its reducer on each.
@@ -187,10 +194,20 @@ public final class DualDecoderModel {
         guard ctx.sampleIndices.count == s.b else {
             throw ModelError.shapeMismatch("\(ctx.sampleIndices.count) sample indices for a batch of \(s.b)")
         }
-        for conv in biasCancellingConvs { conv.biasGradientIsZero = ctx.training }
+        // A frozen part runs as at inference, so its BN statistics and outputs stay as trained.
+        func context(_ part: NetworkPart) -> ForwardContext {
+            var partContext = ctx
+            partContext.training = ctx.training && trainableParts.contains(part)
+            return partContext
+        }
+        let (encoderContext, spatialContext, attributionContext) = (context(.encoder), context(.spatialDecoder), context(.attributionDecoder))
+        for part in [NetworkPart.encoder, .spatialDecoder, .attributionDecoder] {
+            let training = context(part).training
+            for conv in biasCancellingConvs(in: part) { conv.biasGradientIsZero = training }
+        }
         var h = flux
         let encoded = encoder.enumerated().map { i, block in
-            h = timed("enc\(i + 1) fwd") { block.forward(h, ctx) }
+            h = timed("enc\(i + 1) fwd") { block.forward(h, encoderContext) }
             return h
         }
         let skips = Array(encoded.reversed())
@@ -198,8 +215,8 @@ public final class DualDecoderModel {
         hadPrevious = []
         let spatial = zip(spatialAttention, spatialFuse).enumerated().map { l, pair in
             hadPrevious.append(sPrev != nil)
-            let a = timed("sp\(l + 1)_fa fwd") { pair.0.forward(skips[l], training: ctx.training) }
-            let out = timed("sp\(l + 1)_fuse fwd") { pair.1.forward(sPrev, a, ctx) }
+            let a = timed("sp\(l + 1)_fa fwd") { pair.0.forward(skips[l], training: spatialContext.training) }
+            let out = timed("sp\(l + 1)_fuse fwd") { pair.1.forward(sPrev, a, spatialContext) }
             sPrev = out
             return out
         }
@@ -210,8 +227,8 @@ public final class DualDecoderModel {
             let m = timed("at\(l + 1)_embed fwd") {
                 attributionEmbed[l].forward(attributionConcat[l].forward(spatial[l], skips[l]))
             }
-            let a = timed("at\(l + 1)_fa fwd") { attributionAttention[l].forward(m, training: ctx.training) }
-            let out = timed("at\(l + 1)_fuse fwd") { attributionFuse[l].forward(tPrev, a, ctx) }
+            let a = timed("at\(l + 1)_fa fwd") { attributionAttention[l].forward(m, training: attributionContext.training) }
+            let out = timed("at\(l + 1)_fuse fwd") { attributionFuse[l].forward(tPrev, a, attributionContext) }
             tPrev = out
             return out
         }
@@ -225,14 +242,7 @@ public final class DualDecoderModel {
         case attributionDecoder, spatialDecoder, encoder
 
         /// Whether a parameter (by name) belongs to this part.
-        public func owns(_ name: String) -> Bool {
-            switch self {
-            case .attributionDecoder: return name.hasPrefix("at") || name.hasPrefix("cm_")
-            case .spatialDecoder:
-                return name.hasPrefix("sp") || name.hasPrefix("cv_") || name.hasPrefix("com_") || name.hasPrefix("center_of_mass")
-            case .encoder: return name.hasPrefix("enc")
-            }
-        }
+        public func owns(_ name: String) -> Bool { NetworkPart.owning(name)?.backwardPhase == self }
     }
 
     /// Called by `backward` when a part's parameter gradients are final, so a data-parallel
@@ -243,25 +253,37 @@ public final class DualDecoderModel {
     /// `parameters.gradients` (call `parameters.zeroGradients()` first for a fresh step).
     public func backward(_ g: OutputGradients) {
         let levels = config.stages
+        // Frozen parts are skipped unless a trainable part needs the gradient through them.
+        let trains = { (parts: [NetworkPart]) in parts.contains(where: self.trainableParts.contains) }
+        let encoderTrains = trains([.encoder])
         // Attribution decoder: its gradient reaches the encoder through the skips only.
-        var dT = timed("cm head bwd") { mapHead.backward([g.mapLogits]) }
-        for l in stride(from: levels - 1, through: 0, by: -1) {
-            let (dPrev, dA) = timed("at\(l + 1)_fuse bwd") { attributionFuse[l].backward(dT, hasPrevious: hadPrevious[l]) }
-            let dM = timed("at\(l + 1)_fa bwd") { attributionAttention[l].backward(dA) }
-            skipGradients[l] = timed("at\(l + 1)_embed bwd") { attributionEmbed[l].backward(dM)! }
-            if let dPrev { dT = dPrev }
+        if trains([.encoder, .attributionDecoder, .mapHead]) {
+            var dT = timed("cm head bwd") { mapHead.backward([g.mapLogits]) }
+            if trains([.encoder, .attributionDecoder]) {
+                for l in stride(from: levels - 1, through: 0, by: -1) {
+                    let (dPrev, dA) = timed("at\(l + 1)_fuse bwd") { attributionFuse[l].backward(dT, hasPrevious: hadPrevious[l]) }
+                    let dM = timed("at\(l + 1)_fa bwd") { attributionAttention[l].backward(dA) }
+                    skipGradients[l] = timed("at\(l + 1)_embed bwd") { attributionEmbed[l].backward(dM)! }
+                    if let dPrev { dT = dPrev }
+                }
+            }
         }
         onBackwardPhaseComplete?(.attributionDecoder)
         // Spatial decoder.
-        var dS = timed("cv+com heads bwd") { spatialHeads.backward([g.vectors, heatmapSigmoid.backward(g.heatmap)]) }
-        for l in stride(from: levels - 1, through: 0, by: -1) {
-            let (dPrev, dA) = timed("sp\(l + 1)_fuse bwd") { spatialFuse[l].backward(dS, hasPrevious: hadPrevious[l]) }
-            let dSkip = timed("sp\(l + 1)_fa bwd") { spatialAttention[l].backward(dA) }
-            TensorOps.accumulate(dSkip, into: skipGradients[l]!)
-            if let dPrev { dS = dPrev }
+        if trains([.encoder, .spatialDecoder, .vectorHead, .heatmapHead]) {
+            var dS = timed("cv+com heads bwd") { spatialHeads.backward([g.vectors, heatmapSigmoid.backward(g.heatmap)]) }
+            if trains([.encoder, .spatialDecoder]) {
+                for l in stride(from: levels - 1, through: 0, by: -1) {
+                    let (dPrev, dA) = timed("sp\(l + 1)_fuse bwd") { spatialFuse[l].backward(dS, hasPrevious: hadPrevious[l]) }
+                    let dSkip = timed("sp\(l + 1)_fa bwd") { spatialAttention[l].backward(dA) }
+                    if encoderTrains { TensorOps.accumulate(dSkip, into: skipGradients[l]!) }
+                    if let dPrev { dS = dPrev }
+                }
+            }
         }
         onBackwardPhaseComplete?(.spatialDecoder)
         // Encoder, deepest stage first: stage i feeds skip level L−1−i and stage i+1.
+        guard encoderTrains else { return }
         var fromDeeper: Tensor? = nil
         for i in stride(from: levels - 1, through: 0, by: -1) {
             let d = skipGradients[levels - 1 - i]!
@@ -269,6 +291,21 @@ public final class DualDecoderModel {
             fromDeeper = timed("enc\(i + 1) bwd") { encoder[i].backward(d) }
             skipGradients[levels - 1 - i] = nil
         }
+    }
+
+    /// Index ranges of `parameters` that belong to frozen parts (coalesced, ascending): the
+    /// optimiser leaves them as they are.
+    public var frozenParameterRanges: [Range<Int>] {
+        var ranges: [Range<Int>] = []
+        for view in parameters.views where !trainableParts.contains(NetworkPart.owning(view.name)!) {
+            let range = view.offset..<(view.offset + view.count)
+            if let last = ranges.last, last.upperBound == range.lowerBound {
+                ranges[ranges.count - 1] = last.lowerBound..<range.upperBound
+            } else {
+                ranges.append(range)
+            }
+        }
+        return ranges
     }
 
     @inline(__always) private func timed<T>(_ name: @autoclosure () -> String, _ body: () -> T) -> T {

@@ -110,6 +110,8 @@ public final class Coordinator {
         var optimizer = Adam(learningRate: Float(config.learningRate), beta1: Float(config.beta1), beta2: Float(config.beta2),
                              epsilon: Float(config.epsilon), weightDecay: Float(config.weightDecay),
                              clipNorm: config.clipNorm > 0 ? Float(config.clipNorm) : nil)
+        model.trainableParts = config.trainableParts
+        optimizer.frozen = model.frozenParameterRanges
         let (store, restored) = try restoreOrInitialize(optimizer: &optimizer)
         var progress = restored
         let runner = try StepRunner(model: model, communicator: communicator, config: config, data: data, optimizer: optimizer)
@@ -122,6 +124,8 @@ public final class Coordinator {
             + "\(communicator.size) rank(s), global batch \(config.globalBatch), \(stepsPerEpoch) steps/epoch, "
             + "\(config.epochs) epochs, bn \(config.bnMode), reduction \(config.reduction)"
             + (config.heatmapLossKind == .squaredError ? "" : ", heatmap loss \(config.heatmapLoss)")
+            + (config.trainableParts.count == NetworkPart.allCases.count ? ""
+               : ", training only \(config.trainableParts.sorted().map(\.rawValue).joined(separator: ", "))")
             + (progress.step > 0 ? ", resuming at step \(progress.step)" : ""))
         var summary = RunSummary(steps: progress.step, parametersSHA256: "")
         let started = Date()

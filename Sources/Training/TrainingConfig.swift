@@ -46,6 +46,10 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     /// How the centre heatmap is scored: `mse` (the method's L_com) or `focal` (CenterNet's
     /// penalty-reduced focal loss, an experiment: `HeatmapLoss`).
     public var heatmapLoss: String = "mse"
+    /// The parts of the network this run trains: `all`, or a comma-separated list of
+    /// `NetworkPart` names (e.g. `heatmap_head` to fine-tune only the centre heatmap's head).
+    /// The others keep their weights and BN statistics.
+    public var trainable: String = "all"
 
     // Schedule
     public var epochs: Int = 2000
@@ -82,7 +86,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         case dataset, syntheticTrain = "synthetic_train", syntheticTest = "synthetic_test", augmentation
         case globalBatch = "global_batch", learningRate = "learning_rate", beta1, beta2, epsilon
         case weightDecay = "weight_decay", clipNorm = "clip_norm", lrSchedule = "lr_schedule", warmupSteps = "warmup_steps"
-        case heatmapLoss = "heatmap_loss"
+        case heatmapLoss = "heatmap_loss", trainable
         case epochs, stepsPerEpoch = "steps_per_epoch", evalEveryEpochs = "eval_every_epochs"
         case earlyStopPatience = "early_stop_patience", seed
         case checkpointEverySteps = "checkpoint_every_steps", keepCheckpoints = "keep_checkpoints"
@@ -185,6 +189,7 @@ extension TrainingConfig {
                     "lr_schedule must be constant, linear-warmup or cosine, got '\(lrSchedule)'")
         try require(warmupSteps >= 0, "warmup_steps must be >= 0, got \(warmupSteps)")
         try require(HeatmapLoss(rawValue: heatmapLoss) != nil, "heatmap_loss must be mse or focal, got '\(heatmapLoss)'")
+        do { _ = try NetworkPart.parseList(trainable) } catch ModelError.invalidConfig(let message) { throw ConfigError(message) }
         try require(epochs >= 1, "epochs must be at least 1, got \(epochs)")
         try require(stepsPerEpoch >= 0, "steps_per_epoch must be >= 0 (0 = one pass over the data), got \(stepsPerEpoch)")
         try require(evalEveryEpochs >= 1, "eval_every_epochs must be at least 1, got \(evalEveryEpochs)")
@@ -205,6 +210,9 @@ extension TrainingConfig {
 
     /// The heatmap loss `heatmap_loss` names (a validated config's; `mse` otherwise).
     public var heatmapLossKind: HeatmapLoss { HeatmapLoss(rawValue: heatmapLoss) ?? .squaredError }
+
+    /// The parts `trainable` names (a validated config's; all otherwise).
+    public var trainableParts: Set<NetworkPart> { (try? NetworkPart.parseList(trainable)) ?? Set(NetworkPart.allCases) }
 
     /// The loss the run trains and selects checkpoints with.
     public var deblendLoss: DeblendLoss { DeblendLoss(heatmapLoss: heatmapLossKind) }
