@@ -256,6 +256,28 @@ struct CoordinatorTests {
         #expect { try train(config, ranks: 1, runDirectory: scratchRun()) } throws: { "\($0)".contains("does not fit preset small") }
     }
 
+    /// A run that trains only the heatmap's head (two ranks, weight decay on) writes a model whose
+    /// every other tensor, BN statistics included, is the starting file's.
+    @Test func aHeadOnlyRunKeepsTheRestOfItsStartingModel() throws {
+        let first = scratchRun(), second = scratchRun()
+        defer { for run in [first, second] { try? FileManager.default.removeItem(atPath: run) } }
+        _ = try train(tinyConfig(steps: 2), ranks: 1, runDirectory: first)
+        var config = tinyConfig(steps: 4)
+        config.initWeights = first + "/model.safetensors"
+        config.trainable = "heatmap_head"
+        config.heatmapLoss = "focal"
+        config.weightDecay = 0.01
+        _ = try train(config, ranks: 2, runDirectory: second)
+        let start = try Safetensors.read(from: URL(fileURLWithPath: first + "/model.safetensors"))
+        let trained = try Safetensors.read(from: URL(fileURLWithPath: second + "/model.safetensors"))
+        #expect(start.keys.sorted() == trained.keys.sorted())
+        for (name, entry) in start {
+            let head = name.hasPrefix("com_conv5/") || name.hasPrefix("center_of_mass/")
+            let unchanged = trained[name] == entry
+            #expect(unchanged != head, "\(name) \(head ? "did not train" : "moved")")
+        }
+    }
+
     @Test func refusesToOverwriteARunWithResumeNone() throws {
         let run = scratchRun()
         defer { try? FileManager.default.removeItem(atPath: run) }

@@ -50,6 +50,18 @@ struct TrainingConfigTests {
         #expect(focal.deblendLoss.heatmapLoss == .focal && focal.deblendLoss.weightHeatmap == 1)
         #expect(focal.hash != TrainingConfig().hash)
     }
+
+    @Test func theTrainablePartsAreChosenByName() throws {
+        #expect(TrainingConfig().trainableParts == Set(NetworkPart.allCases))
+        let head = try TrainingConfig(yaml: "trainable: heatmap_head,map_head\n")
+        try head.validate()
+        #expect(head.trainableParts == [.heatmapHead, .mapHead] && head.hash != TrainingConfig().hash)
+        var config = TrainingConfig()
+        config.trainable = "heatmap_head,decoder"
+        let named = message { try config.validate() }
+        #expect(named.contains("unknown part 'decoder'") && named.contains("known: all, encoder"))
+        #expect(!named.contains("invalid model configuration"), "a config error, not the model's")
+    }
 }
 
 func message(_ body: () throws -> Any) -> String {
