@@ -10,7 +10,8 @@ fields first, then taking the recall and the median, gives numbers that a change
 two does not swing. Prints one line: the label, the number of fields, pooled TP / FP / FN and F1,
 the recall of detectable sources with blendedness ≥ 0.5 (found / all), and the median absolute
 attribution error on the noiseless blend, |flux_attributed / flux_true − 1|, of the TP pairs
-with H < 25 (how many). With --baseline (another method's evaluations of the same fields, in
+with H < 25 (how many), and the mean over the fields of each one's median per-source image
+NRMSE (report.json's imageFidelity; per-source values are not in matches.csv). With --baseline (another method's evaluations of the same fields, in
 the same order) it adds that median on the H < 25 sources both found, this method's and the
 baseline's, and the same median on the sources only this method found: a method that finds more
 blended sources is otherwise scored on harder ones. With --header, the column names first (alone without directories). Standard library only.
@@ -53,10 +54,11 @@ def median_or_nan(values):
 def pooled(directories):
     tp = fp = fn = 0
     blended = found = 0
-    errors = []
+    errors, nrmse = [], []
     for d in directories:
         with open(os.path.join(d, "report.json")) as f:
             report = json.load(f)
+        nrmse.append(report.get("imageFidelity", {}).get("medianNRMSE", float("nan")))
         at5 = [r for r in report["detection"] if r["radius"] == 5]
         if not at5:
             sys.exit(f"error: {d}/report.json has no detection row at r = 5 px")
@@ -74,7 +76,7 @@ def pooled(directories):
     f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
     recall = found / blended if blended else float("nan")
     median = statistics.median(errors) if errors else float("nan")
-    return tp, fp, fn, f1, found, blended, recall, median, len(errors)
+    return tp, fp, fn, f1, found, blended, recall, median, len(errors), statistics.fmean(nrmse)
 
 
 def main(argv):
@@ -92,15 +94,16 @@ def main(argv):
         else:
             directories.append(a)
     if header:
-        print(f"{'model':<30} {'fields':>6} {'TP':>5} {'FP':>5} {'FN':>5} {'F1':>6}  {'recall b>=0.5':>17}  {'attribution H<25':>18}")
+        print(f"{'model':<30} {'fields':>6} {'TP':>5} {'FP':>5} {'FN':>5} {'F1':>6}  {'recall b>=0.5':>17}  {'attribution H<25':>18}  {'NRMSE':>6}")
         if not directories:
             return 0
     if not directories:
         sys.exit("error: give at least one `pais evaluate` output directory")
     if baselines and len(baselines) != len(directories):
         sys.exit(f"error: --baseline names {len(baselines)} directories for {len(directories)} evaluations")
-    tp, fp, fn, f1, found, blended, recall, median, n = pooled(directories)
-    line = f"{label:<30} {len(directories):>6} {tp:>5} {fp:>5} {fn:>5} {f1:>6.3f}  {recall:>6.3f} ({found:>3}/{blended:>3})  {median:>7.4f} (N {n:>4})"
+    tp, fp, fn, f1, found, blended, recall, median, n, nrmse = pooled(directories)
+    line = (f"{label:<30} {len(directories):>6} {tp:>5} {fp:>5} {fn:>5} {f1:>6.3f}  {recall:>6.3f} ({found:>3}/{blended:>3})"
+            f"  {median:>7.4f} (N {n:>4})  {nrmse:>6.4f}")
     if baselines:
         mine, theirs, only = common(directories, baselines)
         line += (f"   on the {len(mine)} both found: {median_or_nan(mine):.4f} (baseline {median_or_nan(theirs):.4f});"

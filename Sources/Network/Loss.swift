@@ -47,6 +47,17 @@ public enum HeatmapLoss: String, Sendable {
     public var termName: String { self == .focal ? "focal" : "MSE" }
 }
 
+/// How the claim maps' cross-entropy weighs the pixels.
+public enum MapLoss: String, Sendable {
+    /// The method's L_cm: every unmasked pixel counts the same.
+    case crossEntropy = "ce"
+    /// Not the method's: each pixel's cross-entropy is weighted by its flux, max(f, 0), divided by
+    /// the mean of that over the example's unmasked pixels (so the weights average 1; an example
+    /// with no positive flux keeps weight 1). A source's attributed flux is the flux-weighted sum
+    /// of its shares, while most pixels of a crop are sky that carries almost none.
+    case fluxWeighted = "flux"
+}
+
 /// `L = 0.06·L_cv + 4·L_cm + 15·L_com + 1.0·L_ent`, masked where the flux is 0.
 ///
 /// Reduction: each example's per-pixel term is averaged over all H·W pixels (masked ones count
@@ -54,10 +65,12 @@ public enum HeatmapLoss: String, Sendable {
 /// rank divides its local sum by the same number and gradients are simply summed.
 public struct DeblendLoss {
     public let heatmapLoss: HeatmapLoss
+    public let mapLoss: MapLoss
     public var weightVectors = 0.06, weightMaps = 4.0, weightHeatmap: Double, weightEntropy = 1.0
 
-    public init(heatmapLoss: HeatmapLoss = .squaredError) {
+    public init(heatmapLoss: HeatmapLoss = .squaredError, mapLoss: MapLoss = .crossEntropy) {
         self.heatmapLoss = heatmapLoss
+        self.mapLoss = mapLoss
         weightHeatmap = heatmapLoss.weight
     }
 
@@ -98,7 +111,21 @@ public struct DeblendLoss {
         let workers = max(1, Parallel.parts)
         var partial = [Double](repeating: 0, count: 4 * workers)
         let chunk = (s.pixels + workers - 1) / workers
+        // Flux-weighted maps: per example, 1 / (mean positive flux over its unmasked pixels).
+        var mapFluxScale = [Float](repeating: 0, count: s.b)
+        let fluxWeighted = mapLoss == .fluxWeighted
+        if fluxWeighted {
+            for b in 0..<s.b {
+                var positive = 0.0, unmasked = 0
+                for p in (b * perExample)..<((b + 1) * perExample) where flux.data[p] != 0 {
+                    unmasked += 1
+                    positive += Double(Swift.max(flux.data[p], 0))
+                }
+                mapFluxScale[b] = positive > 0 ? Float(Double(unmasked) / positive) : 0
+            }
+        }
         partial.withUnsafeMutableBufferPointer { part in centreWeight.withUnsafeBufferPointer { centreWeight in
+        mapFluxScale.withUnsafeBufferPointer { mapFluxScale in
             let partBase = part.baseAddress!
             Parallel.forRanges(workers, grain: 1) { w0, w1 in
                 for worker in w0..<w1 {
@@ -145,10 +172,15 @@ public struct DeblendLoss {
                             ce -= ym[k] * logp[k]; ysum += ym[k]
                             h -= prob[k] * logp[k]
                         }
-                        cm += Double(ce)
+                        var pixelWeight: Float = 1
+                        if fluxWeighted {
+                            let scale = mapFluxScale[p / perExample]
+                            if scale > 0 { pixelWeight = Swift.max(flux.data[p], 0) * scale }
+                        }
+                        cm += Double(pixelWeight * ce)
                         ent += Double(h * invN)
                         for k in 0..<n {
-                            let gce = prob[k] * ysum - ym[k]                    // (p_k Σy − y_k)
+                            let gce = pixelWeight * (prob[k] * ysum - ym[k])    // w·(p_k Σy − y_k)
                             let gent = -prob[k] * (logp[k] + h) * invN          // −p_k(log p_k + H)/n
                             gm[k] = mapW * gce + entW * gent
                         }
@@ -157,7 +189,7 @@ public struct DeblendLoss {
                     partBase[4 * worker + 2] = cm; partBase[4 * worker + 3] = ent
                 }
             }
-        } }
+        } } }
         var t = LossTerms()
         for w in 0..<workers {
             t.heatmap += partial[4 * w]; t.vectors += partial[4 * w + 1]

@@ -46,6 +46,9 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     /// How the centre heatmap is scored: `mse` (the method's L_com) or `focal` (CenterNet's
     /// penalty-reduced focal loss, an experiment: `HeatmapLoss`).
     public var heatmapLoss: String = "mse"
+    /// How the claim maps' cross-entropy weighs pixels: `ce` (the method's L_cm) or `flux` (by each
+    /// pixel's flux, an experiment: `MapLoss`).
+    public var mapLoss: String = "ce"
     /// The parts of the network this run trains: `all`, or a comma-separated list of
     /// `NetworkPart` names (e.g. `heatmap_head` to fine-tune only the centre heatmap's head).
     /// The others keep their weights and BN statistics.
@@ -86,7 +89,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         case dataset, syntheticTrain = "synthetic_train", syntheticTest = "synthetic_test", augmentation
         case globalBatch = "global_batch", learningRate = "learning_rate", beta1, beta2, epsilon
         case weightDecay = "weight_decay", clipNorm = "clip_norm", lrSchedule = "lr_schedule", warmupSteps = "warmup_steps"
-        case heatmapLoss = "heatmap_loss", trainable
+        case heatmapLoss = "heatmap_loss", mapLoss = "map_loss", trainable
         case epochs, stepsPerEpoch = "steps_per_epoch", evalEveryEpochs = "eval_every_epochs"
         case earlyStopPatience = "early_stop_patience", seed
         case checkpointEverySteps = "checkpoint_every_steps", keepCheckpoints = "keep_checkpoints"
@@ -189,6 +192,7 @@ extension TrainingConfig {
                     "lr_schedule must be constant, linear-warmup or cosine, got '\(lrSchedule)'")
         try require(warmupSteps >= 0, "warmup_steps must be >= 0, got \(warmupSteps)")
         try require(HeatmapLoss(rawValue: heatmapLoss) != nil, "heatmap_loss must be mse or focal, got '\(heatmapLoss)'")
+        try require(MapLoss(rawValue: mapLoss) != nil, "map_loss must be ce or flux, got '\(mapLoss)'")
         do { _ = try NetworkPart.parseList(trainable) } catch ModelError.invalidConfig(let message) { throw ConfigError(message) }
         try require(epochs >= 1, "epochs must be at least 1, got \(epochs)")
         try require(stepsPerEpoch >= 0, "steps_per_epoch must be >= 0 (0 = one pass over the data), got \(stepsPerEpoch)")
@@ -215,7 +219,9 @@ extension TrainingConfig {
     public var trainableParts: Set<NetworkPart> { (try? NetworkPart.parseList(trainable)) ?? Set(NetworkPart.allCases) }
 
     /// The loss the run trains and selects checkpoints with.
-    public var deblendLoss: DeblendLoss { DeblendLoss(heatmapLoss: heatmapLossKind) }
+    public var deblendLoss: DeblendLoss {
+        DeblendLoss(heatmapLoss: heatmapLossKind, mapLoss: MapLoss(rawValue: mapLoss) ?? .crossEntropy)
+    }
 
     /// G for `bn_mode: groups=G`, nil for `sync`.
     public var bnGroups: Int? {

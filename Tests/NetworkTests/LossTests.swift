@@ -99,6 +99,52 @@ import TestSupport
         #expect(eb > 1e-1, "negative control (corrupted) missed: \(eb)")
     }
 
+    /// The flux-weighted map term against a float64 evaluation of its definition.
+    @Test func fluxWeightedMapsMatchAFloat64Reference() throws {
+        let (out, lab, flux) = sample(seed: 35)
+        spreadFlux(flux, seed: 35)
+        let (t, _) = try DeblendLoss(mapLoss: .fluxWeighted).evaluate(outputs: out, labels: lab, flux: flux, globalBatch: 3)
+        let (plain, _) = try DeblendLoss().evaluate(outputs: out, labels: lab, flux: flux, globalBatch: 3)
+        let perExample = 8 * 8, n = 3
+        var reference = 0.0
+        for b in 0..<2 {
+            let pixels = (b * perExample)..<((b + 1) * perExample)
+            let unmasked = pixels.filter { flux.data[$0] != 0 }
+            let meanPositive = unmasked.map { max(Double(flux.data[$0]), 0) }.reduce(0, +) / Double(unmasked.count)
+            for p in unmasked {
+                let z = (0..<n).map { Double(out.mapLogits.data[p * n + $0]) }
+                let top = z.max()!, logSum = top + Foundation.log(z.map { Foundation.exp($0 - top) }.reduce(0, +))
+                let ce = (0..<n).map { -Double(lab.maps.data[p * n + $0]) * (z[$0] - logSum) }.reduce(0, +)
+                reference += max(Double(flux.data[p]), 0) / meanPositive * ce
+            }
+        }
+        reference /= Double(perExample * 3)
+        expectClose(t.maps, reference, relative: 1e-5, "flux-weighted L_cm")
+        #expect(abs(t.maps - plain.maps) > 1e-3 * plain.maps, "the weights changed nothing")
+        #expect(t.vectors == plain.vectors && t.heatmap == plain.heatmap && t.entropy == plain.entropy)
+    }
+
+    @Test func fluxWeightedMapGradientsMatchCentralDifferences() throws {
+        let (out, lab, flux) = sample(seed: 36)
+        spreadFlux(flux, seed: 36)
+        let loss = DeblendLoss(mapLoss: .fluxWeighted)
+        let analytic = try loss.evaluate(outputs: out, labels: lab, flux: flux).1.mapLogits.values
+        let total = { (try? loss.evaluate(outputs: out, labels: lab, flux: flux).0.total) ?? .nan }
+        let check = GradientCheck(step: 1e-2, probes: 40)
+        let e = check.worstError(values: out.mapLogits.data, count: out.mapLogits.count, analytic: analytic, floorScale: 1e-6, lossAt: total)
+        #expect(e < 1e-2, "flux-weighted map gradient: \(e)")
+        // Negative control: the unweighted term's gradient must fail.
+        let unweighted = try DeblendLoss().evaluate(outputs: out, labels: lab, flux: flux).1.mapLogits.values
+        let ew = check.worstError(values: out.mapLogits.data, count: out.mapLogits.count, analytic: unweighted, floorScale: 1e-6, lossAt: total)
+        #expect(ew > 1e-1, "negative control (unweighted gradient) missed: \(ew)")
+    }
+
+    /// Fluxes over three decades, some negative (which weigh 0), zeros (masked) kept.
+    func spreadFlux(_ flux: Tensor, seed: UInt64) {
+        var g = SeededGenerator(seed: seed)
+        for i in 0..<flux.count where flux.data[i] != 0 { flux.data[i] = Float(pow(10, g.uniform(-2, 1)) * (i % 7 == 0 ? -1 : 1)) }
+    }
+
     func corrupt(_ g: inout [Float]) { for i in stride(from: 0, to: g.count, by: 3) { g[i] *= 1.5 } }
 
     @Test func mismatchedShapesAreRejected() {

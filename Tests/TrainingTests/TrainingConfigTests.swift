@@ -49,6 +49,12 @@ struct TrainingConfigTests {
         try focal.validate()
         #expect(focal.deblendLoss.heatmapLoss == .focal && focal.deblendLoss.weightHeatmap == 1)
         #expect(focal.hash != TrainingConfig().hash)
+        let flux = try TrainingConfig(yaml: "map_loss: flux\n")
+        try flux.validate()
+        #expect(flux.deblendLoss.mapLoss == .fluxWeighted && TrainingConfig().deblendLoss.mapLoss == .crossEntropy)
+        var config = TrainingConfig()
+        config.mapLoss = "l2"
+        #expect(message { try config.validate() }.contains("map_loss must be ce or flux, got 'l2'"))
     }
 
     @Test func theTrainablePartsAreChosenByName() throws {
