@@ -56,6 +56,9 @@ public enum MapLoss: String, Sendable {
     /// with no positive flux keeps weight 1). A source's attributed flux is the flux-weighted sum
     /// of its shares, while most pixels of a crop are sky that carries almost none.
     case fluxWeighted = "flux"
+
+    /// How logs name the term.
+    public var termName: String { self == .fluxWeighted ? "flux-weighted CE" : "CE" }
 }
 
 /// `L = 0.06·L_cv + 4·L_cm + 15·L_com + 1.0·L_ent`, masked where the flux is 0.

@@ -179,8 +179,9 @@ public final class Coordinator {
                     progress.evaluationsSinceBest += 1
                 }
                 metrics.write(["evaluation": epoch, "step": progress.step, "test": test.record, "train": train.record])
-                say(String(format: "epoch %d: test loss %.5f (vectors MAE %.4f, heatmap %@ %.6f, maps CE %.4f)  train loss %.5f",
-                           epoch, test.totalLoss, test.vectorsMAE, config.heatmapLossKind.termName, test.heatmapMSE, test.mapsCrossEntropy, train.totalLoss)
+                say(String(format: "epoch %d: test loss %.5f (vectors MAE %.4f, heatmap %@ %.6f, maps %@ %.4f)  train loss %.5f",
+                           epoch, test.totalLoss, test.vectorsMAE, config.heatmapLossKind.termName, test.heatmapMSE,
+                           config.deblendLoss.mapLoss.termName, test.mapsCrossEntropy, train.totalLoss)
                     + (improved ? "  (best)" : ""))
             }
             let due = config.checkpointEverySteps > 0 ? progress.step % config.checkpointEverySteps == 0 : endOfEpoch

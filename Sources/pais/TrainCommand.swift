@@ -111,8 +111,9 @@ struct TrainCommand: ParsableCommand {
             let summary = try Coordinator(config: resolved, communicator: communicator, options: options).run()
             if base.rank == 0 {
                 if let test = summary.test {
-                    print(String(format: "finished %d steps: test loss %.5f, vectors MAE %.4f px, heatmap %@ %.6f, maps CE %.4f; model ",
-                                 summary.steps, test.totalLoss, test.vectorsMAE, resolved.heatmapLossKind.termName, test.heatmapMSE, test.mapsCrossEntropy) + runDir + "/model.safetensors")
+                    print(String(format: "finished %d steps: test loss %.5f, vectors MAE %.4f px, heatmap %@ %.6f, maps %@ %.4f; model ",
+                                 summary.steps, test.totalLoss, test.vectorsMAE, resolved.heatmapLossKind.termName, test.heatmapMSE,
+                                 resolved.deblendLoss.mapLoss.termName, test.mapsCrossEntropy) + runDir + "/model.safetensors")
                 } else {
                     print("finished \(summary.steps) steps; model \(runDir)/model.safetensors")
                 }
