@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Issue 7's accuracy targets pooled over several fields' `pais evaluate` outputs.
 
-    tools/pool-reports.py [--label NAME] [--baseline B_DIR,B_DIR,...] EVAL_DIR [EVAL_DIR ...]
+    tools/pool-reports.py [--label NAME] [--baseline B_DIR,B_DIR,...] [--near-missed R] EVAL_DIR [EVAL_DIR ...]
 
 Each EVAL_DIR is a `pais evaluate --output` directory (report.json and matches.csv, r = 5 px).
 One field's bins are small: a 1024² wide-depth field holds 25-30 detectable sources with
@@ -14,7 +14,9 @@ with H < 25 (how many), and the mean over the fields of each one's median per-so
 NRMSE (report.json's imageFidelity; per-source values are not in matches.csv). With --baseline (another method's evaluations of the same fields, in
 the same order) it adds that median on the H < 25 sources both found, this method's and the
 baseline's, and the same median on the sources only this method found: a method that finds more
-blended sources is otherwise scored on harder ones. With --header, the column names first (alone without directories). Standard library only.
+blended sources is otherwise scored on harder ones. With --near-missed R it adds the median error and bias (median of flux_attributed / flux_true − 1)
+of the H < 25 sources found with a missed truth (detectable or not) within R px, and of the
+rest: the light of sources that were not found goes to their found neighbours. With --header, the column names first (alone without directories). Standard library only.
 """
 import csv
 import json
@@ -45,6 +47,23 @@ def common(directories, baselines):
             else:
                 only.append(error)
     return mine, theirs, only
+
+
+def near_missed(directories, radius):
+    """(errors, biases) of the found H < 25 sources with a missed truth within `radius` px, and of the rest."""
+    near, rest = ([], []), ([], [])
+    for d in directories:
+        with open(os.path.join(d, "matches.csv")) as f:
+            rows = list(csv.DictReader(f))
+        missed = [(float(r["x_true"]), float(r["y_true"])) for r in rows if int(r["prediction"]) < 0]
+        for r in rows:
+            if r["detectable"] != "true" or int(r["prediction"]) < 0 or float(r["mag_true"]) >= 25:
+                continue
+            x, y = float(r["x_true"]), float(r["y_true"])
+            delta = float(r["flux_attributed"]) / float(r["flux_true"]) - 1
+            group = near if any((mx - x) ** 2 + (my - y) ** 2 < radius * radius for mx, my in missed) else rest
+            group[0].append(abs(delta)); group[1].append(delta)
+    return near, rest
 
 
 def median_or_nan(values):
@@ -80,7 +99,7 @@ def pooled(directories):
 
 
 def main(argv):
-    label, header, directories, baselines = "", False, [], []
+    label, header, directories, baselines, radius = "", False, [], [], None
     while argv:
         a = argv.pop(0)
         if a in ("-h", "--help"):
@@ -89,6 +108,8 @@ def main(argv):
             label = argv.pop(0)
         elif a == "--baseline":
             baselines = [b for b in argv.pop(0).split(",") if b]
+        elif a == "--near-missed":
+            radius = float(argv.pop(0))
         elif a == "--header":
             header = True
         else:
@@ -108,6 +129,10 @@ def main(argv):
         mine, theirs, only = common(directories, baselines)
         line += (f"   on the {len(mine)} both found: {median_or_nan(mine):.4f} (baseline {median_or_nan(theirs):.4f});"
                  f" on the {len(only)} only it found: {median_or_nan(only):.4f}")
+    if radius is not None:
+        near, rest = near_missed(directories, radius)
+        line += (f"   with a missed truth within {radius:g} px: {len(near[0])} at {median_or_nan(near[0]):.4f} (bias {median_or_nan(near[1]):+.4f});"
+                 f" the other {len(rest[0])} at {median_or_nan(rest[0]):.4f} (bias {median_or_nan(rest[1]):+.4f})")
     print(line)
     return 0
 

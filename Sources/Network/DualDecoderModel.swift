@@ -201,9 +201,8 @@ public final class DualDecoderModel {
             return partContext
         }
         let (encoderContext, spatialContext, attributionContext) = (context(.encoder), context(.spatialDecoder), context(.attributionDecoder))
-        for part in [NetworkPart.encoder, .spatialDecoder, .attributionDecoder] {
-            let training = context(part).training
-            for conv in biasCancellingConvs(in: part) { conv.biasGradientIsZero = training }
+        for (part, partContext) in [(NetworkPart.encoder, encoderContext), (.spatialDecoder, spatialContext), (.attributionDecoder, attributionContext)] {
+            for conv in biasCancellingConvs(in: part) { conv.biasGradientIsZero = partContext.training }
         }
         var h = flux
         let encoded = encoder.enumerated().map { i, block in
