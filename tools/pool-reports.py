@@ -8,15 +8,18 @@ One field's bins are small: a 1024² wide-depth field holds 25-30 detectable sou
 blendedness ≥ 0.5, so one source moves its recall by 0.03-0.04. Pooling the sources of all
 fields first, then taking the recall and the median, gives numbers that a change of a source or
 two does not swing. Prints one line: the label, the number of fields, pooled TP / FP / FN and F1,
-the recall of detectable sources with blendedness ≥ 0.5 (found / all), and the median absolute
-attribution error on the noiseless blend, |flux_attributed / flux_true − 1|, of the TP pairs
-with H < 25 (how many), and the mean over the fields of each one's median per-source image
-NRMSE (report.json's imageFidelity; per-source values are not in matches.csv). With --baseline (another method's evaluations of the same fields, in
-the same order) it adds that median on the H < 25 sources both found, this method's and the
-baseline's, and the same median on the sources only this method found: a method that finds more
-blended sources is otherwise scored on harder ones. With --near-missed R it adds the median error and bias (median of flux_attributed / flux_true − 1)
-of the H < 25 sources found with a missed truth (detectable or not) within R px, and of the
-rest: the light of sources that were not found goes to their found neighbours. With --header, the column names first (alone without directories). Standard library only.
+the recall of detectable sources with blendedness ≥ 0.5 (found / all), the median absolute
+attribution error on the noiseless blend, |δ| = |flux_attributed / flux_true − 1|, of the TP
+pairs with H < 25 (how many), and the mean over the fields of each one's median per-source image
+NRMSE (report.json's imageFidelity; matches.csv has no per-source value).
+
+With --baseline (another method's evaluations of the same fields, in the same order) it adds
+that median on the H < 25 sources both found, this method's and the baseline's, and the same
+median on the sources only this method found: a method that finds more blended sources is
+otherwise scored on harder ones. With --near-missed R it adds the median |δ| and bias (median δ)
+of the found H < 25 sources with a truth that was not found (detectable or not) within R px,
+and of the others: the light of a source that was not found goes to its found neighbours.
+With --header, the column names first (alone without directories). Standard library only.
 """
 import csv
 import json
@@ -25,14 +28,21 @@ import statistics
 import sys
 
 
+def found_bright(rows):
+    """(row, δ) for each detectable truth with H < 25 that a method matched."""
+    for row in rows:
+        if row["detectable"] == "true" and int(row["prediction"]) >= 0 and float(row["mag_true"]) < 25:
+            yield row, float(row["flux_attributed"]) / float(row["flux_true"]) - 1
+
+
+def read_matches(directory):
+    with open(os.path.join(directory, "matches.csv")) as f:
+        return list(csv.DictReader(f))
+
+
 def matched_errors(directory):
     """|δ| of the detectable H < 25 truths a method matched, by truth id."""
-    errors = {}
-    with open(os.path.join(directory, "matches.csv")) as f:
-        for row in csv.DictReader(f):
-            if row["detectable"] == "true" and int(row["prediction"]) >= 0 and float(row["mag_true"]) < 25:
-                errors[row["truth_id"]] = abs(float(row["flux_attributed"]) / float(row["flux_true"]) - 1)
-    return errors
+    return {row["truth_id"]: abs(delta) for row, delta in found_bright(read_matches(directory))}
 
 
 def common(directories, baselines):
@@ -53,14 +63,10 @@ def near_missed(directories, radius):
     """(errors, biases) of the found H < 25 sources with a missed truth within `radius` px, and of the rest."""
     near, rest = ([], []), ([], [])
     for d in directories:
-        with open(os.path.join(d, "matches.csv")) as f:
-            rows = list(csv.DictReader(f))
+        rows = read_matches(d)
         missed = [(float(r["x_true"]), float(r["y_true"])) for r in rows if int(r["prediction"]) < 0]
-        for r in rows:
-            if r["detectable"] != "true" or int(r["prediction"]) < 0 or float(r["mag_true"]) >= 25:
-                continue
-            x, y = float(r["x_true"]), float(r["y_true"])
-            delta = float(r["flux_attributed"]) / float(r["flux_true"]) - 1
+        for row, delta in found_bright(rows):
+            x, y = float(row["x_true"]), float(row["y_true"])
             group = near if any((mx - x) ** 2 + (my - y) ** 2 < radius * radius for mx, my in missed) else rest
             group[0].append(abs(delta)); group[1].append(delta)
     return near, rest
@@ -82,16 +88,12 @@ def pooled(directories):
         if not at5:
             sys.exit(f"error: {d}/report.json has no detection row at r = 5 px")
         tp += at5[0]["truePositives"]; fp += at5[0]["falsePositives"]; fn += at5[0]["falseNegatives"]
-        with open(os.path.join(d, "matches.csv")) as f:
-            for row in csv.DictReader(f):
-                if row["detectable"] != "true":
-                    continue
-                matched = int(row["prediction"]) >= 0
-                if float(row["blendedness"]) >= 0.5:
-                    blended += 1
-                    found += matched
-                if matched and float(row["mag_true"]) < 25:
-                    errors.append(abs(float(row["flux_attributed"]) / float(row["flux_true"]) - 1))
+        rows = read_matches(d)
+        for row in rows:
+            if row["detectable"] == "true" and float(row["blendedness"]) >= 0.5:
+                blended += 1
+                found += int(row["prediction"]) >= 0
+        errors += [abs(delta) for _, delta in found_bright(rows)]
     f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
     recall = found / blended if blended else float("nan")
     median = statistics.median(errors) if errors else float("nan")
