@@ -17,8 +17,9 @@ With --baseline (another method's evaluations of the same fields, in the same or
 that median on the H < 25 sources both found, this method's and the baseline's, and the same
 median on the sources only this method found: a method that finds more blended sources is
 otherwise scored on harder ones. With --near-missed R it adds the median |δ| and bias (median δ)
-of the found H < 25 sources with a truth that was not found (detectable or not) within R px,
-and of the others: the light of a source that was not found goes to its found neighbours.
+of the found H < 25 sources with a detectable truth that was not found within R px, of those
+with only undetectable ones there, and of the others: the light of a source that was not found
+goes to its found neighbours.
 With --header, the column names first (alone without directories). Standard library only.
 """
 import csv
@@ -60,16 +61,18 @@ def common(directories, baselines):
 
 
 def near_missed(directories, radius):
-    """(errors, biases) of the found H < 25 sources with a missed truth within `radius` px, and of the rest."""
-    near, rest = ([], []), ([], [])
+    """(errors, biases) of the found H < 25 sources with a missed detectable truth within `radius`
+    px, of those with only missed undetectable ones there, and of the rest."""
+    groups = {"detectable": ([], []), "undetectable": ([], []), "none": ([], [])}
     for d in directories:
         rows = read_matches(d)
-        missed = [(float(r["x_true"]), float(r["y_true"])) for r in rows if int(r["prediction"]) < 0]
+        missed = [(float(r["x_true"]), float(r["y_true"]), r["detectable"] == "true") for r in rows if int(r["prediction"]) < 0]
         for row, delta in found_bright(rows):
             x, y = float(row["x_true"]), float(row["y_true"])
-            group = near if any((mx - x) ** 2 + (my - y) ** 2 < radius * radius for mx, my in missed) else rest
+            near = [detectable for mx, my, detectable in missed if (mx - x) ** 2 + (my - y) ** 2 < radius * radius]
+            group = groups["detectable" if any(near) else "undetectable" if near else "none"]
             group[0].append(abs(delta)); group[1].append(delta)
-    return near, rest
+    return groups
 
 
 def median_or_nan(values):
@@ -132,9 +135,11 @@ def main(argv):
         line += (f"   on the {len(mine)} both found: {median_or_nan(mine):.4f} (baseline {median_or_nan(theirs):.4f});"
                  f" on the {len(only)} only it found: {median_or_nan(only):.4f}")
     if radius is not None:
-        near, rest = near_missed(directories, radius)
-        line += (f"   with a missed truth within {radius:g} px: {len(near[0])} at {median_or_nan(near[0]):.4f} (bias {median_or_nan(near[1]):+.4f});"
-                 f" the other {len(rest[0])} at {median_or_nan(rest[0]):.4f} (bias {median_or_nan(rest[1]):+.4f})")
+        groups = near_missed(directories, radius)
+        described = {"detectable": f"next to a missed detectable truth (within {radius:g} px)",
+                     "undetectable": "next to missed undetectable ones only", "none": "the others"}
+        line += "   " + "; ".join(f"{described[k]}: {len(e)} at {median_or_nan(e):.4f} (bias {median_or_nan(b):+.4f})"
+                                  for k, (e, b) in groups.items())
     print(line)
     return 0
 
