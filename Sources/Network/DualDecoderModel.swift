@@ -59,8 +59,11 @@ public final class DualDecoderModel {
     /// When set, forward and backward time each block into it.
     public var profiler: StepProfiler?
     /// The parts a training pass trains; the others run as at inference and get no gradient
-    /// (`NetworkPart`). All by default.
-    public var trainableParts = Set(NetworkPart.allCases)
+    /// (`NetworkPart`), and their parameters are frozen in `parameters`, so the optimiser leaves
+    /// them as they are. All by default.
+    public var trainableParts = Set(NetworkPart.allCases) {
+        didSet { parameters.freeze { !trainableParts.contains(NetworkPart.owning($0.name)!) } }
+    }
     private var skipGradients: [Tensor?]
     private var hadPrevious: [Bool] = []
 
@@ -290,21 +293,6 @@ public final class DualDecoderModel {
             fromDeeper = timed("enc\(i + 1) bwd") { encoder[i].backward(d) }
             skipGradients[levels - 1 - i] = nil
         }
-    }
-
-    /// Index ranges of `parameters` that belong to frozen parts (coalesced, ascending): the
-    /// optimiser leaves them as they are.
-    public var frozenParameterRanges: [Range<Int>] {
-        var ranges: [Range<Int>] = []
-        for view in parameters.views where !trainableParts.contains(NetworkPart.owning(view.name)!) {
-            let range = view.offset..<(view.offset + view.count)
-            if let last = ranges.last, last.upperBound == range.lowerBound {
-                ranges[ranges.count - 1] = last.lowerBound..<range.upperBound
-            } else {
-                ranges.append(range)
-            }
-        }
-        return ranges
     }
 
     @inline(__always) private func timed<T>(_ name: @autoclosure () -> String, _ body: () -> T) -> T {

@@ -20,9 +20,6 @@ public struct Adam: Optimizer {
     public var weightDecay: Float
     /// Clip the global gradient norm to this value before the update (nil = no clipping).
     public var clipNorm: Float?
-    /// Parameter ranges left as they are (a run's frozen parts): no update, no decay, their
-    /// moments kept, and their gradients zeroed so that clipping sees only the trained ones.
-    public var frozen: [Range<Int>] = []
     public private(set) var step = 0
     /// First and second moments, one entry per parameter.
     public private(set) var m: [Float] = []
@@ -46,7 +43,9 @@ public struct Adam: Optimizer {
         step += 1
         let t = Double(step)
         let alpha = Float(Double(learningRate) * (1 - pow(Double(beta2), t)).squareRoot() / (1 - pow(Double(beta1), t)))
-        for range in frozen { arena.gradients.advanced(by: range.lowerBound).update(repeating: 0, count: range.count) }
+        // Frozen ranges (`ParameterArena.freeze`): no update, no decay, their moments kept, and
+        // their gradients zeroed so that clipping sees only the trained ones.
+        for range in arena.frozenRanges { arena.gradients.advanced(by: range.lowerBound).update(repeating: 0, count: range.count) }
         var scale: Float = 1
         if let c = clipNorm {
             let norm = gradientNorm(arena.gradients, count: n)
@@ -54,7 +53,7 @@ public struct Adam: Optimizer {
         }
         let w = arena.values, g = arena.gradients
         let b1 = 1 - beta1, b2 = 1 - beta2, eps = epsilon, decay = learningRate * weightDecay
-        let trained = trainedRanges(count: n)
+        let trained = arena.trainedRanges
         m.withUnsafeMutableBufferPointer { mp in
             v.withUnsafeMutableBufferPointer { vp in
                 // Elementwise, so splitting the range across workers changes no result.
@@ -70,16 +69,5 @@ public struct Adam: Optimizer {
                 }
             }
         }
-    }
-
-    /// The complement of `frozen` in 0..<count.
-    private func trainedRanges(count: Int) -> [Range<Int>] {
-        var ranges: [Range<Int>] = [], start = 0
-        for range in frozen.sorted(by: { $0.lowerBound < $1.lowerBound }) {
-            if range.lowerBound > start { ranges.append(start..<range.lowerBound) }
-            start = max(start, range.upperBound)
-        }
-        if start < count { ranges.append(start..<count) }
-        return ranges
     }
 }

@@ -25,6 +25,12 @@ public final class ParameterArena: @unchecked Sendable {
     public private(set) var gradients: UnsafeMutablePointer<Float>
     public let hasGradients: Bool
     public private(set) var isFinalized = false
+    /// Index ranges that training leaves as they are (a run's frozen parts; `freeze(where:)`),
+    /// ascending and coalesced. The optimiser's one loop runs over `trainedRanges` instead of the
+    /// whole buffer.
+    public private(set) var frozenRanges: [Range<Int>] = []
+    /// The complement of `frozenRanges` in 0..<count.
+    public private(set) var trainedRanges: [Range<Int>] = []
 
     public init(hasGradients: Bool) {
         self.hasGradients = hasGradients
@@ -59,6 +65,25 @@ public final class ParameterArena: @unchecked Sendable {
         gradients = .allocate(capacity: g)
         gradients.initialize(repeating: 0, count: g)
         isFinalized = true
+        freeze { _ in false }
+    }
+
+    /// Marks the views for which `isFrozen` holds as frozen (and every other one as trained).
+    public func freeze(where isFrozen: (View) -> Bool) {
+        var frozen: [Range<Int>] = [], trained: [Range<Int>] = []
+        for view in views where view.count > 0 {
+            let range = view.offset..<(view.offset + view.count)
+            if isFrozen(view) { Self.append(range, to: &frozen) } else { Self.append(range, to: &trained) }
+        }
+        (frozenRanges, trainedRanges) = (frozen, trained)
+    }
+
+    private static func append(_ range: Range<Int>, to ranges: inout [Range<Int>]) {
+        if let last = ranges.last, last.upperBound == range.lowerBound {
+            ranges[ranges.count - 1] = last.lowerBound..<range.upperBound
+        } else {
+            ranges.append(range)
+        }
     }
 
     /// The view named `name`, if any.

@@ -111,7 +111,6 @@ public final class Coordinator {
                              epsilon: Float(config.epsilon), weightDecay: Float(config.weightDecay),
                              clipNorm: config.clipNorm > 0 ? Float(config.clipNorm) : nil)
         model.trainableParts = config.trainableParts
-        optimizer.frozen = model.frozenParameterRanges
         let (store, restored) = try restoreOrInitialize(optimizer: &optimizer)
         var progress = restored
         let runner = try StepRunner(model: model, communicator: communicator, config: config, data: data, optimizer: optimizer)
@@ -124,7 +123,7 @@ public final class Coordinator {
             + "\(communicator.size) rank(s), global batch \(config.globalBatch), \(stepsPerEpoch) steps/epoch, "
             + "\(config.epochs) epochs, bn \(config.bnMode), reduction \(config.reduction)"
             + (config.heatmapLossKind == .squaredError ? "" : ", heatmap loss \(config.heatmapLoss)")
-            + (config.deblendLoss.mapLoss == .crossEntropy ? "" : ", map loss \(config.mapLoss)")
+            + (config.mapLossKind == .crossEntropy ? "" : ", map loss \(config.mapLoss)")
             + (config.trainableParts.count == NetworkPart.allCases.count ? ""
                : ", training only \(config.trainableParts.sorted().map(\.rawValue).joined(separator: ", "))")
             + (progress.step > 0 ? ", resuming at step \(progress.step)" : ""))
@@ -181,7 +180,7 @@ public final class Coordinator {
                 metrics.write(["evaluation": epoch, "step": progress.step, "test": test.record, "train": train.record])
                 say(String(format: "epoch %d: test loss %.5f (vectors MAE %.4f, heatmap %@ %.6f, maps %@ %.4f)  train loss %.5f",
                            epoch, test.totalLoss, test.vectorsMAE, config.heatmapLossKind.termName, test.heatmapMSE,
-                           config.deblendLoss.mapLoss.termName, test.mapsCrossEntropy, train.totalLoss)
+                           config.mapLossKind.termName, test.mapsCrossEntropy, train.totalLoss)
                     + (improved ? "  (best)" : ""))
             }
             let due = config.checkpointEverySteps > 0 ? progress.step % config.checkpointEverySteps == 0 : endOfEpoch

@@ -215,12 +215,15 @@ extension TrainingConfig {
     /// The heatmap loss `heatmap_loss` names (a validated config's; `mse` otherwise).
     public var heatmapLossKind: HeatmapLoss { HeatmapLoss(rawValue: heatmapLoss) ?? .squaredError }
 
+    /// The map loss `map_loss` names (a validated config's; `ce` otherwise).
+    public var mapLossKind: MapLoss { MapLoss(rawValue: mapLoss) ?? .crossEntropy }
+
     /// The parts `trainable` names (a validated config's; all otherwise).
     public var trainableParts: Set<NetworkPart> { (try? NetworkPart.parseList(trainable)) ?? Set(NetworkPart.allCases) }
 
     /// The loss the run trains and selects checkpoints with.
     public var deblendLoss: DeblendLoss {
-        DeblendLoss(heatmapLoss: heatmapLossKind, mapLoss: MapLoss(rawValue: mapLoss) ?? .crossEntropy)
+        DeblendLoss(heatmapLoss: heatmapLossKind, mapLoss: mapLossKind)
     }
 
     /// G for `bn_mode: groups=G`, nil for `sync`.

@@ -113,7 +113,7 @@ struct TrainCommand: ParsableCommand {
                 if let test = summary.test {
                     print(String(format: "finished %d steps: test loss %.5f, vectors MAE %.4f px, heatmap %@ %.6f, maps %@ %.4f; model ",
                                  summary.steps, test.totalLoss, test.vectorsMAE, resolved.heatmapLossKind.termName, test.heatmapMSE,
-                                 resolved.deblendLoss.mapLoss.termName, test.mapsCrossEntropy) + runDir + "/model.safetensors")
+                                 resolved.mapLossKind.termName, test.mapsCrossEntropy) + runDir + "/model.safetensors")
                 } else {
                     print("finished \(summary.steps) steps; model \(runDir)/model.safetensors")
                 }

@@ -17,6 +17,24 @@ import TestSupport
         #expect(Set(heads) == ["com_conv5/kernel", "com_conv5/bias", "center_of_mass/kernel", "center_of_mass/bias"])
     }
 
+    /// The arena's frozen and trained ranges: coalesced, disjoint, together the whole buffer, and
+    /// the frozen ones exactly the frozen parts' views.
+    @Test func frozenRangesCoverTheFrozenParts() throws {
+        let model = try DualDecoderModel(config: .small)
+        #expect(model.parameters.frozenRanges.isEmpty && model.parameters.trainedRanges == [0..<model.parameters.count])
+        model.trainableParts = [.heatmapHead, .mapHead]
+        let (frozen, trained) = (model.parameters.frozenRanges, model.parameters.trainedRanges)
+        let all = (frozen + trained).sorted { $0.lowerBound < $1.lowerBound }
+        #expect(all.first?.lowerBound == 0 && all.last?.upperBound == model.parameters.count)
+        #expect(zip(all, all.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound }, "gaps or overlaps")
+        #expect(zip(trained, trained.dropFirst()).allSatisfy { $0.upperBound < $1.lowerBound }, "not coalesced")
+        for view in model.parameters.views {
+            let isFrozen = frozen.contains { $0.contains(view.offset) }
+            #expect(isFrozen == ![.heatmapHead, .mapHead].contains(NetworkPart.owning(view.name)!), "\(view.name)")
+        }
+        #expect(trained.count == 2, "the heatmap head and the map head are two runs of views")
+    }
+
     @Test func partListsAreParsedAndBadOnesNamed() throws {
         #expect(try NetworkPart.parseList("all") == Set(NetworkPart.allCases))
         #expect(try NetworkPart.parseList(" heatmap_head, map_head ") == [.heatmapHead, .mapHead])
@@ -39,8 +57,8 @@ import TestSupport
             let before = try model.forward(probe, context: .inference(batch: 2))
             let start = model.parameters.allValues, state = model.state.allValues
             model.trainableParts = [.heatmapHead]
+            if !maskOptimizer { model.parameters.freeze { _ in false } }
             var adam = Adam(learningRate: 1e-2, weightDecay: 0.05, clipNorm: 1)
-            if maskOptimizer { adam.frozen = model.frozenParameterRanges }
             for step in 0..<3 {
                 let b = batch(seed: 41 + UInt64(step))
                 let ctx = ForwardContext(training: true, dropoutSeed: 9, sampleIndices: [2 * step, 2 * step + 1])
@@ -58,8 +76,8 @@ import TestSupport
             let now = run.model.parameters.array(view.name)!
             #expect(now == Array(run.start[view.offset..<(view.offset + view.count)]), "\(view.name) moved")
         }
-        // Negative control: with the model's parts set but the optimiser not told, weight decay
-        // moves the frozen weights, and the maps change.
+        // Negative control: with the model's parts set but the arena not frozen, the optimiser's
+        // weight decay moves the frozen weights, and the maps change.
         let unmasked = try train(maskOptimizer: false)
         #expect(unmasked.after.mapLogits.values != unmasked.before.mapLogits.values)
     }
