@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Issue 7's accuracy targets pooled over several fields' `pais evaluate` outputs.
 
-    tools/pool-reports.py [--label NAME] [--baseline B_DIR,B_DIR,...] [--near-missed R] EVAL_DIR [EVAL_DIR ...]
+    tools/pool-reports.py [--label NAME] [--baseline B_DIR,B_DIR,...] [--near-missed R]
+                          [--near-detections R] EVAL_DIR [EVAL_DIR ...]
 
 Each EVAL_DIR is a `pais evaluate --output` directory (report.json and matches.csv, r = 5 px).
 One field's bins are small: a 1024² wide-depth field holds 25-30 detectable sources with
@@ -19,10 +20,15 @@ median on the sources only this method found: a method that finds more blended s
 otherwise scored on harder ones. With --near-missed R it adds the median |δ| and bias (median δ)
 of the found H < 25 sources with a detectable truth that was not found within R px, of those
 with only undetectable ones there, and of the others: the light of a source that was not found
-goes to its found neighbours.
+goes to its found neighbours (and how many of the first lie next to a strongly blended missed
+one, and the median without them). With --near-detections R and --baseline, on the sources both
+found, the same medians for those with as many detections within R px in both runs, with more in
+this one, and with fewer (each from EVAL_DIR/../deblend/catalog.csv, tools/training-curve.sh's
+layout): a method's extra peaks take their neighbours' light.
 With --header, the column names first (alone without directories). Standard library only.
 """
 import csv
+import functools
 import json
 import os
 import statistics
@@ -36,9 +42,11 @@ def found_bright(rows):
             yield row, float(row["flux_attributed"]) / float(row["flux_true"]) - 1
 
 
+@functools.lru_cache(maxsize=None)
 def read_matches(directory):
+    """matches.csv's rows, read once per directory however many figures use them."""
     with open(os.path.join(directory, "matches.csv")) as f:
-        return list(csv.DictReader(f))
+        return tuple(csv.DictReader(f))
 
 
 def matched_errors(directory):
@@ -62,16 +70,50 @@ def common(directories, baselines):
 
 def near_missed(directories, radius):
     """(errors, biases) of the found H < 25 sources with a missed detectable truth within `radius`
-    px, of those with only missed undetectable ones there, and of the rest."""
+    px, of those with only missed undetectable ones there, and of the rest; and how many of the
+    first have a strongly blended (β ≥ 0.5) one among those missed truths."""
     groups = {"detectable": ([], []), "undetectable": ([], []), "none": ([], [])}
+    next_to_blended = 0
     for d in directories:
         rows = read_matches(d)
-        missed = [(float(r["x_true"]), float(r["y_true"]), r["detectable"] == "true") for r in rows if int(r["prediction"]) < 0]
+        missed = [r for r in rows if int(r["prediction"]) < 0]
         for row, delta in found_bright(rows):
             x, y = float(row["x_true"]), float(row["y_true"])
-            near = [detectable for mx, my, detectable in missed if (mx - x) ** 2 + (my - y) ** 2 < radius * radius]
-            group = groups["detectable" if any(near) else "undetectable" if near else "none"]
+            near = [r for r in missed if (float(r["x_true"]) - x) ** 2 + (float(r["y_true"]) - y) ** 2 < radius * radius]
+            detectable = [r for r in near if r["detectable"] == "true"]
+            next_to_blended += any(float(r["blendedness"]) >= 0.5 for r in detectable)
+            group = groups["detectable" if detectable else "undetectable" if near else "none"]
             group[0].append(abs(delta)); group[1].append(delta)
+    return groups, next_to_blended
+
+
+def catalog_positions(evaluation):
+    """The detections of the deblend an evaluation scored: `EVAL/../deblend/catalog.csv`, as
+    tools/training-curve.sh lays its runs out."""
+    path = os.path.join(os.path.dirname(os.path.abspath(evaluation)), "deblend", "catalog.csv")
+    if not os.path.exists(path):
+        sys.exit(f"error: --near-detections needs the deblend catalog {path}")
+    with open(path) as f:
+        return [(float(r["x"]), float(r["y"])) for r in csv.DictReader(f)]
+
+
+def near_detections(directories, baselines, radius):
+    """On the H < 25 sources both methods found: (this method's |δ|, the baseline's |δ|, this
+    method's δ) for those with as many detections within `radius` px of the truth in both runs,
+    with more in this one, and with fewer."""
+    groups = {"same": ([], [], []), "more": ([], [], []), "fewer": ([], [], [])}
+    def count(positions, x, y):
+        return sum((px - x) ** 2 + (py - y) ** 2 < radius * radius for px, py in positions)
+    for d, b in zip(directories, baselines):
+        mine, theirs = catalog_positions(d), catalog_positions(b)
+        other = {row["truth_id"]: delta for row, delta in found_bright(read_matches(b))}
+        for row, delta in found_bright(read_matches(d)):
+            if row["truth_id"] not in other:
+                continue
+            x, y = float(row["x_true"]), float(row["y_true"])
+            here, there = count(mine, x, y), count(theirs, x, y)
+            group = groups["same" if here == there else "more" if here > there else "fewer"]
+            group[0].append(abs(delta)); group[1].append(abs(other[row["truth_id"]])); group[2].append(delta)
     return groups
 
 
@@ -104,7 +146,7 @@ def pooled(directories):
 
 
 def main(argv):
-    label, header, directories, baselines, radius = "", False, [], [], None
+    label, header, directories, baselines, radius, detection_radius = "", False, [], [], None, None
     while argv:
         a = argv.pop(0)
         if a in ("-h", "--help"):
@@ -115,6 +157,8 @@ def main(argv):
             baselines = [b for b in argv.pop(0).split(",") if b]
         elif a == "--near-missed":
             radius = float(argv.pop(0))
+        elif a == "--near-detections":
+            detection_radius = float(argv.pop(0))
         elif a == "--header":
             header = True
         else:
@@ -127,6 +171,8 @@ def main(argv):
         sys.exit("error: give at least one `pais evaluate` output directory")
     if baselines and len(baselines) != len(directories):
         sys.exit(f"error: --baseline names {len(baselines)} directories for {len(directories)} evaluations")
+    if detection_radius is not None and not baselines:
+        sys.exit("error: --near-detections compares with --baseline's runs; give both")
     tp, fp, fn, f1, found, blended, recall, median, n, nrmse = pooled(directories)
     line = (f"{label:<30} {len(directories):>6} {tp:>5} {fp:>5} {fn:>5} {f1:>6.3f}  {recall:>6.3f} ({found:>3}/{blended:>3})"
             f"  {median:>7.4f} (N {n:>4})  {nrmse:>6.4f}")
@@ -135,11 +181,20 @@ def main(argv):
         line += (f"   on the {len(mine)} both found: {median_or_nan(mine):.4f} (baseline {median_or_nan(theirs):.4f});"
                  f" on the {len(only)} only it found: {median_or_nan(only):.4f}")
     if radius is not None:
-        groups = near_missed(directories, radius)
+        groups, next_to_blended = near_missed(directories, radius)
         described = {"detectable": f"next to a missed detectable truth (within {radius:g} px)",
                      "undetectable": "next to missed undetectable ones only", "none": "the others"}
         line += "   " + "; ".join(f"{described[k]}: {len(e)} at {median_or_nan(e):.4f} (bias {median_or_nan(b):+.4f})"
                                   for k, (e, b) in groups.items())
+        rest = groups["undetectable"][0] + groups["none"][0]
+        line += (f"; {next_to_blended} of the first next to a strongly blended one;"
+                 f" without the first, {len(rest)} at {median_or_nan(rest):.4f}")
+    if detection_radius is not None:
+        groups = near_detections(directories, baselines, detection_radius)
+        described = {"same": f"as many detections within {detection_radius:g} px as the baseline's",
+                     "more": "more", "fewer": "fewer"}
+        line += "   " + "; ".join(f"{described[k]}: {len(e)} at {median_or_nan(e):.4f} (baseline {median_or_nan(t):.4f},"
+                                  f" bias {median_or_nan(b):+.4f})" for k, (e, t, b) in groups.items())
     print(line)
     return 0
 
