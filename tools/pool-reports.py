@@ -2,7 +2,7 @@
 """Issue 7's accuracy targets pooled over several fields' `pais evaluate` outputs.
 
     tools/pool-reports.py [--label NAME] [--baseline B_DIR,B_DIR,...] [--near-missed R]
-                          [--near-detections R] EVAL_DIR [EVAL_DIR ...]
+                          [--near-detections R] [--by-separation] EVAL_DIR [EVAL_DIR ...]
 
 Each EVAL_DIR is a `pais evaluate --output` directory (report.json and matches.csv, r = 5 px).
 One field's bins are small: a 1024² wide-depth field holds 25-30 detectable sources with
@@ -25,6 +25,8 @@ one, and the median without them). With --near-detections R and --baseline, on t
 found, the same medians for those with as many detections within R px in both runs, with more in
 this one, and with fewer (each from EVAL_DIR/../deblend/catalog.csv, tools/training-curve.sh's
 layout): a method's extra peaks take their neighbours' light.
+With --by-separation, the strongly blended (β ≥ 0.5) detectable sources found / all, by the
+distance to the nearest brighter truth (px): which pairs a method separates.
 With --header, the column names first (alone without directories). Standard library only.
 """
 import csv
@@ -117,6 +119,26 @@ def near_detections(directories, baselines, radius):
     return groups
 
 
+SEPARATION_BINS = ((0, 3), (3, 8), (8, 12), (12, 20), (20, float("inf")))
+
+
+def by_separation(directories):
+    """Per `SEPARATION_BINS` bin of the distance from a strongly blended detectable truth to the
+    nearest brighter truth (any, detectable or not): (found, all)."""
+    counts = [[0, 0] for _ in SEPARATION_BINS]
+    for d in directories:
+        truths = [r for r in read_matches(d) if int(r["truth_id"]) >= 0]
+        points = [(float(r["x_true"]), float(r["y_true"]), float(r["flux_true"])) for r in truths]
+        for row, (x, y, flux) in zip(truths, points):
+            if row["detectable"] != "true" or float(row["blendedness"]) < 0.5:
+                continue
+            distance = min((((px - x) ** 2 + (py - y) ** 2) ** 0.5 for px, py, f in points if f > flux), default=float("inf"))
+            k = next(i for i, (lo, hi) in enumerate(SEPARATION_BINS) if lo <= distance < hi)
+            counts[k][0] += int(row["prediction"]) >= 0
+            counts[k][1] += 1
+    return counts
+
+
 def median_or_nan(values):
     return statistics.median(values) if values else float("nan")
 
@@ -146,7 +168,7 @@ def pooled(directories):
 
 
 def main(argv):
-    label, header, directories, baselines, radius, detection_radius = "", False, [], [], None, None
+    label, header, directories, baselines, radius, detection_radius, separation = "", False, [], [], None, None, False
     while argv:
         a = argv.pop(0)
         if a in ("-h", "--help"):
@@ -159,6 +181,8 @@ def main(argv):
             radius = float(argv.pop(0))
         elif a == "--near-detections":
             detection_radius = float(argv.pop(0))
+        elif a == "--by-separation":
+            separation = True
         elif a == "--header":
             header = True
         else:
@@ -195,6 +219,10 @@ def main(argv):
                      "more": "more", "fewer": "fewer"}
         line += "   " + "; ".join(f"{described[k]}: {len(e)} at {median_or_nan(e):.4f} (baseline {median_or_nan(t):.4f},"
                                   f" bias {median_or_nan(b):+.4f})" for k, (e, t, b) in groups.items())
+    if separation:
+        line += "   β ≥ 0.5 found by distance to the nearest brighter truth: " + ", ".join(
+            f"{lo:g}-{hi:g} px {found}/{total}" if hi != float("inf") else f"≥ {lo:g} px {found}/{total}"
+            for (lo, hi), (found, total) in zip(SEPARATION_BINS, by_separation(directories)))
     print(line)
     return 0
 
