@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 import Testing
 
@@ -39,5 +40,33 @@ struct DatasetCommandTests {
         #expect(run.standardOutput.contains("2 train + 1 test samples of 48x48"))
         let manifest = try String(contentsOfFile: dir + "/syn/manifest.json", encoding: .utf8)
         #expect(manifest.contains("train-00001.fits") && manifest.contains("\"kind\" : \"synthetic\""))
+    }
+
+    /// `--heatmap-sigma`: the same fields labelled with σ = 3 and the method's σ = 8. Both heatmaps
+    /// are a max over the same centres' Gaussians in the same window, and exp(−d²/2σ²) is monotone
+    /// in d, so h₃ = h₈^(64/9) pixel by pixel; vectors, maps and flux are unchanged.
+    @Test func heatmapSigmaNarrowsOnlyTheHeatmap() throws {
+        let dir = try makeScratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let common = ["--train", "2", "--test", "1", "--sample-size", "64", "--psf-size", "31", "--seed", "5"]
+        var run = try runPais(["simulate-dataset", "--output", dir + "/s8"] + common)
+        #expect(run.status == 0, "\(run.standardError)")
+        run = try runPais(["simulate-dataset", "--output", dir + "/s3", "--heatmap-sigma", "3"] + common)
+        #expect(run.status == 0, "\(run.standardError)")
+        let manifest = try String(contentsOfFile: dir + "/s3/manifest.json", encoding: .utf8)
+        #expect(manifest.contains("\"heatmapSigma\" : 3"), "\(manifest)")
+        let wide = try Dataset(directory: dir + "/s8", split: "train"), narrow = try Dataset(directory: dir + "/s3", split: "train")
+        for index in 0..<2 {
+            let h8 = try wide.sample(at: index), h3 = try narrow.sample(at: index)
+            #expect(h3.flux == h8.flux && h3.vectors == h8.vectors && h3.maps == h8.maps)
+            let worst = zip(h3.heatmap, h8.heatmap).map { abs(Double($0) - pow(Double($1), 64.0 / 9.0)) }.max() ?? 0
+            #expect(worst < 1e-5, "sample \(index): |h3 - h8^(64/9)| up to \(worst)")
+            #expect(h3.heatmap.contains(1) && h3.heatmap != h8.heatmap)
+        }
+        for bad in ["0", "30", "nan", "inf"] {
+            run = try runPais(["simulate-dataset", "--output", dir + "/bad", "--heatmap-sigma", bad] + common)
+            #expect(run.status != 0 && run.standardError.contains("--heatmap-sigma must be in (0, 25]"), "\(bad): \(run.standardError)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir + "/bad"))
     }
 }
