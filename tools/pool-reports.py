@@ -2,7 +2,8 @@
 """Issue 7's accuracy targets pooled over several fields' `pais evaluate` outputs.
 
     tools/pool-reports.py [--label NAME] [--baseline B_DIR,B_DIR,...] [--near-missed R]
-                          [--near-detections R] [--by-separation] EVAL_DIR [EVAL_DIR ...]
+                          [--near-detections R] [--by-separation] [--by-blendedness] [--positions]
+                          EVAL_DIR [EVAL_DIR ...]
 
 Each EVAL_DIR is a `pais evaluate --output` directory (report.json and matches.csv, r = 5 px).
 One field's bins are small: a 1024² wide-depth field holds 25-30 detectable sources with
@@ -26,7 +27,11 @@ found, the same medians for those with as many detections within R px in both ru
 this one, and with fewer (each from EVAL_DIR/../deblend/catalog.csv, tools/training-curve.sh's
 layout): a method's extra peaks take their neighbours' light.
 With --by-separation, the strongly blended (β ≥ 0.5) detectable sources found / all, by the
-distance to the nearest brighter truth (px): which pairs a method separates.
+distance to the nearest brighter truth (px): which pairs a method separates. With
+--by-blendedness and --baseline, on the sources both found: the median and quartiles of the
+per-source change of δ, and per blendedness bin the median |δ| and bias, the baseline's then
+this method's. With --positions, the median distance of the matched detectable truths to their
+detections (the centroid error of metrics.md §2, pooled).
 With --header, the column names first (alone without directories). Standard library only.
 """
 import csv
@@ -51,9 +56,11 @@ def read_matches(directory):
         return tuple(csv.DictReader(f))
 
 
-def matched_errors(directory):
-    """|δ| of the detectable H < 25 truths a method matched, by truth id."""
-    return {row["truth_id"]: abs(delta) for row, delta in found_bright(read_matches(directory))}
+def paired(directory, baseline):
+    """(row, δ, the baseline's δ or None) for each H < 25 source this method matched."""
+    other = {row["truth_id"]: delta for row, delta in found_bright(read_matches(baseline))}
+    for row, delta in found_bright(read_matches(directory)):
+        yield row, delta, other.get(row["truth_id"])
 
 
 def common(directories, baselines):
@@ -61,12 +68,11 @@ def common(directories, baselines):
     those only this method matched."""
     mine, theirs, only = [], [], []
     for d, b in zip(directories, baselines):
-        a, other = matched_errors(d), matched_errors(b)
-        for truth, error in a.items():
-            if truth in other:
-                mine.append(error); theirs.append(other[truth])
+        for _, delta, other in paired(d, b):
+            if other is None:
+                only.append(abs(delta))
             else:
-                only.append(error)
+                mine.append(abs(delta)); theirs.append(abs(other))
     return mine, theirs, only
 
 
@@ -108,15 +114,38 @@ def near_detections(directories, baselines, radius):
         return sum((px - x) ** 2 + (py - y) ** 2 < radius * radius for px, py in positions)
     for d, b in zip(directories, baselines):
         mine, theirs = catalog_positions(d), catalog_positions(b)
-        other = {row["truth_id"]: delta for row, delta in found_bright(read_matches(b))}
-        for row, delta in found_bright(read_matches(d)):
-            if row["truth_id"] not in other:
+        for row, delta, other in paired(d, b):
+            if other is None:
                 continue
             x, y = float(row["x_true"]), float(row["y_true"])
             here, there = count(mine, x, y), count(theirs, x, y)
             group = groups["same" if here == there else "more" if here > there else "fewer"]
-            group[0].append(abs(delta)); group[1].append(abs(other[row["truth_id"]])); group[2].append(delta)
+            group[0].append(abs(delta)); group[1].append(abs(other)); group[2].append(delta)
     return groups
+
+
+BLENDEDNESS_BINS = ((0, 0.01), (0.01, 0.1), (0.1, 0.5), (0.5, float("inf")))   # metrics.md §1
+
+
+def by_blendedness(directories, baselines):
+    """On the H < 25 sources both methods matched: the per-source changes of δ (this method's
+    minus the baseline's), and per `BLENDEDNESS_BINS` bin (this method's δ, the baseline's δ)."""
+    changes, bins = [], [([], []) for _ in BLENDEDNESS_BINS]
+    for d, b in zip(directories, baselines):
+        for row, delta, other in paired(d, b):
+            if other is None:
+                continue
+            changes.append(delta - other)
+            beta = float(row["blendedness"])
+            k = next(i for i, (lo, hi) in enumerate(BLENDEDNESS_BINS) if lo <= beta < hi)
+            bins[k][0].append(delta); bins[k][1].append(other)
+    return changes, bins
+
+
+def match_distances(directories):
+    """Distance (px) from each matched detectable truth to its detection."""
+    return [float(r["distance"]) for d in directories for r in read_matches(d)
+            if int(r["truth_id"]) >= 0 and int(r["prediction"]) >= 0 and r["detectable"] == "true"]
 
 
 SEPARATION_BINS = ((0, 3), (3, 8), (8, 12), (12, 20), (20, float("inf")))
@@ -137,6 +166,10 @@ def by_separation(directories):
             counts[k][0] += int(row["prediction"]) >= 0
             counts[k][1] += 1
     return counts
+
+
+def bin_label(lo, hi):
+    return f"{lo:g}-{hi:g}" if hi != float("inf") else f"≥ {lo:g}"
 
 
 def median_or_nan(values):
@@ -168,7 +201,8 @@ def pooled(directories):
 
 
 def main(argv):
-    label, header, directories, baselines, radius, detection_radius, separation = "", False, [], [], None, None, False
+    label, header, directories, baselines, radius, detection_radius = "", False, [], [], None, None
+    separation = blendedness = positions = False
     while argv:
         a = argv.pop(0)
         if a in ("-h", "--help"):
@@ -183,6 +217,10 @@ def main(argv):
             detection_radius = float(argv.pop(0))
         elif a == "--by-separation":
             separation = True
+        elif a == "--by-blendedness":
+            blendedness = True
+        elif a == "--positions":
+            positions = True
         elif a == "--header":
             header = True
         else:
@@ -197,6 +235,8 @@ def main(argv):
         sys.exit(f"error: --baseline names {len(baselines)} directories for {len(directories)} evaluations")
     if detection_radius is not None and not baselines:
         sys.exit("error: --near-detections compares with --baseline's runs; give both")
+    if blendedness and not baselines:
+        sys.exit("error: --by-blendedness compares with --baseline's runs; give both")
     tp, fp, fn, f1, found, blended, recall, median, n, nrmse = pooled(directories)
     line = (f"{label:<30} {len(directories):>6} {tp:>5} {fp:>5} {fn:>5} {f1:>6.3f}  {recall:>6.3f} ({found:>3}/{blended:>3})"
             f"  {median:>7.4f} (N {n:>4})  {nrmse:>6.4f}")
@@ -219,10 +259,19 @@ def main(argv):
                      "more": "more", "fewer": "fewer"}
         line += "   " + "; ".join(f"{described[k]}: {len(e)} at {median_or_nan(e):.4f} (baseline {median_or_nan(t):.4f},"
                                   f" bias {median_or_nan(b):+.4f})" for k, (e, t, b) in groups.items())
+    if blendedness:
+        changes, bins = by_blendedness(directories, baselines)
+        q1, q2, q3 = statistics.quantiles(changes, n=4) if len(changes) > 1 else (float("nan"),) * 3
+        line += (f"   on the {len(changes)} both found, δ minus the baseline's δ: median {q2:+.4f} (quartiles {q1:+.4f}, {q3:+.4f});"
+                 " by β, |δ| and bias, baseline -> this: " + "; ".join(
+                     f"{bin_label(lo, hi)} N {len(m)} {median_or_nan([abs(x) for x in t]):.4f} -> {median_or_nan([abs(x) for x in m]):.4f},"
+                     f" {median_or_nan(t):+.4f} -> {median_or_nan(m):+.4f}" for (lo, hi), (m, t) in zip(BLENDEDNESS_BINS, bins)))
+    if positions:
+        distances = match_distances(directories)
+        line += f"   median distance of the matched detectable truths to their detections: {median_or_nan(distances):.3f} px (N {len(distances)})"
     if separation:
         line += "   β ≥ 0.5 found by distance to the nearest brighter truth: " + ", ".join(
-            f"{lo:g}-{hi:g} px {found}/{total}" if hi != float("inf") else f"≥ {lo:g} px {found}/{total}"
-            for (lo, hi), (found, total) in zip(SEPARATION_BINS, by_separation(directories)))
+            f"{bin_label(lo, hi)} px {found}/{total}" for (lo, hi), (found, total) in zip(SEPARATION_BINS, by_separation(directories)))
     print(line)
     return 0
 
