@@ -10,6 +10,7 @@ PREFIX ?= /usr/local
 .PHONY: demo test deps build build-release unit-tests mpi-tests slurm-tests install clean
 
 deps:
+	@bash .ci/check-disk
 	@bash .ci/install-deps
 
 build-release: deps
