@@ -35,7 +35,7 @@ public final class CollectiveWatchdog: @unchecked Sendable {
 
     /// Prints the report to stderr and ends the process with `timeoutExitCode`.
     public static let exitProcess: @Sendable (WatchdogReport) -> Void = { report in
-        FileHandle.standardError.write(Data("\(report)\n".utf8))
+        try? FileHandle.standardError.write(contentsOf: Data("\(report)\n".utf8))
         _exit(timeoutExitCode)
     }
 

@@ -146,7 +146,7 @@ public final class InProcessCommunicator: Communicator {
     }
 
     public func abort(code: Int32) -> Never {
-        FileHandle.standardError.write(Data("rank \(rank): in-process abort with code \(code)\n".utf8))
+        try? FileHandle.standardError.write(contentsOf: Data("rank \(rank): in-process abort with code \(code)\n".utf8))
         exit(code)
     }
 

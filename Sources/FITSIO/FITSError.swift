@@ -34,12 +34,22 @@ public struct FITSError: Error, CustomStringConvertible, Sendable {
 @discardableResult
 func fitsCall(_ call: String, path: String, _ body: (inout Int32) -> Int32) throws -> Int32 {
     var status: Int32 = 0
+    errno = 0
     let result = body(&status)
     if status != 0 {
-        throw FITSError(path: path, call: call, status: status, message: cfitsioMessage(status: status))
+        let systemError = errno
+        var message = cfitsioMessage(status: status)
+        // cfitsio reports a failed write or create without the system's reason; a full disk
+        // ("No space left on device") is the usual one, and the user should see it by name.
+        if systemErrorStatuses.contains(status), systemError != 0 { message = message.trimmingCharacters(in: CharacterSet(charactersIn: ": ")) + ": " + String(cString: strerror(systemError)) }
+        throw FITSError(path: path, call: call, status: status, message: message)
     }
     return result
 }
+
+/// cfitsio's FILE_NOT_CREATED, WRITE_ERROR and FILE_NOT_CLOSED: failures of the file system,
+/// which leaves the reason in `errno`.
+private let systemErrorStatuses: Set<Int32> = [105, 106, 110]
 
 /// cfitsio's text for a status code, followed by the most specific message on its error stack.
 func cfitsioMessage(status: Int32) -> String {

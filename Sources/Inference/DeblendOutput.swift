@@ -3,6 +3,7 @@ import FITSIO
 import Foundation
 import PCR
 import Synchronization
+import Tensors
 
 /// Writes a deblend as a directory of FITS and CSV files, all carrying the input's WCS.
 ///
@@ -285,7 +286,10 @@ public final class DeblendFileSink: DeblendSink, @unchecked Sendable {
             try cat.writeTable(table, extname: "CATALOG")
             try cat.commit()
             try table.writeCSV(to: stagingDirectory + "/" + DeblendOutput.catalogCSV)
-            try DeblendOutput.regions(catalogSources).write(toFile: stagingDirectory + "/" + DeblendOutput.regions, atomically: false, encoding: .utf8)
+            let regionsPath = stagingDirectory + "/" + DeblendOutput.regions
+            do { try DeblendOutput.regions(catalogSources).write(toFile: regionsPath, atomically: false, encoding: .utf8) } catch {
+                throw InferenceError.output(path: regionsPath, reason: fileErrorReason(error))
+            }
             try settlement.withLock { settled in
                 guard !settled else { throw InferenceError.badParameter("the outputs were discarded (a stop signal) before they were complete") }
                 // An output being replaced is moved aside first, and removed only once the new one

@@ -1,5 +1,6 @@
 import Foundation
 import PCR
+import Tensors
 
 /// Per-source deblended images built from pieces, so no whole-mosaic array is needed.
 ///
@@ -70,7 +71,9 @@ final class StampStore {
 
     private func flush() throws {
         guard let spill, !pending.isEmpty else { return }
-        try pending.withUnsafeBytes { try spill.write(contentsOf: $0) }
+        do { try pending.withUnsafeBytes { try spill.write(contentsOf: $0) } } catch {
+            throw InferenceError.output(path: spillPath ?? "the stamp spill file", reason: fileErrorReason(error))
+        }
         pending.removeAll(keepingCapacity: true)
     }
 

@@ -78,6 +78,8 @@ public enum InferenceError: Error, CustomStringConvertible, Equatable {
     case badParameter(String)
     case badModel(String)
     case network(String)
+    /// An output file could not be written (a full disk, a lost mount); `reason` is the system's.
+    case output(path: String, reason: String)
     /// A stop signal (`StopSignals`) arrived; every rank stopped in the same block, after its
     /// network pass and before its decoding.
     case interrupted(signal: Int32, block: Int, blocks: Int)
@@ -90,6 +92,7 @@ public enum InferenceError: Error, CustomStringConvertible, Equatable {
         case let .badParameter(m): return "bad parameter: \(m)"
         case let .badModel(m): return "bad model: \(m)"
         case let .network(m): return "network failed: \(m)"
+        case let .output(path, reason): return "could not write \(path): \(reason)"
         }
     }
 }

@@ -125,7 +125,7 @@ public enum Safetensors {
     public static func write(_ entries: [Entry], to url: URL, metadata: [String: String] = [:]) throws {
         let data = try encode(entries, metadata: metadata)
         do { try data.write(to: url, options: .atomic) } catch {
-            throw SafetensorsError.writeFailed(path: url.path, reason: "\(error.localizedDescription)")
+            throw SafetensorsError.writeFailed(path: url.path, reason: fileErrorReason(error))
         }
     }
 

@@ -1,5 +1,6 @@
 import Checksums
 import Foundation
+import Tensors
 
 /// Everything needed to continue a run exactly where it stopped (distributed.md R4).
 public struct TrainingState: Sendable, Equatable {
@@ -113,7 +114,7 @@ public struct CheckpointStore: Sendable {
             syncDirectory(directory)
         } catch {
             try? manager.removeItem(atPath: temporary)
-            throw CheckpointError("\(final): could not write the checkpoint: \(error)")
+            throw CheckpointError("\(final): could not write the checkpoint: \(fileErrorReason(error))")
         }
         return final
     }
@@ -188,8 +189,12 @@ func writeSynced(_ data: Data, to path: String) throws {
           let handle = FileHandle(forWritingAtPath: path)
     else { throw CheckpointError("\(path): cannot create (is its directory writable?)") }
     defer { try? handle.close() }
-    try handle.write(contentsOf: data)
-    try handle.synchronize()
+    do {
+        try handle.write(contentsOf: data)
+        try handle.synchronize()
+    } catch {
+        throw CheckpointError("\(path): cannot write: \(fileErrorReason(error))")
+    }
 }
 
 /// Replaces (or creates) the file at `path` with `data`: written and flushed under a temporary
@@ -201,7 +206,10 @@ func replaceFile(at path: String, with data: Data) throws {
         throw CheckpointError("\(path): cannot write: directory \(parent) does not exist")
     }
     let temporary = path + ".partial-\(getpid())"
-    try writeSynced(data, to: temporary)
+    do { try writeSynced(data, to: temporary) } catch {
+        unlink(temporary)
+        throw error
+    }
     guard rename(temporary, path) == 0 else {
         unlink(temporary)
         throw CheckpointError("\(path): could not move the new file into place")

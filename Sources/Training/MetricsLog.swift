@@ -1,10 +1,13 @@
 import Foundation
+import Tensors
 
 /// The run's JSON-lines log (`metrics.jsonl`): one object per step and per evaluation, written by
 /// rank 0 only and flushed at every line so a crash loses at most the line being written.
 public final class MetricsLog {
     private let handle: FileHandle?
     public let path: String
+    /// Whether a record has been lost (a full disk): warned about once, not every step.
+    public private(set) var lostRecords = false
 
     /// Opens (appending, so a resumed run continues the same log) `runDirectory/metrics.jsonl`.
     public init(runDirectory: String, enabled: Bool) throws {
@@ -27,11 +30,23 @@ public final class MetricsLog {
 
     /// Appends one record; keys are sorted so lines diff cleanly. NaN and ±Inf, which JSON
     /// cannot hold, are written as null (a skipped step's loss, for example).
+    ///
+    /// A record that cannot be written is cut back out, so the log never holds half a line, and
+    /// the run goes on: losing log lines is no reason to lose the training. The checkpoint
+    /// writer, which cannot go on, stops the run if the disk stays full.
     public func write(_ record: [String: Any]) {
         guard let handle,
               let data = try? JSONSerialization.data(withJSONObject: jsonSafe(record), options: [.sortedKeys])
         else { return }
-        handle.write(data + Data("\n".utf8))
+        let end = (try? handle.offset()) ?? 0
+        do { try handle.write(contentsOf: data + Data("\n".utf8)) } catch {
+            try? handle.truncate(atOffset: end)
+            if !lostRecords {
+                lostRecords = true
+                let warning = "warning: \(path): could not append a record (\(fileErrorReason(error))); training goes on, and the log misses records until there is room\n"
+                try? FileHandle.standardError.write(contentsOf: Data(warning.utf8))
+            }
+        }
     }
 
     private func jsonSafe(_ value: Any) -> Any {

@@ -216,5 +216,5 @@ func benchmarkSizes(_ list: String) -> [Int]? {
 
 /// Writes diagnostics to stderr (non-root ranks never use stdout).
 func writeToStandardError(_ text: String) {
-    FileHandle.standardError.write(Data(text.utf8))
+    try? FileHandle.standardError.write(contentsOf: Data(text.utf8))  // a full disk under stderr must not crash the job
 }

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# A full disk under mpirun -np 2: `pais train` and `pais deblend` must stop on every rank with an
+# error that names the file and "No space left on device", leave no partial file or staging
+# directory, and keep what was there before (checkpoints, a previous deblend) byte for byte.
+# Needs root to mount small tmpfs file systems; exits 77 (skipped) where that is not allowed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source .ci/env.openmpi
+pais=${PAIS:-$PWD/.build/release/pais}
+work=$(mktemp -d)
+disk=$work/disk
+mkdir "$disk"
+trap 'umount "$disk" 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+mount -t tmpfs -o size=64k tmpfs "$disk" 2>/dev/null || { echo "cannot mount a tmpfs here (root needed)"; exit 77; }
+umount "$disk"
+
+# fresh KB: a fresh file system of KB kilobytes at $disk (its contents are lost).
+fresh() { umount "$disk" 2>/dev/null || true; mount -t tmpfs -o size="$1k" tmpfs "$disk"; }
+# fill_to KB: leaves about KB kilobytes free on $disk.
+fill_to() {
+  local free; free=$(df -Pk "$disk" | awk 'NR == 2 { print $4 }')
+  [ "$free" -gt "$1" ] && dd if=/dev/zero of="$disk/ballast" bs=1k count=$((free - $1)) status=none
+  return 0
+}
+# digest DIR [NAME...]: the checksums of DIR's files, or of its entries NAME... (recursively).
+digest() { local dir=$1; shift; (cd "$dir" && find "${@:-.}" -type f -print0 | sort -z | xargs -0 sha256sum); }
+# fails NAME MPIRUN-ARGS...: the run must fail within 120 s (no hang), naming the cause.
+fails() {
+  local name=$1; shift
+  if timeout 120 mpirun -np 2 "$@" > "$work/$name.log" 2>&1; then echo "$name: the run succeeded on a full disk"; exit 1; fi
+  grep -q "No space left on device" "$work/$name.log" || { echo "$name: the error does not name the cause"; tail -20 "$work/$name.log"; exit 1; }
+  grep -q "Fatal error\|Program crashed" "$work/$name.log" && { echo "$name: crashed"; tail -20 "$work/$name.log"; exit 1; }
+  leftovers=$(find "$disk" -name '*.partial*' -o -name '*.spill' -o -name '*.replaced')
+  [ -z "$leftovers" ] || { echo "$name: left $leftovers"; exit 1; }
+}
+
+# Training: a finished run, continued for two more epochs with 100 kB free. Its checkpoints and
+# model stay as they were, its log ends in a whole line, and with room again it resumes.
+timeout 120 mpirun -np 2 "$pais" train --config configs/tiny.yaml --run-dir "$work/run" > /dev/null 2>&1
+fresh 4096
+cp -r "$work/run" "$disk/run"
+before=$(digest "$disk/run" checkpoints model.safetensors)
+fill_to 100
+fails train "$pais" train --config configs/tiny.yaml --run-dir "$disk/run" --epochs 6
+grep -q "could not write the checkpoint" "$work/train.log" || { echo "train: no checkpoint named"; exit 1; }
+[ "$(digest "$disk/run" checkpoints model.safetensors)" = "$before" ] || { echo "train: the checkpoints or the model changed"; cat "$work/train.log" | grep -v "^  " | tail; exit 1; }
+[ -z "$(tail -c 1 "$disk/run/metrics.jsonl")" ] || { echo "train: metrics.jsonl ends in half a line"; exit 1; }
+python3 -c "import json, sys; [json.loads(line) for line in open(sys.argv[1])]" "$disk/run/metrics.jsonl"
+rm "$disk/ballast"
+timeout 120 mpirun -np 2 "$pais" train --config configs/tiny.yaml --run-dir "$disk/run" --epochs 6 > "$work/resume.log" 2>&1 \
+  || { echo "train: no resume once there was room"; tail -5 "$work/resume.log"; exit 1; }
+grep -q "finished 48 steps" "$work/resume.log" || { echo "train: the resumed run did not finish"; tail -5 "$work/resume.log"; exit 1; }
+echo "train: stopped on both ranks, checkpoints kept, resumed once there was room"
+
+# Deblending: --overwrite of a previous output with too little room for the new one.
+"$pais" simulate --height 96 --width 136 --psf-size 31 --seed 5 --output "$work/field.fits" > /dev/null 2>&1
+deblend=("$pais" deblend "$work/field.fits" --model "$work/run/model.safetensors" --preset tiny --tile 32)
+timeout 120 mpirun -np 2 "${deblend[@]}" --output "$work/out" > /dev/null 2>&1
+fresh 4096
+cp -r "$work/out" "$disk/out"
+before=$(digest "$disk/out")
+fill_to 40
+fails deblend "${deblend[@]}" --output "$disk/out" --overwrite
+[ "$(digest "$disk/out")" = "$before" ] || { echo "deblend: the previous output changed"; exit 1; }
+echo "deblend: stopped on both ranks, the previous output kept"
