@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A full disk under mpirun -np 2: `pais train` and `pais deblend` must stop on every rank with an
 # error that names the file and "No space left on device", leave no partial file or staging
-# directory, and keep what was there before (checkpoints, a previous deblend) byte for byte.
+# directory, and keep what was there before (checkpoints, a previous deblend, a previous
+# evaluation report) byte for byte.
 # Needs root to mount small tmpfs file systems; exits 77 (skipped) where that is not allowed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -63,3 +64,18 @@ fill_to 40
 fails deblend "${deblend[@]}" --output "$disk/out" --overwrite
 [ "$(digest "$disk/out")" = "$before" ] || { echo "deblend: the previous output changed"; exit 1; }
 echo "deblend: stopped on both ranks, the previous output kept"
+
+# Scoring: the report files are replaced all or none. The previous set names another method, so
+# any file replaced shows; there is room for the new report.json but not for the whole set.
+"$pais" evaluate --truth "$work/field.fits" --deblend "$work/out" --output "$work/eval" --no-plots --method before > /dev/null
+fresh 4096
+cp -r "$work/eval" "$disk/eval"
+before=$(digest "$disk/eval")
+fill_to $(( ($(stat -c %s "$work/eval/report.json") + 4095) / 4096 * 4 + 2 ))
+if "$pais" evaluate --truth "$work/field.fits" --deblend "$work/out" --output "$disk/eval" --no-plots > "$work/eval.log" 2>&1; then
+  echo "evaluate: succeeded on a full disk"; exit 1
+fi
+grep -q "^Error: .*No space left on device" "$work/eval.log" || { echo "evaluate: the error does not name the cause"; tail -3 "$work/eval.log"; exit 1; }
+[ "$(digest "$disk/eval")" = "$before" ] || { echo "evaluate: the previous report was partly replaced"; exit 1; }
+[ -z "$(find "$disk" -name '*.partial*')" ] || { echo "evaluate: left a partial file"; exit 1; }
+echo "evaluate: stopped, the previous report kept whole"

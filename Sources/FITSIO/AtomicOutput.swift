@@ -52,13 +52,41 @@ public struct AtomicOutput: Sendable {
 
     /// Writes `data` to `path` atomically.
     public static func write(_ data: Data, to path: String, overwrite: Bool) throws {
-        let output = try AtomicOutput(path: path, overwrite: overwrite)
+        try write([(data, path)], overwrite: overwrite)
+    }
+
+    /// Writes a set of files that belong together (a report and its tables): all are written
+    /// under temporary names first, and only if every write succeeds are they renamed into
+    /// place, so a failure (a full disk) leaves the previous set whole rather than half replaced.
+    public static func write(_ files: [(data: Data, path: String)], overwrite: Bool) throws {
+        let outputs = try files.map { try AtomicOutput(path: $0.path, overwrite: overwrite) }
         do {
-            try data.write(to: URL(fileURLWithPath: output.temporaryPath))
+            for (file, output) in zip(files, outputs) { try writeFile(file.data, to: output.temporaryPath, naming: file.path) }
         } catch {
-            output.discard()
-            throw FITSError(path: path, call: "write", message: "could not write: \(error.localizedDescription)")
+            outputs.forEach { $0.discard() }
+            throw error
         }
-        try output.commit()
+        for output in outputs { try output.commit() }
+    }
+
+    /// open, write and close, each checked; the error names the final path and the system's reason.
+    private static func writeFile(_ data: Data, to temporaryPath: String, naming path: String) throws {
+        func failure(_ call: String) -> FITSError {
+            FITSError(path: path, call: call, message: "could not write: \(String(cString: strerror(errno)))")
+        }
+        let descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw failure("open") }
+        var done = 0
+        let written: Bool = data.withUnsafeBytes { bytes in
+            while done < bytes.count {
+                let count = Foundation.write(descriptor, bytes.baseAddress! + done, bytes.count - done)
+                if count < 0 && errno == EINTR { continue }
+                guard count > 0 else { return false }
+                done += count
+            }
+            return true
+        }
+        guard written else { let error = failure("write"); close(descriptor); throw error }
+        guard close(descriptor) == 0 else { throw failure("close") }
     }
 }

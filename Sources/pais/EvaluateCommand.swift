@@ -103,11 +103,9 @@ struct EvaluateCommand: ParsableCommand {
         let report = scorer.score(field, predictions, method: name, field: URL(fileURLWithPath: truth).lastPathComponent, primary: primary)
         print(report.text(), terminator: "")
         if let output {
-            try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-            try AtomicOutput.write(try report.jsonData(), to: output + "/report.json", overwrite: true)
-            try AtomicOutput.write(Data(report.text().utf8), to: output + "/report.txt", overwrite: true)
-            try MatchTable.build(field, predictions, pairs: primary, preferCatalogFlux: catalogFlux)
-                .writeCSV(to: output + "/matches.csv", overwrite: true)
+            let matches = try MatchTable.build(field, predictions, pairs: primary, preferCatalogFlux: catalogFlux)
+            try writeReportFiles([(try report.jsonData(), "report.json"), (Data(report.text().utf8), "report.txt"),
+                                  (Data(matches.csvText().utf8), "matches.csv")], into: output)
             print("wrote \(output)/report.json, report.txt and matches.csv (source by source)")
             if !noPlots { plot([report], into: output) }
         }
@@ -203,10 +201,9 @@ struct EvaluateCommand: ParsableCommand {
         print(String(format: "  cv_mae %.5f px   com_mse %.6f   cm_ce %.5f nats   cm_entropy %.5f nats   loss %.5f",
                      metrics.cvMAE, metrics.comMSE, metrics.cmCE, metrics.cmEntropy, metrics.loss))
         if let output {
-            try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try AtomicOutput.write(try encoder.encode(metrics), to: output + "/table3.json", overwrite: true)
+            try writeReportFiles([(try encoder.encode(metrics), "table3.json")], into: output)
             print("wrote \(output)/table3.json")
         }
     }
@@ -217,6 +214,19 @@ struct EvaluateCommand: ParsableCommand {
         if let output, !noPlots {
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
             plot(reports, into: output)
+        }
+    }
+
+    /// Writes the files into `directory` all or none (`AtomicOutput`); a directory this call
+    /// created is removed again if they cannot be written, so a failure leaves nothing behind.
+    func writeReportFiles(_ files: [(Data, String)], into directory: String) throws {
+        let created = !FileManager.default.fileExists(atPath: directory)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        do {
+            try AtomicOutput.write(files.map { ($0.0, directory + "/" + $0.1) }, overwrite: true)
+        } catch {
+            if created { rmdir(directory) }  // only if still empty
+            throw error
         }
     }
 
