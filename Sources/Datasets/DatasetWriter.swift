@@ -163,7 +163,11 @@ public struct DatasetWriter: Sendable {
         var hasher = SHA256()
         var bytes = 0
         while true {
-            let chunk = handle.readData(ofLength: 4 << 20)
+            // The throwing read: Foundation's older readData(ofLength:) traps on an I/O error.
+            let chunk: Data
+            do { chunk = try handle.read(upToCount: 4 << 20) ?? Data() } catch {
+                throw DatasetError("\(path): cannot read for checksumming: \(error)")
+            }
             if chunk.isEmpty { break }
             bytes += chunk.count
             chunk.withUnsafeBytes { hasher.update($0) }

@@ -22,7 +22,7 @@ public final class MetricsLog {
         guard let handle = FileHandle(forWritingAtPath: path) else {
             throw ConfigError("\(path): cannot open the metrics log for writing")
         }
-        handle.seekToEndOfFile()
+        do { try handle.seekToEnd() } catch { throw ConfigError("\(path): cannot append to the metrics log: \(fileErrorReason(error))") }
         self.handle = handle
     }
 
