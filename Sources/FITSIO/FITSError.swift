@@ -41,7 +41,9 @@ func fitsCall(_ call: String, path: String, _ body: (inout Int32) -> Int32) thro
         var message = cfitsioMessage(status: status)
         // cfitsio reports a failed write or create without the system's reason; a full disk
         // ("No space left on device") is the usual one, and the user should see it by name.
-        if systemErrorStatuses.contains(status), systemError != 0 { message = message.trimmingCharacters(in: CharacterSet(charactersIn: ": ")) + ": " + String(cString: strerror(systemError)) }
+        if systemErrorStatuses.contains(status), systemError != 0 {
+            message = message.trimmingCharacters(in: CharacterSet(charactersIn: ": ")) + ": " + String(cString: strerror(systemError))
+        }
         throw FITSError(path: path, call: call, status: status, message: message)
     }
     return result
