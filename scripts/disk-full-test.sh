@@ -2,7 +2,7 @@
 # A full disk under mpirun -np 2: `pais train` and `pais deblend` must stop on every rank with an
 # error that names the file and "No space left on device", leave no partial file or staging
 # directory, and keep what was there before (checkpoints, a previous deblend, a previous
-# evaluation report) byte for byte.
+# evaluation report) byte for byte. And MPI started with a full TMPDIR is named as the cause.
 # Needs root to mount small tmpfs file systems; exits 77 (skipped) where that is not allowed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -79,3 +79,11 @@ grep -q "^Error: .*No space left on device" "$work/eval.log" || { echo "evaluate
 [ "$(digest "$disk/eval")" = "$before" ] || { echo "evaluate: the previous report was partly replaced"; exit 1; }
 [ -z "$(find "$disk" -name '*.partial*')" ] || { echo "evaluate: left a partial file"; exit 1; }
 echo "evaluate: stopped, the previous report kept whole"
+
+# Starting MPI with a full TMPDIR: Open MPI's own errors do not name the cause; PAIS's line does.
+fresh 4096
+fill_to 0
+if TMPDIR=$disk timeout 60 "$pais" selftest > "$work/mpi.log" 2>&1; then echo "MPI start: succeeded with a full TMPDIR"; exit 1; fi
+grep -q "^warning: $disk has [0-9]* kB free; Open MPI keeps its session files there" "$work/mpi.log" \
+  || { echo "MPI start: no warning naming $disk"; head -5 "$work/mpi.log"; exit 1; }
+echo "MPI start: a full TMPDIR is named before MPI_Init fails"

@@ -37,6 +37,10 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         if try MPIEnvironment.isInitialized() {
             try mpiCall("MPI_Query_thread") { MPI_Query_thread(&provided) }
         } else {
+            let base = MPIEnvironment.sessionDirectoryBase(environment: ProcessInfo.processInfo.environment)
+            if let warning = MPIEnvironment.lowSpaceWarning(directory: base) {
+                try? FileHandle.standardError.write(contentsOf: Data(warning.utf8))
+            }
             try mpiCall("MPI_Init_thread") { MPI_Init_thread(nil, nil, cmpi_thread_serialized(), &provided) }
         }
         threadLevelProvided = provided

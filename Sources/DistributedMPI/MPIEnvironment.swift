@@ -2,6 +2,7 @@
 // process was launched (mpirun, srun with PMIx, or as a plain singleton).
 
 import CMPI
+import Foundation
 
 /// How the current process was started, read from the launcher's environment variables.
 public enum LaunchMode: Equatable, Sendable, CustomStringConvertible {
@@ -80,6 +81,27 @@ public enum MPIEnvironment {
         var flag: Int32 = 0
         try mpiCall("MPI_Finalized") { MPI_Finalized(&flag) }
         return flag != 0
+    }
+
+    /// Where Open MPI keeps this job's session files (its PMIx shared-memory store among them):
+    /// `orte_tmpdir_base` if set, else TMPDIR, TEMP or TMP, else /tmp.
+    public static func sessionDirectoryBase(environment: [String: String]) -> String {
+        for key in ["OMPI_MCA_orte_tmpdir_base", "TMPDIR", "TEMP", "TMP"] {
+            if let value = environment[key], !value.isEmpty { return value }
+        }
+        return "/tmp"
+    }
+
+    /// A warning when `directory` has less than `minimumBytes` free, else nil. Open MPI cannot
+    /// start on a full session directory, and MPI_Init then aborts with PMIx errors that do not
+    /// name the cause; this line, printed first, does.
+    public static func lowSpaceWarning(directory: String, minimumBytes: UInt64 = 16 << 20) -> String? {
+        var stats = statvfs()
+        guard statvfs(directory, &stats) == 0 else { return nil }  // MPI will report a missing directory itself
+        let free = UInt64(stats.f_bavail) * UInt64(stats.f_frsize)
+        guard free < minimumBytes else { return nil }
+        return "warning: \(directory) has \(free >> 10) kB free; Open MPI keeps its session files there and may fail in "
+            + "MPI_Init (PMIX ERROR ... OUT-OF-RESOURCE): free space, or point TMPDIR at another directory\n"
     }
 
     /// The name MPI reports for this host (after initialisation).

@@ -44,4 +44,21 @@ struct MPIEnvironmentTests {
         #expect(LaunchMode.detect(environment: ["PMIX_RANK": "5"]) == .pmix(rank: 5))
         #expect(LaunchMode.singleton.launcherRank == 0)
     }
+
+    @Test("the session directory follows Open MPI's order: orte_tmpdir_base, TMPDIR, TEMP, TMP, /tmp")
+    func sessionDirectory() {
+        #expect(MPIEnvironment.sessionDirectoryBase(environment: [:]) == "/tmp")
+        #expect(MPIEnvironment.sessionDirectoryBase(environment: ["TMP": "/c", "TEMP": "/b"]) == "/b")
+        #expect(MPIEnvironment.sessionDirectoryBase(environment: ["TMPDIR": "/a", "TEMP": "/b"]) == "/a")
+        #expect(MPIEnvironment.sessionDirectoryBase(environment: ["TMPDIR": "", "TMP": "/c"]) == "/c")
+        #expect(MPIEnvironment.sessionDirectoryBase(environment: ["OMPI_MCA_orte_tmpdir_base": "/o", "TMPDIR": "/a"]) == "/o")
+    }
+
+    @Test("a session directory with too little room is named before MPI_Init, one with room is not")
+    func lowSpace() throws {
+        let warning = try #require(MPIEnvironment.lowSpaceWarning(directory: "/tmp", minimumBytes: UInt64.max))
+        #expect(warning.hasPrefix("warning: /tmp has ") && warning.contains("TMPDIR"), "\(warning)")
+        #expect(MPIEnvironment.lowSpaceWarning(directory: "/tmp", minimumBytes: 0) == nil)
+        #expect(MPIEnvironment.lowSpaceWarning(directory: "/no/such/directory", minimumBytes: UInt64.max) == nil)
+    }
 }
