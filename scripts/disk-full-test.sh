@@ -83,7 +83,7 @@ echo "evaluate: stopped, the previous report kept whole"
 # Starting MPI with a full TMPDIR: Open MPI's own errors do not name the cause; PAIS's line does.
 fresh 4096
 fill_to 0
-if TMPDIR=$disk timeout 60 "$pais" selftest > "$work/mpi.log" 2>&1; then echo "MPI start: succeeded with a full TMPDIR"; exit 1; fi
+TMPDIR=$disk timeout 60 "$pais" selftest > "$work/mpi.log" 2>&1 || true  # whether MPI_Init survives depends on the Open MPI build
 grep -q "^warning: $disk has [0-9]* kB free; Open MPI keeps its session files there" "$work/mpi.log" \
   || { echo "MPI start: no warning naming $disk"; head -5 "$work/mpi.log"; exit 1; }
-echo "MPI start: a full TMPDIR is named before MPI_Init fails"
+echo "MPI start: a full TMPDIR is named before MPI_Init"
