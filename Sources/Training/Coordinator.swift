@@ -236,6 +236,8 @@ public final class Coordinator {
         manifest["config_hash"] = config.hash
         manifest["data"] = data.fingerprint
         manifest["parameters"] = String(model.parameters.count)
+        manifest["steps_per_epoch"] = String(stepsPerEpoch)
+        manifest["total_steps"] = String(totalSteps)  // for `pais status`: progress and time left
         manifest["started"] = ISO8601DateFormatter().string(from: Date())
         let json = try JSONSerialization.data(withJSONObject: manifest, options: [.sortedKeys, .prettyPrinted])
         try replaceFile(at: directory + "/run.json", with: json)

@@ -9,7 +9,7 @@ struct Pais: ParsableCommand {
         abstract: "Partial-Attribution Instance Segmentation for astronomical images.",
         version: "0.1.0",
         subcommands: [
-            EnvCommand.self, Fits.self, Simulate.self, SimulateDataset.self, DatasetCommand.self, TrainCommand.self, ExportCommand.self, RecalibrateCommand.self,
+            EnvCommand.self, Fits.self, Simulate.self, SimulateDataset.self, DatasetCommand.self, TrainCommand.self, StatusCommand.self, ExportCommand.self, RecalibrateCommand.self,
             BenchCommand.self, SelftestCommand.self, DeblendCommand.self, EvaluateCommand.self,
         ])
 
