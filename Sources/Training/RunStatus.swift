@@ -56,6 +56,14 @@ public struct RunStatus: Sendable, Encodable {
         guard let best, let last = evaluations.last else { return nil }
         return last.step - best.step
     }
+    /// Whether the run has stopped writing: no record for 20 steps' time and at least 10 minutes
+    /// (an evaluation or a checkpoint write pauses the log for a few steps' time, not more). A run
+    /// that finished, stopped on a signal or crashed looks the same here; the job's state says which.
+    public var isSilent: Bool {
+        guard let age = secondsSinceLastRecord, let globalBatch, let samplesPerSecond, samplesPerSecond > 0 else { return false }
+        return age > max(600, 20 * Double(globalBatch) / samplesPerSecond)
+    }
+    public var isFinished: Bool { modelWritten && lastStep != nil && lastStep == totalSteps }
     public var secondsLeft: Double? {
         guard let totalSteps, let lastStep, let globalBatch, let samplesPerSecond, samplesPerSecond > 0 else { return nil }
         return Double(max(0, totalSteps - lastStep) * globalBatch) / samplesPerSecond
@@ -157,6 +165,11 @@ extension RunStatus {
             if let globalBatch { progress += ", \(lastStep * globalBatch) samples" }
             if let age = secondsSinceLastRecord { progress += "; last record \(formatDuration(age)) ago" }
             lines.append(progress)
+            if isFinished {
+                lines.append("state: finished")
+            } else if isSilent, let age = secondsSinceLastRecord {
+                lines.append("state: not running: no record for \(formatDuration(age)); stopped, preempted or crashed (the job's log says which); `--resume auto` continues it")
+            }
             var speed = "speed: " + (samplesPerSecond.map { String(format: "%.1f samples/s (median of the last 100 steps)", $0) } ?? "unknown")
             if let left = secondsLeft { speed += "; \(formatDuration(left)) left at that speed" }
             lines.append(speed)

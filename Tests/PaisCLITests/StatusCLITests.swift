@@ -14,7 +14,7 @@ struct StatusCLITests {
         let report = try runPais(["status", run])
         #expect(report.status == 0, "\(report.standardError)")
         for expected in ["run \(run): tiny preset on \(directory)/ds", "progress: step 1 of 1 (epoch 1 of 1)",
-                         "test loss: best", "(best)", "step-00000001", "verifies", "model.safetensors: written"] {
+                         "test loss: best", "(best)", "step-00000001", "verifies", "model.safetensors: written", "state: finished"] {
             #expect(report.standardOutput.contains(expected), "missing \(expected) in\n\(report.standardOutput)")
         }
         let json = try runPais(["status", run, "--json"])

@@ -75,6 +75,13 @@ struct RunStatusTests {
         #expect(status.checkpoints.last?.step == 20 && status.checkpoints[0].savedAt != nil)
         #expect(status.unfinishedCheckpointWrites == 1 && !status.modelWritten)
 
+        #expect(!status.isFinished)
+        #expect(!status.isSilent, "just written")
+        var later = try RunStatus.read(runDirectory: run, now: Date().addingTimeInterval(3600))
+        #expect(later.isSilent && later.text().contains("state: not running: no record for 1h00m"), "\(later.text())")
+        later.samplesPerSecond = 0.01  // 400 s a step: an hour without a record is only 9 steps
+        #expect(!later.isSilent)
+
         let text = status.text(evaluationsShown: 2)
         for expected in ["run \(run): tiny preset on ds, global batch 4, 2 rank(s)",
                          "progress: step 30 of 50 (epoch 3 of 5), 120 samples",
