@@ -248,12 +248,14 @@ struct CoordinatorTests {
         let random = try train(config, ranks: 2, runDirectory: fresh)[0].parameters
         #expect(zip(trained, random).map { abs($0 - $1) }.max()! > 1e-3 * scale)
         // A missing file and another preset's weights are named.
+        let refused = scratchRun()
+        defer { try? FileManager.default.removeItem(atPath: refused) }
         config.initWeights = first + "/missing.safetensors"
-        #expect { try train(config, ranks: 1, runDirectory: scratchRun()) } throws: { "\($0)".contains("missing.safetensors: no such model file") }
+        #expect { try train(config, ranks: 1, runDirectory: refused) } throws: { "\($0)".contains("missing.safetensors: no such model file") }
         config.initWeights = first + "/model.safetensors"
         config.preset = "small"
         config.imageSize = 32
-        #expect { try train(config, ranks: 1, runDirectory: scratchRun()) } throws: { "\($0)".contains("does not fit preset small") }
+        #expect { try train(config, ranks: 1, runDirectory: refused) } throws: { "\($0)".contains("does not fit preset small") }
     }
 
     /// A run that trains only the heatmap's head (two ranks, weight decay on) writes a model whose
