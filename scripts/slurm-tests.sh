@@ -4,7 +4,7 @@
 #   - jobs/selftest.sbatch: 2 ranks under srun --mpi=pmix, 3 ranks under mpirun, and a negative
 #     control (--corrupt-rank) that must fail; the guard outside Slurm;
 #   - jobs/train.sbatch with the real `pais train` (configs/tiny.yaml): a 2-rank run writes its
-#     outputs; signal -> checkpoint -> exit 75 -> requeue -> resume gives the same model.safetensors
+#     outputs and its log ends with `pais status` ("state: finished"); signal -> checkpoint -> exit 75 -> requeue -> resume gives the same model.safetensors
 #     as an uninterrupted run, under srun and under mpirun, and after a real preemption by the
 #     urgent partition; jobs/scaling.sbatch's array producing its table and summary;
 #   - jobs/deblend.sbatch: 2 ranks write the catalog of one process (also with WEIGHT and
@@ -165,6 +165,7 @@ train_reference() {
     [ -s "$work/$TRAIN_TAG-ref/$file" ] || { echo "missing $TRAIN_TAG-ref/$file"; return 1; }
   done
   [ -d "$work/$TRAIN_TAG-ref/checkpoints" ] || { echo "missing $TRAIN_TAG-ref/checkpoints/"; return 1; }
+  grep -q "^state: finished" "$work/ref-$job.out" || { echo "the job log does not end with pais status"; return 1; }
   sha256sum "$work/$TRAIN_TAG-ref/model.safetensors"
 }
 
