@@ -10,6 +10,7 @@ public enum SafetensorsError: Error, CustomStringConvertible, Equatable {
     case missingTensor(name: String)
     case wrongShape(name: String, expected: [Int], found: [Int])
     case writeFailed(path: String, reason: String)
+    case readFailed(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -21,6 +22,7 @@ public enum SafetensorsError: Error, CustomStringConvertible, Equatable {
         case let .missingTensor(n): return "tensor \(n) is missing from the file"
         case let .wrongShape(n, e, f): return "tensor \(n): expected shape \(e), file has \(f)"
         case let .writeFailed(p, r): return "\(p): write failed: \(r)"
+        case let .readFailed(p, r): return "\(p): cannot read: \(r)"
         }
     }
 }
@@ -132,13 +134,16 @@ public enum Safetensors {
     /// The `__metadata__` strings of the file at `url` (empty when it has none). Reads the header
     /// only: commands ask for several keys before the tensors are loaded.
     public static func readMetadata(from url: URL) throws -> [String: String] {
-        let handle = try FileHandle(forReadingFrom: url)
+        func reading<T>(_ body: () throws -> T) throws -> T {
+            do { return try body() } catch { throw SafetensorsError.readFailed(path: url.path, reason: fileErrorReason(error)) }
+        }
+        let handle = try reading { try FileHandle(forReadingFrom: url) }
         defer { try? handle.close() }
-        let fileSize = Int(try handle.seekToEnd())
-        try handle.seek(toOffset: 0)
-        let prefix = try handle.read(upToCount: 8) ?? Data()
+        let fileSize = Int(try reading { try handle.seekToEnd() })
+        try reading { try handle.seek(toOffset: 0) }
+        let prefix = try reading { try handle.read(upToCount: 8) } ?? Data()
         let len = try headerLength(prefix, fileSize: fileSize, path: url.path)
-        let (header, _) = try parseHeader(prefix + (try handle.read(upToCount: Int(len)) ?? Data()), path: url.path)
+        let (header, _) = try parseHeader(prefix + (try reading { try handle.read(upToCount: Int(len)) } ?? Data()), path: url.path)
         guard let raw = header["__metadata__"] else { return [:] }
         guard let metadata = raw as? [String: String] else {
             throw SafetensorsError.badHeaderJSON(path: url.path, reason: "__metadata__ is not an object of strings")
@@ -148,7 +153,11 @@ public enum Safetensors {
 
     /// Reads all tensors from `url`.
     public static func read(from url: URL) throws -> [String: Entry] {
-        try decode(try Data(contentsOf: url), path: url.path)
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw SafetensorsError.readFailed(path: url.path, reason: fileErrorReason(error))
+        }
+        return try decode(data, path: url.path)
     }
 }
 

@@ -224,7 +224,9 @@ func modelPreset(option: String?, weights: String) throws -> String {
 
 /// The string metadata of the model file `weights`; an unreadable file is an error naming it.
 func modelMetadata(_ weights: String) throws -> [String: String] {
-    do { return try Safetensors.readMetadata(from: URL(fileURLWithPath: weights)) } catch {
+    do { return try Safetensors.readMetadata(from: URL(fileURLWithPath: weights)) } catch let error as SafetensorsError {
+        throw CommandError("\(error)")  // it names the file
+    } catch {
         throw CommandError("\(weights): \(error)")
     }
 }

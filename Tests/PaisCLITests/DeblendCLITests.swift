@@ -718,7 +718,7 @@ struct DeblendCLITests {
 
     @Test(arguments: ["wrong preset", "all NaN", "truncated", "missing model", "existing output", "NaN weights",
                       "centre outside", "empty centres", "views 3", "zero point nan", "bad PHOTFLAM", "weight shape",
-                      "background word", "background mesh", "precision word", "missing directory"])
+                      "background word", "background mesh", "precision word", "missing directory", "model is a directory"])
     func badInputGetsOneLineAndNoOutput(_ problem: String) throws {
         let f = try Self.fixture()
         defer { try? FileManager.default.removeItem(atPath: f.directory) }
@@ -740,6 +740,8 @@ struct DeblendCLITests {
             expected = "truncated"
         case "missing model":
             weights = f.directory + "/absent.safetensors"; expected = "no such model file"
+        case "model is a directory":
+            weights = f.directory; expected = "Error: \(f.directory): cannot read: Is a directory"
         case "NaN weights":
             var entries = try Safetensors.read(from: URL(fileURLWithPath: f.weights))
             let name = try #require(entries.keys.sorted().last)
