@@ -11,7 +11,11 @@ extension EvaluationReport {
 
     /// Reads a report written by `jsonData()`.
     public static func read(_ path: String) throws -> EvaluationReport {
-        guard let data = FileManager.default.contents(atPath: path) else { throw EvaluationError("\(path): no such file") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            var isDirectory: ObjCBool = false
+            let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+            throw EvaluationError("\(path): " + (!exists ? "no such file" : isDirectory.boolValue ? "is a directory; give its report.json" : "cannot be read"))
+        }
         let decoder = JSONDecoder()
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         do { return try decoder.decode(EvaluationReport.self, from: data) } catch {

@@ -107,6 +107,9 @@ struct DeblendCLITests {
         #expect(inside.standardOutput.split(separator: "\n").dropLast() == evaluation.standardOutput.split(separator: "\n").dropLast())
         let side = try runPais(["evaluate", "--compare", f.directory + "/eval/report.json", f.directory + "/eval2/report.json"])
         #expect(side.status == 0 && side.standardOutput.contains("F1 (r=5 px)"))
+        let directoryGiven = try runPais(["evaluate", "--compare", f.directory + "/eval"])
+        #expect(directoryGiven.status != 0 && directoryGiven.standardError.contains("/eval: is a directory; give its report.json"),
+                "\(directoryGiven.standardError)")
     }
 
     /// Without `--model`, the image's sky noise picks the shipped model: the white-noise one for a
