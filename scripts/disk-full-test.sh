@@ -44,6 +44,7 @@ before=$(digest "$disk/run" checkpoints model.safetensors)
 fill_to 100
 fails train "$pais" train --config configs/tiny.yaml --run-dir "$disk/run" --epochs 6
 grep -q "could not write the checkpoint" "$work/train.log" || { echo "train: no checkpoint named"; exit 1; }
+grep -q "^warning: $disk/run has [0-9.]* MB free, and this run needs about" "$work/train.log" || { echo "train: no warning at the start"; exit 1; }
 [ "$(digest "$disk/run" checkpoints model.safetensors)" = "$before" ] || { echo "train: the checkpoints or the model changed"; cat "$work/train.log" | grep -v "^  " | tail; exit 1; }
 [ -z "$(tail -c 1 "$disk/run/metrics.jsonl")" ] || { echo "train: metrics.jsonl ends in half a line"; exit 1; }
 awk '!/^\{.*\}$/ { print "train: metrics.jsonl line " NR " is not a whole record: " $0; bad = 1 } END { exit bad }' "$disk/run/metrics.jsonl"

@@ -119,6 +119,27 @@ public struct CheckpointStore: Sendable {
         return final
     }
 
+    /// The bytes a run directory will need from now on: the checkpoints on disk at once (`keep`
+    /// step ones, `best`, and one being written), each the weights, BN statistics and Adam's two
+    /// moments in float32; the model file; and about 400 bytes of metrics log per step left.
+    public static func bytesNeeded(parameters: Int, state: Int, keep: Int, stepsLeft: Int) -> Int {
+        let checkpoint = (3 * parameters + state) * 4 + 4096  // + the manifest
+        return (keep + 2) * checkpoint + (parameters + state) * 4 + 400 * max(0, stepsLeft)
+    }
+
+    /// A warning when the file system of `directory` has less free space than `needed` bytes
+    /// (nil when it has enough or cannot be measured): better said at the start than found out
+    /// at a checkpoint hours later.
+    public static func spaceWarning(directory: String, needed: Int) -> String? {
+        var stats = statvfs()
+        guard statvfs(directory, &stats) == 0 else { return nil }
+        let free = Int(stats.f_bavail) * Int(stats.f_frsize)
+        guard free < needed else { return nil }
+        return String(format: "warning: %@ has %.1f MB free, and this run needs about %.1f MB more for its checkpoints, "
+                      + "model and log; when the disk fills, the run stops at its next checkpoint (it resumes once there is room)",
+                      directory, Double(free) / 1e6, Double(needed) / 1e6)
+    }
+
     /// Step checkpoints, newest first.
     public func stepCheckpoints() -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []

@@ -127,6 +127,12 @@ public final class Coordinator {
             + (config.trainableParts.count == NetworkPart.allCases.count ? ""
                : ", training only \(config.trainableParts.sorted().map(\.rawValue).joined(separator: ", "))")
             + (progress.step > 0 ? ", resuming at step \(progress.step)" : ""))
+        if isCoordinator, let warning = CheckpointStore.spaceWarning(
+            directory: options.runDirectory,
+            needed: CheckpointStore.bytesNeeded(parameters: model.parameters.count, state: model.state.count,
+                                                keep: config.keepCheckpoints, stepsLeft: totalSteps - progress.step)) {
+            say(warning)
+        }
         var summary = RunSummary(steps: progress.step, parametersSHA256: "")
         let started = Date()
         var lastSaved = -1

@@ -38,4 +38,16 @@ struct FullDiskTests {
         struct Plain: Error, CustomStringConvertible { var description: String { "plain reason" } }
         #expect(fileErrorReason(Plain()) == "plain reason")
     }
+
+    @Test func aRunWarnsAtTheStartWhenItsDiskIsTooSmall() throws {
+        // Small preset: 305,114 parameters and 2,464 BN statistics; three step checkpoints kept.
+        let checkpoint = (3 * 305_114 + 2_464) * 4 + 4096
+        #expect(CheckpointStore.bytesNeeded(parameters: 305_114, state: 2_464, keep: 3, stepsLeft: 1000)
+                == 5 * checkpoint + (305_114 + 2_464) * 4 + 400_000)
+        #expect(CheckpointStore.bytesNeeded(parameters: 10, state: 0, keep: 1, stepsLeft: -5) == 3 * (120 + 4096) + 40)
+        let temporary = FileManager.default.temporaryDirectory.path
+        let warning = try #require(CheckpointStore.spaceWarning(directory: temporary, needed: Int.max))
+        #expect(warning.hasPrefix("warning: \(temporary) has ") && warning.contains("MB free"), "\(warning)")
+        #expect(CheckpointStore.spaceWarning(directory: temporary, needed: 0) == nil)
+    }
 }
