@@ -168,7 +168,8 @@ extension RunStatus {
             if isFinished {
                 lines.append("state: finished")
             } else if isSilent, let age = secondsSinceLastRecord {
-                lines.append("state: not running: no record for \(formatDuration(age)); stopped, preempted or crashed (the job's log says which); `--resume auto` continues it")
+                lines.append("state: not running: no record for \(formatDuration(age)); stopped, preempted or crashed "
+                             + "(the job's log says which); `--resume auto` continues it")
             }
             var speed = "speed: " + (samplesPerSecond.map { String(format: "%.1f samples/s (median of the last 100 steps)", $0) } ?? "unknown")
             if let left = secondsLeft { speed += "; \(formatDuration(left)) left at that speed" }
@@ -208,7 +209,8 @@ extension RunStatus {
             }
         }
         if unfinishedCheckpointWrites > 0 {
-            lines.append("note: \(unfinishedCheckpointWrites) checkpoint write(s) never finished (the process died during them); resuming ignores them")
+            lines.append("note: \(unfinishedCheckpointWrites) checkpoint write(s) never finished (the process died during them); "
+                         + "resuming ignores them")
         }
         if unreadableLines > 0 {
             lines.append("note: \(unreadableLines) line(s) of metrics.jsonl could not be read (a line cut short by a crash is one)")
