@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A full disk under mpirun -np 2: `pais train` and `pais deblend` must stop on every rank with an
+# A full disk under mpirun -np 2: `pais train` and `pais deblend` (and `pais evaluate`) must stop on every rank with an
 # error that names the file and "No space left on device", leave no partial file or staging
 # directory, and keep what was there before (checkpoints, a previous deblend, a previous
 # evaluation report) byte for byte. And MPI started with a full TMPDIR is named as the cause.
@@ -37,7 +37,8 @@ fails() {
 
 # Training: a finished run, continued for two more epochs with 100 kB free. Its checkpoints and
 # model stay as they were, its log ends in a whole line, and with room again it resumes.
-timeout 120 mpirun -np 2 "$pais" train --config configs/tiny.yaml --run-dir "$work/run" > /dev/null 2>&1
+timeout 120 mpirun -np 2 "$pais" train --config configs/tiny.yaml --run-dir "$work/run" > "$work/setup.log" 2>&1 \
+  || { echo "setup: the tiny training failed"; tail -5 "$work/setup.log"; exit 1; }
 fresh 4096
 cp -r "$work/run" "$disk/run"
 before=$(digest "$disk/run" checkpoints model.safetensors)
@@ -55,9 +56,10 @@ grep -q "finished 48 steps" "$work/resume.log" || { echo "train: the resumed run
 echo "train: stopped on both ranks, checkpoints kept, resumed once there was room"
 
 # Deblending: --overwrite of a previous output with too little room for the new one.
-"$pais" simulate --height 96 --width 136 --psf-size 31 --seed 5 --output "$work/field.fits" > /dev/null 2>&1
 deblend=("$pais" deblend "$work/field.fits" --model "$work/run/model.safetensors" --preset tiny --tile 32)
-timeout 120 mpirun -np 2 "${deblend[@]}" --output "$work/out" > /dev/null 2>&1
+{ "$pais" simulate --height 96 --width 136 --psf-size 31 --seed 5 --output "$work/field.fits" \
+    && timeout 120 mpirun -np 2 "${deblend[@]}" --output "$work/out"; } > "$work/setup.log" 2>&1 \
+  || { echo "setup: simulating or deblending the field failed"; tail -5 "$work/setup.log"; exit 1; }
 fresh 4096
 cp -r "$work/out" "$disk/out"
 before=$(digest "$disk/out")
@@ -68,7 +70,8 @@ echo "deblend: stopped on both ranks, the previous output kept"
 
 # Scoring: the report files are replaced all or none. The previous set names another method, so
 # any file replaced shows; there is room for the new report.json but not for the whole set.
-"$pais" evaluate --truth "$work/field.fits" --deblend "$work/out" --output "$work/eval" --no-plots --method before > /dev/null
+"$pais" evaluate --truth "$work/field.fits" --deblend "$work/out" --output "$work/eval" --no-plots --method before > "$work/setup.log" 2>&1 \
+  || { echo "setup: the first evaluation failed"; tail -5 "$work/setup.log"; exit 1; }
 fresh 4096
 cp -r "$work/eval" "$disk/eval"
 before=$(digest "$disk/eval")
