@@ -142,8 +142,18 @@ public struct CheckpointStore: Sendable {
 
     /// Step checkpoints, newest first.
     public func stepCheckpoints() -> [String] {
+        Self.stepCheckpoints(in: directory)
+    }
+
+    static func stepCheckpoints(in directory: String) -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         return names.filter { $0.hasPrefix("step-") }.sorted(by: >).map { directory + "/" + $0 }
+    }
+
+    /// The checkpoints `--resume auto` tries, in its order: step checkpoints newest first, then
+    /// `best`. Reads the directory only (`pais status` lists them in the same order).
+    public static func resumeCandidates(in directory: String) -> [String] {
+        stepCheckpoints(in: directory) + (FileManager.default.fileExists(atPath: directory + "/best") ? [directory + "/best"] : [])
     }
 
     private func prune() throws {
@@ -191,9 +201,7 @@ public struct CheckpointStore: Sendable {
     /// note for each newer one that did not; `chosen` is nil when none verifies.
     public func newestValid() -> (chosen: (state: TrainingState, path: String)?, skipped: [String]) {
         var skipped: [String] = []
-        var candidates = stepCheckpoints()
-        if FileManager.default.fileExists(atPath: directory + "/best") { candidates.append(directory + "/best") }
-        for path in candidates {
+        for path in Self.resumeCandidates(in: directory) {
             do {
                 return ((try CheckpointStore.load(path), path), skipped)
             } catch {

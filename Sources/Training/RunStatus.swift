@@ -132,9 +132,8 @@ public struct RunStatus: Sendable, Encodable {
     private mutating func readCheckpoints(_ directory: String) {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         unfinishedCheckpointWrites = names.filter { $0.hasPrefix(".") && $0.contains(".partial-") }.count
-        let ordered = names.filter { $0.hasPrefix("step-") }.sorted(by: >) + names.filter { $0 == "best" }
-        checkpoints = ordered.map { name in
-            let path = directory + "/" + name
+        checkpoints = CheckpointStore.resumeCandidates(in: directory).map { path in
+            let name = (path as NSString).lastPathComponent
             var checkpoint = Checkpoint(name: name)
             if let data = FileManager.default.contents(atPath: path + "/manifest.json"),
                let manifest = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
