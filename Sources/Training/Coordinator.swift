@@ -366,11 +366,12 @@ public final class Coordinator {
     /// Writes the trained weights and BN statistics as `model.safetensors`, named as the
     /// TensorFlow reference names its layers, with the training skies' noise and the input
     /// ceiling when the data source knows them (`pais deblend --noise-match` and
-    /// `--input-ceiling` read them).
+    /// `--input-ceiling` read them), and the labels' heatmap σ.
     private func exportModel() throws {
         var metadata = ["pais_preset": config.preset, "pais_config_hash": config.hash]
         if let noise = data.trainedNoise { metadata[TrainedNoise.metadataKey] = noise.metadataValue }
         if let ceiling = data.inputCeiling { metadata[InputCeiling.metadataKey] = InputCeiling.metadataValue(ceiling) }
+        if let sigma = data.heatmapSigma { metadata[DatasetManifest.heatmapSigmaMetadataKey] = String(sigma) }
         try writeModel(model, to: options.runDirectory + "/model.safetensors", overwrite: true, metadata: metadata)
     }
 

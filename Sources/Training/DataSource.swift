@@ -20,11 +20,14 @@ public protocol TrainingDataSource: AnyObject {
     var trainedNoise: TrainedNoise? { get }
     /// The input ceiling recorded in the exported model (`InputCeiling`; nil: none).
     var inputCeiling: Float? { get }
+    /// The centre heatmap's σ (px) in the training labels, recorded in the exported model (nil: unknown).
+    var heatmapSigma: Double? { get }
 }
 
 extension TrainingDataSource {
     public var trainedNoise: TrainedNoise? { nil }
     public var inputCeiling: Float? { nil }
+    public var heatmapSigma: Double? { nil }
 }
 
 /// A dataset directory made by `pais dataset build` or `pais simulate-dataset`.
@@ -38,6 +41,7 @@ public final class DirectoryDataSource: TrainingDataSource {
     public let fingerprint: String
     public let trainedNoise: TrainedNoise?
     public let inputCeiling: Float?
+    public let heatmapSigma: Double?
 
     public init(directory: String) throws {
         train = try Dataset(directory: directory, split: "train")
@@ -52,6 +56,7 @@ public final class DirectoryDataSource: TrainingDataSource {
         fingerprint = SHA256.hex(of: [UInt8](manifest))
         trainedNoise = train.manifest.trainedNoise
         inputCeiling = train.manifest.inputCeiling
+        heatmapSigma = train.manifest.heatmapSigma
     }
 
     public func count(_ split: Split) -> Int { split == .train ? train.count : test.count }

@@ -17,7 +17,7 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "The safetensors file to write.")
     var output: String
 
-    @Option(help: "The dataset the checkpoint was trained on: its depths and noise are recorded as the model's training sky noise (pais_sky_rms), which `pais deblend --noise-match auto` matches images to, and for simulated crops the input ceiling (pais_input_ceiling, `pais deblend --input-ceiling auto`).")
+    @Option(help: "The dataset the checkpoint was trained on: its depths and noise are recorded as the model's training sky noise (pais_sky_rms), which `pais deblend --noise-match auto` matches images to, and for simulated crops the input ceiling (pais_input_ceiling, `pais deblend --input-ceiling auto`); also the labels' heatmap σ (pais_heatmap_sigma).")
     var dataset: String?
 
     @Flag(help: "Replace an existing output file.")
@@ -32,6 +32,7 @@ struct ExportCommand: ParsableCommand {
                 throw CommandError("\(dataset): its training sky noise is not known (depths outside sky.md, or crops of a field from before PAIS measured their sky: rebuild it with `pais dataset build`), so none can be recorded; leave out --dataset")
             }
             metadata[TrainedNoise.metadataKey] = noise.metadataValue
+            metadata[DatasetManifest.heatmapSigmaMetadataKey] = String(manifest.heatmapSigma)
             if let ceiling = manifest.inputCeiling { metadata[InputCeiling.metadataKey] = InputCeiling.metadataValue(ceiling) }
         }
         do {
@@ -40,6 +41,7 @@ struct ExportCommand: ParsableCommand {
             throw CommandError("\(error)")
         }
         print("wrote \(output) from \(checkpoint)" + (metadata.isEmpty ? "" : "; training sky noise \(metadata[TrainedNoise.metadataKey]!)")
-              + (metadata[InputCeiling.metadataKey].map { ", input ceiling \($0)" } ?? ""))
+              + (metadata[InputCeiling.metadataKey].map { ", input ceiling \($0)" } ?? "")
+              + (metadata[DatasetManifest.heatmapSigmaMetadataKey].map { ", heatmap σ \($0) px" } ?? ""))
     }
 }

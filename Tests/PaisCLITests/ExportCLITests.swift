@@ -29,9 +29,13 @@ struct ExportCLITests {
         #expect(recorded.contains(";correlated="), "a mixed-noise dataset records both kinds")
         #expect(try Safetensors.readMetadata(from: URL(fileURLWithPath: run + "/model.safetensors"))["pais_sky_rms"] == recorded,
                 "the run's own model records it too")
-        // Simulated crops: the simulator's input ceiling, in both files.
+        // Simulated crops: the simulator's input ceiling, in both files; and the labels' heatmap σ
+        // (the method's 8 px, as the manifest says).
+        let sigma = try #require(manifest["heatmapSigma"] as? Double)
         for file in [model, run + "/model.safetensors"] {
-            #expect(try Safetensors.readMetadata(from: URL(fileURLWithPath: file))["pais_input_ceiling"] == "50", "\(file)")
+            let metadata = try Safetensors.readMetadata(from: URL(fileURLWithPath: file))
+            #expect(metadata["pais_input_ceiling"] == "50", "\(file)")
+            #expect(metadata["pais_heatmap_sigma"].flatMap(Double.init) == sigma && sigma == 8, "\(file): \(metadata)")
         }
         // The tiny model now matches a sky five times noisier than the widest training sky.
         let field = directory + "/shallow.fits"
