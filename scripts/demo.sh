@@ -28,7 +28,7 @@ echo "== 4. what the run left behind"
 ls "$out/run" "$out/run/checkpoints"
 first=$(grep -m1 '"loss"' "$out/run/metrics.jsonl" | sed 's/.*"total":\([0-9.e+-]*\).*/\1/')
 last=$(grep '"loss"' "$out/run/metrics.jsonl" | tail -1 | sed 's/.*"total":\([0-9.e+-]*\).*/\1/')
-echo "training loss: first step $first, last step $last"
+printf "training loss: first step %.4f, last step %.4f\n" "$first" "$last"
 
 echo
 echo "== 5. deblend a new simulated 512x512 field with the shipped model (8 flipped/turned views per tile, --views 8) and score it against its truth"
