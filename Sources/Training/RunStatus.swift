@@ -174,7 +174,7 @@ extension RunStatus {
             if let left = secondsLeft { speed += "; \(formatDuration(left)) left at that speed" }
             lines.append(speed)
             let loss = lastLoss.map { String(format: "%.5f", $0) } ?? "not finite (skipped)"
-            lines.append("last step: loss \(loss), learning rate \(learningRate.map { String($0) } ?? "?"); \(skippedSteps) skipped step(s)")
+            lines.append("last step: loss \(loss), learning rate \(learningRate.map { String(format: "%.4g", $0) } ?? "?"); \(skippedSteps) skipped step(s)")
         } else {
             lines.append("progress: no training step recorded yet")
         }
