@@ -5,9 +5,6 @@ import SkySim
 public struct DatasetManifest: Codable, Sendable, Equatable {
     public static let formatName = "pais-pcr-dataset"
     public static let formatVersion = 1
-    /// The model-file metadata key under which `pais train` and `pais export` record `heatmapSigma`,
-    /// so that a model says which centre-heatmap labels it learned (the method's 8 px, or narrower).
-    public static let heatmapSigmaMetadataKey = "pais_heatmap_sigma"
 
     /// One shard file of a split.
     public struct Shard: Codable, Sendable, Equatable {

@@ -102,4 +102,18 @@ extension DatasetManifest {
     /// The input ceiling of a model trained on this dataset: the simulator's for simulated crops;
     /// nil for crops of a field, whose brightest sources PAIS does not bound.
     public var inputCeiling: Float? { origin.kind == "synthetic" ? InputCeiling.simulatedCrops : nil }
+
+    /// The metadata key of the labels' heatmap σ (px), so that a model file says which centre
+    /// heatmaps it learned (the method's 8 px, or narrower).
+    public static let heatmapSigmaMetadataKey = "pais_heatmap_sigma"
+
+    /// What a model trained on this dataset records about it in its safetensors metadata (`pais
+    /// train` and `pais export --dataset`): the training sky noise when known, the input ceiling
+    /// for simulated crops, and the labels' heatmap σ.
+    public var modelMetadata: [String: String] {
+        var metadata = [Self.heatmapSigmaMetadataKey: String(heatmapSigma)]
+        if let noise = trainedNoise { metadata[TrainedNoise.metadataKey] = noise.metadataValue }
+        if let ceiling = inputCeiling { metadata[InputCeiling.metadataKey] = InputCeiling.metadataValue(ceiling) }
+        return metadata
+    }
 }

@@ -159,7 +159,7 @@ public final class FITSFile {
     /// the last complete HDU mean a following HDU was cut inside its header.
     public func checkNotTruncated() throws {
         if isGzipped { return try checkGzipLength() }
-        let size = fileSizeFollowingLinks(path)
+        let size = sizeOnDisk
         let here = try currentHDUIndex()
         defer { _ = try? moveToHDU(here) }
         let count = try hduCount()
@@ -185,9 +185,9 @@ public final class FITSFile {
         }
     }
 
-    /// The size of the file a path names, through symbolic links (a linked data file is common;
+    /// The file's size in bytes, through symbolic links (a linked data file is common;
     /// `FileManager.attributesOfItem` gives the link's own few bytes). 0 when it cannot be read.
-    private func fileSizeFollowingLinks(_ path: String) -> Int {
+    private var sizeOnDisk: Int {
         var info = stat()
         return stat(path, &info) == 0 ? Int(info.st_size) : 0
     }
@@ -196,7 +196,7 @@ public final class FITSFile {
     /// length modulo 2^32, in its last 4 bytes): a cut or damaged stream leaves a trailer of other
     /// bytes (cfitsio does not always notice when it inflates).
     private func checkGzipLength() throws {
-        let size = fileSizeFollowingLinks(path)
+        let size = sizeOnDisk
         let handle = FileHandle(forReadingAtPath: path)
         defer { try? handle?.close() }
         guard size >= 18, let handle, (try? handle.seek(toOffset: UInt64(size - 4))) != nil,

@@ -364,14 +364,11 @@ public final class Coordinator {
     }
 
     /// Writes the trained weights and BN statistics as `model.safetensors`, named as the
-    /// TensorFlow reference names its layers, with the training skies' noise and the input
-    /// ceiling when the data source knows them (`pais deblend --noise-match` and
-    /// `--input-ceiling` read them), and the labels' heatmap σ.
+    /// TensorFlow reference names its layers, with what the data source records about its data
+    /// (`DatasetManifest.modelMetadata`: the training skies' noise and the input ceiling, which
+    /// `pais deblend --noise-match` and `--input-ceiling` read, and the labels' heatmap σ).
     private func exportModel() throws {
-        var metadata = ["pais_preset": config.preset, "pais_config_hash": config.hash]
-        if let noise = data.trainedNoise { metadata[TrainedNoise.metadataKey] = noise.metadataValue }
-        if let ceiling = data.inputCeiling { metadata[InputCeiling.metadataKey] = InputCeiling.metadataValue(ceiling) }
-        if let sigma = data.heatmapSigma { metadata[DatasetManifest.heatmapSigmaMetadataKey] = String(sigma) }
+        let metadata = data.modelMetadata.merging(["pais_preset": config.preset, "pais_config_hash": config.hash]) { _, own in own }
         try writeModel(model, to: options.runDirectory + "/model.safetensors", overwrite: true, metadata: metadata)
     }
 

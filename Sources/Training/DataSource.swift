@@ -16,18 +16,12 @@ public protocol TrainingDataSource: AnyObject {
     var fingerprint: String { get }
     func count(_ split: Split) -> Int
     func sample(_ split: Split, index: Int) throws -> PCRSample
-    /// The sky noise of the training samples, recorded in the exported model (nil: unknown).
-    var trainedNoise: TrainedNoise? { get }
-    /// The input ceiling recorded in the exported model (`InputCeiling`; nil: none).
-    var inputCeiling: Float? { get }
-    /// The centre heatmap's σ (px) in the training labels, recorded in the exported model (nil: unknown).
-    var heatmapSigma: Double? { get }
+    /// What the exported model records about its training data (`DatasetManifest.modelMetadata`).
+    var modelMetadata: [String: String] { get }
 }
 
 extension TrainingDataSource {
-    public var trainedNoise: TrainedNoise? { nil }
-    public var inputCeiling: Float? { nil }
-    public var heatmapSigma: Double? { nil }
+    public var modelMetadata: [String: String] { [:] }
 }
 
 /// A dataset directory made by `pais dataset build` or `pais simulate-dataset`.
@@ -39,9 +33,7 @@ public final class DirectoryDataSource: TrainingDataSource {
     public let sampleSize: Int
     public let slots: Int
     public let fingerprint: String
-    public let trainedNoise: TrainedNoise?
-    public let inputCeiling: Float?
-    public let heatmapSigma: Double?
+    public let modelMetadata: [String: String]
 
     public init(directory: String) throws {
         train = try Dataset(directory: directory, split: "train")
@@ -54,9 +46,7 @@ public final class DirectoryDataSource: TrainingDataSource {
         slots = train.n
         let manifest = FileManager.default.contents(atPath: directory + "/manifest.json") ?? Data()
         fingerprint = SHA256.hex(of: [UInt8](manifest))
-        trainedNoise = train.manifest.trainedNoise
-        inputCeiling = train.manifest.inputCeiling
-        heatmapSigma = train.manifest.heatmapSigma
+        modelMetadata = train.manifest.modelMetadata
     }
 
     public func count(_ split: Split) -> Int { split == .train ? train.count : test.count }

@@ -28,12 +28,10 @@ struct ExportCommand: ParsableCommand {
         if let dataset {
             let manifest: DatasetManifest
             do { manifest = try DatasetManifest.read(directory: dataset) } catch { throw CommandError("\(error)") }
-            guard let noise = manifest.trainedNoise else {
+            guard manifest.trainedNoise != nil else {
                 throw CommandError("\(dataset): its training sky noise is not known (depths outside sky.md, or crops of a field from before PAIS measured their sky: rebuild it with `pais dataset build`), so none can be recorded; leave out --dataset")
             }
-            metadata[TrainedNoise.metadataKey] = noise.metadataValue
-            metadata[DatasetManifest.heatmapSigmaMetadataKey] = String(manifest.heatmapSigma)
-            if let ceiling = manifest.inputCeiling { metadata[InputCeiling.metadataKey] = InputCeiling.metadataValue(ceiling) }
+            metadata = manifest.modelMetadata
         }
         do {
             try exportCheckpoint(checkpoint, preset: preset, to: output, overwrite: overwrite, metadata: metadata)
