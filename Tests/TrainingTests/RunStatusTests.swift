@@ -16,7 +16,7 @@ struct RunStatusTests {
         try #"{"started": "2026-12-06T06:00:00Z", "total_steps": "50", "world_size": "2"}"#
             .write(toFile: run + "/run.json", atomically: true, encoding: .utf8)
         func step(_ step: Int, speed: Double, loss: String = "2.5", skipped: Bool = false) -> String {
-            #"{"epoch":\#(1 + (step - 1) / 10),"loss":{"total":\#(loss)},"lr":0.001,"samples_per_s":\#(speed),"skipped":\#(skipped),"step":\#(step)}"#
+            #"{"epoch":\#(1 + (step - 1) / 10),"loss":{"total":\#(loss)},"lr":6.692001896310104e-05,"samples_per_s":\#(speed),"skipped":\#(skipped),"step":\#(step)}"#
         }
         func evaluation(_ step: Int, _ loss: Double) -> String {
             #"{"evaluation":\#(step / 10),"step":\#(step),"test":{"total_loss":\#(loss),"vectors_mae":3.5,"heatmap_mse":0.01,"maps_cross_entropy":0.9}}"#
@@ -61,7 +61,7 @@ struct RunStatusTests {
 
         #expect(status.preset == "tiny" && status.dataset == "ds" && status.globalBatch == 4 && status.epochs == 5)
         #expect(status.totalSteps == 50 && status.worldSize == 2 && status.started == "2026-12-06T06:00:00Z")
-        #expect(status.lastStep == 30 && status.lastEpoch == 3 && status.learningRate == 0.001)
+        #expect(status.lastStep == 30 && status.lastEpoch == 3 && status.learningRate == 6.692001896310104e-05)
         #expect(status.lastLoss == nil, "the last step was skipped: its loss was not finite")
         #expect(status.skippedSteps == 1 && status.unreadableLines == 1)
         // All 43 speeds: ten of 1...10, 23 of 20, ten of 30; sorted, the middle one (22nd) is 20.
@@ -86,7 +86,7 @@ struct RunStatusTests {
         for expected in ["run \(run): tiny preset on ds, global batch 4, 2 rank(s)",
                          "progress: step 30 of 50 (epoch 3 of 5), 120 samples",
                          "speed: 20.0 samples/s (median of the last 100 steps); 4s left at that speed",
-                         "last step: loss not finite (skipped)", "1 skipped step(s)",
+                         "last step: loss not finite (skipped)", "learning rate 6.692e-05;", "1 skipped step(s)",
                          "test loss: best 3.00000 at step 20; 10 steps since, to the latest at step 30",
                          "(best)", "(1 earlier evaluation(s) not shown)",
                          "step-00000030  saved", "DOES NOT VERIFY", "best (step 20)",
