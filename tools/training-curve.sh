@@ -6,7 +6,7 @@
 #
 #   tools/training-curve.sh [--model W ...] [--shipped-history] [--seeds "1 601"]
 #                           [--fields-per-seed K] [--field F.fits ...] [--size S] [--out DIR]
-#                           [--pais PATH] [--deblend-args "--attribution network ..."]
+#                           [--pais PATH] [--deblend-args "--attribution network ..."] [--true-centres]
 #
 #   tools/training-curve.sh --shipped-history --seeds "1 601" --fields-per-seed 4
 #
@@ -15,13 +15,16 @@
 # pais_sky_rms and pais_input_ceiling, so that all of them see their input as the shipped model
 # does and only the weights differ. Fields: `pais simulate --seed S --field-id 0..K-1` for each
 # seed (default seeds "1 601", K 4), unless given with --field. --deblend-args are added to every
-# `pais deblend` (use another --out for each set: runs are kept under OUT/MODEL/FIELD). From the
+# `pais deblend` (use another --out for each set: runs are kept under OUT/MODEL/FIELD).
+# --true-centres decodes every model at the same centres, the field's detectable truths inside the
+# image (`pais deblend --centres`, from the field's catalog.csv), which separates the claim maps'
+# attribution from the detections'. From the
 # second model on, each line also gives the attribution error on the H < 25 sources that model and
 # the first one both found (a model that finds more blended sources is otherwise scored on harder
 # ones). Needs a release build
 # (.build/release/pais, or --pais), git and python3.
 set -euo pipefail
-size=1024 seeds="1 601" per_seed=4 out=training-curve models=() fields=() history=0 pais="" deblend_args=""
+size=1024 seeds="1 601" per_seed=4 out=training-curve models=() fields=() history=0 pais="" deblend_args="" true_centres=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --model) models+=("$2"); shift 2 ;;
@@ -33,6 +36,7 @@ while [[ $# -gt 0 ]]; do
         --out) out=$2; shift 2 ;;
         --pais) pais=$2; shift 2 ;;
         --deblend-args) deblend_args=$2; shift 2 ;;
+        --true-centres) true_centres=1; shift ;;
         -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
         *) echo "error: unknown option $1" >&2; exit 2 ;;
     esac
@@ -79,7 +83,25 @@ for m in "${models[@]}"; do
     for f in "${fields[@]}"; do
         run="$out/$name/$(basename "$f" .fits)"
         mkdir -p "$run"
-        "$pais" deblend "$f" --model "$m" $deblend_args --output "$run/deblend" --overwrite > /dev/null 2>&1 \
+        centres=()
+        if [[ $true_centres -eq 1 ]]; then
+            centres=(--centres "$out/$(basename "$f" .fits).true-centres.csv")
+            [[ -f "${centres[1]}" ]] || python3 - "$f" "${f%.fits}.catalog.csv" "${centres[1]}" <<'PY'
+import csv, sys
+field, catalog, output = sys.argv[1:4]
+with open(field, "rb") as f:      # the primary header's NAXIS1/NAXIS2, 80-byte cards
+    header = f.read(2880 * 4).decode("ascii", "replace")
+cards = {c[:8].strip(): c[10:].split("/")[0].strip() for c in (header[i:i + 80] for i in range(0, len(header), 80))}
+width, height = int(cards["NAXIS1"]), int(cards["NAXIS2"])
+with open(catalog) as f, open(output, "w") as out:
+    out.write("x,y\n")
+    for row in csv.DictReader(f):
+        x, y = float(row["x"]), float(row["y"])
+        if row["is_detectable"] == "true" and 0 <= x <= width - 1 and 0 <= y <= height - 1:
+            out.write(f"{row['x']},{row['y']}\n")
+PY
+        fi
+        "$pais" deblend "$f" --model "$m" $deblend_args "${centres[@]}" --output "$run/deblend" --overwrite > /dev/null 2>&1 \
             || { echo "error: pais deblend $f --model $m failed (rerun it to see why)" >&2; exit 1; }
         "$pais" evaluate --truth "$f" --deblend "$run/deblend" --output "$run/eval" --no-plots > /dev/null \
             || { echo "error: pais evaluate of $run failed" >&2; exit 1; }
