@@ -47,6 +47,8 @@ public final class DualDecoderModel {
     let attributionAttention: [FastAttention]
     let attributionFuse: [FuseUp]
     let mapHead: UpsampledHeads
+    /// Only when `config.fullResolutionWidth > 0` (not in method.md).
+    let fullResolution: FullResolutionBranch?
 
     /// When set, the next forward passes keep their intermediate features below (tests and
     /// diagnostics); off by default because holding them defeats the storage pool's reuse.
@@ -115,6 +117,11 @@ public final class DualDecoderModel {
         mapHead = UpsampledHeads([.init(conv5: "cm_conv5", conv1: "cm_conv1", outputs: config.slots * config.bands)],
                                  inChannels: fw[levels - 1], width: config.headWidth, arena: parameters,
                                  workspace: workspace)
+        // Registered last, so a preset with the branch keeps its base preset's layout before it.
+        fullResolution = config.fullResolutionWidth > 0
+            ? FullResolutionBranch(width: config.fullResolutionWidth, vectorChannels: 2 * config.slots * config.bands,
+                                   mapChannels: config.slots * config.bands, arena: parameters, workspace: workspace)
+            : nil
         skipGradients = Array(repeating: nil, count: levels)
         parameters.finalize()
         state.finalize()
@@ -137,7 +144,7 @@ public final class DualDecoderModel {
         case .spatialDecoder: return spatialAttention.flatMap(\.convs) + spatialFuse.map(\.conv)
         case .attributionDecoder:
             return attributionEmbed + attributionAttention.flatMap(\.convs) + attributionFuse.map(\.conv)
-        case .vectorHead, .heatmapHead, .mapHead: return []
+        case .vectorHead, .heatmapHead, .mapHead, .fullResolution: return []
         }
     }
 
@@ -157,7 +164,7 @@ public final class DualDecoderModel {
     /// and head's arithmetic from then on (`.bfloat16` needs `ConvPrecision.bfloat16Available`).
     public func foldBatchNormsForInference(precision: ConvPrecision = .float32) {
         precondition(precision == .float32 || ConvPrecision.bfloat16Available, "bfloat16 convolutions need AVX-512 BF16")
-        for conv in convs { conv.precision = precision }
+        for conv in convs + (fullResolution?.convs ?? []) { conv.precision = precision }
         spatialHeads.precision = precision
         mapHead.precision = precision
         guard !batchNormsFolded else { return }
@@ -179,6 +186,7 @@ public final class DualDecoderModel {
         for c in convs { c.initialize(&g) }
         spatialHeads.initialize(&g)
         mapHead.initialize(&g)
+        fullResolution?.initialize(&g, arena: parameters)
         for b in batchNorms { b.initialize() }
     }
 
@@ -223,6 +231,11 @@ public final class DualDecoderModel {
             return out
         }
         let sh = timed("cv+com heads fwd") { spatialHeads.forward(spatial[spatial.count - 1]) }
+        let fullResolutionOutput = fullResolution.map { branch in timed("fr fwd") { branch.forward(flux) } }
+        if let branch = fullResolution, let o = fullResolutionOutput {
+            // Into the spatial heads' sums now, the maps' below: the sigmoid must see the whole logit.
+            branch.add(o, vectors: sh[0], heatmapLogit: sh[1], mapLogits: nil)
+        }
         let heat = heatmapSigmoid.forward(sh[1])
         var tPrev: Tensor? = nil
         let attribution = (0..<config.stages).map { l in
@@ -235,6 +248,7 @@ public final class DualDecoderModel {
             return out
         }
         let cm = timed("cm head fwd") { mapHead.forward(attribution[attribution.count - 1]) }
+        if let branch = fullResolution, let o = fullResolutionOutput { branch.add(o, vectors: nil, heatmapLogit: nil, mapLogits: cm[0]) }
         if recordsFeatures { (encoderFeatures, spatialFeatures, attributionFeatures) = (encoded, spatial, attribution) }
         return ModelOutputs(vectors: sh[0], mapLogits: cm[0], heatmap: heat)
     }
@@ -258,6 +272,13 @@ public final class DualDecoderModel {
         // Frozen parts are skipped unless a trainable part needs the gradient through them.
         let trains = { (parts: [NetworkPart]) in parts.contains(where: self.trainableParts.contains) }
         let encoderTrains = trains([.encoder])
+        // The heatmap's logit gradient, once: the spatial heads and the branch both need it.
+        let needsHeatmapLogit = trains([.encoder, .spatialDecoder, .vectorHead, .heatmapHead])
+            || (fullResolution != nil && trains([.fullResolution]))
+        let dHeatmapLogit = needsHeatmapLogit ? heatmapSigmoid.backward(g.heatmap) : nil
+        if let branch = fullResolution, trains([.fullResolution]), let dHeatmapLogit {
+            timed("fr bwd") { branch.backward(vectors: g.vectors, heatmapLogit: dHeatmapLogit, mapLogits: g.mapLogits) }
+        }
         // Attribution decoder: its gradient reaches the encoder through the skips only.
         if trains([.encoder, .attributionDecoder, .mapHead]) {
             var dT = timed("cm head bwd") { mapHead.backward([g.mapLogits]) }
@@ -273,7 +294,7 @@ public final class DualDecoderModel {
         onBackwardPhaseComplete?(.attributionDecoder)
         // Spatial decoder.
         if trains([.encoder, .spatialDecoder, .vectorHead, .heatmapHead]) {
-            var dS = timed("cv+com heads bwd") { spatialHeads.backward([g.vectors, heatmapSigmoid.backward(g.heatmap)]) }
+            var dS = timed("cv+com heads bwd") { spatialHeads.backward([g.vectors, dHeatmapLogit!]) }
             if trains([.encoder, .spatialDecoder]) {
                 for l in stride(from: levels - 1, through: 0, by: -1) {
                     let (dPrev, dA) = timed("sp\(l + 1)_fuse bwd") { spatialFuse[l].backward(dS, hasPrevious: hadPrevious[l]) }

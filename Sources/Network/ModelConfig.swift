@@ -10,6 +10,9 @@ public struct ModelConfig: Equatable, Sendable, Codable {
     public var dropout: Float = 0.1
     /// Width of the 5×5 conv in every output head.
     public var headWidth: Int = 32
+    /// Filters of the full-resolution branch from the input to the outputs (`FullResolutionBranch`;
+    /// not in method.md); 0, the method's network, has none.
+    public var fullResolutionWidth: Int = 0
 
     public init(widths: [Int], slots: Int = 3, dropout: Float = 0.1) {
         self.widths = widths; self.slots = slots; self.dropout = dropout
@@ -22,12 +25,24 @@ public struct ModelConfig: Equatable, Sendable, Codable {
     /// The TF fixture configuration, F = [4, 8] at 32×32, dropout off: 27,330 parameters.
     public static let tiny = ModelConfig(widths: [4, 8], dropout: 0)
 
-    /// Looks up a preset by name (`small`, `paper`, `tiny`).
+    /// `small` plus an 8-filter full-resolution branch (`FullResolutionBranch`): 306,508 trainable
+    /// parameters. Beyond method.md; its first 305,114 parameters are laid out as `small`'s.
+    public static let smallFullResolution: ModelConfig = {
+        var config = ModelConfig.small
+        config.fullResolutionWidth = 8
+        return config
+    }()
+
+    /// The names `preset(_:)` knows, for messages.
+    public static let presetNames = ["tiny", "small", "paper", "small-fullres"]
+
+    /// Looks up a preset by name (`presetNames`).
     public static func preset(_ name: String) -> ModelConfig? {
         switch name {
         case "small": return .small
         case "paper": return .paper
         case "tiny": return .tiny
+        case "small-fullres": return .smallFullResolution
         default: return nil
         }
     }
@@ -45,6 +60,9 @@ public struct ModelConfig: Equatable, Sendable, Codable {
         guard slots >= 1 else { throw ModelError.invalidConfig("slots n must be ≥ 1, got \(slots)") }
         guard bands == 1 else { throw ModelError.invalidConfig("only one band is supported, got \(bands)") }
         guard dropout >= 0, dropout < 1 else { throw ModelError.invalidConfig("dropout must be in [0, 1), got \(dropout)") }
+        guard fullResolutionWidth >= 0 else {
+            throw ModelError.invalidConfig("the full-resolution branch's width must be ≥ 0, got \(fullResolutionWidth)")
+        }
         if let size {
             let m = 1 << stages
             guard size > 0, size % m == 0 else {

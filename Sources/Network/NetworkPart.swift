@@ -1,6 +1,6 @@
 import Foundation
 
-/// The six parts of the network a run can train or freeze (`trainable` in the training config).
+/// The parts of the network a run can train or freeze (`trainable` in the training config).
 ///
 /// A frozen part keeps its weights and BN statistics: it runs as at inference (moving statistics,
 /// no dropout) and the optimiser skips its parameters. Fine-tuning one head on a new loss then
@@ -16,6 +16,8 @@ public enum NetworkPart: String, CaseIterable, Sendable, Comparable {
     case attributionDecoder = "attribution_decoder"
     /// The claim maps' head (`cm_conv5`, `cm_conv1`).
     case mapHead = "map_head"
+    /// The full-resolution branch (`fr_…`; only in presets that have one, such as `small-fullres`).
+    case fullResolution = "full_resolution"
 
     /// The part a parameter or BN statistic belongs to, by its (TensorFlow reference) name.
     public static func owning(_ name: String) -> NetworkPart? {
@@ -26,6 +28,7 @@ public enum NetworkPart: String, CaseIterable, Sendable, Comparable {
         if layer.hasPrefix("com_") || layer == "center_of_mass" { return .heatmapHead }
         if layer.hasPrefix("at") { return .attributionDecoder }
         if layer.hasPrefix("cm_") { return .mapHead }
+        if layer.hasPrefix("fr_") { return .fullResolution }
         return nil
     }
 
@@ -61,7 +64,8 @@ extension NetworkPart {
         switch self {
         case .encoder: return .encoder
         case .spatialDecoder, .vectorHead, .heatmapHead: return .spatialDecoder
-        case .attributionDecoder, .mapHead: return .attributionDecoder
+        // The branch's backward runs first, from the three output gradients.
+        case .attributionDecoder, .mapHead, .fullResolution: return .attributionDecoder
         }
     }
 }

@@ -170,18 +170,21 @@ extension ParameterArena {
         }
     }
 
-    /// Loads every view from `entries`; all names must be present with the right shapes. The
-    /// arena is only modified once every tensor has been validated.
-    public func load(_ entries: [String: Safetensors.Entry]) throws {
-        try check(entries)
+    /// Loads every view from `entries`; all names must be present with the right shapes, except
+    /// those `mayBeMissing` accepts, which keep their values when absent. The arena is only
+    /// modified once every tensor has been validated.
+    public func load(_ entries: [String: Safetensors.Entry], mayBeMissing: (String) -> Bool = { _ in false }) throws {
+        try check(entries, mayBeMissing: mayBeMissing)
         for v in views {
-            entries[v.name]!.values.withUnsafeBufferPointer { (values + v.offset).update(from: $0.baseAddress!, count: v.count) }
+            guard let entry = entries[v.name] else { continue }
+            entry.values.withUnsafeBufferPointer { (values + v.offset).update(from: $0.baseAddress!, count: v.count) }
         }
     }
 
     /// Throws unless every view has an entry of its shape (what `load` requires).
-    public func check(_ entries: [String: Safetensors.Entry]) throws {
+    public func check(_ entries: [String: Safetensors.Entry], mayBeMissing: (String) -> Bool = { _ in false }) throws {
         for v in views {
+            if entries[v.name] == nil && mayBeMissing(v.name) { continue }
             guard let e = entries[v.name] else { throw SafetensorsError.missingTensor(name: v.name) }
             guard e.shape == v.shape else {
                 throw SafetensorsError.wrongShape(name: v.name, expected: v.shape, found: e.shape)

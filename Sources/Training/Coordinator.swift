@@ -330,7 +330,8 @@ public final class Coordinator {
 
     /// Rank 0 replaces the random initialisation by `init_weights` (broadcast to all ranks next).
     private func loadInitialWeights() throws {
-        do { try model.loadWeights(from: config.initWeights, preset: config.preset) } catch {
+        // A v9 model's weights may start a model with a full-resolution branch (which then adds nothing).
+        do { try model.loadWeights(from: config.initWeights, preset: config.preset, branchMayBeMissing: true) } catch {
             throw TrainingError("init_weights \(error)")
         }
         say("starting from the weights in \(config.initWeights)")

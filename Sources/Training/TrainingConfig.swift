@@ -177,7 +177,8 @@ extension TrainingConfig {
         func require(_ condition: Bool, _ message: @autoclosure () -> String) throws {
             if !condition { throw ConfigError(message()) }
         }
-        try require(["tiny", "small", "paper"].contains(preset), "preset must be tiny, small or paper, got '\(preset)'")
+        try require(ModelConfig.presetNames.contains(preset),
+                    "preset must be one of \(ModelConfig.presetNames.joined(separator: ", ")), got '\(preset)'")
         try require(imageSize > 0 && imageSize % 32 == 0 || (preset == "tiny" && imageSize % 4 == 0 && imageSize > 0),
                     "image_size must be a positive multiple of 2^stages (32 for small/paper), got \(imageSize)")
         try require((0..<1).contains(dropout), "dropout must be in [0, 1), got \(dropout)")

@@ -11,7 +11,7 @@ struct ExportCommand: ParsableCommand {
     @Argument(help: "A checkpoint directory (RUN/checkpoints/step-NNNNNNNN or RUN/checkpoints/best).")
     var checkpoint: String
 
-    @Option(help: "The width preset the checkpoint was trained with: tiny, small or paper.")
+    @Option(help: "The width preset the checkpoint was trained with: tiny, small, paper or small-fullres.")
     var preset = "small"
 
     @Option(help: "The safetensors file to write.")

@@ -18,7 +18,7 @@ struct RecalibrateCommand: ParsableCommand {
     @Argument(help: "The model file (safetensors) to recalibrate.")
     var model: String
 
-    @Option(help: "The preset of the model: tiny, small or paper (default: the one the model file records, else small).")
+    @Option(help: "The preset of the model: tiny, small, paper or small-fullres (default: the one the model file records, else small).")
     var preset: String?
 
     @Option(help: "A dataset directory (`pais simulate-dataset`, `pais dataset build`) like the model's training data.")

@@ -34,7 +34,7 @@ struct TrainingConfigTests {
         #expect(message { try config.validate() }.contains("groups=5 must divide global_batch 64"))
         config = TrainingConfig()
         config.preset = "huge"
-        #expect(message { try config.validate() }.contains("preset must be tiny, small or paper"))
+        #expect(message { try config.validate() }.contains("preset must be one of tiny, small, paper, small-fullres"))
         config = TrainingConfig()
         config.globalBatch = 0
         #expect(message { try config.validate() }.contains("global_batch must be at least 1"))
