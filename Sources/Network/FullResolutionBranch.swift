@@ -1,3 +1,4 @@
+import Foundation
 import Layers
 import Tensors
 
@@ -11,10 +12,16 @@ import Tensors
 /// head a few full-resolution filters of the image itself:
 ///
 /// ```
-/// R   = ReLU(Conv3x3_w(ReLU(Conv3x3_w(flux))))          [B, H, W, w]
+/// x   = asinh(flux / 0.01)                               [B, H, W, 1]
+/// R   = ReLU(Conv3x3_w(ReLU(Conv3x3_w(x))))             [B, H, W, w]
 /// O   = Conv3x3_{2n+1+n}(R)                             [B, H, W, 2n + 1 + n]
 /// vectors += O[..., 0..<2n];  heatmap logit += O[..., 2n];  map logits += O[..., 2n+1..<3n+1]
 /// ```
+///
+/// The asinh stretch puts the input on a scale of order one, as the encoder's BNs do for the
+/// v9 path: the sky's noise (0.001-0.01 e⁻/s in the training skies) within ±1, faint sources at a
+/// few, a 50 e⁻/s core at 9. On the raw flux, a first version's filters stayed near their
+/// starting weights through 1,000 steps and its output added under 0.1 to any logit.
 ///
 /// The output conv starts at zero, so a model built on trained v9 weights (`init_weights`)
 /// starts out computing exactly what those weights compute, and learns only what the branch adds.
@@ -22,6 +29,8 @@ final class FullResolutionBranch {
     let conv1, conv2, output: Conv2D
     private let relu1 = ReLU(inPlace: true), relu2 = ReLU(inPlace: true)
     let vectorChannels, mapChannels: Int
+    /// The flux, in the model's units (e⁻/s), that the stretch maps to asinh(1).
+    static let stretchScale: Float = 0.01
 
     init(width: Int, vectorChannels: Int, mapChannels: Int, arena: ParameterArena, workspace: Workspace) {
         self.vectorChannels = vectorChannels; self.mapChannels = mapChannels
@@ -44,7 +53,10 @@ final class FullResolutionBranch {
 
     // flux: [B, H, W, 1] -> [B, H, W, 2n + 1 + n]
     func forward(_ flux: Tensor) -> Tensor {
-        output.forward(relu2.forward(conv2.forward(relu1.forward(conv1.forward(flux)))))
+        let stretched = Tensor(uninitializedShape: flux.shape)                 // [B, H, W, 1]
+        let (src, dst, scale) = (flux.data, stretched.data, 1 / Self.stretchScale)
+        Parallel.forRanges(flux.count, grain: 1 << 14) { lo, hi in for i in lo..<hi { dst[i] = asinh(src[i] * scale) } }
+        return output.forward(relu2.forward(conv2.forward(relu1.forward(conv1.forward(stretched)))))
     }
 
     /// Adds the branch's output `o` [B, H, W, 2n + 1 + n] into those of the heads' outputs that are

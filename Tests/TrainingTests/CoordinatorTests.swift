@@ -280,6 +280,30 @@ struct CoordinatorTests {
         }
     }
 
+    /// A `small-fullres` run started from a `small` model (no branch in the file) trains its
+    /// branch from zero on two ranks and keeps every frozen tensor of the file; its model file
+    /// names its preset, so `pais deblend` builds the branch.
+    @Test func aFullResolutionBranchStartsFromAV9Model() throws {
+        let first = scratchRun(), second = scratchRun()
+        defer { for run in [first, second] { try? FileManager.default.removeItem(atPath: run) } }
+        var config = tinyConfig(steps: 2)
+        config.preset = "small"
+        config.imageSize = 32
+        _ = try train(config, ranks: 1, runDirectory: first)
+        config.preset = "small-fullres"
+        config.initWeights = first + "/model.safetensors"
+        config.trainable = "full_resolution"
+        config.learningRate = 1e-2
+        _ = try train(config, ranks: 2, runDirectory: second)
+        let start = try Safetensors.read(from: URL(fileURLWithPath: first + "/model.safetensors"))
+        let trained = try Safetensors.read(from: URL(fileURLWithPath: second + "/model.safetensors"))
+        let branch = Set(trained.keys).subtracting(start.keys)
+        #expect(branch == ["fr_conv1/kernel", "fr_conv1/bias", "fr_conv2/kernel", "fr_conv2/bias", "fr_out/kernel", "fr_out/bias"])
+        for (name, entry) in start { #expect(trained[name] == entry, "\(name) moved") }
+        #expect(trained["fr_out/kernel"]!.values.contains { $0 != 0 }, "the branch's output conv did not leave zero")
+        #expect(try Safetensors.readMetadata(from: URL(fileURLWithPath: second + "/model.safetensors"))["pais_preset"] == "small-fullres")
+    }
+
     @Test func refusesToOverwriteARunWithResumeNone() throws {
         let run = scratchRun()
         defer { try? FileManager.default.removeItem(atPath: run) }
