@@ -195,6 +195,8 @@ extension TrainingConfig {
         try require(HeatmapLoss(rawValue: heatmapLoss) != nil, "heatmap_loss must be mse or focal, got '\(heatmapLoss)'")
         try require(MapLoss(rawValue: mapLoss) != nil, "map_loss must be ce or flux, got '\(mapLoss)'")
         do { _ = try NetworkPart.parseList(trainable) } catch ModelError.invalidConfig(let message) { throw ConfigError(message) }
+        try require(trainable == "all" || !trainableParts.contains(.fullResolution) || (ModelConfig.preset(preset)?.fullResolutionWidth ?? 0) > 0,
+                    "trainable names full_resolution, but preset \(preset) has no full-resolution branch (small-fullres has one)")
         try require(epochs >= 1, "epochs must be at least 1, got \(epochs)")
         try require(stepsPerEpoch >= 0, "steps_per_epoch must be >= 0 (0 = one pass over the data), got \(stepsPerEpoch)")
         try require(evalEveryEpochs >= 1, "eval_every_epochs must be at least 1, got \(evalEveryEpochs)")

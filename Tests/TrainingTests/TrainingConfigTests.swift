@@ -36,6 +36,11 @@ struct TrainingConfigTests {
         config.preset = "huge"
         #expect(message { try config.validate() }.contains("preset must be one of tiny, small, paper, small-fullres"))
         config = TrainingConfig()
+        config.trainable = "heatmap_head,full_resolution"
+        #expect(message { try config.validate() }.contains("preset small has no full-resolution branch"))
+        config.preset = "small-fullres"
+        #expect(message { try config.validate() }.isEmpty)
+        config = TrainingConfig()
         config.globalBatch = 0
         #expect(message { try config.validate() }.contains("global_batch must be at least 1"))
         config = TrainingConfig()
