@@ -123,6 +123,7 @@ public final class Coordinator {
             + "\(communicator.size) rank(s), global batch \(config.globalBatch), \(stepsPerEpoch) steps/epoch, "
             + "\(config.epochs) epochs, bn \(config.bnMode), reduction \(config.reduction)"
             + (config.heatmapLossKind == .squaredError ? "" : ", heatmap loss \(config.heatmapLoss)")
+            + (config.heatmapWeight == 0 ? "" : ", heatmap weight \(config.heatmapWeight)")
             + (config.mapLossKind == .crossEntropy ? "" : ", map loss \(config.mapLoss)")
             + (config.trainableParts.count == NetworkPart.allCases.count ? ""
                : ", training only \(config.trainableParts.sorted().map(\.rawValue).joined(separator: ", "))")

@@ -46,6 +46,10 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     /// How the centre heatmap is scored: `mse` (the method's L_com) or `focal` (CenterNet's
     /// penalty-reduced focal loss, an experiment: `HeatmapLoss`).
     public var heatmapLoss: String = "mse"
+    /// The heatmap term's weight in the total; 0 keeps `heatmap_loss`'s own (the method's 15 for
+    /// `mse`, 1 for `focal`). In the method's mix the heatmap is about 1 % of the loss, so the
+    /// spatial decoder learns mostly what the claim vectors ask for (an experiment: models/README.md).
+    public var heatmapWeight: Double = 0
     /// How the claim maps' cross-entropy weighs pixels: `ce` (the method's L_cm) or `flux` (by each
     /// pixel's flux, an experiment: `MapLoss`).
     public var mapLoss: String = "ce"
@@ -89,7 +93,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         case dataset, syntheticTrain = "synthetic_train", syntheticTest = "synthetic_test", augmentation
         case globalBatch = "global_batch", learningRate = "learning_rate", beta1, beta2, epsilon
         case weightDecay = "weight_decay", clipNorm = "clip_norm", lrSchedule = "lr_schedule", warmupSteps = "warmup_steps"
-        case heatmapLoss = "heatmap_loss", mapLoss = "map_loss", trainable
+        case heatmapLoss = "heatmap_loss", heatmapWeight = "heatmap_weight", mapLoss = "map_loss", trainable
         case epochs, stepsPerEpoch = "steps_per_epoch", evalEveryEpochs = "eval_every_epochs"
         case earlyStopPatience = "early_stop_patience", seed
         case checkpointEverySteps = "checkpoint_every_steps", keepCheckpoints = "keep_checkpoints"
@@ -194,6 +198,8 @@ extension TrainingConfig {
         try require(warmupSteps >= 0, "warmup_steps must be >= 0, got \(warmupSteps)")
         try require(HeatmapLoss(rawValue: heatmapLoss) != nil, "heatmap_loss must be mse or focal, got '\(heatmapLoss)'")
         try require(MapLoss(rawValue: mapLoss) != nil, "map_loss must be ce or flux, got '\(mapLoss)'")
+        try require(heatmapWeight >= 0 && heatmapWeight.isFinite,
+                    "heatmap_weight must be a finite number >= 0 (0 = the heatmap loss's own), got \(heatmapWeight)")
         do { _ = try NetworkPart.parseList(trainable) } catch ModelError.invalidConfig(let message) { throw ConfigError(message) }
         try require(trainable == "all" || !trainableParts.contains(.fullResolution) || (ModelConfig.preset(preset)?.fullResolutionWidth ?? 0) > 0,
                     "trainable names full_resolution, but preset \(preset) has no full-resolution branch (small-fullres has one)")
@@ -226,7 +232,9 @@ extension TrainingConfig {
 
     /// The loss the run trains and selects checkpoints with.
     public var deblendLoss: DeblendLoss {
-        DeblendLoss(heatmapLoss: heatmapLossKind, mapLoss: mapLossKind)
+        var loss = DeblendLoss(heatmapLoss: heatmapLossKind, mapLoss: mapLossKind)
+        if heatmapWeight > 0 { loss.weightHeatmap = heatmapWeight }
+        return loss
     }
 
     /// G for `bn_mode: groups=G`, nil for `sync`.

@@ -60,6 +60,16 @@ struct TrainingConfigTests {
         var config = TrainingConfig()
         config.mapLoss = "l2"
         #expect(message { try config.validate() }.contains("map_loss must be ce or flux, got 'l2'"))
+        // heatmap_weight: 0 keeps the heatmap loss's own weight; a value replaces it.
+        config = TrainingConfig()
+        #expect(config.deblendLoss.weightHeatmap == 15)
+        config.heatmapLoss = "focal"
+        #expect(config.deblendLoss.weightHeatmap == 1)
+        config.heatmapWeight = 150
+        #expect(config.deblendLoss.weightHeatmap == 150 && config.deblendLoss.weightMaps == 4)
+        config.heatmapWeight = -1
+        #expect(message { try config.validate() }.contains("heatmap_weight must be a finite number >= 0"))
+        #expect(try TrainingConfig(yaml: "heatmap_weight: 150").deblendLoss.weightHeatmap == 150)
     }
 
     @Test func theTrainablePartsAreChosenByName() throws {
