@@ -2,7 +2,7 @@
 """Issue 7's accuracy targets pooled over several fields' `pais evaluate` outputs.
 
     tools/pool-reports.py [--label NAME] [--baseline B_DIR,B_DIR,...] [--near-missed R]
-                          [--near-detections R] [--by-separation] [--by-blendedness] [--positions]
+                          [--near-detections R] [--by-separation] [--by-blendedness] [--positions] [--pulls]
                           EVAL_DIR [EVAL_DIR ...]
 
 Each EVAL_DIR is a `pais evaluate --output` directory (report.json and matches.csv, r = 5 px).
@@ -31,7 +31,10 @@ distance to the nearest brighter truth (px): which pairs a method separates. Wit
 --by-blendedness and --baseline, on the sources both found: the median and quartiles of the
 per-source change of δ, and per blendedness bin the median |δ| and bias, the baseline's then
 this method's. With --positions, the median distance of the matched detectable truths to their
-detections (the centroid error of metrics.md §2, pooled).
+detections (the centroid error of metrics.md §2, pooled). With --pulls, the range and median over
+the fields of each one's flux_err pull width (report.json's fluxErrorPulls sigmaMAD; 1 for exact
+errors) and the median number of pulls per field: a field's width is not pooled, it is the
+field's own, so its spread is what one field can show.
 With --header, the column names first (alone without directories). Standard library only.
 """
 import csv
@@ -200,9 +203,20 @@ def pooled(directories):
     return tp, fp, fn, f1, found, blended, recall, median, len(errors), statistics.fmean(nrmse)
 
 
+def pull_widths(directories):
+    widths, counts = [], []
+    for d in directories:
+        with open(os.path.join(d, "report.json")) as f:
+            report = json.load(f).get("fluxErrorPulls") or {}
+        if "sigmaMAD" in report:
+            widths.append(report["sigmaMAD"])
+            counts.append(report.get("n", 0))
+    return widths, counts
+
+
 def main(argv):
     label, header, directories, baselines, radius, detection_radius = "", False, [], [], None, None
-    separation = blendedness = positions = False
+    separation = blendedness = positions = pulls = False
     while argv:
         a = argv.pop(0)
         if a in ("-h", "--help"):
@@ -221,6 +235,8 @@ def main(argv):
             blendedness = True
         elif a == "--positions":
             positions = True
+        elif a == "--pulls":
+            pulls = True
         elif a == "--header":
             header = True
         else:
@@ -269,6 +285,10 @@ def main(argv):
     if positions:
         distances = match_distances(directories)
         line += f"   median distance of the matched detectable truths to their detections: {median_or_nan(distances):.3f} px (N {len(distances)})"
+    if pulls:
+        widths, counts = pull_widths(directories)
+        line += (f"   flux_err pull width (sigma_MAD) per field: {min(widths):.2f}-{max(widths):.2f}, median {statistics.median(widths):.2f}"
+                 f" ({len(widths)} fields, median {statistics.median(counts):g} pulls)" if widths else "   no flux_err pulls in these reports")
     if separation:
         line += "   β ≥ 0.5 found by distance to the nearest brighter truth: " + ", ".join(
             f"{bin_label(lo, hi)} px {found}/{total}" for (lo, hi), (found, total) in zip(SEPARATION_BINS, by_separation(directories)))

@@ -198,9 +198,10 @@ struct DeblendCLITests {
             let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: report + "/report.json"))) as! [String: Any]
             let pulls = try #require(json["fluxErrorPulls"] as? [String: Any])
             let sigma = try #require(pulls["sigmaMAD"] as? Double), n = try #require(pulls["n"] as? Int)
-            // Over sixteen 1024² fields (~250 pulls each) sigma_MAD is 0.93-1.30 for the shipped
-            // white model and its predecessor alike; 60-90 pulls add about ±0.15 (this field: 1.41
-            // with the session-27 model, 0.69-1.07 on four 512² fields with the one before).
+            // Over sixteen 1024² fields (~250 pulls each) sigma_MAD is 0.93-1.30 for session 27's
+            // first white model and its predecessor alike (BENCHMARKS.md, `pool-reports.py --pulls`);
+            // 60-90 pulls add about ±0.15 (this field: 1.41 with that model, 0.69-1.07 on four 512²
+            // fields with the one before).
             #expect(n > 60 && sigma > 0.6 && sigma < 1.6, "\(noise): sigma_MAD \(sigma) over \(n) pulls")
             if noise == "correlated" { #expect(sigma * factor.squareRoot() > 1.8, "without the factor the pulls would be \(sigma * factor.squareRoot())") }
         }
