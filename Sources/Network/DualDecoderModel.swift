@@ -231,11 +231,9 @@ public final class DualDecoderModel {
             return out
         }
         let sh = timed("cv+com heads fwd") { spatialHeads.forward(spatial[spatial.count - 1]) }
-        let fullResolutionOutput = fullResolution.map { branch in timed("fr fwd") { branch.forward(flux) } }
-        if let branch = fullResolution, let o = fullResolutionOutput {
-            // Into the spatial heads' sums now, the maps' below: the sigmoid must see the whole logit.
-            branch.add(o, vectors: sh[0], heatmapLogit: sh[1], mapLogits: nil)
-        }
+        let branch = fullResolution.map { layer in (layer: layer, output: timed("fr fwd") { layer.forward(flux) }) }
+        // Into the spatial heads' sums now, the maps' below: the sigmoid must see the whole logit.
+        if let branch { branch.layer.add(branch.output, vectors: sh[0], heatmapLogit: sh[1], mapLogits: nil) }
         let heat = heatmapSigmoid.forward(sh[1])
         var tPrev: Tensor? = nil
         let attribution = (0..<config.stages).map { l in
@@ -248,7 +246,7 @@ public final class DualDecoderModel {
             return out
         }
         let cm = timed("cm head fwd") { mapHead.forward(attribution[attribution.count - 1]) }
-        if let branch = fullResolution, let o = fullResolutionOutput { branch.add(o, vectors: nil, heatmapLogit: nil, mapLogits: cm[0]) }
+        if let branch { branch.layer.add(branch.output, vectors: nil, heatmapLogit: nil, mapLogits: cm[0]) }
         if recordsFeatures { (encoderFeatures, spatialFeatures, attributionFeatures) = (encoded, spatial, attribution) }
         return ModelOutputs(vectors: sh[0], mapLogits: cm[0], heatmap: heat)
     }
@@ -272,11 +270,11 @@ public final class DualDecoderModel {
         // Frozen parts are skipped unless a trainable part needs the gradient through them.
         let trains = { (parts: [NetworkPart]) in parts.contains(where: self.trainableParts.contains) }
         let encoderTrains = trains([.encoder])
+        let spatialTrains = trains([.encoder, .spatialDecoder, .vectorHead, .heatmapHead])
+        let branchTrains = fullResolution != nil && trains([.fullResolution])
         // The heatmap's logit gradient, once: the spatial heads and the branch both need it.
-        let needsHeatmapLogit = trains([.encoder, .spatialDecoder, .vectorHead, .heatmapHead])
-            || (fullResolution != nil && trains([.fullResolution]))
-        let dHeatmapLogit = needsHeatmapLogit ? heatmapSigmoid.backward(g.heatmap) : nil
-        if let branch = fullResolution, trains([.fullResolution]), let dHeatmapLogit {
+        let dHeatmapLogit = spatialTrains || branchTrains ? heatmapSigmoid.backward(g.heatmap) : nil
+        if branchTrains, let branch = fullResolution, let dHeatmapLogit {
             timed("fr bwd") { branch.backward(vectors: g.vectors, heatmapLogit: dHeatmapLogit, mapLogits: g.mapLogits) }
         }
         // Attribution decoder: its gradient reaches the encoder through the skips only.
@@ -293,7 +291,7 @@ public final class DualDecoderModel {
         }
         onBackwardPhaseComplete?(.attributionDecoder)
         // Spatial decoder.
-        if trains([.encoder, .spatialDecoder, .vectorHead, .heatmapHead]) {
+        if spatialTrains {
             var dS = timed("cv+com heads bwd") { spatialHeads.backward([g.vectors, dHeatmapLogit!]) }
             if trains([.encoder, .spatialDecoder]) {
                 for l in stride(from: levels - 1, through: 0, by: -1) {

@@ -33,18 +33,18 @@ public struct ModelConfig: Equatable, Sendable, Codable {
         return config
     }()
 
-    /// The names `preset(_:)` knows, for messages.
-    public static let presetNames = ["tiny", "small", "paper", "small-fullres"]
+    /// Every preset by name, in the order messages list them.
+    public static let presets: [(name: String, config: ModelConfig)] =
+        [("tiny", .tiny), ("small", .small), ("paper", .paper), ("small-fullres", .smallFullResolution)]
 
-    /// Looks up a preset by name (`presetNames`).
+    /// The names `preset(_:)` knows.
+    public static var presetNames: [String] { presets.map(\.name) }
+    /// Those names as messages and help texts list them.
+    public static var presetList: String { presetNames.joined(separator: ", ") }
+
+    /// Looks up a preset by name (`presets`).
     public static func preset(_ name: String) -> ModelConfig? {
-        switch name {
-        case "small": return .small
-        case "paper": return .paper
-        case "tiny": return .tiny
-        case "small-fullres": return .smallFullResolution
-        default: return nil
-        }
+        presets.first { $0.name == name }?.config
     }
 
     /// Number of ResDown stages L.

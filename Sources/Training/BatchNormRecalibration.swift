@@ -107,7 +107,7 @@ public enum BatchNormRecalibration {
 /// `pais_bn_recalibration` records the crops used.
 public func recalibrateModelFile(_ input: String, preset: String, dataset: String, samples: Int, batch: Int,
                                  augmentation: String = "full", dropout: Bool = false, to output: String, overwrite: Bool) throws -> BatchNormRecalibration.Summary {
-    guard let config = ModelConfig.preset(preset) else { throw ConfigError("unknown preset '\(preset)' (\(ModelConfig.presetNames.joined(separator: ", ")))") }
+    guard let config = ModelConfig.preset(preset) else { throw ConfigError("unknown preset '\(preset)' (\(ModelConfig.presetList))") }
     let augmenter = try Augmenter.named(augmentation, seed: BatchNormRecalibration.seed)
     let model = try DualDecoderModel(config: config)
     try model.loadWeights(from: input, preset: preset)

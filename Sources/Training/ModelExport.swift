@@ -20,7 +20,7 @@ public func writeModel(_ model: DualDecoderModel, to path: String, overwrite: Bo
 public func exportCheckpoint(_ checkpoint: String, preset: String, slots: Int = 3, to path: String, overwrite: Bool,
                              metadata extra: [String: String] = [:]) throws {
     let state = try CheckpointStore.load(checkpoint)
-    guard var config = ModelConfig.preset(preset) else { throw ConfigError("unknown preset '\(preset)' (\(ModelConfig.presetNames.joined(separator: ", ")))") }
+    guard var config = ModelConfig.preset(preset) else { throw ConfigError("unknown preset '\(preset)' (\(ModelConfig.presetList))") }
     config.slots = slots
     let model = try DualDecoderModel(config: config)
     guard let parameters = state.buffer("parameters"), parameters.count == model.parameters.count,

@@ -182,7 +182,7 @@ extension TrainingConfig {
             if !condition { throw ConfigError(message()) }
         }
         try require(ModelConfig.presetNames.contains(preset),
-                    "preset must be one of \(ModelConfig.presetNames.joined(separator: ", ")), got '\(preset)'")
+                    "preset must be one of \(ModelConfig.presetList), got '\(preset)'")
         try require(imageSize > 0 && imageSize % 32 == 0 || (preset == "tiny" && imageSize % 4 == 0 && imageSize > 0),
                     "image_size must be a positive multiple of 2^stages (32 for small/paper), got \(imageSize)")
         try require((0..<1).contains(dropout), "dropout must be in [0, 1), got \(dropout)")

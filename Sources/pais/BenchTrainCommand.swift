@@ -38,7 +38,7 @@ struct BenchTrainCommand: ParsableCommand {
     var cpuTime = false
 
     func validate() throws {
-        guard ModelConfig.preset(preset) != nil else { throw ValidationError("unknown preset '\(preset)' (tiny, small, paper, small-fullres)") }
+        guard ModelConfig.preset(preset) != nil else { throw ValidationError("unknown preset '\(preset)' (\(ModelConfig.presetList))") }
         guard batch >= 1, steps >= 1, warmup >= 0, threads >= 1 else { throw ValidationError("batch, steps, threads ≥ 1; warmup ≥ 0") }
         guard ConvPath(name: convKernels) != nil else {
             throw ValidationError("--conv-kernels must be auto, avx512, avx2 or gemm, not '\(convKernels)'")

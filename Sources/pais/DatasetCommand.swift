@@ -3,6 +3,7 @@ import Datasets
 import FITSIO
 import Foundation
 import Inference
+import Network
 import PCR
 import SkySim
 import Tensors
@@ -95,7 +96,7 @@ struct DatasetCommand: ParsableCommand {
 
         @Option(help: "Dataset directory to copy.") var dataset: String
         @Option(help: "The teacher model (safetensors).") var teacher: String
-        @Option(help: "The teacher's preset: tiny, small, paper or small-fullres (default: the one its file records, else small).") var preset: String?
+        @Option(help: "The teacher's preset: \(ModelConfig.presetList) (default: the one its file records, else small).") var preset: String?
         @Option(help: "Symmetric views averaged: 1, 2, 4 or 8.") var views = 8
         @Option(help: "Output dataset directory.") var output: String
         @Option(help: "Samples run through the teacher at once.") var batch = 8

@@ -5,6 +5,7 @@ import FITSIO
 import Foundation
 import Inference
 import Layers
+import Network
 import Tensors
 
 /// `pais deblend`: tiled inference on an image of any size, written as catalog, per-source
@@ -27,7 +28,7 @@ struct DeblendCommand: ParsableCommand {
     @Argument(help: "Input FITS image (.fits, .fits.gz or tile-compressed; the first 2-D image HDU unless --hdu).") var image: String
     @Option(help: "Image HDU to deblend: 0-based index or EXTNAME (e.g. SCI of an HST _drz.fits).") var hdu: String?
     @Option(help: "Model weights from `pais train` (default: the shipped pais-small-sim.safetensors, or pais-small-drizzled.safetensors when the sky noise is correlated between neighbouring pixels, as in drizzled mosaics; looked for in $PAIS_MODEL_DIR, else ./models, the install's share/pais/models and the source tree's models).") var model: String?
-    @Option(help: "Width preset the model was trained with: tiny, small, paper or small-fullres (default: the one the model file records, else small).") var preset: String?
+    @Option(help: "Width preset the model was trained with: \(ModelConfig.presetList) (default: the one the model file records, else small).") var preset: String?
     @Option(help: "Tile side, a multiple of 2^stages: the training sample size by default; 512 is validated for the shipped models and about 10 % faster on large images.") var tile = 256
     @Option(help: "Margin discarded on inner tile edges (default 32, or tile/8 for tiles under 128).") var margin: Int?
     @Option(help: "NMS threshold on the heatmap (method.md §4.1).") var peakThreshold: Float = 0.1

@@ -237,7 +237,7 @@ func modelMetadata(_ weights: String) throws -> [String: String] {
 func loadTileNetwork(preset: String, weights: String, tile: Int, replicas: Int, views: Int = 1,
                      precision: ConvPrecision = .float32) throws -> any TileNetwork {
     guard var config = ModelConfig.preset(preset) else {
-        throw CommandError("--preset must be tiny, small, paper or small-fullres, got \(preset)")
+        throw CommandError("--preset must be one of \(ModelConfig.presetList), got \(preset)")
     }
     config.dropout = 0
     do { try config.validate(size: tile) } catch {
@@ -256,7 +256,7 @@ func loadTileNetwork(preset: String, weights: String, tile: Int, replicas: Int, 
 /// Loads `preset`'s network with weights, for whole-sample evaluation (any sample size).
 func loadModel(preset: String, weights: String) throws -> ModelTileNetwork {
     guard var config = ModelConfig.preset(preset) else {
-        throw CommandError("--preset must be tiny, small, paper or small-fullres, got \(preset)")
+        throw CommandError("--preset must be one of \(ModelConfig.presetList), got \(preset)")
     }
     config.dropout = 0
     do { return try ModelTileNetwork(config: config, weightsPath: weights, presetName: preset) } catch let e as InferenceError {

@@ -3,6 +3,7 @@ import Evaluation
 import FITSIO
 import Foundation
 import Inference
+import Network
 import Tensors
 
 /// `pais evaluate`: the metrics.md suite on a simulated field, for PAIS or an external catalog.
@@ -36,7 +37,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Nearest sources per pixel for --oracle (the method's value is 3).") var oracleN = 3
     @Flag(help: "With --oracle, detect by NMS on the true heatmap (method.md §5 variant B) instead of at the true centres.") var oraclePeaks = false
     @Option(help: "Model weights when deblending here (default: the shipped pais-small-sim.safetensors, or pais-small-drizzled.safetensors when the sky noise is correlated between neighbouring pixels, as in drizzled mosaics; looked for in $PAIS_MODEL_DIR, else ./models, the install's share/pais/models and the source tree's models).") var model: String?
-    @Option(help: "Preset of --model: tiny, small, paper or small-fullres (default: the one the model file records, else small).") var preset: String?
+    @Option(help: "Preset of --model: \(ModelConfig.presetList) (default: the one the model file records, else small).") var preset: String?
     @Option(help: "Tile side when deblending here.") var tile = 256
     @Option(help: "Views per tile when deblending here, or per sample with --dataset (test-time augmentation: 1, 2, 4 or 8).") var views = 1
     @Option(help: "Ceiling on what the network sees when deblending here: auto, off or a value (as `pais deblend --input-ceiling`).") var inputCeiling = "auto"

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Datasets
+import Network
 import Training
 
 /// `pais export`: a training checkpoint's weights as a safetensors model file.
@@ -11,7 +12,7 @@ struct ExportCommand: ParsableCommand {
     @Argument(help: "A checkpoint directory (RUN/checkpoints/step-NNNNNNNN or RUN/checkpoints/best).")
     var checkpoint: String
 
-    @Option(help: "The width preset the checkpoint was trained with: tiny, small, paper or small-fullres.")
+    @Option(help: "The width preset the checkpoint was trained with: \(ModelConfig.presetList).")
     var preset = "small"
 
     @Option(help: "The safetensors file to write.")

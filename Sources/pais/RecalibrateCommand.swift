@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Network
 import Training
 
 /// `pais recalibrate`: a model file with its BatchNorm statistics recomputed on training crops.
@@ -18,7 +19,7 @@ struct RecalibrateCommand: ParsableCommand {
     @Argument(help: "The model file (safetensors) to recalibrate.")
     var model: String
 
-    @Option(help: "The preset of the model: tiny, small, paper or small-fullres (default: the one the model file records, else small).")
+    @Option(help: "The preset of the model: \(ModelConfig.presetList) (default: the one the model file records, else small).")
     var preset: String?
 
     @Option(help: "A dataset directory (`pais simulate-dataset`, `pais dataset build`) like the model's training data.")

@@ -3,6 +3,7 @@ import Distributed
 import DistributedMPI
 import Foundation
 import Layers
+import Network
 import Tensors
 import Training
 
@@ -33,7 +34,7 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Start from the tiny run's defaults (32x32 samples, widths 4,8, a minute on 2 cores).")
     var tiny = false
 
-    @Option(help: "Width preset: tiny, small, paper or small-fullres.") var preset: String?
+    @Option(help: "Width preset: \(ModelConfig.presetList).") var preset: String?
     @Option(help: "Dataset directory from `pais simulate-dataset` or `pais dataset build`.") var dataset: String?
     @Option(help: "Epochs.") var epochs: Int?
     @Option(help: "Optimiser steps per epoch (0: one pass over the training set).") var stepsPerEpoch: Int?

@@ -8,11 +8,9 @@ struct FullResolutionCLITests {
     @Test func aBranchModelFromTheShippedFileDeblends() throws {
         let directory = try makeScratchDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let data = directory + "/ds", run = directory + "/run", field = directory + "/f.fits"
-        #expect(try runPais(["simulate-dataset", "--output", data, "--sample-size", "32", "--train", "4", "--test", "2", "--psf-size", "31"]).status == 0)
-        let trained = try runPais(["train", "--tiny", "--preset", "small-fullres", "--dataset", data, "--epochs", "1", "--run-dir", run,
-                                   "--init-weights", shippedModels + "/pais-small-sim.safetensors", "--threads", "1"])
-        #expect(trained.status == 0, "\(trained.standardError)")
+        let (data, run) = try tinyTrainedRun(in: directory, trainArguments: ["--preset", "small-fullres",
+                                                                            "--init-weights", shippedModels + "/pais-small-sim.safetensors"])
+        let field = directory + "/f.fits"
         #expect(try runPais(["simulate", "--height", "64", "--width", "64", "--psf-size", "31", "--seed", "2", "--output", field]).status == 0)
         let deblended = try runPais(["deblend", field, "--model", run + "/model.safetensors", "--tile", "32", "--output", directory + "/out"])
         #expect(deblended.status == 0 && deblended.standardOutput.contains("(small-fullres, tile 32"), "\(deblended.standardOutput)\(deblended.standardError)")
