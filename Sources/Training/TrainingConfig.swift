@@ -50,6 +50,12 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     /// `mse`, 1 for `focal`). In the method's mix the heatmap is about 1 % of the loss, so the
     /// spatial decoder learns mostly what the claim vectors ask for (an experiment: models/README.md).
     public var heatmapWeight: Double = 0
+    /// Extra weight of the heatmap term on pixels near a close pair of label centres: such a pixel
+    /// counts 1 + this (`DeblendLoss.closePairWeight`; 0, the method's, weighs all alike). An
+    /// experiment for sources a few pixels from a brighter one (models/README.md).
+    public var closePairWeight: Double = 0
+    /// The pair's largest separation, and the pixel's largest distance from both centres, in pixels.
+    public var closePairRadius: Double = 8
     /// How the claim maps' cross-entropy weighs pixels: `ce` (the method's L_cm) or `flux` (by each
     /// pixel's flux, an experiment: `MapLoss`).
     public var mapLoss: String = "ce"
@@ -93,7 +99,8 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         case dataset, syntheticTrain = "synthetic_train", syntheticTest = "synthetic_test", augmentation
         case globalBatch = "global_batch", learningRate = "learning_rate", beta1, beta2, epsilon
         case weightDecay = "weight_decay", clipNorm = "clip_norm", lrSchedule = "lr_schedule", warmupSteps = "warmup_steps"
-        case heatmapLoss = "heatmap_loss", heatmapWeight = "heatmap_weight", mapLoss = "map_loss", trainable
+        case heatmapLoss = "heatmap_loss", heatmapWeight = "heatmap_weight"
+        case closePairWeight = "close_pair_weight", closePairRadius = "close_pair_radius", mapLoss = "map_loss", trainable
         case epochs, stepsPerEpoch = "steps_per_epoch", evalEveryEpochs = "eval_every_epochs"
         case earlyStopPatience = "early_stop_patience", seed
         case checkpointEverySteps = "checkpoint_every_steps", keepCheckpoints = "keep_checkpoints"
@@ -200,6 +207,10 @@ extension TrainingConfig {
         try require(MapLoss(rawValue: mapLoss) != nil, "map_loss must be ce or flux, got '\(mapLoss)'")
         try require(heatmapWeight >= 0 && heatmapWeight.isFinite,
                     "heatmap_weight must be a finite number >= 0 (0 = the heatmap loss's own), got \(heatmapWeight)")
+        try require(closePairWeight >= 0 && closePairWeight.isFinite,
+                    "close_pair_weight must be a finite number >= 0 (0 = every pixel alike), got \(closePairWeight)")
+        try require(closePairRadius >= 1 && closePairRadius.isFinite,
+                    "close_pair_radius must be a finite number of pixels >= 1, got \(closePairRadius)")
         do { _ = try NetworkPart.parseList(trainable) } catch ModelError.invalidConfig(let message) { throw ConfigError(message) }
         try require(trainable == "all" || !trainableParts.contains(.fullResolution) || (ModelConfig.preset(preset)?.fullResolutionWidth ?? 0) > 0,
                     "trainable names full_resolution, but preset \(preset) has no full-resolution branch (small-fullres has one)")
@@ -234,6 +245,8 @@ extension TrainingConfig {
     public var deblendLoss: DeblendLoss {
         var loss = DeblendLoss(heatmapLoss: heatmapLossKind, mapLoss: mapLossKind)
         if heatmapWeight > 0 { loss.weightHeatmap = heatmapWeight }
+        loss.closePairWeight = closePairWeight
+        loss.closePairRadius = closePairRadius
         return loss
     }
 

@@ -139,6 +139,55 @@ import TestSupport
         #expect(ew > 1e-1, "negative control (unweighted gradient) missed: \(ew)")
     }
 
+    /// The close-pair weighting against a float64 evaluation of its definition: the squared error
+    /// of a pixel whose two nearest centres are distinct, within `radius` of each other and of it,
+    /// counts 1 + w times.
+    @Test func closePairWeightingMatchesAFloat64Reference() throws {
+        let (out, lab, flux) = sample(seed: 37)
+        var loss = DeblendLoss()
+        loss.closePairWeight = 9; loss.closePairRadius = 3
+        let (t, _) = try loss.evaluate(outputs: out, labels: lab, flux: flux, globalBatch: 3)
+        let (plain, _) = try DeblendLoss().evaluate(outputs: out, labels: lab, flux: flux, globalBatch: 3)
+        let n = 3
+        var reference = 0.0, near = 0, unmasked = 0
+        for p in 0..<flux.count where flux.data[p] != 0 {
+            unmasked += 1
+            let v = (0..<4).map { Double(lab.vectors.data[p * 2 * n + $0]) }
+            let separation = hypot(v[2] - v[0], v[3] - v[1])
+            let isNear = separation >= 0.5 && separation <= 3 && hypot(v[0], v[1]) <= 3 && hypot(v[2], v[3]) <= 3
+            if isNear { near += 1 }
+            let diff = Double(out.heatmap.data[p]) - Double(lab.heatmap.data[p])
+            reference += (isNear ? 10 : 1) * diff * diff
+        }
+        reference /= Double(8 * 8 * 3)
+        try #require(near > 0 && near < unmasked, "the batch must hold pixels on both sides: \(near) of \(unmasked) near a pair")
+        expectClose(t.heatmap, reference, relative: 1e-5, "close-pair weighted L_com")
+        #expect(t.vectors == plain.vectors && t.maps == plain.maps && t.entropy == plain.entropy)
+        // A one-slot model has no pair to weigh.
+        let oneSlot = ModelOutputs(vectors: Tensor(shape: [1, 1, 1, 2]), mapLogits: Tensor(shape: [1, 1, 1, 1]),
+                                   heatmap: Tensor(shape: [1, 1, 1, 1]))
+        let oneLabel = Labels(vectors: Tensor(shape: [1, 1, 1, 2]), maps: Tensor(shape: [1, 1, 1, 1], values: [1]),
+                              heatmap: Tensor(shape: [1, 1, 1, 1]))
+        #expect(throws: ModelError.self) {
+            try loss.evaluate(outputs: oneSlot, labels: oneLabel, flux: Tensor(shape: [1, 1, 1, 1], values: [1]))
+        }
+    }
+
+    @Test func closePairGradientsMatchCentralDifferences() throws {
+        let (out, lab, flux) = sample(seed: 38)
+        var loss = DeblendLoss()
+        loss.closePairWeight = 9; loss.closePairRadius = 3
+        let analytic = try loss.evaluate(outputs: out, labels: lab, flux: flux).1.heatmap.values
+        let total = { (try? loss.evaluate(outputs: out, labels: lab, flux: flux).0.total) ?? .nan }
+        let check = GradientCheck(step: 1e-3, probes: 64)
+        let e = check.worstError(values: out.heatmap.data, count: out.heatmap.count, analytic: analytic, floorScale: 1e-6, lossAt: total)
+        #expect(e < 1e-2, "close-pair heatmap gradient: \(e)")
+        // Negative control: the unweighted gradient must fail.
+        let unweighted = try DeblendLoss().evaluate(outputs: out, labels: lab, flux: flux).1.heatmap.values
+        let ew = check.worstError(values: out.heatmap.data, count: out.heatmap.count, analytic: unweighted, floorScale: 1e-6, lossAt: total)
+        #expect(ew > 1e-1, "negative control (unweighted gradient) missed: \(ew)")
+    }
+
     /// Fluxes over three decades, some negative (which weigh 0), zeros (masked) kept.
     func spreadFlux(_ flux: Tensor, seed: UInt64) {
         var g = SeededGenerator(seed: seed)

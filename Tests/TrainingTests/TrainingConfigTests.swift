@@ -70,6 +70,16 @@ struct TrainingConfigTests {
         config.heatmapWeight = -1
         #expect(message { try config.validate() }.contains("heatmap_weight must be a finite number >= 0"))
         #expect(try TrainingConfig(yaml: "heatmap_weight: 150").deblendLoss.weightHeatmap == 150)
+        // close_pair_weight and close_pair_radius reach the loss; 0 (the default) weighs all alike.
+        config = TrainingConfig()
+        #expect(config.deblendLoss.closePairWeight == 0)
+        let pairs = try TrainingConfig(yaml: "close_pair_weight: 20\nclose_pair_radius: 6\n")
+        try pairs.validate()
+        #expect(pairs.deblendLoss.closePairWeight == 20 && pairs.deblendLoss.closePairRadius == 6 && pairs.hash != config.hash)
+        config.closePairWeight = .nan
+        #expect(message { try config.validate() }.contains("close_pair_weight must be a finite number >= 0"))
+        config.closePairWeight = 5; config.closePairRadius = 0.5
+        #expect(message { try config.validate() }.contains("close_pair_radius must be a finite number of pixels >= 1, got 0.5"))
     }
 
     @Test func theTrainablePartsAreChosenByName() throws {
