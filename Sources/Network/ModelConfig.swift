@@ -47,6 +47,12 @@ public struct ModelConfig: Equatable, Sendable, Codable {
         presets.first { $0.name == name }?.config
     }
 
+    /// The parts that own parameters in this architecture (the full-resolution branch only where
+    /// it has filters), so a run cannot be asked to train a part that is not there.
+    public var parts: Set<NetworkPart> {
+        fullResolutionWidth > 0 ? Set(NetworkPart.allCases) : Set(NetworkPart.allCases).subtracting([.fullResolution])
+    }
+
     /// Number of ResDown stages L.
     public var stages: Int { widths.count }
     /// FuseUp widths `reversed(F[0..L−2]) + [F[L−1]]`, deepest level first.

@@ -212,8 +212,11 @@ extension TrainingConfig {
         try require(closePairRadius >= 1 && closePairRadius.isFinite,
                     "close_pair_radius must be a finite number of pixels >= 1, got \(closePairRadius)")
         do { _ = try NetworkPart.parseList(trainable) } catch ModelError.invalidConfig(let message) { throw ConfigError(message) }
-        try require(trainable == "all" || !trainableParts.contains(.fullResolution) || (ModelConfig.preset(preset)?.fullResolutionWidth ?? 0) > 0,
-                    "trainable names full_resolution, but preset \(preset) has no full-resolution branch (small-fullres has one)")
+        if trainable != "all", let model = ModelConfig.preset(preset),
+           let absent = trainableParts.subtracting(model.parts).sorted().first {
+            let having = ModelConfig.presets.filter { $0.config.parts.contains(absent) }.map(\.name).joined(separator: ", ")
+            throw ConfigError("trainable names \(absent.rawValue), but preset \(preset) has no such part (presets with it: \(having))")
+        }
         try require(epochs >= 1, "epochs must be at least 1, got \(epochs)")
         try require(stepsPerEpoch >= 0, "steps_per_epoch must be >= 0 (0 = one pass over the data), got \(stepsPerEpoch)")
         try require(evalEveryEpochs >= 1, "eval_every_epochs must be at least 1, got \(evalEveryEpochs)")

@@ -96,16 +96,10 @@ import TestSupport
         func worst(allParts: Bool) throws -> Double {
             model.trainableParts = allParts ? Set(NetworkPart.allCases) : [.heatmapHead, .mapHead]
             defer { model.trainableParts = [.heatmapHead, .mapHead] }
-            var worst = 0.0
-            for name in ["com_conv5/kernel", "center_of_mass/kernel", "cm_conv5/kernel", "cm_conv1/bias"] {
-                let view = try #require(model.parameters.view(named: name))
-                let analytic = Array(UnsafeBufferPointer(start: model.parameters.gradient(view), count: view.count))
-                worst = max(worst, check.worstError(values: model.parameters.pointer(view), count: view.count, analytic: analytic) {
-                    let outputs = try! model.forward(b.flux, context: ctx)
-                    return try! loss.evaluate(outputs: outputs, labels: b.labels, flux: b.flux).0.total
-                })
+            return try check.worstError(in: model.parameters,
+                                        tensors: ["com_conv5/kernel", "center_of_mass/kernel", "cm_conv5/kernel", "cm_conv1/bias"]) {
+                try! loss.evaluate(outputs: try! model.forward(b.flux, context: ctx), labels: b.labels, flux: b.flux).0.total
             }
-            return worst
         }
         let state = model.state.allValues
         #expect(try worst(allParts: false) < 2e-2)

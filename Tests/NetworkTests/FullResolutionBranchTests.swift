@@ -69,19 +69,16 @@ import TestSupport
             model.trainableParts = trained
             try model.computeGradients(flux: b.flux, labels: b.labels, context: ctx, loss: loss)
             model.trainableParts = [.fullResolution]
-            var worst = 0.0
-            for name in names {
-                let view = try #require(model.parameters.view(named: name))
-                let analytic = Array(UnsafeBufferPointer(start: model.parameters.gradient(view), count: view.count))
-                let check = GradientCheck(step: 1e-3, probes: 10)     // a smaller step meets fewer ReLU kinks
-                worst = max(worst, check.worstError(values: model.parameters.pointer(view), count: view.count, analytic: analytic) {
-                    try! loss.evaluate(outputs: try! model.forward(b.flux, context: ctx), labels: b.labels, flux: b.flux).0.total
-                })
+            let check = GradientCheck(step: 1e-3, probes: 10)     // a smaller step meets fewer ReLU kinks
+            return try check.worstError(in: model.parameters, tensors: names) {
+                try! loss.evaluate(outputs: try! model.forward(b.flux, context: ctx), labels: b.labels, flux: b.flux).0.total
             }
-            return worst
         }
         // Each first-layer weight moves 2,048 pre-activations, some across ReLU's kink: up to 3 %.
         #expect(try worst(trained: [.fullResolution]) < 5e-2)
         #expect(try worst(trained: [.heatmapHead]) > 0.5, "the check cannot tell a missing branch gradient")
+        #expect(throws: GradientCheckError.unknownTensor("fr_conv9/kernel")) {
+            try GradientCheck().worstError(in: model.parameters, tensors: ["fr_conv9/kernel"]) { 0 }
+        }
     }
 }

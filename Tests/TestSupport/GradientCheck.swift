@@ -47,4 +47,23 @@ public struct GradientCheck {
         }
         return worst
     }
+
+    /// Worst error over the named tensors of `parameters`: the gradients the arena holds (from
+    /// the model's last backward pass) against central differences of `lossAt()`. A name the
+    /// arena lacks is an error, so a renamed tensor cannot pass unchecked.
+    public func worstError(in parameters: ParameterArena, tensors names: [String],
+                           floorScale: Double = 1e-3, lossAt: () -> Double) throws -> Double {
+        var worst = 0.0
+        for name in names {
+            guard let view = parameters.view(named: name) else { throw GradientCheckError.unknownTensor(name) }
+            let analytic = Array(UnsafeBufferPointer(start: parameters.gradient(view), count: view.count))
+            worst = max(worst, worstError(values: parameters.pointer(view), count: view.count, analytic: analytic,
+                                          floorScale: floorScale, lossAt: lossAt))
+        }
+        return worst
+    }
+}
+
+public enum GradientCheckError: Error, Equatable {
+    case unknownTensor(String)
 }

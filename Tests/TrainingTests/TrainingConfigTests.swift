@@ -37,7 +37,7 @@ struct TrainingConfigTests {
         #expect(message { try config.validate() }.contains("preset must be one of tiny, small, paper, small-fullres"))
         config = TrainingConfig()
         config.trainable = "heatmap_head,full_resolution"
-        #expect(message { try config.validate() }.contains("preset small has no full-resolution branch"))
+        #expect(message { try config.validate() }.contains("trainable names full_resolution, but preset small has no such part (presets with it: small-fullres)"))
         config.preset = "small-fullres"
         #expect(message { try config.validate() }.isEmpty)
         config = TrainingConfig()
