@@ -31,7 +31,7 @@ struct DeblendCommand: ParsableCommand {
     @Option(help: "Width preset the model was trained with: \(ModelConfig.presetList) (default: the one the model file records, else small).") var preset: String?
     @Option(help: "Tile side, a multiple of 2^stages: the training sample size by default; 512 is validated for the shipped models and about 10 % faster on large images.") var tile = 256
     @Option(help: "Margin discarded on inner tile edges (default 32, or tile/8 for tiles under 128).") var margin: Int?
-    @Option(help: "NMS threshold on the heatmap (method.md §4.1).") var peakThreshold: Float = 0.1
+    @Option(help: "NMS threshold on the heatmap (default: the model file's pais_peak_threshold when it records one, else method.md §4.1's 0.1).") var peakThreshold: Float?
     @Option(help: "Output directory (created; must not exist unless --overwrite).") var output: String
     @Option(help: "Memory budget in MB for a super-block's outputs and decoding on rank 0; sets the block size. Pixels waiting across block seams may take up to a quarter more.") var maxMemory = 512
     @Option(help: "Rows per super-block (rounded down to whole tile rows); overrides --max-memory.") var blockRows: Int?
@@ -98,7 +98,7 @@ struct DeblendCommand: ParsableCommand {
         let rows = weighted?.rows ?? input.rows
         let units = try input.units(zeroPoint: zeroPoint)
         // Options are checked before the sky and noise estimates read the whole image.
-        guard peakThreshold > 0, peakThreshold < 1 else { throw CommandError("--peak-threshold must be in (0, 1), got \(peakThreshold)") }
+        try checkPeakThresholdOption(peakThreshold)
         guard maxMemory > 0 else { throw CommandError("--max-memory must be a positive number of MB, got \(maxMemory)") }
         if let blockRows, blockRows <= 0 { throw CommandError("--block-rows must be positive, got \(blockRows)") }
         if let gain, !(gain > 0 && gain.isFinite) { throw CommandError("--gain must be a positive number of electrons per image unit, got \(gain)") }
@@ -127,7 +127,8 @@ struct DeblendCommand: ParsableCommand {
                                       precision: arithmetic)
         settings.tile = tile
         settings.margin = margin ?? defaultMargin(tile: tile)
-        settings.peakThreshold = peakThreshold
+        let threshold = try resolvePeakThreshold(option: peakThreshold, weights: weights)
+        settings.peakThreshold = threshold.value
         settings.perSourceImages = !noStamps
         settings.attribution = try parseAttribution(attribution)
         if residualPeaks != nil, centres != nil { throw CommandError("--residual-peaks adds detections, --centres fixes them: give one of the two") }
@@ -157,6 +158,7 @@ struct DeblendCommand: ParsableCommand {
             print(report.line)
             print(matchSummary.line)
             print(ceiling.line)
+            print("detection: heatmap peaks above " + String(format: "%g", threshold.value) + " (\(threshold.origin))")
             print(fluxErrors.line)
             for band in measured { print(band.line) }
             if let warning = report.warning { writeToStandardError("warning: \(image): \(warning)\n") }

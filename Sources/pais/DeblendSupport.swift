@@ -318,6 +318,25 @@ func resolveInputCeiling(option: String, weights: String) throws -> (value: Floa
     }
 }
 
+/// The heatmap's NMS threshold (method.md §4.1's 0.1 unless told): `--peak-threshold` when given,
+/// else the model file's `pais_peak_threshold` (a model whose heatmap was trained otherwise than by
+/// the method's loss may record the threshold chosen for it), else 0.1; and where it came from.
+func resolvePeakThreshold(option: Float?, weights: String) throws -> (value: Float, origin: String) {
+    let key = "pais_peak_threshold"
+    try checkPeakThresholdOption(option)
+    if let option { return (option, "--peak-threshold") }
+    guard let recorded = try modelMetadata(weights)[key] else { return (0.1, "the method's; the model records none") }
+    guard let value = Float(recorded), value > 0, value < 1 else {
+        throw CommandError("\(weights): model metadata \(key) = \"\(recorded)\" is not a number in (0, 1)")
+    }
+    return (value, "the model's \(key)")
+}
+
+/// `--peak-threshold`, when given, lies in (0, 1).
+func checkPeakThresholdOption(_ option: Float?) throws {
+    if let option, !(option > 0 && option < 1) { throw CommandError("--peak-threshold must be in (0, 1), got \(option)") }
+}
+
 /// `--attribution`'s value, or an error naming the choices.
 func parseAttribution(_ value: String) throws -> Attribution {
     guard let choice = Attribution(rawValue: value) else {

@@ -45,6 +45,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "How shared pixels are split when deblending here: symmetric or network (as `pais deblend --attribution`).") var attribution = "symmetric"
     @Option(help: "The second detection pass's threshold in sigma when deblending here (as `pais deblend --residual-peaks`; off by default).") var residualPeaks: Float?
     @Option(help: "Heatmap peaks on a brighter source's halo when deblending here: drop or keep (as `pais deblend --halo-peaks`).") var haloPeaks = "drop"
+    @Option(help: "The heatmap's NMS threshold when deblending here (as `pais deblend --peak-threshold`; default: the model's pais_peak_threshold, else 0.1).") var peakThreshold: Float?
     @Option(help: "Name of the method in the report.") var method: String?
     @Option(help: "Directory for report.json, report.txt, matches.csv and plots (created if missing).") var output: String?
     @Option(parsing: .upToNextOption, help: "Report JSON files to print side by side.") var compare: [String] = []
@@ -133,6 +134,7 @@ struct EvaluateCommand: ParsableCommand {
             settings.background = decided.background
             settings.noiseMatch = decided.matched.match
             settings.inputCeiling = try resolveInputCeiling(option: inputCeiling, weights: weights).value
+            settings.peakThreshold = try resolvePeakThreshold(option: peakThreshold, weights: weights).value
             settings.pixelNoise = try FluxErrorChoice(rows, noise: decided.noise, gain: nil).pixelNoise
             settings.residualPeaks = try checkedResidualPeaks(residualPeaks, noise: settings.pixelNoise, image: truthPath)
             let network = try loadTileNetwork(preset: try modelPreset(option: preset, weights: weights), weights: weights, tile: tile, replicas: Parallel.workers, views: views,

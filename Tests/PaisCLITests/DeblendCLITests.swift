@@ -722,6 +722,44 @@ struct DeblendCLITests {
         }
     }
 
+    /// The NMS threshold: `--peak-threshold` when given, else the model file's recorded
+    /// `pais_peak_threshold`, else the method's 0.1; the header records what ran, `pais evaluate`
+    /// deblends with the same, and a bad value or record is refused by name with no output.
+    @Test func peakThresholdIsChosenAndRecorded() throws {
+        let f = try Self.fixture()
+        defer { try? FileManager.default.removeItem(atPath: f.directory) }
+        let model = try DualDecoderModel(config: .tiny, seed: 5)
+        let entries = model.parameters.safetensorsEntries() + model.state.safetensorsEntries()
+        for (name, recorded) in [("strict", "0.6"), ("broken", "1.5")] {
+            try Safetensors.write(entries, to: URL(fileURLWithPath: f.directory + "/\(name).safetensors"), metadata: ["pais_peak_threshold": recorded])
+        }
+        func deblend(_ weights: String, _ extra: [String], into name: String) throws -> (run: PaisRun, recorded: HeaderValue?, sources: Int) {
+            let out = f.directory + "/" + name
+            let run = try runPais(["deblend", f.field, "--model", weights, "--preset", "tiny", "--tile", "32", "--output", out] + extra)
+            guard run.status == 0 else { return (run, nil, 0) }
+            return (run, try FITSFile.open(out + "/catalog.fits").readKey("PAISNMS"), try FITSTable.read(from: out + "/catalog.csv").rowCount)
+        }
+        let plain = try deblend(f.weights, [], into: "plain")
+        #expect(plain.recorded == .double(Double(Float(0.1))) && plain.run.standardOutput.contains("detection: heatmap peaks above 0.1 (the method's; the model records none)"),
+                "\(plain.run.standardOutput)\(plain.run.standardError)")
+        let strict = try deblend(f.directory + "/strict.safetensors", [], into: "strict")
+        #expect(strict.recorded == .double(Double(Float(0.6))) && strict.run.standardOutput.contains("above 0.6 (the model's pais_peak_threshold)"),
+                "\(strict.run.standardOutput)\(strict.run.standardError)")
+        let given = try deblend(f.directory + "/strict.safetensors", ["--peak-threshold", "0.1"], into: "given")
+        #expect(given.recorded == plain.recorded && given.sources == plain.sources)
+        #expect(strict.sources < plain.sources, "the recorded threshold changed nothing: \(strict.sources) and \(plain.sources) sources")
+        // pais evaluate, deblending in its own process, takes the model's threshold too.
+        let evaluated = try runPais(["evaluate", "--truth", f.field, "--model", f.directory + "/strict.safetensors", "--preset", "tiny",
+                                     "--tile", "32", "--no-plots"])
+        #expect(evaluated.status == 0 && evaluated.standardError.contains(": \(strict.sources) sources"), "\(evaluated.standardError)")
+        for (weights, extra, message) in [(f.weights, ["--peak-threshold", "1"], "--peak-threshold must be in (0, 1), got 1.0"),
+                                          (f.directory + "/broken.safetensors", [], "pais_peak_threshold = \"1.5\" is not a number in (0, 1)")] {
+            let bad = try deblend(weights, extra, into: "bad")
+            #expect(bad.run.status != 0 && bad.run.standardError.contains(message), "\(bad.run.standardError)")
+            #expect(!FileManager.default.fileExists(atPath: f.directory + "/bad"))
+        }
+    }
+
     @Test(arguments: ["wrong preset", "all NaN", "truncated", "missing model", "existing output", "NaN weights",
                       "centre outside", "empty centres", "views 3", "zero point nan", "bad PHOTFLAM", "weight shape",
                       "background word", "background mesh", "precision word", "missing directory", "model is a directory"])
