@@ -125,18 +125,25 @@ import TestSupport
     }
 
     @Test func fluxWeightedMapGradientsMatchCentralDifferences() throws {
-        let (out, lab, flux) = sample(seed: 36)
-        spreadFlux(flux, seed: 36)
-        let loss = DeblendLoss(mapLoss: .fluxWeighted)
-        let analytic = try loss.evaluate(outputs: out, labels: lab, flux: flux).1.mapLogits.values
+        let batch = sample(seed: 36)
+        spreadFlux(batch.2, seed: 36)
+        try expectWeightedGradient(DeblendLoss(mapLoss: .fluxWeighted), batch, output: \.mapLogits, gradient: \.mapLogits,
+                                   check: GradientCheck(step: 1e-2, probes: 40), "flux-weighted maps")
+    }
+
+    /// A weighted term's gradient of one output against central differences of `loss`'s total;
+    /// the unweighted loss's gradient is the negative control, which must fail.
+    func expectWeightedGradient(_ loss: DeblendLoss, _ batch: (ModelOutputs, Labels, Tensor), output: KeyPath<ModelOutputs, Tensor>,
+                                gradient: KeyPath<OutputGradients, Tensor>, check: GradientCheck, _ name: String) throws {
+        let (out, lab, flux) = batch
+        let values = out[keyPath: output]
+        let analytic = try loss.evaluate(outputs: out, labels: lab, flux: flux).1[keyPath: gradient].values
         let total = { (try? loss.evaluate(outputs: out, labels: lab, flux: flux).0.total) ?? .nan }
-        let check = GradientCheck(step: 1e-2, probes: 40)
-        let e = check.worstError(values: out.mapLogits.data, count: out.mapLogits.count, analytic: analytic, floorScale: 1e-6, lossAt: total)
-        #expect(e < 1e-2, "flux-weighted map gradient: \(e)")
-        // Negative control: the unweighted term's gradient must fail.
-        let unweighted = try DeblendLoss().evaluate(outputs: out, labels: lab, flux: flux).1.mapLogits.values
-        let ew = check.worstError(values: out.mapLogits.data, count: out.mapLogits.count, analytic: unweighted, floorScale: 1e-6, lossAt: total)
-        #expect(ew > 1e-1, "negative control (unweighted gradient) missed: \(ew)")
+        let e = check.worstError(values: values.data, count: values.count, analytic: analytic, floorScale: 1e-6, lossAt: total)
+        #expect(e < 1e-2, "\(name) gradient: \(e)")
+        let unweighted = try DeblendLoss().evaluate(outputs: out, labels: lab, flux: flux).1[keyPath: gradient].values
+        let ew = check.worstError(values: values.data, count: values.count, analytic: unweighted, floorScale: 1e-6, lossAt: total)
+        #expect(ew > 1e-1, "negative control (unweighted gradient) missed for \(name): \(ew)")
     }
 
     /// The close-pair weighting against a float64 evaluation of its definition: the squared error
@@ -174,18 +181,10 @@ import TestSupport
     }
 
     @Test func closePairGradientsMatchCentralDifferences() throws {
-        let (out, lab, flux) = sample(seed: 38)
         var loss = DeblendLoss()
         loss.closePairWeight = 9; loss.closePairRadius = 3
-        let analytic = try loss.evaluate(outputs: out, labels: lab, flux: flux).1.heatmap.values
-        let total = { (try? loss.evaluate(outputs: out, labels: lab, flux: flux).0.total) ?? .nan }
-        let check = GradientCheck(step: 1e-3, probes: 64)
-        let e = check.worstError(values: out.heatmap.data, count: out.heatmap.count, analytic: analytic, floorScale: 1e-6, lossAt: total)
-        #expect(e < 1e-2, "close-pair heatmap gradient: \(e)")
-        // Negative control: the unweighted gradient must fail.
-        let unweighted = try DeblendLoss().evaluate(outputs: out, labels: lab, flux: flux).1.heatmap.values
-        let ew = check.worstError(values: out.heatmap.data, count: out.heatmap.count, analytic: unweighted, floorScale: 1e-6, lossAt: total)
-        #expect(ew > 1e-1, "negative control (unweighted gradient) missed: \(ew)")
+        try expectWeightedGradient(loss, sample(seed: 38), output: \.heatmap, gradient: \.heatmap,
+                                   check: GradientCheck(step: 1e-3, probes: 64), "close-pair heatmap")
     }
 
     /// Fluxes over three decades, some negative (which weigh 0), zeros (masked) kept.

@@ -22,6 +22,25 @@ struct DeblendCLITests {
         return (directory, field, weights)
     }
 
+    /// The fixture's tiny model written again as DIRECTORY/NAME.safetensors for each (name, value),
+    /// with `key` = value in its metadata.
+    static func writeFixtureModel(recording key: String, _ values: [(name: String, value: String)], in directory: String) throws {
+        let model = try DualDecoderModel(config: .tiny, seed: 5)
+        let entries = model.parameters.safetensorsEntries() + model.state.safetensorsEntries()
+        for (name, value) in values {
+            try Safetensors.write(entries, to: URL(fileURLWithPath: directory + "/\(name).safetensors"), metadata: [key: value])
+        }
+    }
+
+    /// Deblends the fixture's field with `weights` (tiny preset, 32² tiles) into DIRECTORY/NAME; when
+    /// it succeeds, also the catalog's primary-header keyword `header`.
+    static func deblendFixture(_ f: (directory: String, field: String, weights: String), weights: String, _ extra: [String],
+                               into name: String, readingHeader header: String) throws -> (run: PaisRun, recorded: HeaderValue?) {
+        let out = f.directory + "/" + name
+        let run = try runPais(["deblend", f.field, "--model", weights, "--preset", "tiny", "--tile", "32", "--output", out] + extra)
+        return (run, run.status == 0 ? try FITSFile.open(out + "/catalog.fits").readKey(header) : nil)
+    }
+
     @Test func deblendWritesConsistentOutputsAndEvaluateScoresThem() throws {
         let f = try Self.fixture()
         defer { try? FileManager.default.removeItem(atPath: f.directory) }
@@ -694,15 +713,9 @@ struct DeblendCLITests {
     @Test func inputCeilingIsChosenAndRecorded() throws {
         let f = try Self.fixture()
         defer { try? FileManager.default.removeItem(atPath: f.directory) }
-        let model = try DualDecoderModel(config: .tiny, seed: 5)
-        let entries = model.parameters.safetensorsEntries() + model.state.safetensorsEntries()
-        for (name, recorded) in [("ceiling", "3.5"), ("broken", "bright")] {
-            try Safetensors.write(entries, to: URL(fileURLWithPath: f.directory + "/\(name).safetensors"), metadata: ["pais_input_ceiling": recorded])
-        }
+        try Self.writeFixtureModel(recording: "pais_input_ceiling", [("ceiling", "3.5"), ("broken", "bright")], in: f.directory)
         func deblend(_ weights: String, _ extra: [String], into name: String) throws -> (run: PaisRun, recorded: HeaderValue?) {
-            let out = f.directory + "/" + name
-            let run = try runPais(["deblend", f.field, "--model", weights, "--preset", "tiny", "--tile", "32", "--output", out] + extra)
-            return (run, run.status == 0 ? try FITSFile.open(out + "/catalog.fits").readKey("PAISCEIL") : nil)
+            try Self.deblendFixture(f, weights: weights, extra, into: name, readingHeader: "PAISCEIL")
         }
         let none = try deblend(f.weights, [], into: "none")
         #expect(none.recorded == .double(0) && none.run.standardOutput.contains("input ceiling: none (the model records none (pais_input_ceiling))"),
@@ -728,16 +741,10 @@ struct DeblendCLITests {
     @Test func peakThresholdIsChosenAndRecorded() throws {
         let f = try Self.fixture()
         defer { try? FileManager.default.removeItem(atPath: f.directory) }
-        let model = try DualDecoderModel(config: .tiny, seed: 5)
-        let entries = model.parameters.safetensorsEntries() + model.state.safetensorsEntries()
-        for (name, recorded) in [("strict", "0.6"), ("broken", "1.5")] {
-            try Safetensors.write(entries, to: URL(fileURLWithPath: f.directory + "/\(name).safetensors"), metadata: ["pais_peak_threshold": recorded])
-        }
+        try Self.writeFixtureModel(recording: "pais_peak_threshold", [("strict", "0.6"), ("broken", "1.5")], in: f.directory)
         func deblend(_ weights: String, _ extra: [String], into name: String) throws -> (run: PaisRun, recorded: HeaderValue?, sources: Int) {
-            let out = f.directory + "/" + name
-            let run = try runPais(["deblend", f.field, "--model", weights, "--preset", "tiny", "--tile", "32", "--output", out] + extra)
-            guard run.status == 0 else { return (run, nil, 0) }
-            return (run, try FITSFile.open(out + "/catalog.fits").readKey("PAISNMS"), try FITSTable.read(from: out + "/catalog.csv").rowCount)
+            let (run, recorded) = try Self.deblendFixture(f, weights: weights, extra, into: name, readingHeader: "PAISNMS")
+            return (run, recorded, run.status == 0 ? try FITSTable.read(from: f.directory + "/\(name)/catalog.csv").rowCount : 0)
         }
         let plain = try deblend(f.weights, [], into: "plain")
         #expect(plain.recorded == .double(Double(Float(0.1))) && plain.run.standardOutput.contains("detection: heatmap peaks above 0.1 (the method's; the model records none)"),
