@@ -3,6 +3,7 @@
 
     tools/pool-reports.py [--label NAME] [--baseline B_DIR,B_DIR,...] [--near-missed R]
                           [--near-detections R] [--by-separation] [--by-blendedness] [--positions] [--pulls]
+                          [--peaks]
                           EVAL_DIR [EVAL_DIR ...]
 
 Each EVAL_DIR is a `pais evaluate --output` directory (report.json and matches.csv, r = 5 px).
@@ -35,6 +36,11 @@ detections (the centroid error of metrics.md §2, pooled). With --pulls, the ran
 the fields of each one's flux_err pull width (report.json's fluxErrorPulls sigmaMAD; 1 for exact
 errors) and the median number of pulls per field: a field's width is not pooled, it is the
 field's own, so its spread is what one field can show.
+With --peaks, the quartiles of the heatmap peak heights (the deblend catalog's `peak`) of the
+false detections, the true ones and the true ones with β ≥ 0.5, and how many of each (false /
+true / true β ≥ 0.5) a higher NMS threshold keeps. NMS reads values below its threshold as 0, so
+the peaks at a higher threshold are exactly those of these at least that high; what the matching
+makes of them can differ a little, as centroids move when a neighbour's peak goes.
 With --header, the column names first (alone without directories). Standard library only.
 """
 import csv
@@ -98,14 +104,42 @@ def near_missed(directories, radius):
     return groups, next_to_blended
 
 
-def catalog_positions(evaluation):
-    """The detections of the deblend an evaluation scored: `EVAL/../deblend/catalog.csv`, as
-    tools/training-curve.sh lays its runs out."""
+def deblend_catalog(evaluation, option):
+    """The rows of the catalog of the deblend an evaluation scored: `EVAL/../deblend/catalog.csv`,
+    as tools/training-curve.sh lays its runs out; `option` names what needs it."""
     path = os.path.join(os.path.dirname(os.path.abspath(evaluation)), "deblend", "catalog.csv")
     if not os.path.exists(path):
-        sys.exit(f"error: --near-detections needs the deblend catalog {path}")
+        sys.exit(f"error: {option} needs the deblend catalog {path}")
     with open(path) as f:
-        return [(float(r["x"]), float(r["y"])) for r in csv.DictReader(f)]
+        return list(csv.DictReader(f))
+
+
+def catalog_positions(evaluation):
+    """The detections of the deblend an evaluation scored."""
+    return [(float(r["x"]), float(r["y"])) for r in deblend_catalog(evaluation, "--near-detections")]
+
+
+PEAK_THRESHOLDS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.4)
+
+
+def detection_peaks(directories):
+    """The heatmap peak heights of the false detections (left without a truth), of the true ones
+    (matched to a detectable truth; one matched to an undetectable truth is neither, metrics.md)
+    and of the true ones with blendedness ≥ 0.5."""
+    false, true, blended = [], [], []
+    for d in directories:
+        peak = {int(r["id"]): float(r["peak"]) for r in deblend_catalog(d, "--peaks")}
+        for row in read_matches(d):
+            prediction = int(row["prediction"])
+            if prediction < 0:
+                continue
+            if int(row["truth_id"]) < 0:
+                false.append(peak[prediction])
+            elif row["detectable"] == "true":
+                true.append(peak[prediction])
+                if float(row["blendedness"]) >= 0.5:
+                    blended.append(peak[prediction])
+    return false, true, blended
 
 
 def near_detections(directories, baselines, radius):
@@ -216,7 +250,7 @@ def pull_widths(directories):
 
 def main(argv):
     label, header, directories, baselines, radius, detection_radius = "", False, [], [], None, None
-    separation = blendedness = positions = pulls = False
+    separation = blendedness = positions = pulls = peaks = False
     while argv:
         a = argv.pop(0)
         if a in ("-h", "--help"):
@@ -237,6 +271,8 @@ def main(argv):
             positions = True
         elif a == "--pulls":
             pulls = True
+        elif a == "--peaks":
+            peaks = True
         elif a == "--header":
             header = True
         else:
@@ -289,6 +325,13 @@ def main(argv):
         widths, counts = pull_widths(directories)
         line += (f"   flux_err pull width (sigma_MAD) per field: {min(widths):.2f}-{max(widths):.2f}, median {statistics.median(widths):.2f}"
                  f" ({len(widths)} fields, median {statistics.median(counts):g} pulls)" if widths else "   no flux_err pulls in these reports")
+    if peaks:
+        groups = dict(zip(("false", "true", "true β ≥ 0.5"), detection_peaks(directories)))
+        def quartiles(values):
+            return " / ".join(f"{q:.3f}" for q in statistics.quantiles(values, n=4)) if len(values) > 1 else "-"
+        line += ("   heatmap peaks, quartiles: " + "; ".join(f"{k} {quartiles(v)} ({len(v)})" for k, v in groups.items())
+                 + "; kept at " + ", ".join(f"{t:g}: " + " / ".join(str(sum(p >= t for p in v)) for v in groups.values())
+                                            for t in PEAK_THRESHOLDS[1:]))
     if separation:
         line += "   β ≥ 0.5 found by distance to the nearest brighter truth: " + ", ".join(
             f"{bin_label(lo, hi)} px {found}/{total}" for (lo, hi), (found, total) in zip(SEPARATION_BINS, by_separation(directories)))

@@ -222,7 +222,7 @@ public struct DeblendLoss {
     /// Slots padded with a repeated centre (a crop of one source) or two sources on the same label
     /// centre are not a pair.
     @inline(__always)
-    public static func isNearClosePair(_ v: UnsafePointer<Float>, radius: Float) -> Bool {
+    static func isNearClosePair(_ v: UnsafePointer<Float>, radius: Float) -> Bool {
         let sy = v[2] - v[0], sx = v[3] - v[1]
         let separation2 = sy * sy + sx * sx, r2 = radius * radius
         // Slot 2 is the farther centre, so it bounds the pixel's distance to both.
