@@ -3,14 +3,21 @@
 and detection scores of peak finders other than PAIS's NMS on that heatmap (BENCHMARKS.md,
 "Why strongly blended sources are missed").
 
-Usage:  python tools/heatmap-peaks-study.py [--pais PATH] [--blurred-truth] FIELD.fits:DEBLEND_DIR [...]
+Usage:  python tools/heatmap-peaks-study.py [--pais PATH] [--threshold T] [--blurred-truth] FIELD.fits:DEBLEND_DIR [...]
 
 FIELD.fits is a `pais simulate` field (its truth is read from FIELD.catalog.csv, written beside
 it by `pais simulate --catalog-csv` or tools/sextractor-compare.sh); DEBLEND_DIR is `pais deblend
 FIELD.fits --output DEBLEND_DIR`. Scores follow metrics.md §2: Hungarian matching within 5 px
 against all truths, predictions matched to undetectable truths count neither way. The first row
-(NMS, window 7, threshold 0.1) reproduces `pais evaluate`. Tune variants on fields other than
-the ones you report.
+(NMS, window 7, threshold T: 0.1, the method's, unless the model records another as
+pais_peak_threshold) is PAIS's own detection, scored at the peak pixels (the deblend's catalog
+is scored at its centroids, which moves a source or two per field). Tune variants on fields other than the ones you
+report. After the per-field rows, each detector's scores pooled over the fields.
+
+The "shoulders" detectors (BENCHMARKS.md, "Faintness or blending", session 29) keep the NMS peaks
+and add the peaks of what the heatmap holds beyond each peak's symmetric part: r(p) = h(p) −
+max_k min(h(p), h(2c_k − p)) over the peaks c_k within 12 px, NMS on r ≥ s, at least 3 px from
+every peak. A companion on a peak's flank breaks that symmetry; so does a lopsided hill.
 
 --blurred-truth adds how much smoothing the true heatmap's peaks survive (BENCHMARKS.md, "Does
 more training move the two missed targets?"): the label heatmap of method.md §3.3, max_j
@@ -51,7 +58,32 @@ def scores(found, field, pais, scratch):
         result = json.load(handle)
     at5 = next(d for d in result["detection"] if d["radius"] == 5)
     blended = next(b for b in result["recallByBlendedness"] if b["low"] == 0.5)
-    return at5["precision"], at5["recall"], at5["f1"], blended["recall"], blended["detected"], blended["detectable"]
+    return (at5["precision"], at5["recall"], at5["f1"], blended["recall"], blended["detected"], blended["detectable"],
+            at5["truePositives"], at5["falsePositives"], at5["falseNegatives"])
+
+
+def symmetric_excess(h, centres, reach=12):
+    """h minus, at each pixel, the largest symmetric part min(h(p), h(2c − p)) of the peaks c within `reach` px."""
+    symmetric = np.zeros_like(h)
+    height, width = h.shape
+    for cx, cy in centres.astype(int):
+        # The window's mirror through (cy, cx) must stay inside the image.
+        y0, y1 = max(0, cy - reach, 2 * cy - (height - 1)), min(height, cy + reach + 1, 2 * cy + 1)
+        x0, x1 = max(0, cx - reach, 2 * cx - (width - 1)), min(width, cx + reach + 1, 2 * cx + 1)
+        mirror = h[2 * cy - y1 + 1:2 * cy - y0 + 1, 2 * cx - x1 + 1:2 * cx - x0 + 1][::-1, ::-1]
+        symmetric[y0:y1, x0:x1] = np.maximum(symmetric[y0:y1, x0:x1], np.minimum(h[y0:y1, x0:x1], mirror))
+    return h - symmetric
+
+
+def with_shoulders(h, threshold, shoulder):
+    """The NMS peaks, plus the NMS peaks of their symmetric excess ≥ `shoulder` at least 3 px from each."""
+    centres = peaks(h, h, threshold, 7)
+    excess = symmetric_excess(h, centres)
+    extra = peaks(excess, excess, shoulder, 7)
+    if len(centres) and len(extra):
+        gaps = np.hypot(extra[:, None, 0] - centres[None, :, 0], extra[:, None, 1] - centres[None, :, 1]).min(axis=1)
+        extra = extra[gaps >= 3]
+    return np.concatenate([centres, extra])
 
 
 def label_heatmap(truth, sigma, shape):
@@ -69,13 +101,16 @@ def label_heatmap(truth, sigma, shape):
     return h
 
 
-DETECTORS = {
-    "NMS 7x7, h >= 0.1 (PAIS)": lambda h: peaks(h, h, 0.1, 7),
-    "NMS 5x5": lambda h: peaks(h, h, 0.1, 5),
-    "NMS on h - 0.5 s^2 LoG(h), s = 1": lambda h: peaks(h - 0.5 * laplace(gaussian_filter(h, 1.0)), h, 0.1, 7),
-    "NMS on h - 2 s^2 LoG(h), s = 2": lambda h: peaks(h - 8.0 * laplace(gaussian_filter(h, 2.0)), h, 0.1, 7),
-    "NMS on h - 0.5 G_2(h) (unsharp)": lambda h: peaks(h - 0.5 * gaussian_filter(h, 2.0), h, 0.1, 7),
-}
+def detectors(t):
+    """Peak finders on the stitched heatmap, each gated at the NMS threshold t."""
+    return {
+        f"NMS 7x7, h >= {t:g} (PAIS)": lambda h: peaks(h, h, t, 7),
+        "NMS 5x5": lambda h: peaks(h, h, t, 5),
+        "NMS on h - 0.5 s^2 LoG(h), s = 1": lambda h: peaks(h - 0.5 * laplace(gaussian_filter(h, 1.0)), h, t, 7),
+        "NMS on h - 2 s^2 LoG(h), s = 2": lambda h: peaks(h - 8.0 * laplace(gaussian_filter(h, 2.0)), h, t, 7),
+        "NMS on h - 0.5 G_2(h) (unsharp)": lambda h: peaks(h - 0.5 * gaussian_filter(h, 2.0), h, t, 7),
+        **{f"NMS + shoulders >= {s:g}": (lambda h, s=s: with_shoulders(h, t, s)) for s in (0.1, 0.2, 0.3)},
+    }
 
 
 def main():
@@ -83,6 +118,9 @@ def main():
     pais = os.path.join(os.path.dirname(__file__), "..", ".build", "release", "pais")
     if arguments[:1] == ["--pais"]:
         pais, arguments = arguments[1], arguments[2:]
+    threshold = 0.1
+    if arguments[:1] == ["--threshold"]:
+        threshold, arguments = float(arguments[1]), arguments[2:]
     blurred = "--blurred-truth" in arguments
     arguments = [a for a in arguments if a != "--blurred-truth"]
     if not arguments:
@@ -93,7 +131,8 @@ def main():
         heatmap = fits.getdata(directory + "/heatmap.fits").astype(np.float64)
         with open(field.replace(".fits", ".catalog.csv")) as handle:
             truth = [dict(x=float(r["x"]), y=float(r["y"]), detectable=r["is_detectable"] == "true",
-                          beta=float(r["blendedness"])) for r in csv.DictReader(handle)]
+                          beta=float(r["blendedness"]), flux=float(r["flux"]), snr=float(r["snr_iso"]))
+                     for r in csv.DictReader(handle)]
         fields.append((field, heatmap, truth))
 
     print("heatmap at the true centre of detectable sources with blendedness >= 0.5:")
@@ -115,11 +154,36 @@ def main():
         print(f"  {field}: {len(values)} sources, heatmap quartiles {q[0]:.2f} / {q[1]:.2f} / {q[2]:.2f}; "
               f"a 7x7 peak >= 0.1 within 5 px: {own_peak / len(values):.2f}; "
               f"any 3x3 local maximum within 2 px: {local_max} of {len(values)}")
+    print(f"strongly blended detectable sources with no NMS peak (h >= {threshold:g}) within 5 px, by the distance to the"
+          " nearest brighter truth, pooled: how many, the heatmap at their true centres (quartiles), their median snr_iso"
+          " and the median flux ratio of that neighbour to them")
+    missed = {bin: [] for bin in ((0, 8), (8, 20), (20, np.inf))}
+    for field, heatmap, truth in fields:
+        found = peaks(heatmap, heatmap, threshold, 7)
+        height, width = heatmap.shape
+        for t in truth:
+            if not (t["detectable"] and t["beta"] >= 0.5):
+                continue
+            if len(found) and np.hypot(found[:, 0] - t["x"], found[:, 1] - t["y"]).min() <= 5:
+                continue
+            gap, neighbour = min(((np.hypot(u["x"] - t["x"], u["y"] - t["y"]), u) for u in truth if u["flux"] > t["flux"]),
+                                 key=lambda pair: pair[0], default=(np.inf, t))
+            x, y = min(max(int(round(t["x"])), 0), width - 1), min(max(int(round(t["y"])), 0), height - 1)
+            next(v for (lo, hi), v in missed.items() if lo <= gap < hi).append((heatmap[y, x], t["snr"], neighbour["flux"] / t["flux"]))
+    for (lo, hi), values in missed.items():
+        q = np.quantile([v[0] for v in values], [0.25, 0.5, 0.75]) if values else [np.nan] * 3
+        snr, ratio = (np.median([v[k] for v in values]) if values else np.nan for k in (1, 2))
+        print(f"  {lo:g}-{hi:g} px: {len(values)}, heatmap {q[0]:.2f} / {q[1]:.2f} / {q[2]:.2f}, snr_iso {snr:.1f}, flux ratio {ratio:.1f}")
     print("detection by pais evaluate (per field: precision, recall, F1 at 5 px, recall at blendedness >= 0.5):")
     with tempfile.TemporaryDirectory() as scratch:
-        for name, detector in DETECTORS.items():
-            cells = ["P %.3f R %.3f F1 %.3f b %.3f" % scores(detector(h), f, pais, scratch)[:4] for f, h, _ in fields]
-            print(f"  {name:34s} " + " | ".join(cells))
+        pooled = {}
+        for name, detector in detectors(threshold).items():
+            results = [scores(detector(h), f, pais, scratch) for f, h, _ in fields]
+            print(f"  {name:34s} " + " | ".join("P %.3f R %.3f F1 %.3f b %.3f" % r[:4] for r in results))
+            pooled[name] = [sum(r[k] for r in results) for k in (4, 5, 6, 7, 8)]
+        print("pooled over the fields (TP / FP / FN, F1, recall at blendedness >= 0.5):")
+        for name, (detected, detectable, tp, fp, fn) in pooled.items():
+            print(f"  {name:34s} {tp} / {fp} / {fn}, F1 {2 * tp / (2 * tp + fp + fn):.3f}, {detected / detectable:.3f} ({detected}/{detectable})")
         if not blurred:
             return
         print("NMS on the true heatmap, blurred (pooled over the fields: recall at blendedness >= 0.5):")

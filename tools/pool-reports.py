@@ -3,7 +3,7 @@
 
     tools/pool-reports.py [--label NAME] [--baseline B_DIR,B_DIR,...] [--near-missed R]
                           [--near-detections R] [--by-separation] [--by-blendedness] [--positions] [--pulls]
-                          [--peaks]
+                          [--peaks] [--by-snr]
                           EVAL_DIR [EVAL_DIR ...]
 
 Each EVAL_DIR is a `pais evaluate --output` directory (report.json and matches.csv, r = 5 px).
@@ -41,6 +41,11 @@ false detections, the true ones and the true ones with β ≥ 0.5, and how many 
 true / true β ≥ 0.5) a higher NMS threshold keeps. NMS reads values below its threshold as 0, so
 the peaks at a higher threshold are exactly those of these at least that high; what the matching
 makes of them can differ a little, as centroids move when a neighbour's peak goes.
+With --by-snr, the recall of the detectable truths by their isolated SNR (matches.csv's snr_iso,
+the value that makes a source detectable at 5), for the nearly isolated (β < 0.1) and the strongly
+blended (β ≥ 0.5) apart, and the strongly blended recall one would see if each were found as often
+as the nearly isolated sources of its SNR bin: the part of the β ≥ 0.5 shortfall that blending,
+not faintness, costs.
 With --header, the column names first (alone without directories). Standard library only.
 """
 import csv
@@ -205,6 +210,30 @@ def by_separation(directories):
     return counts
 
 
+SNR_BINS = ((5, 7), (7, 10), (10, 15), (15, 25), (25, 50), (50, float("inf")))
+
+
+def by_snr(directories):
+    """Per `SNR_BINS` bin of snr_iso: (found, all) of the detectable truths with β < 0.1 and with
+    β ≥ 0.5, and the β ≥ 0.5 count expected at the β < 0.1 recall of each bin."""
+    isolated, blended = [[0, 0] for _ in SNR_BINS], [[0, 0] for _ in SNR_BINS]
+    for d in directories:
+        for row in read_matches(d):
+            if int(row["truth_id"]) < 0 or row["detectable"] != "true":
+                continue
+            if "snr_iso" not in row:
+                sys.exit(f"error: {d}/matches.csv has no snr_iso column (written by `pais evaluate` since session 29)")
+            beta, snr = float(row["blendedness"]), float(row["snr_iso"])
+            counts = isolated if beta < 0.1 else blended if beta >= 0.5 else None
+            k = next((i for i, (lo, hi) in enumerate(SNR_BINS) if lo <= snr < hi), None)
+            if counts is None or k is None:
+                continue
+            counts[k][0] += int(row["prediction"]) >= 0
+            counts[k][1] += 1
+    expected = sum(b[1] * i[0] / i[1] for i, b in zip(isolated, blended) if i[1])
+    return isolated, blended, expected
+
+
 def bin_label(lo, hi):
     return f"{lo:g}-{hi:g}" if hi != float("inf") else f"≥ {lo:g}"
 
@@ -250,7 +279,7 @@ def pull_widths(directories):
 
 def main(argv):
     label, header, directories, baselines, radius, detection_radius = "", False, [], [], None, None
-    separation = blendedness = positions = pulls = peaks = False
+    separation = blendedness = positions = pulls = peaks = snr = False
     while argv:
         a = argv.pop(0)
         if a in ("-h", "--help"):
@@ -273,6 +302,8 @@ def main(argv):
             pulls = True
         elif a == "--peaks":
             peaks = True
+        elif a == "--by-snr":
+            snr = True
         elif a == "--header":
             header = True
         else:
@@ -335,6 +366,13 @@ def main(argv):
     if separation:
         line += "   β ≥ 0.5 found by distance to the nearest brighter truth: " + ", ".join(
             f"{bin_label(lo, hi)} px {found}/{total}" for (lo, hi), (found, total) in zip(SEPARATION_BINS, by_separation(directories)))
+    if snr:
+        isolated, blended, expected = by_snr(directories)
+        total = sum(t for _, t in blended)
+        line += ("   found by snr_iso, β < 0.1 | β ≥ 0.5: " + ", ".join(
+            f"{bin_label(lo, hi)} {i[0]}/{i[1]} | {b[0]}/{b[1]}" for (lo, hi), i, b in zip(SNR_BINS, isolated, blended))
+            + f"; β ≥ 0.5 at the β < 0.1 recall of its SNR: {expected / total if total else float('nan'):.3f}"
+            f" ({expected:.0f}/{total})")
     print(line)
     return 0
 

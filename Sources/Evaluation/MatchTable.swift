@@ -15,7 +15,8 @@ import PCR
 public enum MatchTable {
     /// The columns after `truth_id`, `prediction` and before `detectable`, then after it.
     static let positions: [(name: String, unit: String?)] = [
-        ("x_true", "pix"), ("y_true", "pix"), ("x", "pix"), ("y", "pix"), ("distance", "pix"), ("mag_true", "mag"), ("blendedness", nil)]
+        ("x_true", "pix"), ("y_true", "pix"), ("x", "pix"), ("y", "pix"), ("distance", "pix"), ("mag_true", "mag"), ("blendedness", nil),
+        ("snr_iso", nil)]
     static let fluxes: [(name: String, unit: String?)] = [
         ("flux_true", nil), ("flux_attributed", nil), ("flux_noisy", nil), ("flux_err", nil), ("pull", nil)]
 
@@ -41,7 +42,7 @@ public enum MatchTable {
             let error = prediction?.fluxError.flatMap { $0 > 0 && $0.isFinite ? $0 : nil }
             let pull = attributed.flatMap { a in mapNoisy.flatMap { n in prediction?.fluxErrorPull(truth, mapSums: (a, n)) } }
             for (c, value) in [source?.position.x, source?.position.y, prediction?.position.x, prediction?.position.y,
-                               t.flatMap { pairOf[$0]?.distance }, source?.magnitude, source?.blendedness].enumerated() {
+                               t.flatMap { pairOf[$0]?.distance }, source?.magnitude, source?.blendedness, source?.snrIso].enumerated() {
                 positionValues[c].append(value ?? nan)
             }
             for (c, value) in [source?.flux, attributed, noisy, error, pull].enumerated() { fluxValues[c].append(value ?? nan) }

@@ -11,6 +11,9 @@ public struct TruthSource: Sendable {
     public var flux: Double
     public var isDetectable: Bool
     public var blendedness: Double
+    /// The isolated matched-filter SNR that `isDetectable` thresholds (metrics.md §1); NaN when the
+    /// catalog does not give it.
+    public var snrIso: Double = .nan
     /// The noiseless PSF-convolved model S_i (empty if the file has no stamps).
     public var model: SparseImage
 }
@@ -53,10 +56,11 @@ public struct TruthField: Sendable {
         let xs = try cat.doubles("x", source: name), ys = try cat.doubles("y", source: name)
         let mags = try cat.doubles("mag_h", source: name), fluxes = try cat.doubles("flux_in_image", source: name)
         let detectable = try cat.doubles("is_detectable", source: name), beta = try cat.doubles("blendedness", source: name)
+        let snr = cat["snr_iso"] == nil ? [Double](repeating: .nan, count: cat.rowCount) : try cat.doubles("snr_iso", source: name)
         let models = try StampFile.read(path, ids: ids)
         let sources = (0..<cat.rowCount).map { k in
             TruthSource(id: ids[k], position: PixelPosition(x: xs[k], y: ys[k]), magnitude: mags[k], flux: fluxes[k],
-                        isDetectable: detectable[k] != 0, blendedness: beta[k], model: models[k])
+                        isDetectable: detectable[k] != 0, blendedness: beta[k], snrIso: snr[k], model: models[k])
         }
         return TruthField(height: noisy.height, width: noisy.width, noisy: noisy.pixels, noiseless: noiseless.pixels,
                           sigma: sigma, sources: sources)

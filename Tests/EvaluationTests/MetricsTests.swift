@@ -21,7 +21,8 @@ func handMadeField() -> TruthField {
     let positions = [(5.0, 5.0), (6.0, 8.0), (14.0, 22.0), (15.0, 10.0)]
     let sources = models.indices.map { k in
         TruthSource(id: Int64(k + 1), position: PixelPosition(x: positions[k].1, y: positions[k].0), magnitude: [22.2, 23.1, 22.6, 27.3][k],
-                    flux: models[k].total, isDetectable: k < 3, blendedness: [0.2, 0.4, 0.0, 0.0][k], model: models[k])
+                    flux: models[k].total, isDetectable: k < 3, blendedness: [0.2, 0.4, 0.0, 0.0][k],
+                    snrIso: [310, 150, 240, 2.5][k], model: models[k])
     }
     return TruthField(height: h, width: w, noisy: noisy, noiseless: noiseless, sigma: 0.01, sources: sources)
 }
@@ -274,6 +275,8 @@ struct PurityTests {
     #expect(pull[2].isNaN && !flux[2].isNaN)                   // no flux_err, no pull
     #expect(noisyFlux[4] == 3 && flux[4].isNaN)               // no map: the catalog's flux
     #expect(try table.doubles("detectable") == [1, 1, 1, 0, 0])
+    let snr = try table.doubles("snr_iso")                     // the truth's, NaN for a false positive
+    #expect(Array(snr[0..<4]) == [310, 150, 240, 2.5] && snr[4].isNaN)
     // As the report with --prefer-catalog-flux: the catalog's flux is the noisy flux; the pull
     // still measures the noise the shares collect.
     let preferred = try MatchTable.build(field, predictions, pairs: scorer.primaryPairs(field, predictions), preferCatalogFlux: true)

@@ -265,6 +265,9 @@ struct DeblendCLITests {
         #expect(matches.rowCount == (json["truths"] as? Int ?? -1) + (detection["falsePositives"] as? Int ?? -1))
         let rowPulls = zip(try matches.doubles("pull"), try matches.doubles("detectable")).filter { $1 == 1 && !$0.isNaN }
         #expect(rowPulls.count == n)
+        // Each truth's snr_iso is the simulated field's, and detectable is snr_iso ≥ 5 (metrics.md §1).
+        let truthRows = Array(zip(try matches.doubles("snr_iso"), try matches.doubles("detectable")).prefix(json["truths"] as? Int ?? 0))
+        #expect(!truthRows.isEmpty && truthRows.allSatisfy { $0.isFinite && ($0 >= 5) == ($1 == 1) })
         let plain = try runPais(["deblend", field, "--output", directory + "/plain"])
         #expect(plain.status == 0 && plain.standardOutput.contains("flux errors: from the sky noise map alone"))
         #expect(try FITSFile.open(directory + "/plain/catalog.fits").readKey("PAISWGTK")?.doubleValue == -1)
