@@ -78,6 +78,18 @@ public struct DeblendLoss {
     /// The largest separation of such a pair, and the largest distance of the pixel from both of
     /// its centres, in pixels.
     public var closePairRadius = 8.0
+    /// Not the method's: the heatmap term of a pixel near a strongly blended label centre counts
+    /// `1 + blendedCentreWeight` more (`isNearBlendedCentre`; added to the close-pair weight where
+    /// both apply). Faint sources beside a much brighter one are the ones the network leaves
+    /// unmarked (BENCHMARKS.md, "Faintness or blending"), and their centres hold about 0.1 % of a
+    /// crop's pixels (`tools/close-pair-pixels.py`).
+    public var blendedCentreWeight = 0.0
+    /// How far from its nearest label centre such a pixel may lie, in pixels.
+    public var blendedCentreRadius = 3.0
+    /// The claim-map share below which a pixel's nearest source counts as blended there: at a
+    /// detectable source's centre it is above 0.8 for nine in ten sources with blendedness 0.1-0.5,
+    /// and below 0.7 for three in four with blendedness ≥ 0.5 (`tools/centre-shares.py`).
+    static let blendedShare: Float = 0.7
 
     public init(heatmapLoss: HeatmapLoss = .squaredError, mapLoss: MapLoss = .crossEntropy) {
         self.heatmapLoss = heatmapLoss
@@ -100,6 +112,9 @@ public struct DeblendLoss {
         }
         guard closePairWeight == 0 || n >= 2 else {
             throw ModelError.invalidConfig("a close-pair weight needs at least 2 claim-vector slots, the model has \(n)")
+        }
+        guard blendedCentreWeight == 0 || n >= 2 else {
+            throw ModelError.invalidConfig("a blended-centre weight needs at least 2 claim-map slots (one slot owns every pixel), the model has \(n)")
         }
         let gb = globalBatch ?? s.b
         guard gb >= 1 else { throw ModelError.invalidConfig("global batch size must be ≥ 1, got \(gb)") }
@@ -151,6 +166,7 @@ public struct DeblendLoss {
                     let invN = 1 / Float(n), inv2N = 1 / Float(2 * n)
                     let cvStep = Float(cvScale), mapW = Float(norm * wm), entW = Float(norm * we), heatW = Float(wh * norm * 2)
                     let pairExtra = Float(closePairWeight), pairRadius = Float(closePairRadius)
+                    let blendedExtra = Float(blendedCentreWeight), blendedRadius = Float(blendedCentreRadius)
                     for p in lo..<max(lo, hi) {
                         let vo = o.vectors.data + p * 2 * n, vy = y.vectors.data + p * 2 * n, gv = dv.data + p * 2 * n
                         let z = o.mapLogits.data + p * n, ym = y.maps.data + p * n, gm = dm.data + p * n
@@ -160,17 +176,18 @@ public struct DeblendLoss {
                             for k in 0..<n { gm[k] = 0 }
                             continue
                         }
-                        let pairScale: Float = pairExtra > 0 && Self.isNearClosePair(vy, radius: pairRadius) ? 1 + pairExtra : 1
+                        var heatmapScale: Float = pairExtra > 0 && Self.isNearClosePair(vy, radius: pairRadius) ? 1 + pairExtra : 1
+                        if blendedExtra > 0 && Self.isNearBlendedCentre(vy, maps: ym, radius: blendedRadius) { heatmapScale += blendedExtra }
                         if focal {
                             let (value, slope) = Self.focalTerm(predicted: o.heatmap.data[p], label: y.heatmap.data[p])
-                            let scale = centreWeight[p / perExample] * pairScale
+                            let scale = centreWeight[p / perExample] * heatmapScale
                             com += Double(value * scale)
                             dh.data[p] = Float(wh) * scale * slope
                         } else {
                             // Centre heatmap: w(h − ĥ)², d/dĥ = 2w(ĥ − h).
                             let diff = o.heatmap.data[p] - y.heatmap.data[p]
-                            com += Double(pairScale * diff * diff)
-                            dh.data[p] = heatW * pairScale * diff
+                            com += Double(heatmapScale * diff * diff)
+                            dh.data[p] = heatW * heatmapScale * diff
                         }
                         // Vectors: (1/2n) Σ|v̂ − v|, d/dv̂ = sign(v̂ − v)/(2n), sign(0) = 0.
                         var l1: Float = 0
@@ -227,6 +244,14 @@ public struct DeblendLoss {
         let separation2 = sy * sy + sx * sx, r2 = radius * radius
         // Slot 2 is the farther centre, so it bounds the pixel's distance to both.
         return separation2 >= 0.25 && separation2 <= r2 && v[2] * v[2] + v[3] * v[3] <= r2
+    }
+
+    /// Whether a pixel's nearest label centre, from its claim-vector target `v` (slot 1's `(dy, dx)`),
+    /// is within `radius` of it while that source's claim-map target `maps[0]` is below
+    /// `blendedShare`: its neighbours own a large part of the light at its centre.
+    @inline(__always)
+    static func isNearBlendedCentre(_ v: UnsafePointer<Float>, maps: UnsafePointer<Float>, radius: Float) -> Bool {
+        v[0] * v[0] + v[1] * v[1] <= radius * radius && maps[0] < blendedShare
     }
 
     /// One pixel's focal term (`HeatmapLoss.focal`) and its derivative with respect to ĥ.

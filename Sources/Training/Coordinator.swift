@@ -125,6 +125,7 @@ public final class Coordinator {
             + (config.heatmapLossKind == .squaredError ? "" : ", heatmap loss \(config.heatmapLoss)")
             + (config.heatmapWeight == 0 ? "" : ", heatmap weight \(config.heatmapWeight)")
             + (config.closePairWeight == 0 ? "" : ", close pairs (≤ \(config.closePairRadius) px) weighted 1 + \(config.closePairWeight)")
+            + (config.blendedCentreWeight == 0 ? "" : ", blended centres (≤ \(config.blendedCentreRadius) px) weighted + \(config.blendedCentreWeight)")
             + (config.mapLossKind == .crossEntropy ? "" : ", map loss \(config.mapLoss)")
             + (config.trainableParts.count == NetworkPart.allCases.count ? ""
                : ", training only \(config.trainableParts.sorted().map(\.rawValue).joined(separator: ", "))")

@@ -56,6 +56,12 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public var closePairWeight: Double = 0
     /// The pair's largest separation, and the pixel's largest distance from both centres, in pixels.
     public var closePairRadius: Double = 8
+    /// Extra weight of the heatmap term near a strongly blended label centre: such a pixel counts
+    /// this much more (`DeblendLoss.blendedCentreWeight`; 0, the method's, weighs all alike). An
+    /// experiment for faint sources beside a much brighter one (models/README.md).
+    public var blendedCentreWeight: Double = 0
+    /// How far from the blended centre such a pixel may lie, in pixels.
+    public var blendedCentreRadius: Double = 3
     /// How the claim maps' cross-entropy weighs pixels: `ce` (the method's L_cm) or `flux` (by each
     /// pixel's flux, an experiment: `MapLoss`).
     public var mapLoss: String = "ce"
@@ -101,6 +107,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         case weightDecay = "weight_decay", clipNorm = "clip_norm", lrSchedule = "lr_schedule", warmupSteps = "warmup_steps"
         case heatmapLoss = "heatmap_loss", heatmapWeight = "heatmap_weight"
         case closePairWeight = "close_pair_weight", closePairRadius = "close_pair_radius", mapLoss = "map_loss", trainable
+        case blendedCentreWeight = "blended_centre_weight", blendedCentreRadius = "blended_centre_radius"
         case epochs, stepsPerEpoch = "steps_per_epoch", evalEveryEpochs = "eval_every_epochs"
         case earlyStopPatience = "early_stop_patience", seed
         case checkpointEverySteps = "checkpoint_every_steps", keepCheckpoints = "keep_checkpoints"
@@ -211,6 +218,10 @@ extension TrainingConfig {
                     "close_pair_weight must be a finite number >= 0 (0 = every pixel alike), got \(closePairWeight)")
         try require(closePairRadius >= 1 && closePairRadius.isFinite,
                     "close_pair_radius must be a finite number of pixels >= 1, got \(closePairRadius)")
+        try require(blendedCentreWeight >= 0 && blendedCentreWeight.isFinite,
+                    "blended_centre_weight must be a finite number >= 0 (0 = every pixel alike), got \(blendedCentreWeight)")
+        try require(blendedCentreRadius >= 1 && blendedCentreRadius.isFinite,
+                    "blended_centre_radius must be a finite number of pixels >= 1, got \(blendedCentreRadius)")
         do { _ = try NetworkPart.parseList(trainable) } catch ModelError.invalidConfig(let message) { throw ConfigError(message) }
         if trainable != "all", let model = ModelConfig.preset(preset),
            let absent = trainableParts.subtracting(model.parts).sorted().first {
@@ -250,6 +261,8 @@ extension TrainingConfig {
         if heatmapWeight > 0 { loss.weightHeatmap = heatmapWeight }
         loss.closePairWeight = closePairWeight
         loss.closePairRadius = closePairRadius
+        loss.blendedCentreWeight = blendedCentreWeight
+        loss.blendedCentreRadius = blendedCentreRadius
         return loss
     }
 

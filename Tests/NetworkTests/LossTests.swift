@@ -146,31 +146,28 @@ import TestSupport
         #expect(ew > 1e-1, "negative control (unweighted gradient) missed for \(name): \(ew)")
     }
 
-    /// The close-pair weighting against a float64 evaluation of its definition: the squared error
-    /// of a pixel whose two nearest centres are distinct, within `radius` of each other and of it,
-    /// counts 1 + w times.
-    @Test func closePairWeightingMatchesAFloat64Reference() throws {
-        let (out, lab, flux) = sample(seed: 37)
-        var loss = DeblendLoss()
-        loss.closePairWeight = 9; loss.closePairRadius = 3
+    /// A heatmap weighting against a float64 evaluation of its definition: each unmasked pixel's
+    /// squared error counts `weight(vectors, maps)` times, from its label's claim vectors `(dy, dx)`
+    /// per slot and claim-map shares. The batch must hold pixels on both sides of the rule, and a
+    /// one-slot model, which has no neighbour to weigh, is refused.
+    func expectWeightedHeatmap(_ loss: DeblendLoss, seed: UInt64, _ name: String,
+                               weight: (_ vectors: [Double], _ maps: [Double]) -> Double) throws {
+        let (out, lab, flux) = sample(seed: seed)
         let (t, _) = try loss.evaluate(outputs: out, labels: lab, flux: flux, globalBatch: 3)
         let (plain, _) = try DeblendLoss().evaluate(outputs: out, labels: lab, flux: flux, globalBatch: 3)
         let n = 3
-        var reference = 0.0, near = 0, unmasked = 0
+        var reference = 0.0, weighted = 0, unmasked = 0
         for p in 0..<flux.count where flux.data[p] != 0 {
             unmasked += 1
-            let v = (0..<4).map { Double(lab.vectors.data[p * 2 * n + $0]) }
-            let separation = hypot(v[2] - v[0], v[3] - v[1])
-            let isNear = separation >= 0.5 && separation <= 3 && hypot(v[0], v[1]) <= 3 && hypot(v[2], v[3]) <= 3
-            if isNear { near += 1 }
+            let w = weight((0..<(2 * n)).map { Double(lab.vectors.data[p * 2 * n + $0]) }, (0..<n).map { Double(lab.maps.data[p * n + $0]) })
+            if w != 1 { weighted += 1 }
             let diff = Double(out.heatmap.data[p]) - Double(lab.heatmap.data[p])
-            reference += (isNear ? 10 : 1) * diff * diff
+            reference += w * diff * diff
         }
         reference /= Double(8 * 8 * 3)
-        try #require(near > 0 && near < unmasked, "the batch must hold pixels on both sides: \(near) of \(unmasked) near a pair")
-        expectClose(t.heatmap, reference, relative: 1e-5, "close-pair weighted L_com")
+        try #require(weighted > 0 && weighted < unmasked, "the batch must hold pixels on both sides: \(weighted) of \(unmasked) weighted")
+        expectClose(t.heatmap, reference, relative: 1e-5, name)
         #expect(t.vectors == plain.vectors && t.maps == plain.maps && t.entropy == plain.entropy)
-        // A one-slot model has no pair to weigh.
         let oneSlot = ModelOutputs(vectors: Tensor(shape: [1, 1, 1, 2]), mapLogits: Tensor(shape: [1, 1, 1, 1]),
                                    heatmap: Tensor(shape: [1, 1, 1, 1]))
         let oneLabel = Labels(vectors: Tensor(shape: [1, 1, 1, 2]), maps: Tensor(shape: [1, 1, 1, 1], values: [1]),
@@ -180,11 +177,44 @@ import TestSupport
         }
     }
 
+    /// Close pairs: a pixel whose two nearest centres are distinct, within `radius` of each other
+    /// and of it, counts 1 + w times.
+    @Test func closePairWeightingMatchesAFloat64Reference() throws {
+        var loss = DeblendLoss()
+        loss.closePairWeight = 9; loss.closePairRadius = 3
+        try expectWeightedHeatmap(loss, seed: 37, "close-pair weighted L_com") { v, _ in
+            let separation = hypot(v[2] - v[0], v[3] - v[1])
+            return separation >= 0.5 && separation <= 3 && hypot(v[0], v[1]) <= 3 && hypot(v[2], v[3]) <= 3 ? 10 : 1
+        }
+    }
+
     @Test func closePairGradientsMatchCentralDifferences() throws {
         var loss = DeblendLoss()
         loss.closePairWeight = 9; loss.closePairRadius = 3
         try expectWeightedGradient(loss, sample(seed: 38), output: \.heatmap, gradient: \.heatmap,
                                    check: GradientCheck(step: 1e-3, probes: 64), "close-pair heatmap")
+    }
+
+    /// Blended centres: a pixel within `radius` of its nearest centre, whose source owns less than
+    /// 0.7 of it, counts w more; with close pairs weighted too, the two add.
+    @Test func blendedCentreWeightingMatchesAFloat64Reference() throws {
+        var loss = DeblendLoss()
+        loss.blendedCentreWeight = 6; loss.blendedCentreRadius = 2.5
+        func isBlended(_ v: [Double], _ m: [Double]) -> Bool { hypot(v[0], v[1]) <= 2.5 && m[0] < 0.7 }
+        try expectWeightedHeatmap(loss, seed: 39, "blended-centre weighted L_com") { v, m in isBlended(v, m) ? 7 : 1 }
+        loss.closePairWeight = 9; loss.closePairRadius = 3
+        try expectWeightedHeatmap(loss, seed: 39, "close-pair and blended-centre weighted L_com") { v, m in
+            let separation = hypot(v[2] - v[0], v[3] - v[1])
+            let isPair = separation >= 0.5 && separation <= 3 && hypot(v[0], v[1]) <= 3 && hypot(v[2], v[3]) <= 3
+            return 1 + (isPair ? 9 : 0) + (isBlended(v, m) ? 6 : 0)
+        }
+    }
+
+    @Test func blendedCentreGradientsMatchCentralDifferences() throws {
+        var loss = DeblendLoss()
+        loss.blendedCentreWeight = 9; loss.blendedCentreRadius = 3
+        try expectWeightedGradient(loss, sample(seed: 40), output: \.heatmap, gradient: \.heatmap,
+                                   check: GradientCheck(step: 1e-3, probes: 64), "blended-centre heatmap")
     }
 
     /// Fluxes over three decades, some negative (which weigh 0), zeros (masked) kept.

@@ -80,6 +80,16 @@ struct TrainingConfigTests {
         #expect(message { try config.validate() }.contains("close_pair_weight must be a finite number >= 0"))
         config.closePairWeight = 5; config.closePairRadius = 0.5
         #expect(message { try config.validate() }.contains("close_pair_radius must be a finite number of pixels >= 1, got 0.5"))
+        // So do blended_centre_weight and blended_centre_radius.
+        config = TrainingConfig()
+        #expect(config.deblendLoss.blendedCentreWeight == 0)
+        let blended = try TrainingConfig(yaml: "blended_centre_weight: 10\nblended_centre_radius: 4\n")
+        try blended.validate()
+        #expect(blended.deblendLoss.blendedCentreWeight == 10 && blended.deblendLoss.blendedCentreRadius == 4 && blended.hash != config.hash)
+        config.blendedCentreWeight = -2
+        #expect(message { try config.validate() }.contains("blended_centre_weight must be a finite number >= 0 (0 = every pixel alike), got -2.0"))
+        config.blendedCentreWeight = 5; config.blendedCentreRadius = .infinity
+        #expect(message { try config.validate() }.contains("blended_centre_radius must be a finite number of pixels >= 1, got inf"))
     }
 
     @Test func theTrainablePartsAreChosenByName() throws {
