@@ -78,11 +78,11 @@ public struct DeblendLoss {
     /// The largest separation of such a pair, and the largest distance of the pixel from both of
     /// its centres, in pixels.
     public var closePairRadius = 8.0
-    /// Not the method's: the heatmap term of a pixel near a strongly blended label centre counts
-    /// `1 + blendedCentreWeight` more (`isNearBlendedCentre`; added to the close-pair weight where
-    /// both apply). Faint sources beside a much brighter one are the ones the network leaves
-    /// unmarked (BENCHMARKS.md, "Faintness or blending"), and their centres hold about 0.1 % of a
-    /// crop's pixels (`tools/close-pair-pixels.py`).
+    /// Not the method's: the heatmap term of a pixel near a strongly blended label centre
+    /// (`isNearBlendedCentre`) counts 1 + W times, W = `blendedCentreWeight`, or 1 + W + the
+    /// close-pair weight where both apply. Faint sources beside a much brighter one are the ones
+    /// the network leaves unmarked (BENCHMARKS.md, "Faintness or blending"), and their centres
+    /// hold about 0.1 % of a crop's pixels (`tools/close-pair-pixels.py`).
     public var blendedCentreWeight = 0.0
     /// How far from its nearest label centre such a pixel may lie, in pixels.
     public var blendedCentreRadius = 3.0
