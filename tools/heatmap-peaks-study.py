@@ -169,7 +169,8 @@ def main():
             gap, neighbour = min(((np.hypot(u["x"] - t["x"], u["y"] - t["y"]), u) for u in truth if u["flux"] > t["flux"]),
                                  key=lambda pair: pair[0], default=(np.inf, t))
             x, y = min(max(int(round(t["x"])), 0), width - 1), min(max(int(round(t["y"])), 0), height - 1)
-            next(v for (lo, hi), v in missed.items() if lo <= gap < hi).append((heatmap[y, x], t["snr"], neighbour["flux"] / t["flux"]))
+            # No brighter truth (an equal pair's members): the farthest bin.
+            next((v for (lo, hi), v in missed.items() if lo <= gap < hi), missed[(20, np.inf)]).append((heatmap[y, x], t["snr"], neighbour["flux"] / t["flux"]))
     for (lo, hi), values in missed.items():
         q = np.quantile([v[0] for v in values], [0.25, 0.5, 0.75]) if values else [np.nan] * 3
         snr, ratio = (np.median([v[k] for v in values]) if values else np.nan for k in (1, 2))

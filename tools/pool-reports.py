@@ -28,7 +28,8 @@ found, the same medians for those with as many detections within R px in both ru
 this one, and with fewer (each from EVAL_DIR/../deblend/catalog.csv, tools/training-curve.sh's
 layout): a method's extra peaks take their neighbours' light.
 With --by-separation, the strongly blended (β ≥ 0.5) detectable sources found / all, by the
-distance to the nearest brighter truth (px): which pairs a method separates. With
+distance to the nearest brighter truth (px; none brighter counts as the farthest): which pairs a
+method separates. With
 --by-blendedness and --baseline, on the sources both found: the median and quartiles of the
 per-source change of δ, and per blendedness bin the median |δ| and bias, the baseline's then
 this method's. With --positions, the median distance of the matched detectable truths to their
@@ -204,7 +205,8 @@ def by_separation(directories):
             if row["detectable"] != "true" or float(row["blendedness"]) < 0.5:
                 continue
             distance = min((((px - x) ** 2 + (py - y) ** 2) ** 0.5 for px, py, f in points if f > flux), default=float("inf"))
-            k = next(i for i, (lo, hi) in enumerate(SEPARATION_BINS) if lo <= distance < hi)
+            # A source that no truth outshines (an equal pair's members) counts in the last bin.
+            k = next((i for i, (lo, hi) in enumerate(SEPARATION_BINS) if lo <= distance < hi), len(SEPARATION_BINS) - 1)
             counts[k][0] += int(row["prediction"]) >= 0
             counts[k][1] += 1
     return counts
