@@ -5,7 +5,7 @@ claim-map targets.
 
     python3 tools/centre-shares.py FIELD.fits[:EVAL_DIR] [...]
 
-Each FIELD.fits is a `pais simulate` field (its truth from FIELD.catalog.csv beside it). For each
+Each FIELD.fits is a `pais simulate` field (its CATALOG, STAMPS and NOISELESS extensions). For each
 detectable source whose rounded centre lies in the image, the share S_i / B there (its noiseless
 model over the noiseless blend) is pooled by blendedness bin; with EVAL_DIR (a `pais evaluate
 --output` directory for that field) also for the strongly blended sources the evaluation missed.
@@ -20,10 +20,9 @@ from astropy.io import fits
 
 def shares(path, evaluation):
     with fits.open(path) as field:
-        stamps, pixels = field["STAMPS"].data, field["STAMPPIX"].data
+        catalog, stamps, pixels = field["CATALOG"].data, field["STAMPS"].data, field["STAMPPIX"].data
         blend = field["NOISELESS"].data.astype(np.float64)
-    with open(path[:-len(".fits")] + ".catalog.csv") as handle:
-        truth = {int(r["id"]): r for r in csv.DictReader(handle)}
+    truth = {int(row["id"]): row for row in catalog}
     missed = set()
     if evaluation:
         with open(evaluation + "/matches.csv") as handle:
@@ -31,7 +30,7 @@ def shares(path, evaluation):
     for source, y0, x0, height, width, offset in (tuple(int(v) for v in row) for row in stamps):
         t = truth[source]
         y, x = int(round(float(t["y"]))), int(round(float(t["x"])))
-        if t["is_detectable"] != "true" or not (y0 <= y < y0 + height and x0 <= x < x0 + width):
+        if not t["is_detectable"] or not (y0 <= y < y0 + height and x0 <= x < x0 + width):
             continue
         if not (0 <= y < blend.shape[0] and 0 <= x < blend.shape[1]) or blend[y, x] <= 0:
             continue

@@ -147,12 +147,12 @@ def main():
                 continue
             values.append(heatmap[y, x])
             box = (slice(max(0, y - 5), y + 6), slice(max(0, x - 5), x + 6))
-            own_peak += bool(((heatmap[box] == top[box]) & (heatmap[box] >= 0.1)).any())
+            own_peak += bool(((heatmap[box] == top[box]) & (heatmap[box] >= threshold)).any())
             near = (slice(max(0, y - 2), y + 3), slice(max(0, x - 2), x + 3))
             local_max += bool(((heatmap[near] == top3[near]) & (heatmap[near] > 0.05)).any())
         q = np.quantile(values, [0.25, 0.5, 0.75])
         print(f"  {field}: {len(values)} sources, heatmap quartiles {q[0]:.2f} / {q[1]:.2f} / {q[2]:.2f}; "
-              f"a 7x7 peak >= 0.1 within 5 px: {own_peak / len(values):.2f}; "
+              f"a 7x7 peak >= {threshold:g} within 5 px: {own_peak / len(values):.2f}; "
               f"any 3x3 local maximum within 2 px: {local_max} of {len(values)}")
     print(f"strongly blended detectable sources with no NMS peak (h >= {threshold:g}) within 5 px, by the distance to the"
           " nearest brighter truth, pooled: how many, the heatmap at their true centres (quartiles), their median snr_iso"
