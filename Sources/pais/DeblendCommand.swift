@@ -51,7 +51,7 @@ struct DeblendCommand: ParsableCommand {
     @Option(help: "Ceiling on the pixel values the network sees, in the model's units (e-/s at AB 25.94): auto (the model file's recorded ceiling, which the shipped ones have), off, or a value. Brighter pixels reach the network as the ceiling, so that a star brighter than any in the training set does not fill its tiles with false detections; the image and the fluxes keep their values.") var inputCeiling = "auto"
     @Option(help: "The network's arithmetic: auto (bfloat16 where it runs faster: on Intel CPUs with AMX tiles and AMD CPUs with AVX-512 BF16; else float32), float32, or bfloat16 (inputs and weights rounded to 8 significant bits, sums in float32: the convolutions 2-4x faster on AMX tiles, up to 2x with AVX-512 BF16 on AMD; the same catalog within a source or two).") var precision = "auto"
     @Option(help: "How a pixel shared by several sources is split: symmetric (the network's shares weighted by each source's symmetric template, the image's light at the pixel's mirror image through the source's centre: runbooks/deblend-a-mosaic.md) or network (the network's shares as they are, method.md §4.2).") var attribution = "symmetric"
-    @Option(help: "Second detection pass: also take the peaks of what the image holds beyond the detected sources' symmetric templates that stand this many sigma above the smoothed sky noise (e.g. 8), for faint sources on a brighter one's flank that the heatmap merges; costs precision (runbooks/deblend-a-mosaic.md). Off by default; not with --centres.") var residualPeaks: Float?
+    @Option(help: "Second detection pass: also take the peaks of what the image holds beyond the detected sources' symmetric templates that stand this many sigma above the smoothed sky noise (e.g. 8), for faint sources on a brighter one's flank that the heatmap merges; costs precision (runbooks/deblend-a-mosaic.md). Default: the model file's pais_residual_peaks when it records one (the completeness-first model does), else off; 0 turns it off. Not with --centres.") var residualPeaks: Float?
     @Option(help: "Heatmap peaks on a brighter source's halo (a bright star's rings and wings): drop (the default: a peak whose smoothed light matches its mirror image through a source at least 10 times brighter within the templates' reach, and the circle about that source through it, is that source's light, not a source) or keep. Needs --attribution symmetric; not with --centres (runbooks/deblend-a-mosaic.md).") var haloPeaks = "drop"
     @Flag(help: "Skip the per-source images (sources.fits): catalog, segmentation and heatmap only; faster, and far smaller on big mosaics (fluxes equal to rounding).") var noStamps = false
     @Flag(help: "Replace an existing output directory.") var overwrite = false
@@ -131,8 +131,9 @@ struct DeblendCommand: ParsableCommand {
         settings.peakThreshold = threshold.value
         settings.perSourceImages = !noStamps
         settings.attribution = try parseAttribution(attribution)
-        if residualPeaks != nil, centres != nil { throw CommandError("--residual-peaks adds detections, --centres fixes them: give one of the two") }
-        settings.residualPeaks = try checkedResidualPeaks(residualPeaks, noise: settings.pixelNoise, image: image)
+        let residual = try resolveResidualPeaks(option: residualPeaks, weights: weights, forcedCentres: centres != nil,
+                                                noise: settings.pixelNoise, image: image)
+        settings.residualPeaks = residual.value
         settings.dropHaloPeaks = try parseHaloPeaks(haloPeaks)
         if let centres { settings.forcedCentres = try input.forcedCentres(from: centres, imagePath: image) }
         settings.maxWaitingPixels = max(1 << 16, (maxMemory << 20) / 4 / StreamingPlan.bytesPerWaitingPixel(slots: network.slots, bands: measureOptions.count))
@@ -158,7 +159,8 @@ struct DeblendCommand: ParsableCommand {
             print(report.line)
             print(matchSummary.line)
             print(ceiling.line)
-            print("detection: heatmap peaks above " + String(format: "%g", threshold.value) + " (\(threshold.origin))")
+            print("detection: heatmap peaks above " + String(format: "%g", threshold.value) + " (\(threshold.origin))"
+                  + (residual.value.map { ", and residual peaks above " + String(format: "%g", $0) + " sigma (\(residual.origin))" } ?? ""))
             print(fluxErrors.line)
             for band in measured { print(band.line) }
             if let warning = report.warning { writeToStandardError("warning: \(image): \(warning)\n") }

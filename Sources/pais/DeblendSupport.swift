@@ -354,11 +354,31 @@ func parseHaloPeaks(_ value: String) throws -> Bool {
     }
 }
 
-/// `--residual-peaks`'s threshold, checked: a positive number, and a measured sky noise to
-/// count it in (nil stays nil).
-func checkedResidualPeaks(_ value: Float?, noise: PixelNoise?, image: String) throws -> Float? {
-    guard let value else { return nil }
-    guard value > 0, value.isFinite else { throw CommandError("--residual-peaks must be a positive number of sigma, got \(value)") }
-    guard noise != nil else { throw CommandError("--residual-peaks needs the sky noise, which could not be measured on \(image)") }
-    return value
+/// The second detection pass's threshold in σ: `--residual-peaks` when given (0: no second pass),
+/// else the model file's `pais_residual_peaks` (a completeness-first model records the threshold
+/// chosen for it, as it records its NMS threshold), else none; and where it came from. A recorded
+/// value does not apply to forced centres, which detect nothing. The pass counts σ in the sky
+/// noise, so it needs a measured one.
+func resolveResidualPeaks(option: Float?, weights: String, forcedCentres: Bool, noise: PixelNoise?,
+                          image: String) throws -> (value: Float?, origin: String) {
+    let key = "pais_residual_peaks"
+    let value: Float?, origin: String
+    if let option {
+        guard option >= 0, option.isFinite else {
+            throw CommandError("--residual-peaks must be a positive number of sigma, or 0 for no second pass, got \(option)")
+        }
+        if option > 0, forcedCentres { throw CommandError("--residual-peaks adds detections, --centres fixes them: give one of the two") }
+        (value, origin) = (option > 0 ? option : nil, "--residual-peaks")
+    } else if !forcedCentres, let recorded = try modelMetadata(weights)[key] {
+        guard let parsed = Float(recorded), parsed > 0, parsed.isFinite else {
+            throw CommandError("\(weights): model metadata \(key) = \"\(recorded)\" is not a positive number of sigma")
+        }
+        (value, origin) = (parsed, "the model's \(key)")
+    } else {
+        return (nil, "none")
+    }
+    if value != nil, noise == nil {
+        throw CommandError("the residual-peak pass (\(origin)) needs the sky noise, which could not be measured on \(image); --residual-peaks 0 turns it off")
+    }
+    return (value, origin)
 }

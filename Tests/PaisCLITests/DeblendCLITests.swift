@@ -674,7 +674,11 @@ struct DeblendCLITests {
         #expect(residual.status == 0, "\(residual.standardError)")
         #expect(try FITSFile.open(f.directory + "/residual/catalog.fits").readKey("PAISRESP") == .double(8))
         #expect(try FITSTable.read(from: f.directory + "/residual/catalog.csv")["residual"] != nil)
-        for (bad, message) in [(["--residual-peaks", "0"], "--residual-peaks must be a positive number of sigma, got 0.0"),
+        let off = try deblend(["--residual-peaks", "0"], into: "off")
+        #expect(off.status == 0 && off.standardOutput.contains("detection: heatmap peaks above 0.1 (the method's; the model records none)\n"),
+                "\(off.standardOutput)\(off.standardError)")
+        #expect(try FITSFile.open(f.directory + "/off/catalog.fits").readKey("PAISRESP") == .double(0))
+        for (bad, message) in [(["--residual-peaks", "nan"], "--residual-peaks must be a positive number of sigma, or 0 for no second pass, got nan"),
                                (["--residual-peaks", "8", "--centres", f.field + ".catalog.csv"], "--residual-peaks adds detections, --centres fixes them")] {
             let run = try deblend(bad, into: "bad")
             #expect(run.status != 0 && run.standardError.contains(message), "\(run.standardError)")
@@ -768,6 +772,57 @@ struct DeblendCLITests {
             #expect(bad.run.status != 0 && bad.run.standardError.contains(message), "\(bad.run.standardError)")
             #expect(!FileManager.default.fileExists(atPath: f.directory + "/bad"))
         }
+    }
+
+    /// The residual pass: `--residual-peaks` when given (0: none), else the model file's recorded
+    /// `pais_residual_peaks` (the completeness-first file's), else none. The header and banner say
+    /// what ran, the recorded pass finds what the same option finds, `pais evaluate` takes it too,
+    /// forced centres ignore it, and a bad record is refused by name with no output. The shipped
+    /// model on a small simulated field, where the pass finds a source the heatmap merges (a random
+    /// model's heatmap finds everything or nothing).
+    @Test func residualPeaksComeFromTheModelUnlessGiven() throws {
+        let directory = try makeScratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let field = directory + "/field.fits"
+        let sim = try runPais(["simulate", "--height", "128", "--width", "128", "--seed", "11", "--output", field])
+        #expect(sim.status == 0, "\(sim.standardError)")
+        let shipped = URL(fileURLWithPath: shippedModels + "/pais-small-sim.safetensors")
+        let entries = try Safetensors.read(from: shipped).values.sorted { $0.name < $1.name }
+        var metadata = try Safetensors.readMetadata(from: shipped)
+        #expect(metadata["pais_residual_peaks"] == nil, "the shipped default model must not run the residual pass")
+        let complete = directory + "/complete.safetensors", broken = directory + "/broken.safetensors"
+        metadata["pais_residual_peaks"] = "3"
+        try Safetensors.write(entries, to: URL(fileURLWithPath: complete), metadata: metadata)
+        metadata["pais_residual_peaks"] = "-2"
+        try Safetensors.write(entries, to: URL(fileURLWithPath: broken), metadata: metadata)
+        let centres = directory + "/centres.csv"
+        try "x,y\n40,40\n90,70\n".write(toFile: centres, atomically: true, encoding: .utf8)
+        func deblend(_ weights: URL, _ extra: [String], into name: String) throws -> (run: PaisRun, recorded: HeaderValue?, catalog: String) {
+            let out = directory + "/" + name
+            let run = try runPais(["deblend", field, "--model", weights.path, "--no-stamps", "--output", out] + extra)
+            guard run.status == 0 else { return (run, nil, "") }
+            return (run, try FITSFile.open(out + "/catalog.fits").readKey("PAISRESP"), try String(contentsOfFile: out + "/catalog.csv", encoding: .utf8))
+        }
+        let recorded = try deblend(URL(fileURLWithPath: complete), [], into: "recorded")
+        #expect(recorded.recorded == .double(3) && recorded.run.standardOutput.contains("and residual peaks above 3 sigma (the model's pais_residual_peaks)"),
+                "\(recorded.run.standardOutput)\(recorded.run.standardError)")
+        let given = try deblend(shipped, ["--residual-peaks", "3"], into: "given")
+        #expect(given.recorded == .double(3) && given.catalog == recorded.catalog)
+        let off = try deblend(URL(fileURLWithPath: complete), ["--residual-peaks", "0"], into: "off"), plain = try deblend(shipped, [], into: "plain")
+        #expect(off.recorded == .double(0) && plain.recorded == .double(0) && off.catalog == plain.catalog)
+        #expect(!plain.run.standardOutput.contains("residual peaks above"))
+        // The field must show the pass at work, or the comparisons above prove nothing.
+        let residualRows = recorded.catalog.split(separator: "\n").dropFirst().filter { $0.hasSuffix(",true") }.count    // `residual`, the last column
+        #expect(residualRows > 0 && recorded.catalog != plain.catalog, "the recorded pass found nothing: \(recorded.run.standardOutput)")
+        let forced = try deblend(URL(fileURLWithPath: complete), ["--centres", centres], into: "forced")
+        #expect(forced.run.status == 0 && forced.recorded == .double(0), "\(forced.run.standardError)")
+        let evaluated = try runPais(["evaluate", "--truth", field, "--model", complete, "--no-plots"])
+        let sources = recorded.catalog.split(separator: "\n").count - 1
+        #expect(evaluated.status == 0 && evaluated.standardError.contains(": \(sources) sources"), "\(evaluated.standardError)")
+        let bad = try deblend(URL(fileURLWithPath: broken), [], into: "bad")
+        #expect(bad.run.status != 0 && bad.run.standardError.contains("pais_residual_peaks = \"-2\" is not a positive number of sigma"),
+                "\(bad.run.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: directory + "/bad"))
     }
 
     @Test(arguments: ["wrong preset", "all NaN", "truncated", "missing model", "existing output", "NaN weights",
