@@ -159,15 +159,21 @@ enum ShippedModel {
     }
 }
 
-/// Finds the model weights: an explicit path as given, else the shipped model for the image's
-/// noise (`correlatedNoise`) in the first of `ShippedModel.searchDirectories` that has it.
+/// Finds the model weights: an explicit path as given (a bare file name that is not in the current
+/// directory, such as the shipped `pais-small-sim-complete.safetensors`, is looked for where the
+/// shipped models are), else the shipped model for the image's noise (`correlatedNoise`) in the
+/// first of `ShippedModel.searchDirectories` that has it.
 func resolveModelPath(_ given: String?, correlatedNoise: Bool = false) throws -> String {
+    let directories = ShippedModel.searchDirectories()
     if let given {
-        guard FileManager.default.fileExists(atPath: given) else { throw CommandError("\(given): no such model file") }
-        return given
+        if FileManager.default.fileExists(atPath: given) { return given }
+        if !given.contains("/"), let shipped = directories.map({ ($0 as NSString).appendingPathComponent(given) })
+            .first(where: { FileManager.default.fileExists(atPath: $0) }) {
+            return shipped
+        }
+        throw CommandError("\(given): no such model file")
     }
     let name = correlatedNoise ? ShippedModel.drizzledNoise : ShippedModel.whiteNoise
-    let directories = ShippedModel.searchDirectories()
     for directory in directories {
         let candidate = (directory as NSString).appendingPathComponent(name)
         if FileManager.default.fileExists(atPath: candidate) { return candidate }

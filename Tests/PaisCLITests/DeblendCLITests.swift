@@ -777,8 +777,8 @@ struct DeblendCLITests {
     /// The residual pass: `--residual-peaks` when given (0: none), else the model file's recorded
     /// `pais_residual_peaks` (the completeness-first file's), else none. The header and banner say
     /// what ran, the recorded pass finds what the same option finds, `pais evaluate` takes it too,
-    /// forced centres ignore it, and a bad record is refused by name with no output. The shipped
-    /// model on a small simulated field, where the pass finds a source the heatmap merges (a random
+    /// forced centres ignore it, a bad record is refused by name with no output, and the shipped
+    /// completeness-first file is found by its name. The shipped default model on a small simulated field, where the pass finds a source the heatmap merges (a random
     /// model's heatmap finds everything or nothing).
     @Test func residualPeaksComeFromTheModelUnlessGiven() throws {
         let directory = try makeScratchDirectory()
@@ -819,6 +819,11 @@ struct DeblendCLITests {
         let evaluated = try runPais(["evaluate", "--truth", field, "--model", complete, "--no-plots"])
         let sources = recorded.catalog.split(separator: "\n").count - 1
         #expect(evaluated.status == 0 && evaluated.standardError.contains(": \(sources) sources"), "\(evaluated.standardError)")
+        // The shipped completeness-first file records 4.5 σ and is found by its bare name.
+        let named = try runPais(["deblend", field, "--model", "pais-small-sim-complete.safetensors", "--no-stamps", "--output", directory + "/named"])
+        #expect(named.status == 0 && named.standardOutput.contains("/pais-small-sim-complete.safetensors (small,")
+                && named.standardOutput.contains("and residual peaks above 4.5 sigma (the model's pais_residual_peaks)"),
+                "\(named.standardOutput)\(named.standardError)")
         let bad = try deblend(URL(fileURLWithPath: broken), [], into: "bad")
         #expect(bad.run.status != 0 && bad.run.standardError.contains("pais_residual_peaks = \"-2\" is not a positive number of sigma"),
                 "\(bad.run.standardError)")
