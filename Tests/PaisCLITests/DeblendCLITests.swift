@@ -325,10 +325,14 @@ struct DeblendCLITests {
             let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: report + "/report.json"))) as! [String: Any]
             let all = try #require((json["flux"] as? [[String: Any]])?.first { $0["label"] as? String == "all" })
             spread[column] = try #require((all["noisy"] as? [String: Any])?["sigmaMAD"] as? Double)
-            // Each flux's errors against the noise in its own pixels: the whole map's, or the Kron aperture's.
+            // Each flux's errors against the noise in its own pixels: the whole map's, or the Kron
+            // aperture's. The whole map's shares follow the noise they split, so its pulls are wider
+            // than 1 by construction (median 1.12-1.15 over sixteen 1024² fields for the last two
+            // default files), and one field's ~80 sources move σ_MAD by about 0.2 (this field: 1.38
+            // with session 29's file, 1.57 with session 30's).
             let pulls = try #require(json["fluxErrorPulls"] as? [String: Any])
             let pullSpread = try #require(pulls["sigmaMAD"] as? Double)
-            #expect((pulls["inAperture"] as? Bool) == (column == "flux_auto") && pullSpread > 0.7 && pullSpread < 1.4,
+            #expect((pulls["inAperture"] as? Bool) == (column == "flux_auto") && pullSpread > 0.7 && pullSpread < (column == "flux_auto" ? 1.4 : 1.8),
                     "\(column) pulls: \(pulls)")
         }
         #expect(spread["flux_auto"]! < 0.9 * spread["flux"]!, "noisy-flux sigma_MAD: \(spread)")
