@@ -27,7 +27,7 @@ struct DeblendCommand: ParsableCommand {
 
     @Argument(help: "Input FITS image (.fits, .fits.gz or tile-compressed; the first 2-D image HDU unless --hdu).") var image: String
     @Option(help: "Image HDU to deblend: 0-based index or EXTNAME (e.g. SCI of an HST _drz.fits).") var hdu: String?
-    @Option(help: "Model weights from `pais train` (default: the shipped pais-small-sim.safetensors, or pais-small-drizzled.safetensors when the sky noise is correlated between neighbouring pixels, as in drizzled mosaics; looked for in $PAIS_MODEL_DIR, else ./models, the install's share/pais/models and the source tree's models).") var model: String?
+    @Option(help: "Model weights from `pais train` (default: the shipped pais-small-sim.safetensors, or pais-small-drizzled.safetensors when the sky noise is correlated between neighbouring pixels, as in drizzled mosaics; looked for in $PAIS_MODEL_DIR, else ./models, the install's share/pais/models and the source tree's models; a bare file name not in the current directory is looked for there too, e.g. pais-small-sim-complete.safetensors, which finds more blended sources at lower purity).") var model: String?
     @Option(help: "Width preset the model was trained with: \(ModelConfig.presetList) (default: the one the model file records, else small).") var preset: String?
     @Option(help: "Tile side, a multiple of 2^stages: the training sample size by default; 512 is validated for the shipped models and about 10 % faster on large images.") var tile = 256
     @Option(help: "Margin discarded on inner tile edges (default 32, or tile/8 for tiles under 128).") var margin: Int?

@@ -36,7 +36,7 @@ struct EvaluateCommand: ParsableCommand {
     @Flag(help: "Score the PCR oracle: true labels encoded with n nearest sources and decoded with the true centres.") var oracle = false
     @Option(help: "Nearest sources per pixel for --oracle (the method's value is 3).") var oracleN = 3
     @Flag(help: "With --oracle, detect by NMS on the true heatmap (method.md §5 variant B) instead of at the true centres.") var oraclePeaks = false
-    @Option(help: "Model weights when deblending here (default: the shipped pais-small-sim.safetensors, or pais-small-drizzled.safetensors when the sky noise is correlated between neighbouring pixels, as in drizzled mosaics; looked for in $PAIS_MODEL_DIR, else ./models, the install's share/pais/models and the source tree's models).") var model: String?
+    @Option(help: "Model weights when deblending here (default: the shipped pais-small-sim.safetensors, or pais-small-drizzled.safetensors when the sky noise is correlated between neighbouring pixels, as in drizzled mosaics; looked for in $PAIS_MODEL_DIR, else ./models, the install's share/pais/models and the source tree's models; a bare file name not in the current directory is looked for there too, e.g. pais-small-sim-complete.safetensors, which finds more blended sources at lower purity).") var model: String?
     @Option(help: "Preset of --model: \(ModelConfig.presetList) (default: the one the model file records, else small).") var preset: String?
     @Option(help: "Tile side when deblending here.") var tile = 256
     @Option(help: "Views per tile when deblending here, or per sample with --dataset (test-time augmentation: 1, 2, 4 or 8).") var views = 1
