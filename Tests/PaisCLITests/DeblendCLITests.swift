@@ -782,8 +782,9 @@ struct DeblendCLITests {
     /// `pais_residual_peaks` (the completeness-first file's), else none. The header and banner say
     /// what ran, the recorded pass finds what the same option finds, `pais evaluate` takes it too,
     /// forced centres ignore it, a bad record is refused by name with no output, and the shipped
-    /// completeness-first file is found by its name. The shipped default model on a small simulated field, where the pass finds a source the heatmap merges (a random
-    /// model's heatmap finds everything or nothing).
+    /// completeness-first file is found by its name. The shipped default model runs on a small
+    /// simulated field where the pass finds a source the heatmap merges (a random model's heatmap
+    /// finds everything or nothing).
     @Test func residualPeaksComeFromTheModelUnlessGiven() throws {
         let directory = try makeScratchDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
