@@ -237,6 +237,17 @@ func modelMetadata(_ weights: String) throws -> [String: String] {
     }
 }
 
+/// A number the model file records for decoding (`pais_peak_threshold`, ...): nil when it records
+/// none, else the value if `isValid` accepts it, else an error naming the file, the key and what
+/// was `expected`.
+func recordedNumber(_ key: String, in weights: String, expected: String, isValid: (Float) -> Bool) throws -> Float? {
+    guard let recorded = try modelMetadata(weights)[key] else { return nil }
+    guard let value = Float(recorded), isValid(value) else {
+        throw CommandError("\(weights): model metadata \(key) = \"\(recorded)\" is not \(expected)")
+    }
+    return value
+}
+
 /// Builds the tile network for `preset` from `weights`, checking the tile size against the model.
 /// `replicas` copies run that many tiles at once (one per compute thread of this process); with
 /// `views` > 1 each tile's outputs are the mean over that many flipped and turned views of it.
@@ -311,11 +322,11 @@ func resolveInputCeiling(option: String, weights: String) throws -> (value: Floa
     switch option {
     case "off": return (nil, "--input-ceiling off")
     case "auto":
-        guard let recorded = try modelMetadata(weights)[InputCeiling.metadataKey] else { return (nil, "the model records none (\(InputCeiling.metadataKey))") }
-        guard let value = Float(recorded), value > 0, value.isFinite else {
-            throw CommandError("\(weights): model metadata \(InputCeiling.metadataKey) = \"\(recorded)\" is not a positive number")
+        let key = InputCeiling.metadataKey
+        guard let value = try recordedNumber(key, in: weights, expected: "a positive number", isValid: { $0 > 0 && $0.isFinite }) else {
+            return (nil, "the model records none (\(key))")
         }
-        return (value, "the model's \(InputCeiling.metadataKey)")
+        return (value, "the model's \(key)")
     default:
         guard let value = Float(option), value > 0, value.isFinite else {
             throw CommandError("--input-ceiling must be auto, off or a positive number in the model's units (e-/s at AB 25.94), got '\(option)'")
@@ -331,9 +342,8 @@ func resolvePeakThreshold(option: Float?, weights: String) throws -> (value: Flo
     let key = "pais_peak_threshold"
     try checkPeakThresholdOption(option)
     if let option { return (option, "--peak-threshold") }
-    guard let recorded = try modelMetadata(weights)[key] else { return (0.1, "the method's; the model records none") }
-    guard let value = Float(recorded), value > 0, value < 1 else {
-        throw CommandError("\(weights): model metadata \(key) = \"\(recorded)\" is not a number in (0, 1)")
+    guard let value = try recordedNumber(key, in: weights, expected: "a number in (0, 1)", isValid: { $0 > 0 && $0 < 1 }) else {
+        return (0.1, "the method's; the model records none")
     }
     return (value, "the model's \(key)")
 }
@@ -375,11 +385,9 @@ func resolveResidualPeaks(option: Float?, weights: String, forcedCentres: Bool, 
         }
         if option > 0, forcedCentres { throw CommandError("--residual-peaks adds detections, --centres fixes them: give one of the two") }
         (value, origin) = (option > 0 ? option : nil, "--residual-peaks")
-    } else if !forcedCentres, let recorded = try modelMetadata(weights)[key] {
-        guard let parsed = Float(recorded), parsed > 0, parsed.isFinite else {
-            throw CommandError("\(weights): model metadata \(key) = \"\(recorded)\" is not a positive number of sigma")
-        }
-        (value, origin) = (parsed, "the model's \(key)")
+    } else if !forcedCentres,
+              let recorded = try recordedNumber(key, in: weights, expected: "a positive number of sigma", isValid: { $0 > 0 && $0.isFinite }) {
+        (value, origin) = (recorded, "the model's \(key)")
     } else {
         return (nil, "none")
     }
