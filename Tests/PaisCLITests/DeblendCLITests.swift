@@ -327,8 +327,8 @@ struct DeblendCLITests {
             spread[column] = try #require((all["noisy"] as? [String: Any])?["sigmaMAD"] as? Double)
             // Each flux's errors against the noise in its own pixels: the whole map's, or the Kron
             // aperture's. The whole map's shares follow the noise they split, so its pulls are wider
-            // than 1 by construction (median 1.12-1.15 over sixteen 1024² fields for the last two
-            // default files), and one field's ~80 sources move σ_MAD by about 0.2 (this field: 1.38
+            // than 1 by construction (median 1.12 / 1.15 over sixteen 1024² fields for the last two
+            // default files: `tools/pool-reports.py --pulls` on models/README.md's runFC follow-up fields), and one field's ~80 sources move σ_MAD by about 0.2 (this field: 1.38
             // with session 29's file, 1.57 with session 30's).
             let pulls = try #require(json["fluxErrorPulls"] as? [String: Any])
             let pullSpread = try #require(pulls["sigmaMAD"] as? Double)
