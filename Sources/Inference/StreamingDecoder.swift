@@ -114,7 +114,8 @@ final class StreamingDecoder {
             guard settings.pixelNoise != nil else {
                 throw InferenceError.badParameter("residual peaks need the sky noise (DeblendSettings.pixelNoise) for their threshold")
             }
-            residualFinder = ResidualPeakFinder(threshold: threshold, reach: settings.templates.reach, height: height, width: width)
+            residualFinder = ResidualPeakFinder(threshold: threshold, reach: ResidualPeakFinder.reach(templateReach: settings.templates.reach),
+                                                height: height, width: width)
         }
         haloFilter = settings.testsHaloPeaks ? HaloPeakFilter(settings: settings.haloPeaks) : nil
     }
