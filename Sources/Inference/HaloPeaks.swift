@@ -39,9 +39,9 @@ struct HaloPeakFilter {
         var tolerance: Float = 0.25
         var mirrorSignificance: Float = 10
         var minimumDistance = 3
-        /// Largest distance (px) between a peak and a brighter one explaining it: a bright star's
-        /// rings. The decoder holds the smoothed rows within 2 × reach of a peak it tests
-        /// (`StreamingDecoder.templateLookahead`, when this reach is the templates' or more).
+        /// Largest distance (px) between a peak and a brighter one explaining it. A bright star's
+        /// rings reach past the templates' 48 px; the decoder holds the smoothed rows within
+        /// 2 × reach of a peak it tests (`StreamingDecoder.templateLookahead`).
         var reach = 64
     }
 

@@ -32,6 +32,59 @@ struct NthNearestBound {
         return found.count >= n && found[n - 1].distance2 < distance2
     }
 
+    /// The n nearest entries of `index` to (y, x), nearest first, ties to the lower index (a search
+    /// orders equal distances as its cells fall, which differ with the centres known so far).
+    /// Mostly without a search: the reference pixel's n + 1 nearest, at their distances from
+    /// (y, x), are its n nearest when the n-th of them is nearer than any other entry can be (the
+    /// reference's (n + 1)-th distance less the shift). Storage of its own, reused.
+    mutating func nearest(_ n: Int, toY y: Int, x: Int, index: CentreIndex) -> ArraySlice<(index: Int, distance2: Double)> {
+        if self.y != Int.min, fromReference(n, y: y, x: x, index: index) { return scratch.prefix(n) }
+        // A new reference here, for this pixel and those around it.
+        index.nearest(n + 1, toY: Double(y), x: Double(x), into: &found)
+        (self.y, self.x) = (y, x)
+        nth = found.count >= n ? found[n - 1].distance2.squareRoot() : .infinity
+        next = found.count > n ? found[n].distance2.squareRoot() : .infinity
+        ask(y: y, x: x)
+        if fromReference(n, y: y, x: x, index: index) { return scratch.prefix(n) }
+        // The n-th tied with the (n + 1)-th: every tied entry, so that the lower indices win.
+        var k = n + 1
+        while true {
+            index.nearest(k, toY: Double(y), x: Double(x), into: &scratch)
+            guard scratch.count == k, scratch[k - 1].distance2 <= scratch[n - 1].distance2 else { break }
+            k += n
+        }
+        sortScratch()
+        return scratch.prefix(n)
+    }
+
+    /// The reference's entries sorted by their distance from (y, x) into `scratch`; whether their
+    /// first n are (y, x)'s n nearest.
+    private mutating func fromReference(_ n: Int, y: Int, x: Int, index: CentreIndex) -> Bool {
+        scratch.removeAll(keepingCapacity: true)
+        for entry in found {
+            let p = index.position(entry.index), dy = p.y - Double(y), dx = p.x - Double(x)
+            scratch.append((entry.index, dy * dy + dx * dx))
+        }
+        sortScratch()
+        guard scratch.count > n else { return true }           // every entry of the index
+        let moved = Double((y - self.y) * (y - self.y) + (x - self.x) * (x - self.x)).squareRoot()
+        let d = scratch[n - 1].distance2.squareRoot()
+        return d < next - moved - (1e-9 * (d + next + moved) + 1e-9)
+    }
+
+    /// Insertion sort by distance, then index: n + 1 entries, or a few more.
+    private mutating func sortScratch() {
+        for i in 1..<max(1, scratch.count) {
+            let entry = scratch[i]
+            var j = i
+            while j > 0, (entry.distance2, entry.index) < (scratch[j - 1].distance2, scratch[j - 1].index) {
+                scratch[j] = scratch[j - 1]; j -= 1
+            }
+            scratch[j] = entry
+        }
+    }
+    private var scratch: [(index: Int, distance2: Double)] = []
+
     private mutating func ask(y: Int, x: Int) {
         (askedY, askedX) = (y, x)
         shift = Double((y - self.y) * (y - self.y) + (x - self.x) * (x - self.x)).squareRoot()

@@ -22,14 +22,6 @@ import Tensors
 struct ResidualPeakFinder {
     /// Smallest distance from a heatmap peak (px), and the NMS window on the residual (odd).
     static let exclusion = 3, window = 7
-    /// Largest reach of the templates subtracted (px): the pass's threshold was chosen with 48, and
-    /// the shares' wider reach (`SymmetricTemplates.Settings.reach`) would trade its recall for
-    /// precision (BENCHMARKS.md, "A wider reach for the templates").
-    static let largestReach = 48
-
-    /// The reach the pass uses with the shares' `templateReach`: never more, as the rows held for
-    /// the shares must cover it.
-    static func reach(templateReach: Int) -> Int { min(templateReach, largestReach) }
     /// Threshold K in σ_J.
     let threshold: Float
     /// The image smoothed by σ = 1 px, fed the same rows as the shares' templates.

@@ -114,8 +114,7 @@ final class StreamingDecoder {
             guard settings.pixelNoise != nil else {
                 throw InferenceError.badParameter("residual peaks need the sky noise (DeblendSettings.pixelNoise) for their threshold")
             }
-            residualFinder = ResidualPeakFinder(threshold: threshold, reach: ResidualPeakFinder.reach(templateReach: settings.templates.reach),
-                                                height: height, width: width)
+            residualFinder = ResidualPeakFinder(threshold: threshold, reach: settings.templates.reach, height: height, width: width)
         }
         haloFilter = settings.testsHaloPeaks ? HaloPeakFilter(settings: settings.haloPeaks) : nil
     }
@@ -297,9 +296,10 @@ final class StreamingDecoder {
         return true
     }
 
-    /// `matchSlots`; then, with the symmetric templates, `takeBackStrayOwners` and the templates'
-    /// reweighting of the pixel's `shares` (nil `templates`: the network's owners and shares
-    /// stay). Returns whether the decision is final.
+    /// `matchSlots`; then, with the symmetric templates, `takeBackStrayOwners`,
+    /// `fillRepeatedOwners` and the templates' reweighting of the pixel's `shares` (nil
+    /// `templates`: the network's owners and shares stay, as method.md §4.2 decodes). Returns
+    /// whether the decision is final.
     @inline(__always)
     static func decide(y: Int, x: Int, v: UnsafePointer<Float>, owners: UnsafeMutablePointer<Int32>, shares: UnsafeMutablePointer<Float>,
                        n: Int, targets: SlotTargets, known: Int, final: Bool, hints: UnsafePointer<Int32>?,
@@ -308,6 +308,8 @@ final class StreamingDecoder {
         guard let templates else { return true }
         guard takeBackStrayOwners(y: y, x: x, owners: owners, n: n, index: targets.kept, peaks: targets.all, known: known, final: final,
                                   templates: templates, nthNearest: &nthNearest) else { return false }
+        guard fillRepeatedOwners(y: y, x: x, owners: owners, n: n, targets: targets, reach: templates.reach, known: known,
+                                 final: final, nearest: &nthNearest) else { return false }
         templates.reweight(y: y, x: x, owners: owners, shares: shares, n: n)
         return true
     }

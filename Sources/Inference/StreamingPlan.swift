@@ -49,7 +49,7 @@ public struct StreamingPlan: Sendable, Equatable {
         var haloRows: Int {
             let extra = contains(.haloPeaks) ? 4 * max(0, HaloPeakFilter.Settings().reach - SymmetricTemplates.Settings().reach) : 0
             return (contains(.attribution) ? SymmetricTemplates.haloRows(SymmetricTemplates.Settings()) + extra : 0)
-                + (contains(.residualPeaks) ? SymmetricTemplates.haloRows(ResidualPeakFinder.smoothing(reach: ResidualPeakFinder.reach(templateReach: SymmetricTemplates.Settings().reach))) + extra : 0)
+                + (contains(.residualPeaks) ? SymmetricTemplates.haloRows(ResidualPeakFinder.smoothing(reach: SymmetricTemplates.Settings().reach)) + extra : 0)
         }
     }
 

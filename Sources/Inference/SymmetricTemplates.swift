@@ -27,10 +27,7 @@ struct SymmetricTemplates {
         /// Gaussian σ in px of the smoothing that keeps the sky noise out of the templates.
         var smoothingSigma: Double = 3
         /// Largest offset (px, along either axis) between a pixel and an owner that gets a template.
-        /// 96 rather than session 11's 48: a faint source within a bright galaxy's wings, whose
-        /// centre is 50-60 px away, otherwise weighs its share of the wings' light against J(p)
-        /// (BENCHMARKS.md, "A wider reach for the templates").
-        var reach = Int(ProcessInfo.processInfo.environment["PAIS_REACH"] ?? "96")!
+        var reach = 48
     }
 
     /// Rows of the smoothed image held beyond a block's core: 2 × reach above it, and below it the

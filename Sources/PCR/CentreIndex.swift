@@ -47,6 +47,13 @@ public final class CentreIndex: Sendable {
         return nearest(ty: ty, tx: tx)
     }
 
+    /// Centre `i`'s position.
+    @inline(__always)
+    public func position(_ i: Int) -> (y: Double, x: Double) {
+        let e = Int(grid.entry[i])
+        return (grid.ys[e], grid.xs[e])
+    }
+
     /// The centre nearest to the continuous point (ty, tx), ties to the lowest index, and its
     /// squared distance; nil only when there are no centres.
     @inline(__always)
