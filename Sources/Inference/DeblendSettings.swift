@@ -79,6 +79,11 @@ public struct DeblendSettings: Sendable {
     /// `pixelNoise` and `inputCeiling`; ignored with `forcedCentres`. Off here; `pais deblend`
     /// and `pais evaluate` turn it on unless told.
     public var dropHaloPeaks = false
+    /// With the symmetric templates, a slot that repeats an owner goes to the nearest free one of
+    /// the pixel's n nearest peaks within the templates' reach (`StreamingDecoder.fillRepeatedOwners`).
+    /// Off here, as method.md §4.2 decodes; `pais deblend` and `pais evaluate` take it from the
+    /// model file (`pais_repeated_owners`), as it was validated model by model.
+    public var fillRepeatedOwners = false
     /// The halo test's constants (internal: tests vary them).
     var haloPeaks = HaloPeakFilter.Settings()
     /// Whether the halo test runs: asked for, and with what it needs.

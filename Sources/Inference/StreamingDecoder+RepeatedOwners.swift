@@ -1,9 +1,6 @@
-import Foundation
 import PCR
 
 extension StreamingDecoder {
-    static let studyOff = ProcessInfo.processInfo.environment["PAIS_FILL"] == "0"   // JUDGEMENT ONLY: remove
-
     /// A pixel's n slots stand for its n nearest sources (method.md §3.4), so no two should hold the
     /// same source. Two do when a tip misses its source (a far one's vector is predicted less
     /// well, and often lands on a nearer source) or when a stray slot was taken back; the light of
@@ -18,7 +15,6 @@ extension StreamingDecoder {
     @inline(__always)
     static func fillRepeatedOwners(y: Int, x: Int, owners: UnsafeMutablePointer<Int32>, n: Int, targets: SlotTargets, reach: Int,
                                    known: Int, final: Bool, nearest: inout NthNearestBound) -> Bool {
-        if studyOff { return true }
         var repeated = false
         for k in 1..<max(1, n) where !repeated {
             for q in 0..<k where owners[q] == owners[k] { repeated = true }

@@ -297,19 +297,19 @@ final class StreamingDecoder {
     }
 
     /// `matchSlots`; then, with the symmetric templates, `takeBackStrayOwners`,
-    /// `fillRepeatedOwners` and the templates' reweighting of the pixel's `shares` (nil
+    /// `fillRepeatedOwners` (when `fill`) and the templates' reweighting of the pixel's `shares` (nil
     /// `templates`: the network's owners and shares stay, as method.md §4.2 decodes). Returns
     /// whether the decision is final.
     @inline(__always)
     static func decide(y: Int, x: Int, v: UnsafePointer<Float>, owners: UnsafeMutablePointer<Int32>, shares: UnsafeMutablePointer<Float>,
                        n: Int, targets: SlotTargets, known: Int, final: Bool, hints: UnsafePointer<Int32>?,
-                       templates: SymmetricTemplates.Reader?, nthNearest: inout NthNearestBound) -> Bool {
+                       templates: SymmetricTemplates.Reader?, fill: Bool, nthNearest: inout NthNearestBound) -> Bool {
         guard matchSlots(y: y, x: x, v: v, owners: owners, n: n, targets: targets, known: known, final: final, hints: hints) else { return false }
         guard let templates else { return true }
         guard takeBackStrayOwners(y: y, x: x, owners: owners, n: n, index: targets.kept, peaks: targets.all, known: known, final: final,
                                   templates: templates, nthNearest: &nthNearest) else { return false }
-        guard fillRepeatedOwners(y: y, x: x, owners: owners, n: n, targets: targets, reach: templates.reach, known: known,
-                                 final: final, nearest: &nthNearest) else { return false }
+        guard !fill || fillRepeatedOwners(y: y, x: x, owners: owners, n: n, targets: targets, reach: templates.reach, known: known,
+                                          final: final, nearest: &nthNearest) else { return false }
         templates.reweight(y: y, x: x, owners: owners, shares: shares, n: n)
         return true
     }
@@ -353,7 +353,7 @@ final class StreamingDecoder {
     private func attributeBlock(_ s: StitchedOutputs, values: PixelChannels, final: Bool) throws {
         let flux = values.flux[0]
         let rows = s.height, w = width, n = self.n, first = s.firstRow
-        let targets = slotTargets, known = self.known
+        let targets = slotTargets, known = self.known, fill = settings.fillRepeatedOwners
         var owners: [Int32] = [], shares: [Float] = []
         swap(&owners, &ownersBuffer); swap(&shares, &sharesBuffer)     // sole owner: no copy on write
         if owners.count < rows * w * n {
@@ -374,7 +374,7 @@ final class StreamingDecoder {
                             let hints = x > 0 ? UnsafePointer(o.baseAddress! + (i - 1) * n) : nil
                             if !Self.decide(y: first + row, x: x, v: v.baseAddress! + i * 2 * n, owners: o.baseAddress! + i * n,
                                             shares: sh.baseAddress! + i * n, n: n, targets: targets, known: known, final: final,
-                                            hints: hints, templates: templates, nthNearest: &nthNearest) {
+                                            hints: hints, templates: templates, fill: fill, nthNearest: &nthNearest) {
                                 o[i * n] = Self.waiting
                             }
                         }
@@ -408,6 +408,7 @@ final class StreamingDecoder {
     private func resolveDeferred(final: Bool) throws {
         guard deferred.count > 0 else { return }
         let count = deferred.count, n = self.n, width = self.width, targets = slotTargets, known = self.known
+        let fill = settings.fillRepeatedOwners
         // Matched (and, once certain, reweighted) in parallel: each pixel writes only its own slots.
         var matched = [Int32](repeating: 0, count: count * n), certain = [Bool](repeating: false, count: count)
         let positions = deferred.positions, vectors = deferred.vectors
@@ -423,7 +424,7 @@ final class StreamingDecoder {
                             c[i] = Self.decide(y: p / width, x: p % width, v: v.baseAddress! + i * 2 * n, owners: owners,
                                                shares: sh.baseAddress! + i * n, n: n, targets: targets, known: known, final: final,
                                                hints: i > lo ? UnsafePointer(owners - n) : nil, templates: templates,
-                                               nthNearest: &nthNearest)
+                                               fill: fill, nthNearest: &nthNearest)
                         }
                     }
                     if settings.parallelDecode { Parallel.forRanges(count, grain: 1_024, work) } else { work(0, count) }

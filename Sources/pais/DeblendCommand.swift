@@ -51,6 +51,7 @@ struct DeblendCommand: ParsableCommand {
     @Option(help: "Ceiling on the pixel values the network sees, in the model's units (e-/s at AB 25.94): auto (the model file's recorded ceiling, which the shipped ones have), off, or a value. Brighter pixels reach the network as the ceiling, so that a star brighter than any in the training set does not fill its tiles with false detections; the image and the fluxes keep their values.") var inputCeiling = "auto"
     @Option(help: "The network's arithmetic: auto (bfloat16 where it runs faster: on Intel CPUs with AMX tiles and AMD CPUs with AVX-512 BF16; else float32), float32, or bfloat16 (inputs and weights rounded to 8 significant bits, sums in float32: the convolutions 2-4x faster on AMX tiles, up to 2x with AVX-512 BF16 on AMD; the same catalog within a source or two).") var precision = "auto"
     @Option(help: "How a pixel shared by several sources is split: symmetric (the network's shares weighted by each source's symmetric template, the image's light at the pixel's mirror image through the source's centre: runbooks/deblend-a-mosaic.md) or network (the network's shares as they are, method.md §4.2).") var attribution = "symmetric"
+    @Option(help: "A pixel's slots whose vectors land on the same source: fill (each repeat goes to the nearest of the pixel's three nearest sources that no slot holds, within the symmetric templates' reach) or keep (method.md §4.2). Default: the model file's pais_repeated_owners (the shipped white-noise models record fill), else keep. Fill needs --attribution symmetric.") var repeatedOwners: String?
     @Option(help: "Second detection pass: also take the peaks of what the image holds beyond the detected sources' symmetric templates that stand this many sigma above the smoothed sky noise (e.g. 8), for faint sources on a brighter one's flank that the heatmap merges; costs precision (runbooks/deblend-a-mosaic.md). Default: the model file's pais_residual_peaks when it records one (the completeness-first model does), else off; 0 turns it off. Not with --centres.") var residualPeaks: Float?
     @Option(help: "Heatmap peaks on a brighter source's halo (a bright star's rings and wings): drop (the default: a peak whose smoothed light matches its mirror image through a source at least 10 times brighter within the templates' reach, and the circle about that source through it, is that source's light, not a source) or keep. Needs --attribution symmetric; not with --centres (runbooks/deblend-a-mosaic.md).") var haloPeaks = "drop"
     @Flag(help: "Skip the per-source images (sources.fits): catalog, segmentation and heatmap only; faster, and far smaller on big mosaics (fluxes equal to rounding).") var noStamps = false
@@ -131,6 +132,8 @@ struct DeblendCommand: ParsableCommand {
         settings.peakThreshold = threshold.value
         settings.perSourceImages = !noStamps
         settings.attribution = try parseAttribution(attribution)
+        let owners = try resolveRepeatedOwners(option: repeatedOwners, weights: weights, attribution: settings.attribution)
+        settings.fillRepeatedOwners = owners.fill
         let residual = try resolveResidualPeaks(option: residualPeaks, weights: weights, forcedCentres: centres != nil,
                                                 noise: settings.pixelNoise, image: image)
         settings.residualPeaks = residual.value
@@ -161,6 +164,7 @@ struct DeblendCommand: ParsableCommand {
             print(ceiling.line)
             print("detection: heatmap peaks above " + String(format: "%g", threshold.value) + " (\(threshold.origin))"
                   + (residual.value.map { ", and residual peaks above " + String(format: "%g", $0) + " sigma (\(residual.origin))" } ?? ""))
+            print("attribution: \(settings.attribution.rawValue)" + (owners.fill ? ", repeated owners filled (\(owners.origin))" : ""))
             print(fluxErrors.line)
             for band in measured { print(band.line) }
             if let warning = report.warning { writeToStandardError("warning: \(image): \(warning)\n") }
@@ -175,6 +179,7 @@ struct DeblendCommand: ParsableCommand {
             ("PAISVIEW", .int(views), "tile views averaged (test-time augmentation)"),
             ("PAISATTR", .string(settings.attribution.rawValue), "shared pixels split: network or symmetric"),
             ("PAISRESP", .double(Double(settings.residualPeaks ?? 0)), "[sigma] residual-peak threshold (0: no second pass)"),
+            ("PAISFILL", .string(settings.fillRepeatedOwners ? "fill" : "keep"), "slots repeating an owner filled or kept"),
             ("PAISHALO", .string(settings.testsHaloPeaks ? "drop" : "keep"), "peaks on a brighter source's halo dropped or kept"),
             ("PAISPREC", .string(arithmetic.rawValue), "network arithmetic (float32 or bfloat16)"),
             ("PAISZP", .double(units.zeroPoint), "AB zero point of the input's pixel values"),

@@ -361,6 +361,30 @@ func parseAttribution(_ value: String) throws -> Attribution {
     return choice
 }
 
+/// Whether a slot that repeats a pixel's owner goes to a free source nearby
+/// (`DeblendSettings.fillRepeatedOwners`): `--repeated-owners fill|keep` when given, else the
+/// model file's `pais_repeated_owners` (the shipped white-noise models record fill, with which
+/// they were judged: BENCHMARKS.md, "Repeated owners"), else keep; and where it came from. Only
+/// the symmetric attribution fills: asked for with the network's, it is an error.
+func resolveRepeatedOwners(option: String?, weights: String, attribution: Attribution) throws -> (fill: Bool, origin: String) {
+    let key = "pais_repeated_owners"
+    let choices = ["fill": true, "keep": false]
+    let fill: Bool, origin: String
+    if let option {
+        guard let choice = choices[option] else { throw CommandError("--repeated-owners must be fill or keep, got '\(option)'") }
+        if choice, attribution != .symmetric { throw CommandError("--repeated-owners fill needs --attribution symmetric") }
+        (fill, origin) = (choice, "--repeated-owners")
+    } else if let recorded = try modelMetadata(weights)[key] {
+        guard let choice = choices[recorded] else {
+            throw CommandError("\(weights): model metadata \(key) = \"\(recorded)\" is not fill or keep")
+        }
+        (fill, origin) = (choice && attribution == .symmetric, "the model's \(key)")
+    } else {
+        (fill, origin) = (false, "default")
+    }
+    return (fill, origin)
+}
+
 /// `--halo-peaks`: whether heatmap peaks on a brighter source's halo are dropped.
 func parseHaloPeaks(_ value: String) throws -> Bool {
     switch value {

@@ -43,6 +43,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Ceiling on what the network sees when deblending here: auto, off or a value (as `pais deblend --input-ceiling`).") var inputCeiling = "auto"
     @Option(help: "The network's arithmetic when deblending here: auto, float32 or bfloat16 (as `pais deblend --precision`).") var precision = "auto"
     @Option(help: "How shared pixels are split when deblending here: symmetric or network (as `pais deblend --attribution`).") var attribution = "symmetric"
+    @Option(help: "Slots landing on the same source when deblending here: fill or keep (as `pais deblend --repeated-owners`; default: the model's pais_repeated_owners, else keep).") var repeatedOwners: String?
     @Option(help: "The second detection pass's threshold in sigma when deblending here (as `pais deblend --residual-peaks`; default: the model's pais_residual_peaks, else off; 0 turns it off).") var residualPeaks: Float?
     @Option(help: "Heatmap peaks on a brighter source's halo when deblending here: drop or keep (as `pais deblend --halo-peaks`).") var haloPeaks = "drop"
     @Option(help: "The heatmap's NMS threshold when deblending here (as `pais deblend --peak-threshold`; default: the model's pais_peak_threshold, else 0.1).") var peakThreshold: Float?
@@ -136,6 +137,7 @@ struct EvaluateCommand: ParsableCommand {
             settings.inputCeiling = try resolveInputCeiling(option: inputCeiling, weights: weights).value
             settings.peakThreshold = try resolvePeakThreshold(option: peakThreshold, weights: weights).value
             settings.pixelNoise = try FluxErrorChoice(rows, noise: decided.noise, gain: nil).pixelNoise
+            settings.fillRepeatedOwners = try resolveRepeatedOwners(option: repeatedOwners, weights: weights, attribution: settings.attribution).fill
             settings.residualPeaks = try resolveResidualPeaks(option: residualPeaks, weights: weights, forcedCentres: false,
                                                               noise: settings.pixelNoise, image: truthPath).value
             let network = try loadTileNetwork(preset: try modelPreset(option: preset, weights: weights), weights: weights, tile: tile, replicas: Parallel.workers, views: views,
