@@ -835,6 +835,65 @@ struct DeblendCLITests {
         #expect(!FileManager.default.fileExists(atPath: directory + "/bad"))
     }
 
+    /// Filling repeated owners is the model file's choice (`pais_repeated_owners`), as the residual
+    /// pass is: the shipped default records fill, `--repeated-owners` overrides it both ways, the
+    /// network's attribution cannot fill, and a bad record is refused with no output.
+    @Test func repeatedOwnersComeFromTheModelUnlessGiven() throws {
+        let directory = try makeScratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let field = directory + "/field.fits"
+        let sim = try runPais(["simulate", "--height", "128", "--width", "128", "--seed", "11", "--output", field])
+        #expect(sim.status == 0, "\(sim.standardError)")
+        let shipped = URL(fileURLWithPath: shippedModels + "/pais-small-sim.safetensors")
+        let entries = try Safetensors.read(from: shipped).values.sorted { $0.name < $1.name }
+        var metadata = try Safetensors.readMetadata(from: shipped)
+        #expect(metadata["pais_repeated_owners"] == "fill", "the shipped default model was judged with filling")
+        let unrecorded = directory + "/unrecorded.safetensors", broken = directory + "/broken.safetensors"
+        metadata["pais_repeated_owners"] = nil
+        try Safetensors.write(entries, to: URL(fileURLWithPath: unrecorded), metadata: metadata)
+        metadata["pais_repeated_owners"] = "sometimes"
+        try Safetensors.write(entries, to: URL(fileURLWithPath: broken), metadata: metadata)
+        func deblend(_ weights: String, _ extra: [String], into name: String) throws -> (run: PaisRun, recorded: HeaderValue?, catalog: String) {
+            let out = directory + "/" + name
+            let run = try runPais(["deblend", field, "--model", weights, "--no-stamps", "--output", out] + extra)
+            guard run.status == 0 else { return (run, nil, "") }
+            return (run, try FITSFile.open(out + "/catalog.fits").readKey("PAISFILL"), try String(contentsOfFile: out + "/catalog.csv", encoding: .utf8))
+        }
+        let recorded = try deblend(shipped.path, [], into: "recorded")
+        #expect(recorded.recorded == .string("fill")
+                && recorded.run.standardOutput.contains("attribution: symmetric, repeated owners filled (the model's pais_repeated_owners)"),
+                "\(recorded.run.standardOutput)\(recorded.run.standardError)")
+        let given = try deblend(unrecorded, ["--repeated-owners", "fill"], into: "given")
+        #expect(given.recorded == .string("fill") && given.catalog == recorded.catalog)
+        let kept = try deblend(shipped.path, ["--repeated-owners", "keep"], into: "kept"), plain = try deblend(unrecorded, [], into: "plain")
+        #expect(kept.recorded == .string("keep") && plain.recorded == .string("keep") && kept.catalog == plain.catalog)
+        #expect(!plain.run.standardOutput.contains("repeated owners filled"))
+        // Filling must change this field's fluxes, or the comparisons above prove nothing; the
+        // detections stay.
+        func positions(_ catalog: String) -> [Substring] { catalog.split(separator: "\n").map { $0.split(separator: ",").prefix(3).joined(separator: ",")[...] } }
+        #expect(recorded.catalog != kept.catalog && positions(recorded.catalog) == positions(kept.catalog))
+        let network = try deblend(shipped.path, ["--repeated-owners", "fill", "--attribution", "network"], into: "network")
+        #expect(network.run.status != 0 && network.run.standardError.contains("--repeated-owners fill needs --attribution symmetric"))
+        let networkRecorded = try deblend(shipped.path, ["--attribution", "network"], into: "network-recorded")
+        #expect(networkRecorded.run.status == 0 && networkRecorded.recorded == .string("keep"), "\(networkRecorded.run.standardError)")
+        // `pais evaluate` deblends with the model's choice too.
+        func evaluated(_ extra: [String], into name: String) throws -> String {
+            let out = directory + "/" + name
+            let run = try runPais(["evaluate", "--truth", field, "--model", shipped.path, "--no-plots", "--output", out] + extra)
+            #expect(run.status == 0, "\(run.standardError)")
+            return (try? String(contentsOfFile: out + "/matches.csv", encoding: .utf8)) ?? ""
+        }
+        let byModel = try evaluated([], into: "eval-model")
+        #expect(byModel == (try evaluated(["--repeated-owners", "fill"], into: "eval-fill")))
+        #expect(byModel != (try evaluated(["--repeated-owners", "keep"], into: "eval-keep")))
+        let bad = try deblend(broken, [], into: "bad")
+        #expect(bad.run.status != 0 && bad.run.standardError.contains("pais_repeated_owners = \"sometimes\" is not fill or keep"),
+                "\(bad.run.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: directory + "/bad"))
+        let word = try deblend(shipped.path, ["--repeated-owners", "always"], into: "word")
+        #expect(word.run.status != 0 && word.run.standardError.contains("--repeated-owners must be fill or keep, got 'always'"))
+    }
+
     @Test(arguments: ["wrong preset", "all NaN", "truncated", "missing model", "existing output", "NaN weights",
                       "centre outside", "empty centres", "views 3", "zero point nan", "bad PHOTFLAM", "weight shape",
                       "background word", "background mesh", "precision word", "missing directory", "model is a directory"])
