@@ -778,6 +778,18 @@ struct DeblendCLITests {
         }
     }
 
+    /// A 128² simulated field (seed 11) in `directory`, and the shipped default model with its
+    /// tensors and metadata, from which a test writes the model with other decoding records.
+    static func smallFieldAndShippedModel(in directory: String) throws
+        -> (field: String, shipped: URL, entries: [Safetensors.Entry], metadata: [String: String]) {
+        let field = directory + "/field.fits"
+        let sim = try runPais(["simulate", "--height", "128", "--width", "128", "--seed", "11", "--output", field])
+        #expect(sim.status == 0, "\(sim.standardError)")
+        let shipped = URL(fileURLWithPath: shippedModels + "/pais-small-sim.safetensors")
+        let entries = try Safetensors.read(from: shipped).values.sorted { $0.name < $1.name }
+        return (field, shipped, entries, try Safetensors.readMetadata(from: shipped))
+    }
+
     /// The residual pass: `--residual-peaks` when given (0: none), else the model file's recorded
     /// `pais_residual_peaks` (the completeness-first file's), else none. The header and banner say
     /// what ran, the recorded pass finds what the same option finds, `pais evaluate` takes it too,
@@ -788,12 +800,8 @@ struct DeblendCLITests {
     @Test func residualPeaksComeFromTheModelUnlessGiven() throws {
         let directory = try makeScratchDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let field = directory + "/field.fits"
-        let sim = try runPais(["simulate", "--height", "128", "--width", "128", "--seed", "11", "--output", field])
-        #expect(sim.status == 0, "\(sim.standardError)")
-        let shipped = URL(fileURLWithPath: shippedModels + "/pais-small-sim.safetensors")
-        let entries = try Safetensors.read(from: shipped).values.sorted { $0.name < $1.name }
-        var metadata = try Safetensors.readMetadata(from: shipped)
+        let (field, shipped, entries, recordedMetadata) = try Self.smallFieldAndShippedModel(in: directory)
+        var metadata = recordedMetadata
         #expect(metadata["pais_residual_peaks"] == nil, "the shipped default model must not run the residual pass")
         let complete = directory + "/complete.safetensors", broken = directory + "/broken.safetensors"
         metadata["pais_residual_peaks"] = "3"
@@ -841,12 +849,8 @@ struct DeblendCLITests {
     @Test func repeatedOwnersComeFromTheModelUnlessGiven() throws {
         let directory = try makeScratchDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let field = directory + "/field.fits"
-        let sim = try runPais(["simulate", "--height", "128", "--width", "128", "--seed", "11", "--output", field])
-        #expect(sim.status == 0, "\(sim.standardError)")
-        let shipped = URL(fileURLWithPath: shippedModels + "/pais-small-sim.safetensors")
-        let entries = try Safetensors.read(from: shipped).values.sorted { $0.name < $1.name }
-        var metadata = try Safetensors.readMetadata(from: shipped)
+        let (field, shipped, entries, recordedMetadata) = try Self.smallFieldAndShippedModel(in: directory)
+        var metadata = recordedMetadata
         #expect(metadata["pais_repeated_owners"] == "fill", "the shipped default model was judged with filling")
         let unrecorded = directory + "/unrecorded.safetensors", broken = directory + "/broken.safetensors"
         metadata["pais_repeated_owners"] = nil
