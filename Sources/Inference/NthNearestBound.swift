@@ -4,7 +4,7 @@ import PCR
 /// (n + 1)-th nearest. A pixel s px away has the same n nearest while the gap between those two
 /// distances exceeds 2s, and its own n-th distance within ± s (triangle inequality): that settles
 /// most stray-owner tests of `StreamingDecoder.takeBackStrayOwners` (pixels in a row share their
-/// neighbourhood) without a search.
+/// neighbourhood) without a search, and most of the n-nearest sets `fillRepeatedOwners` asks for.
 struct NthNearestBound {
     private var y = Int.min, x = 0
     /// The n + 1 nearest centres of (y, x), nearest first (the storage reused from pixel to pixel).

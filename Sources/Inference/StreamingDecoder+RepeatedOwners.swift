@@ -9,9 +9,10 @@ extension StreamingDecoder {
     /// an earlier slot's owner goes instead to the nearest of the pixel's n nearest peaks that no
     /// slot holds, if it lies within `reach` px (the templates': the median attribution error on
     /// eight tuning fields was 0.122 / 0.118 / 0.117 / 0.118 / 0.123 within 24 / 36 / 48 / 64 px /
-    /// any distance, 0.128 without filling); with none, the slot stays. `targets.all` orders the peaks: centres, then dropped halo peaks, which stand for the
-    /// centre that explains them, as in `matchSlots`. False when the answer could still change
-    /// once more centres are known (only when not `final`).
+    /// any distance, 0.128 without filling); with none, the slot stays. `targets.all` orders the
+    /// peaks: centres, then dropped halo peaks, which stand for the centre that explains them, as
+    /// in `matchSlots`. False when the answer could still change once more centres are known
+    /// (only when not `final`).
     @inline(__always)
     static func fillRepeatedOwners(y: Int, x: Int, owners: UnsafeMutablePointer<Int32>, n: Int, targets: SlotTargets, reach: Int,
                                    known: Int, final: Bool, nearest: inout NthNearestBound) -> Bool {
@@ -28,7 +29,6 @@ extension StreamingDecoder {
         let kept = targets.kept.count
         for k in 1..<n where (0..<k).contains(where: { owners[$0] == owners[k] }) {
             for candidate in near {
-                let p = targets.all.position(candidate.index)
                 guard candidate.distance2 <= Double(reach * reach) else { continue }
                 let owner = candidate.index < kept ? Int32(candidate.index) : targets.aliases[candidate.index - kept]
                 guard owner >= 0 else {
