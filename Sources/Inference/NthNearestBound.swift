@@ -24,11 +24,7 @@ struct NthNearestBound {
             if d > nth + shift + slack { return true }
             if d < nth - shift - slack { return false }
         }
-        index.nearest(n + 1, toY: Double(y), x: Double(x), into: &found)
-        (self.y, self.x) = (y, x)
-        nth = found.count >= n ? found[n - 1].distance2.squareRoot() : .infinity
-        next = found.count > n ? found[n].distance2.squareRoot() : .infinity
-        ask(y: y, x: x)
+        anchor(n, y: y, x: x, index: index)
         return found.count >= n && found[n - 1].distance2 < distance2
     }
 
@@ -39,12 +35,7 @@ struct NthNearestBound {
     /// reference's (n + 1)-th distance less the shift). Storage of its own, reused.
     mutating func nearest(_ n: Int, toY y: Int, x: Int, index: CentreIndex) -> ArraySlice<(index: Int, distance2: Double)> {
         if self.y != Int.min, fromReference(n, y: y, x: x, index: index) { return scratch.prefix(n) }
-        // A new reference here, for this pixel and those around it.
-        index.nearest(n + 1, toY: Double(y), x: Double(x), into: &found)
-        (self.y, self.x) = (y, x)
-        nth = found.count >= n ? found[n - 1].distance2.squareRoot() : .infinity
-        next = found.count > n ? found[n].distance2.squareRoot() : .infinity
-        ask(y: y, x: x)
+        anchor(n, y: y, x: x, index: index)       // a new reference, for this pixel and those around it
         if fromReference(n, y: y, x: x, index: index) { return scratch.prefix(n) }
         // The n-th tied with the (n + 1)-th: every tied entry, so that the lower indices win.
         var k = n + 1
@@ -53,7 +44,7 @@ struct NthNearestBound {
             guard scratch.count == k, scratch[k - 1].distance2 <= scratch[n - 1].distance2 else { break }
             k += n
         }
-        sortScratch()
+        scratch.sort(by: Self.nearerFirst)
         return scratch.prefix(n)
     }
 
@@ -65,25 +56,27 @@ struct NthNearestBound {
             let p = index.position(entry.index), dy = p.y - Double(y), dx = p.x - Double(x)
             scratch.append((entry.index, dy * dy + dx * dx))
         }
-        sortScratch()
+        scratch.sort(by: Self.nearerFirst)
         guard scratch.count > n else { return true }           // every entry of the index
         let moved = Double((y - self.y) * (y - self.y) + (x - self.x) * (x - self.x)).squareRoot()
         let d = scratch[n - 1].distance2.squareRoot()
         return d < next - moved - (1e-9 * (d + next + moved) + 1e-9)
     }
 
-    /// Insertion sort by distance, then index: n + 1 entries, or a few more.
-    private mutating func sortScratch() {
-        for i in 1..<max(1, scratch.count) {
-            let entry = scratch[i]
-            var j = i
-            while j > 0, (entry.distance2, entry.index) < (scratch[j - 1].distance2, scratch[j - 1].index) {
-                scratch[j] = scratch[j - 1]; j -= 1
-            }
-            scratch[j] = entry
-        }
+    /// By distance, then index.
+    private static func nearerFirst(_ a: (index: Int, distance2: Double), _ b: (index: Int, distance2: Double)) -> Bool {
+        (a.distance2, a.index) < (b.distance2, b.index)
     }
     private var scratch: [(index: Int, distance2: Double)] = []
+
+    /// (y, x) becomes the reference: its n + 1 nearest entries, and the bound's distances.
+    private mutating func anchor(_ n: Int, y: Int, x: Int, index: CentreIndex) {
+        index.nearest(n + 1, toY: Double(y), x: Double(x), into: &found)
+        (self.y, self.x) = (y, x)
+        nth = found.count >= n ? found[n - 1].distance2.squareRoot() : .infinity
+        next = found.count > n ? found[n].distance2.squareRoot() : .infinity
+        ask(y: y, x: x)
+    }
 
     private mutating func ask(y: Int, x: Int) {
         (askedY, askedX) = (y, x)
