@@ -49,15 +49,24 @@ struct NthNearestBound {
     }
 
     /// The reference's entries sorted by their distance from (y, x) into `scratch`; whether their
-    /// first n are (y, x)'s n nearest.
+    /// first n are (y, x)'s n nearest. An insertion sort in place, from the positions stored at the
+    /// reference: the fill asks this at almost every pixel.
     private mutating func fromReference(_ n: Int, y: Int, x: Int, index: CentreIndex) -> Bool {
-        scratch.removeAll(keepingCapacity: true)
-        for entry in found {
-            let p = index.position(entry.index), dy = p.y - Double(y), dx = p.x - Double(x)
-            scratch.append((entry.index, dy * dy + dx * dx))
-        }
-        scratch.sort(by: Self.nearerFirst)
-        guard scratch.count > n else { return true }           // every entry of the index
+        let count = found.count
+        if scratch.count != count { scratch = found }
+        let py = Double(y), px = Double(x)
+        found.withUnsafeBufferPointer { entries in foundPositions.withUnsafeBufferPointer { positions in
+            scratch.withUnsafeMutableBufferPointer { sorted in
+                for i in 0..<count {
+                    let dy = positions[i].y - py, dx = positions[i].x - px
+                    let entry = (index: entries[i].index, distance2: dy * dy + dx * dx)
+                    var j = i
+                    while j > 0, Self.nearerFirst(entry, sorted[j - 1]) { sorted[j] = sorted[j - 1]; j -= 1 }
+                    sorted[j] = entry
+                }
+            }
+        } }
+        guard count > n else { return true }           // every entry of the index
         let moved = Double((y - self.y) * (y - self.y) + (x - self.x) * (x - self.x)).squareRoot()
         let d = scratch[n - 1].distance2.squareRoot()
         return d < next - moved - (1e-9 * (d + next + moved) + 1e-9)
@@ -68,10 +77,14 @@ struct NthNearestBound {
         (a.distance2, a.index) < (b.distance2, b.index)
     }
     private var scratch: [(index: Int, distance2: Double)] = []
+    /// Where `found`'s entries lie.
+    private var foundPositions: [(y: Double, x: Double)] = []
 
     /// (y, x) becomes the reference: its n + 1 nearest entries, and the bound's distances.
     private mutating func anchor(_ n: Int, y: Int, x: Int, index: CentreIndex) {
         index.nearest(n + 1, toY: Double(y), x: Double(x), into: &found)
+        foundPositions.removeAll(keepingCapacity: true)
+        for entry in found { foundPositions.append(index.position(entry.index)) }
         (self.y, self.x) = (y, x)
         nth = found.count >= n ? found[n - 1].distance2.squareRoot() : .infinity
         next = found.count > n ? found[n].distance2.squareRoot() : .infinity
