@@ -1,22 +1,22 @@
 #!/usr/bin/env python3
 """Where found sources' extra light on the noiseless blend comes from, pixel by pixel.
 
-    tools/excess-light.py FIELD.fits DEBLEND_DIR EVAL_DIR [--worst 12]
+    tools/excess-light.py FIELD.fits DEBLEND_DIR EVAL_DIR [--worst 12] [--beta 0.1,0.5]
 
 FIELD is a `pais simulate` field (NOISELESS, CATALOG, STAMPS); DEBLEND_DIR a `pais deblend` output
 with its per-source images (sources.fits); EVAL_DIR `pais evaluate --truth FIELD --deblend
 DEBLEND_DIR`'s output (matches.csv). A source's share of pixel p is its per-source image divided by
 the noisy image there; its attributed light on the noiseless blend B is that share times B_p.
 
-Prints, for the found sources with H < 25 and blendedness 0.1-0.5 (BENCHMARKS.md, "Repeated
-owners"):
+Prints, for the found sources with H < 25 and blendedness in `--beta` (0.1-0.5 unless given;
+BENCHMARKS.md, "Repeated owners"):
   * the `--worst` sources by attributed / true flux, each with the three truths whose pixels
     (those where that truth holds more than half of B) gave it the most extra light, in units of
     its true flux: magnitude, distance, and whether the truth was found, missed (detectable) or
     undetectable;
   * the mean over those sources of the light they took, in units of their true flux, from pixels
     a found neighbour dominates and holds a slot of ("owner"), holds none of ("not owner"), or
-    that an unfound neighbour dominates; the excess on their own dominated pixels ("self"); and
+    that an unfound neighbour dominates (a detectable one, "missed", or not, "undetectable"); the excess on their own dominated pixels ("self"); and
     of the "not owner" part, how much lies where the neighbour is among the pixel's three nearest
     detectable truths (label centres rounded half up, method.md §3.2).
 
@@ -34,7 +34,9 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("field"); parser.add_argument("deblend"); parser.add_argument("evaluation")
     parser.add_argument("--worst", type=int, default=12)
+    parser.add_argument("--beta", default="0.1,0.5", help="the blendedness range LO,HI of the sources studied")
     args = parser.parse_args()
+    beta_low, beta_high = (float(v) for v in args.beta.split(","))
 
     hdus = fits.open(args.field)
     noisy, blend = hdus[0].data.astype(float), hdus[1].data.astype(float)
@@ -60,13 +62,13 @@ def main():
     matches = list(csv.DictReader(open(args.evaluation + "/matches.csv")))
     prediction_of = {int(m["truth_id"]): int(m["prediction"]) for m in matches if int(m["truth_id"]) >= 0}
     chosen = [m for m in matches if int(m["truth_id"]) >= 0 and int(m["prediction"]) > 0
-              and float(m["mag_true"]) < 25 and 0.1 <= float(m["blendedness"]) < 0.5]
+              and float(m["mag_true"]) < 25 and beta_low <= float(m["blendedness"]) < beta_high]
     detectable = [c for c in catalog if c["is_detectable"]]
     label_y = np.floor(np.array([c["y"] for c in detectable]) + 0.5)
     label_x = np.floor(np.array([c["x"] for c in detectable]) + 0.5)
     label_id = [int(c["id"]) for c in detectable]
 
-    totals = dict.fromkeys(["owner", "not owner", "unfound", "self", "not owner, among the 3 nearest"], 0.0)
+    totals = dict.fromkeys(["owner", "not owner", "missed", "undetectable", "self", "not owner, among the 3 nearest"], 0.0)
     worst = []
     for m in chosen:
         t, flux = int(m["truth_id"]), float(m["flux_true"])
@@ -88,7 +90,7 @@ def main():
             found = prediction_of.get(v, -1) > 0
             taken.append((part, v, c, found))
             if not found:
-                totals["unfound"] += part
+                totals["missed" if c["is_detectable"] else "undetectable"] += part
                 continue
             holds = share(prediction_of[v]) > 0
             totals["owner"] += (mine * light)[where & holds].sum() / flux
