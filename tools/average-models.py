@@ -42,18 +42,25 @@ def main():
     for path, (_, tensors) in zip(sys.argv[2:], inputs):
         if set(tensors) != set(last) or any(tensors[k].shape != last[k].shape for k in last):
             sys.exit(f"error: {path} does not hold the same tensors as {sys.argv[-1]}")
-    header, blobs, offset = {"__metadata__": last_header.get("__metadata__", {})}, [], 0
-    for name, tensor in last.items():
-        mean = np.mean([t[name].astype(np.float64) for _, t in inputs], axis=0).astype(tensor.dtype)
-        raw = mean.tobytes()
-        header[name] = {"dtype": last_header[name]["dtype"], "shape": list(tensor.shape), "data_offsets": [offset, offset + len(raw)]}
+    means = {name: np.mean([t[name].astype(np.float64) for _, t in inputs], axis=0).astype(tensor.dtype)
+             for name, tensor in last.items()}
+    write(out, last_header.get("__metadata__", {}), means)
+    print(f"wrote {out}: the mean of {len(inputs)} models, {len(last)} tensors")
+
+
+def write(path, metadata, tensors):
+    """A safetensors file of `tensors` (name: numpy array, F32 / F64 / I64) in that order."""
+    names = {np.dtype(v): k for k, v in DTYPES.items()}
+    header, blobs, offset = {"__metadata__": metadata}, [], 0
+    for name, tensor in tensors.items():
+        raw = np.ascontiguousarray(tensor).tobytes()
+        header[name] = {"dtype": names[tensor.dtype], "shape": list(tensor.shape), "data_offsets": [offset, offset + len(raw)]}
         blobs.append(raw)
         offset += len(raw)
     encoded = json.dumps(header).encode()
     encoded += b" " * ((8 - len(encoded) % 8) % 8)
-    with open(out, "wb") as f:
+    with open(path, "wb") as f:
         f.write(struct.pack("<Q", len(encoded)) + encoded + b"".join(blobs))
-    print(f"wrote {out}: the mean of {len(inputs)} models, {len(last)} tensors")
 
 
 if __name__ == "__main__":

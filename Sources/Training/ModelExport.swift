@@ -26,10 +26,11 @@ public func exportCheckpoint(_ checkpoint: String, preset: String, slots: Int = 
     guard let parameters = state.buffer("parameters"), parameters.count == model.parameters.count,
           let statistics = state.buffer("batchnorm_state"), statistics.count == model.state.count
     else {
-        throw TrainingError("\(checkpoint) holds a model of another shape than preset \(preset) (\(model.parameters.count) parameters)")
+        throw TrainingError("\(checkpoint) holds a model of another shape than preset \(preset) with \(slots) slots (\(model.parameters.count) parameters)")
     }
     model.parameters.values.update(from: parameters, count: parameters.count)
     model.state.values.update(from: statistics, count: statistics.count)
     try writeModel(model, to: path, overwrite: overwrite,
-                   metadata: extra.merging(["pais_preset": preset, "pais_step": String(state.step), "pais_config_hash": state.configHash]) { _, own in own })
+                   metadata: extra.merging(["pais_preset": preset, "pais_slots": String(slots), "pais_step": String(state.step),
+                                             "pais_config_hash": state.configHash]) { _, own in own })
 }

@@ -248,6 +248,15 @@ func recordedNumber(_ key: String, in weights: String, expected: String, isValid
     return value
 }
 
+/// The slots per pixel (n) of the model in `weights`: its `pais_slots` (written by `pais train` and
+/// `pais export`), else the method's 3. A record that is not a whole number of slots is refused
+/// by name; one that does not match the tensors, by the shapes the loader then reports.
+func modelSlots(_ weights: String) throws -> Int {
+    guard let slots = try recordedNumber("pais_slots", in: weights, expected: "a whole number of slots from 1 to 16",
+                                         isValid: { $0 >= 1 && $0 <= 16 && $0.rounded() == $0 }) else { return 3 }
+    return Int(slots)
+}
+
 /// Builds the tile network for `preset` from `weights`, checking the tile size against the model.
 /// `replicas` copies run that many tiles at once (one per compute thread of this process); with
 /// `views` > 1 each tile's outputs are the mean over that many flipped and turned views of it.
@@ -257,6 +266,7 @@ func loadTileNetwork(preset: String, weights: String, tile: Int, replicas: Int, 
         throw CommandError("--preset must be one of \(ModelConfig.presetList), got \(preset)")
     }
     config.dropout = 0
+    config.slots = try modelSlots(weights)
     do { try config.validate(size: tile) } catch {
         throw CommandError("--tile \(tile) does not fit preset \(preset): \(error)")
     }
@@ -276,6 +286,7 @@ func loadModel(preset: String, weights: String) throws -> ModelTileNetwork {
         throw CommandError("--preset must be one of \(ModelConfig.presetList), got \(preset)")
     }
     config.dropout = 0
+    config.slots = try modelSlots(weights)
     do { return try ModelTileNetwork(config: config, weightsPath: weights, presetName: preset) } catch let e as InferenceError {
         throw CommandError(e.description)
     }

@@ -21,11 +21,15 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "The dataset the checkpoint was trained on: its depths and noise are recorded as the model's training sky noise (pais_sky_rms), which `pais deblend --noise-match auto` matches images to, and for simulated crops the input ceiling (pais_input_ceiling, `pais deblend --input-ceiling auto`); also the labels' heatmap σ (pais_heatmap_sigma).")
     var dataset: String?
 
+    @Option(help: "Slots per pixel (n) the checkpoint was trained with. Default: the --dataset's n, else 3.")
+    var slots: Int?
+
     @Flag(help: "Replace an existing output file.")
     var overwrite = false
 
     func run() throws {
         var metadata: [String: String] = [:]
+        var slots = self.slots ?? 3
         if let dataset {
             let manifest: DatasetManifest
             do { manifest = try DatasetManifest.read(directory: dataset) } catch { throw CommandError("\(error)") }
@@ -33,9 +37,13 @@ struct ExportCommand: ParsableCommand {
                 throw CommandError("\(dataset): its training sky noise is not known (depths outside sky.md, or crops of a field from before PAIS measured their sky: rebuild it with `pais dataset build`), so none can be recorded; leave out --dataset")
             }
             metadata = manifest.modelMetadata
+            if let given = self.slots, given != manifest.n {
+                throw CommandError("--slots \(given), but \(dataset) has n = \(manifest.n) slots; drop --slots or give \(manifest.n)")
+            }
+            slots = manifest.n
         }
         do {
-            try exportCheckpoint(checkpoint, preset: preset, to: output, overwrite: overwrite, metadata: metadata)
+            try exportCheckpoint(checkpoint, preset: preset, slots: slots, to: output, overwrite: overwrite, metadata: metadata)
         } catch {
             throw CommandError("\(error)")
         }

@@ -898,6 +898,70 @@ struct DeblendCLITests {
         #expect(word.run.status != 0 && word.run.standardError.contains("--repeated-owners must be fill or keep, got 'always'"))
     }
 
+    /// A model with more slots than the method's 3 (`pais_slots`): the shipped file widened to 5
+    /// slots whose two new ones copy the third, its map logit lowered by ln 3 for all three
+    /// (`tools/extend-slots.py`'s recipe), splits every pixel among the same sources in the same
+    /// shares, so with the network's own shares its catalog matches the 3-slot file's to float
+    /// rounding: the decoder's slots are n-generic. (The symmetric attribution's stray test asks
+    /// for the n nearest sources, which differ with n.) Filling then hands the copies to further
+    /// sources and changes the fluxes. A record that contradicts the tensors, or is not a whole
+    /// number, is refused by name with no output.
+    @Test func modelsWithMoreSlotsDeblend() throws {
+        let directory = try makeScratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (field, shipped, entries, recordedMetadata) = try Self.smallFieldAndShippedModel(in: directory)
+        let widened = entries.map { entry -> Safetensors.Entry in
+            switch entry.name {
+            case "cv_conv1/kernel", "cm_conv1/kernel":    // [1, 1, 32, c]: the last slot's channels appended twice
+                let per = entry.name.hasPrefix("cv") ? 2 : 1, c = entry.shape[3]
+                var values: [Float] = []
+                for row in 0..<(entry.values.count / c) {
+                    let channels = entry.values[(row * c)..<((row + 1) * c)]
+                    values += channels + channels.suffix(per) + channels.suffix(per)
+                }
+                return Safetensors.Entry(name: entry.name, shape: [1, 1, entry.shape[2], c + 2 * per], values: values)
+            case "cv_conv1/bias":
+                return Safetensors.Entry(name: entry.name, shape: [10], values: entry.values + entry.values.suffix(2) + entry.values.suffix(2))
+            case "cm_conv1/bias":
+                let lowered = entry.values[2] - Float(log(3.0))
+                return Safetensors.Entry(name: entry.name, shape: [5], values: Array(entry.values.prefix(2)) + [lowered, lowered, lowered])
+            default:
+                return entry
+            }
+        }
+        var metadata = recordedMetadata
+        metadata["pais_slots"] = "5"
+        let five = directory + "/five.safetensors", contradicting = directory + "/contradicting.safetensors"
+        try Safetensors.write(widened, to: URL(fileURLWithPath: five), metadata: metadata)
+        try Safetensors.write(entries, to: URL(fileURLWithPath: contradicting), metadata: metadata)
+        func deblend(_ weights: String, _ extra: [String], into name: String) throws -> (run: PaisRun, fluxes: [Double]) {
+            let out = directory + "/" + name
+            let run = try runPais(["deblend", field, "--model", weights, "--no-stamps", "--output", out] + extra)
+            guard run.status == 0 else { return (run, []) }
+            let rows = try String(contentsOfFile: out + "/catalog.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+            return (run, rows.map { Double($0.split(separator: ",")[7])! })      // the flux column
+        }
+        let three = try deblend(shipped.path, ["--attribution", "network"], into: "three")
+        let kept = try deblend(five, ["--attribution", "network"], into: "five-kept")
+        #expect(kept.run.status == 0 && kept.run.standardOutput.contains("(small, 5 slots, tile"), "\(kept.run.standardError)")
+        #expect(three.fluxes.count > 5 && kept.fluxes.count == three.fluxes.count)
+        let worst = zip(kept.fluxes, three.fluxes).map { abs($0 - $1) / max(abs($1), 1e-3) }.max() ?? .infinity
+        #expect(worst < 1e-3, "largest relative flux difference \(worst)")
+        let symmetric = try deblend(five, ["--repeated-owners", "keep"], into: "five-symmetric")
+        let filled = try deblend(five, ["--repeated-owners", "fill"], into: "five-filled")
+        #expect(filled.run.status == 0 && filled.fluxes.count == three.fluxes.count && filled.fluxes != symmetric.fluxes)
+        let refused = try deblend(contradicting, [], into: "refused")
+        #expect(refused.run.status != 0 && refused.run.standardError.contains("contradicting.safetensors"), "\(refused.run.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: directory + "/refused"))
+        metadata["pais_slots"] = "4.5"
+        let fractional = directory + "/fractional.safetensors"
+        try Safetensors.write(entries, to: URL(fileURLWithPath: fractional), metadata: metadata)
+        let bad = try deblend(fractional, [], into: "bad")
+        #expect(bad.run.status != 0 && bad.run.standardError.contains("pais_slots = \"4.5\" is not a whole number of slots"),
+                "\(bad.run.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: directory + "/bad"))
+    }
+
     @Test(arguments: ["wrong preset", "all NaN", "truncated", "missing model", "existing output", "NaN weights",
                       "centre outside", "empty centres", "views 3", "zero point nan", "bad PHOTFLAM", "weight shape",
                       "background word", "background mesh", "precision word", "missing directory", "model is a directory"])
