@@ -107,11 +107,15 @@ public enum BatchNormRecalibration {
 /// `pais_bn_recalibration` records the crops used.
 public func recalibrateModelFile(_ input: String, preset: String, dataset: String, samples: Int, batch: Int,
                                  augmentation: String = "full", dropout: Bool = false, to output: String, overwrite: Bool) throws -> BatchNormRecalibration.Summary {
-    guard let config = ModelConfig.preset(preset) else { throw ConfigError("unknown preset '\(preset)' (\(ModelConfig.presetList))") }
+    guard var config = ModelConfig.preset(preset) else { throw ConfigError("unknown preset '\(preset)' (\(ModelConfig.presetList))") }
     let augmenter = try Augmenter.named(augmentation, seed: BatchNormRecalibration.seed)
+    let metadata = try Safetensors.readMetadata(from: URL(fileURLWithPath: input))
+    if let recorded = metadata["pais_slots"] {       // written by `pais train` and `pais export`
+        guard let slots = Int(recorded), slots >= 1 else { throw ConfigError("\(input): model metadata pais_slots = \"\(recorded)\" is not a number of slots") }
+        config.slots = slots
+    }
     let model = try DualDecoderModel(config: config)
     try model.loadWeights(from: input, preset: preset)
-    let metadata = try Safetensors.readMetadata(from: URL(fileURLWithPath: input))
     let data = try DirectoryDataSource(directory: dataset)
     let summary = try BatchNormRecalibration.run(model: model, data: data, samples: samples, batch: batch,
                                                  augmenter: augmenter, dropout: dropout)

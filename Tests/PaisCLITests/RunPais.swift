@@ -54,9 +54,10 @@ func makeScratchDirectory() throws -> String {
 
 /// A tiny dataset of 32-px crops in `directory/ds` (`--noise noise`) and a one-epoch `pais train
 /// --tiny` run on it in `directory/run`; returns their paths.
-func tinyTrainedRun(in directory: String, noise: String = "white", trainArguments: [String] = []) throws -> (dataset: String, run: String) {
+func tinyTrainedRun(in directory: String, noise: String = "white", datasetArguments: [String] = [],
+                    trainArguments: [String] = []) throws -> (dataset: String, run: String) {
     let data = directory + "/ds", run = directory + "/run"
-    for arguments in [["simulate-dataset", "--output", data, "--sample-size", "32", "--train", "4", "--test", "2", "--psf-size", "31", "--noise", noise],
+    for arguments in [["simulate-dataset", "--output", data, "--sample-size", "32", "--train", "4", "--test", "2", "--psf-size", "31", "--noise", noise] + datasetArguments,
                       ["train", "--tiny", "--dataset", data, "--epochs", "1", "--run-dir", run, "--threads", "1"] + trainArguments] {
         let step = try runPais(arguments)
         guard step.status == 0 else { throw CLITestSetupError("pais \(arguments[0]) failed: \(step.standardError)") }
