@@ -10,8 +10,8 @@ the softmax gives the old last slot's share split evenly over it and its copies:
 per-pixel shares per source, and vectors that repeat the last slot's (which the decoder's
 `--repeated-owners fill` then hands to the next nearest sources). Training from OUT on labels
 with N slots (`pais simulate-dataset --n N`) teaches the copies their own sources; OUT records
-`pais_slots` = N, which `pais deblend` and `pais evaluate` read. BENCHMARKS.md, "Five slots"
-(session 32). Needs numpy.
+`pais_slots` = N, which `pais deblend`, `pais evaluate` and `pais recalibrate` read.
+models/README.md, "Five slots" (session 32). Needs numpy.
 """
 import importlib.util
 import math

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Replays the symmetric templates (SymmetricTemplates.swift) outside the decoder, to ask what
-limits them. BENCHMARKS.md, "Two more ways the templates could have helped" (session 32).
+limits them. BENCHMARKS.md, "Where the rest of the attribution error lies" (session 32).
 
     tools/template-replay.py centres    FIELD.fits NETWORK_DEBLEND EVAL_DIR [FIELD DEBLEND EVAL ...]
     tools/template-replay.py candidates FIELD.fits DEBLEND EVAL_DIR [...] [--k 1,2,3,6,12]
