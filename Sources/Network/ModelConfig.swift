@@ -3,7 +3,7 @@ public struct ModelConfig: Equatable, Sendable, Codable {
     /// Encoder widths F, one per ResDown stage.
     public var widths: [Int]
     /// Sources per pixel (n).
-    public var slots: Int = 3
+    public var slots: Int = ModelConfig.methodSlots
     /// Bands (b); the model and loss support one band, as the method does.
     public var bands: Int = 1
     /// Dropout rate in training (0.1 in the method; 0 disables dropout).
@@ -14,7 +14,7 @@ public struct ModelConfig: Equatable, Sendable, Codable {
     /// not in method.md); 0, the method's network, has none.
     public var fullResolutionWidth: Int = 0
 
-    public init(widths: [Int], slots: Int = 3, dropout: Float = 0.1) {
+    public init(widths: [Int], slots: Int = ModelConfig.methodSlots, dropout: Float = 0.1) {
         self.widths = widths; self.slots = slots; self.dropout = dropout
     }
 
@@ -36,6 +36,22 @@ public struct ModelConfig: Equatable, Sendable, Codable {
     /// Every preset by name, in the order messages list them.
     public static let presets: [(name: String, config: ModelConfig)] =
         [("tiny", .tiny), ("small", .small), ("paper", .paper), ("small-fullres", .smallFullResolution)]
+
+    /// The method's n (method.md §3.4).
+    public static let methodSlots = 3
+    /// The model-file metadata key that records `slots` (written by `pais train` and `pais export`).
+    public static let slotsMetadataKey = "pais_slots"
+
+    /// The slots a model file's `metadata` records: the method's 3 when it records none, an error
+    /// naming the key when the record is not a whole number from 1 to 16. A record that contradicts
+    /// the tensors is left to the loader, which names the shapes.
+    public static func slots(recordedIn metadata: [String: String]) throws -> Int {
+        guard let recorded = metadata[slotsMetadataKey] else { return methodSlots }
+        guard let n = Int(recorded), (1...16).contains(n) else {
+            throw ModelError.invalidConfig("model metadata \(slotsMetadataKey) = \"\(recorded)\" is not a whole number of slots from 1 to 16")
+        }
+        return n
+    }
 
     /// The names `preset(_:)` knows.
     public static var presetNames: [String] { presets.map(\.name) }

@@ -110,10 +110,7 @@ public func recalibrateModelFile(_ input: String, preset: String, dataset: Strin
     guard var config = ModelConfig.preset(preset) else { throw ConfigError("unknown preset '\(preset)' (\(ModelConfig.presetList))") }
     let augmenter = try Augmenter.named(augmentation, seed: BatchNormRecalibration.seed)
     let metadata = try Safetensors.readMetadata(from: URL(fileURLWithPath: input))
-    if let recorded = metadata["pais_slots"] {       // written by `pais train` and `pais export`
-        guard let slots = Int(recorded), slots >= 1 else { throw ConfigError("\(input): model metadata pais_slots = \"\(recorded)\" is not a number of slots") }
-        config.slots = slots
-    }
+    do { config.slots = try ModelConfig.slots(recordedIn: metadata) } catch { throw ConfigError("\(input): \(error)") }
     let model = try DualDecoderModel(config: config)
     try model.loadWeights(from: input, preset: preset)
     let data = try DirectoryDataSource(directory: dataset)

@@ -372,7 +372,7 @@ public final class Coordinator {
     /// (`DatasetManifest.modelMetadata`: the training skies' noise and the input ceiling, which
     /// `pais deblend --noise-match` and `--input-ceiling` read, and the labels' heatmap σ).
     private func exportModel() throws {
-        let metadata = data.modelMetadata.merging(["pais_preset": config.preset, "pais_slots": String(model.config.slots),
+        let metadata = data.modelMetadata.merging(["pais_preset": config.preset, ModelConfig.slotsMetadataKey: String(model.config.slots),
                                                    "pais_config_hash": config.hash]) { _, own in own }
         try writeModel(model, to: options.runDirectory + "/model.safetensors", overwrite: true, metadata: metadata)
     }

@@ -17,7 +17,7 @@ public func writeModel(_ model: DualDecoderModel, to path: String, overwrite: Bo
 /// with `extra` metadata strings (e.g. the training sky noise) beside the export's own.
 ///
 /// `preset` must be the one the checkpoint was trained with; the buffer sizes are checked.
-public func exportCheckpoint(_ checkpoint: String, preset: String, slots: Int = 3, to path: String, overwrite: Bool,
+public func exportCheckpoint(_ checkpoint: String, preset: String, slots: Int = ModelConfig.methodSlots, to path: String, overwrite: Bool,
                              metadata extra: [String: String] = [:]) throws {
     let state = try CheckpointStore.load(checkpoint)
     guard var config = ModelConfig.preset(preset) else { throw ConfigError("unknown preset '\(preset)' (\(ModelConfig.presetList))") }
@@ -31,6 +31,6 @@ public func exportCheckpoint(_ checkpoint: String, preset: String, slots: Int = 
     model.parameters.values.update(from: parameters, count: parameters.count)
     model.state.values.update(from: statistics, count: statistics.count)
     try writeModel(model, to: path, overwrite: overwrite,
-                   metadata: extra.merging(["pais_preset": preset, "pais_slots": String(slots), "pais_step": String(state.step),
+                   metadata: extra.merging(["pais_preset": preset, ModelConfig.slotsMetadataKey: String(slots), "pais_step": String(state.step),
                                              "pais_config_hash": state.configHash]) { _, own in own })
 }

@@ -240,7 +240,7 @@ struct DeblendCommand: ParsableCommand {
             let what = weight == nil ? "NaN/Inf pixels were" : "pixels (NaN/Inf, or not positive in the weight map) were blanked and"
             writeToStandardError("warning: \(image): \(run.replacedPixels) \(what) replaced by 0\n")
         }
-        print("deblended \(input.width)x\(input.height) image \(image) with \(weights) (\(preset)\(network.slots != 3 ? ", \(network.slots) slots" : ""), tile \(tile), margin \(settings.margin), \(arithmetic == .bfloat16 ? "bfloat16 on \(BFloat16Engine.selected.label)" : arithmetic.rawValue), \(settings.attribution.rawValue) attribution\(views > 1 ? ", \(views) views" : ""))")
+        print("deblended \(input.width)x\(input.height) image \(image) with \(weights) (\(preset)\(network.slots != ModelConfig.methodSlots ? ", \(network.slots) slots" : ""), tile \(tile), margin \(settings.margin), \(arithmetic == .bfloat16 ? "bfloat16 on \(BFloat16Engine.selected.label)" : arithmetic.rawValue), \(settings.attribution.rawValue) attribution\(views > 1 ? ", \(views) views" : ""))")
         if let sky { print("  \(sky.background.summary(subtracted: sky.subtract))") }
         let blank = run.blankTiles > 0 ? " (\(run.blankTiles) blank tiles not run)" : ""
         // Under several ranks the others run tiles while rank 0 decodes, so the rate is the whole run's.

@@ -248,13 +248,12 @@ func recordedNumber(_ key: String, in weights: String, expected: String, isValid
     return value
 }
 
-/// The slots per pixel (n) of the model in `weights`: its `pais_slots` (written by `pais train` and
-/// `pais export`), else the method's 3. A record that is not a whole number of slots is refused
-/// by name; one that does not match the tensors, by the shapes the loader then reports.
+/// The slots per pixel (n) of the model in `weights` (`ModelConfig.slots(recordedIn:)`); a bad
+/// record is an error naming the file.
 func modelSlots(_ weights: String) throws -> Int {
-    guard let slots = try recordedNumber("pais_slots", in: weights, expected: "a whole number of slots from 1 to 16",
-                                         isValid: { $0 >= 1 && $0 <= 16 && $0.rounded() == $0 }) else { return 3 }
-    return Int(slots)
+    do { return try ModelConfig.slots(recordedIn: modelMetadata(weights)) } catch let error as ModelError {
+        throw CommandError("\(weights): \(error)")
+    }
 }
 
 /// Builds the tile network for `preset` from `weights`, checking the tile size against the model.

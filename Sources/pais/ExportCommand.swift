@@ -29,7 +29,7 @@ struct ExportCommand: ParsableCommand {
 
     func run() throws {
         var metadata: [String: String] = [:]
-        var slots = self.slots ?? 3
+        var slotCount = slots ?? ModelConfig.methodSlots
         if let dataset {
             let manifest: DatasetManifest
             do { manifest = try DatasetManifest.read(directory: dataset) } catch { throw CommandError("\(error)") }
@@ -37,13 +37,13 @@ struct ExportCommand: ParsableCommand {
                 throw CommandError("\(dataset): its training sky noise is not known (depths outside sky.md, or crops of a field from before PAIS measured their sky: rebuild it with `pais dataset build`), so none can be recorded; leave out --dataset")
             }
             metadata = manifest.modelMetadata
-            if let given = self.slots, given != manifest.n {
+            if let given = slots, given != manifest.n {
                 throw CommandError("--slots \(given), but \(dataset) has n = \(manifest.n) slots; drop --slots or give \(manifest.n)")
             }
-            slots = manifest.n
+            slotCount = manifest.n
         }
         do {
-            try exportCheckpoint(checkpoint, preset: preset, slots: slots, to: output, overwrite: overwrite, metadata: metadata)
+            try exportCheckpoint(checkpoint, preset: preset, slots: slotCount, to: output, overwrite: overwrite, metadata: metadata)
         } catch {
             throw CommandError("\(error)")
         }

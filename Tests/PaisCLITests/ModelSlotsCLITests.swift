@@ -38,5 +38,16 @@ struct ModelSlotsCLITests {
                                        "--output", recalibrated])
         #expect(recalibrate.status == 0, "\(recalibrate.standardError)")
         #expect(try Safetensors.readMetadata(from: URL(fileURLWithPath: recalibrated))["pais_slots"] == "5")
+        // A record that is not a number of slots is refused by the same reader as `pais deblend`'s.
+        var metadata = try Safetensors.readMetadata(from: URL(fileURLWithPath: trained))
+        metadata["pais_slots"] = "five"
+        let mislabelled = directory + "/mislabelled.safetensors"
+        try Safetensors.write(try Safetensors.read(from: URL(fileURLWithPath: trained)).values.sorted { $0.name < $1.name },
+                              to: URL(fileURLWithPath: mislabelled), metadata: metadata)
+        let refused = try runPais(["recalibrate", mislabelled, "--preset", "tiny", "--dataset", data, "--samples", "4", "--batch", "2",
+                                   "--output", directory + "/m.safetensors"])
+        #expect(refused.status != 0 && refused.standardError.contains("mislabelled.safetensors")
+                && refused.standardError.contains("pais_slots = \"five\" is not a whole number of slots"), "\(refused.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: directory + "/m.safetensors"))
     }
 }
