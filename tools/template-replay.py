@@ -16,6 +16,8 @@ templates of each owner about its centre: the decoder's integer peak pixel, the 
 centroid rounded to half a pixel, or the matched truth's position rounded to half a pixel (on the
 half-pixel grid the mirror 2c − p still falls on a pixel). Stray owners are not taken back and
 repeated owners not filled, so the level is not the decoder's; the three rows compare the centres.
+A last row adds a fourth owner to the peak-pixel templates: the nearest centre within the reach
+that holds none of the pixel's slots, at a share of 0.1 before the templates weigh it.
 
 `candidates`: no network at all: each pixel's light split among its K nearest catalog centres
 within 48 px by their templates alone (K = 1: the nearest centre takes the pixel). Asks whether
@@ -33,6 +35,7 @@ from scipy.ndimage import gaussian_filter1d
 from scipy.spatial import cKDTree
 
 REACH = 48
+EXTRA_SHARE = 0.1
 
 
 def smoothed(image):
@@ -116,6 +119,23 @@ def replay(study, field, deblend, evaluation, ks):
             total = (shares * T).sum(0)
             weighted = np.where((J > 0) & (total > 0), shares * T / np.where(total > 0, total, 1), shares)
             arms[f"templates about the {label}"] = errors(attributed(owners, weighted, blend, count), matches)
+        # A fourth owner: the nearest of the pixel's six nearest centres that holds no slot, within
+        # the reach, at a share of EXTRA_SHARE before the templates.
+        H, W = noisy.shape
+        yy, xx = np.mgrid[0:H, 0:W]
+        _, nearest = cKDTree(np.c_[peak_y, peak_x]).query(np.c_[yy.ravel(), xx.ravel()], k=6)
+        extra = -np.ones((H, W), int)
+        for j in range(6)[::-1]:             # the nearest free one written last
+            candidate = nearest[:, j].reshape(H, W)
+            free = (owners[0] >= 0) & np.all(owners != candidate, axis=0)
+            free &= (np.abs(peak_y[candidate] - yy) <= REACH) & (np.abs(peak_x[candidate] - xx) <= REACH)
+            extra = np.where(free, candidate, extra)
+        four = np.concatenate([owners, extra[None]])
+        four_shares = np.concatenate([shares, np.where(extra >= 0, EXTRA_SHARE, 0.0)[None]])
+        T = templates(J, four, (2 * peak_y).astype(int), (2 * peak_x).astype(int), peak_y, peak_x)
+        total = (four_shares * T).sum(0)
+        weighted = np.where((J > 0) & (total > 0), four_shares * T / np.where(total > 0, total, 1), four_shares / four_shares.sum(0))
+        arms[f"templates about the peak pixels, plus a fourth owner at {EXTRA_SHARE}"] = errors(attributed(four, weighted, blend, count), matches)
     else:
         H, W = noisy.shape
         yy, xx = np.mgrid[0:H, 0:W]
