@@ -29,7 +29,6 @@ def main():
         sys.exit(__doc__)
     source, out, wanted = sys.argv[1], sys.argv[2], int(sys.argv[3])
     header, tensors = safetensors.read(source)
-    tensors = dict(tensors)
     n = tensors["cm_conv1/bias"].shape[0]
     if wanted <= n:
         sys.exit(f"error: {source} already has {n} slots; N must be more")
