@@ -1,3 +1,4 @@
+import Foundation
 import Network
 import Testing
 import Training
@@ -102,6 +103,26 @@ struct TrainingConfigTests {
         let named = message { try config.validate() }
         #expect(named.contains("unknown part 'decoder'") && named.contains("known: all, encoder"))
         #expect(!named.contains("invalid model configuration"), "a config error, not the model's")
+    }
+
+    /// The recipes in configs/ are what users submit (`CONFIG=configs/X.yaml sbatch jobs/train.sbatch`):
+    /// a key renamed in the code, or a value a check now refuses, must fail here and not on a cluster.
+    @Test func everyShippedConfigLoadsAndValidates() throws {
+        let configs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("configs")
+        let files = try FileManager.default.contentsOfDirectory(atPath: configs.path).filter { $0.hasSuffix(".yaml") }.sorted()
+        #expect(files.contains("paper.yaml") && files.contains("tiny.yaml") && files.contains("five-slots.yaml"))
+        for file in files {
+            let config = try TrainingConfig(contentsOf: configs.appendingPathComponent(file).path)
+            try config.validate()
+        }
+        // The pair differs in the slots only: the labels (dataset) and the start file that matches them.
+        let five = try TrainingConfig(contentsOf: configs.appendingPathComponent("five-slots.yaml").path)
+        var control = try TrainingConfig(contentsOf: configs.appendingPathComponent("five-slots-control.yaml").path)
+        #expect(control.dataset != five.dataset && control.initWeights != five.initWeights)
+        control.dataset = five.dataset
+        control.initWeights = five.initWeights
+        #expect(control == five)
     }
 }
 
