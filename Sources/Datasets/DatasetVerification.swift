@@ -36,11 +36,19 @@ public struct DatasetVerifier {
         let h = dataset.sampleHeight, w = dataset.sampleWidth, n = dataset.n
         let split = dataset.split
         let source = self.source
+        // Re-encode as the dataset was built: its heatmap width and slot rule.
+        let encoder = {
+            var encoder = PCREncoder(n: n)
+            encoder.sigma = dataset.manifest.heatmapSigma
+            encoder.windowRadius = dataset.manifest.heatmapWindowRadius
+            encoder.slotRule = dataset.manifest.slotRule ?? .nearest
+            return encoder
+        }()
         DispatchQueue.concurrentPerform(iterations: count) { i in
             guard !failure.isSet else { return }
             do {
                 let truth = try source.truth(split: split, index: i, record: records[i])
-                let labels = try PCREncoder(n: n).encode(height: h, width: w, sources: truth.sources)
+                let labels = try encoder.encode(height: h, width: w, sources: truth.sources)
                 var diff = 0.0
                 for (a, b) in [(labels.heatmap, stored[i].heatmap), (labels.vectors, stored[i].vectors), (labels.maps, stored[i].maps)] {
                     for (u, v) in zip(a, b) { diff = max(diff, Double(abs(u - v))) }

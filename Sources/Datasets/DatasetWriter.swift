@@ -33,6 +33,7 @@ public struct DatasetWriter: Sendable {
         manifest.n = encoder.n
         manifest.heatmapSigma = encoder.sigma
         manifest.heatmapWindowRadius = encoder.windowRadius
+        manifest.slotRule = encoder.slotRule == .nearest ? nil : encoder.slotRule
         manifest.splits = [:]
         for s in splits { manifest.splits[s.name] = DatasetManifest.Split(count: s.count, shards: []) }
         try checkDestination(manifest)

@@ -1,4 +1,5 @@
 import Foundation
+import PCR
 import SkySim
 
 /// The JSON manifest at the root of a dataset directory (`manifest.json`); see docs/dataset-format.md.
@@ -69,6 +70,9 @@ public struct DatasetManifest: Codable, Sendable, Equatable {
     /// Where the train split's contribution maps come from when they are not the encoded truth
     /// (`DatasetWriter.relabelTrainMaps`, e.g. a teacher network's shares); nil: the truth.
     public var trainMaps: String? = nil
+    /// Which sources hold the slots in VECTORS and MAPS; nil (datasets from before the choice, and
+    /// the method's) means `SlotRule.nearest`.
+    public var slotRule: SlotRule? = nil
 
     /// Describes a dataset; `DatasetWriter.build` fills in shapes, n and the shard list.
     public init(generator: String, command: String, sampleHeight: Int, sampleWidth: Int, n: Int, heatmapSigma: Double,
@@ -81,7 +85,8 @@ public struct DatasetManifest: Codable, Sendable, Equatable {
     /// Everything except checksums and the command: two builds with equal configs compare equal.
     public var configurationFingerprint: String {
         "\(format)/\(version)/\(generator)/\(sampleHeight)x\(sampleWidth)/n\(n)/\(heatmapSigma)/\(heatmapWindowRadius)/\(labelDetectableOnly)/\(seed)/\(origin)/" +
-            splits.keys.sorted().map { "\($0)=\(splits[$0]?.count ?? 0)" }.joined(separator: ",")
+            splits.keys.sorted().map { "\($0)=\(splits[$0]?.count ?? 0)" }.joined(separator: ",") +
+            (slotRule.map { $0 == .nearest ? "" : "/slots=\($0.rawValue)" } ?? "")
     }
 
     /// Reads and validates `manifest.json` in `directory`.

@@ -23,7 +23,9 @@ extension PredictionLoader {
     /// heatmap would, so its completeness is the ceiling of the detection step. The contribution
     /// maps are the decoded images of an all-ones image, so M̂_j(p) = Σ_{k: slot k of p is j} w_k(p)
     /// exactly.
-    public static func pcrOracle(_ truth: TruthField, n: Int,
+    /// `slotRule` picks which sources hold the slots (the method's nearest, or the brightest at each
+    /// pixel): the ceiling of a network trained on such labels.
+    public static func pcrOracle(_ truth: TruthField, n: Int, slotRule: SlotRule = .nearest,
                                  detections: OracleDetections = .labelCentres) throws -> [PredictedSource] {
         let labelled = truth.sources.filter(\.isDetectable).map {
             LabelSource(id: $0.id, centreY: $0.position.y, centreX: $0.position.x, model: $0.model)
@@ -31,7 +33,9 @@ extension PredictionLoader {
         if labelled.contains(where: { $0.model.height == 0 }) {
             throw EvaluationError("the PCR oracle needs every detectable source's model (the field has no STAMPS)")
         }
-        let labels = try PCREncoder(n: n).encode(height: truth.height, width: truth.width, sources: labelled)
+        var encoder = PCREncoder(n: n)
+        encoder.slotRule = slotRule
+        let labels = try encoder.encode(height: truth.height, width: truth.width, sources: labelled)
         let centres: [(y: Int, x: Int)]
         switch detections {
         case .labelCentres:

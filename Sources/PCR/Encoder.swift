@@ -1,10 +1,23 @@
 import Foundation
 
+/// Which labelled sources hold a pixel's n slots.
+public enum SlotRule: String, Sendable, CaseIterable, Codable {
+    /// The n nearest label centres (method.md §3.4): the method's.
+    case nearest
+    /// The n sources with the most light at the pixel, brightest first (ties: lower index); slots
+    /// no lit source fills go to the nearest sources not already held. A bright source's wings
+    /// keep their slot where fainter neighbours lie nearer (BENCHMARKS.md, "Which sources hold the
+    /// slots"). Beyond the method.
+    case brightest
+}
+
 /// Encodes sources into PCR labels: centre heatmap, contribution vectors and contribution maps
 /// (method.md §3).
 public struct PCREncoder: Sendable {
-    /// Nearest sources per pixel (3 in the method; 1, 2, 5 for the §5 study).
+    /// Sources per pixel (3 in the method; 1, 2, 5 for the §5 study).
     public var n: Int
+    /// Which sources hold the slots: the n nearest (the method's) or the n brightest at the pixel.
+    public var slotRule: SlotRule = .nearest
     /// Heatmap Gaussian sigma, pixels.
     public var sigma: Double = 8
     /// Heatmap window half-size per axis, pixels (symmetric: -25...+25).
@@ -49,13 +62,20 @@ public struct PCREncoder: Sendable {
                         // Candidates in ascending index, so ties still go to the lowest index.
                         let candidates = PCREncoder.candidates(centres, n: nn, y0: y0, y1: y1, x0: x0, x1: x1)
                         let local = candidates.map { centres[$0] }
-                        var order = [Int](repeating: 0, count: nn)
-                        var weights = [Double](repeating: 0, count: nn)
+                        let lit = self.slotRule == .brightest
+                            ? PCREncoder.overlapping(labelled, y0: y0, y1: y1, x0: x0, x1: x1) : []
+                        var order = [Int](repeating: 0, count: nn), nearestOrder = order
+                        var weights = [Double](repeating: 0, count: nn), light = weights
                         for y in y0..<y1 {
                             for x in x0..<x1 {
                                 let p = y * width + x
-                                let rawCount = PCREncoder.nearest(local, y: y, x: x, into: &order)
+                                var rawCount = PCREncoder.nearest(local, y: y, x: x, into: &order)
                                 for k in 0..<nn { order[k] = candidates[order[k]] }
+                                if self.slotRule == .brightest {
+                                    for k in 0..<nn { nearestOrder[k] = order[k] }
+                                    rawCount = PCREncoder.brightest(labelled, lit: lit, nearest: nearestOrder, nearestCount: rawCount,
+                                                                    y: y, x: x, into: &order, light: &light)
+                                }
                                 PCREncoder.contributions(labelled, order: order, rawCount: rawCount, y: y, x: x, into: &weights)
                                 for k in 0..<nn {
                                     let c = centres[order[k]]
@@ -134,6 +154,41 @@ public struct PCREncoder: Sendable {
         // A hair wider than the bound: rounding may only add a candidate, never lose one.
         let reach = (nearestN[n - 1].squareRoot() + 2 * r) * (1 + 1e-9) + 1e-9
         return distance2.indices.filter { distance2[$0] <= reach * reach }
+    }
+
+    /// Indices (ascending) of the sources whose model box meets the block `[y0, y1) x [x0, x1)`:
+    /// the only ones with light there.
+    static func overlapping(_ sources: [LabelSource], y0: Int, y1: Int, x0: Int, x1: Int) -> [Int] {
+        sources.indices.filter { j in
+            let m = sources[j].model
+            return m.height > 0 && m.width > 0 && m.y0 < y1 && m.y0 + m.height > y0 && m.x0 < x1 && m.x0 + m.width > x0
+        }
+    }
+
+    /// `SlotRule.brightest` at (y, x): fills `order` with the sources of `lit` that have light there,
+    /// brightest first (ties by ascending index), then the entries of `nearest` (its first
+    /// `nearestCount`, ascending distance) not already held, padded by repeating the last as the
+    /// method pads. Returns the number of distinct sources held. `light` is scratch of n entries.
+    @inline(__always)
+    static func brightest(_ sources: [LabelSource], lit: [Int], nearest: [Int], nearestCount: Int, y: Int, x: Int,
+                          into order: inout [Int], light: inout [Double]) -> Int {
+        let n = order.count
+        var count = 0
+        for j in lit {
+            let v = Double(sources[j].model.value(y: y, x: x))
+            // Strict ">" keeps earlier (lower) indices ahead on ties; lit is ascending.
+            guard v > 0, count < n || v > light[n - 1] else { continue }
+            var k = min(count, n - 1)
+            while k > 0 && light[k - 1] < v { light[k] = light[k - 1]; order[k] = order[k - 1]; k -= 1 }
+            light[k] = v; order[k] = j
+            if count < n { count += 1 }
+        }
+        for q in 0..<nearestCount where count < n {
+            let j = nearest[q]
+            if !(0..<count).contains(where: { order[$0] == j }) { order[count] = j; count += 1 }
+        }
+        for k in count..<n { order[k] = order[count - 1] }
+        return count
     }
 
     /// Contribution fractions for the padded index list (method.md §3.5).

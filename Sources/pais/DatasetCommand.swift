@@ -31,7 +31,7 @@ struct DatasetCommand: ParsableCommand {
         @Option(help: "Seed for crop positions.") var seed: UInt64 = 12171988
         @Option(help: "Samples per shard file.") var shardSize = 200
         @Flag(help: "Label every catalog source, not only is_detectable ones.") var allSources = false
-        @OptionGroup var heatmap: HeatmapOptions
+        @OptionGroup var labels: LabelOptions
         @Flag(help: "Replace an existing dataset directory.") var overwrite = false
 
         func validate() throws {
@@ -48,14 +48,14 @@ struct DatasetCommand: ParsableCommand {
                 var writer = DatasetWriter(directory: output, n: n)
                 writer.shardSize = shardSize
                 writer.overwrite = overwrite
-                heatmap.apply(to: &writer)
+                try labels.apply(to: &writer)
                 var origin = DatasetManifest.Origin(kind: "field", image: absolute(image), catalog: catalog.map(absolute),
                                                     models: models.map(absolute), testRegionStartRow: source.testRegionStartRow)
                 let sky = Self.trainingSky(of: field, rows: source.testRegionStartRow)
                 (origin.skyRMS, origin.skyNoise) = (sky?.rms, sky?.noise.rawValue)
                 let manifest = DatasetManifest(
                     generator: Instrument.generatorVersion, command: CommandLine.arguments.joined(separator: " "),
-                    sampleHeight: sampleSize, sampleWidth: sampleSize, n: n, heatmapSigma: heatmap.heatmapSigma, heatmapWindowRadius: 25,
+                    sampleHeight: sampleSize, sampleWidth: sampleSize, n: n, heatmapSigma: labels.heatmapSigma, heatmapWindowRadius: 25,
                     labelDetectableOnly: !allSources, seed: seed, origin: origin, splits: [:])
                 let start = Date(), progress = ProgressLine()
                 defer { progress.finish() }

@@ -19,7 +19,7 @@ struct SimulateDataset: ParsableCommand {
     @Option(help: "Nearest sources per pixel in the labels.") var n = 3
     @Option(help: "PSF stamp side in pixels (odd).") var psfSize = 101
     @Option(help: "Samples per shard file.") var shardSize = 200
-    @OptionGroup var heatmap: HeatmapOptions
+    @OptionGroup var labels: LabelOptions
     @Flag(help: "Replace an existing dataset directory.") var overwrite = false
 
     func validate() throws {
@@ -38,10 +38,10 @@ struct SimulateDataset: ParsableCommand {
         var writer = DatasetWriter(directory: output, n: n)
         writer.shardSize = shardSize
         writer.overwrite = overwrite
-        heatmap.apply(to: &writer)
+        try labels.apply(to: &writer)
         let manifest = DatasetManifest(
             generator: Instrument.generatorVersion, command: CommandLine.arguments.joined(separator: " "),
-            sampleHeight: sampleSize, sampleWidth: sampleSize, n: n, heatmapSigma: heatmap.heatmapSigma, heatmapWindowRadius: 25,
+            sampleHeight: sampleSize, sampleWidth: sampleSize, n: n, heatmapSigma: labels.heatmapSigma, heatmapWindowRadius: 25,
             labelDetectableOnly: true, seed: seed,
             origin: .init(kind: "synthetic", seed: seed, noiseMode: mode.rawValue, psf: psf),
             splits: [:])
