@@ -69,4 +69,37 @@ struct DatasetCommandTests {
         }
         #expect(!FileManager.default.fileExists(atPath: dir + "/bad"))
     }
+
+    /// `--slot-rule brightest`: the same crops with other slot holders. It is recorded in the
+    /// manifest, part of what makes two datasets the same, and `dataset verify` re-encodes with it
+    /// (and with the dataset's σ): a stored label that differs from a fresh encoding fails there.
+    @Test func slotRuleIsRecordedAndVerified() throws {
+        let dir = try makeScratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let common = ["--train", "2", "--test", "2", "--sample-size", "96", "--psf-size", "31", "--seed", "6", "--heatmap-sigma", "3"]
+        var run = try runPais(["simulate-dataset", "--output", dir + "/near"] + common)
+        #expect(run.status == 0, "\(run.standardError)")
+        run = try runPais(["simulate-dataset", "--output", dir + "/bright", "--slot-rule", "brightest"] + common)
+        #expect(run.status == 0, "\(run.standardError)")
+        let manifest = try String(contentsOfFile: dir + "/bright/manifest.json", encoding: .utf8)
+        #expect(manifest.contains("\"slotRule\" : \"brightest\""), "\(manifest)")
+        #expect(!(try String(contentsOfFile: dir + "/near/manifest.json", encoding: .utf8)).contains("slotRule"))
+        let near = try Dataset(directory: dir + "/near", split: "train"), bright = try Dataset(directory: dir + "/bright", split: "train")
+        var changedSlots = 0
+        for index in 0..<2 {
+            let a = try near.sample(at: index), b = try bright.sample(at: index)
+            #expect(a.flux == b.flux && a.heatmap == b.heatmap)
+            changedSlots += zip(a.maps, b.maps).filter { $0 != $1 }.count
+        }
+        #expect(changedSlots > 0)
+        for name in ["near", "bright"] {
+            run = try runPais(["dataset", "verify", dir + "/" + name, "--n", "3"])
+            #expect(run.status == 0 && run.standardOutput.contains("max |difference| = 0.0"), "\(name): \(run.standardOutput) \(run.standardError)")
+        }
+        run = try runPais(["simulate-dataset", "--output", dir + "/near"] + common + ["--slot-rule", "brightest"])
+        #expect(run.status != 0 && run.standardError.contains("different dataset"), "\(run.standardError)")
+        run = try runPais(["simulate-dataset", "--output", dir + "/bad", "--slot-rule", "farthest"] + common)
+        #expect(run.status != 0 && run.standardError.contains("--slot-rule must be one of nearest, brightest"), "\(run.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/bad"))
+    }
 }
