@@ -27,7 +27,7 @@ struct DatasetCommand: ParsableCommand {
         @Option(help: "Training samples.") var train = 100
         @Option(help: "Test samples.") var test = 20
         @Option(help: "Sample side in pixels.") var sampleSize = 256
-        @Option(help: "Nearest sources per pixel.") var n = 3
+        @Option(help: "Sources per pixel (slots) in the labels: the n nearest, or the n brightest with --slot-rule brightest.") var n = 3
         @Option(help: "Seed for crop positions.") var seed: UInt64 = 12171988
         @Option(help: "Samples per shard file.") var shardSize = 200
         @Flag(help: "Label every catalog source, not only is_detectable ones.") var allSources = false

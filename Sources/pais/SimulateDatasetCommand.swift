@@ -16,7 +16,7 @@ struct SimulateDataset: ParsableCommand {
     @Option(help: "Sample side in pixels.") var sampleSize = 256
     @Option(help: "Simulation seed (train and test use disjoint field ids).") var seed: UInt64 = 1
     @Option(help: "Noise model: white, correlated (drizzle-like), or mixed (each sample one of the two at even odds).") var noise = "white"
-    @Option(help: "Nearest sources per pixel in the labels.") var n = 3
+    @Option(help: "Sources per pixel (slots) in the labels: the n nearest, or the n brightest with --slot-rule brightest.") var n = 3
     @Option(help: "PSF stamp side in pixels (odd).") var psfSize = 101
     @Option(help: "Samples per shard file.") var shardSize = 200
     @OptionGroup var labels: LabelOptions

@@ -123,6 +123,12 @@ struct TrainingConfigTests {
         control.dataset = five.dataset
         control.initWeights = five.initWeights
         #expect(control == five)
+        // The brightest-slot run shares the control's start file; only its labels differ.
+        var brightest = try TrainingConfig(contentsOf: configs.appendingPathComponent("brightest-slots.yaml").path)
+        control = try TrainingConfig(contentsOf: configs.appendingPathComponent("five-slots-control.yaml").path)
+        #expect(brightest.dataset != control.dataset && brightest.initWeights == control.initWeights)
+        brightest.dataset = control.dataset
+        #expect(brightest == control)
     }
 }
 
