@@ -107,11 +107,15 @@ extension DatasetManifest {
     /// heatmaps it learned (the method's 8 px, or narrower).
     public static let heatmapSigmaMetadataKey = "pais_heatmap_sigma"
 
+    /// The metadata key of the labels' slot rule, written only when it is not the method's nearest.
+    public static let slotRuleMetadataKey = "pais_slot_rule"
+
     /// What a model trained on this dataset records about it in its safetensors metadata (`pais
     /// train` and `pais export --dataset`): the training sky noise when known, the input ceiling
-    /// for simulated crops, and the labels' heatmap σ.
+    /// for simulated crops, the labels' heatmap σ, and their slot rule unless it is the method's.
     public var modelMetadata: [String: String] {
         var metadata = [Self.heatmapSigmaMetadataKey: String(heatmapSigma)]
+        if let rule = slotRule, rule != .nearest { metadata[Self.slotRuleMetadataKey] = rule.rawValue }
         if let noise = trainedNoise { metadata[TrainedNoise.metadataKey] = noise.metadataValue }
         if let ceiling = inputCeiling { metadata[InputCeiling.metadataKey] = InputCeiling.metadataValue(ceiling) }
         return metadata

@@ -49,6 +49,7 @@ struct ExportCommand: ParsableCommand {
         }
         print("wrote \(output) from \(checkpoint)" + (metadata.isEmpty ? "" : "; training sky noise \(metadata[TrainedNoise.metadataKey]!)")
               + (metadata[InputCeiling.metadataKey].map { ", input ceiling \($0)" } ?? "")
-              + (metadata[DatasetManifest.heatmapSigmaMetadataKey].map { ", heatmap σ \($0) px" } ?? ""))
+              + (metadata[DatasetManifest.heatmapSigmaMetadataKey].map { ", heatmap σ \($0) px" } ?? "")
+              + (metadata[DatasetManifest.slotRuleMetadataKey].map { ", slots: the \($0)" } ?? ""))
     }
 }

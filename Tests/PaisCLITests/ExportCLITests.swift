@@ -36,6 +36,7 @@ struct ExportCLITests {
             let metadata = try Safetensors.readMetadata(from: URL(fileURLWithPath: file))
             #expect(metadata["pais_input_ceiling"] == "50", "\(file)")
             #expect(metadata["pais_heatmap_sigma"].flatMap(Double.init) == sigma && sigma == 8, "\(file): \(metadata)")
+            #expect(metadata["pais_slot_rule"] == nil, "the method's nearest slots are not recorded: \(metadata)")
         }
         // The tiny model now matches a sky five times noisier than the widest training sky.
         let field = directory + "/shallow.fits"
@@ -57,6 +58,13 @@ struct ExportCLITests {
         let fieldRange = try Safetensors.readMetadata(from: URL(fileURLWithPath: directory + "/f.safetensors"))["pais_sky_rms"]
         #expect(fieldRange == String(format: "white=%.3g..%.3g", measured / 1.1, measured * 1.1),
                 "\(fieldRange ?? "none") for a measured \(measured)")
+        // Labels whose slots went to the brightest sources say so in the model file.
+        let brightest = try runPais(["dataset", "build", "--image", wideField, "--output", directory + "/fdsb", "--train", "2", "--test", "1",
+                                     "--sample-size", "32", "--slot-rule", "brightest"])
+        #expect(brightest.status == 0, "\(brightest.standardError)")
+        let fromBrightest = try runPais(["export", checkpoint, "--preset", "tiny", "--dataset", directory + "/fdsb", "--output", directory + "/b.safetensors"])
+        #expect(fromBrightest.status == 0 && fromBrightest.standardOutput.contains("slots: the brightest"), "\(fromBrightest.standardOutput)\(fromBrightest.standardError)")
+        #expect(try Safetensors.readMetadata(from: URL(fileURLWithPath: directory + "/b.safetensors"))["pais_slot_rule"] == "brightest")
         // A field's brightest sources are not bounded: no ceiling is recorded.
         #expect(try Safetensors.readMetadata(from: URL(fileURLWithPath: directory + "/f.safetensors"))["pais_input_ceiling"] == nil)
         // Drizzle-like noise is recorded as correlated, at its own (lower) per-pixel rms.
