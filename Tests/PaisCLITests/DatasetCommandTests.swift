@@ -49,13 +49,9 @@ struct DatasetCommandTests {
         let dir = try makeScratchDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let common = ["--train", "2", "--test", "1", "--sample-size", "64", "--psf-size", "31", "--seed", "5"]
-        var run = try runPais(["simulate-dataset", "--output", dir + "/s8"] + common)
-        #expect(run.status == 0, "\(run.standardError)")
-        run = try runPais(["simulate-dataset", "--output", dir + "/s3", "--heatmap-sigma", "3"] + common)
-        #expect(run.status == 0, "\(run.standardError)")
-        let manifest = try String(contentsOfFile: dir + "/s3/manifest.json", encoding: .utf8)
+        let (wide, narrow, manifest) = try sameCropsTwice(in: dir, common: common, names: ("s8", "s3"), second: ["--heatmap-sigma", "3"])
         #expect(manifest.contains("\"heatmapSigma\" : 3"), "\(manifest)")
-        let wide = try Dataset(directory: dir + "/s8", split: "train"), narrow = try Dataset(directory: dir + "/s3", split: "train")
+        var run: PaisRun
         for index in 0..<2 {
             let h8 = try wide.sample(at: index), h3 = try narrow.sample(at: index)
             #expect(h3.flux == h8.flux && h3.vectors == h8.vectors && h3.maps == h8.maps)
@@ -77,14 +73,10 @@ struct DatasetCommandTests {
         let dir = try makeScratchDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let common = ["--train", "2", "--test", "2", "--sample-size", "96", "--psf-size", "31", "--seed", "6", "--heatmap-sigma", "3"]
-        var run = try runPais(["simulate-dataset", "--output", dir + "/near"] + common)
-        #expect(run.status == 0, "\(run.standardError)")
-        run = try runPais(["simulate-dataset", "--output", dir + "/bright", "--slot-rule", "brightest"] + common)
-        #expect(run.status == 0, "\(run.standardError)")
-        let manifest = try String(contentsOfFile: dir + "/bright/manifest.json", encoding: .utf8)
+        let (near, bright, manifest) = try sameCropsTwice(in: dir, common: common, names: ("near", "bright"), second: ["--slot-rule", "brightest"])
         #expect(manifest.contains("\"slotRule\" : \"brightest\""), "\(manifest)")
         #expect(!(try String(contentsOfFile: dir + "/near/manifest.json", encoding: .utf8)).contains("slotRule"))
-        let near = try Dataset(directory: dir + "/near", split: "train"), bright = try Dataset(directory: dir + "/bright", split: "train")
+        var run: PaisRun
         var changedSlots = 0
         for index in 0..<2 {
             let a = try near.sample(at: index), b = try bright.sample(at: index)
@@ -101,5 +93,17 @@ struct DatasetCommandTests {
         run = try runPais(["simulate-dataset", "--output", dir + "/bad", "--slot-rule", "farthest"] + common)
         #expect(run.status != 0 && run.standardError.contains("--slot-rule must be one of nearest, brightest"), "\(run.standardError)")
         #expect(!FileManager.default.fileExists(atPath: dir + "/bad"))
+    }
+
+    /// `simulate-dataset` twice on the same crops, the second time with `second` added; the two
+    /// train splits, and the second one's manifest text.
+    private func sameCropsTwice(in dir: String, common: [String], names: (String, String),
+                                second: [String]) throws -> (Dataset, Dataset, String) {
+        for (name, extra) in [(names.0, [String]()), (names.1, second)] {
+            let run = try runPais(["simulate-dataset", "--output", dir + "/" + name] + extra + common)
+            #expect(run.status == 0, "\(run.standardError)")
+        }
+        let manifest = try String(contentsOfFile: dir + "/" + names.1 + "/manifest.json", encoding: .utf8)
+        return (try Dataset(directory: dir + "/" + names.0, split: "train"), try Dataset(directory: dir + "/" + names.1, split: "train"), manifest)
     }
 }
