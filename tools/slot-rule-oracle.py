@@ -96,10 +96,7 @@ def study(path, n):
     top_index[:, dark] = nearest[:, dark]
 
     truth = np.array([image.sum() for _, _, image in models])
-    rows = []
-    for rule, slots in (("nearest", nearest), ("brightest", top_index)):
-        delta = attributed(models, blend, slots) / truth - 1
-        rows.append(delta)
+    rows = [attributed(models, blend, slots) / truth - 1 for slots in (nearest, top_index)]
     mags = np.array([c["mag_h"] for c in detectable])
     betas = np.array([c["blendedness"] for c in detectable])
     return mags, betas, rows

@@ -36,14 +36,7 @@ public struct DatasetVerifier {
         let h = dataset.sampleHeight, w = dataset.sampleWidth, n = dataset.n
         let split = dataset.split
         let source = self.source
-        // Re-encode as the dataset was built: its heatmap width and slot rule.
-        let encoder = {
-            var encoder = PCREncoder(n: n)
-            encoder.sigma = dataset.manifest.heatmapSigma
-            encoder.windowRadius = dataset.manifest.heatmapWindowRadius
-            encoder.slotRule = dataset.manifest.slotRule ?? .nearest
-            return encoder
-        }()
+        let encoder = dataset.manifest.labelEncoder      // as the dataset was built: σ and slot rule too
         DispatchQueue.concurrentPerform(iterations: count) { i in
             guard !failure.isSet else { return }
             do {

@@ -74,6 +74,18 @@ public struct DatasetManifest: Codable, Sendable, Equatable {
     /// the method's) means `SlotRule.nearest`.
     public var slotRule: SlotRule? = nil
 
+    /// The rule the labels were built with.
+    public var labelSlotRule: SlotRule { slotRule ?? .nearest }
+
+    /// An encoder that labels crops as this dataset's were: its n, heatmap and slot rule.
+    public var labelEncoder: PCREncoder {
+        var encoder = PCREncoder(n: n)
+        encoder.sigma = heatmapSigma
+        encoder.windowRadius = heatmapWindowRadius
+        encoder.slotRule = labelSlotRule
+        return encoder
+    }
+
     /// Describes a dataset; `DatasetWriter.build` fills in shapes, n and the shard list.
     public init(generator: String, command: String, sampleHeight: Int, sampleWidth: Int, n: Int, heatmapSigma: Double,
                 heatmapWindowRadius: Int, labelDetectableOnly: Bool, seed: UInt64, origin: Origin, splits: [String: Split]) {
@@ -86,7 +98,7 @@ public struct DatasetManifest: Codable, Sendable, Equatable {
     public var configurationFingerprint: String {
         "\(format)/\(version)/\(generator)/\(sampleHeight)x\(sampleWidth)/n\(n)/\(heatmapSigma)/\(heatmapWindowRadius)/\(labelDetectableOnly)/\(seed)/\(origin)/" +
             splits.keys.sorted().map { "\($0)=\(splits[$0]?.count ?? 0)" }.joined(separator: ",") +
-            (slotRule.map { $0 == .nearest ? "" : "/slots=\($0.rawValue)" } ?? "")
+            (labelSlotRule == .nearest ? "" : "/slots=\(labelSlotRule.rawValue)")
     }
 
     /// Reads and validates `manifest.json` in `directory`.

@@ -115,7 +115,7 @@ extension DatasetManifest {
     /// for simulated crops, the labels' heatmap σ, and their slot rule unless it is the method's.
     public var modelMetadata: [String: String] {
         var metadata = [Self.heatmapSigmaMetadataKey: String(heatmapSigma)]
-        if let rule = slotRule, rule != .nearest { metadata[Self.slotRuleMetadataKey] = rule.rawValue }
+        if labelSlotRule != .nearest { metadata[Self.slotRuleMetadataKey] = labelSlotRule.rawValue }
         if let noise = trainedNoise { metadata[TrainedNoise.metadataKey] = noise.metadataValue }
         if let ceiling = inputCeiling { metadata[InputCeiling.metadataKey] = InputCeiling.metadataValue(ceiling) }
         return metadata

@@ -48,7 +48,7 @@ struct DatasetCommand: ParsableCommand {
                 var writer = DatasetWriter(directory: output, n: n)
                 writer.shardSize = shardSize
                 writer.overwrite = overwrite
-                try labels.apply(to: &writer)
+                labels.apply(to: &writer)
                 var origin = DatasetManifest.Origin(kind: "field", image: absolute(image), catalog: catalog.map(absolute),
                                                     models: models.map(absolute), testRegionStartRow: source.testRegionStartRow)
                 let sky = Self.trainingSky(of: field, rows: source.testRegionStartRow)

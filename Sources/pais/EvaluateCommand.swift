@@ -34,9 +34,9 @@ struct EvaluateCommand: ParsableCommand {
     @Flag(help: "External positions are 1-based FITS pixels (SExtractor X_IMAGE/Y_IMAGE).") var oneBased = false
     @Option(help: "Integer segmentation map of the external method (object number per pixel, 0 none).") var segmentation: String?
     @Flag(help: "Use the catalog flux column for the noisy-image flux error instead of the sum of M̂·I.") var preferCatalogFlux = false
-    @Flag(help: "Score the PCR oracle: true labels encoded with n nearest sources and decoded with the true centres.") var oracle = false
+    @Flag(help: "Score the PCR oracle: true labels encoded with n sources per pixel (--oracle-slot-rule) and decoded with the true centres.") var oracle = false
     @Option(help: "Nearest sources per pixel for --oracle (the method's value is 3).") var oracleN = 3
-    @Option(help: "Which sources hold the slots for --oracle: nearest (the method's) or brightest (the n with the most light at the pixel).") var oracleSlotRule = SlotRule.nearest.rawValue
+    @Option(help: "Which sources hold the slots for --oracle: nearest (the method's) or brightest (the n with the most light at the pixel).") var oracleSlotRule: SlotRule = .nearest
     @Flag(help: "With --oracle, detect by NMS on the true heatmap (method.md §5 variant B) instead of at the true centres.") var oraclePeaks = false
     @Option(help: "Model weights when deblending here (default: the shipped pais-small-sim.safetensors, or pais-small-drizzled.safetensors when the sky noise is correlated between neighbouring pixels, as in drizzled mosaics; looked for in $PAIS_MODEL_DIR, else ./models, the install's share/pais/models and the source tree's models; a bare file name not in the current directory is looked for there too, e.g. pais-small-sim-complete.safetensors, which finds more blended sources at lower purity).") var model: String?
     @Option(help: "Preset of --model: \(ModelConfig.presetList) (default: the one the model file records, else small).") var preset: String?
@@ -67,10 +67,7 @@ struct EvaluateCommand: ParsableCommand {
         }
         if oraclePeaks && !oracle { throw ValidationError("--oracle-peaks needs --oracle") }
         guard oracleN >= 1 else { throw ValidationError("--oracle-n must be >= 1, got \(oracleN)") }
-        guard let rule = SlotRule(rawValue: oracleSlotRule) else {
-            throw ValidationError("--oracle-slot-rule must be one of \(SlotRule.allCases.map(\.rawValue).joined(separator: ", ")), got \(oracleSlotRule)")
-        }
-        if rule != .nearest && !oracle { throw ValidationError("--oracle-slot-rule needs --oracle") }
+        if oracleSlotRule != .nearest && !oracle { throw ValidationError("--oracle-slot-rule needs --oracle") }
         let field = try wrap { try TruthField.load(truth) }
         let predictions: [PredictedSource]
         let name: String
@@ -99,9 +96,8 @@ struct EvaluateCommand: ParsableCommand {
             name = method ?? URL(fileURLWithPath: catalog).deletingPathExtension().lastPathComponent
         } else if oracle {
             let detections: OracleDetections = oraclePeaks ? .heatmapPeaks() : .labelCentres
-            let rule = SlotRule(rawValue: oracleSlotRule) ?? .nearest
-            predictions = try wrap { try PredictionLoader.pcrOracle(field, n: oracleN, slotRule: rule, detections: detections) }
-            let ruleName = rule == .nearest ? "" : " \(rule.rawValue)"
+            predictions = try wrap { try PredictionLoader.pcrOracle(field, n: oracleN, slotRule: oracleSlotRule, detections: detections) }
+            let ruleName = oracleSlotRule == .nearest ? "" : " \(oracleSlotRule.rawValue)"
             name = method ?? (oraclePeaks ? "oracle NMS n=\(oracleN)\(ruleName)" : "PCR oracle n=\(oracleN)\(ruleName)")
         } else {
             predictions = try deblendHere(field, truthPath: truth)

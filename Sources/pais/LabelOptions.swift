@@ -2,6 +2,8 @@ import ArgumentParser
 import Datasets
 import PCR
 
+extension SlotRule: ExpressibleByArgument {}
+
 /// How the dataset builders label their crops, beyond n: the centre heatmap's width and which
 /// sources hold a pixel's slots. The method's σ is 8 px (method.md §3.3); a narrower one deepens
 /// the valley between two sources a few pixels apart (5 % of the peak at 5 px with σ = 8, 29 % with
@@ -11,24 +13,16 @@ struct LabelOptions: ParsableArguments {
     var heatmapSigma: Double = 8
 
     @Option(help: "Which sources hold a pixel's slots: nearest (the method's: the n nearest centres) or brightest (the n with the most light there).")
-    var slotRule: String = SlotRule.nearest.rawValue
+    var slotRule: SlotRule = .nearest
 
     func validate() throws {
         guard heatmapSigma.isFinite, heatmapSigma > 0, heatmapSigma <= 25 else {
             throw ValidationError("--heatmap-sigma must be in (0, 25] px (the heatmap window's radius), got \(heatmapSigma)")
         }
-        _ = try rule()
     }
 
-    func rule() throws -> SlotRule {
-        guard let rule = SlotRule(rawValue: slotRule) else {
-            throw ValidationError("--slot-rule must be one of \(SlotRule.allCases.map(\.rawValue).joined(separator: ", ")), got \(slotRule)")
-        }
-        return rule
-    }
-
-    func apply(to writer: inout DatasetWriter) throws {
+    func apply(to writer: inout DatasetWriter) {
         writer.encoder.sigma = heatmapSigma
-        writer.encoder.slotRule = try rule()
+        writer.encoder.slotRule = slotRule
     }
 }

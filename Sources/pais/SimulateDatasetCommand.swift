@@ -38,7 +38,7 @@ struct SimulateDataset: ParsableCommand {
         var writer = DatasetWriter(directory: output, n: n)
         writer.shardSize = shardSize
         writer.overwrite = overwrite
-        try labels.apply(to: &writer)
+        labels.apply(to: &writer)
         let manifest = DatasetManifest(
             generator: Instrument.generatorVersion, command: CommandLine.arguments.joined(separator: " "),
             sampleHeight: sampleSize, sampleWidth: sampleSize, n: n, heatmapSigma: labels.heatmapSigma, heatmapWindowRadius: 25,

@@ -570,6 +570,10 @@ struct DeblendCLITests {
         #expect(both.status != 0 && both.standardError.contains("at most one of"))
         let stray = try runPais(["evaluate", "--truth", f.field, "--oracle-peaks", "--deblend", out])
         #expect(stray.status != 0 && stray.standardError.contains("--oracle-peaks needs --oracle"))
+        let brightest = try runPais(["evaluate", "--truth", f.field, "--oracle", "--oracle-slot-rule", "brightest", "--no-plots"])
+        #expect(brightest.status == 0 && brightest.standardOutput.contains("PCR oracle n=3 brightest on field.fits"), "\(brightest.standardError)")
+        let strayRule = try runPais(["evaluate", "--truth", f.field, "--oracle-slot-rule", "brightest", "--deblend", out])
+        #expect(strayRule.status != 0 && strayRule.standardError.contains("--oracle-slot-rule needs --oracle"))
         let unused = try runPais(["evaluate", "--truth", f.field, "--deblend", out, "--precision", "float32"])
         #expect(unused.status != 0 && unused.standardError.contains("--precision applies only when pais evaluate deblends the field itself"))
     }
