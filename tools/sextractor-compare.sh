@@ -134,12 +134,7 @@ for field in "${given[@]}"; do
     "$pais" evaluate --truth "$field" --oracle --oracle-peaks --output "$dir/pcr-oracle-peaks" --no-plots > /dev/null
     reports+=("$dir/pcr-oracle/report.json" "$dir/pcr-oracle-peaks/report.json")
     if [[ $forced -eq 1 ]]; then
-        truth_csv="${field%.fits}.catalog.csv"
-        [[ -f "$truth_csv" ]] || { echo "error: --forced needs $truth_csv (written by pais simulate)" >&2; exit 1; }
-        # Detectable truths whose label centre lies inside the image, as 0-based x,y.
-        awk -F, -v w="$size" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; print "x,y"; next }
-            $c["is_detectable"] == "true" && $c["x"] >= -0.5 && $c["x"] < w - 0.5 && $c["y"] >= -0.5 && $c["y"] < w - 0.5 \
-            { print $c["x"] "," $c["y"] }' "$truth_csv" > "$dir/true-centres.csv"
+        python3 "$root/tools/true-centres.py" "$field" "$dir/true-centres.csv" || exit 1
         for which in true sex; do
             centres="$dir/true-centres.csv"; [[ $which == sex ]] && centres="$dir/sex.cat"
             "$pais" deblend "$field" "${model_args[@]}" "${weight_args[@]}" --centres "$centres" --output "$dir/pais-$which-deblend" --overwrite > /dev/null 2>&1

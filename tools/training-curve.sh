@@ -86,20 +86,7 @@ for m in "${models[@]}"; do
         centres=()
         if [[ $true_centres -eq 1 ]]; then
             centres=(--centres "$out/$(basename "$f" .fits).true-centres.csv")
-            [[ -f "${centres[1]}" ]] || python3 - "$f" "${f%.fits}.catalog.csv" "${centres[1]}" <<'PY'
-import csv, sys
-field, catalog, output = sys.argv[1:4]
-with open(field, "rb") as f:      # the primary header's NAXIS1/NAXIS2, 80-byte cards
-    header = f.read(2880 * 4).decode("ascii", "replace")
-cards = {c[:8].strip(): c[10:].split("/")[0].strip() for c in (header[i:i + 80] for i in range(0, len(header), 80))}
-width, height = int(cards["NAXIS1"]), int(cards["NAXIS2"])
-with open(catalog) as f, open(output, "w") as out:
-    out.write("x,y\n")
-    for row in csv.DictReader(f):
-        x, y = float(row["x"]), float(row["y"])
-        if row["is_detectable"] == "true" and 0 <= x <= width - 1 and 0 <= y <= height - 1:
-            out.write(f"{row['x']},{row['y']}\n")
-PY
+            [[ -f "${centres[1]}" ]] || python3 "$root/tools/true-centres.py" "$f" "${centres[1]}"
         fi
         "$pais" deblend "$f" --model "$m" $deblend_args "${centres[@]}" --output "$run/deblend" --overwrite > /dev/null 2>&1 \
             || { echo "error: pais deblend $f --model $m failed (rerun it to see why)" >&2; exit 1; }
