@@ -51,7 +51,8 @@ public struct DeblendRun: Sendable {
     public var sources = 0, blendedSources = 0
     /// Sources found by the second detection pass (`DeblendSettings.residualPeaks`).
     public var residualSources = 0
-    /// Heatmap peaks dropped as a brighter source's halo (`DeblendSettings.dropHaloPeaks`).
+    /// Peaks dropped as a brighter source's halo (`DeblendSettings.dropHaloPeaks`): the
+    /// heatmap's, and the second detection pass's.
     public var haloPeaks = 0
     /// Wall seconds: the tile network pass (including the gathers over ranks) and NMS + decoding on
     /// rank 0; and the seconds rank 0's background thread spent writing the outputs, alongside both.

@@ -26,7 +26,8 @@ import Foundation
 ///   through c (a mirror that happens to hold another source's light does not count; a median
 ///   needs half its ellipse's samples inside the image and not blank).
 /// If some b passes, c is dropped: it is no centre, and the claim vectors that point at it count
-/// as pointing at b (the brightest b that passes), as its light is b's.
+/// as pointing at b (the brightest b that passes), as its light is b's. Peaks of the second
+/// detection pass (`ResidualPeakFinder`) take the same test; there a dropped one is just no centre.
 ///
 /// Every bright heatmap peak serves as a b, dropped or not, so the decision depends only on the NMS
 /// peaks and J, both the same however the mosaic is streamed. σ_J is the sky rms times the

@@ -15,14 +15,19 @@ extension StreamingDecoder {
     /// For each pending peak above row `end`, the brighter peak whose halo it lies on
     /// (`HaloPeakFilter`), or nil; all nil without the filter.
     func haloDecisions(through end: Int) -> [(y: Int, x: Int)?] {
-        let count = pendingPeaks.prefix { $0.y < end }.count
-        guard let haloFilter, let templates, let noise = settings.pixelNoise, count > 0 else {
-            return [(y: Int, x: Int)?](repeating: nil, count: count)
+        haloExplainers(of: pendingPeaks.prefix { $0.y < end }.map { ($0.y, $0.x) })
+    }
+
+    /// For each of `peaks` (on rows whose halo decisions are due: every bright peak within the
+    /// reach is known), the brighter peak whose halo it lies on, or nil; all nil without the filter.
+    func haloExplainers(of peaks: [(y: Int, x: Int)]) -> [(y: Int, x: Int)?] {
+        guard let haloFilter, let templates, let noise = settings.pixelNoise, !peaks.isEmpty else {
+            return [(y: Int, x: Int)?](repeating: nil, count: peaks.count)
         }
         let sigmaFactor = templates.noiseFactor * noise.correlationFactor.squareRoot()
         let reach = haloFilter.reach
         return templates.withReader(centres: []) { j in
-            pendingPeaks[..<count].map { p in
+            peaks.map { p in
                 let neighbours = RasterOrderedPeaks.on(rows: (p.y - reach)...(p.y + reach), of: brightPeaks).filter { abs($0.x - p.x) <= reach }
                 guard !neighbours.isEmpty else { return nil }
                 let sigma = noise.sky.rmsRow(p.y, columns: p.x..<(p.x + 1))[0] * sigmaFactor

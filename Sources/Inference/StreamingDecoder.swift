@@ -84,6 +84,8 @@ final class StreamingDecoder {
     /// from the halo test's reach above `known` on: the halo test's explainers. And every dropped
     /// peak, in raster order, with the peak that explains it (StreamingDecoder+Halo.swift).
     var brightPeaks: [(y: Int, x: Int)] = [], droppedPeaks: [(y: Int, x: Int)] = [], explainers: [(y: Int, x: Int)] = []
+    /// Residual peaks (`ResidualPeakFinder`) on a brighter source's halo, dropped the same way.
+    var residualHaloPeaks = 0
     /// Image rows read (for the templates) that hold a pixel above the input ceiling, from
     /// `nmsKnown` on, ascending.
     var brightRows: [Int] = []
@@ -221,6 +223,12 @@ final class StreamingDecoder {
             let heatmapPeaks = RasterOrderedPeaks.merged(kept, droppedPeaks) + pendingPeaks.map { ($0.y, $0.x) }
             extra = residualFinder.peaks(rows: known..<newKnown, centres: heatmapPeaks,
                                          rms: { noise.sky.rmsRow($0).map { $0 * correlation } })
+            // A bright star's rings are not quite symmetric, and where the network puts no peak on
+            // them their light stands out of the templates' residual: the same test as the
+            // heatmap's peaks, but a dropped one is simply no centre (no vector aims at it).
+            let explained = haloExplainers(of: extra)
+            residualHaloPeaks += explained.filter { $0 != nil }.count
+            extra = zip(extra, explained).filter { $0.1 == nil }.map(\.0)
         }
         // Heatmap peaks (less those on a brighter one's halo) and residual peaks above newKnown,
         // merged in raster order.
