@@ -146,21 +146,31 @@ struct HaloPeaksTests {
         #expect(owners == [1])
     }
 
+    /// Where `imageWithRingedStar` puts the star.
+    static let ringedStar = (y: 50.0, x: 45.0)
+
+    /// The streaming fixture's frame with two faint sources and a bright star at `ringedStar`
+    /// whose ring (radius 20 px) is 0.6 × `brightness(angle)` at its crest.
+    static func imageWithRingedStar(brightness: (Double) -> Double) -> [Float] {
+        let height = StreamingFixture.height, width = StreamingFixture.width, centre = ringedStar
+        var image = syntheticImage(height: height, width: width, sources: [(20, 20, 30), (85, 70, 25)])
+        for y in 0..<height {
+            for x in 0..<width {
+                let dy = Double(y) - centre.y, dx = Double(x) - centre.x, r = (dy * dy + dx * dx).squareRoot()
+                let ring = 0.6 * exp(-(r - 20) * (r - 20) / 2) * brightness(atan2(dy, dx))
+                image[y * width + x] += Float(8_000 / (2 * Double.pi * 2.25) * exp(-r * r / 4.5) + ring)
+            }
+        }
+        return image
+    }
+
     /// A star in the streaming fixture's frame, with four brighter spots on its ring (radius 20 px)
     /// where the fake network puts peaks; seams cross the ring. Streamed, the same peaks
     /// must be dropped as in one block, with the same outputs.
     @Test(arguments: [24, 48])
     func streamedHaloPeaksEqualTheOneBlockRun(_ blockRows: Int) throws {
-        let height = StreamingFixture.height, width = StreamingFixture.width, centre = (y: 50.0, x: 45.0)
-        var image = syntheticImage(height: height, width: width, sources: [(20, 20, 30), (85, 70, 25)])
-        for y in 0..<height {
-            for x in 0..<width {
-                let dy = Double(y) - centre.y, dx = Double(x) - centre.x, r = (dy * dy + dx * dx).squareRoot()
-                let angle = atan2(dy, dx)
-                let ring = 0.6 * exp(-(r - 20) * (r - 20) / 2) * (1 + 0.15 * pow(cos(2 * angle), 8))
-                image[y * width + x] += Float(8_000 / (2 * Double.pi * 2.25) * exp(-r * r / 4.5) + ring)
-            }
-        }
+        let centre = Self.ringedStar
+        let image = Self.imageWithRingedStar { 1 + 0.15 * pow(cos(2 * $0), 8) }
         func settings(_ rows: Int?, drop: Bool) -> DeblendSettings {
             var s = StreamingFixture.settings(blockRows: rows)
             // The halo test reaching far past the templates (ring at 20 px, reach 24 against 2): the
@@ -199,15 +209,8 @@ struct HaloPeaksTests {
     /// Streamed, the same must be dropped as in one block.
     @Test(arguments: [24, 48])
     func residualPeaksOnAHaloAreDropped(_ blockRows: Int) throws {
-        let height = StreamingFixture.height, width = StreamingFixture.width, centre = (y: 50.0, x: 45.0)
-        var image = syntheticImage(height: height, width: width, sources: [(20, 20, 30), (85, 70, 25)])
-        for y in 0..<height {
-            for x in 0..<width {
-                let dy = Double(y) - centre.y, dx = Double(x) - centre.x, r = (dy * dy + dx * dx).squareRoot()
-                let lopsided = 1 + 0.1 * cos(atan2(dy, dx))
-                image[y * width + x] += Float(8_000 / (2 * Double.pi * 2.25) * exp(-r * r / 4.5) + 0.6 * lopsided * exp(-(r - 20) * (r - 20) / 2))
-            }
-        }
+        let centre = Self.ringedStar
+        let image = Self.imageWithRingedStar { 1 + 0.1 * cos($0) }
         // The fixture's network, with a heatmap only the star's core clears (the network sees it capped at the ceiling, 50).
         let network = FunctionTileNetwork(slots: FakeNetwork.slots) { tile, size in
             let outputs = FakeNetwork.outputs(tile, height: size, width: size)
