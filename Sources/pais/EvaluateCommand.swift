@@ -47,7 +47,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "How shared pixels are split when deblending here: symmetric or network (as `pais deblend --attribution`).") var attribution = "symmetric"
     @Option(help: "Slots landing on the same source when deblending here: fill or keep (as `pais deblend --repeated-owners`; default: the model's pais_repeated_owners, else keep).") var repeatedOwners: String?
     @Option(help: "The second detection pass's threshold in sigma when deblending here (as `pais deblend --residual-peaks`; default: the model's pais_residual_peaks, else off; 0 turns it off).") var residualPeaks: Float?
-    @Option(help: "Heatmap peaks on a brighter source's halo when deblending here: drop or keep (as `pais deblend --halo-peaks`).") var haloPeaks = "drop"
+    @Option(help: "Peaks on a brighter source's halo (the heatmap's and the second detection pass's) when deblending here: drop or keep (as `pais deblend --halo-peaks`).") var haloPeaks = "drop"
     @Option(help: "The heatmap's NMS threshold when deblending here (as `pais deblend --peak-threshold`; default: the model's pais_peak_threshold, else 0.1).") var peakThreshold: Float?
     @Option(help: "Name of the method in the report.") var method: String?
     @Option(help: "Directory for report.json, report.txt, matches.csv and plots (created if missing).") var output: String?
