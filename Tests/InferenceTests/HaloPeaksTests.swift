@@ -226,10 +226,10 @@ struct HaloPeaksTests {
         let onRing = { (r: DeblendResult) in
             r.sources.filter { $0.foundInResidual && abs(hypot(Double($0.y) - centre.y, Double($0.x) - centre.x) - 20) <= 3 }.count
         }
-        let (kept, keptRun) = try StreamingFixture.run(settings(nil, drop: false), image: image, network: network)
+        let (kept, _) = try StreamingFixture.run(settings(nil, drop: false), image: image, network: network)
         let (whole, wholeRun) = try StreamingFixture.run(settings(nil, drop: true), image: image, network: network)
         let (streamed, run) = try StreamingFixture.run(settings(blockRows, drop: true), image: image, network: network)
-        #expect(onRing(kept) >= 1 && keptRun.haloPeaks == 0, "the fixture must put residual peaks on the ring: \(kept.sources.map { ($0.y, $0.x, $0.foundInResidual) })")
+        #expect(onRing(kept) >= 1, "the fixture must put residual peaks on the ring: \(kept.sources.map { ($0.y, $0.x, $0.foundInResidual) })")
         #expect(onRing(whole) == 0 && wholeRun.haloPeaks >= onRing(kept), "\(onRing(whole)) ring peaks left of \(onRing(kept))")
         #expect(whole.sources.contains { $0.y == 50 && $0.x == 45 && !$0.foundInResidual }, "the star itself")
         #expect(run.plan.blocks.count >= 2)
