@@ -108,7 +108,11 @@ for field in "${given[@]}"; do
     echo "== $field"
     weight_args=(); [[ $weighted -eq 1 ]] && weight_args=(--weight "$field" --weight-hdu WHT)
     t0=$(now)
-    "$pais" deblend "$field" "${model_args[@]}" "${weight_args[@]}" --output "$dir/pais-deblend" --overwrite 2>/dev/null | sed 's/^/   /'
+    # Its progress lines go to stderr: kept in a file, shown when the deblend fails.
+    if ! "$pais" deblend "$field" "${model_args[@]}" "${weight_args[@]}" --output "$dir/pais-deblend" --overwrite \
+            2> "$dir/pais-deblend.err" | sed 's/^/   /'; then
+        echo "error: pais deblend failed on $field:" >&2; tail -n 3 "$dir/pais-deblend.err" >&2; exit 1
+    fi
     t1=$(now)
     "$pais" evaluate --truth "$field" --deblend "$dir/pais-deblend" --method PAIS --output "$dir/pais" --no-plots > /dev/null
     # The same deblend with its Kron fluxes as the noisy-image photometry (FLUX_AUTO's counterpart).
@@ -155,8 +159,10 @@ done
 if [[ $k -gt 1 ]]; then
     echo "pooled over the $k fields (tools/pool-reports.py: sources of all fields first, then F1, recall, median)"
     python3 "$root/tools/pool-reports.py" --header
-    for method in pais pais-views sextractor sextractor-hot pais-true-centres pais-sex-centres pcr-oracle pcr-oracle-peaks; do
-        [[ -f "${fielddirs[0]}/$method/report.json" ]] || continue
+    # The last field's reports name every method run; Kron differs only in noisy-flux rows, not pooled here.
+    for report in "${reports[@]}"; do
+        method=$(basename "$(dirname "$report")")
+        [[ $method == pais-kron ]] && continue
         python3 "$root/tools/pool-reports.py" --label "$method" "${fielddirs[@]/%//$method}"
     done
 fi
