@@ -12,11 +12,11 @@ import Tensors
 /// T_{c_q}(p). The shares still sum to 1, so the per-source images still add up to the image.
 ///
 /// Where the evidence is missing the network's shares stay as they are: when J(p) is 0 or every
-/// template is 0. An owner more than `reach` px (along either axis) from p, whose symmetric
-/// evidence is far from the pixel and weak, gets T = J(p), as does one whose mirror is outside
-/// the image or on a blank pixel: no evidence against it. (Until session 18 such a far owner left
-/// the whole pixel to the network's shares; with stray owners taken back first, `StreamingDecoder`,
-/// templating the others lowered the attribution error on 14 of 18 fields.)
+/// template is 0. Where the mirror is outside the image or beyond the rows held, the bound is read
+/// nearer the centre, on the same ray (`Reader.boundedTemplate`); a blank mirror gives T = J(p),
+/// no evidence against the owner. (Until session 37 an owner more than `reach` px from p along an
+/// axis, or with its mirror outside the image, got T = J(p), and at a bright star's core weighed as
+/// much as the star: BENCHMARKS.md, "Bright stars' peaks lost to their neighbours".)
 ///
 /// Streaming: the smoothed image is kept for the rows decoding still needs, from `2 × reach`
 /// above the oldest pixel yet to be attributed to `2 × reach` below the block (mirrors of pixels
@@ -26,8 +26,11 @@ struct SymmetricTemplates {
     struct Settings: Sendable, Equatable {
         /// Gaussian σ in px of the smoothing that keeps the sky noise out of the templates.
         var smoothingSigma: Double = 3
-        /// Largest offset (px, along either axis) between a pixel and an owner that gets a template.
+        /// Rows of the smoothed image held either side of a pixel being attributed: 2 × reach, so
+        /// an owner within `reach` rows gets its full mirror (when inside the image).
         var reach = 48
+        /// Smallest network share a slot enters the reweighting with (`Reader.reweight`).
+        var shareFloor: Float = 0.01
     }
 
     /// Rows of the smoothed image held beyond a block's core: 2 × reach above it, and below it the
@@ -137,7 +140,7 @@ struct SymmetricTemplates {
         try smoothed.withUnsafeBufferPointer { j in
             try centres.withUnsafeBufferPointer { c in
                 try body(Reader(smoothed: j.baseAddress!, rows: smoothedStart..<smoothedEnd, height: height, width: width,
-                                reach: settings.reach, centres: c.baseAddress))
+                                reach: settings.reach, shareFloor: settings.shareFloor, centres: c.baseAddress))
             }
         }
     }
@@ -145,7 +148,7 @@ struct SymmetricTemplates {
     /// The templates and the prior on one pixel's shares, reading the smoothed rows through a
     /// pointer (the decoder calls it for every shared pixel, from several threads).
     struct Reader {
-        let smoothed: UnsafePointer<Float>, rows: Range<Int>, height: Int, width: Int, reach: Int
+        let smoothed: UnsafePointer<Float>, rows: Range<Int>, height: Int, width: Int, reach: Int, shareFloor: Float
         let centres: UnsafePointer<(y: Int, x: Int)>?
 
         /// J at (y, x), −1 on a blank pixel; the row must be held.
@@ -165,12 +168,31 @@ struct SymmetricTemplates {
             return mirror >= 0 ? min(here, mirror) : here
         }
 
-        /// Whether centre `c` is within `reach` of pixel (y, x) along both axes.
+        /// The template the reweighting uses: T_c(p) as above where the mirror 2c − p is inside the
+        /// image and within the rows held (2 × reach of p); otherwise J read at the farthest point
+        /// along the same ray from c that is inside both, c + t (c − p) with 0 ≤ t < 1. A source's
+        /// light falls off from its centre, so its light at that nearer point on the far side
+        /// bounds its light at p. J(p) (no bound) only when no such point is held, or it is blank.
         @inline(__always)
-        func reaches(y: Int, x: Int, _ c: (y: Int, x: Int)) -> Bool { abs(y &- c.y) <= reach && abs(x &- c.x) <= reach }
+        func boundedTemplate(y: Int, x: Int, here: Float, centre c: (y: Int, x: Int)) -> Float {
+            let dy = c.y &- y, dx = c.x &- x
+            var t = 1.0
+            if dy != 0 { t = min(t, Double(2 &* reach &- abs(dy)) / Double(abs(dy))) }
+            if dy > 0 { t = min(t, Double(height &- 1 &- c.y) / Double(dy)) } else if dy < 0 { t = min(t, Double(c.y) / Double(-dy)) }
+            if dx > 0 { t = min(t, Double(width &- 1 &- c.x) / Double(dx)) } else if dx < 0 { t = min(t, Double(c.x) / Double(-dx)) }
+            guard t >= 0 else { return here }
+            // Rounded toward c, so the point stays inside both bounds.
+            let qy = c.y &+ Int((t * Double(dy)).rounded(.towardZero)), qx = c.x &+ Int((t * Double(dx)).rounded(.towardZero))
+            guard rows.contains(qy) else { return here }      // only a centre 2 × reach rows away or more
+            let mirror = value(qy, qx)
+            return mirror >= 0 ? min(here, mirror) : here
+        }
 
         /// Reweights the n shares of pixel (y, x), whose slots belong to `owners` (indices into
-        /// the centres), by the owners' symmetric templates.
+        /// the centres), by the owners' symmetric templates (`boundedTemplate`). A slot's share
+        /// counts as at least `shareFloor`: the network's softmax can give a source 0 at its own
+        /// core (a star brighter than the training set's, seen clipped at the input ceiling), and
+        /// 0 times any template stays 0.
         @inline(__always)
         func reweight(y: Int, x: Int, owners: UnsafePointer<Int32>, shares: UnsafeMutablePointer<Float>, n: Int) {
             guard let centres else { return }
@@ -180,7 +202,7 @@ struct SymmetricTemplates {
                 var total: Float = 0
                 for k in 0..<n {
                     let c = centres[Int(owners[k])]
-                    weighted[k] = shares[k] * (reaches(y: y, x: x, c) ? template(y: y, x: x, here: here, centre: c) : here)
+                    weighted[k] = max(shares[k], shareFloor) * boundedTemplate(y: y, x: x, here: here, centre: c)
                     total += weighted[k]
                 }
                 guard total > 0 else { return }

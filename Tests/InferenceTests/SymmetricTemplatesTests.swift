@@ -26,21 +26,39 @@ enum TemplateReference {
         return out
     }
 
-    /// The shares of pixel (y, x) after the symmetric-template prior; an owner beyond `reach`
-    /// has template J(p); with `mirrors` false, every owner's template is J(p) (the negative
-    /// control: no symmetry at all).
+    /// The shares of pixel (y, x) after the symmetric-template prior: each share raised to at
+    /// least `floor`, times min(J(p), J(q)) with q = `boundPoint` (J(p) without one, or on a blank
+    /// q); with `mirrors` false, every owner's template is J(p) (the negative control: no
+    /// symmetry at all).
     static func reweighted(y: Int, x: Int, owners: [Int], shares: [Double], centres: [(y: Int, x: Int)], smoothed j: [Double],
-                           height: Int, width: Int, reach: Int, mirrors: Bool = true) -> [Double] {
+                           height: Int, width: Int, reach: Int, floor: Double = 0.01, mirrors: Bool = true) -> [Double] {
         let here = j[y * width + x]
         guard here > 0 else { return shares }
         let weighted = zip(owners, shares).map { owner, share -> Double in
-            let my = 2 * centres[owner].y - y, mx = 2 * centres[owner].x - x
-            let near = abs(centres[owner].y - y) <= reach && abs(centres[owner].x - x) <= reach
-            guard mirrors, near, 0..<height ~= my, 0..<width ~= mx, j[my * width + mx] >= 0 else { return share * here }
-            return share * min(here, j[my * width + mx])
+            let weight = max(share, floor)
+            guard mirrors, let q = boundPoint(y: y, x: x, centre: centres[owner], height: height, width: width, reach: reach),
+                  j[q.y * width + q.x] >= 0 else { return weight * here }
+            return weight * min(here, j[q.y * width + q.x])
         }
         let total = weighted.reduce(0, +)
         return total > 0 ? weighted.map { $0 / total } : shares
+    }
+
+    /// Where the rule reads owner c's bound for pixel p: c + t (c − p) for the largest t in [0, 1]
+    /// that keeps the point inside the image and within 2 × reach rows of p (t = 1: the mirror),
+    /// each coordinate rounded toward c; nil when no t qualifies.
+    static func boundPoint(y: Int, x: Int, centre c: (y: Int, x: Int), height: Int, width: Int, reach: Int) -> (y: Int, x: Int)? {
+        let dy = Double(c.y - y), dx = Double(c.x - x)
+        // Each limit on t: rows within 2 × reach of p, then the image's four sides.
+        var limits = [1.0]
+        if dy != 0 { limits.append((2 * Double(reach) - abs(dy)) / abs(dy)) }
+        if dy > 0 { limits.append(Double(height - 1 - c.y) / dy) }
+        if dy < 0 { limits.append(Double(c.y) / -dy) }
+        if dx > 0 { limits.append(Double(width - 1 - c.x) / dx) }
+        if dx < 0 { limits.append(Double(c.x) / -dx) }
+        let t = limits.min()!
+        guard t >= 0 else { return nil }
+        return (c.y + Int((t * dy).rounded(.towardZero)), c.x + Int((t * dx).rounded(.towardZero)))
     }
 }
 
@@ -88,7 +106,7 @@ struct SymmetricTemplatesTests {
         }
         let centres: [(y: Int, x: Int)] = [(12, 10), (15, 14), (30, 25), (2, 31), (39, 0)]
         var generator = SeededGenerator(seed: 5)
-        var changed = 0, compared = 0, controlFailed = 0, farOwners = 0
+        var changed = 0, compared = 0, controlFailed = 0, shortened = 0
         for y in 0..<Self.height {
             for x in 0..<Self.width where Self.image[y * Self.width + x] != 0 {
                 let owners = (0..<3).map { _ in Int(generator.next() % UInt64(centres.count)) }
@@ -106,18 +124,72 @@ struct SymmetricTemplatesTests {
                 #expect(zip(mine, expected).allSatisfy { abs(Double($0) - $1) < 1e-5 }, "(\(y), \(x)): \(mine) against \(expected), owners \(owners)")
                 #expect(abs(mine.reduce(0, +) - 1) < 1e-5)
                 if mine != shares { changed += 1 }
-                if owners.contains(where: { abs(centres[$0].y - y) > 24 || abs(centres[$0].x - x) > 24 }) { farOwners += 1 }
+                for owner in owners {
+                    let c = centres[owner], mirror = (y: 2 * c.y - y, x: 2 * c.x - x)
+                    guard let q = TemplateReference.boundPoint(y: y, x: x, centre: c, height: Self.height, width: Self.width, reach: 24) else { continue }
+                    #expect(q.y >= 0 && q.y < Self.height && q.x >= 0 && q.x < Self.width && abs(q.y - y) <= 48, "(\(y), \(x)) → \(q)")
+                    if q != mirror { shortened += 1 }
+                }
                 let withoutMirrors = TemplateReference.reweighted(y: y, x: x, owners: owners, shares: shares.map(Double.init), centres: centres,
                                                                   smoothed: j, height: Self.height, width: Self.width, reach: 24, mirrors: false)
                 if !zip(mine, withoutMirrors).allSatisfy({ abs(Double($0) - $1) < 1e-5 }) { controlFailed += 1 }
                 compared += 1
             }
         }
-        // Pixels must be reweighted often, and often with an owner out of reach, or the
-        // comparison proves little.
-        #expect(changed > compared / 4 && farOwners > compared / 10, "\(changed) of \(compared) changed, \(farOwners) with an owner out of reach")
+        // Pixels must be reweighted often, and often with a mirror read nearer the centre (outside
+        // the image or the rows held), or the comparison proves little.
+        #expect(changed > compared / 4 && shortened > compared / 10, "\(changed) of \(compared) changed, \(shortened) mirrors shortened")
         // The control: the same comparison against a rule without mirrors must fail on most of them.
         #expect(controlFailed > changed / 2, "\(controlFailed) of \(changed)")
+    }
+}
+
+/// A star far brighter than its neighbours, at whose core the network gives it nothing (its
+/// softmax saturates on an input it was never shown), or shares the core with a galaxy more
+/// than `reach` rows away: the templates must hand the core back to the star.
+@Suite("Symmetric templates at a bright core")
+struct BrightCoreTests {
+    static let height = 200, width = 64, star = (y: 30, x: 32)
+    /// The star (flux 5000) and two faint galaxies: one 20 px to its right, one 60 rows below.
+    static let image = syntheticImage(height: height, width: width, sources: [(30, 32, 5000), (30, 52, 20), (90, 36, 20)])
+
+    /// The shares of the star's peak pixel with the given owners and network shares.
+    static func coreShares(owners: [Int32], network: [Float], shareFloor: Float) -> [Float] {
+        var settings = SymmetricTemplates.Settings(); settings.reach = 48; settings.shareFloor = shareFloor
+        var templates = SymmetricTemplates(settings: settings, height: height, width: width)
+        templates.add(rows: image[...])
+        var shares = network
+        templates.withReader(centres: [star, (30, 52), (90, 36)]) { prior in
+            owners.withUnsafeBufferPointer { o in shares.withUnsafeMutableBufferPointer { s in
+                prior.reweight(y: star.y, x: star.x, owners: o.baseAddress!, shares: s.baseAddress!, n: owners.count)
+            } }
+        }
+        return shares
+    }
+
+    @Test func aShareOfZeroDoesNotOutvoteTheTemplate() {
+        let shares = Self.coreShares(owners: [0, 1, 1], network: [0, 0.6, 0.4], shareFloor: 0.01)
+        #expect(shares[0] > 0.95, "\(shares)")
+        // The control: without the floor the network's 0 stands, whatever the templates say.
+        let unfloored = Self.coreShares(owners: [0, 1, 1], network: [0, 0.6, 0.4], shareFloor: 0)
+        #expect(unfloored[0] == 0, "\(unfloored)")
+    }
+
+    @Test func anOwnerBeyondTheRowsHeldIsBoundedNearerItsCentre() {
+        // The galaxy below lies 60 rows from the core: its mirror, 120 rows down, is beyond the
+        // rows held (96), so its bound is read 36 rows beyond it.
+        let shares = Self.coreShares(owners: [0, 2, 2], network: [0.5, 0.25, 0.25], shareFloor: 0.01)
+        #expect(shares[0] > 0.95, "\(shares)")
+        let j = TemplateReference.smoothed(Self.image, height: Self.height, width: Self.width, sigma: 3)
+        let expected = TemplateReference.reweighted(y: Self.star.y, x: Self.star.x, owners: [0, 2, 2], shares: [0.5, 0.25, 0.25],
+                                                    centres: [Self.star, (30, 52), (90, 36)], smoothed: j, height: Self.height,
+                                                    width: Self.width, reach: 48)
+        #expect(zip(shares, expected).allSatisfy { abs(Double($0) - $1) < 1e-4 }, "\(shares) against \(expected)")
+        // The control: with no bound for it (J(p), the rule before session 37) the galaxy keeps its half.
+        let unbounded = TemplateReference.reweighted(y: Self.star.y, x: Self.star.x, owners: [0, 2, 2], shares: [0.5, 0.25, 0.25],
+                                                     centres: [Self.star, (30, 52), (90, 36)], smoothed: j, height: Self.height,
+                                                     width: Self.width, reach: 48, mirrors: false)
+        #expect(abs(unbounded[0] - 0.5) < 1e-9, "\(unbounded)")
     }
 }
 
