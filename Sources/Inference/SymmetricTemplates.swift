@@ -176,6 +176,12 @@ struct SymmetricTemplates {
         @inline(__always)
         func boundedTemplate(y: Int, x: Int, here: Float, centre c: (y: Int, x: Int)) -> Float {
             let dy = c.y &- y, dx = c.x &- x
+            // The common case first: the mirror itself (t = 1) is inside the image and the rows held.
+            let my = c.y &+ dy, mx = c.x &+ dx
+            if abs(dy) <= reach, my >= 0, my < height, mx >= 0, mx < width {
+                let mirror = value(my, mx)
+                return mirror >= 0 ? min(here, mirror) : here
+            }
             var t = 1.0
             if dy != 0 { t = min(t, Double(2 &* reach &- abs(dy)) / Double(abs(dy))) }
             if dy > 0 { t = min(t, Double(height &- 1 &- c.y) / Double(dy)) } else if dy < 0 { t = min(t, Double(c.y) / Double(-dy)) }
