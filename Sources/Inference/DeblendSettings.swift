@@ -68,8 +68,11 @@ public struct DeblendSettings: Sendable {
     /// How a shared pixel's flux is split between its owners. `.network` here, the method's own
     /// decoding; `pais deblend` and `pais evaluate` use `.symmetric` unless told.
     public var attribution = Attribution.network
-    /// The symmetric templates' smoothing and reach (internal: tests use a shorter reach).
+    /// The symmetric templates' smoothing, reach and share floor (internal: tests use a shorter reach).
     var templates = SymmetricTemplates.Settings()
+    /// The smallest share a slot enters the symmetric reweighting with (0: network attribution),
+    /// for the output headers.
+    public var shareFloor: Double { attribution == .symmetric ? templates.shareFloor : 0 }
     /// Threshold K (in σ of the smoothed image) of the second detection pass in the residual of
     /// the symmetric templates (`ResidualPeakFinder`); nil: off. Needs `pixelNoise`; ignored with
     /// `forcedCentres`.

@@ -30,7 +30,7 @@ struct SymmetricTemplates {
         /// an owner within `reach` rows gets its full mirror (when inside the image).
         var reach = 48
         /// Smallest network share a slot enters the reweighting with (`Reader.reweight`).
-        var shareFloor: Float = 0.01
+        var shareFloor = 0.01
     }
 
     /// Rows of the smoothed image held beyond a block's core: 2 × reach above it, and below it the
@@ -140,7 +140,7 @@ struct SymmetricTemplates {
         try smoothed.withUnsafeBufferPointer { j in
             try centres.withUnsafeBufferPointer { c in
                 try body(Reader(smoothed: j.baseAddress!, rows: smoothedStart..<smoothedEnd, height: height, width: width,
-                                reach: settings.reach, shareFloor: settings.shareFloor, centres: c.baseAddress))
+                                reach: settings.reach, shareFloor: Float(settings.shareFloor), centres: c.baseAddress))
             }
         }
     }

@@ -180,6 +180,7 @@ struct DeblendCommand: ParsableCommand {
             ("PAISATTR", .string(settings.attribution.rawValue), "shared pixels split: network or symmetric"),
             ("PAISRESP", .double(Double(settings.residualPeaks ?? 0)), "[sigma] residual-peak threshold (0: no second pass)"),
             ("PAISFILL", .string(settings.fillRepeatedOwners ? "fill" : "keep"), "slots repeating an owner filled or kept"),
+            ("PAISSFLR", .double(settings.shareFloor), "smallest share in the symmetric reweighting"),
             ("PAISHALO", .string(settings.testsHaloPeaks ? "drop" : "keep"), "peaks on a brighter source's halo dropped or kept"),
             ("PAISPREC", .string(arithmetic.rawValue), "network arithmetic (float32 or bfloat16)"),
             ("PAISZP", .double(units.zeroPoint), "AB zero point of the input's pixel values"),

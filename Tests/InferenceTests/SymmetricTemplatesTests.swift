@@ -154,7 +154,7 @@ struct BrightCoreTests {
     static let image = syntheticImage(height: height, width: width, sources: [(30, 32, 5000), (30, 52, 20), (90, 36, 20)])
 
     /// The shares of the star's peak pixel with the given owners and network shares.
-    static func coreShares(owners: [Int32], network: [Float], shareFloor: Float) -> [Float] {
+    static func coreShares(owners: [Int32], network: [Float], shareFloor: Double) -> [Float] {
         var settings = SymmetricTemplates.Settings(); settings.reach = 48; settings.shareFloor = shareFloor
         var templates = SymmetricTemplates(settings: settings, height: height, width: width)
         templates.add(rows: image[...])

@@ -674,6 +674,8 @@ struct DeblendCLITests {
         #expect(symmetric.status == 0 && network.status == 0, "\(symmetric.standardError)\(network.standardError)")
         #expect(try FITSFile.open(f.directory + "/symmetric/sources.fits").readKey("PAISATTR") == .string("symmetric"))
         #expect(try FITSFile.open(f.directory + "/network/catalog.fits").readKey("PAISATTR") == .string("network"))
+        #expect(try FITSFile.open(f.directory + "/symmetric/catalog.fits").readKey("PAISSFLR") == .double(0.01))
+        #expect(try FITSFile.open(f.directory + "/network/catalog.fits").readKey("PAISSFLR") == .double(0))
         let a = try FITSTable.read(from: f.directory + "/symmetric/catalog.csv"), b = try FITSTable.read(from: f.directory + "/network/catalog.csv")
         #expect(try a.doubles("x", source: "a") == b.doubles("x", source: "b") && a.doubles("y", source: "a") == b.doubles("y", source: "b"))
         #expect(try a.doubles("flux", source: "a") != b.doubles("flux", source: "b"))
