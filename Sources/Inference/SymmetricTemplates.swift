@@ -8,8 +8,9 @@ import Tensors
 /// pixel p is shared, the light a source c can hold there is bounded by what the image shows at
 /// p's mirror image 2c − p: the source's symmetric template is T_c(p) = min(J(p), J(2c − p)), J
 /// the image smoothed by a Gaussian and clipped at 0 (the idea of the SDSS deblender's
-/// templates). The network's share s_k of slot k (owner c_k) becomes s_k T_{c_k}(p) / Σ_q s_q
-/// T_{c_q}(p). The shares still sum to 1, so the per-source images still add up to the image.
+/// templates). The network's share s_k of slot k (owner c_k) becomes s'_k T_{c_k}(p) / Σ_q s'_q
+/// T_{c_q}(p), s' = max(s, `shareFloor`). The shares still sum to 1, so the per-source images
+/// still add up to the image.
 ///
 /// Where the evidence is missing the network's shares stay as they are: when J(p) is 0 or every
 /// template is 0. Where the mirror is outside the image or beyond the rows held, the bound is read
