@@ -36,7 +36,10 @@ import Foundation
 /// (BENCHMARKS.md, "Peaks on a brighter source's halo").
 struct HaloPeakFilter {
     struct Settings: Sendable, Equatable {
-        var brightnessRatio: Float = 10
+        /// 5: a large bright galaxy is only 5-10 times fainter 8 px from its centre, where the network
+        /// can split it; a star's rings are far fainter than that (BENCHMARKS.md, "The split of a
+        /// large bright galaxy").
+        var brightnessRatio: Float = 5
         var tolerance: Float = 0.25
         var mirrorSignificance: Float = 10
         var minimumDistance = 3

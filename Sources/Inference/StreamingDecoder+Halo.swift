@@ -37,7 +37,7 @@ extension StreamingDecoder {
     }
 
     /// Per dropped peak, the id of the centre its slots go to: its explainer's, or that one's
-    /// explainer's when the explainer was dropped too (each is 10 times brighter, so the chain
+    /// explainer's when the explainer was dropped too (each is `brightnessRatio` times brighter, so the chain
     /// ends); −1 while the explainer is not decided yet.
     func resolvedAliases() -> [Int32] {
         func position(of p: (y: Int, x: Int), in list: [(y: Int, x: Int)]) -> Int? {

@@ -121,6 +121,31 @@ struct HaloPeaksTests {
         }
     }
 
+    /// A large bright galaxy's profile is shallow: 8 px from its centre it is only some 5-10 times
+    /// fainter, where a star's ring is far fainter than a tenth. A piece there, which the network
+    /// splits off such a galaxy, is explained by it at the default ratio (5), not at 10 (the
+    /// ratio until session 37: BENCHMARKS.md, "The split of a large bright galaxy").
+    @Test func aPieceNearALargeGalaxysCentreIsItsLight() {
+        let side = 80, b = (y: 40, x: 40), c = (y: 40, x: 48)
+        var image = [Float](repeating: 0, count: side * side)
+        for y in 0..<side {
+            for x in 0..<side {
+                let r = hypot(Double(y - b.y), Double(x - b.x))
+                image[y * side + x] = Float(1_000 * exp(-r / 2))
+            }
+        }
+        var templates = SymmetricTemplates(settings: .init(), height: side, width: side)
+        templates.add(rows: image[...])
+        templates.withReader(centres: []) { j in
+            let ratio = HaloPeakFilter(settings: .init()).brightness(of: b, j: j) / j.value(c.y, c.x)
+            #expect(ratio >= 5 && ratio < 10, "the fixture must lie between the two ratios: \(ratio)")
+            let explainer = HaloPeakFilter(settings: .init(reach: 48)).explainer(of: c, neighbours: [b], j: j, sigma: 1e-3)
+            #expect(explainer.map { [$0.y, $0.x] } == [b.y, b.x])
+            var tenfold = HaloPeakFilter.Settings(reach: 48); tenfold.brightnessRatio = 10
+            #expect(HaloPeakFilter(settings: tenfold).explainer(of: c, neighbours: [b], j: j, sigma: 1e-3) == nil)
+        }
+    }
+
     /// A slot whose tip lands on a dropped peak goes to the source that explains it, not to the
     /// nearest source that is left.
     @Test func slotsPointingAtADroppedPeakGoToItsExplainer() {
