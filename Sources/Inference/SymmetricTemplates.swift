@@ -165,7 +165,13 @@ struct SymmetricTemplates {
         func template(y: Int, x: Int, here: Float, centre c: (y: Int, x: Int)) -> Float {
             let my = 2 &* c.y &- y, mx = 2 &* c.x &- x
             guard my >= 0, my < height, mx >= 0, mx < width else { return here }
-            let mirror = value(my, mx)
+            return bound(here: here, at: my, mx)
+        }
+
+        /// min(J(p), J(q)) for a held point q whose light bounds an owner's at p; J(p) when q is blank.
+        @inline(__always)
+        func bound(here: Float, at y: Int, _ x: Int) -> Float {
+            let mirror = value(y, x)
             return mirror >= 0 ? min(here, mirror) : here
         }
 
@@ -179,10 +185,7 @@ struct SymmetricTemplates {
             let dy = c.y &- y, dx = c.x &- x
             // The common case first: the mirror itself (t = 1) is inside the image and the rows held.
             let my = c.y &+ dy, mx = c.x &+ dx
-            if abs(dy) <= reach, my >= 0, my < height, mx >= 0, mx < width {
-                let mirror = value(my, mx)
-                return mirror >= 0 ? min(here, mirror) : here
-            }
+            if abs(dy) <= reach, my >= 0, my < height, mx >= 0, mx < width { return bound(here: here, at: my, mx) }
             var t = 1.0
             if dy != 0 { t = min(t, Double(2 &* reach &- abs(dy)) / Double(abs(dy))) }
             if dy > 0 { t = min(t, Double(height &- 1 &- c.y) / Double(dy)) } else if dy < 0 { t = min(t, Double(c.y) / Double(-dy)) }
@@ -191,8 +194,7 @@ struct SymmetricTemplates {
             // Rounded toward c, so the point stays inside both bounds.
             let qy = c.y &+ Int((t * Double(dy)).rounded(.towardZero)), qx = c.x &+ Int((t * Double(dx)).rounded(.towardZero))
             guard rows.contains(qy) else { return here }      // only a centre 2 × reach rows away or more
-            let mirror = value(qy, qx)
-            return mirror >= 0 ? min(here, mirror) : here
+            return bound(here: here, at: qy, qx)
         }
 
         /// Reweights the n shares of pixel (y, x), whose slots belong to `owners` (indices into
