@@ -154,7 +154,7 @@ struct BrightCoreTests {
     static let image = syntheticImage(height: height, width: width, sources: [(30, 32, 5000), (30, 52, 20), (90, 36, 20)])
 
     /// The shares of the star's peak pixel with the given owners and network shares.
-    static func coreShares(owners: [Int32], network: [Float], shareFloor: Double) -> [Float] {
+    static func coreShares(owners: [Int32], network: [Float], shareFloor: Double, image: [Float] = image) -> [Float] {
         var settings = SymmetricTemplates.Settings(); settings.reach = 48; settings.shareFloor = shareFloor
         var templates = SymmetricTemplates(settings: settings, height: height, width: width)
         templates.add(rows: image[...])
@@ -177,19 +177,24 @@ struct BrightCoreTests {
 
     @Test func anOwnerBeyondTheRowsHeldIsBoundedNearerItsCentre() {
         // The galaxy below lies 60 rows from the core: its mirror, 120 rows down, is beyond the
-        // rows held (96), so its bound is read 36 rows beyond it.
+        // rows held (2 × 48), so its bound is read nearer it on the same ray.
+        let galaxy = (y: 90, x: 36), mirror = (y: 2 * 90 - Self.star.y, x: 2 * 36 - Self.star.x)
+        let q = TemplateReference.boundPoint(y: Self.star.y, x: Self.star.x, centre: galaxy, height: Self.height, width: Self.width, reach: 48)
+        #expect(mirror.y - Self.star.y > 2 * 48 && q != nil && q! != mirror, "the fixture must need the shortened ray: \(String(describing: q))")
         let shares = Self.coreShares(owners: [0, 2, 2], network: [0.5, 0.25, 0.25], shareFloor: 0.01)
         #expect(shares[0] > 0.95, "\(shares)")
         let j = TemplateReference.smoothed(Self.image, height: Self.height, width: Self.width, sigma: 3)
         let expected = TemplateReference.reweighted(y: Self.star.y, x: Self.star.x, owners: [0, 2, 2], shares: [0.5, 0.25, 0.25],
-                                                    centres: [Self.star, (30, 52), (90, 36)], smoothed: j, height: Self.height,
+                                                    centres: [Self.star, (30, 52), galaxy], smoothed: j, height: Self.height,
                                                     width: Self.width, reach: 48)
         #expect(zip(shares, expected).allSatisfy { abs(Double($0) - $1) < 1e-4 }, "\(shares) against \(expected)")
-        // The control: with no bound for it (J(p), the rule before session 37) the galaxy keeps its half.
-        let unbounded = TemplateReference.reweighted(y: Self.star.y, x: Self.star.x, owners: [0, 2, 2], shares: [0.5, 0.25, 0.25],
-                                                     centres: [Self.star, (30, 52), (90, 36)], smoothed: j, height: Self.height,
-                                                     width: Self.width, reach: 48, mirrors: false)
-        #expect(abs(unbounded[0] - 0.5) < 1e-9, "\(unbounded)")
+        // The control: a bright source at that nearer point lifts the galaxy's bound to the
+        // core's light, so the split goes back towards the network's half. Code that ignored
+        // the point (no bound, or none read) would keep the same shares with or without it.
+        let lit = syntheticImage(height: Self.height, width: Self.width,
+                                 sources: [(30, 32, 5000), (30, 52, 20), (90, 36, 20), (Double(q!.y), Double(q!.x), 20_000)])
+        let boundLifted = Self.coreShares(owners: [0, 2, 2], network: [0.5, 0.25, 0.25], shareFloor: 0.01, image: lit)
+        #expect(boundLifted[0] < 0.6, "\(boundLifted)")
     }
 }
 
