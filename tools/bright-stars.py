@@ -6,7 +6,9 @@
     tools/bright-stars.py galaxy FIELD.fits OUT.fits --at X,Y --magnitude H --r-e PX [--sersic N]
                              [--ellipticity E] [--theta RAD]
     tools/bright-stars.py score PLAIN_DIR STARRED_DIR OUT.fits.stars [--truth FIELD.fits]
-    tools/bright-stars.py score-galaxy DEBLEND_DIR --at X,Y --magnitude H
+    tools/bright-stars.py score-galaxy DEBLEND_DIR --at X,Y --magnitude H [--truth FIELD.fits]
+    tools/bright-stars.py light-by-radius DEBLEND_DIR --at X,Y [--top 8]
+    tools/bright-stars.py shares-at DEBLEND_DIR IMAGE.fits --pixel X,Y [--pixel X,Y ...]
     tools/bright-stars.py crop-maxima FIELD.fits... [--crop 256]
 
 `add` puts one star per magnitude on a field written by `pais simulate`, at random positions
@@ -29,7 +31,13 @@ PSF's core, normalised to the magnitude's flux), e.g. one far larger than the tr
   - with --truth FIELD (the field stars were added to): of its detectable true sources 3-60 px
     from a star, how many the starred deblend finds within 5 px.
 `score-galaxy` counts the detections within 60 px of an added galaxy and gives the flux of the
-one within 2 px of its centre over the galaxy's.
+one within 2 px of its centre over the galaxy's (with --truth, the field the galaxy was added to:
+also how many of its detectable true sources 3-60 px from the galaxy are found within 5 px).
+`light-by-radius` and `shares-at` need a deblend with per-source images (no --no-stamps):
+`light-by-radius` lists the sources holding the most light within 60 px of a point, split by
+distance from it (who took a star's core, where a large galaxy's light went); `shares-at` gives
+each owner of the given pixels its share there and its plain symmetric template
+min(J(p), J(2c − p)), J the image smoothed by σ = 3 px.
 `crop-maxima` cuts each field into crops of the training size and prints percentiles of the
 crops' brightest pixels: how bright the pixels a model trained on such crops saw (the shipped
 models' input ceiling, models/README.md).
@@ -41,7 +49,7 @@ import sys
 
 import numpy as np
 from astropy.io import fits
-from scipy.ndimage import shift
+from scipy.ndimage import gaussian_filter, shift
 
 ZERO_POINT = 25.94
 
@@ -137,14 +145,22 @@ def score(args):
             f"flux kept: {', '.join(recovered)}")
     if args.truth:
         # True sources near the stars that the starred field's deblend still finds.
-        with fits.open(args.truth) as h:
-            cat = h["CATALOG"].data
-            truth = np.array([[x, y] for x, y, d in zip(cat["x"], cat["y"], cat["is_detectable"]) if d])
+        truth = detectable_truths(args.truth)
         d = distance(truth)
         close = truth[(d > 3) & (d <= 60)]
-        hits = sum(int(np.min(np.hypot(starred[:, 0] - x, starred[:, 1] - y)) <= 5) for x, y in close)
-        line += f"; true sources 3-60 px from the stars found {hits}/{len(close)}"
+        line += f"; true sources 3-60 px from the stars found {found_within_5px(close, starred)}/{len(close)}"
     print(line)
+
+
+def detectable_truths(field):
+    """The detectable true sources (x, y) of a `pais simulate` field."""
+    with fits.open(field) as h:
+        cat = h["CATALOG"].data
+        return np.array([[x, y] for x, y, d in zip(cat["x"], cat["y"], cat["is_detectable"]) if d]).reshape(-1, 2)
+
+
+def found_within_5px(truths, found):
+    return sum(int(len(found) and np.min(np.hypot(found[:, 0] - x, found[:, 1] - y)) <= 5) for x, y in truths)
 
 
 def score_galaxy(args):
@@ -155,7 +171,65 @@ def score_galaxy(args):
     flux = 10 ** (-0.4 * (args.magnitude - ZERO_POINT))
     main = found[near[0], 2] / flux if len(near) and r[near[0]] <= 2 else 0.0
     pieces = ", ".join(f"{found[k, 2]:.0f} at {r[k]:.0f} px" for k in near)
-    print(f"detections within 60 px {len(near)}, the main piece's flux over the galaxy's {main:.2f} ({pieces})")
+    line = f"detections within 60 px {len(near)}, the main piece's flux over the galaxy's {main:.2f} ({pieces})"
+    if args.truth:
+        truth = detectable_truths(args.truth)
+        d = np.hypot(truth[:, 0] - x, truth[:, 1] - y)
+        close = truth[(d > 3) & (d <= 60)]
+        line += f"; true sources 3-60 px from it found {found_within_5px(close, found)}/{len(close)}"
+    print(line)
+
+
+def stamps(directory):
+    """Each source's per-source image from a deblend's sources.fits: id -> (y0, x0, pixels)."""
+    with fits.open(directory + "/sources.fits") as h:
+        boxes, pixels = h["STAMPS"].data, h["STAMPPIX"].data.ravel()
+        out = {}
+        for b in boxes:
+            ident, y0, x0, height, width, offset = (int(v) for v in b)
+            out[ident] = (y0, x0, pixels[offset:offset + height * width].reshape(height, width).astype(np.float64))
+        return out
+
+
+def light_by_radius(args):
+    """Which sources hold the light around a point, by distance from it (who took a star's core)."""
+    x, y = (float(v) for v in args.at.split(","))
+    with open(args.deblend + "/catalog.csv") as f:
+        where = {int(r["id"]): (float(r["x"]), float(r["y"])) for r in csv.DictReader(f)}
+    edges = [0, 3, 10, 30, 60, np.inf]
+    rows = []
+    for ident, (y0, x0, image) in stamps(args.deblend).items():
+        ys, xs = np.mgrid[y0:y0 + image.shape[0], x0:x0 + image.shape[1]]
+        r = np.hypot(xs - x, ys - y)
+        sums = [image[(r >= lo) & (r < hi)].sum() for lo, hi in zip(edges[:-1], edges[1:])]
+        if sum(sums[:-1]) > args.min_flux:
+            rows.append((sum(sums[:-1]), ident, sums))
+    for within, ident, sums in sorted(rows, reverse=True)[:args.top]:
+        sx, sy = where[ident]
+        print(f"id {ident} at ({sx:.0f}, {sy:.0f}), {np.hypot(sx - x, sy - y):.1f} px away: {within:.1f} within 60 px; "
+              f"by radius 0-3 / 3-10 / 10-30 / 30-60 / beyond: " + " / ".join(f"{v:.1f}" for v in sums))
+
+
+def shares_at(args):
+    """Each owner's share of some pixels (its per-source image over the image) and its plain
+    symmetric template there, min(J(p), J(2c - p)) with J the image smoothed by σ = 3 px."""
+    image = fits.getdata(args.image, 0).astype(np.float64)
+    smoothed = np.maximum(gaussian_filter(image, 3), 0)
+    with open(args.deblend + "/catalog.csv") as f:
+        where = {int(r["id"]): (float(r["x"]), float(r["y"])) for r in csv.DictReader(f)}
+    pieces = stamps(args.deblend)
+    for pixel in args.pixel:
+        px, py = (int(v) for v in pixel.split(","))
+        owners = []
+        for ident, (y0, x0, part) in pieces.items():
+            if not (y0 <= py < y0 + part.shape[0] and x0 <= px < x0 + part.shape[1]) or part[py - y0, px - x0] == 0:
+                continue
+            cx, cy = (round(v) for v in where[ident])
+            my, mx = 2 * cy - py, 2 * cx - px
+            mirror = smoothed[my, mx] if 0 <= my < image.shape[0] and 0 <= mx < image.shape[1] else smoothed[py, px]
+            owners.append(f"id {ident} at ({cx}, {cy}) share {part[py - y0, px - x0] / image[py, px]:.3f} "
+                          f"template {min(smoothed[py, px], mirror):.3g}")
+        print(f"({px}, {py}): image {image[py, px]:.2f}, J {smoothed[py, px]:.2f}; " + "; ".join(owners))
 
 
 def crop_maxima(args):
@@ -186,10 +260,17 @@ def main(argv):
     s.add_argument("plain"); s.add_argument("starred"); s.add_argument("stars"); s.add_argument("--truth")
     sg = sub.add_parser("score-galaxy")
     sg.add_argument("deblend"); sg.add_argument("--at", required=True); sg.add_argument("--magnitude", type=float, required=True)
+    sg.add_argument("--truth")
+    lr = sub.add_parser("light-by-radius")
+    lr.add_argument("deblend"); lr.add_argument("--at", required=True)
+    lr.add_argument("--top", type=int, default=8); lr.add_argument("--min-flux", type=float, default=1)
+    sa = sub.add_parser("shares-at")
+    sa.add_argument("deblend"); sa.add_argument("image"); sa.add_argument("--pixel", action="append", required=True)
     m = sub.add_parser("crop-maxima")
     m.add_argument("fields", nargs="+"); m.add_argument("--crop", type=int, default=256)
     args = parser.parse_args(argv)
-    {"add": add, "galaxy": galaxy, "score": score, "score-galaxy": score_galaxy, "crop-maxima": crop_maxima}[args.command](args)
+    {"add": add, "galaxy": galaxy, "score": score, "score-galaxy": score_galaxy, "light-by-radius": light_by_radius,
+     "shares-at": shares_at, "crop-maxima": crop_maxima}[args.command](args)
     return 0
 
 
