@@ -9,7 +9,8 @@ import Tensors
 ///
 /// Layout of `DIR`:
 /// * `catalog.fits` (table `CATALOG`) and `catalog.csv`: id, x, y (0-based peak pixel), x_centroid,
-///   y_centroid (the flux centroid near the peak, sub-pixel), ra, dec (degrees, of the centroid;
+///   y_centroid (the Gaussian-windowed centroid of the source's image, `WindowedCentroid`,
+///   sub-pixel), ra, dec (degrees, of the centroid;
 ///   NaN without a WCS), flux (attributed, e-/s), flux_err (1σ, `PixelNoise`), mag and
 ///   mag_err (AB), flux_auto, flux_auto_err, mag_auto, mag_auto_err and kron_radius (in a Kron
 ///   aperture, `KronAperture`), peak (heatmap), npix (pixels owned in the segmentation), isoarea, a, b, theta

@@ -15,8 +15,10 @@ public struct DeblendedSource: Sendable {
     public var fluxError: Double = .nan
     /// Its flux in each measured band (`MeasuredBand`, dual-image mode), in their order.
     public var bands: [BandFlux] = []
-    /// Centroid of its positive attributed flux within `SourceMoments.centroidHalfWindow` px of
-    /// the centre (0-based, sub-pixel); the centre itself when no such flux.
+    /// Its position (0-based, sub-pixel): the Gaussian-windowed centroid of its image
+    /// (`WindowedCentroid`, source-extractor's XWIN_IMAGE), or where that cannot be measured the
+    /// barycentre of its positive flux within `SourceMoments.centroidHalfWindow` px of the centre
+    /// (the centre itself without such flux).
     public var yCentroid: Double = .nan, xCentroid: Double = .nan
     /// Its flux in a Kron aperture on its own image (`KronAperture`, source-extractor's
     /// FLUX_AUTO), that flux's 1σ error (NaN without pixel noise), and the aperture's K (semi-axes

@@ -2,9 +2,11 @@ import PCR
 import Tensors
 
 /// One source's measurements after the last block: its image (or, without per-source images,
-/// its shape window), isophotal shape, Kron aperture, and that aperture on each measured band.
+/// its shape window), windowed position, isophotal shape, Kron aperture, and that aperture on each
+/// measured band.
 struct MeasuredSource {
     var image: SparseImage
+    var centroid: (y: Double, x: Double)
     var shape: IsophotalShape
     var kron: KronAperture
     var bands: [(flux: Double, variance: Double)]
@@ -72,17 +74,19 @@ extension StreamingDecoder {
             IsophotalShape(image, y: centres[j].y, x: centres[j].x) { row, columns in noise.sky.rmsRow(row, columns: columns) }
         } ?? IsophotalShape()
         let shift = moments[j].centroidShift
-        let kron = KronAperture(image, variances: try varianceWindows[0]?.assemble(j), y: Double(centres[j].y) + shift.y,
-                                x: Double(centres[j].x) + shift.x, centre: centres[j], shape: isophote)
+        let barycentre = (y: Double(centres[j].y) + shift.y, x: Double(centres[j].x) + shift.x)
+        let centroid = WindowedCentroid.measure(image, y: barycentre.y, x: barycentre.x) ?? barycentre
+        let kron = KronAperture(image, variances: try varianceWindows[0]?.assemble(j), y: centroid.y,
+                                x: centroid.x, centre: centres[j], shape: isophote)
         let bandKron = try bands.indices.map { b in
             kron.measure(try channelWindows[b + 1]!.assemble(j), variances: try varianceWindows[b + 1]?.assemble(j))
         }
-        return MeasuredSource(image: image, shape: isophote, kron: kron, bands: bandKron)
+        return MeasuredSource(image: image, centroid: centroid, shape: isophote, kron: kron, bands: bandKron)
     }
 
     /// Source `j`'s catalog row (its image left `.empty`), with `flux` its attributed flux.
     private func catalogRow(_ j: Int, flux: Double, _ measured: MeasuredSource) -> DeblendedSource {
-        let shift = moments[j].centroidShift, shape = measured.shape, kron = measured.kron
+        let shape = measured.shape, kron = measured.kron
         func error(_ c: Int) -> Double { channelVariance[c].isEmpty ? .nan : channelVariance[c][j].squareRoot() }
         let bandFluxes = bands.indices.map { b in
             BandFlux(flux: channelFlux[b + 1][j], fluxError: error(b + 1), autoFlux: measured.bands[b].flux,
@@ -90,7 +94,7 @@ extension StreamingDecoder {
         }
         return DeblendedSource(id: j + 1, y: centres[j].y, x: centres[j].x, peak: peakValues[j], flux: flux,
                                fluxError: error(0), bands: bandFluxes,
-                               yCentroid: Double(centres[j].y) + shift.y, xCentroid: Double(centres[j].x) + shift.x,
+                               yCentroid: measured.centroid.y, xCentroid: measured.centroid.x,
                                autoFlux: kron.flux, autoFluxError: kron.variance.squareRoot(), kronRadius: kron.radius,
                                isophotalArea: shape.area, a: shape.a, b: shape.b, theta: shape.theta, ownedPixels: owned[j],
                                blended: positiveFlux[j] > 0 && sharedFlux[j] > settings.blendFluxFraction * positiveFlux[j],

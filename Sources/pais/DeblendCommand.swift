@@ -182,6 +182,7 @@ struct DeblendCommand: ParsableCommand {
             ("PAISFILL", .string(settings.fillRepeatedOwners ? "fill" : "keep"), "slots repeating an owner filled or kept"),
             ("PAISSFLR", .double(settings.shareFloor), "smallest share in the symmetric reweighting"),
             ("PAISHALO", .string(settings.testsHaloPeaks ? "drop" : "keep"), "peaks on a brighter source's halo dropped or kept"),
+            ("PAISCWIN", .double(WindowedCentroid.sigma), "[px] sigma of the centroids' Gaussian window"),
             ("PAISPREC", .string(arithmetic.rawValue), "network arithmetic (float32 or bfloat16)"),
             ("PAISZP", .double(units.zeroPoint), "AB zero point of the input's pixel values"),
             ("PAISBKG", .string(sky.map { $0.background.headerValue(subtracted: $0.subtract) } ?? "none"), "sky background subtracted first"),

@@ -50,6 +50,7 @@ struct DeblendCLITests {
         #expect(run.standardOutput.contains("tiles on 1 rank"))
         #expect(run.standardOutput.contains("photometry: AB zero point 25.940 (MAGZP), the network sees the image x 1"))
         let catalog = try FITSTable.read(from: out + "/catalog.csv")
+        #expect(try FITSFile.open(out + "/catalog.fits").readKey("PAISCWIN") == .double(2), "the centroids' window is recorded")
         let stamps = try FITSFile.open(out + "/sources.fits")
         _ = try stamps.moveToHDU(named: "STAMPS")
         let boxes = try stamps.readTable()
