@@ -4,6 +4,25 @@ import Testing
 
 @Suite("pais simulate / dataset")
 struct DatasetCommandTests {
+    /// `--psf-jitter` broadens or sharpens the simulated PSF (the FWHM the run reports moves with
+    /// it, the default is sky.md's 0.179″); a jitter of 0, which would divide by zero into a NaN
+    /// PSF, is refused before anything is written.
+    @Test func simulateTakesAnotherPSFWidth() throws {
+        let dir = try makeScratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func fwhm(_ jitter: String?) throws -> Double? {
+            let run = try runPais(["simulate", "--height", "32", "--width", "32", "--psf-size", "31", "--overwrite", "--output", dir + "/p.fits"]
+                                  + (jitter.map { ["--psf-jitter", $0] } ?? []))
+            guard run.status == 0, let range = run.standardOutput.range(of: "PSF FWHM ") else { return nil }
+            return Double(run.standardOutput[range.upperBound...].prefix { $0.isNumber || $0 == "." })
+        }
+        let standard = try #require(try fwhm(nil)), broad = try #require(try fwhm("0.07")), sharp = try #require(try fwhm("0.02"))
+        #expect(abs(standard - 0.179) < 0.002 && broad > standard + 0.04 && sharp < standard - 0.008, "\(sharp) \(standard) \(broad)")
+        let refused = try runPais(["simulate", "--height", "32", "--width", "32", "--psf-jitter", "0", "--output", dir + "/zero.fits"])
+        #expect(refused.status != 0 && refused.standardError.contains("--psf-jitter"), "\(refused.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/zero.fits"))
+    }
+
     /// simulate -> dataset build -> decode -> verify, end to end on a tiny field.
     @Test func simulateBuildDecodeVerify() throws {
         let dir = try makeScratchDirectory()
