@@ -27,7 +27,11 @@ public final class CelestialWCS: @unchecked Sendable {
             throw FITSError(path: source, call: "wcspih", status: status, message: "has no usable celestial WCS in its header")
         }
         // A CD matrix given for the celestial axes alone (a degenerate NAXIS3 = 1 axis without
-        // CD3_3) reads as singular; wcslib's fix gives such an axis a unit diagonal.
+        // CD3_3) reads as singular; wcslib's fix gives such an axis a unit diagonal. It does the
+        // same to a celestial row or column of zeros, which would put 1° pixels on the sky, so
+        // the celestial block is checked as the header gave it.
+        let naxis = Int(parameters.pointee.naxis)
+        let givenCD = parameters.pointee.altlin & 2 != 0 ? Array(UnsafeBufferPointer(start: parameters.pointee.cd, count: naxis * naxis)) : nil
         let fixStatus = cdfix(parameters)
         guard fixStatus <= 0 else {
             throw FITSError(path: source, call: "cdfix", status: fixStatus, message: "has an invalid CD matrix: \(wcsMessage(fixStatus))")
@@ -38,6 +42,13 @@ public final class CelestialWCS: @unchecked Sendable {
         }
         guard parameters.pointee.lng >= 0, parameters.pointee.lat >= 0 else {
             throw FITSError(path: source, call: "wcsset", message: "has a WCS without celestial (RA/Dec) axes")
+        }
+        if let cd = givenCD {
+            let ra = Int(parameters.pointee.lng), dec = Int(parameters.pointee.lat)
+            let determinant = cd[ra * naxis + ra] * cd[dec * naxis + dec] - cd[ra * naxis + dec] * cd[dec * naxis + ra]
+            guard determinant != 0, determinant.isFinite else {
+                throw FITSError(path: source, call: "cdfix", message: "has a singular CD matrix for its RA and Dec axes (determinant \(determinant))")
+            }
         }
     }
 

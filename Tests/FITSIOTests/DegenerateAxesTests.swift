@@ -50,6 +50,19 @@ struct DegenerateAxesTests {
         for (a, b) in zip(back, points) { #expect(abs(a.x - b.x) < 1e-7 && abs(a.y - b.y) < 1e-7) }
     }
 
+    /// A celestial CD block whose RA row and column are zeros is refused with a message that
+    /// says so, not "fixed" to 1° pixels as a missing third axis is (wcslib's `cdfix` treats both
+    /// alike); the third axis' fix still applies.
+    @Test func aSingularCelestialCDMatrixIsRefused() throws {
+        var broken = Self.celestial
+        broken[6] = "CD1_1   = 0.0"; broken[7] = "CD1_2   = 0.0"; broken[8] = "CD2_1   = 0.0"
+        let message = fitsErrorMessage { _ = try CelestialWCS(cards: broken, source: "x.fits") }
+        #expect(message?.contains("singular CD matrix for its RA and Dec axes") == true, "\(String(describing: message))")
+        #expect(fitsErrorMessage { _ = try CelestialWCS(cards: broken + Self.spectral + ["CD3_3   = 1.0E6"], source: "x.fits") }?
+            .contains("singular CD matrix") == true)
+        _ = try CelestialWCS(cards: Self.celestial + Self.spectral + ["CDELT3  = 1.0E6"], source: "x.fits")
+    }
+
     @Test func twoPlanesAreNotAnImage() throws {
         let directory = try makeScratchDirectory()
         defer { cleanup(directory) }
