@@ -2,7 +2,7 @@
 """Stars brighter than the training set on a simulated field, and how a deblend treats them.
 
     tools/bright-stars.py add FIELD.fits OUT.fits [--seed S] [--magnitudes 14,15,16,17,18] [--psf-from F.fits]
-                          [--saturate LEVEL]
+                          [--saturate LEVEL] [--spikes FRACTION [--spike-angle DEG]]
     tools/bright-stars.py galaxy FIELD.fits OUT.fits --at X,Y --magnitude H --r-e PX [--sersic N]
                              [--ellipticity E] [--theta RAD]
     tools/bright-stars.py score PLAIN_DIR STARRED_DIR OUT.fits.stars [--truth FIELD.fits]
@@ -17,7 +17,10 @@ PSF: the first star of FIELD (or of --psf-from, another `pais simulate` field) w
 is the full 101 x 101 px, recentred and normalised (a field without one is refused). It writes OUT.fits (the noisy image and its
 header) and OUT.fits.stars (x:y:H:U per line, 0-based pixels, U the fraction of the star's light
 left unmasked). --saturate LEVEL masks every pixel above LEVEL as NaN, as a mosaic masks
-saturated star cores.
+saturated star cores. --spikes F moves a fraction F of each star's light into four diffraction
+spikes, as the secondary mirror's supports make on HST images (the simulator's PSF has none): lines
+through the centre at --spike-angle (degrees from x, default 45) and the three turns of 90° from
+it, each a Gaussian of σ 0.7 px across and falling as (1 + r / 2 px)^-2 along, out to the stamp's edge.
 
 `galaxy` adds one Sérsic galaxy (astropy's Sersic2D, blurred by a Gaussian of σ = 1.2 px for the
 PSF's core, normalised to the magnitude's flux), e.g. one far larger than the training set's.
@@ -67,8 +70,24 @@ def psf_of(field):
     sys.exit(f"error: {field} has no star with a full 101 x 101 model stamp")
 
 
+def with_spikes(psf, fraction, angle_degrees):
+    """`psf` with `fraction` of its light moved into four diffraction spikes (see --spikes)."""
+    half = psf.shape[0] // 2
+    yy, xx = np.mgrid[-half:half + 1, -half:half + 1].astype(np.float64)
+    spikes = np.zeros_like(psf)
+    for k in range(4):
+        t = np.radians(angle_degrees + 90 * k)
+        along, across = xx * np.cos(t) + yy * np.sin(t), -xx * np.sin(t) + yy * np.cos(t)
+        spikes += np.where(along > 0, np.exp(-0.5 * (across / 0.7) ** 2) * (1 + along / 2) ** -2, 0)
+    return (1 - fraction) * psf + fraction * spikes / spikes.sum()
+
+
 def add(args):
     psf = psf_of(args.psf_from or args.field)
+    if args.spikes:
+        if not 0 < args.spikes < 1:
+            sys.exit(f"error: --spikes must be a fraction between 0 and 1, got {args.spikes}")
+        psf = with_spikes(psf, args.spikes, args.spike_angle)
     rng = np.random.default_rng(args.seed)
     with fits.open(args.field) as h:
         header, image = h[0].header, h[0].data.astype(np.float64)
@@ -251,6 +270,7 @@ def main(argv):
     a.add_argument("field"); a.add_argument("out")
     a.add_argument("--seed", type=int, default=1); a.add_argument("--magnitudes", default="14,15,16,17,18")
     a.add_argument("--psf-from"); a.add_argument("--saturate", type=float)
+    a.add_argument("--spikes", type=float); a.add_argument("--spike-angle", type=float, default=45.0)
     g = sub.add_parser("galaxy")
     g.add_argument("field"); g.add_argument("out")
     g.add_argument("--at", required=True); g.add_argument("--magnitude", type=float, required=True)
