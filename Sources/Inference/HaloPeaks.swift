@@ -24,7 +24,9 @@ import Foundation
 /// - (1 − `tolerance`) J(2b − c) ≤ J(c) ≤ (1 + `tolerance`) J(2b − c);
 /// - J(c) ≤ (1 + `tolerance`) · the larger of J's medians on the circle and on b's isophote
 ///   through c (a mirror that happens to hold another source's light does not count; a median
-///   needs half its ellipse's samples inside the image and not blank).
+///   needs half its ellipse's samples inside the image and not blank), or J(c) is within the
+///   tolerance of J at both quarter turns of c about b (diffraction spikes, which stand above
+///   their circle but repeat every 90°: BENCHMARKS.md, "Diffraction spikes").
 /// If some b passes, c is dropped: it is no centre, and the claim vectors that point at it count
 /// as pointing at b (the brightest b that passes), as its light is b's. Peaks of the second
 /// detection pass (`ResidualPeakFinder`) take the same test; there a dropped one is just no centre.
@@ -77,7 +79,8 @@ struct HaloPeakFilter {
             guard mirror >= s.mirrorSignificance * sigma, here >= low * mirror, here <= high * mirror else { continue }
             // b's light at c's distance: on the circle (a star), or else on b's isophote (a galaxy).
             guard explains(b, c, here: here, high: high, shape: (0, 1), j: j)
-                || explains(b, c, here: here, high: high, shape: shape(of: b, level: here, j: j), j: j) else { continue }
+                || explains(b, c, here: here, high: high, shape: shape(of: b, level: here, j: j), j: j)
+                || onSpikes(b, c, here: here, low: low, high: high, j: j) else { continue }
             (best, bestValue) = (b, brightness)
         }
         return best
@@ -88,6 +91,23 @@ struct HaloPeakFilter {
                           shape: (angle: Double, axisRatio: Double), j: SymmetricTemplates.Reader) -> Bool {
         guard let median = ellipseMedian(about: b, through: c, shape: shape, j: j), median > 0 else { return false }
         return here <= high * median
+    }
+
+    /// Whether J(c) = `here` matches J at both of c's quarter turns about b, b + R(c − b) with R a
+    /// turn of ±90° (exact on the pixel grid), within the tolerance either way: the light at c
+    /// repeats a quarter turn away as it does a half turn away, as on a star's diffraction spikes,
+    /// which stand far above the median of their circle. A source of its own at c has no such
+    /// twins, nor does a point on an elongated galaxy's minor axis (its quarter turns lie on the
+    /// brighter major axis).
+    private func onSpikes(_ b: (y: Int, x: Int), _ c: (y: Int, x: Int), here: Float, low: Float, high: Float,
+                          j: SymmetricTemplates.Reader) -> Bool {
+        let dy = c.y - b.y, dx = c.x - b.x
+        for (ty, tx) in [(b.y + dx, b.x - dy), (b.y - dx, b.x + dy)] {
+            guard ty >= 0, ty < j.height, tx >= 0, tx < j.width else { return false }
+            let twin = j.value(ty, tx)
+            guard twin > 0, here >= low * twin, here <= high * twin else { return false }
+        }
+        return true
     }
 
     /// J at peak b; for a peak in a saturated star's masked core (blank, `SaturatedCores`), the

@@ -5,16 +5,18 @@ import Testing
 
 /// A star with a ring (a PSF's first ring, as the network sees it): peaks on the ring are the
 /// star's light and are dropped; a galaxy on the ring, a ring point whose mirror holds that
-/// galaxy, and a symmetric pair of spikes brighter than the rest of the ring are not. A piece on
-/// a bright elliptical galaxy's major axis is.
+/// galaxy, and a symmetric pair of spikes brighter than the rest of the ring are not; four spikes
+/// a quarter turn apart are. A piece on a bright elliptical galaxy's major axis is dropped.
 @Suite("Halo peaks")
 struct HaloPeaksTests {
     static let size = 80, star = (y: 40, x: 40), ringRadius = 14.0
     static let rms: Float = 0.01
 
-    /// The star, its ring, a galaxy on the ring at (26, 40) and spikes at (50, 50) and (30, 30).
-    static func image(galaxy: Double = 6, spikes: Double = 6) -> [Float] {
-        var image = syntheticImage(height: size, width: size, sources: [(26, 40, galaxy), (50, 50, spikes), (30, 30, spikes)])
+    /// The star, its ring, a galaxy on the ring at (26, 40) and spikes at (50, 50) and (30, 30)
+    /// (and with `quarterSpikes` at their quarter turns, (50, 30) and (30, 50): four arms at 45°).
+    static func image(galaxy: Double = 6, spikes: Double = 6, quarterSpikes: Double = 0) -> [Float] {
+        var image = syntheticImage(height: size, width: size, sources: [(26, 40, galaxy), (50, 50, spikes), (30, 30, spikes),
+                                                                          (50, 30, quarterSpikes), (30, 50, quarterSpikes)])
         for y in 0..<size {
             for x in 0..<size {
                 let dy = Double(y - star.y), dx = Double(x - star.x), r = (dy * dy + dx * dx).squareRoot()
@@ -59,6 +61,20 @@ struct HaloPeaksTests {
         #expect(Self.explainer(of: onRing, image: image, sigma: 0) == nil)
         settings = HaloPeakFilter.Settings(); settings.mirrorSignificance = 1e4
         #expect(Self.explainer(of: onRing, image: image, settings: settings) == nil)
+    }
+
+    /// Four spikes a quarter turn apart, as HST's mirror supports make: each repeats at its quarter
+    /// turns as well as at its mirror, so it is the star's light although it stands far above its
+    /// circle. The pair of `ringPeaksAreTheStarsLight` (two arms, nothing a quarter turn away) is
+    /// the control; a galaxy sitting on one of four arms doubles its light there and is kept.
+    @Test func fourSpikesAreTheStarsLight() {
+        let four = Self.image(galaxy: 0, quarterSpikes: 6)
+        #expect(Self.explainer(of: (50, 50), image: four).map { [$0.y, $0.x] } == [Self.star.y, Self.star.x])
+        #expect(Self.explainer(of: (30, 50), image: four).map { [$0.y, $0.x] } == [Self.star.y, Self.star.x])
+        #expect(Self.explainer(of: (50, 50), image: Self.image(galaxy: 0)) == nil, "two arms only")
+        var withGalaxy = four
+        for (k, v) in syntheticImage(height: Self.size, width: Self.size, sources: [(50, 50, 6)]).enumerated() { withGalaxy[k] += v }
+        #expect(Self.explainer(of: (50, 50), image: withGalaxy) == nil, "a galaxy on an arm")
     }
 
     /// A star whose saturated core is masked (blank, `SaturatedCores`) explains its ring too: its
