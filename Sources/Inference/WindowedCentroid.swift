@@ -47,14 +47,18 @@ public enum WindowedCentroid {
             let left = max(image.x0, Int((x - cut).rounded(.up))), right = min(image.x0 + image.width - 1, Int((x + cut).rounded(.down)))
             guard top <= bottom, left <= right else { return nil }
             let rows = top...bottom, cols = left...right
+            // The Gaussian is separable: one exponential per row and per column of the window.
             var sum = 0.0, sy = 0.0, sx = 0.0
-            for py in rows {
-                let dy = Double(py) - y, line = (py - image.y0) * image.width - image.x0
-                for px in cols {
-                    let dx = Double(px) - x, r2 = dy * dy + dx * dx
-                    guard r2 < cut2 else { continue }
-                    let v = exp(-r2 * inverse) * Double(image.pixels[line + px])
-                    sum += v; sy += v * dy; sx += v * dx
+            withUnsafeTemporaryAllocation(of: Double.self, capacity: cols.count) { columnWeight in
+                for (i, px) in cols.enumerated() { let dx = Double(px) - x; columnWeight[i] = exp(-dx * dx * inverse) }
+                for py in rows {
+                    let dy = Double(py) - y, rowWeight = exp(-dy * dy * inverse), line = (py - image.y0) * image.width - image.x0
+                    for (i, px) in cols.enumerated() {
+                        let dx = Double(px) - x
+                        guard dy * dy + dx * dx < cut2 else { continue }
+                        let v = rowWeight * columnWeight[i] * Double(image.pixels[line + px])
+                        sum += v; sy += v * dy; sx += v * dx
+                    }
                 }
             }
             guard sum > 0 else { return nil }
