@@ -15,7 +15,8 @@ import Tensors
 ///   mag_err (AB), flux_auto, flux_auto_err, mag_auto, mag_auto_err and kron_radius (in a Kron
 ///   aperture, `KronAperture`), peak (heatmap), npix (pixels owned in the segmentation), isoarea, a, b, theta
 ///   (isophotal area and shape, `IsophotalShape`), blended, residual (found by the second
-///   detection pass, `ResidualPeakFinder`); and per measured band (`MeasuredBand`)
+///   detection pass, `ResidualPeakFinder`), artefact (narrower than the PSF: a hot pixel or a
+///   cosmic ray, `SharpPeak`); and per measured band (`MeasuredBand`)
 ///   flux_NAME, flux_err_NAME, mag_NAME, mag_err_NAME, flux_auto_NAME, flux_auto_err_NAME,
 ///   mag_auto_NAME, mag_auto_err_NAME (in the deblended image's Kron aperture) after kron_radius;
 /// * `sources.fits`: the per-source images D_j as boxes, in the layout `pais simulate` uses for
@@ -73,19 +74,22 @@ public enum DeblendOutput {
             TableColumn("theta", unit: "deg", .double(s.map(\.theta))),
             TableColumn("blended", .bool(s.map(\.blended))),
             TableColumn("residual", .bool(s.map(\.foundInResidual))),
+            TableColumn("artefact", .bool(s.map(\.artefact))),
         ])
     }
 
     /// A DS9 region file of `s` in image coordinates: per source its Kron aperture (`KronAperture`:
     /// an ellipse of K·a × K·b at its centroid, or the 3.5 px circle without isophotal pixels; 3a ×
     /// 3b and 2 px for sources measured without one), tagged with its id and green when unblended,
-    /// red when blended, dashed when found in the templates' residual.
+    /// red when blended, yellow when flagged as an artefact, dashed when found in the templates'
+    /// residual.
     public static func regions(_ s: [DeblendedSource]) -> String {
         var text = "# Region file format: DS9 version 4.1\n# pais deblend: sources at their centroids (1-based image pixels)\n"
         text += "global color=green width=1 font=\"helvetica 9 normal roman\"\nimage\n"
         for source in s {
             let x = source.xCentroid + 1, y = source.yCentroid + 1
-            let style = " # text={\(source.id)}" + (source.blended ? " color=red" : "") + (source.foundInResidual ? " dash=1" : "")
+            let colour = source.artefact ? " color=yellow" : source.blended ? " color=red" : ""
+            let style = " # text={\(source.id)}" + colour + (source.foundInResidual ? " dash=1" : "")
             let k = source.kronRadius
             if source.a.isFinite && source.b.isFinite {
                 let (a, b) = k.isFinite ? (k * max(source.a, KronAperture.minimumAxis), k * max(source.b, KronAperture.minimumAxis))

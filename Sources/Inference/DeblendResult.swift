@@ -35,6 +35,8 @@ public struct DeblendedSource: Sendable {
     public var blended: Bool
     /// Found by the second pass in the residual of the symmetric templates, not as a heatmap peak.
     public var foundInResidual = false
+    /// Narrower than the PSF at its peak (`SharpPeak`): a hot pixel or a cosmic ray, not a source.
+    public var artefact = false
     /// The deblended image D_j as a box in mosaic coordinates.
     public var image: SparseImage
 }

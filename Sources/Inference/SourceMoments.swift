@@ -2,7 +2,8 @@ import Foundation
 import PCR
 
 /// What the attribution pass collects about each source's deblended image D besides its flux: the
-/// centroid of D⁺ (its positive part) in a window around the centre. Offsets dy, dx are from the
+/// centroid of D⁺ (its positive part) in a window around the centre, and the input image itself
+/// (not D) on the 3 × 3 pixels about the centre, for `SharpPeak`. Offsets dy, dx are from the
 /// source's centre pixel, so that the sums keep their precision on big mosaics.
 struct SourceMoments: Equatable {
     /// Half side of the square window of the centroid (9 × 9 px). Chosen on three 1024² fields
@@ -13,21 +14,37 @@ struct SourceMoments: Equatable {
 
     /// Σ D⁺, Σ D⁺·dy, Σ D⁺·dx over the window.
     var windowFlux = 0.0, windowY = 0.0, windowX = 0.0
+    /// The input's value at offset (dy, dx), |dy|, |dx| ≤ 1, in lane (dy + 1) · 3 + dx + 1, where bit
+    /// lane of `centreSeen` is set: pixels where the source holds a slot (a blank pixel holds none).
+    var centreValues = SIMD16<Float>(), centreSeen: UInt16 = 0
 
-    /// Adds one pixel at offset (dy, dx) from the centre holding `flux` of this source.
+    /// Adds one pixel at offset (dy, dx) from the centre holding `flux` of this source, of the
+    /// input's `value` there.
     @inline(__always)
-    mutating func add(flux: Double, dy: Int, dx: Int) {
+    mutating func add(flux: Double, value: Float, dy: Int, dx: Int) {
+        if abs(dy) <= 1 && abs(dx) <= 1 {
+            let lane = (dy + 1) * 3 + dx + 1
+            centreValues[lane] = value; centreSeen |= 1 << lane
+        }
         guard flux > 0, abs(dy) <= Self.centroidHalfWindow, abs(dx) <= Self.centroidHalfWindow else { return }
         windowFlux += flux; windowY += flux * Double(dy); windowX += flux * Double(dx)
     }
 
     static func += (a: inout SourceMoments, b: SourceMoments) {
         a.windowFlux += b.windowFlux; a.windowY += b.windowY; a.windowX += b.windowX
+        for lane in 0..<9 where b.centreSeen & (1 << lane) != 0 { a.centreValues[lane] = b.centreValues[lane] }
+        a.centreSeen |= b.centreSeen
     }
 
     /// The centroid's offset from the centre pixel ((0, 0) without positive flux in the window).
     var centroidShift: (y: Double, x: Double) {
         windowFlux > 0 ? (windowY / windowFlux, windowX / windowFlux) : (0, 0)
+    }
+
+    /// The input at offset (dy, dx) from the centre, nil where the source holds no slot.
+    func centreValue(dy: Int, dx: Int) -> Float? {
+        let lane = (dy + 1) * 3 + dx + 1
+        return centreSeen & (1 << lane) != 0 ? centreValues[lane] : nil
     }
 }
 

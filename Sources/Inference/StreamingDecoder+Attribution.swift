@@ -161,7 +161,7 @@ extension StreamingDecoder {
                 let positiveFlux = Double(max(f, 0) * merged), s = slot[owner]
                 positiveSum[s] += positiveFlux
                 if merged < sole { sharedSum[s] += positiveFlux }
-                moment[s].add(flux: positiveFlux, dy: y - centres[owner].y, dx: x - centres[owner].x)
+                moment[s].add(flux: positiveFlux, value: f, dy: y - centres[owner].y, dx: x - centres[owner].x)
                 let at = pieceBase[s] + y * pieceWidth[s] + x
                 if !fluxVariance.isEmpty {
                     varianceSum[s] += Double(merged * merged) * Double(fluxVariance[i])

@@ -7,6 +7,7 @@ import Tensors
 struct MeasuredSource {
     var image: SparseImage
     var centroid: (y: Double, x: Double)
+    var artefact: Bool
     var shape: IsophotalShape
     var kron: KronAperture
     var bands: [(flux: Double, variance: Double)]
@@ -81,7 +82,9 @@ extension StreamingDecoder {
         let bandKron = try bands.indices.map { b in
             kron.measure(try channelWindows[b + 1]!.assemble(j), variances: try varianceWindows[b + 1]?.assemble(j))
         }
-        return MeasuredSource(image: image, centroid: centroid, shape: isophote, kron: kron, bands: bandKron)
+        let sigma = settings.pixelNoise?.sky.rmsRow(centres[j].y, columns: centres[j].x..<(centres[j].x + 1)).first ?? 0
+        let artefact = SharpPeak.isArtefact(moments[j], sigma: sigma)
+        return MeasuredSource(image: image, centroid: centroid, artefact: artefact, shape: isophote, kron: kron, bands: bandKron)
     }
 
     /// Source `j`'s catalog row (its image left `.empty`), with `flux` its attributed flux.
@@ -98,6 +101,6 @@ extension StreamingDecoder {
                                autoFlux: kron.flux, autoFluxError: kron.variance.squareRoot(), kronRadius: kron.radius,
                                isophotalArea: shape.area, a: shape.a, b: shape.b, theta: shape.theta, ownedPixels: owned[j],
                                blended: positiveFlux[j] > 0 && sharedFlux[j] > settings.blendFluxFraction * positiveFlux[j],
-                               foundInResidual: foundInResidual[j], image: .empty)
+                               foundInResidual: foundInResidual[j], artefact: measured.artefact, image: .empty)
     }
 }

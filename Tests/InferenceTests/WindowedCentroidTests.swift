@@ -28,7 +28,7 @@ struct WindowedCentroidTests {
         let py = image.y0 + brightest / image.width, px = image.x0 + brightest % image.width
         var moments = SourceMoments()
         for y in (py - 4)...(py + 4) {
-            for x in (px - 4)...(px + 4) { moments.add(flux: Double(image.value(y: y, x: x)), dy: y - py, dx: x - px) }
+            for x in (px - 4)...(px + 4) { let v = image.value(y: y, x: x); moments.add(flux: Double(v), value: v, dy: y - py, dx: x - px) }
         }
         let shift = moments.centroidShift
         return (Double(py) + shift.y, Double(px) + shift.x)
