@@ -1,4 +1,5 @@
-// CFFTW: not API. Single-precision FFTW3 for the simulator's PSF convolution. Only SkySim imports it.
+// CFFTW: not API. FFTW3 for the simulator: single precision for its PSF convolutions, double for a
+// PSF from a pupil with struts. Only SkySim imports it.
 #ifndef PAIS_CFFTW_SHIM_H
 #define PAIS_CFFTW_SHIM_H
 #include <fftw3.h>

@@ -142,7 +142,8 @@ public final class FFTConvolver: @unchecked Sendable {
         return result
     }
 
-    private static let plannerLock = NSLock()
+    /// Serialises FFTW planning, this class's and `StrutPupil`'s.
+    static let plannerLock = NSLock()
 
     /// SIMD-aligned FFTW buffers; running out of memory here is not recoverable.
     static func allocateReal(_ count: Int) -> UnsafeMutablePointer<Float> {

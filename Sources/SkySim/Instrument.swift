@@ -35,6 +35,23 @@ public struct PSFParameters: Sendable, Equatable, Codable {
     public var jitterSigma = 0.035
     /// Side of the stored stamp in output pixels (odd); the PSF is normalised to sum 1 inside it.
     public var stampSize = 101
+    /// The secondary mirror's supports across the pupil (sky.md §1, step 5), which put diffraction
+    /// spikes on bright stars; nil (the default recipe): none.
+    public var struts: Struts? = nil
+
+    /// Straight supports from the central obstruction to the rim, as GalSim's `OpticalPSF` draws them.
+    public struct Struts: Sendable, Equatable, Codable {
+        /// How many, evenly spaced in angle (HST has 4).
+        public var count = 4
+        /// Width as a fraction of the pupil's diameter (GalSim's default 0.05).
+        public var width = 0.05
+        /// Angle of the first from the x axis, degrees; the spikes lie a quarter turn from the struts.
+        public var angleDegrees = 45.0
+
+        public init(count: Int = 4, width: Double = 0.05, angleDegrees: Double = 45) {
+            self.count = count; self.width = width; self.angleDegrees = angleDegrees
+        }
+    }
 
     /// The default HLF-like recipe.
     public init() {}

@@ -2,7 +2,8 @@ import Foundation
 
 /// The HST-like effective PSF of sky.md §1, tabulated on a fine grid.
 ///
-/// Built once per run: the obscured Airy pattern is point-sampled every 0.01" (1/6 pixel), then
+/// Built once per run: the obscured Airy pattern (or, with struts, the pupil's diffraction pattern)
+/// is point-sampled every 0.01" (1/6 pixel), then
 /// convolved (separably) with the 0.13" native-pixel box, the 0.035" Gaussian and finally the
 /// 0.06" output-pixel box. The result `fine` is therefore the *pixel-integrated* PSF evaluated at
 /// arbitrary sub-pixel offsets: the value an output pixel records per unit flux of a point source
@@ -47,19 +48,7 @@ public struct PSF: Sendable {
         let pad = boxHalf + gHalf + f / 2
         let big = radius + pad
         let side = 2 * big + 1
-        // Obscured Airy, point-sampled.
-        let eps = parameters.obscuration
-        let norm = 1 / ((1 - eps * eps) * (1 - eps * eps))
-        var grid = [Double](repeating: 0, count: side * side)
-        for iy in 0..<side {
-            let dy = Double(iy - big) * step
-            for ix in 0..<side {
-                let dx = Double(ix - big) * step
-                let x = Double.pi * (dy * dy + dx * dx).squareRoot() / parameters.lambdaOverDiameter
-                let a = PSF.airyAmplitude(x) - eps * eps * PSF.airyAmplitude(eps * x)
-                grid[iy * side + ix] = a * a * norm
-            }
-        }
+        var grid = PSF.optical(parameters, side: side, step: step)
         for kernel in [nativeBox, gauss] {
             grid = PSF.convolveRows(grid, side: side, kernel: kernel)
             grid = PSF.convolveColumns(grid, side: side, kernel: kernel)
@@ -88,6 +77,26 @@ public struct PSF: Sendable {
         fine = fineGrid.map { Float($0 / total) }
         unpixelised = beforePixel.map { Float($0) }
         stamp = stampD.map { Float($0 / total) }
+    }
+
+    /// The optical PSF point-sampled every `step` arcsec on a `side` × `side` grid centred on its
+    /// middle sample, arbitrary scale: the obscured Airy pattern in closed form, or with struts the
+    /// squared modulus of the pupil's Fourier transform (`StrutPupil`).
+    static func optical(_ parameters: PSFParameters, side: Int, step: Double) -> [Double] {
+        if let struts = parameters.struts { return StrutPupil(parameters: parameters, struts: struts).psf(side: side, step: step) }
+        let eps = parameters.obscuration, big = side / 2
+        let norm = 1 / ((1 - eps * eps) * (1 - eps * eps))
+        var grid = [Double](repeating: 0, count: side * side)
+        for iy in 0..<side {
+            let dy = Double(iy - big) * step
+            for ix in 0..<side {
+                let dx = Double(ix - big) * step
+                let x = Double.pi * (dy * dy + dx * dx).squareRoot() / parameters.lambdaOverDiameter
+                let a = PSF.airyAmplitude(x) - eps * eps * PSF.airyAmplitude(eps * x)
+                grid[iy * side + ix] = a * a * norm
+            }
+        }
+        return grid
     }
 
     /// 2 J1(x) / x, the Airy amplitude of an unobscured aperture (1 at x = 0).

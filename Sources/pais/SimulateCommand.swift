@@ -15,6 +15,8 @@ struct Simulate: ParsableCommand {
     @Option(help: "5-sigma point-source depth m5 (AB, 0.17\" aperture): 27.4 wide, 28.2 deep, 29.7 HUDF.") var depth = Depth.wide
     @Option(help: "Noise model: white or correlated.") var noise = "white"
     @Option(help: "PSF stamp side in pixels (odd).") var psfSize = 101
+    @Option(help: "Struts across the pupil (sky.md §1 step 5: HST has 4), which put diffraction spikes on bright stars; 0: none, the default recipe.") var psfStruts = 0
+    @Option(help: "Angle of the first strut from the x axis, degrees (the spikes lie a quarter turn from it).") var psfStrutAngle = 45.0
     @Option(help: "Sigma in arcsec of the PSF's Gaussian jitter-and-drizzle term (sky.md §1: 0.035, FWHM 0.179\"); other values give fields with a narrower or broader PSF than the models were trained on.") var psfJitter = PSFParameters().jitterSigma
     @Option(help: "Dithered exposures of a mosaic: more than 1 varies the depth across the field (partial overlaps, masked cosmic rays; --depth holds at the median exposure) and adds a WHT HDU, the exposure-time map.") var exposures = 1
     @Option(help: "Output FITS file (HDUs PRIMARY noisy, NOISELESS, CATALOG, STAMPS, STAMPPIX, and WHT with --exposures).") var output: String
@@ -24,6 +26,8 @@ struct Simulate: ParsableCommand {
     func validate() throws {
         guard NoiseMode(rawValue: noise) != nil else { throw ValidationError("--noise must be white or correlated, got \(noise)") }
         guard psfSize >= 3, psfSize % 2 == 1 else { throw ValidationError("--psf-size must be odd and >= 3") }
+        guard (0...12).contains(psfStruts) else { throw ValidationError("--psf-struts must be 0 to 12, got \(psfStruts)") }
+        guard psfStrutAngle.isFinite else { throw ValidationError("--psf-strut-angle must be a number of degrees, got \(psfStrutAngle)") }
         guard psfJitter > 0, psfJitter <= 1 else { throw ValidationError("--psf-jitter must be above 0 and at most 1 arcsec, got \(psfJitter)") }
         guard height > 0, width > 0 else { throw ValidationError("--height and --width must be positive") }
         guard (1...64).contains(exposures) else { throw ValidationError("--exposures must be 1 to 64, got \(exposures)") }
@@ -31,6 +35,7 @@ struct Simulate: ParsableCommand {
 
     func run() throws {
         var psf = PSFParameters(); psf.stampSize = psfSize; psf.jitterSigma = psfJitter
+        if psfStruts > 0 { psf.struts = .init(count: psfStruts, angleDegrees: psfStrutAngle) }
         var config = SimulationConfig(height: height, width: width, seed: seed, fieldID: fieldId, depth: depth,
                                       noiseMode: NoiseMode(rawValue: noise) ?? .white)
         config.psf = psf

@@ -22,3 +22,38 @@ import Testing
     #expect(abs(psf.stamp[c * n + c + 3] - psf.stamp[c * n + c - 3]) < 1e-7)
     #expect(abs(psf.stamp[(c + 2) * n + c] - psf.stamp[c * n + c + 2]) < 1e-7)
 }
+
+/// The PSF from the pupil's Fourier transform (`StrutPupil`), checked against the closed form on
+/// the same pupil without struts: the two must agree to the FFT's sampling of the pupil. With HST's
+/// four struts the light moves into spikes a quarter turn from them (the spikes of struts at 45°
+/// lie at 45° too, as each strut's spike runs across it), far above the rest of their ring, while
+/// the core's width stays.
+@Test func strutsPutSpikesOnThePupilsPSF() {
+    var open = PSFParameters(); open.stampSize = 61
+    var noStruts = open; noStruts.struts = .init(count: 0)
+    let closedForm = PSF(parameters: open), transformed = PSF(parameters: noStruts)
+    let peak = closedForm.stamp.max()!
+    let worst = zip(closedForm.stamp, transformed.stamp).map { abs($0 - $1) }.max()!
+    #expect(worst < 2e-3 * peak, "largest difference \(worst) against a peak of \(peak)")
+    #expect(abs(closedForm.fwhmArcsec - transformed.fwhmArcsec) < 0.002)
+    for r in [0.17, 0.3, 0.6] {
+        #expect(abs(closedForm.encircledEnergy(radiusArcsec: r) - transformed.encircledEnergy(radiusArcsec: r)) < 0.005, "EE(\(r))")
+    }
+
+    var spiked = open; spiked.struts = .init(count: 4, width: 0.05, angleDegrees: 45)
+    let psf = PSF(parameters: spiked)
+    let n = psf.parameters.stampSize, c = n / 2
+    func at(radius: Double, degrees: Double) -> Float {
+        let t = degrees * .pi / 180
+        return psf.stamp[(c + Int((radius * sin(t)).rounded())) * n + c + Int((radius * cos(t)).rounded())]
+    }
+    for degrees in [45.0, 135, 225, 315] {
+        // 25 px out along a spike against 22.5° off it, on the same ring.
+        #expect(at(radius: 25, degrees: degrees) > 5 * at(radius: 25, degrees: degrees + 22.5), "spike at \(degrees)°")
+    }
+    // The control: the pupil without struts has no such spike.
+    let openRatio = closedForm.stamp[(c + 18) * n + c + 18] / closedForm.stamp[(c + 10) * n + c + 23]
+    #expect(openRatio < 2, "\(openRatio)")
+    #expect(abs(psf.fwhmArcsec - closedForm.fwhmArcsec) < 0.01)
+    #expect(abs(psf.stamp.reduce(0.0) { $0 + Double($1) } - 1) < 1e-5)
+}
