@@ -74,6 +74,11 @@ public enum SimulatedFieldFile {
             ("GENVER", .string(Instrument.generatorVersion), "generator version"),
         ]
         for (k, v, comment) in keys { try file.writeKey(k, v, comment: comment) }
+        if let struts = psf.struts {
+            try file.writeKey("PSFSTRN", .int(struts.count), comment: "struts across the pupil (diffraction spikes)")
+            try file.writeKey("PSFSTRW", .double(struts.width), comment: "strut width / pupil diameter")
+            try file.writeKey("PSFSTRA", .double(struts.angleDegrees), comment: "[deg] first strut from the x axis")
+        }
     }
 
     /// The truth catalog of sky.md §5.2 with RA/Dec from the WCS.

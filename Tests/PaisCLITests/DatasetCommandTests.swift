@@ -1,4 +1,5 @@
 import Datasets
+import FITSIO
 import Foundation
 import Testing
 
@@ -21,6 +22,13 @@ struct DatasetCommandTests {
         let refused = try runPais(["simulate", "--height", "32", "--width", "32", "--psf-jitter", "0", "--output", dir + "/zero.fits"])
         #expect(refused.status != 0 && refused.standardError.contains("--psf-jitter"), "\(refused.standardError)")
         #expect(!FileManager.default.fileExists(atPath: dir + "/zero.fits"))
+        // Struts are recorded in the header with the rest of the recipe; the default has none.
+        let struts = try runPais(["simulate", "--height", "32", "--width", "32", "--psf-size", "31", "--psf-struts", "4",
+                                  "--psf-strut-angle", "30", "--output", dir + "/struts.fits"])
+        #expect(struts.status == 0, "\(struts.standardError)")
+        let header = try FITSFile.open(dir + "/struts.fits")
+        #expect(try header.readKey("PSFSTRN") == .int(4) && header.readKey("PSFSTRA") == .double(30) && header.readKey("PSFSTRW") == .double(0.05))
+        #expect(try FITSFile.open(dir + "/p.fits").readKey("PSFSTRN") == nil)
     }
 
     /// simulate -> dataset build -> decode -> verify, end to end on a tiny field.
