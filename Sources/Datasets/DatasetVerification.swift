@@ -33,7 +33,7 @@ public struct DatasetVerifier {
         let collected = RecordCollector(ns: ns, count: count)
         let failure = FirstError()
         let counter = ProgressCounter()
-        let h = dataset.sampleHeight, w = dataset.sampleWidth, n = dataset.n
+        let h = dataset.sampleHeight, w = dataset.sampleWidth
         let split = dataset.split
         let source = self.source
         let encoder = dataset.manifest.labelEncoder      // as the dataset was built: σ and slot rule too

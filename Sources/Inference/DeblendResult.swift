@@ -55,6 +55,8 @@ public struct DeblendRun: Sendable {
     public var sources = 0, blendedSources = 0
     /// Sources found by the second detection pass (`DeblendSettings.residualPeaks`).
     public var residualSources = 0
+    /// Sources flagged as narrower than the PSF (`SharpPeak`: hot pixels, cosmic rays).
+    public var artefactSources = 0
     /// Peaks dropped as a brighter source's halo (`DeblendSettings.dropHaloPeaks`): the
     /// heatmap's, and the second detection pass's.
     public var haloPeaks = 0

@@ -279,6 +279,7 @@ public struct MosaicDeblender {
             run.sources = catalog.count
             run.blendedSources = catalog.filter(\.blended).count
             run.residualSources = catalog.filter(\.foundInResidual).count
+            run.artefactSources = catalog.filter(\.artefact).count
             run.haloPeaks = decoder.droppedPeaks.count + decoder.residualHaloPeaks
             run.peakDeferredPixels = decoder.peakDeferred
             run.earlyMatchedPixels = decoder.earlyMatched

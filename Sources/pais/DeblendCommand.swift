@@ -256,7 +256,7 @@ struct DeblendCommand: ParsableCommand {
         if run.blocksPacedByDecoding > 0 {
             print("  note: rank 0's decoding set the pace in \(run.blocksPacedByDecoding) of \(plan.blocks.count) blocks (it ran none of their tiles and the other ranks waited for it): fewer ranks with more --threads each, e.g. one rank per node, would be faster")
         }
-        print("  \(run.sources) sources (\(run.blendedSources) flagged blended\(settings.residualPeaks == nil ? "" : ", \(run.residualSources) found in the templates' residual")\(run.haloPeaks > 0 ? ", \(run.haloPeaks) peaks on a brighter source's halo dropped" : "")), \(run.replacedPixels) NaN/Inf\(weight == nil ? "" : " or zero-weight") pixels replaced, at most \(run.peakDeferredPixels) pixels waited across a block seam")
+        print("  \(run.sources) sources (\(run.blendedSources) flagged blended\(settings.residualPeaks == nil ? "" : ", \(run.residualSources) found in the templates' residual")\(run.haloPeaks > 0 ? ", \(run.haloPeaks) peaks on a brighter source's halo dropped" : "")\(run.artefactSources > 0 ? ", \(run.artefactSources) flagged as artefacts narrower than the PSF" : "")), \(run.replacedPixels) NaN/Inf\(weight == nil ? "" : " or zero-weight") pixels replaced, at most \(run.peakDeferredPixels) pixels waited across a block seam")
         if run.earlyMatchedPixels > 0 {
             writeToStandardError("warning: \(run.earlyMatchedPixels) pixels were matched before every centre below them was known (more than \(settings.maxWaitingPixels) waited at a block seam; a larger --max-memory raises the limit)\n")
         }

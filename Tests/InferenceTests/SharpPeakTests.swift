@@ -65,7 +65,7 @@ struct SharpPeakTests {
         let hot = (y: 30, x: 60), track = (y: 80, x: 60)
         image[hot.y * StreamingFixture.width + hot.x] += 3
         for x in (track.x - 4)...(track.x + 4) { image[track.y * StreamingFixture.width + x] += 2 }
-        let (result, _) = try StreamingFixture.run(settings, image: image, network: Self.pixelPeakNetwork)
+        let (result, run) = try StreamingFixture.run(settings, image: image, network: Self.pixelPeakNetwork)
         func source(near p: (y: Int, x: Int), within r: Int) -> DeblendedSource? {
             result.sources.first { abs($0.y - p.y) <= r && abs($0.x - p.x) <= r }
         }
@@ -77,5 +77,6 @@ struct SharpPeakTests {
             #expect(!found.artefact, "\(s)")
         }
         #expect(flagged.count == 2, "\(flagged.map { ($0.y, $0.x) })")
+        #expect(run.artefactSources == 2, "the run report counts them for the summary line")
     }
 }
