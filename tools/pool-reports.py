@@ -3,6 +3,7 @@
 
     tools/pool-reports.py [--label NAME] [--baseline B_DIR,B_DIR,...] [--near-missed R]
                           [--near-detections R] [--by-separation] [--by-blendedness] [--positions] [--pulls]
+                          [--noisy-flux]
                           [--peaks] [--by-snr]
                           EVAL_DIR [EVAL_DIR ...]
 
@@ -33,7 +34,10 @@ method separates. With
 --by-blendedness and --baseline, on the sources both found: the median and quartiles of the
 per-source change of δ, and per blendedness bin the median |δ| and bias, the baseline's then
 this method's. With --positions, the median distance of the matched detectable truths to their
-detections (the centroid error of metrics.md §2, pooled). With --pulls, the range and median over
+detections (the centroid error of metrics.md §2, pooled); with --baseline too, the same for both
+methods on the truths both matched, overall and by H and β. With --noisy-flux, the median (bias)
+and σ_MAD of the noisy-image flux error δ = flux_noisy / flux_true − 1 of the matched detectable
+truths, all and H < 25 (flux_noisy is the column `pais evaluate --flux-column` scored). With --pulls, the range and median over
 the fields of each one's flux_err pull width (report.json's fluxErrorPulls sigmaMAD; 1 for exact
 errors) and the median number of pulls per field: a field's width is not pooled, it is the
 field's own, so its spread is what one field can show.
@@ -191,6 +195,24 @@ def match_distances(directories):
             if int(r["truth_id"]) >= 0 and int(r["prediction"]) >= 0 and r["detectable"] == "true"]
 
 
+POSITION_MAGNITUDE_BINS = ((0, 23), (23, 24), (24, 25), (25, float("inf")))
+
+
+def common_distances(directories, baselines):
+    """On the detectable truths both methods matched: (this method's distance, the baseline's,
+    H, β) for each."""
+    out = []
+    for d, b in zip(directories, baselines):
+        def matched(directory):
+            return {r["truth_id"]: r for r in read_matches(directory)
+                    if int(r["truth_id"]) >= 0 and int(r["prediction"]) >= 0 and r["detectable"] == "true"}
+        theirs = matched(b)
+        for truth, r in matched(d).items():
+            if truth in theirs:
+                out.append((float(r["distance"]), float(theirs[truth]["distance"]), float(r["mag_true"]), float(r["blendedness"])))
+    return out
+
+
 SEPARATION_BINS = ((0, 3), (3, 8), (8, 12), (12, 20), (20, float("inf")))
 
 
@@ -268,6 +290,14 @@ def pooled(directories):
     return tp, fp, fn, f1, found, blended, recall, median, len(errors), statistics.fmean(nrmse)
 
 
+def noisy_flux_errors(directories, brighter_than):
+    """δ = flux_noisy / flux_true − 1 of the matched detectable truths with H below `brighter_than`
+    (the flux column `pais evaluate` scored: Σ M̂·I, or a catalog column such as flux_auto)."""
+    return [float(r["flux_noisy"]) / float(r["flux_true"]) - 1 for d in directories for r in read_matches(d)
+            if int(r["truth_id"]) >= 0 and int(r["prediction"]) >= 0 and r["detectable"] == "true"
+            and float(r["mag_true"]) < brighter_than]
+
+
 def pull_widths(directories):
     widths, counts = [], []
     for d in directories:
@@ -281,7 +311,7 @@ def pull_widths(directories):
 
 def main(argv):
     label, header, directories, baselines, radius, detection_radius = "", False, [], [], None, None
-    separation = blendedness = positions = pulls = peaks = snr = False
+    separation = blendedness = positions = pulls = peaks = snr = noisy = False
     while argv:
         a = argv.pop(0)
         if a in ("-h", "--help"):
@@ -302,6 +332,8 @@ def main(argv):
             positions = True
         elif a == "--pulls":
             pulls = True
+        elif a == "--noisy-flux":
+            noisy = True
         elif a == "--peaks":
             peaks = True
         elif a == "--by-snr":
@@ -354,6 +386,20 @@ def main(argv):
     if positions:
         distances = match_distances(directories)
         line += f"   median distance of the matched detectable truths to their detections: {median_or_nan(distances):.3f} px (N {len(distances)})"
+        if baselines:
+            both = common_distances(directories, baselines)
+            def medians(rows):
+                return f"{median_or_nan([r[0] for r in rows]):.3f} / {median_or_nan([r[1] for r in rows]):.3f} (N {len(rows)})"
+            line += (f"; on the truths both matched, this / the baseline's: {medians(both)}; by H: " + ", ".join(
+                f"{bin_label(lo, hi)} {medians([r for r in both if lo <= r[2] < hi])}" for lo, hi in POSITION_MAGNITUDE_BINS)
+                + "; by β: " + ", ".join(
+                f"{bin_label(lo, hi)} {medians([r for r in both if lo <= r[3] < hi])}" for lo, hi in BLENDEDNESS_BINS))
+    if noisy:
+        for name, cut in (("all", float("inf")), ("H < 25", 25)):
+            errors = noisy_flux_errors(directories, cut)
+            middle = median_or_nan(errors)
+            spread = 1.4826 * median_or_nan([abs(x - middle) for x in errors])
+            line += f"   noisy-image flux of the matched detectable truths, {name}: bias {middle:+.4f}, sigma_MAD {spread:.4f} (N {len(errors)})"
     if pulls:
         widths, counts = pull_widths(directories)
         line += (f"   flux_err pull width (sigma_MAD) per field: {min(widths):.2f}-{max(widths):.2f}, median {statistics.median(widths):.2f}"

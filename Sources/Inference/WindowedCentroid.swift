@@ -19,13 +19,12 @@ import PCR
 /// The light D holds is this source's share only, so a found neighbour's core does not pull the
 /// window; a missed neighbour's light can, which is why the position may move at most `maxShift`
 /// from the barycentre (it is kept where the iteration goes farther, or the window holds no
-/// positive flux). Both constants were chosen on eight tuning fields (S = 6201-6202, the 2,028
-/// sources the barycentre matched; BENCHMARKS.md, "Windowed centroids"): median distance to the
-/// true centre 0.528 px for the barycentre; σ = 1.8 / 2.0 / 2.2 / 2.5 px with a 2 px cap
-/// 0.420 / 0.409 / 0.420 / 0.430 px (σ = 1.5 with a 1 px cap 0.448); at σ = 2 a cap of
-/// 0.75 / 1 / 1.5 / 2 px gave 0.417 / 0.415 / 0.410 / 0.409 px and put 57 / 61 / 64 / 66 of them
-/// more than 3 px away (55 for the barycentre). A σ from each source's isophotal size did no
-/// better (0.410). Judged on sixteen new fields: 0.525 → 0.422 px.
+/// positive flux). Both constants were chosen on eight tuning fields (S = 6201-6202, the 2,027
+/// matched sources; `tools/centroid-replay.py`, BENCHMARKS.md, "Windowed centroids"): median
+/// distance to the true centre 0.528 px for the barycentre; σ = 1.8 / 2.0 / 2.2 / 2.5 px with a
+/// 2 px cap 0.419 / 0.409 / 0.419 / 0.428 px (σ = 1.5 with a 1 px cap 0.448); at σ = 2 a cap of
+/// 0.75 / 1 / 1.5 / 2 px gave 0.417 / 0.415 / 0.410 / 0.409 px and put 59 / 61 / 64 / 66 of them
+/// more than 3 px away (57 for the barycentre). Judged on sixteen new fields: 0.525 → 0.422 px.
 public enum WindowedCentroid {
     /// σ of the Gaussian window in px: 0.67 of the PSF's FWHM (3 px at 0.06″: sky.md's F160W-like PSF).
     public static let sigma = 2.0
