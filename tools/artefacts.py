@@ -3,20 +3,30 @@
 (BENCHMARKS.md, "Hot pixels and cosmic rays").
 
     tools/artefacts.py add FIELD.fits OUT.fits [--seed S] [--hot 40] [--tracks 15]
-    tools/artefacts.py score PLAIN_DIR ARTEFACT_DIR OUT.fits.art
+    tools/artefacts.py score PLAIN ARTEFACTS OUT.fits.art
+    tools/artefacts.py ratios IMAGE.fits DEBLEND_DIR [--art OUT.fits.art]
+    tools/artefacts.py count DEBLEND_DIR [DEBLEND_DIR ...]
 
-`add` copies the noisy image of a `pais simulate` field (its first HDU and header) and adds --hot
+`add` copies a `pais simulate` field with all its HDUs (the truth too, so that
+tools/sextractor-compare.sh can take the copy) and adds to its noisy image --hot
 single pixels of 10-300 times the field's sky rms (0.0104 e-/s for the default depth, measured
 as the image's robust rms) and --tracks one-pixel-wide straight tracks of 4-20 px at 10-100 times
 it, at random (seeded) positions and angles, as a mosaic keeps where too few exposures overlap to
 reject them. It writes OUT.fits and OUT.fits.art (x:y:kind:value per line, 0-based pixels; a
 track's middle).
 
-`score` compares `pais deblend` catalogs of the plain field (PLAIN_DIR) and of the one with the
-artefacts (ARTEFACT_DIR): the detections the artefacts added (more than 2 px from every plain
-detection) and how many of them the `artefact` column flags, split into those on an artefact
-(within 3 px of a hot pixel or 12 px of a track's middle) and elsewhere; and the plain field's
-own detections that are flagged (real sources flagged by mistake).
+`score` compares the catalogs of the plain field (PLAIN) and of the one with the artefacts
+(ARTEFACTS), each a `pais deblend` directory or a source-extractor ASCII_HEAD catalog (a `.cat`
+file, as tools/sextractor-compare.sh writes; its X_IMAGE, Y_IMAGE are 1-based): the detections the
+artefacts added (more than 2 px from every plain detection), split into those on an artefact
+(within 3 px of a hot pixel or 12 px of a track's middle) and elsewhere, and for a deblend how
+many of them its `artefact` column flags, and the plain field's own detections that are flagged.
+
+`ratios` gives, for the detections of a deblend whose peak pixel is at least 10 times the image's
+robust rms, the smallest over the four lines through the peak of the mean of its two neighbours
+over the peak (`SharpPeak.swift`'s statistic, read from IMAGE): quartiles and the lowest values,
+for those on an artefact (with --art) and the rest apart. `count` gives how many detections each
+deblend's `artefact` column flags.
 numpy and astropy.
 """
 import argparse
@@ -28,8 +38,8 @@ from astropy.io import fits
 
 def add(args):
     rng = np.random.default_rng(args.seed)
-    with fits.open(args.field) as h:
-        header, image = h[0].header, h[0].data.astype(np.float32).copy()
+    hdus = fits.open(args.field)
+    image = hdus[0].data.astype(np.float32).copy()
     height, width = image.shape
     finite = image[np.isfinite(image)]
     rms = 1.4826 * np.median(np.abs(finite - np.median(finite)))
@@ -46,32 +56,72 @@ def add(args):
             ty, tx = int(round(y + s * np.sin(angle))), int(round(x + s * np.cos(angle)))
             image[ty, tx] = max(image[ty, tx], value)
         artefacts.append((x + length / 2 * np.cos(angle), y + length / 2 * np.sin(angle), "track", value))
-    fits.PrimaryHDU(image, header).writeto(args.out, overwrite=True)
+    hdus[0].data = image
+    hdus.writeto(args.out, overwrite=True)
     with open(args.out + ".art", "w") as f:
         for x, y, kind, value in artefacts:
             f.write(f"{x}:{y}:{kind}:{value}\n")
     print(f"wrote {args.out} and {args.out}.art: {args.hot} hot pixels and {args.tracks} tracks (sky rms {rms:.4g})")
 
 
-def catalog(directory):
-    with open(directory + "/catalog.csv") as f:
+def catalog(path):
+    """(x, y, flagged) of each detection: a deblend directory's catalog.csv, or a source-extractor
+    ASCII_HEAD catalog (positions made 0-based; nothing flagged)."""
+    if path.endswith(".cat"):
+        with open(path) as f:
+            lines = f.read().splitlines()
+        names = [line.split()[2] for line in lines if line.startswith("#")]
+        ix, iy = names.index("X_IMAGE"), names.index("Y_IMAGE")
+        return [(float(w[ix]) - 1, float(w[iy]) - 1, False) for w in (line.split() for line in lines if not line.startswith("#"))]
+    with open(path + "/catalog.csv") as f:
         return [(float(r["x"]), float(r["y"]), r["artefact"].lower() in ("true", "t", "1")) for r in csv.DictReader(f)]
+
+
+def read_artefacts(path):
+    return [line.strip().split(":") for line in open(path) if line.strip()]
+
+
+def on_artefact(d, artefacts):
+    return any(np.hypot(float(a[0]) - d[0], float(a[1]) - d[1]) <= (3 if a[2] == "hot" else 12) for a in artefacts)
 
 
 def score(args):
     plain, found = catalog(args.plain), catalog(args.deblend)
-    artefacts = [line.strip().split(":") for line in open(args.art) if line.strip()]
+    artefacts = read_artefacts(args.art)
     p = np.array([(x, y) for x, y, _ in plain])
     added = [d for d in found if len(p) == 0 or np.min(np.hypot(p[:, 0] - d[0], p[:, 1] - d[1])) > 2]
-
-    def on_artefact(d):
-        return any(np.hypot(float(a[0]) - d[0], float(a[1]) - d[1]) <= (3 if a[2] == "hot" else 12) for a in artefacts)
-
-    on = [d for d in added if on_artefact(d)]
-    off = [d for d in added if not on_artefact(d)]
+    on = [d for d in added if on_artefact(d, artefacts)]
+    off = [d for d in added if not on_artefact(d, artefacts)]
     print(f"detections {len(plain)} -> {len(found)}; added on artefacts {len(on)} (flagged {sum(d[2] for d in on)}), "
           f"added elsewhere {len(off)} (flagged {sum(d[2] for d in off)}); "
           f"plain field's detections flagged {sum(d[2] for d in plain)} of {len(plain)}")
+
+
+def ratios(args):
+    image = fits.getdata(args.image, 0).astype(np.float64)
+    finite = image[np.isfinite(image)]
+    rms = 1.4826 * np.median(np.abs(finite - np.median(finite)))
+    artefacts = read_artefacts(args.art) if args.art else []
+    groups = {"on artefacts": [], "others": []}
+    for x, y, _ in catalog(args.deblend):
+        px, py = int(x), int(y)
+        if not (1 <= py < image.shape[0] - 1 and 1 <= px < image.shape[1] - 1) or image[py, px] < 10 * rms:
+            continue
+        lines = [(image[py + dy, px + dx] + image[py - dy, px - dx]) / 2 / image[py, px] for dy, dx in ((0, 1), (1, 0), (1, 1), (1, -1))]
+        groups["on artefacts" if on_artefact((x, y), artefacts) else "others"].append(min(lines))
+    for name, values in groups.items():
+        if values:
+            v = np.sort(values)
+            print(f"{name}: N {len(v)}, quartiles {' / '.join(f'{q:.2f}' for q in np.percentile(v, [25, 50, 75]))}, "
+                  f"lowest {' '.join(f'{x:.2f}' for x in v[:5])}, highest {v[-1]:.2f}")
+
+
+def count(args):
+    total = flagged = 0
+    for directory in args.deblends:
+        rows = catalog(directory)
+        total += len(rows); flagged += sum(d[2] for d in rows)
+    print(f"{flagged} of {total} detections flagged as artefacts in {len(args.deblends)} deblend(s)")
 
 
 def main():
@@ -83,8 +133,12 @@ def main():
     a.add_argument("--tracks", type=int, default=15)
     s = sub.add_parser("score")
     s.add_argument("plain"); s.add_argument("deblend"); s.add_argument("art")
+    r = sub.add_parser("ratios")
+    r.add_argument("image"); r.add_argument("deblend"); r.add_argument("--art")
+    c = sub.add_parser("count")
+    c.add_argument("deblends", nargs="+")
     args = parser.parse_args()
-    {"add": add, "score": score}[args.command](args)
+    {"add": add, "score": score, "ratios": ratios, "count": count}[args.command](args)
 
 
 if __name__ == "__main__":

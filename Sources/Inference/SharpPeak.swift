@@ -8,9 +8,8 @@ import PCR
 /// brightest pixel continues into the pixels beside it in every direction. For each of the four
 /// lines through the peak pixel (along x, along y and the two diagonals), the mean of the two
 /// neighbours on that line over the peak's value is at least 0.56 for every real detection of
-/// S/N ≥ 10 on two 1024² fields (the PSF alone gives about 0.7 along the axes, 0.5 along the
-/// diagonals); a hot pixel gives about 0 on all four lines, a one-pixel-wide track about 0
-/// across it. A detection is flagged where its peak pixel is at least `minimumSignificance` times
+/// S/N ≥ 10 on two 1024² fields (`tools/artefacts.py ratios`); a hot pixel gives about 0 on all
+/// four lines, a one-pixel-wide track about 0 across it. A detection is flagged where its peak pixel is at least `minimumSignificance` times
 /// the pixel noise and one line's ratio is below `ratio` (BENCHMARKS.md, "Hot pixels and cosmic
 /// rays"). Fainter peaks are not judged: the noise in their neighbours would decide.
 ///
