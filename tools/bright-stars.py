@@ -6,6 +6,7 @@
     tools/bright-stars.py galaxy FIELD.fits OUT.fits --at X,Y --magnitude H --r-e PX [--sersic N]
                              [--ellipticity E] [--theta RAD]
     tools/bright-stars.py score PLAIN_DIR STARRED_DIR OUT.fits.stars [--truth FIELD.fits]
+    tools/bright-stars.py added PLAIN_DIR STARRED_DIR OUT.fits.stars [--within 70]
     tools/bright-stars.py score-galaxy DEBLEND_DIR --at X,Y --magnitude H [--truth FIELD.fits]
     tools/bright-stars.py light-by-radius DEBLEND_DIR --at X,Y [--top 8]
     tools/bright-stars.py shares-at DEBLEND_DIR IMAGE.fits --pixel X,Y [--pixel X,Y ...]
@@ -33,6 +34,9 @@ PSF's core, normalised to the magnitude's flux), e.g. one far larger than the tr
     masked star, the fraction of its light left unmasked, the most a deblend can give it);
   - with --truth FIELD (the field stars were added to): of its detectable true sources 3-60 px
     from a star, how many the starred deblend finds within 5 px.
+`added` lists the detections of the starred deblend more than 2 px from every plain one and
+within --within px of a star (3 px or more from it): the star's magnitude, the distance, the angle
+from the x axis modulo 90° (45 on the diagonal spikes `add --spikes` draws) and the heatmap peak.
 `score-galaxy` counts the detections within 60 px of an added galaxy and gives the flux of the
 one within 2 px of its centre over the galaxy's (with --truth, the field the galaxy was added to:
 also how many of its detectable true sources 3-60 px from the galaxy are found within 5 px).
@@ -171,6 +175,23 @@ def score(args):
     print(line)
 
 
+def added(args):
+    with open(args.stars) as f:
+        stars = [tuple(float(v) for v in line.split(":")[:3]) for line in f.read().split()]
+    plain = detections(args.plain)
+    with open(args.starred + "/catalog.csv") as f:
+        rows = [(float(r["x"]), float(r["y"]), float(r["peak"])) for r in csv.DictReader(f)]
+    for x, y, peak in rows:
+        if len(plain) and np.min(np.hypot(plain[:, 0] - x, plain[:, 1] - y)) <= 2:
+            continue
+        distances = [np.hypot(x - sx, y - sy) for sx, sy, _ in stars]
+        k = int(np.argmin(distances))
+        if 3 <= distances[k] <= args.within:
+            sx, sy, magnitude = stars[k]
+            angle = np.degrees(np.arctan2(y - sy, x - sx)) % 90
+            print(f"H {magnitude:g}  r {distances[k]:5.1f} px  angle mod 90 {angle:4.1f}  peak {peak:.2f}")
+
+
 def detectable_truths(field):
     """The detectable true sources (x, y) of a `pais simulate` field."""
     with fits.open(field) as h:
@@ -278,6 +299,8 @@ def main(argv):
     g.add_argument("--ellipticity", type=float, default=0.3); g.add_argument("--theta", type=float, default=0.5)
     s = sub.add_parser("score")
     s.add_argument("plain"); s.add_argument("starred"); s.add_argument("stars"); s.add_argument("--truth")
+    ad = sub.add_parser("added")
+    ad.add_argument("plain"); ad.add_argument("starred"); ad.add_argument("stars"); ad.add_argument("--within", type=float, default=70)
     sg = sub.add_parser("score-galaxy")
     sg.add_argument("deblend"); sg.add_argument("--at", required=True); sg.add_argument("--magnitude", type=float, required=True)
     sg.add_argument("--truth")
@@ -289,7 +312,7 @@ def main(argv):
     m = sub.add_parser("crop-maxima")
     m.add_argument("fields", nargs="+"); m.add_argument("--crop", type=int, default=256)
     args = parser.parse_args(argv)
-    {"add": add, "galaxy": galaxy, "score": score, "score-galaxy": score_galaxy, "light-by-radius": light_by_radius,
+    {"add": add, "galaxy": galaxy, "score": score, "added": added, "score-galaxy": score_galaxy, "light-by-radius": light_by_radius,
      "shares-at": shares_at, "crop-maxima": crop_maxima}[args.command](args)
     return 0
 
