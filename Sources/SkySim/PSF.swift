@@ -38,9 +38,11 @@ public struct PSF: Sendable {
         // Separable kernels on the fine grid, all unit-sum.
         let boxHalf = Int((parameters.nativePixel / step / 2).rounded(.down))      // 13 taps for 0.13"
         let nativeBox = [Double](repeating: 1, count: 2 * boxHalf + 1).map { $0 / Double(2 * boxHalf + 1) }
+        precondition(parameters.jitterSigma >= 0 && parameters.jitterSigma.isFinite, "PSF jitter sigma must be finite and >= 0")
         let sigma = parameters.jitterSigma / step
         let gHalf = Int((4 * sigma).rounded(.up))
-        var gauss = (-gHalf...gHalf).map { exp(-Double($0 * $0) / (2 * sigma * sigma)) }
+        // σ = 0 (no jitter) is the identity kernel [1], not 0/0.
+        var gauss = sigma > 0 ? (-gHalf...gHalf).map { exp(-Double($0 * $0) / (2 * sigma * sigma)) } : [1]
         let gSum = gauss.reduce(0, +); gauss = gauss.map { $0 / gSum }
         // Output-pixel integration: trapezoid over exactly one pixel (f fine steps).
         var pixelBox = [Double](repeating: 1, count: f + 1); pixelBox[0] = 0.5; pixelBox[f] = 0.5

@@ -19,16 +19,22 @@ struct StrutPupil {
 
     let parameters: PSFParameters
     let struts: PSFParameters.Struts
+    /// Each strut's direction (cos, sin), evenly spaced from `struts.angleDegrees`.
+    private let directions: [(cos: Double, sin: Double)]
+
+    init(parameters: PSFParameters, struts: PSFParameters.Struts) {
+        self.parameters = parameters; self.struts = struts
+        directions = (0..<struts.count).map { k in
+            let angle = (struts.angleDegrees + 360 * Double(k) / Double(struts.count)) * .pi / 180
+            return (cos(angle), sin(angle))
+        }
+    }
 
     /// Whether the pupil point (u, v), in units of the diameter from the centre, lets light through.
     func isClear(u: Double, v: Double) -> Bool {
         let r2 = u * u + v * v, eps = parameters.obscuration
         guard r2 <= 0.25, r2 >= 0.25 * eps * eps else { return false }
-        for k in 0..<struts.count {
-            let angle = (struts.angleDegrees + 360 * Double(k) / Double(struts.count)) * .pi / 180
-            let along = u * cos(angle) + v * sin(angle), across = -u * sin(angle) + v * cos(angle)
-            if along > 0 && abs(across) <= struts.width / 2 { return false }
-        }
+        for d in directions where u * d.cos + v * d.sin > 0 && abs(v * d.cos - u * d.sin) <= struts.width / 2 { return false }
         return true
     }
 

@@ -17,7 +17,7 @@ struct Simulate: ParsableCommand {
     @Option(help: "PSF stamp side in pixels (odd).") var psfSize = 101
     @Option(help: "Struts across the pupil (sky.md §1 step 5: HST has 4), which put diffraction spikes on bright stars; 0: none, the default recipe.") var psfStruts = 0
     @Option(help: "Angle of the first strut from the x axis, degrees (the spikes lie a quarter turn from it).") var psfStrutAngle = 45.0
-    @Option(help: "Sigma in arcsec of the PSF's Gaussian jitter-and-drizzle term (sky.md §1: 0.035, FWHM 0.179\"); other values give fields with a narrower or broader PSF than the models were trained on.") var psfJitter = PSFParameters().jitterSigma
+    @Option(help: "Sigma in arcsec of the PSF's Gaussian jitter-and-drizzle term (sky.md §1: 0.035, FWHM 0.179\"); other values, 0 for none, give fields with a narrower or broader PSF than the models were trained on.") var psfJitter = PSFParameters().jitterSigma
     @Option(help: "Dithered exposures of a mosaic: more than 1 varies the depth across the field (partial overlaps, masked cosmic rays; --depth holds at the median exposure) and adds a WHT HDU, the exposure-time map.") var exposures = 1
     @Option(help: "Output FITS file (HDUs PRIMARY noisy, NOISELESS, CATALOG, STAMPS, STAMPPIX, and WHT with --exposures).") var output: String
     @Option(help: "Truth catalog CSV (default: OUTPUT with .catalog.csv).") var catalogCsv: String?
@@ -28,7 +28,7 @@ struct Simulate: ParsableCommand {
         guard psfSize >= 3, psfSize % 2 == 1 else { throw ValidationError("--psf-size must be odd and >= 3") }
         guard (0...12).contains(psfStruts) else { throw ValidationError("--psf-struts must be 0 to 12, got \(psfStruts)") }
         guard psfStrutAngle.isFinite else { throw ValidationError("--psf-strut-angle must be a number of degrees, got \(psfStrutAngle)") }
-        guard psfJitter > 0, psfJitter <= 1 else { throw ValidationError("--psf-jitter must be above 0 and at most 1 arcsec, got \(psfJitter)") }
+        guard psfJitter >= 0, psfJitter <= 1 else { throw ValidationError("--psf-jitter must be 0 to 1 arcsec, got \(psfJitter)") }
         guard height > 0, width > 0 else { throw ValidationError("--height and --width must be positive") }
         guard (1...64).contains(exposures) else { throw ValidationError("--exposures must be 1 to 64, got \(exposures)") }
     }

@@ -6,8 +6,8 @@ import Testing
 @Suite("pais simulate / dataset")
 struct DatasetCommandTests {
     /// `--psf-jitter` broadens or sharpens the simulated PSF (the FWHM the run reports moves with
-    /// it, the default is sky.md's 0.179″); a jitter of 0, which would divide by zero into a NaN
-    /// PSF, is refused before anything is written.
+    /// it, the default is sky.md's 0.179″); 0 is no jitter at all, the sharpest (it once divided
+    /// by zero into a NaN PSF); a negative value is refused before anything is written.
     @Test func simulateTakesAnotherPSFWidth() throws {
         let dir = try makeScratchDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -19,9 +19,11 @@ struct DatasetCommandTests {
         }
         let standard = try #require(try fwhm(nil)), broad = try #require(try fwhm("0.07")), sharp = try #require(try fwhm("0.02"))
         #expect(abs(standard - 0.179) < 0.002 && broad > standard + 0.04 && sharp < standard - 0.008, "\(sharp) \(standard) \(broad)")
-        let refused = try runPais(["simulate", "--height", "32", "--width", "32", "--psf-jitter", "0", "--output", dir + "/zero.fits"])
+        let none = try #require(try fwhm("0"))
+        #expect(none.isFinite && none > 0.1 && none < sharp, "\(none) against \(sharp)")
+        let refused = try runPais(["simulate", "--height", "32", "--width", "32", "--psf-jitter", "-0.01", "--output", dir + "/negative.fits"])
         #expect(refused.status != 0 && refused.standardError.contains("--psf-jitter"), "\(refused.standardError)")
-        #expect(!FileManager.default.fileExists(atPath: dir + "/zero.fits"))
+        #expect(!FileManager.default.fileExists(atPath: dir + "/negative.fits"))
         // Struts are recorded in the header with the rest of the recipe; the default has none.
         let struts = try runPais(["simulate", "--height", "32", "--width", "32", "--psf-size", "31", "--psf-struts", "4",
                                   "--psf-strut-angle", "30", "--output", dir + "/struts.fits"])
