@@ -6,6 +6,7 @@
     tools/artefacts.py score PLAIN ARTEFACTS OUT.fits.art
     tools/artefacts.py ratios IMAGE.fits DEBLEND_DIR [--art OUT.fits.art]
     tools/artefacts.py count DEBLEND_DIR [DEBLEND_DIR ...]
+    tools/artefacts.py holes FIELD.fits OUT.fits [--seed S] [--count 60] [--size 2] [--above 20]
 
 `add` copies a `pais simulate` field with all its HDUs (the truth too, so that
 tools/sextractor-compare.sh can take the copy) and adds to its noisy image --hot
@@ -27,6 +28,11 @@ robust rms, the smallest over the four lines through the peak of the mean of its
 over the peak (`SharpPeak.swift`'s statistic, read from IMAGE): quartiles and the lowest values,
 for those on an artefact (with --art) and the rest apart. `count` gives how many detections each
 deblend's `artefact` column flags.
+
+`holes` copies the field as `add` does and blanks (NaN) --count square holes of 1 to --size px on a
+side at random (seeded) pixels at least --above times the sky rms: masked cosmic rays and bad
+pixels on sources, as a single exposure's data-quality mask leaves them (OUT.fits.art lists them
+as x:y:hole:size). tools/sextractor-compare.sh scores the copy against the field's truth.
 numpy and astropy.
 """
 import argparse
@@ -62,6 +68,30 @@ def add(args):
         for x, y, kind, value in artefacts:
             f.write(f"{x}:{y}:{kind}:{value}\n")
     print(f"wrote {args.out} and {args.out}.art: {args.hot} hot pixels and {args.tracks} tracks (sky rms {rms:.4g})")
+
+
+def holes(args):
+    rng = np.random.default_rng(args.seed)
+    hdus = fits.open(args.field)
+    image = hdus[0].data.astype(np.float32).copy()
+    finite = image[np.isfinite(image)]
+    rms = 1.4826 * np.median(np.abs(finite - np.median(finite)))
+    bright = np.argwhere(image >= args.above * rms)
+    bright = bright[(bright[:, 0] >= 5) & (bright[:, 0] < image.shape[0] - 5) & (bright[:, 1] >= 5) & (bright[:, 1] < image.shape[1] - 5)]
+    if len(bright) < args.count:
+        raise SystemExit(f"holes: only {len(bright)} pixels at least {args.above} x the sky rms, {args.count} asked for")
+    made = []
+    for i in rng.choice(len(bright), size=args.count, replace=False):
+        y, x = bright[i]
+        size = int(rng.integers(1, args.size + 1))
+        image[y:y + size, x:x + size] = np.nan
+        made.append((x, y, size))
+    hdus[0].data = image
+    hdus.writeto(args.out, overwrite=True)
+    with open(args.out + ".art", "w") as f:
+        for x, y, size in made:
+            f.write(f"{x}:{y}:hole:{size}\n")
+    print(f"wrote {args.out} and {args.out}.art: {args.count} holes of 1-{args.size} px on pixels above {args.above} x the sky rms {rms:.4g}")
 
 
 def catalog(path):
@@ -137,8 +167,12 @@ def main():
     r.add_argument("image"); r.add_argument("deblend"); r.add_argument("--art")
     c = sub.add_parser("count")
     c.add_argument("deblends", nargs="+")
+    h = sub.add_parser("holes")
+    h.add_argument("field"); h.add_argument("out")
+    h.add_argument("--seed", type=int, default=1); h.add_argument("--count", type=int, default=60)
+    h.add_argument("--size", type=int, default=2); h.add_argument("--above", type=float, default=20)
     args = parser.parse_args()
-    {"add": add, "score": score, "ratios": ratios, "count": count}[args.command](args)
+    {"add": add, "score": score, "ratios": ratios, "count": count, "holes": holes}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -110,17 +110,12 @@ struct HaloPeakFilter {
         return true
     }
 
-    /// J at peak b; for a peak in a saturated star's masked core (blank, `SaturatedCores`), the
-    /// largest J within the core's reach, on its rim.
+    /// J at peak b; for a peak in a saturated star's masked core (blank, `SaturatedCores`),
+    /// infinite: what the mask hid was brighter than its rim, and the smoothed image, blank there,
+    /// cannot say how much (J on the rim is diluted by the hole, more so the lower the mask).
     func brightness(of b: (y: Int, x: Int), j: SymmetricTemplates.Reader) -> Float {
         let here = j.value(b.y, b.x)
-        guard here < 0 else { return here }
-        let r = SaturatedCores.reach
-        var largest: Float = -1
-        for y in max(0, b.y - r)...min(j.height - 1, b.y + r) {
-            for x in max(0, b.x - r)...min(j.width - 1, b.x + r) { largest = max(largest, j.value(y, x)) }
-        }
-        return largest
+        return here < 0 ? .infinity : here
     }
 
     /// The orientation and axis ratio of b's isophote at J = `level`: the second moments of the

@@ -117,9 +117,9 @@ public struct MosaicDeblender {
             let first = row.ty * t
             tileInput.replaceSubrange(first..<(first + row.columns), with: input[row.start..<(row.start + row.columns)])
         }
-        if let bright = saturatedCoreLevel, tileInput.contains(0) {
+        if let levels = coreLevels(sky: sky), tileInput.contains(0) {
             // A masked saturated core: as bright as the ceiling, not sky.
-            let depths = SaturatedCores.depths(tileInput[...], imageRows: 0..<t, width: t, rows: 0..<t, bright: bright)
+            let depths = SaturatedCores.depths(tileInput[...], imageRows: 0..<t, width: t, rows: 0..<t, levels: levels)
             for i in depths.indices where depths[i] > 0 { tileInput[i] = .greatestFiniteMagnitude }
         }
         if let fill = settings.fillBlankWithSkyNoise ? sky : nil {
@@ -141,9 +141,11 @@ public struct MosaicDeblender {
         return tileInput
     }
 
-    /// The image value above which a blank hole's rim marks a saturated core (the ceiling in the
-    /// image's units), or nil when cores are not looked for.
-    var saturatedCoreLevel: Float? { settings.saturatedCores ? settings.ceilingInImageUnits : nil }
+    /// The image values that make a blank hole a saturated core (`SaturatedCores.Levels`), or nil
+    /// when cores are not looked for.
+    func coreLevels(sky: SkyNoiseFill?) -> SaturatedCores.Levels? {
+        settings.saturatedCores ? SaturatedCores.Levels(ceiling: settings.ceilingInImageUnits, sky: sky) : nil
+    }
 
     /// The whole image's stitched outputs (every rank receives them); `image` must be sanitised.
     public func stitch(_ image: [Float], height: Int, width: Int, network: any TileNetwork,
@@ -195,7 +197,7 @@ public struct MosaicDeblender {
         defer { output?.waitUntilWritten() }
         let decoder = try output.map {
             try StreamingDecoder(settings: settings, height: image.height, width: image.width, slots: network.slots,
-                                 sink: $0, spillDirectory: spillDirectory, bands: bands)
+                                 sink: $0, spillDirectory: spillDirectory, bands: bands, coreLevels: coreLevels(sky: scan.sky))
         }
         guard rank != 0 || decoder != nil else { throw InferenceError.badParameter("rank 0 needs a sink for the outputs") }
         var share = TileShare.equal(size: size)
@@ -249,10 +251,10 @@ public struct MosaicDeblender {
             let templateRows = try sanitisedRows(decoder.templateRowsWanted(through: block.rows.upperBound), input: input,
                                                  inputRows: block.inputRows, image: image)
             var coreDepths: [Float] = []
-            if let bright = saturatedCoreLevel, input[core..<(core + block.rows.count * image.width)].contains(0) {
+            if let levels = coreLevels(sky: scan.sky), input[core..<(core + block.rows.count * image.width)].contains(0) {
                 let around = max(0, block.rows.lowerBound - SaturatedCores.reach)..<min(image.height, block.rows.upperBound + SaturatedCores.reach)
                 let rows = try sanitisedRows(around, input: input, inputRows: block.inputRows, image: image).flatMap { $0 }
-                coreDepths = SaturatedCores.depths(rows[...], imageRows: around, width: image.width, rows: block.rows, bright: bright)
+                coreDepths = SaturatedCores.depths(rows[...], imageRows: around, width: image.width, rows: block.rows, levels: levels)
             }
             let flux = Array(input[core..<(core + block.rows.count * image.width)]), isLast = block.index == plan.blocks.count - 1
             if overlapped {

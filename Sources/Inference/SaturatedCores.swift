@@ -1,25 +1,62 @@
 /// Blank pixels that are a saturated star's masked core, not the edge of the data.
 ///
 /// Mosaics mask the saturated pixels of bright stars (NaN, or weight 0 in a drizzled mosaic's
-/// WHT), which leaves a hole of blank pixels ringed by pixels brighter than any the model saw.
-/// As an ordinary blank area the hole reaches the network as sky noise and holds no centre, so
-/// such a star was missed or split along the hole's rim (BENCHMARKS.md, "Bright sources"). A blank
+/// WHT), which leaves a hole of blank pixels ringed by bright ones. As an ordinary blank area the
+/// hole reaches the network as sky noise and holds no centre, so such a star was missed or split
+/// along the hole's rim (BENCHMARKS.md, "Bright sources", "Masks below the ceiling"). A blank
 /// pixel is a core pixel when, along each of the four axis directions, the first pixel that is
-/// not blank lies within `reach` px and is at least `bright` (the input ceiling in the image's
-/// units). The network sees a core pixel at the ceiling, the decoder lets the heatmap keep it,
-/// and NMS breaks ties inside the hole by depth (the steps to its rim), so the star's centre
-/// falls in the hole's middle. A core pixel still holds no flux: the masked light is lost.
+/// not blank lies within `reach` px and is bright (`Levels`):
+/// - at least the input ceiling on all four sides: a star brighter than the model knows;
+/// - or at least `rimSignificance` sky σ above the sky on all four sides, the blank run through
+///   the pixel being `smallestSpan` px or more along both axes: a mask set below the ceiling.
+///   The span keeps out the one- and two-pixel holes of masked cosmic rays and bad pixels on a
+///   galaxy, whose rim is bright too.
+///
+/// The network sees a core pixel at the ceiling (what the mask hid was brighter than its rim),
+/// the decoder lets the heatmap keep it, and NMS breaks ties inside the hole by depth (the steps
+/// to its rim), so the star's centre falls in the hole's middle. Its peak explains halo peaks as
+/// a star's does (`HaloPeakFilter`). A core pixel still holds no flux: the masked light is lost.
 ///
 /// The rule reads only the pixels within `reach` along the axes, so a tile decides its own
-/// pixels from the tile alone, and the decoder the block's rows from `reach` rows either side:
-/// both the same however the mosaic is split.
+/// pixels from the tile alone (its kept centre lies further than `reach` from its edges), and the
+/// decoder the block's rows from `reach` rows either side: both the same however the mosaic is
+/// split.
 enum SaturatedCores {
-    static let reach = 8
+    /// Holes up to 2 × reach + 1 px across are recognised whole.
+    static let reach = 16
+    /// A rim below the ceiling must stand this many sky σ above the sky.
+    static let rimSignificance: Float = 20
+    /// With a rim below the ceiling, the fewest blank pixels in a row and in a column through a
+    /// core pixel.
+    static let smallestSpan = 3
+    /// With a rim below the ceiling, the pixel `beyond` px outward from each rim pixel must be at
+    /// most `fallTolerance` times as bright: a saturated star's light falls away from its core,
+    /// while a hole on a galaxy's flank has brighter light beyond its uphill side.
+    static let beyond = 2
+    static let fallTolerance: Float = 0.8
+
+    /// The image values (in the image's units) that make a rim bright.
+    struct Levels: Equatable {
+        /// The input ceiling.
+        var ceiling: Float
+        /// The least rim of a hole below the ceiling: `rimSignificance` sky σ above the sky (at
+        /// most the ceiling; the ceiling itself without a sky estimate).
+        var rim: Float
+
+        init(ceiling: Float, rim: Float) { self.ceiling = ceiling; self.rim = min(rim, ceiling) }
+
+        /// nil without a ceiling (the rule is off); `sky`: the image's estimate, if it has one.
+        init?(ceiling: Float?, sky: SkyNoiseFill?) {
+            guard let ceiling else { return nil }
+            let rim = sky.flatMap { $0.sigma > 0 ? $0.level + SaturatedCores.rimSignificance * $0.sigma : nil }
+            self.init(ceiling: ceiling, rim: rim ?? ceiling)
+        }
+    }
 
     /// Per pixel of `rows` (within `image`, whose rows are `imageRows`, `width` px wide): 0, or
     /// for a core pixel its depth, the fewest steps along an axis to a pixel that is not blank.
     /// Pixels beyond `imageRows` count as outside.
-    static func depths(_ image: ArraySlice<Float>, imageRows: Range<Int>, width: Int, rows: Range<Int>, bright: Float) -> [Float] {
+    static func depths(_ image: ArraySlice<Float>, imageRows: Range<Int>, width: Int, rows: Range<Int>, levels: Levels) -> [Float] {
         precondition(image.count == imageRows.count * width && imageRows.lowerBound <= rows.lowerBound && rows.upperBound <= imageRows.upperBound)
         var depth = [Float](repeating: 0, count: rows.count * width)
         let base = image.startIndex
@@ -27,21 +64,27 @@ enum SaturatedCores {
             guard imageRows.contains(y), x >= 0, x < width else { return nil }
             return image[base + (y - imageRows.lowerBound) * width + x]
         }
+        /// Steps from (y, x) to the first pixel that is not blank along (dy, dx), its value, and
+        /// whether the light falls away from the hole there (`beyond` px further out).
+        func rim(_ y: Int, _ x: Int, _ dy: Int, _ dx: Int) -> (steps: Int, value: Float, fallsAway: Bool)? {
+            for k in 1...reach {
+                guard let v = value(y + k * dy, x + k * dx) else { return nil }
+                guard v != 0 else { continue }
+                let outer = value(y + (k + beyond) * dy, x + (k + beyond) * dx) ?? 0
+                return (k, v, outer != 0 && outer <= fallTolerance * v)
+            }
+            return nil
+        }
         for y in rows {
             for x in 0..<width where value(y, x) == 0 {
-                var shallowest = Int.max
-                for (dy, dx) in [(-1, 0), (1, 0), (0, -1), (0, 1)] {
-                    var steps = 0
-                    for k in 1...reach {
-                        guard let v = value(y + k * dy, x + k * dx) else { break }
-                        if v == 0 { continue }
-                        if v >= bright { steps = k }
-                        break
-                    }
-                    guard steps > 0 else { shallowest = 0; break }
-                    shallowest = min(shallowest, steps)
-                }
-                if shallowest > 0 { depth[(y - rows.lowerBound) * width + x] = Float(shallowest) }
+                guard let up = rim(y, x, -1, 0), let down = rim(y, x, 1, 0), let left = rim(y, x, 0, -1),
+                      let right = rim(y, x, 0, 1) else { continue }
+                let sides = [up, down, left, right]
+                let aboveCeiling = sides.allSatisfy { $0.value >= levels.ceiling }
+                let wideAndBright = sides.allSatisfy { $0.value >= levels.rim && $0.fallsAway }
+                    && up.steps + down.steps - 1 >= smallestSpan && left.steps + right.steps - 1 >= smallestSpan
+                guard aboveCeiling || wideAndBright else { continue }
+                depth[(y - rows.lowerBound) * width + x] = Float(sides.map(\.steps).min()!)
             }
         }
         return depth

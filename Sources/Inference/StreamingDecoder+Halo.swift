@@ -3,12 +3,18 @@ import PCR
 /// The decoder's side of `HaloPeakFilter`: which peaks are above the ceiling, the halo decisions,
 /// and where the slots that point at a dropped peak go.
 extension StreamingDecoder {
-    /// Records the rows of `part` (image rows from `firstRow` on) that hold a pixel above the ceiling.
+    /// Records the rows of `part` (image rows from `firstRow` on) that may hold an explainer: a
+    /// pixel above the ceiling, or a blank pixel beside one at least `coreLevels.rim` (every row of
+    /// a saturated core has its rim beside a blank pixel, whatever the rim's level).
     func noteBrightRows(_ part: ArraySlice<Float>, firstRow: Int) {
-        let bright = settings.ceilingInImageUnits ?? .infinity
+        let bright = settings.ceilingInImageUnits ?? .infinity, rim = coreLevels?.rim ?? .infinity
         for row in 0..<(part.count / width) {
-            let start = part.startIndex + row * width
-            if part[start..<(start + width)].contains(where: { $0 >= bright }) { brightRows.append(firstRow + row) }
+            let start = part.startIndex + row * width, line = part[start..<(start + width)]
+            let holds = line.contains(where: { $0 >= bright })
+                || rim < bright && line.contains(0) && line.indices.contains { i in
+                    line[i] >= rim && (i > line.startIndex && line[i - 1] == 0 || i + 1 < line.endIndex && line[i + 1] == 0)
+                }
+            if holds { brightRows.append(firstRow + row) }
         }
     }
 

@@ -89,13 +89,17 @@ final class StreamingDecoder {
     /// Image rows read (for the templates) that hold a pixel above the input ceiling, from
     /// `nmsKnown` on, ascending.
     var brightRows: [Int] = []
+    /// The levels that make a blank hole a saturated core (`SaturatedCores`), whose peaks explain
+    /// halo peaks whatever their rim's level; nil when cores are not looked for.
+    let coreLevels: SaturatedCores.Levels?
 
     /// Forced centres in raster order without duplicates, and how many have been taken.
     let forced: [PixelCentre]?
     var forcedTaken = 0
 
     init(settings: DeblendSettings, height: Int, width: Int, slots: Int, sink: any DeblendSink, spillDirectory: String?,
-         bands: [MeasuredBand] = []) throws {
+         bands: [MeasuredBand] = [], coreLevels: SaturatedCores.Levels? = nil) throws {
+        self.coreLevels = coreLevels
         self.settings = settings; self.height = height; self.width = width; n = slots; self.sink = sink
         self.bands = bands
         channelFlux = Array(repeating: [], count: 1 + bands.count); channelVariance = channelFlux
