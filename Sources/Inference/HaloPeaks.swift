@@ -14,7 +14,8 @@ import Foundation
 /// explained the same way.
 ///
 /// Only sources brighter than the model knows explain peaks: b is a heatmap peak whose image
-/// pixel is above the model's input ceiling (`DeblendSettings.inputCeiling`). Within the training
+/// pixel is above the model's input ceiling (`DeblendSettings.inputCeiling`), or in a saturated
+/// star's masked core (`SaturatedCores`), whatever the mask's level. Within the training
 /// range the network's peaks are trusted: a faint galaxy on a bright galaxy's wing adds too little
 /// to J to stand out of the tolerance, and the test alone dropped a few such galaxies (BENCHMARKS.md).
 /// The test, for each such b within `reach` (64 px; at least `minimumDistance`) of c with

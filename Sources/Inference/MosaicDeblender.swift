@@ -252,7 +252,8 @@ public struct MosaicDeblender {
                                                  inputRows: block.inputRows, image: image)
             var coreDepths: [Float] = []
             if let levels = coreLevels(sky: scan.sky), input[core..<(core + block.rows.count * image.width)].contains(0) {
-                let around = max(0, block.rows.lowerBound - SaturatedCores.reach)..<min(image.height, block.rows.upperBound + SaturatedCores.reach)
+                let reach = SaturatedCores.reach + SaturatedCores.beyond
+                let around = max(0, block.rows.lowerBound - reach)..<min(image.height, block.rows.upperBound + reach)
                 let rows = try sanitisedRows(around, input: input, inputRows: block.inputRows, image: image).flatMap { $0 }
                 coreDepths = SaturatedCores.depths(rows[...], imageRows: around, width: image.width, rows: block.rows, levels: levels)
             }

@@ -7,28 +7,33 @@
 /// pixel is a core pixel when, along each of the four axis directions, the first pixel that is
 /// not blank lies within `reach` px and is bright (`Levels`):
 /// - at least the input ceiling on all four sides: a star brighter than the model knows;
-/// - or at least `rimSignificance` sky σ above the sky on all four sides, the blank run through
-///   the pixel being `smallestSpan` px or more along both axes: a mask set below the ceiling.
-///   The span keeps out the one- and two-pixel holes of masked cosmic rays and bad pixels on a
-///   galaxy, whose rim is bright too.
+/// - or, for a mask set below the ceiling, at least `rimSignificance` sky σ above the sky on all
+///   four sides, the four within a factor 2.5 of each other (`rimEvenness`: a mask level is an
+///   isophote), the blank runs through the pixel at least 3 px long along both axes and 5 px
+///   along one, and the light falling away from the hole on every side (below). These keep out
+///   the small holes of masked cosmic rays and bad pixels on a galaxy, whose rim is bright too
+///   but uneven, on a shallow slope, or close.
 ///
 /// The network sees a core pixel at the ceiling (what the mask hid was brighter than its rim),
 /// the decoder lets the heatmap keep it, and NMS breaks ties inside the hole by depth (the steps
 /// to its rim), so the star's centre falls in the hole's middle. Its peak explains halo peaks as
 /// a star's does (`HaloPeakFilter`). A core pixel still holds no flux: the masked light is lost.
 ///
-/// The rule reads only the pixels within `reach` along the axes, so a tile decides its own
-/// pixels from the tile alone (its kept centre lies further than `reach` from its edges), and the
-/// decoder the block's rows from `reach` rows either side: both the same however the mosaic is
-/// split.
+/// The rule reads only the pixels within `reach` + `beyond` along the axes. A tile decides its
+/// own pixels from the tile alone, which is the whole image's decision in its kept centre when the
+/// tiles' margin is at least that (`pais deblend`'s is 32 px of 256). The decoder decides the
+/// block's rows from `reach` + `beyond` rows either side: the same however the mosaic is split.
 enum SaturatedCores {
     /// Holes up to 2 × reach + 1 px across are recognised whole.
     static let reach = 16
     /// A rim below the ceiling must stand this many sky σ above the sky.
-    static let rimSignificance: Float = 20
-    /// With a rim below the ceiling, the fewest blank pixels in a row and in a column through a
-    /// core pixel.
-    static let smallestSpan = 3
+    static let rimSignificance: Float = 50
+    /// With a rim below the ceiling, the fewest blank pixels in the row and in the column through
+    /// a core pixel, and in the longer of the two.
+    static let narrowestSpan = 3, longestSpan = 5
+    /// With a rim below the ceiling, the faintest of a core pixel's four rim pixels is at least
+    /// this fraction of the brightest: a mask level is an isophote, so its rim is even.
+    static let rimEvenness: Float = 0.4
     /// With a rim below the ceiling, the pixel `beyond` px outward from each rim pixel must be at
     /// most `fallTolerance` times as bright: a saturated star's light falls away from its core,
     /// while a hole on a galaxy's flank has brighter light beyond its uphill side.
@@ -81,8 +86,10 @@ enum SaturatedCores {
                       let right = rim(y, x, 0, 1) else { continue }
                 let sides = [up, down, left, right]
                 let aboveCeiling = sides.allSatisfy { $0.value >= levels.ceiling }
+                let spans = [up.steps + down.steps - 1, left.steps + right.steps - 1]
+                let faintest = sides.map(\.value).min()!, brightest = sides.map(\.value).max()!
                 let wideAndBright = sides.allSatisfy { $0.value >= levels.rim && $0.fallsAway }
-                    && up.steps + down.steps - 1 >= smallestSpan && left.steps + right.steps - 1 >= smallestSpan
+                    && spans.min()! >= narrowestSpan && spans.max()! >= longestSpan && faintest >= rimEvenness * brightest
                 guard aboveCeiling || wideAndBright else { continue }
                 depth[(y - rows.lowerBound) * width + x] = Float(sides.map(\.steps).min()!)
             }

@@ -207,13 +207,18 @@ struct HaloPeaksTests {
 
     /// A star in the streaming fixture's frame, with four brighter spots on its ring (radius 20 px)
     /// where the fake network puts peaks; seams cross the ring. Streamed, the same peaks
-    /// must be dropped as in one block, with the same outputs.
-    @Test(arguments: [24, 48])
-    func streamedHaloPeaksEqualTheOneBlockRun(_ blockRows: Int) throws {
+    /// must be dropped as in one block, with the same outputs. `masked`: the star's pixels above
+    /// 20 are blank, a core whose rim is below the ceiling (`SaturatedCores`), so no pixel is above
+    /// the ceiling and the decoder must wait for the rim's rows instead.
+    @Test(arguments: [(24, false), (48, false), (24, true), (48, true)])
+    func streamedHaloPeaksEqualTheOneBlockRun(_ blockRows: Int, masked: Bool) throws {
         let centre = Self.ringedStar
-        let image = Self.imageWithRingedStar { 1 + 0.15 * pow(cos(2 * $0), 8) }
+        var image = Self.imageWithRingedStar { 1 + 0.15 * pow(cos(2 * $0), 8) }
+        if masked { for i in image.indices where image[i] > 20 { image[i] = .nan } }
         func settings(_ rows: Int?, drop: Bool) -> DeblendSettings {
             var s = StreamingFixture.settings(blockRows: rows)
+            // Tiles that see a core's whole rim and the light beyond it (SaturatedCoresTests).
+            if masked { s.tile = 64; s.margin = SaturatedCores.reach + SaturatedCores.beyond }
             // The halo test reaching far past the templates (ring at 20 px, reach 24 against 2): the
             // decoder must hold J the further rows (without `templateLookahead` the row check of
             // `HaloPeakFilter.explainer` stops the run).
@@ -233,6 +238,8 @@ struct HaloPeaksTests {
         #expect(run.plan.blocks.count >= 2)
         #expect(run.haloPeaks == wholeRun.haloPeaks)
         #expect(Fingerprint(streamed) == Fingerprint(whole))
+        #expect(!masked || image.filter(\.isNaN).count >= 30, "the fixture must mask the core")
+        guard !masked else { return }
         // Without a pixel above the ceiling nothing waits longer across seams than without the rule.
         var unreached = settings(blockRows, drop: true); unreached.inputCeiling = 1e9
         let (_, unreachedRun) = try StreamingFixture.run(unreached, image: image)
