@@ -10,7 +10,7 @@
 /// - or, for a mask set below the ceiling, at least `rimSignificance` sky σ above the sky on all
 ///   four sides, the four within a factor 2.5 of each other (`rimEvenness`: a mask level is an
 ///   isophote), the blank runs through the pixel at least 3 px long along both axes and 5 px
-///   along one, and the light falling away from the hole on every side (below). These keep out
+///   along one, and the light falling away from the hole on every side (`fallTolerance`). These keep out
 ///   the small holes of masked cosmic rays and bad pixels on a galaxy, whose rim is bright too
 ///   but uneven, on a shallow slope, or close.
 ///
