@@ -80,18 +80,35 @@ enum SaturatedCores {
             }
             return nil
         }
+        /// Whether blank pixel (y, x) is a core pixel, and its depth.
+        func coreDepth(_ y: Int, _ x: Int) -> Int? {
+            guard let up = rim(y, x, -1, 0), let down = rim(y, x, 1, 0), let left = rim(y, x, 0, -1),
+                  let right = rim(y, x, 0, 1) else { return nil }
+            let sides = [up, down, left, right]
+            let aboveCeiling = sides.allSatisfy { $0.value >= levels.ceiling }
+            let spans = [up.steps + down.steps - 1, left.steps + right.steps - 1]
+            let faintest = sides.map(\.value).min()!, brightest = sides.map(\.value).max()!
+            let wideAndBright = sides.allSatisfy { $0.value >= levels.rim && $0.fallsAway }
+                && spans.min()! >= narrowestSpan && spans.max()! >= longestSpan && faintest >= rimEvenness * brightest
+            return aboveCeiling || wideAndBright ? sides.map(\.steps).min()! : nil
+        }
+        // Row by row, run by run: only a run of blank pixels with data at both ends can hold core
+        // pixels, and only those within `reach` of both ends (most blank pixels of a mosaic lie
+        // in wide areas outside its footprint, rejected here at the cost of one pass).
         for y in rows {
-            for x in 0..<width where value(y, x) == 0 {
-                guard let up = rim(y, x, -1, 0), let down = rim(y, x, 1, 0), let left = rim(y, x, 0, -1),
-                      let right = rim(y, x, 0, 1) else { continue }
-                let sides = [up, down, left, right]
-                let aboveCeiling = sides.allSatisfy { $0.value >= levels.ceiling }
-                let spans = [up.steps + down.steps - 1, left.steps + right.steps - 1]
-                let faintest = sides.map(\.value).min()!, brightest = sides.map(\.value).max()!
-                let wideAndBright = sides.allSatisfy { $0.value >= levels.rim && $0.fallsAway }
-                    && spans.min()! >= narrowestSpan && spans.max()! >= longestSpan && faintest >= rimEvenness * brightest
-                guard aboveCeiling || wideAndBright else { continue }
-                depth[(y - rows.lowerBound) * width + x] = Float(sides.map(\.steps).min()!)
+            let row = base + (y - imageRows.lowerBound) * width
+            guard image[row..<(row + width)].contains(0) else { continue }
+            var x = 0
+            while x < width {
+                guard image[row + x] == 0 else { x += 1; continue }
+                var end = x
+                while end + 1 < width, image[row + end + 1] == 0 { end += 1 }
+                if x > 0, end < width - 1, end + 1 - reach <= x - 1 + reach {
+                    for candidate in max(x, end + 1 - reach)...min(end, x - 1 + reach) {
+                        if let steps = coreDepth(y, candidate) { depth[(y - rows.lowerBound) * width + candidate] = Float(steps) }
+                    }
+                }
+                x = end + 1
             }
         }
         return depth
