@@ -32,8 +32,14 @@ def rim(image, blank, y, x, dy, dx, reach, beyond):
             return None
         if blank[yy, xx]:
             continue
-        oy, ox = y + (k + beyond) * dy, x + (k + beyond) * dx
-        outer = image[oy, ox] if 0 <= oy < height and 0 <= ox < width and not blank[oy, ox] else 0.0
+        # The faintest pixel 1 to `beyond` px further out (0 if one is outside or blank).
+        outer = np.inf
+        for j in range(1, beyond + 1):
+            oy, ox = y + (k + j) * dy, x + (k + j) * dx
+            if not (0 <= oy < height and 0 <= ox < width) or blank[oy, ox]:
+                outer = 0.0
+                break
+            outer = min(outer, image[oy, ox])
         return k, image[yy, xx], outer
     return None
 

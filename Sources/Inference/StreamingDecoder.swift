@@ -92,6 +92,9 @@ final class StreamingDecoder {
     /// The levels that make a blank hole a saturated core (`SaturatedCores`), whose peaks explain
     /// halo peaks whatever their rim's level; nil when cores are not looked for.
     let coreLevels: SaturatedCores.Levels?
+    /// A heatmap value this high on a pixel above the input ceiling, or in a saturated core, is
+    /// taken as 1 before NMS.
+    static let saturatedHeatmap: Float = 0.999
 
     /// Forced centres in raster order without duplicates, and how many have been taken.
     let forced: [PixelCentre]?
@@ -160,6 +163,14 @@ final class StreamingDecoder {
                     heatmap[i] = 0
                 }
             }
+        }
+        // Over a source brighter than the model knows the heatmap is a plateau just under 1 whose
+        // last digits say nothing: there it counts as 1, so that NMS's tie-break (the image, or a
+        // masked core's depth) puts the centre on the brightest pixel (BENCHMARKS.md, "Stars
+        // brighter than H = 14").
+        if let ceiling = settings.ceilingInImageUnits {
+            for i in heatmap.indices where heatmap[i] >= Self.saturatedHeatmap && heatmap[i] < 1
+                && (flux[i] >= ceiling || tieBreak[i] >= SaturatedCores.tieBreak(depth: 1)) { heatmap[i] = 1 }
         }
         try sink.imageRows(firstRow: outputs.firstRow, flux[...])
         try sink.heatmapRows(firstRow: outputs.firstRow, heatmap[...])
