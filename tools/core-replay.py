@@ -4,7 +4,7 @@
 constants as options, so that a rule can be tried on many holes without deblending.
 
     tools/core-replay.py IMAGE.fits [IMAGE.fits ...] [--significance 50] [--narrowest 3] [--longest 5]
-                         [--evenness 0.4] [--fall 0.8] [--ceiling 50] [--reach 16] [--beyond 2] [--list]
+                         [--evenness 0.4] [--fall 0.7] [--ceiling 50] [--reach 24] [--beyond 6] [--list]
 
 Per image: the number of blank holes (4-connected NaN or 0 regions) and of those with at least one
 core pixel, with each such hole's size in pixels and the fraction of its pixels taken; with --list
@@ -85,10 +85,10 @@ def main():
     parser.add_argument("--narrowest", type=int, default=3)
     parser.add_argument("--longest", type=int, default=5)
     parser.add_argument("--evenness", type=float, default=0.4)
-    parser.add_argument("--fall", type=float, default=0.8)
+    parser.add_argument("--fall", type=float, default=0.7)
     parser.add_argument("--ceiling", type=float, default=50)
-    parser.add_argument("--reach", type=int, default=16)
-    parser.add_argument("--beyond", type=int, default=2)
+    parser.add_argument("--reach", type=int, default=24)
+    parser.add_argument("--beyond", type=int, default=6)
     parser.add_argument("--list", action="store_true")
     args = parser.parse_args()
     total = 0
