@@ -25,7 +25,7 @@
 /// block's rows from `reach` + `beyond` rows either side: the same however the mosaic is split.
 enum SaturatedCores {
     /// Holes up to 2 × reach + 1 px across are recognised whole.
-    static let reach = 24
+    static let reach = 16
     /// A rim below the ceiling must stand this many sky σ above the sky.
     static let rimSignificance: Float = 50
     /// With a rim below the ceiling, the fewest blank pixels in the row and in the column through
@@ -34,12 +34,11 @@ enum SaturatedCores {
     /// With a rim below the ceiling, the faintest of a core pixel's four rim pixels is at least
     /// this fraction of the brightest: a mask level is an isophote, so its rim is even.
     static let rimEvenness: Float = 0.4
-    /// With a rim below the ceiling, the light within `beyond` px outward of each rim pixel must
-    /// fall to `fallTolerance` of it: a saturated star's light falls away from its core (after the
-    /// plateau of its first ring, for the brightest), while a hole on a galaxy's flank has brighter
-    /// light beyond its uphill side.
-    static let beyond = 6
-    static let fallTolerance: Float = 0.7
+    /// With a rim below the ceiling, the pixel `beyond` px outward from each rim pixel must be at
+    /// most `fallTolerance` times as bright: a saturated star's light falls away from its core,
+    /// while a hole on a galaxy's flank has brighter light beyond its uphill side.
+    static let beyond = 2
+    static let fallTolerance: Float = 0.8
 
     /// The image values (in the image's units) that make a rim bright.
     struct Levels: Equatable {
@@ -71,18 +70,13 @@ enum SaturatedCores {
             return image[base + (y - imageRows.lowerBound) * width + x]
         }
         /// Steps from (y, x) to the first pixel that is not blank along (dy, dx), its value, and
-        /// whether the light falls away from the hole there (within `beyond` px further out, every
-        /// one of them inside the image and not blank).
+        /// whether the light falls away from the hole there (`beyond` px further out).
         func rim(_ y: Int, _ x: Int, _ dy: Int, _ dx: Int) -> (steps: Int, value: Float, fallsAway: Bool)? {
             for k in 1...reach {
                 guard let v = value(y + k * dy, x + k * dx) else { return nil }
                 guard v != 0 else { continue }
-                var faintest = Float.infinity
-                for j in 1...beyond {
-                    guard let outer = value(y + (k + j) * dy, x + (k + j) * dx), outer != 0 else { return (k, v, false) }
-                    faintest = min(faintest, outer)
-                }
-                return (k, v, faintest <= fallTolerance * v)
+                let outer = value(y + (k + beyond) * dy, x + (k + beyond) * dx) ?? 0
+                return (k, v, outer != 0 && outer <= fallTolerance * v)
             }
             return nil
         }
