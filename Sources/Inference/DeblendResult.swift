@@ -57,6 +57,8 @@ public struct DeblendRun: Sendable {
     public var residualSources = 0
     /// Sources flagged as narrower than the PSF (`SharpPeak`: hot pixels, cosmic rays).
     public var artefactSources = 0
+    /// Blank pixels taken as saturated stars' masked cores (`SaturatedCores`), counted by rank 0.
+    public var saturatedCorePixels = 0
     /// Peaks dropped as a brighter source's halo (`DeblendSettings.dropHaloPeaks`): the
     /// heatmap's, and the second detection pass's.
     public var haloPeaks = 0

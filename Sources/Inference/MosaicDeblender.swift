@@ -256,6 +256,7 @@ public struct MosaicDeblender {
                 let around = max(0, block.rows.lowerBound - reach)..<min(image.height, block.rows.upperBound + reach)
                 let rows = try sanitisedRows(around, input: input, inputRows: block.inputRows, image: image).flatMap { $0 }
                 coreDepths = SaturatedCores.depths(rows[...], imageRows: around, width: image.width, rows: block.rows, levels: levels)
+                run.saturatedCorePixels += coreDepths.filter { $0 > 0 }.count
             }
             let flux = Array(input[core..<(core + block.rows.count * image.width)]), isLast = block.index == plan.blocks.count - 1
             if overlapped {

@@ -67,6 +67,8 @@ struct BrightSourceCLITests {
             #expect(run.status == 0, "\(run.standardError)")
             summaries[output] = run.standardOutput
         }
+        // No blank pixel, no core: the summary says nothing of them.
+        #expect(!(summaries["/out"] ?? "").contains("masked cores"))
         let catalog = try FITSTable.read(from: directory + "/out/catalog.csv")
         let xs = try catalog.doubles("x"), ys = try catalog.doubles("y"), fluxes = try catalog.doubles("flux")
         // Away from the stars (> 60 px) the stars' tiles fill with false detections unless the
@@ -120,6 +122,8 @@ struct BrightSourceCLITests {
         let unmasked = try Self.addStars(to: try Self.simulateField(in: directory), writing: masked, saturation: saturation)
         let run = try runPais(["deblend", masked, "--output", directory + "/out", "--model", shippedModels + "/pais-small-sim.safetensors", "--no-stamps"])
         #expect(run.status == 0, "\(run.standardError)")
+        // The summary line says the rule fired.
+        #expect(run.standardOutput.contains("blank pixels taken as saturated stars' masked cores"), "\(run.standardOutput)")
         let catalog = try FITSTable.read(from: directory + "/out/catalog.csv")
         let xs = try catalog.doubles("x"), ys = try catalog.doubles("y"), fluxes = try catalog.doubles("flux")
         for (star, light) in zip(Self.stars, unmasked) {
