@@ -31,7 +31,8 @@ PSF's core, normalised to the magnitude's flux), e.g. one far larger than the tr
     plain field's there (the stars' tiles filling with false detections);
   - detections near the stars: within 60 px, minus the plain field's (PSF rings, halos);
   - per star: whether a detection lies within 2 px, and its flux over the star's (and, for a
-    masked star, the fraction of its light left unmasked, the most a deblend can give it);
+    masked star, the fraction of its light left unmasked, the most a deblend can give it); for a
+    missed star, how far the nearest detection lies and the share of the star's light it holds;
   - with --truth FIELD (the field stars were added to): of its detectable true sources 3-60 px
     from a star, how many the starred deblend finds within 5 px.
 `added` lists the detections of the starred deblend more than 2 px from every plain one and
@@ -163,7 +164,15 @@ def score(args):
         flux = 10 ** (-0.4 * (magnitude - ZERO_POINT))
         found += int(close.any())
         left = f" of {unmasked:.2f} unmasked" if unmasked < 1 else ""
-        recovered.append(f"H {magnitude:g}: " + (f"{starred[close, 2].max() / flux:.2f}{left}" if close.any() else "missed"))
+        if close.any():
+            recovered.append(f"H {magnitude:g}: {starred[close, 2].max() / flux:.2f}{left}")
+        else:
+            # How far the nearest detection lies, and the light it holds: an off-centre detection
+            # of the star, or none.
+            k = int(np.argmin(np.hypot(starred[:, 0] - x, starred[:, 1] - y)))
+            offset = float(np.hypot(starred[k, 0] - x, starred[k, 1] - y))
+            recovered.append(f"H {magnitude:g}: missed (nearest detection {offset:.1f} px away, holding "
+                             f"{starred[k, 2] / flux:.2f}{left})")
     line = (f"false detections away from the stars {far}, near them {near}, stars found {found}/{len(stars)}; "
             f"flux kept: {', '.join(recovered)}")
     if args.truth:
