@@ -42,13 +42,29 @@ import numpy as np
 from astropy.io import fits
 
 
+def open_field(path):
+    """The field's HDUs (all kept, the truth too), a float32 copy of its image and the image's
+    robust rms."""
+    hdus = fits.open(path)
+    image = hdus[0].data.astype(np.float32).copy()
+    finite = image[np.isfinite(image)]
+    return hdus, image, 1.4826 * np.median(np.abs(finite - np.median(finite)))
+
+
+def write_field(hdus, image, out, rows):
+    """Writes the changed field to `out` and its list of changes, one `a:b:c:d` row each, to
+    `out`.art."""
+    hdus[0].data = image
+    hdus.writeto(out, overwrite=True)
+    with open(out + ".art", "w") as f:
+        for row in rows:
+            f.write(":".join(f"{v}" for v in row) + "\n")
+
+
 def add(args):
     rng = np.random.default_rng(args.seed)
-    hdus = fits.open(args.field)
-    image = hdus[0].data.astype(np.float32).copy()
+    hdus, image, rms = open_field(args.field)
     height, width = image.shape
-    finite = image[np.isfinite(image)]
-    rms = 1.4826 * np.median(np.abs(finite - np.median(finite)))
     artefacts = []
     for _ in range(args.hot):
         y, x = int(rng.integers(5, height - 5)), int(rng.integers(5, width - 5))
@@ -62,20 +78,13 @@ def add(args):
             ty, tx = int(round(y + s * np.sin(angle))), int(round(x + s * np.cos(angle)))
             image[ty, tx] = max(image[ty, tx], value)
         artefacts.append((x + length / 2 * np.cos(angle), y + length / 2 * np.sin(angle), "track", value))
-    hdus[0].data = image
-    hdus.writeto(args.out, overwrite=True)
-    with open(args.out + ".art", "w") as f:
-        for x, y, kind, value in artefacts:
-            f.write(f"{x}:{y}:{kind}:{value}\n")
+    write_field(hdus, image, args.out, artefacts)
     print(f"wrote {args.out} and {args.out}.art: {args.hot} hot pixels and {args.tracks} tracks (sky rms {rms:.4g})")
 
 
 def holes(args):
     rng = np.random.default_rng(args.seed)
-    hdus = fits.open(args.field)
-    image = hdus[0].data.astype(np.float32).copy()
-    finite = image[np.isfinite(image)]
-    rms = 1.4826 * np.median(np.abs(finite - np.median(finite)))
+    hdus, image, rms = open_field(args.field)
     bright = np.argwhere(image >= args.above * rms)
     bright = bright[(bright[:, 0] >= 5) & (bright[:, 0] < image.shape[0] - 5) & (bright[:, 1] >= 5) & (bright[:, 1] < image.shape[1] - 5)]
     if len(bright) < args.count:
@@ -86,11 +95,7 @@ def holes(args):
         size = int(rng.integers(1, args.size + 1))
         image[y:y + size, x:x + size] = np.nan
         made.append((x, y, size))
-    hdus[0].data = image
-    hdus.writeto(args.out, overwrite=True)
-    with open(args.out + ".art", "w") as f:
-        for x, y, size in made:
-            f.write(f"{x}:{y}:hole:{size}\n")
+    write_field(hdus, image, args.out, [(x, y, "hole", size) for x, y, size in made])
     print(f"wrote {args.out} and {args.out}.art: {args.count} holes of 1-{args.size} px on pixels above {args.above} x the sky rms {rms:.4g}")
 
 

@@ -252,11 +252,11 @@ public struct MosaicDeblender {
                                                  inputRows: block.inputRows, image: image)
             var coreDepths: [Float] = []
             if let levels = coreLevels(sky: scan.sky), input[core..<(core + block.rows.count * image.width)].contains(0) {
-                let reach = SaturatedCores.reach + SaturatedCores.beyond
+                let reach = SaturatedCores.readsAround
                 let around = max(0, block.rows.lowerBound - reach)..<min(image.height, block.rows.upperBound + reach)
                 let rows = try sanitisedRows(around, input: input, inputRows: block.inputRows, image: image).flatMap { $0 }
                 coreDepths = SaturatedCores.depths(rows[...], imageRows: around, width: image.width, rows: block.rows, levels: levels)
-                run.saturatedCorePixels += coreDepths.filter { $0 > 0 }.count
+                run.saturatedCorePixels += coreDepths.reduce(0) { $0 + ($1 > 0 ? 1 : 0) }
             }
             let flux = Array(input[core..<(core + block.rows.count * image.width)]), isLast = block.index == plan.blocks.count - 1
             if overlapped {

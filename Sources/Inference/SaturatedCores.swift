@@ -19,10 +19,10 @@
 /// to its rim), so the star's centre falls in the hole's middle. Its peak explains halo peaks as
 /// a star's does (`HaloPeakFilter`). A core pixel still holds no flux: the masked light is lost.
 ///
-/// The rule reads only the pixels within `reach` + `beyond` along the axes. A tile decides its
-/// own pixels from the tile alone, which is the whole image's decision in its kept centre when the
+/// The rule reads only the pixels within `readsAround` px along the axes. A tile decides its own
+/// pixels from the tile alone, which is the whole image's decision in its kept centre when the
 /// tiles' margin is at least that (`pais deblend`'s is 32 px of 256). The decoder decides the
-/// block's rows from `reach` + `beyond` rows either side: the same however the mosaic is split.
+/// block's rows from `readsAround` rows either side: the same however the mosaic is split.
 enum SaturatedCores {
     /// Holes up to 2 × reach + 1 px across are recognised whole.
     static let reach = 16
@@ -39,6 +39,9 @@ enum SaturatedCores {
     /// while a hole on a galaxy's flank has brighter light beyond its uphill side.
     static let beyond = 2
     static let fallTolerance: Float = 0.8
+    /// How far along an axis the rule reads from a blank pixel: the rows a block's decision needs
+    /// either side, and the least tile margin for a tile's decision to be the whole image's.
+    static var readsAround: Int { reach + beyond }
 
     /// The image values (in the image's units) that make a rim bright.
     struct Levels: Equatable {

@@ -169,8 +169,8 @@ final class StreamingDecoder {
         // masked core's depth) puts the centre on the brightest pixel (BENCHMARKS.md, "Stars
         // brighter than H = 14").
         if let ceiling = settings.ceilingInImageUnits {
-            for i in heatmap.indices where heatmap[i] >= Self.saturatedHeatmap && heatmap[i] < 1
-                && (flux[i] >= ceiling || tieBreak[i] >= SaturatedCores.tieBreak(depth: 1)) { heatmap[i] = 1 }
+            for i in heatmap.indices where heatmap[i] >= Self.saturatedHeatmap
+                && (flux[i] >= ceiling || !coreDepths.isEmpty && coreDepths[i] > 0) { heatmap[i] = 1 }
         }
         try sink.imageRows(firstRow: outputs.firstRow, flux[...])
         try sink.heatmapRows(firstRow: outputs.firstRow, heatmap[...])

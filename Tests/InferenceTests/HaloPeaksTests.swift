@@ -218,7 +218,7 @@ struct HaloPeaksTests {
         func settings(_ rows: Int?, drop: Bool) -> DeblendSettings {
             var s = StreamingFixture.settings(blockRows: rows)
             // Tiles that see a core's whole rim and the light beyond it (SaturatedCoresTests).
-            if masked { s.tile = 64; s.margin = SaturatedCores.reach + SaturatedCores.beyond }
+            if masked { s.tile = 64; s.margin = SaturatedCores.readsAround }
             // The halo test reaching far past the templates (ring at 20 px, reach 24 against 2): the
             // decoder must hold J the further rows (without `templateLookahead` the row check of
             // `HaloPeakFilter.explainer` stops the run).

@@ -105,7 +105,7 @@ struct SaturatedCoresTests {
 
     /// `margin`: the tiles' (32 px wide); a tile judges a core from its own pixels, which sees
     /// the whole of a hole's rim and the light beyond it when the margin is at least
-    /// `SaturatedCores.reach` + `beyond`, as `pais deblend`'s 32 of 256 is.
+    /// `SaturatedCores.readsAround`, as `pais deblend`'s 32 of 256 is.
     static func settings(blockRows: Int?, cores: Bool, margin: Int = 4) -> DeblendSettings {
         var s = StreamingFixture.settings(blockRows: blockRows)
         if margin > 4 { s.tile = 64; s.margin = margin }
@@ -118,7 +118,7 @@ struct SaturatedCoresTests {
     @Test(arguments: [(24, 300), (48, 300), (24, 20), (48, 20)] as [(Int, Float)])
     func theStarsCentreIsInItsMaskedCoreStreamedOrNot(_ blockRows: Int, mask: Float) throws {
         let image = Self.starImage(mask: mask)
-        let margin = mask < 50 ? SaturatedCores.reach + SaturatedCores.beyond : 4
+        let margin = mask < 50 ? SaturatedCores.readsAround : 4
         #expect(image.filter(\.isNaN).count >= 9, "the fixture must mask the core")
         let atCentre = { (r: DeblendResult) in r.sources.filter { abs($0.y - 50) <= 1 && abs($0.x - 45) <= 1 } }
         let (whole, _) = try StreamingFixture.run(Self.settings(blockRows: nil, cores: true, margin: margin), image: image)
