@@ -100,7 +100,7 @@ def main():
         count, rim_level, holes = replay(path, args)
         total += len(holes)
         print(f"{path}: {count} holes, {len(holes)} taken (rim level {rim_level:.3g}):",
-              " ".join(f"{size}px/{fraction:.2f}" for size, fraction, *_ in sorted(holes)))
+              " ".join(f"{size}px/{fraction:.2f}" for size, fraction, *_ in sorted(holes, key=lambda hole: hole[:2])))
         if args.list:
             for size, fraction, h, w, ring in holes:
                 print(f"    {size} px, box {h} x {w}, {fraction:.2f} taken; rim {ring.min():.3g} / {np.median(ring):.3g} / {ring.max():.3g}")
