@@ -87,7 +87,7 @@ struct HaloPeaksTests {
         let filter = HaloPeakFilter(settings: .init(reach: 20))
         templates.withReader(centres: []) { j in
             #expect(j.value(40, 40) < 0, "the core must be blank")
-            #expect(filter.brightness(of: Self.star, j: j) > 10 * j.value(40, 54))
+            #expect(filter.brightness(of: Self.star, j: j) == .infinity, "a masked core is brighter than anything J can measure")
             let explainer = filter.explainer(of: (40, 54), neighbours: [Self.star], j: j, sigma: Self.rms * templates.noiseFactor)
             #expect(explainer.map { [$0.y, $0.x] } == [Self.star.y, Self.star.x])
         }
