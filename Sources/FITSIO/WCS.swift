@@ -133,13 +133,13 @@ public final class CelestialWCS: @unchecked Sendable {
     }
 }
 
-private func card(_ name: String, _ value: String, _ comment: String) -> String {
+func card(_ name: String, _ value: String, _ comment: String) -> String {
     let keyword = name.padding(toLength: 8, withPad: " ", startingAt: 0)
     let padded = String(repeating: " ", count: max(0, 20 - value.count)) + value
     return String((keyword + "= " + padded + " / " + comment).prefix(80))
 }
 
-private func format(_ value: Double) -> String { String(format: "%.15G", value) }
+func format(_ value: Double) -> String { String(format: "%.15G", value) }
 
 private func wcsMessage(_ code: Int32) -> String {
     String(cString: cwcs_error_message(code))

@@ -54,6 +54,7 @@ struct DeblendCommand: ParsableCommand {
     @Option(help: "A pixel's slots whose vectors land on the same source: fill (each repeat goes to the nearest of the pixel's three nearest sources that no slot holds, within the symmetric templates' reach) or keep (method.md §4.2). Default: the model file's pais_repeated_owners (the shipped white-noise models record fill), else keep. Fill needs --attribution symmetric.") var repeatedOwners: String?
     @Option(help: "Second detection pass: also take the peaks of what the image holds beyond the detected sources' symmetric templates that stand this many sigma above the smoothed sky noise (e.g. 8), for faint sources on a brighter one's flank that the heatmap merges; costs precision (runbooks/deblend-a-mosaic.md). Default: the model file's pais_residual_peaks when it records one (the completeness-first model does), else off; 0 turns it off. Not with --centres.") var residualPeaks: Float?
     @Option(help: "Heatmap peaks on a brighter source's halo (a bright star's rings and wings): drop (the default: a peak whose smoothed light matches its mirror image through a source at least 5 times brighter within the templates' reach, and the circle about that source through it, is that source's light, not a source; the same for the peaks of --residual-peaks) or keep. Needs --attribution symmetric; not with --centres (runbooks/deblend-a-mosaic.md).") var haloPeaks = "drop"
+    @Option(help: "Sum NxN pixels into one before deblending, for mosaics drizzled finer than the model's 0.06\"/px grid (e.g. 2 for the HLF's 30 mas mosaics): auto (the default: the whole N that brings the WCS pixel scale to within 10 % of 0.06\", 1 without a WCS or when none does) or N. Every output (catalog x and y, segmentation, heatmap, per-source images) is on the binned grid, whose WCS it carries.") var bin = "auto"
     @Flag(help: "Skip the per-source images (sources.fits): catalog, segmentation and heatmap only; faster, and far smaller on big mosaics (fluxes equal to rounding).") var noStamps = false
     @Flag(help: "Replace an existing output directory.") var overwrite = false
 
@@ -93,7 +94,9 @@ struct DeblendCommand: ParsableCommand {
         if root && !FileManager.default.fileExists(atPath: parent) {
             throw CommandError("--output \(output): directory \(parent) does not exist")
         }
-        let input = try DeblendInput(path: image, hdu: hdu)
+        let opened = try DeblendInput(path: image, hdu: hdu)
+        let binned = try opened.resolveBinning(option: bin)
+        let input = try opened.binned(by: binned.binning, path: image)
         if weightHdu != nil && weight == nil { throw CommandError("--weight-hdu needs --weight") }
         let weighted = try weight.map { try input.weighted(by: $0, hdu: weightHdu, imagePath: image) }
         let rows = weighted?.rows ?? input.rows
@@ -153,6 +156,7 @@ struct DeblendCommand: ParsableCommand {
         let matchSummary = noise.summary(matched, grid: plan.grid, scale: settings.inputScale)
         if root {
             print("plan: \(input.width)x\(input.height) image, \(plan.grid.count) tiles; \(plan.summary)")
+            if let line = binned.line { print(line) }
             print(units.summary)
             if let warning = input.pixelScaleWarning { writeToStandardError("warning: \(image) \(warning)\n") }
             if let problem = input.wcsProblem {
@@ -185,6 +189,7 @@ struct DeblendCommand: ParsableCommand {
             ("PAISCWIN", .double(WindowedCentroid.sigma), "[px] sigma of the centroids' Gaussian window"),
             ("PAISPREC", .string(arithmetic.rawValue), "network arithmetic (float32 or bfloat16)"),
             ("PAISZP", .double(units.zeroPoint), "AB zero point of the input's pixel values"),
+            ("PAISBIN", .int(binned.binning.factor), "input pixels summed NxN onto this grid (1: none)"),
             ("PAISBKG", .string(sky.map { $0.background.headerValue(subtracted: $0.subtract) } ?? "none"), "sky background subtracted first"),
             ("PAISNCOR", .double(noise.correlation.isFinite ? Double(noise.correlation) : -1), "sky noise neighbour correlation (-1: unmeasured)"),
             ("PAISNMAT", .string(matchSummary.header), "tiles scaled so their sky noise is the model's"),
@@ -242,7 +247,8 @@ struct DeblendCommand: ParsableCommand {
             let what = weight == nil ? "NaN/Inf pixels were" : "pixels (NaN/Inf, or not positive in the weight map) were blanked and"
             writeToStandardError("warning: \(image): \(run.replacedPixels) \(what) replaced by 0\n")
         }
-        print("deblended \(input.width)x\(input.height) image \(image) with \(weights) (\(preset)\(network.slots != ModelConfig.methodSlots ? ", \(network.slots) slots" : ""), tile \(tile), margin \(settings.margin), \(arithmetic == .bfloat16 ? "bfloat16 on \(BFloat16Engine.selected.label)" : arithmetic.rawValue), \(settings.attribution.rawValue) attribution\(views > 1 ? ", \(views) views" : ""))")
+        let binnedFrom = binned.binning.factor > 1 ? " (binned \(binned.binning.factor)x\(binned.binning.factor) from \(opened.width)x\(opened.height))" : ""
+        print("deblended \(input.width)x\(input.height)\(binnedFrom) image \(image) with \(weights) (\(preset)\(network.slots != ModelConfig.methodSlots ? ", \(network.slots) slots" : ""), tile \(tile), margin \(settings.margin), \(arithmetic == .bfloat16 ? "bfloat16 on \(BFloat16Engine.selected.label)" : arithmetic.rawValue), \(settings.attribution.rawValue) attribution\(views > 1 ? ", \(views) views" : ""))")
         if let sky { print("  \(sky.background.summary(subtracted: sky.subtract))") }
         let blank = run.blankTiles > 0 ? " (\(run.blankTiles) blank tiles not run)" : ""
         // Under several ranks the others run tiles while rank 0 decodes, so the rate is the whole run's.

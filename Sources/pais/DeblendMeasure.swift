@@ -83,13 +83,13 @@ struct MeasuredImage {
     /// its own units).
     init(_ option: MeasureOption, image: DeblendInput, background choice: BackgroundChoice, mesh: Int) throws {
         name = option.name; path = option.path
-        input = try DeblendInput(path: path, hdu: option.hdu)
+        input = try DeblendInput(path: path, hdu: option.hdu).binned(by: image.binning, path: path)
         guard input.width == image.width, input.height == image.height else {
             throw CommandError("--measure \(name): \(path) is \(input.width)x\(input.height) but the deblended image is \(image.width)x\(image.height)")
         }
         if let theirs = input.wcs, let ours = image.wcs { try Self.checkSameGrid(ours, theirs, width: image.width, height: image.height, name: name, path: path) }
         zeroPoint = option.zeroPoint.map { ABZeroPoint(magnitude: $0, source: "--measure-zero-point") } ?? input.zeroPoint
-        let weighted: (rows: any ImageRows, weight: FITSImageRows)?, opened = input
+        let weighted: (rows: any ImageRows, weight: any ImageRows)?, opened = input
         do { weighted = try option.weight.map { try opened.weighted(by: $0.path, hdu: $0.hdu, imagePath: option.path) } } catch {
             throw CommandError("--measure-weight \(option.name): \(error)")
         }

@@ -12,11 +12,16 @@ import Tensors
 struct DeblendInput {
     var height: Int { rows.height }
     var width: Int { rows.width }
-    /// The image, read a band of rows at a time (never whole).
-    var rows: FITSImageRows
-    /// WCS header cards of that HDU, copied verbatim onto every output.
+    /// The image, read a band of rows at a time (never whole), binned by `binning`.
+    var rows: any ImageRows { binning.factor == 1 ? file : BinnedRows(file, binning: binning) }
+    /// The image HDU as the file holds it.
+    let file: FITSImageRows
+    /// How the file's pixels are summed into the model's grid (`--bin`; factor 1: as they are).
+    private(set) var binning = try! PixelBinning(factor: 1)
+    /// WCS header cards of the grid deblended (the HDU's verbatim when not binned), written onto every output.
     var wcsCards: [String]
-    var wcs: CelestialWCS?
+    /// The WCS of the grid deblended, and of the file's own pixels.
+    var wcs: CelestialWCS?, fileWCS: CelestialWCS?
     /// Why a WCS the header has could not be used (the catalog's ra and dec are then NaN).
     var wcsProblem: String?
     /// The AB zero point the header gives (MAGZP, or PHOTFLAM/PHOTPLAM), nil if none.
@@ -30,9 +35,21 @@ struct DeblendInput {
         let (file, chosen) = try Self.image(path, hdu: hdu)
         wcsCards = try file.wcsCards()
         do { wcs = try file.readCelestialWCS() } catch let e as FITSError { wcsProblem = e.message }
+        fileWCS = wcs
         do { zeroPoint = try file.abZeroPoint() } catch let e as FITSError { throw CommandError("\(path): \(e.message)") }
         if case .string(let text)? = try file.readKey("BUNIT"), !text.isEmpty { unit = text }
-        rows = try FITSImageRows(file: file, hdu: chosen)
+        self.file = try FITSImageRows(file: file, hdu: chosen)
+    }
+
+    /// This image binned by `binning`: its rows, size and WCS become the binned grid's. `path` names it in errors.
+    func binned(by binning: PixelBinning, path: String) throws -> DeblendInput {
+        var binned = self
+        binned.binning = binning
+        if let wcs = fileWCS {
+            do { binned.wcs = try wcs.binned(by: binning, source: path) } catch let e as FITSError { throw CommandError("\(path): \(e.message)") }
+            binned.wcsCards = binned.wcs!.cards
+        }
+        return binned
     }
 
     /// `path`'s image HDU `hdu` (a 0-based index or an EXTNAME such as SCI or WHT of an HST
@@ -69,12 +86,16 @@ struct DeblendInput {
     /// This image read through the weight map at `path`, HDU `hdu` (nil: the first 2-D image):
     /// blank where the weight is not positive; and the map itself, for the flux errors. A map of
     /// another shape fails with a line naming both files (`imagePath` is this image's).
-    func weighted(by path: String, hdu: String?, imagePath: String) throws -> (rows: any ImageRows, weight: FITSImageRows) {
-        let (file, index) = try Self.image(path, hdu: hdu)
-        let weight = try FITSImageRows(file: file, hdu: index)
+    func weighted(by path: String, hdu: String?, imagePath: String) throws -> (rows: any ImageRows, weight: any ImageRows) {
+        let (opened, index) = try Self.image(path, hdu: hdu)
+        let weight = try FITSImageRows(file: opened, hdu: index)
+        let masked: WeightMaskedRows
         do {
-            return (try WeightMaskedRows(image: rows, weight: weight, names: (imagePath, "weight map \(path)")), weight)
+            masked = try WeightMaskedRows(image: file, weight: weight, names: (imagePath, "weight map \(path)"))
         } catch let e as InferenceError { throw CommandError(e.description) }
+        guard binning.factor > 1 else { return (masked, weight) }
+        // Blanked before binning, so a block holds the mean of the pixels the map says hold data.
+        return (BinnedRows(masked, binning: binning), BinnedWeightRows(weight, binning: binning))
     }
 
     /// How the network sees this image's pixel values: from `zeroPoint` (the command line's), else
@@ -89,11 +110,43 @@ struct DeblendInput {
         return units
     }
 
-    /// A warning when the WCS pixel scale is more than 10 % off the model's 0.06″, nil otherwise.
+    /// A warning when the WCS pixel scale of the grid deblended is more than 10 % off the
+    /// model's 0.06″, nil otherwise.
     var pixelScaleWarning: String? {
         guard let scale = pixelScaleArcsec, abs(scale / Instrument.pixelScale - 1) > 0.1 else { return nil }
-        return "has " + String(format: "%.3f", scale) + "\"/px but the model was trained on \(Instrument.pixelScale)\"/px images; "
-            + "resample it first for trustworthy results"
+        let remedy = Self.wholeBinning(scale: scale).map { "--bin \($0) (or auto) sums \($0)x\($0) pixels onto it" }
+            ?? "resample it onto a 0.06\"/px grid first for trustworthy results"
+        return "has " + String(format: "%.3f", scale) + "\"/px but the model was trained on \(Instrument.pixelScale)\"/px images; " + remedy
+    }
+
+    /// The whole factor N ≥ 2 that brings pixels of `scale` arcsec to within 10 % of the model's
+    /// 0.06″ by summing N×N of them, nil if none does.
+    static func wholeBinning(scale: Double) -> Int? {
+        let factor = (Instrument.pixelScale / scale).rounded()
+        guard factor >= 2, factor <= Double(maxBinning), abs(scale * factor / Instrument.pixelScale - 1) <= 0.1 else { return nil }
+        return Int(factor)
+    }
+
+    /// The largest `--bin`: 16 pixels of 3.75 mas make one of 60.
+    static let maxBinning = 16
+
+    /// `--bin`'s binning: `auto` bins by `wholeBinning` of the file's WCS scale (none without a
+    /// WCS), or a whole factor as given; and the report's line when it bins.
+    func resolveBinning(option: String) throws -> (binning: PixelBinning, line: String?) {
+        let factor: Int, origin: String
+        if option == "auto" {
+            factor = pixelScaleArcsec.flatMap(Self.wholeBinning) ?? 1
+            origin = "--bin auto: the WCS gives " + String(format: "%.3f", pixelScaleArcsec ?? .nan) + "\"/px, the model's grid is \(Instrument.pixelScale)\"/px"
+        } else {
+            guard let given = Int(option), (1...Self.maxBinning).contains(given) else {
+                throw CommandError("--bin must be auto or a whole number of pixels from 1 to \(Self.maxBinning), got '\(option)'")
+            }
+            factor = given; origin = "--bin \(given)"
+        }
+        let binning = try PixelBinning(factor: factor)
+        guard factor > 1 else { return (binning, nil) }
+        let size = binning.binnedSize(height: height, width: width)
+        return (binning, "binning: \(factor)x\(factor) pixels summed (\(origin)): the \(size.width)x\(size.height) grid is deblended, and every output is on it")
     }
 
     /// The pixel side in arcsec at the image's centre, from its WCS (nil without one).
@@ -118,7 +171,9 @@ extension DeblendInput {
         guard FileManager.default.fileExists(atPath: path) else { throw CommandError("\(path): no such file") }
         let table = try FITSTable.read(from: path)
         guard table.rowCount > 0 else { throw CommandError("\(path): the catalog is empty (no centres to deblend at)") }
-        let positions = try table.pixelPositions(source: path, wcs: wcs, imagePath: imagePath)
+        // On the file's pixels (x, y columns are), then onto the grid deblended.
+        let positions = try table.pixelPositions(source: path, wcs: fileWCS, imagePath: imagePath)
+            .map { (x: binning.binned($0.x), y: binning.binned($0.y)) }
         return try positions.enumerated().map { row, p in
             guard p.x.isFinite, p.y.isFinite else { throw CommandError("\(path): row \(row) has a non-finite position (x=\(p.x), y=\(p.y))") }
             let centre = PixelCentre(y: Int((p.y + 0.5).rounded(.down)), x: Int((p.x + 0.5).rounded(.down)))
