@@ -17,6 +17,11 @@ public struct PixelBinning: Sendable, Equatable {
         self.factor = factor
     }
 
+    /// No binning: the image as it is.
+    public static let none = PixelBinning(checked: 1)
+
+    private init(checked factor: Int) { self.factor = factor }
+
     /// The binned grid of a `height x width` image (partial blocks at the far edges count).
     public func binnedSize(height: Int, width: Int) -> (height: Int, width: Int) {
         ((height + factor - 1) / factor, (width + factor - 1) / factor)

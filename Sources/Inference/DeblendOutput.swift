@@ -82,21 +82,24 @@ public enum DeblendOutput {
     /// an ellipse of K·a × K·b at its centroid, or the 3.5 px circle without isophotal pixels; 3a ×
     /// 3b and 2 px for sources measured without one), tagged with its id and green when unblended,
     /// red when blended, yellow when flagged as an artefact, dashed when found in the templates'
-    /// residual.
-    public static func regions(_ s: [DeblendedSource]) -> String {
-        var text = "# Region file format: DS9 version 4.1\n# pais deblend: sources at their centroids (1-based image pixels)\n"
+    /// residual. The coordinates are the input image's, whose pixels `binning` summed into the grid
+    /// deblended, so the regions overlay the image the user has.
+    public static func regions(_ s: [DeblendedSource], binning: PixelBinning = .none) -> String {
+        let scale = Double(binning.factor)
+        var text = "# Region file format: DS9 version 4.1\n# pais deblend: sources at their centroids (1-based image pixels"
+            + (binning.factor > 1 ? " of the input, binned \(binning.factor)x\(binning.factor) to deblend)\n" : ")\n")
         text += "global color=green width=1 font=\"helvetica 9 normal roman\"\nimage\n"
         for source in s {
-            let x = source.xCentroid + 1, y = source.yCentroid + 1
+            let x = binning.original(source.xCentroid) + 1, y = binning.original(source.yCentroid) + 1
             let colour = source.artefact ? " color=yellow" : source.blended ? " color=red" : ""
             let style = " # text={\(source.id)}" + colour + (source.foundInResidual ? " dash=1" : "")
             let k = source.kronRadius
             if source.a.isFinite && source.b.isFinite {
                 let (a, b) = k.isFinite ? (k * max(source.a, KronAperture.minimumAxis), k * max(source.b, KronAperture.minimumAxis))
                     : (max(3 * source.a, 1), max(3 * source.b, 1))
-                text += String(format: "ellipse(%.3f,%.3f,%.3f,%.3f,%.2f)", x, y, a, b, source.theta) + style + "\n"
+                text += String(format: "ellipse(%.3f,%.3f,%.3f,%.3f,%.2f)", x, y, scale * a, scale * b, source.theta) + style + "\n"
             } else {
-                text += String(format: "circle(%.3f,%.3f,%.3f)", x, y, k.isFinite ? k : 2) + style + "\n"
+                text += String(format: "circle(%.3f,%.3f,%.3f)", x, y, scale * (k.isFinite ? k : 2)) + style + "\n"
             }
         }
         return text
@@ -152,6 +155,8 @@ public final class DeblendFileSink: DeblendSink, @unchecked Sendable {
     let width: Int, height: Int
     let wcsCards: [String], wcs: CelestialWCS?
     let keywords: [(String, HeaderValue, String)]
+    /// How the input's pixels were summed into the grid deblended (the regions are on the input's).
+    let inputBinning: PixelBinning
     let heatmap: FITSFile, segmentation: FITSFile
     var sources: FITSFile?
     var stampOffsets: [Int] = []
@@ -163,8 +168,8 @@ public final class DeblendFileSink: DeblendSink, @unchecked Sendable {
 
     public init(directory: String, height: Int, width: Int, wcsCards: [String], wcs: CelestialWCS?,
                 keywords: [(String, HeaderValue, String)] = [], overwrite: Bool, perSourceImages: Bool = true,
-                photometry: CatalogPhotometry = CatalogPhotometry()) throws {
-        self.perSourceImages = perSourceImages; self.photometry = photometry
+                photometry: CatalogPhotometry = CatalogPhotometry(), inputBinning: PixelBinning = .none) throws {
+        self.perSourceImages = perSourceImages; self.photometry = photometry; self.inputBinning = inputBinning
         let fm = FileManager.default
         let final = URL(fileURLWithPath: directory).standardizedFileURL
         if fm.fileExists(atPath: final.path) && !overwrite {
@@ -292,7 +297,7 @@ public final class DeblendFileSink: DeblendSink, @unchecked Sendable {
             try cat.commit()
             try table.writeCSV(to: stagingDirectory + "/" + DeblendOutput.catalogCSV)
             let regionsPath = stagingDirectory + "/" + DeblendOutput.regions
-            do { try DeblendOutput.regions(catalogSources).write(toFile: regionsPath, atomically: false, encoding: .utf8) } catch {
+            do { try DeblendOutput.regions(catalogSources, binning: inputBinning).write(toFile: regionsPath, atomically: false, encoding: .utf8) } catch {
                 throw InferenceError.output(path: regionsPath, reason: fileErrorReason(error))
             }
             try settlement.withLock { settled in

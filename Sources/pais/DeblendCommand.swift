@@ -214,7 +214,8 @@ struct DeblendCommand: ParsableCommand {
             try DeblendFileSink(directory: output, height: input.height, width: input.width, wcsCards: input.wcsCards,
                                 wcs: input.wcs, keywords: keywords, overwrite: overwrite, perSourceImages: !noStamps,
                                 photometry: CatalogPhotometry(fluxUnit: input.unit ?? "electron/s", zeroPoint: units.zeroPoint,
-                                                              bands: measured.map { ($0.name, $0.input.unit ?? "electron/s", $0.zeroPoint?.magnitude) }))
+                                                              bands: measured.map { ($0.name, $0.input.unit ?? "electron/s", $0.zeroPoint?.magnitude) }),
+                                inputBinning: binned.binning)
         } : nil
         sink?.discardOnStopSignal()
         let run: DeblendRun

@@ -17,7 +17,7 @@ struct DeblendInput {
     /// The image HDU as the file holds it.
     let file: FITSImageRows
     /// How the file's pixels are summed into the model's grid (`--bin`; factor 1: as they are).
-    private(set) var binning = try! PixelBinning(factor: 1)
+    private(set) var binning = PixelBinning.none
     /// WCS header cards of the grid deblended (the HDU's verbatim when not binned), written onto every output.
     var wcsCards: [String]
     /// The WCS of the grid deblended, and of the file's own pixels.

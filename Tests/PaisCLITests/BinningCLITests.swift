@@ -70,6 +70,31 @@ struct BinningCLITests {
             #expect(abs(a.ra - b.ra) < 1e-11 && abs(a.dec - b.dec) < 1e-11)
         }
 
+        // The regions overlay the image the user has: centres and axes on its finer pixels.
+        func firstEllipse(_ output: String) throws -> [Double] {
+            let text = try String(contentsOfFile: directory + output + "/catalog.reg", encoding: .utf8)
+            let line = text.split(separator: "\n").first { $0.hasPrefix("ellipse(") }!
+            return line.dropFirst(8).prefix { $0 != ")" }.split(separator: ",").map { Double($0)! }
+        }
+        let (coarseRegion, fineRegion) = (try firstEllipse("/coarse"), try firstEllipse("/binned"))
+        for k in 0..<4 {
+            let expected = k < 2 ? 2 * coarseRegion[k] - 0.5 : 2 * coarseRegion[k]
+            #expect(abs(fineRegion[k] - expected) < 0.002, "region parameter \(k): \(fineRegion) against \(coarseRegion)")
+        }
+
+        // Forced centres given on the finer pixels land on the field's.
+        let table = try FITSTable.read(from: directory + "/coarse/catalog.csv")
+        let (xs, ys) = (try table.doubles("x"), try table.doubles("y"))
+        func centres(_ name: String, _ map: (Double) -> Double) throws -> String {
+            let path = directory + "/" + name
+            try (["x,y"] + zip(xs, ys).map { "\(map($0)),\(map($1))" }).joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+            return path
+        }
+        _ = try Self.deblend(field, directory + "/forced-coarse", ["--centres", try centres("coarse.csv") { $0 }])
+        _ = try Self.deblend(fine, directory + "/forced-fine", ["--centres", try centres("fine.csv") { 2 * $0 + 0.5 }])
+        #expect(try String(contentsOfFile: directory + "/forced-fine/catalog.csv", encoding: .utf8)
+                == String(contentsOfFile: directory + "/forced-coarse/catalog.csv", encoding: .utf8))
+
         // The control: the quarters deblended as they are find other sources, and are warned about.
         let unbinned = try Self.deblend(fine, directory + "/unbinned", ["--bin", "1"])
         #expect(unbinned.standardError.contains("0.030\"/px but the model was trained on 0.06\"/px images; --bin 2 (or auto) sums 2x2 pixels onto it"))
