@@ -57,7 +57,7 @@ public enum SimulatedFieldFile {
             ("TELESCOP", .string("HST"), "simulated"),
             ("INSTRUME", .string("WFC3"), "simulated IR channel"),
             ("FILTER", .string("F160W"), ""),
-            ("PIXSCALE", .double(Instrument.pixelScale), "[arcsec/px]"),
+            ("PIXSCALE", .double(c.pixelScale), "[arcsec/px]"),
             ("MAGZP", .double(Instrument.zeropoint), "AB zeropoint for e-/s"),
             ("DEPTH", .double(c.depth), "5-sigma point-source depth m5 (0.17 arcsec aperture)"),
             ("NOISEMOD", .string(c.noiseMode.rawValue), "noise model"),

@@ -67,6 +67,28 @@ public enum PredictionLoader {
                          image: image, height: height, width: width)
     }
 
+    /// The N a `pais deblend` output's input was binned by (`--bin`): the PAISBIN keyword of
+    /// any HDU of its catalog.fits, 1 where none has it (also when the file is missing, which
+    /// `deblendDirectory` reports). Its positions and maps are on that binned grid.
+    public static func deblendBinning(_ directory: String) throws -> Int {
+        let path = directory + "/catalog.fits"
+        guard FileManager.default.fileExists(atPath: path) else { return 1 }
+        let file = try FITSFile.open(path)
+        var factors = Set<Int>()
+        for index in 0..<(try file.hduCount()) {
+            try file.moveToHDU(index)
+            guard let value = try file.readKey("PAISBIN") else { continue }
+            guard case .int(let factor) = value, factor >= 1 else {
+                throw EvaluationError("\(path)[HDU \(index)]: PAISBIN is \(value), not a binning factor (an integer >= 1)")
+            }
+            factors.insert(factor)
+        }
+        guard factors.count <= 1 else {
+            throw EvaluationError("\(path): its HDUs record different PAISBIN values \(factors.sorted())")
+        }
+        return factors.first ?? 1
+    }
+
     /// Predictions from per-source deblended images D_k (boxes in image coordinates) of `image`:
     /// M̂_k = D_k / I where I is non-zero, else 0. `fluxErrors`: the fluxes' 1σ errors, if known.
     public static func deblended(positions: [PixelPosition], fluxes: [Double], fluxErrors: [Double]? = nil, images: [SparseImage],

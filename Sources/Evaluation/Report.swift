@@ -68,7 +68,13 @@ public struct EvaluationReport: Sendable, Codable {
     public var attribution: AttributionSummary?
     /// How well the method's flux errors describe its noise (nil without flux errors).
     public var fluxErrorPulls: PullSummary? = nil
+    /// The N×N binning of the grid it was scored on (`pais evaluate --bin`, or the deblend's
+    /// PAISBIN); nil in reports written before it was recorded, which were all unbinned.
+    public var binning: Int? = nil
     public var notes: [String]
+
+    /// The binning factor, 1 for an unbinned grid.
+    public var binningFactor: Int { binning ?? 1 }
 }
 
 /// Pulls (Σ M̂·I − Σ M̂·B) / σ_F over the detectable TP pairs: the noisy-image flux minus the

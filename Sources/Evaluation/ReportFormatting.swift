@@ -38,6 +38,10 @@ extension EvaluationReport {
             lines.append(row("recall (r=\(Int(radius)) px)") { d($0)?.recall })
             lines.append(row("F1 (r=\(Int(radius)) px)") { d($0)?.f1 })
         }
+        // Pixels of different grids are different lengths: say which grid each column is on.
+        if reports.contains(where: { $0.binningFactor > 1 }) {
+            lines.append(row("pixel binning N (NxN)") { Double($0.binningFactor) })
+        }
         lines.append(row("median centroid error (px)") { $0.detection.first?.medianCentroidError })
         lines.append(row("unrecognised-blend rate") { $0.detection.first?.unrecognisedBlendRate })
         for (k, b) in Bins.blendedness.edges.dropLast().enumerated() {
@@ -69,6 +73,9 @@ extension EvaluationReport {
     public func text() -> String {
         var lines: [String] = []
         lines.append("\(method) on \(field) (\(imageSize[1])x\(imageSize[0])): \(truths) truths, \(detectableTruths) detectable (snr_iso >= 5), \(predictions) predictions")
+        if binningFactor > 1 {
+            lines.append("scored on the \(binningFactor)x\(binningFactor)-binned grid: positions, radii and centroid errors in binned pixels")
+        }
         lines.append("")
         lines.append("detection  r px     TP     FP     FN  faint  precision  recall     F1  centroid px  unrecognised blends")
         for d in detection {

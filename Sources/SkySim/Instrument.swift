@@ -2,7 +2,8 @@ import Foundation
 
 /// HST WFC3/IR F160W as drizzled into the Hubble Legacy Field mosaics (sky.md §1).
 public enum Instrument {
-    /// Pixel scale of the HLF IR mosaics, arcsec per pixel.
+    /// Pixel scale of the HLF IR mosaics, arcsec per pixel: the simulator's default grid and the one
+    /// the shipped models were trained on. Fields on another grid take theirs from `SimulationConfig`.
     public static let pixelScale = 0.06
     /// AB zeropoint for flux in e-/s.
     public static let zeropoint = 25.94
@@ -19,8 +20,8 @@ public enum Instrument {
         zeropoint - 2.5 * log10(flux)
     }
 
-    /// Converts arcseconds to pixels.
-    public static func pixels(arcsec: Double) -> Double { arcsec / pixelScale }
+    /// Converts arcseconds to pixels of a grid of `pixelScale` arcsec per pixel.
+    public static func pixels(arcsec: Double, pixelScale: Double = Instrument.pixelScale) -> Double { arcsec / pixelScale }
 }
 
 /// Parameters of the PSF recipe in sky.md §1 (obscured Airy, native-pixel box, Gaussian jitter).
@@ -55,6 +56,14 @@ public struct PSFParameters: Sendable, Equatable, Codable {
 
     /// The default HLF-like recipe.
     public init() {}
+
+    /// The odd stamp side that covers at least the angle of the default stamp at the HLF scale
+    /// (101 px, 6.06"), so that "total flux" means the same on a finer or coarser grid: 203 at 0.03"/px.
+    public static func defaultStampSize(pixelScale: Double) -> Int {
+        // The ratio is exactly 1 at the HLF scale; the epsilon keeps a product like 101.0000000001 from rounding up.
+        let side = Double(PSFParameters().stampSize) * (Instrument.pixelScale / pixelScale)
+        return Int((side - 1e-9).rounded(.up)) | 1
+    }
 }
 
 /// The per-pixel noise model of sky.md §2.
@@ -76,14 +85,15 @@ public enum Depth {
     /// Hubble Ultra Deep Field depth.
     public static let hudf = 29.7
 
-    /// Aperture area in pixels, pi (0.17/0.06)^2 = 25.2.
-    public static var apertureArea: Double {
-        Double.pi * pow(apertureRadiusArcsec / Instrument.pixelScale, 2)
+    /// Aperture area in pixels of `pixelScale` arcsec, pi (0.17/0.06)^2 = 25.2 on the HLF grid.
+    public static func apertureArea(pixelScale: Double = Instrument.pixelScale) -> Double {
+        Double.pi * pow(apertureRadiusArcsec / pixelScale, 2)
     }
 
-    /// White-noise sigma per pixel for a 5-sigma point-source depth m5.
-    public static func pixelSigma(m5: Double) -> Double {
-        Instrument.flux(magnitude: m5) / (5 * apertureArea.squareRoot())
+    /// White-noise sigma per pixel for a 5-sigma point-source depth m5. The aperture holds more,
+    /// smaller pixels on a finer grid, so each has less noise and the depth in magnitudes is kept.
+    public static func pixelSigma(m5: Double, pixelScale: Double = Instrument.pixelScale) -> Double {
+        Instrument.flux(magnitude: m5) / (5 * apertureArea(pixelScale: pixelScale).squareRoot())
     }
 
     /// Draws a depth from the per-image mixture (50 % wide, 40 % deep, 10 % HUDF).

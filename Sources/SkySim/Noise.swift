@@ -5,9 +5,12 @@ public enum NoiseGenerator {
     /// 3x3 bilinear smoothing kernel used for correlated noise (a drizzle-like footprint).
     static let bilinear: [Double] = [1, 2, 1, 2, 4, 2, 1, 2, 1].map { $0 / 16 }
 
-    /// Offsets (dy, dx) of the pixels whose centres lie in the 0.17" aperture.
-    static var apertureOffsets: [(Int, Int)] {
-        let r = Depth.apertureRadiusArcsec / Instrument.pixelScale
+    /// Offsets (dy, dx) of the pixels whose centres lie in the 0.17" aperture, on the HLF grid.
+    static var apertureOffsets: [(Int, Int)] { apertureOffsets(pixelScale: Instrument.pixelScale) }
+
+    /// Offsets (dy, dx) of the pixels whose centres lie in the 0.17" aperture on a grid of `pixelScale`.
+    static func apertureOffsets(pixelScale: Double) -> [(Int, Int)] {
+        let r = Depth.apertureRadiusArcsec / pixelScale
         let n = Int(r)
         var out: [(Int, Int)] = []
         for dy in -n...n { for dx in -n...n where Double(dy * dy + dx * dx) <= r * r { out.append((dy, dx)) } }
@@ -16,10 +19,12 @@ public enum NoiseGenerator {
 
     /// For correlated noise: the per-pixel sigma and the factor applied to unit white noise after
     /// smoothing, chosen so that the aperture sum has the same sigma as white noise of `whiteSigma`.
-    public static func correlatedScaling(whiteSigma: Double) -> (pixelSigma: Double, scale: Double) {
+    /// The kernel is in pixels, so on a finer grid the correlation is shorter in arcsec; the aperture
+    /// is in arcsec, so the depth holds.
+    public static func correlatedScaling(whiteSigma: Double, pixelScale: Double = Instrument.pixelScale) -> (pixelSigma: Double, scale: Double) {
         // Aperture sum of smoothed unit noise = sum_m w(m) (A * K)(m); its variance is sum (A*K)^2.
         var footprint: [Int: Double] = [:]
-        let aperture = apertureOffsets
+        let aperture = apertureOffsets(pixelScale: pixelScale)
         for (ay, ax) in aperture {
             for ky in -1...1 {
                 for kx in -1...1 {
@@ -36,12 +41,12 @@ public enum NoiseGenerator {
 
     /// Draws a noise image `[height, width]`; rows are independent streams, generated in parallel.
     public static func generate(height: Int, width: Int, whiteSigma: Double, mode: NoiseMode,
-                                seed: UInt64, fieldID: UInt64) -> [Float] {
+                                seed: UInt64, fieldID: UInt64, pixelScale: Double = Instrument.pixelScale) -> [Float] {
         switch mode {
         case .white:
             return gaussianField(height: height, width: width, sigma: whiteSigma, seed: seed, fieldID: fieldID, rowOffset: 0)
         case .correlated:
-            let (_, scale) = correlatedScaling(whiteSigma: whiteSigma)
+            let (_, scale) = correlatedScaling(whiteSigma: whiteSigma, pixelScale: pixelScale)
             let ph = height + 2, pw = width + 2
             let white = gaussianField(height: ph, width: pw, sigma: 1, seed: seed, fieldID: fieldID, rowOffset: 0)
             var out = [Float](repeating: 0, count: height * width)

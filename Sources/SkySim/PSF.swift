@@ -3,16 +3,19 @@ import Foundation
 /// The HST-like effective PSF of sky.md §1, tabulated on a fine grid.
 ///
 /// Built once per run: the obscured Airy pattern (or, with struts, the pupil's diffraction pattern)
-/// is point-sampled every 0.01" (1/6 pixel), then
-/// convolved (separably) with the 0.13" native-pixel box, the 0.035" Gaussian and finally the
-/// 0.06" output-pixel box. The result `fine` is therefore the *pixel-integrated* PSF evaluated at
-/// arbitrary sub-pixel offsets: the value an output pixel records per unit flux of a point source
-/// at that offset. Sampling it every 6 fine steps gives the usual pixel stamp.
+/// is point-sampled every 1/6 output pixel (0.01" on the 0.06" HLF grid), then convolved
+/// (separably) with the 0.13" native-pixel box, the 0.035" Gaussian and finally the output-pixel
+/// box. The result `fine` is therefore the *pixel-integrated* PSF evaluated at arbitrary sub-pixel
+/// offsets: the value an output pixel records per unit flux of a point source at that offset.
+/// Sampling it every 6 fine steps gives the usual pixel stamp.
 public struct PSF: Sendable {
-    /// Fine-grid samples per output pixel. 6 gives 0.01", the spacing sky.md recommends.
+    /// Fine-grid samples per output pixel. 6 gives 0.01" at 0.06"/px, the spacing sky.md recommends;
+    /// tying it to the output pixel keeps the stamp an exact subsample of the fine grid at any scale.
     public static let fineFactor = 6
     /// The recipe used.
     public let parameters: PSFParameters
+    /// Output pixel, arcsec: the angles of the recipe are converted with it.
+    public let pixelScale: Double
     /// Half-size of the fine grid in fine samples: offsets run over -fineRadius...fineRadius.
     public let fineRadius: Int
     /// Row-major fine grid `[2*fineRadius+1, 2*fineRadius+1]`, scaled so `stamp` sums to 1.
@@ -27,17 +30,19 @@ public struct PSF: Sendable {
     /// Half-size of the pixel stamp.
     public var stampRadius: Int { parameters.stampSize / 2 }
 
-    /// Tabulates the PSF for a recipe.
-    public init(parameters: PSFParameters = PSFParameters()) {
+    /// Tabulates the PSF for a recipe on a grid of `pixelScale` arcsec per pixel.
+    public init(parameters: PSFParameters = PSFParameters(), pixelScale: Double = Instrument.pixelScale) {
         precondition(parameters.stampSize % 2 == 1 && parameters.stampSize >= 3, "PSF stamp size must be odd and >= 3")
+        precondition(pixelScale.isFinite && pixelScale > 0, "pixel scale must be finite and positive")
         self.parameters = parameters
+        self.pixelScale = pixelScale
         let f = PSF.fineFactor
-        let step = Instrument.pixelScale / Double(f)                 // arcsec per fine sample
+        let step = pixelScale / Double(f)                            // arcsec per fine sample
         let stampRadius = parameters.stampSize / 2
         let radius = stampRadius * f + f                              // room for sub-pixel shifts
         // Separable kernels on the fine grid, all unit-sum.
-        let boxHalf = Int((parameters.nativePixel / step / 2).rounded(.down))      // 13 taps for 0.13"
-        let nativeBox = [Double](repeating: 1, count: 2 * boxHalf + 1).map { $0 / Double(2 * boxHalf + 1) }
+        let nativeBox = PSF.boxKernel(samples: parameters.nativePixel / step)
+        let boxHalf = nativeBox.count / 2
         precondition(parameters.jitterSigma >= 0 && parameters.jitterSigma.isFinite, "PSF jitter sigma must be finite and >= 0")
         let sigma = parameters.jitterSigma / step
         let gHalf = Int((4 * sigma).rounded(.up))
@@ -79,6 +84,18 @@ public struct PSF: Sendable {
         fine = fineGrid.map { Float($0 / total) }
         unpixelised = beforePixel.map { Float($0) }
         stamp = stampD.map { Float($0 / total) }
+    }
+
+    /// A unit-sum box `samples` fine steps wide: whole taps inside, fractional ones at its edges, so
+    /// that it is as wide in arcsec on every grid (0.13" is 13 whole taps at 0.01", the HLF grid's
+    /// step, but 26 whole taps and two halves at 0.005"; an odd count of whole taps would be 0.135").
+    static func boxKernel(samples: Double) -> [Double] {
+        // Snapped so that rounding noise (0.13 / 0.01 = 13.000000000000002) adds no sliver of a tap.
+        let width = (samples * 1e9).rounded() / 1e9
+        let half = Int((width / 2 + 0.5).rounded(.up)) - 1
+        let taps = (-half...half).map { min(1, width / 2 + 0.5 - Double(abs($0))) }
+        let sum = taps.reduce(0, +)
+        return taps.map { $0 / sum }
     }
 
     /// The optical PSF point-sampled every `step` arcsec on a `side` × `side` grid centred on its
@@ -167,23 +184,31 @@ public struct PSF: Sendable {
         return out
     }
 
-    /// Full width at half maximum in arcsec, measured along x through the centre of the fine grid.
-    public var fwhmArcsec: Double {
+    /// Full width at half maximum in arcsec of what the output pixels record (0.179" on the HLF
+    /// grid); a finer pixel blurs less, so it is narrower there.
+    public var fwhmArcsec: Double { fwhmArcsec(of: fine) }
+
+    /// Full width at half maximum in arcsec of the continuous PSF, before the output pixel (0.174"):
+    /// the same on every grid.
+    public var continuousFWHMArcsec: Double { fwhmArcsec(of: unpixelised) }
+
+    /// FWHM of a fine-grid PSF, measured along x through its centre.
+    private func fwhmArcsec(of grid: [Float]) -> Double {
         let row = fineRadius * fineSide
-        let peak = Double(fine[row + fineRadius])
+        let peak = Double(grid[row + fineRadius])
         var i = fineRadius
-        while i + 1 < fineSide && Double(fine[row + i + 1]) > peak / 2 { i += 1 }
-        let a = Double(fine[row + i]), b = Double(fine[row + i + 1])
+        while i + 1 < fineSide && Double(grid[row + i + 1]) > peak / 2 { i += 1 }
+        let a = Double(grid[row + i]), b = Double(grid[row + i + 1])
         let halfWidthSamples = Double(i - fineRadius) + (a - peak / 2) / (a - b)
-        return 2 * halfWidthSamples * Instrument.pixelScale / Double(PSF.fineFactor)
+        return 2 * halfWidthSamples * pixelScale / Double(PSF.fineFactor)
     }
 
-    /// Encircled energy of the continuous PSF (before the 0.06" pixel, as in sky.md's EE table):
+    /// Encircled energy of the continuous PSF (before the output pixel, as in sky.md's EE table):
     /// the fraction of the light within the stamp's square that lies within `radiusArcsec`,
     /// integrated on the fine grid.
     public func encircledEnergy(radiusArcsec: Double) -> Double {
         let f = Double(PSF.fineFactor)
-        let r = radiusArcsec / Instrument.pixelScale * f
+        let r = radiusArcsec / pixelScale * f
         let limit = Double(stampRadius) * f
         var inside = 0.0, total = 0.0
         for iy in 0..<fineSide {

@@ -7,9 +7,9 @@ public enum SourceClass: String, Sendable, Codable, CaseIterable {
 
 /// A Gaussian clump belonging to a disk galaxy (sky.md §3.3).
 public struct Clump: Sendable, Equatable {
-    /// Offset from the galaxy centre, pixels.
+    /// Offset from the galaxy centre, pixels of the field's grid.
     public var dy: Double, dx: Double
-    /// Gaussian sigma, pixels.
+    /// Gaussian sigma, pixels of the field's grid.
     public var sigma: Double
     /// Fraction of the parent's total flux.
     public var fluxFraction: Double
@@ -18,7 +18,7 @@ public struct Clump: Sendable, Equatable {
 /// The intrinsic description of one source, before rendering.
 public struct SourceDescription: Sendable {
     public var id: Int64
-    /// True centre, continuous 0-based pixel coordinates.
+    /// True centre, continuous 0-based pixel coordinates of the field's grid.
     public var y: Double, x: Double
     public var magnitude: Double
     public var flux: Double
@@ -37,7 +37,8 @@ public struct SourceDescription: Sendable {
 public enum Population {
     /// Faint and bright magnitude limits of the drawn galaxies.
     public static let brightLimit = 18.0, faintLimit = 28.5
-    /// Margin (pixels) on every side over which sources are placed so edges look realistic.
+    /// Margin on every side over which sources are placed so edges look realistic, in pixels of the
+    /// HLF grid (0.6"); a field on another grid uses the same angle.
     public static let margin = 10.0
     /// Star surface density per arcmin^2 (H = 18-25).
     public static let starDensity = 1.5
@@ -62,13 +63,20 @@ public enum Population {
         log10(0.50) - 0.09 * (h - 21)
     }
 
-    /// Draws the sources of one field of `height x width` pixels.
+    /// Draws the sources of one field of `height x width` pixels of `pixelScale` arcsec.
     ///
     /// Each galaxy uses its own random stream keyed by `(seed, field, 1, index)`, and companions and
     /// stars use separate purposes, so adding one source never changes the others.
-    public static func draw(height: Int, width: Int, seed: UInt64, fieldID: UInt64) -> [SourceDescription] {
+    ///
+    /// Every draw is in angle or a fraction of the field, none in pixels, so a field of the same
+    /// angular size on a grid r = 0.06/S times finer has the same sources at x' = r x + (r - 1)/2
+    /// (pixel edges coincide): same draws in the same order, the placement span and margin r times
+    /// as many pixels. The factor is exactly 1 on the HLF grid, which keeps its fields' bytes.
+    public static func draw(height: Int, width: Int, seed: UInt64, fieldID: UInt64,
+                            pixelScale: Double = Instrument.pixelScale) -> [SourceDescription] {
+        let margin = Population.margin * (Instrument.pixelScale / pixelScale)
         let spanY = Double(height) + 2 * margin, spanX = Double(width) + 2 * margin
-        let area = spanY * spanX * pow(Instrument.pixelScale / 60, 2)       // arcmin^2
+        let area = spanY * spanX * pow(pixelScale / 60, 2)       // arcmin^2
         var counts = RandomStream(seed, fieldID, 0)
         let lo = cumulativeCounts(brightLimit), hi = cumulativeCounts(faintLimit)
         let galaxyCount = counts.poisson(mean: area * (hi - lo))
@@ -86,16 +94,16 @@ public enum Population {
             var rng = RandomStream(seed, fieldID, 1, UInt64(i))
             let h = magnitude(cumulative: rng.uniform(lo, hi))
             let (y, x) = place(&rng)
-            let galaxy = drawGalaxy(id: nextID, y: y, x: x, magnitude: h, companionOf: -1, rng: &rng)
+            let galaxy = drawGalaxy(id: nextID, y: y, x: x, magnitude: h, companionOf: -1, pixelScale: pixelScale, rng: &rng)
             nextID += 1
             sources.append(galaxy)
             if rng.bernoulli(0.10) {
-                let separation = Instrument.pixels(arcsec: exp(rng.uniform(log(0.2), log(1.5))))
+                let separation = Instrument.pixels(arcsec: exp(rng.uniform(log(0.2), log(1.5))), pixelScale: pixelScale)
                 let angle = rng.uniform(0, 2 * Double.pi)
                 let dm = rng.uniform(0, 2)
                 var crng = RandomStream(seed, fieldID, 2, UInt64(i))
                 companions.append(drawGalaxy(id: -1, y: y + separation * sin(angle), x: x + separation * cos(angle),
-                                             magnitude: h + dm, companionOf: galaxy.id, rng: &crng))
+                                             magnitude: h + dm, companionOf: galaxy.id, pixelScale: pixelScale, rng: &crng))
             }
         }
         for var c in companions { c.id = nextID; nextID += 1; sources.append(c) }
@@ -113,7 +121,7 @@ public enum Population {
 
     /// Draws the morphology of one galaxy at magnitude `h` (sky.md §3.2-3.3).
     static func drawGalaxy(id: Int64, y: Double, x: Double, magnitude h: Double, companionOf: Int64,
-                           rng: inout RandomStream) -> SourceDescription {
+                           pixelScale: Double, rng: inout RandomStream) -> SourceDescription {
         let spheroid = rng.bernoulli(spheroidFraction(h))
         let n: Double, q: Double
         if spheroid {
@@ -128,11 +136,11 @@ public enum Population {
         let pa = rng.uniform(0, Double.pi)
         var clumps: [Clump] = []
         if !spheroid && h < 25 && rng.bernoulli(0.25) {
-            let rePix = Instrument.pixels(arcsec: re)
+            let rePix = Instrument.pixels(arcsec: re, pixelScale: pixelScale)
             for _ in 0..<rng.integer(1, 4) {
                 let r = rePix * rng.uniform().squareRoot(), phi = rng.uniform(0, 2 * Double.pi)
                 clumps.append(Clump(dy: r * sin(phi), dx: r * cos(phi),
-                                    sigma: Instrument.pixels(arcsec: rng.uniform(0.03, 0.08)),
+                                    sigma: Instrument.pixels(arcsec: rng.uniform(0.03, 0.08), pixelScale: pixelScale),
                                     fluxFraction: rng.uniform(0.03, 0.15)))
             }
         }

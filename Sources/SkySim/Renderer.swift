@@ -108,10 +108,10 @@ public final class SourceRenderer: @unchecked Sendable {
         return SourceStamp(y0: iy - r, x0: ix - r, height: side, width: side, pixels: pixels.map { $0 * scale })
     }
 
-    /// The Sersic profile of a galaxy in pixel units, truncated at min(8 r_e, 6").
-    public static func profile(of s: SourceDescription) -> SersicProfile {
-        let re = Instrument.pixels(arcsec: s.halfLightRadiusArcsec)
-        let truncation = min(8 * re, Instrument.pixels(arcsec: 6))
+    /// The Sersic profile of a galaxy in pixels of `pixelScale` arcsec, truncated at min(8 r_e, 6").
+    public static func profile(of s: SourceDescription, pixelScale: Double = Instrument.pixelScale) -> SersicProfile {
+        let re = Instrument.pixels(arcsec: s.halfLightRadiusArcsec, pixelScale: pixelScale)
+        let truncation = min(8 * re, Instrument.pixels(arcsec: 6, pixelScale: pixelScale))
         return SersicProfile(index: s.sersicIndex, halfLightRadius: re, axisRatio: s.axisRatio,
                              positionAngle: s.positionAngle, truncation: truncation)
     }
@@ -167,10 +167,10 @@ public final class SourceRenderer: @unchecked Sendable {
         var iy: Int, ix: Int, hy: Int, hx: Int
     }
 
-    static func galaxyCells(_ s: SourceDescription) -> GalaxyCells {
+    static func galaxyCells(_ s: SourceDescription, pixelScale: Double = Instrument.pixelScale) -> GalaxyCells {
         let sCells = SourceRenderer.oversampling
         let cellSize = 1 / Double(sCells)
-        let p = SourceRenderer.profile(of: s)
+        let p = SourceRenderer.profile(of: s, pixelScale: pixelScale)
         var (ey, ex) = p.boundingHalfExtent
         for clump in s.clumps {
             ey = max(ey, abs(clump.dy) + 5 * clump.sigma)
@@ -199,7 +199,7 @@ public final class SourceRenderer: @unchecked Sendable {
     }
 
     func renderGalaxy(_ s: SourceDescription) -> SourceStamp {
-        let g = SourceRenderer.galaxyCells(s)
+        let g = SourceRenderer.galaxyCells(s, pixelScale: psf.pixelScale)
         let sCells = SourceRenderer.oversampling
         let (cells, cols, iy, ix, hy, hx) = (g.cells, g.cols, g.iy, g.ix, g.hy, g.hx)
         // Split the cells into their s x s phases (see init) and convolve at pixel scale.

@@ -14,6 +14,13 @@ public struct SimulationConfig: Sendable, Codable, Equatable {
     public var detectionSNR: Double = 5
     /// Dithered exposures of a mosaic (`ExposureMap`); 1: one exposure, the same depth everywhere.
     public var exposures = 1
+    /// Output pixel, arcsec (`Instrument.pixelScale`, the HLF grid, by default). Sources, PSF and
+    /// depth are set in arcsec and magnitudes, so another scale shows the same sky on another grid.
+    public var pixelScale = Instrument.pixelScale
+
+    /// The pixel scales the recipe is meant for: finer, the PSF's fine grid (6 samples per pixel
+    /// across the stamp) outgrows memory; coarser, a pixel is wider than the 0.17" depth aperture.
+    public static let pixelScales = 0.005...0.5
 
     /// A field of the given size, seed and depth.
     public init(height: Int, width: Int, seed: UInt64, fieldID: UInt64 = 0, depth: Double = Depth.wide,
@@ -29,6 +36,9 @@ public struct SimulationConfig: Sendable, Codable, Equatable {
         guard depth.isFinite, depth > 15, depth < 40 else { throw SimulationError.badConfig("depth m5 = \(depth) is not a plausible AB magnitude") }
         guard psf.stampSize % 2 == 1, psf.stampSize >= 3 else { throw SimulationError.badConfig("PSF stamp size must be odd and >= 3, got \(psf.stampSize)") }
         guard (1...64).contains(exposures) else { throw SimulationError.badConfig("exposures must be 1 to 64, got \(exposures)") }
+        guard Self.pixelScales.contains(pixelScale) else {
+            throw SimulationError.badConfig("pixel scale must be \(Self.pixelScales.lowerBound) to \(Self.pixelScales.upperBound) arcsec, got \(pixelScale)")
+        }
     }
 }
 
@@ -75,9 +85,9 @@ public struct SimulatedField: Sendable {
 public final class Simulator: @unchecked Sendable {
     public let renderer: SourceRenderer
 
-    /// Tabulates the PSF.
-    public init(psf: PSFParameters = PSFParameters()) {
-        renderer = SourceRenderer(psf: PSF(parameters: psf))
+    /// Tabulates the PSF on a grid of `pixelScale` arcsec per pixel.
+    public init(psf: PSFParameters = PSFParameters(), pixelScale: Double = Instrument.pixelScale) {
+        renderer = SourceRenderer(psf: PSF(parameters: psf, pixelScale: pixelScale))
     }
 
     /// Σ v² / f² over the stamp's pixels: its matched-filter power where pixel p's noise is f(p)·σ.
@@ -99,8 +109,12 @@ public final class Simulator: @unchecked Sendable {
         guard config.psf == renderer.psf.parameters else {
             throw SimulationError.badConfig("config PSF differs from the simulator's PSF")
         }
+        let scale = config.pixelScale
+        guard scale == renderer.psf.pixelScale else {
+            throw SimulationError.badConfig("config pixel scale \(scale) differs from the simulator's \(renderer.psf.pixelScale)")
+        }
         let h = config.height, w = config.width
-        let descriptions = Population.draw(height: h, width: w, seed: config.seed, fieldID: config.fieldID)
+        let descriptions = Population.draw(height: h, width: w, seed: config.seed, fieldID: config.fieldID, pixelScale: scale)
         var stamps = [SourceStamp](repeating: SourceStamp(y0: 0, x0: 0, height: 0, width: 0, pixels: []), count: descriptions.count)
         let counter = ProgressCounter()
         stamps.withUnsafeMutableBufferPointer { buffer in
@@ -115,10 +129,10 @@ public final class Simulator: @unchecked Sendable {
         }
         var noiseless = [Float](repeating: 0, count: h * w)
         for s in stamps { Simulator.add(s, to: &noiseless, width: w) }
-        let white = Depth.pixelSigma(m5: config.depth)
-        let sigma = config.noiseMode == .white ? white : NoiseGenerator.correlatedScaling(whiteSigma: white).pixelSigma
+        let white = Depth.pixelSigma(m5: config.depth, pixelScale: scale)
+        let sigma = config.noiseMode == .white ? white : NoiseGenerator.correlatedScaling(whiteSigma: white, pixelScale: scale).pixelSigma
         var noise = NoiseGenerator.generate(height: h, width: w, whiteSigma: white, mode: config.noiseMode,
-                                            seed: config.seed, fieldID: config.fieldID)
+                                            seed: config.seed, fieldID: config.fieldID, pixelScale: scale)
         var exposureMap: [Float]? = nil, noiseFactors: [Float]? = nil
         if config.exposures > 1 {
             let map = ExposureMap.draw(height: h, width: w, exposures: config.exposures, seed: config.seed, fieldID: config.fieldID)
@@ -145,7 +159,8 @@ public final class Simulator: @unchecked Sendable {
                                      blendedness: sb > 0 ? 1 - ss / sb : .nan))
         }
         return SimulatedField(config: config, pixelSigma: sigma, noisy: noisy, noiseless: noiseless, sources: truth,
-                              stamps: stamps, pointing: FieldPointing(height: h, width: w), psf: renderer.psf, exposureMap: exposureMap)
+                              stamps: stamps, pointing: FieldPointing(height: h, width: w, pixelScale: scale), psf: renderer.psf,
+                              exposureMap: exposureMap)
     }
 
     /// Adds a stamp (already clipped) into a row-major image.

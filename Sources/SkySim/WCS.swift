@@ -13,10 +13,12 @@ public struct FieldPointing: Sendable, Equatable, Codable {
     /// Centre of GOODS-S, the HLF field the simulation imitates.
     public static let goodsSouth = (ra: 53.1625, dec: -27.7914)
 
-    /// A pointing whose reference pixel is the centre of a `height x width` field.
-    public init(height: Int, width: Int, ra: Double = FieldPointing.goodsSouth.ra, dec: Double = FieldPointing.goodsSouth.dec) {
+    /// A pointing whose reference pixel is the centre of a `height x width` field of `pixelScale`
+    /// arcsec per pixel: fields of the same angular size on different grids cover the same sky.
+    public init(height: Int, width: Int, pixelScale: Double = Instrument.pixelScale,
+                ra: Double = FieldPointing.goodsSouth.ra, dec: Double = FieldPointing.goodsSouth.dec) {
         self.ra = ra; self.dec = dec
         referenceX = Double(width - 1) / 2; referenceY = Double(height - 1) / 2
-        pixelScaleArcsec = Instrument.pixelScale
+        pixelScaleArcsec = pixelScale
     }
 }

@@ -26,6 +26,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Evaluate at most this many samples of --dataset.") var limit: Int?
     @Option(help: "Simulated field from `pais simulate` (truth: NOISELESS, CATALOG, STAMPS).") var truth: String?
     @Option(help: "A `pais deblend` output directory for this field.") var deblend: String?
+    @Option(help: "Score on the field binned N×N (each block's sum), as `pais deblend --bin N` bins a mosaic finer than the model's grid: truth positions, images and stamps binned like the deblend's input (default: the PAISBIN --deblend's catalog.fits records, else none).") var bin: Int?
     @Option(help: "External catalog: CSV, FITS table, or SExtractor ASCII_HEAD.") var catalog: String?
     @Option(help: "External catalog x column.") var xColumn = "x"
     @Option(help: "External catalog y column.") var yColumn = "y"
@@ -60,6 +61,7 @@ struct EvaluateCommand: ParsableCommand {
         if precision != "auto" && (dataset != nil || deblend != nil || catalog != nil || oracle) {
             throw ValidationError("--precision applies only when pais evaluate deblends the field itself (--truth without --deblend, --catalog or --oracle); --dataset scores the model in float32, as it was trained")
         }
+        if dataset != nil && bin != nil { throw ValidationError("--bin applies to scoring a --truth field, not --dataset") }
         if let dataset { return try runTestSet(dataset) }
         guard let truth else { throw ValidationError("--truth FIELD.fits is required (or use --compare)") }
         guard [deblend != nil, catalog != nil, oracle].filter({ $0 }).count <= 1 else {
@@ -68,7 +70,12 @@ struct EvaluateCommand: ParsableCommand {
         if oraclePeaks && !oracle { throw ValidationError("--oracle-peaks needs --oracle") }
         guard oracleN >= 1 else { throw ValidationError("--oracle-n must be >= 1, got \(oracleN)") }
         if oracleSlotRule != .nearest && !oracle { throw ValidationError("--oracle-slot-rule needs --oracle") }
-        let field = try wrap { try TruthField.load(truth) }
+        let binning = try scoringBinning()
+        // Binned before anything reads it, so that every kind of prediction is scored on one grid.
+        let field = try wrap { try TruthField.load(truth) }.binned(by: binning)
+        if binning.factor > 1 {
+            print("scoring on the \(binning.factor)x\(binning.factor)-binned grid: truth positions, images and stamps binned like the deblend's input")
+        }
         let predictions: [PredictedSource]
         let name: String
         // A PAIS source's flux is Σ D_k, the light it was handed of the image the deblend split
@@ -107,7 +114,8 @@ struct EvaluateCommand: ParsableCommand {
         var scorer = FieldScorer()
         scorer.preferCatalogFlux = catalogFlux
         let primary = scorer.primaryPairs(field, predictions)
-        let report = scorer.score(field, predictions, method: name, field: URL(fileURLWithPath: truth).lastPathComponent, primary: primary)
+        var report = scorer.score(field, predictions, method: name, field: URL(fileURLWithPath: truth).lastPathComponent, primary: primary)
+        report.binning = binning.factor
         print(report.text(), terminator: "")
         if let output {
             let matches = try MatchTable.build(field, predictions, pairs: primary, preferCatalogFlux: catalogFlux)
@@ -116,6 +124,19 @@ struct EvaluateCommand: ParsableCommand {
             print("wrote \(output)/report.json, report.txt and matches.csv (source by source)")
             if !noPlots { plot([report], into: output) }
         }
+    }
+
+    /// The binning of the grid to score on: --bin, else what a --deblend directory records; the
+    /// two must agree, since a deblend's positions and maps are on its own grid.
+    func scoringBinning() throws -> PixelBinning {
+        if let bin, bin < 1 { throw ValidationError("--bin must be at least 1 (1: no binning), got \(bin)") }
+        let recorded = try deblend.map { directory in try wrap { try PredictionLoader.deblendBinning(directory) } }
+        if let bin, let recorded, let deblend, bin != recorded {
+            let grid = recorded == 1 ? "was not binned (no PAISBIN, or PAISBIN = 1)"
+                                     : "was binned \(recorded)x\(recorded) (PAISBIN = \(recorded)) and its outputs are on that grid"
+            throw CommandError("--bin \(bin) disagrees with \(deblend)/catalog.fits: that deblend's input \(grid); give --bin \(recorded) or leave --bin out")
+        }
+        return try PixelBinning(factor: bin ?? recorded ?? 1)
     }
 
     /// Runs the model on the field's noisy image in this process (one rank).
