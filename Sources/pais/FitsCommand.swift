@@ -5,8 +5,8 @@ import Foundation
 /// `pais fits`: small FITS utilities.
 struct Fits: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Inspect FITS files.",
-        subcommands: [Info.self])
+        abstract: "Inspect FITS files, and bin images as `pais deblend --bin` does.",
+        subcommands: [Info.self, Bin.self])
 
     /// `pais fits info FILE`: HDUs, shapes, types, key header cards and pixel statistics.
     struct Info: ParsableCommand {

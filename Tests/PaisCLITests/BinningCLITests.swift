@@ -95,6 +95,21 @@ struct BinningCLITests {
         #expect(try String(contentsOfFile: directory + "/forced-fine/catalog.csv", encoding: .utf8)
                 == String(contentsOfFile: directory + "/forced-coarse/catalog.csv", encoding: .utf8))
 
+        // `pais fits bin` writes what the network saw: the field's pixels, on the field's sky.
+        let written = directory + "/fine-binned.fits"
+        let bin = try runPais(["fits", "bin", fine, "--factor", "2", "--output", written])
+        #expect(bin.status == 0, "\(bin.standardError)")
+        #expect(try FITSFile.open(written).readImage(as: Float.self).pixels == FITSFile.open(field).readImage(as: Float.self).pixels)
+        let writtenWCS = try FITSFile.open(written).readCelestialWCS()!
+        for (x, y) in [(0.0, 0.0), (199.0, 159.0)] {
+            let (a, b) = (try coarseWCS.world(x: x, y: y), try writtenWCS.world(x: x, y: y))
+            #expect(abs(a.ra - b.ra) < 1e-11 && abs(a.dec - b.dec) < 1e-11)
+        }
+        let again = try runPais(["fits", "bin", fine, "--factor", "2", "--output", written])
+        #expect(again.status != 0 && again.standardError.contains("already exists"))
+        let one = try runPais(["fits", "bin", fine, "--factor", "1", "--output", directory + "/one.fits"])
+        #expect(one.status != 0 && one.standardError.contains("--factor must be a whole number from 2 to 16, got 1"))
+
         // The control: the quarters deblended as they are find other sources, and are warned about.
         let unbinned = try Self.deblend(fine, directory + "/unbinned", ["--bin", "1"])
         #expect(unbinned.standardError.contains("0.030\"/px but the model was trained on 0.06\"/px images; --bin 2 (or auto) sums 2x2 pixels onto it"))
@@ -124,6 +139,15 @@ struct BinningCLITests {
         let file = try FITSFile.create(directory + "/fine-weight.fits", overwrite: true)
         try file.writeImage(quartered)
         try file.commit()
+
+        // Binned on its own, the map gives back the field's exposure map.
+        let binnedWeight = directory + "/binned-weight.fits"
+        #expect(try runPais(["fits", "bin", directory + "/fine-weight.fits", "--factor", "2", "--weight-map", "--output", binnedWeight]).status == 0)
+        let original = try FITSFile.open(field)
+        _ = try original.moveToHDU(named: "WHT")
+        let expected = try original.readImage(as: Float.self).pixels, got = try FITSFile.open(binnedWeight).readImage(as: Float.self).pixels
+        #expect(expected.count == got.count && zip(expected, got).allSatisfy { abs($0 - $1) <= 1e-5 * abs($0) })
+        #expect(expected.contains { $0 != expected[0] }, "the exposure map varies across the field")
 
         _ = try Self.deblend(field, directory + "/coarse", ["--weight", field, "--weight-hdu", "WHT"])
         _ = try Self.deblend(fine, directory + "/binned", ["--weight", directory + "/fine-weight.fits"])
