@@ -3,7 +3,7 @@
 #
 #   tools/sextractor-compare.sh [--size 1024] [--seed 1] [--fields 1] [--model models/pais-small-sim.safetensors]
 #                               [--preset P] [--tile 256] [--field FILE.fits ...] [--out DIR] [--pais PATH] [--hot]
-#                               [--forced] [--views N] [--exposures N] [--weighted]
+#                               [--forced] [--views N] [--exposures N] [--weighted] [--bin N]
 #
 # For each field (simulated with `pais simulate`, or given with --field) it runs
 #   1. pais deblend, then pais evaluate --deblend              -> DIR/fieldK/pais/report.json
@@ -29,13 +29,18 @@
 #   5. with --forced, PAIS deblended at the true centres (detectable truths inside the image, from
 #      FIELD.catalog.csv) and at SExtractor's centres (pais deblend --centres): the network's
 #      attribution with perfect / SExtractor detections -> DIR/fieldK/{pais-true,pais-sex}-centres/
+#   With --bin N the fields are mosaics N times finer than the model's 0.06" grid: simulated at
+#   0.06/N "/px on N·size pixels (the sky of the size² field at 0.06" of the same seed), or given
+#   with --field. PAIS sums N x N pixels (pais deblend --bin N); source-extractor runs on the same
+#   sums (pais fits bin, the weight map too), and every method is scored on the binned grid
+#   (pais evaluate --bin N). Not with --forced.
 # and prints `pais evaluate --compare` tables (PAIS vs SExtractor) with wall times of both; with
 # several fields, then one line per method with its scores pooled over all of them
 # (tools/pool-reports.py: F1, the recall at β ≥ 0.5, the median attribution error for H < 25).
 # Needs: source-extractor (apt-get install source-extractor), a built pais, gnuplot for plots.
 set -euo pipefail
 
-size=1024 seed=1 fields=1 preset="" tile=256 out=sextractor-compare model="" pais="" hot=0 forced=0 views=1 exposures=1 weighted=0
+size=1024 seed=1 fields=1 preset="" tile=256 out=sextractor-compare model="" pais="" hot=0 forced=0 views=1 exposures=1 weighted=0 bin=1
 given=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -53,6 +58,7 @@ while [[ $# -gt 0 ]]; do
         --views) views=$2; shift 2 ;;
         --exposures) exposures=$2; weighted=$((exposures > 1)); shift 2 ;;
         --weighted) weighted=1; shift ;;
+        --bin) bin=$2; shift 2 ;;
         -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
         *) echo "error: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -66,7 +72,11 @@ if [[ -z "$pais" ]]; then
 fi
 [[ -n "$pais" && -x "$pais" ]] || { echo "error: no pais binary; run 'swift build -c release' or pass --pais" >&2; exit 1; }
 command -v source-extractor >/dev/null || { echo "error: source-extractor not found; apt-get install -y source-extractor" >&2; exit 1; }
-model_args=(${preset:+--preset "$preset"} --tile "$tile")
+[[ $bin =~ ^[1-9][0-9]*$ ]] || { echo "error: --bin must be a positive whole number, not '$bin'" >&2; exit 2; }
+[[ $bin -eq 1 || $forced -eq 0 ]] || { echo "error: --forced does not take --bin (SExtractor's centres are on the binned grid)" >&2; exit 2; }
+model_args=(${preset:+--preset "$preset"} --tile "$tile" --bin "$bin")
+binning=(--bin "$bin") scale_args=()
+[[ $bin -gt 1 ]] && scale_args=(--pixel-scale "0$(echo "scale=6; 0.06 / $bin" | bc)")
 [[ -n "$model" ]] && model_args+=(--model "$model")
 
 sexdir=/usr/share/source-extractor
@@ -79,17 +89,18 @@ printf '%s\n' NUMBER X_IMAGE Y_IMAGE FLUX_ISO FLUX_AUTO MAG_AUTO ISOAREA_IMAGE A
 if [[ ${#given[@]} -eq 0 ]]; then
     for ((k = 0; k < fields; k++)); do
         f="$out/field$k.fits"; [[ $exposures -gt 1 ]] && f="$out/field$k-x$exposures.fits"
-        [[ -f "$f" ]] || "$pais" simulate --height "$size" --width "$size" --seed "$seed" --field-id "$k" \
-            --exposures "$exposures" --output "$f" > /dev/null 2>&1
+        [[ $bin -gt 1 ]] && f="${f%.fits}-bin$bin.fits"
+        [[ -f "$f" ]] || "$pais" simulate --height $((size * bin)) --width $((size * bin)) --seed "$seed" --field-id "$k" \
+            --exposures "$exposures" "${scale_args[@]}" --output "$f" > /dev/null 2>&1
         given+=("$f")
     done
 fi
 
 now() { date +%s.%N; }
-run_sextractor() {  # run_sextractor NAME NTHRESH MINCONT: catalog + segmentation of $field into $dir
+run_sextractor() {  # run_sextractor NAME NTHRESH MINCONT: catalog + segmentation of $image into $dir
     local name=$1 weighting=()
-    [[ $weighted -eq 1 ]] && weighting=(-WEIGHT_TYPE MAP_WEIGHT -WEIGHT_IMAGE "$field[5]")
-    source-extractor "$field[0]" -c "$out/default.sex" -PARAMETERS_NAME "$out/pais.param" "${weighting[@]}" \
+    [[ $weighted -eq 1 ]] && weighting=(-WEIGHT_TYPE MAP_WEIGHT -WEIGHT_IMAGE "$weight")
+    source-extractor "$image" -c "$out/default.sex" -PARAMETERS_NAME "$out/pais.param" "${weighting[@]}" \
         -FILTER_NAME "$sexdir/default.conv" -STARNNW_NAME "$sexdir/default.nnw" \
         -DETECT_THRESH 1.5 -ANALYSIS_THRESH 1.5 -DETECT_MINAREA 5 -DEBLEND_NTHRESH "$2" -DEBLEND_MINCONT "$3" \
         -MAG_ZEROPOINT 25.94 -PIXEL_SCALE 0.06 -SEEING_FWHM 0.18 -BACK_SIZE 64 -BACK_FILTERSIZE 3 \
@@ -97,7 +108,7 @@ run_sextractor() {  # run_sextractor NAME NTHRESH MINCONT: catalog + segmentatio
         -CATALOG_NAME "$dir/$name.cat" -CATALOG_TYPE ASCII_HEAD -VERBOSE_TYPE QUIET
 }
 score() {  # score NAME METHOD REPORTDIR: pais evaluate on $dir/NAME.cat and its segmentation
-    "$pais" evaluate --truth "$field" --catalog "$dir/$1.cat" --x-column X_IMAGE --y-column Y_IMAGE \
+    "$pais" evaluate --truth "$field" "${binning[@]}" --catalog "$dir/$1.cat" --x-column X_IMAGE --y-column Y_IMAGE \
         --flux-column FLUX_AUTO --number-column NUMBER --one-based --segmentation "$dir/$1-seg.fits" \
         --prefer-catalog-flux --method "$2" --output "$dir/$3" --no-plots > /dev/null
 }
@@ -107,6 +118,16 @@ for field in "${given[@]}"; do
     mkdir -p "$dir"
     echo "== $field"
     weight_args=(); [[ $weighted -eq 1 ]] && weight_args=(--weight "$field" --weight-hdu WHT)
+    # What source-extractor reads: the field's first HDU (and its WHT), or their N x N sums.
+    image="$field[0]" weight="$field[5]"
+    if [[ $bin -gt 1 ]]; then
+        "$pais" fits bin "$field" --hdu 0 --factor "$bin" --output "$dir/binned.fits" --overwrite > /dev/null
+        image="$dir/binned.fits"
+        if [[ $weighted -eq 1 ]]; then
+            "$pais" fits bin "$field" --hdu WHT --weight-map --factor "$bin" --output "$dir/binned-wht.fits" --overwrite > /dev/null
+            weight="$dir/binned-wht.fits"
+        fi
+    fi
     t0=$(now)
     # Its progress lines go to stderr: kept in a file, shown when the deblend fails.
     if ! "$pais" deblend "$field" "${model_args[@]}" "${weight_args[@]}" --output "$dir/pais-deblend" --overwrite \
@@ -136,8 +157,8 @@ for field in "${given[@]}"; do
         score sex-hot SExtractor-hot sextractor-hot
         reports+=("$dir/sextractor-hot/report.json")
     fi
-    "$pais" evaluate --truth "$field" --oracle --output "$dir/pcr-oracle" --no-plots > /dev/null
-    "$pais" evaluate --truth "$field" --oracle --oracle-peaks --output "$dir/pcr-oracle-peaks" --no-plots > /dev/null
+    "$pais" evaluate --truth "$field" "${binning[@]}" --oracle --output "$dir/pcr-oracle" --no-plots > /dev/null
+    "$pais" evaluate --truth "$field" "${binning[@]}" --oracle --oracle-peaks --output "$dir/pcr-oracle-peaks" --no-plots > /dev/null
     reports+=("$dir/pcr-oracle/report.json" "$dir/pcr-oracle-peaks/report.json")
     if [[ $forced -eq 1 ]]; then
         python3 "$root/tools/true-centres.py" "$field" "$dir/true-centres.csv" || exit 1
