@@ -26,7 +26,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Evaluate at most this many samples of --dataset.") var limit: Int?
     @Option(help: "Simulated field from `pais simulate` (truth: NOISELESS, CATALOG, STAMPS).") var truth: String?
     @Option(help: "A `pais deblend` output directory for this field.") var deblend: String?
-    @Option(help: "Score on the field binned N×N (each block's sum), as `pais deblend --bin N` bins a mosaic finer than the model's grid: truth positions, images and stamps binned like the deblend's input (default: the PAISBIN --deblend's catalog.fits records, else none).") var bin: Int?
+    @Option(help: "Score on the field binned N×N (each block's sum), as `pais deblend --bin N` bins a mosaic finer than the model's grid: truth positions, images and stamps binned like the deblend's input (default: the PAISBIN --deblend's catalog.fits records; when the field is deblended here, what `pais deblend --bin auto` picks from its WCS; else none).") var bin: Int?
     @Option(help: "External catalog: CSV, FITS table, or SExtractor ASCII_HEAD.") var catalog: String?
     @Option(help: "External catalog x column.") var xColumn = "x"
     @Option(help: "External catalog y column.") var yColumn = "y"
@@ -136,7 +136,12 @@ struct EvaluateCommand: ParsableCommand {
                                      : "was binned \(recorded)x\(recorded) (PAISBIN = \(recorded)) and its outputs are on that grid"
             throw CommandError("--bin \(bin) disagrees with \(deblend)/catalog.fits: that deblend's input \(grid); give --bin \(recorded) or leave --bin out")
         }
-        return try PixelBinning(factor: bin ?? recorded ?? 1)
+        if let bin { return try PixelBinning(factor: bin) }
+        // A deblend run here bins the field as `pais deblend --bin auto` would, from its WCS.
+        if deblend == nil && catalog == nil && !oracle, let truth {
+            return try DeblendInput(path: truth).resolveBinning(option: "auto").binning
+        }
+        return try PixelBinning(factor: recorded ?? 1)
     }
 
     /// Runs the model on the field's noisy image in this process (one rank).

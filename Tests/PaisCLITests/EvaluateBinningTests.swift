@@ -81,6 +81,24 @@ struct EvaluateBinningTests {
 
     /// A real `pais deblend --bin 2` output (the shipped model): evaluate reads its PAISBIN and
     /// bins the truth without being told.
+    /// Deblended here, a field finer than the model's grid is binned as `pais deblend` bins it
+    /// by default; `--bin 1` (the control) scores it as it is.
+    @Test func aFinerFieldDeblendedHereIsBinnedAsDeblendWouldBinIt() throws {
+        let directory = try makeScratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let field = directory + "/fine.fits"
+        let sim = try runPais(["simulate", "--height", "192", "--width", "192", "--pixel-scale", "0.03", "--psf-size", "61", "--seed", "3", "--output", field])
+        #expect(sim.status == 0, "\(sim.standardError)")
+        let model = ["--model", shippedModels + "/pais-small-sim.safetensors", "--no-plots"]
+        let auto = try runPais(["evaluate", "--truth", field, "--output", directory + "/auto"] + model)
+        #expect(auto.status == 0, "\(auto.standardError)")
+        #expect(auto.standardOutput.contains("scoring on the 2x2-binned grid"))
+        #expect(try Self.report(directory + "/auto")["imageSize"] as? [Int] == [96, 96])
+        let asItIs = try runPais(["evaluate", "--truth", field, "--bin", "1", "--output", directory + "/as-is"] + model)
+        #expect(asItIs.status == 0 && !asItIs.standardOutput.contains("binned grid"), "\(asItIs.standardError)")
+        #expect(try Self.report(directory + "/as-is")["imageSize"] as? [Int] == [192, 192])
+    }
+
     @Test func deblendOutputIsScoredOnItsOwnGrid() throws {
         let f = try Self.field()
         defer { try? FileManager.default.removeItem(atPath: f.directory) }
