@@ -70,7 +70,8 @@ public struct PSFParameters: Sendable, Equatable, Codable {
 public enum NoiseMode: String, Sendable, Codable, CaseIterable {
     /// Independent Gaussian noise of sigma_pix.
     case white
-    /// White noise smoothed by a 3x3 bilinear kernel, rescaled so the 0.17" aperture noise matches m5.
+    /// White noise smoothed by a drizzle-like tent (3x3 [1, 2, 1] taps on the HLF grid, the same
+    /// angle on others), rescaled so the 0.17" aperture noise matches m5.
     case correlated
 }
 
