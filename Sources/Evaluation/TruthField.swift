@@ -25,6 +25,8 @@ public struct TruthField: Sendable {
     public var noisy: [Float], noiseless: [Float]
     public var sigma: Double
     public var sources: [TruthSource]
+    /// The `snrIso` at which a source counts as detectable (the file's DETSNR; metrics.md §1).
+    public var detectionSNR = 5.0
 
     public init(height: Int, width: Int, noisy: [Float], noiseless: [Float], sigma: Double, sources: [TruthSource]) {
         self.height = height; self.width = width; self.noisy = noisy; self.noiseless = noiseless
@@ -39,6 +41,7 @@ public struct TruthField: Sendable {
         _ = try file.moveToHDU(0)
         let noisy = try file.readImage(as: Float.self)
         let sigma = (try? file.readDouble("SIGMA")) ?? .nan
+        let detectionSNR = (try? file.readDouble("DETSNR")) ?? 5
         guard (try? file.moveToHDU(named: "NOISELESS")) != nil else {
             throw EvaluationError("\(path): no NOISELESS image; evaluation needs a field written by `pais simulate`")
         }
@@ -62,8 +65,10 @@ public struct TruthField: Sendable {
             TruthSource(id: ids[k], position: PixelPosition(x: xs[k], y: ys[k]), magnitude: mags[k], flux: fluxes[k],
                         isDetectable: detectable[k] != 0, blendedness: beta[k], snrIso: snr[k], model: models[k])
         }
-        return TruthField(height: noisy.height, width: noisy.width, noisy: noisy.pixels, noiseless: noiseless.pixels,
-                          sigma: sigma, sources: sources)
+        var field = TruthField(height: noisy.height, width: noisy.width, noisy: noisy.pixels, noiseless: noiseless.pixels,
+                               sigma: sigma, sources: sources)
+        field.detectionSNR = detectionSNR
+        return field
     }
 }
 

@@ -123,16 +123,59 @@ struct TruthBinningTests {
         }
     }
 
-    @Test func skyPropertiesKeptAndSigmaScaled() throws {
+    /// What describes a source on the sky is kept; the noise is measured on both grids, and
+    /// snr_iso and detectability follow it, all recomputed here in float64.
+    @Test func skyPropertiesKeptAndNoiseMeasured() throws {
         let field = EdgeField.field(), binned = field.binned(by: try PixelBinning(factor: 3))
-        #expect(binned.sigma == 4.5, "white noise summed over 9 pixels: 3 sigma")
-        for (before, after) in zip(field.sources, binned.sources) {
-            #expect(after.id == before.id && after.magnitude == before.magnitude && after.isDetectable == before.isDetectable)
-            #expect(after.blendedness == before.blendedness && after.snrIso == before.snrIso)
+        func spread(_ residual: [Double]) -> Double {
+            let mean = residual.reduce(0, +) / Double(residual.count)
+            return (residual.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(residual.count)).squareRoot()
+        }
+        let fine = spread(field.noisy.indices.map { Double(field.noisy[$0]) - Double(field.noiseless[$0]) })
+        let coarse = spread(zip(EdgeField.binnedReference(factor: 3) { y, x in Double(field.noisy[y * 9 + x]) }.joined(),
+                                EdgeField.binnedReference(factor: 3) { y, x in Double(field.noiseless[y * 9 + x]) }.joined()).map { $0 - $1 })
+        #expect(abs(binned.sigma / (1.5 * coarse / fine) - 1) < 1e-4)
+        for (k, (before, after)) in zip(field.sources, binned.sources).enumerated() {
+            #expect(after.id == before.id && after.magnitude == before.magnitude && after.blendedness == before.blendedness)
+            let finePower = (0..<7).reduce(0.0) { s, y in (0..<9).reduce(s) { $0 + pow(EdgeField.light(k, y: y, x: $1), 2) } }
+            let coarsePower = EdgeField.binnedReference(factor: 3) { EdgeField.light(k, y: $0, x: $1) }.joined().reduce(0) { $0 + $1 * $1 }
+            let expected = before.snrIso * (coarsePower / finePower).squareRoot() * fine / coarse
+            #expect(abs(after.snrIso / expected - 1) < 1e-4, "source \(k): \(after.snrIso) against \(expected)")
+            #expect(after.isDetectable == (expected >= 5))
         }
         // The noisy image is binned by the same rule.
         let noisy = EdgeField.binnedReference(factor: 3) { y, x in Double(field.noisy[y * 9 + x]) }.joined()
         #expect(zip(binned.noisy, noisy).allSatisfy { abs(Double($0) - $1) <= 1e-5 * max(1, abs($1)) })
+    }
+
+    /// Binned white noise grows by N, so a source keeps its snr_iso; noise correlated between
+    /// neighbours (the control: each pixel the mean of itself and its right neighbour) grows by
+    /// more, so the same source's binned snr_iso falls below it.
+    @Test func snrFollowsTheNoiseCorrelation() throws {
+        let side = 120
+        var state: UInt64 = 12345
+        func gaussian() -> Double {
+            func uniform() -> Double { state = state &* 6364136223846793005 &+ 1442695040888963407; return (Double(state >> 11) + 0.5) / Double(1 << 53) }
+            return (-2 * log(uniform())).squareRoot() * cos(2 * .pi * uniform())
+        }
+        let white = (0..<(side * (side + 1))).map { _ in gaussian() }
+        let flat = SparseImage(y0: 40, x0: 40, height: 40, width: 40, pixels: [Float](repeating: 1, count: 1600))
+        var noiseless = [Float](repeating: 0, count: side * side)
+        flat.add(into: &noiseless, height: side, width: side)
+        func field(correlated: Bool) -> TruthField {
+            let noise = (0..<(side * side)).map { i in correlated ? (white[i] + white[i + 1]) / 2.squareRoot() : white[i] }
+            let source = TruthSource(id: 1, position: PixelPosition(x: 59.5, y: 59.5), magnitude: 24, flux: 1600, isDetectable: true,
+                                     blendedness: 0, snrIso: 40, model: flat)
+            return TruthField(height: side, width: side, noisy: noiseless.indices.map { noiseless[$0] + Float(noise[$0]) },
+                              noiseless: noiseless, sigma: 1, sources: [source])
+        }
+        let binning = try PixelBinning(factor: 2)
+        let whiteSNR = field(correlated: false).binned(by: binning).sources[0].snrIso
+        let correlatedSNR = field(correlated: true).binned(by: binning).sources[0].snrIso
+        // A flat source: Σ S² grows by 4 when 2×2 pixels are summed, so white noise keeps the SNR.
+        #expect(abs(whiteSNR / 40 - 1) < 0.03, "\(whiteSNR)")
+        // Neighbour correlation 1/2 along x: a 2×2 sum has variance 6 instead of 4.
+        #expect(abs(correlatedSNR / (40 * (4.0 / 6).squareRoot()) - 1) < 0.03, "\(correlatedSNR)")
     }
 
     @Test func factorOneAndSourcesWithoutStampsAreUnchanged() throws {
