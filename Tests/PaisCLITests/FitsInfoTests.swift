@@ -57,3 +57,33 @@ struct FitsInfoTests {
         #expect(run.standardOutput.isEmpty, "no partial listing before the error")
     }
 }
+
+/// `pais fits bin` on broken inputs: a non-zero exit, a line naming the file and the problem, and
+/// no output file.
+@Suite("pais fits bin on bad input")
+struct FitsBinBadInputTests {
+    @Test(arguments: ["missing", "truncated", "no image HDU", "table HDU"])
+    func badInputWritesNothing(_ problem: String) throws {
+        let directory = try makeScratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var path = fitsFixtures.appendingPathComponent("table_only.fits").path, extra: [String] = []
+        let expected: String
+        switch problem {
+        case "missing":
+            path = directory + "/absent.fits"; expected = "no such file"
+        case "truncated":
+            path = directory + "/cut.fits"
+            try Data(contentsOf: fitsFixtures.appendingPathComponent("int_extensions.fits")).prefix(7000).write(to: URL(fileURLWithPath: path))
+            expected = "truncated"
+        case "no image HDU":
+            expected = "has no 2-D image HDU"
+        default:
+            extra = ["--hdu", "1"]; expected = "HDU 1 is not a 2-D image"
+        }
+        let output = directory + "/binned.fits"
+        let run = try runPais(["fits", "bin", path, "--factor", "2", "--output", output] + extra)
+        #expect(run.status != 0 && run.standardError.contains(path) && run.standardError.contains(expected), "\(run.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: output))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).allSatisfy { !$0.contains("partial") })
+    }
+}
