@@ -63,7 +63,8 @@ struct Fits: ParsableCommand {
                 let corner = try wcs.world(x: 0, y: 0)
                 let right = try wcs.world(x: 1, y: 0)
                 let scale = angularSeparation(corner, right) * 3600
-                print(String(format: "  WCS: centre RA %.6f Dec %+.6f deg, pixel scale %.4f arcsec", centre.ra, centre.dec, scale))
+                let binning = DeblendInput.wholeBinning(scale: scale).map { " (pais deblend sums \($0)x\($0) pixels onto the model's 0.06\" grid)" } ?? ""
+                print(String(format: "  WCS: centre RA %.6f Dec %+.6f deg, pixel scale %.4f arcsec", centre.ra, centre.dec, scale) + binning)
             } else {
                 print("  WCS: none")
             }

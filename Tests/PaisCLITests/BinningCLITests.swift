@@ -95,6 +95,7 @@ struct BinningCLITests {
         #expect(try String(contentsOfFile: directory + "/forced-fine/catalog.csv", encoding: .utf8)
                 == String(contentsOfFile: directory + "/forced-coarse/catalog.csv", encoding: .utf8))
 
+        #expect(try runPais(["fits", "info", fine]).standardOutput.contains("pixel scale 0.0300 arcsec (pais deblend sums 2x2 pixels onto the model's 0.06\" grid)"))
         // `pais fits bin` writes what the network saw: the field's pixels, on the field's sky.
         let written = directory + "/fine-binned.fits"
         let bin = try runPais(["fits", "bin", fine, "--factor", "2", "--output", written])
