@@ -85,7 +85,8 @@ struct MeasuredImage {
         name = option.name; path = option.path
         input = try DeblendInput(path: path, hdu: option.hdu).binned(by: image.binning, path: path)
         guard input.width == image.width, input.height == image.height else {
-            throw CommandError("--measure \(name): \(path) is \(input.width)x\(input.height) but the deblended image is \(image.width)x\(image.height)")
+            let binned = image.binning.factor > 1 ? " (both binned \(image.binning.factor)x\(image.binning.factor): \(input.file.width)x\(input.file.height) against \(image.file.width)x\(image.file.height) as the files hold them)" : ""
+            throw CommandError("--measure \(name): \(path) is \(input.width)x\(input.height) but the deblended image is \(image.width)x\(image.height)\(binned)")
         }
         if let theirs = input.wcs, let ours = image.wcs { try Self.checkSameGrid(ours, theirs, width: image.width, height: image.height, name: name, path: path) }
         zeroPoint = option.zeroPoint.map { ABZeroPoint(magnitude: $0, source: "--measure-zero-point") } ?? input.zeroPoint

@@ -70,6 +70,23 @@ struct BinningCLITests {
             #expect(abs(a.ra - b.ra) < 1e-11 && abs(a.dec - b.dec) < 1e-11)
         }
 
+        // A band measured with the same shares is binned with the image (dual-image mode): the
+        // field's noiseless image as a second band, split into quarters like the field.
+        let band = directory + "/band.fits"
+        let noiseless = try FITSFile.open(field)
+        _ = try noiseless.moveToHDU(named: "NOISELESS")
+        let bandFile = try FITSFile.create(band)
+        try bandFile.writeImage(try noiseless.readImage(as: Float.self))
+        try bandFile.writeCards(try FITSFile.open(field).wcsCards())
+        try bandFile.commit()
+        let fineBand = try Self.split(band, factor: 2, writing: directory + "/fine-band.fits")
+        _ = try Self.deblend(field, directory + "/coarse-measured", ["--measure", "B=" + band])
+        _ = try Self.deblend(fine, directory + "/binned-measured", ["--measure", "B=" + fineBand])
+        let measured = try FITSTable.read(from: directory + "/binned-measured/catalog.csv")
+        #expect(try measured.doubles("flux_B") == FITSTable.read(from: directory + "/coarse-measured/catalog.csv").doubles("flux_B"))
+        let mixed = try runPais(["deblend", fine, "--output", directory + "/mixed", "--measure", "B=" + band])
+        #expect(mixed.status != 0 && mixed.standardError.contains("--measure B") && mixed.standardError.contains("both binned 2x2: 200x160 against 400x320"), "a band on the coarse grid is refused: \(mixed.standardError)")
+
         // The regions overlay the image the user has: centres and axes on its finer pixels.
         func firstEllipse(_ output: String) throws -> [Double] {
             let text = try String(contentsOfFile: directory + output + "/catalog.reg", encoding: .utf8)
