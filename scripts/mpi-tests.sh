@@ -41,7 +41,7 @@ check "injected count mismatch is caught by the fingerprint on every rank (mpiru
 check "injected stall ends the job through the watchdog (exit 124, mpirun -np 2)" bash -c \
   "mpirun -np 2 $pais selftest --inject-stall-rank 1 --watchdog-seconds 2; [ \$? -eq 124 ]"
 
-check "pais deblend: mpirun -np 2 writes the same catalog as one rank (and -np 3 in 4 blocks, rank 0 running fewer tiles), with --views 8, a subtracted sky, measured bands, weight maps, forced centres and noise matching too; ranks that disagree stop" env PAIS="$pais" bash scripts/deblend-mpi-test.sh
+check "pais deblend: mpirun -np 2 writes the same catalog as one rank (and -np 3 in 4 blocks, rank 0 running fewer tiles), with --views 8, a subtracted sky, measured bands, weight maps, forced centres, noise matching and a binned 0.03\" mosaic too; ranks that disagree stop" env PAIS="$pais" bash scripts/deblend-mpi-test.sh
 check "a full disk: pais train and pais deblend under mpirun -np 2 stop with \"No space left on device\", keep the checkpoints and the previous output (pais evaluate: the previous report, whole), and the run resumes once there is room; a full TMPDIR is named before MPI_Init" env PAIS="$pais" bash scripts/disk-full-test.sh
 check "pais deblend: SIGTERM to both ranks or Ctrl-C to mpirun stops the job and leaves no output or staging directory" env PAIS="$pais" bash scripts/deblend-interrupt-test.sh
 
