@@ -100,6 +100,7 @@ struct EvaluateCommand: ParsableCommand {
             }
             predictions = try wrap { try PredictionLoader.externalCatalog(catalog, columns: columns, segmentation: seg,
                                                                           height: field.height, width: field.width) }
+            try Self.checkInside(predictions, catalog: catalog, field: field, binning: binning)
             name = method ?? URL(fileURLWithPath: catalog).deletingPathExtension().lastPathComponent
         } else if oracle {
             let detections: OracleDetections = oraclePeaks ? .heatmapPeaks() : .labelCentres
@@ -124,6 +125,22 @@ struct EvaluateCommand: ParsableCommand {
             print("wrote \(output)/report.json, report.txt and matches.csv (source by source)")
             if !noPlots { plot([report], into: output) }
         }
+    }
+
+    /// Fails when more than a tenth of an external catalog's positions lie further outside the
+    /// field than a quarter of its side: a catalog of another image, or of the unbinned image
+    /// scored on a binned grid, would otherwise score as all false detections. (A truth catalog's
+    /// sources placed in the simulator's margin lie 0.6″ outside at most.)
+    static func checkInside(_ predictions: [PredictedSource], catalog: String, field: TruthField, binning: PixelBinning) throws {
+        let (slackX, slackY) = (Double(field.width) / 4, Double(field.height) / 4)
+        let outside = predictions.filter { p in
+            !((-slackX)...(Double(field.width) + slackX) ~= p.position.x && (-slackY)...(Double(field.height) + slackY) ~= p.position.y)
+        }.count
+        guard outside * 10 > predictions.count else { return }
+        let hint = binning.factor > 1
+            ? "; scored on the \(binning.factor)x\(binning.factor)-binned grid, the catalog must be made on the binned image (`pais fits bin`), not on the file as it is"
+            : "; is it a catalog of another image, or are its positions 1-based (--one-based)?"
+        throw CommandError("\(catalog): \(outside) of \(predictions.count) positions lie far outside the \(field.width)x\(field.height) field\(hint)")
     }
 
     /// The binning of the grid to score on: --bin, else what a --deblend directory records; the

@@ -97,6 +97,15 @@ struct EvaluateBinningTests {
         let asItIs = try runPais(["evaluate", "--truth", field, "--bin", "1", "--output", directory + "/as-is"] + model)
         #expect(asItIs.status == 0 && !asItIs.standardOutput.contains("binned grid"), "\(asItIs.standardError)")
         #expect(try Self.report(directory + "/as-is")["imageSize"] as? [Int] == [192, 192])
+        // A catalog of the file as it is (here its truth positions), scored on the binned grid, is
+        // refused rather than scored as all false detections; on its own grid (the control) it scores.
+        let onFile = ["evaluate", "--truth", field, "--catalog", field.replacingOccurrences(of: ".fits", with: ".catalog.csv"),
+                      "--flux-column", "none", "--no-plots"]
+        let refused = try runPais(onFile + ["--bin", "2"])
+        #expect(refused.status != 0 && refused.standardError.contains("positions lie far outside the 96x96 field; scored on the 2x2-binned grid"),
+                "\(refused.standardError)")
+        let accepted = try runPais(onFile)
+        #expect(accepted.status == 0, "\(accepted.standardError)")
     }
 
     @Test func deblendOutputIsScoredOnItsOwnGrid() throws {
