@@ -59,22 +59,24 @@ public struct PixelBinning: Sendable, Equatable {
         let binnedHeight = floorDivide(y0 + height - 1) - by0 + 1, binnedWidth = floorDivide(x0 + width - 1) - bx0 + 1
         var sums = [Double](repeating: 0, count: binnedHeight * binnedWidth)
         var blanks = [Int](repeating: 0, count: binnedHeight * binnedWidth)
+        // Every row maps its columns to the same blocks: the divisions once, not per pixel.
+        let blockOfColumn = (0..<width).map { floorDivide(x0 + $0) - bx0 }
         for row in 0..<height {
-            let by = floorDivide(y0 + row) - by0
+            let first = (floorDivide(y0 + row) - by0) * binnedWidth
             for column in 0..<width {
-                let index = by * binnedWidth + floorDivide(x0 + column) - bx0
-                let value = pixels[row * width + column]
+                let index = first + blockOfColumn[column], value = pixels[row * width + column]
                 if value.isFinite { sums[index] += Double(value) } else { blanks[index] += 1 }
             }
         }
-        var binned = [Float](repeating: 0, count: sums.count)
+        var binned = [Float](repeating: .nan, count: sums.count)
         for by in 0..<binnedHeight {
             let rowsInside = inside(block: by0 + by, extent: imageHeight)
             for bx in 0..<binnedWidth {
                 let index = by * binnedWidth + bx
                 let data = rowsInside * inside(block: bx0 + bx, extent: imageWidth) - blanks[index]
+                guard data > 0 else { continue }
                 let scale = Double(factor * factor) / Double(data)
-                binned[index] = data > 0 ? Float(sums[index] * (content == .flux ? scale : scale * scale)) : .nan
+                binned[index] = Float(sums[index] * (content == .flux ? scale : scale * scale))
             }
         }
         return (by0, bx0, binnedHeight, binnedWidth, binned)

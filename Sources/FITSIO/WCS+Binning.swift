@@ -8,28 +8,19 @@ extension CelestialWCS {
     public func binned(by binning: PixelBinning, source: String) throws -> CelestialWCS {
         guard binning.factor > 1 else { return self }
         let scale = Double(binning.factor)
-        let rewritten = cards.map { text -> String in
-            let name = String(text.prefix(8)).trimmingCharacters(in: .whitespaces)
-            guard let value = numericValue(of: text) else { return text }
-            let comment = text.range(of: " / ").map { String(text[$0.upperBound...]) } ?? ""
+        let rewritten = try cards.map { text -> String in
+            let parsed = try HeaderCard(text, source: source), name = parsed.keyword
+            guard let value = parsed.number else { return text }
+            let binned: Double
             switch name {
-            case "CRPIX1", "CRPIX2":
-                return card(name, format((value - 0.5) / scale + 0.5), comment)
-            case "CDELT1", "CDELT2":
-                return card(name, format(value * scale), comment)
+            case "CRPIX1", "CRPIX2": binned = (value - 0.5) / scale + 0.5
+            case "CDELT1", "CDELT2": binned = value * scale
             case _ where name.hasPrefix("CD") && (name.hasSuffix("_1") || name.hasSuffix("_2")) && name.dropFirst(2).first?.isNumber == true:
-                return card(name, format(value * scale), comment)
-            default:
-                return text
+                binned = value * scale
+            default: return text
             }
+            return card(name, format(binned), parsed.comment)
         }
         return try CelestialWCS(cards: rewritten, source: "\(source) binned \(binning.factor)x\(binning.factor)")
     }
-}
-
-/// The number a header card holds after its "= ", nil for strings, logicals and comments.
-private func numericValue(of card: String) -> Double? {
-    guard card.count > 10, card.dropFirst(8).hasPrefix("= ") else { return nil }
-    let field = card.dropFirst(10).split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-    return Double(field.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "D", with: "E"))
 }

@@ -175,10 +175,7 @@ extension FITSFile {
 
     /// The WCS cards of the current HDU, verbatim.
     public func wcsCards() throws -> [String] {
-        try headerCards().filter { card in
-            let name = String(card.prefix(8)).trimmingCharacters(in: .whitespaces)
-            return isWCSKeyword(name)
-        }
+        try headerCards().filter { isWCSKeyword(try HeaderCard($0, source: path).keyword) }
     }
 
     /// Copies the WCS keywords of `source`'s current HDU into this file's current HDU, so that

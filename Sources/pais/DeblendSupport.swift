@@ -33,6 +33,11 @@ struct DeblendInput {
     /// non-FITS, truncated or image-less files give one clear line.
     init(path: String, hdu: String? = nil) throws {
         let (file, chosen) = try Self.image(path, hdu: hdu)
+        try self.init(file, hdu: chosen, path: path)
+    }
+
+    /// Image HDU `hdu` of `file`, opened by `image(_:hdu:)` and current; `path` names it in errors.
+    init(_ file: FITSFile, hdu chosen: Int, path: String) throws {
         wcsCards = try file.wcsCards()
         do { wcs = try file.readCelestialWCS() } catch let e as FITSError { wcsProblem = e.message }
         fileWCS = wcs

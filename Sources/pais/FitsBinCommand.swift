@@ -27,20 +27,20 @@ extension Fits {
                 throw CommandError("--factor must be a whole number from 2 to \(DeblendInput.maxBinning), got \(factor)")
             }
             let binning = try PixelBinning(factor: factor)
-            let input = try DeblendInput(path: image, hdu: hdu)
+            let (source, index) = try DeblendInput.image(image, hdu: hdu)
+            let kept = try source.headerCards()
+            let input = try DeblendInput(source, hdu: index, path: image)
             let binned = try input.binned(by: binning, path: image)
             let rows: any ImageRows = weightMap ? BinnedWeightRows(input.file, binning: binning) : binned.rows
-            let (source, index) = try DeblendInput.image(image, hdu: hdu)
-            _ = try source.moveToHDU(index)
-            let wcsNames = Set(input.wcsCards.map(Self.name))
-            let kept = try source.headerCards().filter { card in
-                let name = Self.name(card)
+            let wcsNames = Set(try input.wcsCards.map { try HeaderCard($0, source: image).keyword })
+            let carried = try kept.filter { card in
+                let name = try HeaderCard(card, source: image).keyword
                 return !Self.structural.contains(name) && !name.hasPrefix("NAXIS") && !name.hasPrefix("ZNAXIS")
                     && !name.hasPrefix("ZTILE") && !wcsNames.contains(name) && name != "PIXSCALE" && name != "PAISBIN"
             }
             let file = try FITSFile.create(output, overwrite: overwrite)
             try file.createImage(of: Float.self, shape: [rows.width, rows.height])
-            try file.writeCards(kept + binned.wcsCards)
+            try file.writeCards(carried + binned.wcsCards)
             if case .double(let scale)? = try source.readKey("PIXSCALE") {
                 try file.writeKey("PIXSCALE", .double(binning.binnedScale(scale)), comment: "[arcsec/px] of the binned grid")
             }
@@ -55,7 +55,5 @@ extension Fits {
             print("wrote \(output): \(rows.width)x\(rows.height), \(image)\(hdu.map { "[\($0)]" } ?? "") (\(input.width)x\(input.height)) summed \(factor)x\(factor)"
                   + (weightMap ? " as a weight map" : "") + (binned.wcs == nil ? ", no WCS" : ", with the binned grid's WCS"))
         }
-
-        static func name(_ card: String) -> String { String(card.prefix(8)).trimmingCharacters(in: .whitespaces) }
     }
 }

@@ -91,7 +91,7 @@ struct Fits: ParsableCommand {
         private func printCards(_ fits: FITSFile) throws {
             let keys = ["OBJECT", "TELESCOP", "INSTRUME", "FILTER", "BUNIT", "EXPTIME", "PHOTZPT", "ZEROPNT", "MAGZERO", "PIXSCALE"]
             let cards = try fits.headerCards()
-            for card in cards where allCards || keys.contains(String(card.prefix(8)).trimmingCharacters(in: .whitespaces)) {
+            for card in cards where try allCards || keys.contains(HeaderCard(card, source: file).keyword) {
                 print("  " + card.trimmingCharacters(in: .whitespaces))
             }
         }

@@ -125,3 +125,13 @@ struct PixelBinningTests {
         }
     }
 }
+
+/// Header cards split by cfitsio, as the binned WCS and `pais fits bin` read them.
+@Test func headerCardsSplitIntoKeywordValueAndComment() throws {
+    let numeric = try HeaderCard("CD1_1   = -1.66666666666667D-05 / [deg/px] pixel to sky matrix")
+    #expect(numeric.keyword == "CD1_1" && numeric.number == -1.66666666666667e-05 && numeric.comment == "[deg/px] pixel to sky matrix")
+    let text = try HeaderCard("CTYPE1  = 'RA---TAN'           / right ascension")
+    #expect(text.keyword == "CTYPE1" && text.number == nil && text.value == "'RA---TAN'")
+    #expect(try HeaderCard("HIERARCH ESO DET NDIT = 5 / a long keyword").keyword == "ESO DET NDIT")
+    #expect(try HeaderCard("SIMPLE  =                    T").number == nil)
+}
