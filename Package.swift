@@ -61,7 +61,7 @@ let package = Package(
         .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
         .testTarget(name: "DistributedMPITests", dependencies: ["DistributedMPI"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Distributed", "Datasets", "Tensors", "Network", "Layers"]),
-        .testTarget(name: "PaisCLITests", dependencies: ["pais", "Network", "Layers", "Tensors", "FITSIO", "Datasets", "SkySim"]),
+        .testTarget(name: "PaisCLITests", dependencies: ["pais", "Network", "Layers", "Tensors", "FITSIO", "Datasets", "SkySim", "PCR"]),
         // Engine tests (issue 4): shared helpers, then one bundle per engine module.
         .target(name: "TestSupport", dependencies: ["Tensors"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),

@@ -3,7 +3,7 @@
 
     tools/pool-reports.py [--label NAME] [--baseline B_DIR,B_DIR,...] [--near-missed R]
                           [--near-detections R] [--by-separation] [--by-blendedness] [--positions] [--pulls]
-                          [--noisy-flux]
+                          [--noisy-flux] [--sizes]
                           [--peaks] [--by-snr]
                           EVAL_DIR [EVAL_DIR ...]
 
@@ -51,12 +51,17 @@ the value that makes a source detectable at 5), for the nearly isolated (β < 0.
 blended (β ≥ 0.5) apart, and the strongly blended recall one would see if each were found as often
 as the nearly isolated sources of its SNR bin: the part of the β ≥ 0.5 shortfall that blending,
 not faintness, costs.
+With --sizes, the half-light radius error δ_r = radius / radius_true − 1 (matches.csv: the
+method's flux_radius or FLUX_RADIUS against the truth model's) of the matched detectable truths
+with H < 25: median (bias), σ_MAD and median |δ_r|, all and by blendedness bin; with --baseline,
+the same on the truths both methods matched, the baseline's then this method's.
 With --header, the column names first (alone without directories). Standard library only.
 """
 import csv
 import functools
 import json
 import os
+import math
 import statistics
 import sys
 
@@ -298,6 +303,27 @@ def noisy_flux_errors(directories, brighter_than):
             and float(r["mag_true"]) < brighter_than]
 
 
+def size_errors(directory):
+    """{truth_id: (δ_r, β)} of the matched detectable truths with H < 25 and both radii."""
+    errors = {}
+    for r in read_matches(directory):
+        if int(r["truth_id"]) < 0 or int(r["prediction"]) < 0 or r["detectable"] != "true" or float(r["mag_true"]) >= 25:
+            continue
+        if "radius" not in r:
+            sys.exit(f"error: --sizes: {directory}/matches.csv has no radius columns (written before pais evaluate scored sizes)")
+        true, measured = float(r["radius_true"]), float(r["radius"])
+        if true > 0 and math.isfinite(measured):
+            errors[r["truth_id"]] = (measured / true - 1, float(r["blendedness"]))
+    return errors
+
+
+def size_summary(errors):
+    """'bias, σ_MAD, median |δ| (N)' of a list of δ_r."""
+    middle = median_or_nan(errors)
+    spread = 1.4826 * median_or_nan([abs(x - middle) for x in errors])
+    return f"{middle:+.4f} / {spread:.4f} / {median_or_nan([abs(x) for x in errors]):.4f} (N {len(errors)})"
+
+
 def pull_widths(directories):
     widths, counts = [], []
     for d in directories:
@@ -311,7 +337,7 @@ def pull_widths(directories):
 
 def main(argv):
     label, header, directories, baselines, radius, detection_radius = "", False, [], [], None, None
-    separation = blendedness = positions = pulls = peaks = snr = noisy = False
+    separation = blendedness = positions = pulls = peaks = snr = noisy = sizes = False
     while argv:
         a = argv.pop(0)
         if a in ("-h", "--help"):
@@ -334,6 +360,8 @@ def main(argv):
             pulls = True
         elif a == "--noisy-flux":
             noisy = True
+        elif a == "--sizes":
+            sizes = True
         elif a == "--peaks":
             peaks = True
         elif a == "--by-snr":
@@ -400,6 +428,21 @@ def main(argv):
             middle = median_or_nan(errors)
             spread = 1.4826 * median_or_nan([abs(x - middle) for x in errors])
             line += f"   noisy-image flux of the matched detectable truths, {name}: bias {middle:+.4f}, sigma_MAD {spread:.4f} (N {len(errors)})"
+    if sizes:
+        mine = [size_errors(d) for d in directories]
+        def by_bin(groups):
+            return "; ".join(f"β {bin_label(lo, hi)} {size_summary([e for g in groups for e, b in g.values() if lo <= b < hi])}"
+                             for lo, hi in BLENDEDNESS_BINS)
+        line += (f"   half-light radius, H < 25, bias / sigma_MAD / median |err|: all {size_summary([e for g in mine for e, _ in g.values()])};"
+                 f" {by_bin(mine)}")
+        if baselines:
+            theirs = [size_errors(b) for b in baselines]
+            both = [{t: g[t] for t in g if t in o} for g, o in zip(mine, theirs)]
+            their_both = [{t: o[t] for t in o if t in g} for g, o in zip(mine, theirs)]
+            line += (f"; on the truths both matched, baseline -> this: all {size_summary([e for g in their_both for e, _ in g.values()])}"
+                     f" -> {size_summary([e for g in both for e, _ in g.values()])}; by β: " + "; ".join(
+                         f"{bin_label(lo, hi)} {size_summary([e for g in their_both for e, b in g.values() if lo <= b < hi])}"
+                         f" -> {size_summary([e for g in both for e, b in g.values() if lo <= b < hi])}" for lo, hi in BLENDEDNESS_BINS))
     if pulls:
         widths, counts = pull_widths(directories)
         line += (f"   flux_err pull width (sigma_MAD) per field: {min(widths):.2f}-{max(widths):.2f}, median {statistics.median(widths):.2f}"

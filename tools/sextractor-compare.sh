@@ -84,7 +84,7 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 # SExtractor's own defaults, then the catalog columns PAIS scores.
 source-extractor -d > "$out/default.sex"
-printf '%s\n' NUMBER X_IMAGE Y_IMAGE FLUX_ISO FLUX_AUTO MAG_AUTO ISOAREA_IMAGE A_IMAGE B_IMAGE THETA_IMAGE FLAGS CLASS_STAR > "$out/pais.param"
+printf '%s\n' NUMBER X_IMAGE Y_IMAGE FLUX_ISO FLUX_AUTO MAG_AUTO FLUX_RADIUS ISOAREA_IMAGE A_IMAGE B_IMAGE THETA_IMAGE FLAGS CLASS_STAR > "$out/pais.param"
 
 if [[ ${#given[@]} -eq 0 ]]; then
     for ((k = 0; k < fields; k++)); do
@@ -109,7 +109,7 @@ run_sextractor() {  # run_sextractor NAME NTHRESH MINCONT: catalog + segmentatio
 }
 score() {  # score NAME METHOD REPORTDIR: pais evaluate on $dir/NAME.cat and its segmentation
     "$pais" evaluate --truth "$field" "${binning[@]}" --catalog "$dir/$1.cat" --x-column X_IMAGE --y-column Y_IMAGE \
-        --flux-column FLUX_AUTO --number-column NUMBER --one-based --segmentation "$dir/$1-seg.fits" \
+        --flux-column FLUX_AUTO --number-column NUMBER --radius-column FLUX_RADIUS --one-based --segmentation "$dir/$1-seg.fits" \
         --prefer-catalog-flux --method "$2" --output "$dir/$3" --no-plots > /dev/null
 }
 k=0 fielddirs=()

@@ -88,6 +88,7 @@ public struct FieldScorer: Sendable {
                 if (cell.attribution?.n ?? 0) + (cell.noisy?.n ?? 0) > 0 { flux.append(cell) }
             }
         }
+        let sizes = sizeErrors(truth, predictions, primary)
         let purity = purityByPredictedMagnitude(truth, predictions, primary)
         let sorted = nrmse.sorted()
         let fidelity = sorted.isEmpty ? nil : ImageFidelity(n: sorted.count, medianNRMSE: percentile(sorted, 50),
@@ -110,7 +111,8 @@ public struct FieldScorer: Sendable {
             purityByMagnitude: purity,
             flux: flux, noisyFluxSource: noisySource,
             fluxReference: "truth flux_in_image (Σ_p S_i,p); whole-map sums", imageFidelity: fidelity,
-            attribution: attributionSummary, fluxErrorPulls: PullSummary(pulls, inAperture: predictions.contains { $0.fluxWeights != nil }), notes: notes)
+            attribution: attributionSummary, fluxErrorPulls: PullSummary(pulls, inAperture: predictions.contains { $0.fluxWeights != nil }),
+            sizes: sizes, notes: notes)
     }
 
     func summarise(_ truth: TruthField, _ predicted: [PixelPosition], _ pairs: [MatchedPair], radius: Double) -> DetectionSummary {
@@ -142,6 +144,29 @@ public struct FieldScorer: Sendable {
                                 medianCentroidError: percentile(tpPairs.map(\.distance).sorted(), 50),
                                 unrecognisedBlendRate: blended.isEmpty ? .nan : Double(unrecognised) / Double(blended.count),
                                 blendedTruths: blended.count)
+    }
+
+    /// Half-light radius errors (`SizeBin`) of the detectable TP pairs whose prediction gives a
+    /// finite radius, by bin; nil when no prediction gives one.
+    func sizeErrors(_ truth: TruthField, _ predictions: [PredictedSource], _ pairs: [MatchedPair]) -> [SizeBin]? {
+        guard predictions.contains(where: { $0.halfLightRadius != nil }) else { return nil }
+        var errors: [(source: TruthSource, error: Double)] = []
+        for p in pairs where truth.sources[p.truth].isDetectable {
+            let t = truth.sources[p.truth]
+            guard let predicted = predictions[p.prediction].halfLightRadius, predicted.isFinite else { continue }
+            let radius = t.halfLightRadius
+            guard radius > 0 else { continue }
+            errors.append((t, (predicted - radius) / radius))
+        }
+        func bin(_ label: String, _ keep: (TruthSource) -> Bool) -> SizeBin {
+            SizeBin(label: label, radius: FluxErrorStatistics(errors.filter { keep($0.source) }.map(\.error)))
+        }
+        var bins = [bin("all") { _ in true }, bin(String(format: "H < %.1f", brightLimit)) { $0.magnitude < brightLimit }]
+        for b in 0..<Bins.blendedness.count {
+            let e = Bins.blendedness.edges
+            bins.append(bin(String(format: "beta %.2f-%.2f", e[b], e[b + 1])) { Bins.blendedness.index(of: $0.blendedness) == b })
+        }
+        return bins
     }
 
     /// Precision in 0.5-mag bins of the predicted magnitude `zeropoint − 2.5·log10(flux)`
@@ -177,6 +202,21 @@ public struct FieldScorer: Sendable {
                                    all: members.count, matched: matched,
                                    completeness: members.isEmpty ? .nan : Double(matched) / Double(members.count))
         }
+    }
+}
+
+extension TruthSource {
+    /// The half-light radius (px) of its isolated noiseless model about its true position: the
+    /// circle holding half of the model's whole flux (`SparseImage.fluxRadius`, reaching the
+    /// box's farthest corner); NaN without a model.
+    public var halfLightRadius: Double {
+        let m = model
+        guard m.height > 0, m.width > 0 else { return .nan }
+        let (y, x) = (position.y, position.x)
+        let far = (y: max(abs(Double(m.y0) - y), abs(Double(m.y0 + m.height) - y)),
+                   x: max(abs(Double(m.x0) - x), abs(Double(m.x0 + m.width) - x)))
+        let reach = (far.y * far.y + far.x * far.x).squareRoot() + 1
+        return m.fluxRadius(y: y, x: x, total: m.total, maxRadius: reach)
     }
 }
 

@@ -11,14 +11,17 @@ import PCR
 /// `preferCatalogFlux`, as for SExtractor's FLUX_AUTO and PAIS's own fluxes; else Σ M̂·I); `pull` =
 /// (Σ w·M̂·I − Σ w·M̂·B) / flux_err (w the flux's aperture, e.g. flux_auto's Kron ellipse, else 1;
 /// `PredictedSource.fluxErrorPull`), the quantity whose spread `PullSummary` reports. NaN where a value
-/// does not apply (an unmatched row, a method without maps or errors).
+/// does not apply (an unmatched row, a method without maps or errors). `radius_true` and `radius`:
+/// the half-light radii of the truth's model (`TruthSource.halfLightRadius`) and the method's
+/// (PAIS's flux_radius, SExtractor's FLUX_RADIUS), NaN where there is none.
 public enum MatchTable {
     /// The columns after `truth_id`, `prediction` and before `detectable`, then after it.
     static let positions: [(name: String, unit: String?)] = [
         ("x_true", "pix"), ("y_true", "pix"), ("x", "pix"), ("y", "pix"), ("distance", "pix"), ("mag_true", "mag"), ("blendedness", nil),
         ("snr_iso", nil)]
     static let fluxes: [(name: String, unit: String?)] = [
-        ("flux_true", nil), ("flux_attributed", nil), ("flux_noisy", nil), ("flux_err", nil), ("pull", nil)]
+        ("flux_true", nil), ("flux_attributed", nil), ("flux_noisy", nil), ("flux_err", nil), ("pull", nil),
+        ("radius_true", "pix"), ("radius", "pix")]
 
     public static func build(_ truth: TruthField, _ predictions: [PredictedSource], pairs: [MatchedPair],
                              preferCatalogFlux: Bool = false) throws -> FITSTable {
@@ -45,7 +48,10 @@ public enum MatchTable {
                                t.flatMap { pairOf[$0]?.distance }, source?.magnitude, source?.blendedness, source?.snrIso].enumerated() {
                 positionValues[c].append(value ?? nan)
             }
-            for (c, value) in [source?.flux, attributed, noisy, error, pull].enumerated() { fluxValues[c].append(value ?? nan) }
+            let radii = (truth: source?.halfLightRadius, predicted: prediction?.halfLightRadius)
+            for (c, value) in [source?.flux, attributed, noisy, error, pull, radii.truth, radii.predicted].enumerated() {
+                fluxValues[c].append(value ?? nan)
+            }
         }
         return try FITSTable(columns: [TableColumn("truth_id", .int64(truthID)), TableColumn("prediction", .int64(predictionRow))]
             + zip(positions, positionValues).map { TableColumn($0.name, unit: $0.unit, .double($1)) }

@@ -16,9 +16,14 @@ public struct PredictedSource: Sendable {
     /// flux_auto: its Kron ellipse); nil when it is the whole contribution's. The error pulls
     /// then compare the noisy and noiseless images in the same aperture.
     public var fluxWeights: SparseImage?
+    /// The method's half-light radius in px (PAIS's flux_radius, SExtractor's FLUX_RADIUS), if it
+    /// gives one.
+    public var halfLightRadius: Double?
 
-    public init(position: PixelPosition, flux: Double?, contribution: SparseImage?, fluxError: Double? = nil) {
+    public init(position: PixelPosition, flux: Double?, contribution: SparseImage?, fluxError: Double? = nil,
+                halfLightRadius: Double? = nil) {
         self.position = position; self.flux = flux; self.contribution = contribution; self.fluxError = fluxError
+        self.halfLightRadius = halfLightRadius
     }
 }
 
@@ -55,6 +60,8 @@ public enum PredictionLoader {
         // The flux's own error column (older deblends have none).
         let errorColumn = fluxColumn == "flux_auto" ? "flux_auto_err" : "flux_err"
         let errors = table[errorColumn] == nil ? nil : try table.doubles(errorColumn, source: catalogPath)
+        // The half-light radius (older deblends have none).
+        let radii = table["flux_radius"] == nil ? nil : try table.doubles("flux_radius", source: catalogPath)
         let boxes = try StampFile.read(sourcesPath, ids: ids)
         var total = [Double](repeating: 0, count: height * width)
         for d in boxes {
@@ -63,8 +70,10 @@ public enum PredictionLoader {
             }
         }
         let image = total.map { Float($0) }
-        return deblended(positions: zip(xs, ys).map { PixelPosition(x: $0, y: $1) }, fluxes: fluxes, fluxErrors: errors, images: boxes,
-                         image: image, height: height, width: width)
+        var predictions = deblended(positions: zip(xs, ys).map { PixelPosition(x: $0, y: $1) }, fluxes: fluxes, fluxErrors: errors,
+                                    images: boxes, image: image, height: height, width: width)
+        if let radii { for k in predictions.indices { predictions[k].halfLightRadius = radii[k] } }
+        return predictions
     }
 
     /// The N a `pais deblend` output's input was binned by (`--bin`): the PAISBIN keyword of
@@ -116,6 +125,8 @@ public enum PredictionLoader {
         public var flux: String? = "flux"
         /// Column with the object number used in the segmentation map (SExtractor: NUMBER).
         public var number: String? = nil
+        /// Column with the half-light radius in px (SExtractor: FLUX_RADIUS).
+        public var radius: String? = nil
         /// Positions are 1-based FITS pixels (SExtractor's X_IMAGE/Y_IMAGE): subtract 1.
         public var oneBased = false
         public init() {}
@@ -128,7 +139,7 @@ public enum PredictionLoader {
         guard FileManager.default.fileExists(atPath: path) else { throw EvaluationError("\(path): no such file") }
         let table: FITSTable
         do { table = try FITSTable.read(from: path) } catch let e as FITSError { throw EvaluationError(e.description) }
-        for c in [columns.x, columns.y] + [columns.flux, columns.number].compactMap({ $0 }) where table[c] == nil {
+        for c in [columns.x, columns.y] + [columns.flux, columns.number, columns.radius].compactMap({ $0 }) where table[c] == nil {
             throw EvaluationError("\(path): no column \(c) (columns: \(table.columns.map(\.name).joined(separator: ", ")))")
         }
         let shift = columns.oneBased ? 1.0 : 0.0
@@ -143,10 +154,11 @@ public enum PredictionLoader {
             maps = binaryMaps(segmentation, height: height, width: width)
         }
         let numbers = try columns.number.map { try table.doubles($0, source: path).map { Int($0) } }
+        let radii = try columns.radius.map { try table.doubles($0, source: path) }
         return (0..<table.rowCount).map { k in
             let number = numbers?[k] ?? (k + 1)
             return PredictedSource(position: PixelPosition(x: xs[k], y: ys[k]), flux: fluxes?[k],
-                                   contribution: segmentation == nil ? nil : (maps[number] ?? .empty))
+                                   contribution: segmentation == nil ? nil : (maps[number] ?? .empty), halfLightRadius: radii?[k])
         }
     }
 

@@ -68,6 +68,9 @@ public struct EvaluationReport: Sendable, Codable {
     public var attribution: AttributionSummary?
     /// How well the method's flux errors describe its noise (nil without flux errors).
     public var fluxErrorPulls: PullSummary? = nil
+    /// Half-light radius errors by bin ("all", the bright bin, then β bins), for methods that
+    /// give a radius; nil otherwise and in reports written before sizes were scored.
+    public var sizes: [SizeBin]? = nil
     /// The N×N binning of the grid it was scored on (`pais evaluate --bin`, or the deblend's
     /// PAISBIN); nil in reports written before it was recorded, which were all unbinned.
     public var binning: Int? = nil
@@ -75,6 +78,17 @@ public struct EvaluationReport: Sendable, Codable {
 
     /// The binning factor, 1 for an unbinned grid.
     public var binningFactor: Int { binning ?? 1 }
+}
+
+/// Relative errors (r̂ − r) / r of the half-light radius over one bin's detectable TP pairs: r̂
+/// the method's (PAIS's flux_radius: half of flux_auto; SExtractor's FLUX_RADIUS, the same
+/// definition), r the truth's on its isolated noiseless model (half of the model's whole flux,
+/// `SparseImage.fluxRadius`). Both methods take half of a Kron aperture's flux, which misses some
+/// of the wings, so both sit below 0 by about the same amount on isolated sources; the bins by
+/// blendedness show what the neighbours do to each.
+public struct SizeBin: Sendable, Codable {
+    public var label: String
+    public var radius: FluxErrorStatistics
 }
 
 /// Pulls (Σ M̂·I − Σ M̂·B) / σ_F over the detectable TP pairs: the noisy-image flux minus the

@@ -60,6 +60,10 @@ extension EvaluationReport {
         lines.append(row("noisy-flux sigma_MAD") { all($0)?.noisy?.sigmaMAD })
         lines.append(row("noisy-flux |err|>10% fraction") { all($0)?.noisy?.outlierFraction })
         lines.append(row("flux_err pull sigma_MAD (1 ideal)") { $0.fluxErrorPulls?.sigmaMAD })
+        let brightSizes = { (r: EvaluationReport) in r.sizes?.first { $0.label.hasPrefix("H < ") }?.radius }
+        lines.append(row("half-light radius bias, \(brightLabel)") { brightSizes($0)?.bias })
+        lines.append(row("half-light radius sigma_MAD") { brightSizes($0)?.sigmaMAD })
+        lines.append(row("half-light radius |err|>10%") { brightSizes($0)?.outlierFraction })
         lines.append(row("median NRMSE (noiseless)") { $0.imageFidelity?.medianNRMSE })
         lines.append(row("median SSIM") { $0.attribution?.medianSSIM })
         lines.append(row("median profile KS") { $0.attribution?.medianProfileKS })
@@ -116,6 +120,17 @@ extension EvaluationReport {
                                              : "flux_err: pulls (Σ M̂·I − Σ M̂·B) / flux_err"
             lines.append(what + String(format: " of %d TP pairs: median %+.3f, sigma_MAD %.3f, %.0f %% within 1, %.0f %% within 2 (standard normal: 0, 1, 68 %%, 95 %%)",
                                        p.n, p.median, p.sigmaMAD, 100 * p.fractionWithin1, 100 * p.fractionWithin2))
+        }
+        if let sizes, sizes.contains(where: { $0.radius.n > 0 }) {
+            lines.append("")
+            lines.append("half-light radius (r̂ − r) / r of TP pairs (r: the truth model's, half its flux; r̂: half the method's Kron flux)")
+            lines.append("  bin                     N    bias  sigmaMAD    MAPE  >10%     p16     p84")
+            for bin in sizes where bin.radius.n > 0 {
+                let s = bin.radius
+                lines.append("  " + bin.label.padding(toLength: 18, withPad: " ", startingAt: 0)
+                             + String(format: " %6d %7.4f %9.4f %7.4f %5.3f %7.4f %7.4f", s.n, s.bias, s.sigmaMAD, s.mape,
+                                      s.outlierFraction, s.p16, s.p84))
+            }
         }
         if let f = imageFidelity {
             lines.append("")

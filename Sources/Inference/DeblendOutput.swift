@@ -13,12 +13,13 @@ import Tensors
 ///   sub-pixel), ra, dec (degrees, of the centroid;
 ///   NaN without a WCS), flux (attributed, e-/s), flux_err (1σ, `PixelNoise`), mag and
 ///   mag_err (AB), flux_auto, flux_auto_err, mag_auto, mag_auto_err and kron_radius (in a Kron
-///   aperture, `KronAperture`), peak (heatmap), npix (pixels owned in the segmentation), isoarea, a, b, theta
+///   aperture, `KronAperture`), flux_radius (the radius holding half of flux_auto,
+///   `SparseImage.fluxRadius`), peak (heatmap), npix (pixels owned in the segmentation), isoarea, a, b, theta
 ///   (isophotal area and shape, `IsophotalShape`), blended, residual (found by the second
 ///   detection pass, `ResidualPeakFinder`), artefact (narrower than the PSF: a hot pixel or a
 ///   cosmic ray, `SharpPeak`); and per measured band (`MeasuredBand`)
 ///   flux_NAME, flux_err_NAME, mag_NAME, mag_err_NAME, flux_auto_NAME, flux_auto_err_NAME,
-///   mag_auto_NAME, mag_auto_err_NAME (in the deblended image's Kron aperture) after kron_radius;
+///   mag_auto_NAME, mag_auto_err_NAME (in the deblended image's Kron aperture) after flux_radius;
 /// * `sources.fits`: the per-source images D_j as boxes, in the layout `pais simulate` uses for
 ///   its truth models: table `STAMPS` (id, y0, x0, height, width, offset) and image `STAMPPIX`
 ///   (all boxes' pixels concatenated, row-major). Σ_j D_j reproduces the input flux;
@@ -65,7 +66,8 @@ public enum DeblendOutput {
             TableColumn("dec", unit: "deg", .double(sky?.map(\.dec) ?? s.map { _ in .nan })),
         ] + fluxColumns(s.map { ($0.flux, $0.fluxError) }, kind: "", band: "", unit: photometry.fluxUnit, zeroPoint: photometry.zeroPoint)
           + fluxColumns(s.map { ($0.autoFlux, $0.autoFluxError) }, kind: "_auto", band: "", unit: photometry.fluxUnit, zeroPoint: photometry.zeroPoint)
-          + [TableColumn("kron_radius", .double(s.map(\.kronRadius)))] + bandColumns + [
+          + [TableColumn("kron_radius", .double(s.map(\.kronRadius))),
+             TableColumn("flux_radius", unit: "pix", .double(s.map(\.fluxRadius)))] + bandColumns + [
             TableColumn("peak", .double(s.map { Double($0.peak) })),
             TableColumn("npix", .int64(s.map { Int64($0.ownedPixels) })),
             TableColumn("isoarea", unit: "pix", .int64(s.map { Int64($0.isophotalArea) })),
@@ -79,7 +81,7 @@ public enum DeblendOutput {
     }
 
     /// A DS9 region file of `s` in image coordinates: per source its Kron aperture (`KronAperture`:
-    /// an ellipse of K·a × K·b at its centroid, or the 3.5 px circle without isophotal pixels; 3a ×
+    /// an ellipse of K·a × K·b at its centroid, or the 3.5 px circle without a shape (no isophotal pixel, or one); 3a ×
     /// 3b and 2 px for sources measured without one), tagged with its id and green when unblended,
     /// red when blended, yellow when flagged as an artefact, dashed when found in the templates'
     /// residual. The coordinates are the input image's, whose pixels `binning` summed into the grid
@@ -94,7 +96,8 @@ public enum DeblendOutput {
             let colour = source.artefact ? " color=yellow" : source.blended ? " color=red" : ""
             let style = " # text={\(source.id)}" + colour + (source.foundInResidual ? " dash=1" : "")
             let k = source.kronRadius
-            if source.a.isFinite && source.b.isFinite {
+            // As `KronAperture` takes it: a shape needs a > 0 (one isophotal pixel has a = b = 0).
+            if source.a.isFinite && source.a > 0 && source.b.isFinite {
                 let (a, b) = k.isFinite ? (k * max(source.a, KronAperture.minimumAxis), k * max(source.b, KronAperture.minimumAxis))
                     : (max(3 * source.a, 1), max(3 * source.b, 1))
                 text += String(format: "ellipse(%.3f,%.3f,%.3f,%.3f,%.2f)", x, y, scale * a, scale * b, source.theta) + style + "\n"

@@ -24,6 +24,10 @@ public struct DeblendedSource: Sendable {
     /// FLUX_AUTO), that flux's 1σ error (NaN without pixel noise), and the aperture's K (semi-axes
     /// K·a and K·b).
     public var autoFlux: Double = .nan, autoFluxError: Double = .nan, kronRadius: Double = .nan
+    /// The radius (px) of the circle about its centroid holding half of `autoFlux` on its own
+    /// image (source-extractor's FLUX_RADIUS; `SparseImage.fluxRadius`), within the Kron
+    /// aperture's semi-major axis; NaN when `autoFlux` is not positive.
+    public var fluxRadius: Double = .nan
     /// Pixels of its image in the isophote (`IsophotalShape`; 0 without pixel noise or per-source
     /// images), and their flux's rms extents along the principal axes (px) and the major axis'
     /// angle from x towards y (degrees); NaN without isophotal pixels.

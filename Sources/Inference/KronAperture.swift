@@ -51,6 +51,9 @@ struct KronAperture {
         (flux, variance) = measure(image, variances: variances)
     }
 
+    /// The aperture's semi-major axis K·a (px): how far from the centroid its flux reaches.
+    var semiMajorAxis: Double { radius * a }
+
     /// The aperture a catalog row gives: its centroid, centre pixel, isophote (a, b, θ) and
     /// `kron_radius`, to measure other images in (`measure`, `weights`); `flux` stays 0.
     init(y: Double, x: Double, centre: (y: Int, x: Int), shape: IsophotalShape, radius: Double) {

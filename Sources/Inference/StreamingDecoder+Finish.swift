@@ -2,14 +2,15 @@ import PCR
 import Tensors
 
 /// One source's measurements after the last block: its image (or, without per-source images,
-/// its shape window), windowed position, isophotal shape, Kron aperture, and that aperture on each
-/// measured band.
+/// its shape window), windowed position, isophotal shape, Kron aperture, half-light radius, and
+/// the aperture on each measured band.
 struct MeasuredSource {
     var image: SparseImage
     var centroid: (y: Double, x: Double)
     var artefact: Bool
     var shape: IsophotalShape
     var kron: KronAperture
+    var fluxRadius: Double
     var bands: [(flux: Double, variance: Double)]
 }
 
@@ -82,9 +83,14 @@ extension StreamingDecoder {
         let bandKron = try bands.indices.map { b in
             kron.measure(try channelWindows[b + 1]!.assemble(j), variances: try varianceWindows[b + 1]?.assemble(j))
         }
+        // source-extractor's FLUX_RADIUS: half of FLUX_AUTO, on the pixels the aperture reads.
+        let half = IsophotalShape.windowHalfSide, c = centres[j]
+        let fluxRadius = image.fluxRadius(y: centroid.y, x: centroid.x, total: kron.flux, maxRadius: kron.semiMajorAxis,
+                                          window: ((c.y - half)..<(c.y + half + 1), (c.x - half)..<(c.x + half + 1)))
         let sigma = settings.pixelNoise?.sky.rmsRow(centres[j].y, columns: centres[j].x..<(centres[j].x + 1)).first ?? 0
         let artefact = SharpPeak.isArtefact(moments[j], sigma: sigma)
-        return MeasuredSource(image: image, centroid: centroid, artefact: artefact, shape: isophote, kron: kron, bands: bandKron)
+        return MeasuredSource(image: image, centroid: centroid, artefact: artefact, shape: isophote, kron: kron, fluxRadius: fluxRadius,
+                              bands: bandKron)
     }
 
     /// Source `j`'s catalog row (its image left `.empty`), with `flux` its attributed flux.
@@ -99,6 +105,7 @@ extension StreamingDecoder {
                                fluxError: error(0), bands: bandFluxes,
                                yCentroid: measured.centroid.y, xCentroid: measured.centroid.x,
                                autoFlux: kron.flux, autoFluxError: kron.variance.squareRoot(), kronRadius: kron.radius,
+                               fluxRadius: measured.fluxRadius,
                                isophotalArea: shape.area, a: shape.a, b: shape.b, theta: shape.theta, ownedPixels: owned[j],
                                blended: positiveFlux[j] > 0 && sharedFlux[j] > settings.blendFluxFraction * positiveFlux[j],
                                foundInResidual: foundInResidual[j], artefact: measured.artefact, image: .empty)

@@ -32,6 +32,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "External catalog y column.") var yColumn = "y"
     @Option(help: "Flux column to score on the noisy image: of the external catalog ('none' for no flux), or of a deblend's catalog (--deblend, or one run here: flux, the attributed flux, or flux_auto, its Kron aperture's).") var fluxColumn = "flux"
     @Option(help: "External catalog column with the segmentation label (SExtractor: NUMBER).") var numberColumn: String?
+    @Option(help: "External catalog column with the half-light radius in px, scored against the truth models' (SExtractor: FLUX_RADIUS; a deblend's flux_radius is read by itself).") var radiusColumn: String?
     @Flag(help: "External positions are 1-based FITS pixels (SExtractor X_IMAGE/Y_IMAGE).") var oneBased = false
     @Option(help: "Integer segmentation map of the external method (object number per pixel, 0 none).") var segmentation: String?
     @Flag(help: "Use the catalog flux column for the noisy-image flux error instead of the sum of M̂·I.") var preferCatalogFlux = false
@@ -90,7 +91,7 @@ struct EvaluateCommand: ParsableCommand {
         } else if let catalog {
             var columns = PredictionLoader.ExternalColumns()
             columns.x = xColumn; columns.y = yColumn; columns.flux = fluxColumn == "none" ? nil : fluxColumn
-            columns.number = numberColumn; columns.oneBased = oneBased
+            columns.number = numberColumn; columns.oneBased = oneBased; columns.radius = radiusColumn
             let seg = try segmentation.map { path -> [Int32] in
                 let image = try FITSFile.open(path).readImage(as: Int32.self)
                 guard image.width == field.width, image.height == field.height else {
@@ -193,10 +194,11 @@ struct EvaluateCommand: ParsableCommand {
         } catch let e as InferenceError { throw CommandError("\(truthPath): \(e.description)") }
         writeToStandardError("deblended \(truthPath) with \(weights): \(result.sources.count) sources\n")
         let kron = fluxColumn == "flux_auto"
-        let predictions = PredictionLoader.deblended(positions: result.sources.map { PixelPosition(x: $0.xCentroid, y: $0.yCentroid) },
+        var predictions = PredictionLoader.deblended(positions: result.sources.map { PixelPosition(x: $0.xCentroid, y: $0.yCentroid) },
                                                      fluxes: result.sources.map { kron ? $0.autoFlux : $0.flux },
                                                      fluxErrors: result.sources.map { kron ? $0.autoFluxError : $0.fluxError },
                                                      images: result.sources.map(\.image), image: result.image, height: result.height, width: result.width)
+        for (k, source) in result.sources.enumerated() { predictions[k].halfLightRadius = source.fluxRadius }
         guard kron else { return predictions }
         return Self.withKronApertures(predictions, geometry: result.sources.map {
             KronGeometry(yCentroid: $0.yCentroid, xCentroid: $0.xCentroid, y: $0.y, x: $0.x, a: $0.a, b: $0.b, theta: $0.theta,

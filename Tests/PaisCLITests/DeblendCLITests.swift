@@ -2,6 +2,7 @@ import FITSIO
 import Layers
 import Foundation
 import Network
+import PCR
 import Tensors
 import Testing
 
@@ -79,16 +80,17 @@ struct DeblendCLITests {
             #expect(abs(sum[p] + level - Double(input.pixels[p])) < 1e-3 * max(1, abs(Double(input.pixels[p]))))
         }
         // The DS9 regions: one per source, at its centroid (1-based), its Kron aperture: an ellipse
-        // of kron_radius × a where it has a shape, else the 3.5 px circle.
+        // of kron_radius × a where it has a shape (a > 0), else the 3.5 px circle.
         let regions = try String(contentsOfFile: out + "/catalog.reg", encoding: .utf8).split(separator: "\n")
         let shapes = regions.filter { $0.hasPrefix("ellipse(") || $0.hasPrefix("circle(") }
         #expect(regions.first == "# Region file format: DS9 version 4.1" && regions.contains("image") && shapes.count == catalog.rowCount)
         let xc = try catalog.doubles("x_centroid"), a = try catalog.doubles("a"), kron = try catalog.doubles("kron_radius")
         for (k, line) in shapes.enumerated() {
-            #expect(line.hasPrefix(a[k].isFinite ? "ellipse(" : "circle(") && line.contains("# text={\(k + 1)}"))
+            let shaped = a[k].isFinite && a[k] > 0
+            #expect(line.hasPrefix(shaped ? "ellipse(" : "circle(") && line.contains("# text={\(k + 1)}"))
             let numbers = line.split(separator: "(")[1].split(separator: ")")[0].split(separator: ",").map { Double($0)! }
             #expect(abs(numbers[0] - (xc[k] + 1)) < 1e-3)
-            #expect(abs(numbers[2] - (a[k].isFinite ? kron[k] * max(a[k], 0.5) : 3.5)) < 2e-3, "\(line)")
+            #expect(abs(numbers[2] - (shaped ? kron[k] * max(a[k], 0.5) : 3.5)) < 2e-3, "\(line)")
         }
         // The input's WCS is on the segmentation map.
         let seg = try FITSFile.open(out + "/segmentation.fits")
@@ -104,6 +106,22 @@ struct DeblendCLITests {
         let leanCatalog = try FITSTable.read(from: f.directory + "/lean/catalog.csv")
         #expect(try leanCatalog.doubles("x") == catalog.doubles("x") && leanCatalog.doubles("npix") == catalog.doubles("npix"))
         #expect(try zip(leanCatalog.doubles("flux"), catalog.doubles("flux")).allSatisfy { abs($0 - $1) <= 1e-6 * max(1, abs($1)) })
+        // flux_radius: `SparseImage.fluxRadius` on the source's own image about its centroid, for half
+        // of its flux_auto, within its Kron aperture's semi-major axis and the 65 × 65 window the
+        // aperture reads; the same without per-source images.
+        let radii = try catalog.doubles("flux_radius"), autoFlux = try catalog.doubles("flux_auto")
+        let yc = try catalog.doubles("y_centroid"), py = try catalog.doubles("y"), px = try catalog.doubles("x")
+        #expect(radii.contains { $0.isFinite } && radii.count == catalog.rowCount)
+        for k in 0..<catalog.rowCount {
+            let stamp = SparseImage(y0: Int(y0[k]), x0: Int(x0[k]), height: Int(hs[k]), width: Int(ws[k]),
+                                    pixels: Array(pixels[Int(off[k])..<(Int(off[k]) + Int(hs[k]) * Int(ws[k]))]))
+            let semiMajor = a[k].isFinite && a[k] > 0 ? kron[k] * max(a[k], 0.5) : kron[k]
+            let (cy, cx) = (Int(py[k]), Int(px[k]))
+            let expected = stamp.fluxRadius(y: yc[k], x: xc[k], total: autoFlux[k], maxRadius: semiMajor,
+                                            window: ((cy - 32)..<(cy + 33), (cx - 32)..<(cx + 33)))
+            #expect(expected.isNaN ? radii[k].isNaN : abs(radii[k] - expected) < 1e-9, "source \(k + 1): \(radii[k]) vs \(expected)")
+        }
+        #expect(try zip(leanCatalog.doubles("flux_radius"), radii).allSatisfy { $0.isNaN ? $1.isNaN : abs($0 - $1) <= 1e-6 * max(1, $1) })
         let unscorable = try runPais(["evaluate", "--truth", f.field, "--deblend", f.directory + "/lean", "--no-plots"])
         #expect(unscorable.status != 0 && unscorable.standardError.contains("deblended with --no-stamps?"), "\(unscorable.standardError)")
 
