@@ -288,17 +288,21 @@ final class StreamingDecoder {
     static let waiting: Int32 = -1, noFlux: Int32 = -2
 
     /// Matches the n slots of pixel (y, x) (vectors at `v`) to centres into `owners`; false when a
-    /// match could still change once more centres are known (only when not `final`). `hints`: the
-    /// previous pixel's owners (a search shortcut only; the result is the same without).
+    /// match could still change once more centres are known (only when not `final`). `hints`: a
+    /// neighbouring pixel's peaks per slot (a search shortcut only; the result is the same without);
+    /// `tips` receives this pixel's, the peak of `targets.all` nearest to each slot's tip (it may be
+    /// `hints` itself: slot k's hint is read before its tip is written).
     @inline(__always)
     static func matchSlots(y: Int, x: Int, v: UnsafePointer<Float>, owners: UnsafeMutablePointer<Int32>, n: Int,
-                           targets: SlotTargets, known: Int, final: Bool, hints: UnsafePointer<Int32>?) -> Bool {
+                           targets: SlotTargets, known: Int, final: Bool, hints: UnsafePointer<Int32>?,
+                           tips: UnsafeMutablePointer<Int32>? = nil) -> Bool {
         for k in 0..<n {
             let ty = Double(y) + Double(v[2 * k]), tx = Double(x) + Double(v[2 * k + 1])
             guard let (j, distance2) = targets.all.nearest(ty: ty, tx: tx, hint: hints.map { Int($0[k]) } ?? -1) else {
                 owners[k] = 0                                 // no centre at all yet: nothing to own (not -1)
                 return final
             }
+            tips?[k] = Int32(j)
             let room = Double(known) - ty
             if j < targets.kept.count {
                 guard final || (room >= 0 && distance2 <= room * room) else { return false }
@@ -326,8 +330,10 @@ final class StreamingDecoder {
     @inline(__always)
     static func decide(y: Int, x: Int, v: UnsafePointer<Float>, owners: UnsafeMutablePointer<Int32>, shares: UnsafeMutablePointer<Float>,
                        n: Int, targets: SlotTargets, known: Int, final: Bool, hints: UnsafePointer<Int32>?,
+                       tips: UnsafeMutablePointer<Int32>? = nil,
                        templates: SymmetricTemplates.Reader?, fill: Bool, nthNearest: inout NthNearestBound) -> Bool {
-        guard matchSlots(y: y, x: x, v: v, owners: owners, n: n, targets: targets, known: known, final: final, hints: hints) else { return false }
+        guard matchSlots(y: y, x: x, v: v, owners: owners, n: n, targets: targets, known: known, final: final, hints: hints,
+                         tips: tips) else { return false }
         guard let templates else { return true }
         guard takeBackStrayOwners(y: y, x: x, owners: owners, n: n, index: targets.kept, peaks: targets.all, known: known, final: final,
                                   templates: templates, nthNearest: &nthNearest) else { return false }
@@ -389,16 +395,22 @@ final class StreamingDecoder {
             s.vectors.withUnsafeBufferPointer { v in s.mapLogits.withUnsafeBufferPointer { z in flux.withUnsafeBufferPointer { f in
                 let decideRows: (Int, Int) -> Void = { start, end in
                     var nthNearest = NthNearestBound()
-                    for row in start..<end {
-                        for x in 0..<w {
-                            let i = row * w + x
-                            if f[i] == 0 { o[i * n] = Self.noFlux; continue }
-                            PCRDecoder.softmax(z.baseAddress! + i * n, into: sh.baseAddress! + i * n, n: n)
-                            let hints = x > 0 ? UnsafePointer(o.baseAddress! + (i - 1) * n) : nil
-                            if !Self.decide(y: first + row, x: x, v: v.baseAddress! + i * 2 * n, owners: o.baseAddress! + i * n,
-                                            shares: sh.baseAddress! + i * n, n: n, targets: targets, known: known, final: final,
-                                            hints: hints, templates: templates, fill: fill, nthNearest: &nthNearest) {
-                                o[i * n] = Self.waiting
+                    // The peaks the previous pixel's tips landed on: the next pixel's tips mostly land
+                    // on the same ones, while its owners after the fill often differ from them.
+                    withUnsafeTemporaryAllocation(of: Int32.self, capacity: n) { previousTips in
+                        let tips = previousTips.baseAddress!
+                        for row in start..<end {
+                            tips.update(repeating: -1, count: n)
+                            for x in 0..<w {
+                                let i = row * w + x
+                                if f[i] == 0 { o[i * n] = Self.noFlux; continue }
+                                PCRDecoder.softmax(z.baseAddress! + i * n, into: sh.baseAddress! + i * n, n: n)
+                                if !Self.decide(y: first + row, x: x, v: v.baseAddress! + i * 2 * n, owners: o.baseAddress! + i * n,
+                                                shares: sh.baseAddress! + i * n, n: n, targets: targets, known: known, final: final,
+                                                hints: UnsafePointer(tips), tips: tips, templates: templates, fill: fill,
+                                                nthNearest: &nthNearest) {
+                                    o[i * n] = Self.waiting
+                                }
                             }
                         }
                     }
