@@ -81,10 +81,10 @@ public enum DeblendOutput {
     }
 
     /// A DS9 region file of `s` in image coordinates: per source its Kron aperture (`KronAperture`:
-    /// an ellipse of K·a × K·b at its centroid, or the 3.5 px circle without a shape (no isophotal pixel, or one); 3a ×
-    /// 3b and 2 px for sources measured without one), tagged with its id and green when unblended,
-    /// red when blended, yellow when flagged as an artefact, dashed when found in the templates'
-    /// residual. The coordinates are the input image's, whose pixels `binning` summed into the grid
+    /// an ellipse of K·a × K·b at its centroid, or the 3.5 px circle without a shape, that is with
+    /// no isophotal pixel or one; 3a × 3b and 2 px for sources measured without one), tagged with
+    /// its id and green when unblended, red when blended, yellow when flagged as an artefact,
+    /// dashed when found in the templates' residual. The coordinates are the input image's, whose pixels `binning` summed into the grid
     /// deblended, so the regions overlay the image the user has.
     public static func regions(_ s: [DeblendedSource], binning: PixelBinning = .none) -> String {
         let scale = Double(binning.factor)
