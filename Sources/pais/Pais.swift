@@ -19,6 +19,9 @@ struct Pais: ParsableCommand {
             var command = try parseAsRoot()
             try command.run()
         } catch {
+            // Standard output is buffered when redirected: written out first, the error starts a
+            // line of its own in a log that holds both streams.
+            fflush(nil)                          // every output stream
             exit(withError: error)
         }
     }
