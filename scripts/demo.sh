@@ -37,7 +37,10 @@ rm -rf "$out/deblend" "$out/evaluation"
 "$pais" deblend "$out/field.fits" --model models/pais-small-sim.safetensors --views 8 --output "$out/deblend" 2>/dev/null | tail -3
 "$pais" evaluate --truth "$out/field.fits" --deblend "$out/deblend" --output "$out/evaluation" 2>/dev/null >"$out/evaluation.txt"
 sed -n '1,11p' "$out/evaluation.txt"
-grep -E '^  all |^  H < 25' "$out/evaluation.txt"
+# The flux and half-light radius errors, all and H < 25, under their headers.
+awk '/^flux errors of TP pairs|^half-light radius/ { section = 1; print; next }
+     section && /^  (bin |all |H < 25)/ { print; next }
+     /^$/ { section = 0 }' "$out/evaluation.txt"
 echo "(the whole table: $out/evaluation/report.txt; plots: $out/evaluation/*.png; source by source: $out/evaluation/matches.csv)"
 # The same deblend with its Kron fluxes (flux_auto) as the photometry on the noisy image.
 "$pais" evaluate --truth "$out/field.fits" --deblend "$out/deblend" --flux-column flux_auto --method "PAIS Kron" \
