@@ -3,7 +3,7 @@
 
     tools/pool-reports.py [--label NAME] [--baseline B_DIR,B_DIR,...] [--near-missed R]
                           [--near-detections R] [--by-separation] [--by-blendedness] [--positions] [--pulls]
-                          [--noisy-flux] [--sizes]
+                          [--noisy-flux] [--sizes] [--apertures]
                           [--peaks] [--by-snr]
                           EVAL_DIR [EVAL_DIR ...]
 
@@ -54,7 +54,10 @@ not faintness, costs.
 With --sizes, the half-light radius error δ_r = radius / radius_true − 1 (matches.csv: the
 method's flux_radius or FLUX_RADIUS against the truth model's) of the matched detectable truths
 with H < 25: median (bias), σ_MAD and median |δ_r|, all and by blendedness bin; with --baseline,
-the same on the truths both methods matched, the baseline's then this method's.
+the same on the truths both methods matched, the baseline's then this method's. With --apertures,
+the same for the circular-aperture flux error aperture / aperture_true − 1 (the method's flux in
+its circle about its position against the truth model's light there; `pais evaluate
+--aperture-column`).
 With --header, the column names first (alone without directories). Standard library only.
 """
 import csv
@@ -303,22 +306,24 @@ def noisy_flux_errors(directories, brighter_than):
             and float(r["mag_true"]) < brighter_than]
 
 
-def size_errors(directory):
-    """{truth_id: (δ_r, β)} of the matched detectable truths with H < 25 and both radii."""
+def relative_errors(directory, column, option):
+    """{truth_id: (δ, β)} of the matched detectable truths with H < 25 and both values of matches.csv's
+    `column` and `column`_true: δ = column / column_true − 1."""
     errors = {}
     for r in read_matches(directory):
         if int(r["truth_id"]) < 0 or int(r["prediction"]) < 0 or r["detectable"] != "true" or float(r["mag_true"]) >= 25:
             continue
-        if "radius" not in r:
-            sys.exit(f"error: --sizes: {directory}/matches.csv has no radius columns (written before pais evaluate scored sizes)")
-        true, measured = float(r["radius_true"]), float(r["radius"])
+        if column not in r:
+            sys.exit(f"error: {option}: {directory}/matches.csv has no {column} column (written by an older pais evaluate,"
+                     " or without the method's values)")
+        true, measured = float(r[column + "_true"]), float(r[column])
         if true > 0 and math.isfinite(measured):
             errors[r["truth_id"]] = (measured / true - 1, float(r["blendedness"]))
     return errors
 
 
 def size_summary(errors):
-    """'bias, σ_MAD, median |δ| (N)' of a list of δ_r."""
+    """'bias, σ_MAD, median |δ| (N)' of a list of relative errors."""
     middle = median_or_nan(errors)
     spread = 1.4826 * median_or_nan([abs(x - middle) for x in errors])
     return f"{middle:+.4f} / {spread:.4f} / {median_or_nan([abs(x) for x in errors]):.4f} (N {len(errors)})"
@@ -337,7 +342,7 @@ def pull_widths(directories):
 
 def main(argv):
     label, header, directories, baselines, radius, detection_radius = "", False, [], [], None, None
-    separation = blendedness = positions = pulls = peaks = snr = noisy = sizes = False
+    separation = blendedness = positions = pulls = peaks = snr = noisy = sizes = apertures = False
     while argv:
         a = argv.pop(0)
         if a in ("-h", "--help"):
@@ -362,6 +367,8 @@ def main(argv):
             noisy = True
         elif a == "--sizes":
             sizes = True
+        elif a == "--apertures":
+            apertures = True
         elif a == "--peaks":
             peaks = True
         elif a == "--by-snr":
@@ -428,15 +435,18 @@ def main(argv):
             middle = median_or_nan(errors)
             spread = 1.4826 * median_or_nan([abs(x - middle) for x in errors])
             line += f"   noisy-image flux of the matched detectable truths, {name}: bias {middle:+.4f}, sigma_MAD {spread:.4f} (N {len(errors)})"
-    if sizes:
-        mine = [size_errors(d) for d in directories]
+    for wanted, column, option, title in ((sizes, "radius", "--sizes", "half-light radius"),
+                                          (apertures, "aperture", "--apertures", "aperture flux")):
+        if not wanted:
+            continue
+        mine = [relative_errors(d, column, option) for d in directories]
         def by_bin(groups):
             return "; ".join(f"β {bin_label(lo, hi)} {size_summary([e for g in groups for e, b in g.values() if lo <= b < hi])}"
                              for lo, hi in BLENDEDNESS_BINS)
-        line += (f"   half-light radius, H < 25, bias / sigma_MAD / median |err|: all {size_summary([e for g in mine for e, _ in g.values()])};"
+        line += (f"   {title}, H < 25, bias / sigma_MAD / median |err|: all {size_summary([e for g in mine for e, _ in g.values()])};"
                  f" {by_bin(mine)}")
         if baselines:
-            theirs = [size_errors(b) for b in baselines]
+            theirs = [relative_errors(b, column, option) for b in baselines]
             both = [{t: g[t] for t in g if t in o} for g, o in zip(mine, theirs)]
             their_both = [{t: o[t] for t in o if t in g} for g, o in zip(mine, theirs)]
             line += (f"; on the truths both matched, baseline -> this: all {size_summary([e for g in their_both for e, _ in g.values()])}"

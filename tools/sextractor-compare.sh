@@ -37,6 +37,10 @@
 # and prints `pais evaluate --compare` tables (PAIS vs SExtractor) with wall times of both; with
 # several fields, then one line per method with its scores pooled over all of them
 # (tools/pool-reports.py: F1, the recall at β ≥ 0.5, the median attribution error for H < 25).
+# Every method's half-light radius (flux_radius, FLUX_RADIUS) and flux in a 0.7" circle about its
+# position (pais deblend --apertures 0.7's flux_aper1, source-extractor's FLUX_APER at PHOT_APERTURES
+# 11.67 px) are scored against the truth models' too (runbooks/deblend-a-mosaic.md §2.5-2.6;
+# pooled by tools/pool-reports.py --sizes --apertures).
 # Needs: source-extractor (apt-get install source-extractor), a built pais, gnuplot for plots.
 set -euo pipefail
 
@@ -74,7 +78,10 @@ fi
 command -v source-extractor >/dev/null || { echo "error: source-extractor not found; apt-get install -y source-extractor" >&2; exit 1; }
 [[ $bin =~ ^[1-9][0-9]*$ ]] || { echo "error: --bin must be a positive whole number, not '$bin'" >&2; exit 2; }
 [[ $bin -eq 1 || $forced -eq 0 ]] || { echo "error: --forced does not take --bin (SExtractor's centres are on the binned grid)" >&2; exit 2; }
-model_args=(${preset:+--preset "$preset"} --tile "$tile" --bin "$bin")
+# Both methods also measure a 0.7" circle (3D-HST's colour aperture): 11.67 px across on the
+# model's 0.06" grid, which every method is scored on (binned with --bin).
+aperture=0.7 aperture_px=$(awk 'BEGIN { printf "%.4f", 0.7 / 0.06 }')
+model_args=(${preset:+--preset "$preset"} --tile "$tile" --bin "$bin" --apertures "$aperture")
 binning=(--bin "$bin") scale_args=()
 [[ $bin -gt 1 ]] && scale_args=(--pixel-scale "0$(echo "scale=6; 0.06 / $bin" | bc)")
 [[ -n "$model" ]] && model_args+=(--model "$model")
@@ -84,7 +91,7 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 # SExtractor's own defaults, then the catalog columns PAIS scores.
 source-extractor -d > "$out/default.sex"
-printf '%s\n' NUMBER X_IMAGE Y_IMAGE FLUX_ISO FLUX_AUTO MAG_AUTO FLUX_RADIUS ISOAREA_IMAGE A_IMAGE B_IMAGE THETA_IMAGE FLAGS CLASS_STAR > "$out/pais.param"
+printf '%s\n' NUMBER X_IMAGE Y_IMAGE FLUX_ISO FLUX_AUTO MAG_AUTO FLUX_RADIUS FLUX_APER FLUXERR_APER ISOAREA_IMAGE A_IMAGE B_IMAGE THETA_IMAGE FLAGS CLASS_STAR > "$out/pais.param"
 
 if [[ ${#given[@]} -eq 0 ]]; then
     for ((k = 0; k < fields; k++)); do
@@ -103,13 +110,14 @@ run_sextractor() {  # run_sextractor NAME NTHRESH MINCONT: catalog + segmentatio
     source-extractor "$image" -c "$out/default.sex" -PARAMETERS_NAME "$out/pais.param" "${weighting[@]}" \
         -FILTER_NAME "$sexdir/default.conv" -STARNNW_NAME "$sexdir/default.nnw" \
         -DETECT_THRESH 1.5 -ANALYSIS_THRESH 1.5 -DETECT_MINAREA 5 -DEBLEND_NTHRESH "$2" -DEBLEND_MINCONT "$3" \
-        -MAG_ZEROPOINT 25.94 -PIXEL_SCALE 0.06 -SEEING_FWHM 0.18 -BACK_SIZE 64 -BACK_FILTERSIZE 3 \
+        -MAG_ZEROPOINT 25.94 -PIXEL_SCALE 0.06 -SEEING_FWHM 0.18 -BACK_SIZE 64 -BACK_FILTERSIZE 3 -PHOT_APERTURES "$aperture_px" \
         -CHECKIMAGE_TYPE SEGMENTATION -CHECKIMAGE_NAME "$dir/$name-seg.fits" \
         -CATALOG_NAME "$dir/$name.cat" -CATALOG_TYPE ASCII_HEAD -VERBOSE_TYPE QUIET
 }
 score() {  # score NAME METHOD REPORTDIR: pais evaluate on $dir/NAME.cat and its segmentation
     "$pais" evaluate --truth "$field" "${binning[@]}" --catalog "$dir/$1.cat" --x-column X_IMAGE --y-column Y_IMAGE \
         --flux-column FLUX_AUTO --number-column NUMBER --radius-column FLUX_RADIUS --one-based --segmentation "$dir/$1-seg.fits" \
+        --aperture-column FLUX_APER --aperture-radius "$(awk -v d="$aperture_px" 'BEGIN { printf "%.6f", d / 2 }')" \
         --prefer-catalog-flux --method "$2" --output "$dir/$3" --no-plots > /dev/null
 }
 k=0 fielddirs=()
@@ -135,7 +143,7 @@ for field in "${given[@]}"; do
         echo "error: pais deblend failed on $field:" >&2; tail -n 3 "$dir/pais-deblend.err" >&2; exit 1
     fi
     t1=$(now)
-    "$pais" evaluate --truth "$field" --deblend "$dir/pais-deblend" --method PAIS --output "$dir/pais" --no-plots > /dev/null
+    "$pais" evaluate --truth "$field" --deblend "$dir/pais-deblend" --aperture-column flux_aper1 --method PAIS --output "$dir/pais" --no-plots > /dev/null
     # The same deblend with its Kron fluxes as the noisy-image photometry (FLUX_AUTO's counterpart).
     "$pais" evaluate --truth "$field" --deblend "$dir/pais-deblend" --flux-column flux_auto --method "PAIS Kron" \
         --output "$dir/pais-kron" --no-plots > /dev/null

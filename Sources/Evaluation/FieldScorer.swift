@@ -88,7 +88,16 @@ public struct FieldScorer: Sendable {
                 if (cell.attribution?.n ?? 0) + (cell.noisy?.n ?? 0) > 0 { flux.append(cell) }
             }
         }
-        let sizes = sizeErrors(truth, predictions, primary)
+        let sizes = relativeErrors(truth, primary) { t, p in
+            guard let predicted = predictions[p].halfLightRadius, predicted.isFinite else { return nil }
+            let radius = t.halfLightRadius
+            return radius > 0 ? (predicted - radius) / radius : nil
+        }
+        let apertureFluxes = relativeErrors(truth, primary) { t, p in
+            guard let measured = predictions[p].apertureFlux, measured.isFinite, let w = predictions[p].apertureWeights else { return nil }
+            let inside = t.model.weightedTotal(w)
+            return inside > 0 ? (measured - inside) / inside : nil
+        }
         let purity = purityByPredictedMagnitude(truth, predictions, primary)
         let sorted = nrmse.sorted()
         let fidelity = sorted.isEmpty ? nil : ImageFidelity(n: sorted.count, medianNRMSE: percentile(sorted, 50),
@@ -112,7 +121,7 @@ public struct FieldScorer: Sendable {
             flux: flux, noisyFluxSource: noisySource,
             fluxReference: "truth flux_in_image (Σ_p S_i,p); whole-map sums", imageFidelity: fidelity,
             attribution: attributionSummary, fluxErrorPulls: PullSummary(pulls, inAperture: predictions.contains { $0.fluxWeights != nil }),
-            sizes: sizes, notes: notes)
+            sizes: sizes, apertureFluxes: apertureFluxes, notes: notes)
     }
 
     func summarise(_ truth: TruthField, _ predicted: [PixelPosition], _ pairs: [MatchedPair], radius: Double) -> DetectionSummary {
@@ -146,20 +155,17 @@ public struct FieldScorer: Sendable {
                                 blendedTruths: blended.count)
     }
 
-    /// Half-light radius errors (`SizeBin`) of the detectable TP pairs whose prediction gives a
-    /// finite radius, by bin; nil when no prediction gives one.
-    func sizeErrors(_ truth: TruthField, _ predictions: [PredictedSource], _ pairs: [MatchedPair]) -> [SizeBin]? {
-        guard predictions.contains(where: { $0.halfLightRadius != nil }) else { return nil }
+    /// The relative errors `error(truth, prediction index)` gives for the detectable TP pairs (nil:
+    /// none for that pair), by bin (`ErrorBin`: all, the bright bin, then β); nil when no pair has one.
+    func relativeErrors(_ truth: TruthField, _ pairs: [MatchedPair], _ error: (TruthSource, Int) -> Double?) -> [ErrorBin]? {
         var errors: [(source: TruthSource, error: Double)] = []
         for p in pairs where truth.sources[p.truth].isDetectable {
             let t = truth.sources[p.truth]
-            guard let predicted = predictions[p.prediction].halfLightRadius, predicted.isFinite else { continue }
-            let radius = t.halfLightRadius
-            guard radius > 0 else { continue }
-            errors.append((t, (predicted - radius) / radius))
+            if let e = error(t, p.prediction) { errors.append((t, e)) }
         }
-        func bin(_ label: String, _ keep: (TruthSource) -> Bool) -> SizeBin {
-            SizeBin(label: label, radius: FluxErrorStatistics(errors.filter { keep($0.source) }.map(\.error)))
+        guard !errors.isEmpty else { return nil }
+        func bin(_ label: String, _ keep: (TruthSource) -> Bool) -> ErrorBin {
+            ErrorBin(label: label, errors: FluxErrorStatistics(errors.filter { keep($0.source) }.map(\.error)))
         }
         var bins = [bin("all") { _ in true }, bin(String(format: "H < %.1f", brightLimit)) { $0.magnitude < brightLimit }]
         for b in 0..<Bins.blendedness.count {
@@ -202,6 +208,20 @@ public struct FieldScorer: Sendable {
                                    all: members.count, matched: matched,
                                    completeness: members.isEmpty ? .nan : Double(matched) / Double(members.count))
         }
+    }
+}
+
+extension SparseImage {
+    /// Σ w·self over `weights`' box (parts outside this box count 0), in double precision.
+    func weightedTotal(_ weights: SparseImage) -> Double {
+        var s = 0.0
+        for a in 0..<weights.height {
+            for b in 0..<weights.width {
+                let w = weights.pixels[a * weights.width + b]
+                if w != 0 { s += Double(w) * Double(value(y: weights.y0 + a, x: weights.x0 + b)) }
+            }
+        }
+        return s
     }
 }
 

@@ -13,7 +13,9 @@ import PCR
 /// `PredictedSource.fluxErrorPull`), the quantity whose spread `PullSummary` reports. NaN where a value
 /// does not apply (an unmatched row, a method without maps or errors). `radius_true` and `radius`:
 /// the half-light radii of the truth's model (`TruthSource.halfLightRadius`) and the method's
-/// (PAIS's flux_radius, SExtractor's FLUX_RADIUS), NaN where there is none.
+/// (PAIS's flux_radius, SExtractor's FLUX_RADIUS), NaN where there is none. `aperture_true` and
+/// `aperture`: the truth model's light in the method's circular aperture about its position, and
+/// the method's own flux there (PAIS's flux_aperK, SExtractor's FLUX_APER).
 public enum MatchTable {
     /// The columns after `truth_id`, `prediction` and before `detectable`, then after it.
     static let positions: [(name: String, unit: String?)] = [
@@ -21,7 +23,7 @@ public enum MatchTable {
         ("snr_iso", nil)]
     static let fluxes: [(name: String, unit: String?)] = [
         ("flux_true", nil), ("flux_attributed", nil), ("flux_noisy", nil), ("flux_err", nil), ("pull", nil),
-        ("radius_true", "pix"), ("radius", "pix")]
+        ("radius_true", "pix"), ("radius", "pix"), ("aperture_true", nil), ("aperture", nil)]
 
     public static func build(_ truth: TruthField, _ predictions: [PredictedSource], pairs: [MatchedPair],
                              preferCatalogFlux: Bool = false) throws -> FITSTable {
@@ -49,7 +51,9 @@ public enum MatchTable {
                 positionValues[c].append(value ?? nan)
             }
             let radii = (truth: source?.halfLightRadius, predicted: prediction?.halfLightRadius)
-            for (c, value) in [source?.flux, attributed, noisy, error, pull, radii.truth, radii.predicted].enumerated() {
+            let inAperture = prediction?.apertureWeights.flatMap { w in source.map { $0.model.weightedTotal(w) } }
+            for (c, value) in [source?.flux, attributed, noisy, error, pull, radii.truth, radii.predicted,
+                               inAperture, prediction?.apertureFlux].enumerated() {
                 fluxValues[c].append(value ?? nan)
             }
         }

@@ -19,6 +19,11 @@ public struct PredictedSource: Sendable {
     /// The method's half-light radius in px (PAIS's flux_radius, SExtractor's FLUX_RADIUS), if it
     /// gives one.
     public var halfLightRadius: Double?
+    /// The method's flux in a circular aperture (PAIS's flux_aperK, SExtractor's FLUX_APER), and
+    /// each pixel's weight in that circle about its position (the fraction of the pixel inside), as
+    /// a box: what the truth's light is summed with.
+    public var apertureFlux: Double?
+    public var apertureWeights: SparseImage?
 
     public init(position: PixelPosition, flux: Double?, contribution: SparseImage?, fluxError: Double? = nil,
                 halfLightRadius: Double? = nil) {

@@ -70,7 +70,11 @@ public struct EvaluationReport: Sendable, Codable {
     public var fluxErrorPulls: PullSummary? = nil
     /// Half-light radius errors by bin ("all", the bright bin, then β bins), for methods that
     /// give a radius; nil otherwise and in reports written before sizes were scored.
-    public var sizes: [SizeBin]? = nil
+    public var sizes: [ErrorBin]? = nil
+    /// Circular-aperture flux errors by bin, for a method scored with an aperture column; nil
+    /// otherwise. `apertureRadius` is that circle's radius in px.
+    public var apertureFluxes: [ErrorBin]? = nil
+    public var apertureRadius: Double? = nil
     /// The N×N binning of the grid it was scored on (`pais evaluate --bin`, or the deblend's
     /// PAISBIN); nil in reports written before it was recorded, which were all unbinned.
     public var binning: Int? = nil
@@ -80,15 +84,20 @@ public struct EvaluationReport: Sendable, Codable {
     public var binningFactor: Int { binning ?? 1 }
 }
 
-/// Relative errors (r̂ − r) / r of the half-light radius over one bin's detectable TP pairs: r̂
-/// the method's (PAIS's flux_radius: half of flux_auto; SExtractor's FLUX_RADIUS, the same
-/// definition), r the truth's on its isolated noiseless model (half of the model's whole flux,
-/// `SparseImage.fluxRadius`). Both methods take half of a Kron aperture's flux, which misses some
-/// of the wings, so both sit below 0 by about the same amount on isolated sources; the bins by
-/// blendedness show what the neighbours do to each.
-public struct SizeBin: Sendable, Codable {
+/// Relative errors over one bin's detectable TP pairs.
+///
+/// Sizes: (r̂ − r) / r, r̂ the method's half-light radius (PAIS's flux_radius: half of flux_auto;
+/// SExtractor's FLUX_RADIUS, the same definition), r the truth's on its isolated noiseless model
+/// (half of the model's whole flux, `SparseImage.fluxRadius`). Both methods take half of a Kron
+/// aperture's flux, which misses some of the wings, so both sit below 0 on isolated sources; the
+/// bins by blendedness show what the neighbours do to each.
+///
+/// Aperture fluxes: (F̂ − F) / F, F̂ the method's flux in a circle about its own position (PAIS's
+/// flux_aperK, SExtractor's FLUX_APER), F the truth model's light in the same circle at the same
+/// position: what noise and the neighbours' light add, with the position's error left out.
+public struct ErrorBin: Sendable, Codable {
     public var label: String
-    public var radius: FluxErrorStatistics
+    public var errors: FluxErrorStatistics
 }
 
 /// Pulls (Σ M̂·I − Σ M̂·B) / σ_F over the detectable TP pairs: the noisy-image flux minus the

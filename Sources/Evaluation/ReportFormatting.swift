@@ -60,10 +60,16 @@ extension EvaluationReport {
         lines.append(row("noisy-flux sigma_MAD") { all($0)?.noisy?.sigmaMAD })
         lines.append(row("noisy-flux |err|>10% fraction") { all($0)?.noisy?.outlierFraction })
         lines.append(row("flux_err pull sigma_MAD (1 ideal)") { $0.fluxErrorPulls?.sigmaMAD })
-        let brightSizes = { (r: EvaluationReport) in r.sizes?.first { $0.label.hasPrefix("H < ") }?.radius }
-        lines.append(row("half-light radius bias, \(brightLabel)") { brightSizes($0)?.bias })
-        lines.append(row("half-light radius sigma_MAD") { brightSizes($0)?.sigmaMAD })
-        lines.append(row("half-light radius |err|>10%") { brightSizes($0)?.outlierFraction })
+        func brightBin(_ bins: [ErrorBin]?) -> FluxErrorStatistics? { bins?.first { $0.label.hasPrefix("H < ") }?.errors }
+        lines.append(row("half-light radius bias, \(brightLabel)") { brightBin($0.sizes)?.bias })
+        lines.append(row("half-light radius sigma_MAD") { brightBin($0.sizes)?.sigmaMAD })
+        lines.append(row("half-light radius |err|>10%") { brightBin($0.sizes)?.outlierFraction })
+        if reports.contains(where: { $0.apertureFluxes != nil }) {
+            lines.append(row("aperture radius (px)") { $0.apertureRadius })
+            lines.append(row("aperture flux bias, \(brightLabel)") { brightBin($0.apertureFluxes)?.bias })
+            lines.append(row("aperture flux sigma_MAD") { brightBin($0.apertureFluxes)?.sigmaMAD })
+            lines.append(row("aperture flux median |err|") { brightBin($0.apertureFluxes)?.medianAbsolute })
+        }
         lines.append(row("median NRMSE (noiseless)") { $0.imageFidelity?.medianNRMSE })
         lines.append(row("median SSIM") { $0.attribution?.medianSSIM })
         lines.append(row("median profile KS") { $0.attribution?.medianProfileKS })
@@ -121,17 +127,21 @@ extension EvaluationReport {
             lines.append(what + String(format: " of %d TP pairs: median %+.3f, sigma_MAD %.3f, %.0f %% within 1, %.0f %% within 2 (standard normal: 0, 1, 68 %%, 95 %%)",
                                        p.n, p.median, p.sigmaMAD, 100 * p.fractionWithin1, 100 * p.fractionWithin2))
         }
-        if let sizes, sizes.contains(where: { $0.radius.n > 0 }) {
+        func errorTable(_ title: String, _ bins: [ErrorBin]?) {
+            guard let bins, bins.contains(where: { $0.errors.n > 0 }) else { return }
             lines.append("")
-            lines.append("half-light radius (r̂ − r) / r of TP pairs (r: the truth model's, half its flux; r̂: half the method's Kron flux)")
-            lines.append("  bin                     N    bias  sigmaMAD    MAPE  >10%     p16     p84")
-            for bin in sizes where bin.radius.n > 0 {
-                let s = bin.radius
+            lines.append(title)
+            lines.append("  bin                     N    bias  sigmaMAD    MAPE  >10%     p16     p84  med|err|")
+            for bin in bins where bin.errors.n > 0 {
+                let s = bin.errors
                 lines.append("  " + bin.label.padding(toLength: 18, withPad: " ", startingAt: 0)
-                             + String(format: " %6d %7.4f %9.4f %7.4f %5.3f %7.4f %7.4f", s.n, s.bias, s.sigmaMAD, s.mape,
-                                      s.outlierFraction, s.p16, s.p84))
+                             + String(format: " %6d %7.4f %9.4f %7.4f %5.3f %7.4f %7.4f %9.4f", s.n, s.bias, s.sigmaMAD, s.mape,
+                                      s.outlierFraction, s.p16, s.p84, s.medianAbsolute ?? .nan))
             }
         }
+        errorTable("half-light radius (r̂ − r) / r of TP pairs (r: the truth model's, half its flux; r̂: half the method's Kron flux)", sizes)
+        errorTable("aperture flux (F̂ − F) / F of TP pairs in a circle of " + String(format: "%.2f", apertureRadius ?? .nan)
+                   + " px about the method's position (F: the truth model's light in the same circle)", apertureFluxes)
         if let f = imageFidelity {
             lines.append("")
             lines.append(String(format: "per-source images (noiseless M̂∘B vs S_i): N %d, NRMSE median %.4f, mean %.4f, p16 %.4f, p84 %.4f",

@@ -14,12 +14,16 @@ import Tensors
 ///   NaN without a WCS), flux (attributed, e-/s), flux_err (1σ, `PixelNoise`), mag and
 ///   mag_err (AB), flux_auto, flux_auto_err, mag_auto, mag_auto_err and kron_radius (in a Kron
 ///   aperture, `KronAperture`), flux_radius (the radius holding half of flux_auto,
-///   `SparseImage.fluxRadius`), peak (heatmap), npix (pixels owned in the segmentation), isoarea, a, b, theta
+///   `SparseImage.fluxRadius`), flux_aperK, flux_aperK_err, mag_aperK, mag_aperK_err for each
+///   circular aperture K (`DeblendSettings.apertureRadii`; the header's PAISAPK gives its
+///   diameter), peak (heatmap), npix (pixels owned in the segmentation), isoarea, a, b, theta
 ///   (isophotal area and shape, `IsophotalShape`), blended, residual (found by the second
 ///   detection pass, `ResidualPeakFinder`), artefact (narrower than the PSF: a hot pixel or a
 ///   cosmic ray, `SharpPeak`); and per measured band (`MeasuredBand`)
 ///   flux_NAME, flux_err_NAME, mag_NAME, mag_err_NAME, flux_auto_NAME, flux_auto_err_NAME,
-///   mag_auto_NAME, mag_auto_err_NAME (in the deblended image's Kron aperture) after flux_radius;
+///   mag_auto_NAME, mag_auto_err_NAME (in the deblended image's Kron aperture) and the
+///   apertures' flux_aperK_NAME, flux_aperK_err_NAME, mag_aperK_NAME, mag_aperK_err_NAME after the
+///   image's own aperture columns;
 /// * `sources.fits`: the per-source images D_j as boxes, in the layout `pais simulate` uses for
 ///   its truth models: table `STAMPS` (id, y0, x0, height, width, offset) and image `STAMPPIX`
 ///   (all boxes' pixels concatenated, row-major). Σ_j D_j reproduces the input flux;
@@ -51,10 +55,17 @@ public enum DeblendOutput {
                     TableColumn("mag\(kind)\(band)", unit: "mag(AB)", .double(mags)),
                     TableColumn("mag\(kind)_err\(band)", unit: "mag", .double(magErrors))]
         }
+        // Aperture k's columns (kind "_aperK") of one channel's fluxes.
+        func apertureColumns(_ fluxes: (DeblendedSource) -> [ApertureFlux], band: String, unit: String?, zeroPoint: Double?) -> [TableColumn] {
+            (0..<photometry.apertures).flatMap { k in
+                fluxColumns(s.map { (fluxes($0)[k].flux, fluxes($0)[k].fluxError) }, kind: "_aper\(k + 1)", band: band, unit: unit, zeroPoint: zeroPoint)
+            }
+        }
         let bandColumns = photometry.bands.enumerated().flatMap { b, band in
             fluxColumns(s.map { ($0.bands[b].flux, $0.bands[b].fluxError) }, kind: "", band: "_\(band.name)", unit: band.fluxUnit, zeroPoint: band.zeroPoint)
                 + fluxColumns(s.map { ($0.bands[b].autoFlux, $0.bands[b].autoFluxError) }, kind: "_auto", band: "_\(band.name)",
                              unit: band.fluxUnit, zeroPoint: band.zeroPoint)
+                + apertureColumns({ $0.bands[b].apertures }, band: "_\(band.name)", unit: band.fluxUnit, zeroPoint: band.zeroPoint)
         }
         return try FITSTable(columns: [
             TableColumn("id", .int64(s.map { Int64($0.id) })),
@@ -67,7 +78,8 @@ public enum DeblendOutput {
         ] + fluxColumns(s.map { ($0.flux, $0.fluxError) }, kind: "", band: "", unit: photometry.fluxUnit, zeroPoint: photometry.zeroPoint)
           + fluxColumns(s.map { ($0.autoFlux, $0.autoFluxError) }, kind: "_auto", band: "", unit: photometry.fluxUnit, zeroPoint: photometry.zeroPoint)
           + [TableColumn("kron_radius", .double(s.map(\.kronRadius))),
-             TableColumn("flux_radius", unit: "pix", .double(s.map(\.fluxRadius)))] + bandColumns + [
+             TableColumn("flux_radius", unit: "pix", .double(s.map(\.fluxRadius)))]
+          + apertureColumns(\.apertures, band: "", unit: photometry.fluxUnit, zeroPoint: photometry.zeroPoint) + bandColumns + [
             TableColumn("peak", .double(s.map { Double($0.peak) })),
             TableColumn("npix", .int64(s.map { Int64($0.ownedPixels) })),
             TableColumn("isoarea", unit: "pix", .int64(s.map { Int64($0.isophotalArea) })),
@@ -141,8 +153,12 @@ public struct CatalogPhotometry: Sendable {
     public var zeroPoint: Double?
     /// The measured bands' (`MeasuredBand`), in their order: column suffix, unit and zero point.
     public var bands: [(name: String, fluxUnit: String, zeroPoint: Double?)]
-    public init(fluxUnit: String = "electron/s", zeroPoint: Double? = nil, bands: [(name: String, fluxUnit: String, zeroPoint: Double?)] = []) {
-        self.fluxUnit = fluxUnit; self.zeroPoint = zeroPoint; self.bands = bands
+    /// How many circular apertures each source was measured in (`DeblendSettings.apertureRadii`):
+    /// columns flux_aper1... whether or not any source was found.
+    public var apertures: Int
+    public init(fluxUnit: String = "electron/s", zeroPoint: Double? = nil, bands: [(name: String, fluxUnit: String, zeroPoint: Double?)] = [],
+                apertures: Int = 0) {
+        self.fluxUnit = fluxUnit; self.zeroPoint = zeroPoint; self.bands = bands; self.apertures = apertures
     }
 }
 

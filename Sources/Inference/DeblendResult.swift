@@ -28,6 +28,9 @@ public struct DeblendedSource: Sendable {
     /// image (source-extractor's FLUX_RADIUS; `SparseImage.fluxRadius`), within the Kron
     /// aperture's semi-major axis; NaN when `autoFlux` is not positive.
     public var fluxRadius: Double = .nan
+    /// Its flux in each of `DeblendSettings.apertureRadii`'s circles about its centroid, on its own
+    /// image (source-extractor's FLUX_APER), with the errors of `autoFluxError`'s kind.
+    public var apertures: [ApertureFlux] = []
     /// Pixels of its image in the isophote (`IsophotalShape`; 0 without pixel noise or per-source
     /// images), and their flux's rms extents along the principal axes (px) and the major axis'
     /// angle from x towards y (degrees); NaN without isophotal pixels.

@@ -39,6 +39,12 @@ public struct DeblendSettings: Sendable {
     var attributionChunkPixels = 1 << 16
     /// Whether per-source images (sources.fits) are made. Without them a source's flux is the sum
     /// of its pieces' sums, equal to its image's sum up to the order of the additions.
+    /// Radii (px) of circular apertures measured on each source's image about its centroid, with
+    /// edge pixels by their 5 × 5 sub-pixels and within the Kron aperture's window, at most
+    /// `maxApertureRadius` (source-extractor's FLUX_APER; `pais deblend --apertures`).
+    public var apertureRadii: [Double] = []
+    /// The largest aperture radius: the window the measurements read (65 × 65 px about the centre).
+    public static let maxApertureRadius = Double(IsophotalShape.windowHalfSide)
     public var perSourceImages = true
     /// Factor from the image's units to the units the model was trained in (e⁻/s at AB zero
     /// point 25.94 for the shipped model): the network sees `inputScale ×` the image; fluxes are

@@ -51,6 +51,14 @@ struct KronAperture {
         (flux, variance) = measure(image, variances: variances)
     }
 
+    /// A circle of `radius` px about (`y`, `x`), read as the Kron ellipse is (edge pixels by their
+    /// sub-pixels, only within the window about `centre`): source-extractor's FLUX_APER.
+    static func circle(y: Double, x: Double, centre: (y: Int, x: Int), radius: Double) -> KronAperture {
+        var round = IsophotalShape()
+        (round.a, round.b, round.theta) = (1, 1, 0)
+        return KronAperture(y: y, x: x, centre: centre, shape: round, radius: radius)
+    }
+
     /// The aperture's semi-major axis K·a (px): how far from the centroid its flux reaches.
     var semiMajorAxis: Double { radius * a }
 

@@ -20,6 +20,15 @@ public struct MeasuredBand {
 public struct BandFlux: Sendable, Equatable {
     public var flux: Double, fluxError: Double
     public var autoFlux = Double.nan, autoFluxError = Double.nan
+    /// In each of `DeblendSettings.apertureRadii`'s circles on the band's share of the source.
+    public var apertures: [ApertureFlux] = []
+}
+
+/// A flux in a circular aperture (`DeblendSettings.apertureRadii`) and its 1σ error (NaN without
+/// pixel noise).
+public struct ApertureFlux: Sendable, Equatable {
+    public var flux: Double, fluxError: Double
+    public init(flux: Double, fluxError: Double) { self.flux = flux; self.fluxError = fluxError }
 }
 
 /// What the decoder hands out at each pixel of a batch, per channel (0: the image being deblended,

@@ -12,6 +12,8 @@ struct MeasuredSource {
     var kron: KronAperture
     var fluxRadius: Double
     var bands: [(flux: Double, variance: Double)]
+    /// Per channel (the image, then the measured bands) and aperture: Σ f D and Σ f² V.
+    var apertures: [[(flux: Double, variance: Double)]]
 }
 
 extension StreamingDecoder {
@@ -78,10 +80,15 @@ extension StreamingDecoder {
         let shift = moments[j].centroidShift
         let barycentre = (y: Double(centres[j].y) + shift.y, x: Double(centres[j].x) + shift.x)
         let centroid = WindowedCentroid.measure(image, y: barycentre.y, x: barycentre.x) ?? barycentre
-        let kron = KronAperture(image, variances: try varianceWindows[0]?.assemble(j), y: centroid.y,
-                                x: centroid.x, centre: centres[j], shape: isophote)
-        let bandKron = try bands.indices.map { b in
-            kron.measure(try channelWindows[b + 1]!.assemble(j), variances: try varianceWindows[b + 1]?.assemble(j))
+        let variances = try varianceWindows[0]?.assemble(j)
+        let kron = KronAperture(image, variances: variances, y: centroid.y, x: centroid.x, centre: centres[j], shape: isophote)
+        let bandImages = try bands.indices.map { b in
+            (image: try channelWindows[b + 1]!.assemble(j), variances: try varianceWindows[b + 1]?.assemble(j))
+        }
+        let bandKron = bandImages.map { kron.measure($0.image, variances: $0.variances) }
+        let circles = settings.apertureRadii.map { KronAperture.circle(y: centroid.y, x: centroid.x, centre: centres[j], radius: $0) }
+        let apertures = ([(image, variances)] + bandImages).map { channel in
+            circles.map { $0.measure(channel.0, variances: channel.1) }
         }
         // source-extractor's FLUX_RADIUS: half of FLUX_AUTO, on the pixels the aperture reads.
         let half = IsophotalShape.windowHalfSide, c = centres[j]
@@ -90,22 +97,25 @@ extension StreamingDecoder {
         let sigma = settings.pixelNoise?.sky.rmsRow(centres[j].y, columns: centres[j].x..<(centres[j].x + 1)).first ?? 0
         let artefact = SharpPeak.isArtefact(moments[j], sigma: sigma)
         return MeasuredSource(image: image, centroid: centroid, artefact: artefact, shape: isophote, kron: kron, fluxRadius: fluxRadius,
-                              bands: bandKron)
+                              bands: bandKron, apertures: apertures)
     }
 
     /// Source `j`'s catalog row (its image left `.empty`), with `flux` its attributed flux.
     private func catalogRow(_ j: Int, flux: Double, _ measured: MeasuredSource) -> DeblendedSource {
         let shape = measured.shape, kron = measured.kron
         func error(_ c: Int) -> Double { channelVariance[c].isEmpty ? .nan : channelVariance[c][j].squareRoot() }
+        func apertures(_ channel: Int) -> [ApertureFlux] {
+            measured.apertures[channel].map { ApertureFlux(flux: $0.flux, fluxError: $0.variance.squareRoot()) }
+        }
         let bandFluxes = bands.indices.map { b in
             BandFlux(flux: channelFlux[b + 1][j], fluxError: error(b + 1), autoFlux: measured.bands[b].flux,
-                     autoFluxError: measured.bands[b].variance.squareRoot())
+                     autoFluxError: measured.bands[b].variance.squareRoot(), apertures: apertures(b + 1))
         }
         return DeblendedSource(id: j + 1, y: centres[j].y, x: centres[j].x, peak: peakValues[j], flux: flux,
                                fluxError: error(0), bands: bandFluxes,
                                yCentroid: measured.centroid.y, xCentroid: measured.centroid.x,
                                autoFlux: kron.flux, autoFluxError: kron.variance.squareRoot(), kronRadius: kron.radius,
-                               fluxRadius: measured.fluxRadius,
+                               fluxRadius: measured.fluxRadius, apertures: apertures(0),
                                isophotalArea: shape.area, a: shape.a, b: shape.b, theta: shape.theta, ownedPixels: owned[j],
                                blended: positiveFlux[j] > 0 && sharedFlux[j] > settings.blendFluxFraction * positiveFlux[j],
                                foundInResidual: foundInResidual[j], artefact: measured.artefact, image: .empty)

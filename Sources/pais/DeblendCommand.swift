@@ -55,6 +55,7 @@ struct DeblendCommand: ParsableCommand {
     @Option(help: "Second detection pass: also take the peaks of what the image holds beyond the detected sources' symmetric templates that stand this many sigma above the smoothed sky noise (e.g. 8), for faint sources on a brighter one's flank that the heatmap merges; costs precision (runbooks/deblend-a-mosaic.md). Default: the model file's pais_residual_peaks when it records one (the completeness-first model does), else off; 0 turns it off. Not with --centres.") var residualPeaks: Float?
     @Option(help: "Heatmap peaks on a brighter source's halo (a bright star's rings and wings): drop (the default: a peak whose smoothed light matches its mirror image through a source at least 5 times brighter within the templates' reach, and the circle about that source through it, is that source's light, not a source; the same for the peaks of --residual-peaks) or keep. Needs --attribution symmetric; not with --centres (runbooks/deblend-a-mosaic.md).") var haloPeaks = "drop"
     @Option(help: "Sum NxN pixels into one before deblending, for mosaics drizzled finer than the model's 0.06\"/px grid (e.g. 2 for the HLF's 30 mas mosaics): auto (the default: the whole N that brings the WCS pixel scale to within 10 % of 0.06\", 1 without a WCS or when none does) or N. Every output (catalog x and y, segmentation, heatmap, per-source images) is on the binned grid, whose WCS it carries.") var bin = "auto"
+    @Option(help: "Circular apertures to measure every source in, as diameters in arcsec separated by commas (e.g. 0.7,1.0; at most 9): flux_aper1, flux_aper1_err, mag_aper1, mag_aper1_err, ... on its deblended image about its centroid (source-extractor's FLUX_APER), and on each --measure band. Pixels from the WCS's scale, or the model's 0.06\"/px without one.") var apertures: String?
     @Flag(help: "Skip the per-source images (sources.fits): catalog, segmentation and heatmap only; faster, and far smaller on big mosaics (fluxes equal to rounding).") var noStamps = false
     @Flag(help: "Replace an existing output directory.") var overwrite = false
 
@@ -106,10 +107,12 @@ struct DeblendCommand: ParsableCommand {
         guard maxMemory > 0 else { throw CommandError("--max-memory must be a positive number of MB, got \(maxMemory)") }
         if let blockRows, blockRows <= 0 { throw CommandError("--block-rows must be positive, got \(blockRows)") }
         if let gain, !(gain > 0 && gain.isFinite) { throw CommandError("--gain must be a positive number of electrons per image unit, got \(gain)") }
+        let apertureOption = try ApertureOption(apertures, pixelScale: input.pixelScaleArcsec)
         let matchMode = try NoiseMatchMode(option: noiseMatch)
         let arithmetic = try convPrecision(option: precision)
         var settings = DeblendSettings()
         settings.inputScale = Float(units.scale)
+        settings.apertureRadii = apertureOption.radii
         // Decided here, before the outputs are opened, so that their headers can say what was
         // subtracted, which model ran and how its input was scaled.
         let skyChoice = try inferenceCall { try BackgroundChoice(background, mesh: backgroundMesh) }
@@ -171,6 +174,7 @@ struct DeblendCommand: ParsableCommand {
             print("attribution: \(settings.attribution.rawValue)" + (owners.fill ? ", repeated owners filled (\(owners.origin))" : ""))
             print(fluxErrors.line)
             for band in measured { print(band.line) }
+            if let line = apertureOption.line { print(line) }
             if let warning = report.warning { writeToStandardError("warning: \(image): \(warning)\n") }
         }
         var keywords: [(String, HeaderValue, String)] = [
@@ -198,6 +202,7 @@ struct DeblendCommand: ParsableCommand {
             ("PAISCORF", .double(Double(fluxErrors.pixelNoise?.correlationFactor ?? -1)), "flux_err variance factor for noise correlation (-1: no flux_err)"),
             ("PAISWGTK", .double(Double(fluxErrors.pixelNoise?.weightMap?.scale ?? -1)), "flux_err sky variance = PAISWGTK / weight (-1: mesh rms)"),
         ]
+        keywords += apertureOption.keywords
         if let centres { keywords.append(("PAISCEN", .string(URL(fileURLWithPath: centres).lastPathComponent), "forced centres: catalog")) }
         if !measureOptions.isEmpty {
             keywords.append(("PAISMEAS", .string(measureOptions.map { "\($0.name)=\(URL(fileURLWithPath: $0.path).lastPathComponent)" }.joined(separator: ",")),
@@ -214,7 +219,8 @@ struct DeblendCommand: ParsableCommand {
             try DeblendFileSink(directory: output, height: input.height, width: input.width, wcsCards: input.wcsCards,
                                 wcs: input.wcs, keywords: keywords, overwrite: overwrite, perSourceImages: !noStamps,
                                 photometry: CatalogPhotometry(fluxUnit: input.unit ?? "electron/s", zeroPoint: units.zeroPoint,
-                                                              bands: measured.map { ($0.name, $0.input.unit ?? "electron/s", $0.zeroPoint?.magnitude) }),
+                                                              bands: measured.map { ($0.name, $0.input.unit ?? "electron/s", $0.zeroPoint?.magnitude) },
+                                                              apertures: apertureOption.radii.count),
                                 inputBinning: binned.binning)
         } : nil
         sink?.discardOnStopSignal()

@@ -33,6 +33,8 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Flux column to score on the noisy image: of the external catalog ('none' for no flux), or of a deblend's catalog (--deblend, or one run here: flux, the attributed flux, or flux_auto, its Kron aperture's).") var fluxColumn = "flux"
     @Option(help: "External catalog column with the segmentation label (SExtractor: NUMBER).") var numberColumn: String?
     @Option(help: "External catalog column with the half-light radius in px, scored against the truth models' (SExtractor: FLUX_RADIUS; a deblend's flux_radius is read by itself).") var radiusColumn: String?
+    @Option(help: "Circular-aperture flux column to score against the truth's light in the same circle about the method's position: a deblend's flux_aperK (from --apertures), or an external catalog's (SExtractor: FLUX_APER, with --aperture-radius).") var apertureColumn: String?
+    @Option(help: "Radius in px of --aperture-column's circle (a deblend's is read from its catalog's PAISARK keyword).") var apertureRadius: Double?
     @Flag(help: "External positions are 1-based FITS pixels (SExtractor X_IMAGE/Y_IMAGE).") var oneBased = false
     @Option(help: "Integer segmentation map of the external method (object number per pixel, 0 none).") var segmentation: String?
     @Flag(help: "Use the catalog flux column for the noisy-image flux error instead of the sum of M̂·I.") var preferCatalogFlux = false
@@ -69,6 +71,10 @@ struct EvaluateCommand: ParsableCommand {
             throw ValidationError("give at most one of --deblend, --catalog and --oracle")
         }
         if oraclePeaks && !oracle { throw ValidationError("--oracle-peaks needs --oracle") }
+        if apertureColumn != nil && deblend == nil && catalog == nil {
+            throw ValidationError("--aperture-column needs --deblend or --catalog (a method's catalog with aperture fluxes)")
+        }
+        if apertureRadius != nil && apertureColumn == nil { throw ValidationError("--aperture-radius needs --aperture-column") }
         guard oracleN >= 1 else { throw ValidationError("--oracle-n must be >= 1, got \(oracleN)") }
         if oracleSlotRule != .nearest && !oracle { throw ValidationError("--oracle-slot-rule needs --oracle") }
         let binning = try scoringBinning()
@@ -77,7 +83,7 @@ struct EvaluateCommand: ParsableCommand {
         if binning.factor > 1 {
             print("scoring on the \(binning.factor)x\(binning.factor)-binned grid: truth positions, images and stamps binned like the deblend's input")
         }
-        let predictions: [PredictedSource]
+        var predictions: [PredictedSource]
         let name: String
         // A PAIS source's flux is Σ D_k, the light it was handed of the image the deblend split
         // (sky-subtracted): M̂_k · I on the field's raw image would add a share of the sky to it.
@@ -113,11 +119,18 @@ struct EvaluateCommand: ParsableCommand {
             name = method ?? "PAIS"
             catalogFlux = true
         }
+        var aperture: Double? = nil
+        if let apertureColumn, let path = catalog ?? deblend.map({ $0 + "/catalog.fits" }) {
+            let scored = try Self.withApertures(predictions, column: apertureColumn, radius: apertureRadius, catalog: path,
+                                                deblend: deblend != nil, field: field)
+            (predictions, aperture) = (scored.predictions, scored.radius)
+        }
         var scorer = FieldScorer()
         scorer.preferCatalogFlux = catalogFlux
         let primary = scorer.primaryPairs(field, predictions)
         var report = scorer.score(field, predictions, method: name, field: URL(fileURLWithPath: truth).lastPathComponent, primary: primary)
         report.binning = binning.factor
+        report.apertureRadius = aperture
         print(report.text(), terminator: "")
         if let output {
             let matches = try MatchTable.build(field, predictions, pairs: primary, preferCatalogFlux: catalogFlux)

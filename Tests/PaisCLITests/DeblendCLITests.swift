@@ -393,7 +393,7 @@ struct DeblendCLITests {
         let common = ["--model", f.weights, "--preset", "tiny", "--tile", "32", "--no-stamps"]
         // The sky left alone here (a band's sky is treated as the image's: see the run below).
         let run = try runPais(["deblend", f.field, "--measure", "J=\(doubled)", "--measure", "self=\(f.field)[0]", "--background", "none",
-                               "--output", f.directory + "/m"] + common)
+                               "--apertures", "0.3", "--output", f.directory + "/m"] + common)
         #expect(run.status == 0, "\(run.standardError)")
         #expect(run.standardOutput.contains("measured band J: \(doubled), AB zero point 26.500 (MAGZP)"))
         let catalog = try FITSTable.read(from: f.directory + "/m/catalog.csv")
@@ -402,6 +402,10 @@ struct DeblendCLITests {
         #expect(zip(fluxSelf, flux).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) })
         #expect(zip(fluxJ, flux).allSatisfy { abs($0 - 2 * $1) <= 1e-5 * max(1, abs($1)) })
         #expect(zip(errorJ, errorSelf).allSatisfy { $0 > 0 && abs($0 - 2 * $1) <= 0.05 * $0 })      // its own, twice the noise
+        // The same circles on each band's share of the source.
+        let aperture = try catalog.doubles("flux_aper1")
+        #expect(try zip(catalog.doubles("flux_aper1_self"), aperture).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) })
+        #expect(try zip(catalog.doubles("flux_aper1_J"), aperture).allSatisfy { abs($0 - 2 * $1) <= 1e-5 * max(1, abs($1)) })
         for (m, f) in zip(magJ, fluxJ) where f > 0 { #expect(abs(m - (26.5 - 2.5 * log10(f))) < 1e-9) }
         #expect(try FITSFile.open(f.directory + "/m/catalog.fits").readKey("PAISMEAS") == .string("J=doubled.fits,self=field.fits"))
         // With the automatic sky (a 72 x 40 field is one mesh cell) the band is treated as the image.
