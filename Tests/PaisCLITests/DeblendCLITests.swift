@@ -348,7 +348,7 @@ struct DeblendCLITests {
             // falls short of half the whole, so the bias is a little below 0 (this field −0.068,
             // σ_MAD 0.17 over 37; −0.056 to −0.122 on three other 512² fields). A radius about the
             // wrong centre or of the wrong total would sit above it.
-            let sizes = try #require((json["sizes"] as? [[String: Any]])?.first { $0["label"] as? String == "H < 25.0" }?["radius"] as? [String: Any])
+            let sizes = try #require((json["sizes"] as? [[String: Any]])?.first { $0["label"] as? String == "H < 25.0" }?["errors"] as? [String: Any])
             let (bias, sizeSpread, n) = (sizes["bias"] as? Double ?? .nan, sizes["sigmaMAD"] as? Double ?? .nan, sizes["n"] as? Int ?? 0)
             #expect(n >= 20 && bias > -0.2 && bias < 0 && sizeSpread < 0.3, "half-light radius errors: \(sizes)")
             // Each flux's errors against the noise in its own pixels: the whole map's, or the Kron
