@@ -39,7 +39,10 @@ public enum PredictionLoader {
     /// I is Σ_k D_k, not the field's image: the deblend may have subtracted a sky background first.
     /// `fluxColumn` is the catalog's flux to score on the noisy image (`flux`, the attributed
     /// flux, or `flux_auto`, its Kron aperture's).
-    public static func deblendDirectory(_ directory: String, height: Int, width: Int, fluxColumn: String = "flux") throws -> [PredictedSource] {
+    /// `apertureColumn`: one of its circular-aperture fluxes (flux_aperK, from `--apertures`), read
+    /// into `apertureFlux`.
+    public static func deblendDirectory(_ directory: String, height: Int, width: Int, fluxColumn: String = "flux",
+                                        apertureColumn: String? = nil) throws -> [PredictedSource] {
         let catalogPath = directory + "/catalog.fits", sourcesPath = directory + "/sources.fits"
         for p in [catalogPath, sourcesPath] where !FileManager.default.fileExists(atPath: p) {
             if p == sourcesPath && FileManager.default.fileExists(atPath: catalogPath) {
@@ -67,6 +70,10 @@ public enum PredictionLoader {
         let errors = table[errorColumn] == nil ? nil : try table.doubles(errorColumn, source: catalogPath)
         // The half-light radius (older deblends have none).
         let radii = table["flux_radius"] == nil ? nil : try table.doubles("flux_radius", source: catalogPath)
+        if let apertureColumn, table[apertureColumn] == nil {
+            throw EvaluationError("\(catalogPath) has no column \(apertureColumn) (was it deblended with --apertures?)")
+        }
+        let apertures = try apertureColumn.map { try table.doubles($0, source: catalogPath) }
         let boxes = try StampFile.read(sourcesPath, ids: ids)
         var total = [Double](repeating: 0, count: height * width)
         for d in boxes {
@@ -77,8 +84,15 @@ public enum PredictionLoader {
         let image = total.map { Float($0) }
         var predictions = deblended(positions: zip(xs, ys).map { PixelPosition(x: $0, y: $1) }, fluxes: fluxes, fluxErrors: errors,
                                     images: boxes, image: image, height: height, width: width)
-        if let radii { for k in predictions.indices { predictions[k].halfLightRadius = radii[k] } }
+        for k in predictions.indices { (predictions[k].halfLightRadius, predictions[k].apertureFlux) = (radii?[k], apertures?[k]) }
         return predictions
+    }
+
+    /// The radius in px a deblend recorded for its aperture column flux_aperK (PAISARK, from
+    /// `--apertures`); nil for another column or when its catalog records none.
+    public static func deblendApertureRadius(_ directory: String, column: String) throws -> Double? {
+        guard column.hasPrefix("flux_aper"), let k = Int(column.dropFirst("flux_aper".count)) else { return nil }
+        return try FITSFile.open(directory + "/catalog.fits").readKeyInEveryHDU("PAISAR\(k)").first?.value.doubleValue
     }
 
     /// The N a `pais deblend` output's input was binned by (`--bin`): the PAISBIN keyword of
@@ -87,11 +101,8 @@ public enum PredictionLoader {
     public static func deblendBinning(_ directory: String) throws -> Int {
         let path = directory + "/catalog.fits"
         guard FileManager.default.fileExists(atPath: path) else { return 1 }
-        let file = try FITSFile.open(path)
         var factors = Set<Int>()
-        for index in 0..<(try file.hduCount()) {
-            try file.moveToHDU(index)
-            guard let value = try file.readKey("PAISBIN") else { continue }
+        for (index, value) in try FITSFile.open(path).readKeyInEveryHDU("PAISBIN") {
             guard case .int(let factor) = value, factor >= 1 else {
                 throw EvaluationError("\(path)[HDU \(index)]: PAISBIN is \(value), not a binning factor (an integer >= 1)")
             }
@@ -132,6 +143,8 @@ public enum PredictionLoader {
         public var number: String? = nil
         /// Column with the half-light radius in px (SExtractor: FLUX_RADIUS).
         public var radius: String? = nil
+        /// Column with a circular-aperture flux (SExtractor: FLUX_APER).
+        public var aperture: String? = nil
         /// Positions are 1-based FITS pixels (SExtractor's X_IMAGE/Y_IMAGE): subtract 1.
         public var oneBased = false
         public init() {}
@@ -144,7 +157,7 @@ public enum PredictionLoader {
         guard FileManager.default.fileExists(atPath: path) else { throw EvaluationError("\(path): no such file") }
         let table: FITSTable
         do { table = try FITSTable.read(from: path) } catch let e as FITSError { throw EvaluationError(e.description) }
-        for c in [columns.x, columns.y] + [columns.flux, columns.number, columns.radius].compactMap({ $0 }) where table[c] == nil {
+        for c in [columns.x, columns.y] + [columns.flux, columns.number, columns.radius, columns.aperture].compactMap({ $0 }) where table[c] == nil {
             throw EvaluationError("\(path): no column \(c) (columns: \(table.columns.map(\.name).joined(separator: ", ")))")
         }
         let shift = columns.oneBased ? 1.0 : 0.0
@@ -160,10 +173,13 @@ public enum PredictionLoader {
         }
         let numbers = try columns.number.map { try table.doubles($0, source: path).map { Int($0) } }
         let radii = try columns.radius.map { try table.doubles($0, source: path) }
+        let apertures = try columns.aperture.map { try table.doubles($0, source: path) }
         return (0..<table.rowCount).map { k in
             let number = numbers?[k] ?? (k + 1)
-            return PredictedSource(position: PixelPosition(x: xs[k], y: ys[k]), flux: fluxes?[k],
-                                   contribution: segmentation == nil ? nil : (maps[number] ?? .empty), halfLightRadius: radii?[k])
+            var p = PredictedSource(position: PixelPosition(x: xs[k], y: ys[k]), flux: fluxes?[k],
+                                    contribution: segmentation == nil ? nil : (maps[number] ?? .empty), halfLightRadius: radii?[k])
+            p.apertureFlux = apertures?[k]
+            return p
         }
     }
 

@@ -61,6 +61,15 @@ extension FITSFile {
         return try parseValue(raw, keyword: name)
     }
 
+    /// Keyword `name`'s value in each HDU whose header has it, by HDU index (outputs that write
+    /// their keywords into every HDU's header, as `pais deblend`'s do). Leaves the last HDU current.
+    public func readKeyInEveryHDU(_ name: String) throws -> [(hdu: Int, value: HeaderValue)] {
+        try (0..<hduCount()).compactMap { index in
+            try moveToHDU(index)
+            return try readKey(name).map { (index, $0) }
+        }
+    }
+
     /// Reads the comment of keyword `name`, or nil if the header does not have it.
     public func readKeyComment(_ name: String) throws -> String? {
         try readRawKey(name)?.comment

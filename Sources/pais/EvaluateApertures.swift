@@ -1,5 +1,4 @@
 import Evaluation
-import FITSIO
 import Foundation
 import Inference
 import PCR
@@ -7,59 +6,35 @@ import PCR
 // `pais evaluate --aperture-column`: a method's circular-aperture fluxes against the truth's light
 // in the same circles.
 extension EvaluateCommand {
-    /// `predictions` with their aperture fluxes from `column` of `catalog` (rows in the predictions'
-    /// order) and each circle of `radius` px about the prediction's position as pixel weights; and
-    /// that radius. A deblend's radius is its catalog header's PAISAR<K> for flux_aper<K>.
-    static func withApertures(_ predictions: [PredictedSource], column: String, radius given: Double?, catalog: String,
-                              deblend: Bool, field: TruthField) throws -> (predictions: [PredictedSource], radius: Double) {
-        let table = try FITSTable.read(from: catalog)
-        guard table[column] != nil else {
-            throw CommandError("\(catalog) has no column \(column)" + (deblend ? " (was it deblended with --apertures?)" : ""))
-        }
-        let fluxes = try table.doubles(column, source: catalog)
-        guard fluxes.count == predictions.count else {
-            throw CommandError("\(catalog): \(fluxes.count) rows in \(column) for \(predictions.count) sources")
-        }
-        let radius: Double
-        if let given {
-            radius = given
-        } else if deblend, let index = Int(column.dropFirst("flux_aper".count)), column.hasPrefix("flux_aper"),
-                  let recorded = try headerDouble("PAISAR\(index)", in: catalog) {
-            radius = recorded
-        } else {
-            throw CommandError("--aperture-column \(column) needs --aperture-radius (px)" + (deblend ? ": \(catalog) records no PAISAR keyword for it" : ""))
+    /// The radius in px of `--aperture-column`'s circle: `--aperture-radius`, else what the deblend
+    /// recorded for its flux_aperK (PAISARK).
+    func apertureRadius(column: String) throws -> Double {
+        let recorded = try deblend.flatMap { directory in try wrap { try PredictionLoader.deblendApertureRadius(directory, column: column) } }
+        guard let radius = apertureRadius ?? recorded else {
+            throw CommandError("--aperture-column \(column) needs --aperture-radius (px)"
+                               + (deblend.map { ": \($0)/catalog.fits records no PAISAR keyword for it" } ?? ""))
         }
         guard radius > 0, radius.isFinite, radius <= DeblendSettings.maxApertureRadius else {
             throw CommandError("--aperture-radius must be a positive number of px up to \(Int(DeblendSettings.maxApertureRadius)), got \(radius)")
         }
-        let scored = zip(predictions, fluxes).map { prediction, flux in
+        return radius
+    }
+
+    /// `predictions` with the circle of `radius` px about each one's position as pixel weights:
+    /// each pixel's fraction inside (`kronApertureWeights` of a round aperture, edge pixels by their
+    /// 5 × 5 sub-pixels), on the box around it within the image.
+    static func withCircles(_ predictions: [PredictedSource], radius: Double, field: TruthField) -> [PredictedSource] {
+        predictions.map { prediction in
             var p = prediction
-            p.apertureFlux = flux
-            p.apertureWeights = circleWeights(y: p.position.y, x: p.position.x, radius: radius, height: field.height, width: field.width)
+            let (y, x) = (p.position.y, p.position.x)
+            guard y.isFinite, x.isFinite else { return p }
+            let y0 = max(0, Int((y - radius - 1).rounded(.down))), y1 = min(field.height, Int((y + radius + 1).rounded(.up)) + 1)
+            let x0 = max(0, Int((x - radius - 1).rounded(.down))), x1 = min(field.width, Int((x + radius + 1).rounded(.up)) + 1)
+            guard y0 < y1, x0 < x1 else { return p }
+            let box = SparseImage(y0: y0, x0: x0, height: y1 - y0, width: x1 - x0, pixels: [Float](repeating: 0, count: (y1 - y0) * (x1 - x0)))
+            p.apertureWeights = kronApertureWeights(over: box, yCentroid: y, xCentroid: x, centre: (Int(y.rounded()), Int(x.rounded())),
+                                                    a: 1, b: 1, theta: 0, kronRadius: radius)
             return p
         }
-        return (scored, radius)
-    }
-
-    /// Each pixel's fraction inside the circle (`kronApertureWeights` of a round aperture: edge
-    /// pixels by their 5 × 5 sub-pixels), on the box around it within the image.
-    static func circleWeights(y: Double, x: Double, radius: Double, height: Int, width: Int) -> SparseImage? {
-        guard y.isFinite, x.isFinite else { return nil }
-        let y0 = max(0, Int((y - radius - 1).rounded(.down))), y1 = min(height, Int((y + radius + 1).rounded(.up)) + 1)
-        let x0 = max(0, Int((x - radius - 1).rounded(.down))), x1 = min(width, Int((x + radius + 1).rounded(.up)) + 1)
-        guard y0 < y1, x0 < x1 else { return nil }
-        let box = SparseImage(y0: y0, x0: x0, height: y1 - y0, width: x1 - x0, pixels: [Float](repeating: 0, count: (y1 - y0) * (x1 - x0)))
-        let centre = (y: Int(y.rounded()), x: Int(x.rounded()))
-        return kronApertureWeights(over: box, yCentroid: y, xCentroid: x, centre: centre, a: 1, b: 1, theta: 0, kronRadius: radius)
-    }
-
-    /// A keyword's value from the first HDU of `path` that has it, as a number.
-    static func headerDouble(_ key: String, in path: String) throws -> Double? {
-        let file = try FITSFile.open(path)
-        for index in 0..<(try file.hduCount()) {
-            try file.moveToHDU(index)
-            if let value = try file.readKey(key)?.doubleValue { return value }
-        }
-        return nil
     }
 }

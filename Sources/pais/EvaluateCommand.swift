@@ -90,14 +90,15 @@ struct EvaluateCommand: ParsableCommand {
         var catalogFlux = preferCatalogFlux
         if let deblend {
             let loaded = try wrap { try PredictionLoader.deblendDirectory(deblend, height: field.height, width: field.width,
-                                                                           fluxColumn: fluxColumn == "none" ? "flux" : fluxColumn) }
+                                                                           fluxColumn: fluxColumn == "none" ? "flux" : fluxColumn,
+                                                                           apertureColumn: apertureColumn) }
             predictions = fluxColumn == "flux_auto" ? try wrap { try Self.withKronApertures(loaded, catalog: deblend + "/catalog.fits") } : loaded
             name = method ?? "PAIS"
             catalogFlux = true
         } else if let catalog {
             var columns = PredictionLoader.ExternalColumns()
             columns.x = xColumn; columns.y = yColumn; columns.flux = fluxColumn == "none" ? nil : fluxColumn
-            columns.number = numberColumn; columns.oneBased = oneBased; columns.radius = radiusColumn
+            columns.number = numberColumn; columns.oneBased = oneBased; columns.radius = radiusColumn; columns.aperture = apertureColumn
             let seg = try segmentation.map { path -> [Int32] in
                 let image = try FITSFile.open(path).readImage(as: Int32.self)
                 guard image.width == field.width, image.height == field.height else {
@@ -119,12 +120,8 @@ struct EvaluateCommand: ParsableCommand {
             name = method ?? "PAIS"
             catalogFlux = true
         }
-        var aperture: Double? = nil
-        if let apertureColumn, let path = catalog ?? deblend.map({ $0 + "/catalog.fits" }) {
-            let scored = try Self.withApertures(predictions, column: apertureColumn, radius: apertureRadius, catalog: path,
-                                                deblend: deblend != nil, field: field)
-            (predictions, aperture) = (scored.predictions, scored.radius)
-        }
+        let aperture = try apertureColumn.map { try apertureRadius(column: $0) }
+        if let aperture { predictions = Self.withCircles(predictions, radius: aperture, field: field) }
         var scorer = FieldScorer()
         scorer.preferCatalogFlux = catalogFlux
         let primary = scorer.primaryPairs(field, predictions)
@@ -305,7 +302,7 @@ struct EvaluateCommand: ParsableCommand {
         }
     }
 
-    private func wrap<T>(_ body: () throws -> T) throws -> T {
+    func wrap<T>(_ body: () throws -> T) throws -> T {
         do { return try body() } catch let e as EvaluationError { throw CommandError(e.description) }
     }
 }
