@@ -322,7 +322,7 @@ def relative_errors(directory, column, option):
     return errors
 
 
-def size_summary(errors):
+def error_summary(errors):
     """'bias, σ_MAD, median |δ| (N)' of a list of relative errors."""
     middle = median_or_nan(errors)
     spread = 1.4826 * median_or_nan([abs(x - middle) for x in errors])
@@ -441,18 +441,18 @@ def main(argv):
             continue
         mine = [relative_errors(d, column, option) for d in directories]
         def by_bin(groups):
-            return "; ".join(f"β {bin_label(lo, hi)} {size_summary([e for g in groups for e, b in g.values() if lo <= b < hi])}"
+            return "; ".join(f"β {bin_label(lo, hi)} {error_summary([e for g in groups for e, b in g.values() if lo <= b < hi])}"
                              for lo, hi in BLENDEDNESS_BINS)
-        line += (f"   {title}, H < 25, bias / sigma_MAD / median |err|: all {size_summary([e for g in mine for e, _ in g.values()])};"
+        line += (f"   {title}, H < 25, bias / sigma_MAD / median |err|: all {error_summary([e for g in mine for e, _ in g.values()])};"
                  f" {by_bin(mine)}")
         if baselines:
             theirs = [relative_errors(b, column, option) for b in baselines]
             both = [{t: g[t] for t in g if t in o} for g, o in zip(mine, theirs)]
             their_both = [{t: o[t] for t in o if t in g} for g, o in zip(mine, theirs)]
-            line += (f"; on the truths both matched, baseline -> this: all {size_summary([e for g in their_both for e, _ in g.values()])}"
-                     f" -> {size_summary([e for g in both for e, _ in g.values()])}; by β: " + "; ".join(
-                         f"{bin_label(lo, hi)} {size_summary([e for g in their_both for e, b in g.values() if lo <= b < hi])}"
-                         f" -> {size_summary([e for g in both for e, b in g.values() if lo <= b < hi])}" for lo, hi in BLENDEDNESS_BINS))
+            line += (f"; on the truths both matched, baseline -> this: all {error_summary([e for g in their_both for e, _ in g.values()])}"
+                     f" -> {error_summary([e for g in both for e, _ in g.values()])}; by β: " + "; ".join(
+                         f"{bin_label(lo, hi)} {error_summary([e for g in their_both for e, b in g.values() if lo <= b < hi])}"
+                         f" -> {error_summary([e for g in both for e, b in g.values() if lo <= b < hi])}" for lo, hi in BLENDEDNESS_BINS))
     if pulls:
         widths, counts = pull_widths(directories)
         line += (f"   flux_err pull width (sigma_MAD) per field: {min(widths):.2f}-{max(widths):.2f}, median {statistics.median(widths):.2f}"

@@ -108,8 +108,7 @@ public enum DeblendOutput {
             let colour = source.artefact ? " color=yellow" : source.blended ? " color=red" : ""
             let style = " # text={\(source.id)}" + colour + (source.foundInResidual ? " dash=1" : "")
             let k = source.kronRadius
-            // As `KronAperture` takes it: a shape needs a > 0 (one isophotal pixel has a = b = 0).
-            if source.a.isFinite && source.a > 0 && source.b.isFinite {
+            if KronAperture.isShaped(a: source.a) && source.b.isFinite {
                 let (a, b) = k.isFinite ? (k * max(source.a, KronAperture.minimumAxis), k * max(source.b, KronAperture.minimumAxis))
                     : (max(3 * source.a, 1), max(3 * source.b, 1))
                 text += String(format: "ellipse(%.3f,%.3f,%.3f,%.3f,%.2f)", x, y, scale * a, scale * b, source.theta) + style + "\n"

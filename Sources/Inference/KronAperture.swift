@@ -51,6 +51,10 @@ struct KronAperture {
         (flux, variance) = measure(image, variances: variances)
     }
 
+    /// Whether an isophote with major axis `a` shapes the aperture: not without an isophote (NaN),
+    /// nor for one of a single pixel (a = b = 0), whose aperture is the `minimumRadius` circle.
+    static func isShaped(a: Double) -> Bool { a.isFinite && a > 0 }
+
     /// A circle of `radius` px about (`y`, `x`), read as the Kron ellipse is (edge pixels by their
     /// sub-pixels, only within the window about `centre`): source-extractor's FLUX_APER.
     static func circle(y: Double, x: Double, centre: (y: Int, x: Int), radius: Double) -> KronAperture {
@@ -73,7 +77,7 @@ struct KronAperture {
     /// without one); returns whether it had axes.
     @discardableResult
     private mutating func place(y: Double, x: Double, centre: (y: Int, x: Int), shape: IsophotalShape) -> Bool {
-        let hasAxes = shape.a.isFinite && shape.a > 0
+        let hasAxes = Self.isShaped(a: shape.a)
         self.y = y; self.x = x; window = centre
         a = hasAxes ? max(shape.a, Self.minimumAxis) : 1; b = hasAxes ? max(shape.b, Self.minimumAxis) : 1
         let angle = hasAxes ? shape.theta * .pi / 180 : 0

@@ -6,7 +6,7 @@ extension SparseImage {
     /// sub-pixels: at the radii of a PSF-sized source a pixel spans a third of the growth curve.
     /// Farther out a pixel is counted at its centre's distance, which the many distances there
     /// average out.
-    public static let fluxRadiusSubsampledWithin = 8.0
+    static let fluxRadiusSubsampledWithin = 8.0
     static let fluxRadiusSubsamples = 5
     /// Width (px) of the growth curve's radial bins; the radius is interpolated within a bin.
     static let fluxRadiusBin = 0.01
