@@ -13,7 +13,8 @@ import PCR
 /// `PredictedSource.fluxErrorPull`), the quantity whose spread `PullSummary` reports. NaN where a value
 /// does not apply (an unmatched row, a method without maps or errors). `radius_true` and `radius`:
 /// the half-light radii of the truth's model (`TruthSource.halfLightRadius`) and the method's
-/// (PAIS's flux_radius, SExtractor's FLUX_RADIUS), NaN where there is none. `aperture_true` and
+/// (PAIS's flux_radius, SExtractor's FLUX_RADIUS), on the rows where the method gives one (NaN
+/// elsewhere). `aperture_true` and
 /// `aperture`: the truth model's light in the method's circular aperture about its position, and
 /// the method's own flux there (PAIS's flux_aperK, SExtractor's FLUX_APER).
 public enum MatchTable {
@@ -50,7 +51,9 @@ public enum MatchTable {
                                t.flatMap { pairOf[$0]?.distance }, source?.magnitude, source?.blendedness, source?.snrIso].enumerated() {
                 positionValues[c].append(value ?? nan)
             }
-            let radii = (truth: source?.halfLightRadius, predicted: prediction?.halfLightRadius)
+            // The truth's radius only where it is compared: measuring every model would cost a
+            // sixth of an evaluation of a 1024² field.
+            let radii = (truth: prediction?.halfLightRadius == nil ? nil : source?.halfLightRadius, predicted: prediction?.halfLightRadius)
             let inAperture = prediction?.apertureWeights.flatMap { w in source.map { $0.model.weightedTotal(w) } }
             for (c, value) in [source?.flux, attributed, noisy, error, pull, radii.truth, radii.predicted,
                                inAperture, prediction?.apertureFlux].enumerated() {
